@@ -1,0 +1,80 @@
+/**
+ * Stable error codes shared by server and SDK. Tests and apps switch on `code`, never on text.
+ */
+export const ErrorCode = {
+  /** Not MessagePack, or MessagePack with reserved bytes. */
+  BAD_FRAME: 'BAD_FRAME',
+  /** MessagePack cut short. */
+  TRUNCATED: 'TRUNCATED',
+  /** Frame over `maxFrameBytes`, or a collection/string/tensor over its cap. */
+  TOO_LARGE: 'TOO_LARGE',
+  /** A MessagePack extension (RegExp, Error, Set, records, typed arrays…): never accepted from peers. */
+  FORBIDDEN_EXTENSION: 'FORBIDDEN_EXTENSION',
+  /** Decoded fine, but does not match the message schema. */
+  BAD_MESSAGE: 'BAD_MESSAGE',
+  /** `t` names no message type we know. */
+  UNKNOWN_TYPE: 'UNKNOWN_TYPE',
+  /** Anything other than `hello` before `welcome`, or a second `hello`. */
+  NOT_READY: 'NOT_READY',
+  /** Protocol major versions differ. */
+  VERSION_MISMATCH: 'VERSION_MISMATCH',
+  /** The session sends faster than `maxMessagesPerSecond`. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** The node does not offer this capability (no renderer, no inference). */
+  UNSUPPORTED: 'UNSUPPORTED',
+  /** A well-formed request the handler cannot serve (no poses yet, wrong tensor shape…). */
+  BAD_REQUEST: 'BAD_REQUEST',
+  /** `infer` names a model the node has not loaded. */
+  UNKNOWN_MODEL: 'UNKNOWN_MODEL',
+  /** The node is draining or shutting down. */
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /** A request got no answer in time (client side). */
+  TIMEOUT: 'TIMEOUT',
+  /** The connection closed with the request outstanding (client side). */
+  CLOSED: 'CLOSED',
+  /** A bug on the node; the session survives. */
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** WebSocket close codes we use (4000–4999 is the application range). */
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  PROTOCOL: 4000,
+  RATE_LIMITED: 4001,
+  VERSION_MISMATCH: 4002,
+  DRAINED: 4003,
+  HELLO_TIMEOUT: 4004,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** A peer broke the protocol. Fatal for that peer's session, harmless for everyone else. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  readonly code: ErrorCode;
+  readonly closeCode: CloseCode;
+  constructor(code: ErrorCode, message: string, closeCode: CloseCode = CloseCode.PROTOCOL) {
+    super(message);
+    this.code = code;
+    this.closeCode = closeCode;
+  }
+}
+
+/** A request failed but the session is fine (unknown model, wrong shape, no poses yet…). */
+export class RequestError extends Error {
+  override readonly name = 'RequestError';
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Using an object after `close()`; pending requests are rejected with it too. */
+export class InvalidStateError extends Error {
+  override readonly name = 'InvalidStateError';
+  readonly code = ErrorCode.CLOSED;
+}

@@ -1,0 +1,213 @@
+/**
+ * The wire contract: every message type, its schema, and the TypeScript type inferred from it.
+ * Envelope: `{ t: type, id?: requestId, ... }`. Requests (`ping`, `predict`, `infer`, `render`,
+ * `scene`) carry a client-chosen `id` that the answer (or an `error`) echoes.
+ *
+ * Conventions: positions in metres, right-handed, y up (WebXR); quaternions `[x, y, z, w]`
+ * (WebXR/three.js order); pose `time` in microseconds on the client's monotonic clock; `ping`/`pong`
+ * times in milliseconds on each side's own monotonic clock (`performance.now()`).
+ */
+import {
+  array,
+  boolean,
+  bytes,
+  literal,
+  number,
+  numbers,
+  object,
+  oneOf,
+  optional,
+  string,
+  uint,
+  type Infer,
+  type Schema,
+} from './schema.js';
+import { ErrorCode } from './errors.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export const DEVICES = ['head', 'left', 'right'] as const;
+export type Device = (typeof DEVICES)[number];
+export const CAPABILITIES = ['predict', 'infer', 'render'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+export const NODE_TIERS = ['edge', 'cloud'] as const;
+export type NodeTier = (typeof NODE_TIERS)[number];
+export const DTYPES = ['float32', 'int32', 'uint8'] as const;
+export type DType = (typeof DTYPES)[number];
+export const CODECS = ['jpeg', 'webp', 'raw'] as const;
+export type Codec = (typeof CODECS)[number];
+export const EYES = ['left', 'right', 'both'] as const;
+export type Eye = (typeof EYES)[number];
+
+const name = () => string(128);
+export type Vec3 = [number, number, number];
+export type Quat = [number, number, number, number];
+const vec3 = numbers<Vec3>(3, 'a vector [x, y, z]');
+const quat = numbers<Quat>(4, 'a quaternion [x, y, z, w]');
+
+export const poseSampleSchema = object({
+  device: oneOf(DEVICES),
+  /** Microseconds on the client's monotonic clock. */
+  time: number(0),
+  position: vec3,
+  /** Unit quaternion [x, y, z, w]; normalised by the receiver. */
+  orientation: quat,
+  /** m/s, when the runtime reports it. */
+  linearVelocity: optional(vec3),
+  /** rad/s in the world frame, when the runtime reports it. */
+  angularVelocity: optional(vec3),
+});
+export type PoseSample = Infer<typeof poseSampleSchema>;
+
+/** A tensor travels as raw little-endian bytes + dtype + shape; never as a msgpack extension. */
+export const tensorSchema = object({
+  dtype: oneOf(DTYPES),
+  shape: array(uint(1 << 24), () => 8),
+  data: bytes((l) => l.maxTensorElements * 4),
+});
+export type Tensor = Infer<typeof tensorSchema>;
+
+export const cameraSchema = object({
+  /** Vertical field of view per eye, degrees. */
+  fovY: number(10, 170),
+  /** Inter-pupillary distance, metres. */
+  ipd: number(0, 0.2),
+  width: uint(8192),
+  height: uint(8192),
+  near: optional(number(0.001, 1e6)),
+  far: optional(number(0.01, 1e7)),
+});
+export type CameraParams = Infer<typeof cameraSchema>;
+
+/** What a client replays on a new node so the node itself stays stateless. */
+export const resumeSchema = object({
+  poses: optional(array(poseSampleSchema, (l) => l.maxPosesPerMessage)),
+  predictor: optional(name()),
+  scene: optional(name()),
+  model: optional(name()),
+});
+export type ResumeState = Infer<typeof resumeSchema>;
+
+const requestId = uint(2 ** 32);
+const millis = number(0);
+
+export const schemas = {
+  hello: object({
+    t: literal('hello'),
+    v: uint(1000),
+    token: optional(string(2048)),
+    caps: optional(array(oneOf(CAPABILITIES), () => CAPABILITIES.length)),
+    /** Free text naming the client build, for logs. */
+    client: optional(name()),
+    resume: optional(resumeSchema),
+  }),
+  welcome: object({
+    t: literal('welcome'),
+    v: uint(1000),
+    session: name(),
+    node: object({ id: name(), tier: oneOf(NODE_TIERS) }),
+    caps: array(oneOf(CAPABILITIES), () => CAPABILITIES.length),
+    predictors: array(name(), () => 64),
+    models: array(name(), () => 256),
+    limits: object({
+      maxFrameBytes: uint(),
+      maxPosesPerMessage: uint(),
+      maxTensorElements: uint(),
+      maxMessagesPerSecond: uint(),
+      maxHorizonMs: uint(),
+    }),
+    /** Server monotonic ms when sent. */
+    time: millis,
+  }),
+  ping: object({ t: literal('ping'), id: requestId, /** client ms */ c: millis }),
+  pong: object({
+    t: literal('pong'),
+    id: requestId,
+    /** client ms, echoed */
+    c: millis,
+    /** server ms when the ping arrived */
+    r: millis,
+    /** server ms when the pong left */
+    s: millis,
+  }),
+  pose: object({ t: literal('pose'), poses: array(poseSampleSchema, (l) => l.maxPosesPerMessage) }),
+  predict: object({
+    t: literal('predict'),
+    id: requestId,
+    horizonMs: number(0, 10_000),
+    device: optional(oneOf(DEVICES)),
+    predictor: optional(name()),
+  }),
+  prediction: object({
+    t: literal('prediction'),
+    id: requestId,
+    pose: poseSampleSchema,
+    predictor: name(),
+    horizonMs: number(0),
+    /** Time the node spent predicting. */
+    computeMs: millis,
+  }),
+  infer: object({ t: literal('infer'), id: requestId, model: name(), input: tensorSchema }),
+  result: object({ t: literal('result'), id: requestId, model: name(), output: tensorSchema, computeMs: millis }),
+  render: object({
+    t: literal('render'),
+    id: requestId,
+    /** The pose the frame will be displayed at (usually predicted). */
+    pose: poseSampleSchema,
+    eye: oneOf(EYES),
+    camera: cameraSchema,
+    codec: oneOf(CODECS),
+    quality: optional(uint(100)),
+    scene: optional(name()),
+  }),
+  frame: object({
+    t: literal('frame'),
+    id: requestId,
+    /** The pose the frame was rendered at, for reprojection. */
+    pose: poseSampleSchema,
+    eye: oneOf(EYES),
+    codec: oneOf(CODECS),
+    width: uint(16384),
+    height: uint(8192),
+    data: bytes((l) => l.maxFrameBytes),
+    timings: object({ queueMs: millis, renderMs: millis, readbackMs: millis, encodeMs: millis }),
+  }),
+  /** Upload a glTF binary scene for this session. */
+  scene: object({ t: literal('scene'), id: requestId, name: name(), format: literal('glb'), data: bytes() }),
+  /** A request that has no other answer (scene upload) succeeded. */
+  ack: object({ t: literal('ack'), id: requestId }),
+  error: object({
+    t: literal('error'),
+    id: optional(requestId),
+    code: oneOf(Object.values(ErrorCode)),
+    message: string(1024),
+    /** True when the sender closes the session right after. */
+    fatal: boolean(),
+  }),
+  /** The node asks the client to move elsewhere before `deadlineMs` elapses. */
+  drain: object({ t: literal('drain'), reason: string(256), deadlineMs: millis, redirect: optional(string(2048)) }),
+  bye: object({ t: literal('bye'), reason: optional(string(256)) }),
+} satisfies Record<string, Schema<{ t: string }>>;
+
+export type MessageType = keyof typeof schemas;
+export const MESSAGE_TYPES = Object.keys(schemas) as MessageType[];
+export type MessageOf<T extends MessageType> = Infer<(typeof schemas)[T]>;
+export type Message = { [T in MessageType]: MessageOf<T> }[MessageType];
+
+export type HelloMessage = MessageOf<'hello'>;
+export type WelcomeMessage = MessageOf<'welcome'>;
+export type PingMessage = MessageOf<'ping'>;
+export type PongMessage = MessageOf<'pong'>;
+export type PoseMessage = MessageOf<'pose'>;
+export type PredictMessage = MessageOf<'predict'>;
+export type PredictionMessage = MessageOf<'prediction'>;
+export type InferMessage = MessageOf<'infer'>;
+export type ResultMessage = MessageOf<'result'>;
+export type RenderMessage = MessageOf<'render'>;
+export type FrameMessage = MessageOf<'frame'>;
+export type SceneMessage = MessageOf<'scene'>;
+export type AckMessage = MessageOf<'ack'>;
+export type ErrorMessage = MessageOf<'error'>;
+export type DrainMessage = MessageOf<'drain'>;
+export type ByeMessage = MessageOf<'bye'>;
+export type RenderTimings = FrameMessage['timings'];

@@ -1,0 +1,167 @@
+/**
+ * A tiny schema language for wire messages. Each schema checks an untrusted decoded value and
+ * returns a fresh value built only from the fields it knows, so nothing a peer sent beyond the
+ * schema (extra keys, odd prototypes) ever reaches a handler. Types are inferred from schemas,
+ * so the TypeScript types and the runtime checks cannot drift apart.
+ */
+import { ErrorCode, ProtocolError } from './errors.js';
+import type { WireLimits } from './limits.js';
+
+export interface Schema<T> {
+  parse(value: unknown, path: string, limits: WireLimits): T;
+}
+export type Infer<S> = S extends Schema<infer T> ? T : never;
+
+const OPTIONAL = Symbol('optional');
+interface OptionalSchema<T> extends Schema<T | undefined> {
+  [OPTIONAL]: true;
+}
+
+function fail(path: string, what: string): never {
+  throw new ProtocolError(ErrorCode.BAD_MESSAGE, `${path} ${what}`);
+}
+
+function tooLarge(path: string, what: string): never {
+  throw new ProtocolError(ErrorCode.TOO_LARGE, `${path} ${what}`);
+}
+
+export function literal<const L extends string>(expected: L): Schema<L> {
+  return {
+    parse(value, path) {
+      if (value !== expected) fail(path, `must be '${expected}'`);
+      return expected;
+    },
+  };
+}
+
+export function oneOf<const L extends readonly string[]>(choices: L): Schema<L[number]> {
+  const allowed = new Set<string>(choices);
+  return {
+    parse(value, path) {
+      if (typeof value !== 'string' || !allowed.has(value)) fail(path, `must be one of ${choices.join(', ')}`);
+      return value as L[number];
+    },
+  };
+}
+
+export function string(maxBytes?: number): Schema<string> {
+  return {
+    parse(value, path, limits) {
+      if (typeof value !== 'string') fail(path, 'is not a string');
+      // length is in UTF-16 units; ×3 bounds the UTF-8 byte count without encoding it
+      if (value.length * 3 > (maxBytes ?? limits.maxStringBytes) && new TextEncoder().encode(value).length > (maxBytes ?? limits.maxStringBytes)) {
+        tooLarge(path, `is longer than ${maxBytes ?? limits.maxStringBytes} bytes`);
+      }
+      return value;
+    },
+  };
+}
+
+export function boolean(): Schema<boolean> {
+  return {
+    parse(value, path) {
+      if (typeof value !== 'boolean') fail(path, 'is not a boolean');
+      return value;
+    },
+  };
+}
+
+/** A finite number within [min, max]. NaN and ±Infinity never pass. */
+export function number(min = -Number.MAX_VALUE, max = Number.MAX_VALUE): Schema<number> {
+  return {
+    parse(value, path) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) fail(path, 'is not a finite number');
+      if (value < min || value > max) fail(path, `is out of range [${min}, ${max}]`);
+      return value;
+    },
+  };
+}
+
+/** A non-negative safe integer (request ids, sizes). */
+export function uint(max = Number.MAX_SAFE_INTEGER): Schema<number> {
+  return {
+    parse(value, path) {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(path, 'is not a non-negative integer');
+      if (value > max) fail(path, `is over ${max}`);
+      return value;
+    },
+  };
+}
+
+/** A fixed-length tuple of finite numbers (vectors, quaternions). */
+export function numbers<T extends number[]>(length: T['length'], what: string): Schema<T> {
+  return {
+    parse(value, path) {
+      if (!Array.isArray(value) || value.length !== length) fail(path, `is not ${what}`);
+      const out = new Array<number>(length);
+      for (let i = 0; i < length; i++) {
+        const element = value[i];
+        if (typeof element !== 'number' || !Number.isFinite(element)) fail(path, `is not ${what}`);
+        out[i] = element;
+      }
+      return out as T;
+    },
+  };
+}
+
+export function bytes(maxBytes?: (limits: WireLimits) => number): Schema<Uint8Array> {
+  return {
+    parse(value, path, limits) {
+      if (!(value instanceof Uint8Array)) fail(path, 'is not binary');
+      const cap = maxBytes?.(limits) ?? limits.maxFrameBytes;
+      if (value.byteLength > cap) tooLarge(path, `is over ${cap} bytes`);
+      return value;
+    },
+  };
+}
+
+export function array<T>(element: Schema<T>, maxLength?: (limits: WireLimits) => number): Schema<T[]> {
+  return {
+    parse(value, path, limits) {
+      if (!Array.isArray(value)) fail(path, 'is not an array');
+      const cap = maxLength?.(limits) ?? limits.maxCollectionLength;
+      if (value.length > cap) tooLarge(path, `has more than ${cap} entries`);
+      return value.map((entry, i) => element.parse(entry, `${path}[${i}]`, limits));
+    },
+  };
+}
+
+export function optional<T>(inner: Schema<T>): OptionalSchema<T> {
+  return {
+    [OPTIONAL]: true,
+    parse(value, path, limits) {
+      return value === undefined || value === null ? undefined : inner.parse(value, path, limits);
+    },
+  };
+}
+
+type Shape = Record<string, Schema<unknown>>;
+type OptionalKeys<S extends Shape> = { [K in keyof S]: S[K] extends OptionalSchema<unknown> ? K : never }[keyof S];
+type RequiredKeys<S extends Shape> = Exclude<keyof S, OptionalKeys<S>>;
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+export type ObjectOf<S extends Shape> = Simplify<
+  { [K in RequiredKeys<S>]: Infer<S[K]> } & { [K in OptionalKeys<S>]?: Exclude<Infer<S[K]>, undefined> }
+>;
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** An object with known keys; unknown keys are dropped (forward compatibility), never copied. */
+export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
+  const keys = Object.keys(shape);
+  return {
+    parse(value, path, limits) {
+      if (!isPlainObject(value)) fail(path, 'is not an object');
+      const out: Record<string, unknown> = {};
+      for (const key of keys) {
+        const field = Object.hasOwn(value, key) ? value[key] : undefined;
+        const parsed = shape[key]!.parse(field, path ? `${path}.${key}` : key, limits);
+        if (parsed !== undefined) out[key] = parsed;
+      }
+      return out as ObjectOf<S>;
+    },
+  };
+}
