@@ -1,0 +1,115 @@
+/**
+ * A node in its own process (`edge-offload edge`), so tests and benches can kill it for real
+ * (SIGKILL: no goodbye, sockets reset by the kernel) or stop it gracefully (SIGTERM: drain).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { NodeTier } from '../../protocol/index.js';
+
+/** dist/bench/failover/NodeProcess.js → dist/bin/edge-offload.js */
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/edge-offload.js');
+
+export interface SpawnNodeOptions {
+  tier?: NodeTier;
+  nodeId?: string;
+  /** How long a SIGTERM'd node gives clients to move, ms. */
+  drainMs?: number;
+  port?: number;
+  /** Fail loudly if the node has not said "listening" by then, ms. @default 15000 */
+  startTimeoutMs?: number;
+}
+
+export interface NodeProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly nodeId: string;
+  readonly tier: NodeTier;
+  readonly pid: number;
+  /** JSON events the node printed after "listening" (draining, stopped…). */
+  readonly events: Record<string, unknown>[];
+  /** Resolves with the exit code/signal once the process is gone. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Waits for an event the node prints (e.g. 'stopped'), failing after `timeoutMs`. */
+  waitForEvent(name: string, timeoutMs: number): Promise<Record<string, unknown>>;
+}
+
+const live = new Set<ChildProcess>();
+// never leave a node behind, whatever happens to the test or bench
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodeProcess> {
+  const args = [BIN, 'edge', '--port', String(options.port ?? 0), '--tier', options.tier ?? 'edge'];
+  if (options.nodeId) args.push('--node-id', options.nodeId);
+  if (options.drainMs !== undefined) args.push('--drain-ms', String(options.drainMs));
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  const events: Record<string, unknown>[] = [];
+  const waiters = new Set<(event: Record<string, unknown>) => void>();
+  const lines = readline.createInterface({ input: child.stdout! });
+  lines.on('line', (line) => {
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      return; // free text (logs) is not an event
+    }
+    events.push(event);
+    for (const waiter of [...waiters]) waiter(event);
+  });
+  const waitForEvent = (name: string, timeoutMs: number) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const seen = events.find((e) => e.event === name);
+      if (seen) return resolve(seen);
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`node ${child.pid} printed no '${name}' event within ${timeoutMs} ms; stderr: ${stderr || '(empty)'}`));
+      }, timeoutMs);
+      const waiter = (event: Record<string, unknown>) => {
+        if (event.event !== name) return;
+        clearTimeout(timer);
+        waiters.delete(waiter);
+        resolve(event);
+      };
+      waiters.add(waiter);
+      void exited.then(({ code, signal }) => {
+        if (!waiters.has(waiter)) return;
+        clearTimeout(timer);
+        waiters.delete(waiter);
+        reject(new Error(`node ${child.pid} exited (${code ?? signal}) before printing '${name}'; stderr: ${stderr || '(empty)'}`));
+      });
+    });
+  let listening: Record<string, unknown>;
+  try {
+    listening = await waitForEvent('listening', options.startTimeoutMs ?? 15_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    url: String(listening.url),
+    port: Number(listening.port),
+    nodeId: String(listening.nodeId),
+    tier: (listening.tier as NodeTier) ?? options.tier ?? 'edge',
+    pid: child.pid!,
+    events,
+    exited,
+    waitForEvent,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}

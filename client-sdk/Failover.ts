@@ -1,0 +1,533 @@
+/**
+ * The session state machine: where work runs, decided continuously.
+ *
+ *   discovering ─► edge ◄──────────────┐ make-before-break: connect, hello (resume), probe,
+ *        │          │ node lost         │ warm up, then switch
+ *        │          │ over budget       │
+ *        │          │ drain             │
+ *        └────────► cloud ──────────────┘ background re-discovery finds an edge within budget
+ *                   │  ▲
+ *        cloud lost ▼  │ a node answers again
+ *                  local (constant-velocity predictions, other calls wait for a node)
+ *
+ * While on an edge, a standby connection to the cloud is kept open and pinged slowly, so a
+ * failover is one pointer swap: no handshake, no TLS, no DNS on the critical path. Requests live
+ * in the RequestRouter and are re-sent to whichever node is active; poses are replayed so the
+ * new node predicts from the same history. Reconnects go through a per-node jittered backoff, so
+ * a dead node with many sessions is not stormed.
+ */
+import { CloseCode, Logger, type Device, type DrainMessage, type HelloMessage, type PoseSample, type Tensor } from '../protocol/index.js';
+import { BackoffTable, Backoff, type BackoffOptions } from './Backoff.js';
+import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+import { LinkMonitor } from './LinkMonitor.js';
+import type { NodeCandidate, NodeLocator, Shortlist } from './locator.js';
+import { NodeConnection } from './NodeConnection.js';
+import { RequestRouter } from './RequestRouter.js';
+import type { RttSummary } from './RttStats.js';
+import type { Frame, Prediction, RenderRequest, Tier } from './Session.js';
+import { SessionMemory, type SessionMemoryOptions } from './SessionMemory.js';
+import type { WebSocketConstructor } from './transport/WebSocketTransport.js';
+
+const logger = new Logger('client:failover');
+
+export type FailoverState = 'discovering' | Tier | 'closed';
+
+/** Why the session changed tier (the `tier` event's second argument). */
+export const TierReason = {
+  /** First placement after discovery. */
+  DISCOVERED: 'discovered',
+  /** The node's socket closed or its pings stopped. */
+  NODE_LOST: 'node-lost',
+  /** The edge's RTT stayed over the budget and the cloud was faster. */
+  OVER_BUDGET: 'over-budget',
+  /** The node asked its clients to move. */
+  DRAIN: 'drain',
+  /** Re-discovery found a node within budget (restore). */
+  EDGE_FOUND: 'edge-found',
+  /** No edge within budget, a cloud node answered. */
+  CLOUD_FOUND: 'cloud-found',
+  /** No node reachable: local predictions only. */
+  NO_NODE: 'no-node',
+} as const;
+export type TierReason = (typeof TierReason)[keyof typeof TierReason];
+
+export type FailoverEvents = {
+  tier: [tier: Tier, reason: string];
+  latency: [rtt: RttSummary];
+  drain: [reason: string];
+  close: [];
+};
+
+export interface FailoverOptions {
+  locator: NodeLocator;
+  /** RTT an edge must stay within, ms. @default 20 */
+  budgetMs?: number;
+  /** What every `hello` carries besides the resume state (token, client name, capabilities). */
+  hello?: Omit<HelloMessage, 't' | 'v' | 'resume'>;
+  /** Ping interval on the active node, ms. @default 50 (env EDGE_OFFLOAD_PING_INTERVAL_MS) */
+  pingIntervalMs?: number;
+  /** Intervals without a pong (beyond the usual RTT) before the node counts as lost. @default 3 */
+  missedPings?: number;
+  /** Consecutive pongs over budget before leaving the edge. @default 3 */
+  overBudgetPings?: number;
+  /** Keep a warm cloud connection while on an edge. @default true */
+  standby?: boolean;
+  /** Ping interval on the standby, ms. @default 1000 */
+  standbyPingIntervalMs?: number;
+  /** Pings per probe of a candidate (median taken). @default 3 */
+  probePings?: number;
+  /** Edge candidates probed at once. @default 3 */
+  maxParallelProbes?: number;
+  /** TCP + WebSocket + hello, ms. @default 2000 */
+  connectTimeoutMs?: number;
+  /** Re-discovery interval while off the edge: starts here… @default 100 */
+  rediscoverInitialMs?: number;
+  /** …and grows (jittered) to this, ms. @default 500 */
+  rediscoverMaxMs?: number;
+  /** Per-node reconnect backoff. @default { initialMs: 250, maxMs: 5000 } */
+  nodeBackoff?: BackoffOptions;
+  /** How long an edge left for latency is not probed again, at least, ms. @default 1000 */
+  overBudgetCooldownMs?: number;
+  /** Overall deadline of one call, ms. @default 10000 */
+  deadlineMs?: number;
+  /** `predict` answers locally when no node answered within this, ms. @default 150 */
+  localFallbackMs?: number;
+  /** Predictor the nodes should use (dropped for nodes that lack it). */
+  predictor?: string;
+  memory?: SessionMemoryOptions;
+  WebSocket?: WebSocketConstructor;
+}
+
+class Link {
+  readonly conn: NodeConnection;
+  readonly candidate: NodeCandidate;
+  monitor!: LinkMonitor;
+  down = false;
+  draining = false;
+  constructor(conn: NodeConnection, candidate: NodeCandidate) {
+    this.conn = conn;
+    this.candidate = candidate;
+  }
+  get tier() {
+    return this.candidate.tier;
+  }
+  get url() {
+    return this.candidate.url;
+  }
+}
+
+const envNumber = (name: string): number | undefined => {
+  const value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+  return value === undefined || value === '' ? undefined : Number(value);
+};
+
+export class Failover extends EnhancedEventEmitter<FailoverEvents> {
+  readonly memory: SessionMemory;
+  readonly router: RequestRouter;
+  readonly #o: Required<Omit<FailoverOptions, 'hello' | 'predictor' | 'memory' | 'WebSocket' | 'nodeBackoff'>> &
+    Pick<FailoverOptions, 'hello' | 'predictor' | 'WebSocket'>;
+  readonly #links = new Set<Link>();
+  readonly #backoff: BackoffTable;
+  readonly #rediscover: Backoff;
+  #state: FailoverState = 'discovering';
+  #active: Link | undefined;
+  #standby: Link | undefined;
+  #shortlist: Shortlist = { edge: [], cloud: [] };
+  #discovering: Promise<void> | undefined;
+  #discoverTimer: ReturnType<typeof setTimeout> | undefined;
+  #standbyTimer: ReturnType<typeof setTimeout> | undefined;
+  #openingStandby = false;
+
+  constructor(options: FailoverOptions) {
+    super();
+    if (!options?.locator || typeof options.locator.shortlist !== 'function') throw new TypeError('options.locator must be a NodeLocator');
+    this.#o = {
+      locator: options.locator,
+      budgetMs: options.budgetMs ?? 20,
+      pingIntervalMs: options.pingIntervalMs ?? envNumber('EDGE_OFFLOAD_PING_INTERVAL_MS') ?? 50,
+      missedPings: options.missedPings ?? 3,
+      overBudgetPings: options.overBudgetPings ?? 3,
+      standby: options.standby ?? true,
+      standbyPingIntervalMs: options.standbyPingIntervalMs ?? 1000,
+      probePings: options.probePings ?? 3,
+      maxParallelProbes: options.maxParallelProbes ?? 3,
+      connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+      rediscoverInitialMs: options.rediscoverInitialMs ?? 100,
+      rediscoverMaxMs: options.rediscoverMaxMs ?? 500,
+      overBudgetCooldownMs: options.overBudgetCooldownMs ?? 1000,
+      deadlineMs: options.deadlineMs ?? 10_000,
+      localFallbackMs: options.localFallbackMs ?? 150,
+      hello: options.hello,
+      predictor: options.predictor,
+      WebSocket: options.WebSocket,
+    };
+    for (const key of ['budgetMs', 'pingIntervalMs', 'missedPings', 'deadlineMs', 'localFallbackMs', 'connectTimeoutMs'] as const) {
+      if (!(this.#o[key] > 0)) throw new TypeError(`options.${key} must be a positive number`);
+    }
+    this.memory = new SessionMemory(options.memory);
+    this.#backoff = new BackoffTable({ initialMs: 250, maxMs: 5000, ...options.nodeBackoff });
+    this.#rediscover = new Backoff({ initialMs: this.#o.rediscoverInitialMs, maxMs: this.#o.rediscoverMaxMs, factor: 1.5 });
+    this.router = new RequestRouter(() => (this.#active && !this.#active.conn.closed ? this.#active : undefined), this.memory, {
+      deadlineMs: this.#o.deadlineMs,
+      localFallbackMs: this.#o.localFallbackMs,
+      retryDelayMs: 20,
+    });
+  }
+
+  get state(): FailoverState {
+    return this.#state;
+  }
+
+  /** A method, not a field read: TypeScript would narrow `#state` across awaits otherwise. */
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  get budgetMs(): number {
+    return this.#o.budgetMs;
+  }
+
+  /** The node doing the work now, if any. */
+  get node(): { id: string; url: string; tier: Tier } | undefined {
+    const a = this.#active;
+    return a && { id: a.conn.nodeId, url: a.url, tier: a.tier };
+  }
+
+  /** The warm cloud connection kept while on an edge; `rttMs` is NaN until its first pong. */
+  get standbyNode(): { id: string; url: string; rttMs: number } | undefined {
+    const s = this.#standby;
+    return s && !s.conn.closed ? { id: s.conn.nodeId, url: s.url, rttMs: s.monitor.srttMs } : undefined;
+  }
+
+  /** Runs the first discovery; resolves once the session is placed (edge, cloud or local). */
+  async start(): Promise<void> {
+    await this.#discover();
+  }
+
+  rtt(): RttSummary {
+    return this.#active?.conn.rtt() ?? { p50: Number.NaN, p99: Number.NaN, last: Number.NaN, count: 0 };
+  }
+
+  /** Records a pose and streams it to the active node. */
+  sendPose(pose: PoseSample): void {
+    if (!this.memory.observe(pose)) return;
+    const link = this.#active;
+    if (link && !link.conn.closed) link.conn.send({ t: 'pose', poses: [pose] });
+  }
+
+  /** The pose of `device` `horizonMs` ahead: from the active node, or locally when none answers in time. */
+  predict(horizonMs: number, { device = 'head', predictor = this.#o.predictor, deadlineMs }: { device?: Device; predictor?: string; deadlineMs?: number } = {}): Promise<Prediction> {
+    if (!Number.isFinite(horizonMs) || horizonMs < 0) throw new TypeError('horizonMs must be a non-negative number');
+    return this.router.predict(horizonMs, device, predictor, deadlineMs);
+  }
+
+  async infer(model: string, input: Tensor, { deadlineMs }: { deadlineMs?: number } = {}): Promise<Tensor> {
+    this.memory.model = model;
+    return (await this.router.request<'infer'>({ t: 'infer', model, input }, deadlineMs)).output;
+  }
+
+  async render(request: RenderRequest, { deadlineMs }: { deadlineMs?: number } = {}): Promise<Frame> {
+    const started = performance.now();
+    const { pose, camera, eye = 'both', codec = 'jpeg', quality, scene } = request;
+    const body = { t: 'render' as const, pose, camera, eye, codec, ...(quality === undefined ? {} : { quality }), ...(scene === undefined ? {} : { scene }) };
+    const { t: _t, id: _id, ...frame } = await this.router.request<'render'>(body, deadlineMs);
+    return { ...frame, roundTripMs: performance.now() - started };
+  }
+
+  uploadScene(name: string, data: Uint8Array, deadlineMs?: number): Promise<unknown> {
+    this.memory.rememberScene(name, data);
+    const standby = this.#standby;
+    if (standby && !standby.conn.closed) standby.conn.request({ t: 'scene', name, format: 'glb', data }, this.#o.deadlineMs).catch(() => {});
+    return this.router.request<'scene'>({ t: 'scene', name, format: 'glb', data }, deadlineMs);
+  }
+
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    clearTimeout(this.#discoverTimer);
+    clearTimeout(this.#standbyTimer);
+    this.router.close();
+    for (const link of [...this.#links]) this.#closeLink(link, 'session closed');
+    this.#active = this.#standby = undefined;
+    this.safeEmit('close');
+  }
+
+  // ── discovery ────────────────────────────────────────────────────────────
+
+  #discover(): Promise<void> {
+    this.#discovering ??= this.#discoverOnce().finally(() => {
+      this.#discovering = undefined;
+      this.#scheduleDiscovery();
+    });
+    return this.#discovering;
+  }
+
+  async #discoverOnce(): Promise<void> {
+    if (this.#isClosed()) return;
+    try {
+      this.#shortlist = await this.#o.locator.shortlist();
+    } catch (err) {
+      logger.debug(`locator failed: ${(err as Error).message}; using the last shortlist`);
+    }
+    const { edge, cloud } = this.#shortlist;
+    this.#backoff.retain([...edge, ...cloud].map((c) => c.url));
+    const active = this.#active;
+    if (!active || active.tier !== 'edge' || active.draining) {
+      const found = await this.#probeEdges(edge.filter((c) => c.url !== active?.url && this.#backoff.ready(c.url)));
+      if (found && !this.#isClosed()) {
+        await this.#warm(found);
+        const now = this.#active;
+        if (!found.conn.closed && (!now || now.tier !== 'edge' || now.draining)) {
+          this.#activate(found, this.#state === 'discovering' ? TierReason.DISCOVERED : TierReason.EDGE_FOUND);
+        } else this.#closeLink(found, 'not needed');
+      }
+    }
+    if (this.#isClosed()) return;
+    if (!this.#active || this.#active.draining) {
+      const standby = this.#standby;
+      if (standby && !standby.conn.closed && !standby.draining) {
+        this.#activate(standby, this.#state === 'discovering' ? TierReason.DISCOVERED : TierReason.CLOUD_FOUND);
+      } else {
+        for (const candidate of cloud) {
+          if (candidate.url === this.#active?.url || !this.#backoff.ready(candidate.url)) continue;
+          const link = await this.#open(candidate).catch(() => undefined);
+          if (!link || this.#isClosed()) continue;
+          await this.#warm(link);
+          if (link.conn.closed) continue;
+          if (!this.#active || this.#active.draining) this.#activate(link, this.#state === 'discovering' ? TierReason.DISCOVERED : TierReason.CLOUD_FOUND);
+          else this.#closeLink(link, 'not needed');
+          break;
+        }
+      }
+    }
+    if (this.#state === 'discovering') this.#enterLocal(TierReason.NO_NODE);
+  }
+
+  /** Opens and probes up to `maxParallelProbes` edges at once; keeps the fastest within budget. */
+  async #probeEdges(candidates: NodeCandidate[]): Promise<Link | undefined> {
+    const probes = await Promise.all(candidates.slice(0, this.#o.maxParallelProbes).map((c) => this.#probe(c)));
+    const reports = probes.map((p, i) => ({ id: candidates[i]!.id, ...(p ? { rttMs: p.rttMs } : {}) }));
+    if (reports.length > 0) this.#o.locator.report?.(reports);
+    let best: { link: Link; rttMs: number } | undefined;
+    for (const probe of probes) {
+      if (!probe) continue;
+      if (probe.rttMs > this.#o.budgetMs) {
+        this.#backoff.failed(probe.link.url, this.#o.overBudgetCooldownMs);
+        this.#closeLink(probe.link, 'over budget');
+      } else if (!best || probe.rttMs < best.rttMs) {
+        if (best) this.#closeLink(best.link, 'a faster node was found');
+        best = probe;
+      } else this.#closeLink(probe.link, 'a faster node was found');
+    }
+    return best?.link;
+  }
+
+  async #probe(candidate: NodeCandidate): Promise<{ link: Link; rttMs: number } | undefined> {
+    let link: Link;
+    try {
+      link = await this.#open(candidate);
+    } catch (err) {
+      logger.debug(`probe of ${candidate.url} failed: ${(err as Error).message}`);
+      return undefined;
+    }
+    try {
+      const rtts: number[] = [];
+      for (let i = 0; i < this.#o.probePings; i++) rtts.push(await link.conn.ping(Math.max(500, 4 * this.#o.budgetMs)));
+      rtts.sort((a, b) => a - b);
+      const rttMs = rtts[Math.floor(rtts.length / 2)]!;
+      link.monitor.seed(rttMs);
+      return { link, rttMs };
+    } catch {
+      this.#backoff.failed(candidate.url);
+      this.#closeLink(link, 'probe failed');
+      return undefined;
+    }
+  }
+
+  #scheduleDiscovery(): void {
+    clearTimeout(this.#discoverTimer);
+    this.#discoverTimer = undefined;
+    if (this.#isClosed()) return;
+    if (this.#state === 'edge' && !this.#active?.draining) {
+      this.#rediscover.reset();
+      return;
+    }
+    this.#discoverTimer = setTimeout(() => void this.#discover(), this.#rediscover.next());
+  }
+
+  /** Off the edge just now: look again soon, then less and less often. */
+  #rediscoverSoon(): void {
+    this.#rediscover.reset();
+    if (!this.#discovering) this.#scheduleDiscovery();
+  }
+
+  // ── links ────────────────────────────────────────────────────────────────
+
+  async #open(candidate: NodeCandidate): Promise<Link> {
+    let conn: NodeConnection;
+    try {
+      conn = await NodeConnection.open(candidate.url, {
+        hello: { ...this.#o.hello, resume: this.memory.resumeState(64) },
+        pingIntervalMs: 0, // the LinkMonitor pings, at a rate that depends on the link's role
+        connectTimeoutMs: this.#o.connectTimeoutMs,
+        ...(this.#o.WebSocket ? { WebSocket: this.#o.WebSocket } : {}),
+      });
+    } catch (err) {
+      this.#backoff.failed(candidate.url);
+      throw err;
+    }
+    const link = new Link(conn, candidate);
+    link.monitor = new LinkMonitor(conn, {
+      intervalMs: this.#o.pingIntervalMs,
+      missedPings: this.#o.missedPings,
+      budgetMs: this.#o.budgetMs,
+      overBudgetPings: this.#o.overBudgetPings,
+      onRtt: () => link === this.#active && this.safeEmit('latency', conn.rtt()),
+      onLost: (why) => this.#linkDown(link, why),
+      onOverBudget: (rttMs) => this.#overBudget(link, rttMs),
+    });
+    conn.on('close', (code, reason) => this.#linkDown(link, `socket closed (${code}${reason ? ` ${reason}` : ''})`));
+    conn.on('drain', (message) => this.#drained(link, message));
+    this.#links.add(link);
+    if (this.#isClosed()) this.#closeLink(link, 'session closed');
+    return link;
+  }
+
+  /** Make-before-break: the new node gets history and scene before it gets traffic. */
+  async #warm(link: Link): Promise<void> {
+    this.#replayPoses(link);
+    const scene = this.memory.scene;
+    const waits: Promise<unknown>[] = [];
+    if (scene) waits.push(link.conn.request({ t: 'scene', name: scene.name, format: 'glb', data: scene.data }, this.#o.connectTimeoutMs));
+    const device = this.memory.recentPoses(1)[0]?.device;
+    // the first predict on a node creates the session's predictor; pay that before the switch
+    if (device) waits.push(link.conn.request({ t: 'predict', horizonMs: 0, device }, this.#o.connectTimeoutMs));
+    await Promise.allSettled(waits);
+  }
+
+  #replayPoses(link: Link): void {
+    const poses = this.memory.recentPoses(Math.min(64, link.conn.welcome.limits.maxPosesPerMessage));
+    if (poses.length > 0 && !link.conn.closed) link.conn.send({ t: 'pose', poses });
+  }
+
+  #activate(link: Link, reason: TierReason): void {
+    const previous = this.#active;
+    if (link === this.#standby) this.#standby = undefined;
+    this.#active = link;
+    link.monitor.start(this.#o.pingIntervalMs);
+    this.#replayPoses(link); // poses that arrived during warm-up, or since the standby's hello
+    this.#backoff.succeeded(link.url);
+    const changed = this.#state !== link.tier || previous !== link;
+    this.#state = link.tier;
+    logger.debug(`${reason}: now on ${link.tier} ${link.url}`);
+    if (changed) this.safeEmit('tier', link.tier, reason);
+    this.router.relocate();
+    if (previous && previous !== link && !previous.down) {
+      if (previous.tier === 'cloud' && link.tier === 'edge' && this.#o.standby && !this.#standby && !previous.draining) {
+        this.#standby = previous;
+        previous.monitor.start(this.#o.standbyPingIntervalMs);
+      } else {
+        this.#closeLink(previous, `moved to ${link.url}`);
+      }
+    }
+    if (link.tier === 'edge') {
+      clearTimeout(this.#discoverTimer);
+      void this.#ensureStandby();
+    } else {
+      this.#rediscoverSoon();
+    }
+  }
+
+  #enterLocal(reason: TierReason): void {
+    if (this.#isClosed()) return;
+    const changed = this.#state !== 'local';
+    this.#state = 'local';
+    if (changed) this.safeEmit('tier', 'local', reason);
+    this.router.relocate(); // parked predictions are answered locally now
+    this.#rediscoverSoon();
+  }
+
+  #linkDown(link: Link, why: string): void {
+    if (link.down) return;
+    link.down = true;
+    this.#closeLink(link, why);
+    if (this.#isClosed()) return;
+    this.#backoff.failed(link.url);
+    if (link === this.#standby) {
+      this.#standby = undefined;
+      this.#scheduleStandby();
+    }
+    if (link === this.#active) {
+      logger.debug(`lost ${link.tier} ${link.url}: ${why}`);
+      this.#active = undefined;
+      const standby = this.#standby;
+      if (standby && !standby.conn.closed) this.#activate(standby, TierReason.NODE_LOST);
+      else this.#enterLocal(TierReason.NODE_LOST);
+    }
+  }
+
+  #overBudget(link: Link, rttMs: number): void {
+    if (link !== this.#active || link.tier !== 'edge') return;
+    const standby = this.#standby;
+    // leave only for something better: a cloud at 60 ms beats an edge stuck at 80 ms
+    if (!standby || standby.conn.closed || standby.monitor.srttMs >= rttMs) return;
+    this.#backoff.failed(link.url, this.#o.overBudgetCooldownMs);
+    this.#activate(standby, TierReason.OVER_BUDGET);
+  }
+
+  #drained(link: Link, message: DrainMessage): void {
+    link.draining = true;
+    this.safeEmit('drain', message.reason);
+    // do not come back to a node that is going away
+    this.#backoff.failed(link.url, Math.max(message.deadlineMs, 5000));
+    if (link === this.#standby) {
+      this.#standby = undefined;
+      this.#closeLink(link, 'standby draining');
+      this.#scheduleStandby();
+    } else if (link === this.#active) {
+      const standby = this.#standby;
+      if (standby && !standby.conn.closed) this.#activate(standby, TierReason.DRAIN);
+      else void this.#discover(); // keeps using the draining node until a replacement is warm
+    }
+  }
+
+  #closeLink(link: Link, why: string): void {
+    link.monitor?.stop();
+    this.#links.delete(link);
+    if (!link.conn.closed) link.conn.close(CloseCode.NORMAL, why.slice(0, 100));
+  }
+
+  // ── standby ──────────────────────────────────────────────────────────────
+
+  #scheduleStandby(): void {
+    if (this.#standbyTimer || this.#state !== 'edge' || !this.#o.standby) return;
+    this.#standbyTimer = setTimeout(() => {
+      this.#standbyTimer = undefined;
+      void this.#ensureStandby();
+    }, new Backoff({ initialMs: 250 }).next());
+  }
+
+  async #ensureStandby(): Promise<void> {
+    if (!this.#o.standby || this.#standby || this.#openingStandby || this.#state !== 'edge') return;
+    this.#openingStandby = true;
+    try {
+      if (this.#shortlist.cloud.length === 0) this.#shortlist = await this.#o.locator.shortlist().catch(() => this.#shortlist);
+      const candidate = this.#shortlist.cloud.find((c) => this.#backoff.ready(c.url));
+      if (!candidate) return this.#scheduleStandby();
+      const link = await this.#open(candidate).catch(() => undefined);
+      if (!link) return this.#scheduleStandby();
+      const scene = this.memory.scene;
+      if (scene) await link.conn.request({ t: 'scene', name: scene.name, format: 'glb', data: scene.data }, this.#o.connectTimeoutMs).catch(() => {});
+      if (this.#state !== 'edge' || this.#standby || link.conn.closed) {
+        // placed elsewhere meanwhile; a cloud link is still useful if we are now cloudless
+        if (!link.conn.closed && !this.#active) this.#activate(link, TierReason.CLOUD_FOUND);
+        else this.#closeLink(link, 'standby not needed');
+        return;
+      }
+      this.#standby = link;
+      link.monitor.start(this.#o.standbyPingIntervalMs);
+    } finally {
+      this.#openingStandby = false;
+    }
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Failover with real node processes and real sockets: kill -9, SIGTERM drain, a silent link
+ * (netem blackhole) and a latency spike (netem delay). Every wait is bounded and fails loudly.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import '../client-sdk/node.js'; // registers ws as the WebSocket implementation
+import { openSession } from '../client-sdk/openSession.js';
+import type { Failover } from '../client-sdk/Failover.js';
+import { MutableLocator } from '../client-sdk/MutableLocator.js';
+import type { NodeCandidate } from '../client-sdk/locator.js';
+import type { Tier } from '../client-sdk/Session.js';
+import { spawnNode, type NodeProcess } from '../bench/failover/NodeProcess.js';
+import { startHeadsetLoad, type HeadsetLoad } from '../bench/failover/HeadsetLoad.js';
+import { startNetemProxy, type NetemProxy } from '../bench/netem/NetemProxy.js';
+
+const candidate = (node: NodeProcess, url = node.url): NodeCandidate => ({ id: node.nodeId, url, tier: node.tier });
+
+/** Resolves on the next `tier` event matching `tier` (and `reason` when given). */
+function nextTier(session: Failover, tier: Tier, timeoutMs: number, reason?: string): Promise<{ reason: string; at: number }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      session.off('tier', listener);
+      reject(new Error(`session did not move to '${tier}'${reason ? ` (${reason})` : ''} within ${timeoutMs} ms; it is '${session.state}'`));
+    }, timeoutMs);
+    const listener = (t: Tier, r: string) => {
+      if (t !== tier || (reason && r !== reason)) return;
+      clearTimeout(timer);
+      session.off('tier', listener);
+      resolve({ reason: r, at: performance.now() });
+    };
+    session.on('tier', listener);
+  });
+}
+
+interface Ctx {
+  nodes: NodeProcess[];
+  proxies: NetemProxy[];
+  session?: Failover;
+  load?: HeadsetLoad;
+}
+
+const failover = suite<Ctx>('failover: real node processes', { nodes: [], proxies: [] });
+
+failover.before.each((ctx) => {
+  ctx.nodes = [];
+  ctx.proxies = [];
+  ctx.session = undefined;
+  ctx.load = undefined;
+});
+
+failover.after.each(async (ctx) => {
+  await ctx.load?.stop();
+  ctx.session?.close();
+  await Promise.all(ctx.proxies.map((p) => p.close()));
+  await Promise.all(ctx.nodes.map((n) => n.kill('SIGKILL')));
+});
+
+async function nodes(ctx: Ctx, ...tiers: ('edge' | 'cloud')[]): Promise<NodeProcess[]> {
+  const spawned = await Promise.all(tiers.map((tier) => spawnNode({ tier, drainMs: 3000 })));
+  ctx.nodes.push(...spawned);
+  return spawned;
+}
+
+failover('predict() keeps answering from the cloud after the edge is killed -9; no call is rejected', async (ctx) => {
+  const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
+  const locator = new MutableLocator({ edge: [candidate(edge!)], cloud: [candidate(cloud!)] });
+  const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
+  assert.is(session.state, 'edge');
+  ctx.load = startHeadsetLoad(session);
+  await ctx.load.waitForCall((c) => c.tier === 'edge', 3000, 'a prediction from the edge');
+  // the standby cloud connection is opened in the background right after placement
+  const standbyDeadline = performance.now() + 3000;
+  while (!session.standbyNode) {
+    assert.ok(performance.now() < standbyDeadline, 'no standby cloud connection within 3 s');
+    await session.waitFor('latency', 1000);
+  }
+  const movedToCloud = nextTier(session, 'cloud', 2000, 'node-lost');
+  const killedAt = performance.now();
+  await edge!.kill('SIGKILL');
+  const moved = await movedToCloud;
+  const served = await ctx.load.waitForCall((c) => c.tier === 'cloud' && c.sentAt > killedAt, 2000, 'a prediction from the cloud');
+  await ctx.load.stop();
+  assert.equal(ctx.load.failed.map((c) => c.error?.message), [], 'calls were rejected');
+  assert.ok(moved.at - killedAt < 1000, `failover took ${(moved.at - killedAt).toFixed(0)} ms`);
+  assert.is(served.nodeId, cloud!.nodeId);
+});
+
+failover('a new edge appearing in the locator brings the session back from the cloud', async (ctx) => {
+  const [cloud] = await nodes(ctx, 'cloud');
+  const locator = new MutableLocator({ cloud: [candidate(cloud!)] });
+  const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
+  assert.is(session.state, 'cloud');
+  ctx.load = startHeadsetLoad(session);
+  await ctx.load.waitForCall((c) => c.tier === 'cloud', 3000, 'a prediction from the cloud');
+  const [edge] = await nodes(ctx, 'edge');
+  const back = nextTier(session, 'edge', 3000, 'edge-found');
+  const appearedAt = performance.now();
+  locator.add(candidate(edge!));
+  const restored = await back;
+  await ctx.load.waitForCall((c) => c.tier === 'edge' && c.sentAt > restored.at, 2000, 'a prediction from the new edge');
+  await ctx.load.stop();
+  assert.equal(ctx.load.failed.length, 0, 'calls were rejected');
+  assert.ok(restored.at - appearedAt < 1000, `restore took ${(restored.at - appearedAt).toFixed(0)} ms after the node appeared`);
+  assert.is(session.standbyNode?.id, cloud!.nodeId, 'the cloud link is kept as the standby');
+  assert.ok(locator.reports.some((r) => r.id === edge!.nodeId && r.rttMs !== undefined), 'the probe RTT was reported to the locator');
+});
+
+failover('with every node gone predict answers locally, then the session recovers on a new node', async (ctx) => {
+  const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
+  const locator = new MutableLocator({ edge: [candidate(edge!)], cloud: [candidate(cloud!)] });
+  const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
+  ctx.load = startHeadsetLoad(session);
+  await ctx.load.waitForCall((c) => c.tier === 'edge', 3000, 'a prediction from the edge');
+  const local = nextTier(session, 'local', 3000, 'node-lost');
+  await Promise.all([edge!.kill('SIGKILL'), cloud!.kill('SIGKILL')]);
+  const wentLocal = await local;
+  await ctx.load.waitForCall((c) => c.tier === 'local' && c.sentAt > wentLocal.at, 1000, 'a local prediction');
+  const [fresh] = await nodes(ctx, 'cloud');
+  const recovered = nextTier(session, 'cloud', 3000);
+  locator.set({ cloud: [candidate(fresh!)] });
+  await recovered;
+  await ctx.load.waitForCall((c) => c.tier === 'cloud' && c.nodeId === fresh!.nodeId, 2000, 'a prediction from the new cloud');
+  await ctx.load.stop();
+  assert.equal(ctx.load.failed.length, 0, 'calls were rejected');
+});
+
+failover('an edge stopped with SIGTERM drains: the session moves to the cloud before the node closes', async (ctx) => {
+  const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
+  const locator = new MutableLocator({ edge: [candidate(edge!)], cloud: [candidate(cloud!)] });
+  const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
+  ctx.load = startHeadsetLoad(session);
+  await ctx.load.waitForCall((c) => c.tier === 'edge', 3000, 'a prediction from the edge');
+  while (!session.standbyNode) await session.waitFor('latency', 3000);
+  const moved = nextTier(session, 'cloud', 2000, 'drain');
+  const stoppedAt = performance.now();
+  const exit = edge!.kill('SIGTERM');
+  const { at } = await moved;
+  const stopped = await edge!.waitForEvent('stopped', 4000);
+  await exit;
+  await ctx.load.stop();
+  assert.ok(stopped, 'the edge finished its drain');
+  assert.ok(at - stoppedAt < 3000, 'the session left within the drain deadline');
+  assert.equal(ctx.load.failed.length, 0, 'calls were rejected');
+});
+
+failover('a silent edge (netem blackhole) is left after missed pings', async (ctx) => {
+  const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
+  const proxy = await startNetemProxy({ target: { host: '127.0.0.1', port: edge!.port }, delayMs: 1 });
+  ctx.proxies.push(proxy);
+  const locator = new MutableLocator({ edge: [candidate(edge!, `${proxy.url}/v1/session`)], cloud: [candidate(cloud!)] });
+  const session = (ctx.session = await openSession({ locator, budgetMs: 50, pingIntervalMs: 50, missedPings: 3 }));
+  ctx.load = startHeadsetLoad(session);
+  while (!session.standbyNode) await session.waitFor('latency', 3000);
+  const moved = nextTier(session, 'cloud', 2000, 'node-lost');
+  const cutAt = performance.now();
+  proxy.cut('blackhole');
+  const { at } = await moved;
+  await ctx.load.stop();
+  // 3 × 50 ms of silence plus one interval of detection slack (and a busy box)
+  assert.ok(at - cutAt < 600, `a silent edge was noticed only after ${(at - cutAt).toFixed(0)} ms`);
+  assert.equal(ctx.load.failed.length, 0, 'calls were rejected');
+});
+
+failover('an RTT spike over budget moves the session to the cloud and back once it passes', async (ctx) => {
+  const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
+  const edgeLink = await startNetemProxy({ target: { host: '127.0.0.1', port: edge!.port }, delayMs: 2 });
+  const cloudLink = await startNetemProxy({ target: { host: '127.0.0.1', port: cloud!.port }, delayMs: 15 });
+  ctx.proxies.push(edgeLink, cloudLink);
+  const locator = new MutableLocator({
+    edge: [candidate(edge!, `${edgeLink.url}/v1/session`)],
+    cloud: [candidate(cloud!, `${cloudLink.url}/v1/session`)],
+  });
+  const session = (ctx.session = await openSession({ locator, budgetMs: 20, standbyPingIntervalMs: 100, overBudgetCooldownMs: 300 }));
+  assert.is(session.state, 'edge');
+  ctx.load = startHeadsetLoad(session);
+  // leaving for the cloud needs to know the cloud is faster: wait for the standby's first pongs
+  while (!(session.standbyNode && session.standbyNode.rttMs > 0)) await session.waitFor('latency', 3000);
+  const away = nextTier(session, 'cloud', 3000, 'over-budget');
+  edgeLink.update({ delayMs: 40 }); // 80 ms RTT: over the 20 ms budget, slower than the 30 ms cloud
+  await away;
+  const back = nextTier(session, 'edge', 5000, 'edge-found');
+  edgeLink.update({ delayMs: 2 });
+  await back;
+  await ctx.load.stop();
+  assert.equal(ctx.load.failed.length, 0, 'calls were rejected');
+});
+
+failover.run();
