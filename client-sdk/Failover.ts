@@ -74,7 +74,7 @@ export interface FailoverOptions {
   standby?: boolean;
   /** Ping interval on the standby, ms. @default 1000 */
   standbyPingIntervalMs?: number;
-  /** Pings per probe of a candidate (median taken). @default 3 */
+  /** Pings per probe of a candidate, after one discarded warm-up ping (the fastest decides). @default 3 */
   probePings?: number;
   /** Edge candidates probed at once. @default 3 */
   maxParallelProbes?: number;
@@ -273,7 +273,10 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     this.#backoff.retain([...edge, ...cloud].map((c) => c.url));
     const active = this.#active;
     if (!active || active.tier !== 'edge' || active.draining) {
-      const found = await this.#probeEdges(edge.filter((c) => c.url !== active?.url && this.#backoff.ready(c.url)));
+      const probing = edge.filter((c) => c.url !== active?.url && this.#backoff.ready(c.url));
+      if (probing.length) logger.debug(`probing ${probing.map((c) => c.url).join(' ')}`);
+      const found = await this.#probeEdges(probing);
+      if (probing.length) logger.debug(`probed: ${found ? 'found' : 'none'}`);
       if (found && !this.#isClosed()) {
         await this.#warm(found);
         const now = this.#active;
@@ -306,13 +309,14 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
   /** Opens and probes up to `maxParallelProbes` edges at once; keeps the fastest within budget. */
   async #probeEdges(candidates: NodeCandidate[]): Promise<Link | undefined> {
     const probes = await Promise.all(candidates.slice(0, this.#o.maxParallelProbes).map((c) => this.#probe(c)));
-    const reports = probes.map((p, i) => ({ id: candidates[i]!.id, ...(p ? { rttMs: p.rttMs } : {}) }));
+    const reports = probes.map((p, i) => ({ id: candidates[i]!.id, ...(p ? { rttMs: p.medianMs } : {}) }));
     if (reports.length > 0) this.#o.locator.report?.(reports);
     let best: { link: Link; rttMs: number } | undefined;
     for (const probe of probes) {
       if (!probe) continue;
       if (probe.rttMs > this.#o.budgetMs) {
-        this.#backoff.failed(probe.link.url, this.#o.overBudgetCooldownMs);
+        // not a failure of the node, just not near enough now: the ordinary backoff, no cooldown
+        this.#backoff.failed(probe.link.url);
         this.#closeLink(probe.link, 'over budget');
       } else if (!best || probe.rttMs < best.rttMs) {
         if (best) this.#closeLink(best.link, 'a faster node was found');
@@ -322,7 +326,7 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     return best?.link;
   }
 
-  async #probe(candidate: NodeCandidate): Promise<{ link: Link; rttMs: number } | undefined> {
+  async #probe(candidate: NodeCandidate): Promise<{ link: Link; rttMs: number; medianMs: number } | undefined> {
     let link: Link;
     try {
       link = await this.#open(candidate);
@@ -331,13 +335,19 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
       return undefined;
     }
     try {
+      // the first ping pays for lazy set-up on both ends (JIT, buffers): discarded, as discovery does
+      await link.conn.ping(Math.max(500, 4 * this.#o.budgetMs));
       const rtts: number[] = [];
       for (let i = 0; i < this.#o.probePings; i++) rtts.push(await link.conn.ping(Math.max(500, 4 * this.#o.budgetMs)));
       rtts.sort((a, b) => a - b);
-      const rttMs = rtts[Math.floor(rtts.length / 2)]!;
-      link.monitor.seed(rttMs);
-      return { link, rttMs };
-    } catch {
+      logger.debug(`probe ${candidate.url}: ${rtts.map((r) => r.toFixed(1)).join(' ')} ms`);
+      // Queueing on a busy client or node only ever adds delay, so the fastest ping is the best
+      // estimate of the path; a node that is really slow is left after `overBudgetPings` pongs.
+      const rttMs = rtts[0]!;
+      link.monitor.seed(rtts[Math.floor(rtts.length / 2)]!);
+      return { link, rttMs, medianMs: rtts[Math.floor(rtts.length / 2)]! };
+    } catch (err) {
+      logger.debug(`probe ${candidate.url} failed: ${(err as Error).message}`);
       this.#backoff.failed(candidate.url);
       this.#closeLink(link, 'probe failed');
       return undefined;

@@ -160,15 +160,17 @@ export async function startNetemProxy(options: NetemOptions): Promise<NetemProxy
     links.add(link);
     pipe(client, upstream, link.up, (n) => (stats.bytesUp += n));
     pipe(upstream, client, link.down, (n) => (stats.bytesDown += n));
-    // A refused or reset upstream resets the client too, as a real dead host would look.
-    const onError = () => destroyLink(link, true);
+    // A refused or reset upstream resets the client too, as a real dead host would look; the
+    // RST, like any packet, takes the one-way delay to arrive.
+    const later = (fn: () => void) => (params.delayMs > 0 ? setTimeout(fn, params.delayMs) : fn());
+    const onError = () => later(() => destroyLink(link, true));
     client.on('error', onError);
     upstream.on('error', onError);
     const onClose = () => {
       // Let queued bytes drain before the other side learns of the close (a FIN is in order too).
       const other = client.destroyed ? upstream : client;
       const line = client.destroyed ? link.up : link.down;
-      if (line.idle || other.destroyed) destroyLink(link, false);
+      if (line.idle || other.destroyed) later(() => destroyLink(link, false));
       else line.onIdle = () => { other.end(); destroyLink(link, false); };
     };
     client.on('close', onClose);

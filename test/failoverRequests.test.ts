@@ -1,0 +1,123 @@
+/**
+ * What the app sees of requests during failover, with in-process nodes on loopback: calls in
+ * flight when a node goes away are re-sent, app mistakes are not, and the deadline bounds all.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import '../client-sdk/node.js';
+import { EdgeServer } from '../edge-server/index.js';
+import type { InferenceEngine } from '../edge-server/engines.js';
+import { openSession } from '../client-sdk/openSession.js';
+import type { Failover } from '../client-sdk/Failover.js';
+import { MutableLocator } from '../client-sdk/MutableLocator.js';
+import { ErrorCode, RequestError, type Tensor } from '../protocol/index.js';
+
+/** A real (tiny) engine: `double` multiplies float32 inputs by 2; `hold` answers only when released. */
+class DoublingEngine implements InferenceEngine {
+  readonly models = ['double', 'hold'];
+  readonly calls: string[] = [];
+  readonly #held: (() => void)[] = [];
+  async infer(model: string, input: Tensor): Promise<Tensor> {
+    this.calls.push(model);
+    if (!this.models.includes(model)) throw new RequestError(ErrorCode.UNKNOWN_MODEL, `no model '${model}'`);
+    if (model === 'hold') await new Promise<void>((resolve) => this.#held.push(resolve));
+    const values = new Float32Array(input.data.buffer.slice(input.data.byteOffset, input.data.byteOffset + input.data.byteLength)).map((v) => v * 2);
+    return { dtype: 'float32', shape: input.shape, data: new Uint8Array(values.buffer) };
+  }
+  describe() {
+    return { name: 'doubling' };
+  }
+  async close() {
+    for (const release of this.#held.splice(0)) release();
+  }
+}
+
+const tensor = (...values: number[]): Tensor => ({ dtype: 'float32', shape: [values.length], data: new Uint8Array(new Float32Array(values).buffer) });
+const floats = (t: Tensor) => [...new Float32Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength))];
+
+interface Ctx {
+  servers: EdgeServer[];
+  session?: Failover;
+}
+const requests = suite<Ctx>('failover: requests across a switch', { servers: [] });
+
+requests.before.each((ctx) => {
+  ctx.servers = [];
+  ctx.session = undefined;
+});
+requests.after.each(async (ctx) => {
+  ctx.session?.close();
+  await Promise.all(ctx.servers.map((s) => s.close({ deadlineMs: 0 })));
+});
+
+async function node(ctx: Ctx, tier: 'edge' | 'cloud', engine = new DoublingEngine()) {
+  const server = new EdgeServer({ tier, inference: engine });
+  ctx.servers.push(server);
+  const { url } = await server.listen();
+  return { server, engine, candidate: { id: server.nodeId, url, tier } };
+}
+
+requests('infer() in flight when the edge closes is re-sent to the standby cloud and resolves', async (ctx) => {
+  const edge = await node(ctx, 'edge');
+  const cloud = await node(ctx, 'cloud');
+  const session = (ctx.session = await openSession({ locator: new MutableLocator({ edge: [edge.candidate], cloud: [cloud.candidate] }), budgetMs: 50 }));
+  while (!session.standbyNode) await session.waitFor('latency', 3000);
+  const call = session.infer('hold', tensor(1, 2));
+  while (!edge.engine.calls.includes('hold')) await session.waitFor('latency', 3000);
+  await edge.server.close({ deadlineMs: 0 }); // closes sessions mid-request, no drain period
+  // the cloud's engine holds it too; release it once it has arrived there
+  while (!cloud.engine.calls.includes('hold')) await session.waitFor('latency', 3000);
+  await cloud.engine.close();
+  assert.equal(floats(await call), [2, 4]);
+  assert.is(session.state, 'cloud');
+});
+
+requests('a request the node refuses as wrong (unknown model) is rejected once, not retried', async (ctx) => {
+  const edge = await node(ctx, 'edge');
+  const session = (ctx.session = await openSession({ locator: new MutableLocator({ edge: [edge.candidate] }), budgetMs: 50, standby: false }));
+  try {
+    await session.infer('nope', tensor(1));
+    assert.unreachable('should have rejected');
+  } catch (err) {
+    assert.is((err as RequestError).code, ErrorCode.UNKNOWN_MODEL);
+  }
+  assert.equal(edge.engine.calls.filter((m) => m === 'nope').length, 1);
+});
+
+requests('with no node at all, infer() waits for one until its deadline, then rejects with TIMEOUT', async (ctx) => {
+  const session = (ctx.session = await openSession({ locator: new MutableLocator(), budgetMs: 50 }));
+  assert.is(session.state, 'local');
+  const started = performance.now();
+  try {
+    await session.infer('double', tensor(1), { deadlineMs: 200 });
+    assert.unreachable('should have rejected');
+  } catch (err) {
+    assert.is((err as RequestError).code, ErrorCode.TIMEOUT);
+  }
+  assert.ok(performance.now() - started >= 195);
+});
+
+requests('a call parked while no node answers is served as soon as one appears', async (ctx) => {
+  const locator = new MutableLocator();
+  const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
+  const call = session.infer('double', tensor(3), { deadlineMs: 5000 });
+  const cloud = await node(ctx, 'cloud');
+  locator.add(cloud.candidate);
+  assert.equal(floats(await call), [6]);
+  assert.is(session.state, 'cloud');
+});
+
+requests('predict() before any pose and with no node waits for the deadline instead of inventing a pose', async (ctx) => {
+  const session = (ctx.session = await openSession({ locator: new MutableLocator(), budgetMs: 50 }));
+  try {
+    await session.predict(20, { deadlineMs: 100 });
+    assert.unreachable('should have rejected');
+  } catch (err) {
+    assert.is((err as RequestError).code, ErrorCode.TIMEOUT);
+  }
+  session.sendPose({ device: 'head', time: 1000, position: [0, 1.6, 0], orientation: [0, 0, 0, 1] });
+  const local = await session.predict(20);
+  assert.is(local.tier, 'local');
+});
+
+requests.run();
