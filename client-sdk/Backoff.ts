@@ -71,8 +71,9 @@ export class BackoffTable {
     let entry = this.#entries.get(key);
     if (!entry) this.#entries.set(key, (entry = { backoff: new Backoff(this.#options), notBefore: 0 }));
     const delay = Math.max(minimumMs, entry.backoff.next());
-    entry.notBefore = this.#now() + delay;
-    return delay;
+    // a later, shorter backoff never cuts short a cooldown already in force (drain, over budget)
+    entry.notBefore = Math.max(entry.notBefore, this.#now() + delay);
+    return entry.notBefore - this.#now();
   }
 
   succeeded(key: string): void {

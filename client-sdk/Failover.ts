@@ -459,7 +459,6 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
 
   #linkDown(link: Link, why: string): void {
     if (link.down) return;
-    link.down = true;
     this.#closeLink(link, why);
     if (this.#isClosed()) return;
     this.#backoff.failed(link.url);
@@ -501,7 +500,9 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     }
   }
 
+  /** Closes a link on purpose: not a failure, so its close must not feed the node's backoff. */
   #closeLink(link: Link, why: string): void {
+    link.down = true;
     link.monitor?.stop();
     this.#links.delete(link);
     if (!link.conn.closed) link.conn.close(CloseCode.NORMAL, why.slice(0, 100));

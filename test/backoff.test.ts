@@ -52,6 +52,7 @@ table('a failed node waits, others are ready; success and retain() forget', () =
   assert.ok(t.ready('a'));
   assert.is(t.failed('a'), 100, 'the second failure waits twice as long');
   assert.is(t.failed('a', 1000), 1000, 'a minimum (drain, cooldown) wins over a shorter backoff');
+  assert.is(t.failed('a'), 1000, 'a later short backoff does not cut the cooldown short');
   t.succeeded('a');
   assert.ok(t.ready('a'));
   t.failed('c');
