@@ -186,4 +186,29 @@ failover('an RTT spike over budget moves the session to the cloud and back once 
   assert.equal(ctx.load.failed.length, 0, 'calls were rejected');
 });
 
+failover('sessions of a dead edge retry it with jittered backoff, not a reconnect storm', async (ctx) => {
+  const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
+  const proxy = await startNetemProxy({ target: { host: '127.0.0.1', port: edge!.port } });
+  ctx.proxies.push(proxy);
+  const locator = new MutableLocator({ edge: [candidate(edge!, `${proxy.url}/v1/session`)], cloud: [candidate(cloud!)] });
+  const sessions: Failover[] = [];
+  try {
+    for (let i = 0; i < 10; i++) sessions.push(await openSession({ locator, budgetMs: 50, standby: true }));
+    for (const s of sessions) while (!s.standbyNode) await s.waitFor('latency', 3000);
+    const allMoved = Promise.all(sessions.map((s) => nextTier(s, 'cloud', 2000)));
+    await edge!.kill('SIGKILL'); // the dead node stays in the locator, as it would until discovery expires it
+    await allMoved;
+    const before = proxy.stats.connections;
+    // the observation window is the scenario itself: count what 10 sessions try in one second
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const attempts = proxy.stats.connections - before;
+    // re-discovery runs every 100–500 ms, so without per-node backoff this would be ≥ 20 per session
+    // per second; with it (250 ms doubling, equal jitter) each session tries about 2–3 times
+    assert.ok(attempts <= 10 * 3, `${attempts} connection attempts to a dead node from 10 sessions in 1 s`);
+    assert.ok(attempts >= 1, 'sessions never retried the node at all (it might have come back)');
+  } finally {
+    for (const s of sessions) s.close();
+  }
+});
+
 failover.run();
