@@ -35,8 +35,11 @@ function num(value: string | undefined, flag: string): number | undefined {
   return Number(m[1]) * scale;
 }
 
-/** Returns the process exit code; resolves only after the proxy stops (signal) or on bad usage. */
-export async function runNetemCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+/**
+ * Runs until SIGINT/SIGTERM. Bad usage throws an Error whose message says what to do (the CLI
+ * prints it and exits non-zero), like the other subcommands.
+ */
+export async function runNetemCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<void> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -57,48 +60,41 @@ export async function runNetemCommand(argv: string[], out: NodeJS.WritableStream
       strict: true,
     }));
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\nRun 'edge-offload netem --help' for usage.\n`);
-    return 2;
+    throw new Error(`${(err as Error).message}; run 'edge-offload netem --help' for usage`);
   }
   if (values.help) {
     out.write(HELP);
-    return 0;
+    return;
   }
-  try {
-    const target = values.target ? /^(.*):(\d+)$/.exec(values.target) : null;
-    if (!target) throw new TypeError('--target HOST:PORT is required (e.g. --target 127.0.0.1:8080)');
-    const rtt = num(values.rtt, '--rtt');
-    const delay = num(values.delay, '--delay') ?? (rtt !== undefined ? rtt / 2 : undefined);
-    const cut = values.cut as CutMode | undefined;
-    if (cut !== undefined && cut !== 'reset' && cut !== 'blackhole') throw new TypeError('--cut expects reset or blackhole');
-    const proxy = await startNetemProxy({
-      target: { host: target[1]!.replace(/^\[|\]$/g, ''), port: Number(target[2]) },
-      port: num(values.port, '--port'),
-      host: values.host,
-      delayMs: delay,
-      jitterMs: num(values.jitter, '--jitter'),
-      lossRate: num(values.loss, '--loss'),
-      lossStallMs: num(values['loss-stall'], '--loss-stall'),
-      bandwidthBytesPerS: num(values.bandwidth, '--bandwidth'),
-    });
-    if (cut) proxy.cut(cut);
-    out.write(`netem listening on ${proxy.url} -> ${values.target} ${JSON.stringify(proxy.params)}${cut ? ` (cut: ${cut})` : ''}\n`);
-    const restore = () => { proxy.restore(); out.write('netem: link restored\n'); };
-    const recut = () => { proxy.cut(cut ?? 'reset'); out.write('netem: link cut\n'); };
-    process.on('SIGUSR1', restore);
-    process.on('SIGUSR2', recut);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    process.off('SIGUSR1', restore);
-    process.off('SIGUSR2', recut);
-    const stats = proxy.stats;
-    await proxy.close();
-    out.write(`netem stopped: ${stats.connections} connections, ${stats.bytesUp} bytes up, ${stats.bytesDown} bytes down\n`);
-    return 0;
-  } catch (err) {
-    process.stderr.write(`netem: ${(err as Error).message}\nRun 'edge-offload netem --help' for usage.\n`);
-    return 2;
-  }
+  const target = values.target ? /^(.*):(\d+)$/.exec(values.target) : null;
+  if (!target) throw new TypeError("--target HOST:PORT is required (e.g. --target 127.0.0.1:8080); see 'edge-offload netem --help'");
+  const rtt = num(values.rtt, '--rtt');
+  const delay = num(values.delay, '--delay') ?? (rtt !== undefined ? rtt / 2 : undefined);
+  const cut = values.cut as CutMode | undefined;
+  if (cut !== undefined && cut !== 'reset' && cut !== 'blackhole') throw new TypeError('--cut expects reset or blackhole');
+  const proxy = await startNetemProxy({
+    target: { host: target[1]!.replace(/^\[|\]$/g, ''), port: Number(target[2]) },
+    port: num(values.port, '--port'),
+    host: values.host,
+    delayMs: delay,
+    jitterMs: num(values.jitter, '--jitter'),
+    lossRate: num(values.loss, '--loss'),
+    lossStallMs: num(values['loss-stall'], '--loss-stall'),
+    bandwidthBytesPerS: num(values.bandwidth, '--bandwidth'),
+  });
+  if (cut) proxy.cut(cut);
+  out.write(`netem listening on ${proxy.url} -> ${values.target} ${JSON.stringify(proxy.params)}${cut ? ` (cut: ${cut})` : ''}\n`);
+  const restore = () => { proxy.restore(); out.write('netem: link restored\n'); };
+  const recut = () => { proxy.cut(cut ?? 'reset'); out.write('netem: link cut\n'); };
+  process.on('SIGUSR1', restore);
+  process.on('SIGUSR2', recut);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  process.off('SIGUSR1', restore);
+  process.off('SIGUSR2', recut);
+  const stats = proxy.stats;
+  await proxy.close();
+  out.write(`netem stopped: ${stats.connections} connections, ${stats.bytesUp} bytes up, ${stats.bytesDown} bytes down\n`);
 }
