@@ -12,9 +12,8 @@
 import { pathToFileURL } from 'node:url';
 import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/openSession.js';
-import type { Failover } from '../client-sdk/Failover.js';
 import { MutableLocator } from '../client-sdk/MutableLocator.js';
-import type { Tier } from '../client-sdk/Session.js';
+import type { Session, Tier } from '../client-sdk/Session.js';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
@@ -51,15 +50,15 @@ interface RunResult {
 }
 
 /** Resolves when every session has emitted `tier` = `tier` after `since`; rejects loudly on timeout. */
-function allOn(sessions: Failover[], tier: Tier, timeoutMs: number, what: string): Promise<number[]> {
+function allOn(sessions: Session[], tier: Tier, timeoutMs: number, what: string): Promise<number[]> {
   return Promise.all(
     sessions.map(
       (session, i) =>
         new Promise<number>((resolve, reject) => {
-          if (session.state === tier) return resolve(performance.now());
+          if (session.tier === tier) return resolve(performance.now());
           const timer = setTimeout(() => {
             session.off('tier', listener);
-            reject(new Error(`session ${i} not on ${tier} within ${timeoutMs} ms (${what}); it is ${session.state}`));
+            reject(new Error(`session ${i} not on ${tier} within ${timeoutMs} ms (${what}); it is ${session.tier}`));
           }, timeoutMs);
           const listener = (t: Tier) => {
             if (t !== tier) return;
@@ -100,7 +99,7 @@ export async function main(argv: string[]): Promise<void> {
   const cloud = await spawnNode({ tier: 'cloud' });
   const cloudLink = await startNetemProxy({ target: { host: '127.0.0.1', port: cloud.port }, delayMs: cloudRtt / 2, jitterMs: 2 });
   const locator = new MutableLocator({ cloud: [{ id: cloud.nodeId, url: `${cloudLink.url}/v1/session`, tier: 'cloud' }] });
-  const sessions: Failover[] = [];
+  const sessions: Session[] = [];
   const loads: HeadsetLoad[] = [];
   const cleanup: (() => Promise<void>)[] = [];
   const results: RunResult[] = [];
@@ -108,7 +107,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     for (let i = 0; i < sessionCount; i++) sessions.push(await openSession({ locator, budgetMs }));
     for (const [i, session] of sessions.entries()) loads.push(startHeadsetLoad(session, { seed: i + 1 }));
-    console.log(`${sessionCount} sessions on ${sessions[0]!.state} (cloud at ~${cloudRtt} ms RTT), streaming at 90 Hz`);
+    console.log(`${sessionCount} sessions on ${sessions[0]!.tier} (cloud at ~${cloudRtt} ms RTT), streaming at 90 Hz`);
 
     for (let run = 0; run < runs; run++) {
       if ((performance.now() - started) / 1000 > maxSeconds) {
@@ -123,7 +122,7 @@ export async function main(argv: string[]): Promise<void> {
       const restoreMs = onEdgeAt.map((t) => t - appearedAt);
       // every session served by the edge and holding a warm standby before the kill
       await Promise.all(loads.map((load) => load.waitForCall((c) => c.tier === 'edge' && c.sentAt > Math.max(...onEdgeAt), 3000, 'an edge answer')));
-      for (const session of sessions) while (!session.standbyNode) await session.waitFor('latency', 3000);
+      for (const session of sessions) while (!session.failover!.standbyNode) await session.waitFor('latency', 3000);
 
       const callsBefore = loads.map((l) => l.calls.length);
       const failedBefore = loads.reduce((n, l) => n + l.failed.length, 0);
@@ -161,7 +160,7 @@ export async function main(argv: string[]): Promise<void> {
       });
       locator.add({ id: edge.node.nodeId, url: edge.url, tier: 'edge' });
       await allOn(sessions, 'edge', 5000, 'spike setup');
-      for (const session of sessions) while (!(session.standbyNode && session.standbyNode.rttMs > 0)) await session.waitFor('latency', 3000);
+      for (const session of sessions) while (!(session.failover!.standbyNode && session.failover!.standbyNode.rttMs > 0)) await session.waitFor('latency', 3000);
       for (let spike = 0; spike < spikes; spike++) {
         const changes = sessions.map(() => 0);
         const counters = sessions.map((session, i) => {

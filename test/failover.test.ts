@@ -6,10 +6,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import '../client-sdk/node.js'; // registers ws as the WebSocket implementation
 import { openSession } from '../client-sdk/openSession.js';
-import type { Failover } from '../client-sdk/Failover.js';
 import { MutableLocator } from '../client-sdk/MutableLocator.js';
 import type { NodeCandidate } from '../client-sdk/locator.js';
-import type { Tier } from '../client-sdk/Session.js';
+import type { Session, Tier } from '../client-sdk/Session.js';
 import { spawnNode, type NodeProcess } from '../bench/failover/NodeProcess.js';
 import { startHeadsetLoad, type HeadsetLoad } from '../bench/failover/HeadsetLoad.js';
 import { startNetemProxy, type NetemProxy } from '../bench/netem/NetemProxy.js';
@@ -17,11 +16,11 @@ import { startNetemProxy, type NetemProxy } from '../bench/netem/NetemProxy.js';
 const candidate = (node: NodeProcess, url = node.url): NodeCandidate => ({ id: node.nodeId, url, tier: node.tier });
 
 /** Resolves on the next `tier` event matching `tier` (and `reason` when given). */
-function nextTier(session: Failover, tier: Tier, timeoutMs: number, reason?: string): Promise<{ reason: string; at: number }> {
+function nextTier(session: Session, tier: Tier, timeoutMs: number, reason?: string): Promise<{ reason: string; at: number }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       session.off('tier', listener);
-      reject(new Error(`session did not move to '${tier}'${reason ? ` (${reason})` : ''} within ${timeoutMs} ms; it is '${session.state}'`));
+      reject(new Error(`session did not move to '${tier}'${reason ? ` (${reason})` : ''} within ${timeoutMs} ms; it is '${session.tier}'`));
     }, timeoutMs);
     const listener = (t: Tier, r: string) => {
       if (t !== tier || (reason && r !== reason)) return;
@@ -36,7 +35,7 @@ function nextTier(session: Failover, tier: Tier, timeoutMs: number, reason?: str
 interface Ctx {
   nodes: NodeProcess[];
   proxies: NetemProxy[];
-  session?: Failover;
+  session?: Session;
   load?: HeadsetLoad;
 }
 
@@ -66,12 +65,12 @@ failover('predict() keeps answering from the cloud after the edge is killed -9; 
   const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
   const locator = new MutableLocator({ edge: [candidate(edge!)], cloud: [candidate(cloud!)] });
   const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
-  assert.is(session.state, 'edge');
+  assert.is(session.tier, 'edge');
   ctx.load = startHeadsetLoad(session);
   await ctx.load.waitForCall((c) => c.tier === 'edge', 3000, 'a prediction from the edge');
   // the standby cloud connection is opened in the background right after placement
   const standbyDeadline = performance.now() + 3000;
-  while (!session.standbyNode) {
+  while (!session.failover!.standbyNode) {
     assert.ok(performance.now() < standbyDeadline, 'no standby cloud connection within 3 s');
     await session.waitFor('latency', 1000);
   }
@@ -90,7 +89,7 @@ failover('a new edge appearing in the locator brings the session back from the c
   const [cloud] = await nodes(ctx, 'cloud');
   const locator = new MutableLocator({ cloud: [candidate(cloud!)] });
   const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
-  assert.is(session.state, 'cloud');
+  assert.is(session.tier, 'cloud');
   ctx.load = startHeadsetLoad(session);
   await ctx.load.waitForCall((c) => c.tier === 'cloud', 3000, 'a prediction from the cloud');
   const [edge] = await nodes(ctx, 'edge');
@@ -102,7 +101,7 @@ failover('a new edge appearing in the locator brings the session back from the c
   await ctx.load.stop();
   assert.equal(ctx.load.failed.length, 0, 'calls were rejected');
   assert.ok(restored.at - appearedAt < 1000, `restore took ${(restored.at - appearedAt).toFixed(0)} ms after the node appeared`);
-  assert.is(session.standbyNode?.id, cloud!.nodeId, 'the cloud link is kept as the standby');
+  assert.is(session.failover!.standbyNode?.id, cloud!.nodeId, 'the cloud link is kept as the standby');
   assert.ok(locator.reports.some((r) => r.id === edge!.nodeId && r.rttMs !== undefined), 'the probe RTT was reported to the locator');
 });
 
@@ -131,7 +130,7 @@ failover('an edge stopped with SIGTERM drains: the session moves to the cloud be
   const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
   ctx.load = startHeadsetLoad(session);
   await ctx.load.waitForCall((c) => c.tier === 'edge', 3000, 'a prediction from the edge');
-  while (!session.standbyNode) await session.waitFor('latency', 3000);
+  while (!session.failover!.standbyNode) await session.waitFor('latency', 3000);
   const moved = nextTier(session, 'cloud', 2000, 'drain');
   const stoppedAt = performance.now();
   const exit = edge!.kill('SIGTERM');
@@ -151,7 +150,7 @@ failover('a silent edge (netem blackhole) is left after missed pings', async (ct
   const locator = new MutableLocator({ edge: [candidate(edge!, `${proxy.url}/v1/session`)], cloud: [candidate(cloud!)] });
   const session = (ctx.session = await openSession({ locator, budgetMs: 50, pingIntervalMs: 50, missedPings: 3 }));
   ctx.load = startHeadsetLoad(session);
-  while (!session.standbyNode) await session.waitFor('latency', 3000);
+  while (!session.failover!.standbyNode) await session.waitFor('latency', 3000);
   const moved = nextTier(session, 'cloud', 2000, 'node-lost');
   const cutAt = performance.now();
   proxy.cut('blackhole');
@@ -172,10 +171,10 @@ failover('an RTT spike over budget moves the session to the cloud and back once 
     cloud: [candidate(cloud!, `${cloudLink.url}/v1/session`)],
   });
   const session = (ctx.session = await openSession({ locator, budgetMs: 20, standbyPingIntervalMs: 100, overBudgetCooldownMs: 300 }));
-  assert.is(session.state, 'edge');
+  assert.is(session.tier, 'edge');
   ctx.load = startHeadsetLoad(session);
   // leaving for the cloud needs to know the cloud is faster: wait for the standby's first pongs
-  while (!(session.standbyNode && session.standbyNode.rttMs > 0)) await session.waitFor('latency', 3000);
+  while (!(session.failover!.standbyNode && session.failover!.standbyNode.rttMs > 0)) await session.waitFor('latency', 3000);
   const away = nextTier(session, 'cloud', 3000, 'over-budget');
   edgeLink.update({ delayMs: 40 }); // 80 ms RTT: over the 20 ms budget, slower than the 30 ms cloud
   await away;
@@ -191,10 +190,10 @@ failover('sessions of a dead edge retry it with jittered backoff, not a reconnec
   const proxy = await startNetemProxy({ target: { host: '127.0.0.1', port: edge!.port } });
   ctx.proxies.push(proxy);
   const locator = new MutableLocator({ edge: [candidate(edge!, `${proxy.url}/v1/session`)], cloud: [candidate(cloud!)] });
-  const sessions: Failover[] = [];
+  const sessions: Session[] = [];
   try {
     for (let i = 0; i < 10; i++) sessions.push(await openSession({ locator, budgetMs: 50, standby: true }));
-    for (const s of sessions) while (!s.standbyNode) await s.waitFor('latency', 3000);
+    for (const s of sessions) while (!s.failover!.standbyNode) await s.waitFor('latency', 3000);
     const allMoved = Promise.all(sessions.map((s) => nextTier(s, 'cloud', 2000)));
     await edge!.kill('SIGKILL'); // the dead node stays in the locator, as it would until discovery expires it
     await allMoved;

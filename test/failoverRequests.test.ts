@@ -8,7 +8,7 @@ import '../client-sdk/node.js';
 import { EdgeServer } from '../edge-server/index.js';
 import type { InferenceEngine } from '../edge-server/engines.js';
 import { openSession } from '../client-sdk/openSession.js';
-import type { Failover } from '../client-sdk/Failover.js';
+import type { Session } from '../client-sdk/Session.js';
 import { MutableLocator } from '../client-sdk/MutableLocator.js';
 import { ErrorCode, RequestError, type Tensor } from '../protocol/index.js';
 
@@ -37,7 +37,7 @@ const floats = (t: Tensor) => [...new Float32Array(t.data.buffer.slice(t.data.by
 
 interface Ctx {
   servers: EdgeServer[];
-  session?: Failover;
+  session?: Session;
 }
 const requests = suite<Ctx>('failover: requests across a switch', { servers: [] });
 
@@ -61,7 +61,7 @@ requests('infer() in flight when the edge closes is re-sent to the standby cloud
   const edge = await node(ctx, 'edge');
   const cloud = await node(ctx, 'cloud');
   const session = (ctx.session = await openSession({ locator: new MutableLocator({ edge: [edge.candidate], cloud: [cloud.candidate] }), budgetMs: 50 }));
-  while (!session.standbyNode) await session.waitFor('latency', 3000);
+  while (!session.failover!.standbyNode) await session.waitFor('latency', 3000);
   const call = session.infer('hold', tensor(1, 2));
   while (!edge.engine.calls.includes('hold')) await session.waitFor('latency', 3000);
   await edge.server.close({ deadlineMs: 0 }); // closes sessions mid-request, no drain period
@@ -69,7 +69,7 @@ requests('infer() in flight when the edge closes is re-sent to the standby cloud
   while (!cloud.engine.calls.includes('hold')) await session.waitFor('latency', 3000);
   await cloud.engine.close();
   assert.equal(floats(await call), [2, 4]);
-  assert.is(session.state, 'cloud');
+  assert.is(session.tier, 'cloud');
 });
 
 requests('a request the node refuses as wrong (unknown model) is rejected once, not retried', async (ctx) => {
@@ -85,11 +85,11 @@ requests('a request the node refuses as wrong (unknown model) is rejected once, 
 });
 
 requests('with no node at all, infer() waits for one until its deadline, then rejects with TIMEOUT', async (ctx) => {
-  const session = (ctx.session = await openSession({ locator: new MutableLocator(), budgetMs: 50 }));
-  assert.is(session.state, 'local');
+  const session = (ctx.session = await openSession({ locator: new MutableLocator(), budgetMs: 50, requestTimeoutMs: 200 }));
+  assert.is(session.tier, 'local');
   const started = performance.now();
   try {
-    await session.infer('double', tensor(1), { deadlineMs: 200 });
+    await session.infer('double', tensor(1));
     assert.unreachable('should have rejected');
   } catch (err) {
     assert.is((err as RequestError).code, ErrorCode.TIMEOUT);
@@ -99,18 +99,18 @@ requests('with no node at all, infer() waits for one until its deadline, then re
 
 requests('a call parked while no node answers is served as soon as one appears', async (ctx) => {
   const locator = new MutableLocator();
-  const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
-  const call = session.infer('double', tensor(3), { deadlineMs: 5000 });
+  const session = (ctx.session = await openSession({ locator, budgetMs: 50, requestTimeoutMs: 5000 }));
+  const call = session.infer('double', tensor(3));
   const cloud = await node(ctx, 'cloud');
   locator.add(cloud.candidate);
   assert.equal(floats(await call), [6]);
-  assert.is(session.state, 'cloud');
+  assert.is(session.tier, 'cloud');
 });
 
 requests('predict() before any pose and with no node waits for the deadline instead of inventing a pose', async (ctx) => {
-  const session = (ctx.session = await openSession({ locator: new MutableLocator(), budgetMs: 50 }));
+  const session = (ctx.session = await openSession({ locator: new MutableLocator(), budgetMs: 50, requestTimeoutMs: 100 }));
   try {
-    await session.predict(20, { deadlineMs: 100 });
+    await session.predict(20);
     assert.unreachable('should have rejected');
   } catch (err) {
     assert.is((err as RequestError).code, ErrorCode.TIMEOUT);

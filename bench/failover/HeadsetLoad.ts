@@ -3,8 +3,7 @@
  * prediction every frame (90 Hz), recording where each answer came from. Shared by the failover
  * tests and bench so both measure the same thing.
  */
-import type { Failover } from '../../client-sdk/Failover.js';
-import type { Tier } from '../../client-sdk/Session.js';
+import type { Session, Tier } from '../../client-sdk/Session.js';
 import { SimulatedHeadset } from '../../client-sdk/SimulatedHeadset.js';
 
 export interface CallRecord {
@@ -24,7 +23,7 @@ export interface HeadsetLoad {
   waitForCall(predicate: (call: CallRecord) => boolean, timeoutMs: number, what: string): Promise<CallRecord>;
 }
 
-export function startHeadsetLoad(session: Failover, { hz = 90, seed = 1, horizonMs = 30 } = {}): HeadsetLoad {
+export function startHeadsetLoad(session: Session, { hz = 90, seed = 1, horizonMs = 30 } = {}): HeadsetLoad {
   const headset = new SimulatedHeadset(seed);
   const calls: CallRecord[] = [];
   const failed: CallRecord[] = [];
@@ -37,7 +36,7 @@ export function startHeadsetLoad(session: Failover, { hz = 90, seed = 1, horizon
     for (const waiter of [...waiters]) waiter(call);
   };
   const tick = () => {
-    if (session.state === 'closed') return;
+    if (session.closed) return;
     const now = performance.now();
     session.sendPose(headset.poseAt(now - t0));
     const call: CallRecord = { sentAt: now, doneAt: Number.NaN };
