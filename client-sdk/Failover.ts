@@ -16,17 +16,18 @@
  * new node predicts from the same history. Reconnects go through a per-node jittered backoff, so
  * a dead node with many sessions is not stormed.
  */
-import { CloseCode, Logger, type Device, type DrainMessage, type HelloMessage, type PoseSample, type Tensor } from '../protocol/index.js';
-import { BackoffTable, Backoff, type BackoffOptions } from './Backoff.js';
+import { Logger, type Device, type DrainMessage, type PoseSample, type Tensor } from '../protocol/index.js';
+import { BackoffTable, Backoff } from './Backoff.js';
 import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
-import { LinkMonitor } from './LinkMonitor.js';
-import type { NodeCandidate, NodeLocator, Shortlist } from './locator.js';
-import { NodeConnection } from './NodeConnection.js';
+import type { NodeCandidate, Shortlist } from './locator.js';
+import { NodeLink } from './NodeLink.js';
 import { RequestRouter } from './RequestRouter.js';
 import type { RttSummary } from './RttStats.js';
 import type { Frame, Prediction, RenderRequest, Tier } from './Session.js';
-import { SessionMemory, type SessionMemoryOptions } from './SessionMemory.js';
-import type { WebSocketConstructor } from './transport/WebSocketTransport.js';
+import { SessionMemory } from './SessionMemory.js';
+import { resolveFailoverOptions, type FailoverOptions, type ResolvedFailoverOptions } from './FailoverOptions.js';
+
+export type { FailoverOptions } from './FailoverOptions.js';
 
 const logger = new Logger('client:failover');
 
@@ -58,74 +59,13 @@ export type FailoverEvents = {
   close: [];
 };
 
-export interface FailoverOptions {
-  locator: NodeLocator;
-  /** RTT an edge must stay within, ms. @default 20 */
-  budgetMs?: number;
-  /** What every `hello` carries besides the resume state (token, client name, capabilities). */
-  hello?: Omit<HelloMessage, 't' | 'v' | 'resume'>;
-  /** Ping interval on the active node, ms. @default 50 (env EDGE_OFFLOAD_PING_INTERVAL_MS) */
-  pingIntervalMs?: number;
-  /** Intervals without a pong (beyond the usual RTT) before the node counts as lost. @default 3 */
-  missedPings?: number;
-  /** Consecutive pongs over budget before leaving the edge. @default 3 */
-  overBudgetPings?: number;
-  /** Keep a warm cloud connection while on an edge. @default true */
-  standby?: boolean;
-  /** Ping interval on the standby, ms. @default 1000 */
-  standbyPingIntervalMs?: number;
-  /** Pings per probe of a candidate, after one discarded warm-up ping (the fastest decides). @default 3 */
-  probePings?: number;
-  /** Edge candidates probed at once. @default 3 */
-  maxParallelProbes?: number;
-  /** TCP + WebSocket + hello, ms. @default 2000 */
-  connectTimeoutMs?: number;
-  /** Re-discovery interval while off the edge: starts here… @default 100 */
-  rediscoverInitialMs?: number;
-  /** …and grows (jittered) to this, ms. @default 500 */
-  rediscoverMaxMs?: number;
-  /** Per-node reconnect backoff. @default { initialMs: 250, maxMs: 5000 } */
-  nodeBackoff?: BackoffOptions;
-  /** How long an edge left for latency is not probed again, at least, ms. @default 1000 */
-  overBudgetCooldownMs?: number;
-  /** Overall deadline of one call, ms. @default 10000 */
-  deadlineMs?: number;
-  /** `predict` answers locally when no node answered within this, ms. @default 150 */
-  localFallbackMs?: number;
-  /** Predictor the nodes should use (dropped for nodes that lack it). */
-  predictor?: string;
-  memory?: SessionMemoryOptions;
-  WebSocket?: WebSocketConstructor;
-}
+type Link = NodeLink;
 
-class Link {
-  readonly conn: NodeConnection;
-  readonly candidate: NodeCandidate;
-  monitor!: LinkMonitor;
-  down = false;
-  draining = false;
-  constructor(conn: NodeConnection, candidate: NodeCandidate) {
-    this.conn = conn;
-    this.candidate = candidate;
-  }
-  get tier() {
-    return this.candidate.tier;
-  }
-  get url() {
-    return this.candidate.url;
-  }
-}
-
-const envNumber = (name: string): number | undefined => {
-  const value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
-  return value === undefined || value === '' ? undefined : Number(value);
-};
 
 export class Failover extends EnhancedEventEmitter<FailoverEvents> {
   readonly memory: SessionMemory;
   readonly router: RequestRouter;
-  readonly #o: Required<Omit<FailoverOptions, 'hello' | 'predictor' | 'memory' | 'WebSocket' | 'nodeBackoff'>> &
-    Pick<FailoverOptions, 'hello' | 'predictor' | 'WebSocket'>;
+  readonly #o: ResolvedFailoverOptions;
   readonly #links = new Set<Link>();
   readonly #backoff: BackoffTable;
   readonly #rediscover: Backoff;
@@ -140,30 +80,7 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
 
   constructor(options: FailoverOptions) {
     super();
-    if (!options?.locator || typeof options.locator.shortlist !== 'function') throw new TypeError('options.locator must be a NodeLocator');
-    this.#o = {
-      locator: options.locator,
-      budgetMs: options.budgetMs ?? 20,
-      pingIntervalMs: options.pingIntervalMs ?? envNumber('EDGE_OFFLOAD_PING_INTERVAL_MS') ?? 50,
-      missedPings: options.missedPings ?? 3,
-      overBudgetPings: options.overBudgetPings ?? 3,
-      standby: options.standby ?? true,
-      standbyPingIntervalMs: options.standbyPingIntervalMs ?? 1000,
-      probePings: options.probePings ?? 3,
-      maxParallelProbes: options.maxParallelProbes ?? 3,
-      connectTimeoutMs: options.connectTimeoutMs ?? 2000,
-      rediscoverInitialMs: options.rediscoverInitialMs ?? 100,
-      rediscoverMaxMs: options.rediscoverMaxMs ?? 500,
-      overBudgetCooldownMs: options.overBudgetCooldownMs ?? 1000,
-      deadlineMs: options.deadlineMs ?? 10_000,
-      localFallbackMs: options.localFallbackMs ?? 150,
-      hello: options.hello,
-      predictor: options.predictor,
-      WebSocket: options.WebSocket,
-    };
-    for (const key of ['budgetMs', 'pingIntervalMs', 'missedPings', 'deadlineMs', 'localFallbackMs', 'connectTimeoutMs'] as const) {
-      if (!(this.#o[key] > 0)) throw new TypeError(`options.${key} must be a positive number`);
-    }
+    this.#o = resolveFailoverOptions(options);
     this.memory = new SessionMemory(options.memory);
     this.#backoff = new BackoffTable({ initialMs: 250, maxMs: 5000, ...options.nodeBackoff });
     this.#rediscover = new Backoff({ initialMs: this.#o.rediscoverInitialMs, maxMs: this.#o.rediscoverMaxMs, factor: 1.5 });
@@ -335,17 +252,9 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
       return undefined;
     }
     try {
-      // the first ping pays for lazy set-up on both ends (JIT, buffers): discarded, as discovery does
-      await link.conn.ping(Math.max(500, 4 * this.#o.budgetMs));
-      const rtts: number[] = [];
-      for (let i = 0; i < this.#o.probePings; i++) rtts.push(await link.conn.ping(Math.max(500, 4 * this.#o.budgetMs)));
-      rtts.sort((a, b) => a - b);
-      logger.debug(`probe ${candidate.url}: ${rtts.map((r) => r.toFixed(1)).join(' ')} ms`);
-      // Queueing on a busy client or node only ever adds delay, so the fastest ping is the best
-      // estimate of the path; a node that is really slow is left after `overBudgetPings` pongs.
-      const rttMs = rtts[0]!;
-      link.monitor.seed(rtts[Math.floor(rtts.length / 2)]!);
-      return { link, rttMs, medianMs: rtts[Math.floor(rtts.length / 2)]! };
+      const result = await link.probe(this.#o.probePings, Math.max(500, 4 * this.#o.budgetMs));
+      logger.debug(`probe ${candidate.url}: best ${result.rttMs.toFixed(1)} ms, median ${result.medianMs.toFixed(1)} ms`);
+      return { link, ...result };
     } catch (err) {
       logger.debug(`probe ${candidate.url} failed: ${(err as Error).message}`);
       this.#backoff.failed(candidate.url);
@@ -374,30 +283,25 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
   // ── links ────────────────────────────────────────────────────────────────
 
   async #open(candidate: NodeCandidate): Promise<Link> {
-    let conn: NodeConnection;
+    let link: Link;
     try {
-      conn = await NodeConnection.open(candidate.url, {
-        hello: { ...this.#o.hello, resume: this.memory.resumeState(64) },
-        pingIntervalMs: 0, // the LinkMonitor pings, at a rate that depends on the link's role
+      link = await NodeLink.open(candidate, {
+        hello: this.#o.hello,
+        resume: this.memory.resumeState(64),
         connectTimeoutMs: this.#o.connectTimeoutMs,
         ...(this.#o.WebSocket ? { WebSocket: this.#o.WebSocket } : {}),
+        monitor: { intervalMs: this.#o.pingIntervalMs, missedPings: this.#o.missedPings, budgetMs: this.#o.budgetMs, overBudgetPings: this.#o.overBudgetPings },
+        on: {
+          rtt: (l) => l === this.#active && this.safeEmit('latency', l.conn.rtt()),
+          lost: (l, why) => this.#linkDown(l, why),
+          overBudget: (l, rttMs) => this.#overBudget(l, rttMs),
+          drain: (l, message) => this.#drained(l, message),
+        },
       });
     } catch (err) {
       this.#backoff.failed(candidate.url);
       throw err;
     }
-    const link = new Link(conn, candidate);
-    link.monitor = new LinkMonitor(conn, {
-      intervalMs: this.#o.pingIntervalMs,
-      missedPings: this.#o.missedPings,
-      budgetMs: this.#o.budgetMs,
-      overBudgetPings: this.#o.overBudgetPings,
-      onRtt: () => link === this.#active && this.safeEmit('latency', conn.rtt()),
-      onLost: (why) => this.#linkDown(link, why),
-      onOverBudget: (rttMs) => this.#overBudget(link, rttMs),
-    });
-    conn.on('close', (code, reason) => this.#linkDown(link, `socket closed (${code}${reason ? ` ${reason}` : ''})`));
-    conn.on('drain', (message) => this.#drained(link, message));
     this.#links.add(link);
     if (this.#isClosed()) this.#closeLink(link, 'session closed');
     return link;
@@ -502,10 +406,8 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
 
   /** Closes a link on purpose: not a failure, so its close must not feed the node's backoff. */
   #closeLink(link: Link, why: string): void {
-    link.down = true;
-    link.monitor?.stop();
     this.#links.delete(link);
-    if (!link.conn.closed) link.conn.close(CloseCode.NORMAL, why.slice(0, 100));
+    link.close(why);
   }
 
   // ── standby ──────────────────────────────────────────────────────────────
