@@ -18,6 +18,7 @@ import {
 } from '../protocol/index.js';
 import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
 import { NodeConnection, type NodeConnectionOptions } from './NodeConnection.js';
+import type { Failover } from './Failover.js';
 import type { RttSummary } from './RttStats.js';
 
 /** Where an answer came from: a node of a tier, or the SDK itself. */
@@ -62,26 +63,44 @@ export interface SessionOptions extends NodeConnectionOptions {
 const LOCAL_HISTORY = 32;
 
 export class Session extends EnhancedEventEmitter<SessionEvents> {
-  readonly #connection: NodeConnection;
+  readonly #connection: NodeConnection | undefined;
+  /** Set when the session moves between nodes (`openSession`); calls go through it instead. */
+  readonly #failover: Failover | undefined;
   readonly #options: SessionOptions;
   readonly #history = new Map<Device, PoseSample[]>();
   #closed = false;
 
-  constructor(connection: NodeConnection, options: SessionOptions = {}) {
+  constructor(source: NodeConnection | Failover, options: SessionOptions = {}) {
     super();
-    this.#connection = connection;
     this.#options = options;
-    connection.on('latency', () => this.safeEmit('latency', connection.rtt()));
-    connection.on('drain', (message) => this.safeEmit('drain', message.reason));
-    connection.on('close', () => this.close());
+    if (source instanceof NodeConnection) {
+      const connection = (this.#connection = source);
+      connection.on('latency', () => this.safeEmit('latency', connection.rtt()));
+      connection.on('drain', (message) => this.safeEmit('drain', message.reason));
+      connection.on('close', () => this.close());
+    } else {
+      const failover = (this.#failover = source);
+      failover.on('tier', (tier, reason) => this.safeEmit('tier', tier, reason));
+      failover.on('latency', (rtt) => this.safeEmit('latency', rtt));
+      failover.on('drain', (reason) => this.safeEmit('drain', reason));
+      failover.on('close', () => this.close());
+    }
   }
 
+  /** Where calls go now: the node's tier, or `local` while no node answers. */
   get tier(): Tier {
-    return this.#connection.welcome.node.tier;
+    if (this.#failover) return this.#failover.node?.tier ?? 'local';
+    return this.#connection!.welcome.node.tier;
   }
 
-  get nodeId(): string {
-    return this.#connection.nodeId;
+  /** The node doing the work now; undefined while the session answers locally. */
+  get nodeId(): string | undefined {
+    return this.#failover ? this.#failover.node?.id : this.#connection!.nodeId;
+  }
+
+  /** The state machine behind an `openSession` session (standby, state), for diagnostics. */
+  get failover(): Failover | undefined {
+    return this.#failover;
   }
 
   get closed(): boolean {
@@ -96,19 +115,21 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     if (!history) this.#history.set(pose.device, (history = []));
     history.push(pose);
     if (history.length > LOCAL_HISTORY) history.shift();
-    this.#connection.send({ t: 'pose', poses: [pose] });
+    if (this.#failover) this.#failover.sendPose(pose);
+    else this.#connection!.send({ t: 'pose', poses: [pose] });
   }
 
   /** The pose of `device` `horizonMs` after its latest sample. */
   async predict(horizonMs: number, { device = 'head', predictor = this.#options.predictor }: { device?: Device; predictor?: string } = {}): Promise<Prediction> {
     this.#assertOpen();
     if (!Number.isFinite(horizonMs) || horizonMs < 0) throw new TypeError('horizonMs must be a non-negative number');
+    if (this.#failover) return this.#failover.predict(horizonMs, { device, ...(predictor ? { predictor } : {}), ...this.#deadline() });
     const started = performance.now();
-    const answer = await this.#connection.request<'predict'>(
+    const answer = await this.#connection!.request<'predict'>(
       predictor ? { t: 'predict', horizonMs, device, predictor } : { t: 'predict', horizonMs, device },
       this.#timeout(),
     );
-    return { pose: answer.pose, predictor: answer.predictor, horizonMs, tier: this.tier, nodeId: this.nodeId, roundTripMs: performance.now() - started };
+    return { pose: answer.pose, predictor: answer.predictor, horizonMs, tier: this.tier, nodeId: this.#connection!.nodeId, roundTripMs: performance.now() - started };
   }
 
   /** What the SDK predicts on its own (constant velocity), with no node involved. */
@@ -120,34 +141,47 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
 
   async infer(model: string, input: Tensor): Promise<Tensor> {
     this.#assertOpen();
-    const answer = await this.#connection.request<'infer'>({ t: 'infer', model, input }, this.#timeout());
+    if (this.#failover) return this.#failover.infer(model, input, this.#deadline());
+    const answer = await this.#connection!.request<'infer'>({ t: 'infer', model, input }, this.#timeout());
     return answer.output;
   }
 
   async render(request: RenderRequest): Promise<Frame> {
     this.#assertOpen();
+    if (this.#failover) return this.#failover.render(request, this.#deadline());
     const started = performance.now();
     const { pose, camera, eye = 'both', codec = 'jpeg', quality, scene } = request;
     const body = { t: 'render' as const, pose, camera, eye, codec, ...(quality === undefined ? {} : { quality }), ...(scene === undefined ? {} : { scene }) };
-    const { t: _t, id: _id, ...frame } = await this.#connection.request<'render'>(body, this.#timeout());
+    const { t: _t, id: _id, ...frame } = await this.#connection!.request<'render'>(body, this.#timeout());
     return { ...frame, roundTripMs: performance.now() - started };
   }
 
   /** Uploads a glTF binary scene that later `render` calls draw. */
   async uploadScene(name: string, glb: Uint8Array): Promise<void> {
     this.#assertOpen();
-    await this.#connection.request<'scene'>({ t: 'scene', name, format: 'glb', data: glb }, this.#timeout() * 10);
+    if (this.#failover) {
+      await this.#failover.uploadScene(name, glb, this.#options.requestTimeoutMs && this.#options.requestTimeoutMs * 10);
+      return;
+    }
+    await this.#connection!.request<'scene'>({ t: 'scene', name, format: 'glb', data: glb }, this.#timeout() * 10);
   }
 
   rtt(): RttSummary {
-    return this.#connection.rtt();
+    return this.#failover ? this.#failover.rtt() : this.#connection!.rtt();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#connection.close(CloseCode.NORMAL, 'session closed');
+    this.#failover?.close();
+    this.#connection?.close(CloseCode.NORMAL, 'session closed');
     this.safeEmit('close');
+  }
+
+  /** A failover session's calls get the app's timeout as their overall deadline, when it set one. */
+  #deadline(): { deadlineMs?: number } {
+    const deadlineMs = this.#options.requestTimeoutMs;
+    return deadlineMs === undefined ? {} : { deadlineMs };
   }
 
   #timeout(): number {
