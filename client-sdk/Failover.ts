@@ -198,7 +198,7 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
         await this.#warm(found);
         const now = this.#active;
         if (!found.conn.closed && (!now || now.tier !== 'edge' || now.draining)) {
-          this.#activate(found, this.#state === 'discovering' ? TierReason.DISCOVERED : TierReason.EDGE_FOUND);
+          this.#activate(found, this.#reasonFor(TierReason.EDGE_FOUND));
         } else this.#closeLink(found, 'not needed');
       }
     }
@@ -206,7 +206,7 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     if (!this.#active || this.#active.draining) {
       const standby = this.#standby;
       if (standby && !standby.conn.closed && !standby.draining) {
-        this.#activate(standby, this.#state === 'discovering' ? TierReason.DISCOVERED : TierReason.CLOUD_FOUND);
+        this.#activate(standby, this.#reasonFor(TierReason.CLOUD_FOUND));
       } else {
         for (const candidate of cloud) {
           if (candidate.url === this.#active?.url || !this.#backoff.ready(candidate.url)) continue;
@@ -214,13 +214,19 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
           if (!link || this.#isClosed()) continue;
           await this.#warm(link);
           if (link.conn.closed) continue;
-          if (!this.#active || this.#active.draining) this.#activate(link, this.#state === 'discovering' ? TierReason.DISCOVERED : TierReason.CLOUD_FOUND);
+          if (!this.#active || this.#active.draining) this.#activate(link, this.#reasonFor(TierReason.CLOUD_FOUND));
           else this.#closeLink(link, 'not needed');
           break;
         }
       }
     }
     if (this.#state === 'discovering') this.#enterLocal(TierReason.NO_NODE);
+  }
+
+  /** Why a node found by discovery takes over: first placement, leaving a draining node, or `found`. */
+  #reasonFor(found: TierReason): TierReason {
+    if (this.#state === 'discovering') return TierReason.DISCOVERED;
+    return this.#active?.draining ? TierReason.DRAIN : found;
   }
 
   /** Opens and probes up to `maxParallelProbes` edges at once; keeps the fastest within budget. */

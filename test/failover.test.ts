@@ -143,6 +143,27 @@ failover('an edge stopped with SIGTERM drains: the session moves to the cloud be
   assert.equal(ctx.load.failed.length, 0, 'calls were rejected');
 });
 
+failover('without a standby, a draining edge keeps serving until a cloud connection is warm (make-before-break)', async (ctx) => {
+  const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
+  const locator = new MutableLocator({ edge: [candidate(edge!)], cloud: [candidate(cloud!)] });
+  const session = (ctx.session = await openSession({ locator, budgetMs: 50, standby: false }));
+  ctx.load = startHeadsetLoad(session);
+  await ctx.load.waitForCall((c) => c.tier === 'edge', 3000, 'a prediction from the edge');
+  assert.is(session.failover!.standbyNode, undefined);
+  const moved = nextTier(session, 'cloud', 2500, 'drain');
+  void edge!.kill('SIGTERM');
+  await edge!.waitForEvent('draining', 2000);
+  const { at } = await moved;
+  // until the switch, answers kept coming from the draining edge: nothing was answered locally
+  const beforeSwitch = ctx.load.calls.filter((c) => c.doneAt < at);
+  assert.ok(beforeSwitch.some((c) => c.tier === 'edge'));
+  await ctx.load.waitForCall((c) => c.tier === 'cloud', 2000, 'a prediction from the cloud');
+  await edge!.waitForEvent('stopped', 4000);
+  await ctx.load.stop();
+  assert.equal(ctx.load.failed.length, 0, 'calls were rejected');
+  assert.is(ctx.load.calls.filter((c) => c.tier === 'local').length, 0, 'a call fell back to local prediction during a graceful drain');
+});
+
 failover('a silent edge (netem blackhole) is left after missed pings', async (ctx) => {
   const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
   const proxy = await startNetemProxy({ target: { host: '127.0.0.1', port: edge!.port }, delayMs: 1 });

@@ -29,6 +29,8 @@ export interface NodeProcess {
   readonly pid: number;
   /** JSON events the node printed after "listening" (draining, stopped…). */
   readonly events: Record<string, unknown>[];
+  /** performance.now() when this process saw the node exit (NaN while it runs). */
+  readonly exitedAt: number;
   /** Resolves with the exit code/signal once the process is gone. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -48,8 +50,10 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
   if (options.drainMs !== undefined) args.push('--drain-ms', String(options.drainMs));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
+  let exitedAt = Number.NaN;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
+      exitedAt = performance.now();
       live.delete(child);
       resolve({ code, signal });
     }),
@@ -105,6 +109,9 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
     tier: (listening.tier as NodeTier) ?? options.tier ?? 'edge',
     pid: child.pid!,
     events,
+    get exitedAt() {
+      return exitedAt;
+    },
     exited,
     waitForEvent,
     async kill(signal = 'SIGKILL') {
