@@ -88,6 +88,7 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
       deadlineMs: this.#o.deadlineMs,
       localFallbackMs: this.#o.localFallbackMs,
       retryDelayMs: 20,
+      maxRetries: 5,
     });
   }
 

@@ -6,7 +6,18 @@
  * deadline passes with no node at all. `predict` never waits that long: when no node answers
  * within `localFallbackMs`, it is answered here by constant velocity and marked `local`.
  */
-import { ErrorCode, InvalidStateError, ProtocolError, RequestError, type Device, type NodeTier } from '../protocol/index.js';
+import {
+  DEFAULT_CLIENT_MAX_FRAME_BYTES,
+  DEFAULT_LIMITS,
+  ErrorCode,
+  InvalidStateError,
+  ProtocolError,
+  RequestError,
+  validate,
+  type Device,
+  type NodeTier,
+  type WireLimits,
+} from '../protocol/index.js';
 import type { NodeConnection, ReplyOf, RequestBody, RequestType } from './NodeConnection.js';
 import type { Prediction } from './Session.js';
 import type { SessionMemory } from './SessionMemory.js';
@@ -22,8 +33,10 @@ export interface RequestRouterOptions {
   deadlineMs: number;
   /** A `predict` with no remote answer after this long is answered locally, ms. */
   localFallbackMs: number;
-  /** Wait before re-trying a node that answered "busy" or "shutting down", ms. */
+  /** Wait before re-trying a node that answered "busy" or "shutting down", ms; doubles per retry. */
   retryDelayMs: number;
+  /** Such retries per call before its error reaches the app (a node bug must not loop forever). */
+  maxRetries: number;
 }
 
 /** Codes that say "not now, not here" rather than "your request is wrong": worth another try. */
@@ -31,11 +44,16 @@ const RETRIABLE = new Set<string>([ErrorCode.SHUTTING_DOWN, ErrorCode.BUSY, Erro
 
 type Routable = Exclude<RequestType, 'ping'>;
 
+/** What we send is checked for shape, with the largest caps any node accepts (as `encode` does). */
+const SEND_LIMITS: WireLimits = { ...DEFAULT_LIMITS, maxFrameBytes: DEFAULT_CLIENT_MAX_FRAME_BYTES, maxStringBytes: 1 << 20 };
+
 interface Job {
   body: RequestBody<Routable>;
   started: number;
   deadlineAt: number;
   attempt: number;
+  /** Retries after "not now" answers (node switches do not count). */
+  retries: number;
   link: RoutedLink | undefined;
   done: boolean;
   timers: ReturnType<typeof setTimeout>[];
@@ -115,12 +133,20 @@ export class RequestRouter {
 
   #job(body: RequestBody<Routable>, deadlineMs: number, reject: (error: Error) => void): Job {
     if (this.#closed) throw new InvalidStateError('session is closed');
+    // a malformed call is the app's mistake: say so now, before any node sees it (and before a
+    // schema error inside a send could be mistaken for a node that went away)
+    try {
+      validate({ ...body, id: 1 }, SEND_LIMITS);
+    } catch (err) {
+      throw new TypeError((err as Error).message);
+    }
     const started = performance.now();
     const job: Job = {
       body,
       started,
       deadlineAt: started + deadlineMs,
       attempt: 0,
+      retries: 0,
       link: undefined,
       done: false,
       timers: [],
@@ -172,17 +198,29 @@ export class RequestRouter {
         if (job.attempt !== attempt || job.done) return;
         if (error instanceof InvalidStateError || error instanceof ProtocolError) {
           // the node went away (or broke the protocol and is being dropped): the session is
-          // switching; by the time this runs the new node is usually active already
+          // switching; by the time this runs the new node is usually active already. If not,
+          // the job waits for the switch (relocate) rather than going back to the same node.
           this.counters.resent++;
-          queueMicrotask(() => this.#dispatch(job));
-        } else if (error instanceof RequestError && RETRIABLE.has(error.code) && performance.now() + this.#options.retryDelayMs < job.deadlineAt) {
+          if (link.conn.closed || this.#active() !== link) queueMicrotask(() => this.#dispatch(job));
+          else job.link = undefined;
+        } else if (error instanceof RequestError && RETRIABLE.has(error.code) && job.retries < this.#options.maxRetries) {
+          const delay = this.#options.retryDelayMs * 2 ** job.retries++;
+          if (performance.now() + delay >= job.deadlineAt) return this.#fail(job, error);
           this.counters.resent++;
-          job.timers.push(setTimeout(() => this.#dispatch(job), this.#options.retryDelayMs));
+          job.timers.push(setTimeout(() => this.#dispatch(job), delay));
         } else {
-          this.#finish(job);
-          job.reject(error as Error);
+          this.#fail(job, error as Error);
         }
       });
+  }
+
+  /** The remote answer is final: the app's own mistake, or a node that keeps failing. */
+  #fail(job: Job, error: Error): void {
+    // a prediction the nodes could not make is still one the SDK can: only app errors reject
+    const appError = error instanceof RequestError && (error.code === ErrorCode.BAD_REQUEST || error.code === ErrorCode.UNSUPPORTED);
+    if (!appError && job.local?.()) return;
+    this.#finish(job);
+    job.reject(error);
   }
 
   /** Strips what this node cannot honour: a predictor it lacks falls back to the node's default. */

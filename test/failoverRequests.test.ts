@@ -120,4 +120,37 @@ requests('predict() before any pose and with no node waits for the deadline inst
   assert.is(local.tier, 'local');
 });
 
+requests('a malformed call is rejected with a TypeError naming the field, and no node sees it', async (ctx) => {
+  const edge = await node(ctx, 'edge');
+  const session = (ctx.session = await openSession({ locator: new MutableLocator({ edge: [edge.candidate] }), budgetMs: 50, standby: false }));
+  session.sendPose({ device: 'head', time: 1000, position: [0, 1.6, 0], orientation: [0, 0, 0, 1] });
+  try {
+    await session.predict(20_000); // over the protocol's 10 s horizon cap
+    assert.unreachable('should have rejected');
+  } catch (err) {
+    assert.instance(err, TypeError);
+    assert.match((err as Error).message, 'horizonMs');
+  }
+  assert.is(session.tier, 'edge', 'the session stayed where it was');
+  assert.is((await session.predict(20)).tier, 'edge');
+});
+
+requests('a node whose predictor keeps failing (INTERNAL) does not fail predict(): bounded retries, then a local answer', async (ctx) => {
+  const server = new EdgeServer({
+    tier: 'edge',
+    predictors: [{ name: 'broken', create: () => ({ predict: () => { throw new Error('injected predictor bug'); } }) }],
+  });
+  ctx.servers.push(server);
+  const { url } = await server.listen();
+  const session = (ctx.session = await openSession({ locator: new MutableLocator({ edge: [{ id: server.nodeId, url, tier: 'edge' }] }), budgetMs: 50, standby: false }));
+  session.sendPose({ device: 'head', time: 1000, position: [0, 1.6, 0], orientation: [0, 0, 0, 1] });
+  session.sendPose({ device: 'head', time: 12_000, position: [0.011, 1.6, 0], orientation: [0, 0, 0, 1] });
+  const logError = console.error; // the node logs each injected bug with its stack; expected here
+  console.error = () => {};
+  const prediction = await session.predict(20).finally(() => (console.error = logError));
+  assert.is(prediction.tier, 'local');
+  assert.ok(Math.abs(prediction.pose.position[0] - 0.031) < 1e-9, 'constant velocity from the local history');
+  assert.ok((server.health().errors as Record<string, number>).INTERNAL! >= 2, 'the node was retried');
+});
+
 requests.run();
