@@ -136,7 +136,7 @@ test("eye 'both' is side by side, left | right, matching the single-eye renders"
   near(right.x, SIZE / 2 - shift, 1.5, 'right half red x');
 });
 
-test('raw frames are RGBA (the BGRA read-back is swizzled): the red cube is 255, 0, 0', async () => {
+test('raw frames are RGBA, sRGB-encoded: the red cube is 255, 0, 0', async () => {
   const frame = await engineOf().render('s1', request({ codec: 'raw' }, 0));
   const o = ((SIZE / 2) * SIZE + SIZE / 2) * 4;
   assert.equal([...frame.data.subarray(o, o + 4)], [255, 0, 0, 255]);

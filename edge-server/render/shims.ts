@@ -6,8 +6,8 @@
  *   flag enums, and classes such as `GPURenderBundleEncoder` that three tests with `instanceof`):
  *   taken from the `webgpu` package's `globals` and installed only where missing, so a runtime that
  *   has its own keeps them. These are the only globals we add; none of them is `navigator`/`self`/`document`.
- * - `navigator.gpu`: not needed: we hand three the device, and `outputType: UnsignedByteType` so it
- *   never asks `navigator.gpu.getPreferredCanvasFormat()` (the canvas format is then `bgra8unorm`).
+ * - `navigator.gpu`: not needed: we hand three the device, and StereoRenderer presets the canvas
+ *   format three would otherwise ask `navigator.gpu.getPreferredCanvasFormat()` for.
  * - A canvas and its `webgpu` context: `CanvasStandIn` below; `getCurrentTexture()` returns a texture we
  *   own and read back instead of presenting.
  * - `requestAnimationFrame`: three's renderer runs an internal frame loop on it (node frame ids, info
@@ -86,7 +86,7 @@ export class CanvasStandIn {
   addEventListener(): void {}
   removeEventListener(): void {}
 
-  /** The texture format three configured (`bgra8unorm` with `outputType: UnsignedByteType`). */
+  /** The texture format three configured. */
   get format(): GPUTextureFormat {
     if (!this.#configuration) throw new Error('canvas context not configured yet');
     return this.#configuration.format;
