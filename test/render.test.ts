@@ -3,6 +3,7 @@
  * real frames of the built-in test scene, decoded and measured. If the GPU stack cannot start the
  * suite fails and says which install script to run; it never skips.
  */
+import sharp from 'sharp';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, RequestError, type PoseSample, type RenderMessage } from '../protocol/index.js';
@@ -64,6 +65,53 @@ async function rejectsWith(promise: Promise<unknown>, code: string, what: string
   }
   assert.unreachable(`${what}: should have been rejected with ${code}`);
 }
+
+/** A 2 m × 2 m quad 3 m ahead at eye height, textured (unlit) with an embedded PNG. */
+async function texturedQuadGlb(png: Uint8Array): Promise<Uint8Array> {
+  const z = -3;
+  const y = TEST_EYE_HEIGHT;
+  const positions = new Float32Array([-1, y - 1, z, 1, y - 1, z, 1, y + 1, z, -1, y + 1, z]);
+  const uvs = new Float32Array([0, 1, 1, 1, 1, 0, 0, 0]);
+  const indices = new Uint16Array([0, 1, 2, 0, 2, 3]);
+  const parts = [positions, uvs, indices, png];
+  const padded = (n: number) => Math.ceil(n / 4) * 4;
+  const bin = new Uint8Array(parts.reduce((n, p) => n + padded(p.byteLength), 0));
+  const bufferViews: object[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    bin.set(new Uint8Array(part.buffer, part.byteOffset, part.byteLength), offset);
+    bufferViews.push({ buffer: 0, byteOffset: offset, byteLength: part.byteLength });
+    offset += padded(part.byteLength);
+  }
+  return buildGlb(
+    {
+      asset: { version: '2.0' },
+      extensionsUsed: ['KHR_materials_unlit'],
+      scene: 0,
+      scenes: [{ nodes: [0] }],
+      nodes: [{ mesh: 0 }],
+      meshes: [{ primitives: [{ attributes: { POSITION: 0, TEXCOORD_0: 1 }, indices: 2, material: 0 }] }],
+      materials: [{ pbrMetallicRoughness: { baseColorTexture: { index: 0 } }, extensions: { KHR_materials_unlit: {} } }],
+      textures: [{ source: 0, sampler: 0 }],
+      samplers: [{ wrapS: 33071, wrapT: 33071 }],
+      images: [{ bufferView: 3, mimeType: 'image/png' }],
+      accessors: [
+        { bufferView: 0, componentType: 5126, count: 4, type: 'VEC3', min: [-1, y - 1, z], max: [1, y + 1, z] },
+        { bufferView: 1, componentType: 5126, count: 4, type: 'VEC2' },
+        { bufferView: 2, componentType: 5123, count: 6, type: 'SCALAR' },
+      ],
+      bufferViews,
+      buffers: [{ byteLength: bin.byteLength }],
+    },
+    bin,
+  );
+}
+
+const solidPng = (width: number, height: number, rgb: [number, number, number]) =>
+  sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })
+    .png()
+    .toBuffer()
+    .then((b) => new Uint8Array(b));
 
 const context: { engine?: WebGpuRenderEngine; startError?: Error } = {};
 /** uvu does not fail a suite whose `before` hook throws, so the error is kept and every test rethrows it. */
@@ -181,6 +229,22 @@ test('an uploaded scene renders in its session only', async () => {
   await rejectsWith(engine.render('stranger', request({ scene: 'moved' })), ErrorCode.BAD_REQUEST, 'another session');
   engine.releaseSession('owner');
   await rejectsWith(engine.render('owner', request({ scene: 'moved' })), ErrorCode.BAD_REQUEST, 'after release');
+});
+
+test('an uploaded scene with an embedded PNG texture renders the texture; an oversized image is TOO_LARGE', async () => {
+  const engine = engineOf();
+  await engine.loadScene('painter', 'quad', await texturedQuadGlb(await solidPng(8, 8, [255, 0, 255])));
+  const image = await renderImage(engine, 'painter', request({ scene: 'quad', codec: 'raw' }, 0));
+  const magenta = findBlob(image, (r, g, b) => r > 200 && g < 60 && b > 200);
+  const side = (F * 2) / 3;
+  near(magenta.count, side * side, side * side * 0.1, 'textured quad area');
+  near(magenta.x, SIZE / 2, 1, 'quad x');
+  await rejectsWith(
+    engine.loadScene('painter', 'big', await texturedQuadGlb(await solidPng(4096, 1, [0, 0, 0]))),
+    ErrorCode.TOO_LARGE,
+    'texture wider than maxTextureSize',
+  );
+  engine.releaseSession('painter');
 });
 
 test('malformed and oversized uploads are rejected with codes, and other sessions keep rendering', async () => {

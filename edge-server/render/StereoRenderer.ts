@@ -154,15 +154,7 @@ export class StereoRenderer {
   }
 
   describe(): Record<string, unknown> {
-    return { renderer: 'three.js WebGPURenderer', format: this.#canvasFormat() };
-  }
-
-  #canvasFormat(): string | null {
-    try {
-      return this.#canvas.format;
-    } catch {
-      return null;
-    }
+    return { renderer: 'three.js WebGPURenderer', frameFormat: CANVAS_FORMAT };
   }
 
   close(): void {
