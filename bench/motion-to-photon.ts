@@ -15,7 +15,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import WebSocket from 'ws';
@@ -134,8 +134,10 @@ async function savePng(name: string, frame: FrameMessage, eyeWidth: number, half
   return file;
 }
 
-async function main(): Promise<void> {
+/** `edge-offload bench motion-to-photon [options]`; resolves when the results are written. */
+export async function runMotionToPhotonBench(argv: string[] = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
+    args: argv,
     options: {
       frames: { type: 'string', default: '25' },
       rounds: { type: 'string', default: '4' },
@@ -157,12 +159,12 @@ async function main(): Promise<void> {
   for (const [name, v] of Object.entries({ frames, rounds, size, quality })) {
     if (!Number.isInteger(v) || v < 1) throw new TypeError(`--${name} must be a positive integer`);
   }
+  if (!Number.isInteger(warmup) || warmup < 0) throw new TypeError('--warmup must be a non-negative integer');
 
   const started = performance.now();
   console.log('motion-to-photon: starting the render engine…');
   const engine = await WebGpuRenderEngine.create().catch((err: Error) => {
-    console.error(`${err.message}\nRun scripts/install-render-deps.sh, then again.`);
-    process.exit(1);
+    throw new Error(`${err.message}\nRun scripts/install-render-deps.sh, then the bench again.`);
   });
   const gpu = (engine.describe() as { gpu: unknown }).gpu;
   const env = {
@@ -288,10 +290,13 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+// Run directly: node dist/bench/motion-to-photon.js [options]
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runMotionToPhotonBench().then(
+    () => process.exit(0),
+    (err: Error) => {
+      console.error(err.message);
+      process.exit(1);
+    },
+  );
+}
