@@ -270,6 +270,7 @@ test('malformed and oversized uploads are rejected with codes, and other session
     ['external buffer uri', withJson((d) => ((d['buffers'] as { uri?: string }[])[0]!.uri = 'file:///etc/passwd')), ErrorCode.BAD_REQUEST],
     ['accessor past the buffer', withJson((d) => ((d['bufferViews'] as { byteLength: number }[])[0]!.byteLength = 1 << 20)), ErrorCode.BAD_REQUEST],
     ['too many nodes', withJson((d) => (d['nodes'] = Array.from({ length: 65 }, () => ({})))), ErrorCode.TOO_LARGE],
+    ['an accessor that would allocate 10 M elements', withJson((d) => ((d['accessors'] as { count: number }[])[1]!.count = 10_000_000)), ErrorCode.TOO_LARGE],
     ['too many vertices', withJson((d) => ((d['accessors'] as { count: number }[])[0]!.count = 20_000)), ErrorCode.TOO_LARGE],
     ['over the byte limit', new Uint8Array(65 << 10), ErrorCode.TOO_LARGE],
   ];

@@ -25,7 +25,7 @@ import {
   type Wrapping,
 } from 'three/webgpu';
 import { GLTFLoader, type GLTFParser } from 'three/examples/jsm/loaders/GLTFLoader.js';
-import { ErrorCode, RequestError } from '../../protocol/index.js';
+import { ErrorCode, InvalidStateError, RequestError } from '../../protocol/index.js';
 import { DEFAULT_SCENE_LIMITS, parseGlb, type SceneLimits } from './glb.js';
 import { buildTestSceneGlb, TEST_BACKGROUND, TEST_SCENE_NAME } from './testScene.js';
 
@@ -133,16 +133,27 @@ export class SceneStore {
 
   /** Stores a session's scene under `name`, replacing (and freeing) one of the same name. */
   async load(sessionId: string, name: string, glb: Uint8Array): Promise<LoadedScene> {
-    const scenes = this.#sessions.get(sessionId);
     if (name === TEST_SCENE_NAME) throw new RequestError(ErrorCode.BAD_REQUEST, `scene: '${TEST_SCENE_NAME}' is the built-in scene's name`);
-    if (scenes && !scenes.has(name) && scenes.size >= this.limits.maxScenesPerSession) {
-      throw new RequestError(ErrorCode.TOO_LARGE, `scene: a session may hold ${this.limits.maxScenesPerSession} scenes`);
+    let scenes = this.#sessions.get(sessionId);
+    if (!scenes) this.#sessions.set(sessionId, (scenes = new Map()));
+    const full = () => !scenes.has(name) && scenes.size >= this.limits.maxScenesPerSession;
+    const tooMany = () => new RequestError(ErrorCode.TOO_LARGE, `scene: a session may hold ${this.limits.maxScenesPerSession} scenes`);
+    if (full()) throw tooMany();
+    let loaded: LoadedScene;
+    try {
+      loaded = await this.parse(name, glb);
+    } catch (err) {
+      if (scenes.size === 0 && this.#sessions.get(sessionId) === scenes) this.#sessions.delete(sessionId);
+      throw err;
     }
-    const loaded = await this.parse(name, glb);
-    let current = this.#sessions.get(sessionId);
-    if (!current) this.#sessions.set(sessionId, (current = new Map()));
-    const previous = current.get(name);
-    current.set(name, loaded);
+    // While we parsed, the session may have been released or filled up by a concurrent upload.
+    if (this.#sessions.get(sessionId) !== scenes || full()) {
+      disposeTree(loaded.scene);
+      if (this.#sessions.get(sessionId) !== scenes) throw new InvalidStateError('session released during the upload');
+      throw tooMany();
+    }
+    const previous = scenes.get(name);
+    scenes.set(name, loaded);
     if (previous) disposeTree(previous.scene);
     return loaded;
   }

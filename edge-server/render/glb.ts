@@ -19,8 +19,15 @@ export interface SceneLimits {
   maxNodes: number;
   /** Most meshes. Default 1024. */
   maxMeshes: number;
+  /** Most primitives (draw calls) over all meshes. Default 4096. */
+  maxPrimitives: number;
   /** Most vertices over all primitives (sum of POSITION accessor counts). Default 1,000,000. */
   maxVertices: number;
+  /**
+   * Most elements over all accessors (indices, attributes, animation data). Caps what three
+   * allocates: an accessor without a bufferView is zero-filled at its declared count. Default 8,000,000.
+   */
+  maxAccessorElements: number;
   /** Most textures. Default 16. */
   maxTextures: number;
   /** Largest texture edge in pixels (checked when the image is decoded). Default 2048. */
@@ -33,7 +40,9 @@ export const DEFAULT_SCENE_LIMITS: Readonly<SceneLimits> = Object.freeze({
   maxSceneBytes: 8 << 20,
   maxNodes: 4096,
   maxMeshes: 1024,
+  maxPrimitives: 4096,
   maxVertices: 1_000_000,
+  maxAccessorElements: 8_000_000,
   maxTextures: 16,
   maxTextureSize: 2048,
   maxScenesPerSession: 4,
@@ -44,7 +53,7 @@ export interface GltfDocument {
   asset: { version: string };
   nodes?: unknown[];
   meshes?: { primitives?: { attributes?: Record<string, unknown> }[] }[];
-  accessors?: { count?: unknown }[];
+  accessors?: { count?: unknown; sparse?: { count?: unknown } }[];
   buffers?: { byteLength?: unknown; uri?: unknown }[];
   bufferViews?: { buffer?: unknown; byteOffset?: unknown; byteLength?: unknown }[];
   textures?: unknown[];
@@ -158,9 +167,20 @@ function checkDocument(json: GltfDocument, bin: Uint8Array | null, limits: Scene
   });
 
   const accessors = arrayOrEmpty(json.accessors, 'accessors') as NonNullable<GltfDocument['accessors']>;
+  let elements = 0;
+  accessors.forEach((accessor, i) => {
+    const sparse = accessor?.sparse?.count ?? 0;
+    if (!isCount(accessor?.count) || !isCount(sparse)) reject(ErrorCode.BAD_REQUEST, `accessors[${i}].count is not a count`);
+    elements += accessor.count + sparse;
+  });
+  if (elements > limits.maxAccessorElements) {
+    reject(ErrorCode.TOO_LARGE, `${elements} accessor elements is over the limit of ${limits.maxAccessorElements}`);
+  }
   let vertices = 0;
+  let primitives = 0;
   meshes.forEach((mesh, m) => {
     for (const primitive of arrayOrEmpty(mesh?.primitives, `meshes[${m}].primitives`) as { attributes?: Record<string, unknown> }[]) {
+      if (++primitives > limits.maxPrimitives) reject(ErrorCode.TOO_LARGE, `more than ${limits.maxPrimitives} primitives`);
       const position = primitive?.attributes?.['POSITION'];
       if (position === undefined) continue;
       const count = Number.isInteger(position) ? accessors[position as number]?.count : undefined;
