@@ -8,6 +8,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, RequestError, type PoseSample, type RenderMessage } from '../protocol/index.js';
 import { applyHomography, focalLengthPx, timewarpHomography } from '../client-sdk/reproject.js';
+import { FrameStream } from '../client-sdk/FrameStream.js';
+import type { FrameMessage } from '../protocol/index.js';
 import { WebGpuRenderEngine } from '../edge-server/render/WebGpuRenderEngine.js';
 import { buildGlb, parseGlb } from '../edge-server/render/glb.js';
 import { buildTestSceneGlb, TEST_BACKGROUND, TEST_CUBE_SIZE, TEST_EYE_HEIGHT } from '../edge-server/render/testScene.js';
@@ -216,6 +218,35 @@ test('the frame carries the rendered pose (normalised) and timings', async () =>
     assert.ok(Number.isFinite(frame.timings[key]) && frame.timings[key] >= 0, key);
   }
   assert.ok(frame.timings.renderMs > 0);
+});
+
+test('FrameStream keeps one request in flight and renders the newest pose reported meanwhile', async () => {
+  const engine = engineOf();
+  let id = 0;
+  const frames: FrameMessage[] = [];
+  let requests = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    const stream = new FrameStream(
+      async (req) => {
+        requests++;
+        return { t: 'frame', id: ++id, ...(await engine.render('streamer', { t: 'render', id, ...req })) };
+      },
+      {
+        camera: { fovY: FOV, ipd: 0, width: SIZE, height: SIZE },
+        eye: 'left',
+        onFrame: (frame) => {
+          frames.push(frame);
+          if (frames.length === 2) resolve();
+        },
+        onError: reject,
+      },
+    );
+    for (let degrees = 0; degrees <= 10; degrees++) stream.update(pose(yaw(degrees))); // 11 poses at once
+  });
+  await done;
+  assert.is(requests, 2, 'the first pose, then only the newest');
+  assert.equal(frames[0]!.pose.orientation, [0, 0, 0, 1]);
+  near(frames[1]!.pose.orientation[1], yaw(10)[1], 1e-9, 'second frame rendered at the last pose');
 });
 
 test('an uploaded scene renders in its session only', async () => {
