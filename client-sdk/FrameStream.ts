@@ -4,11 +4,14 @@
  * reported meanwhile (never a backlog of old ones). Frames arrive through `onFrame` with the pose
  * they were rendered at, ready for `reproject.ts` to warp to the display pose.
  *
- * Transport-agnostic: it takes the session's `render(request)`; no DOM or Node imports.
+ * It takes the session's `render(request)` (so it follows the session across failover); no DOM or
+ * Node imports.
  */
-import type { CameraParams, Codec, Eye, FrameMessage, PoseSample, RenderMessage } from '../protocol/messages.js';
+import type { CameraParams, Codec, Eye, PoseSample } from '../protocol/messages.js';
+import type { Frame, RenderRequest } from './Session.js';
 
-export type RenderFn = (request: Omit<RenderMessage, 't' | 'id'>) => Promise<FrameMessage>;
+/** `session.render`, bound: `new FrameStream((r) => session.render(r), { … })`. */
+export type RenderFn = (request: RenderRequest) => Promise<Frame>;
 
 export interface FrameStreamOptions {
   camera: CameraParams;
@@ -18,8 +21,8 @@ export interface FrameStreamOptions {
   codec?: Codec;
   quality?: number;
   scene?: string;
-  onFrame: (frame: FrameMessage, info: { requestedAt: number; receivedAt: number; latencyMs: number }) => void;
-  /** A request that failed (FRAME_DROPPED included); the stream carries on with the next pose. */
+  onFrame: (frame: Frame, info: { requestedAt: number; receivedAt: number; latencyMs: number }) => void;
+  /** A request that failed (SUPERSEDED, SLOW_CONSUMER… included); the stream carries on with the next pose. */
   onError?: (error: Error) => void;
   /** Clock in ms; default `performance.now`. */
   now?: () => number;

@@ -26,12 +26,12 @@ export const ErrorCode = {
   BAD_REQUEST: 'BAD_REQUEST',
   /** `infer` names a model the node has not loaded. */
   UNKNOWN_MODEL: 'UNKNOWN_MODEL',
-  /**
-   * A render request was not served: a newer request from the same session replaced it while it
-   * waited, the node's render queue was full, or the socket was too backed up to send the frame.
-   * Not a failure of the session: the next request is served as usual.
-   */
-  FRAME_DROPPED: 'FRAME_DROPPED',
+  /** A newer `render` request from the same session replaced this one before it started. */
+  SUPERSEDED: 'SUPERSEDED',
+  /** The session reads too slowly: its socket buffer is full, so this answer was dropped. */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
+  /** Too many requests of this session are in flight at once. */
+  BUSY: 'BUSY',
   /** The node is draining or shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** A request got no answer in time (client side). */

@@ -3,13 +3,15 @@
  * real frames of the built-in test scene, decoded and measured. If the GPU stack cannot start the
  * suite fails and says which install script to run; it never skips.
  */
+import http from 'node:http';
 import sharp from 'sharp';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, RequestError, type PoseSample, type RenderMessage } from '../protocol/index.js';
 import { applyHomography, focalLengthPx, timewarpHomography } from '../client-sdk/reproject.js';
 import { FrameStream } from '../client-sdk/FrameStream.js';
-import type { FrameMessage } from '../protocol/index.js';
+import { connect, type Frame, type Session } from '../client-sdk/node.js';
+import { EdgeServer } from '../edge-server/index.js';
 import { WebGpuRenderEngine } from '../edge-server/render/WebGpuRenderEngine.js';
 import { buildGlb, parseGlb } from '../edge-server/render/glb.js';
 import { buildTestSceneGlb, TEST_BACKGROUND, TEST_CUBE_SIZE, TEST_EYE_HEIGHT } from '../edge-server/render/testScene.js';
@@ -115,12 +117,40 @@ const solidPng = (width: number, height: number, rgb: [number, number, number]) 
     .toBuffer()
     .then((b) => new Uint8Array(b));
 
-const context: { engine?: WebGpuRenderEngine; startError?: Error } = {};
+const context: { engine?: WebGpuRenderEngine; server?: EdgeServer; url?: string; port?: number; startError?: Error; sessions: Session[] } = {
+  sessions: [],
+};
 /** uvu does not fail a suite whose `before` hook throws, so the error is kept and every test rethrows it. */
 const engineOf = () => {
   if (!context.engine) throw context.startError ?? new Error('render engine did not start');
   return context.engine;
 };
+/** GET without keep-alive, so no pooled socket outlives the suite. */
+function getJson(url: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(body));
+          } catch (err) {
+            reject(err);
+          }
+        });
+      })
+      .on('error', reject);
+  });
+}
+/** A client session on the suite's edge server (closed after the suite). */
+async function client(): Promise<Session> {
+  engineOf();
+  const session = await connect(context.url!, { pingIntervalMs: 0, requestTimeoutMs: 10_000 });
+  context.sessions.push(session);
+  return session;
+}
 
 const test = suite('render');
 
@@ -132,17 +162,24 @@ test.before(async () => {
       `The GPU stack did not start: ${(err as Error).message}\n` +
         'Run scripts/install-render-deps.sh (as root) and `npm install`, then run this suite again.',
     );
+    return;
   }
+  // The edge server owns the engine from here: closing it closes the engine.
+  context.server = new EdgeServer({ nodeId: 'render-test', renderer: context.engine });
+  const { url, port } = await context.server.listen();
+  Object.assign(context, { url, port });
+});
+
+test.after(async () => {
+  for (const session of context.sessions) session.close();
+  if (context.server) await context.server.close({ deadlineMs: 1000 });
+  else await context.engine?.close();
 });
 
 test('the GPU stack starts (Dawn; OpenGL ES on llvmpipe without a GPU) and describes itself', () => {
   const described = engineOf().describe() as { gpu: { backend: string; adapter: { description: string } } };
   assert.type(described.gpu.backend, 'string');
   assert.ok(described.gpu.adapter, 'adapter info');
-});
-
-test.after(async () => {
-  await context.engine?.close();
 });
 
 test('the test scene shows the red cube straight ahead, at the image centre, on the background', async () => {
@@ -220,16 +257,15 @@ test('the frame carries the rendered pose (normalised) and timings', async () =>
   assert.ok(frame.timings.renderMs > 0);
 });
 
-test('FrameStream keeps one request in flight and renders the newest pose reported meanwhile', async () => {
-  const engine = engineOf();
-  let id = 0;
-  const frames: FrameMessage[] = [];
+test('FrameStream on session.render keeps one request in flight and renders the newest pose reported meanwhile', async () => {
+  const session = await client();
+  const frames: Frame[] = [];
   let requests = 0;
   const done = new Promise<void>((resolve, reject) => {
     const stream = new FrameStream(
-      async (req) => {
+      (request) => {
         requests++;
-        return { t: 'frame', id: ++id, ...(await engine.render('streamer', { t: 'render', id, ...req })) };
+        return session.render(request);
       },
       {
         camera: { fovY: FOV, ipd: 0, width: SIZE, height: SIZE },
@@ -247,6 +283,49 @@ test('FrameStream keeps one request in flight and renders the newest pose report
   assert.is(requests, 2, 'the first pose, then only the newest');
   assert.equal(frames[0]!.pose.orientation, [0, 0, 0, 1]);
   near(frames[1]!.pose.orientation[1], yaw(10)[1], 1e-9, 'second frame rendered at the last pose');
+});
+
+test('over the wire: session.render returns a JPEG frame of the test scene; /healthz names the GPU backend', async () => {
+  const session = await client();
+  const frame = await session.render({ pose: pose(), eye: 'both', camera: { fovY: FOV, ipd: 0.064, width: SIZE, height: SIZE } });
+  assert.is(frame.codec, 'jpeg');
+  const image = await decodeFrame(frame.data, 'jpeg', frame.width, frame.height);
+  assert.is(image.width, 2 * SIZE);
+  assert.ok(findBlob(image, IS_RED, 0, SIZE).x > findBlob(image, IS_RED, SIZE, 2 * SIZE).x, 'left eye sees the cube further right');
+  assert.ok(frame.roundTripMs >= frame.timings.renderMs);
+  const health = (await getJson(`http://127.0.0.1:${context.port}/healthz`)) as { render: { gpu: { backend: string } } };
+  assert.type(health.render.gpu.backend, 'string');
+});
+
+test('over the wire: a malformed upload gets BAD_REQUEST, the uploader carries on, and another session keeps getting frames', async () => {
+  const [attacker, bystander] = await Promise.all([client(), client()]);
+  const camera = { fovY: FOV, ipd: 0, width: SIZE, height: SIZE };
+  const bad = buildTestSceneGlb().slice(0, 100);
+  const [upload, frame] = await Promise.allSettled([attacker.uploadScene('evil', bad), bystander.render({ pose: pose(), eye: 'left', camera })]);
+  assert.is(upload.status, 'rejected');
+  assert.is(((upload as PromiseRejectedResult).reason as RequestError).code, ErrorCode.BAD_REQUEST);
+  assert.is(frame.status, 'fulfilled');
+  const image = await decodeFrame((frame as PromiseFulfilledResult<Frame>).value.data, 'jpeg', SIZE, SIZE);
+  near(findBlob(image, IS_RED).x, SIZE / 2, 1, 'bystander red x');
+  // The uploader's session is still open and renders; an uploaded scene becomes its default.
+  const { json, bin } = parseGlb(buildTestSceneGlb());
+  (json.nodes as { name: string; translation?: number[] }[]).find((n) => n.name === 'red-cube')!.translation = [1, TEST_EYE_HEIGHT, -3];
+  await attacker.uploadScene('moved', buildGlb(json, bin!));
+  const moved = await attacker.render({ pose: pose(), eye: 'left', camera });
+  assert.ok(findBlob(await decodeFrame(moved.data, 'jpeg', SIZE, SIZE), IS_RED).x > SIZE / 2 + (F * 0.75) / 3, 'the uploaded scene is drawn (red cube 1 m right)');
+});
+
+test('over the wire: a raw frame over the frame limit is refused with TOO_LARGE and the session continues', async () => {
+  const session = await client();
+  const camera = { fovY: FOV, ipd: 0.064, width: 640, height: 640 };
+  try {
+    await session.render({ pose: pose(), eye: 'both', camera, codec: 'raw' });
+    assert.unreachable('should be refused');
+  } catch (err) {
+    assert.is((err as RequestError).code, ErrorCode.TOO_LARGE);
+  }
+  const frame = await session.render({ pose: pose(), eye: 'both', camera, codec: 'jpeg' });
+  assert.is(frame.width, 1280);
 });
 
 test('an uploaded scene renders in its session only', async () => {
@@ -329,7 +408,7 @@ test('newest request wins: a waiting request is dropped when the same session as
   const a3 = track('a3', engine.render('a', request()));
   await Promise.all([a1, a2, b1, a3]);
   // The dropped one is answered at once; the order of the others is the queue's (renderQueue.test).
-  assert.is(order[0], `a2:${ErrorCode.FRAME_DROPPED}`);
+  assert.is(order[0], `a2:${ErrorCode.SUPERSEDED}`);
   assert.equal(order.slice(1).sort(), ['a1', 'a3', 'b1']);
 });
 

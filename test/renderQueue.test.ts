@@ -37,20 +37,20 @@ test('one job at a time; sessions take turns in arrival order; a newer request r
     settle(queue.schedule('c', c1!.job)),
   ];
   assert.equal(started, ['a1']);
-  assert.is(await results[1], `RequestError:${ErrorCode.FRAME_DROPPED}`);
+  assert.is(await results[1], `RequestError:${ErrorCode.SUPERSEDED}`);
   for (const g of [a1, a3, b1, c1]) g!.open();
-  assert.equal(await Promise.all(results), ['a1', `RequestError:${ErrorCode.FRAME_DROPPED}`, 'b1', 'a3', 'c1']);
+  assert.equal(await Promise.all(results), ['a1', `RequestError:${ErrorCode.SUPERSEDED}`, 'b1', 'a3', 'c1']);
   assert.equal(started, ['a1', 'a3', 'b1', 'c1']);
   assert.equal(queue.stats(), { waiting: 0, served: 4, dropped: 1 });
 });
 
-test('a full queue drops the newcomer at once with FRAME_DROPPED', async () => {
+test('a full queue turns the newcomer away at once with BUSY', async () => {
   const queue = new RenderQueue<string>({ maxWaitingSessions: 1 });
   const started: string[] = [];
   const [x, y, z] = ['x', 'y', 'z'].map((n) => gate(n, started));
   const px = settle(queue.schedule('x', x!.job));
   const py = settle(queue.schedule('y', y!.job));
-  assert.is(await settle(queue.schedule('z', z!.job)), `RequestError:${ErrorCode.FRAME_DROPPED}`);
+  assert.is(await settle(queue.schedule('z', z!.job)), `RequestError:${ErrorCode.BUSY}`);
   x!.open();
   y!.open();
   assert.equal(await Promise.all([px, py]), ['x', 'y']);

@@ -4,12 +4,13 @@
  * Policy (newest wins, never more than one waiting frame per session):
  * - A session has at most one job running and one waiting. A new request from a session that
  *   already has one waiting replaces it in place (keeping its turn); the replaced request is
- *   rejected with `FRAME_DROPPED`. A headset wants the frame for its newest pose, never a backlog.
+ *   rejected with `SUPERSEDED`. A headset wants the frame for its newest pose, never a backlog.
+ *   (The edge Session already paces each session this way; the queue enforces it for any caller.)
  * - Sessions take turns in arrival order, so a session that asks often cannot starve the others,
  *   and a slow client (slow socket, slow decode) only delays itself: encoding and sending happen
  *   after the job leaves the queue.
  * - At most `maxWaitingSessions` sessions wait; beyond that a request is rejected with
- *   `FRAME_DROPPED` at once rather than growing latency for everyone.
+ *   `BUSY` at once rather than growing latency for everyone.
  */
 import { ErrorCode, InvalidStateError, RequestError } from '../../protocol/index.js';
 
@@ -51,9 +52,9 @@ export class RenderQueue<T> {
       if (index >= 0) {
         const stale = this.#waiting[index]!;
         this.#waiting[index] = entry;
-        this.#drop(stale, 'superseded by a newer render request from this session');
+        this.#drop(stale, ErrorCode.SUPERSEDED, 'superseded by a newer render request from this session');
       } else if (this.#waiting.length >= this.maxWaitingSessions) {
-        this.#drop(entry, `render queue is full (${this.maxWaitingSessions} sessions waiting)`);
+        this.#drop(entry, ErrorCode.BUSY, `render queue is full (${this.maxWaitingSessions} sessions waiting)`);
         return;
       } else {
         this.#waiting.push(entry);
@@ -62,9 +63,9 @@ export class RenderQueue<T> {
     });
   }
 
-  #drop(entry: Waiting<T>, why: string): void {
+  #drop(entry: Waiting<T>, code: ErrorCode, why: string): void {
     this.#dropped++;
-    entry.reject(new RequestError(ErrorCode.FRAME_DROPPED, why));
+    entry.reject(new RequestError(code, why));
   }
 
   #pump(): void {

@@ -7,7 +7,7 @@
  * runs after it, off the JS thread in libvips, so the next frame renders while this one encodes.
  */
 import { debuglog } from 'node:util';
-import { ErrorCode, InvalidStateError, quaternion, RequestError, type RenderMessage } from '../../protocol/index.js';
+import { DEFAULT_LIMITS, ErrorCode, InvalidStateError, quaternion, RequestError, type RenderMessage } from '../../protocol/index.js';
 import type { RenderedFrame, RenderEngine } from '../engines.js';
 import { encodeFrame, type EncodeOptions } from './encode.js';
 import { createGpu, type GpuContext, type GpuOptions } from './gpu.js';
@@ -24,6 +24,11 @@ export interface WebGpuRenderEngineOptions extends RenderQueueOptions {
   encode?: EncodeOptions;
   /** Largest eye width or height in pixels a request may ask for. Default 2048. */
   maxEyeSize?: number;
+  /**
+   * Largest encoded frame, bytes. Default the wire's `maxFrameBytes` (1 MiB): a `frame` message
+   * over it could not be sent. Raw requests over it are refused before rendering.
+   */
+  maxFrameBytes?: number;
 }
 
 export const DEFAULT_MAX_EYE_SIZE = 2048;
@@ -35,6 +40,7 @@ export class WebGpuRenderEngine implements RenderEngine {
   readonly #queue: RenderQueue<RenderedPixels>;
   readonly #encode: EncodeOptions;
   readonly #maxEyeSize: number;
+  readonly #maxFrameBytes: number;
   #closed = false;
   #frames = 0;
 
@@ -45,6 +51,7 @@ export class WebGpuRenderEngine implements RenderEngine {
     this.#queue = new RenderQueue(options);
     this.#encode = options.encode ?? {};
     this.#maxEyeSize = options.maxEyeSize ?? DEFAULT_MAX_EYE_SIZE;
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes;
   }
 
   /** Opens the GPU and warms the built-in scene. Rejects with GpuUnavailableError (install hint) without a GPU stack. */
@@ -71,6 +78,13 @@ export class WebGpuRenderEngine implements RenderEngine {
         `camera ${camera.width}×${camera.height} is outside 1…${this.#maxEyeSize} px per eye`,
       );
     }
+    const eyes = request.eye === 'both' ? 2 : 1;
+    if (request.codec === 'raw' && camera.width * camera.height * 4 * eyes > this.#maxFrameBytes) {
+      throw new RequestError(
+        ErrorCode.TOO_LARGE,
+        `a raw ${eyes * camera.width}×${camera.height} frame is over the ${this.#maxFrameBytes}-byte frame limit; ask for jpeg or webp`,
+      );
+    }
     const pose = { ...request.pose, orientation: quaternion.normalize(request.pose.orientation) };
     // Resolve the scene first: an unknown name is the client's error and should not take a turn.
     const { scene } = await this.#scenes.get(sessionId, request.scene);
@@ -81,6 +95,9 @@ export class WebGpuRenderEngine implements RenderEngine {
       ...this.#encode,
       ...(request.quality !== undefined ? { quality: request.quality } : {}),
     });
+    if (encoded.data.byteLength > this.#maxFrameBytes) {
+      throw new RequestError(ErrorCode.TOO_LARGE, `encoded frame of ${encoded.data.byteLength} bytes is over the ${this.#maxFrameBytes}-byte limit; lower quality or size`);
+    }
     this.#frames++;
     return {
       pose,
@@ -111,7 +128,7 @@ export class WebGpuRenderEngine implements RenderEngine {
       queue: { ...this.#queue.stats(), maxWaitingSessions: this.#queue.maxWaitingSessions },
       frames: this.#frames,
       sessionsWithScenes: this.#scenes.sessionCount,
-      limits: { ...this.#scenes.limits, maxEyeSize: this.#maxEyeSize },
+      limits: { ...this.#scenes.limits, maxEyeSize: this.#maxEyeSize, maxFrameBytes: this.#maxFrameBytes },
     };
   }
 

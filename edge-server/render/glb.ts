@@ -13,7 +13,10 @@ export const CHUNK_JSON = 0x4e4f534a; // 'JSON'
 export const CHUNK_BIN = 0x004e4942; // 'BIN\0'
 
 export interface SceneLimits {
-  /** Largest GLB accepted, bytes. Default 8 MiB. */
+  /**
+   * Largest GLB accepted, bytes. Default 1 MiB: a `scene` upload is one wire message, and the
+   * session's `maxFrameBytes` (1 MiB by default) caps it before the renderer sees it.
+   */
   maxSceneBytes: number;
   /** Most nodes in the document. Default 4096. */
   maxNodes: number;
@@ -37,7 +40,7 @@ export interface SceneLimits {
 }
 
 export const DEFAULT_SCENE_LIMITS: Readonly<SceneLimits> = Object.freeze({
-  maxSceneBytes: 8 << 20,
+  maxSceneBytes: 1 << 20,
   maxNodes: 4096,
   maxMeshes: 1024,
   maxPrimitives: 4096,
