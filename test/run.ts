@@ -37,6 +37,8 @@ for (const [index, file] of files.entries()) {
 }
 await uvu.exec(false);
 
+// closes finish on the next turns of the event loop; give them a moment before judging
+await new Promise((resolve) => setTimeout(resolve, 200));
 const leaks = process.getActiveResourcesInfo().filter((r) => /TCP|Process|UDP/.test(r));
 if (leaks.length > 0) console.warn(`warning: resources still open after the tests: ${leaks.join(', ')}`);
 process.exit(process.exitCode ?? 0);

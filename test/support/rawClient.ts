@@ -47,7 +47,7 @@ export class RawClient {
       const found = this.received.find(match);
       if (found) return found;
       const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`no matching message within ${timeoutMs} ms; got ${this.received.map((m) => m.t).join(', ') || 'nothing'}`);
+      if (left <= 0) throw new Error(`no matching message within ${timeoutMs} ms; got ${this.received.length} others (${[...new Set(this.received.map((m) => m.t))].join(', ') || 'nothing'})`);
       await withTimeout(new Promise<void>((resolve) => this.#waiters.push(resolve)), 'next message', left).catch(() => {});
     }
   }
