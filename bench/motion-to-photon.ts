@@ -79,7 +79,7 @@ async function savePng(name: string, frame: Frame, eyeWidth: number, half: 0 | 1
   const file = path.join(RESULTS_DIR, name);
   await sharp(frame.data)
     .extract({ left: half * eyeWidth, top: 0, width: eyeWidth, height: frame.height })
-    .png({ compressionLevel: 9, palette: true, colours: 32 })
+    .png({ compressionLevel: 9, palette: true, colours: 32, dither: 0 })
     .toFile(file);
   return file;
 }
