@@ -13,4 +13,6 @@ export { Failover, TierReason, type FailoverOptions, type FailoverEvents, type F
 export { MutableLocator } from './MutableLocator.js';
 export { StaticLocator, type NodeLocator, type NodeCandidate, type Shortlist, type ProbeReport } from './locator.js';
 export { SimulatedHeadset } from './SimulatedHeadset.js';
+export { FrameStream, type FrameStreamOptions, type RenderFn } from './FrameStream.js';
+export * as reproject from './reproject.js';
 export * from '../protocol/index.js';

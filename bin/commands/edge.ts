@@ -13,6 +13,10 @@ Options:
   --node-id ID      stable node id                             [default: random]
   --tier edge|cloud what this node is to clients               [default: edge]
   --drain-ms N      on SIGINT/SIGTERM, how long clients get to move away [default: 2000]
+  --render          offer rendering (three.js on Dawn); needs a GPU or Mesa's
+                    llvmpipe (run scripts/install-render-deps.sh as root)
+  --gpu-backend B   auto|default|opengles|vulkan|d3d12|metal
+                    [default: env EDGE_OFFLOAD_GPU_BACKEND, else auto]
   -h, --help        show this help
 
 On start it prints one JSON line: {"event":"listening","url":…,"port":…,"nodeId":…}.`;
@@ -20,7 +24,7 @@ On start it prints one JSON line: {"event":"listening","url":…,"port":…,"nod
 export async function runEdgeCommand(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
-    { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' } },
+    { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' }, render: { type: 'boolean' }, 'gpu-backend': { type: 'string' } },
     HELP,
   );
   if (!args) return;
@@ -28,6 +32,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   if (!NODE_TIERS.includes(tier)) throw new Error(`--tier must be edge or cloud, got '${tier}'`);
   const drainMs = intFlag(args.values['drain-ms'], 'drain-ms', 0, 600_000) ?? 2000;
   const server = new EdgeServer({
+    renderer: args.values.render ? await createRenderer(stringFlag(args.values['gpu-backend'])) : undefined,
     port: intFlag(args.values.port, 'port') ?? 8765,
     host: stringFlag(args.values.host) ?? '127.0.0.1',
     nodeId: stringFlag(args.values['node-id']),
@@ -42,4 +47,11 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Loaded only with --render, so a node that does not render never loads three, Dawn or sharp. */
+async function createRenderer(backend: string | undefined) {
+  const { WebGpuRenderEngine, resolveBackendChoice } = await import('../../edge-server/render/index.js');
+  // without the flag, createGpu reads EDGE_OFFLOAD_GPU_BACKEND itself
+  return WebGpuRenderEngine.create({ gpu: backend ? { backend: resolveBackendChoice(backend) } : {} });
 }
