@@ -152,11 +152,15 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     return { ...frame, roundTripMs: performance.now() - started };
   }
 
-  uploadScene(name: string, data: Uint8Array, deadlineMs?: number): Promise<unknown> {
+  /**
+   * Uploads a scene to the active node; once a node has accepted it, it is kept for replay on
+   * every node the session moves to (the standby gets it now, so a failover can render at once).
+   */
+  async uploadScene(name: string, data: Uint8Array, deadlineMs?: number): Promise<void> {
+    await this.router.request<'scene'>({ t: 'scene', name, format: 'glb', data }, deadlineMs);
     this.memory.rememberScene(name, data);
     const standby = this.#standby;
-    if (standby && !standby.conn.closed) standby.conn.request({ t: 'scene', name, format: 'glb', data }, this.#o.deadlineMs).catch(() => {});
-    return this.router.request<'scene'>({ t: 'scene', name, format: 'glb', data }, deadlineMs);
+    if (standby && !standby.conn.closed) standby.conn.request({ t: 'scene', name, format: 'glb', data }, this.#o.connectTimeoutMs).catch(() => {});
   }
 
   close(): void {

@@ -6,11 +6,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import '../client-sdk/node.js';
 import { EdgeServer } from '../edge-server/index.js';
-import type { InferenceEngine } from '../edge-server/engines.js';
+import type { InferenceEngine, RenderEngine, RenderedFrame } from '../edge-server/engines.js';
 import { openSession } from '../client-sdk/openSession.js';
 import type { Session } from '../client-sdk/Session.js';
 import { MutableLocator } from '../client-sdk/MutableLocator.js';
-import { ErrorCode, RequestError, type Tensor } from '../protocol/index.js';
+import { ErrorCode, RequestError, type RenderMessage, type Tensor } from '../protocol/index.js';
 
 /** A real (tiny) engine: `double` multiplies float32 inputs by 2; `hold` answers only when released. */
 class DoublingEngine implements InferenceEngine {
@@ -30,6 +30,35 @@ class DoublingEngine implements InferenceEngine {
   async close() {
     for (const release of this.#held.splice(0)) release();
   }
+}
+
+/** A real (tiny) renderer: a raw frame filled with the first byte of the session's scene. */
+class SolidColorRenderer implements RenderEngine {
+  readonly #scenes = new Map<string, Uint8Array>();
+  async render(sessionId: string, request: RenderMessage): Promise<RenderedFrame> {
+    const scene = this.#scenes.get(sessionId);
+    if (!scene) throw new RequestError(ErrorCode.BAD_REQUEST, 'no scene uploaded in this session');
+    const { width, height } = request.camera;
+    return {
+      pose: request.pose,
+      eye: request.eye,
+      codec: 'raw',
+      width,
+      height,
+      data: new Uint8Array(width * height * 4).fill(scene[0]!),
+      timings: { queueMs: 0, renderMs: 0, readbackMs: 0, encodeMs: 0 },
+    };
+  }
+  async loadScene(sessionId: string, _name: string, glb: Uint8Array): Promise<void> {
+    this.#scenes.set(sessionId, glb);
+  }
+  releaseSession(sessionId: string): void {
+    this.#scenes.delete(sessionId);
+  }
+  describe() {
+    return { name: 'solid-color' };
+  }
+  async close() {}
 }
 
 const tensor = (...values: number[]): Tensor => ({ dtype: 'float32', shape: [values.length], data: new Uint8Array(new Float32Array(values).buffer) });
@@ -151,6 +180,21 @@ requests('a node whose predictor keeps failing (INTERNAL) does not fail predict(
   assert.is(prediction.tier, 'local');
   assert.ok(Math.abs(prediction.pose.position[0] - 0.031) < 1e-9, 'constant velocity from the local history');
   assert.ok((server.health().errors as Record<string, number>).INTERNAL! >= 2, 'the node was retried');
+});
+
+requests('an uploaded scene is replayed on the cloud, so render() works right after the edge dies', async (ctx) => {
+  const servers = (['edge', 'cloud'] as const).map((tier) => new EdgeServer({ tier, renderer: new SolidColorRenderer() }));
+  ctx.servers.push(...servers);
+  const [edge, cloud] = await Promise.all(servers.map(async (server) => ({ server, candidate: { id: server.nodeId, url: (await server.listen()).url, tier: server.tier } })));
+  const session = (ctx.session = await openSession({ locator: new MutableLocator({ edge: [edge!.candidate], cloud: [cloud!.candidate] }), budgetMs: 50 }));
+  while (!session.failover!.standbyNode) await session.waitFor('latency', 3000);
+  await session.uploadScene('room', new Uint8Array([42, 1, 2, 3]));
+  const request = { pose: { device: 'head' as const, time: 1, position: [0, 1.6, 0] as [number, number, number], orientation: [0, 0, 0, 1] as [number, number, number, number] }, camera: { fovY: 90, ipd: 0.063, width: 2, height: 2 }, codec: 'raw' as const };
+  assert.is((await session.render(request)).data[0], 42);
+  await edge!.server.close({ deadlineMs: 0 });
+  const frame = await session.render(request);
+  assert.is(session.tier, 'cloud');
+  assert.is(frame.data[0], 42, 'the cloud rendered the scene the app uploaded to the edge');
 });
 
 requests.run();
