@@ -61,7 +61,6 @@ export type FailoverEvents = {
 
 type Link = NodeLink;
 
-
 export class Failover extends EnhancedEventEmitter<FailoverEvents> {
   readonly memory: SessionMemory;
   readonly router: RequestRouter;
