@@ -13,7 +13,6 @@ import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/openSession.js';
-import { MutableLocator } from '../client-sdk/MutableLocator.js';
 import type { Session, Tier } from '../client-sdk/Session.js';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { barChart } from './lib/chart.js';
@@ -22,6 +21,7 @@ import { writeResult } from './lib/results.js';
 import { summarize, type Summary } from './lib/stats.js';
 import { spawnNode, type NodeProcess } from './failover/NodeProcess.js';
 import { startHeadsetLoad, type HeadsetLoad } from './failover/HeadsetLoad.js';
+import { LocatorPlacement, type Placement } from './failover/Placement.js';
 import { startNetemProxy, type NetemProxy } from './netem/NetemProxy.js';
 
 const HELP = `Usage: edge-offload bench failover [options]
@@ -104,7 +104,8 @@ export async function main(argv: string[]): Promise<void> {
 
   const cloud = await spawnNode({ tier: 'cloud' });
   const cloudLink = await startNetemProxy({ target: { host: '127.0.0.1', port: cloud.port }, delayMs: cloudRtt / 2, jitterMs: 2 });
-  const locator = new MutableLocator({ cloud: [{ id: cloud.nodeId, url: `${cloudLink.url}/v1/session`, tier: 'cloud' }] });
+  const placement: Placement = new LocatorPlacement([{ id: cloud.nodeId, url: `${cloudLink.url}/v1/session`, tier: 'cloud' }]);
+  const { locator } = placement;
   const sessions: Session[] = [];
   const loads: HeadsetLoad[] = [];
   const cleanup: (() => Promise<void>)[] = [];
@@ -122,8 +123,8 @@ export async function main(argv: string[]): Promise<void> {
       }
       // a nearby node appears: restore
       const edge = await edgeBehindNetem(edgeRtt);
+      await placement.announce({ id: edge.node.nodeId, url: edge.url, tier: 'edge' });
       const appearedAt = performance.now();
-      locator.add({ id: edge.node.nodeId, url: edge.url, tier: 'edge' });
       const onEdgeAt = await allOn(sessions, 'edge', 5000, `restore in run ${run}`);
       const restoreMs = onEdgeAt.map((t) => t - appearedAt);
       // every session served by the edge and holding a warm standby before the kill
@@ -141,9 +142,9 @@ export async function main(argv: string[]): Promise<void> {
         loads.map((load) => load.waitForCall((c) => c.tier === 'cloud' && c.doneAt > killedAt && c.sentAt >= killedAt - 20, 3000, `a cloud answer after the kill in run ${run}`)),
       );
       const failoverMs = served.map((c) => c.doneAt - killedAt);
-      // let the dead node sit in the locator as discovery would (3 heartbeats) and count retries
+      placement.nodeDied(edge.node.nodeId);
+      // the dead node stays listed for a while, as in discovery (3 missed heartbeats): count retries
       await new Promise((resolve) => setTimeout(resolve, 300));
-      locator.remove(edge.node.nodeId);
       const deadNodeConnections = edge.proxy.stats.connections - connectionsAtKill;
       await edge.proxy.close();
       const localAnswers = loads.reduce((n, l, i) => n + l.calls.slice(callsBefore[i]).filter((c) => c.tier === 'local').length, 0);
@@ -164,7 +165,7 @@ export async function main(argv: string[]): Promise<void> {
         await edge.proxy.close();
         await edge.node.kill();
       });
-      locator.add({ id: edge.node.nodeId, url: edge.url, tier: 'edge' });
+      await placement.announce({ id: edge.node.nodeId, url: edge.url, tier: 'edge' });
       await allOn(sessions, 'edge', 5000, 'spike setup');
       for (const session of sessions) while (!(session.failover!.standbyNode && session.failover!.standbyNode.rttMs > 0)) await session.waitFor('latency', 3000);
       for (let spike = 0; spike < spikes; spike++) {
@@ -191,6 +192,7 @@ export async function main(argv: string[]): Promise<void> {
     await Promise.all(loads.map((l) => l.stop()));
     for (const session of sessions) session.close();
     for (const fn of cleanup) await fn();
+    await placement.close();
     await cloudLink.close();
     await cloud.kill();
   }
@@ -218,7 +220,7 @@ export async function main(argv: string[]): Promise<void> {
     killToExitMs: exit,
     eventLoopDelayMs,
     restoreMsFromLocator: restore,
-    restoreMeasuredFrom: 'the node appearing in the locator (MutableLocator), not discovery registration',
+    restoreMeasuredFrom: placement.restoreMeasuredFrom,
     failedCalls,
     failedCallsWholeBench: allFailed,
     localAnswersDuringFailover: localAnswers,
@@ -232,7 +234,7 @@ export async function main(argv: string[]): Promise<void> {
   console.log(`kill -9 → node process gone (OS, not the SDK), ${exit.n} runs: p50 ${exit.p50.toFixed(1)} ms, max ${exit.max.toFixed(1)} ms`);
   console.log(`bench process event-loop delay: p50 ${eventLoopDelayMs.p50.toFixed(1)} ms, p99 ${eventLoopDelayMs.p99.toFixed(1)} ms, max ${eventLoopDelayMs.max.toFixed(1)} ms (a busy shared machine shows here)`);
   console.log(`switch (kill -9 → session on the cloud), ${detect.n} samples: p50 ${detect.p50.toFixed(1)} ms, p99 ${detect.p99.toFixed(1)} ms`);
-  console.log(`restore (node in locator → session on edge), ${restore.n} samples: p50 ${restore.p50.toFixed(1)} ms, p99 ${restore.p99.toFixed(1)} ms, max ${restore.max.toFixed(1)} ms`);
+  console.log(`restore (from ${placement.restoreMeasuredFrom} → session on edge), ${restore.n} samples: p50 ${restore.p50.toFixed(1)} ms, p99 ${restore.p99.toFixed(1)} ms, max ${restore.max.toFixed(1)} ms`);
   console.log(`calls: ${totalCalls} total, ${allFailed} failed, ${localAnswers} answered locally during failovers`);
   console.log(`verdict: ${JSON.stringify(verdict)}`);
   const svg = barChart({

@@ -66,7 +66,13 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
   readonly router: RequestRouter;
   readonly #o: ResolvedFailoverOptions;
   readonly #links = new Set<Link>();
+  /** Nodes that failed (refused, died, drained): retried later and later, up to seconds. */
   readonly #backoff: BackoffTable;
+  /**
+   * Nodes that answered but too slowly: retried on a short, capped schedule, because "too slow"
+   * is often a passing spike and restore should follow it within a second.
+   */
+  readonly #slow: BackoffTable;
   readonly #rediscover: Backoff;
   #state: FailoverState = 'discovering';
   #active: Link | undefined;
@@ -82,6 +88,7 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     this.#o = resolveFailoverOptions(options);
     this.memory = new SessionMemory(options.memory);
     this.#backoff = new BackoffTable({ initialMs: 250, maxMs: 5000, ...options.nodeBackoff });
+    this.#slow = new BackoffTable({ initialMs: 250, maxMs: 1000 });
     this.#rediscover = new Backoff({ initialMs: this.#o.rediscoverInitialMs, maxMs: this.#o.rediscoverMaxMs, factor: 1.5 });
     this.router = new RequestRouter(() => (this.#active && !this.#active.conn.closed ? this.#active : undefined), this.memory, {
       deadlineMs: this.#o.deadlineMs,
@@ -192,9 +199,10 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     }
     const { edge, cloud } = this.#shortlist;
     this.#backoff.retain([...edge, ...cloud].map((c) => c.url));
+    this.#slow.retain(edge.map((c) => c.url));
     const active = this.#active;
     if (!active || active.tier !== 'edge' || active.draining) {
-      const probing = edge.filter((c) => c.url !== active?.url && this.#backoff.ready(c.url));
+      const probing = edge.filter((c) => c.url !== active?.url && this.#backoff.ready(c.url) && this.#slow.ready(c.url));
       if (probing.length) logger.debug(`probing ${probing.map((c) => c.url).join(' ')}`);
       const found = await this.#probeEdges(probing);
       if (probing.length) logger.debug(`probed: ${found ? 'found' : 'none'}`);
@@ -242,8 +250,8 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     for (const probe of probes) {
       if (!probe) continue;
       if (probe.rttMs > this.#o.budgetMs) {
-        // not a failure of the node, just not near enough now: the ordinary backoff, no cooldown
-        this.#backoff.failed(probe.link.url);
+        // not a failure of the node, just not near enough now
+        this.#slow.failed(probe.link.url);
         this.#closeLink(probe.link, 'over budget');
       } else if (!best || probe.rttMs < best.rttMs) {
         if (best) this.#closeLink(best.link, 'a faster node was found');
@@ -339,8 +347,10 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     if (link === this.#standby) this.#standby = undefined;
     this.#active = link;
     link.monitor.start(this.#o.pingIntervalMs);
+    link.monitor.graceMs = 0;
     this.#replayPoses(link); // poses that arrived during warm-up, or since the standby's hello
     this.#backoff.succeeded(link.url);
+    this.#slow.succeeded(link.url);
     const changed = this.#state !== link.tier || previous !== link;
     this.#state = link.tier;
     logger.debug(`${reason}: now on ${link.tier} ${link.url}`);
@@ -354,12 +364,19 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
         this.#closeLink(previous, `moved to ${link.url}`);
       }
     }
+    this.#updateGrace();
     if (link.tier === 'edge') {
       clearTimeout(this.#discoverTimer);
       void this.#ensureStandby();
     } else {
       this.#rediscoverSoon();
     }
+  }
+
+  /** The active node gets extra patience exactly while nothing stands behind it. */
+  #updateGrace(): void {
+    const active = this.#active;
+    if (active) active.monitor.graceMs = this.#standby && !this.#standby.conn.closed ? 0 : this.#o.lastResortGraceMs;
   }
 
   #enterLocal(reason: TierReason): void {
@@ -378,6 +395,7 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     this.#backoff.failed(link.url);
     if (link === this.#standby) {
       this.#standby = undefined;
+      this.#updateGrace();
       this.#scheduleStandby();
     }
     if (link === this.#active) {
@@ -406,6 +424,7 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     if (link === this.#standby) {
       this.#standby = undefined;
       this.#closeLink(link, 'standby draining');
+      this.#updateGrace();
       this.#scheduleStandby();
     } else if (link === this.#active) {
       const standby = this.#standby;
@@ -449,6 +468,7 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
       }
       this.#standby = link;
       link.monitor.start(this.#o.standbyPingIntervalMs);
+      this.#updateGrace();
     } finally {
       this.#openingStandby = false;
     }

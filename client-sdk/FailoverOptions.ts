@@ -18,6 +18,11 @@ export interface FailoverOptions {
   pingIntervalMs?: number;
   /** Intervals without a pong (beyond the usual RTT) before the node counts as lost. @default 3 */
   missedPings?: number;
+  /**
+   * Extra silence tolerated, ms, on an active node with no standby behind it: losing the last
+   * node leaves only local answers, so it gets the benefit of the doubt. @default 500
+   */
+  lastResortGraceMs?: number;
   /** Consecutive pongs over budget before leaving the edge. @default 3 */
   overBudgetPings?: number;
   /** Keep a warm cloud connection while on an edge. @default true */
@@ -63,6 +68,7 @@ export function resolveFailoverOptions(options: FailoverOptions): ResolvedFailov
     budgetMs: options.budgetMs ?? 20,
     pingIntervalMs: options.pingIntervalMs ?? envNumber('EDGE_OFFLOAD_PING_INTERVAL_MS') ?? 50,
     missedPings: options.missedPings ?? 3,
+    lastResortGraceMs: options.lastResortGraceMs ?? 500,
     overBudgetPings: options.overBudgetPings ?? 3,
     standby: options.standby ?? true,
     standbyPingIntervalMs: options.standbyPingIntervalMs ?? 1000,

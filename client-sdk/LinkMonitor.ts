@@ -24,8 +24,14 @@ export class LinkMonitor {
   #intervalMs: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastPongAt = performance.now();
-  /** Smoothed RTT (RFC 6298 style), the expected wait for a pong. */
+  /** Smoothed RTT and its variation (RFC 6298), the expected wait for a pong and its spread. */
   #srtt = Number.NaN;
+  #rttvar = 0;
+  /**
+   * Extra patience, ms: the owner raises it on a link it has no alternative to, where declaring
+   * the link lost would only trade a slow answer for none.
+   */
+  graceMs = 0;
   #overBudget = 0;
   #stopped = false;
 
@@ -41,7 +47,9 @@ export class LinkMonitor {
 
   /** Seeds the smoothed RTT with a probe's measurement. */
   seed(rttMs: number): void {
-    if (Number.isNaN(this.#srtt)) this.#srtt = rttMs;
+    if (!Number.isNaN(this.#srtt)) return;
+    this.#srtt = rttMs;
+    this.#rttvar = rttMs / 2;
   }
 
   start(intervalMs = this.#intervalMs): void {
@@ -62,8 +70,10 @@ export class LinkMonitor {
   #tick(): void {
     if (this.#stopped || this.#conn.closed) return;
     const silentMs = performance.now() - this.#lastPongAt;
-    const expected = Number.isNaN(this.#srtt) ? 0 : this.#srtt;
-    if (silentMs > this.#options.missedPings * this.#intervalMs + expected) {
+    // a pong is due one RTT after its ping; the variation term keeps a jittery but alive link
+    // (a busy client, a 60 ms cloud) from being declared lost
+    const expected = Number.isNaN(this.#srtt) ? 0 : this.#srtt + 4 * this.#rttvar;
+    if (silentMs > this.#options.missedPings * this.#intervalMs + expected + this.graceMs) {
       this.stop();
       this.#options.onLost(`no pong for ${Math.round(silentMs)} ms (${this.#options.missedPings} × ${this.#intervalMs} ms pings)`);
       return;
@@ -79,7 +89,13 @@ export class LinkMonitor {
   #onPong(rttMs: number): void {
     if (this.#stopped) return;
     this.#lastPongAt = performance.now();
-    this.#srtt = Number.isNaN(this.#srtt) ? rttMs : 0.875 * this.#srtt + 0.125 * rttMs;
+    if (Number.isNaN(this.#srtt)) {
+      this.#srtt = rttMs;
+      this.#rttvar = rttMs / 2;
+    } else {
+      this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - rttMs);
+      this.#srtt = 0.875 * this.#srtt + 0.125 * rttMs;
+    }
     this.#options.onRtt(rttMs);
     if (rttMs > this.#options.budgetMs) {
       if (++this.#overBudget >= this.#options.overBudgetPings) {
