@@ -1,0 +1,166 @@
+/**
+ * The learned predictor's view of motion: a window of recent poses resampled on a fixed clock and
+ * expressed in the newest pose's own frame. Training and serving both go through `encodeWindow`,
+ * so the model sees exactly the features at run time that it was trained on.
+ *
+ * Why the head frame: a turn to the left looks the same whichever way the user faces, so the model
+ * learns neck motion rather than room layout. Why resampling: trackers jitter, repeat samples and
+ * drop some; a fixed grid makes the input independent of the client's sampling.
+ */
+import type { PoseSample, Quat, Vec3 } from '../../protocol/index.js';
+import { conjugate, fromRotationVector, multiply, normalize, rotate, slerp, toRotationVector } from '../../protocol/motion/quaternion.js';
+
+export interface MotionWindowSpec {
+  /** Samples in the window, the newest included. */
+  readonly window: number;
+  /** Spacing of the resampled grid, ms (the 90 Hz of the training traces). */
+  readonly stepMs: number;
+  /** Velocity for the constant-velocity term is taken over this span, ms. */
+  readonly velocitySpanMs: number;
+  /** Radians → model units. */
+  readonly rotationScale: number;
+  /** Metres → model units. */
+  readonly positionScale: number;
+  /** Horizon ms → model units. */
+  readonly horizonScale: number;
+  /** Longest horizon trained on; longer requests scale the prediction (documented in LearnedPredictor). */
+  readonly maxHorizonMs: number;
+}
+
+export const DEFAULT_WINDOW_SPEC: MotionWindowSpec = Object.freeze({
+  window: 12,
+  stepMs: 1000 / 90,
+  velocitySpanMs: 25,
+  rotationScale: 10,
+  positionScale: 20,
+  horizonScale: 1 / 100,
+  maxHorizonMs: 120,
+});
+
+/** Model inputs: (window − 1) past steps × (rotation 3 + position 3), horizon, constant-velocity delta 6. */
+export function featureCount(spec: MotionWindowSpec): number {
+  return (spec.window - 1) * 6 + 1 + 6;
+}
+/** Model outputs: correction to the constant-velocity delta, rotation 3 + position 3, model units. */
+export const OUTPUT_COUNT = 6;
+
+/** Everything needed to turn the model's output back into a pose. */
+export interface WindowAnchor {
+  readonly latest: PoseSample;
+  readonly orientation: Quat;
+  /** Constant-velocity delta in the head frame: rotation vector (rad) and translation (m). */
+  readonly cvRotation: Vec3;
+  readonly cvPosition: Vec3;
+  readonly horizonMs: number;
+}
+
+/** Pose at `timeUs` by interpolation inside `history` (oldest first); clamps to the oldest sample. */
+export function poseAt(history: readonly PoseSample[], timeUs: number): { position: Vec3; orientation: Quat } {
+  for (let j = history.length - 1; j >= 0; j--) {
+    const a = history[j]!;
+    if (a.time > timeUs) continue;
+    const b = history[j + 1];
+    if (!b || b.time <= a.time) return { position: a.position as Vec3, orientation: normalize(a.orientation) };
+    const t = (timeUs - a.time) / (b.time - a.time);
+    return {
+      position: [
+        a.position[0] + (b.position[0] - a.position[0]) * t,
+        a.position[1] + (b.position[1] - a.position[1]) * t,
+        a.position[2] + (b.position[2] - a.position[2]) * t,
+      ],
+      orientation: slerp(normalize(a.orientation), normalize(b.orientation), t),
+    };
+  }
+  const oldest = history[0]!;
+  return { position: oldest.position as Vec3, orientation: normalize(oldest.orientation) };
+}
+
+/** Rotation (head frame, rad) and translation (head frame, m) from the newest pose to `pose`. */
+function relative(q0inv: Quat, p0: readonly number[], pose: { position: Vec3; orientation: Quat }): [Vec3, Vec3] {
+  const r = toRotationVector(multiply(q0inv, pose.orientation));
+  const d = rotate(q0inv, [pose.position[0] - p0[0]!, pose.position[1] - p0[1]!, pose.position[2] - p0[2]!]);
+  return [r, d];
+}
+
+/**
+ * Writes the features of `history` (oldest first, at least one sample) for `horizonMs` into
+ * `out` at `offset`, and returns what `decodePrediction` needs.
+ */
+export function encodeWindow(
+  history: readonly PoseSample[],
+  horizonMs: number,
+  out: Float32Array,
+  offset: number,
+  spec: MotionWindowSpec = DEFAULT_WINDOW_SPEC,
+): WindowAnchor {
+  const latest = history[history.length - 1];
+  if (!latest) throw new RangeError('history is empty');
+  const q0 = normalize(latest.orientation);
+  const q0inv = conjugate(q0);
+  const { rotationScale: rs, positionScale: ps } = spec;
+  let o = offset;
+  for (let k = 1; k < spec.window; k++) {
+    const [r, d] = relative(q0inv, latest.position, poseAt(history, latest.time - k * spec.stepMs * 1000));
+    out[o++] = r[0] * rs;
+    out[o++] = r[1] * rs;
+    out[o++] = r[2] * rs;
+    out[o++] = d[0] * ps;
+    out[o++] = d[1] * ps;
+    out[o++] = d[2] * ps;
+  }
+  const h = Math.min(horizonMs, spec.maxHorizonMs);
+  out[o++] = h * spec.horizonScale;
+  // Constant velocity in the head frame over velocitySpanMs: the part of the answer the model
+  // does not have to learn; it predicts the correction (deceleration, reversals at range ends).
+  const [rb, db] = relative(q0inv, latest.position, poseAt(history, latest.time - spec.velocitySpanMs * 1000));
+  const span = history[0]!.time < latest.time ? Math.min(spec.velocitySpanMs, (latest.time - history[0]!.time) / 1000) : 0;
+  const f = span > 0 ? -h / span : 0; // rb points backwards in time
+  const cvRotation: Vec3 = [rb[0] * f, rb[1] * f, rb[2] * f];
+  const cvPosition: Vec3 = [db[0] * f, db[1] * f, db[2] * f];
+  out[o++] = cvRotation[0] * rs;
+  out[o++] = cvRotation[1] * rs;
+  out[o++] = cvRotation[2] * rs;
+  out[o++] = cvPosition[0] * ps;
+  out[o++] = cvPosition[1] * ps;
+  out[o++] = cvPosition[2] * ps;
+  return { latest, orientation: q0, cvRotation, cvPosition, horizonMs };
+}
+
+/**
+ * The model's correction (head frame, model units) applied on top of the constant-velocity delta,
+ * on the manifold: q = q0 ⊗ exp(δθ), p = p0 + R(q0)·δp. Horizons past `maxHorizonMs` scale the
+ * delta linearly (the model was not trained that far).
+ */
+export function decodePrediction(anchor: WindowAnchor, output: ArrayLike<number>, offset: number, spec: MotionWindowSpec = DEFAULT_WINDOW_SPEC): PoseSample {
+  const scale = anchor.horizonMs > spec.maxHorizonMs ? anchor.horizonMs / spec.maxHorizonMs : 1;
+  const rs = 1 / spec.rotationScale;
+  const ps = 1 / spec.positionScale;
+  const rot: Vec3 = [
+    (anchor.cvRotation[0] + output[offset]! * rs) * scale,
+    (anchor.cvRotation[1] + output[offset + 1]! * rs) * scale,
+    (anchor.cvRotation[2] + output[offset + 2]! * rs) * scale,
+  ];
+  const local: Vec3 = [
+    (anchor.cvPosition[0] + output[offset + 3]! * ps) * scale,
+    (anchor.cvPosition[1] + output[offset + 4]! * ps) * scale,
+    (anchor.cvPosition[2] + output[offset + 5]! * ps) * scale,
+  ];
+  const d = rotate(anchor.orientation, local);
+  const p = anchor.latest.position;
+  return {
+    device: anchor.latest.device,
+    time: anchor.latest.time + anchor.horizonMs * 1000,
+    position: [p[0] + d[0], p[1] + d[1], p[2] + d[2]],
+    orientation: normalize(multiply(anchor.orientation, fromRotationVector(rot))),
+  };
+}
+
+/** Inverse of `decodePrediction` for training: the correction that reaches `target` exactly. */
+export function correctionTowards(anchor: WindowAnchor, target: { position: readonly number[]; orientation: readonly number[] }, out: Float32Array, offset: number, spec: MotionWindowSpec = DEFAULT_WINDOW_SPEC): void {
+  const q0inv = conjugate(anchor.orientation);
+  const [r, d] = relative(q0inv, anchor.latest.position, { position: target.position as Vec3, orientation: normalize(target.orientation) });
+  for (let i = 0; i < 3; i++) {
+    out[offset + i] = (r[i]! - anchor.cvRotation[i]!) * spec.rotationScale;
+    out[offset + 3 + i] = (d[i]! - anchor.cvPosition[i]!) * spec.positionScale;
+  }
+}
