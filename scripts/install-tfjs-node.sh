@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Makes the @tensorflow/tfjs-node native binding loadable, or says clearly that it could not.
 #
-# Why a script: npm 11 blocks dependency install scripts by default, and package.json denies
-# tfjs-node's explicitly (`allowScripts`), so `npm install` only unpacks its JavaScript. This
-# script then builds the binding:
+# Why a script: npm 11 blocks dependency install scripts by default, so `npm install` only unpacks
+# tfjs-node's JavaScript (it is an optionalDependency, and deliberately not in package.json
+# `allowScripts`: approving it would make every offline `npm install` try a download, fail, and
+# drop the package; denying it would also stop the explicit `npm rebuild` below). Run this script
+# after `npm install` (and after any npm command that reinstalls tfjs-node). It builds the binding:
 #   1. already loads            -> nothing to do (fast no-op)
 #   2. the package's own path   -> `npm rebuild` runs tfjs-node's install script, which downloads
 #                                  libtensorflow (works on machines with internet)
@@ -51,7 +53,7 @@ if [ ! -e "$PKG/deps/lib/libtensorflow_cc.so.2" ] || [ ! -e "$PKG/deps/include/t
   WHEELS=$(mktemp -d)
   trap 'rm -rf "$WHEELS"' EXIT
   say "downloading tensorflow-cpu==$TF_VERSION from the configured pip index"
-  if ! python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$WHEELS" "tensorflow-cpu==$TF_VERSION"; then
+  if ! python3 -m pip download --quiet --retries 1 --timeout 20 --no-deps --only-binary=:all: -d "$WHEELS" "tensorflow-cpu==$TF_VERSION"; then
     say "could not get the tensorflow-cpu wheel; set TENSORFLOW_CPU_VERSION or configure a pip index."
     say "The edge server will use the wasm backend instead."
     exit 1
