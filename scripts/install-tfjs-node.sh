@@ -12,7 +12,8 @@
 #   3. offline                  -> libtensorflow from the `tensorflow-cpu` wheel of the configured
 #                                  pip index, staged as deps/{lib,include}, then node-gyp builds
 # If every path fails the edge server still runs: it falls back to @tensorflow/tfjs on the wasm
-# backend and says so in its log and /healthz. Exit status: 0 when the binding loads, 1 otherwise.
+# backend and says so in its log and /healthz, so a failure here only warns (exit 0) unless
+# TFJS_NODE_REQUIRED=1, which makes it exit 1.
 #
 # Options (env): TFJS_NODE_OFFLINE=1 skips step 2; TFJS_NODE_DOWNLOAD_TIMEOUT (s, default 120);
 #                TENSORFLOW_CPU_VERSION (default 2.21.0, the libtensorflow the binding was tested with).
@@ -25,6 +26,12 @@ TFJS_NODE_VERSION=4.22.0
 TF_VERSION=${TENSORFLOW_CPU_VERSION:-2.21.0}
 
 say() { echo "[install-tfjs-node] $*"; }
+give_up() {
+  say "$*"
+  say "WARNING: no native tfjs-node binding; the edge server will use the wasm backend"
+  [ "${TFJS_NODE_REQUIRED:-0}" = "1" ] && exit 1
+  exit 0
+}
 
 binding_loads() {
   node -e "const tf = require('@tensorflow/tfjs-node'); if (tf.getBackend() !== 'tensorflow') process.exit(1)" >/dev/null 2>&1
@@ -54,9 +61,7 @@ if [ ! -e "$PKG/deps/lib/libtensorflow_cc.so.2" ] || [ ! -e "$PKG/deps/include/t
   trap 'rm -rf "$WHEELS"' EXIT
   say "downloading tensorflow-cpu==$TF_VERSION from the configured pip index"
   if ! python3 -m pip download --quiet --retries 1 --timeout 20 --no-deps --only-binary=:all: -d "$WHEELS" "tensorflow-cpu==$TF_VERSION"; then
-    say "could not get the tensorflow-cpu wheel; set TENSORFLOW_CPU_VERSION or configure a pip index."
-    say "The edge server will use the wasm backend instead."
-    exit 1
+    give_up "could not get the tensorflow-cpu wheel; set TENSORFLOW_CPU_VERSION or configure a pip index"
   fi
   WHEEL=$(ls "$WHEELS"/tensorflow_cpu-*.whl | head -n 1)
   say "extracting libtensorflow and the C API headers from $(basename "$WHEEL")"
@@ -82,13 +87,11 @@ ln -sf libtensorflow_framework.so.2 "$PKG/deps/lib/libtensorflow_framework.so"
 say "building the binding with node-gyp (about a minute)"
 if ! npm rebuild @tensorflow/tfjs-node --foreground-scripts >/tmp/tfjs-node-rebuild.log 2>&1; then
   tail -n 30 /tmp/tfjs-node-rebuild.log
-  say "build failed (full log: /tmp/tfjs-node-rebuild.log); the edge server will use the wasm backend"
-  exit 1
+  give_up "build failed (full log: /tmp/tfjs-node-rebuild.log)"
 fi
 
 if binding_loads; then
   say "binding loads (backend 'tensorflow', libtensorflow $TF_VERSION)"
 else
-  say "built, but the binding does not load; the edge server will use the wasm backend"
-  exit 1
+  give_up "built, but the binding does not load (try: node -e \"require('@tensorflow/tfjs-node')\")"
 fi

@@ -2,6 +2,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, fromWireTensor, toWireTensor, type Tensor } from '../protocol/index.js';
 import { loadInference, type LoadedInference } from '../edge-server/inference/index.js';
+import { EdgeServer } from '../edge-server/index.js';
+import { connect, type Session } from '../client-sdk/node.js';
+import { angleBetween } from '../protocol/motion/quaternion.js';
+import { rejects } from './support/assertions.js';
+import { constantMotion, DEG } from './motionFixtures.js';
 
 const test = suite('inference engine');
 let inference: LoadedInference;
@@ -77,3 +82,62 @@ test('malformed requests are rejected with stable codes and the engine keeps ser
 });
 
 test.run();
+
+interface SocketContext {
+  server: EdgeServer;
+  session: Session;
+  url: string;
+}
+const socket = suite<SocketContext>('inference over a socket');
+
+socket.before(async (ctx) => {
+  const loaded = await loadInference({ log: () => {}, maxElements: 4096 });
+  ctx.server = new EdgeServer({ nodeId: 'inference-test', inference: loaded.engine, predictors: loaded.predictors });
+  ctx.url = (await ctx.server.listen()).url;
+  ctx.session = await connect(ctx.url, { pingIntervalMs: 0 });
+});
+socket.after(async (ctx) => {
+  ctx.session.close();
+  await ctx.server.close({ deadlineMs: 0 });
+});
+
+socket('the learned model, loaded from disk, answers predict over a real socket', async (ctx) => {
+  const turn = constantMotion([0, 60 * DEG, 0], [0.2, 0, 0]);
+  const samples = turn.samples(0.4);
+  for (const s of samples) ctx.session.sendPose(s);
+  const last = samples[samples.length - 1]!;
+  const truth = turn.at(last.time / 1e6 + 0.05);
+  const learned = await ctx.session.predict(50, { predictor: 'learned' });
+  assert.is(learned.predictor, 'learned');
+  assert.is(learned.pose.time, last.time + 50_000);
+  const moved = angleBetween(last.orientation, truth.orientation);
+  assert.ok(angleBetween(learned.pose.orientation, truth.orientation) < 0.35 * moved, 'learned captures most of the turn');
+  const kalman = await ctx.session.predict(50, { predictor: 'kalman' });
+  assert.is(kalman.predictor, 'kalman');
+  assert.ok(angleBetween(kalman.pose.orientation, truth.orientation) < 0.1 * moved);
+});
+
+socket('malformed infer gets an error with a code and the session keeps working', async (ctx) => {
+  const good = await ctx.session.infer(MODEL, sample(3));
+  assert.equal(good.shape, [6]);
+  await rejects(ctx.session.infer('no-such-model', sample(3)), ErrorCode.UNKNOWN_MODEL);
+  await rejects(ctx.session.infer(MODEL, toWireTensor(new Float32Array(12), [3, 4])), ErrorCode.BAD_REQUEST);
+  const nan = new Float32Array(WIDTH).fill(0.1);
+  nan[40] = NaN;
+  await rejects(ctx.session.infer(MODEL, toWireTensor(nan, [WIDTH])), ErrorCode.BAD_REQUEST);
+  await rejects(ctx.session.infer(MODEL, sample(3, 60)), ErrorCode.TOO_LARGE);
+  const again = await ctx.session.infer(MODEL, sample(3));
+  assert.equal([...(fromWireTensor(again) as Float32Array)], [...(fromWireTensor(good) as Float32Array)]);
+  ctx.session.sendPose(constantMotion([0, 0, 0], [0, 0, 0]).at(1));
+  assert.is((await ctx.session.predict(20, { predictor: 'learned' })).predictor, 'learned');
+});
+
+socket('/healthz reports the tfjs backend, models and batching', async (ctx) => {
+  const res = await fetch(ctx.url.replace('ws://', 'http://').replace('/v1/session', '/healthz'));
+  const health = (await res.json()) as { inference: { backend: string; models: { name: string }[]; batching: unknown } };
+  assert.ok(['tensorflow', 'wasm', 'cpu'].includes(health.inference.backend));
+  assert.ok(health.inference.models.some((m) => m.name === MODEL));
+  assert.ok(health.inference.batching);
+});
+
+socket.run();

@@ -8,16 +8,15 @@ import type { PredictorFactory } from '../engines.js';
 import { loadTfBackend, type BackendName, type TfRuntime } from './backend.js';
 import { BUNDLED_MODELS_DIR, ModelRegistry, type RegisteredModel } from './ModelRegistry.js';
 import { TfjsInferenceEngine, type TfjsInferenceEngineOptions } from './TfjsInferenceEngine.js';
-import { constantVelocityPredictor } from './predictors/ConstantVelocityPredictor.js';
+import { constantVelocity, noPrediction } from './baselinePredictors.js';
 import { kalmanPredictor, type KalmanOptions } from './predictors/KalmanPredictor.js';
 import { learnedPredictor, type LearnedPredictorOptions } from './predictors/LearnedPredictor.js';
-import { nonePredictor } from './predictors/NonePredictor.js';
 
 export { loadTfBackend, registerBackend, BACKENDS, type BackendName, type TfRuntime } from './backend.js';
 export { ModelRegistry, BUNDLED_MODELS_DIR, type RegisteredModel } from './ModelRegistry.js';
 export { TfjsInferenceEngine } from './TfjsInferenceEngine.js';
 export { MicroBatcher } from './MicroBatcher.js';
-export { nonePredictor, constantVelocityPredictor, kalmanPredictor, learnedPredictor };
+export { noPrediction, constantVelocity, kalmanPredictor, learnedPredictor };
 
 /** Name of the shipped learned model (folder under models/). */
 export const HEAD_PREDICTOR_MODEL = 'head-predictor';
@@ -35,7 +34,7 @@ export interface PredictorOptions {
 
 /** Every predictor that can be built, default (best) first. */
 export function createDefaultPredictors(headModel?: RegisteredModel, options: PredictorOptions = {}): PredictorFactory[] {
-  const all: PredictorFactory[] = [nonePredictor, constantVelocityPredictor, kalmanPredictor(options.kalman)];
+  const all: PredictorFactory[] = [noPrediction, constantVelocity, kalmanPredictor(options.kalman)];
   if (headModel) all.push(learnedPredictor(headModel, options.learned));
   const rank = (name: string) => {
     const i = (PREDICTOR_PREFERENCE as readonly string[]).indexOf(name);
