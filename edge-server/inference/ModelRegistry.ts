@@ -28,6 +28,8 @@ export interface RegisteredModel {
   readonly metadata: Record<string, unknown> | undefined;
   /** Present for Dense-only models: the fast path (denseStack.ts). */
   readonly denseStack: DenseStack | undefined;
+  /** The tfjs layers model itself (layers format only), for callers that need the layers API. */
+  readonly layers: TF.LayersModel | undefined;
   /** Runs `rows` samples (concatenated, row-major) and returns rows × output size values. */
   run(input: Float32Array | Int32Array | Uint8Array, rows: number): Float32Array | Int32Array | Uint8Array;
 }
@@ -98,7 +100,7 @@ async function loadOne(tf: Tf, name: string, dir: string, maxBytes: number): Pro
     const { sig: input, batchable } = signatureOf(inp.shape ?? [], inp.dtype, `${name} input`);
     const { sig: output } = signatureOf(out.shape ?? [], out.dtype, `${name} output`);
     return {
-      name, format: 'graph-model', input, output, batchable, parameters: 0, metadata: undefined, denseStack: undefined,
+      name, format: 'graph-model', input, output, batchable, parameters: 0, metadata: undefined, denseStack: undefined, layers: undefined,
       run(data, rows) {
         const x = tf.tensor(data, batchable ? [rows, ...input.shape] : [...input.shape], input.dtype as 'float32');
         const y = model.predict(x) as TF.Tensor;
@@ -118,6 +120,7 @@ async function loadOne(tf: Tf, name: string, dir: string, maxBytes: number): Pro
     name, format: 'layers-model', input, output, batchable, parameters: model.countParams(),
     metadata: model.getUserDefinedMetadata() as Record<string, unknown> | undefined,
     denseStack,
+    layers: model,
     run(data, rows) {
       if (denseStack) return denseStack.run(data as Float32Array, rows);
       const x = tf.tensor(data, [rows, ...input.shape], input.dtype as 'float32');
@@ -175,7 +178,10 @@ export class ModelRegistry {
   }
 
   dispose(): void {
-    for (const m of this.#models.values()) m.denseStack?.dispose();
+    for (const m of this.#models.values()) {
+      m.denseStack?.dispose();
+      m.layers?.dispose();
+    }
     this.#models.clear();
   }
 }

@@ -1,9 +1,12 @@
 /**
- * Fast execution of a sequential stack of Dense layers: the layer weights run as a handful of raw
- * tfjs ops (matMul + bias + activation per layer) in one `tidy`, skipping the layers API's
- * per-call bookkeeping. Measured here (bench/inference-latency): `model.predict` costs ~0.4 ms
- * p50 / 2 ms p99 for the head predictor at batch 1 on tfjs-node; these ops ~0.17 / 0.5 ms, and a
- * batch of 64 barely costs more, which is what cross-session batching exploits.
+ * Fast execution of a sequential stack of Dense layers, two ways:
+ * - `run`: the layer weights as a handful of raw tfjs ops (matMul + bias + activation per layer)
+ *   in one `tidy`, skipping the layers API's per-call bookkeeping; a batch of 64 costs barely more
+ *   than one row, which is what cross-session batching exploits (generic `infer`).
+ * - `runJs`: the same weights in a plain float32 loop on the calling thread. For a model as small
+ *   as the head predictor (~17k multiply-adds per row) this beats any call into a native or wasm
+ *   runtime, whose fixed cost per call is 0.1–0.5 ms here; it is the learned predictor's hot path.
+ * bench/inference-latency.ts measures model.predict, `run` and `runJs` per backend side by side.
  */
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from './backend.js';
@@ -20,8 +23,10 @@ interface DenseLayer {
 export interface DenseStack {
   readonly inputSize: number;
   readonly outputSize: number;
-  /** `rows` × inputSize values in, rows × outputSize out. */
+  /** `rows` × inputSize values in, rows × outputSize out, on the tfjs backend. */
   run(input: Float32Array, rows: number): Float32Array;
+  /** Same result computed in JavaScript (float64 arithmetic on the float32 weights). */
+  runJs(input: Float32Array, rows: number): Float32Array;
   dispose(): void;
 }
 
@@ -42,6 +47,19 @@ export function compileDenseStack(tf: Tf, model: TF.LayersModel): DenseStack | u
   if (!first || !last) return undefined;
   const inputSize = first.kernel.shape[0];
   const outputSize = last.kernel.shape[1];
+  // row-major [in, out] kernels as plain arrays for runJs (the inner loop walks one kernel row)
+  const jsLayers = layers.map((l) => ({
+    // float64 copies keep the loop monomorphic (one array type), which V8 compiles tighter
+    kernel: Float64Array.from(l.kernel.dataSync()),
+    bias: l.bias ? Float64Array.from(l.bias.dataSync()) : new Float64Array(l.kernel.shape[1]),
+    inSize: l.kernel.shape[0],
+    outSize: l.kernel.shape[1],
+    activation: l.activation,
+  }));
+  const widest = Math.max(inputSize, ...jsLayers.map((l) => l.outSize));
+  const bufIn = new Float64Array(widest);
+  const bufA = new Float64Array(widest);
+  const bufB = new Float64Array(widest);
   return {
     inputSize,
     outputSize,
@@ -60,6 +78,31 @@ export function compileDenseStack(tf: Tf, model: TF.LayersModel): DenseStack | u
       const data = out.dataSync() as Float32Array;
       out.dispose();
       return data;
+    },
+    runJs(input, rows) {
+      const out = new Float32Array(rows * outputSize);
+      for (let r = 0; r < rows; r++) {
+        for (let i = 0; i < inputSize; i++) bufIn[i] = input[r * inputSize + i]!;
+        let src = bufIn;
+        let dst = bufA;
+        for (const l of jsLayers) {
+          const { kernel, bias, inSize, outSize } = l;
+          for (let j = 0; j < outSize; j++) dst[j] = bias[j]!;
+          for (let i = 0; i < inSize; i++) {
+            const x = src[i]!;
+            if (x === 0) continue; // relu outputs are sparse
+            const k = i * outSize;
+            for (let j = 0; j < outSize; j++) dst[j]! += x * kernel[k + j]!;
+          }
+          if (l.activation === 'relu') for (let j = 0; j < outSize; j++) dst[j] = dst[j]! > 0 ? dst[j]! : 0;
+          else if (l.activation === 'tanh') for (let j = 0; j < outSize; j++) dst[j] = Math.tanh(dst[j]!);
+          else if (l.activation === 'sigmoid') for (let j = 0; j < outSize; j++) dst[j] = 1 / (1 + Math.exp(-dst[j]!));
+          src = dst;
+          dst = dst === bufA ? bufB : bufA;
+        }
+        for (let j = 0; j < outputSize; j++) out[r * outputSize + j] = src[j]!;
+      }
+      return out;
     },
     dispose() {
       for (const l of layers) {

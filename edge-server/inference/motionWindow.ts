@@ -25,6 +25,11 @@ export interface MotionWindowSpec {
   readonly horizonScale: number;
   /** Longest horizon trained on; longer requests scale the prediction (documented in LearnedPredictor). */
   readonly maxHorizonMs: number;
+  /**
+   * What the model corrects: `constant-velocity` (finite difference over velocitySpanMs) or
+   * `kalman` (the Kalman predictor with default options, run per session alongside the model).
+   */
+  readonly base: 'constant-velocity' | 'kalman';
 }
 
 export const DEFAULT_WINDOW_SPEC: MotionWindowSpec = Object.freeze({
@@ -35,22 +40,23 @@ export const DEFAULT_WINDOW_SPEC: MotionWindowSpec = Object.freeze({
   positionScale: 20,
   horizonScale: 1 / 100,
   maxHorizonMs: 120,
+  base: 'kalman',
 });
 
-/** Model inputs: (window − 1) past steps × (rotation 3 + position 3), horizon, constant-velocity delta 6. */
+/** Model inputs: (window − 1) past steps × (rotation 3 + position 3), horizon, base delta 6. */
 export function featureCount(spec: MotionWindowSpec): number {
   return (spec.window - 1) * 6 + 1 + 6;
 }
-/** Model outputs: correction to the constant-velocity delta, rotation 3 + position 3, model units. */
+/** Model outputs: correction to the base delta, rotation 3 + position 3, model units. */
 export const OUTPUT_COUNT = 6;
 
 /** Everything needed to turn the model's output back into a pose. */
 export interface WindowAnchor {
   readonly latest: PoseSample;
   readonly orientation: Quat;
-  /** Constant-velocity delta in the head frame: rotation vector (rad) and translation (m). */
-  readonly cvRotation: Vec3;
-  readonly cvPosition: Vec3;
+  /** The base predictor's delta in the head frame: rotation vector (rad) and translation (m). */
+  readonly baseRotation: Vec3;
+  readonly basePosition: Vec3;
   readonly horizonMs: number;
 }
 
@@ -82,9 +88,15 @@ function relative(q0inv: Quat, p0: readonly number[], pose: { position: Vec3; or
   return [r, d];
 }
 
+/** Horizon the model is asked about (and the base predictor is run at). */
+export function modelHorizon(horizonMs: number, spec: MotionWindowSpec = DEFAULT_WINDOW_SPEC): number {
+  return Math.min(horizonMs, spec.maxHorizonMs);
+}
+
 /**
  * Writes the features of `history` (oldest first, at least one sample) for `horizonMs` into
- * `out` at `offset`, and returns what `decodePrediction` needs.
+ * `out` at `offset`, and returns what `decodePrediction` needs. `base` is the base predictor's
+ * pose at `modelHorizon(horizonMs)` (spec.base `kalman`); without it, constant velocity is used.
  */
 export function encodeWindow(
   history: readonly PoseSample[],
@@ -92,6 +104,7 @@ export function encodeWindow(
   out: Float32Array,
   offset: number,
   spec: MotionWindowSpec = DEFAULT_WINDOW_SPEC,
+  base?: { position: readonly number[]; orientation: readonly number[] },
 ): WindowAnchor {
   const latest = history[history.length - 1];
   if (!latest) throw new RangeError('history is empty');
@@ -108,42 +121,48 @@ export function encodeWindow(
     out[o++] = d[1] * ps;
     out[o++] = d[2] * ps;
   }
-  const h = Math.min(horizonMs, spec.maxHorizonMs);
+  const h = modelHorizon(horizonMs, spec);
   out[o++] = h * spec.horizonScale;
-  // Constant velocity in the head frame over velocitySpanMs: the part of the answer the model
-  // does not have to learn; it predicts the correction (deceleration, reversals at range ends).
-  const [rb, db] = relative(q0inv, latest.position, poseAt(history, latest.time - spec.velocitySpanMs * 1000));
-  const span = history[0]!.time < latest.time ? Math.min(spec.velocitySpanMs, (latest.time - history[0]!.time) / 1000) : 0;
-  const f = span > 0 ? -h / span : 0; // rb points backwards in time
-  const cvRotation: Vec3 = [rb[0] * f, rb[1] * f, rb[2] * f];
-  const cvPosition: Vec3 = [db[0] * f, db[1] * f, db[2] * f];
-  out[o++] = cvRotation[0] * rs;
-  out[o++] = cvRotation[1] * rs;
-  out[o++] = cvRotation[2] * rs;
-  out[o++] = cvPosition[0] * ps;
-  out[o++] = cvPosition[1] * ps;
-  out[o++] = cvPosition[2] * ps;
-  return { latest, orientation: q0, cvRotation, cvPosition, horizonMs };
+  // The base prediction in the head frame is the part of the answer the model does not have to
+  // learn; it predicts the correction (deceleration, reversals at range ends).
+  let baseRotation: Vec3;
+  let basePosition: Vec3;
+  if (base) {
+    [baseRotation, basePosition] = relative(q0inv, latest.position, { position: base.position as Vec3, orientation: normalize(base.orientation) });
+  } else {
+    const [rb, db] = relative(q0inv, latest.position, poseAt(history, latest.time - spec.velocitySpanMs * 1000));
+    const span = history[0]!.time < latest.time ? Math.min(spec.velocitySpanMs, (latest.time - history[0]!.time) / 1000) : 0;
+    const f = span > 0 ? -h / span : 0; // rb points backwards in time
+    baseRotation = [rb[0] * f, rb[1] * f, rb[2] * f];
+    basePosition = [db[0] * f, db[1] * f, db[2] * f];
+  }
+  out[o++] = baseRotation[0] * rs;
+  out[o++] = baseRotation[1] * rs;
+  out[o++] = baseRotation[2] * rs;
+  out[o++] = basePosition[0] * ps;
+  out[o++] = basePosition[1] * ps;
+  out[o++] = basePosition[2] * ps;
+  return { latest, orientation: q0, baseRotation, basePosition, horizonMs };
 }
 
 /**
- * The model's correction (head frame, model units) applied on top of the constant-velocity delta,
+ * The model's correction (head frame, model units) applied on top of the base delta,
  * on the manifold: q = q0 ⊗ exp(δθ), p = p0 + R(q0)·δp. Horizons past `maxHorizonMs` scale the
  * delta linearly (the model was not trained that far).
  */
 export function decodePrediction(anchor: WindowAnchor, output: ArrayLike<number>, offset: number, spec: MotionWindowSpec = DEFAULT_WINDOW_SPEC): PoseSample {
-  const scale = anchor.horizonMs > spec.maxHorizonMs ? anchor.horizonMs / spec.maxHorizonMs : 1;
+  const scale = anchor.horizonMs / modelHorizon(anchor.horizonMs, spec) || 1;
   const rs = 1 / spec.rotationScale;
   const ps = 1 / spec.positionScale;
   const rot: Vec3 = [
-    (anchor.cvRotation[0] + output[offset]! * rs) * scale,
-    (anchor.cvRotation[1] + output[offset + 1]! * rs) * scale,
-    (anchor.cvRotation[2] + output[offset + 2]! * rs) * scale,
+    (anchor.baseRotation[0] + output[offset]! * rs) * scale,
+    (anchor.baseRotation[1] + output[offset + 1]! * rs) * scale,
+    (anchor.baseRotation[2] + output[offset + 2]! * rs) * scale,
   ];
   const local: Vec3 = [
-    (anchor.cvPosition[0] + output[offset + 3]! * ps) * scale,
-    (anchor.cvPosition[1] + output[offset + 4]! * ps) * scale,
-    (anchor.cvPosition[2] + output[offset + 5]! * ps) * scale,
+    (anchor.basePosition[0] + output[offset + 3]! * ps) * scale,
+    (anchor.basePosition[1] + output[offset + 4]! * ps) * scale,
+    (anchor.basePosition[2] + output[offset + 5]! * ps) * scale,
   ];
   const d = rotate(anchor.orientation, local);
   const p = anchor.latest.position;
@@ -160,7 +179,7 @@ export function correctionTowards(anchor: WindowAnchor, target: { position: read
   const q0inv = conjugate(anchor.orientation);
   const [r, d] = relative(q0inv, anchor.latest.position, { position: target.position as Vec3, orientation: normalize(target.orientation) });
   for (let i = 0; i < 3; i++) {
-    out[offset + i] = (r[i]! - anchor.cvRotation[i]!) * spec.rotationScale;
-    out[offset + 3 + i] = (d[i]! - anchor.cvPosition[i]!) * spec.positionScale;
+    out[offset + i] = (r[i]! - anchor.baseRotation[i]!) * spec.rotationScale;
+    out[offset + 3 + i] = (d[i]! - anchor.basePosition[i]!) * spec.positionScale;
   }
 }
