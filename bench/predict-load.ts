@@ -99,6 +99,10 @@ export async function main(argv: string[]): Promise<void> {
     printEnvironment(env);
     const sessions = await Promise.all(Array.from({ length: count }, () => connect(node.url, { pingIntervalMs: 0, requestTimeoutMs: 2000 })));
     const results: Record<string, Summary & { errors: number; sent: number }> = {};
+    // unmeasured: JIT, socket buffers and the node's predictor instances warm up first
+    process.stdout.write('warm-up (1 s, every predictor) … ');
+    for (const predictor of predictors) await phase(sessions, predictor, 1 / predictors.length, hz);
+    console.log('done');
     for (const predictor of predictors) {
       process.stdout.write(`${predictor}: ${count} sessions × ${hz} Hz for ${seconds} s … `);
       const { rtt, errors, sent } = await phase(sessions, predictor, seconds, hz);
@@ -115,6 +119,7 @@ export async function main(argv: string[]): Promise<void> {
       const tfjsSessions = await Promise.all(Array.from({ length: count }, () => connect(tfjsNode.url, { pingIntervalMs: 0, requestTimeoutMs: 2000 })));
       const name = 'learned (tfjs batched)';
       process.stdout.write(`${name}: ${count} sessions × ${hz} Hz for ${seconds} s … `);
+      await phase(tfjsSessions, 'learned', 1, hz);
       const { rtt, errors, sent } = await phase(tfjsSessions, 'learned', seconds, hz);
       results[name] = { ...summarize(rtt), errors, sent };
       const s = results[name]!;

@@ -7,6 +7,9 @@ import { connect, type Session } from '../client-sdk/node.js';
 import { angleBetween } from '../protocol/motion/quaternion.js';
 import { rejects } from './support/assertions.js';
 import { constantMotion, DEG } from './motionFixtures.js';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 
 const test = suite('inference engine');
 let inference: LoadedInference;
@@ -141,3 +144,38 @@ socket('/healthz reports the tfjs backend, models and batching', async (ctx) => 
 });
 
 socket.run();
+
+const fallback = suite('inference without tfjs-node');
+
+fallback('an edge node on the wasm backend serves learned predict and infer, and says so in its log and /healthz', async () => {
+  const cli = fileURLToPath(new URL('../bin/edge-offload.js', import.meta.url));
+  const child = spawn(process.execPath, [cli, 'edge', '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, EDGE_TF_BACKEND: 'wasm' } });
+  try {
+    const logs: string[] = [];
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`edge node did not start in 20 s; output: ${logs.join(' | ')}`)), 20_000);
+      child.once('exit', (code) => reject(new Error(`edge node exited with ${code}: ${logs.join(' | ')}`)));
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        logs.push(line);
+        const event = JSON.parse(line) as { event: string; url?: string };
+        if (event.event === 'listening') {
+          clearTimeout(timer);
+          resolve(event.url!);
+        }
+      });
+    });
+    assert.ok(logs.some((l) => l.includes('tfjs backend: wasm')), logs.join('\n'));
+    const health = (await (await fetch(url.replace('ws://', 'http://').replace('/v1/session', '/healthz'))).json()) as { inference: { backend: string } };
+    assert.is(health.inference.backend, 'wasm');
+    const session = await connect(url, { pingIntervalMs: 0 });
+    const turn = constantMotion([0, 60 * DEG, 0], [0, 0, 0]);
+    for (const s of turn.samples(0.3)) session.sendPose(s);
+    assert.is((await session.predict(50, { predictor: 'learned' })).predictor, 'learned');
+    assert.equal((await session.infer(MODEL, sample(4))).shape, [6]);
+    session.close();
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+fallback.run();

@@ -10,6 +10,10 @@
  * The three axes are filtered independently, dropping the ω×δθ coupling term, which is second
  * order at tracker rates (≤ 0.05 rad of turn between samples).
  *
+ * Defaults: bench/tune-kalman.ts grid-searched the noise settings on the training participants;
+ * 50 ms p95 angular error moved by < 4% across a 64× range of rotationNoise, so the defaults
+ * are round values inside the flat region.
+ *
  * The filter follows `observe()`, and also catches up from `history` inside `predict()`, so it
  * gives the same answer whether or not the session feeds it every sample.
  */
