@@ -16,6 +16,10 @@ Options:
   --drain-ms N      on SIGINT/SIGTERM, how long clients get to move away [default: 2000]
   --models DIR      folder of tfjs model folders to serve     [default: the shipped models]
   --no-inference    serve only the model-free predictors (none, constant-velocity), no infer
+  --render          offer rendering (three.js on Dawn); needs a GPU or Mesa's
+                    llvmpipe (run scripts/install-render-deps.sh as root)
+  --gpu-backend B   auto|default|opengles|vulkan|d3d12|metal
+                    [default: env EDGE_OFFLOAD_GPU_BACKEND, else auto]
   -h, --help        show this help
 
 Prints JSON lines; the one with {"event":"listening","url":…,"port":…,"nodeId":…}.`;
@@ -23,7 +27,7 @@ Prints JSON lines; the one with {"event":"listening","url":…,"port":…,"nodeI
 export async function runEdgeCommand(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
-    { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' }, models: { type: 'string' }, 'no-inference': { type: 'boolean' } },
+    { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' }, models: { type: 'string' }, 'no-inference': { type: 'boolean' }, render: { type: 'boolean' }, 'gpu-backend': { type: 'string' } },
     HELP,
   );
   if (!args) return;
@@ -44,6 +48,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   }
   const server = new EdgeServer({
     ...(inference ? { inference: inference.engine, predictors: inference.predictors } : {}),
+    renderer: args.values.render ? await createRenderer(stringFlag(args.values['gpu-backend'])) : undefined,
     port: intFlag(args.values.port, 'port') ?? 8765,
     host: stringFlag(args.values.host) ?? '127.0.0.1',
     nodeId: stringFlag(args.values['node-id']),
@@ -58,4 +63,11 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Loaded only with --render, so a node that does not render never loads three, Dawn or sharp. */
+async function createRenderer(backend: string | undefined) {
+  const { WebGpuRenderEngine, resolveBackendChoice } = await import('../../edge-server/render/index.js');
+  // without the flag, createGpu reads EDGE_OFFLOAD_GPU_BACKEND itself
+  return WebGpuRenderEngine.create({ gpu: backend ? { backend: resolveBackendChoice(backend) } : {} });
 }
