@@ -16,6 +16,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_WINDOW_SPEC, OUTPUT_COUNT, correctionTowards, encodeWindow, featureCount, modelHorizon } from '../edge-server/inference/motionWindow.js';
 import { kalmanPredictor } from '../edge-server/inference/predictors/KalmanPredictor.js';
+import { loadTfBackend } from '../edge-server/inference/backend.js';
+import { saveModelFiles } from './motion/saveModel.js';
 import type { PoseSample } from '../protocol/index.js';
 import { MISSING_TRACES_HELP, VALIDATION_PARTICIPANTS, findTraceDir, loadTraces, splitByParticipant, type Trace } from './motion/cromTraces.js';
 import { motionCases, seededRandom } from './motion/windows.js';
@@ -57,8 +59,10 @@ if (!dir) {
   process.exit(2);
 }
 
-process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
-const tf = await import('@tensorflow/tfjs-node');
+// tfjs-node when its binding loads (scripts/install-tfjs-node.sh), else wasm/cpu (slower, same result)
+const runtime = await loadTfBackend({ log: () => {} });
+const tf = runtime.tf;
+if (runtime.backend !== 'tensorflow') console.warn(`WARNING: training on the ${runtime.backend} backend; run scripts/install-tfjs-node.sh for tfjs-node`);
 const spec = DEFAULT_WINDOW_SPEC;
 const F = featureCount(spec);
 const random = seededRandom(Number(args.seed));
@@ -100,7 +104,7 @@ function buildSet(traces: readonly Trace[], stride: number, label: string): { x:
 }
 
 const started = Date.now();
-console.log(`traces: ${dir}\nbackend: ${tf.getBackend()} (tfjs-node ${tf.version['tfjs-node'] ?? '?'}), node ${process.version}`);
+console.log(`traces: ${dir}\nbackend: ${tf.getBackend()} (tfjs ${tf.version.tfjs}), node ${process.version}`);
 const all = loadTraces(dir, (name) => process.stdout.write(`\rreading ${name}   `));
 process.stdout.write('\n');
 const traces = all.filter((t) => t.usable);
@@ -125,7 +129,7 @@ const xs = tf.tensor2d(trainSet.x, [trainSet.n, F]);
 const ys = tf.tensor2d(trainSet.y, [trainSet.n, OUTPUT_COUNT]);
 const xv = tf.tensor2d(valSet.x, [valSet.n, F]);
 const yv = tf.tensor2d(valSet.y, [valSet.n, OUTPUT_COUNT]);
-const zeroLoss = (tf.losses.huberLoss(yv, tf.zerosLike(yv)) as import('@tensorflow/tfjs-node').Scalar).dataSync()[0]!;
+const zeroLoss = (tf.losses.huberLoss(yv, tf.zerosLike(yv)) as import('@tensorflow/tfjs').Scalar).dataSync()[0]!;
 console.log(`model: ${F} → ${hidden} → ${hidden} → ${OUTPUT_COUNT}, ${model.countParams()} parameters; validation loss of the base predictor alone: ${zeroLoss.toFixed(5)}`);
 
 const epochs = Number(args.epochs);
@@ -136,11 +140,11 @@ await model.fit(xs, ys, {
   validationData: [xv, yv],
   verbose: 0,
   callbacks: {
-    onEpochBegin: async (epoch) => {
+    onEpochBegin: async (epoch: number) => {
       // step the learning rate down for the last third
       if (epoch === Math.floor((epochs * 2) / 3)) (model.optimizer as unknown as { learningRate: number }).learningRate = 5e-4;
     },
-    onEpochEnd: async (epoch, logs) => {
+    onEpochEnd: async (epoch: number, logs?: import('@tensorflow/tfjs').Logs) => {
       console.log(`epoch ${epoch + 1}/${epochs}: loss ${logs?.loss?.toFixed(5)} val_loss ${logs?.val_loss?.toFixed(5)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     },
   },
@@ -156,5 +160,5 @@ model.setUserDefinedMetadata({
 });
 const out = resolve(args.out);
 mkdirSync(out, { recursive: true });
-await model.save(`file://${out}`);
+await model.save(saveModelFiles(tf, out));
 console.log(`saved ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
