@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, fromWireTensor, toWireTensor, type Tensor } from '../protocol/index.js';
 import { loadInference, type LoadedInference } from '../edge-server/inference/index.js';
+import { DEFAULT_WINDOW_SPEC, featureCount } from '../edge-server/inference/motionWindow.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { connect, type Session } from '../client-sdk/node.js';
 import { angleBetween } from '../protocol/motion/quaternion.js';
@@ -14,10 +15,11 @@ import { fileURLToPath } from 'node:url';
 const test = suite('inference engine');
 let inference: LoadedInference;
 const MODEL = 'head-predictor';
-const WIDTH = 73;
+// the shipped model's input width (its window spec), as the registry reads it from model.json
+const WIDTH = featureCount(DEFAULT_WINDOW_SPEC);
 
 test.before(async () => {
-  inference = await loadInference({ log: () => {}, maxElements: 4096 });
+  inference = await loadInference({ log: () => {}, maxElements: 1024 });
 });
 test.after(async () => {
   await inference.engine.close();
@@ -68,7 +70,7 @@ test('single sample and batch answers agree, and concurrent requests are batched
 test('malformed requests are rejected with stable codes and the engine keeps serving', async () => {
   assert.is(await code(inference.engine.infer('no-such-model', sample(1))), ErrorCode.UNKNOWN_MODEL);
   assert.is(await code(inference.engine.infer(MODEL, toWireTensor(new Float32Array(10), [10]))), ErrorCode.BAD_REQUEST);
-  assert.is(await code(inference.engine.infer(MODEL, toWireTensor(new Float32Array(WIDTH * 2), [2, WIDTH / 73, 73]))), ErrorCode.BAD_REQUEST);
+  assert.is(await code(inference.engine.infer(MODEL, toWireTensor(new Float32Array(WIDTH * 2), [2, 1, WIDTH]))), ErrorCode.BAD_REQUEST);
   assert.is(await code(inference.engine.infer(MODEL, toWireTensor(new Int32Array(WIDTH), [WIDTH]))), ErrorCode.BAD_REQUEST);
   const nan = new Float32Array(WIDTH);
   nan[5] = NaN;
@@ -76,7 +78,7 @@ test('malformed requests are rejected with stable codes and the engine keeps ser
   const inf = new Float32Array(WIDTH);
   inf[0] = Infinity;
   assert.is(await code(inference.engine.infer(MODEL, toWireTensor(inf, [WIDTH]))), ErrorCode.BAD_REQUEST);
-  assert.is(await code(inference.engine.infer(MODEL, sample(1, 100))), ErrorCode.TOO_LARGE); // 7300 > 4096
+  assert.is(await code(inference.engine.infer(MODEL, sample(1, 100))), ErrorCode.TOO_LARGE); // 100 rows × WIDTH > 1024
   // shape that claims more bytes than sent
   assert.is(await code(inference.engine.infer(MODEL, { dtype: 'float32', shape: [WIDTH], data: new Uint8Array(8) })), ErrorCode.BAD_REQUEST);
   const ok = await inference.engine.infer(MODEL, sample(2));
@@ -94,7 +96,7 @@ interface SocketContext {
 const socket = suite<SocketContext>('inference over a socket');
 
 socket.before(async (ctx) => {
-  const loaded = await loadInference({ log: () => {}, maxElements: 4096 });
+  const loaded = await loadInference({ log: () => {}, maxElements: 1024 });
   ctx.server = new EdgeServer({ nodeId: 'inference-test', inference: loaded.engine, predictors: loaded.predictors });
   ctx.url = (await ctx.server.listen()).url;
   ctx.session = await connect(ctx.url, { pingIntervalMs: 0 });
@@ -126,7 +128,7 @@ socket('malformed infer gets an error with a code and the session keeps working'
   await rejects(ctx.session.infer('no-such-model', sample(3)), ErrorCode.UNKNOWN_MODEL);
   await rejects(ctx.session.infer(MODEL, toWireTensor(new Float32Array(12), [3, 4])), ErrorCode.BAD_REQUEST);
   const nan = new Float32Array(WIDTH).fill(0.1);
-  nan[40] = NaN;
+  nan[WIDTH - 1] = NaN;
   await rejects(ctx.session.infer(MODEL, toWireTensor(nan, [WIDTH])), ErrorCode.BAD_REQUEST);
   await rejects(ctx.session.infer(MODEL, sample(3, 60)), ErrorCode.TOO_LARGE);
   const again = await ctx.session.infer(MODEL, sample(3));

@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as TF from '@tensorflow/tfjs';
 import type { DType } from '../../protocol/index.js';
 import type { Tf } from './backend.js';
@@ -46,7 +47,8 @@ export class ModelLoadError extends Error {
 }
 
 /** Folder of the models shipped with the package (`edge-server/inference/models`). */
-export const BUNDLED_MODELS_DIR = resolve(new URL('.', import.meta.url).pathname, '../../../edge-server/inference/models');
+// compiled to dist/edge-server/inference/ → the repo (or package) root is three levels up
+export const BUNDLED_MODELS_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../edge-server/inference/models');
 
 function fileHandler(tf: Tf, dir: string, maxBytes: number): TF.io.IOHandler {
   const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as {

@@ -33,7 +33,7 @@ export interface MotionWindowSpec {
 }
 
 export const DEFAULT_WINDOW_SPEC: MotionWindowSpec = Object.freeze({
-  window: 12,
+  window: 6,
   stepMs: 1000 / 90,
   velocitySpanMs: 25,
   rotationScale: 10,
