@@ -5,7 +5,7 @@
  * applied on the rotation manifold (motionWindow.ts).
  *
  * Hot path (`execution: 'js'`, the default): the model's Dense weights evaluated in JavaScript on
- * the calling thread (denseStack.ts `runJs`, ~20–40 µs a row here), no queue, no native call.
+ * the calling thread (denseStack.ts `runJs`, ~5–10 µs a row here), no queue, no native call.
  * `execution: 'tfjs'` instead stacks the requests of all sessions that arrive in the same
  * event-loop turn and runs them as one batch of tfjs ops on the backend (~0.2–0.6 ms a batch).
  * bench/inference-latency.ts and bench/predict-load.ts hold the measurements behind the default;
