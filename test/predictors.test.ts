@@ -101,9 +101,10 @@ test('learned (committed model) tracks a constant turn and keeps orientations un
   const truth = slow.at(last.time / 1e6 + 0.05);
   const e = errors(out, truth);
   const none = errors(await run(noPrediction, history, 50), truth);
-  // it must capture most of the 3° turn in 50 ms (none misses all of it)
-  assert.ok(e.deg < 0.35 * none.deg, `learned ${e.deg}° vs none ${none.deg}°`);
-  assert.ok(e.mm < 0.5 * none.mm, `learned ${e.mm} mm vs none ${none.mm} mm`);
+  // it must capture ≥ 90% of the 3° turn and the 10 mm step in 50 ms (none misses all of it);
+  // the committed model leaves ~0.07° and ~0.14 mm
+  assert.ok(e.deg < 0.1 * none.deg, `learned ${e.deg}° vs none ${none.deg}°`);
+  assert.ok(e.mm < 0.1 * none.mm, `learned ${e.mm} mm vs none ${none.mm} mm`);
   assert.ok(Math.abs(Math.hypot(...out.orientation) - 1) < 1e-6);
   // concurrent requests from many sessions batch and answer each session its own pose
   const sessions = [0, 1, 2, 3].map((k) => constantMotion([0, (30 + 20 * k) * DEG, 0], [0, 0, 0]).samples(0.3));
@@ -113,6 +114,24 @@ test('learned (committed model) tracks a constant turn and keeps orientations un
     const lastYaw = (30 + 20 * k) * 0.3;
     assert.ok(yawDeg > lastYaw, `session ${k} predicted forward motion`);
   });
+  registry.dispose();
+});
+
+test('learned answers finite unit-quaternion poses for edge cases: one sample, duplicates, horizon 0 and past its training range', async () => {
+  const runtime = await loadTfBackend({ log: () => {} });
+  const registry = await ModelRegistry.load(runtime.tf, BUNDLED_MODELS_DIR, { log: () => {} });
+  const learned = createDefaultPredictors(registry.get(HEAD_PREDICTOR_MODEL)).find((p) => p.name === 'learned')!;
+  const samples = yaw.samples(0.2);
+  const duplicated = samples.flatMap((s) => [s, { ...s }]);
+  for (const [history, h] of [[samples.slice(-1), 50], [duplicated, 50], [samples, 0], [samples, 400]] as const) {
+    const out = await learned.create().predict(history, h);
+    assert.ok([...out.position, ...out.orientation].every(Number.isFinite), `finite for ${history.length} samples at ${h} ms`);
+    assert.ok(Math.abs(Math.hypot(...out.orientation) - 1) < 1e-6);
+    assert.is(out.time, history[history.length - 1]!.time + h * 1000);
+  }
+  // horizon 0 is the newest pose (up to the model's small bias)
+  const now = await learned.create().predict(samples, 0);
+  assert.ok(angleBetween(now.orientation, samples[samples.length - 1]!.orientation) / DEG < 0.2);
   registry.dispose();
 });
 
