@@ -1,5 +1,6 @@
 /** `edge-offload edge`: run a node until SIGINT/SIGTERM, then drain its clients and stop. */
 import { EdgeServer } from '../../edge-server/index.js';
+import { loadInference, type LoadedInference } from '../../edge-server/inference/index.js';
 import { NODE_TIERS, type NodeTier } from '../../protocol/index.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
 
@@ -13,25 +14,40 @@ Options:
   --node-id ID      stable node id                             [default: random]
   --tier edge|cloud what this node is to clients               [default: edge]
   --drain-ms N      on SIGINT/SIGTERM, how long clients get to move away [default: 2000]
+  --models DIR      folder of tfjs model folders to serve     [default: the shipped models]
+  --no-inference    serve only the model-free predictors (none, constant-velocity), no infer
   --render          offer rendering (three.js on Dawn); needs a GPU or Mesa's
                     llvmpipe (run scripts/install-render-deps.sh as root)
   --gpu-backend B   auto|default|opengles|vulkan|d3d12|metal
                     [default: env EDGE_OFFLOAD_GPU_BACKEND, else auto]
   -h, --help        show this help
 
-On start it prints one JSON line: {"event":"listening","url":…,"port":…,"nodeId":…}.`;
+Prints JSON lines; the one with {"event":"listening","url":…,"port":…,"nodeId":…}.`;
 
 export async function runEdgeCommand(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
-    { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' }, render: { type: 'boolean' }, 'gpu-backend': { type: 'string' } },
+    { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' }, models: { type: 'string' }, 'no-inference': { type: 'boolean' }, render: { type: 'boolean' }, 'gpu-backend': { type: 'string' } },
     HELP,
   );
   if (!args) return;
   const tier = (stringFlag(args.values.tier) ?? 'edge') as NodeTier;
   if (!NODE_TIERS.includes(tier)) throw new Error(`--tier must be edge or cloud, got '${tier}'`);
   const drainMs = intFlag(args.values['drain-ms'], 'drain-ms', 0, 600_000) ?? 2000;
+  // tfjs backend (tensorflow → wasm → cpu), models and learned/Kalman predictors; the node still
+  // serves the baseline predictors when this fails
+  let inference: LoadedInference | undefined;
+  if (!args.values['no-inference']) {
+    const log = (message: string) => console.log(JSON.stringify({ event: 'inference', message }));
+    try {
+      const modelDir = stringFlag(args.values.models);
+      inference = await loadInference({ log, ...(modelDir ? { modelDir } : {}) });
+    } catch (err) {
+      log(`inference unavailable: ${(err as Error).message}`);
+    }
+  }
   const server = new EdgeServer({
+    ...(inference ? { inference: inference.engine, predictors: inference.predictors } : {}),
     renderer: args.values.render ? await createRenderer(stringFlag(args.values['gpu-backend'])) : undefined,
     port: intFlag(args.values.port, 'port') ?? 8765,
     host: stringFlag(args.values.host) ?? '127.0.0.1',
