@@ -104,7 +104,8 @@ export async function main(argv: string[]): Promise<void> {
 
   const cloud = await spawnNode({ tier: 'cloud' });
   const cloudLink = await startNetemProxy({ target: { host: '127.0.0.1', port: cloud.port }, delayMs: cloudRtt / 2, jitterMs: 2 });
-  const placement: Placement = new LocatorPlacement([{ id: cloud.nodeId, url: `${cloudLink.url}/v1/session`, tier: 'cloud' }]);
+  const placement: Placement = new LocatorPlacement();
+  await placement.announce({ id: cloud.nodeId, url: `${cloudLink.url}/v1/session`, tier: 'cloud' });
   const { locator } = placement;
   const sessions: Session[] = [];
   const loads: HeadsetLoad[] = [];

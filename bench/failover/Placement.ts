@@ -24,8 +24,8 @@ export class LocatorPlacement implements Placement {
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
 
   /** `expiryMs`: how long a dead node stays listed, standing in for discovery's 3 missed heartbeats. */
-  constructor(cloud: NodeCandidate[], expiryMs = 300) {
-    this.locator = new MutableLocator({ cloud });
+  constructor(expiryMs = 300) {
+    this.locator = new MutableLocator();
     this.#expiryMs = expiryMs;
   }
 
