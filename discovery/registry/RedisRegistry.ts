@@ -89,8 +89,15 @@ for _, id in ipairs(ids) do
 end
 return removed`;
 
-function makeClient(url: string) {
-  return createClient({ url, socket: { reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000) } });
+/** Reconnects with backoff once up; the first connect fails fast so a wrong URL is reported at start. */
+function makeClient(url: string, everConnected: () => boolean) {
+  return createClient({
+    url,
+    socket: {
+      connectTimeout: 3000,
+      reconnectStrategy: (retries, cause) => (everConnected() ? Math.min(50 * 2 ** retries, 2000) : cause),
+    },
+  });
 }
 type Client = ReturnType<typeof makeClient>;
 type Static = Omit<NodeRecord, 'load' | 'freeCapacity' | 'lastSeen'>;
@@ -110,11 +117,13 @@ export class RedisRegistry implements Registry {
 
   /** Connects first, so a bad URL fails here with a clear message rather than on the first query. */
   static async connect(options: RedisRegistryOptions): Promise<RedisRegistry> {
-    const client = makeClient(options.url);
+    let connected = false;
+    const client = makeClient(options.url, () => connected);
     // without a listener node-redis rethrows socket errors as uncaught; reconnects are handled above
     client.on('error', () => {});
     try {
       await client.connect();
+      connected = true;
     } catch (err) {
       await client.destroy?.();
       throw new Error(`cannot connect to Redis at ${options.url}: ${(err as Error).message}. Is redis-server running?`);
