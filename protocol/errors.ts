@@ -26,6 +26,12 @@ export const ErrorCode = {
   BAD_REQUEST: 'BAD_REQUEST',
   /** `infer` names a model the node has not loaded. */
   UNKNOWN_MODEL: 'UNKNOWN_MODEL',
+  /** A newer `render` request from the same session replaced this one before it started. */
+  SUPERSEDED: 'SUPERSEDED',
+  /** The session reads too slowly: its socket buffer is full, so this answer was dropped. */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
+  /** Too many requests of this session are in flight at once. */
+  BUSY: 'BUSY',
   /** The node is draining or shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** A request got no answer in time (client side). */

@@ -6,3 +6,4 @@ export { scanMessagePack } from './scan.js';
 export * from './tensor.js';
 export * as quaternion from './motion/quaternion.js';
 export { extrapolateConstantVelocity, estimateVelocity } from './motion/constantVelocity.js';
+export { Logger } from './Logger.js';

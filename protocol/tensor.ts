@@ -27,7 +27,8 @@ export function fromWireTensor(tensor: Tensor, maxElements = Infinity): Float32A
     throw new RequestError(ErrorCode.BAD_REQUEST, `tensor of shape [${tensor.shape}] ${tensor.dtype} needs ${count * width} bytes, got ${tensor.data.byteLength}`);
   }
   if (tensor.dtype === 'uint8') return tensor.data;
-  const aligned = tensor.data.byteOffset % width === 0 ? tensor.data : tensor.data.slice();
+  // Uint8Array.prototype.slice copies; Buffer#slice (what ws/msgpackr hand us in Node) would not
+  const aligned = tensor.data.byteOffset % width === 0 ? tensor.data : Uint8Array.prototype.slice.call(tensor.data);
   return tensor.dtype === 'float32'
     ? new Float32Array(aligned.buffer, aligned.byteOffset, count)
     : new Int32Array(aligned.buffer, aligned.byteOffset, count);

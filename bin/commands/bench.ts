@@ -1,0 +1,24 @@
+/** `edge-offload bench <name>`: runs bench/<name>, which writes JSON + SVG to bench/results/. */
+const BENCHES: Record<string, { load: () => Promise<{ main(argv: string[]): Promise<void> }>; summary: string }> = {
+  overhead: { load: () => import('../../bench/overhead.js'), summary: 'predict round trip through the stack vs a raw ws echo of the same bytes' },
+};
+
+const HELP = `Usage: edge-offload bench <name> [options]
+
+Benchmarks:
+${Object.entries(BENCHES)
+  .map(([name, { summary }]) => `  ${name.padEnd(18)} ${summary}`)
+  .join('\n')}
+
+Run 'edge-offload bench <name> --help' for a benchmark's options.`;
+
+export async function runBenchCommand(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    console.log(HELP);
+    return;
+  }
+  const bench = BENCHES[name];
+  if (!bench) throw new Error(`unknown benchmark '${name}'\n\n${HELP}`);
+  await (await bench.load()).main(rest);
+}

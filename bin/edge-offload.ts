@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+/**
+ * edge-offload CLI: one binary, a subcommand per role. Each subcommand parses its own flags and
+ * has its own --help.
+ */
+import { runDemoCommand } from './commands/demo.js';
+import { runEdgeCommand } from './commands/edge.js';
+import { runBenchCommand } from './commands/bench.js';
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
+  demo: { run: runDemoCommand, summary: 'edge node + simulated headset in one process, printing live latency' },
+  edge: { run: runEdgeCommand, summary: 'run an edge (or cloud) node serving sessions over WebSocket' },
+  bench: { run: runBenchCommand, summary: 'run a benchmark (overhead, …); results go to bench/results/' },
+};
+
+const USAGE = `Usage: edge-offload <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, { summary }]) => `  ${name.padEnd(10)} ${summary}`)
+  .join('\n')}
+
+Run 'edge-offload <command> --help' for a command's options.`;
+
+const [command, ...rest] = process.argv.slice(2);
+if (!command || command === '--help' || command === '-h' || command === 'help') {
+  console.log(USAGE);
+} else if (!COMMANDS[command]) {
+  console.error(`edge-offload: unknown command '${command}'\n\n${USAGE}`);
+  process.exitCode = 2;
+} else {
+  COMMANDS[command].run(rest).catch((err: unknown) => {
+    console.error(`edge-offload ${command}: ${err instanceof Error ? err.message : String(err)}`);
+    // a failed command may leave sockets or timers behind; do not hang on them
+    process.exit(1);
+  });
+}

@@ -1,0 +1,285 @@
+/**
+ * One live connection to one node: handshake, requests matched to answers by id, ping/pong RTT
+ * and clock offset. It knows nothing of tiers or failover; `Session` builds those on top, so a
+ * session can hold several connections (an edge and a warm cloud standby) at once.
+ */
+import {
+  CloseCode,
+  DEFAULT_CLIENT_MAX_FRAME_BYTES,
+  ErrorCode,
+  InvalidStateError,
+  Logger,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  RequestError,
+  decode,
+  encode,
+  resolveLimits,
+  type DrainMessage,
+  type ErrorMessage,
+  type HelloMessage,
+  type Message,
+  type MessageOf,
+  type WelcomeMessage,
+} from '../protocol/index.js';
+import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+import { RttStats, type RttSummary } from './RttStats.js';
+import type { Transport } from './transport/Transport.js';
+import { WebSocketTransport, type WebSocketConstructor } from './transport/WebSocketTransport.js';
+
+const logger = new Logger('client:connection');
+
+/** Which answer each request type gets. */
+export interface Replies {
+  ping: 'pong';
+  predict: 'prediction';
+  infer: 'result';
+  render: 'frame';
+  scene: 'ack';
+}
+export type RequestType = keyof Replies;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type RequestBody<T extends RequestType> = DistributiveOmit<MessageOf<T>, 'id'>;
+export type ReplyOf<T extends RequestType> = MessageOf<Replies[T]>;
+
+export type NodeConnectionEvents = {
+  /** A ping came back, ms. */
+  latency: [rttMs: number];
+  /** The node asks us to move. */
+  drain: [message: DrainMessage];
+  /** The node reported an error not tied to a request (fatal ones precede `close`). */
+  nodeerror: [error: RequestError | ProtocolError];
+  close: [code: number, reason: string];
+};
+
+export interface NodeConnectionOptions {
+  /** What `hello` carries besides the version (resume state, token, capabilities). */
+  hello?: Omit<HelloMessage, 't' | 'v'>;
+  /** @default 3000 */
+  connectTimeoutMs?: number;
+  /** Ping interval; 0 disables the ping loop. @default 250 */
+  pingIntervalMs?: number;
+  /** Largest frame accepted from the node. @default 32 MiB */
+  maxFrameBytes?: number;
+  /** WebSocket implementation (browsers: the global one; Node: ws, set by the Node entry). */
+  WebSocket?: WebSocketConstructor;
+  /** A ready transport instead of a URL to dial (tests, WebRTC). */
+  transport?: Transport;
+}
+
+interface Pending {
+  type: RequestType;
+  resolve: (message: Message) => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
+  readonly welcome: WelcomeMessage;
+  readonly #transport: Transport;
+  readonly #pending = new Map<number, Pending>();
+  readonly #rtt = new RttStats();
+  readonly #limits;
+  #nextId = 1;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #lastPongAt = performance.now();
+  #clockOffsetMs = Number.NaN;
+  #closed = false;
+
+  /** Dials `url`, says `hello`, and resolves once the node's `welcome` arrives. */
+  static async open(url: string, options: NodeConnectionOptions = {}): Promise<NodeConnection> {
+    const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
+    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_CLIENT_MAX_FRAME_BYTES;
+    const started = performance.now();
+    const transport = options.transport ?? (await WebSocketTransport.open(url, { WebSocket: options.WebSocket, maxFrameBytes, connectTimeoutMs }));
+    const limits = resolveLimits({ maxFrameBytes });
+    const welcome = await new Promise<WelcomeMessage>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`no welcome from ${url} within ${connectTimeoutMs} ms`)), Math.max(1, connectTimeoutMs - (performance.now() - started)));
+      const cleanup = () => {
+        clearTimeout(timer);
+        transport.off('message', onMessage);
+        transport.off('close', onClose);
+      };
+      const fail = (error: Error) => {
+        cleanup();
+        transport.close(CloseCode.NORMAL, 'handshake failed');
+        reject(error);
+      };
+      const onMessage = (bytes: Uint8Array) => {
+        let message: Message;
+        try {
+          message = decode(bytes, limits);
+        } catch (err) {
+          return fail(err as Error);
+        }
+        if (message.t === 'welcome') {
+          cleanup();
+          resolve(message);
+        } else if (message.t === 'error') {
+          fail(new ProtocolError(message.code, `${url} refused the session: ${message.message}`));
+        } else {
+          fail(new ProtocolError(ErrorCode.BAD_MESSAGE, `${url} sent '${message.t}' before welcome`));
+        }
+      };
+      const onClose = (code: number, reason: string) => fail(new Error(`${url} closed during the handshake (${code} ${reason})`));
+      transport.on('message', onMessage);
+      transport.on('close', onClose);
+      transport.send(encode({ t: 'hello', v: PROTOCOL_VERSION, ...options.hello }));
+    });
+    return new NodeConnection(transport, welcome, limits, options.pingIntervalMs ?? 250);
+  }
+
+  private constructor(transport: Transport, welcome: WelcomeMessage, limits: ReturnType<typeof resolveLimits>, pingIntervalMs: number) {
+    super();
+    this.#transport = transport;
+    this.welcome = welcome;
+    this.#limits = limits;
+    transport.on('message', (bytes) => this.#onMessage(bytes));
+    transport.on('close', (code, reason) => this.#onClose(code, reason));
+    if (pingIntervalMs > 0) {
+      this.#pingTimer = setInterval(() => this.ping().catch(() => {}), pingIntervalMs);
+      // a session must never keep a Node process alive on its own
+      (this.#pingTimer as { unref?: () => void }).unref?.();
+      this.ping().catch(() => {});
+    }
+  }
+
+  get url(): string {
+    return this.#transport.url;
+  }
+
+  get nodeId(): string {
+    return this.welcome.node.id;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes sent but not yet on the network: a growing number means the link is stalling. */
+  get bufferedAmount(): number {
+    return this.#transport.bufferedAmount;
+  }
+
+  /** When the last pong arrived (performance.now() ms); failover watches this. */
+  get lastPongAt(): number {
+    return this.#lastPongAt;
+  }
+
+  /** Node clock minus client clock, ms, from the latest ping (NaN before the first pong). */
+  get clockOffsetMs(): number {
+    return this.#clockOffsetMs;
+  }
+
+  rtt(): RttSummary {
+    return this.#rtt.summary();
+  }
+
+  /** Sends a message that has no answer (`pose`, `bye`). */
+  send(message: Message): void {
+    if (this.#closed) throw new InvalidStateError('connection closed');
+    this.#transport.send(encode(message));
+  }
+
+  request<T extends RequestType>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>> {
+    if (this.#closed) return Promise.reject(new InvalidStateError(`connection to ${this.url} is closed`));
+    const id = this.#nextId;
+    this.#nextId = this.#nextId >= 2 ** 32 ? 1 : this.#nextId + 1;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new RequestError(ErrorCode.TIMEOUT, `${body.t} got no answer from ${this.url} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { type: body.t as RequestType, resolve: resolve as (m: Message) => void, reject, timer });
+      this.#transport.send(encode({ ...body, id } as Message));
+    });
+  }
+
+  /** One ping round trip, ms. */
+  async ping(timeoutMs = 1000): Promise<number> {
+    const c = performance.now();
+    const pong = await this.request<'ping'>({ t: 'ping', c }, timeoutMs);
+    const now = performance.now();
+    const rttMs = now - pong.c;
+    this.#lastPongAt = now;
+    // NTP-style: the node's clock read halfway through the round trip
+    this.#clockOffsetMs = (pong.r - pong.c + (pong.s - now)) / 2;
+    this.#rtt.add(rttMs);
+    this.safeEmit('latency', rttMs);
+    return rttMs;
+  }
+
+  close(code: number = CloseCode.NORMAL, reason = 'client closed'): void {
+    if (this.#closed) return;
+    try {
+      this.#transport.send(encode({ t: 'bye', reason }));
+    } catch {
+      // the socket may already be gone; closing below is what matters
+    }
+    this.#transport.close(code, reason);
+    this.#onClose(code, reason);
+  }
+
+  #onMessage(bytes: Uint8Array): void {
+    let message: Message;
+    try {
+      message = decode(bytes, this.#limits);
+    } catch (err) {
+      // a node that sends garbage is broken or hostile: stop talking to it
+      logger.warn(`${this.url} sent an invalid frame: ${(err as Error).message}`);
+      this.safeEmit('nodeerror', err as ProtocolError);
+      this.#transport.close(CloseCode.PROTOCOL, (err as ProtocolError).code ?? 'BAD_FRAME');
+      return;
+    }
+    switch (message.t) {
+      case 'pong':
+      case 'prediction':
+      case 'result':
+      case 'frame':
+      case 'ack':
+        return this.#settle(message.id, message);
+      case 'error':
+        return this.#onError(message);
+      case 'drain':
+        this.safeEmit('drain', message);
+        return;
+      default:
+        logger.debug(`ignoring '${message.t}' from ${this.url}`);
+    }
+  }
+
+  #settle(id: number, message: Message): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return; // answered after its timeout: nobody waits any more
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    if (Replies[pending.type] === message.t) pending.resolve(message);
+    else pending.reject(new ProtocolError(ErrorCode.BAD_MESSAGE, `${pending.type} answered with '${message.t}'`));
+  }
+
+  #onError(message: ErrorMessage): void {
+    const error = message.fatal ? new ProtocolError(message.code, message.message) : new RequestError(message.code, message.message);
+    const pending = message.id === undefined ? undefined : this.#pending.get(message.id);
+    if (pending) {
+      this.#pending.delete(message.id!);
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    } else {
+      this.safeEmit('nodeerror', error);
+    }
+  }
+
+  #onClose(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#pingTimer);
+    for (const [id, pending] of this.#pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new InvalidStateError(`connection to ${this.url} closed (${code}) with ${pending.type} ${id} outstanding`));
+    }
+    this.#pending.clear();
+    this.safeEmit('close', code, reason);
+  }
+}
+
+const Replies: Replies = { ping: 'pong', predict: 'prediction', infer: 'result', render: 'frame', scene: 'ack' };

@@ -1,0 +1,205 @@
+/**
+ * An edge (or cloud) node: one HTTP port that upgrades `/v1/session` to the session protocol and
+ * answers `GET /healthz`. Owns the sessions and the engines' lifetimes.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { CloseCode, Logger, resolveLimits, type ErrorCode, type NodeTier, type WireLimits } from '../protocol/index.js';
+import type { InferenceEngine, PredictorFactory, RenderEngine } from './engines.js';
+import { baselinePredictors } from './inference/baselinePredictors.js';
+import { Session, type SessionContext } from './Session.js';
+
+const logger = new Logger('edge:server');
+
+export const SESSION_PATH = '/v1/session';
+
+export interface EdgeServerOptions {
+  /** TCP port; 0 picks a free one. @default 0 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** Stable node id (discovery uses it). @default a random UUID */
+  nodeId?: string;
+  /** @default 'edge' */
+  tier?: NodeTier;
+  /** Predictors offered to clients; the first is the default unless `defaultPredictor` says otherwise. */
+  predictors?: readonly PredictorFactory[];
+  defaultPredictor?: string;
+  inference?: InferenceEngine;
+  renderer?: RenderEngine;
+  /** Wire limits for what clients send. */
+  limits?: Partial<WireLimits>;
+  /** @default 5000 (env EDGE_OFFLOAD_HELLO_TIMEOUT_MS) */
+  helloTimeoutMs?: number;
+  /** Sessions beyond this are refused with HTTP 503. @default 1000 */
+  maxSessions?: number;
+  /** @default 64 */
+  maxInflightRequests?: number;
+  /** @default 8 MiB */
+  maxBufferedBytes?: number;
+}
+
+export interface ListenResult {
+  port: number;
+  /** ws:// URL of the session endpoint. */
+  url: string;
+}
+
+export class EdgeServer {
+  readonly nodeId: string;
+  readonly tier: NodeTier;
+  readonly #options: EdgeServerOptions;
+  readonly #http: Server;
+  readonly #wss: WebSocketServer;
+  readonly #sessions = new Map<string, Session>();
+  readonly #errors = new Map<ErrorCode, number>();
+  readonly #context: SessionContext;
+  readonly #startedAt = performance.now();
+  readonly #healthSections = new Map<string, () => unknown>();
+  #draining = false;
+  #closed = false;
+  #url = '';
+
+  constructor(options: EdgeServerOptions = {}) {
+    this.#options = options;
+    this.nodeId = options.nodeId ?? randomUUID();
+    this.tier = options.tier ?? 'edge';
+    const limits = resolveLimits(options.limits);
+    const predictors = new Map((options.predictors ?? baselinePredictors).map((p) => [p.name, p]));
+    const defaultPredictor = options.defaultPredictor ?? predictors.keys().next().value;
+    if (!defaultPredictor || !predictors.has(defaultPredictor)) throw new TypeError(`options.defaultPredictor '${defaultPredictor}' is not among the predictors`);
+    this.#context = {
+      nodeId: this.nodeId,
+      tier: this.tier,
+      limits,
+      predictors,
+      defaultPredictor,
+      inference: options.inference,
+      renderer: options.renderer,
+      helloTimeoutMs: options.helloTimeoutMs ?? Number(process.env.EDGE_OFFLOAD_HELLO_TIMEOUT_MS ?? 5000),
+      maxInflightRequests: options.maxInflightRequests ?? 64,
+      maxBufferedBytes: options.maxBufferedBytes ?? 8 << 20,
+      countError: (code) => this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1),
+    };
+    // ws enforces maxPayload while reading, before a frame is buffered whole. It is set to twice
+    // our limit so a moderately oversize frame reaches the codec and gets a TOO_LARGE `error`
+    // the client can read; anything larger is cut off by ws itself (close 1009), unread
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2, perMessageDeflate: false });
+    this.#http = createServer((req, res) => this.#onHttp(req, res));
+    this.#http.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
+  }
+
+  async listen(): Promise<ListenResult> {
+    const { port = 0, host = '127.0.0.1' } = this.#options;
+    await new Promise<void>((resolve, reject) => {
+      this.#http.once('error', reject);
+      this.#http.listen(port, host, () => {
+        this.#http.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.#http.address() as AddressInfo;
+    const printableHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.#url = `ws://${printableHost}:${address.port}${SESSION_PATH}`;
+    logger.debug(`node ${this.nodeId} (${this.tier}) listening on ${this.#url}`);
+    return { port: address.port, url: this.#url };
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Adds a section to `/healthz` (discovery registration state, say). */
+  addHealthSection(name: string, describe: () => unknown): void {
+    this.#healthSections.set(name, describe);
+  }
+
+  health(): Record<string, unknown> {
+    const { inference, renderer, predictors, defaultPredictor, limits } = this.#context;
+    const health: Record<string, unknown> = {
+      status: this.#draining ? 'draining' : 'ok',
+      nodeId: this.nodeId,
+      tier: this.tier,
+      sessions: this.#sessions.size,
+      maxSessions: this.#options.maxSessions ?? 1000,
+      uptimeS: Math.round((performance.now() - this.#startedAt) / 1000),
+      predictors: [...predictors.keys()],
+      defaultPredictor,
+      inference: inference?.describe() ?? null,
+      render: renderer?.describe() ?? null,
+      limits,
+      errors: Object.fromEntries(this.#errors),
+    };
+    for (const [name, describe] of this.#healthSections) health[name] = describe();
+    return health;
+  }
+
+  /**
+   * Graceful stop: stop accepting sessions, ask every client to move (`drain`), wait until they
+   * have left or `deadlineMs` passed, then close what is left and the engines.
+   */
+  async close({ deadlineMs = 2000, reason = 'node shutting down' }: { deadlineMs?: number; reason?: string } = {}): Promise<void> {
+    if (this.#closed) return;
+    this.#draining = true;
+    if (this.#sessions.size > 0 && deadlineMs > 0) {
+      for (const session of this.#sessions.values()) session.drain(reason, deadlineMs);
+      await this.#sessionsGone(deadlineMs);
+    }
+    this.#closed = true;
+    for (const session of this.#sessions.values()) session.close(CloseCode.DRAINED, reason);
+    this.#wss.close();
+    this.#http.closeAllConnections();
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+    await Promise.all([this.#context.inference?.close(), this.#context.renderer?.close()]);
+  }
+
+  #sessionsGone(deadlineMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const deadline = setTimeout(finish, deadlineMs);
+      const poll = setInterval(() => this.#sessions.size === 0 && finish(), 10);
+      function finish() {
+        clearTimeout(deadline);
+        clearInterval(poll);
+        resolve();
+      }
+    });
+  }
+
+  #onHttp(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') {
+      const body = JSON.stringify(this.health());
+      res.writeHead(this.#draining ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(body);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'NOT_FOUND', message: `try GET /healthz or a WebSocket upgrade on ${SESSION_PATH}` }));
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '/').split('?')[0];
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\ncontent-length: 0\r\n\r\n`);
+    };
+    if (path !== SESSION_PATH) return refuse(404, 'Not Found');
+    if (this.#draining) return refuse(503, 'Service Unavailable');
+    if (this.#sessions.size >= (this.#options.maxSessions ?? 1000)) return refuse(503, 'Service Unavailable');
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const id = randomUUID();
+      const session = new Session(id, ws, this.#context, () => this.#sessions.delete(id));
+      this.#sessions.set(id, session);
+    });
+  }
+}

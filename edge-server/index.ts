@@ -1,0 +1,5 @@
+export { EdgeServer, SESSION_PATH, type EdgeServerOptions, type ListenResult } from './EdgeServer.js';
+export { Session } from './Session.js';
+export { PoseHistory } from './PoseHistory.js';
+export type { InferenceEngine, Predictor, PredictorFactory, RenderEngine, RenderedFrame, PoseHistory as PoseWindow } from './engines.js';
+export { baselinePredictors, constantVelocity, noPrediction } from './inference/baselinePredictors.js';
