@@ -7,7 +7,7 @@
 import type { Capability } from '../protocol/index.js';
 import type { NodeCandidate, NodeLocator, ProbeReport, Shortlist } from './locator.js';
 
-/** One open connection able to measure RTT. The session's NodeConnection is one; so is `openSessionPinger`. */
+/** One open connection able to measure RTT. `connectionPinger()` opens one over a NodeConnection. */
 export interface Pinger {
   /** One round trip, in ms. */
   ping(timeoutMs: number): Promise<number>;
@@ -25,6 +25,13 @@ export interface ProbeOptions {
   connectTimeoutMs?: number;
   /** Highest acceptable median RTT; nodes over it are never picked. Default Infinity. */
   budgetMs?: number;
+  /**
+   * Medians closer than this to the best (ms, or 5 % of the best if larger) are a tie worth
+   * re-probing: jitter can flip which is lower. Default 0.3 ms; 0 turns tie-breaking off.
+   */
+  tieMs?: number;
+  /** Extra pings per tied node. Default 8. */
+  tiePings?: number;
   signal?: AbortSignal;
 }
 
@@ -79,6 +86,29 @@ export function pickLowest(results: readonly ProbeResult[], budgetMs = Infinity)
   return best;
 }
 
+/**
+ * When the best medians are within jitter of each other, pings the tied nodes again (up to 3 of
+ * them, in parallel) and folds the new samples in, so the pick rests on more than a coin flip.
+ */
+export async function refineTies(results: ProbeResult[], open: OpenPinger, options: ProbeOptions = {}): Promise<void> {
+  const tieMs = options.tieMs ?? 0.3;
+  if (tieMs <= 0) return;
+  const ranked = results.filter((r) => r.rttMs !== undefined && r.rttMs <= (options.budgetMs ?? Infinity)).sort((a, b) => a.rttMs! - b.rttMs!);
+  const best = ranked[0]?.rttMs;
+  if (best === undefined) return;
+  const tied = ranked.filter((r) => r.rttMs! - best <= Math.max(tieMs, best * 0.05)).slice(0, 3);
+  if (tied.length < 2) return;
+  await Promise.all(
+    tied.map(async (r) => {
+      const extra = await probeNode(r.candidate, open, { ...options, pings: (options.tiePings ?? 8) + 1 });
+      if (extra.samples.length > 0) {
+        r.samples.push(...extra.samples);
+        r.rttMs = median(r.samples);
+      }
+    }),
+  );
+}
+
 export function toReports(results: readonly ProbeResult[]): ProbeReport[] {
   return results.map((r) => (r.rttMs === undefined ? { id: r.candidate.id } : { id: r.candidate.id, rttMs: r.rttMs }));
 }
@@ -106,6 +136,7 @@ export async function selectNode(
   const start = performance.now();
   const list = await locator.shortlist({ ...(options.signal ? { signal: options.signal } : {}), ...(options.caps ? { caps: options.caps } : {}) });
   const [edge, cloud] = await Promise.all([probeAll(list.edge, open, options), probeAll(list.cloud, open, options)]);
+  await refineTies(edge, open, options);
   locator.report?.(toReports([...edge, ...cloud]));
   const bestEdge = pickLowest(edge, options.budgetMs);
   const bestCloud = bestEdge ? undefined : pickLowest(cloud);

@@ -74,6 +74,11 @@ export class NodeAgent extends EventEmitter<NodeAgentEvents> {
     this.#schedule(this.#intervalMs);
   }
 
+  /** Like start(), but never throws: the first registration is retried with backoff like any other. */
+  startInBackground(): void {
+    this.#schedule(0);
+  }
+
   async register(): Promise<void> {
     const body = signRegistration(this.descriptor, this.#key, this.#options.authorization);
     const answer = (await this.#post('/v1/register', body)) as { heartbeatIntervalMs: number; ttlMs: number };

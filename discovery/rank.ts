@@ -6,7 +6,7 @@
  */
 import type { Capability, NodeTier } from '../protocol/index.js';
 import { DEFAULT_ROUTE_FACTOR, propagationRttMs, type LatLon } from './geo.js';
-import type { NearbyNode, NodeFilter, NodeStats, Registry } from './registry/Registry.js';
+import type { Eligibility, NearbyNode, NodeStats, Registry } from './registry/Registry.js';
 
 export interface RankOptions {
   /** Edge nodes returned. Default 8. */
@@ -23,6 +23,11 @@ export interface RankOptions {
   minReputation?: number;
   /** Nodes reporting at least this load are left out. Default 0.95. */
   maxLoad?: number;
+  /**
+   * Edge nodes farther than this are not "edge" for this client (2000 km is ≥ 30 ms of round
+   * trip before any queuing); it gets the cloud list instead. Default 2000 km.
+   */
+  maxEdgeDistanceKm?: number;
 }
 
 export interface ShortlistQuery {
@@ -44,26 +49,26 @@ export const DEFAULT_RANK_OPTIONS: Required<RankOptions> = Object.freeze({
   defaultBaseLatencyMs: 5,
   minReputation: 0.5,
   maxLoad: 0.95,
+  maxEdgeDistanceKm: 2000,
 });
 
 export function estimateRttMs(distanceKm: number, stats: NodeStats, options: Required<RankOptions>): number {
   return propagationRttMs(distanceKm, options.routeFactor) + Math.max(0, stats.baseLatencyMs ?? options.defaultBaseLatencyMs);
 }
 
-export function eligible(query: ShortlistQuery, options: Required<RankOptions>): NodeFilter {
-  const caps = query.caps ?? [];
-  const maxPrice = query.maxPrice ?? Infinity;
-  return (node, stats) =>
-    node.freeCapacity > 0 &&
-    node.load < options.maxLoad &&
-    node.pricePerMinute <= maxPrice &&
-    stats.reputation >= options.minReputation &&
-    caps.every((cap) => node.caps.includes(cap));
+export function eligibility(query: ShortlistQuery, options: Required<RankOptions>): Eligibility {
+  return {
+    ...(query.caps ? { caps: query.caps } : {}),
+    ...(query.maxPrice !== undefined ? { maxPrice: query.maxPrice } : {}),
+    maxLoad: options.maxLoad,
+    minReputation: options.minReputation,
+  };
 }
 
 export async function rankTier(registry: Registry, point: LatLon, tier: NodeTier, k: number, query: ShortlistQuery, options: Required<RankOptions>): Promise<RankedNode[]> {
   if (k <= 0) return [];
-  const candidates = await registry.nearest(point, k * options.candidateFactor, tier, eligible(query, options));
+  const maxDistanceKm = tier === 'edge' ? options.maxEdgeDistanceKm : Infinity;
+  const candidates = await registry.nearest(point, k * options.candidateFactor, tier, { eligibility: eligibility(query, options), maxDistanceKm });
   return candidates
     .map((c) => ({ ...c, estimatedRttMs: estimateRttMs(c.distanceKm, c.stats, options) }))
     .sort((a, b) => a.estimatedRttMs - b.estimatedRttMs)

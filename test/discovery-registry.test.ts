@@ -70,11 +70,38 @@ function registrySuite(name: string, make: () => Promise<Registry>, cleanup: () 
   });
 
   test('nearest() keeps searching past nodes the filter rejects', async ({ registry }) => {
-    for (let i = 0; i < 40; i++) await registry.put(record(`busy${i}`, 40 + i * 0.001, -3, { freeCapacity: 0 }));
+    for (let i = 0; i < 40; i++) await registry.put(record(`busy${i}`, 40 + i * 0.001, -3, { pricePerMinute: 2 }));
     await registry.put(record('free-far', 45, -3));
     await registry.put(record('free-farther', 50, -3));
-    const got = await registry.nearest({ lat: 40, lon: -3 }, 2, 'edge', (n) => n.freeCapacity > 0);
+    const got = await registry.nearest({ lat: 40, lon: -3 }, 2, 'edge', { filter: (n) => n.pricePerMinute < 1 });
     assert.equal(got.map((g) => g.node.id), ['free-far', 'free-farther']);
+  });
+
+  test('eligibility (caps, price, load, free capacity, reputation) is applied by the backend and keeps the search going', async ({ registry }) => {
+    const at = { lat: -33.9, lon: 151.2 };
+    const rejects = [
+      record('no-render', -33.9, 151.2001, { caps: ['predict', 'infer'] }),
+      record('pricey', -33.9, 151.2002, { pricePerMinute: 9 }),
+      record('loaded', -33.9, 151.2003, { load: 0.99 }),
+      record('full', -33.9, 151.2004, { freeCapacity: 0 }),
+      record('flaky', -33.9, 151.2005),
+    ];
+    for (let i = 0; i < 30; i++) rejects.push(record(`full${i}`, -33.9 + i * 0.0001, 151.201, { freeCapacity: 0 }));
+    for (const n of rejects) await registry.put(n);
+    for (let i = 0; i < 5; i++) await registry.learn('flaky', { answered: false }, RATES);
+    await registry.put(record('ok-far', -34.5, 151.2));
+    await registry.put(record('ok-farther', -35.5, 151.2));
+    const eligibility = { caps: ['render' as const], maxPrice: 1, maxLoad: 0.95, minReputation: 0.5 };
+    assert.equal((await registry.nearest(at, 2, 'edge', { eligibility })).map((n) => n.node.id), ['ok-far', 'ok-farther']);
+    assert.equal((await registry.nearest(at, 1, 'edge', { eligibility, filter: (n) => n.id !== 'ok-far' })).map((n) => n.node.id), ['ok-farther']);
+  });
+
+  test('nearest() never returns nodes beyond maxDistanceKm', async ({ registry }) => {
+    await registry.put(record('near', 0, 1)); // ~111 km
+    await registry.put(record('far', 0, 30)); // ~3300 km
+    assert.equal((await registry.nearest({ lat: 0, lon: 0 }, 5, 'edge', { maxDistanceKm: 2000 })).map((n) => n.node.id), ['near']);
+    assert.equal((await registry.nearest({ lat: 0, lon: 0 }, 5, 'edge', { maxDistanceKm: 100 })).map((n) => n.node.id), []);
+    assert.equal((await registry.nearest({ lat: 0, lon: 0 }, 5, 'edge')).map((n) => n.node.id), ['near', 'far']);
   });
 
   test('tiers are separate indexes; re-registering under another tier moves the node', async ({ registry }) => {

@@ -13,7 +13,8 @@ import { NodeAgent } from '../discovery/NodeAgent.js';
 import { authorizeNode, generateKeyPair, signRegistration } from '../discovery/identity.js';
 import { DiscoveryLocator } from '../client-sdk/DiscoveryLocator.js';
 import { selectNode } from '../client-sdk/probe.js';
-import { sessionPinger, type WebSocketConstructor } from '../client-sdk/sessionPinger.js';
+import { connectionPinger } from '../client-sdk/connectionPinger.js';
+import type { WebSocketConstructor } from '../client-sdk/index.js';
 import { eventually, makeNode, makeOperator, trustOf, type TestOperator } from './support/discoveryFixtures.js';
 import { startSessionNode, type SessionNode } from './support/sessionNode.js';
 
@@ -246,7 +247,7 @@ test('a client queries, probes real session sockets, picks the lowest RTT within
     assert.is(first.edge[0]?.id, 'claims-closest', 'before any report, geography ranks the liar first');
     assert.equal(first.cloud.map((c) => c.id), ['cloud-1']);
 
-    const open = sessionPinger(WebSocket as unknown as WebSocketConstructor);
+    const open = connectionPinger({ WebSocket: WebSocket as unknown as WebSocketConstructor });
     const selection = await selectNode(locator, open, { pings: 4, pingTimeoutMs: 500, budgetMs: 20 });
     assert.is(selection.chosen?.candidate.id, 'honest-near');
     assert.is(selection.tier, 'edge');
@@ -275,7 +276,7 @@ test('a dead node in the shortlist times out its probe without delaying the pick
     await call(url, '/v1/register', makeNode(acme, 'alive', { url: alive.url }).registration());
     await call(url, '/v1/register', makeNode(acme, 'dead', { url: 'ws://127.0.0.1:9/', lat: 52.52, lon: 13.405 }).registration());
     const locator = new DiscoveryLocator({ url, location: { lat: 52.52, lon: 13.405 } });
-    const open = sessionPinger(WebSocket as unknown as WebSocketConstructor);
+    const open = connectionPinger({ WebSocket: WebSocket as unknown as WebSocketConstructor });
     const selection = await selectNode(locator, open, { pings: 3, connectTimeoutMs: 500 });
     assert.is(selection.chosen?.candidate.id, 'alive');
     const dead = selection.edge.find((r) => r.candidate.id === 'dead')!;

@@ -1,6 +1,7 @@
 /** `edge-offload bench <name>`: runs bench/<name>, which writes JSON + SVG to bench/results/. */
 const BENCHES: Record<string, { load: () => Promise<{ main(argv: string[]): Promise<void> }>; summary: string }> = {
   overhead: { load: () => import('../../bench/overhead.js'), summary: 'predict round trip through the stack vs a raw ws echo of the same bytes' },
+  discovery: { load: () => import('../../bench/discovery.js'), summary: 'registry query latency at 210k/1M nodes (memory, Redis), heartbeats, selection quality' },
 };
 
 const HELP = `Usage: edge-offload bench <name> [options]

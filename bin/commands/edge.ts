@@ -2,6 +2,8 @@
 import { EdgeServer } from '../../edge-server/index.js';
 import { NODE_TIERS, type NodeTier } from '../../protocol/index.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
+import { attachDiscoveryAgent } from '../../discovery/edgeAgent.js';
+import { parseLatLon } from '../../discovery/locate.js';
 
 const HELP = `Usage: edge-offload edge [options]
 
@@ -13,6 +15,12 @@ Options:
   --node-id ID      stable node id                             [default: random]
   --tier edge|cloud what this node is to clients               [default: edge]
   --drain-ms N      on SIGINT/SIGTERM, how long clients get to move away [default: 2000]
+  --discovery URL   register with this discovery service and heartbeat to it; needs:
+    --node-key FILE   node key from \`edge-offload discovery keygen node\`
+    --node-auth FILE  operator authorisation from \`edge-offload discovery keygen authorize\`
+    --location LAT,LON  where this node is (or --public-ip ADDR to be located by geoip)
+    --public-url URL  session URL clients should dial          [default: the listen URL]
+    --price N         price per minute advertised               [default: 0]
   -h, --help        show this help
 
 On start it prints one JSON line: {"event":"listening","url":…,"port":…,"nodeId":…}.`;
@@ -20,7 +28,9 @@ On start it prints one JSON line: {"event":"listening","url":…,"port":…,"nod
 export async function runEdgeCommand(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
-    { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' } },
+    { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' },
+      discovery: { type: 'string' }, 'node-key': { type: 'string' }, 'node-auth': { type: 'string' }, location: { type: 'string' },
+      'public-ip': { type: 'string' }, 'public-url': { type: 'string' }, price: { type: 'string' } },
     HELP,
   );
   if (!args) return;
@@ -35,11 +45,38 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   });
   const { port, url } = await server.listen();
   console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier }));
+  const discoveryUrl = stringFlag(args.values.discovery);
+  const agent = discoveryUrl
+    ? await attachDiscoveryAgent(server, {
+        discoveryUrl,
+        nodeKeyFile: requiredFlag(args.values['node-key'], 'node-key'),
+        authorizationFile: requiredFlag(args.values['node-auth'], 'node-auth'),
+        location: parseLatLon(stringFlag(args.values.location)),
+        ip: stringFlag(args.values['public-ip']),
+        publicUrl: stringFlag(args.values['public-url']),
+        pricePerMinute: priceFlag(args.values.price),
+      })
+    : undefined;
+  if (agent) console.log(JSON.stringify({ event: 'discovery', url: discoveryUrl, registered: agent.registered }));
   const stop = async (signal: string) => {
     console.log(JSON.stringify({ event: 'draining', signal, sessions: server.sessionCount, deadlineMs: drainMs }));
+    agent?.close();
     await server.close({ deadlineMs: drainMs, reason: `node stopping (${signal})` });
     console.log(JSON.stringify({ event: 'stopped' }));
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function requiredFlag(value: string | boolean | undefined, name: string): string {
+  const v = stringFlag(value);
+  if (!v) throw new Error(`--discovery needs --${name}; see --help`);
+  return v;
+}
+
+function priceFlag(value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !Number.isFinite(n) || n < 0) throw new Error(`--price must be a non-negative number, got '${value}'`);
+  return n;
 }

@@ -12,7 +12,8 @@ import {
   resolveTtlMs,
   type LearningRates,
   type NearbyNode,
-  type NodeFilter,
+  combinedFilter,
+  type NearestOptions,
   type NodeRecord,
   type NodeStats,
   type Observation,
@@ -103,18 +104,22 @@ export class MemoryRegistry implements Registry {
     return true;
   }
 
-  async nearest(point: LatLon, k: number, tier: NodeTier, filter?: NodeFilter): Promise<NearbyNode[]> {
-    return this.nearestSync(point, k, tier, filter);
+  async nearest(point: LatLon, k: number, tier: NodeTier, options: NearestOptions = {}): Promise<NearbyNode[]> {
+    return this.nearestSync(point, k, tier, options);
   }
 
-  nearestSync(point: LatLon, k: number, tier: NodeTier, filter?: NodeFilter): NearbyNode[] {
+  nearestSync(point: LatLon, k: number, tier: NodeTier, options: NearestOptions = {}): NearbyNode[] {
+    const filter = combinedFilter(options);
+    const maxDistanceKm = options.maxDistanceKm;
     const oldest = this.#now() - this.ttlMs;
     const stats = this.#stats;
     const found = this.#indexes[tier].nearest(point, k, {
       maxExamined: this.#maxExamined,
+      ...(maxDistanceKm === undefined ? {} : { maxDistanceKm }),
       filter: (record) => record.lastSeen > oldest && (filter === undefined || filter(record, stats.get(record.id) ?? FRESH_STATS)),
     });
-    return found.map(({ value, distanceKm }) => ({ node: { ...value }, stats: { ...(stats.get(value.id) ?? FRESH_STATS) }, distanceKm }));
+    // the live record, not a copy: callers treat results as read-only (see Registry.nearest)
+    return found.map(({ value, distanceKm }) => ({ node: value, stats: stats.get(value.id) ?? FRESH_STATS, distanceKm }));
   }
 
   async stats(id: string): Promise<NodeStats> {

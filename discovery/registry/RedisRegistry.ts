@@ -2,7 +2,8 @@
  * A registry in Redis, shared by any number of discovery replicas.
  *
  * Layout (all under `prefix`):
- * - `node:<id>`   hash: `d` descriptor JSON, `l` load, `f` free capacity, `s` last seen; PEXPIRE = ttl,
+ * - `node:<id>`   hash: `d` descriptor JSON, `v` its version (new on every put), `c` caps bitmask,
+ *                 `p` price (for the search script), `l` load, `f` free capacity, `s` last seen; PEXPIRE = ttl,
  *                 so Redis itself forgets a silent node.
  * - `geo:<tier>`  GEO set of node ids (GEOADD/GEOSEARCH).
  * - `seen`        sorted set id → last seen, so a sweep finds geo members whose hash expired.
@@ -14,6 +15,7 @@
  * in one pipelined round trip. Lua keeps heartbeat and EWMA updates atomic across replicas.
  * Keys are built inside scripts, so this targets a single Redis (not Cluster).
  */
+import { randomBytes } from 'node:crypto';
 import { createClient } from '@redis/client';
 import type { NodeTier } from '../../protocol/index.js';
 import { greatCircleKm, type LatLon } from '../geo.js';
@@ -22,7 +24,9 @@ import {
   resolveTtlMs,
   type LearningRates,
   type NearbyNode,
-  type NodeFilter,
+  capabilityMask,
+  combinedFilter,
+  type NearestOptions,
   type NodeRecord,
   type NodeStats,
   type Observation,
@@ -37,10 +41,15 @@ export interface RedisRegistryOptions extends RegistryTiming {
   prefix?: string;
   /** How long learned stats outlive their node's last report. Default 7 days. */
   statsTtlMs?: number;
-  /** First GEOSEARCH radius; doubled ×4 until k nodes pass. Default 100 km. */
+  /**
+   * First GEOSEARCH radius. Default 25 km. A ring costs Redis time in proportion to the members
+   * inside it, so rings grow gently (`radiusGrowth`, default ×1.5) rather than jumping to a
+   * radius that holds a continent.
+   */
   initialRadiusKm?: number;
-  /** Candidates fetched per k on the first round. Default 3. */
-  overfetch?: number;
+  radiusGrowth?: number;
+  /** Descriptors cached client-side (≈ 0.5 KB each). Default 500,000. */
+  maxCachedDescriptors?: number;
   /** Bound on candidates fetched per query when the filter rejects most nodes. Default 20,000. */
   maxExaminedPerQuery?: number;
   /** How often geo members of expired nodes are swept. Default: the heartbeat interval. */
@@ -76,6 +85,48 @@ redis.call('HSET', KEYS[1], 'n', n, 'r', string.format('%.17g', r))
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1`;
 
+// One round trip per query: grows the search ring server-side and applies the eligibility check
+// (caps mask, price, load, free capacity, reputation: the same rules as eligibilityFilter) next to
+// the data, until `need` eligible nodes are found or the largest ring is exhausted. A ring costs
+// Redis time in proportion to the members in its geohash cells, so rings start small and grow
+// gently; a ring whose COUNT saturates before enough pass is asked again for more.
+// Reply: radius, then one space-joined "id v l f s b n r" string per eligible hit, nearest first
+// (one reply item per hit keeps client parsing cheap; ids cannot contain spaces). Descriptors (d)
+// stay out: the client caches them by version v and fetches only those it has not seen.
+const NEAREST = `
+local lon, lat = ARGV[1], ARGV[2]
+local radius, need = tonumber(ARGV[3]), tonumber(ARGV[4])
+local nodePrefix, statsPrefix = ARGV[5], ARGV[6]
+local maxRadius, growth = tonumber(ARGV[7]), tonumber(ARGV[8])
+local capsMask, maxPrice, maxLoad, minRep = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local maxExamined = tonumber(ARGV[13])
+local count = need * 2
+local rows
+while true do
+  local hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'km', 'ASC', 'COUNT', count)
+  rows = {}
+  for _, id in ipairs(hits) do
+    local n = redis.call('HMGET', nodePrefix .. id, 'v', 'l', 'f', 's', 'c', 'p')
+    if n[1] and tonumber(n[3]) > 0 and tonumber(n[2]) < maxLoad and tonumber(n[6]) <= maxPrice
+      and bit.band(tonumber(n[5]), capsMask) == capsMask then
+      local st = redis.call('HMGET', statsPrefix .. id, 'b', 'n', 'r')
+      if (tonumber(st[3]) or 1) >= minRep then
+        rows[#rows + 1] = table.concat({ id, n[1], n[2], n[3], n[4], st[1] or '', st[2] or '', st[3] or '' }, ' ')
+      end
+    end
+  end
+  if #rows >= need then break end
+  if #hits >= count then
+    if count >= maxExamined then break end
+    count = math.min(maxExamined, count * 4)
+  else
+    if radius >= maxRadius then break end
+    radius = math.min(radius * growth, maxRadius)
+  end
+end
+table.insert(rows, 1, tostring(radius))
+return rows`;
+
 const SWEEP = `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local removed = 0
@@ -109,9 +160,12 @@ export class RedisRegistry implements Registry {
   readonly #prefix: string;
   readonly #statsTtlMs: number;
   readonly #initialRadiusKm: number;
-  readonly #overfetch: number;
   readonly #maxExamined: number;
   readonly #sweepIntervalMs: number;
+  readonly #radiusGrowth: number;
+  /** id → descriptor at version v; descriptors change only on re-registration. */
+  readonly #descriptors = new Map<string, { v: string; d: Static }>();
+  readonly #maxCachedDescriptors: number;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -137,8 +191,9 @@ export class RedisRegistry implements Registry {
     this.#client = client;
     this.#prefix = options.prefix ?? 'eo:disc:';
     this.#statsTtlMs = options.statsTtlMs ?? 7 * 24 * 3600_000;
-    this.#initialRadiusKm = options.initialRadiusKm ?? 100;
-    this.#overfetch = options.overfetch ?? 3;
+    this.#initialRadiusKm = options.initialRadiusKm ?? 25;
+    this.#radiusGrowth = options.radiusGrowth ?? 1.5;
+    this.#maxCachedDescriptors = options.maxCachedDescriptors ?? 500_000;
     this.#maxExamined = options.maxExaminedPerQuery ?? 20_000;
     this.#sweepIntervalMs = options.sweepIntervalMs ?? heartbeatIntervalMs;
     this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), this.#sweepIntervalMs);
@@ -152,7 +207,7 @@ export class RedisRegistry implements Registry {
     await this.#client
       .multi()
       .addCommand(['DEL', key])
-      .addCommand(['HSET', key, 'd', JSON.stringify(fixed), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)])
+      .addCommand(['HSET', key, 'd', JSON.stringify(fixed), 'v', newVersion(), ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)])
       .addCommand(['PEXPIRE', key, String(this.ttlMs)])
       .addCommand(['ZREM', this.#geoKey(other), node.id])
       .addCommand(['GEOADD', this.#geoKey(node.tier), String(node.lon), String(clampLat(node.lat)), node.id])
@@ -167,7 +222,7 @@ export class RedisRegistry implements Registry {
       const key = this.#nodeKey(node.id);
       const { load, freeCapacity, lastSeen, ...fixed } = node;
       multi
-        .addCommand(['HSET', key, 'd', JSON.stringify(fixed), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)])
+        .addCommand(['HSET', key, 'd', JSON.stringify(fixed), 'v', newVersion(), ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)])
         .addCommand(['PEXPIRE', key, String(this.ttlMs)])
         .addCommand(['GEOADD', this.#geoKey(node.tier), String(node.lon), String(clampLat(node.lat)), node.id])
         .addCommand(['ZADD', this.#prefix + 'seen', String(lastSeen), node.id]);
@@ -200,31 +255,58 @@ export class RedisRegistry implements Registry {
     return Number(replies[0]) > 0;
   }
 
-  async nearest(point: LatLon, k: number, tier: NodeTier, filter?: NodeFilter): Promise<NearbyNode[]> {
+  async nearest(point: LatLon, k: number, tier: NodeTier, options: NearestOptions = {}): Promise<NearbyNode[]> {
     if (k <= 0) return [];
-    let radius = this.#initialRadiusKm;
-    let count = Math.max(k * this.#overfetch, 8);
-    const seen = new Map<string, NearbyNode | null>();
+    const maxDistanceKm = options.maxDistanceKm ?? Infinity;
+    const e = options.eligibility ?? {};
+    const oldest = Date.now() - this.ttlMs;
+    const filter = combinedFilter(options);
+    // the script gets the eligibility rules; `filter` re-checks in full here, because Lua numbers
+    // and a caller's own filter are not the last word
+    let need = k;
     for (;;) {
-      const hits = await this.#client.sendCommand<string[][]>([
-        'GEOSEARCH', this.#geoKey(tier), 'FROMLONLAT', String(point.lon), String(clampLat(point.lat)),
-        'BYRADIUS', String(radius), 'km', 'ASC', 'COUNT', String(count), 'WITHDIST',
+      const flat = await this.#client.sendCommand<string[]>([
+        'EVAL', NEAREST, '1', this.#geoKey(tier),
+        String(point.lon), String(clampLat(point.lat)), String(Math.min(this.#initialRadiusKm, maxDistanceKm, MAX_RADIUS_KM)), String(need),
+        this.#prefix + 'node:', this.#prefix + 'stats:', String(Math.min(MAX_RADIUS_KM, maxDistanceKm)), String(this.#radiusGrowth),
+        String(capabilityMask(e.caps ?? [])), String(e.maxPrice ?? 1e300), String(e.maxLoad ?? 1e300), String(e.minReputation ?? -1e300),
+        String(this.#maxExamined),
       ]);
-      const fresh = hits.map((hit) => String(hit[0])).filter((id) => !seen.has(id));
-      await this.#fetch(fresh, point, seen);
+      const rows = flat.slice(1).map((row) => String(row).split(' '));
+      await this.#resolveDescriptors(rows);
       const passing: NearbyNode[] = [];
-      for (const hit of hits) {
-        const candidate = seen.get(String(hit[0]));
-        if (candidate && (filter === undefined || filter(candidate.node, candidate.stats))) passing.push(candidate);
+      for (const [id, v, l, f, seen, b, n, r] of rows) {
+        const fixed = this.#descriptors.get(id!);
+        if (fixed === undefined || fixed.v !== v) continue;
+        const node: NodeRecord = { ...fixed.d, load: Number(l), freeCapacity: Number(f), lastSeen: Number(seen) };
+        if (node.lastSeen <= oldest) continue;
+        const stats: NodeStats = n === '' ? FRESH_STATS : { baseLatencyMs: b === '' ? undefined : Number(b), samples: Number(n), reputation: r === '' ? 1 : Number(r) };
+        if (filter !== undefined && !filter(node, stats)) continue;
+        const distanceKm = greatCircleKm(point, node);
+        if (distanceKm <= maxDistanceKm) passing.push({ node, stats, distanceKm });
       }
-      const saturated = hits.length >= count;
-      if (passing.length >= k || seen.size >= this.#maxExamined || (!saturated && radius >= MAX_RADIUS_KM)) {
+      // fewer rows than asked: the script ran out of ring (or of maxExamined); nothing more to find
+      if (passing.length >= k || rows.length < need || need >= this.#maxExamined) {
         // Redis measures on its own sphere and geohash grid; re-sort on ours so both backends agree
         return passing.sort((a, b) => a.distanceKm - b.distanceKm).slice(0, k);
       }
-      if (saturated) count *= 4;
-      else radius = Math.min(radius * 4, MAX_RADIUS_KM);
+      // the caller's own filter rejected some of what the script passed: ask for more
+      need = Math.min(this.#maxExamined, need * 4);
     }
+  }
+
+  /** Fetches (one pipelined round trip) the descriptors of hits whose version is not cached. */
+  async #resolveDescriptors(rows: string[][]): Promise<void> {
+    const missing: string[] = [];
+    for (const [id, v] of rows) if (this.#descriptors.get(id!)?.v !== v) missing.push(id!);
+    if (missing.length === 0) return;
+    const replies = await Promise.all(missing.map((id) => this.#client.sendCommand<(string | null)[]>(['HMGET', this.#nodeKey(id), 'd', 'v'])));
+    missing.forEach((id, i) => {
+      const [d, v] = replies[i]!;
+      if (d === null || d === undefined || v === null || v === undefined) return;
+      if (this.#descriptors.size >= this.#maxCachedDescriptors) this.#descriptors.delete(this.#descriptors.keys().next().value!);
+      this.#descriptors.set(id, { v: String(v), d: JSON.parse(String(d)) as Static });
+    });
   }
 
   async stats(id: string): Promise<NodeStats> {
@@ -284,24 +366,6 @@ export class RedisRegistry implements Registry {
     await this.#client.close().catch(() => this.#client.destroy());
   }
 
-  async #fetch(ids: string[], point: LatLon, into: Map<string, NearbyNode | null>): Promise<void> {
-    if (ids.length === 0) return;
-    // node-redis pipelines commands issued in the same tick: one round trip for all of them
-    const replies = await Promise.all(
-      ids.flatMap((id) => [
-        this.#client.sendCommand<(string | null)[]>(['HMGET', this.#nodeKey(id), 'd', 'l', 'f', 's']),
-        this.#client.sendCommand<(string | null)[]>(['HMGET', this.#statsKey(id), 'b', 'n', 'r']),
-      ]),
-    );
-    const oldest = Date.now() - this.ttlMs;
-    ids.forEach((id, i) => {
-      const node = parseRecord(replies[2 * i]!);
-      // a missing hash means the node expired; the geo member goes at the next sweep
-      if (node === undefined || node.lastSeen <= oldest) return void into.set(id, null);
-      into.set(id, { node, stats: parseStats(replies[2 * i + 1]!), distanceKm: greatCircleKm(point, node) });
-    });
-  }
-
   #nodeKey(id: string): string {
     return `${this.#prefix}node:${id}`;
   }
@@ -311,6 +375,15 @@ export class RedisRegistry implements Registry {
   #geoKey(tier: NodeTier): string {
     return `${this.#prefix}geo:${tier}`;
   }
+}
+
+/** Copies of descriptor fields the search script checks without parsing JSON. */
+function searchFields(node: NodeRecord): string[] {
+  return ['c', String(capabilityMask(node.caps)), 'p', String(node.pricePerMinute)];
+}
+
+function newVersion(): string {
+  return randomBytes(6).toString('base64url');
 }
 
 function clampLat(lat: number): number {

@@ -38,13 +38,58 @@ export interface NodeStats {
 export const FRESH_STATS: Readonly<NodeStats> = Object.freeze({ baseLatencyMs: undefined, samples: 0, reputation: 1 });
 
 export interface NearbyNode {
-  node: NodeRecord;
-  stats: NodeStats;
+  node: Readonly<NodeRecord>;
+  stats: Readonly<NodeStats>;
   distanceKm: number;
 }
 
 /** Decides whether a node may be returned; the search keeps going until k nodes pass. */
 export type NodeFilter = (node: NodeRecord, stats: NodeStats) => boolean;
+
+/**
+ * The usual filter as data, so a backend can evaluate it next to the data (Redis runs it in Lua
+ * and ships back only eligible nodes). `eligibilityFilter` is the reference semantics.
+ */
+export interface Eligibility {
+  /** Every one of these capabilities. */
+  caps?: Capability[];
+  maxPrice?: number;
+  /** Nodes at or above this load are out. */
+  maxLoad?: number;
+  minReputation?: number;
+  /** Always: a node must have free capacity. */
+}
+
+export const CAPABILITY_BITS: Record<Capability, number> = { predict: 1, infer: 2, render: 4 };
+export function capabilityMask(caps: readonly Capability[]): number {
+  return caps.reduce((mask, cap) => mask | CAPABILITY_BITS[cap], 0);
+}
+
+export function eligibilityFilter(e: Eligibility): NodeFilter {
+  const caps = e.caps ?? [];
+  const maxPrice = e.maxPrice ?? Infinity;
+  const maxLoad = e.maxLoad ?? Infinity;
+  const minReputation = e.minReputation ?? -Infinity;
+  return (node, stats) =>
+    node.freeCapacity > 0 && node.load < maxLoad && node.pricePerMinute <= maxPrice && stats.reputation >= minReputation && caps.every((cap) => node.caps.includes(cap));
+}
+
+export interface NearestOptions {
+  /** Checked in the backend where it can be (Redis: server-side). */
+  eligibility?: Eligibility;
+  /** Any further condition, checked in this process. */
+  filter?: NodeFilter;
+  /** Nodes farther than this are never returned. Default: no limit. */
+  maxDistanceKm?: number;
+}
+
+/** Both conditions of `NearestOptions` as one predicate (memory backend, and Redis's final check). */
+export function combinedFilter(options: NearestOptions): NodeFilter | undefined {
+  const e = options.eligibility ? eligibilityFilter(options.eligibility) : undefined;
+  const f = options.filter;
+  if (e && f) return (n, s) => e(n, s) && f(n, s);
+  return e ?? f;
+}
 
 export interface Observation {
   /** Measured RTT minus propagation estimate; absent when the probe got no answer. */
@@ -69,8 +114,12 @@ export interface Registry {
   touch(id: string, status: { load: number; freeCapacity: number }, now?: number): Promise<NodeRecord | undefined>;
   get(id: string): Promise<NodeRecord | undefined>;
   remove(id: string): Promise<boolean>;
-  /** Exact great-circle k nearest live nodes of `tier` that pass `filter`, nearest first. */
-  nearest(point: LatLon, k: number, tier: NodeTier, filter?: NodeFilter): Promise<NearbyNode[]>;
+  /**
+   * Exact great-circle k nearest live nodes of `tier` that pass `filter`, nearest first. The
+   * results are read-only views (the memory backend hands out its live records to keep queries
+   * allocation-light); copy before changing them.
+   */
+  nearest(point: LatLon, k: number, tier: NodeTier, options?: NearestOptions): Promise<NearbyNode[]>;
   stats(id: string): Promise<NodeStats>;
   learn(id: string, observation: Observation, rates: LearningRates): Promise<void>;
   /** True the first time `key` is claimed within `ttlMs`; false on a replay. */

@@ -4,7 +4,7 @@
  * (chord length is monotonic in arc length). Dense cities and empty oceans both cost O(log n + k)
  * per query instead of a scan, and inserts/removes are incremental (no rebuilds on churn).
  */
-import { chordToKm, toUnitVector, type LatLon } from '../geo.js';
+import { chordToKm, kmToChord, toUnitVector, type LatLon } from '../geo.js';
 
 export interface IndexEntry<T> {
   readonly x: number;
@@ -36,6 +36,8 @@ export interface NearestOptions<T> {
   filter?: (value: T) => boolean;
   /** Give up after examining this many entries (bounds a query whose filter rejects nearly all). */
   maxExamined?: number;
+  /** Ignore entries farther than this great-circle distance. */
+  maxDistanceKm?: number;
 }
 
 export interface Neighbour<T> {
@@ -65,6 +67,10 @@ class MinHeap<P> {
   vals: P[] = [];
   get size(): number {
     return this.keys.length;
+  }
+  clear(): void {
+    this.keys.length = 0;
+    this.vals.length = 0;
   }
   push(key: number, val: P): void {
     const keys = this.keys;
@@ -111,6 +117,9 @@ export class SphereIndex<T> {
   readonly #maxDepth: number;
   // slightly over 1 so points on the sphere's extremes fall strictly inside
   #root: Cell<T> = newCell<T>(0, 0, 0, 1.000001, 0);
+  // reused by every query (nearest() is synchronous): a 1M-node index answers thousands of
+  // queries a second, and a fresh heap per query is most of what the young-generation GC sees
+  readonly #heap = new MinHeap<Cell<T> | IndexEntry<T>>();
 
   constructor(options: SphereIndexOptions = {}) {
     this.#leafCapacity = options.leafCapacity ?? 24;
@@ -164,8 +173,11 @@ export class SphereIndex<T> {
     const [x, y, z] = toUnitVector(point);
     const filter = options.filter;
     const maxExamined = options.maxExamined ?? Infinity;
+    const maxChord = options.maxDistanceKm === undefined ? Infinity : kmToChord(options.maxDistanceKm);
+    const maxD2 = maxChord * maxChord;
     let examined = 0;
-    const heap = new MinHeap<Cell<T> | IndexEntry<T>>();
+    const heap = this.#heap;
+    heap.clear();
     heap.push(0, this.#root);
     while (heap.size > 0) {
       const key = heap.keys[0]!;
@@ -177,18 +189,27 @@ export class SphereIndex<T> {
         continue;
       }
       if (item.children !== null) {
-        for (const child of item.children) if (child.count > 0) heap.push(boxDistance2(child, x, y, z), child);
+        for (const child of item.children) {
+          if (child.count === 0) continue;
+          const d2 = boxDistance2(child, x, y, z);
+          if (d2 <= maxD2) heap.push(d2, child);
+        }
         continue;
       }
       for (const entry of item.items!) {
-        if (++examined > maxExamined) return out;
+        if (++examined > maxExamined) {
+          heap.clear();
+          return out;
+        }
         if (filter !== undefined && !filter(entry.value)) continue;
         const dx = entry.x - x;
         const dy = entry.y - y;
         const dz = entry.z - z;
-        heap.push(dx * dx + dy * dy + dz * dz, entry);
+        const d2 = dx * dx + dy * dy + dz * dz;
+        if (d2 <= maxD2) heap.push(d2, entry);
       }
     }
+    heap.clear(); // drop references so finished queries do not pin entries
     return out;
   }
 
