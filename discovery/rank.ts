@@ -13,7 +13,7 @@ export interface RankOptions {
   k?: number;
   /** Cloud fallback nodes returned. Default 3. */
   kCloud?: number;
-  /** Nearest candidates fetched per returned node, re-ranked by estimated RTT. Default 4. */
+  /** Nearest candidates fetched per returned node, re-ranked by estimated RTT. Default 2. */
   candidateFactor?: number;
   /** Routed path length over great-circle length. Default 1.5. */
   routeFactor?: number;
@@ -44,7 +44,7 @@ export interface RankedNode extends NearbyNode {
 export const DEFAULT_RANK_OPTIONS: Required<RankOptions> = Object.freeze({
   k: 8,
   kCloud: 3,
-  candidateFactor: 4,
+  candidateFactor: 2,
   routeFactor: DEFAULT_ROUTE_FACTOR,
   defaultBaseLatencyMs: 5,
   minReputation: 0.5,

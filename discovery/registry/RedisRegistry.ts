@@ -43,8 +43,8 @@ export interface RedisRegistryOptions extends RegistryTiming {
   statsTtlMs?: number;
   /**
    * First GEOSEARCH radius. Default 25 km. A ring costs Redis time in proportion to the members
-   * inside it, so rings grow gently (`radiusGrowth`, default ×1.5) rather than jumping to a
-   * radius that holds a continent.
+   * in its geohash cells, so the next ring is sized from the density the last one saw (between
+   * ×`radiusGrowth`, default 1.5, and ×2) rather than jumping to a radius that holds a continent.
    */
   initialRadiusKm?: number;
   radiusGrowth?: number;
@@ -100,28 +100,33 @@ local nodePrefix, statsPrefix = ARGV[5], ARGV[6]
 local maxRadius, growth = tonumber(ARGV[7]), tonumber(ARGV[8])
 local capsMask, maxPrice, maxLoad, minRep = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
 local maxExamined = tonumber(ARGV[13])
+local checkEligibility = ARGV[14] == '1'
 local count = need * 2
 local rows
 while true do
   local hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'km', 'ASC', 'COUNT', count)
-  rows = {}
-  for _, id in ipairs(hits) do
-    local n = redis.call('HMGET', nodePrefix .. id, 'v', 'l', 'f', 's', 'c', 'p')
-    if n[1] and tonumber(n[3]) > 0 and tonumber(n[2]) < maxLoad and tonumber(n[6]) <= maxPrice
-      and bit.band(tonumber(n[5]), capsMask) == capsMask then
-      local st = redis.call('HMGET', statsPrefix .. id, 'b', 'n', 'r')
-      if (tonumber(st[3]) or 1) >= minRep then
-        rows[#rows + 1] = table.concat({ id, n[1], n[2], n[3], n[4], st[1] or '', st[2] or '', st[3] or '' }, ' ')
+  if #hits < count and radius < maxRadius then
+    -- the ring holds fewer members than we would look at: widen it before reading any hash, by
+    -- what the density seen so far suggests (area ~ radius^2) but at most x2: GEOSEARCH scans whole
+    -- geohash cells, which double with the radius, so a bigger jump can cost 16x the members
+    local factor = 2
+    if #hits > 0 then factor = math.min(2, math.max(growth, math.sqrt(count / #hits) * 1.2)) end
+    radius = math.min(radius * factor, maxRadius)
+  else
+    rows = {}
+    for _, id in ipairs(hits) do
+      local n = redis.call('HMGET', nodePrefix .. id, 'v', 'l', 'f', 's', 'c', 'p')
+      if n[1] and (not checkEligibility or (tonumber(n[3]) > 0 and tonumber(n[2]) < maxLoad and tonumber(n[6]) <= maxPrice
+        and bit.band(tonumber(n[5]), capsMask) == capsMask)) then
+        local st = redis.call('HMGET', statsPrefix .. id, 'b', 'n', 'r')
+        if not checkEligibility or (tonumber(st[3]) or 1) >= minRep then
+          rows[#rows + 1] = table.concat({ id, n[1], n[2], n[3], n[4], st[1] or '', st[2] or '', st[3] or '' }, ' ')
+        end
       end
     end
-  end
-  if #rows >= need then break end
-  if #hits >= count then
-    if count >= maxExamined then break end
+    if #rows >= need or #hits < count or count >= maxExamined then break end
+    -- saturated but too few eligible: look at more members of the same ring
     count = math.min(maxExamined, count * 4)
-  else
-    if radius >= maxRadius then break end
-    radius = math.min(radius * growth, maxRadius)
   end
 end
 table.insert(rows, 1, tostring(radius))
@@ -270,7 +275,7 @@ export class RedisRegistry implements Registry {
         String(point.lon), String(clampLat(point.lat)), String(Math.min(this.#initialRadiusKm, maxDistanceKm, MAX_RADIUS_KM)), String(need),
         this.#prefix + 'node:', this.#prefix + 'stats:', String(Math.min(MAX_RADIUS_KM, maxDistanceKm)), String(this.#radiusGrowth),
         String(capabilityMask(e.caps ?? [])), String(e.maxPrice ?? 1e300), String(e.maxLoad ?? 1e300), String(e.minReputation ?? -1e300),
-        String(this.#maxExamined),
+        String(this.#maxExamined), options.eligibility ? '1' : '0',
       ]);
       const rows = flat.slice(1).map((row) => String(row).split(' '));
       await this.#resolveDescriptors(rows);
