@@ -21,6 +21,10 @@ export const KEYGEN_HELP = `Usage: edge-offload discovery keygen <operator|node|
 Existing files are never overwritten.`;
 
 export async function runKeygenCommand(argv: string[], out: (line: string) => void = console.log): Promise<number> {
+  if (argv[0] === undefined || argv[0].startsWith('-')) {
+    out(KEYGEN_HELP);
+    return argv[0] === '--help' || argv[0] === '-h' ? 0 : 1;
+  }
   const [kind, ...rest] = argv;
   const { values } = parseArgs({
     args: rest,
