@@ -42,7 +42,7 @@ export interface RedisRegistryOptions extends RegistryTiming {
   /** How long learned stats outlive their node's last report. Default 7 days. */
   statsTtlMs?: number;
   /**
-   * First GEOSEARCH radius. Default 25 km. A ring costs Redis time in proportion to the members
+   * First GEOSEARCH radius. Default 8 km. A ring costs Redis time in proportion to the members
    * in its geohash cells, so the next ring is sized from the density the last one saw (between
    * ×`radiusGrowth`, default 1.5, and ×2) rather than jumping to a radius that holds a continent.
    */
@@ -90,7 +90,7 @@ return 1`;
 // the data, until `need` eligible nodes are found or the largest ring is exhausted. A ring costs
 // Redis time in proportion to the members in its geohash cells, so rings start small and grow
 // gently; a ring whose COUNT saturates before enough pass is asked again for more.
-// Reply: radius, then one space-joined "id v l f s b n r" string per eligible hit, nearest first
+// Reply: radius, members read in the last pass, then one space-joined "id v l f s b n r" string per eligible hit, nearest first
 // (one reply item per hit keeps client parsing cheap; ids cannot contain spaces). Descriptors (d)
 // stay out: the client caches them by version v and fetches only those it has not seen.
 const NEAREST = `
@@ -101,8 +101,9 @@ local maxRadius, growth = tonumber(ARGV[7]), tonumber(ARGV[8])
 local capsMask, maxPrice, maxLoad, minRep = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
 local maxExamined = tonumber(ARGV[13])
 local checkEligibility = ARGV[14] == '1'
-local count = need * 2
+local count = math.ceil(need * tonumber(ARGV[15]))
 local rows
+local lastRead = 0
 while true do
   local hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'km', 'ASC', 'COUNT', count)
   if #hits < count and radius < maxRadius then
@@ -114,6 +115,7 @@ while true do
     radius = math.min(radius * factor, maxRadius)
   else
     rows = {}
+    lastRead = #hits
     for _, id in ipairs(hits) do
       local n = redis.call('HMGET', nodePrefix .. id, 'v', 'l', 'f', 's', 'c', 'p')
       if n[1] and (not checkEligibility or (tonumber(n[3]) > 0 and tonumber(n[2]) < maxLoad and tonumber(n[6]) <= maxPrice
@@ -125,11 +127,14 @@ while true do
       end
     end
     if #rows >= need or #hits < count or count >= maxExamined then break end
-    -- saturated but too few eligible: look at more members of the same ring
-    count = math.min(maxExamined, count * 4)
+    -- saturated but too few eligible: look at as many more members of the same ring as this
+    -- round's pass rate says are needed (each hit costs a hash read)
+    local passRate = math.max(#rows / #hits, 0.02)
+    count = math.min(maxExamined, math.max(count * 2, math.ceil(need / passRate * 1.25)))
   end
 end
 table.insert(rows, 1, tostring(radius))
+table.insert(rows, 2, tostring(lastRead))
 return rows`;
 
 const SWEEP = `
@@ -171,6 +176,8 @@ export class RedisRegistry implements Registry {
   /** id → descriptor at version v; descriptors change only on re-registration. */
   readonly #descriptors = new Map<string, { v: string; d: Static }>();
   readonly #maxCachedDescriptors: number;
+  /** EWMA of the eligible share of members read, across queries with an eligibility check. */
+  #passRate = 0.5;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -196,7 +203,7 @@ export class RedisRegistry implements Registry {
     this.#client = client;
     this.#prefix = options.prefix ?? 'eo:disc:';
     this.#statsTtlMs = options.statsTtlMs ?? 7 * 24 * 3600_000;
-    this.#initialRadiusKm = options.initialRadiusKm ?? 25;
+    this.#initialRadiusKm = options.initialRadiusKm ?? 8;
     this.#radiusGrowth = options.radiusGrowth ?? 1.5;
     this.#maxCachedDescriptors = options.maxCachedDescriptors ?? 500_000;
     this.#maxExamined = options.maxExaminedPerQuery ?? 20_000;
@@ -275,9 +282,11 @@ export class RedisRegistry implements Registry {
         String(point.lon), String(clampLat(point.lat)), String(Math.min(this.#initialRadiusKm, maxDistanceKm, MAX_RADIUS_KM)), String(need),
         this.#prefix + 'node:', this.#prefix + 'stats:', String(Math.min(MAX_RADIUS_KM, maxDistanceKm)), String(this.#radiusGrowth),
         String(capabilityMask(e.caps ?? [])), String(e.maxPrice ?? 1e300), String(e.maxLoad ?? 1e300), String(e.minReputation ?? -1e300),
-        String(this.#maxExamined), options.eligibility ? '1' : '0',
+        String(this.#maxExamined), options.eligibility ? '1' : '0', String(this.#overfetch(options)),
       ]);
-      const rows = flat.slice(1).map((row) => String(row).split(' '));
+      const read = Number(flat[1]);
+      const rows = flat.slice(2).map((row) => String(row).split(' '));
+      if (options.eligibility && read >= need) this.#passRate += 0.1 * (Math.max(rows.length / read, 0.02) - this.#passRate);
       await this.#resolveDescriptors(rows);
       const passing: NearbyNode[] = [];
       for (const [id, v, l, f, seen, b, n, r] of rows) {
@@ -298,6 +307,15 @@ export class RedisRegistry implements Registry {
       // the caller's own filter rejected some of what the script passed: ask for more
       need = Math.min(this.#maxExamined, need * 4);
     }
+  }
+
+  /**
+   * Members to read per wanted node on the first try: about 1 / (the share of nodes that passed
+   * the eligibility check lately), so a selective query rarely needs a second pass.
+   */
+  #overfetch(options: NearestOptions): number {
+    if (!options.eligibility) return 1.25;
+    return Math.min(20, Math.max(1.25, 1.25 / this.#passRate));
   }
 
   /** Fetches (one pipelined round trip) the descriptors of hits whose version is not cached. */
