@@ -212,7 +212,6 @@ export async function main(argv: string[]): Promise<void> {
     series: [
       { name: 'p50', values: backends.map((b) => b.query.p50) },
       { name: 'p99', values: backends.map((b) => b.query.p99) },
-      { name: 'remote p99', values: backends.map((b) => b.remoteQuery.p99) },
     ],
   });
   writeResult('discovery', result, svg);
