@@ -185,6 +185,10 @@ function safeId(id: unknown): string | number | null {
 function asDiscoveryError(err: unknown): DiscoveryError {
   if (err instanceof DiscoveryError) return err;
   log('internal error: %s', (err as Error)?.stack ?? err);
+  // node-redis's connection failures ("The client is offline", SocketClosedUnexpectedlyError…)
+  if (err instanceof Error && /offline|closed|Socket|Connection|ECONNREFUSED|ECONNRESET/i.test(`${err.name} ${err.message}`)) {
+    return new DiscoveryError(E.UNAVAILABLE, 'the registry backend is unreachable; retry shortly');
+  }
   return new DiscoveryError(E.INTERNAL, 'internal error; retry, and report it if it persists');
 }
 

@@ -176,6 +176,19 @@ const shared = registrySuite('redis', async () => {
   return RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `t${prefixCounter++}:`, initialRadiusKm: 50 });
 });
 
+const sweeping = suite('registry: memory sweep');
+sweeping('sweeps in bounded batches and resumes where it stopped', async () => {
+  let now = 1_000_000;
+  const registry = new MemoryRegistry({ heartbeatIntervalMs: 100, now: () => now });
+  for (let i = 0; i < 250; i++) await registry.put(record(`n${i}`, i / 10, 0, { lastSeen: now }));
+  now += 1000; // all expired
+  assert.is(registry.sweep(now, 100), 100);
+  assert.is(registry.sweep(now, 100), 100);
+  assert.is(registry.sweep(now, 100), 50);
+  assert.equal(await registry.count(), { edge: 0, cloud: 0 });
+  await registry.close();
+});
+
 const replicas = suite('registry: two RedisRegistry instances over one Redis');
 replicas('agree on nodes, heartbeats, stats, nonces and expiry', async () => {
   redis ??= await startRedis();
@@ -206,5 +219,6 @@ replicas.after(async () => {
 });
 
 memory.run();
+sweeping.run();
 shared.run();
 replicas.run();

@@ -71,4 +71,22 @@ test('two replicas agree on registrations, heartbeats, replays, learned latency 
   }
 });
 
+test('when Redis goes away a replica answers 503 UNAVAILABLE at once instead of hanging', async () => {
+  const own = await startRedis();
+  const server = new DiscoveryServer({ registry: await RedisRegistry.connect({ url: own.url }), operators: trustOf(makeOperator()) });
+  const { url } = await server.listen();
+  try {
+    assert.is((await fetch(url + '/v1/query?lat=1&lon=1')).status, 200);
+    await own.stop();
+    const started = performance.now();
+    const res = await post(url, '/v1/query', { lat: 1, lon: 1 });
+    assert.equal([res.status, res.json.error.code], [503, 'UNAVAILABLE']);
+    assert.ok(performance.now() - started < 1000, 'fails fast');
+    assert.is((await fetch(url + '/healthz')).status, 503);
+  } finally {
+    await server.close();
+    await own.stop();
+  }
+});
+
 test.run();

@@ -24,6 +24,8 @@ import {
 export interface MemoryRegistryOptions extends RegistryTiming {
   /** How often expired nodes and nonces are swept. Default: the heartbeat interval. */
   sweepIntervalMs?: number;
+  /** Nodes examined per sweep tick. Default 20,000. */
+  sweepBatch?: number;
   /** Most nonces remembered; the oldest go first beyond it. Default 1,000,000. */
   maxNonces?: number;
   /** Most learned-stats entries kept (one per node ever probed). Default 2,000,000. */
@@ -52,6 +54,8 @@ export class MemoryRegistry implements Registry {
   readonly #maxExamined: number;
   readonly #now: () => number;
   readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #sweepBatch: number;
+  #sweepCursor: Iterator<[string, Slot]> | undefined;
 
   constructor(options: MemoryRegistryOptions = {}) {
     const { heartbeatIntervalMs, ttlMs } = resolveTtlMs(options);
@@ -60,6 +64,7 @@ export class MemoryRegistry implements Registry {
     this.#maxStats = options.maxStats ?? 2_000_000;
     this.#maxExamined = options.maxExaminedPerQuery ?? 100_000;
     this.#now = options.now ?? Date.now;
+    this.#sweepBatch = options.sweepBatch ?? 20_000;
     this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? heartbeatIntervalMs);
     this.#sweeper.unref();
   }
@@ -147,14 +152,26 @@ export class MemoryRegistry implements Registry {
     return { edge: this.#indexes.edge.size, cloud: this.#indexes.cloud.size };
   }
 
-  /** Drops expired nodes and nonces. Runs on a timer; public so tests and benches can force it. */
-  sweep(now = this.#now()): number {
+  /**
+   * Drops expired nodes and nonces, at most `sweepBatch` nodes per call, resuming where the last
+   * call stopped: a full pass over a million nodes at once would stall queries for tens of ms.
+   * Expired nodes are invisible to reads before they are swept, so a late sweep is harmless.
+   * Runs on a timer; public so tests and benches can force it.
+   */
+  sweep(now = this.#now(), batch = this.#sweepBatch): number {
     const oldest = now - this.ttlMs;
     let removed = 0;
-    for (const [id, slot] of this.#slots) {
+    for (let seen = 0; seen < batch; seen++) {
+      this.#sweepCursor ??= this.#slots.entries();
+      const next = this.#sweepCursor.next();
+      if (next.done) {
+        this.#sweepCursor = undefined;
+        break;
+      }
+      const [id, slot] = next.value;
       if (slot.record.lastSeen <= oldest) {
         this.#indexes[slot.record.tier].remove(slot.entry);
-        this.#slots.delete(id);
+        this.#slots.delete(id); // deleting the current entry is safe for a live Map iterator
         removed++;
       }
     }

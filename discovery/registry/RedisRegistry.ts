@@ -154,6 +154,9 @@ return removed`;
 function makeClient(url: string, everConnected: () => boolean) {
   return createClient({
     url,
+    // while reconnecting, fail commands at once (discovery answers UNAVAILABLE) instead of queueing
+    // them behind an outage the HTTP client has long given up on
+    disableOfflineQueue: true,
     socket: {
       connectTimeout: 3000,
       reconnectStrategy: (retries, cause) => (everConnected() ? Math.min(50 * 2 ** retries, 2000) : cause),
