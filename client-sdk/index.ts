@@ -10,4 +10,6 @@ export { Transport } from './transport/Transport.js';
 export { WebSocketTransport, setDefaultWebSocket, type WebSocketConstructor } from './transport/WebSocketTransport.js';
 export { StaticLocator, type NodeLocator, type NodeCandidate, type Shortlist, type ProbeReport } from './locator.js';
 export { SimulatedHeadset } from './SimulatedHeadset.js';
+export { FrameStream, type FrameStreamOptions, type RenderFn } from './FrameStream.js';
+export * as reproject from './reproject.js';
 export * from '../protocol/index.js';

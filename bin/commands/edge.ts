@@ -1,5 +1,6 @@
 /** `edge-offload edge`: run a node until SIGINT/SIGTERM, then drain its clients and stop. */
 import { EdgeServer } from '../../edge-server/index.js';
+import { loadInference, type LoadedInference } from '../../edge-server/inference/index.js';
 import { NODE_TIERS, type NodeTier } from '../../protocol/index.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
 import { attachDiscoveryAgent } from '../../discovery/edgeAgent.js';
@@ -15,6 +16,12 @@ Options:
   --node-id ID      stable node id                             [default: random]
   --tier edge|cloud what this node is to clients               [default: edge]
   --drain-ms N      on SIGINT/SIGTERM, how long clients get to move away [default: 2000]
+  --models DIR      folder of tfjs model folders to serve     [default: the shipped models]
+  --no-inference    serve only the model-free predictors (none, constant-velocity), no infer
+  --render          offer rendering (three.js on Dawn); needs a GPU or Mesa's
+                    llvmpipe (run scripts/install-render-deps.sh as root)
+  --gpu-backend B   auto|default|opengles|vulkan|d3d12|metal
+                    [default: env EDGE_OFFLOAD_GPU_BACKEND, else auto]
   --discovery URL   register with this discovery service and heartbeat to it; needs:
     --node-key FILE   node key from \`edge-offload discovery keygen node\`
     --node-auth FILE  operator authorisation from \`edge-offload discovery keygen authorize\`
@@ -23,12 +30,13 @@ Options:
     --price N         price per minute advertised               [default: 0]
   -h, --help        show this help
 
-On start it prints one JSON line: {"event":"listening","url":…,"port":…,"nodeId":…}.`;
+Prints JSON lines; the one with {"event":"listening","url":…,"port":…,"nodeId":…}.`;
 
 export async function runEdgeCommand(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
     { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' },
+      models: { type: 'string' }, 'no-inference': { type: 'boolean' }, render: { type: 'boolean' }, 'gpu-backend': { type: 'string' },
       discovery: { type: 'string' }, 'node-key': { type: 'string' }, 'node-auth': { type: 'string' }, location: { type: 'string' },
       'public-ip': { type: 'string' }, 'public-url': { type: 'string' }, price: { type: 'string' } },
     HELP,
@@ -37,7 +45,21 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   const tier = (stringFlag(args.values.tier) ?? 'edge') as NodeTier;
   if (!NODE_TIERS.includes(tier)) throw new Error(`--tier must be edge or cloud, got '${tier}'`);
   const drainMs = intFlag(args.values['drain-ms'], 'drain-ms', 0, 600_000) ?? 2000;
+  // tfjs backend (tensorflow → wasm → cpu), models and learned/Kalman predictors; the node still
+  // serves the baseline predictors when this fails
+  let inference: LoadedInference | undefined;
+  if (!args.values['no-inference']) {
+    const log = (message: string) => console.log(JSON.stringify({ event: 'inference', message }));
+    try {
+      const modelDir = stringFlag(args.values.models);
+      inference = await loadInference({ log, ...(modelDir ? { modelDir } : {}) });
+    } catch (err) {
+      log(`inference unavailable: ${(err as Error).message}`);
+    }
+  }
   const server = new EdgeServer({
+    ...(inference ? { inference: inference.engine, predictors: inference.predictors } : {}),
+    renderer: args.values.render ? await createRenderer(stringFlag(args.values['gpu-backend'])) : undefined,
     port: intFlag(args.values.port, 'port') ?? 8765,
     host: stringFlag(args.values.host) ?? '127.0.0.1',
     nodeId: stringFlag(args.values['node-id']),
@@ -66,6 +88,13 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Loaded only with --render, so a node that does not render never loads three, Dawn or sharp. */
+async function createRenderer(backend: string | undefined) {
+  const { WebGpuRenderEngine, resolveBackendChoice } = await import('../../edge-server/render/index.js');
+  // without the flag, createGpu reads EDGE_OFFLOAD_GPU_BACKEND itself
+  return WebGpuRenderEngine.create({ gpu: backend ? { backend: resolveBackendChoice(backend) } : {} });
 }
 
 function requiredFlag(value: string | boolean | undefined, name: string): string {

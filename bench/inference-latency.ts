@@ -1,0 +1,113 @@
+/**
+ * Single-sample and batched latency of the head-predictor model on every tfjs backend that loads
+ * here (tensorflow = tfjs-node, wasm, cpu), measured in one process, interleaved per backend:
+ * - `model.predict`   the tfjs layers API (what generic code would call)
+ * - `dense ops`       the same weights as raw matMul/add/relu ops in one tidy (denseStack `run`)
+ * - `js kernel`       the same weights in a plain JavaScript loop (denseStack `runJs`, no backend)
+ * Outputs are checked against each other before timing. Writes bench/results/inference-latency.*
+ */
+import type { Tf } from '../edge-server/inference/backend.js';
+import { BACKENDS, BUNDLED_MODELS_DIR, HEAD_PREDICTOR_MODEL, ModelRegistry, loadTfBackend, registerBackend } from '../edge-server/inference/index.js';
+import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
+import { barChart } from './lib/chart.js';
+import { environment, printEnvironment } from './lib/environment.js';
+import { writeResult } from './lib/results.js';
+import { summarize } from './lib/stats.js';
+
+const HELP = `Usage: edge-offload bench inference-latency [options]
+
+Latency of the head-predictor model per tfjs backend and execution path, batch 1 and batch N.
+
+Options:
+  --iterations N   timed calls per configuration (capped at 2 s each)  [default: 1000]
+  --batch N        rows in the batched case                           [default: 64]
+  -h, --help       show this help`;
+
+function time(fn: () => void, iterations: number, capMs = 2000): number[] {
+  for (let i = 0; i < Math.min(100, iterations); i++) fn();
+  const samples: number[] = [];
+  const deadline = performance.now() + capMs;
+  for (let i = 0; i < iterations && performance.now() < deadline; i++) {
+    const t0 = performance.now();
+    fn();
+    samples.push(performance.now() - t0);
+  }
+  return samples;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseCommandArgs(argv, { iterations: { type: 'string' }, batch: { type: 'string' } }, HELP);
+  if (!args) return;
+  const iterations = intFlag(args.values.iterations, 'iterations', 10, 100_000) ?? 1000;
+  const batch = intFlag(args.values.batch, 'batch', 2, 4096) ?? 64;
+  const runtime = await loadTfBackend({ log: () => {} });
+  const tf: Tf = runtime.tf;
+  const env = environment({ iterations, batch, defaultBackend: runtime.backend, model: HEAD_PREDICTOR_MODEL });
+  printEnvironment(env);
+
+  const rows: { backend: string; path: string; batch: number; p50: number; p99: number; perRowUs: number; n: number }[] = [];
+  const skipped: Record<string, string> = {};
+  let reference: Float32Array | undefined;
+  for (const backend of BACKENDS) {
+    try {
+      await registerBackend(tf, backend);
+      if (!(await tf.setBackend(backend))) throw new Error('setBackend returned false');
+      await tf.ready();
+    } catch (err) {
+      skipped[backend] = (err as Error).message.split('\n')[0]!;
+      console.log(`${backend}: unavailable (${skipped[backend]})`);
+      continue;
+    }
+    const registry = await ModelRegistry.load(tf, BUNDLED_MODELS_DIR, { log: () => {} });
+    const model = registry.get(HEAD_PREDICTOR_MODEL);
+    if (!model?.denseStack) throw new Error(`${HEAD_PREDICTOR_MODEL} is missing or not a Dense stack`);
+    const width = model.input.shape[0]!;
+    const layers = model.layers!;
+    for (const b of [1, batch]) {
+      const input = new Float32Array(b * width).map((_, i) => Math.sin(i * 0.37) * 0.3);
+      const viaPredict = () => {
+        const x = tf.tensor2d(input, [b, width]);
+        const y = layers.predict(x) as import('@tensorflow/tfjs').Tensor;
+        const out = y.dataSync() as Float32Array;
+        x.dispose();
+        y.dispose();
+        return out;
+      };
+      // correctness before timing: all three paths agree
+      const a = viaPredict();
+      const c = model.denseStack.run(input, b);
+      const d = model.denseStack.runJs(input, b);
+      reference ??= d.slice(0, 6);
+      const worst = Math.max(...a.map((v, i) => Math.max(Math.abs(v - c[i]!), Math.abs(v - d[i]!))), ...reference.map((v, i) => Math.abs(v - d[i]!)));
+      if (!(worst < 1e-4)) throw new Error(`${backend}: execution paths disagree by ${worst}`);
+      const paths: [string, () => unknown][] = [
+        ['model.predict', viaPredict],
+        ['dense ops', () => model.denseStack!.run(input, b)],
+      ];
+      if (backend === BACKENDS[0] || !rows.some((r) => r.path === 'js kernel' && r.batch === b)) paths.push(['js kernel', () => model.denseStack!.runJs(input, b)]);
+      for (const [path, fn] of paths) {
+        const s = summarize(time(fn, iterations));
+        const label = path === 'js kernel' ? 'js' : backend;
+        rows.push({ backend: label, path, batch: b, p50: s.p50, p99: s.p99, perRowUs: (s.p50 * 1000) / b, n: s.n });
+        console.log(`${label.padEnd(10)} ${path.padEnd(14)} batch ${String(b).padStart(4)}: p50 ${s.p50.toFixed(3)} ms  p99 ${s.p99.toFixed(3)} ms  (${((s.p50 * 1000) / b).toFixed(1)} µs/row, n=${s.n})`);
+      }
+    }
+    registry.dispose();
+  }
+  await tf.setBackend(runtime.backend);
+  const labels = rows.filter((r) => r.batch === 1).map((r) => `${r.backend} ${r.path}`);
+  writeResult(
+    'inference-latency',
+    { bench: 'inference-latency', environment: env, rows, skipped },
+    barChart({
+      title: `head-predictor latency per backend and path (p50, ms; batch 1 vs ${batch})`,
+      yLabel: 'ms',
+      categories: labels,
+      series: [
+        { name: 'batch 1 p50', values: labels.map((l) => rows.find((r) => `${r.backend} ${r.path}` === l && r.batch === 1)!.p50) },
+        { name: `batch ${batch} p50`, values: labels.map((l) => rows.find((r) => `${r.backend} ${r.path}` === l && r.batch === batch)?.p50 ?? NaN) },
+        { name: 'batch 1 p99', values: labels.map((l) => rows.find((r) => `${r.backend} ${r.path}` === l && r.batch === 1)!.p99) },
+      ],
+    }),
+  );
+}
