@@ -32,6 +32,12 @@ export interface ProbeOptions {
   tieMs?: number;
   /** Extra pings per tied node. Default 8. */
   tiePings?: number;
+  /**
+   * Once the first node has finished, the others get this many times its probe time more, then
+   * are cut off: a probe is ~(3 + pings) round trips, so a node still going at twice the winner's
+   * time has about twice its RTT and cannot win. Default 1; 0 waits for every node.
+   */
+  straggleFactor?: number;
   signal?: AbortSignal;
 }
 
@@ -41,6 +47,44 @@ export interface ProbeResult {
   rttMs?: number;
   samples: number[];
   error?: Error;
+  /** Cut off as a straggler; `rttMs` is then a lower bound, never picked, only reported. */
+  cutOff?: boolean;
+}
+
+/** Why a straggler's probe was aborted. */
+export class StragglerCutOff extends Error {
+  override readonly name = 'StragglerCutOff';
+  /** Probe time scales with RTT, so a node cut at (1 + factor) × the winner's time has at least that × its RTT. */
+  readonly impliedMinRttMs: number;
+  constructor(message: string, impliedMinRttMs: number) {
+    super(message);
+    this.impliedMinRttMs = impliedMinRttMs;
+  }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal, onLate: (value: T) => void): Promise<T> {
+  if (signal.aborted) {
+    promise.then(onLate, () => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      promise.then(onLate, () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) onLate(v);
+        else resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 export function median(values: readonly number[]): number {
@@ -54,18 +98,27 @@ export async function probeNode(candidate: NodeCandidate, open: OpenPinger, opti
   const pingTimeoutMs = options.pingTimeoutMs ?? 300;
   const signal = options.signal ?? new AbortController().signal;
   const samples: number[] = [];
+  let phase: 'connect' | 'ping' = 'connect';
+  let phaseStarted = performance.now();
   let pinger: Pinger | undefined;
   try {
-    pinger = await open(candidate, { timeoutMs: options.connectTimeoutMs ?? 1000, signal });
+    pinger = await abortable(open(candidate, { timeoutMs: options.connectTimeoutMs ?? 1000, signal }), signal, (late) => late.close());
+    phase = 'ping';
     for (let i = 0; i < pings; i++) {
-      if (signal.aborted) break;
-      const rtt = await pinger.ping(pingTimeoutMs);
+      phaseStarted = performance.now();
+      const rtt = await abortable(pinger.ping(pingTimeoutMs), signal, () => {});
       if (i > 0) samples.push(rtt);
     }
     return { candidate, rttMs: median(samples), samples };
   } catch (err) {
     // a node that answers some pings then stalls is judged on what it answered, if at least half
     const enough = samples.length >= Math.ceil((pings - 1) / 2);
+    if (err instanceof StragglerCutOff) {
+      // an unanswered ping outstanding t ms means RTT ≥ t; a handshake (TCP, upgrade, hello) is ~3 RTT
+      const outstanding = performance.now() - phaseStarted;
+      const lowerBound = Math.max(phase === 'ping' ? outstanding : outstanding / 3, err.impliedMinRttMs);
+      return { candidate, rttMs: enough ? Math.max(median(samples), lowerBound) : lowerBound, samples, cutOff: true };
+    }
     return { candidate, ...(enough ? { rttMs: median(samples) } : {}), samples, error: err as Error };
   } finally {
     pinger?.close();
@@ -73,14 +126,32 @@ export async function probeNode(candidate: NodeCandidate, open: OpenPinger, opti
 }
 
 export async function probeAll(candidates: readonly NodeCandidate[], open: OpenPinger, options: ProbeOptions = {}): Promise<ProbeResult[]> {
-  return Promise.all(candidates.map((c) => probeNode(c, open, options)));
+  const factor = options.straggleFactor ?? 1;
+  const started = performance.now();
+  const cut = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const signal = options.signal ? AbortSignal.any([options.signal, cut.signal]) : cut.signal;
+  try {
+    return await Promise.all(
+      candidates.map(async (c) => {
+        const result = await probeNode(c, open, { ...options, signal });
+        if (factor > 0 && timer === undefined && result.rttMs !== undefined && !result.cutOff) {
+          const implied = result.rttMs * (1 + factor);
+          timer = setTimeout(() => cut.abort(new StragglerCutOff(`slower than ${1 + factor}× the first node to answer`, implied)), (performance.now() - started) * factor);
+        }
+        return result;
+      }),
+    );
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The lowest median RTT within the budget, or undefined when none qualifies. */
 export function pickLowest(results: readonly ProbeResult[], budgetMs = Infinity): ProbeResult | undefined {
   let best: ProbeResult | undefined;
   for (const r of results) {
-    if (r.rttMs === undefined || r.rttMs > budgetMs) continue;
+    if (r.rttMs === undefined || r.cutOff || r.rttMs > budgetMs) continue;
     if (best === undefined || r.rttMs < best.rttMs!) best = r;
   }
   return best;
@@ -93,7 +164,7 @@ export function pickLowest(results: readonly ProbeResult[], budgetMs = Infinity)
 export async function refineTies(results: ProbeResult[], open: OpenPinger, options: ProbeOptions = {}): Promise<void> {
   const tieMs = options.tieMs ?? 0.3;
   if (tieMs <= 0) return;
-  const ranked = results.filter((r) => r.rttMs !== undefined && r.rttMs <= (options.budgetMs ?? Infinity)).sort((a, b) => a.rttMs! - b.rttMs!);
+  const ranked = results.filter((r) => r.rttMs !== undefined && !r.cutOff && r.rttMs <= (options.budgetMs ?? Infinity)).sort((a, b) => a.rttMs! - b.rttMs!);
   const best = ranked[0]?.rttMs;
   if (best === undefined) return;
   const tied = ranked.filter((r) => r.rttMs! - best <= Math.max(tieMs, best * 0.05)).slice(0, 3);
@@ -101,6 +172,7 @@ export async function refineTies(results: ProbeResult[], open: OpenPinger, optio
   await Promise.all(
     tied.map(async (r) => {
       const extra = await probeNode(r.candidate, open, { ...options, pings: (options.tiePings ?? 8) + 1 });
+      if (extra.cutOff) return;
       if (extra.samples.length > 0) {
         r.samples.push(...extra.samples);
         r.rttMs = median(r.samples);

@@ -252,14 +252,19 @@ test('a client queries, probes real session sockets, picks the lowest RTT within
     assert.is(selection.chosen?.candidate.id, 'honest-near');
     assert.is(selection.tier, 'edge');
     assert.is(selection.edge.length, 3);
-    assert.ok(selection.edge.every((r) => r.samples.length === 3), 'first ping discarded');
+    assert.is(selection.chosen!.samples.length, 3, 'first ping discarded');
     const liar = selection.edge.find((r) => r.candidate.id === 'claims-closest')!;
-    assert.ok(liar.rttMs! >= 40, `liar measured ${liar.rttMs} ms`);
+    // the liar is still on its first 40 ms ping when the winner has finished twice over: cut off,
+    // with the time its ping has been outstanding as a lower bound
+    assert.ok(liar.cutOff, 'a straggler is cut off instead of waited for');
+    const winner = selection.chosen!.rttMs!;
+    assert.ok(liar.rttMs! >= 2 * winner, `liar bounded at ${liar.rttMs} ms, winner ${winner} ms`);
+    assert.ok(selection.decideMs < 200, `decided in ${selection.decideMs.toFixed(0)} ms`);
 
     await locator.reportNow([{ id: 'claims-closest', rttMs: liar.rttMs! }]); // make sure the report landed
     const after = await locator.shortlist();
     assert.is(after.edge[0]?.id, 'honest-near', 'after reports the liar is ranked by measured RTT');
-    assert.ok(after.edge.find((c) => c.id === 'claims-closest')!.estimatedRttMs! > 30);
+    assert.ok(after.edge.find((c) => c.id === 'claims-closest')!.estimatedRttMs! > after.edge[0]!.estimatedRttMs!);
 
     // nothing within a 1 ms budget: fall back to the cloud
     const fallback = await selectNode(locator, open, { pings: 3, budgetMs: 1 });

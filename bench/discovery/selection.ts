@@ -155,8 +155,27 @@ export async function simulateSelection(config: SelectionConfig = DEFAULT_SELECT
         close() {},
       };
     };
-    const results = await probeAll(candidates, open, config.probe);
-    const probedMs = Math.max(0, ...elapsed.values());
+    // pings resolve at once here, so the straggler cut-off that probeAll applies in real time is
+    // applied on the simulated clock: nodes still probing at 2x the first finisher's time are cut,
+    // reported with the lower bound the real code reports (at least 2x the winner's median)
+    const results = await probeAll(candidates, open, { ...config.probe, straggleFactor: 0 });
+    let first = Infinity;
+    let firstMedian = Infinity;
+    for (const r of results) {
+      const t = elapsed.get(r.candidate.id)!;
+      if (r.rttMs !== undefined && t < first) {
+        first = t;
+        firstMedian = r.rttMs;
+      }
+    }
+    const cutAt = 2 * first;
+    for (const r of results) {
+      if (elapsed.get(r.candidate.id)! > cutAt) {
+        r.cutOff = true;
+        r.rttMs = Math.max(2 * firstMedian, Math.min(rtt(nodes.get(r.candidate.id)!), cutAt / 3));
+      }
+    }
+    const probedMs = Math.min(cutAt, Math.max(0, ...elapsed.values()));
     // tie-break round: fresh connections to the tied nodes, in parallel, after the first round
     for (const id of elapsed.keys()) elapsed.set(id, 0);
     await refineTies(results, open, config.probe);
