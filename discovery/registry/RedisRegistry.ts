@@ -5,7 +5,10 @@
  * - `node:<id>`   hash: `d` descriptor JSON, `v` its version (new on every put), `c` caps bitmask,
  *                 `p` price (for the search script), `l` load, `f` free capacity, `s` last seen; PEXPIRE = ttl,
  *                 so Redis itself forgets a silent node.
- * - `geo:<tier>`  GEO set of node ids (GEOADD/GEOSEARCH).
+ * - `geo:<tier>`  GEO set of node ids (counts, sweeps, and searches wider than 48 tiles).
+ * - `tile:<tier>:<x>:<y>`  GEO set per tileDegrees-square tile, what searches use: Redis scans
+ *                 whole geohash cells around the point, and tiles keep that scan near the circle.
+ * - `tileOf`      hash id → tile key, so a moved or expired node leaves its old tile.
  * - `seen`        sorted set id → last seen, so a sweep finds geo members whose hash expired.
  * - `stats:<id>`  hash `b` base latency, `n` samples, `r` reputation; its own long ttl, so a node
  *                 cannot shed a bad record by re-registering.
@@ -48,6 +51,8 @@ export interface RedisRegistryOptions extends RegistryTiming {
    */
   initialRadiusKm?: number;
   radiusGrowth?: number;
+  /** Searches run on per-tile GEO sets of this many degrees square. Default 2 (must divide 360). */
+  tileDegrees?: number;
   /** Descriptors cached client-side (≈ 0.5 KB each). Default 500,000. */
   maxCachedDescriptors?: number;
   /** Bound on candidates fetched per query when the filter rejects most nodes. Default 20,000. */
@@ -59,6 +64,13 @@ export interface RedisRegistryOptions extends RegistryTiming {
 // Redis GEO cannot store latitudes beyond ±85.05112878 (Web Mercator); the true lat stays in the hash.
 const GEO_MAX_LAT = 85.05112878;
 const MAX_RADIUS_KM = 20_040;
+
+// Drops a node from the tile set it was last put in (tileOf remembers which, beyond the node's ttl).
+const UNTILE = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then redis.call('ZREM', old, ARGV[1]) end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1`;
 
 const TOUCH = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
@@ -102,10 +114,43 @@ local capsMask, maxPrice, maxLoad, minRep = tonumber(ARGV[9]), tonumber(ARGV[10]
 local maxExamined = tonumber(ARGV[13])
 local checkEligibility = ARGV[14] == '1'
 local count = math.ceil(need * tonumber(ARGV[15]))
+local tileDeg, tilePrefix = tonumber(ARGV[16]), ARGV[17]
+local lat0, lon0 = tonumber(lat), tonumber(lon)
+local nLon = math.floor(360 / tileDeg + 0.5)
+-- GEOSEARCH scans whole geohash cells around the point (up to ~3x the radius each way); searching
+-- per-tile sets bounds that scan to the tiles the circle touches
+local function search(r, c)
+  local dLat = r / 111.19
+  local latLo, latHi = math.max(-90, lat0 - dLat), math.min(90, lat0 + dLat)
+  local edge = math.max(math.abs(latLo), math.abs(latHi))
+  local dLon = 180
+  if edge < 89 then dLon = dLat / math.cos(math.rad(edge)) end
+  local txLo = math.floor((lon0 - dLon + 180) / tileDeg)
+  local txHi = math.floor((lon0 + dLon + 180) / tileDeg)
+  local tyLo, tyHi = math.floor((latLo + 90) / tileDeg), math.floor((latHi + 90) / tileDeg)
+  if dLon >= 180 or (txHi - txLo + 1) * (tyHi - tyLo + 1) > 48 then
+    -- a ring this wide touches too many tiles: one search on the tier-wide set is cheaper
+    return redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'COUNT', c)
+  end
+  if txLo == txHi and tyLo == tyHi then
+    return redis.call('GEOSEARCH', tilePrefix .. (txLo % nLon) .. ':' .. tyLo, 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'COUNT', c)
+  end
+  local found = {}
+  for ty = tyLo, tyHi do
+    for tx = txLo, txHi do
+      local hits = redis.call('GEOSEARCH', tilePrefix .. (tx % nLon) .. ':' .. ty, 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'COUNT', c, 'WITHDIST')
+      for _, h in ipairs(hits) do found[#found + 1] = h end
+    end
+  end
+  if #found > 1 then table.sort(found, function(a, b) return tonumber(a[2]) < tonumber(b[2]) end) end
+  local ids = {}
+  for i = 1, math.min(c, #found) do ids[i] = found[i][1] end
+  return ids
+end
 local rows
 local lastRead = 0
 while true do
-  local hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'km', 'ASC', 'COUNT', count)
+  local hits = search(radius, count)
   if #hits < count and radius < maxRadius then
     -- the ring holds fewer members than we would look at: widen it before reading any hash, by
     -- what the density seen so far suggests (area ~ radius^2) but at most x2: GEOSEARCH scans whole
@@ -145,6 +190,9 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', KEYS[2], id)
     redis.call('ZREM', KEYS[3], id)
     redis.call('ZREM', KEYS[1], id)
+    local tile = redis.call('HGET', KEYS[4], id)
+    if tile then redis.call('ZREM', tile, id) end
+    redis.call('HDEL', KEYS[4], id)
     removed = removed + 1
   end
 end
@@ -179,6 +227,7 @@ export class RedisRegistry implements Registry {
   /** id → descriptor at version v; descriptors change only on re-registration. */
   readonly #descriptors = new Map<string, { v: string; d: Static }>();
   readonly #maxCachedDescriptors: number;
+  readonly #tileDegrees: number;
   /** EWMA of the eligible share of members read, across queries with an eligibility check. */
   #passRate = 0.5;
   #sweeper: ReturnType<typeof setInterval> | undefined;
@@ -207,6 +256,8 @@ export class RedisRegistry implements Registry {
     this.#prefix = options.prefix ?? 'eo:disc:';
     this.#statsTtlMs = options.statsTtlMs ?? 7 * 24 * 3600_000;
     this.#initialRadiusKm = options.initialRadiusKm ?? 8;
+    this.#tileDegrees = options.tileDegrees ?? 2;
+    if (!(this.#tileDegrees > 0) || 360 % this.#tileDegrees !== 0) throw new TypeError('tileDegrees must divide 360');
     this.#radiusGrowth = options.radiusGrowth ?? 1.5;
     this.#maxCachedDescriptors = options.maxCachedDescriptors ?? 500_000;
     this.#maxExamined = options.maxExaminedPerQuery ?? 20_000;
@@ -226,6 +277,9 @@ export class RedisRegistry implements Registry {
       .addCommand(['PEXPIRE', key, String(this.ttlMs)])
       .addCommand(['ZREM', this.#geoKey(other), node.id])
       .addCommand(['GEOADD', this.#geoKey(node.tier), String(node.lon), String(clampLat(node.lat)), node.id])
+      .addCommand(['EVAL', UNTILE, '1', this.#tileOfKey, node.id])
+      .addCommand(['GEOADD', this.#tileKey(node), String(node.lon), String(clampLat(node.lat)), node.id])
+      .addCommand(['HSET', this.#tileOfKey, node.id, this.#tileKey(node)])
       .addCommand(['ZADD', this.#prefix + 'seen', String(lastSeen), node.id])
       .exec();
   }
@@ -240,6 +294,9 @@ export class RedisRegistry implements Registry {
         .addCommand(['HSET', key, 'd', JSON.stringify(fixed), 'v', newVersion(), ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)])
         .addCommand(['PEXPIRE', key, String(this.ttlMs)])
         .addCommand(['GEOADD', this.#geoKey(node.tier), String(node.lon), String(clampLat(node.lat)), node.id])
+        .addCommand(['EVAL', UNTILE, '1', this.#tileOfKey, node.id])
+        .addCommand(['GEOADD', this.#tileKey(node), String(node.lon), String(clampLat(node.lat)), node.id])
+        .addCommand(['HSET', this.#tileOfKey, node.id, this.#tileKey(node)])
         .addCommand(['ZADD', this.#prefix + 'seen', String(lastSeen), node.id]);
     }
     await multi.execAsPipeline();
@@ -266,6 +323,7 @@ export class RedisRegistry implements Registry {
       .addCommand(['ZREM', this.#geoKey('edge'), id])
       .addCommand(['ZREM', this.#geoKey('cloud'), id])
       .addCommand(['ZREM', this.#prefix + 'seen', id])
+      .addCommand(['EVAL', UNTILE, '1', this.#tileOfKey, id])
       .exec();
     return Number(replies[0]) > 0;
   }
@@ -286,6 +344,7 @@ export class RedisRegistry implements Registry {
         this.#prefix + 'node:', this.#prefix + 'stats:', String(Math.min(MAX_RADIUS_KM, maxDistanceKm)), String(this.#radiusGrowth),
         String(capabilityMask(e.caps ?? [])), String(e.maxPrice ?? 1e300), String(e.maxLoad ?? 1e300), String(e.minReputation ?? -1e300),
         String(this.#maxExamined), options.eligibility ? '1' : '0', String(this.#overfetch(options)),
+        String(this.#tileDegrees), `${this.#prefix}tile:${tier}:`,
       ]);
       const read = Number(flat[1]);
       const rows = flat.slice(2).map((row) => String(row).split(' '));
@@ -363,7 +422,7 @@ export class RedisRegistry implements Registry {
   /** Removes geo members whose node hash expired. Any replica may run it; it is idempotent. */
   async sweep(now = Date.now(), batch = 1000): Promise<number> {
     const removed = await this.#client.sendCommand<number>([
-      'EVAL', SWEEP, '3', this.#prefix + 'seen', this.#geoKey('edge'), this.#geoKey('cloud'),
+      'EVAL', SWEEP, '4', this.#prefix + 'seen', this.#geoKey('edge'), this.#geoKey('cloud'), this.#tileOfKey,
       String(now - this.ttlMs), String(batch), this.#prefix + 'node:',
     ]);
     return Number(removed);
@@ -397,6 +456,16 @@ export class RedisRegistry implements Registry {
   }
   #statsKey(id: string): string {
     return `${this.#prefix}stats:${id}`;
+  }
+  get #tileOfKey(): string {
+    return this.#prefix + 'tileOf';
+  }
+  /** Must match the tile arithmetic in the NEAREST script. */
+  #tileKey(node: { tier: NodeTier; lat: number; lon: number }): string {
+    const nLon = Math.round(360 / this.#tileDegrees);
+    const tx = ((Math.floor((node.lon + 180) / this.#tileDegrees) % nLon) + nLon) % nLon;
+    const ty = Math.floor((clampLat(node.lat) + 90) / this.#tileDegrees);
+    return `${this.#prefix}tile:${node.tier}:${tx}:${ty}`;
   }
   #geoKey(tier: NodeTier): string {
     return `${this.#prefix}geo:${tier}`;
