@@ -6,10 +6,17 @@
 import { runDemoCommand } from './commands/demo.js';
 import { runEdgeCommand } from './commands/edge.js';
 import { runBenchCommand } from './commands/bench.js';
+import { runDiscoveryCommand } from '../discovery/cli.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
   demo: { run: runDemoCommand, summary: 'edge node + simulated headset in one process, printing live latency' },
   edge: { run: runEdgeCommand, summary: 'run an edge (or cloud) node serving sessions over WebSocket' },
+  discovery: {
+    run: async (argv) => {
+      process.exitCode = await runDiscoveryCommand(argv);
+    },
+    summary: 'run the discovery service (memory or Redis); `discovery keygen` makes operator/node keys',
+  },
   bench: { run: runBenchCommand, summary: 'run a benchmark (overhead, …); results go to bench/results/' },
 };
 

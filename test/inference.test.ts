@@ -7,7 +7,7 @@ import { EdgeServer } from '../edge-server/index.js';
 import { connect, type Session } from '../client-sdk/node.js';
 import { angleBetween } from '../protocol/motion/quaternion.js';
 import { rejects } from './support/assertions.js';
-import { constantMotion, DEG } from './motionFixtures.js';
+import { constantMotion, DEG } from './support/motionFixtures.js';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';

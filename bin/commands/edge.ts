@@ -3,6 +3,8 @@ import { EdgeServer } from '../../edge-server/index.js';
 import { loadInference, type LoadedInference } from '../../edge-server/inference/index.js';
 import { NODE_TIERS, type NodeTier } from '../../protocol/index.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
+import { attachDiscoveryAgent } from '../../discovery/edgeAgent.js';
+import { parseLatLon } from '../../discovery/locate.js';
 
 const HELP = `Usage: edge-offload edge [options]
 
@@ -20,6 +22,12 @@ Options:
                     llvmpipe (run scripts/install-render-deps.sh as root)
   --gpu-backend B   auto|default|opengles|vulkan|d3d12|metal
                     [default: env EDGE_OFFLOAD_GPU_BACKEND, else auto]
+  --discovery URL   register with this discovery service and heartbeat to it; needs:
+    --node-key FILE   node key from \`edge-offload discovery keygen node\`
+    --node-auth FILE  operator authorisation from \`edge-offload discovery keygen authorize\`
+    --location LAT,LON  where this node is (or --public-ip ADDR to be located by geoip)
+    --public-url URL  session URL clients should dial          [default: the listen URL]
+    --price N         price per minute advertised               [default: 0]
   -h, --help        show this help
 
 Prints JSON lines; the one with {"event":"listening","url":…,"port":…,"nodeId":…}.`;
@@ -27,7 +35,10 @@ Prints JSON lines; the one with {"event":"listening","url":…,"port":…,"nodeI
 export async function runEdgeCommand(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
-    { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' }, models: { type: 'string' }, 'no-inference': { type: 'boolean' }, render: { type: 'boolean' }, 'gpu-backend': { type: 'string' } },
+    { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' },
+      models: { type: 'string' }, 'no-inference': { type: 'boolean' }, render: { type: 'boolean' }, 'gpu-backend': { type: 'string' },
+      discovery: { type: 'string' }, 'node-key': { type: 'string' }, 'node-auth': { type: 'string' }, location: { type: 'string' },
+      'public-ip': { type: 'string' }, 'public-url': { type: 'string' }, price: { type: 'string' } },
     HELP,
   );
   if (!args) return;
@@ -56,8 +67,22 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   });
   const { port, url } = await server.listen();
   console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier }));
+  const discoveryUrl = stringFlag(args.values.discovery);
+  const agent = discoveryUrl
+    ? await attachDiscoveryAgent(server, {
+        discoveryUrl,
+        nodeKeyFile: requiredFlag(args.values['node-key'], 'node-key'),
+        authorizationFile: requiredFlag(args.values['node-auth'], 'node-auth'),
+        location: parseLatLon(stringFlag(args.values.location)),
+        ip: stringFlag(args.values['public-ip']),
+        publicUrl: stringFlag(args.values['public-url']),
+        pricePerMinute: priceFlag(args.values.price),
+      })
+    : undefined;
+  if (agent) console.log(JSON.stringify({ event: 'discovery', url: discoveryUrl, registered: agent.registered }));
   const stop = async (signal: string) => {
     console.log(JSON.stringify({ event: 'draining', signal, sessions: server.sessionCount, deadlineMs: drainMs }));
+    agent?.close();
     await server.close({ deadlineMs: drainMs, reason: `node stopping (${signal})` });
     console.log(JSON.stringify({ event: 'stopped' }));
   };
@@ -70,4 +95,17 @@ async function createRenderer(backend: string | undefined) {
   const { WebGpuRenderEngine, resolveBackendChoice } = await import('../../edge-server/render/index.js');
   // without the flag, createGpu reads EDGE_OFFLOAD_GPU_BACKEND itself
   return WebGpuRenderEngine.create({ gpu: backend ? { backend: resolveBackendChoice(backend) } : {} });
+}
+
+function requiredFlag(value: string | boolean | undefined, name: string): string {
+  const v = stringFlag(value);
+  if (!v) throw new Error(`--discovery needs --${name}; see --help`);
+  return v;
+}
+
+function priceFlag(value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !Number.isFinite(n) || n < 0) throw new Error(`--price must be a non-negative number, got '${value}'`);
+  return n;
 }

@@ -2,8 +2,8 @@
  * Synthetic head trajectories with known futures for predictor tests: a constant turn about a
  * fixed axis combined with constant linear velocity, sampled at 90 Hz.
  */
-import type { PoseSample, Vec3 } from '../protocol/index.js';
-import { fromRotationVector, multiply, normalize } from '../protocol/motion/quaternion.js';
+import type { PoseSample, Vec3 } from '../../protocol/index.js';
+import { fromRotationVector, multiply, normalize } from '../../protocol/motion/quaternion.js';
 
 export interface Trajectory {
   /** Pose at time t (seconds). */

@@ -1,0 +1,234 @@
+/**
+ * Discovery over HTTP and WebSocket on one port.
+ *
+ *   POST /v1/register    signed registration          → { id, heartbeatIntervalMs, ttlMs }
+ *   POST /v1/heartbeat   signed heartbeat             → { id, ttlMs }
+ *   GET  /v1/query?lat=&lon=&k=&kCloud=&caps=render,infer&maxPrice=
+ *   POST /v1/query       { lat?, lon?, k?, kCloud?, caps?, maxPrice? } → { location, edge[], cloud[] }
+ *   POST /v1/report      { lat?, lon?, reports: [{ id, rttMs? }] } → { learned }
+ *   GET  /healthz        { ok, backend, nodes }
+ *   WS   /v1/ws          text frames `{ op: 'register'|'heartbeat'|'query'|'report', id?, body }`
+ *                        → `{ id, ok: true, result }` or `{ id, ok: false, error: { code, message } }`
+ *
+ * Errors are `{ error: { code, message } }` with the status from errors.ts. Bodies are capped
+ * before parsing, and each client IP has token buckets per operation.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { debuglog } from 'node:util';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { DiscoveryService, type DiscoveryServiceOptions } from './DiscoveryService.js';
+import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
+import { normaliseIp } from './locate.js';
+import { TokenBuckets, type RateLimit } from './rateLimit.js';
+import { MemoryRegistry } from './registry/MemoryRegistry.js';
+import type { Registry } from './registry/Registry.js';
+
+const log = debuglog('edge-offload:discovery');
+
+type Operation = 'register' | 'heartbeat' | 'query' | 'report';
+
+export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
+  /** Default 0 (any free port). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default a new MemoryRegistry. The server closes it on close(). */
+  registry?: Registry;
+  /** Largest request body (HTTP) or message (ws). Default 16 KiB. */
+  maxBodyBytes?: number;
+  /** Per-IP limits. Defaults: query 20/s burst 40, register 2/s burst 20, heartbeat 200/s burst 400, report 20/s burst 40. */
+  rateLimits?: Partial<Record<Operation, RateLimit>>;
+}
+
+const DEFAULT_RATE_LIMITS: Record<Operation, RateLimit> = {
+  query: { ratePerSecond: 20, burst: 40 },
+  register: { ratePerSecond: 2, burst: 20 },
+  // many nodes of one operator may sit behind one address, each heartbeating every second
+  heartbeat: { ratePerSecond: 200, burst: 400 },
+  report: { ratePerSecond: 20, burst: 40 },
+};
+
+const ROUTES: Record<string, { op: Operation | 'health'; methods: string[] }> = {
+  '/v1/register': { op: 'register', methods: ['POST'] },
+  '/v1/heartbeat': { op: 'heartbeat', methods: ['POST'] },
+  '/v1/query': { op: 'query', methods: ['GET', 'POST'] },
+  '/v1/report': { op: 'report', methods: ['POST'] },
+  '/healthz': { op: 'health', methods: ['GET'] },
+};
+
+export class DiscoveryServer {
+  readonly service: DiscoveryService;
+  readonly registry: Registry;
+  readonly #options: DiscoveryServerOptions;
+  readonly #maxBodyBytes: number;
+  readonly #buckets: Record<Operation, TokenBuckets>;
+  readonly #http: Server;
+  readonly #wss: WebSocketServer;
+  #closed = false;
+
+  constructor(options: DiscoveryServerOptions = {}) {
+    this.#options = options;
+    this.registry = options.registry ?? new MemoryRegistry();
+    this.service = new DiscoveryService(this.registry, options);
+    this.#maxBodyBytes = options.maxBodyBytes ?? 16 * 1024;
+    const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
+    this.#buckets = {
+      query: new TokenBuckets(limits.query),
+      register: new TokenBuckets(limits.register),
+      heartbeat: new TokenBuckets(limits.heartbeat),
+      report: new TokenBuckets(limits.report),
+    };
+    this.#http = createServer((req, res) => void this.#onRequest(req, res));
+    this.#http.keepAliveTimeout = 30_000;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes });
+    this.#http.on('upgrade', (req, socket, head) => {
+      if (new URL(req.url ?? '/', 'http://x').pathname !== '/v1/ws') {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onSocket(ws, req));
+    });
+  }
+
+  async listen(): Promise<{ port: number; url: string }> {
+    await new Promise<void>((resolve, reject) => {
+      this.#http.once('error', reject);
+      this.#http.listen(this.#options.port ?? 0, this.#options.host ?? '127.0.0.1', () => {
+        this.#http.off('error', reject);
+        resolve();
+      });
+    });
+    const { port, address, family } = this.#http.address() as AddressInfo;
+    const host = family === 'IPv6' ? `[${address}]` : address;
+    return { port, url: `http://${host}:${port}` };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const ws of this.#wss.clients) ws.terminate();
+    this.#wss.close();
+    this.#http.closeAllConnections();
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+    await this.registry.close();
+  }
+
+  async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const ip = normaliseIp(req.socket.remoteAddress ?? '');
+    try {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const route = ROUTES[url.pathname];
+      if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report`);
+      if (!route.methods.includes(req.method ?? '')) {
+        res.setHeader('allow', route.methods.join(', '));
+        throw new DiscoveryError(E.METHOD_NOT_ALLOWED, `${url.pathname} accepts ${route.methods.join(' or ')}`);
+      }
+      if (route.op === 'health') return send(res, 200, await this.service.health());
+      const body = req.method === 'GET' ? queryFromSearch(url.searchParams) : await readJson(req, this.#maxBodyBytes);
+      send(res, 200, await this.#dispatch(route.op, body, ip));
+    } catch (err) {
+      const error = asDiscoveryError(err);
+      if (error.code === E.RATE_LIMITED) res.setHeader('retry-after', '1');
+      // an oversize body is still arriving; answer and close rather than read it
+      if (error.code === E.TOO_LARGE) res.setHeader('connection', 'close');
+      send(res, error.status, error.toJSON());
+    }
+  }
+
+  async #dispatch(op: Operation, body: unknown, ip: string): Promise<unknown> {
+    const wait = this.#buckets[op].take(ip);
+    if (wait > 0) throw new DiscoveryError(E.RATE_LIMITED, `too many ${op} requests from ${ip}; retry in ${wait.toFixed(2)} s`);
+    switch (op) {
+      case 'register':
+        return this.service.register(body);
+      case 'heartbeat':
+        return this.service.heartbeat(body);
+      case 'query':
+        return this.service.query(body, ip);
+      case 'report':
+        return this.service.report(body, ip);
+    }
+  }
+
+  #onSocket(ws: WebSocket, req: IncomingMessage): void {
+    const ip = normaliseIp(req.socket.remoteAddress ?? '');
+    ws.on('error', (err) => log('ws error from %s: %s', ip, err.message));
+    ws.on('message', async (data, isBinary) => {
+      let id: unknown;
+      try {
+        if (isBinary) throw new DiscoveryError(E.BAD_JSON, 'send JSON text frames');
+        const message = parseJson(data.toString());
+        if (typeof message !== 'object' || message === null || Array.isArray(message)) throw new DiscoveryError(E.MALFORMED, 'message is not an object');
+        const { op, body } = message as Record<string, unknown>;
+        id = (message as Record<string, unknown>).id;
+        if (op !== 'register' && op !== 'heartbeat' && op !== 'query' && op !== 'report') {
+          throw new DiscoveryError(E.MALFORMED, 'op must be register, heartbeat, query or report');
+        }
+        const result = await this.#dispatch(op, body ?? {}, ip);
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: safeId(id), ok: true, result }));
+      } catch (err) {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: safeId(id), ok: false, ...asDiscoveryError(err).toJSON() }));
+      }
+    });
+  }
+}
+
+function safeId(id: unknown): string | number | null {
+  return (typeof id === 'number' && Number.isSafeInteger(id)) || (typeof id === 'string' && id.length <= 64) ? id : null;
+}
+
+function asDiscoveryError(err: unknown): DiscoveryError {
+  if (err instanceof DiscoveryError) return err;
+  log('internal error: %s', (err as Error)?.stack ?? err);
+  // node-redis's connection failures ("The client is offline", SocketClosedUnexpectedlyError…)
+  if (err instanceof Error && /offline|closed|Socket|Connection|ECONNREFUSED|ECONNRESET/i.test(`${err.name} ${err.message}`)) {
+    return new DiscoveryError(E.UNAVAILABLE, 'the registry backend is unreachable; retry shortly');
+  }
+  return new DiscoveryError(E.INTERNAL, 'internal error; retry, and report it if it persists');
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new DiscoveryError(E.BAD_JSON, `body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Reads at most `maxBytes`; the declared length is checked before a byte is read. */
+async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new DiscoveryError(E.TOO_LARGE, `body of ${declared} bytes is over the ${maxBytes}-byte cap`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > maxBytes) throw new DiscoveryError(E.TOO_LARGE, `body is over the ${maxBytes}-byte cap`);
+    chunks.push(chunk);
+  }
+  if (total === 0) throw new DiscoveryError(E.BAD_JSON, 'body is empty; send a JSON object');
+  return parseJson(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** GET /v1/query parameters → the same shape POST takes, numbers parsed, caps split on commas. */
+function queryFromSearch(params: URLSearchParams): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of ['lat', 'lon', 'k', 'kCloud', 'maxPrice']) {
+    const raw = params.get(key);
+    if (raw !== null) out[key] = raw.trim() === '' ? raw : Number(raw);
+  }
+  const caps = params.get('caps');
+  if (caps !== null) out.caps = caps.split(',').filter(Boolean);
+  return out;
+}

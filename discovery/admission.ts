@@ -1,0 +1,112 @@
+/**
+ * The gate in front of the registry: a registration or heartbeat gets in only when it parses, is
+ * signed by the node key, is authorised by a trusted operator, is fresh, and was never seen
+ * before. Each failure has its own code (errors.ts), checked in that order so the cheapest and
+ * most specific answer comes first.
+ */
+import { parseBody, registrationSchema, heartbeatSchema, type NodeDescriptor } from './descriptor.js';
+import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
+import { SIGNING_DOMAIN, authorizationPayload, heartbeatPayload, registrationPayload, verifyPayload } from './identity.js';
+import type { IpLocator } from './locate.js';
+import type { NodeRecord, Registry } from './registry/Registry.js';
+import type { TrustedOperators } from './trust.js';
+
+export interface AdmissionOptions {
+  /** Largest difference between a signed timestamp and our clock. Default 30 s (env `DISCOVERY_MAX_SKEW_MS`). */
+  maxSkewMs?: number;
+}
+
+export class Admission {
+  readonly maxSkewMs: number;
+  readonly #registry: Registry;
+  readonly #trust: TrustedOperators;
+  readonly #locator: IpLocator;
+
+  constructor(registry: Registry, trust: TrustedOperators, locator: IpLocator, options: AdmissionOptions = {}) {
+    this.#registry = registry;
+    this.#trust = trust;
+    this.#locator = locator;
+    this.maxSkewMs = options.maxSkewMs ?? (Number(process.env.DISCOVERY_MAX_SKEW_MS) || 30_000);
+  }
+
+  async register(body: unknown, now = Date.now()): Promise<NodeRecord> {
+    const reg = parseBody(registrationSchema, body, 'registration');
+    const d = reg.descriptor;
+    if (reg.signature === undefined) throw new DiscoveryError(E.UNSIGNED, 'registration has no signature; sign it with the node key (signRegistration)');
+    if (!verifyPayload(SIGNING_DOMAIN.register, registrationPayload(reg), reg.signature, d.publicKey)) {
+      throw new DiscoveryError(E.BAD_SIGNATURE, `registration signature does not verify against node ${d.id}'s public key`);
+    }
+    this.#checkOperator(reg.authorization, d);
+    this.#checkFresh(reg.timestamp, now);
+    await this.#claim(`r:${d.id}:${reg.nonce}`);
+    const existing = await this.#registry.get(d.id);
+    if (existing !== undefined && existing.publicKey !== d.publicKey && existing.operator !== d.operator) {
+      throw new DiscoveryError(E.ID_TAKEN, `node id ${d.id} is registered by operator ${existing.operator} under another key`);
+    }
+    const place = await this.#place(d);
+    const record: NodeRecord = {
+      id: d.id,
+      publicKey: d.publicKey,
+      url: d.url,
+      tier: d.tier,
+      lat: place.lat,
+      lon: place.lon,
+      caps: d.caps,
+      capacity: d.capacity,
+      pricePerMinute: d.pricePerMinute,
+      operator: d.operator,
+      load: 0,
+      freeCapacity: d.capacity,
+      lastSeen: now,
+    };
+    await this.#registry.put(record);
+    return record;
+  }
+
+  async heartbeat(body: unknown, now = Date.now()): Promise<NodeRecord> {
+    const hb = parseBody(heartbeatSchema, body, 'heartbeat');
+    if (hb.signature === undefined) throw new DiscoveryError(E.UNSIGNED, 'heartbeat has no signature; sign it with the node key (signHeartbeat)');
+    const node = await this.#registry.get(hb.id);
+    if (node === undefined) throw new DiscoveryError(E.UNKNOWN_NODE, `node ${hb.id} is not registered (or expired); register again`);
+    if (!verifyPayload(SIGNING_DOMAIN.heartbeat, heartbeatPayload(hb), hb.signature, node.publicKey)) {
+      throw new DiscoveryError(E.BAD_SIGNATURE, `heartbeat signature does not verify against node ${hb.id}'s registered key`);
+    }
+    this.#checkFresh(hb.timestamp, now);
+    await this.#claim(`h:${hb.id}:${hb.nonce}`);
+    const touched = await this.#registry.touch(hb.id, { load: hb.load, freeCapacity: Math.min(hb.freeCapacity, node.capacity) }, now);
+    if (touched === undefined) throw new DiscoveryError(E.UNKNOWN_NODE, `node ${hb.id} expired; register again`);
+    return touched;
+  }
+
+  #checkOperator(auth: { operator: string; operatorKey: string; signature?: string | undefined } | undefined, d: NodeDescriptor): void {
+    if (auth === undefined) throw new DiscoveryError(E.UNAUTHORISED_OPERATOR, 'registration has no operator authorisation; ask your operator to authorise this node key');
+    const trustedName = this.#trust.nameOf(auth.operatorKey);
+    if (trustedName === undefined) throw new DiscoveryError(E.UNAUTHORISED_OPERATOR, `operator key of '${auth.operator}' is not trusted by this discovery`);
+    if (trustedName !== auth.operator || d.operator !== auth.operator) {
+      throw new DiscoveryError(E.UNAUTHORISED_OPERATOR, `descriptor names operator '${d.operator}' but the trusted key belongs to '${trustedName}'`);
+    }
+    if (auth.signature === undefined || !verifyPayload(SIGNING_DOMAIN.authorize, authorizationPayload(auth.operator, d.id, d.publicKey), auth.signature, auth.operatorKey)) {
+      throw new DiscoveryError(E.UNAUTHORISED_OPERATOR, `operator '${auth.operator}' did not sign an authorisation for node ${d.id} with this key`);
+    }
+  }
+
+  #checkFresh(timestamp: number, now: number): void {
+    if (Math.abs(now - timestamp) > this.maxSkewMs) {
+      throw new DiscoveryError(E.STALE_TIMESTAMP, `signed timestamp is ${Math.round((now - timestamp) / 1000)} s from discovery's clock (max ±${this.maxSkewMs / 1000} s); check the node's clock`);
+    }
+  }
+
+  async #claim(key: string): Promise<void> {
+    // a nonce must outlive every timestamp that could still pass the skew check
+    if (!(await this.#registry.claimNonce(key, 2 * this.maxSkewMs))) {
+      throw new DiscoveryError(E.REPLAYED_NONCE, 'this nonce was already used; sign each request with a fresh nonce');
+    }
+  }
+
+  async #place(d: NodeDescriptor): Promise<{ lat: number; lon: number }> {
+    if (d.lat !== undefined && d.lon !== undefined) return { lat: d.lat, lon: d.lon };
+    const found = await this.#locator.lookupIp(d.ip!);
+    if (found === undefined) throw new DiscoveryError(E.MALFORMED, `registration.descriptor.ip ${d.ip} cannot be located; send lat and lon`);
+    return found;
+  }
+}

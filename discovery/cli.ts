@@ -1,0 +1,84 @@
+/**
+ * `edge-offload discovery …`: run a discovery service, or manage keys (`keygen`).
+ */
+import { parseArgs } from 'node:util';
+import { DiscoveryServer } from './DiscoveryServer.js';
+import { runKeygenCommand } from './keygen.js';
+import { IpLocator, parseLatLon, preloadGeoip } from './locate.js';
+import { MemoryRegistry } from './registry/MemoryRegistry.js';
+import { RedisRegistry } from './registry/RedisRegistry.js';
+import type { Registry } from './registry/Registry.js';
+import { TrustedOperators } from './trust.js';
+
+export const DISCOVERY_HELP = `Usage: edge-offload discovery [options]
+       edge-offload discovery keygen <operator|node|authorize> …   (see keygen --help)
+
+Runs the discovery service: nodes register and heartbeat, clients query for a shortlist.
+HTTP and WebSocket share one port (POST /v1/register, /v1/heartbeat, /v1/query, /v1/report;
+GET /v1/query, /healthz; WS /v1/ws).
+
+Options:
+  --port N                 listen port (default 7070; 0 picks a free one)
+  --host ADDR              listen address (default 127.0.0.1)
+  --redis redis://H:P[/DB] share state with other replicas through Redis (default: in memory)
+  --redis-prefix P         Redis key prefix (default eo:disc:)
+  --operators FILE         trusted operator keys {"operators":[{"name","publicKey"}]}
+                           (default: env DISCOVERY_OPERATORS; with neither, every node is refused)
+  --heartbeat-ms N         node heartbeat interval (default 1000, env DISCOVERY_HEARTBEAT_MS);
+                           a node silent for 3 intervals leaves (env DISCOVERY_MISSED_HEARTBEATS)
+  --default-location LAT,LON  where clients on private/loopback addresses are placed
+                           (default env DISCOVERY_DEFAULT_LOCATION, else 0,0)
+  -h, --help               this text`;
+
+export async function runDiscoveryCommand(argv: string[]): Promise<number> {
+  if (argv[0] === 'keygen') return runKeygenCommand(argv.slice(1));
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      redis: { type: 'string' },
+      'redis-prefix': { type: 'string' },
+      operators: { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'default-location': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(DISCOVERY_HELP);
+    return 0;
+  }
+  const port = Number(values.port ?? 7070);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`--port must be 0-65535, got '${values.port}'`);
+  const heartbeatIntervalMs = values['heartbeat-ms'] === undefined ? undefined : Number(values['heartbeat-ms']);
+  if (heartbeatIntervalMs !== undefined && !(heartbeatIntervalMs > 0)) throw new TypeError('--heartbeat-ms must be a positive number');
+  const operators = TrustedOperators.load(values.operators);
+  if (operators.size === 0) console.warn('discovery: no trusted operators (--operators or DISCOVERY_OPERATORS); every registration will be refused');
+  const defaultLocation = parseLatLon(values['default-location']);
+  const timing = heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs };
+  const registry: Registry = values.redis
+    ? await RedisRegistry.connect({ url: values.redis, ...timing, ...(values['redis-prefix'] ? { prefix: values['redis-prefix'] } : {}) })
+    : new MemoryRegistry(timing);
+  await preloadGeoip();
+  const server = new DiscoveryServer({
+    port,
+    host: values.host ?? '127.0.0.1',
+    registry,
+    operators,
+    locator: new IpLocator(defaultLocation ? { defaultLocation } : {}),
+  });
+  const { url } = await server.listen();
+  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms)`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      console.log(`discovery: ${signal}, closing`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await server.close();
+  return 0;
+}

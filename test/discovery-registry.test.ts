@@ -1,0 +1,224 @@
+/**
+ * One registry suite, run against both backends: MemoryRegistry and RedisRegistry over a real
+ * redis-server started by the test. Whatever one backend answers, the other must too.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { greatCircleKm } from '../discovery/geo.js';
+import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
+import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
+import { foldObservation, FRESH_STATS, type Registry } from '../discovery/registry/Registry.js';
+import { eventually, record } from './support/discoveryFixtures.js';
+import { startRedis, type RedisProcess } from './support/redis.js';
+
+const HEARTBEAT_MS = 100; // ttl = 3 × 100 ms
+const RATES = { latencyAlpha: 0.3, reputationAlpha: 0.2 };
+
+/** Deterministic pseudo-random points, so a failure reproduces. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+function registrySuite(name: string, make: () => Promise<Registry>, cleanup: () => Promise<void> = async () => {}) {
+  const test = suite<{ registry: Registry }>(`registry: ${name}`, {} as { registry: Registry });
+  test.before.each(async (ctx) => {
+    ctx.registry = await make();
+  });
+  test.after.each(async (ctx) => {
+    await ctx.registry.close();
+    await cleanup();
+  });
+
+  test('put then get returns the node; remove forgets it', async ({ registry }) => {
+    await registry.put(record('a', 48.85, 2.35));
+    const got = await registry.get('a');
+    assert.is(got?.id, 'a');
+    assert.equal(got?.caps, ['predict', 'infer', 'render']);
+    assert.is(got?.lat, 48.85);
+    assert.ok(await registry.remove('a'));
+    assert.is(await registry.get('a'), undefined);
+    assert.equal(await registry.nearest({ lat: 48.85, lon: 2.35 }, 5, 'edge'), []);
+  });
+
+  test('nearest() is the exact great-circle k-nearest (checked against brute force)', async ({ registry }) => {
+    const rand = rng(7);
+    const nodes = [];
+    for (let i = 0; i < 300; i++) {
+      // clusters near the antimeridian, the poles and the equator: where flat-grid shortcuts break
+      const centre = [
+        [0, 179.9],
+        [84, 10],
+        [-60, -70],
+        [51.5, -0.12],
+      ][i % 4]!;
+      nodes.push(record(`n${i}`, Math.max(-89, Math.min(84.9, centre[0]! + (rand() - 0.5) * 20)), ((centre[1]! + (rand() - 0.5) * 20 + 540) % 360) - 180));
+    }
+    for (const n of nodes) await registry.put(n);
+    for (const q of [
+      { lat: 0, lon: -179.5 },
+      { lat: 80, lon: 100 },
+      { lat: -55, lon: -60 },
+      { lat: 51.5, lon: 0 },
+      { lat: 10, lon: 40 },
+    ]) {
+      const got = await registry.nearest(q, 7, 'edge');
+      const want = nodes.map((n) => ({ id: n.id, d: greatCircleKm(q, n) })).sort((a, b) => a.d - b.d).slice(0, 7);
+      assert.equal(got.map((g) => g.node.id), want.map((w) => w.id), `k-nearest around ${q.lat},${q.lon}`);
+      got.forEach((g, i) => assert.ok(Math.abs(g.distanceKm - want[i]!.d) < 0.01, 'distance in km'));
+    }
+  });
+
+  test('nearest() keeps searching past nodes the filter rejects', async ({ registry }) => {
+    for (let i = 0; i < 40; i++) await registry.put(record(`busy${i}`, 40 + i * 0.001, -3, { pricePerMinute: 2 }));
+    await registry.put(record('free-far', 45, -3));
+    await registry.put(record('free-farther', 50, -3));
+    const got = await registry.nearest({ lat: 40, lon: -3 }, 2, 'edge', { filter: (n) => n.pricePerMinute < 1 });
+    assert.equal(got.map((g) => g.node.id), ['free-far', 'free-farther']);
+  });
+
+  test('eligibility (caps, price, load, free capacity, reputation) is applied by the backend and keeps the search going', async ({ registry }) => {
+    const at = { lat: -33.9, lon: 151.2 };
+    const rejects = [
+      record('no-render', -33.9, 151.2001, { caps: ['predict', 'infer'] }),
+      record('pricey', -33.9, 151.2002, { pricePerMinute: 9 }),
+      record('loaded', -33.9, 151.2003, { load: 0.99 }),
+      record('full', -33.9, 151.2004, { freeCapacity: 0 }),
+      record('flaky', -33.9, 151.2005),
+    ];
+    for (let i = 0; i < 30; i++) rejects.push(record(`full${i}`, -33.9 + i * 0.0001, 151.201, { freeCapacity: 0 }));
+    for (const n of rejects) await registry.put(n);
+    for (let i = 0; i < 5; i++) await registry.learn('flaky', { answered: false }, RATES);
+    await registry.put(record('ok-far', -34.5, 151.2));
+    await registry.put(record('ok-farther', -35.5, 151.2));
+    const eligibility = { caps: ['render' as const], maxPrice: 1, maxLoad: 0.95, minReputation: 0.5 };
+    assert.equal((await registry.nearest(at, 2, 'edge', { eligibility })).map((n) => n.node.id), ['ok-far', 'ok-farther']);
+    assert.equal((await registry.nearest(at, 1, 'edge', { eligibility, filter: (n) => n.id !== 'ok-far' })).map((n) => n.node.id), ['ok-farther']);
+  });
+
+  test('nearest() never returns nodes beyond maxDistanceKm', async ({ registry }) => {
+    await registry.put(record('near', 0, 1)); // ~111 km
+    await registry.put(record('far', 0, 30)); // ~3300 km
+    assert.equal((await registry.nearest({ lat: 0, lon: 0 }, 5, 'edge', { maxDistanceKm: 2000 })).map((n) => n.node.id), ['near']);
+    assert.equal((await registry.nearest({ lat: 0, lon: 0 }, 5, 'edge', { maxDistanceKm: 100 })).map((n) => n.node.id), []);
+    assert.equal((await registry.nearest({ lat: 0, lon: 0 }, 5, 'edge')).map((n) => n.node.id), ['near', 'far']);
+  });
+
+  test('tiers are separate indexes; re-registering under another tier moves the node', async ({ registry }) => {
+    await registry.put(record('e', 1, 1));
+    await registry.put(record('c', 1, 1.1, { tier: 'cloud' }));
+    assert.equal((await registry.nearest({ lat: 1, lon: 1 }, 5, 'edge')).map((n) => n.node.id), ['e']);
+    assert.equal((await registry.nearest({ lat: 1, lon: 1 }, 5, 'cloud')).map((n) => n.node.id), ['c']);
+    await registry.put(record('e', 1, 1, { tier: 'cloud' }));
+    assert.equal((await registry.nearest({ lat: 1, lon: 1 }, 5, 'edge')).length, 0);
+    assert.equal((await registry.nearest({ lat: 1, lon: 1 }, 5, 'cloud')).map((n) => n.node.id), ['e', 'c']);
+    assert.equal(await registry.count(), { edge: 0, cloud: 2 });
+  });
+
+  test('touch() records load and free capacity; unknown ids answer undefined', async ({ registry }) => {
+    await registry.put(record('a', 10, 10));
+    const touched = await registry.touch('a', { load: 0.7, freeCapacity: 3 });
+    assert.is(touched?.load, 0.7);
+    const [near] = await registry.nearest({ lat: 10, lon: 10 }, 1, 'edge');
+    assert.is(near?.node.freeCapacity, 3);
+    assert.is(await registry.touch('nobody', { load: 0, freeCapacity: 1 }), undefined);
+  });
+
+  test('a node silent for 3 heartbeat intervals leaves; a heartbeating one stays', async ({ registry }) => {
+    await registry.put(record('silent', 20, 20));
+    await registry.put(record('alive', 20, 20.1));
+    const beat = setInterval(() => void registry.touch('alive', { load: 0, freeCapacity: 10 }), HEARTBEAT_MS / 2);
+    try {
+      await eventually(async () => (await registry.get('silent')) === undefined, 'silent node expires', 2000);
+      assert.equal((await registry.nearest({ lat: 20, lon: 20 }, 5, 'edge')).map((n) => n.node.id), ['alive']);
+      assert.is(await registry.touch('silent', { load: 0, freeCapacity: 1 }), undefined, 'an expired node cannot heartbeat back in');
+    } finally {
+      clearInterval(beat);
+    }
+  });
+
+  test('learn() folds RTT samples and probe outcomes into an EWMA (same arithmetic on both backends)', async ({ registry }) => {
+    assert.equal(await registry.stats('x'), { ...FRESH_STATS });
+    const observations = [
+      { baseLatencyMs: 10, answered: true },
+      { baseLatencyMs: 20, answered: true },
+      { answered: false },
+      { baseLatencyMs: 5, answered: true },
+    ];
+    let want = { ...FRESH_STATS };
+    for (const o of observations) {
+      await registry.learn('x', o, RATES);
+      want = foldObservation(want, o, RATES);
+    }
+    const got = await registry.stats('x');
+    assert.is(got.samples, 3);
+    assert.ok(Math.abs(got.baseLatencyMs! - want.baseLatencyMs!) < 1e-9, `base ${got.baseLatencyMs} vs ${want.baseLatencyMs}`);
+    assert.ok(Math.abs(got.reputation - want.reputation) < 1e-9);
+    await registry.put(record('x', 0, 0));
+    const [near] = await registry.nearest({ lat: 0, lon: 0 }, 1, 'edge');
+    assert.is(near?.stats.samples, 3, 'nearest() carries the stats');
+  });
+
+  test('claimNonce() accepts a nonce once', async ({ registry }) => {
+    assert.ok(await registry.claimNonce('n1', 1000));
+    assert.not.ok(await registry.claimNonce('n1', 1000));
+    assert.ok(await registry.claimNonce('n2', 1000));
+  });
+
+  return test;
+}
+
+let redis: RedisProcess | undefined;
+let prefixCounter = 0;
+const memory = registrySuite('memory', async () => new MemoryRegistry({ heartbeatIntervalMs: HEARTBEAT_MS }));
+const shared = registrySuite('redis', async () => {
+  redis ??= await startRedis();
+  return RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `t${prefixCounter++}:`, initialRadiusKm: 50 });
+});
+
+const sweeping = suite('registry: memory sweep');
+sweeping('sweeps in bounded batches and resumes where it stopped', async () => {
+  let now = 1_000_000;
+  const registry = new MemoryRegistry({ heartbeatIntervalMs: 100, now: () => now });
+  for (let i = 0; i < 250; i++) await registry.put(record(`n${i}`, i / 10, 0, { lastSeen: now }));
+  now += 1000; // all expired
+  assert.is(registry.sweep(now, 100), 100);
+  assert.is(registry.sweep(now, 100), 100);
+  assert.is(registry.sweep(now, 100), 50);
+  assert.equal(await registry.count(), { edge: 0, cloud: 0 });
+  await registry.close();
+});
+
+const replicas = suite('registry: two RedisRegistry instances over one Redis');
+replicas('agree on nodes, heartbeats, stats, nonces and expiry', async () => {
+  redis ??= await startRedis();
+  const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: 'replicas:' };
+  const a = await RedisRegistry.connect(opts);
+  const b = await RedisRegistry.connect(opts);
+  try {
+    await a.put(record('p', 35.68, 139.69));
+    await a.put(record('q', 35.0, 135.77));
+    assert.equal((await b.nearest({ lat: 35.68, lon: 139.7 }, 2, 'edge')).map((n) => n.node.id), ['p', 'q']);
+    await b.touch('q', { load: 0.5, freeCapacity: 4 });
+    assert.is((await a.get('q'))?.freeCapacity, 4);
+    await a.learn('p', { baseLatencyMs: 12, answered: true }, RATES);
+    assert.is((await b.stats('p')).baseLatencyMs, 12);
+    assert.ok(await a.claimNonce('same', 1000));
+    assert.not.ok(await b.claimNonce('same', 1000), 'a nonce claimed on one replica is a replay on the other');
+    await eventually(async () => (await b.get('p')) === undefined && (await a.get('p')) === undefined, 'expiry seen by both', 2000);
+    assert.ok((await a.sweep()) >= 0);
+    assert.equal(await b.count(), { edge: 0, cloud: 0 }, 'sweep removed expired geo members');
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+replicas.after(async () => {
+  await redis?.stop();
+});
+
+memory.run();
+sweeping.run();
+shared.run();
+replicas.run();
