@@ -22,6 +22,7 @@ import { summarize, type Summary } from './lib/stats.js';
 import { spawnNode, type NodeProcess } from './failover/NodeProcess.js';
 import { startHeadsetLoad, type HeadsetLoad } from './failover/HeadsetLoad.js';
 import { LocatorPlacement, type Placement } from './failover/Placement.js';
+import { DiscoveryPlacement } from './failover/DiscoveryPlacement.js';
 import { startNetemProxy, type NetemProxy } from './netem/NetemProxy.js';
 
 const HELP = `Usage: edge-offload bench failover [options]
@@ -37,6 +38,9 @@ Options:
   --cloud-rtt MS    emulated cloud RTT                        [default: 60]
   --budget MS       sessions' latency budget                  [default: 20]
   --max-seconds S   stop starting new runs after this long    [default: 100]
+  --placement P     how sessions learn of nodes: 'discovery' (a real discovery service; restore
+                    timed from registration) or 'locator' (a list; timed from listing)
+                                                              [default: discovery]
   -h, --help        show this help`;
 
 interface RunResult {
@@ -84,7 +88,7 @@ async function edgeBehindNetem(rttMs: number): Promise<{ node: NodeProcess; prox
 export async function main(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
-    { runs: { type: 'string' }, sessions: { type: 'string' }, spikes: { type: 'string' }, 'edge-rtt': { type: 'string' }, 'cloud-rtt': { type: 'string' }, budget: { type: 'string' }, 'max-seconds': { type: 'string' } },
+    { placement: { type: 'string' }, runs: { type: 'string' }, sessions: { type: 'string' }, spikes: { type: 'string' }, 'edge-rtt': { type: 'string' }, 'cloud-rtt': { type: 'string' }, budget: { type: 'string' }, 'max-seconds': { type: 'string' } },
     HELP,
   );
   if (!args) return;
@@ -95,7 +99,9 @@ export async function main(argv: string[]): Promise<void> {
   const cloudRtt = intFlag(args.values['cloud-rtt'], 'cloud-rtt', 0, 1000) ?? 60;
   const budgetMs = intFlag(args.values.budget, 'budget', 1, 1000) ?? 20;
   const maxSeconds = intFlag(args.values['max-seconds'], 'max-seconds', 1, 3600) ?? 100;
-  const env = environment({ runs, sessions: sessionCount, spikes, edgeRttMs: edgeRtt, cloudRttMs: cloudRtt, budgetMs, rateHz: 90, network: 'bench/netem user-space proxy on loopback' });
+  const placementKind = args.values.placement ?? 'discovery';
+  if (placementKind !== 'discovery' && placementKind !== 'locator') throw new Error(`--placement must be discovery or locator, got '${placementKind}'`);
+  const env = environment({ placement: placementKind, runs, sessions: sessionCount, spikes, edgeRttMs: edgeRtt, cloudRttMs: cloudRtt, budgetMs, rateHz: 90, network: 'bench/netem user-space proxy on loopback' });
   printEnvironment(env);
   const started = performance.now();
   // timing noise from the machine itself (2 shared cores): recorded so the numbers can be judged
@@ -104,7 +110,7 @@ export async function main(argv: string[]): Promise<void> {
 
   const cloud = await spawnNode({ tier: 'cloud' });
   const cloudLink = await startNetemProxy({ target: { host: '127.0.0.1', port: cloud.port }, delayMs: cloudRtt / 2, jitterMs: 2 });
-  const placement: Placement = new LocatorPlacement();
+  const placement: Placement = placementKind === 'discovery' ? await DiscoveryPlacement.start() : new LocatorPlacement();
   await placement.announce({ id: cloud.nodeId, url: `${cloudLink.url}/v1/session`, tier: 'cloud' });
   const { locator } = placement;
   const sessions: Session[] = [];
@@ -239,7 +245,7 @@ export async function main(argv: string[]): Promise<void> {
   console.log(`calls: ${totalCalls} total, ${allFailed} failed, ${localAnswers} answered locally during failovers`);
   console.log(`verdict: ${JSON.stringify(verdict)}`);
   const svg = barChart({
-    title: `Failover under ${sessionCount} sessions at 90 Hz (${results.length} kill -9 runs; edge ~${edgeRtt} ms, cloud ~${cloudRtt} ms RTT)`,
+    title: `Failover, ${sessionCount} sessions at 90 Hz, ${results.length} kill -9 runs, via ${placementKind} (edge ~${edgeRtt} ms, cloud ~${cloudRtt} ms RTT)`,
     yLabel: 'ms',
     categories: ['kill → switched', 'kill → cloud answer', 'restore to edge', ...spikeResults.map((s) => `back after spike ${s.spike + 1}`)],
     series: [
@@ -248,7 +254,8 @@ export async function main(argv: string[]): Promise<void> {
       { name: 'max', values: [detect.max, failover.max, restore.max, ...spikeResults.map((s) => s.backOnEdgeMsAfterSpike.max)] },
     ],
   });
-  writeResult('failover', summary, svg);
+  // both placements are kept side by side: the list-based one isolates the SDK from discovery
+  writeResult(placementKind === 'discovery' ? 'failover' : 'failover-locator', summary, svg);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -11,6 +11,7 @@ export { WebSocketTransport, setDefaultWebSocket, type WebSocketConstructor } fr
 export { openSession, type OpenSessionOptions } from './openSession.js';
 export { Failover, TierReason, type FailoverOptions, type FailoverEvents, type FailoverState } from './Failover.js';
 export { MutableLocator } from './MutableLocator.js';
+export { DiscoveryLocator, DiscoveryRequestError, type DiscoveryLocatorOptions } from './DiscoveryLocator.js';
 export { StaticLocator, type NodeLocator, type NodeCandidate, type Shortlist, type ProbeReport } from './locator.js';
 export { SimulatedHeadset } from './SimulatedHeadset.js';
 export { FrameStream, type FrameStreamOptions, type RenderFn } from './FrameStream.js';

@@ -1,0 +1,79 @@
+/**
+ * Nodes become known through a real discovery service: an in-process `DiscoveryServer`, one
+ * `NodeAgent` per node (as the node's sidecar would run it) registering a signed descriptor and
+ * heartbeating, and the sessions' `DiscoveryLocator` querying it. Restore is measured from the
+ * moment the registration is accepted; a killed node's agent stops heartbeating and discovery
+ * forgets it after its missed-heartbeat limit, as in production.
+ */
+import { DiscoveryLocator } from '../../client-sdk/DiscoveryLocator.js';
+import type { NodeCandidate } from '../../client-sdk/locator.js';
+import { DiscoveryServer, NodeAgent, TrustedOperators, authorizeNode, generateKeyPair } from '../../discovery/index.js';
+import type { Placement } from './Placement.js';
+
+/** The bench's client sits in Berlin; edges are next door, the cloud across the Atlantic. */
+const CLIENT = { lat: 52.52, lon: 13.405 };
+const NEAR = { lat: 52.53, lon: 13.41 };
+const FAR = { lat: 40.71, lon: -74.0 };
+/** One operator signs every bench node. */
+const OPERATOR = 'bench';
+
+export class DiscoveryPlacement implements Placement {
+  readonly locator: DiscoveryLocator;
+  readonly restoreMeasuredFrom = "the node's registration with discovery (signed descriptor accepted)";
+  readonly #server: DiscoveryServer;
+  readonly #url: string;
+  readonly #operator: { name: string; privateKeyPem: string };
+  readonly #agents = new Map<string, NodeAgent>();
+
+  static async start(heartbeatIntervalMs = 1000): Promise<DiscoveryPlacement> {
+    const operator = { name: OPERATOR, ...generateKeyPair() };
+    // every session of the bench shares one loopback address: per-IP limits are for the internet
+    const lots = { ratePerSecond: 100_000, burst: 100_000 };
+    const server = new DiscoveryServer({
+      operators: new TrustedOperators([{ name: operator.name, publicKey: operator.publicKey }]),
+      heartbeatIntervalMs,
+      rateLimits: { query: lots, register: lots, heartbeat: lots, report: lots },
+    });
+    const { url } = await server.listen();
+    return new DiscoveryPlacement(server, url, operator);
+  }
+
+  private constructor(server: DiscoveryServer, url: string, operator: { name: string; privateKeyPem: string }) {
+    this.#server = server;
+    this.#url = url;
+    this.#operator = operator;
+    this.locator = new DiscoveryLocator({ url, location: CLIENT });
+  }
+
+  async announce(candidate: NodeCandidate): Promise<void> {
+    const key = generateKeyPair();
+    const agent = new NodeAgent({
+      discoveryUrl: this.#url,
+      descriptor: {
+        id: candidate.id,
+        url: candidate.url,
+        tier: candidate.tier,
+        ...(candidate.tier === 'edge' ? NEAR : FAR),
+        caps: ['predict'],
+        capacity: 1000,
+        pricePerMinute: 0,
+        operator: OPERATOR,
+      },
+      privateKeyPem: key.privateKeyPem,
+      authorization: authorizeNode(this.#operator, candidate.id, key.publicKey),
+    });
+    await agent.start(); // resolves when discovery has accepted the registration
+    this.#agents.set(candidate.id, agent);
+  }
+
+  nodeDied(id: string): void {
+    this.#agents.get(id)?.close();
+    this.#agents.delete(id);
+  }
+
+  async close(): Promise<void> {
+    for (const agent of this.#agents.values()) agent.close();
+    this.#agents.clear();
+    await this.#server.close();
+  }
+}
