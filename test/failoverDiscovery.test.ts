@@ -1,0 +1,64 @@
+/**
+ * Failover with a real discovery service in the loop: nodes register signed descriptors through
+ * their agents, sessions find them with DiscoveryLocator, a killed node stops heartbeating and is
+ * forgotten by discovery while the session has already moved.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import '../client-sdk/node.js';
+import { openSession } from '../client-sdk/openSession.js';
+import type { Session, Tier } from '../client-sdk/Session.js';
+import { DiscoveryPlacement } from '../bench/failover/DiscoveryPlacement.js';
+import { spawnNode, type NodeProcess } from '../bench/failover/NodeProcess.js';
+import { startHeadsetLoad } from '../bench/failover/HeadsetLoad.js';
+import { waitFor } from './support/wait.js';
+
+function nextTier(session: Session, tier: Tier, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`session did not move to '${tier}' within ${timeoutMs} ms; it is '${session.tier}'`)), timeoutMs);
+    const listener = (t: Tier) => {
+      if (t !== tier) return;
+      clearTimeout(timer);
+      session.off('tier', listener);
+      resolve(performance.now());
+    };
+    session.on('tier', listener);
+  });
+}
+
+const discovery = suite('failover: with a discovery service');
+
+discovery('an edge that registers brings the session back; once killed, the session is on the cloud before discovery forgets it', async () => {
+  const nodes: NodeProcess[] = [];
+  const placement = await DiscoveryPlacement.start(200); // 200 ms heartbeats: a dead node is gone in ~0.6 s
+  let session: Session | undefined;
+  try {
+    nodes.push(...(await Promise.all([spawnNode({ tier: 'cloud' }), spawnNode({ tier: 'edge' })])));
+    const [cloud, edge] = nodes as [NodeProcess, NodeProcess];
+    await placement.announce({ id: cloud.nodeId, url: cloud.url, tier: 'cloud' });
+    session = await openSession({ locator: placement.locator, budgetMs: 50 });
+    assert.is(session.tier, 'cloud');
+    const load = startHeadsetLoad(session);
+    const onEdge = nextTier(session, 'edge', 3000);
+    await placement.announce({ id: edge.nodeId, url: edge.url, tier: 'edge' });
+    const registeredAt = performance.now();
+    const restoredAt = await onEdge;
+    assert.ok(restoredAt - registeredAt < 1500, `back on the edge ${(restoredAt - registeredAt).toFixed(0)} ms after it registered`);
+
+    while (!session.failover!.standbyNode) await session.waitFor('latency', 3000);
+    const onCloud = nextTier(session, 'cloud', 2000);
+    await edge.kill('SIGKILL');
+    placement.nodeDied(edge.nodeId);
+    await onCloud;
+    await waitFor(async () => (await placement.locator.shortlist()).edge.length === 0, 'discovery to forget the dead edge', 3000);
+    assert.is(session.tier, 'cloud');
+    await load.stop();
+    assert.equal(load.failed.length, 0, 'calls were rejected');
+  } finally {
+    session?.close();
+    await placement.close();
+    await Promise.all(nodes.map((n) => n.kill()));
+  }
+});
+
+discovery.run();
