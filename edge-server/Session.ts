@@ -61,6 +61,8 @@ export class Session {
   #helloTimer: NodeJS.Timeout | undefined;
   #predictorName: string;
   #scene: string | undefined;
+  /** The latest scene upload; renders wait for it so a frame never races its own scene. */
+  #sceneLoaded: Promise<unknown> = Promise.resolve();
   #inflight = 0;
   #renderBusy = false;
   #renderPending: RenderMessage | undefined;
@@ -125,6 +127,7 @@ export class Session {
       this.#dispatch(message, receivedAt);
     } catch (err) {
       if (err instanceof ProtocolError) this.#fail(err);
+      else if (err instanceof RequestError) this.#sendError(undefined, err);
       else this.#internal(err, undefined);
     }
   }
@@ -160,7 +163,9 @@ export class Session {
     }
     clearTimeout(this.#helloTimer);
     const resume = hello.resume;
-    if (resume?.predictor) this.#selectPredictor(resume.predictor);
+    // a client resuming from another node may name a predictor this node lacks: serve it with
+    // the default (welcome lists what is here) rather than refuse the whole session
+    if (resume?.predictor && this.#ctx.predictors.has(resume.predictor)) this.#predictorName = resume.predictor;
     if (resume?.scene) this.#scene = resume.scene;
     for (const sample of resume?.poses ?? []) this.#observe(sample);
     this.#state = 'open';
@@ -259,8 +264,11 @@ export class Session {
       case 'scene': {
         const renderer = this.#ctx.renderer;
         if (!renderer) throw new RequestError(ErrorCode.UNSUPPORTED, 'this node does not render');
-        await renderer.loadScene(this.id, request.name, request.data);
-        this.#scene = request.name;
+        const loading = renderer.loadScene(this.id, request.name, request.data).then(() => {
+          this.#scene = request.name;
+        });
+        this.#sceneLoaded = loading.catch(() => {}); // a failed upload is answered below; renders go on
+        await loading;
         return { t: 'ack', id: request.id };
       }
     }
@@ -289,6 +297,7 @@ export class Session {
   async #render(request: RenderMessage): Promise<void> {
     const renderer = this.#ctx.renderer!;
     try {
+      await this.#sceneLoaded;
       const frame = await renderer.render(this.id, this.#scene && !request.scene ? { ...request, scene: this.#scene } : request);
       if (this.#ws.bufferedAmount > this.#ctx.maxBufferedBytes) {
         throw new RequestError(ErrorCode.SLOW_CONSUMER, `frame dropped: ${this.#ws.bufferedAmount} bytes still queued to this client`);

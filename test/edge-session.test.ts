@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Packr } from 'msgpackr';
 import { connect, type Session } from '../client-sdk/node.js';
-import { EdgeServer } from '../edge-server/index.js';
+import { EdgeServer, type RenderEngine } from '../edge-server/index.js';
 import { CloseCode, ErrorCode, PROTOCOL_VERSION, quaternion, type Message } from '../protocol/index.js';
 import { pose } from './support/messages.js';
 import { RawClient } from './support/rawClient.js';
@@ -154,6 +154,37 @@ edge('hello with resume state replays poses, so predict works at once on a new n
   const prediction = await session.predict(30);
   assert.is(prediction.pose.time, pose.time + 11_000 + 30_000);
   session.close();
+});
+
+edge('a resume naming a predictor this node lacks falls back to the default instead of failing', async (ctx) => {
+  const session = await connect(ctx.url, { pingIntervalMs: 0, hello: { resume: { predictor: 'learned', poses: [pose] } } });
+  assert.is((await session.predict(10)).predictor, 'constant-velocity');
+  session.close();
+});
+
+edge('a render sent right after a scene upload waits for that scene', async () => {
+  const order: string[] = [];
+  const renderer: RenderEngine = {
+    async loadScene(_session, name) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      order.push(`loaded ${name}`);
+    },
+    async render(_session, request) {
+      order.push(`render ${request.scene}`);
+      return { pose: request.pose, eye: request.eye, codec: 'raw', width: 1, height: 1, data: new Uint8Array(4), timings: { queueMs: 0, renderMs: 0, readbackMs: 0, encodeMs: 0 } };
+    },
+    releaseSession() {},
+    describe: () => ({ engine: 'order-recorder' }),
+    close: async () => {},
+  };
+  const server = new EdgeServer({ renderer });
+  const session = await connect((await server.listen()).url, { pingIntervalMs: 0 });
+  const upload = session.uploadScene('room', new Uint8Array(16));
+  await session.render({ pose, camera: { fovY: 90, ipd: 0.064, width: 1, height: 1 } });
+  await upload;
+  assert.equal(order, ['loaded room', 'render room']);
+  session.close();
+  await server.close({ deadlineMs: 0 });
 });
 
 edge('GET /healthz reports sessions, predictors and error counts', async (ctx) => {
