@@ -9,13 +9,18 @@ import { runBenchCommand } from './commands/bench.js';
 import { runDiscoveryCommand } from '../discovery/cli.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
-  demo: { run: runDemoCommand, summary: 'edge node + simulated headset in one process, printing live latency' },
+  demo: { run: runDemoCommand, summary: 'discovery + edge + cloud nodes + a simulated headset, printing live latency through failovers' },
   edge: { run: runEdgeCommand, summary: 'run an edge (or cloud) node serving sessions over WebSocket' },
   discovery: {
     run: async (argv) => {
       process.exitCode = await runDiscoveryCommand(argv);
     },
     summary: 'run the discovery service (memory or Redis); `discovery keygen` makes operator/node keys',
+  },
+  netem: {
+    // bench tooling: loaded only when asked for
+    run: async (argv) => (await import('../bench/netem/cli.js')).runNetemCommand(argv),
+    summary: 'user-space network emulator: a TCP proxy adding delay, jitter, loss stalls, bandwidth caps',
   },
   bench: { run: runBenchCommand, summary: 'run a benchmark (overhead, …); results go to bench/results/' },
 };

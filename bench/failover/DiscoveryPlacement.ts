@@ -21,7 +21,8 @@ export class DiscoveryPlacement implements Placement {
   readonly locator: DiscoveryLocator;
   readonly restoreMeasuredFrom = "the node's registration with discovery (signed descriptor accepted)";
   readonly #server: DiscoveryServer;
-  readonly #url: string;
+  /** The discovery service's base URL. */
+  readonly url: string;
   readonly #operator: { name: string; privateKeyPem: string };
   readonly #agents = new Map<string, NodeAgent>();
 
@@ -40,7 +41,7 @@ export class DiscoveryPlacement implements Placement {
 
   private constructor(server: DiscoveryServer, url: string, operator: { name: string; privateKeyPem: string }) {
     this.#server = server;
-    this.#url = url;
+    this.url = url;
     this.#operator = operator;
     this.locator = new DiscoveryLocator({ url, location: CLIENT });
   }
@@ -48,7 +49,7 @@ export class DiscoveryPlacement implements Placement {
   async announce(candidate: NodeCandidate): Promise<void> {
     const key = generateKeyPair();
     const agent = new NodeAgent({
-      discoveryUrl: this.#url,
+      discoveryUrl: this.url,
       descriptor: {
         id: candidate.id,
         url: candidate.url,

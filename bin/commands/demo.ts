@@ -1,45 +1,56 @@
 /**
- * `edge-offload demo`: an edge node and a simulated headset in one process. The headset streams
- * poses at 90 Hz and asks for the pose 50 ms ahead every frame; once a second the demo prints the
- * link RTT, the predict round trip, the prediction rate and how far the prediction landed from
- * where the (simulated) head really went.
+ * `edge-offload demo`: the whole system on one machine. A discovery service; a cloud node 60 ms
+ * away and an edge node 5 ms away (each a real `edge-offload edge` process behind the user-space
+ * network emulator), both registered with signed descriptors; and a simulated headset whose one
+ * `Session` streams poses at 90 Hz and asks for its pose 50 ms ahead every frame. Every so often
+ * the demo kills the edge with SIGKILL, then starts a new one: the session moves to the cloud
+ * and back without a failed call. One line per second shows where the work runs and how fast.
  */
-import { connect, SimulatedHeadset, quantile } from '../../client-sdk/node.js';
-import { EdgeServer } from '../../edge-server/index.js';
+import { openSession, quantile, SimulatedHeadset, type Session, type Tier } from '../../client-sdk/node.js';
 import { quaternion } from '../../protocol/index.js';
+import { DiscoveryPlacement } from '../../bench/failover/DiscoveryPlacement.js';
+import { spawnNode, type NodeProcess } from '../../bench/failover/NodeProcess.js';
+import { startNetemProxy, type NetemProxy } from '../../bench/netem/NetemProxy.js';
 import { intFlag, parseCommandArgs } from './args.js';
 
 const HELP = `Usage: edge-offload demo [options]
 
-Starts an edge node on loopback and a simulated headset client, and prints one line per second:
-RTT p50/p99 (ping), predict round trip p50/p99, predictions/s, and the angular error of the
-50 ms prediction against the true head pose (with 'no prediction' for comparison).
+Runs discovery, a cloud node (60 ms RTT) and an edge node (5 ms RTT) as real processes behind
+the network emulator, and a simulated headset with one Session (budget 20 ms). Prints one line
+per second: which tier answers, RTT, predict round trip p50/p99, predictions/s (failed, local),
+and the angular error of the 50 ms prediction against the true head pose.
+
+Every --chaos seconds the edge node is killed (SIGKILL) and a new one started a few seconds
+later: watch the session fail over to the cloud and come back.
 
 Options:
-  --seconds N    stop after N seconds            [default: run until Ctrl-C]
-  --rate HZ      pose and predict rate           [default: 90]
-  --horizon MS   prediction horizon              [default: 50]
+  --seconds N    stop after N seconds                     [default: run until Ctrl-C]
+  --chaos N      kill the edge every N seconds, 0 = never  [default: 12]
+  --rate HZ      pose and predict rate                    [default: 90]
+  --horizon MS   prediction horizon                       [default: 50]
   -h, --help     show this help`;
 
+const EDGE_ONE_WAY_MS = 2.5;
+const CLOUD_ONE_WAY_MS = 30;
+
 export async function runDemoCommand(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { seconds: { type: 'string' }, rate: { type: 'string' }, horizon: { type: 'string' } }, HELP);
+  const args = parseCommandArgs(argv, { seconds: { type: 'string' }, chaos: { type: 'string' }, rate: { type: 'string' }, horizon: { type: 'string' } }, HELP);
   if (!args) return;
   const seconds = intFlag(args.values.seconds, 'seconds', 1, 86_400);
+  const chaosS = intFlag(args.values.chaos, 'chaos', 0, 3600) ?? 12;
   const rateHz = intFlag(args.values.rate, 'rate', 1, 1000) ?? 90;
   const horizonMs = intFlag(args.values.horizon, 'horizon', 0, 500) ?? 50;
 
-  const server = new EdgeServer({ tier: 'edge', nodeId: 'demo-edge' });
-  const { url } = await server.listen();
-  const session = await connect(url, { pingIntervalMs: 100 });
-  console.log(`edge node ${server.nodeId} on ${url}; simulated headset at ${rateHz} Hz predicting +${horizonMs} ms (Ctrl-C to stop)`);
+  const cluster = await LocalCluster.start();
+  console.log(`discovery ${cluster.discoveryUrl}; cloud node ${CLOUD_ONE_WAY_MS * 2} ms away; starting an edge node ${EDGE_ONE_WAY_MS * 2} ms away…`);
+  await cluster.startEdge();
+  const session = await openSession({ locator: cluster.placement.locator, budgetMs: 20, pingIntervalMs: 50 });
+  session.on('tier', (tier, reason) => console.log(`  → session now on ${tier} (${reason})`));
+  console.log(`headset at ${rateHz} Hz predicting +${horizonMs} ms, on ${session.tier}; Ctrl-C to stop\n`);
 
   const headset = new SimulatedHeadset();
   const t0 = performance.now();
-  let roundTrips: number[] = [];
-  let errorsDeg: number[] = [];
-  let staleDeg: number[] = [];
-  let failures = 0;
-
+  const window = new SecondWindow();
   const frame = setInterval(() => {
     const now = performance.now() - t0;
     const pose = headset.poseAt(now);
@@ -47,28 +58,19 @@ export async function runDemoCommand(argv: string[]): Promise<void> {
     session.predict(horizonMs).then(
       (prediction) => {
         const truth = headset.poseAt(now + horizonMs).orientation;
-        roundTrips.push(prediction.roundTripMs);
-        errorsDeg.push((quaternion.angleBetween(prediction.pose.orientation, truth) * 180) / Math.PI);
-        staleDeg.push((quaternion.angleBetween(pose.orientation, truth) * 180) / Math.PI);
+        window.add(prediction.tier, prediction.roundTripMs, (quaternion.angleBetween(prediction.pose.orientation, truth) * 180) / Math.PI);
       },
-      () => failures++,
+      () => window.failed++,
     );
   }, 1000 / rateHz);
 
-  const report = setInterval(() => {
-    const rtt = session.rtt();
-    const sorted = [...roundTrips].sort((a, b) => a - b);
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-    const elapsed = Math.round((performance.now() - t0) / 1000);
-    console.log(
-      `t=${String(elapsed).padStart(3)}s  rtt p50 ${rtt.p50.toFixed(2)} ms p99 ${rtt.p99.toFixed(2)} ms | ` +
-        `predict p50 ${quantile(sorted, 0.5).toFixed(2)} ms p99 ${quantile(sorted, 0.99).toFixed(2)} ms | ` +
-        `${sorted.length} predictions/s | +${horizonMs} ms error ${mean(errorsDeg).toFixed(2)}° (no prediction ${mean(staleDeg).toFixed(2)}°)` +
-        (failures ? ` | ${failures} failed` : ''),
-    );
-    roundTrips = [];
-    errorsDeg = [];
-    staleDeg = [];
+  let elapsed = 0;
+  const tick = setInterval(() => {
+    elapsed++;
+    console.log(window.line(elapsed, session));
+    window.reset();
+    if (chaosS > 0 && elapsed % chaosS === 0) void cluster.killEdge();
+    if (chaosS > 0 && elapsed % chaosS === Math.min(5, chaosS - 1)) void cluster.startEdge();
     if (seconds !== undefined && elapsed >= seconds) void stop();
   }, 1000);
 
@@ -77,9 +79,107 @@ export async function runDemoCommand(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(frame);
-    clearInterval(report);
+    clearInterval(tick);
     session.close();
-    await server.close({ deadlineMs: 0 });
+    await cluster.close();
   };
   process.once('SIGINT', () => void stop());
+}
+
+/** What happened in the last second. */
+class SecondWindow {
+  roundTrips: number[] = [];
+  errorsDeg: number[] = [];
+  tiers = new Map<Tier, number>();
+  failed = 0;
+
+  add(tier: Tier, roundTripMs: number, errorDeg: number): void {
+    this.roundTrips.push(roundTripMs);
+    this.errorsDeg.push(errorDeg);
+    this.tiers.set(tier, (this.tiers.get(tier) ?? 0) + 1);
+  }
+
+  line(elapsed: number, session: Session): string {
+    const sorted = [...this.roundTrips].sort((a, b) => a - b);
+    const mean = this.errorsDeg.reduce((a, b) => a + b, 0) / Math.max(1, this.errorsDeg.length);
+    const tiers = [...this.tiers].map(([tier, n]) => `${tier} ${n}`).join(', ') || 'none';
+    return (
+      `t=${String(elapsed).padStart(3)}s  on ${session.tier.padEnd(5)} | predict p50 ${quantile(sorted, 0.5).toFixed(1).padStart(5)} ms ` +
+      `p99 ${quantile(sorted, 0.99).toFixed(1).padStart(5)} ms | ${sorted.length} predictions/s (${tiers}; failed ${this.failed}) | ` +
+      `+50 ms error ${mean.toFixed(2)}°`
+    );
+  }
+
+  reset(): void {
+    this.roundTrips = [];
+    this.errorsDeg = [];
+    this.tiers.clear();
+    this.failed = 0;
+  }
+}
+
+/** Discovery, one cloud node and a replaceable edge node, each node behind its own emulated link. */
+class LocalCluster {
+  readonly placement: DiscoveryPlacement;
+  readonly #cloud: { node: NodeProcess; link: NetemProxy };
+  #edge: { node: NodeProcess; link: NetemProxy } | undefined;
+  #edgeCount = 0;
+  #busy = Promise.resolve();
+
+  static async start(): Promise<LocalCluster> {
+    const placement = await DiscoveryPlacement.start();
+    const cloud = await linked(await spawnNode({ tier: 'cloud', nodeId: 'cloud-1' }), CLOUD_ONE_WAY_MS);
+    await placement.announce({ id: 'cloud-1', url: cloud.link.url + '/v1/session', tier: 'cloud' });
+    return new LocalCluster(placement, cloud);
+  }
+
+  private constructor(placement: DiscoveryPlacement, cloud: { node: NodeProcess; link: NetemProxy }) {
+    this.placement = placement;
+    this.#cloud = cloud;
+  }
+
+  get discoveryUrl(): string {
+    return this.placement.url;
+  }
+
+  /** Starts a new edge node and registers it (no-op while one runs). */
+  startEdge(): Promise<void> {
+    return this.#serialize(async () => {
+      if (this.#edge) return;
+      const id = `edge-${++this.#edgeCount}`;
+      this.#edge = await linked(await spawnNode({ tier: 'edge', nodeId: id }), EDGE_ONE_WAY_MS);
+      await this.placement.announce({ id, url: this.#edge.link.url + '/v1/session', tier: 'edge' });
+      console.log(`  ✚ ${id} registered with discovery`);
+    });
+  }
+
+  /** SIGKILL: no drain, no goodbye; its heartbeats stop and discovery forgets it. */
+  killEdge(): Promise<void> {
+    return this.#serialize(async () => {
+      const edge = this.#edge;
+      if (!edge) return;
+      this.#edge = undefined;
+      await edge.node.kill('SIGKILL');
+      this.placement.nodeDied(edge.node.nodeId);
+      await edge.link.close();
+      console.log(`  ✖ ${edge.node.nodeId} killed (SIGKILL)`);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.killEdge();
+    await this.#cloud.node.kill('SIGKILL');
+    await this.#cloud.link.close();
+    await this.placement.close();
+  }
+
+  #serialize(work: () => Promise<void>): Promise<void> {
+    this.#busy = this.#busy.then(work, work);
+    return this.#busy;
+  }
+}
+
+async function linked(node: NodeProcess, oneWayMs: number): Promise<{ node: NodeProcess; link: NetemProxy }> {
+  const link = await startNetemProxy({ target: { host: '127.0.0.1', port: node.port }, delayMs: oneWayMs, jitterMs: oneWayMs / 10 });
+  return { node, link };
 }

@@ -1,0 +1,41 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/edge-offload.js');
+const demo = suite('demo (the README main command)');
+
+demo('runs discovery, cloud and edge processes and prints a live line per second served by the edge', async () => {
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, [BIN, 'demo', '--seconds', '3', '--chaos', '0'], { timeout: 60_000 }, (err, out, errOut) =>
+      err ? reject(new Error(`demo failed: ${err.message}\n${out}\n${errOut}`)) : resolve(out),
+    ),
+  );
+  const lines = stdout.split('\n').filter((line) => /^t=\s*\d+s/.test(line));
+  assert.ok(lines.length >= 2, `expected per-second lines, got:\n${stdout}`);
+  for (const line of lines.slice(1)) {
+    assert.match(line, /on edge/);
+    assert.match(line, /failed 0\)/);
+    const rate = Number(/(\d+) predictions\/s/.exec(line)?.[1]);
+    assert.ok(rate >= 60, `only ${rate} predictions/s: ${line}`);
+    const p50 = Number(/predict p50\s+([\d.]+) ms/.exec(line)?.[1]);
+    assert.ok(p50 >= 5 && p50 < 40, `edge predict p50 ${p50} ms should reflect the emulated 5 ms link: ${line}`);
+  }
+});
+
+demo('--help explains the options; a bad flag says what is accepted', async () => {
+  const run = (...args: string[]) =>
+    new Promise<{ code: number; out: string }>((resolve) =>
+      execFile(process.execPath, [BIN, ...args], (err, out, errOut) => resolve({ code: err ? (err.code as number) : 0, out: out + errOut })),
+    );
+  const help = await run('demo', '--help');
+  assert.is(help.code, 0);
+  assert.match(help.out, /--chaos N/);
+  const bad = await run('demo', '--speed', '9');
+  assert.is(bad.code, 1);
+  assert.match(bad.out, /Unknown option '--speed'[\s\S]*Usage: edge-offload demo/);
+});
+
+demo.run();
