@@ -16,6 +16,11 @@ function niceMax(value: number): number {
   return step * magnitude;
 }
 
+/** Shrinks a long title to fit: bold sans glyphs average ~0.62 em. */
+function titleSize(title: string): number {
+  return Math.min(15, Math.floor((W - 24) / (0.62 * title.length)));
+}
+
 function frame(title: string, yLabel: string, yMax: number, body: string, legend: string[], xLabel = ''): string {
   const plotH = H - M.top - M.bottom;
   const ticks = Array.from({ length: 6 }, (_, i) => (yMax * i) / 5);
@@ -30,7 +35,7 @@ function frame(title: string, yLabel: string, yMax: number, body: string, legend
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
-<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="600">${esc(title)}</text>
+<text x="${W / 2}" y="24" text-anchor="middle" font-size="${titleSize(title)}" font-weight="600">${esc(title)}</text>
 ${grid}
 <text transform="translate(18 ${M.top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>
 ${xLabel ? `<text x="${M.left + (W - M.left - M.right) / 2}" y="${H - 34}" text-anchor="middle">${esc(xLabel)}</text>` : ''}
