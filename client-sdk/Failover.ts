@@ -23,7 +23,7 @@ import type { NodeCandidate, Shortlist } from './locator.js';
 import { NodeLink } from './NodeLink.js';
 import { RequestRouter } from './RequestRouter.js';
 import type { RttSummary } from './RttStats.js';
-import type { Frame, Prediction, RenderRequest, Tier } from './Session.js';
+import { renderBody, type CallOptions, type Frame, type Prediction, type RenderRequest, type SessionBackend, type Tier } from './SessionBackend.js';
 import { SessionMemory } from './SessionMemory.js';
 import { resolveFailoverOptions, type FailoverOptions, type ResolvedFailoverOptions } from './FailoverOptions.js';
 
@@ -61,7 +61,7 @@ export type FailoverEvents = {
 
 type Link = NodeLink;
 
-export class Failover extends EnhancedEventEmitter<FailoverEvents> {
+export class Failover extends EnhancedEventEmitter<FailoverEvents> implements SessionBackend {
   readonly memory: SessionMemory;
   readonly router: RequestRouter;
   readonly #o: ResolvedFailoverOptions;
@@ -145,16 +145,14 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
     return this.router.predict(horizonMs, device, predictor, deadlineMs);
   }
 
-  async infer(model: string, input: Tensor, { deadlineMs }: { deadlineMs?: number } = {}): Promise<Tensor> {
+  async infer(model: string, input: Tensor, { deadlineMs }: CallOptions = {}): Promise<Tensor> {
     this.memory.model = model;
     return (await this.router.request<'infer'>({ t: 'infer', model, input }, deadlineMs)).output;
   }
 
-  async render(request: RenderRequest, { deadlineMs }: { deadlineMs?: number } = {}): Promise<Frame> {
+  async render(request: RenderRequest, { deadlineMs }: CallOptions = {}): Promise<Frame> {
     const started = performance.now();
-    const { pose, camera, eye = 'both', codec = 'jpeg', quality, scene } = request;
-    const body = { t: 'render' as const, pose, camera, eye, codec, ...(quality === undefined ? {} : { quality }), ...(scene === undefined ? {} : { scene }) };
-    const { t: _t, id: _id, ...frame } = await this.router.request<'render'>(body, deadlineMs);
+    const { t: _t, id: _id, ...frame } = await this.router.request<'render'>(renderBody(request), deadlineMs);
     return { ...frame, roundTripMs: performance.now() - started };
   }
 
@@ -162,7 +160,7 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> {
    * Uploads a scene to the active node; once a node has accepted it, it is kept for replay on
    * every node the session moves to (the standby gets it now, so a failover can render at once).
    */
-  async uploadScene(name: string, data: Uint8Array, deadlineMs?: number): Promise<void> {
+  async uploadScene(name: string, data: Uint8Array, { deadlineMs }: CallOptions = {}): Promise<void> {
     await this.router.request<'scene'>({ t: 'scene', name, format: 'glb', data }, deadlineMs);
     this.memory.rememberScene(name, data);
     const standby = this.#standby;

@@ -8,7 +8,7 @@
  * Node imports.
  */
 import type { CameraParams, Codec, Eye, PoseSample } from '../protocol/messages.js';
-import type { Frame, RenderRequest } from './Session.js';
+import type { Frame, RenderRequest } from './SessionBackend.js';
 
 /** `session.render`, bound: `new FrameStream((r) => session.render(r), { … })`. */
 export type RenderFn = (request: RenderRequest) => Promise<Frame>;

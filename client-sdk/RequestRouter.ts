@@ -19,7 +19,7 @@ import {
   type WireLimits,
 } from '../protocol/index.js';
 import type { NodeConnection, ReplyOf, RequestBody, RequestType } from './NodeConnection.js';
-import type { Prediction } from './Session.js';
+import type { Prediction } from './SessionBackend.js';
 import type { SessionMemory } from './SessionMemory.js';
 
 /** The node a job can be sent to now. */

@@ -1,106 +1,60 @@
 /**
- * The object a game engine holds. It hides where work runs: today one node; the failover state
- * machine (edge ⇄ cloud ⇄ local) builds on the same surface, so apps never change their calls.
+ * The object a game engine holds. It hides where work runs: a backend decides that — one fixed
+ * node (`connect(url)`) or the failover machine that moves between edge, cloud and local answers
+ * (`openSession`) — and the app's calls stay the same either way.
  */
-import {
-  CloseCode,
-  DEVICES,
-  InvalidStateError,
-  extrapolateConstantVelocity,
-  type CameraParams,
-  type Codec,
-  type Device,
-  type Eye,
-  type FrameMessage,
-  type NodeTier,
-  type PoseSample,
-  type Tensor,
-} from '../protocol/index.js';
+import { DEVICES, InvalidStateError, extrapolateConstantVelocity, type Device, type PoseSample, type Tensor } from '../protocol/index.js';
+import { DirectLink } from './DirectLink.js';
 import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+import { Failover } from './Failover.js';
 import { NodeConnection, type NodeConnectionOptions } from './NodeConnection.js';
-import type { Failover } from './Failover.js';
 import type { RttSummary } from './RttStats.js';
+import type { Frame, Prediction, RenderRequest, SessionBackend, SessionEvents, Tier } from './SessionBackend.js';
 
-/** Where an answer came from: a node of a tier, or the SDK itself. */
-export type Tier = NodeTier | 'local';
-
-export interface Prediction {
-  pose: PoseSample;
-  predictor: string;
-  horizonMs: number;
-  tier: Tier;
-  /** Node id, or undefined when answered locally. */
-  nodeId?: string;
-  /** Request → answer, ms. */
-  roundTripMs: number;
-}
-
-export interface RenderRequest {
-  pose: PoseSample;
-  eye?: Eye;
-  camera: CameraParams;
-  codec?: Codec;
-  quality?: number;
-  scene?: string;
-}
-export type Frame = Omit<FrameMessage, 't' | 'id'> & { roundTripMs: number };
-
-export type SessionEvents = {
-  latency: [rtt: RttSummary];
-  tier: [tier: Tier, reason: string];
-  drain: [reason: string];
-  close: [];
-};
+export type { Frame, Prediction, RenderRequest, SessionEvents, Tier } from './SessionBackend.js';
 
 export interface SessionOptions extends NodeConnectionOptions {
-  /** Deadline for any one call, ms. @default 1000 */
+  /**
+   * The most any one call may take, ms. `connect` sessions: per node request, default 1000.
+   * `openSession` sessions: across every node the call is tried on, default 10000.
+   */
   requestTimeoutMs?: number;
   /** Predictor the node should use for this session. */
   predictor?: string;
 }
 
-/** Poses kept per device for local prediction and for resuming on another node. */
+/** Poses kept per device for local prediction. */
 const LOCAL_HISTORY = 32;
 
 export class Session extends EnhancedEventEmitter<SessionEvents> {
-  readonly #connection: NodeConnection | undefined;
-  /** Set when the session moves between nodes (`openSession`); calls go through it instead. */
-  readonly #failover: Failover | undefined;
+  readonly #backend: SessionBackend;
   readonly #options: SessionOptions;
   readonly #history = new Map<Device, PoseSample[]>();
   #closed = false;
 
-  constructor(source: NodeConnection | Failover, options: SessionOptions = {}) {
+  constructor(backend: SessionBackend, options: SessionOptions = {}) {
     super();
+    this.#backend = backend;
     this.#options = options;
-    if (source instanceof NodeConnection) {
-      const connection = (this.#connection = source);
-      connection.on('latency', () => this.safeEmit('latency', connection.rtt()));
-      connection.on('drain', (message) => this.safeEmit('drain', message.reason));
-      connection.on('close', () => this.close());
-    } else {
-      const failover = (this.#failover = source);
-      failover.on('tier', (tier, reason) => this.safeEmit('tier', tier, reason));
-      failover.on('latency', (rtt) => this.safeEmit('latency', rtt));
-      failover.on('drain', (reason) => this.safeEmit('drain', reason));
-      failover.on('close', () => this.close());
-    }
+    backend.on('tier', (tier, reason) => this.safeEmit('tier', tier, reason));
+    backend.on('latency', (rtt) => this.safeEmit('latency', rtt));
+    backend.on('drain', (reason) => this.safeEmit('drain', reason));
+    backend.on('close', () => this.close());
   }
 
   /** Where calls go now: the node's tier, or `local` while no node answers. */
   get tier(): Tier {
-    if (this.#failover) return this.#failover.node?.tier ?? 'local';
-    return this.#connection!.welcome.node.tier;
+    return this.#backend.node?.tier ?? 'local';
   }
 
   /** The node doing the work now; undefined while the session answers locally. */
   get nodeId(): string | undefined {
-    return this.#failover ? this.#failover.node?.id : this.#connection!.nodeId;
+    return this.#backend.node?.id;
   }
 
   /** The state machine behind an `openSession` session (standby, state), for diagnostics. */
   get failover(): Failover | undefined {
-    return this.#failover;
+    return this.#backend instanceof Failover ? this.#backend : undefined;
   }
 
   get closed(): boolean {
@@ -115,21 +69,14 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     if (!history) this.#history.set(pose.device, (history = []));
     history.push(pose);
     if (history.length > LOCAL_HISTORY) history.shift();
-    if (this.#failover) this.#failover.sendPose(pose);
-    else this.#connection!.send({ t: 'pose', poses: [pose] });
+    this.#backend.sendPose(pose);
   }
 
   /** The pose of `device` `horizonMs` after its latest sample. */
   async predict(horizonMs: number, { device = 'head', predictor = this.#options.predictor }: { device?: Device; predictor?: string } = {}): Promise<Prediction> {
     this.#assertOpen();
     if (!Number.isFinite(horizonMs) || horizonMs < 0) throw new TypeError('horizonMs must be a non-negative number');
-    if (this.#failover) return this.#failover.predict(horizonMs, { device, ...(predictor ? { predictor } : {}), ...this.#deadline() });
-    const started = performance.now();
-    const answer = await this.#connection!.request<'predict'>(
-      predictor ? { t: 'predict', horizonMs, device, predictor } : { t: 'predict', horizonMs, device },
-      this.#timeout(),
-    );
-    return { pose: answer.pose, predictor: answer.predictor, horizonMs, tier: this.tier, nodeId: this.#connection!.nodeId, roundTripMs: performance.now() - started };
+    return this.#backend.predict(horizonMs, { device, ...(predictor ? { predictor } : {}), ...this.#deadline() });
   }
 
   /** What the SDK predicts on its own (constant velocity), with no node involved. */
@@ -141,51 +88,35 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
 
   async infer(model: string, input: Tensor): Promise<Tensor> {
     this.#assertOpen();
-    if (this.#failover) return this.#failover.infer(model, input, this.#deadline());
-    const answer = await this.#connection!.request<'infer'>({ t: 'infer', model, input }, this.#timeout());
-    return answer.output;
+    return this.#backend.infer(model, input, this.#deadline());
   }
 
   async render(request: RenderRequest): Promise<Frame> {
     this.#assertOpen();
-    if (this.#failover) return this.#failover.render(request, this.#deadline());
-    const started = performance.now();
-    const { pose, camera, eye = 'both', codec = 'jpeg', quality, scene } = request;
-    const body = { t: 'render' as const, pose, camera, eye, codec, ...(quality === undefined ? {} : { quality }), ...(scene === undefined ? {} : { scene }) };
-    const { t: _t, id: _id, ...frame } = await this.#connection!.request<'render'>(body, this.#timeout());
-    return { ...frame, roundTripMs: performance.now() - started };
+    return this.#backend.render(request, this.#deadline());
   }
 
   /** Uploads a glTF binary scene that later `render` calls draw. */
   async uploadScene(name: string, glb: Uint8Array): Promise<void> {
     this.#assertOpen();
-    if (this.#failover) {
-      await this.#failover.uploadScene(name, glb, this.#options.requestTimeoutMs && this.#options.requestTimeoutMs * 10);
-      return;
-    }
-    await this.#connection!.request<'scene'>({ t: 'scene', name, format: 'glb', data: glb }, this.#timeout() * 10);
+    const timeout = this.#options.requestTimeoutMs;
+    await this.#backend.uploadScene(name, glb, timeout === undefined ? {} : { deadlineMs: timeout * 10 });
   }
 
   rtt(): RttSummary {
-    return this.#failover ? this.#failover.rtt() : this.#connection!.rtt();
+    return this.#backend.rtt();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#failover?.close();
-    this.#connection?.close(CloseCode.NORMAL, 'session closed');
+    this.#backend.close();
     this.safeEmit('close');
   }
 
-  /** A failover session's calls get the app's timeout as their overall deadline, when it set one. */
   #deadline(): { deadlineMs?: number } {
     const deadlineMs = this.#options.requestTimeoutMs;
     return deadlineMs === undefined ? {} : { deadlineMs };
-  }
-
-  #timeout(): number {
-    return this.#options.requestTimeoutMs ?? 1000;
   }
 
   #assertOpen(): void {
@@ -208,5 +139,5 @@ export async function connect(url: string, options: SessionOptions = {}): Promis
   const hello = { ...options.hello };
   if (options.predictor) hello.resume = { ...hello.resume, predictor: options.predictor };
   const connection = await NodeConnection.open(url, { ...options, hello });
-  return new Session(connection, options);
+  return new Session(new DirectLink(connection), options);
 }

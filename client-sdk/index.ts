@@ -4,6 +4,8 @@
  */
 export { connect, Session, type Prediction, type RenderRequest, type Frame, type SessionEvents, type SessionOptions, type Tier } from './Session.js';
 export { NodeConnection, type NodeConnectionOptions, type NodeConnectionEvents } from './NodeConnection.js';
+export { DirectLink } from './DirectLink.js';
+export type { SessionBackend, CallOptions } from './SessionBackend.js';
 export { RttStats, quantile, type RttSummary } from './RttStats.js';
 export { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
 export { Transport } from './transport/Transport.js';

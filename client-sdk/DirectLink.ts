@@ -1,0 +1,63 @@
+/**
+ * The backend of a `connect(url)` session: every call goes to one node, and fails if that node
+ * does. For sessions that move between nodes, see `Failover`.
+ */
+import { CloseCode, type Device, type PoseSample, type Tensor } from '../protocol/index.js';
+import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+import type { NodeConnection } from './NodeConnection.js';
+import type { RttSummary } from './RttStats.js';
+import { renderBody, type CallOptions, type Frame, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents } from './SessionBackend.js';
+
+/** A call's deadline when the app sets none. */
+const DEFAULT_DEADLINE_MS = 1000;
+
+export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements SessionBackend {
+  readonly #connection: NodeConnection;
+
+  constructor(connection: NodeConnection) {
+    super();
+    this.#connection = connection;
+    connection.on('latency', () => this.safeEmit('latency', connection.rtt()));
+    connection.on('drain', (message) => this.safeEmit('drain', message.reason));
+    connection.on('close', () => this.safeEmit('close'));
+  }
+
+  get node(): SessionBackend['node'] {
+    return { id: this.#connection.nodeId, tier: this.#connection.welcome.node.tier };
+  }
+
+  sendPose(pose: PoseSample): void {
+    this.#connection.send({ t: 'pose', poses: [pose] });
+  }
+
+  async predict(horizonMs: number, { device = 'head', predictor, deadlineMs }: CallOptions & { device?: Device; predictor?: string }): Promise<Prediction> {
+    const started = performance.now();
+    const body = predictor ? { t: 'predict' as const, horizonMs, device, predictor } : { t: 'predict' as const, horizonMs, device };
+    const answer = await this.#connection.request<'predict'>(body, deadlineMs ?? DEFAULT_DEADLINE_MS);
+    const { id, tier } = this.node!;
+    return { pose: answer.pose, predictor: answer.predictor, horizonMs, tier, nodeId: id, roundTripMs: performance.now() - started };
+  }
+
+  async infer(model: string, input: Tensor, { deadlineMs }: CallOptions): Promise<Tensor> {
+    return (await this.#connection.request<'infer'>({ t: 'infer', model, input }, deadlineMs ?? DEFAULT_DEADLINE_MS)).output;
+  }
+
+  async render(request: RenderRequest, { deadlineMs }: CallOptions): Promise<Frame> {
+    const started = performance.now();
+    const { t: _t, id: _id, ...frame } = await this.#connection.request<'render'>(renderBody(request), deadlineMs ?? DEFAULT_DEADLINE_MS);
+    return { ...frame, roundTripMs: performance.now() - started };
+  }
+
+  async uploadScene(name: string, glb: Uint8Array, { deadlineMs }: CallOptions): Promise<void> {
+    // a scene is megabytes where a pose is bytes: its default deadline is ten calls' worth
+    await this.#connection.request<'scene'>({ t: 'scene', name, format: 'glb', data: glb }, deadlineMs ?? DEFAULT_DEADLINE_MS * 10);
+  }
+
+  rtt(): RttSummary {
+    return this.#connection.rtt();
+  }
+
+  close(): void {
+    this.#connection.close(CloseCode.NORMAL, 'session closed');
+  }
+}

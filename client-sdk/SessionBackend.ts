@@ -1,0 +1,62 @@
+/**
+ * What a `Session` delegates to: one fixed node (`DirectLink`, from `connect(url)`) or the
+ * failover machine (`Failover`, from `openSession`). The app sees only `Session`; the backend
+ * decides where each call runs. Also the shapes every call returns.
+ */
+import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, Tensor } from '../protocol/index.js';
+import type { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+import type { RttSummary } from './RttStats.js';
+
+/** Where an answer came from: a node of a tier, or the SDK itself. */
+export type Tier = NodeTier | 'local';
+
+export interface Prediction {
+  pose: PoseSample;
+  predictor: string;
+  horizonMs: number;
+  tier: Tier;
+  /** Node id, or undefined when answered locally. */
+  nodeId?: string;
+  /** Request → answer, ms. */
+  roundTripMs: number;
+}
+
+export interface RenderRequest {
+  pose: PoseSample;
+  eye?: Eye;
+  camera: CameraParams;
+  codec?: Codec;
+  quality?: number;
+  scene?: string;
+}
+export type Frame = Omit<FrameMessage, 't' | 'id'> & { roundTripMs: number };
+
+export type SessionEvents = {
+  latency: [rtt: RttSummary];
+  tier: [tier: Tier, reason: string];
+  drain: [reason: string];
+  close: [];
+};
+
+/** Per-call options; `deadlineMs` is the most the app will wait (each backend has a default). */
+export interface CallOptions {
+  deadlineMs?: number;
+}
+
+export interface SessionBackend extends EnhancedEventEmitter<SessionEvents> {
+  /** The node doing the work now; undefined while answers are local. */
+  readonly node: { id: string; tier: Tier } | undefined;
+  sendPose(pose: PoseSample): void;
+  predict(horizonMs: number, options: CallOptions & { device?: Device; predictor?: string }): Promise<Prediction>;
+  infer(model: string, input: Tensor, options: CallOptions): Promise<Tensor>;
+  render(request: RenderRequest, options: CallOptions): Promise<Frame>;
+  uploadScene(name: string, glb: Uint8Array, options: CallOptions): Promise<void>;
+  rtt(): RttSummary;
+  close(): void;
+}
+
+/** The `render` message body for a request, with the SDK's defaults filled in. */
+export function renderBody(request: RenderRequest) {
+  const { pose, camera, eye = 'both', codec = 'jpeg', quality, scene } = request;
+  return { t: 'render' as const, pose, camera, eye, codec, ...(quality === undefined ? {} : { quality }), ...(scene === undefined ? {} : { scene }) };
+}
