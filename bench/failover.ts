@@ -56,27 +56,9 @@ interface RunResult {
   deadNodeConnections: number;
 }
 
-/** Resolves when every session has emitted `tier` = `tier` after `since`; rejects loudly on timeout. */
+/** Resolves when every session is on `tier`; rejects loudly, naming the session, on timeout. */
 function allOn(sessions: Session[], tier: Tier, timeoutMs: number, what: string): Promise<number[]> {
-  return Promise.all(
-    sessions.map(
-      (session, i) =>
-        new Promise<number>((resolve, reject) => {
-          if (session.tier === tier) return resolve(performance.now());
-          const timer = setTimeout(() => {
-            session.off('tier', listener);
-            reject(new Error(`session ${i} not on ${tier} within ${timeoutMs} ms (${what}); it is ${session.tier}`));
-          }, timeoutMs);
-          const listener = (t: Tier) => {
-            if (t !== tier) return;
-            clearTimeout(timer);
-            session.off('tier', listener);
-            resolve(performance.now());
-          };
-          session.on('tier', listener);
-        }),
-    ),
-  );
+  return Promise.all(sessions.map((session, i) => session.waitForTier(tier, timeoutMs).catch((err: Error) => Promise.reject(new Error(`session ${i} (${what}): ${err.message}`)))));
 }
 
 async function edgeBehindNetem(rttMs: number): Promise<{ node: NodeProcess; proxy: NetemProxy; url: string }> {

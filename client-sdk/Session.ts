@@ -61,6 +61,27 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     return this.#closed;
   }
 
+  /**
+   * Resolves with the time (`performance.now()`) the session is on `tier`: at once when it
+   * already is, else at the `tier` event that takes it there; rejects after `timeoutMs`.
+   */
+  waitForTier(tier: Tier, timeoutMs: number): Promise<number> {
+    if (this.tier === tier) return Promise.resolve(performance.now());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('tier', listener);
+        reject(new Error(`session not on ${tier} within ${timeoutMs} ms; it is on ${this.tier}`));
+      }, timeoutMs);
+      const listener = (now: Tier) => {
+        if (now !== tier) return;
+        clearTimeout(timer);
+        this.off('tier', listener);
+        resolve(performance.now());
+      };
+      this.on('tier', listener);
+    });
+  }
+
   /** Streams one tracked pose to the node. Call at the tracker's rate (e.g. 90 Hz). */
   sendPose(pose: PoseSample): void {
     this.#assertOpen();

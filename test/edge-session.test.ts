@@ -132,7 +132,7 @@ edge('a client speaking another protocol version is refused with VERSION_MISMATC
   await rejects(connect(ctx.url.replace('/v1/session', '/v0'), { pingIntervalMs: 0 }), /could not connect/);
 });
 
-edge('a session flooding faster than its rate cap is closed with RATE_LIMITED; others keep going', async (ctx) => {
+edge('a session flooding faster than its rate cap is closed with RATE_LIMITED; others keep going', async () => {
   // a low cap keeps this deterministic on a loaded machine: 200 messages can never take 9 s
   const strict = new EdgeServer({ limits: { maxMessagesPerSecond: 20, rateBurst: 20 } });
   const url = (await strict.listen()).url;

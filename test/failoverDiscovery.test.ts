@@ -7,24 +7,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/openSession.js';
-import type { Session, Tier } from '../client-sdk/Session.js';
+import type { Session } from '../client-sdk/Session.js';
 import { DiscoveryPlacement } from '../bench/failover/DiscoveryPlacement.js';
 import { spawnNode, type NodeProcess } from '../bench/failover/NodeProcess.js';
 import { startHeadsetLoad } from '../bench/failover/HeadsetLoad.js';
 import { waitFor } from './support/wait.js';
-
-function nextTier(session: Session, tier: Tier, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`session did not move to '${tier}' within ${timeoutMs} ms; it is '${session.tier}'`)), timeoutMs);
-    const listener = (t: Tier) => {
-      if (t !== tier) return;
-      clearTimeout(timer);
-      session.off('tier', listener);
-      resolve(performance.now());
-    };
-    session.on('tier', listener);
-  });
-}
 
 const discovery = suite('failover: with a discovery service');
 
@@ -39,14 +26,14 @@ discovery('an edge that registers brings the session back; once killed, the sess
     session = await openSession({ locator: placement.locator, budgetMs: 50 });
     assert.is(session.tier, 'cloud');
     const load = startHeadsetLoad(session);
-    const onEdge = nextTier(session, 'edge', 3000);
+    const onEdge = session.waitForTier('edge', 3000);
     await placement.announce({ id: edge.nodeId, url: edge.url, tier: 'edge' });
     const registeredAt = performance.now();
     const restoredAt = await onEdge;
     assert.ok(restoredAt - registeredAt < 1500, `back on the edge ${(restoredAt - registeredAt).toFixed(0)} ms after it registered`);
 
     while (!session.failover!.standbyNode) await session.waitFor('latency', 3000);
-    const onCloud = nextTier(session, 'cloud', 2000);
+    const onCloud = session.waitForTier('cloud', 2000);
     await edge.kill('SIGKILL');
     placement.nodeDied(edge.nodeId);
     await onCloud;
