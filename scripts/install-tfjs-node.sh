@@ -65,13 +65,16 @@ if [ ! -e "$PKG/deps/lib/libtensorflow_cc.so.2" ] || [ ! -e "$PKG/deps/include/t
   fi
   WHEEL=$(ls "$WHEELS"/tensorflow_cpu-*.whl | head -n 1)
   say "extracting libtensorflow and the C API headers from $(basename "$WHEEL")"
-  unzip -q -o "$WHEEL" \
-    'tensorflow/libtensorflow_cc.so.2' 'tensorflow/libtensorflow_framework.so.2' \
-    'tensorflow/include/tensorflow/c/*' \
-    'tensorflow/include/tensorflow/core/platform/ctstring*' \
-    'tensorflow/include/tsl/platform/ctstring*' \
-    'tensorflow/include/xla/tsl/c/*' \
-    -d "$WHEELS/x"
+  # python's zipfile rather than unzip: pip's python is here by construction, unzip may not be
+  python3 - "$WHEEL" "$WHEELS/x" <<'PY'
+import fnmatch, sys, zipfile
+wanted = ['tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2',
+          'tensorflow/include/tensorflow/c/*', 'tensorflow/include/tensorflow/core/platform/ctstring*',
+          'tensorflow/include/tsl/platform/ctstring*', 'tensorflow/include/xla/tsl/c/*']
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    members = [n for n in wheel.namelist() if any(fnmatch.fnmatch(n, p) for p in wanted)]
+    wheel.extractall(sys.argv[2], members)
+PY
   rm -rf "$PKG/deps"
   mkdir -p "$PKG/deps/lib" "$PKG/deps/include"
   mv "$WHEELS/x/tensorflow/libtensorflow_cc.so.2" "$WHEELS/x/tensorflow/libtensorflow_framework.so.2" "$PKG/deps/lib/"
