@@ -205,7 +205,9 @@ replicas('agree on nodes, heartbeats, stats, nonces and expiry', async () => {
     assert.is((await b.stats('p')).baseLatencyMs, 12);
     assert.ok(await a.claimNonce('same', 1000));
     assert.not.ok(await b.claimNonce('same', 1000), 'a nonce claimed on one replica is a replay on the other');
-    await eventually(async () => (await b.get('p')) === undefined && (await a.get('p')) === undefined, 'expiry seen by both', 2000);
+    // q was touched after p, so it outlives p by up to a heartbeat: wait for both to expire
+    const gone = async (id: string) => (await a.get(id)) === undefined && (await b.get(id)) === undefined;
+    await eventually(async () => (await gone('p')) && (await gone('q')), 'expiry seen by both', 2000);
     assert.ok((await a.sweep()) >= 0);
     assert.equal(await b.count(), { edge: 0, cloud: 0 }, 'sweep removed expired geo members');
   } finally {
