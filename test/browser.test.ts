@@ -1,11 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EdgeServer } from '../edge-server/index.js';
-import { CHROMIUM_PATH, launchChromium } from './support/chromium.js';
-import { serveForBrowser } from './support/staticServer.js';
+import { openSdkPage } from './support/chromium.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const browser = suite('client sdk in a browser');
@@ -25,12 +24,9 @@ browser('the browser entry imports nothing from Node (no node:*, no ws)', () => 
 });
 
 browser('a page in Chromium connects with the global WebSocket and gets a prediction from an edge node', async () => {
-  assert.ok(existsSync(CHROMIUM_PATH), `Chromium not found at ${CHROMIUM_PATH}: run 'bash scripts/install-chromium.sh' as root (npm test does it)`);
   const edge = new EdgeServer({ nodeId: 'browser-edge' });
   const { url } = await edge.listen();
-  const page = `<!doctype html>
-<script type="importmap">{ "imports": { "msgpackr": "/node_modules/msgpackr/index.js" } }</script>
-<script type="module">
+  const { tab, close } = await openSdkPage(`
   import { connect } from '/dist/client-sdk/index.js';
   try {
     const session = await connect(${JSON.stringify(url)}, { pingIntervalMs: 20 });
@@ -42,12 +38,11 @@ browser('a page in Chromium connects with the global WebSocket and gets a predic
   } catch (error) {
     window.result = { error: String(error && error.stack || error) };
   }
-</script>`;
-  const site = await serveForBrowser(page);
-  const chromium = await launchChromium();
+`).catch(async (err) => {
+    await edge.close({ deadlineMs: 0 });
+    throw err;
+  });
   try {
-    const tab = await chromium.newPage();
-    await tab.goto(site.url);
     const result = (await tab.waitForFunction(() => (window as { result?: unknown }).result, undefined, { timeout: 10_000 })).jsonValue() as Promise<{
       error?: string;
       prediction: { tier: string; nodeId: string; pose: { time: number; position: number[] } };
@@ -62,8 +57,7 @@ browser('a page in Chromium connects with the global WebSocket and gets a predic
     assert.ok(Math.abs(prediction.pose.position[0]! - (0.004 + 0.05 / 11)) < 1e-9, `x ${prediction.pose.position[0]}`);
     assert.ok(rtt.count >= 1 && rtt.p50 > 0);
   } finally {
-    await chromium.close();
-    await site.close();
+    await close();
     await edge.close({ deadlineMs: 0 });
   }
 });

@@ -5,21 +5,16 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
 import { EdgeServer } from '../edge-server/index.js';
-import { CHROMIUM_PATH, launchChromium } from './support/chromium.js';
-import { serveForBrowser } from './support/staticServer.js';
+import { openSdkPage } from './support/chromium.js';
 
 const browser = suite('failover in a browser');
 
 browser('a page on an edge keeps getting predictions from the cloud after the edge closes', async () => {
-  assert.ok(existsSync(CHROMIUM_PATH), `Chromium not found at ${CHROMIUM_PATH}: run 'bash scripts/install-chromium.sh' as root (npm test does it)`);
   const edge = new EdgeServer({ nodeId: 'page-edge', tier: 'edge' });
   const cloud = new EdgeServer({ nodeId: 'page-cloud', tier: 'cloud' });
   const [edgeUrl, cloudUrl] = [(await edge.listen()).url, (await cloud.listen()).url];
-  const page = `<!doctype html>
-<script type="importmap">{ "imports": { "msgpackr": "/node_modules/msgpackr/index.js" } }</script>
-<script type="module">
+  const { tab, close } = await openSdkPage(`
   import { openSession, StaticLocator } from '/dist/client-sdk/index.js';
   try {
     const locator = new StaticLocator({ edge: [{ id: 'page-edge', url: ${JSON.stringify(edgeUrl)}, tier: 'edge' }], cloud: [{ id: 'page-cloud', url: ${JSON.stringify(cloudUrl)}, tier: 'cloud' }] });
@@ -37,12 +32,11 @@ browser('a page on an edge keeps getting predictions from the cloud after the ed
   } catch (error) {
     window.failed = [String(error && error.stack || error)];
   }
-</script>`;
-  const site = await serveForBrowser(page);
-  const chromium = await launchChromium();
+`).catch(async (err) => {
+    await Promise.all([edge.close({ deadlineMs: 0 }), cloud.close({ deadlineMs: 0 })]);
+    throw err;
+  });
   try {
-    const tab = await chromium.newPage();
-    await tab.goto(site.url);
     // on the edge, answered by it, with the cloud standby connected (or an error to report)
     await tab.waitForFunction(
       () => {
@@ -63,8 +57,7 @@ browser('a page on an edge keeps getting predictions from the cloud after the ed
     assert.equal(failed, [], 'predict() rejected in the page');
     assert.equal(tiers, ['edge', 'cloud:node-lost']);
   } finally {
-    await chromium.close();
-    await site.close();
+    await close();
     await Promise.all([edge.close({ deadlineMs: 0 }), cloud.close({ deadlineMs: 0 })]);
   }
 });

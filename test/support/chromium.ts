@@ -1,5 +1,7 @@
 /** Headless Debian Chromium driven by playwright-core, with the flags this closed network needs. */
-import { chromium, type Browser } from 'playwright-core';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { serveForBrowser } from './staticServer.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -18,4 +20,31 @@ export function launchChromium(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+/**
+ * Opens a page whose module script (`moduleSource`) can import the compiled SDK from
+ * `/dist/client-sdk/index.js`, as a bundled app would, and returns the tab plus how to close
+ * everything. Fails loudly, naming the install script, when Chromium is missing.
+ */
+export async function openSdkPage(moduleSource: string): Promise<{ tab: Page; close(): Promise<void> }> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}: run 'bash scripts/install-chromium.sh' as root (npm test does it)`);
+  }
+  const site = await serveForBrowser(`<!doctype html>
+<script type="importmap">{ "imports": { "msgpackr": "/node_modules/msgpackr/index.js" } }</script>
+<script type="module">${moduleSource}</script>`);
+  const browser = await launchChromium();
+  const close = async () => {
+    await browser.close();
+    await site.close();
+  };
+  try {
+    const tab = await browser.newPage();
+    await tab.goto(site.url);
+    return { tab, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
