@@ -10,6 +10,7 @@ import { angleBetween } from '../protocol/motion/quaternion.js';
 import { kalmanPredictor } from '../edge-server/inference/predictors/KalmanPredictor.js';
 import { MISSING_TRACES_HELP, findTraceDir, loadTraces, splitByParticipant } from './motion/cromTraces.js';
 import { motionCases } from './motion/windows.js';
+import { quantile } from './lib/stats.js';
 
 const { values: args } = parseArgs({ options: { data: { type: 'string' }, stride: { type: 'string', default: '6' }, help: { type: 'boolean', short: 'h' } } });
 if (args.help) {
@@ -46,9 +47,9 @@ for (const rotationNoise of [100, 400, 1600, 6400]) {
     }
   }
 }
+/** The same p95 bench/motion-accuracy.ts reports, so tuning ranks by what the bench shows. */
 function quantile95(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)]!;
+  return quantile([...values].sort((a, b) => a - b), 0.95);
 }
 results.sort((a, b) => a.angleP95 - b.angleP95 || a.positionP95 - b.positionP95);
 console.log('best:', JSON.stringify(results[0]));

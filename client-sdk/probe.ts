@@ -6,6 +6,7 @@
  */
 import type { Capability } from '../protocol/index.js';
 import type { NodeCandidate, NodeLocator, ProbeReport, Shortlist } from './locator.js';
+import { quantile } from './RttStats.js';
 
 /** One open connection able to measure RTT. `connectionPinger()` opens one over a NodeConnection. */
 export interface Pinger {
@@ -88,9 +89,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal, onLate: (value: 
 }
 
 export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return quantile([...values].sort((a, b) => a - b), 0.5);
 }
 
 export async function probeNode(candidate: NodeCandidate, open: OpenPinger, options: ProbeOptions = {}): Promise<ProbeResult> {
