@@ -27,7 +27,7 @@ export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements S
   }
 
   sendPose(pose: PoseSample): void {
-    this.#connection.send({ t: 'pose', poses: [pose] });
+    this.#connection.sendPose(pose);
   }
 
   async predict(horizonMs: number, { device = 'head', predictor, deadlineMs }: CallOptions & { device?: Device; predictor?: string }): Promise<Prediction> {

@@ -136,7 +136,7 @@ export class Failover extends EnhancedEventEmitter<FailoverEvents> implements Se
   sendPose(pose: PoseSample): void {
     if (!this.memory.observe(pose)) return;
     const link = this.#active;
-    if (link && !link.conn.closed) link.conn.send({ t: 'pose', poses: [pose] });
+    if (link && !link.conn.closed) link.conn.sendPose(pose);
   }
 
   /** The pose of `device` `horizonMs` ahead: from the active node, or locally when none answers in time. */

@@ -20,6 +20,7 @@ import {
   type HelloMessage,
   type Message,
   type MessageOf,
+  type PoseSample,
   type WelcomeMessage,
 } from '../protocol/index.js';
 import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
@@ -85,6 +86,9 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   #lastPongAt = performance.now();
   #clockOffsetMs = Number.NaN;
   #closed = false;
+  /** Tracked poses not sent yet: they ride on this turn's `predict`, or leave alone at its end. */
+  #outgoingPoses: PoseSample[] = [];
+  #flushQueued = false;
 
   /** Dials `url`, says `hello`, and resolves once the node's `welcome` arrives. */
   static async open(url: string, options: NodeConnectionOptions = {}): Promise<NodeConnection> {
@@ -175,23 +179,56 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     return this.#rtt.summary();
   }
 
-  /** Sends a message that has no answer (`pose`, `bye`). */
+  /** Sends a message that has no answer (`pose`, `bye`); queued poses go first, order kept. */
   send(message: Message): void {
     if (this.#closed) throw new InvalidStateError('connection closed');
+    this.#flushPoses();
     this.#transport.send(encode(message));
+  }
+
+  /**
+   * Streams one tracked pose. It is held until the end of the current turn: a `predict` asked
+   * in the same turn (the usual frame: pose, then "where will it be") carries it, so each frame
+   * is one message; otherwise it leaves alone, microseconds later. Order with every other
+   * message is kept.
+   */
+  sendPose(pose: PoseSample): void {
+    if (this.#closed) throw new InvalidStateError('connection closed');
+    this.#outgoingPoses.push(pose);
+    if (this.#outgoingPoses.length >= this.welcome.limits.maxPosesPerMessage) return this.#flushPoses();
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      if (!this.#closed) this.#flushPoses();
+    });
+  }
+
+  #flushPoses(): void {
+    if (this.#outgoingPoses.length === 0) return;
+    const poses = this.#outgoingPoses;
+    this.#outgoingPoses = [];
+    this.#transport.send(encode({ t: 'pose', poses }));
   }
 
   request<T extends RequestType>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>> {
     if (this.#closed) return Promise.reject(new InvalidStateError(`connection to ${this.url} is closed`));
     const id = this.#nextId;
     this.#nextId = this.#nextId >= 2 ** 32 ? 1 : this.#nextId + 1;
+    const message = { ...body, id } as Message;
+    if (message.t === 'predict' && this.#outgoingPoses.length > 0) {
+      message.poses = this.#outgoingPoses;
+      this.#outgoingPoses = [];
+    } else {
+      this.#flushPoses();
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new RequestError(ErrorCode.TIMEOUT, `${body.t} got no answer from ${this.url} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(id, { type: body.t as RequestType, resolve: resolve as (m: Message) => void, reject, timer });
-      this.#transport.send(encode({ ...body, id } as Message));
+      this.#transport.send(encode(message));
     });
   }
 
@@ -212,6 +249,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   close(code: number = CloseCode.NORMAL, reason = 'client closed'): void {
     if (this.#closed) return;
     try {
+      this.#flushPoses();
       this.#transport.send(encode({ t: 'bye', reason }));
     } catch {
       // the socket may already be gone; closing below is what matters

@@ -4,7 +4,7 @@
  * known fields survive) before any signature is even looked at.
  */
 import { CAPABILITIES, NODE_TIERS, DEFAULT_LIMITS, ProtocolError, type WireLimits } from '../protocol/index.js';
-import { array, number, object, oneOf, optional, string, uint, type Infer, type Schema } from '../protocol/schema.js';
+import { array, fail, number, object, oneOf, optional, string, uint, type Infer, type Schema } from '../protocol/schema.js';
 import { DiscoveryError, DiscoveryErrorCode } from './errors.js';
 
 /** Adds a check to a schema; the message names the field path like the protocol's own errors. */
@@ -13,7 +13,7 @@ function refine<T>(inner: Schema<T>, check: (value: T) => string | undefined): S
     parse(value, path, limits) {
       const parsed = inner.parse(value, path, limits);
       const problem = check(parsed);
-      if (problem !== undefined) throw new ProtocolError('BAD_MESSAGE', `${path} ${problem}`);
+      if (problem !== undefined) fail(path, problem);
       return parsed;
     },
   };

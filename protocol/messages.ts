@@ -137,6 +137,12 @@ export const schemas = {
     horizonMs: number(0, 10_000),
     device: optional(oneOf(DEVICES)),
     predictor: optional(name()),
+    /**
+     * Samples tracked since the last `pose` message, observed before predicting: a headset's
+     * per-frame "here is my pose, where will it be" is one message, not two (half the frames,
+     * syscalls and wake-ups on both sides at 90 Hz).
+     */
+    poses: optional(array(poseSampleSchema, (l) => l.maxPosesPerMessage)),
   }),
   prediction: object({
     t: literal('prediction'),

@@ -12,73 +12,107 @@ import { ErrorCode, ProtocolError } from './errors.js';
 import type { WireLimits } from './limits.js';
 
 export function scanMessagePack(bytes: Uint8Array, limits: WireLimits): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = 0;
+  if (bytes.length === 0) throw new ProtocolError(ErrorCode.TRUNCATED, 'empty frame');
+  scanner.bytes = bytes;
+  scanner.limits = limits;
+  scanner.pos = 0;
+  try {
+    scanner.value(0);
+    if (scanner.pos !== bytes.length) throw new ProtocolError(ErrorCode.BAD_FRAME, `${bytes.length - scanner.pos} trailing bytes after the message`);
+  } finally {
+    scanner.bytes = EMPTY; // hold no peer's frame between calls
+  }
+}
 
-  const need = (n: number) => {
-    if (pos + n > bytes.length) throw new ProtocolError(ErrorCode.TRUNCATED, 'frame ends inside a MessagePack value');
-  };
-  const u8 = () => (need(1), bytes[pos++]!);
-  const u16 = () => (need(2), (pos += 2), view.getUint16(pos - 2));
-  const u32 = () => (need(4), (pos += 4), view.getUint32(pos - 4));
-  const skip = (n: number) => (need(n), (pos += n));
+const EMPTY = new Uint8Array(0);
 
-  const checkLength = (n: number) => {
-    if (n > limits.maxCollectionLength) {
-      throw new ProtocolError(ErrorCode.TOO_LARGE, `collection of ${n} entries exceeds ${limits.maxCollectionLength}`);
+/**
+ * One reusable walker (the scan is synchronous, so calls never overlap): the scan runs on every
+ * frame, and a closure set plus a DataView per call was garbage at the message rate.
+ */
+class Scanner {
+  bytes: Uint8Array = EMPTY;
+  limits!: WireLimits;
+  pos = 0;
+
+  need(n: number): void {
+    if (this.pos + n > this.bytes.length) throw new ProtocolError(ErrorCode.TRUNCATED, 'frame ends inside a MessagePack value');
+  }
+  u8(): number {
+    this.need(1);
+    return this.bytes[this.pos++]!;
+  }
+  u16(): number {
+    this.need(2);
+    const b = this.bytes;
+    const p = (this.pos += 2);
+    return (b[p - 2]! << 8) | b[p - 1]!;
+  }
+  u32(): number {
+    this.need(4);
+    const b = this.bytes;
+    const p = (this.pos += 4);
+    return ((b[p - 4]! << 24) | (b[p - 3]! << 16) | (b[p - 2]! << 8) | b[p - 1]!) >>> 0;
+  }
+  skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
+  checkLength(n: number): void {
+    if (n > this.limits.maxCollectionLength) {
+      throw new ProtocolError(ErrorCode.TOO_LARGE, `collection of ${n} entries exceeds ${this.limits.maxCollectionLength}`);
     }
-  };
-  const checkString = (n: number) => {
-    if (n > limits.maxStringBytes) throw new ProtocolError(ErrorCode.TOO_LARGE, `string of ${n} bytes exceeds ${limits.maxStringBytes}`);
-    skip(n);
-  };
+  }
+  checkString(n: number): true {
+    if (n > this.limits.maxStringBytes) throw new ProtocolError(ErrorCode.TOO_LARGE, `string of ${n} bytes exceeds ${this.limits.maxStringBytes}`);
+    this.skip(n);
+    return true;
+  }
 
-  // Returns true when the value just read was a string (map keys must be).
-  const value = (depth: number): boolean => {
-    if (depth > limits.maxDepth) throw new ProtocolError(ErrorCode.TOO_LARGE, `nesting deeper than ${limits.maxDepth}`);
-    const b = u8();
+  /** Reads one value; true when it was a string (map keys must be). */
+  value(depth: number): boolean {
+    if (depth > this.limits.maxDepth) throw new ProtocolError(ErrorCode.TOO_LARGE, `nesting deeper than ${this.limits.maxDepth}`);
+    const b = this.u8();
     if (b <= 0x7f || b >= 0xe0) return false; // fixint
-    if (b <= 0x8f) return map(b & 0x0f, depth);
-    if (b <= 0x9f) return list(b & 0x0f, depth);
-    if (b <= 0xbf) return checkString(b & 0x1f), true;
+    if (b <= 0x8f) return this.map(b & 0x0f, depth);
+    if (b <= 0x9f) return this.list(b & 0x0f, depth);
+    if (b <= 0xbf) return this.checkString(b & 0x1f);
     switch (b) {
       case 0xc0: case 0xc2: case 0xc3: return false;
-      case 0xc4: skip(u8()); return false;
-      case 0xc5: skip(u16()); return false;
-      case 0xc6: skip(u32()); return false;
-      case 0xca: skip(4); return false;
-      case 0xcb: skip(8); return false;
-      case 0xcc: case 0xd0: skip(1); return false;
-      case 0xcd: case 0xd1: skip(2); return false;
-      case 0xce: case 0xd2: skip(4); return false;
-      case 0xcf: case 0xd3: skip(8); return false;
-      case 0xd9: checkString(u8()); return true;
-      case 0xda: checkString(u16()); return true;
-      case 0xdb: checkString(u32()); return true;
-      case 0xdc: return list(u16(), depth);
-      case 0xdd: return list(u32(), depth);
-      case 0xde: return map(u16(), depth);
-      case 0xdf: return map(u32(), depth);
+      case 0xc4: this.skip(this.u8()); return false;
+      case 0xc5: this.skip(this.u16()); return false;
+      case 0xc6: this.skip(this.u32()); return false;
+      case 0xca: this.skip(4); return false;
+      case 0xcb: this.skip(8); return false;
+      case 0xcc: case 0xd0: this.skip(1); return false;
+      case 0xcd: case 0xd1: this.skip(2); return false;
+      case 0xce: case 0xd2: this.skip(4); return false;
+      case 0xcf: case 0xd3: this.skip(8); return false;
+      case 0xd9: return this.checkString(this.u8());
+      case 0xda: return this.checkString(this.u16());
+      case 0xdb: return this.checkString(this.u32());
+      case 0xdc: return this.list(this.u16(), depth);
+      case 0xdd: return this.list(this.u32(), depth);
+      case 0xde: return this.map(this.u16(), depth);
+      case 0xdf: return this.map(this.u32(), depth);
       case 0xc1: throw new ProtocolError(ErrorCode.BAD_FRAME, 'reserved MessagePack byte 0xc1');
       default: // 0xc7–0xc9 ext, 0xd4–0xd8 fixext
         throw new ProtocolError(ErrorCode.FORBIDDEN_EXTENSION, `MessagePack extension (0x${b.toString(16)}) is not accepted from peers`);
     }
-  };
-  const list = (n: number, depth: number) => {
-    checkLength(n);
-    for (let i = 0; i < n; i++) value(depth + 1);
+  }
+  list(n: number, depth: number): false {
+    this.checkLength(n);
+    for (let i = 0; i < n; i++) this.value(depth + 1);
     return false;
-  };
-  const map = (n: number, depth: number) => {
-    checkLength(n);
+  }
+  map(n: number, depth: number): false {
+    this.checkLength(n);
     for (let i = 0; i < n; i++) {
-      if (!value(depth + 1)) throw new ProtocolError(ErrorCode.BAD_FRAME, 'map key is not a string');
-      value(depth + 1);
+      if (!this.value(depth + 1)) throw new ProtocolError(ErrorCode.BAD_FRAME, 'map key is not a string');
+      this.value(depth + 1);
     }
     return false;
-  };
-
-  if (bytes.length === 0) throw new ProtocolError(ErrorCode.TRUNCATED, 'empty frame');
-  value(0);
-  if (pos !== bytes.length) throw new ProtocolError(ErrorCode.BAD_FRAME, `${bytes.length - pos} trailing bytes after the message`);
+  }
 }
+
+const scanner = new Scanner();

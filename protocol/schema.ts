@@ -3,12 +3,40 @@
  * returns a fresh value built only from the fields it knows, so nothing a peer sent beyond the
  * schema (extra keys, odd prototypes) ever reaches a handler. Types are inferred from schemas,
  * so the TypeScript types and the runtime checks cannot drift apart.
+ *
+ * Field paths in errors (`predict.poses[0].position is not a vector`) are assembled while a
+ * `FieldError` unwinds, not passed down while parsing: every message is parsed, few fail, and
+ * a path string per field per message was garbage on the hot path.
  */
 import { ErrorCode, ProtocolError } from './errors.js';
 import type { WireLimits } from './limits.js';
 
 export interface Schema<T> {
+  /** `path` names the value in errors; nested schemas get '' and their parent prefixes it. */
   parse(value: unknown, path: string, limits: WireLimits): T;
+}
+
+/** A value broke its schema at `field` (relative until the outermost schema adds its own name). */
+export class FieldError extends ProtocolError {
+  readonly field: string;
+  readonly problem: string;
+  constructor(code: ErrorCode, field: string, problem: string) {
+    super(code, field === '' ? problem : `${field} ${problem}`);
+    this.field = field;
+    this.problem = problem;
+  }
+}
+
+function joinPath(outer: string, inner: string): string {
+  if (outer === '') return inner;
+  if (inner === '') return outer;
+  return inner.startsWith('[') ? outer + inner : `${outer}.${inner}`;
+}
+
+/** Rethrows a FieldError from inside `outer` with the path extended; anything else unchanged. */
+function within(err: unknown, outer: string): never {
+  if (err instanceof FieldError) throw new FieldError(err.code, joinPath(outer, err.field), err.problem);
+  throw err;
 }
 export type Infer<S> = S extends Schema<infer T> ? T : never;
 
@@ -17,12 +45,13 @@ interface OptionalSchema<T> extends Schema<T | undefined> {
   [OPTIONAL]: true;
 }
 
-function fail(path: string, what: string): never {
-  throw new ProtocolError(ErrorCode.BAD_MESSAGE, `${path} ${what}`);
+/** Throws the schema error for `what` (e.g. 'is not a string') at `path`. */
+export function fail(path: string, what: string): never {
+  throw new FieldError(ErrorCode.BAD_MESSAGE, path, what);
 }
 
 function tooLarge(path: string, what: string): never {
-  throw new ProtocolError(ErrorCode.TOO_LARGE, `${path} ${what}`);
+  throw new FieldError(ErrorCode.TOO_LARGE, path, what);
 }
 
 export function literal<const L extends string>(expected: L): Schema<L> {
@@ -121,7 +150,15 @@ export function array<T>(element: Schema<T>, maxLength?: (limits: WireLimits) =>
       if (!Array.isArray(value)) fail(path, 'is not an array');
       const cap = maxLength?.(limits) ?? limits.maxCollectionLength;
       if (value.length > cap) tooLarge(path, `has more than ${cap} entries`);
-      return value.map((entry, i) => element.parse(entry, `${path}[${i}]`, limits));
+      const out = new Array<T>(value.length);
+      for (let i = 0; i < value.length; i++) {
+        try {
+          out[i] = element.parse(value[i], '', limits);
+        } catch (err) {
+          within(err, joinPath(path, `[${i}]`));
+        }
+      }
+      return out;
     },
   };
 }
@@ -158,7 +195,12 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
       const out: Record<string, unknown> = {};
       for (const key of keys) {
         const field = Object.hasOwn(value, key) ? value[key] : undefined;
-        const parsed = shape[key]!.parse(field, path ? `${path}.${key}` : key, limits);
+        let parsed: unknown;
+        try {
+          parsed = shape[key]!.parse(field, '', limits);
+        } catch (err) {
+          within(err, joinPath(path, key));
+        }
         if (parsed !== undefined) out[key] = parsed;
       }
       return out as ObjectOf<S>;

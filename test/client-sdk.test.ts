@@ -4,9 +4,10 @@ import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { connect, EnhancedEventEmitter, NodeConnection, RttStats } from '../client-sdk/node.js';
 import { EdgeServer } from '../edge-server/index.js';
-import { ErrorCode, PROTOCOL_VERSION, decode, encode } from '../protocol/index.js';
+import { ErrorCode, PROTOCOL_VERSION, decode, encode, type Message } from '../protocol/index.js';
 import { examples, pose } from './support/messages.js';
 import { rejects } from './support/assertions.js';
+import { waitFor } from './support/wait.js';
 
 const sdk = suite('client sdk');
 
@@ -93,6 +94,33 @@ sdk('a node that sends garbage is dropped by the client, with the pending call r
   const nodeError = connection.waitFor('nodeerror', 1000);
   await rejects(connection.request({ t: 'predict', horizonMs: 10 }, 1000), ErrorCode.CLOSED);
   assert.is((await nodeError)[0].code, ErrorCode.BAD_FRAME);
+  await new Promise((resolve) => wss.close(resolve));
+});
+
+sdk('a pose and the predict asked in the same turn leave as one frame; a lone pose leaves at the end of its turn, in order', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  const frames: Message[] = [];
+  wss.on('connection', (ws) =>
+    ws.on('message', (data: Buffer) => {
+      const m = decode(data);
+      if (m.t === 'hello') ws.send(encode({ ...examples.welcome, v: PROTOCOL_VERSION }));
+      else frames.push(m);
+    }),
+  );
+  const connection = await NodeConnection.open(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { pingIntervalMs: 0 });
+  const at = (ms: number) => ({ ...pose, time: pose.time + ms * 1000 });
+  connection.sendPose(at(0));
+  connection.sendPose(at(11));
+  void connection.request({ t: 'predict', horizonMs: 20 }, 5000).catch(() => {});
+  connection.sendPose(at(22)); // nothing follows in this turn: it goes alone
+  await waitFor(() => frames.length >= 2, 'the first two frames');
+  connection.sendPose(at(33));
+  void connection.request({ t: 'ping', c: 1 }, 5000).catch(() => {}); // not a predict: the pose goes first
+  await waitFor(() => frames.length >= 4, 'four frames');
+  const summary = frames.map((m) => (m.t === 'predict' ? `predict+${m.poses?.length ?? 0}` : m.t === 'pose' ? `pose:${m.poses.map((p) => (p.time - pose.time) / 1000).join(',')}` : m.t));
+  assert.equal(summary, ['predict+2', 'pose:22', 'pose:33', 'ping']);
+  connection.close();
   await new Promise((resolve) => wss.close(resolve));
 });
 

@@ -149,6 +149,23 @@ edge('a session flooding faster than its rate cap is closed with RATE_LIMITED; o
   await strict.close({ deadlineMs: 0 });
 });
 
+edge('a predict carrying poses is answered from them, and they join the history for later predicts', async (ctx) => {
+  const client = await RawClient.open(ctx.url);
+  await client.hello();
+  // no pose message at all: the frame's pose rides on its predict
+  client.send({ t: 'predict', id: 1, horizonMs: 20, predictor: 'constant-velocity', poses: [pose, { ...pose, time: pose.time + 11_000 }] });
+  const first = await client.next((m) => m.t === 'prediction' && m.id === 1);
+  assert.is(first.t === 'prediction' && first.pose.time, pose.time + 11_000 + 20_000);
+  client.send({ t: 'predict', id: 2, horizonMs: 10 });
+  const second = await client.next((m) => m.t === 'prediction' && m.id === 2);
+  assert.is(second.t === 'prediction' && second.pose.time, pose.time + 11_000 + 10_000);
+  // a malformed carried pose fails the whole message like any bad field, naming the field
+  client.sendBytes(plain.pack({ t: 'predict', id: 3, horizonMs: 10, poses: [{ ...pose, orientation: [0, 0, 1] }] }));
+  const error = await client.next((m) => m.t === 'error');
+  assert.ok(error.t === 'error' && error.code === ErrorCode.BAD_MESSAGE && /predict\.poses\[0\]\.orientation/.test(error.message), JSON.stringify(error));
+  client.close();
+});
+
 edge('hello with resume state replays poses, so predict works at once on a new node', async (ctx) => {
   const session = await connect(ctx.url, { pingIntervalMs: 0, hello: { resume: { poses: [pose, { ...pose, time: pose.time + 11_000 }] } } });
   const prediction = await session.predict(30);

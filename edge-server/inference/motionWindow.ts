@@ -116,8 +116,8 @@ export function encodeWindow(
   // scalars: no arrays allocated. Same math as poseAt + relative, except that neighbouring
   // samples are interpolated by nlerp instead of slerp (they are < 3° apart at 90 Hz, where the
   // two differ by < 1e-6 rad).
-  const [ix, iy, iz, iw] = q0inv;
-  const [px, py, pz] = latest.position;
+  const ix = q0inv[0], iy = q0inv[1], iz = q0inv[2], iw = q0inv[3];
+  const px = latest.position[0], py = latest.position[1], pz = latest.position[2];
   let j = history.length - 1;
   for (let k = 1; k < spec.window; k++) {
     const t = latest.time - k * spec.stepMs * 1000;
@@ -127,33 +127,38 @@ export function encodeWindow(
     let qx: number, qy: number, qz: number, qw: number, x: number, y: number, z: number;
     if (a.time > t || !b || b.time <= a.time) {
       // before the oldest sample (clamped) or exactly on one
-      [qx, qy, qz, qw] = a.orientation;
-      [x, y, z] = a.position;
+      qx = a.orientation[0];
+      qy = a.orientation[1];
+      qz = a.orientation[2];
+      qw = a.orientation[3];
+      x = a.position[0];
+      y = a.position[1];
+      z = a.position[2];
     } else {
       const f = (t - a.time) / (b.time - a.time);
-      const [ax, ay, az, aw] = a.orientation;
-      let [bx, by, bz, bw] = b.orientation;
-      if (ax * bx + ay * by + az * bz + aw * bw < 0) [bx, by, bz, bw] = [-bx, -by, -bz, -bw];
-      qx = ax + (bx - ax) * f;
-      qy = ay + (by - ay) * f;
-      qz = az + (bz - az) * f;
-      qw = aw + (bw - aw) * f;
+      const ax = a.orientation[0], ay = a.orientation[1], az = a.orientation[2], aw = a.orientation[3];
+      // the nearer of b and −b (one rotation), so the blend takes the short way
+      const sb = ax * b.orientation[0] + ay * b.orientation[1] + az * b.orientation[2] + aw * b.orientation[3] < 0 ? -1 : 1;
+      qx = ax + (sb * b.orientation[0] - ax) * f;
+      qy = ay + (sb * b.orientation[1] - ay) * f;
+      qz = az + (sb * b.orientation[2] - az) * f;
+      qw = aw + (sb * b.orientation[3] - aw) * f;
       x = a.position[0] + (b.position[0] - a.position[0]) * f;
       y = a.position[1] + (b.position[1] - a.position[1]) * f;
       z = a.position[2] + (b.position[2] - a.position[2]) * f;
     }
-    const n = Math.hypot(qx, qy, qz, qw) || 1;
+    const n = Math.sqrt(qx * qx + qy * qy + qz * qz + qw * qw) || 1;
     qx /= n;
     qy /= n;
     qz /= n;
     qw /= n;
     // m = q0⁻¹ ⊗ q, then its rotation vector (short way round)
-    let mx = iw * qx + ix * qw + iy * qz - iz * qy;
-    let my = iw * qy - ix * qz + iy * qw + iz * qx;
-    let mz = iw * qz + ix * qy - iy * qx + iz * qw;
-    let mw = iw * qw - ix * qx - iy * qy - iz * qz;
-    if (mw < 0) [mx, my, mz, mw] = [-mx, -my, -mz, -mw];
-    const sn = Math.hypot(mx, my, mz);
+    const sm = iw * qw - ix * qx - iy * qy - iz * qz < 0 ? -1 : 1;
+    const mx = sm * (iw * qx + ix * qw + iy * qz - iz * qy);
+    const my = sm * (iw * qy - ix * qz + iy * qw + iz * qx);
+    const mz = sm * (iw * qz + ix * qy - iy * qx + iz * qw);
+    const mw = sm * (iw * qw - ix * qx - iy * qy - iz * qz);
+    const sn = Math.sqrt(mx * mx + my * my + mz * mz);
     const g = sn < 1e-12 ? 2 : (2 * Math.atan2(sn, mw)) / sn;
     out[o++] = mx * g * rs;
     out[o++] = my * g * rs;

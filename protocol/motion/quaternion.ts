@@ -2,21 +2,29 @@
  * Quaternion math on the rotation manifold, `[x, y, z, w]` order (WebXR/three.js).
  * Extrapolation goes through the exponential map, never per-component, so predicted
  * orientations stay unit length and turn about the true axis.
+ *
+ * These run several times per pose on the node's hot path, so they index instead of
+ * destructuring and take square roots instead of Math.hypot: both allocate (an iterator, an
+ * arguments array), and at 90 Hz × hundreds of sessions that garbage was the bulk of the
+ * node's young-generation GC pauses.
  */
 import type { Quat, Vec3 } from '../messages.js';
 
 export const IDENTITY: Readonly<Quat> = [0, 0, 0, 1];
 
 export function normalize(q: readonly number[]): Quat {
-  const [x = 0, y = 0, z = 0, w = 1] = q;
-  const n = Math.hypot(x, y, z, w);
+  const x = q[0] ?? 0;
+  const y = q[1] ?? 0;
+  const z = q[2] ?? 0;
+  const w = q[3] ?? 1;
+  const n = Math.sqrt(x * x + y * y + z * z + w * w);
   if (n === 0 || !Number.isFinite(n)) return [0, 0, 0, 1];
   return [x / n, y / n, z / n, w / n];
 }
 
 export function multiply(a: readonly number[], b: readonly number[]): Quat {
-  const [ax, ay, az, aw] = a as Quat;
-  const [bx, by, bz, bw] = b as Quat;
+  const ax = a[0]!, ay = a[1]!, az = a[2]!, aw = a[3]!;
+  const bx = b[0]!, by = b[1]!, bz = b[2]!, bw = b[3]!;
   return [
     aw * bx + ax * bw + ay * bz - az * by,
     aw * by - ax * bz + ay * bw + az * bx,
@@ -26,8 +34,7 @@ export function multiply(a: readonly number[], b: readonly number[]): Quat {
 }
 
 export function conjugate(q: readonly number[]): Quat {
-  const [x, y, z, w] = q as Quat;
-  return [-x, -y, -z, w];
+  return [-q[0]!, -q[1]!, -q[2]!, q[3]!];
 }
 
 export function dot(a: readonly number[], b: readonly number[]): number {
@@ -36,8 +43,8 @@ export function dot(a: readonly number[], b: readonly number[]): number {
 
 /** Rotation vector (axis × angle, radians) → unit quaternion. */
 export function fromRotationVector(v: readonly number[]): Quat {
-  const [x, y, z] = v as Vec3;
-  const angle = Math.hypot(x, y, z);
+  const x = v[0]!, y = v[1]!, z = v[2]!;
+  const angle = Math.sqrt(x * x + y * y + z * z);
   if (angle < 1e-12) return normalize([x / 2, y / 2, z / 2, 1]);
   const s = Math.sin(angle / 2) / angle;
   return [x * s, y * s, z * s, Math.cos(angle / 2)];
@@ -45,9 +52,10 @@ export function fromRotationVector(v: readonly number[]): Quat {
 
 /** Unit quaternion → rotation vector (axis × angle, radians), taking the short way round. */
 export function toRotationVector(q: readonly number[]): Vec3 {
-  let [x, y, z, w] = q as Quat;
-  if (w < 0) [x, y, z, w] = [-x, -y, -z, -w];
-  const s = Math.hypot(x, y, z);
+  // q and −q are one rotation: flip to w ≥ 0
+  const sign = q[3]! < 0 ? -1 : 1;
+  const x = sign * q[0]!, y = sign * q[1]!, z = sign * q[2]!, w = sign * q[3]!;
+  const s = Math.sqrt(x * x + y * y + z * z);
   if (s < 1e-12) return [2 * x, 2 * y, 2 * z];
   const angle = 2 * Math.atan2(s, w);
   return [(x / s) * angle, (y / s) * angle, (z / s) * angle];
@@ -78,8 +86,12 @@ export function integrate(q: readonly number[], omega: readonly number[], dtSeco
   return normalize(multiply(fromRotationVector([omega[0]! * dtSeconds, omega[1]! * dtSeconds, omega[2]! * dtSeconds]), q));
 }
 
-/** Rotates a vector by a unit quaternion. */
+/** Rotates a vector by a unit quaternion: v + 2w(u×v) + 2u×(u×v), u = (x, y, z). */
 export function rotate(q: readonly number[], v: readonly number[]): Vec3 {
-  const p = multiply(multiply(q, [v[0]!, v[1]!, v[2]!, 0]), conjugate(q));
-  return [p[0], p[1], p[2]];
+  const x = q[0]!, y = q[1]!, z = q[2]!, w = q[3]!;
+  const vx = v[0]!, vy = v[1]!, vz = v[2]!;
+  const cx = y * vz - z * vy;
+  const cy = z * vx - x * vz;
+  const cz = x * vy - y * vx;
+  return [vx + 2 * (w * cx + y * cz - z * cy), vy + 2 * (w * cy + z * cx - x * cz), vz + 2 * (w * cz + x * cy - y * cx)];
 }

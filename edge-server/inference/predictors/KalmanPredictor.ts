@@ -48,7 +48,7 @@ class AxisFilter {
   }
   /** Covariance propagation only (the caller moves the nominal state). */
   propagate(dt: number, q: number): void {
-    const { p00, p01, p11 } = this;
+    const p00 = this.p00, p01 = this.p01, p11 = this.p11;
     this.p00 = p00 + 2 * dt * p01 + dt * dt * p11 + (q * dt * dt * dt) / 3;
     this.p01 = p01 + dt * p11 + (q * dt * dt) / 2;
     this.p11 = p11 + q * dt;
@@ -58,7 +58,7 @@ class AxisFilter {
     const s = this.p00 + r;
     const k0 = this.p00 / s;
     const k1 = this.p01 / s;
-    const { p00, p01, p11 } = this;
+    const p00 = this.p00, p01 = this.p01, p11 = this.p11;
     this.p00 = (1 - k0) * p00;
     this.p01 = (1 - k0) * p01;
     this.p11 = p11 - k1 * p01;
@@ -91,7 +91,8 @@ class KalmanPredictor implements Predictor {
       this.#rot = [0, 1, 2].map(() => new AxisFilter(rr, 10));
       this.#q = measured;
     } else {
-      for (const [i, f] of this.#pos.entries()) {
+      for (let i = 0; i < 3; i++) {
+        const f = this.#pos[i]!;
         f.x += f.v * dt;
         f.propagate(dt, o.positionNoise);
         f.x += f.update(sample.position[i]! - f.x, rp);
@@ -100,7 +101,8 @@ class KalmanPredictor implements Predictor {
       this.#q = normalize(multiply(this.#q, fromRotationVector([omega[0] * dt, omega[1] * dt, omega[2] * dt])));
       const z = toRotationVector(multiply(conjugate(this.#q), measured));
       const correction: Vec3 = [0, 0, 0];
-      for (const [i, f] of this.#rot.entries()) {
+      for (let i = 0; i < 3; i++) {
+        const f = this.#rot[i]!;
         f.propagate(dt, o.rotationNoise);
         correction[i] = f.update(z[i]!, rr);
       }
@@ -116,13 +118,13 @@ class KalmanPredictor implements Predictor {
     const h = horizonMs / 1000;
     const omega: Vec3 = [this.#rot[0]!.v, this.#rot[1]!.v, this.#rot[2]!.v];
     const orientation = normalize(multiply(this.#q, fromRotationVector([omega[0] * h, omega[1] * h, omega[2] * h])));
-    const velocity = this.#pos.map((f) => f.v) as Vec3;
+    const px = this.#pos[0]!, py = this.#pos[1]!, pz = this.#pos[2]!;
     return {
       device: this.#device,
       time: this.#time + horizonMs * 1000,
-      position: this.#pos.map((f) => f.x + f.v * h) as Vec3,
+      position: [px.x + px.v * h, py.x + py.v * h, pz.x + pz.v * h],
       orientation,
-      linearVelocity: velocity,
+      linearVelocity: [px.v, py.v, pz.v],
       // reported in the world frame, as the protocol defines angular velocity
       angularVelocity: rotate(this.#q, omega),
     };

@@ -68,6 +68,8 @@ export function learnedPredictor(model: RegisteredModel, options: LearnedPredict
   });
 
   const kalman = spec.base === 'kalman' ? kalmanPredictor() : undefined;
+  // the JS path encodes, runs and decodes in one synchronous call: one feature buffer serves all
+  const scratch = new Float32Array(width);
 
   class LearnedPredictor implements Predictor {
     /** Per-session base filter (spec.base `kalman`), fed the same samples as the session. */
@@ -77,7 +79,7 @@ export function learnedPredictor(model: RegisteredModel, options: LearnedPredict
     }
     predict(history: PoseHistory, horizonMs: number): PoseSample | Promise<PoseSample> {
       latestOf(history);
-      const features = new Float32Array(width);
+      const features = execution === 'js' ? scratch : new Float32Array(width);
       const base = this.#base?.predict(history, modelHorizon(horizonMs, spec)) as PoseSample | undefined;
       const anchor = encodeWindow(history, horizonMs, features, 0, spec, base);
       if (execution === 'js') return decodePrediction(anchor, dense!.runJs(features, 1), 0, spec);
