@@ -11,7 +11,13 @@ export class PoseHistory {
   readonly #maxSamples: number;
   readonly #maxAgeUs: number;
 
-  constructor({ maxSamples = 256, maxAgeMs = 2000 }: { maxSamples?: number; maxAgeMs?: number } = {}) {
+  /**
+   * `maxAgeMs` (default 250): the longest look-back of any predictor here is ~80 ms (the learned
+   * window's 56 ms plus its 25 ms velocity span), and a longer window only costs: every stored
+   * pose outlives the young generation's next collection and gets copied, then promoted, which
+   * at 90 Hz × hundreds of sessions set the length of the node's GC pauses.
+   */
+  constructor({ maxSamples = 256, maxAgeMs = 250 }: { maxSamples?: number; maxAgeMs?: number } = {}) {
     this.#maxSamples = maxSamples;
     this.#maxAgeUs = maxAgeMs * 1000;
   }
