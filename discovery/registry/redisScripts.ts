@@ -100,7 +100,7 @@ return 1`;
 //   cost 25 us, a 5 km one 6.5 us).
 // Reply: radius, members read in the last pass, then one space-joined "id v l f s b n r d" string
 // per eligible hit, nearest first (one reply item per hit keeps client parsing cheap; ids cannot
-// contain spaces; d, the descriptor JSON, comes last because it may).
+// contain spaces; d, the descriptor line, comes last because it has spaces).
 export const NEAREST = `
 local lon, lat = ARGV[1], ARGV[2]
 local need = tonumber(ARGV[3])
