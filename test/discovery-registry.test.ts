@@ -115,6 +115,29 @@ function registrySuite(name: string, make: () => Promise<Registry>, cleanup: () 
     assert.equal(await registry.count(), { edge: 0, cloud: 2 });
   });
 
+  test('a descriptor with spaces, percent signs, unicode and no capabilities comes back as it was put', async ({ registry }) => {
+    const node = record('odd', 35.68, 139.69, { operator: 'Acme Edge 100% Ltd', url: 'wss://例え.jp/v1/session?a=b c', caps: [] });
+    await registry.put(node);
+    const { load, freeCapacity, lastSeen, ...fixed } = node;
+    const got = await registry.get('odd');
+    assert.equal({ ...got, load: 0, freeCapacity: 0, lastSeen: 0 }, { ...fixed, load: 0, freeCapacity: 0, lastSeen: 0 });
+    assert.equal((await registry.nearest({ lat: 35.7, lon: 139.7 }, 1, 'edge'))[0]?.node.operator, 'Acme Edge 100% Ltd');
+    assert.equal((await registry.touch('odd', { load: 0.2, freeCapacity: 2 }))?.url, node.url);
+  });
+
+  test('re-registering with other capabilities changes which capability queries find the node', async ({ registry }) => {
+    await registry.put(record('x', 20, 20, { caps: ['render'] }));
+    await registry.put(record('y', 20, 20.5, { caps: ['infer'] }));
+    const infer = { eligibility: { caps: ['infer' as const] } };
+    assert.equal((await registry.nearest({ lat: 20, lon: 20 }, 5, 'edge', infer)).map((n) => n.node.id), ['y']);
+    await registry.put(record('x', 20, 20, { caps: ['infer', 'render'] }));
+    await registry.put(record('y', 20, 20.5, { caps: ['predict'] }));
+    assert.equal((await registry.nearest({ lat: 20, lon: 20 }, 5, 'edge', infer)).map((n) => n.node.id), ['x']);
+    assert.ok(await registry.remove('x'));
+    assert.equal(await registry.nearest({ lat: 20, lon: 20 }, 5, 'edge', infer), []);
+    assert.equal(await registry.count(), { edge: 1, cloud: 0 });
+  });
+
   test('touch() records load and free capacity; unknown ids answer undefined', async ({ registry }) => {
     await registry.put(record('a', 10, 10));
     const touched = await registry.touch('a', { load: 0.7, freeCapacity: 3 });

@@ -2,23 +2,32 @@
  * A registry in Redis, shared by any number of discovery replicas.
  *
  * Layout (all under `prefix`):
- * - `node:<id>`   hash: `d` descriptor JSON, `v` its version (new on every put), `c` caps bitmask,
+ * - `node:<id>`   hash: `d` descriptor (compact line, redisRecord.ts), `v` its version (new on every put), `c` caps bitmask,
  *                 `p` price (for the search script), `l` load, `f` free capacity, `s` last seen; PEXPIRE = ttl,
  *                 so Redis itself forgets a silent node.
- * - `geo:<tier>`  GEO set of node ids (counts, sweeps, small tiers, searches beyond the tile rings).
- * - `tile:<tier>:<x>:<y>`  GEO set per tileDegrees-square tile, what searches use: Redis scans
- *                 whole geohash cells around the point, and a tile bounds that scan to its members.
- * - `tiles:<tier>` set of "x:y" tiles that ever held a node, so a search skips empty tiles in
- *                 one call (a stale entry costs one empty GEOSEARCH, so it is never pruned).
+ * - `tile:<tier>:<set>:<x>:<y>`  GEO set per tileDegrees[tier]-square tile, what searches use (Redis
+ *                 scans whole geohash cells around the point, and a tile bounds that scan to its
+ *                 members). `<set>` is `a` (every node of the tier) or a capability bit (1 predict,
+ *                 2 infer, 4 render: the nodes that have it), so a query for `infer` reads infer
+ *                 nodes only. A node is in 1 + (its capabilities) tile sets.
+ * - `tiles:<tier>:<set>`  GEO set of the occupied tiles' centres ("x:y"), searched nearest-first;
+ *                 a tile leaves it when its set empties.
+ * - `census:<tier>` hash set → members (`a`: the tier's node count), so a query searches its
+ *                 rarest capability's sets.
+ * - `tileOf`      hash id → "tier mask x:y", the sets a node was placed in, so a moved, removed or
+ *                 expired node leaves exactly those (PLACE / UNPLACE / SWEEP in redisScripts.ts).
  * - `search`      hash id → "v l f s c p d" (the node hash's search fields and, last, its
- *                 descriptor JSON): the search script reads every candidate in one HMGET instead of
+ *                 descriptor line): the search script reads every candidate in one HMGET instead of
  *                 a call per node. Written with the node hash (put, TOUCH, remove), dropped by the
  *                 sweep; until then a row of an expired node is skipped by its lastSeen.
- * - `tileOf`      hash id → tile key, so a moved or expired node leaves its old tile.
- * - `seen`        sorted set id → last seen, so a sweep finds geo members whose hash expired.
+ * - `seen`        sorted set id → last seen, so a sweep finds placed nodes whose hash expired.
  * - `stats:<id>`  hash `b` base latency, `n` samples, `r` reputation; its own long ttl, so a node
  *                 cannot shed a bad record by re-registering.
  * - `nonce:<key>` SET NX PX: replay protection agreed by every replica.
+ *
+ * Replicas must run the same layout: upgrade them together (and flush the prefix) when it changes;
+ * there is no migration. This layout (capability tile sets, tile centres, census) replaced
+ * `geo:<tier>` + `tiles:<tier>` sets of "x:y" + tileOf → tile key.
  *
  * Queries search tiles best-first (redisScripts.ts NEAREST) until k nodes pass the filter, and
  * get the descriptors in the same reply: one round trip, and no descriptor cache in this process
@@ -44,7 +53,8 @@ import {
   type Registry,
   type RegistryTiming,
 } from './Registry.js';
-import { LEARN, NEAREST, NEAREST_SHA, SWEEP, TOUCH, UNTILE } from './redisScripts.js';
+import { decodeDescriptor, encodeDescriptor, searchFields, searchRow } from './redisRecord.js';
+import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, UNPLACE } from './redisScripts.js';
 
 export interface RedisRegistryOptions extends RegistryTiming {
   /** `redis://host:port[/db]`. */
@@ -54,28 +64,26 @@ export interface RedisRegistryOptions extends RegistryTiming {
   /** How long learned stats outlive their node's last report. Default 7 days. */
   statsTtlMs?: number;
   /**
-   * First GEOSEARCH radius. Default 8 km. A ring costs Redis time in proportion to the members
-   * in its geohash cells, so the next ring is sized from the density the last one saw (between
-   * ×`radiusGrowth`, default 1.5, and ×2) rather than jumping to a radius that holds a continent.
+   * First radius of the occupied-tile search, widened x2 while a tile beyond it could still hold
+   * a nearer node. Default (and at least) one tile diagonal.
    */
   initialRadiusKm?: number;
-  radiusGrowth?: number;
   /**
-   * Searches run on per-tile GEO sets of this many degrees square. Default 0.25 (must divide 360):
-   * a dense city's core tile then holds a few hundred nodes, the most one tile search reads.
-   * Changing it moves nodes to new tile keys on their next registration.
+   * Searches run on per-tile GEO sets of this many degrees square, per tier (each must divide
+   * 360). Default edge 0.25: a dense city's core tile then holds a few hundred nodes, the most one
+   * tile search reads. Default cloud 2: a tier with ~1 % of the nodes would otherwise need a tile
+   * search (a GEOSEARCH call) per node or two. Changing it moves nodes to new tile keys on their
+   * next registration (replicas must agree on it).
    */
-  tileDegrees?: number;
-  /**
-   * Tile rings searched around the point before falling back to growing radii over the whole
-   * tier. Default 20 (~500 km at 0.25 degrees): the fallback's wide rings scan whole cities, and
-   * regional clients up to 300 km out should not need it.
-   */
-  maxTileRings?: number;
-  /** A tier with at most this many nodes is searched whole, not per tile. Default 20,000. */
-  smallTierMembers?: number;
+  tileDegrees?: Partial<Record<NodeTier, number>>;
   /** Bound on candidates fetched per query when the filter rejects most nodes. Default 20,000. */
   maxExaminedPerQuery?: number;
+  /**
+   * Fail a command Redis has not answered within this many ms. Default 0, none: a dead peer is
+   * noticed by the socket closing (TCP keep-alive) and commands fail at once while reconnecting.
+   * A timeout costs a timer per command that lives this long (see makeClient).
+   */
+  commandTimeoutMs?: number;
   /** How often geo members of expired nodes are swept. Default: the heartbeat interval. */
   sweepIntervalMs?: number;
 }
@@ -86,9 +94,13 @@ const MAX_RADIUS_KM = 20_040;
 
 
 /** Reconnects with backoff once up; the first connect fails fast so a wrong URL is reported at start. */
-function makeClient(url: string, everConnected: () => boolean) {
+function makeClient(url: string, commandTimeoutMs: number, everConnected: () => boolean) {
   return createClient({
     url,
+    // 0: none. node-redis 6 arms AbortSignal.timeout(5000) per command by default; each signal and
+    // its timer outlive the reply by 5 s, so every query's garbage survived young-generation GCs:
+    // 4-8 ms scavenges (and the old-generation collections after them) in ~2 % of bench queries
+    commandOptions: { timeout: commandTimeoutMs },
     // while reconnecting, fail commands at once (discovery answers UNAVAILABLE) instead of queueing
     // them behind an outage the HTTP client has long given up on
     disableOfflineQueue: true,
@@ -99,7 +111,6 @@ function makeClient(url: string, everConnected: () => boolean) {
   });
 }
 type Client = ReturnType<typeof makeClient>;
-type Static = Omit<NodeRecord, 'load' | 'freeCapacity' | 'lastSeen'>;
 
 export class RedisRegistry implements Registry {
   readonly kind = 'redis' as const;
@@ -110,10 +121,7 @@ export class RedisRegistry implements Registry {
   readonly #initialRadiusKm: number;
   readonly #maxExamined: number;
   readonly #sweepIntervalMs: number;
-  readonly #radiusGrowth: number;
-  readonly #tileDegrees: number;
-  readonly #smallTierMembers: number;
-  readonly #maxTileRings: number;
+  readonly #tileDegrees: Record<NodeTier, number>;
   /** EWMA of the eligible share of members read, across queries with an eligibility check. */
   #passRate = 0.5;
   #sweeper: ReturnType<typeof setInterval> | undefined;
@@ -122,7 +130,7 @@ export class RedisRegistry implements Registry {
   /** Connects first, so a bad URL fails here with a clear message rather than on the first query. */
   static async connect(options: RedisRegistryOptions): Promise<RedisRegistry> {
     let connected = false;
-    const client = makeClient(options.url, () => connected);
+    const client = makeClient(options.url, options.commandTimeoutMs ?? 0, () => connected);
     // without a listener node-redis rethrows socket errors as uncaught; reconnects are handled above
     client.on('error', () => {});
     try {
@@ -141,12 +149,9 @@ export class RedisRegistry implements Registry {
     this.#client = client;
     this.#prefix = options.prefix ?? 'eo:disc:';
     this.#statsTtlMs = options.statsTtlMs ?? 7 * 24 * 3600_000;
-    this.#initialRadiusKm = options.initialRadiusKm ?? 8;
-    this.#tileDegrees = options.tileDegrees ?? 0.25;
-    if (!(this.#tileDegrees > 0) || 360 % this.#tileDegrees !== 0) throw new TypeError('tileDegrees must divide 360');
-    this.#radiusGrowth = options.radiusGrowth ?? 1.5;
-    this.#smallTierMembers = options.smallTierMembers ?? 20_000;
-    this.#maxTileRings = options.maxTileRings ?? 20;
+    this.#tileDegrees = { edge: 0.25, cloud: 2, ...options.tileDegrees };
+    for (const deg of Object.values(this.#tileDegrees)) if (!(deg > 0) || 360 % deg !== 0) throw new TypeError('tileDegrees must divide 360');
+    this.#initialRadiusKm = options.initialRadiusKm ?? 0;
     this.#maxExamined = options.maxExaminedPerQuery ?? 20_000;
     this.#sweepIntervalMs = options.sweepIntervalMs ?? heartbeatIntervalMs;
     this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), this.#sweepIntervalMs);
@@ -156,42 +161,33 @@ export class RedisRegistry implements Registry {
   async put(node: NodeRecord): Promise<void> {
     const key = this.#nodeKey(node.id);
     const { load, freeCapacity, lastSeen, ...fixed } = node;
-    const other: NodeTier = node.tier === 'edge' ? 'cloud' : 'edge';
     const v = newVersion();
-    const d = JSON.stringify(fixed);
+    const d = encodeDescriptor(fixed);
     await this.#client
       .multi()
       .addCommand(['DEL', key])
       .addCommand(['HSET', key, 'd', d, 'v', v, ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)])
       .addCommand(['HSET', this.#searchKey, node.id, searchRow(v, node, d)])
       .addCommand(['PEXPIRE', key, String(this.ttlMs)])
-      .addCommand(['ZREM', this.#geoKey(other), node.id])
-      .addCommand(['GEOADD', this.#geoKey(node.tier), String(node.lon), String(clampLat(node.lat)), node.id])
-      .addCommand(['EVAL', UNTILE, '1', this.#tileOfKey, node.id])
-      .addCommand(['GEOADD', this.#tileKey(node), String(node.lon), String(clampLat(node.lat)), node.id])
-      .addCommand(['HSET', this.#tileOfKey, node.id, this.#tileKey(node)])
-      .addCommand(['SADD', this.#tilesKey(node.tier), this.#tileName(node)])
+      .addCommand(['EVAL', PLACE, '1', this.#tileOfKey, ...this.#placeArgs(node)])
       .addCommand(['ZADD', this.#prefix + 'seen', String(lastSeen), node.id])
       .exec();
   }
 
   /** Bulk load for benches: one pipeline per call, no transaction. */
   async putMany(nodes: NodeRecord[]): Promise<void> {
-    const multi = this.#client.multi();
+    // loaded first in the same pipeline, so every EVALSHA after it finds the script
+    const multi = this.#client.multi().addCommand(['SCRIPT', 'LOAD', PLACE]);
     for (const node of nodes) {
       const key = this.#nodeKey(node.id);
       const { load, freeCapacity, lastSeen, ...fixed } = node;
       const v = newVersion();
-      const d = JSON.stringify(fixed);
+      const d = encodeDescriptor(fixed);
       multi
         .addCommand(['HSET', key, 'd', d, 'v', v, ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)])
         .addCommand(['HSET', this.#searchKey, node.id, searchRow(v, node, d)])
         .addCommand(['PEXPIRE', key, String(this.ttlMs)])
-        .addCommand(['GEOADD', this.#geoKey(node.tier), String(node.lon), String(clampLat(node.lat)), node.id])
-        .addCommand(['EVAL', UNTILE, '1', this.#tileOfKey, node.id])
-        .addCommand(['GEOADD', this.#tileKey(node), String(node.lon), String(clampLat(node.lat)), node.id])
-        .addCommand(['HSET', this.#tileOfKey, node.id, this.#tileKey(node)])
-        .addCommand(['SADD', this.#tilesKey(node.tier), this.#tileName(node)])
+        .addCommand(['EVALSHA', PLACE_SHA, '1', this.#tileOfKey, ...this.#placeArgs(node)])
         .addCommand(['ZADD', this.#prefix + 'seen', String(lastSeen), node.id]);
     }
     await multi.execAsPipeline();
@@ -203,7 +199,7 @@ export class RedisRegistry implements Registry {
       String(status.load), String(status.freeCapacity), String(now), String(this.ttlMs), id,
     ]);
     if (d === null || d === undefined) return undefined;
-    return { ...(JSON.parse(String(d)) as Static), load: status.load, freeCapacity: status.freeCapacity, lastSeen: now };
+    return decodeDescriptor(String(d), { load: status.load, freeCapacity: status.freeCapacity, lastSeen: now });
   }
 
   async get(id: string): Promise<NodeRecord | undefined> {
@@ -216,10 +212,8 @@ export class RedisRegistry implements Registry {
       .multi()
       .addCommand(['DEL', this.#nodeKey(id)])
       .addCommand(['HDEL', this.#searchKey, id])
-      .addCommand(['ZREM', this.#geoKey('edge'), id])
-      .addCommand(['ZREM', this.#geoKey('cloud'), id])
       .addCommand(['ZREM', this.#prefix + 'seen', id])
-      .addCommand(['EVAL', UNTILE, '1', this.#tileOfKey, id])
+      .addCommand(['EVAL', UNPLACE, '1', this.#tileOfKey, this.#prefix, id])
       .exec();
     return Number(replies[0]) > 0;
   }
@@ -235,23 +229,23 @@ export class RedisRegistry implements Registry {
     let need = k;
     for (;;) {
       const flat = await this.#evalNearest([
-        this.#geoKey(tier), this.#tilesKey(tier), this.#searchKey,
-        String(point.lon), String(clampLat(point.lat)), String(Math.min(this.#initialRadiusKm, maxDistanceKm, MAX_RADIUS_KM)), String(need),
-        this.#prefix + 'node:', this.#prefix + 'stats:', String(Math.min(MAX_RADIUS_KM, maxDistanceKm)), String(this.#radiusGrowth),
+        this.#searchKey,
+        String(point.lon), String(clampLat(point.lat)), String(need), this.#prefix + 'stats:', String(Math.min(MAX_RADIUS_KM, maxDistanceKm)),
         String(capabilityMask(e.caps ?? [])), String(e.maxPrice ?? 1e300), String(e.maxLoad ?? 1e300), String(e.minReputation ?? -1e300),
         String(this.#maxExamined), options.eligibility ? '1' : '0', String(this.#overfetch(options)),
-        String(this.#tileDegrees), `${this.#prefix}tile:${tier}:`, String(this.#smallTierMembers), String(this.#maxTileRings), String(oldest),
+        // a first radius under a tile's diagonal (on Redis's sphere) would only add a centre search
+        String(this.#tileDegrees[tier]), this.#prefix, tier, String(oldest), String(Math.max(this.#initialRadiusKm, 111.25 * this.#tileDegrees[tier] * 1.4143)),
       ]);
       const read = Number(flat[1]);
       const rows = flat.slice(2).map(String);
       if (options.eligibility && read >= need) this.#passRate += 0.1 * (Math.max(rows.length / read, 0.02) - this.#passRate);
       const passing: NearbyNode[] = [];
       for (const row of rows) {
-        // "id v l f s b n r" then the descriptor JSON, which may itself hold spaces
+        // "id v l f s b n r" then the descriptor line, which holds spaces itself
         const fields = row.split(' ', 8);
         const [, , l, f, seen, b, n, r] = fields;
         const d = row.slice(fields.join(' ').length + 1);
-        const node: NodeRecord = { ...(JSON.parse(d) as Static), load: Number(l), freeCapacity: Number(f), lastSeen: Number(seen) };
+        const node = decodeDescriptor(d, { load: Number(l), freeCapacity: Number(f), lastSeen: Number(seen) });
         if (node.lastSeen <= oldest) continue;
         const stats: NodeStats = n === '' ? FRESH_STATS : { baseLatencyMs: b === '' ? undefined : Number(b), samples: Number(n), reputation: r === '' ? 1 : Number(r) };
         if (filter !== undefined && !filter(node, stats)) continue;
@@ -274,10 +268,10 @@ export class RedisRegistry implements Registry {
    */
   async #evalNearest(args: string[]): Promise<string[]> {
     try {
-      return await this.#client.sendCommand<string[]>(['EVALSHA', NEAREST_SHA, '3', ...args]);
+      return await this.#client.sendCommand<string[]>(['EVALSHA', NEAREST_SHA, '1', ...args]);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return await this.#client.sendCommand<string[]>(['EVAL', NEAREST, '3', ...args]);
+      return await this.#client.sendCommand<string[]>(['EVAL', NEAREST, '1', ...args]);
     }
   }
 
@@ -309,17 +303,16 @@ export class RedisRegistry implements Registry {
 
   async count(): Promise<Record<NodeTier, number>> {
     const [edge, cloud] = await Promise.all([
-      this.#client.sendCommand<number>(['ZCARD', this.#geoKey('edge')]),
-      this.#client.sendCommand<number>(['ZCARD', this.#geoKey('cloud')]),
+      this.#client.sendCommand<string | null>(['HGET', this.#prefix + 'census:edge', 'a']),
+      this.#client.sendCommand<string | null>(['HGET', this.#prefix + 'census:cloud', 'a']),
     ]);
-    return { edge: Number(edge), cloud: Number(cloud) };
+    return { edge: Number(edge ?? 0), cloud: Number(cloud ?? 0) };
   }
 
-  /** Removes geo members whose node hash expired. Any replica may run it; it is idempotent. */
+  /** Removes nodes whose hash expired from the tile sets. Any replica may run it; it is idempotent. */
   async sweep(now = Date.now(), batch = 1000): Promise<number> {
     const removed = await this.#client.sendCommand<number>([
-      'EVAL', SWEEP, '5', this.#prefix + 'seen', this.#geoKey('edge'), this.#geoKey('cloud'), this.#tileOfKey, this.#searchKey,
-      String(now - this.ttlMs), String(batch), this.#prefix + 'node:',
+      'EVAL', SWEEP, '3', this.#prefix + 'seen', this.#tileOfKey, this.#searchKey, String(now - this.ttlMs), String(batch), this.#prefix,
     ]);
     return Number(removed);
   }
@@ -359,33 +352,16 @@ export class RedisRegistry implements Registry {
   get #tileOfKey(): string {
     return this.#prefix + 'tileOf';
   }
-  /** "x:y"; must match the tile arithmetic in the NEAREST script. */
-  #tileName(node: { lat: number; lon: number }): string {
-    const deg = this.#tileDegrees;
+  /** PLACE's arguments: prefix, id, tier, caps mask, position, tile "x:y" and its centre. */
+  #placeArgs(node: NodeRecord): string[] {
+    const deg = this.#tileDegrees[node.tier];
     const nLon = Math.round(360 / deg);
+    const lat = clampLat(node.lat);
     const tx = ((Math.floor((node.lon + 180) / deg) % nLon) + nLon) % nLon;
-    const ty = Math.floor((clampLat(node.lat) + 90) / deg);
-    return `${tx}:${ty}`;
+    const ty = Math.floor((lat + 90) / deg);
+    const centre = [String((tx + 0.5) * deg - 180), String(clampLat((ty + 0.5) * deg - 90))];
+    return [this.#prefix, node.id, node.tier, String(capabilityMask(node.caps)), String(node.lon), String(lat), `${tx}:${ty}`, ...centre];
   }
-  #tileKey(node: { tier: NodeTier; lat: number; lon: number }): string {
-    return `${this.#prefix}tile:${node.tier}:${this.#tileName(node)}`;
-  }
-  #tilesKey(tier: NodeTier): string {
-    return `${this.#prefix}tiles:${tier}`;
-  }
-  #geoKey(tier: NodeTier): string {
-    return `${this.#prefix}geo:${tier}`;
-  }
-}
-
-/** Copies of descriptor fields the search script checks without parsing JSON. */
-function searchFields(node: NodeRecord): string[] {
-  return ['c', String(capabilityMask(node.caps)), 'p', String(node.pricePerMinute)];
-}
-
-/** The node's row in the `search` hash: version, load, free capacity, last seen, caps mask, price, descriptor. */
-function searchRow(v: string, node: NodeRecord, d: string): string {
-  return [v, node.load, node.freeCapacity, node.lastSeen, capabilityMask(node.caps), node.pricePerMinute, d].join(' ');
 }
 
 function newVersion(): string {
@@ -399,7 +375,7 @@ function clampLat(lat: number): number {
 function parseRecord(fields: (string | null)[]): NodeRecord | undefined {
   const [d, l, f, s] = fields.map((v) => (v === null || v === undefined ? null : String(v)));
   if (!d) return undefined;
-  return { ...(JSON.parse(d) as Static), load: Number(l), freeCapacity: Number(f), lastSeen: Number(s) };
+  return decodeDescriptor(d, { load: Number(l), freeCapacity: Number(f), lastSeen: Number(s) });
 }
 
 function parseStats(fields: (string | null)[]): NodeStats {

@@ -4,11 +4,52 @@
  */
 import { createHash } from 'node:crypto';
 
-// Drops a node from the tile set it was last put in (tileOf remembers which, beyond the node's ttl).
-export const UNTILE = `
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old then redis.call('ZREM', old, ARGV[1]) end
-redis.call('HDEL', KEYS[1], ARGV[1])
+// Tile placement (see RedisRegistry.ts "Layout"): a node sits in its tile's `a` set and in one
+// set per capability bit it has; `tileOf` remembers "tier mask x:y" so a move, a removal or the
+// sweep takes it out of exactly those sets. The census counts members per set (the search picks
+// the rarest requested capability), and a tile whose set empties leaves that set's centres.
+const PLACEMENT_FNS = `
+local function placementSets(mask)
+  local out, b = { 'a' }, 1
+  while b <= mask do
+    if bit.band(mask, b) ~= 0 then out[#out + 1] = tostring(b) end
+    b = b * 2
+  end
+  return out
+end
+local function unplace(prefix, id, placement)
+  local tier, mask, tile = string.match(placement, '^(%S+) (%S+) (%S+)$')
+  if not tile then return end
+  for _, set in ipairs(placementSets(tonumber(mask))) do
+    local tileKey = prefix .. 'tile:' .. tier .. ':' .. set .. ':' .. tile
+    if redis.call('ZREM', tileKey, id) == 1 then
+      redis.call('HINCRBY', prefix .. 'census:' .. tier, set, -1)
+      if redis.call('EXISTS', tileKey) == 0 then redis.call('ZREM', prefix .. 'tiles:' .. tier .. ':' .. set, tile) end
+    end
+  end
+end
+`;
+
+// KEYS[1] tileOf; ARGV prefix, id, tier, caps mask, lon, lat, tile "x:y", tile centre lon, lat
+export const PLACE = `${PLACEMENT_FNS}
+local prefix, id, tier, mask, tile = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[7]
+local old = redis.call('HGET', KEYS[1], id)
+if old then unplace(prefix, id, old) end
+for _, set in ipairs(placementSets(mask)) do
+  redis.call('GEOADD', prefix .. 'tile:' .. tier .. ':' .. set .. ':' .. tile, ARGV[5], ARGV[6], id)
+  redis.call('GEOADD', prefix .. 'tiles:' .. tier .. ':' .. set, ARGV[8], ARGV[9], tile)
+  redis.call('HINCRBY', prefix .. 'census:' .. tier, set, 1)
+end
+redis.call('HSET', KEYS[1], id, tier .. ' ' .. mask .. ' ' .. tile)
+return 1`;
+
+export const PLACE_SHA = createHash('sha1').update(PLACE).digest('hex');
+
+// KEYS[1] tileOf; ARGV prefix, id
+export const UNPLACE = `${PLACEMENT_FNS}
+local old = redis.call('HGET', KEYS[1], ARGV[2])
+if old then unplace(ARGV[1], ARGV[2], old) end
+redis.call('HDEL', KEYS[1], ARGV[2])
 return 1`;
 
 // Also refreshes the node's row in the search hash (see searchRow in RedisRegistry.ts).
@@ -39,65 +80,71 @@ redis.call('HSET', KEYS[1], 'n', n, 'r', string.format('%.17g', r))
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1`;
 
-// One round trip per query: finds the `count` nearest members, reads their hashes and applies the
-// eligibility check (caps mask, price, load, free capacity, reputation: the same rules as
+// One round trip per query: finds the `count` nearest members, reads their search rows and applies
+// the eligibility check (caps mask, price, load, free capacity, reputation: the same rules as
 // eligibilityFilter) next to the data; when too few pass, it asks again for more members.
 //
-// Where the time went before (210k nodes, bench query mix): growing a radius from 8 km re-ran
-// GEOSEARCH on every ring, each ring over every 2-degree tile it touched, and a ring that reached
-// a dense city scanned the whole city (GEOSEARCH reads every member of the geohash cells around
-// the point, cells >= the radius): ~2 ms p50 and 6 ms p99 of Redis time per query, 10-80
-// GEOSEARCH calls. Now the big tiers are searched best-first over small tiles: tiles in rings
-// around the point's tile, nearest first, skipping those a cheap lower bound puts beyond the
-// current c-th nearest distance, and empty ones (one SMISMEMBER per ring on the occupied-tile
-// set). A tile search scans at most that tile's members, and only tiles that can still hold one
-// of the c nearest are searched, so a query reads a few hundred members however far the rings go.
-// Small tiers (cloud) have few members in all: plain growing rings over the tier-wide set.
+// Where the time went before (210k nodes, bench query mix, Redis 7.0): tile rings walked around
+// the point (tileBound in Lua + one SMISMEMBER per ring, ~170 + 47 us a query, and regional or
+// remote clients walked many empty rings), then ~57 members read to find 16 eligible (about 40 %
+// pass caps + price + free capacity): each read member costs its GEOSEARCH hit conversion, its
+// HMGET share and its row parse. Now:
+// - Searches run on the tile sets of the rarest requested capability (the census says which), so
+//   most members read pass (infer + price: ~75 % instead of ~40 %): fewer tiles, hits and rows.
+// - Occupied tiles come nearest-first from a GEO set of tile centres: a tile is searched while
+//   its lower bound (centre distance - half a tile diagonal) is within the c-th nearest found,
+//   and the centre search widens (x2) only while an unsearched tile could still hold a nearer
+//   member. No empty ring is ever walked; a mid-ocean query costs a few centre searches.
+// - A tile search's radius is min(c-th distance, centre distance + half diagonal), which covers
+//   the whole tile but keeps Redis's geohash cells small (a 2000 km radius on a 72-member tile
+//   cost 25 us, a 5 km one 6.5 us).
 // Reply: radius, members read in the last pass, then one space-joined "id v l f s b n r d" string
 // per eligible hit, nearest first (one reply item per hit keeps client parsing cheap; ids cannot
-// contain spaces; d, the descriptor JSON, comes last because it may).
+// contain spaces; d, the descriptor line, comes last because it has spaces).
 export const NEAREST = `
 local lon, lat = ARGV[1], ARGV[2]
-local radius, need = tonumber(ARGV[3]), tonumber(ARGV[4])
-local nodePrefix, statsPrefix = ARGV[5], ARGV[6]
-local maxRadius, growth = tonumber(ARGV[7]), tonumber(ARGV[8])
-local capsMask, maxPrice, maxLoad, minRep = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-local maxExamined = tonumber(ARGV[13])
-local checkEligibility = ARGV[14] == '1'
-local count = math.ceil(need * tonumber(ARGV[15]))
-local tileDeg, tilePrefix = tonumber(ARGV[16]), ARGV[17]
-local smallTier, maxRings = tonumber(ARGV[18]), tonumber(ARGV[19])
-local oldest = tonumber(ARGV[20])
-local emptyRings = 8
-local lat0, lon0 = tonumber(lat), tonumber(lon)
-local nLon, nLat = math.floor(360 / tileDeg + 0.5), math.floor(180 / tileDeg + 0.5)
-local tx0, ty0 = math.floor((lon0 + 180) / tileDeg), math.floor((lat0 + 90) / tileDeg)
-local wholeTier = redis.call('ZCARD', KEYS[1]) <= smallTier
+local need = tonumber(ARGV[3])
+local statsPrefix = ARGV[4]
+local maxRadius = tonumber(ARGV[5])
+local capsMask, maxPrice, maxLoad, minRep = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local maxExamined = tonumber(ARGV[10])
+local checkEligibility = ARGV[11] == '1'
+local count = math.ceil(need * tonumber(ARGV[12]))
+local tileDeg, prefix, tier = tonumber(ARGV[13]), ARGV[14], ARGV[15]
+local oldest = tonumber(ARGV[16])
+local r0 = tonumber(ARGV[17])
+-- no member lies farther than this from its tile's centre (Redis's sphere is 111.25 km a degree;
+-- a tile is at most tileDeg square in degrees), with a margin
+local halfDiag = 111.25 * tileDeg * 0.7072 * 1.01
+local lat0 = tonumber(lat)
+local WORLD = 20040
 
--- growing rings over the tier-wide set (small tiers, and the rare search that outgrows maxRings)
-local function rings(r, c)
-  while true do
-    local hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'COUNT', c)
-    if #hits >= c or r >= maxRadius then return hits, r end
-    -- at most x2: the geohash cells scanned double with the radius, so a bigger jump costs up to 16x
-    local factor = 2
-    if #hits > 0 then factor = math.min(2, math.max(growth, math.sqrt(c / #hits) * 1.2)) end
-    r = math.min(r * factor, maxRadius)
+-- Redis 7.0 computes a wrong bounding box for a circle that crosses a pole (a negative cosine
+-- flips its longitude range) and then misses members inside the circle. Such a search runs over
+-- the whole world instead, which is exact (ASC + COUNT still give the nearest first).
+local function crossesPole(r)
+  local deg = r / 111.2 + 0.1
+  return lat0 + deg >= 90 or lat0 - deg <= -90
+end
+
+-- which tile sets to search: those of the requested capability with the fewest nodes in the tier
+-- (every member of it is a candidate, and the share that passes is highest), else all nodes
+local set = 'a'
+if checkEligibility and capsMask > 0 then
+  local bits, b = {}, 1
+  while b <= capsMask do
+    if bit.band(capsMask, b) ~= 0 then bits[#bits + 1] = tostring(b) end
+    b = b * 2
+  end
+  local counts = redis.call('HMGET', prefix .. 'census:' .. tier, unpack(bits))
+  local fewest
+  for i, name in ipairs(bits) do
+    local n = tonumber(counts[i]) or 0
+    if fewest == nil or n < fewest then fewest, set = n, name end
   end
 end
-
--- a lower bound (km) on the distance from the point to tile (tx unwrapped, ty): meridian gap, or
--- longitude gap at the tile's most poleward latitude; 0.9 covers great-circle shortcuts and
--- Redis's slightly larger Earth radius
-local function tileBound(tx, ty)
-  local latLo = ty * tileDeg - 90
-  local latHi = latLo + tileDeg
-  local lonLo = tx * tileDeg - 180
-  local dLat = math.max(0, latLo - lat0, lat0 - latHi)
-  local dLon = math.max(0, lonLo - lon0, lon0 - lonLo - tileDeg)
-  local poleward = math.min(90, math.max(math.abs(latLo), math.abs(latHi), math.abs(lat0)))
-  return 0.9 * 111.19 * math.max(dLat, dLon * math.cos(math.rad(poleward)))
-end
+local centresKey = prefix .. 'tiles:' .. tier .. ':' .. set
+local tilePrefix = prefix .. 'tile:' .. tier .. ':' .. set .. ':'
 
 -- the first c of two nearest-first lists: a linear merge, because table.sort with a Lua comparator
 -- over every tile's hits (up to c per tile) was ~0.4 ms of a metro query
@@ -116,75 +163,60 @@ local function merge(a, b, c)
   return out
 end
 
--- the (up to) c nearest within r0, nearest first, and the c-th distance; nil when maxRings ran out
-local function bestFirst(c, r0)
-  local found, bound = {}, r0
-  for d = 0, maxRings do
-    if 2 * d + 1 > nLon then return nil, 0 end
-    -- nobody within d tiles (mid-ocean, or a remote region): walking ever larger empty rings
-    -- costs more than growing radii over the tier-wide set, which is cheap where nodes are sparse
-    if d >= emptyRings and #found == 0 then return nil, 0.9 * 111.19 * tileDeg * d end
-    local names = {}
-    local inRange = false
-    for dy = -d, d do
-      local ty = ty0 + dy
-      local stepX = 2 * d
-      if dy == -d or dy == d then stepX = 1 end
-      if ty >= 0 and ty < nLat then
-        for dx = -d, d, stepX do
-          if tileBound(tx0 + dx, ty) <= bound then
-            inRange = true
-            names[#names + 1] = ((tx0 + dx) % nLon) .. ':' .. ty
-          end
-        end
-      end
+-- the (up to) c nearest members within maxRadius, nearest first, and the c-th distance
+local function bestFirst(c)
+  local found, bound = {}, maxRadius
+  local searched = {}
+  local r, polarCount = r0, 64
+  while true do
+    -- every tile centred within covered km of the point is in centres
+    local centres, covered
+    if crossesPole(r) then
+      centres = redis.call('GEOSEARCH', centresKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', WORLD, 'km', 'ASC', 'COUNT', polarCount, 'WITHDIST')
+      covered = WORLD
+      if #centres >= polarCount then covered = tonumber(centres[#centres][2]) end
+      polarCount = polarCount * 4
+    else
+      centres = redis.call('GEOSEARCH', centresKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'WITHDIST')
+      covered = r
     end
-    -- every tile of this ring lies beyond the c-th nearest found (or beyond maxRadius): done
-    if not inRange then return found, bound end
-    local occupied = redis.call('SMISMEMBER', KEYS[2], unpack(names))
-    for i, name in ipairs(names) do
-      if occupied[i] == 1 then
-        local hits = redis.call('GEOSEARCH', tilePrefix .. name, 'FROMLONLAT', lon, lat, 'BYRADIUS', bound, 'km', 'ASC', 'COUNT', c, 'WITHDIST')
+    for _, t in ipairs(centres) do
+      local name, centreKm = t[1], tonumber(t[2])
+      -- tiles come nearest centre first: once one cannot hold a nearer member, none after it can
+      if centreKm - halfDiag > bound then return found, bound end
+      if not searched[name] then
+        searched[name] = true
+        local radius = math.min(bound, centreKm + halfDiag)
+        if crossesPole(radius) then radius = WORLD end
+        local hits = redis.call('GEOSEARCH', tilePrefix .. name, 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'km', 'ASC', 'COUNT', c, 'WITHDIST')
         if #hits > 0 then
           for k, h in ipairs(hits) do hits[k] = { h[1], tonumber(h[2]) } end
           found = merge(found, hits, c)
-          -- a tighter bound at once: the ring's next tiles are searched with a smaller radius
           if #found >= c then bound = found[c][2] end
         end
       end
     end
+    -- every tile centred within covered is searched; any other member lies beyond covered - halfDiag
+    if covered - halfDiag >= bound or covered >= math.min(maxRadius + halfDiag, WORLD) then return found, bound end
+    r = math.min(math.max(r, covered) * 2, maxRadius + halfDiag, WORLD)
   end
-  return nil, 0.9 * 111.19 * tileDeg * maxRings
-end
-
-local function search(c)
-  if not wholeTier then
-    local found, bound = bestFirst(c, maxRadius)
-    if found then
-      local ids = {}
-      for i = 1, math.min(c, #found) do ids[i] = found[i][1] end
-      radius = bound
-      return ids
-    end
-    -- nothing within maxRings' reach holds c members: rings can start where the tiles stopped
-    radius = math.max(radius, math.min(bound, maxRadius))
-  end
-  local hits, r = rings(radius, c)
-  radius = r
-  return hits
 end
 
 local rows
+local radius = 0
 local lastRead = 0
 while true do
-  local hits = search(count)
+  local found, bound = bestFirst(count)
+  radius = bound
+  local hits = {}
+  for i = 1, #found do hits[i] = found[i][1] end
   rows = {}
   lastRead = #hits
   -- the search rows of all hits in a few HMGETs: a redis.call per member (two hashes each) was
   -- ~3 us of Lua-to-Redis overhead apiece, most of the script's time once the search was cheap
   local vals = {}
   for i = 1, #hits, 4000 do
-    local part = redis.call('HMGET', KEYS[3], unpack(hits, i, math.min(i + 3999, #hits)))
+    local part = redis.call('HMGET', KEYS[1], unpack(hits, i, math.min(i + 3999, #hits)))
     for j = 1, #part do vals[i + j - 1] = part[j] end
   end
   for i, id in ipairs(hits) do
@@ -210,18 +242,17 @@ return rows`;
 
 export const NEAREST_SHA = createHash('sha1').update(NEAREST).digest('hex');
 
-export const SWEEP = `
+// KEYS seen, tileOf, search; ARGV oldest lastSeen kept, batch, prefix
+export const SWEEP = `${PLACEMENT_FNS}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local removed = 0
 for _, id in ipairs(ids) do
-  if redis.call('EXISTS', ARGV[3] .. id) == 0 then
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('ZREM', KEYS[3], id)
+  if redis.call('EXISTS', ARGV[3] .. 'node:' .. id) == 0 then
     redis.call('ZREM', KEYS[1], id)
-    local tile = redis.call('HGET', KEYS[4], id)
-    if tile then redis.call('ZREM', tile, id) end
-    redis.call('HDEL', KEYS[4], id)
-    redis.call('HDEL', KEYS[5], id)
+    local placement = redis.call('HGET', KEYS[2], id)
+    if placement then unplace(ARGV[3], id, placement) end
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('HDEL', KEYS[3], id)
     removed = removed + 1
   end
 end
