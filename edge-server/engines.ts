@@ -5,7 +5,11 @@
  */
 import type { FrameMessage, PoseSample, RenderMessage, Tensor } from '../protocol/index.js';
 
-/** Recent poses of one device, oldest first, duplicates (same time) already dropped. */
+/**
+ * Recent poses of one device, oldest first, duplicates (same time) already dropped. The samples
+ * are slots the session reuses (PoseHistory.ts): read them during the call; copy what a predictor
+ * keeps past it (an answer computed later, a stored sample) with `snapshot`.
+ */
 export type PoseHistory = readonly PoseSample[];
 
 /** One predictor instance per session and device: stateful filters keep their state here. */

@@ -18,6 +18,7 @@ import type { RegisteredModel } from '../ModelRegistry.js';
 import { DEFAULT_WINDOW_SPEC, OUTPUT_COUNT, decodePrediction, encodeWindow, featureCount, modelHorizon, type MotionWindowSpec } from '../motionWindow.js';
 import { kalmanPredictor } from './KalmanPredictor.js';
 import { latestOf } from './latest.js';
+import { snapshot } from '../../PoseHistory.js';
 
 export type LearnedExecution = 'js' | 'tfjs';
 
@@ -83,7 +84,9 @@ export function learnedPredictor(model: RegisteredModel, options: LearnedPredict
       const base = this.#base?.predict(history, modelHorizon(horizonMs, spec)) as PoseSample | undefined;
       const anchor = encodeWindow(history, horizonMs, features, 0, spec, base);
       if (execution === 'js') return decodePrediction(anchor, dense!.runJs(features, 1), 0, spec);
-      return batcher.submit(features).then((correction) => decodePrediction(anchor, correction, 0, spec));
+      // decoded after the batch runs, when the history's slot may hold a newer pose
+      const kept = { ...anchor, latest: snapshot(anchor.latest) };
+      return batcher.submit(features).then((correction) => decodePrediction(kept, correction, 0, spec));
     }
   }
 
