@@ -95,3 +95,62 @@ export function rotate(q: readonly number[], v: readonly number[]): Vec3 {
   const cz = x * vy - y * vx;
   return [vx + 2 * (w * cx + y * cz - z * cy), vy + 2 * (w * cy + z * cx - x * cz), vz + 2 * (w * cz + x * cy - y * cx)];
 }
+
+/*
+ * In-place forms for per-sample filters (the edge's Kalman predictor runs one per session and
+ * device at the tracker rate): the same math as the functions above, written into `out`.
+ */
+
+/** out ← normalize(q ⊗ exp(v)), v = (vx, vy, vz) a body-frame rotation vector; `out` may be `q`. */
+export function applyRotationVectorInto(q: readonly number[], vx: number, vy: number, vz: number, out: Quat): Quat {
+  const angle = Math.sqrt(vx * vx + vy * vy + vz * vz);
+  let ex: number, ey: number, ez: number, ew: number;
+  if (angle < 1e-12) {
+    // first order; the normalisation below makes it unit, as fromRotationVector does
+    ex = vx / 2;
+    ey = vy / 2;
+    ez = vz / 2;
+    ew = 1;
+  } else {
+    const s = Math.sin(angle / 2) / angle;
+    ex = vx * s;
+    ey = vy * s;
+    ez = vz * s;
+    ew = Math.cos(angle / 2);
+  }
+  const ax = q[0]!, ay = q[1]!, az = q[2]!, aw = q[3]!;
+  const px = aw * ex + ax * ew + ay * ez - az * ey;
+  const py = aw * ey - ax * ez + ay * ew + az * ex;
+  const pz = aw * ez + ax * ey - ay * ex + az * ew;
+  const pw = aw * ew - ax * ex - ay * ey - az * ez;
+  const n = Math.sqrt(px * px + py * py + pz * pz + pw * pw);
+  if (n === 0 || !Number.isFinite(n)) {
+    out[0] = 0;
+    out[1] = 0;
+    out[2] = 0;
+    out[3] = 1;
+  } else {
+    out[0] = px / n;
+    out[1] = py / n;
+    out[2] = pz / n;
+    out[3] = pw / n;
+  }
+  return out;
+}
+
+/** out ← log(a⁻¹ ⊗ b): the body-frame rotation vector from a to b (unit a, b), the short way. */
+export function rotationVectorBetweenInto(a: readonly number[], b: readonly number[], out: Vec3): Vec3 {
+  const ax = a[0]!, ay = a[1]!, az = a[2]!, aw = a[3]!;
+  const bx = b[0]!, by = b[1]!, bz = b[2]!, bw = b[3]!;
+  const sign = aw * bw + ax * bx + ay * by + az * bz < 0 ? -1 : 1;
+  const x = sign * (aw * bx - ax * bw - ay * bz + az * by);
+  const y = sign * (aw * by + ax * bz - ay * bw - az * bx);
+  const z = sign * (aw * bz - ax * by + ay * bx - az * bw);
+  const w = sign * (aw * bw + ax * bx + ay * by + az * bz);
+  const s = Math.sqrt(x * x + y * y + z * z);
+  const g = s < 1e-12 ? 2 : (2 * Math.atan2(s, w)) / s;
+  out[0] = x * g;
+  out[1] = y * g;
+  out[2] = z * g;
+  return out;
+}

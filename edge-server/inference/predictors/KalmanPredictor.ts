@@ -18,7 +18,7 @@
  * gives the same answer whether or not the session feeds it every sample.
  */
 import type { PoseSample, Quat, Vec3 } from '../../../protocol/index.js';
-import { conjugate, fromRotationVector, multiply, normalize, rotate, toRotationVector } from '../../../protocol/motion/quaternion.js';
+import { applyRotationVectorInto, rotate, rotationVectorBetweenInto } from '../../../protocol/motion/quaternion.js';
 import type { PoseHistory, Predictor, PredictorFactory } from '../../engines.js';
 import { latestOf } from './latest.js';
 
@@ -73,7 +73,10 @@ class KalmanPredictor implements Predictor {
   #device: PoseSample['device'] = 'head';
   #pos: AxisFilter[] = [];
   #rot: AxisFilter[] = [];
-  #q: Quat = [0, 0, 0, 1];
+  /** Nominal orientation, updated in place (no arrays per sample: this runs at the tracker rate). */
+  readonly #q: Quat = [0, 0, 0, 1];
+  readonly #measured: Quat = [0, 0, 0, 1];
+  readonly #innovation: Vec3 = [0, 0, 0];
 
   constructor(options: Required<KalmanOptions>) {
     this.#o = options;
@@ -84,12 +87,12 @@ class KalmanPredictor implements Predictor {
     const o = this.#o;
     const rp = o.positionMeasurementStd ** 2;
     const rr = o.rotationMeasurementStd ** 2;
-    const measured = normalize(sample.orientation);
+    const measured = applyRotationVectorInto(sample.orientation, 0, 0, 0, this.#measured); // normalised copy
     const dt = (sample.time - this.#time) / 1e6;
     if (!this.#pos.length || dt * 1000 > o.resetGapMs) {
       this.#pos = [0, 1, 2].map((i) => Object.assign(new AxisFilter(rp, 1), { x: sample.position[i]! }));
       this.#rot = [0, 1, 2].map(() => new AxisFilter(rr, 10));
-      this.#q = measured;
+      for (let i = 0; i < 4; i++) this.#q[i] = measured[i]!;
     } else {
       for (let i = 0; i < 3; i++) {
         const f = this.#pos[i]!;
@@ -97,16 +100,16 @@ class KalmanPredictor implements Predictor {
         f.propagate(dt, o.positionNoise);
         f.x += f.update(sample.position[i]! - f.x, rp);
       }
-      const omega: Vec3 = [this.#rot[0]!.v, this.#rot[1]!.v, this.#rot[2]!.v];
-      this.#q = normalize(multiply(this.#q, fromRotationVector([omega[0] * dt, omega[1] * dt, omega[2] * dt])));
-      const z = toRotationVector(multiply(conjugate(this.#q), measured));
-      const correction: Vec3 = [0, 0, 0];
-      for (let i = 0; i < 3; i++) {
-        const f = this.#rot[i]!;
-        f.propagate(dt, o.rotationNoise);
-        correction[i] = f.update(z[i]!, rr);
-      }
-      this.#q = normalize(multiply(this.#q, fromRotationVector(correction)));
+      const rx = this.#rot[0]!, ry = this.#rot[1]!, rz = this.#rot[2]!;
+      applyRotationVectorInto(this.#q, rx.v * dt, ry.v * dt, rz.v * dt, this.#q);
+      const z = rotationVectorBetweenInto(this.#q, measured, this.#innovation);
+      rx.propagate(dt, o.rotationNoise);
+      ry.propagate(dt, o.rotationNoise);
+      rz.propagate(dt, o.rotationNoise);
+      const cx = rx.update(z[0], rr);
+      const cy = ry.update(z[1], rr);
+      const cz = rz.update(z[2], rr);
+      applyRotationVectorInto(this.#q, cx, cy, cz, this.#q);
     }
     this.#time = sample.time;
     this.#device = sample.device;
@@ -116,8 +119,8 @@ class KalmanPredictor implements Predictor {
     const latest = latestOf(history);
     if (latest.time > this.#time) for (const s of history) if (s.time > this.#time) this.observe(s);
     const h = horizonMs / 1000;
-    const omega: Vec3 = [this.#rot[0]!.v, this.#rot[1]!.v, this.#rot[2]!.v];
-    const orientation = normalize(multiply(this.#q, fromRotationVector([omega[0] * h, omega[1] * h, omega[2] * h])));
+    const wx = this.#rot[0]!.v, wy = this.#rot[1]!.v, wz = this.#rot[2]!.v;
+    const orientation = applyRotationVectorInto(this.#q, wx * h, wy * h, wz * h, [0, 0, 0, 1]);
     const px = this.#pos[0]!, py = this.#pos[1]!, pz = this.#pos[2]!;
     return {
       device: this.#device,
@@ -126,7 +129,7 @@ class KalmanPredictor implements Predictor {
       orientation,
       linearVelocity: [px.v, py.v, pz.v],
       // reported in the world frame, as the protocol defines angular velocity
-      angularVelocity: rotate(this.#q, omega),
+      angularVelocity: rotate(this.#q, [wx, wy, wz]),
     };
   }
 }
