@@ -11,6 +11,7 @@
  * what must outlive it (see `snapshot`).
  */
 import type { PoseSample, Quat, Vec3 } from '../protocol/index.js';
+import { normalizeInto } from '../protocol/motion/quaternion.js';
 
 class Slot implements PoseSample {
   device: PoseSample['device'] = 'head';
@@ -22,25 +23,13 @@ class Slot implements PoseSample {
   readonly #linear: Vec3 = [0, 0, 0];
   readonly #angular: Vec3 = [0, 0, 0];
 
-  /** Copies `sample` in, orientation normalised (as quaternion.normalize, without allocating). */
+  /** Copies `sample` in, orientation normalised. */
   fill(sample: PoseSample): void {
     this.device = sample.device;
     this.time = sample.time;
     copy3(sample.position, this.position);
     const q = sample.orientation;
-    const n = Math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-    const o = this.orientation;
-    if (n === 0 || !Number.isFinite(n)) {
-      o[0] = 0;
-      o[1] = 0;
-      o[2] = 0;
-      o[3] = 1;
-    } else {
-      o[0] = q[0] / n;
-      o[1] = q[1] / n;
-      o[2] = q[2] / n;
-      o[3] = q[3] / n;
-    }
+    normalizeInto(q[0], q[1], q[2], q[3], this.orientation);
     this.linearVelocity = sample.linearVelocity ? copy3(sample.linearVelocity, this.#linear) : undefined;
     this.angularVelocity = sample.angularVelocity ? copy3(sample.angularVelocity, this.#angular) : undefined;
   }

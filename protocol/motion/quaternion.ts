@@ -123,17 +123,22 @@ export function applyRotationVectorInto(q: readonly number[], vx: number, vy: nu
   const py = aw * ey - ax * ez + ay * ew + az * ex;
   const pz = aw * ez + ax * ey - ay * ex + az * ew;
   const pw = aw * ew - ax * ex - ay * ey - az * ez;
-  const n = Math.sqrt(px * px + py * py + pz * pz + pw * pw);
+  return normalizeInto(px, py, pz, pw, out);
+}
+
+/** out ← (x, y, z, w) made unit length, or the identity when it has none (as `normalize`). */
+export function normalizeInto(x: number, y: number, z: number, w: number, out: Quat): Quat {
+  const n = Math.sqrt(x * x + y * y + z * z + w * w);
   if (n === 0 || !Number.isFinite(n)) {
     out[0] = 0;
     out[1] = 0;
     out[2] = 0;
     out[3] = 1;
   } else {
-    out[0] = px / n;
-    out[1] = py / n;
-    out[2] = pz / n;
-    out[3] = pw / n;
+    out[0] = x / n;
+    out[1] = y / n;
+    out[2] = z / n;
+    out[3] = w / n;
   }
   return out;
 }

@@ -18,7 +18,7 @@
  * gives the same answer whether or not the session feeds it every sample.
  */
 import type { PoseSample, Quat, Vec3 } from '../../../protocol/index.js';
-import { applyRotationVectorInto, rotate, rotationVectorBetweenInto } from '../../../protocol/motion/quaternion.js';
+import { applyRotationVectorInto, normalizeInto, rotate, rotationVectorBetweenInto } from '../../../protocol/motion/quaternion.js';
 import type { PoseHistory, Predictor, PredictorFactory } from '../../engines.js';
 import { latestOf } from './latest.js';
 
@@ -87,7 +87,8 @@ class KalmanPredictor implements Predictor {
     const o = this.#o;
     const rp = o.positionMeasurementStd ** 2;
     const rr = o.rotationMeasurementStd ** 2;
-    const measured = applyRotationVectorInto(sample.orientation, 0, 0, 0, this.#measured); // normalised copy
+    const q = sample.orientation;
+    const measured = normalizeInto(q[0], q[1], q[2], q[3], this.#measured);
     const dt = (sample.time - this.#time) / 1e6;
     if (!this.#pos.length || dt * 1000 > o.resetGapMs) {
       this.#pos = [0, 1, 2].map((i) => Object.assign(new AxisFilter(rp, 1), { x: sample.position[i]! }));
