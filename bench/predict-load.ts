@@ -146,7 +146,9 @@ async function slice(variant: Variant, streams: number, hz: number, seconds: num
   clock.stop();
   const client = process.cpuUsage(clientBefore);
   const nodeAfter = cpuMs(variant.pid);
-  await new Promise((resolve) => setTimeout(resolve, 200)); // let the last answers arrive
+  // let the last answers arrive, and the node's worker threads go idle: tfjs's thread pools spin
+  // for a while after a batch, and that CPU would otherwise land on the next variant's slice
+  await new Promise((resolve) => setTimeout(resolve, 500));
   const measuredMs = seconds * 1000;
   return {
     rtt: sink.rtt,
