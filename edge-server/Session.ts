@@ -266,8 +266,14 @@ export class Session {
     } catch (err) {
       return this.#answerError(request.id, err);
     }
-    const answer = (p: PoseSample): void =>
-      this.#send({ t: 'prediction', id: request.id, pose: p, predictor: name, horizonMs: request.horizonMs, computeMs: performance.now() - started });
+    const answer = (p: PoseSample): void => {
+      try {
+        this.#send({ t: 'prediction', id: request.id, pose: p, predictor: name, horizonMs: request.horizonMs, computeMs: performance.now() - started });
+      } catch (err) {
+        // the answer failed its own schema (a predictor produced NaN, say): our bug, not the client's
+        this.#internal(err, request.id);
+      }
+    };
     if (!(pose instanceof Promise)) return answer(pose);
     this.#inflight++;
     pose

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Packr } from 'msgpackr';
 import { connect, type Session } from '../client-sdk/node.js';
-import { EdgeServer, type RenderEngine } from '../edge-server/index.js';
+import { EdgeServer, constantVelocity, type RenderEngine } from '../edge-server/index.js';
 import { CloseCode, ErrorCode, PROTOCOL_VERSION, quaternion, type Message } from '../protocol/index.js';
 import { pose } from './support/messages.js';
 import { RawClient } from './support/rawClient.js';
@@ -164,6 +164,17 @@ edge('a predict carrying poses is answered from them, and they join the history 
   const error = await client.next((m) => m.t === 'error');
   assert.ok(error.t === 'error' && error.code === ErrorCode.BAD_MESSAGE && /predict\.poses\[0\]\.orientation/.test(error.message), JSON.stringify(error));
   client.close();
+});
+
+edge('a predictor answering NaN gets the client an INTERNAL error, not a closed session', async () => {
+  const broken = { name: 'broken', create: () => ({ predict: () => ({ ...pose, position: [Number.NaN, 0, 0] as [number, number, number] }) }) };
+  const server = new EdgeServer({ predictors: [constantVelocity, broken] });
+  const session = await connect((await server.listen()).url, { pingIntervalMs: 0 });
+  session.sendPose(pose);
+  await rejects(session.predict(10, { predictor: 'broken' }), ErrorCode.INTERNAL);
+  assert.is((await session.predict(10, { predictor: 'constant-velocity' })).predictor, 'constant-velocity');
+  session.close();
+  await server.close({ deadlineMs: 0 });
 });
 
 edge('hello with resume state replays poses, so predict works at once on a new node', async (ctx) => {
