@@ -79,7 +79,7 @@ async function unloaded(url: string, predictor: string, count = 800): Promise<{ 
   const compute: number[] = [];
   const rtt: number[] = [];
   for (let i = 0; i < count; i++) {
-    conn.send({ t: 'pose', poses: [headset.poseAt(i * 11.1)] });
+    conn.sendPose(headset.poseAt(i * 11.1)); // rides on the predict below, as the SDK sends a frame
     const t0 = performance.now();
     const answer = await conn.request<'predict'>({ t: 'predict', horizonMs: 50, device: 'head', predictor }, 2000);
     if (i >= 100) {

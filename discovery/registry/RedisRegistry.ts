@@ -111,6 +111,7 @@ function makeClient(url: string, commandTimeoutMs: number, everConnected: () => 
   });
 }
 type Client = ReturnType<typeof makeClient>;
+type Multi = ReturnType<Client['multi']>;
 
 export class RedisRegistry implements Registry {
   readonly kind = 'redis' as const;
@@ -159,38 +160,30 @@ export class RedisRegistry implements Registry {
   }
 
   async put(node: NodeRecord): Promise<void> {
-    const key = this.#nodeKey(node.id);
-    const { load, freeCapacity, lastSeen, ...fixed } = node;
-    const v = newVersion();
-    const d = encodeDescriptor(fixed);
-    await this.#client
-      .multi()
-      .addCommand(['DEL', key])
-      .addCommand(['HSET', key, 'd', d, 'v', v, ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)])
-      .addCommand(['HSET', this.#searchKey, node.id, searchRow(v, node, d)])
-      .addCommand(['PEXPIRE', key, String(this.ttlMs)])
-      .addCommand(['EVAL', PLACE, '1', this.#tileOfKey, ...this.#placeArgs(node)])
-      .addCommand(['ZADD', this.#prefix + 'seen', String(lastSeen), node.id])
-      .exec();
+    const multi = this.#client.multi().addCommand(['DEL', this.#nodeKey(node.id)]);
+    await this.#writeNode(multi, node, 'EVAL', PLACE).exec();
   }
 
   /** Bulk load for benches: one pipeline per call, no transaction. */
   async putMany(nodes: NodeRecord[]): Promise<void> {
     // loaded first in the same pipeline, so every EVALSHA after it finds the script
     const multi = this.#client.multi().addCommand(['SCRIPT', 'LOAD', PLACE]);
-    for (const node of nodes) {
-      const key = this.#nodeKey(node.id);
-      const { load, freeCapacity, lastSeen, ...fixed } = node;
-      const v = newVersion();
-      const d = encodeDescriptor(fixed);
-      multi
-        .addCommand(['HSET', key, 'd', d, 'v', v, ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)])
-        .addCommand(['HSET', this.#searchKey, node.id, searchRow(v, node, d)])
-        .addCommand(['PEXPIRE', key, String(this.ttlMs)])
-        .addCommand(['EVALSHA', PLACE_SHA, '1', this.#tileOfKey, ...this.#placeArgs(node)])
-        .addCommand(['ZADD', this.#prefix + 'seen', String(lastSeen), node.id]);
-    }
+    for (const node of nodes) this.#writeNode(multi, node, 'EVALSHA', PLACE_SHA);
     await multi.execAsPipeline();
+  }
+
+  /** Queues what registering `node` writes: its hash, its search row, its tile sets, last seen. */
+  #writeNode(multi: Multi, node: NodeRecord, evalCommand: 'EVAL' | 'EVALSHA', place: string): Multi {
+    const key = this.#nodeKey(node.id);
+    const { load, freeCapacity, lastSeen, ...fixed } = node;
+    const v = newVersion();
+    const d = encodeDescriptor(fixed);
+    return multi
+      .addCommand(['HSET', key, 'd', d, 'v', v, ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)])
+      .addCommand(['HSET', this.#searchKey, node.id, searchRow(v, node, d)])
+      .addCommand(['PEXPIRE', key, String(this.ttlMs)])
+      .addCommand([evalCommand, place, '1', this.#tileOfKey, ...this.#placeArgs(node)])
+      .addCommand(['ZADD', this.#prefix + 'seen', String(lastSeen), node.id]);
   }
 
   async touch(id: string, status: { load: number; freeCapacity: number }, now = Date.now()): Promise<NodeRecord | undefined> {

@@ -8,7 +8,7 @@
  * drop some; a fixed grid makes the input independent of the client's sampling.
  */
 import type { PoseSample, Quat, Vec3 } from '../../protocol/index.js';
-import { conjugate, fromRotationVector, multiply, normalize, rotate, slerp, toRotationVector } from '../../protocol/motion/quaternion.js';
+import { conjugate, fromRotationVector, multiply, normalize, rotate, rotationVectorBetweenInto, slerp, toRotationVector } from '../../protocol/motion/quaternion.js';
 
 export interface MotionWindowSpec {
   /** Samples in the window, the newest included. */
@@ -42,6 +42,10 @@ export const DEFAULT_WINDOW_SPEC: MotionWindowSpec = Object.freeze({
   maxHorizonMs: 120,
   base: 'kalman',
 });
+
+// encodeWindow's per-step scratch (it is synchronous, so calls never share them)
+const sample: Quat = [0, 0, 0, 1];
+const turn: Vec3 = [0, 0, 0];
 
 /** Model inputs: (window − 1) past steps × (rotation 3 + position 3), horizon, base delta 6. */
 export function featureCount(spec: MotionWindowSpec): number {
@@ -112,8 +116,8 @@ export function encodeWindow(
   const q0inv = conjugate(q0);
   const { rotationScale: rs, positionScale: ps } = spec;
   let o = offset;
-  // The hot loop of the learned predictor (once per predict per past step), written out in
-  // scalars: no arrays allocated. Same math as poseAt + relative, except that neighbouring
+  // The hot loop of the learned predictor (once per predict per past step), in scalars and
+  // in-place helpers: no arrays allocated. Same math as poseAt + relative, except that neighbouring
   // samples are interpolated by nlerp instead of slerp (they are < 3° apart at 90 Hz, where the
   // two differ by < 1e-6 rad).
   const ix = q0inv[0], iy = q0inv[1], iz = q0inv[2], iw = q0inv[3];
@@ -148,21 +152,14 @@ export function encodeWindow(
       z = a.position[2] + (b.position[2] - a.position[2]) * f;
     }
     const n = Math.sqrt(qx * qx + qy * qy + qz * qz + qw * qw) || 1;
-    qx /= n;
-    qy /= n;
-    qz /= n;
-    qw /= n;
-    // m = q0⁻¹ ⊗ q, then its rotation vector (short way round)
-    const sm = iw * qw - ix * qx - iy * qy - iz * qz < 0 ? -1 : 1;
-    const mx = sm * (iw * qx + ix * qw + iy * qz - iz * qy);
-    const my = sm * (iw * qy - ix * qz + iy * qw + iz * qx);
-    const mz = sm * (iw * qz + ix * qy - iy * qx + iz * qw);
-    const mw = sm * (iw * qw - ix * qx - iy * qy - iz * qz);
-    const sn = Math.sqrt(mx * mx + my * my + mz * mz);
-    const g = sn < 1e-12 ? 2 : (2 * Math.atan2(sn, mw)) / sn;
-    out[o++] = mx * g * rs;
-    out[o++] = my * g * rs;
-    out[o++] = mz * g * rs;
+    sample[0] = qx / n;
+    sample[1] = qy / n;
+    sample[2] = qz / n;
+    sample[3] = qw / n;
+    const r = rotationVectorBetweenInto(q0, sample, turn); // log(q0⁻¹ ⊗ q), the short way round
+    out[o++] = r[0] * rs;
+    out[o++] = r[1] * rs;
+    out[o++] = r[2] * rs;
     // d = q0⁻¹ · (p − p0) · q0: v + 2w(u×v) + 2u×(u×v) with u = (ix, iy, iz), w = iw
     const vx = x - px;
     const vy = y - py;

@@ -13,13 +13,7 @@ import type { Quat, Vec3 } from '../messages.js';
 export const IDENTITY: Readonly<Quat> = [0, 0, 0, 1];
 
 export function normalize(q: readonly number[]): Quat {
-  const x = q[0] ?? 0;
-  const y = q[1] ?? 0;
-  const z = q[2] ?? 0;
-  const w = q[3] ?? 1;
-  const n = Math.sqrt(x * x + y * y + z * z + w * w);
-  if (n === 0 || !Number.isFinite(n)) return [0, 0, 0, 1];
-  return [x / n, y / n, z / n, w / n];
+  return normalizeInto(q[0] ?? 0, q[1] ?? 0, q[2] ?? 0, q[3] ?? 1, [0, 0, 0, 1]);
 }
 
 export function multiply(a: readonly number[], b: readonly number[]): Quat {
