@@ -19,11 +19,11 @@ import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 import { summarize, type Summary } from './lib/stats.js';
-import { spawnNode, type NodeProcess } from './failover/NodeProcess.js';
+import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { startHeadsetLoad, type HeadsetLoad } from './failover/HeadsetLoad.js';
 import { LocatorPlacement, type Placement } from './failover/Placement.js';
-import { DiscoveryPlacement } from './failover/DiscoveryPlacement.js';
-import { startNetemProxy, type NetemProxy } from './netem/NetemProxy.js';
+import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
+import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';
 
 const HELP = `Usage: edge-offload bench failover [options]
 
@@ -83,7 +83,7 @@ export async function main(argv: string[]): Promise<void> {
   const maxSeconds = intFlag(args.values['max-seconds'], 'max-seconds', 1, 3600) ?? 100;
   const placementKind = args.values.placement ?? 'discovery';
   if (placementKind !== 'discovery' && placementKind !== 'locator') throw new Error(`--placement must be discovery or locator, got '${placementKind}'`);
-  const env = environment({ placement: placementKind, runs, sessions: sessionCount, spikes, edgeRttMs: edgeRtt, cloudRttMs: cloudRtt, budgetMs, rateHz: 90, network: 'bench/netem user-space proxy on loopback' });
+  const env = environment({ placement: placementKind, runs, sessions: sessionCount, spikes, edgeRttMs: edgeRtt, cloudRttMs: cloudRtt, budgetMs, rateHz: 90, network: 'netem/ user-space proxy on loopback' });
   printEnvironment(env);
   const started = performance.now();
   // timing noise from the machine itself (2 shared cores): recorded so the numbers can be judged

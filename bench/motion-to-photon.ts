@@ -25,7 +25,7 @@ import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { RESULTS_DIR, writeResult } from './lib/results.js';
 import { summarize, type Summary } from './lib/stats.js';
-import { startNetemProxy, type NetemProxy } from './netem/NetemProxy.js';
+import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';
 import { decodeFrame, findBlob, IS_RED } from '../test/support/colorBlobs.js';
 
 const HELP = `Usage: edge-offload bench motion-to-photon [options]

@@ -18,8 +18,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
     summary: 'run the discovery service (memory or Redis); `discovery keygen` makes operator/node keys',
   },
   netem: {
-    // bench tooling: loaded only when asked for
-    run: async (argv) => (await import('../bench/netem/cli.js')).runNetemCommand(argv),
+    // loaded only when asked for
+    run: async (argv) => (await import('../netem/cli.js')).runNetemCommand(argv),
     summary: 'user-space network emulator: a TCP proxy adding delay, jitter, loss stalls, bandwidth caps',
   },
   bench: { run: runBenchCommand, summary: 'run a benchmark (overhead, …); results go to bench/results/' },

@@ -9,9 +9,9 @@ import { openSession } from '../client-sdk/openSession.js';
 import { MutableLocator } from '../client-sdk/MutableLocator.js';
 import type { NodeCandidate } from '../client-sdk/locator.js';
 import type { Session, Tier } from '../client-sdk/Session.js';
-import { spawnNode, type NodeProcess } from '../bench/failover/NodeProcess.js';
+import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { startHeadsetLoad, type HeadsetLoad } from '../bench/failover/HeadsetLoad.js';
-import { startNetemProxy, type NetemProxy } from '../bench/netem/NetemProxy.js';
+import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';
 
 const candidate = (node: NodeProcess, url = node.url): NodeCandidate => ({ id: node.nodeId, url, tier: node.tier });
 

@@ -8,8 +8,8 @@ import * as assert from 'uvu/assert';
 import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/openSession.js';
 import type { Session } from '../client-sdk/Session.js';
-import { DiscoveryPlacement } from '../bench/failover/DiscoveryPlacement.js';
-import { spawnNode, type NodeProcess } from '../bench/failover/NodeProcess.js';
+import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
+import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { startHeadsetLoad } from '../bench/failover/HeadsetLoad.js';
 import { waitFor } from './support/wait.js';
 

@@ -2,8 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { startNetemProxy, type NetemProxy } from '../bench/netem/NetemProxy.js';
-import { DelayLine, DEFAULT_LINK } from '../bench/netem/DelayLine.js';
+import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';
+import { DelayLine, DEFAULT_LINK } from '../netem/DelayLine.js';
 
 /** Waits for `event` on `emitter`, failing loudly after `ms`. */
 function once<T = unknown>(emitter: NodeJS.EventEmitter, event: string, ms = 3000): Promise<T> {
@@ -263,7 +263,7 @@ proxy.run();
 const cli = suite('netem: cli');
 
 cli('--help prints usage; a missing --target or an unknown flag throws an error that points at --help', async () => {
-  const { runNetemCommand } = await import('../bench/netem/cli.js');
+  const { runNetemCommand } = await import('../netem/cli.js');
   const { PassThrough } = await import('node:stream');
   const out = new PassThrough();
   let text = '';

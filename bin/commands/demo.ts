@@ -8,9 +8,9 @@
  */
 import { openSession, quantile, SimulatedHeadset, type Session, type Tier } from '../../client-sdk/node.js';
 import { quaternion } from '../../protocol/index.js';
-import { DiscoveryPlacement } from '../../bench/failover/DiscoveryPlacement.js';
-import { spawnNode, type NodeProcess } from '../../bench/failover/NodeProcess.js';
-import { startNetemProxy, type NetemProxy } from '../../bench/netem/NetemProxy.js';
+import { DiscoveryPlacement } from '../demo/DiscoveryPlacement.js';
+import { spawnNode, type NodeProcess } from '../demo/NodeProcess.js';
+import { startNetemProxy, type NetemProxy } from '../../netem/NetemProxy.js';
 import { intFlag, parseCommandArgs } from './args.js';
 
 const HELP = `Usage: edge-offload demo [options]

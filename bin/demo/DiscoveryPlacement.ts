@@ -8,7 +8,6 @@
 import { DiscoveryLocator } from '../../client-sdk/DiscoveryLocator.js';
 import type { NodeCandidate } from '../../client-sdk/locator.js';
 import { DiscoveryServer, NodeAgent, TrustedOperators, authorizeNode, generateKeyPair } from '../../discovery/index.js';
-import type { Placement } from './Placement.js';
 
 /** The bench's client sits in Berlin; edges are next door, the cloud across the Atlantic. */
 const CLIENT = { lat: 52.52, lon: 13.405 };
@@ -17,7 +16,8 @@ const FAR = { lat: 40.71, lon: -74.0 };
 /** One operator signs every bench node. */
 const OPERATOR = 'bench';
 
-export class DiscoveryPlacement implements Placement {
+/** Shaped like bench/failover's `Placement`, so the failover bench drives the demo's discovery too. */
+export class DiscoveryPlacement {
   readonly locator: DiscoveryLocator;
   readonly restoreMeasuredFrom = "the node's registration with discovery (signed descriptor accepted)";
   readonly #server: DiscoveryServer;

@@ -8,8 +8,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { NodeTier } from '../../protocol/index.js';
 
-/** dist/bench/failover/NodeProcess.js → dist/bin/edge-offload.js */
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/edge-offload.js');
+/** dist/bin/demo/NodeProcess.js → dist/bin/edge-offload.js */
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../edge-offload.js');
 
 export interface SpawnNodeOptions {
   tier?: NodeTier;
