@@ -7,3 +7,4 @@ export * from './tensor.js';
 export * as quaternion from './motion/quaternion.js';
 export { extrapolateConstantVelocity, estimateVelocity } from './motion/constantVelocity.js';
 export { Logger } from './Logger.js';
+export { NewestWins } from './NewestWins.js';
