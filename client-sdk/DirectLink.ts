@@ -3,7 +3,7 @@
  * does. For sessions that move between nodes, see `Failover`.
  */
 import { CloseCode, type Device, type PoseSample, type Tensor } from '../protocol/index.js';
-import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+import { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
 import type { NodeConnection } from './NodeConnection.js';
 import type { RttSummary } from './RttStats.js';
 import { renderBody, type CallOptions, type Frame, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents } from './SessionBackend.js';

@@ -18,7 +18,7 @@
  */
 import { Logger, type Device, type DrainMessage, type PoseSample, type Tensor } from '../protocol/index.js';
 import { BackoffTable, Backoff } from './Backoff.js';
-import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+import { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
 import type { NodeCandidate, Shortlist } from './locator.js';
 import { NodeLink } from './NodeLink.js';
 import { RequestRouter } from './RequestRouter.js';

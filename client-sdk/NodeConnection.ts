@@ -23,7 +23,7 @@ import {
   type PoseSample,
   type WelcomeMessage,
 } from '../protocol/index.js';
-import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+import { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
 import { RttStats, type RttSummary } from './RttStats.js';
 import type { Transport } from './transport/Transport.js';
 import { WebSocketTransport, type WebSocketConstructor } from './transport/WebSocketTransport.js';

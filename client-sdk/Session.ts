@@ -5,7 +5,7 @@
  */
 import { DEVICES, InvalidStateError, extrapolateConstantVelocity, type Device, type PoseSample, type Tensor } from '../protocol/index.js';
 import { DirectLink } from './DirectLink.js';
-import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+import { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
 import { Failover } from './Failover.js';
 import { NodeConnection, type NodeConnectionOptions } from './NodeConnection.js';
 import type { RttSummary } from './RttStats.js';

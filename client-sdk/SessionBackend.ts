@@ -4,7 +4,7 @@
  * decides where each call runs. Also the shapes every call returns.
  */
 import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, Tensor } from '../protocol/index.js';
-import type { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+import type { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
 import type { RttSummary } from './RttStats.js';
 
 /** Where an answer came from: a node of a tier, or the SDK itself. */

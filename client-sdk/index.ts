@@ -7,7 +7,7 @@ export { NodeConnection, type NodeConnectionOptions, type NodeConnectionEvents }
 export { DirectLink } from './DirectLink.js';
 export type { SessionBackend, CallOptions } from './SessionBackend.js';
 export { RttStats, quantile, type RttSummary } from './RttStats.js';
-export { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+export { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
 export { Transport } from './transport/Transport.js';
 export { WebSocketTransport, setDefaultWebSocket, type WebSocketConstructor } from './transport/WebSocketTransport.js';
 export { openSession, type OpenSessionOptions } from './openSession.js';

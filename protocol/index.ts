@@ -8,3 +8,4 @@ export * as quaternion from './motion/quaternion.js';
 export { extrapolateConstantVelocity, estimateVelocity } from './motion/constantVelocity.js';
 export { Logger } from './Logger.js';
 export { NewestWins } from './NewestWins.js';
+export { EnhancedEventEmitter, type EventMap } from './EnhancedEventEmitter.js';

@@ -1,8 +1,13 @@
 /**
- * A typed event emitter that runs in browsers and Node alike (no `node:events`). As in
- * mediasoup, `safeEmit` isolates a throwing listener: the error is reported through
- * `listenererror` instead of unwinding into the SDK's own code.
+ * A typed event emitter that runs in browsers and Node alike (no `node:events`), shared by the
+ * client SDK and the edge server so both sides have one event style. As in mediasoup,
+ * `safeEmit` isolates a throwing listener: the error is reported through `listenererror`
+ * instead of unwinding into the emitter's own code (an SDK's state machine, an edge session).
  */
+import { Logger } from './Logger.js';
+
+const logger = new Logger('events');
+
 export type EventMap = Record<string, unknown[]>;
 type Listener<A extends unknown[]> = (...args: A) => void;
 type WithListenerError<E extends EventMap> = E & { listenererror: [eventName: string, error: unknown] };
@@ -60,7 +65,7 @@ export class EnhancedEventEmitter<E extends EventMap> {
         if (event !== 'listenererror' && this.listenerCount('listenererror') > 0) {
           this.safeEmit('listenererror' as K, ...([event, error] as unknown as E[K]));
         } else {
-          console.error(`edge-offload: '${event}' listener threw`, error);
+          logger.error(`'${event}' listener threw`, error);
         }
       }
     }
