@@ -1,16 +1,19 @@
 /**
  * An edge (or cloud) node: one HTTP port that upgrades `/v1/session` to the session protocol and
- * answers `GET /healthz`. Owns the sessions and the engines' lifetimes.
+ * answers `GET /healthz`. Owns the sessions and the engines' lifetimes: it hears each session's
+ * `@close` to forget it (no polling), emits `session` for each new one, and `close()` closes
+ * every session and waits for their sockets before closing the engines.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { CloseCode, Logger, resolveLimits, type ErrorCode, type NodeTier, type WireLimits } from '../protocol/index.js';
+import { CloseCode, EnhancedEventEmitter, Logger, resolveLimits, type ErrorCode, type NodeTier, type WireLimits } from '../protocol/index.js';
 import type { InferenceEngine, PredictorFactory, RenderEngine } from './engines.js';
 import { baselinePredictors } from './inference/baselinePredictors.js';
-import { Session, type SessionContext } from './Session.js';
+import type { NodeContext } from './handlers/index.js';
+import { Session } from './Session.js';
 
 const logger = new Logger('edge:server');
 
@@ -48,7 +51,12 @@ export interface ListenResult {
   url: string;
 }
 
-export class EdgeServer {
+export type EdgeServerEvents = {
+  /** A client upgraded to a session (before its `hello`); listen to its `open`/`close`. */
+  session: [Session];
+};
+
+export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
   readonly nodeId: string;
   readonly tier: NodeTier;
   readonly #options: EdgeServerOptions;
@@ -56,7 +64,9 @@ export class EdgeServer {
   readonly #wss: WebSocketServer;
   readonly #sessions = new Map<string, Session>();
   readonly #errors = new Map<ErrorCode, number>();
-  readonly #context: SessionContext;
+  readonly #context: NodeContext;
+  /** Resolves `close()`'s wait for clients to leave during a drain; called when the last session closes. */
+  #allGone: (() => void) | undefined;
   readonly #startedAt = performance.now();
   readonly #healthSections = new Map<string, () => unknown>();
   #draining = false;
@@ -64,6 +74,7 @@ export class EdgeServer {
   #url = '';
 
   constructor(options: EdgeServerOptions = {}) {
+    super();
     this.#options = options;
     this.nodeId = options.nodeId ?? randomUUID();
     this.tier = options.tier ?? 'edge';
@@ -157,22 +168,27 @@ export class EdgeServer {
       await this.#sessionsGone(deadlineMs);
     }
     this.#closed = true;
-    for (const session of this.#sessions.values()) session.close(CloseCode.DRAINED, reason);
+    const left = [...this.#sessions.values()];
+    for (const session of left) session.close(CloseCode.DRAINED, reason);
+    // sessions answer our close frame (or are cut off after a second): their sockets are gone
+    // before the engines they were using close
+    await Promise.all(left.map((session) => session.socketClosed));
     this.#wss.close();
     this.#http.closeAllConnections();
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
     await Promise.all([this.#context.inference?.close(), this.#context.renderer?.close()]);
   }
 
+  /** Resolves when every session has closed (each one's `@close`) or after `deadlineMs`. */
   #sessionsGone(deadlineMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const deadline = setTimeout(finish, deadlineMs);
-      const poll = setInterval(() => this.#sessions.size === 0 && finish(), 10);
-      function finish() {
+      const finish = () => {
         clearTimeout(deadline);
-        clearInterval(poll);
+        this.#allGone = undefined;
         resolve();
-      }
+      };
+      const deadline = setTimeout(finish, deadlineMs);
+      this.#allGone = finish;
     });
   }
 
@@ -198,8 +214,13 @@ export class EdgeServer {
     if (this.#sessions.size >= (this.#options.maxSessions ?? 1000)) return refuse(503, 'Service Unavailable');
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const id = randomUUID();
-      const session = new Session(id, ws, this.#context, () => this.#sessions.delete(id));
+      const session = new Session(id, ws, this.#context);
       this.#sessions.set(id, session);
+      session.on('@close', () => {
+        this.#sessions.delete(id);
+        if (this.#sessions.size === 0) this.#allGone?.();
+      });
+      this.safeEmit('session', session);
     });
   }
 }
