@@ -15,6 +15,7 @@ import { WebGpuRenderEngine } from '../edge-server/render/WebGpuRenderEngine.js'
 import { buildGlb, parseGlb } from '../edge-server/render/glb.js';
 import { buildTestSceneGlb, TEST_BACKGROUND, TEST_CUBE_SIZE, TEST_EYE_HEIGHT } from '../edge-server/render/testScene.js';
 import { solidPng, texturedQuadGlb } from './support/sceneFixtures.js';
+import { RawClient } from './support/rawClient.js';
 import { decodeFrame, findBlob, fractionNear, IS_BLUE, IS_GREEN, IS_RED, IS_YELLOW, type DecodedImage } from './support/colorBlobs.js';
 
 const SIZE = 256;
@@ -347,22 +348,26 @@ test('malformed and oversized uploads are rejected with codes, and other session
   near(findBlob(await renderImage(engine, 'attacker', request({}, 0)), IS_RED).x, SIZE / 2, 1, 'attacker test scene');
 });
 
-test('newest request wins: a waiting request is dropped when the same session asks again', async () => {
-  const engine = engineOf();
-  const order: string[] = [];
-  const track = (name: string, p: Promise<unknown>) =>
-    p.then(
-      () => order.push(name),
-      (err: RequestError) => order.push(`${name}:${err.code}`),
-    );
-  const a1 = track('a1', engine.render('a', request()));
-  const a2 = track('a2', engine.render('a', request()));
-  const b1 = track('b1', engine.render('b', request()));
-  const a3 = track('a3', engine.render('a', request()));
-  await Promise.all([a1, a2, b1, a3]);
-  // The dropped one is answered at once; the order of the others is the queue's (renderQueue.test).
-  assert.is(order[0], `a2:${ErrorCode.SUPERSEDED}`);
-  assert.equal(order.slice(1).sort(), ['a1', 'a3', 'b1']);
+test('newest request wins per session: a waiting render is answered SUPERSEDED when the same session asks again', async () => {
+  engineOf();
+  const raw = await RawClient.open(context.url!);
+  try {
+    await raw.hello();
+    // r1 starts at once and cannot finish within this turn (GPU, readback, encode), so r2 waits
+    // and r3 replaces it: the session's NewestWins pacer answers r2, the engine never sees it
+    const [r1, r2, r3] = [request(), request(), request()];
+    for (const r of [r1, r2, r3]) raw.send(r);
+    const answerTo = (id: number) => raw.next((m) => (m.t === 'frame' || m.t === 'error') && m.id === id, 10_000);
+    const [a1, a2, a3] = await Promise.all([answerTo(r1.id), answerTo(r2.id), answerTo(r3.id)]);
+    assert.is(a1.t, 'frame');
+    assert.is(a2.t === 'error' && a2.code, ErrorCode.SUPERSEDED);
+    assert.is(a3.t, 'frame');
+    // the superseded answer goes out as soon as r3 arrives, before either frame
+    const order = raw.received.filter((m) => 'id' in m && [r1.id, r2.id, r3.id].includes(m.id as number)).map((m) => (m as { id: number }).id);
+    assert.equal(order, [r2.id, r1.id, r3.id]);
+  } finally {
+    raw.close();
+  }
 });
 
 test('requests beyond the per-eye size limit are rejected with TOO_LARGE', async () => {

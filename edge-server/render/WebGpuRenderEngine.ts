@@ -125,7 +125,7 @@ export class WebGpuRenderEngine implements RenderEngine {
       engine: 'webgpu',
       gpu: this.#gpu.describe(),
       ...this.#stereo.describe(),
-      queue: { ...this.#queue.stats(), maxWaitingSessions: this.#queue.maxWaitingSessions },
+      queue: { ...this.#queue.stats(), maxWaitingSessions: this.#queue.maxWaitingSessions, maxJobsPerSession: this.#queue.maxJobsPerSession },
       frames: this.#frames,
       sessionsWithScenes: this.#scenes.sessionCount,
       limits: { ...this.#scenes.limits, maxEyeSize: this.#maxEyeSize, maxFrameBytes: this.#maxFrameBytes },
