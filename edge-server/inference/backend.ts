@@ -9,6 +9,10 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
+import { Logger } from '../../protocol/Logger.js';
+
+/** Startup facts (backend, models, predictors) unless the caller passes its own `log`. */
+const logger = new Logger('inference');
 
 export type Tf = typeof TF;
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -59,7 +63,7 @@ export async function registerBackend(tf: Tf, backend: BackendName): Promise<voi
 }
 
 async function load(options: LoadBackendOptions): Promise<TfRuntime> {
-  const log = options.log ?? ((line: string) => console.log(`[inference] ${line}`));
+  const log = options.log ?? ((line: string) => logger.info(line));
   const forced = process.env.EDGE_TF_BACKEND as BackendName | undefined;
   const order = forced && BACKENDS.includes(forced) ? [forced] : (options.prefer ?? BACKENDS);
   const tf = require('@tensorflow/tfjs') as Tf;

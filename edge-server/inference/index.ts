@@ -11,6 +11,10 @@ import { TfjsInferenceEngine, type TfjsInferenceEngineOptions } from './TfjsInfe
 import { constantVelocity, noPrediction } from './baselinePredictors.js';
 import { kalmanPredictor, type KalmanOptions } from './predictors/KalmanPredictor.js';
 import { learnedPredictor, type LearnedPredictorOptions } from './predictors/LearnedPredictor.js';
+import { Logger } from '../../protocol/Logger.js';
+
+/** Startup facts (backend, models, predictors) unless the caller passes its own `log`. */
+const logger = new Logger('inference');
 
 export { loadTfBackend, registerBackend, BACKENDS, type BackendName, type TfRuntime } from './backend.js';
 export { ModelRegistry, BUNDLED_MODELS_DIR, type RegisteredModel } from './ModelRegistry.js';
@@ -62,7 +66,7 @@ export interface LoadedInference {
 }
 
 export async function loadInference(options: LoadInferenceOptions = {}): Promise<LoadedInference> {
-  const log = options.log ?? ((line: string) => console.log(`[inference] ${line}`));
+  const log = options.log ?? ((line: string) => logger.info(line));
   const runtime = await loadTfBackend({ ...(options.backends ? { prefer: options.backends } : {}), log });
   const registry = await ModelRegistry.load(runtime.tf, options.modelDir ?? BUNDLED_MODELS_DIR, { log, ...(options.maxModelBytes ? { maxModelBytes: options.maxModelBytes } : {}) });
   const engine = new TfjsInferenceEngine(runtime, registry, options);
