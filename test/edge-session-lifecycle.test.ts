@@ -90,7 +90,10 @@ test('a throwing close listener is isolated: the server still forgets the sessio
   await start(ctx, new EdgeServer());
   const { client, session } = await open(ctx);
   await client.hello();
-  const reported = session.waitFor('listenererror' as never, 3000) as unknown as Promise<[string, Error]>;
+  const reported = withTimeout(
+    new Promise<[string, Error]>((resolve) => session.on('listenererror', (event, error) => resolve([event, error as Error]))),
+    'listenererror',
+  );
   session.on('close', () => {
     throw new Error('listener bug');
   });
