@@ -43,6 +43,8 @@ export interface EdgeServerOptions {
   maxInflightRequests?: number;
   /** @default 8 MiB */
   maxBufferedBytes?: number;
+  /** A client that does not answer our close frame within this is cut off. @default 1000 */
+  closeHandshakeMs?: number;
 }
 
 export interface ListenResult {
@@ -93,6 +95,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
       helloTimeoutMs: options.helloTimeoutMs ?? Number(process.env.EDGE_OFFLOAD_HELLO_TIMEOUT_MS ?? 5000),
       maxInflightRequests: options.maxInflightRequests ?? 64,
       maxBufferedBytes: options.maxBufferedBytes ?? 8 << 20,
+      closeHandshakeMs: options.closeHandshakeMs ?? 1000,
       countError: (code) => this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1),
     };
     // ws enforces maxPayload while reading, before a frame is buffered whole. It is set to twice
@@ -170,7 +173,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     this.#closed = true;
     const left = [...this.#sessions.values()];
     for (const session of left) session.close(CloseCode.DRAINED, reason);
-    // sessions answer our close frame (or are cut off after a second): their sockets are gone
+    // sessions answer our close frame (or are cut off after closeHandshakeMs): their sockets are gone
     // before the engines they were using close
     await Promise.all(left.map((session) => session.socketClosed));
     this.#wss.close();

@@ -34,9 +34,6 @@ import { TokenBucket } from './TokenBucket.js';
 
 const logger = new Logger('edge:session');
 
-/** A peer that never answers our close handshake is cut off after this long. */
-const CLOSE_HANDSHAKE_MS = 1000;
-
 export type SessionEvents = {
   /** `welcome` was sent; requests are served from now on. */
   open: [];
@@ -108,7 +105,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   close(code: number = CloseCode.NORMAL, reason = ''): void {
     if (this.#state === 'closed') return;
     this.#ws.close(code, reason);
-    setTimeout(() => this.#ws.terminate(), CLOSE_HANDSHAKE_MS).unref();
+    setTimeout(() => this.#ws.terminate(), this.#node.closeHandshakeMs).unref();
     this.#closed(code, reason);
   }
 

@@ -25,6 +25,8 @@ export interface NodeContext {
   maxInflightRequests: number;
   /** Socket bytes queued for a slow reader above which large answers (frames) are dropped. */
   maxBufferedBytes: number;
+  /** A peer that never answers our close frame is cut off after this, so it cannot hold the session. */
+  closeHandshakeMs: number;
   /** Counts each error code sent, for `/healthz`. */
   countError(code: ErrorCode): void;
 }
