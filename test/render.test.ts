@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, RequestError, type PoseSample, type RenderMessage } from '../protocol/index.js';
 import { applyHomography, focalLengthPx, timewarpHomography } from '../client-sdk/reproject.js';
-import { FrameStream } from '../client-sdk/FrameStream.js';
+import { FrameStream } from '../client-sdk/session/FrameStream.js';
 import { connect, type Frame, type Session } from '../client-sdk/node.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { WebGpuRenderEngine } from '../edge-server/render/WebGpuRenderEngine.js';

@@ -10,8 +10,8 @@ import { greatCircleKm, propagationRttMs, type LatLon } from '../../discovery/ge
 import { learnFromReports } from '../../discovery/feedback.js';
 import { DEFAULT_RANK_OPTIONS, shortlist } from '../../discovery/rank.js';
 import { MemoryRegistry } from '../../discovery/registry/MemoryRegistry.js';
-import { pickLowest, probeAll, refineTies, type OpenPinger, type ProbeOptions } from '../../client-sdk/probe.js';
-import type { NodeCandidate } from '../../client-sdk/locator.js';
+import { pickLowest, probeAll, refineTies, type OpenPinger, type ProbeOptions } from '../../client-sdk/placement/probe.js';
+import type { NodeCandidate } from '../../client-sdk/placement/locator.js';
 import { destination, near, seeded } from './synthetic.js';
 
 export interface SelectionConfig {

@@ -17,8 +17,8 @@ import {
   type Device,
   type NodeTier,
   type WireLimits,
-} from '../protocol/index.js';
-import type { NodeConnection, ReplyOf, RequestBody, RequestType } from './NodeConnection.js';
+} from '../../protocol/index.js';
+import type { NodeConnection, ReplyOf, RequestBody, RequestType } from '../link/NodeConnection.js';
 import type { Prediction } from './SessionBackend.js';
 import type { SessionMemory } from './SessionMemory.js';
 

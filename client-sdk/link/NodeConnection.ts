@@ -22,11 +22,11 @@ import {
   type MessageOf,
   type PoseSample,
   type WelcomeMessage,
-} from '../protocol/index.js';
-import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+} from '../../protocol/index.js';
+import { EnhancedEventEmitter } from '../events/EnhancedEventEmitter.js';
 import { RttStats, type RttSummary } from './RttStats.js';
-import type { Transport } from './transport/Transport.js';
-import { WebSocketTransport, type WebSocketConstructor } from './transport/WebSocketTransport.js';
+import type { Transport } from '../transport/Transport.js';
+import { WebSocketTransport, type WebSocketConstructor } from '../transport/WebSocketTransport.js';
 
 const logger = new Logger('client:connection');
 

@@ -3,9 +3,9 @@
  * failover machine (`Failover`, from `openSession`). The app sees only `Session`; the backend
  * decides where each call runs. Also the shapes every call returns.
  */
-import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, Tensor } from '../protocol/index.js';
-import type { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
-import type { RttSummary } from './RttStats.js';
+import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, Tensor } from '../../protocol/index.js';
+import type { EnhancedEventEmitter } from '../events/EnhancedEventEmitter.js';
+import type { RttSummary } from '../link/RttStats.js';
 
 /** Where an answer came from: a node of a tier, or the SDK itself. */
 export type Tier = NodeTier | 'local';

@@ -2,11 +2,11 @@
  * Every knob of the failover machine, with its default. Timeouts are options (tests shorten them
  * instead of sleeping); the ping interval also reads EDGE_OFFLOAD_PING_INTERVAL_MS.
  */
-import type { HelloMessage } from '../protocol/index.js';
-import type { BackoffOptions } from './Backoff.js';
+import type { HelloMessage } from '../../protocol/index.js';
+import type { BackoffOptions } from '../link/Backoff.js';
 import type { NodeLocator } from './locator.js';
-import type { SessionMemoryOptions } from './SessionMemory.js';
-import type { WebSocketConstructor } from './transport/WebSocketTransport.js';
+import type { SessionMemoryOptions } from '../session/SessionMemory.js';
+import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
 
 export interface FailoverOptions {
   locator: NodeLocator;

@@ -16,15 +16,15 @@
  * new node predicts from the same history. Reconnects go through a per-node jittered backoff, so
  * a dead node with many sessions is not stormed.
  */
-import { Logger, type Device, type DrainMessage, type PoseSample, type Tensor } from '../protocol/index.js';
-import { BackoffTable, Backoff } from './Backoff.js';
-import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
+import { Logger, type Device, type DrainMessage, type PoseSample, type Tensor } from '../../protocol/index.js';
+import { BackoffTable, Backoff } from '../link/Backoff.js';
+import { EnhancedEventEmitter } from '../events/EnhancedEventEmitter.js';
 import type { NodeCandidate, Shortlist } from './locator.js';
-import { NodeLink } from './NodeLink.js';
-import { RequestRouter } from './RequestRouter.js';
-import type { RttSummary } from './RttStats.js';
-import { renderBody, type CallOptions, type Frame, type Prediction, type RenderRequest, type SessionBackend, type Tier } from './SessionBackend.js';
-import { SessionMemory } from './SessionMemory.js';
+import { NodeLink } from '../link/NodeLink.js';
+import { RequestRouter } from '../session/RequestRouter.js';
+import type { RttSummary } from '../link/RttStats.js';
+import { renderBody, type CallOptions, type Frame, type Prediction, type RenderRequest, type SessionBackend, type Tier } from '../session/SessionBackend.js';
+import { SessionMemory } from '../session/SessionMemory.js';
 import { resolveFailoverOptions, type FailoverOptions, type ResolvedFailoverOptions } from './FailoverOptions.js';
 
 export type { FailoverOptions } from './FailoverOptions.js';

@@ -7,7 +7,7 @@
  * It takes the session's `render(request)` (so it follows the session across failover); no DOM or
  * Node imports.
  */
-import type { CameraParams, Codec, Eye, PoseSample } from '../protocol/messages.js';
+import type { CameraParams, Codec, Eye, PoseSample } from '../../protocol/messages.js';
 import type { Frame, RenderRequest } from './SessionBackend.js';
 
 /** `session.render`, bound: `new FrameStream((r) => session.render(r), { … })`. */

@@ -3,11 +3,11 @@
  * monitor judging it, and whether it is going away. Opening and probing live here so the machine
  * itself reads as policy (which link, when to move).
  */
-import type { DrainMessage, HelloMessage, ResumeState } from '../protocol/index.js';
+import type { DrainMessage, HelloMessage, ResumeState } from '../../protocol/index.js';
 import { LinkMonitor, type LinkMonitorOptions } from './LinkMonitor.js';
-import type { NodeCandidate } from './locator.js';
+import type { NodeCandidate } from '../placement/locator.js';
 import { NodeConnection } from './NodeConnection.js';
-import type { WebSocketConstructor } from './transport/WebSocketTransport.js';
+import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
 
 export interface NodeLinkOpenOptions {
   hello?: Omit<HelloMessage, 't' | 'v' | 'resume'>;

@@ -2,10 +2,10 @@
  * The backend of a `connect(url)` session: every call goes to one node, and fails if that node
  * does. For sessions that move between nodes, see `Failover`.
  */
-import { CloseCode, type Device, type PoseSample, type Tensor } from '../protocol/index.js';
-import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
-import type { NodeConnection } from './NodeConnection.js';
-import type { RttSummary } from './RttStats.js';
+import { CloseCode, type Device, type PoseSample, type Tensor } from '../../protocol/index.js';
+import { EnhancedEventEmitter } from '../events/EnhancedEventEmitter.js';
+import type { NodeConnection } from '../link/NodeConnection.js';
+import type { RttSummary } from '../link/RttStats.js';
 import { renderBody, type CallOptions, type Frame, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents } from './SessionBackend.js';
 
 /** A call's deadline when the app sets none. */

@@ -4,9 +4,9 @@
  * median is what the node is judged by; the lowest median within the latency budget wins, and
  * every measurement goes back to discovery.
  */
-import type { Capability } from '../protocol/index.js';
+import type { Capability } from '../../protocol/index.js';
 import type { NodeCandidate, NodeLocator, ProbeReport, Shortlist } from './locator.js';
-import { quantile } from './RttStats.js';
+import { quantile } from '../link/RttStats.js';
 
 /** One open connection able to measure RTT. `connectionPinger()` opens one over a NodeConnection. */
 export interface Pinger {

@@ -3,12 +3,12 @@
  * node (`connect(url)`) or the failover machine that moves between edge, cloud and local answers
  * (`openSession`) — and the app's calls stay the same either way.
  */
-import { DEVICES, InvalidStateError, extrapolateConstantVelocity, type Device, type PoseSample, type Tensor } from '../protocol/index.js';
+import { DEVICES, InvalidStateError, extrapolateConstantVelocity, type Device, type PoseSample, type Tensor } from '../../protocol/index.js';
 import { DirectLink } from './DirectLink.js';
-import { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
-import { Failover } from './Failover.js';
-import { NodeConnection, type NodeConnectionOptions } from './NodeConnection.js';
-import type { RttSummary } from './RttStats.js';
+import { EnhancedEventEmitter } from '../events/EnhancedEventEmitter.js';
+import { Failover } from '../placement/Failover.js';
+import { NodeConnection, type NodeConnectionOptions } from '../link/NodeConnection.js';
+import type { RttSummary } from '../link/RttStats.js';
 import type { Frame, Prediction, RenderRequest, SessionBackend, SessionEvents, Tier } from './SessionBackend.js';
 
 export type { Frame, Prediction, RenderRequest, SessionEvents, Tier } from './SessionBackend.js';
