@@ -223,13 +223,13 @@ test('FrameStream on session.render keeps one request in flight and renders the 
       {
         camera: { fovY: FOV, ipd: 0, width: SIZE, height: SIZE },
         eye: 'left',
-        onFrame: (frame) => {
-          frames.push(frame);
-          if (frames.length === 2) resolve();
-        },
-        onError: reject,
       },
     );
+    stream.on('frame', (frame) => {
+      frames.push(frame);
+      if (frames.length === 2) resolve();
+    });
+    stream.on('error', reject);
     for (let degrees = 0; degrees <= 10; degrees++) stream.update(pose(yaw(degrees))); // 11 poses at once
   });
   await done;

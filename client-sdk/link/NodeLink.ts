@@ -1,12 +1,14 @@
 /**
- * One node as the failover machine sees it: the connection, what the locator said about it, the
- * monitor judging it, and whether it is going away. Opening and probing live here so the machine
- * itself reads as policy (which link, when to move).
+ * One node as the session sees it: the connection, what the locator said about it, the monitor
+ * judging it, and whether it is going away. Owners use its methods and typed events; the
+ * connection and the monitor stay inside.
  */
-import type { DrainMessage, HelloMessage, ResumeState } from '../../protocol/index.js';
-import { LinkMonitor, type LinkMonitorOptions } from './LinkMonitor.js';
+import type { DrainMessage, HelloMessage, Message, PoseSample, ReplyOf, RequestBody, RequestType, ResumeState } from '../../protocol/index.js';
+import { EnhancedEventEmitter } from '../events/EnhancedEventEmitter.js';
 import type { NodeCandidate } from '../placement/locator.js';
+import { LinkMonitor, type LinkMonitorOptions } from './LinkMonitor.js';
 import { NodeConnection } from './NodeConnection.js';
+import type { RttSummary } from './RttStats.js';
 import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
 
 export interface NodeLinkOpenOptions {
@@ -15,28 +17,24 @@ export interface NodeLinkOpenOptions {
   connectTimeoutMs: number;
   WebSocket?: WebSocketConstructor;
   monitor: Pick<LinkMonitorOptions, 'intervalMs' | 'missedPings' | 'budgetMs' | 'overBudgetPings'>;
-  /** What happens to the link is reported to its owner through these. */
-  on: {
-    rtt(link: NodeLink, rttMs: number): void;
-    lost(link: NodeLink, why: string): void;
-    overBudget(link: NodeLink, rttMs: number): void;
-    drain(link: NodeLink, message: DrainMessage): void;
-  };
 }
 
-export interface ProbeResult {
-  /** The fastest ping: queueing on a busy client or node only ever adds delay. */
-  rttMs: number;
-  /** What the locator is told (discovery learns typical, not best-case, latency). */
-  medianMs: number;
-}
+export type NodeLinkEvents = {
+  /** A pong came back on the monitor's ping loop, ms. */
+  rtt: [rttMs: number];
+  /** The link failed (socket closed, pongs stopped); never fired for a `close()` on purpose. */
+  lost: [why: string];
+  /** The RTT stayed over the budget. */
+  overbudget: [rttMs: number];
+  /** The node asked its clients to move. */
+  drain: [message: DrainMessage];
+};
 
-export class NodeLink {
-  readonly conn: NodeConnection;
+export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
   readonly candidate: NodeCandidate;
-  readonly monitor: LinkMonitor;
-  /** Closed, on purpose or not; a link is never reused. */
-  down = false;
+  readonly #conn: NodeConnection;
+  readonly #monitor: LinkMonitor;
+  #down = false;
   /** The node asked us to leave. */
   draining = false;
 
@@ -44,7 +42,6 @@ export class NodeLink {
   static async open(candidate: NodeCandidate, options: NodeLinkOpenOptions): Promise<NodeLink> {
     const conn = await NodeConnection.open(candidate.url, {
       hello: { ...options.hello, resume: options.resume },
-      pingIntervalMs: 0, // the LinkMonitor pings, at a rate that depends on the link's role
       connectTimeoutMs: options.connectTimeoutMs,
       ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
     });
@@ -52,17 +49,18 @@ export class NodeLink {
   }
 
   private constructor(conn: NodeConnection, candidate: NodeCandidate, options: NodeLinkOpenOptions) {
-    this.conn = conn;
+    super();
+    this.#conn = conn;
     this.candidate = candidate;
-    const { on } = options;
-    this.monitor = new LinkMonitor(conn, {
-      ...options.monitor,
-      onRtt: (rttMs) => on.rtt(this, rttMs),
-      onLost: (why) => on.lost(this, why),
-      onOverBudget: (rttMs) => on.overBudget(this, rttMs),
+    this.#monitor = new LinkMonitor(conn, options.monitor);
+    this.#monitor.on('rtt', (rttMs) => this.safeEmit('rtt', rttMs));
+    this.#monitor.on('overbudget', (rttMs) => this.safeEmit('overbudget', rttMs));
+    this.#monitor.on('lost', (why) => this.#lost(why));
+    conn.on('close', (code, reason) => this.#lost(`socket closed (${code}${reason ? ` ${reason}` : ''})`));
+    conn.on('drain', (message) => {
+      this.draining = true;
+      this.safeEmit('drain', message);
     });
-    conn.on('close', (code, reason) => on.lost(this, `socket closed (${code}${reason ? ` ${reason}` : ''})`));
-    conn.on('drain', (message) => on.drain(this, message));
   }
 
   get tier() {
@@ -73,21 +71,78 @@ export class NodeLink {
     return this.candidate.url;
   }
 
-  /** `pings` round trips after one discarded warm-up ping (it pays for lazy set-up on both ends). */
-  async probe(pings: number, timeoutMs: number): Promise<ProbeResult> {
-    await this.conn.ping(timeoutMs);
-    const rtts: number[] = [];
-    for (let i = 0; i < pings; i++) rtts.push(await this.conn.ping(timeoutMs));
-    rtts.sort((a, b) => a - b);
-    const medianMs = rtts[Math.floor(rtts.length / 2)]!;
-    this.monitor.seed(medianMs);
-    return { rttMs: rtts[0]!, medianMs };
+  get nodeId(): string {
+    return this.#conn.welcome.node.id;
+  }
+
+  /** Predictors the node offers (a `predict` naming another one is sent without it). */
+  get predictors(): readonly string[] {
+    return this.#conn.welcome.predictors;
+  }
+
+  /** Most poses the node takes in one message. */
+  get maxPosesPerMessage(): number {
+    return this.#conn.welcome.limits.maxPosesPerMessage;
+  }
+
+  /** Closed, on purpose or not; a link is never reused. */
+  get closed(): boolean {
+    return this.#down || this.#conn.closed;
+  }
+
+  /** Smoothed RTT from the monitor (NaN before the first pong or probe). */
+  get srttMs(): number {
+    return this.#monitor.srttMs;
+  }
+
+  rtt(): RttSummary {
+    return this.#conn.rtt();
+  }
+
+  /** Starts (or re-paces) the ping loop: fast on the active link, slow on a standby. */
+  watch(intervalMs: number): void {
+    this.#monitor.start(intervalMs);
+  }
+
+  /** Extra silence tolerated before `lost`, ms: raised while nothing stands behind this link. */
+  set graceMs(ms: number) {
+    this.#monitor.graceMs = ms;
+  }
+
+  /** Seeds the smoothed RTT with a probe's measurement. */
+  seed(rttMs: number): void {
+    this.#monitor.seed(rttMs);
+  }
+
+  /** One round trip, ms (probing). */
+  ping(timeoutMs: number): Promise<number> {
+    return this.#conn.ping(timeoutMs);
+  }
+
+  sendPose(pose: PoseSample): void {
+    if (!this.closed) this.#conn.sendPose(pose);
+  }
+
+  send(message: Message): void {
+    if (!this.closed) this.#conn.send(message);
+  }
+
+  request<T extends RequestType>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>> {
+    return this.#conn.request(body, timeoutMs);
   }
 
   /** Closes on purpose: marks the link down first so its close is not taken for a failure. */
   close(why: string): void {
-    this.down = true;
-    this.monitor.stop();
-    if (!this.conn.closed) this.conn.close(1000, why.slice(0, 100));
+    this.#down = true;
+    this.#monitor.stop();
+    if (!this.#conn.closed) this.#conn.close(1000, why.slice(0, 100));
+  }
+
+  #lost(why: string): void {
+    if (this.#down) return;
+    this.#down = true;
+    this.#monitor.stop();
+    if (!this.#conn.closed) this.#conn.close(1000, 'lost');
+    this.safeEmit('lost', why);
   }
 }

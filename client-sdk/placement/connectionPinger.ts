@@ -12,7 +12,6 @@ export function connectionPinger(options: Pick<NodeConnectionOptions, 'WebSocket
       ...options,
       hello: { client: 'edge-offload-probe', ...options.hello },
       connectTimeoutMs: timeoutMs,
-      pingIntervalMs: 0,
     });
     const onAbort = () => connection.close();
     signal.addEventListener('abort', onAbort, { once: true });

@@ -1,13 +1,16 @@
 /**
  * A stream of rendered frames that follows the head: the app reports poses as often as it likes,
  * the stream keeps one render request in flight and, when it completes, asks for the newest pose
- * reported meanwhile (never a backlog of old ones). Frames arrive through `onFrame` with the pose
- * they were rendered at, ready for `reproject.ts` to warp to the display pose.
+ * reported meanwhile (never a backlog of old ones): protocol/NewestWins, the pacer the edge uses
+ * too. Frames arrive as `frame` events with the pose they were rendered at, ready for
+ * `reproject.ts` to warp to the display pose.
  *
  * It takes the session's `render(request)` (so it follows the session across failover); no DOM or
  * Node imports.
  */
+import { NewestWins } from '../../protocol/NewestWins.js';
 import type { CameraParams, Codec, Eye, PoseSample } from '../../protocol/messages.js';
+import { EnhancedEventEmitter } from '../events/EnhancedEventEmitter.js';
 import type { Frame, RenderRequest } from './SessionBackend.js';
 
 /** `session.render`, bound: `new FrameStream((r) => session.render(r), { … })`. */
@@ -21,86 +24,72 @@ export interface FrameStreamOptions {
   codec?: Codec;
   quality?: number;
   scene?: string;
-  onFrame: (frame: Frame, info: { requestedAt: number; receivedAt: number; latencyMs: number }) => void;
-  /** A request that failed (SUPERSEDED, SLOW_CONSUMER… included); the stream carries on with the next pose. */
-  onError?: (error: Error) => void;
   /** Clock in ms; default `performance.now`. */
   now?: () => number;
 }
 
-export class FrameStream {
+export interface FrameTiming {
+  requestedAt: number;
+  receivedAt: number;
+  latencyMs: number;
+}
+
+export type FrameStreamEvents = {
+  frame: [frame: Frame, timing: FrameTiming];
+  /** A request that failed (SUPERSEDED, SLOW_CONSUMER… included); the stream carries on with the next pose. */
+  error: [error: Error];
+};
+
+export class FrameStream extends EnhancedEventEmitter<FrameStreamEvents> {
   readonly #render: RenderFn;
   readonly #options: FrameStreamOptions;
   readonly #now: () => number;
-  #latest: PoseSample | null = null;
-  #inFlight = false;
-  #closed = false;
+  readonly #pacer: NewestWins<PoseSample>;
   #frames = 0;
   #errors = 0;
 
   constructor(render: RenderFn, options: FrameStreamOptions) {
+    super();
     this.#render = render;
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
+    this.#pacer = new NewestWins((pose) => this.#renderOne(pose));
   }
 
   /** Reports the pose to render next (usually the predicted display-time pose). */
   update(pose: PoseSample): void {
-    if (this.#closed) return;
-    this.#latest = pose;
-    if (!this.#inFlight) this.#next();
+    this.#pacer.offer(pose);
   }
 
-  #next(): void {
-    const pose = this.#latest;
-    if (!pose || this.#closed) return;
-    this.#latest = null;
-    this.#inFlight = true;
+  #renderOne(pose: PoseSample): Promise<void> {
     const { camera, eye = 'both', codec = 'jpeg', quality, scene } = this.#options;
     const requestedAt = this.#now();
-    this.#render({ pose, eye, camera, codec, ...(quality !== undefined ? { quality } : {}), ...(scene !== undefined ? { scene } : {}) })
-      .then(
-        (frame) => {
-          if (this.#closed) return;
-          this.#frames++;
-          const receivedAt = this.#now();
-          try {
-            this.#options.onFrame(frame, { requestedAt, receivedAt, latencyMs: receivedAt - requestedAt });
-          } catch (error) {
-            this.#report(error as Error); // a throwing listener must not stop the stream
-          }
-        },
-        (error: Error) => {
-          if (this.#closed) return;
-          this.#errors++;
-          this.#report(error);
-        },
-      )
-      .finally(() => {
-        this.#inFlight = false;
-        this.#next();
-      });
-  }
-
-  #report(error: Error): void {
-    try {
-      this.#options.onError?.(error);
-    } catch {
-      // nothing left to tell
-    }
+    return this.#render({ pose, eye, camera, codec, ...(quality !== undefined ? { quality } : {}), ...(scene !== undefined ? { scene } : {}) }).then(
+      (frame) => {
+        if (this.closed) return;
+        this.#frames++;
+        const receivedAt = this.#now();
+        // a throwing listener is reported through `listenererror` and does not stop the stream
+        this.safeEmit('frame', frame, { requestedAt, receivedAt, latencyMs: receivedAt - requestedAt });
+      },
+      (error: Error) => {
+        if (this.closed) return;
+        this.#errors++;
+        this.safeEmit('error', error);
+      },
+    );
   }
 
   get stats(): { frames: number; errors: number; inFlight: boolean } {
-    return { frames: this.#frames, errors: this.#errors, inFlight: this.#inFlight };
+    return { frames: this.#frames, errors: this.#errors, inFlight: this.#pacer.busy };
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#pacer.closed;
   }
 
   /** Stops asking for frames; a frame still in flight is discarded. */
   close(): void {
-    this.#closed = true;
-    this.#latest = null;
+    this.#pacer.close();
   }
 }
