@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
-import { connect, ConnectErrorCode, EnhancedEventEmitter } from '../client-sdk/node.js';
+import { connect, ConnectError, ConnectErrorCode, EnhancedEventEmitter } from '../client-sdk/node.js';
 import { NodeConnection } from '../client-sdk/link/NodeConnection.js';
 import { RttStats } from '../client-sdk/link/RttStats.js';
 import { EdgeServer } from '../edge-server/index.js';
@@ -58,6 +58,28 @@ sdk('connecting to a port where nothing listens fails with a message saying what
   const { url } = await server.listen();
   await server.close({ deadlineMs: 0 });
   await rejects(connect(url, { pingIntervalMs: 0, connectTimeoutMs: 1000 }), ConnectErrorCode.NODE_UNREACHABLE);
+});
+
+sdk('a node that refuses the hello fails connect with HANDSHAKE_REJECTED, its own code kept as the cause', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  wss.on('connection', (ws) =>
+    ws.on('message', (data: Buffer) => {
+      if (decode(data).t === 'hello') ws.send(encode({ t: 'error', code: ErrorCode.VERSION_MISMATCH, message: 'speak v99', fatal: true }));
+    }),
+  );
+  const error = await rejects(connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { pingIntervalMs: 0 }), ConnectErrorCode.HANDSHAKE_REJECTED);
+  assert.instance(error, ConnectError);
+  assert.is((error.cause as { code?: string }).code, ErrorCode.VERSION_MISMATCH);
+  await new Promise((resolve) => wss.close(resolve));
+});
+
+sdk('a socket that opens but never says welcome fails connect with HANDSHAKE_TIMEOUT', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  await rejects(connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { pingIntervalMs: 0, connectTimeoutMs: 300 }), ConnectErrorCode.HANDSHAKE_TIMEOUT);
+  for (const client of wss.clients) client.terminate();
+  await new Promise((resolve) => wss.close(resolve));
 });
 
 /** A node that says welcome and then answers nothing: requests must time out, then fail on close. */

@@ -213,6 +213,8 @@ test('the frame carries the rendered pose (normalised) and timings', async () =>
 test('FrameStream on session.render keeps one request in flight and renders the newest pose reported meanwhile', async () => {
   const session = await client();
   const frames: Frame[] = [];
+  const sessionFrames: Frame[] = [];
+  session.on('frame', (frame) => sessionFrames.push(frame));
   let requests = 0;
   const done = new Promise<void>((resolve, reject) => {
     const stream = new FrameStream(
@@ -234,6 +236,7 @@ test('FrameStream on session.render keeps one request in flight and renders the 
   });
   await done;
   assert.is(requests, 2, 'the first pose, then only the newest');
+  assert.is(sessionFrames.length, 2, 'the session emits every rendered frame as a frame event');
   assert.equal(frames[0]!.pose.orientation, [0, 0, 0, 1]);
   near(frames[1]!.pose.orientation[1], yaw(10)[1], 1e-9, 'second frame rendered at the last pose');
 });
