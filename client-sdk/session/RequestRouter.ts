@@ -173,7 +173,7 @@ export class RequestRouter {
     const link = this.#active();
     const attempt = ++job.attempt;
     if (!link) {
-      // parked until a node becomes active (relocate); predict need not wait for that
+      // parked until a node becomes active (route); predict need not wait for that
       job.link = undefined;
       job.local?.();
       return;
@@ -193,7 +193,7 @@ export class RequestRouter {
         if (error instanceof InvalidStateError || error instanceof ProtocolError) {
           // the node went away (or broke the protocol and is being dropped): the session is
           // switching; by the time this runs the new node is usually active already. If not,
-          // the job waits for the switch (relocate) rather than going back to the same node.
+          // the job waits for the switch (route) rather than going back to the same node.
           this.counters.resent++;
           if (link.closed || this.#active() !== link) queueMicrotask(() => this.#dispatch(job));
           else job.link = undefined;
