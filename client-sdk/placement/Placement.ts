@@ -75,9 +75,13 @@ export class Placement extends EnhancedEventEmitter<PlacementEvents> {
       .slice(0, this.#o.maxParallelProbes);
     if (candidates.length === 0 || this.#closed) return undefined;
     const opened: NodeLink[] = [];
+    const unreachable = new Set<string>(); // already backed off by #open
     let decided = false;
     const open: OpenPinger = async (candidate) => {
-      const link = await this.#open(candidate);
+      const link = await this.#open(candidate).catch((err: unknown) => {
+        unreachable.add(candidate.url);
+        throw err;
+      });
       // a connection that finished opening after the decision (a cut-off straggler) is not needed
       if (decided) this.#close(link, 'probe over');
       else opened.push(link);
@@ -88,7 +92,7 @@ export class Placement extends EnhancedEventEmitter<PlacementEvents> {
     decided = true;
     this.#o.locator.report?.(toReports(results));
     for (const r of results) {
-      if (r.rttMs === undefined && !r.cutOff) this.#backoff.failed(r.candidate.url);
+      if (r.rttMs === undefined && !r.cutOff && !unreachable.has(r.candidate.url)) this.#backoff.failed(r.candidate.url);
       else if (r.rttMs !== undefined && !r.cutOff && r.rttMs > this.#o.budgetMs) this.#slow.failed(r.candidate.url); // near enough later, maybe
     }
     logger.debug(`probed ${results.map((r) => `${r.candidate.url}=${r.rttMs?.toFixed(1) ?? '-'}${r.cutOff ? '(cut)' : ''}`).join(' ')}`);
