@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/openSession.js';
-import type { Session, Tier } from '../client-sdk/Session.js';
+import type { Session, Tier } from '../client-sdk/session/Session.js';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';

@@ -1,6 +1,7 @@
 export * from './messages.js';
 export * from './errors.js';
 export * from './limits.js';
+export * from './replies.js';
 export { encode, decode, validate } from './codec.js';
 export { scanMessagePack } from './scan.js';
 export * from './tensor.js';

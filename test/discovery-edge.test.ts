@@ -15,9 +15,9 @@ import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
 import { attachDiscoveryAgent } from '../discovery/edgeAgent.js';
 import { runKeygenCommand } from '../discovery/keygen.js';
 import { TrustedOperators } from '../discovery/trust.js';
-import { DiscoveryLocator } from '../client-sdk/DiscoveryLocator.js';
-import { selectNode } from '../client-sdk/probe.js';
-import { connectionPinger } from '../client-sdk/connectionPinger.js';
+import { DiscoveryLocator } from '../client-sdk/placement/DiscoveryLocator.js';
+import { selectNode } from '../client-sdk/placement/probe.js';
+import { connectionPinger } from '../client-sdk/placement/connectionPinger.js';
 import type { WebSocketConstructor } from '../client-sdk/index.js';
 import { eventually } from './support/discoveryFixtures.js';
 

@@ -6,9 +6,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import '../client-sdk/node.js'; // registers ws as the WebSocket implementation
 import { openSession } from '../client-sdk/openSession.js';
-import { MutableLocator } from '../client-sdk/MutableLocator.js';
-import type { NodeCandidate } from '../client-sdk/locator.js';
-import type { Session, Tier } from '../client-sdk/Session.js';
+import { MutableLocator } from '../client-sdk/placement/MutableLocator.js';
+import type { NodeCandidate } from '../client-sdk/placement/locator.js';
+import type { Session, Tier } from '../client-sdk/session/Session.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { startHeadsetLoad, type HeadsetLoad } from '../bench/failover/HeadsetLoad.js';
 import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';

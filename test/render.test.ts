@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, RequestError, type PoseSample, type RenderMessage } from '../protocol/index.js';
 import { applyHomography, focalLengthPx, timewarpHomography } from '../client-sdk/reproject.js';
-import { FrameStream } from '../client-sdk/FrameStream.js';
+import { FrameStream } from '../client-sdk/session/FrameStream.js';
 import { connect, type Frame, type Session } from '../client-sdk/node.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { WebGpuRenderEngine } from '../edge-server/render/WebGpuRenderEngine.js';
@@ -214,6 +214,8 @@ test('the frame carries the rendered pose (normalised) and timings', async () =>
 test('FrameStream on session.render keeps one request in flight and renders the newest pose reported meanwhile', async () => {
   const session = await client();
   const frames: Frame[] = [];
+  const sessionFrames: Frame[] = [];
+  session.on('frame', (frame) => sessionFrames.push(frame));
   let requests = 0;
   const done = new Promise<void>((resolve, reject) => {
     const stream = new FrameStream(
@@ -224,17 +226,18 @@ test('FrameStream on session.render keeps one request in flight and renders the 
       {
         camera: { fovY: FOV, ipd: 0, width: SIZE, height: SIZE },
         eye: 'left',
-        onFrame: (frame) => {
-          frames.push(frame);
-          if (frames.length === 2) resolve();
-        },
-        onError: reject,
       },
     );
+    stream.on('frame', (frame) => {
+      frames.push(frame);
+      if (frames.length === 2) resolve();
+    });
+    stream.on('error', reject);
     for (let degrees = 0; degrees <= 10; degrees++) stream.update(pose(yaw(degrees))); // 11 poses at once
   });
   await done;
   assert.is(requests, 2, 'the first pose, then only the newest');
+  assert.is(sessionFrames.length, 2, 'the session emits every rendered frame as a frame event');
   assert.equal(frames[0]!.pose.orientation, [0, 0, 0, 1]);
   near(frames[1]!.pose.orientation[1], yaw(10)[1], 1e-9, 'second frame rendered at the last pose');
 });

@@ -1,5 +1,5 @@
 /** Summary statistics for latency samples (ms). */
-import { quantile } from '../../client-sdk/RttStats.js';
+import { quantile } from '../../client-sdk/link/RttStats.js';
 
 export interface Summary {
   n: number;

@@ -5,8 +5,8 @@
  * moment the registration is accepted; a killed node's agent stops heartbeating and discovery
  * forgets it after its missed-heartbeat limit, as in production.
  */
-import { DiscoveryLocator } from '../../client-sdk/DiscoveryLocator.js';
-import type { NodeCandidate } from '../../client-sdk/locator.js';
+import { DiscoveryLocator } from '../../client-sdk/placement/DiscoveryLocator.js';
+import type { NodeCandidate } from '../../client-sdk/placement/locator.js';
 import { DiscoveryServer, NodeAgent, TrustedOperators, authorizeNode, generateKeyPair } from '../../discovery/index.js';
 
 /** The bench's client sits in Berlin; edges are next door, the cloud across the Atlantic. */

@@ -3,9 +3,11 @@
  * failover machine (`Failover`, from `openSession`). The app sees only `Session`; the backend
  * decides where each call runs. Also the shapes every call returns.
  */
-import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, Tensor } from '../protocol/index.js';
-import type { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
-import type { RttSummary } from './RttStats.js';
+import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, Tensor } from '../../protocol/index.js';
+import type { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
+import type { RttSummary } from '../link/RttStats.js';
+import type { SessionMemory } from './SessionMemory.js';
+import type { TierReason } from './TierReason.js';
 
 /** Where an answer came from: a node of a tier, or the SDK itself. */
 export type Tier = NodeTier | 'local';
@@ -32,9 +34,16 @@ export interface RenderRequest {
 export type Frame = Omit<FrameMessage, 't' | 'id'> & { roundTripMs: number };
 
 export type SessionEvents = {
+  /** The RTT window after each pong on the active node. */
   latency: [rtt: RttSummary];
-  tier: [tier: Tier, reason: string];
+  /** The session moved (edge, cloud, local), and why. */
+  tier: [tier: Tier, reason: TierReason];
+  /** The node asked its clients to move; the session is moving. */
   drain: [reason: string];
+  /** A rendered frame arrived (every `render`, including a `FrameStream`'s). */
+  frame: [frame: Frame];
+  /** Something went wrong that no call is waiting for (a node's error, a broken frame). */
+  error: [error: Error];
   close: [];
 };
 
@@ -43,11 +52,15 @@ export interface CallOptions {
   deadlineMs?: number;
 }
 
+export type PredictOptions = CallOptions & { device?: Device; predictor?: string };
+
 export interface SessionBackend extends EnhancedEventEmitter<SessionEvents> {
   /** The node doing the work now; undefined while answers are local. */
   readonly node: { id: string; tier: Tier } | undefined;
+  /** The session's one pose history (local prediction, replay on a new node). */
+  readonly memory: SessionMemory;
   sendPose(pose: PoseSample): void;
-  predict(horizonMs: number, options: CallOptions & { device?: Device; predictor?: string }): Promise<Prediction>;
+  predict(horizonMs: number, options: PredictOptions): Promise<Prediction>;
   infer(model: string, input: Tensor, options: CallOptions): Promise<Tensor>;
   render(request: RenderRequest, options: CallOptions): Promise<Frame>;
   uploadScene(name: string, glb: Uint8Array, options: CallOptions): Promise<void>;

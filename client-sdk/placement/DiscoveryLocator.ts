@@ -3,7 +3,7 @@
  * reports sent back so discovery learns each node's real latency. Uses global `fetch` only, so it
  * runs unchanged in browsers and Node ≥ 20.
  */
-import type { Capability } from '../protocol/index.js';
+import type { Capability } from '../../protocol/index.js';
 import type { NodeCandidate, NodeLocator, ProbeReport, Shortlist } from './locator.js';
 
 export interface DiscoveryLocatorOptions {

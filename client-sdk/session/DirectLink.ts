@@ -2,24 +2,36 @@
  * The backend of a `connect(url)` session: every call goes to one node, and fails if that node
  * does. For sessions that move between nodes, see `Failover`.
  */
-import { CloseCode, type Device, type PoseSample, type Tensor } from '../protocol/index.js';
-import { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
-import type { NodeConnection } from './NodeConnection.js';
-import type { RttSummary } from './RttStats.js';
-import { renderBody, type CallOptions, type Frame, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents } from './SessionBackend.js';
+import { CloseCode, type PoseSample, type Tensor } from '../../protocol/index.js';
+import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
+import { LinkMonitor } from '../link/LinkMonitor.js';
+import type { NodeConnection } from '../link/NodeConnection.js';
+import type { RttSummary } from '../link/RttStats.js';
+import { renderBody, type CallOptions, type Frame, type PredictOptions, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents } from './SessionBackend.js';
+import { SessionMemory } from './SessionMemory.js';
 
 /** A call's deadline when the app sets none. */
 const DEFAULT_DEADLINE_MS = 1000;
 
 export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements SessionBackend {
+  readonly memory = new SessionMemory();
   readonly #connection: NodeConnection;
+  readonly #monitor: LinkMonitor;
 
-  constructor(connection: NodeConnection) {
+  /** `pingIntervalMs` paces the RTT measurement (the `latency` event); 0 turns it off. */
+  constructor(connection: NodeConnection, pingIntervalMs: number) {
     super();
     this.#connection = connection;
+    // a fixed node has nowhere to move to: the monitor only measures (no lost, no budget)
+    this.#monitor = new LinkMonitor(connection, { intervalMs: pingIntervalMs || 1, missedPings: Infinity, budgetMs: Infinity, overBudgetPings: Infinity });
+    if (pingIntervalMs > 0) this.#monitor.start();
     connection.on('latency', () => this.safeEmit('latency', connection.rtt()));
     connection.on('drain', (message) => this.safeEmit('drain', message.reason));
-    connection.on('close', () => this.safeEmit('close'));
+    connection.on('nodeerror', (error) => this.safeEmit('error', error));
+    connection.on('close', () => {
+      this.#monitor.stop();
+      this.safeEmit('close');
+    });
   }
 
   get node(): SessionBackend['node'] {
@@ -27,10 +39,10 @@ export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements S
   }
 
   sendPose(pose: PoseSample): void {
-    this.#connection.sendPose(pose);
+    if (this.memory.observe(pose)) this.#connection.sendPose(pose);
   }
 
-  async predict(horizonMs: number, { device = 'head', predictor, deadlineMs }: CallOptions & { device?: Device; predictor?: string }): Promise<Prediction> {
+  async predict(horizonMs: number, { device = 'head', predictor, deadlineMs }: PredictOptions): Promise<Prediction> {
     const started = performance.now();
     const body = predictor ? { t: 'predict' as const, horizonMs, device, predictor } : { t: 'predict' as const, horizonMs, device };
     const answer = await this.#connection.request<'predict'>(body, deadlineMs ?? DEFAULT_DEADLINE_MS);
@@ -58,6 +70,7 @@ export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements S
   }
 
   close(): void {
+    this.#monitor.stop();
     this.#connection.close(CloseCode.NORMAL, 'session closed');
   }
 }

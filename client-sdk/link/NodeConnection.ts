@@ -1,6 +1,7 @@
 /**
- * One live connection to one node: handshake, requests matched to answers by id, ping/pong RTT
- * and clock offset. It knows nothing of tiers or failover; `Session` builds those on top, so a
+ * One live connection to one node: handshake, requests matched to answers by id (pairing from
+ * protocol/replies.ts), ping/pong RTT and clock offset. It does not ping on its own: the one ping
+ * loop is `LinkMonitor`, run by whoever owns the connection. It knows nothing of tiers or failover; `Session` builds those on top, so a
  * session can hold several connections (an edge and a warm cloud standby) at once.
  */
 import {
@@ -19,29 +20,20 @@ import {
   type ErrorMessage,
   type HelloMessage,
   type Message,
-  type MessageOf,
+  answers,
+  type ReplyOf,
+  type RequestBody,
+  type RequestType,
   type PoseSample,
   type WelcomeMessage,
-} from '../protocol/index.js';
-import { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
+} from '../../protocol/index.js';
+import { ConnectError, ConnectErrorCode } from '../errors.js';
+import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import { RttStats, type RttSummary } from './RttStats.js';
-import type { Transport } from './transport/Transport.js';
-import { WebSocketTransport, type WebSocketConstructor } from './transport/WebSocketTransport.js';
+import type { Transport } from '../transport/Transport.js';
+import { WebSocketTransport, type WebSocketConstructor } from '../transport/WebSocketTransport.js';
 
 const logger = new Logger('client:connection');
-
-/** Which answer each request type gets. */
-export interface Replies {
-  ping: 'pong';
-  predict: 'prediction';
-  infer: 'result';
-  render: 'frame';
-  scene: 'ack';
-}
-export type RequestType = keyof Replies;
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-export type RequestBody<T extends RequestType> = DistributiveOmit<MessageOf<T>, 'id'>;
-export type ReplyOf<T extends RequestType> = MessageOf<Replies[T]>;
 
 export type NodeConnectionEvents = {
   /** A ping came back, ms. */
@@ -58,8 +50,6 @@ export interface NodeConnectionOptions {
   hello?: Omit<HelloMessage, 't' | 'v'>;
   /** @default 3000 */
   connectTimeoutMs?: number;
-  /** Ping interval; 0 disables the ping loop. @default 250 */
-  pingIntervalMs?: number;
   /** Largest frame accepted from the node. @default 32 MiB */
   maxFrameBytes?: number;
   /** WebSocket implementation (browsers: the global one; Node: ws, set by the Node entry). */
@@ -82,8 +72,6 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   readonly #rtt = new RttStats();
   readonly #limits;
   #nextId = 1;
-  #pingTimer: ReturnType<typeof setInterval> | undefined;
-  #lastPongAt = performance.now();
   #clockOffsetMs = Number.NaN;
   #closed = false;
   /** Tracked poses not sent yet: they ride on this turn's `predict`, or leave alone at its end. */
@@ -98,7 +86,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     const transport = options.transport ?? (await WebSocketTransport.open(url, { WebSocket: options.WebSocket, maxFrameBytes, connectTimeoutMs }));
     const limits = resolveLimits({ maxFrameBytes });
     const welcome = await new Promise<WelcomeMessage>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`no welcome from ${url} within ${connectTimeoutMs} ms`)), Math.max(1, connectTimeoutMs - (performance.now() - started)));
+      const timer = setTimeout(() => fail(new ConnectError(ConnectErrorCode.HANDSHAKE_TIMEOUT, `no welcome from ${url} within ${connectTimeoutMs} ms; is it an edge-offload node?`, { url })), Math.max(1, connectTimeoutMs - (performance.now() - started)));
       const cleanup = () => {
         clearTimeout(timer);
         transport.off('message', onMessage);
@@ -114,38 +102,32 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
         try {
           message = decode(bytes, limits);
         } catch (err) {
-          return fail(err as Error);
+          return fail(new ConnectError(ConnectErrorCode.HANDSHAKE_FAILED, `${url} sent an invalid handshake frame: ${(err as Error).message}`, { url, cause: err }));
         }
         if (message.t === 'welcome') {
           cleanup();
           resolve(message);
         } else if (message.t === 'error') {
-          fail(new ProtocolError(message.code, `${url} refused the session: ${message.message}`));
+          fail(new ConnectError(ConnectErrorCode.HANDSHAKE_REJECTED, `${url} refused the session: ${message.message} (${message.code})`, { url, cause: new ProtocolError(message.code, message.message) }));
         } else {
-          fail(new ProtocolError(ErrorCode.BAD_MESSAGE, `${url} sent '${message.t}' before welcome`));
+          fail(new ConnectError(ConnectErrorCode.HANDSHAKE_FAILED, `${url} sent '${message.t}' before welcome`, { url }));
         }
       };
-      const onClose = (code: number, reason: string) => fail(new Error(`${url} closed during the handshake (${code} ${reason})`));
+      const onClose = (code: number, reason: string) => fail(new ConnectError(ConnectErrorCode.HANDSHAKE_FAILED, `${url} closed during the handshake (${code} ${reason})`, { url }));
       transport.on('message', onMessage);
       transport.on('close', onClose);
       transport.send(encode({ t: 'hello', v: PROTOCOL_VERSION, ...options.hello }));
     });
-    return new NodeConnection(transport, welcome, limits, options.pingIntervalMs ?? 250);
+    return new NodeConnection(transport, welcome, limits);
   }
 
-  private constructor(transport: Transport, welcome: WelcomeMessage, limits: ReturnType<typeof resolveLimits>, pingIntervalMs: number) {
+  private constructor(transport: Transport, welcome: WelcomeMessage, limits: ReturnType<typeof resolveLimits>) {
     super();
     this.#transport = transport;
     this.welcome = welcome;
     this.#limits = limits;
     transport.on('message', (bytes) => this.#onMessage(bytes));
     transport.on('close', (code, reason) => this.#onClose(code, reason));
-    if (pingIntervalMs > 0) {
-      this.#pingTimer = setInterval(() => this.ping().catch(() => {}), pingIntervalMs);
-      // a session must never keep a Node process alive on its own
-      (this.#pingTimer as { unref?: () => void }).unref?.();
-      this.ping().catch(() => {});
-    }
   }
 
   get url(): string {
@@ -163,11 +145,6 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   /** Bytes sent but not yet on the network: a growing number means the link is stalling. */
   get bufferedAmount(): number {
     return this.#transport.bufferedAmount;
-  }
-
-  /** When the last pong arrived (performance.now() ms); failover watches this. */
-  get lastPongAt(): number {
-    return this.#lastPongAt;
   }
 
   /** Node clock minus client clock, ms, from the latest ping (NaN before the first pong). */
@@ -238,7 +215,6 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     const pong = await this.request<'ping'>({ t: 'ping', c }, timeoutMs);
     const now = performance.now();
     const rttMs = now - pong.c;
-    this.#lastPongAt = now;
     // NTP-style: the node's clock read halfway through the round trip
     this.#clockOffsetMs = (pong.r - pong.c + (pong.s - now)) / 2;
     this.#rtt.add(rttMs);
@@ -291,7 +267,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     if (!pending) return; // answered after its timeout: nobody waits any more
     this.#pending.delete(id);
     clearTimeout(pending.timer);
-    if (Replies[pending.type] === message.t) pending.resolve(message);
+    if (answers(pending.type, message.t)) pending.resolve(message);
     else pending.reject(new ProtocolError(ErrorCode.BAD_MESSAGE, `${pending.type} answered with '${message.t}'`));
   }
 
@@ -310,7 +286,6 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   #onClose(code: number, reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#pingTimer);
     for (const [id, pending] of this.#pending) {
       clearTimeout(pending.timer);
       pending.reject(new InvalidStateError(`connection to ${this.url} closed (${code}) with ${pending.type} ${id} outstanding`));
@@ -319,5 +294,3 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     this.safeEmit('close', code, reason);
   }
 }
-
-const Replies: Replies = { ping: 'pong', predict: 'prediction', infer: 'result', render: 'frame', scene: 'ack' };

@@ -2,7 +2,7 @@
  * Probing over the real session protocol: each probe is a NodeConnection (hello → welcome, then
  * ping → pong), with its background ping loop off so the probe alone decides when to ping.
  */
-import { NodeConnection, type NodeConnectionOptions } from './NodeConnection.js';
+import { NodeConnection, type NodeConnectionOptions } from '../link/NodeConnection.js';
 import type { OpenPinger } from './probe.js';
 
 export function connectionPinger(options: Pick<NodeConnectionOptions, 'WebSocket' | 'hello' | 'maxFrameBytes'> = {}): OpenPinger {
@@ -12,7 +12,6 @@ export function connectionPinger(options: Pick<NodeConnectionOptions, 'WebSocket
       ...options,
       hello: { client: 'edge-offload-probe', ...options.hello },
       connectTimeoutMs: timeoutMs,
-      pingIntervalMs: 0,
     });
     const onAbort = () => connection.close();
     signal.addEventListener('abort', onAbort, { once: true });

@@ -4,6 +4,7 @@
  * above the budget. The interval changes with the link's role: fast on the active link, slow on
  * a standby that only has to stay warm.
  */
+import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { NodeConnection } from './NodeConnection.js';
 
 export interface LinkMonitorOptions {
@@ -13,12 +14,18 @@ export interface LinkMonitorOptions {
   budgetMs: number;
   /** Consecutive pongs over budget before `overbudget` fires. */
   overBudgetPings: number;
-  onRtt(rttMs: number): void;
-  onLost(why: string): void;
-  onOverBudget(rttMs: number): void;
 }
 
-export class LinkMonitor {
+export type LinkMonitorEvents = {
+  /** A pong came back, ms. */
+  rtt: [rttMs: number];
+  /** Pongs stopped coming back; the monitor has stopped. */
+  lost: [why: string];
+  /** `overBudgetPings` pongs in a row were over the budget. */
+  overbudget: [rttMs: number];
+};
+
+export class LinkMonitor extends EnhancedEventEmitter<LinkMonitorEvents> {
   readonly #conn: NodeConnection;
   readonly #options: LinkMonitorOptions;
   #intervalMs: number;
@@ -36,6 +43,7 @@ export class LinkMonitor {
   #stopped = false;
 
   constructor(conn: NodeConnection, options: LinkMonitorOptions) {
+    super();
     this.#conn = conn;
     this.#options = options;
     this.#intervalMs = options.intervalMs;
@@ -75,7 +83,7 @@ export class LinkMonitor {
     const expected = Number.isNaN(this.#srtt) ? 0 : this.#srtt + 4 * this.#rttvar;
     if (silentMs > this.#options.missedPings * this.#intervalMs + expected + this.graceMs) {
       this.stop();
-      this.#options.onLost(`no pong for ${Math.round(silentMs)} ms (${this.#options.missedPings} × ${this.#intervalMs} ms pings)`);
+      this.safeEmit('lost', `no pong for ${Math.round(silentMs)} ms (${this.#options.missedPings} × ${this.#intervalMs} ms pings)`);
       return;
     }
     this.#conn
@@ -96,11 +104,11 @@ export class LinkMonitor {
       this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - rttMs);
       this.#srtt = 0.875 * this.#srtt + 0.125 * rttMs;
     }
-    this.#options.onRtt(rttMs);
+    this.safeEmit('rtt', rttMs);
     if (rttMs > this.#options.budgetMs) {
       if (++this.#overBudget >= this.#options.overBudgetPings) {
         this.#overBudget = 0;
-        this.#options.onOverBudget(rttMs);
+        this.safeEmit('overbudget', rttMs);
       }
     } else {
       this.#overBudget = 0;

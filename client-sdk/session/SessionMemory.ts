@@ -4,7 +4,7 @@
  * the session moves to (`hello.resume`, a `pose` catch-up, a scene re-upload), and the source of
  * local constant-velocity predictions while no node answers in time.
  */
-import { extrapolateConstantVelocity, type Device, type PoseSample, type ResumeState } from '../protocol/index.js';
+import { extrapolateConstantVelocity, type Device, type PoseSample, type ResumeState } from '../../protocol/index.js';
 
 export interface SessionMemoryOptions {
   /** Poses kept per device; also the most replayed in one `pose` message. @default 64 */

@@ -6,26 +6,21 @@
  * deadline passes with no node at all. `predict` never waits that long: when no node answers
  * within `localFallbackMs`, it is answered here by constant velocity and marked `local`.
  */
-import {
-  DEFAULT_CLIENT_MAX_FRAME_BYTES,
-  DEFAULT_LIMITS,
-  ErrorCode,
-  InvalidStateError,
-  ProtocolError,
-  RequestError,
-  validate,
-  type Device,
-  type NodeTier,
-  type WireLimits,
-} from '../protocol/index.js';
-import type { NodeConnection, ReplyOf, RequestBody, RequestType } from './NodeConnection.js';
+import { ErrorCode, InvalidStateError, ProtocolError, RequestError, type Device, type NodeTier, type ReplyOf, type RequestBody, type RequestType } from '../../protocol/index.js';
 import type { Prediction } from './SessionBackend.js';
 import type { SessionMemory } from './SessionMemory.js';
 
-/** The node a job can be sent to now. */
+/**
+ * The node jobs go to now: the narrow view of a link the router needs. The owner points the
+ * router at one with `route()`; the router never asks back.
+ */
 export interface RoutedLink {
-  readonly conn: NodeConnection;
   readonly tier: NodeTier;
+  readonly nodeId: string;
+  readonly closed: boolean;
+  /** Predictors the node offers. */
+  readonly predictors: readonly string[];
+  request<T extends RequestType>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>>;
 }
 
 export interface RequestRouterOptions {
@@ -43,9 +38,6 @@ export interface RequestRouterOptions {
 const RETRIABLE = new Set<string>([ErrorCode.SHUTTING_DOWN, ErrorCode.BUSY, ErrorCode.CLOSED, ErrorCode.RATE_LIMITED, ErrorCode.INTERNAL]);
 
 type Routable = Exclude<RequestType, 'ping'>;
-
-/** What we send is checked for shape, with the largest caps any node accepts (as `encode` does). */
-const SEND_LIMITS: WireLimits = { ...DEFAULT_LIMITS, maxFrameBytes: DEFAULT_CLIENT_MAX_FRAME_BYTES, maxStringBytes: 1 << 20 };
 
 interface Job {
   body: RequestBody<Routable>;
@@ -66,14 +58,13 @@ interface Job {
 export class RequestRouter {
   readonly #jobs = new Set<Job>();
   readonly #options: RequestRouterOptions;
-  readonly #active: () => RoutedLink | undefined;
   readonly #memory: SessionMemory;
+  #target: RoutedLink | undefined;
   #closed = false;
   /** Calls answered locally, and calls re-sent after a node was lost (for benches and tests). */
   readonly counters = { local: 0, resent: 0, remote: 0, failed: 0 };
 
-  constructor(active: () => RoutedLink | undefined, memory: SessionMemory, options: RequestRouterOptions) {
-    this.#active = active;
+  constructor(memory: SessionMemory, options: RequestRouterOptions) {
     this.#memory = memory;
     this.#options = options;
   }
@@ -87,7 +78,7 @@ export class RequestRouter {
       const job = this.#job({ t: 'predict', horizonMs, device, ...(predictor ? { predictor } : {}) }, deadlineMs, reject);
       job.resolve = (reply, link) => {
         const answer = reply as ReplyOf<'predict'>;
-        resolve({ pose: answer.pose, predictor: answer.predictor, horizonMs, tier: link.tier, nodeId: link.conn.nodeId, roundTripMs: performance.now() - job.started });
+        resolve({ pose: answer.pose, predictor: answer.predictor, horizonMs, tier: link.tier, nodeId: link.nodeId, roundTripMs: performance.now() - job.started });
       };
       job.local = () => {
         const pose = this.#memory.predictLocally(device, horizonMs);
@@ -111,11 +102,20 @@ export class RequestRouter {
     });
   }
 
-  /** Re-sends every job not on the active node (after a switch, or when one becomes active). */
-  relocate(): void {
+  #active(): RoutedLink | undefined {
+    const target = this.#target;
+    return target && !target.closed ? target : undefined;
+  }
+
+  /**
+   * Points the router at the node jobs go to now (undefined: none, predictions answer locally)
+   * and re-sends every job not on it.
+   */
+  route(link: RoutedLink | undefined): void {
+    this.#target = link;
     const active = this.#active();
     for (const job of this.#jobs) {
-      if (job.link !== active || !active || active.conn.closed) {
+      if (job.link !== active || !active) {
         if (job.link) this.counters.resent++;
         this.#dispatch(job);
       }
@@ -132,14 +132,8 @@ export class RequestRouter {
   }
 
   #job(body: RequestBody<Routable>, deadlineMs: number, reject: (error: Error) => void): Job {
+    // calls were shape-checked once, at the Session (session/checks.ts)
     if (this.#closed) throw new InvalidStateError('session is closed');
-    // a malformed call is the app's mistake: say so now, before any node sees it (and before a
-    // schema error inside a send could be mistaken for a node that went away)
-    try {
-      validate({ ...body, id: 1 }, SEND_LIMITS);
-    } catch (err) {
-      throw new TypeError((err as Error).message);
-    }
     const started = performance.now();
     const job: Job = {
       body,
@@ -178,15 +172,15 @@ export class RequestRouter {
     if (job.done) return;
     const link = this.#active();
     const attempt = ++job.attempt;
-    if (!link || link.conn.closed) {
-      // parked until a node becomes active (relocate); predict need not wait for that
+    if (!link) {
+      // parked until a node becomes active (route); predict need not wait for that
       job.link = undefined;
       job.local?.();
       return;
     }
     job.link = link;
     const remaining = Math.max(1, job.deadlineAt - performance.now());
-    link.conn
+    link
       .request<Routable>(this.#forNode(job.body, link), remaining)
       .then((reply) => {
         if (job.attempt !== attempt || job.done) return;
@@ -199,9 +193,9 @@ export class RequestRouter {
         if (error instanceof InvalidStateError || error instanceof ProtocolError) {
           // the node went away (or broke the protocol and is being dropped): the session is
           // switching; by the time this runs the new node is usually active already. If not,
-          // the job waits for the switch (relocate) rather than going back to the same node.
+          // the job waits for the switch (route) rather than going back to the same node.
           this.counters.resent++;
-          if (link.conn.closed || this.#active() !== link) queueMicrotask(() => this.#dispatch(job));
+          if (link.closed || this.#active() !== link) queueMicrotask(() => this.#dispatch(job));
           else job.link = undefined;
         } else if (error instanceof RequestError && RETRIABLE.has(error.code) && job.retries < this.#options.maxRetries) {
           const delay = this.#options.retryDelayMs * 2 ** job.retries++;
@@ -225,7 +219,7 @@ export class RequestRouter {
 
   /** Strips what this node cannot honour: a predictor it lacks falls back to the node's default. */
   #forNode(body: RequestBody<Routable>, link: RoutedLink): RequestBody<Routable> {
-    if (body.t === 'predict' && body.predictor && !link.conn.welcome.predictors.includes(body.predictor)) {
+    if (body.t === 'predict' && body.predictor && !link.predictors.includes(body.predictor)) {
       const { predictor: _dropped, ...rest } = body;
       return rest;
     }

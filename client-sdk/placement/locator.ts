@@ -3,7 +3,7 @@
  * probes them itself; discovery is one implementation (`DiscoveryLocator`), a fixed list another
  * (`StaticLocator`, for tests and for apps that pin their nodes).
  */
-import type { Capability, NodeTier } from '../protocol/index.js';
+import type { Capability, NodeTier } from '../../protocol/index.js';
 
 export interface NodeCandidate {
   id: string;

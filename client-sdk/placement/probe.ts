@@ -1,12 +1,15 @@
 /**
- * Probing a shortlist: every candidate in parallel, several pings each over the session protocol,
- * the first discarded (it pays for connection set-up and cold caches), each with a timeout. The
- * median is what the node is judged by; the lowest median within the latency budget wins, and
- * every measurement goes back to discovery.
+ * The one probing algorithm: every candidate in parallel, several pings each over the session
+ * protocol, the first discarded (it pays for connection set-up and cold caches), each with a
+ * timeout; stragglers cut off once the first node has finished; near-ties re-probed. The median
+ * is what the node is judged by; the lowest median within the latency budget wins, and every
+ * measurement goes back to discovery. `chooseNode` is the whole decision: the session's
+ * placement calls it, and so do the discovery tests and `bench discovery` (on a simulated clock),
+ * so the selection-quality figure is about this code.
  */
-import type { Capability } from '../protocol/index.js';
+import type { Capability } from '../../protocol/index.js';
 import type { NodeCandidate, NodeLocator, ProbeReport, Shortlist } from './locator.js';
-import { quantile } from './RttStats.js';
+import { quantile } from '../link/RttStats.js';
 
 /** One open connection able to measure RTT. `connectionPinger()` opens one over a NodeConnection. */
 export interface Pinger {
@@ -40,7 +43,21 @@ export interface ProbeOptions {
    */
   straggleFactor?: number;
   signal?: AbortSignal;
+  /** Time source for the straggler cut-off; a simulated one lets benches run without sleeping. */
+  clock?: ProbeClock;
 }
+
+export interface ProbeClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const REAL_CLOCK: ProbeClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 export interface ProbeResult {
   candidate: NodeCandidate;
@@ -96,15 +113,16 @@ export async function probeNode(candidate: NodeCandidate, open: OpenPinger, opti
   const pings = Math.max(2, options.pings ?? 5);
   const pingTimeoutMs = options.pingTimeoutMs ?? 300;
   const signal = options.signal ?? new AbortController().signal;
+  const clock = options.clock ?? REAL_CLOCK;
   const samples: number[] = [];
   let phase: 'connect' | 'ping' = 'connect';
-  let phaseStarted = performance.now();
+  let phaseStarted = clock.now();
   let pinger: Pinger | undefined;
   try {
     pinger = await abortable(open(candidate, { timeoutMs: options.connectTimeoutMs ?? 1000, signal }), signal, (late) => late.close());
     phase = 'ping';
     for (let i = 0; i < pings; i++) {
-      phaseStarted = performance.now();
+      phaseStarted = clock.now();
       const rtt = await abortable(pinger.ping(pingTimeoutMs), signal, () => {});
       if (i > 0) samples.push(rtt);
     }
@@ -114,7 +132,7 @@ export async function probeNode(candidate: NodeCandidate, open: OpenPinger, opti
     const enough = samples.length >= Math.ceil((pings - 1) / 2);
     if (err instanceof StragglerCutOff) {
       // an unanswered ping outstanding t ms means RTT ≥ t; a handshake (TCP, upgrade, hello) is ~3 RTT
-      const outstanding = performance.now() - phaseStarted;
+      const outstanding = clock.now() - phaseStarted;
       const lowerBound = Math.max(phase === 'ping' ? outstanding : outstanding / 3, err.impliedMinRttMs);
       return { candidate, rttMs: enough ? Math.max(median(samples), lowerBound) : lowerBound, samples, cutOff: true };
     }
@@ -126,9 +144,10 @@ export async function probeNode(candidate: NodeCandidate, open: OpenPinger, opti
 
 export async function probeAll(candidates: readonly NodeCandidate[], open: OpenPinger, options: ProbeOptions = {}): Promise<ProbeResult[]> {
   const factor = options.straggleFactor ?? 1;
-  const started = performance.now();
+  const clock = options.clock ?? REAL_CLOCK;
+  const started = clock.now();
   const cut = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: unknown;
   const signal = options.signal ? AbortSignal.any([options.signal, cut.signal]) : cut.signal;
   try {
     return await Promise.all(
@@ -136,13 +155,13 @@ export async function probeAll(candidates: readonly NodeCandidate[], open: OpenP
         const result = await probeNode(c, open, { ...options, signal });
         if (factor > 0 && timer === undefined && result.rttMs !== undefined && !result.cutOff) {
           const implied = result.rttMs * (1 + factor);
-          timer = setTimeout(() => cut.abort(new StragglerCutOff(`slower than ${1 + factor}× the first node to answer`, implied)), (performance.now() - started) * factor);
+          timer = clock.setTimeout(() => cut.abort(new StragglerCutOff(`slower than ${1 + factor}× the first node to answer`, implied)), (clock.now() - started) * factor);
         }
         return result;
       }),
     );
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clock.clearTimeout(timer);
   }
 }
 
@@ -180,6 +199,14 @@ export async function refineTies(results: ProbeResult[], open: OpenPinger, optio
   );
 }
 
+/** Probe every candidate, re-probe near-ties, pick the lowest median within the budget. */
+export async function chooseNode(candidates: readonly NodeCandidate[], open: OpenPinger, options: ProbeOptions = {}): Promise<{ chosen?: ProbeResult; results: ProbeResult[] }> {
+  const results = await probeAll(candidates, open, options);
+  await refineTies(results, open, options);
+  const chosen = pickLowest(results, options.budgetMs);
+  return chosen ? { chosen, results } : { results };
+}
+
 export function toReports(results: readonly ProbeResult[]): ProbeReport[] {
   return results.map((r) => (r.rttMs === undefined ? { id: r.candidate.id } : { id: r.candidate.id, rttMs: r.rttMs }));
 }
@@ -206,10 +233,8 @@ export async function selectNode(
 ): Promise<Selection> {
   const start = performance.now();
   const list = await locator.shortlist({ ...(options.signal ? { signal: options.signal } : {}), ...(options.caps ? { caps: options.caps } : {}) });
-  const [edge, cloud] = await Promise.all([probeAll(list.edge, open, options), probeAll(list.cloud, open, options)]);
-  await refineTies(edge, open, options);
+  const [{ chosen: bestEdge, results: edge }, cloud] = await Promise.all([chooseNode(list.edge, open, options), probeAll(list.cloud, open, options)]);
   locator.report?.(toReports([...edge, ...cloud]));
-  const bestEdge = pickLowest(edge, options.budgetMs);
   const bestCloud = bestEdge ? undefined : pickLowest(cloud);
   const chosen = bestEdge ?? bestCloud;
   return {

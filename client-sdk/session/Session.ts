@@ -3,13 +3,15 @@
  * node (`connect(url)`) or the failover machine that moves between edge, cloud and local answers
  * (`openSession`) — and the app's calls stay the same either way.
  */
-import { DEVICES, InvalidStateError, extrapolateConstantVelocity, type Device, type PoseSample, type Tensor } from '../protocol/index.js';
+import { InvalidStateError, type Device, type PoseSample, type Tensor } from '../../protocol/index.js';
+import { ConnectError, ConnectErrorCode } from '../errors.js';
+import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
+import { NodeConnection, type NodeConnectionOptions } from '../link/NodeConnection.js';
+import type { RttSummary } from '../link/RttStats.js';
+import { Failover } from '../placement/Failover.js';
+import { checkPose, checkPredict, checkRequest } from './checks.js';
 import { DirectLink } from './DirectLink.js';
-import { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
-import { Failover } from './Failover.js';
-import { NodeConnection, type NodeConnectionOptions } from './NodeConnection.js';
-import type { RttSummary } from './RttStats.js';
-import type { Frame, Prediction, RenderRequest, SessionBackend, SessionEvents, Tier } from './SessionBackend.js';
+import { renderBody, type Frame, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents, type Tier } from './SessionBackend.js';
 
 export type { Frame, Prediction, RenderRequest, SessionEvents, Tier } from './SessionBackend.js';
 
@@ -21,15 +23,13 @@ export interface SessionOptions extends NodeConnectionOptions {
   requestTimeoutMs?: number;
   /** Predictor the node should use for this session. */
   predictor?: string;
+  /** `connect` sessions: RTT ping interval, ms (the `latency` event); 0 turns pinging off. @default 250 */
+  pingIntervalMs?: number;
 }
-
-/** Poses kept per device for local prediction. */
-const LOCAL_HISTORY = 32;
 
 export class Session extends EnhancedEventEmitter<SessionEvents> {
   readonly #backend: SessionBackend;
   readonly #options: SessionOptions;
-  readonly #history = new Map<Device, PoseSample[]>();
   #closed = false;
 
   constructor(backend: SessionBackend, options: SessionOptions = {}) {
@@ -39,9 +39,9 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     backend.on('tier', (tier, reason) => this.safeEmit('tier', tier, reason));
     backend.on('latency', (rtt) => this.safeEmit('latency', rtt));
     backend.on('drain', (reason) => this.safeEmit('drain', reason));
+    backend.on('error', (error) => this.safeEmit('error', error));
     backend.on('close', () => this.close());
   }
-
   /** Where calls go now: the node's tier, or `local` while no node answers. */
   get tier(): Tier {
     return this.#backend.node?.tier ?? 'local';
@@ -70,7 +70,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('tier', listener);
-        reject(new Error(`session not on ${tier} within ${timeoutMs} ms; it is on ${this.tier}`));
+        reject(new ConnectError(ConnectErrorCode.NO_NODE, `session not on ${tier} within ${timeoutMs} ms; it is on ${this.tier}`));
       }, timeoutMs);
       const listener = (now: Tier) => {
         if (now !== tier) return;
@@ -86,40 +86,42 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   sendPose(pose: PoseSample): void {
     this.#assertOpen();
     checkPose(pose);
-    let history = this.#history.get(pose.device);
-    if (!history) this.#history.set(pose.device, (history = []));
-    history.push(pose);
-    if (history.length > LOCAL_HISTORY) history.shift();
     this.#backend.sendPose(pose);
   }
 
   /** The pose of `device` `horizonMs` after its latest sample. */
   async predict(horizonMs: number, { device = 'head', predictor = this.#options.predictor }: { device?: Device; predictor?: string } = {}): Promise<Prediction> {
     this.#assertOpen();
-    if (!Number.isFinite(horizonMs) || horizonMs < 0) throw new TypeError('horizonMs must be a non-negative number');
+    checkPredict(horizonMs, device, predictor);
     return this.#backend.predict(horizonMs, { device, ...(predictor ? { predictor } : {}), ...this.#deadline() });
   }
 
   /** What the SDK predicts on its own (constant velocity), with no node involved. */
   predictLocally(horizonMs: number, device: Device = 'head'): Prediction {
-    const history = this.#history.get(device);
-    if (!history?.length) throw new TypeError(`no poses sent yet for device '${device}'`);
-    return { pose: extrapolateConstantVelocity(history, horizonMs), predictor: 'constant-velocity', horizonMs, tier: 'local', roundTripMs: 0 };
+    const pose = this.#backend.memory.predictLocally(device, horizonMs);
+    if (!pose) throw new TypeError(`no poses sent yet for device '${device}'`);
+    return { pose, predictor: 'constant-velocity', horizonMs, tier: 'local', roundTripMs: 0 };
   }
 
   async infer(model: string, input: Tensor): Promise<Tensor> {
     this.#assertOpen();
+    checkRequest<'infer'>({ t: 'infer', model, input });
     return this.#backend.infer(model, input, this.#deadline());
   }
 
   async render(request: RenderRequest): Promise<Frame> {
     this.#assertOpen();
-    return this.#backend.render(request, this.#deadline());
+    if (!request || typeof request !== 'object') throw new TypeError('request is not an object');
+    checkRequest<'render'>(renderBody(request));
+    const frame = await this.#backend.render(request, this.#deadline());
+    this.safeEmit('frame', frame);
+    return frame;
   }
 
   /** Uploads a glTF binary scene that later `render` calls draw. */
   async uploadScene(name: string, glb: Uint8Array): Promise<void> {
     this.#assertOpen();
+    checkRequest<'scene'>({ t: 'scene', name, format: 'glb', data: glb });
     const timeout = this.#options.requestTimeoutMs;
     await this.#backend.uploadScene(name, glb, timeout === undefined ? {} : { deadlineMs: timeout * 10 });
   }
@@ -145,20 +147,10 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   }
 }
 
-/** Argument checks at the SDK boundary: a TypeError naming the field beats a remote BAD_MESSAGE. */
-function checkPose(pose: PoseSample): void {
-  const finite = (v: unknown, n: number) => Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
-  if (!pose || typeof pose !== 'object') throw new TypeError('pose is not an object');
-  if (!(DEVICES as readonly string[]).includes(pose.device)) throw new TypeError(`pose.device must be one of ${DEVICES.join(', ')}`);
-  if (typeof pose.time !== 'number' || !Number.isFinite(pose.time) || pose.time < 0) throw new TypeError('pose.time is not a non-negative number of microseconds');
-  if (!finite(pose.position, 3)) throw new TypeError('pose.position is not a vector [x, y, z]');
-  if (!finite(pose.orientation, 4)) throw new TypeError('pose.orientation is not a quaternion [x, y, z, w]');
-}
-
 /** Opens a session on the node at `url` (a `ws://…/v1/session` URL). */
 export async function connect(url: string, options: SessionOptions = {}): Promise<Session> {
   const hello = { ...options.hello };
   if (options.predictor) hello.resume = { ...hello.resume, predictor: options.predictor };
   const connection = await NodeConnection.open(url, { ...options, hello });
-  return new Session(new DirectLink(connection), options);
+  return new Session(new DirectLink(connection, options.pingIntervalMs ?? 250), options);
 }

@@ -4,7 +4,7 @@
  * over 250 ms, like a saccadic head turn), pitch at 0.23 Hz ±15°, and a 2 cm postural sway.
  * Deterministic for a given seed, so benches can be repeated.
  */
-import { quaternion, type PoseSample, type Quat } from '../protocol/index.js';
+import { quaternion, type PoseSample, type Quat } from '../../protocol/index.js';
 
 export class SimulatedHeadset {
   readonly #phase: number;
