@@ -1,0 +1,126 @@
+/**
+ * A real WebRTC client peer for tests: node-datachannel (libdatachannel) connected to the edge
+ * through the signalling a session carries (RtcSignalling), with a session stand-in that answers
+ * each `predict` arriving on the data channel with a `prediction`, as the edge's handler does.
+ */
+import nodeDataChannel from 'node-datachannel';
+import type { DataChannel, PeerConnection } from 'node-datachannel';
+import { decode, encode, type AckMessage, type PredictionMessage } from '../../protocol/index.js';
+import { RTC_CLIENT_STREAM_MIN, type RtcMessage } from '../../protocol/webrtc.js';
+import { answerSdp, dtlsParametersFromSdp } from '../../protocol/webrtcSdp.js';
+import { RtcSignalling } from '../../edge-server/webrtc/RtcSignalling.js';
+import type { WorkerPool } from '../../edge-server/webrtc/WorkerPool.js';
+import { withTimeout } from './wait.js';
+
+type Answer = RtcMessage | AckMessage;
+
+export interface TestSession {
+  signalling: RtcSignalling;
+  /** What the edge sent unasked (rtcLost). */
+  notices: Answer[];
+  /** Sends one signalling request (an id is added) and resolves with its answer. */
+  request(message: Record<string, unknown>): Promise<Answer>;
+}
+
+/** A session's WebRTC side on `pool`, answering predicts from its data channel with predictions. */
+export function testSession(pool: WorkerPool, sessionId: string): TestSession {
+  const pending = new Map<number, (answer: Answer) => void>();
+  const notices: Answer[] = [];
+  const signalling: RtcSignalling = new RtcSignalling(pool, {
+    sessionId,
+    send(message) {
+      const resolve = 'id' in message ? pending.get(message.id) : undefined;
+      if (resolve && 'id' in message) {
+        pending.delete(message.id);
+        resolve(message);
+      } else notices.push(message);
+    },
+    receive(data) {
+      const msg = decode(data);
+      if (msg.t !== 'predict') return;
+      const answer: PredictionMessage = { t: 'prediction', id: msg.id, pose: msg.poses![0]!, predictor: 'echo', horizonMs: msg.horizonMs, computeMs: 0 };
+      signalling.send('predictions', encode(answer));
+    },
+  });
+  let nextId = 1;
+  return {
+    signalling,
+    notices,
+    async request(message) {
+      const id = nextId++;
+      const answer = new Promise<Answer>((resolve) => pending.set(id, resolve));
+      await signalling.handle({ ...message, id });
+      return withTimeout(answer, `the answer to ${String(message.t)}`);
+    },
+  };
+}
+
+export interface RtcPeer {
+  pc: PeerConnection;
+  /** client → edge, unordered, no retransmits */
+  poses: DataChannel;
+  /** edge → client */
+  predictions: DataChannel;
+  /** Messages received on `predictions`, in order. */
+  received: Buffer[];
+  /** Resolves with the next message on `predictions`. */
+  next(timeoutMs?: number): Promise<Buffer>;
+  close(): void;
+}
+
+function opened(channel: DataChannel, what: string, timeoutMs: number): Promise<void> {
+  if (channel.isOpen()) return Promise.resolve();
+  return withTimeout(new Promise<void>((resolve) => channel.onOpen(resolve)), what, timeoutMs);
+}
+
+/** rtcOpen, offer from the peer, answer from the transport, connect, then both data channels open. */
+export async function connectPeer(session: TestSession, timeoutMs = 10_000): Promise<RtcPeer> {
+  const { PeerConnection } = nodeDataChannel;
+  const pc = new PeerConnection('test-client', { iceServers: [] });
+  try {
+    const transport = await session.request({ t: 'rtcOpen' });
+    if (transport.t !== 'rtcTransport') throw new Error(`rtcOpen answered ${transport.t}`);
+    const gathered = new Promise<void>((resolve) => pc.onGatheringStateChange((state) => state === 'complete' && resolve()));
+    // the first channel triggers the offer; the streams are negotiated out of band (no DCEP)
+    const poses = pc.createDataChannel('poses', { negotiated: true, id: RTC_CLIENT_STREAM_MIN, unordered: true, maxRetransmits: 0 });
+    // wait for every candidate to be in the SDP: this signalling does not trickle
+    await withTimeout(gathered, 'ICE gathering', timeoutMs);
+    const offer = pc.localDescription()!.sdp;
+    pc.setRemoteDescription(answerSdp(offer, transport), 'answer');
+    await session.request({ t: 'rtcConnect', dtlsParameters: dtlsParametersFromSdp(offer) });
+    await session.request({
+      t: 'rtcProduceData',
+      channel: 'poses',
+      sctpStreamParameters: { streamId: RTC_CLIENT_STREAM_MIN, ordered: false, maxRetransmits: 0 },
+    });
+    const consumer = await session.request({ t: 'rtcConsumeData', channel: 'predictions' });
+    if (consumer.t !== 'rtcDataConsumer') throw new Error(`rtcConsumeData answered ${consumer.t}`);
+    const stream = consumer.sctpStreamParameters;
+    const predictions = pc.createDataChannel('predictions', {
+      negotiated: true,
+      id: stream.streamId,
+      unordered: stream.ordered === false,
+      ...(stream.maxRetransmits !== undefined ? { maxRetransmits: stream.maxRetransmits } : {}),
+    });
+    const received: Buffer[] = [];
+    const waiters: ((b: Buffer) => void)[] = [];
+    predictions.onMessage((msg) => {
+      const buffer = typeof msg === 'string' ? Buffer.from(msg) : Buffer.from(msg as ArrayBuffer);
+      received.push(buffer);
+      waiters.shift()?.(buffer);
+    });
+    await opened(poses, 'the poses channel to open', timeoutMs);
+    await opened(predictions, 'the predictions channel to open', timeoutMs);
+    return {
+      pc,
+      poses,
+      predictions,
+      received,
+      next: (ms = 5000) => withTimeout(new Promise<Buffer>((resolve) => waiters.push(resolve)), 'a message on predictions', ms),
+      close: () => pc.close(),
+    };
+  } catch (err) {
+    pc.close();
+    throw err;
+  }
+}
