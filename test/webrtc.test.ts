@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connectPeer, testSession, type RtcPeer } from './support/rtcPeer.js';
 import { waitFor, withTimeout } from './support/wait.js';
+import { startUdpNetemProxy, type UdpNetemProxy } from '../netem/UdpNetemProxy.js';
 
 const SHA256 = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).padStart(2, '0').toUpperCase()).join(':');
 const goodDtls = { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: SHA256 }] };
@@ -304,6 +305,30 @@ pool('port range, announced IP and DTLS certificate options reach the worker', a
     assert.is(answer.dtlsParameters.fingerprints.find((f) => f.algorithm === 'sha-256')!.value, expected);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+pool('data channels through the UDP network emulator: every round trip pays the emulated delay both ways', async (ctx) => {
+  ctx.pool = await WorkerPool.create({ workers: 1, enableTcp: false });
+  let proxy: UdpNetemProxy | undefined;
+  try {
+    const peer = await connectPeer(testSession(ctx.pool, 'far'), {
+      // the peer reaches the worker only through the emulator, as a client on a real link would
+      candidates: async ([edge]) => {
+        proxy = await startUdpNetemProxy({ target: { host: edge!.ip, port: edge!.port }, delayMs: 10 });
+        return [{ ...edge!, port: proxy.port }];
+      },
+    });
+    ctx.peers.push(peer);
+    for (let id = 1; id <= 5; id++) {
+      const t0 = performance.now();
+      assert.is((await predictRoundTrip(peer, id)).id, id);
+      // a lower bound only: load can add delay, never remove it
+      assert.ok(performance.now() - t0 >= 2 * 10 - 1, `round trip ${(performance.now() - t0).toFixed(1)} ms`);
+    }
+    assert.ok(proxy!.stats.datagramsUp >= 5 && proxy!.stats.datagramsDown >= 5);
+  } finally {
+    await proxy?.close();
   }
 });
 

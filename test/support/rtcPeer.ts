@@ -6,7 +6,7 @@
 import nodeDataChannel from 'node-datachannel';
 import type { DataChannel, PeerConnection } from 'node-datachannel';
 import { decode, encode, type AckMessage, type PredictionMessage } from '../../protocol/index.js';
-import { RTC_CLIENT_STREAM_MIN, type RtcMessage } from '../../protocol/webrtc.js';
+import { RTC_CLIENT_STREAM_MIN, type RtcIceCandidate, type RtcMessage } from '../../protocol/webrtc.js';
 import { answerSdp, dtlsParametersFromSdp } from '../../protocol/webrtcSdp.js';
 import { RtcSignalling } from '../../edge-server/webrtc/RtcSignalling.js';
 import type { WorkerPool } from '../../edge-server/webrtc/WorkerPool.js';
@@ -74,7 +74,14 @@ function opened(channel: DataChannel, what: string, timeoutMs: number): Promise<
 }
 
 /** rtcOpen, offer from the peer, answer from the transport, connect, then both data channels open. */
-export async function connectPeer(session: TestSession, timeoutMs = 10_000): Promise<RtcPeer> {
+export interface ConnectOptions {
+  timeoutMs?: number;
+  /** Rewrites the edge's ICE candidates before the peer sees them (to go through netem). */
+  candidates?: (candidates: RtcIceCandidate[]) => RtcIceCandidate[] | Promise<RtcIceCandidate[]>;
+}
+
+export async function connectPeer(session: TestSession, options: ConnectOptions = {}): Promise<RtcPeer> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const { PeerConnection } = nodeDataChannel;
   const pc = new PeerConnection('test-client', { iceServers: [] });
   try {
@@ -86,7 +93,8 @@ export async function connectPeer(session: TestSession, timeoutMs = 10_000): Pro
     // wait for every candidate to be in the SDP: this signalling does not trickle
     await withTimeout(gathered, 'ICE gathering', timeoutMs);
     const offer = pc.localDescription()!.sdp;
-    pc.setRemoteDescription(answerSdp(offer, transport), 'answer');
+    const candidates = (await options.candidates?.(transport.iceCandidates)) ?? transport.iceCandidates;
+    pc.setRemoteDescription(answerSdp(offer, { ...transport, iceCandidates: candidates }), 'answer');
     await session.request({ t: 'rtcConnect', dtlsParameters: dtlsParametersFromSdp(offer) });
     await session.request({
       t: 'rtcProduceData',
