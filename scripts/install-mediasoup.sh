@@ -91,6 +91,16 @@ if worker_runs "$CACHED"; then
   exit 0
 fi
 
+# One build at a time per cache (two checkouts sharing node_modules would clobber each other's
+# build); whoever waited finds the worker the other built.
+mkdir -p "$(dirname "$CACHED")"
+exec 9>"$(dirname "$CACHED")/.install-mediasoup.lock"
+flock 9
+if worker_runs "$CACHED"; then
+  say "worker built meanwhile by another install ($CACHED): nothing to do"
+  exit 0
+fi
+
 if [ ! -f "$PKG/package.json" ] || [ "$(node -p "require('$PKG/package.json').version")" != "$VERSION" ]; then
   say "mediasoup@$VERSION is not in node_modules; installing its JavaScript (scripts off)"
   npm install --no-save --ignore-scripts --no-audit --no-fund "mediasoup@$VERSION" || give_up "npm install mediasoup@$VERSION failed"
@@ -98,7 +108,6 @@ fi
 
 BUILT="$PKG/worker/out/Release/mediasoup-worker"
 store() {
-  mkdir -p "$(dirname "$CACHED")"
   cp "$BUILT" "$CACHED.tmp.$$" && mv "$CACHED.tmp.$$" "$CACHED"   # atomic for concurrent readers
   say "worker cached at $CACHED"
 }

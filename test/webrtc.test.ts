@@ -153,13 +153,17 @@ pool.after.each(async (ctx) => {
 
 pool('a predict message makes the round trip over unreliable data channels through the router', async (ctx) => {
   ctx.pool = await WorkerPool.create({ workers: 1 });
-  const peer = await connectPeer(testSession(ctx.pool, 's1'));
+  const session = testSession(ctx.pool, 's1');
+  const peer = await connectPeer(session);
   ctx.peers.push(peer);
   for (let id = 1; id <= 20; id++) {
     const prediction = await predictRoundTrip(peer, id);
     assert.is(prediction.id, id);
     assert.equal(prediction.pose.position, [0, 1.6, id]);
   }
+  // over the channel's message size: refused (the session answers on its socket instead), not thrown
+  assert.is(session.signalling.send('predictions', new Uint8Array(ctx.pool.options.maxMessageSize + 1)), false);
+  assert.is((await predictRoundTrip(peer, 21)).id, 21);
   assert.equal(ctx.pool.workers.map((w) => w.transports), [1]);
 });
 

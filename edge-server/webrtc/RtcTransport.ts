@@ -51,6 +51,8 @@ export class RtcTransport extends EventEmitter<RtcTransportEvents> {
   readonly sessionId: string;
   /** pid of the worker serving this transport. */
   readonly workerPid: number;
+  /** Largest message either way; a bigger one is refused by `send` (the worker would drop it). */
+  readonly maxMessageSize: number;
   readonly #webRtc: types.WebRtcTransport;
   readonly #direct: types.DirectTransport;
   readonly #producers = new Map<RtcClientChannel, { fromClient: types.DataProducer; toEdge: types.DataConsumer }>();
@@ -59,10 +61,11 @@ export class RtcTransport extends EventEmitter<RtcTransportEvents> {
   #closed = false;
 
   /** Use WorkerPool.createTransport(). */
-  constructor(sessionId: string, workerPid: number, webRtc: types.WebRtcTransport, direct: types.DirectTransport) {
+  constructor(sessionId: string, workerPid: number, maxMessageSize: number, webRtc: types.WebRtcTransport, direct: types.DirectTransport) {
     super();
     this.sessionId = sessionId;
     this.workerPid = workerPid;
+    this.maxMessageSize = maxMessageSize;
     this.#webRtc = webRtc;
     this.#direct = direct;
     // mediasoup closes a dead worker's routers (and so this transport) just before it emits the
@@ -164,13 +167,22 @@ export class RtcTransport extends EventEmitter<RtcTransportEvents> {
     }
   }
 
-  /** Sends on the edge's `channel`; false when that channel is not open (the caller uses ws). */
+  /**
+   * Sends on the edge's `channel`; false when that channel is not open or the message is over
+   * `maxMessageSize` (the caller uses the socket instead).
+   */
   send(channel: RtcEdgeChannel, data: Uint8Array): boolean {
     const consumer = this.#consumers.get(channel);
-    if (this.#closed || !consumer) return false;
-    // binary PPID (53); mediasoup wants a Buffer
-    consumer.fromEdge.send(Buffer.from(data.buffer, data.byteOffset, data.byteLength), 53);
-    return true;
+    if (this.#closed || !consumer || data.byteLength > this.maxMessageSize) return false;
+    try {
+      // binary PPID (53); mediasoup wants a Buffer
+      consumer.fromEdge.send(Buffer.from(data.buffer, data.byteOffset, data.byteLength), 53);
+      return true;
+    } catch (err) {
+      // over maxMessageSize, or the producer closed under us: the caller falls back to the socket
+      logger.debug(`session ${this.sessionId}: send on ${channel} failed (${(err as Error).message})`);
+      return false;
+    }
   }
 
   /** @internal The pool calls this when the worker under the transport died. */

@@ -110,7 +110,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       webRtc.close();
       throw err;
     }
-    const transport = new RtcTransport(sessionId, slot.worker.pid, webRtc, direct);
+    const transport = new RtcTransport(sessionId, slot.worker.pid, o.maxMessageSize, webRtc, direct);
     if (this.#closed || !this.#slots.has(slot)) {
       // the worker died (or the pool closed) while we awaited: say so rather than hand out a corpse
       transport.close();
