@@ -282,6 +282,27 @@ pool('with its only worker dead, a new transport waits for the replacement', asy
   assert.is((await predictRoundTrip(peer, 9)).id, 9);
 });
 
+pool('a DTLS handshake against the wrong fingerprint fails: the session gets rtcLost, and a full worker is BUSY', async (ctx) => {
+  ctx.pool = await WorkerPool.create({ workers: 1, maxTransportsPerWorker: 1 });
+  const session = testSession(ctx.pool, 'impostor');
+  // well-formed, but not the client's certificate: mediasoup must refuse the handshake
+  await connectPeer(session, { dtlsParameters: () => goodDtls }).then(
+    (peer) => {
+      peer.close();
+      assert.unreachable('the channels must not open');
+    },
+    () => {}, // wherever the client was when the handshake failed
+  );
+  const lost = await waitFor(() => session.notices.find((n) => n.t === 'rtcLost'), 'rtcLost after the failed handshake', 10_000);
+  assert.is(lost?.t === 'rtcLost' && lost.code, ErrorCode.TRANSPORT_LOST);
+  assert.is(session.signalling.transport, undefined);
+  await session.request({ t: 'rtcOpen' });
+  await testSession(ctx.pool, 'one-too-many').request({ t: 'rtcOpen' }).then(
+    () => assert.unreachable('the worker is full'),
+    (err: { code?: string }) => assert.is(err.code, ErrorCode.BUSY),
+  );
+});
+
 pool('port range, announced IP and DTLS certificate options reach the worker', async (ctx) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'edge-offload-dtls-'));
   try {

@@ -71,6 +71,11 @@ export class RtcTransport extends EventEmitter<RtcTransportEvents> {
     // mediasoup closes a dead worker's routers (and so this transport) just before it emits the
     // worker's `died`, on which the pool reports the session as lost. Should anything else close
     // the router under us, the session still hears of it.
+    // A failed DTLS handshake (a fingerprint that does not match the client's certificate, a
+    // client that gave up) never recovers: the client must open a new transport.
+    webRtc.on('dtlsstatechange', (state) => {
+      if (state === 'failed') this.lose(new RequestError(ErrorCode.TRANSPORT_LOST, 'the DTLS handshake failed; open a new transport'));
+    });
     webRtc.observer.once('close', () => {
       if (!this.#closed) queueMicrotask(() => this.lose(new RequestError(ErrorCode.TRANSPORT_LOST, 'the media router closed; open a new transport')));
     });

@@ -148,6 +148,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     let best: Slot | undefined;
     for (const slot of this.#slots) if (!best || slot.transports.size < best.transports.size) best = slot;
     if (!best) throw new RequestError(ErrorCode.TRANSPORT_LOST, `no media worker came up within ${this.options.workerWaitTimeoutMs} ms; stay on ws`);
+    if (best.transports.size >= this.options.maxTransportsPerWorker) {
+      throw new RequestError(ErrorCode.BUSY, `every media worker serves ${this.options.maxTransportsPerWorker} transports; stay on ws`);
+    }
     return best;
   }
 

@@ -32,6 +32,11 @@ export interface WebRtcOptions {
   maxMessageSize?: number;
   /** Sender bitrate estimate a new transport starts from, bit/s, default 10 Mbit/s (a video frame is big). */
   initialAvailableOutgoingBitrate?: number;
+  /**
+   * Transports one worker serves at most, default 500 (a few hundred sessions per core keeps one
+   * worker's event loop responsive); beyond it on every worker, opening a transport is BUSY.
+   */
+  maxTransportsPerWorker?: number;
   /** First wait before replacing a dead worker, ms, default 100; doubles per death in a row. */
   respawnDelayMs?: number;
   /** Longest such wait, ms, default 10 000: a worker that keeps crashing does not spin the CPU. */
@@ -63,6 +68,7 @@ export function resolveWebRtcOptions(options: WebRtcOptions = {}): ResolvedWebRt
     enableTcp: options.enableTcp ?? true,
     maxMessageSize: options.maxMessageSize ?? 262144,
     initialAvailableOutgoingBitrate: options.initialAvailableOutgoingBitrate ?? 10_000_000,
+    maxTransportsPerWorker: options.maxTransportsPerWorker ?? 500,
     respawnDelayMs: options.respawnDelayMs ?? 100,
     maxRespawnDelayMs: options.maxRespawnDelayMs ?? 10_000,
     workerWaitTimeoutMs: options.workerWaitTimeoutMs ?? 10_000,
@@ -81,7 +87,7 @@ export function resolveWebRtcOptions(options: WebRtcOptions = {}): ResolvedWebRt
   if (!resolved.enableUdp && !resolved.enableTcp) throw new TypeError('webrtc: enable UDP, TCP or both');
   positiveInt(resolved.maxMessageSize, 'webrtc.maxMessageSize', 1 << 30);
   positiveInt(resolved.initialAvailableOutgoingBitrate, 'webrtc.initialAvailableOutgoingBitrate');
-  for (const key of ['respawnDelayMs', 'maxRespawnDelayMs', 'workerWaitTimeoutMs'] as const) positiveInt(resolved[key], `webrtc.${key}`);
+  for (const key of ['maxTransportsPerWorker', 'respawnDelayMs', 'maxRespawnDelayMs', 'workerWaitTimeoutMs'] as const) positiveInt(resolved[key], `webrtc.${key}`);
   return resolved;
 }
 

@@ -6,7 +6,7 @@
 import nodeDataChannel from 'node-datachannel';
 import type { DataChannel, PeerConnection } from 'node-datachannel';
 import { decode, encode, type AckMessage, type PredictionMessage } from '../../protocol/index.js';
-import { RTC_CLIENT_STREAM_MIN, type RtcIceCandidate, type RtcMessage } from '../../protocol/webrtc.js';
+import { RTC_CLIENT_STREAM_MIN, type RtcDtlsParameters, type RtcIceCandidate, type RtcMessage } from '../../protocol/webrtc.js';
 import { answerSdp, dtlsParametersFromSdp } from '../../protocol/webrtcSdp.js';
 import { RtcSignalling } from '../../edge-server/webrtc/RtcSignalling.js';
 import type { WorkerPool } from '../../edge-server/webrtc/WorkerPool.js';
@@ -18,6 +18,8 @@ export interface TestSession {
   signalling: RtcSignalling;
   /** What the edge sent unasked (rtcLost). */
   notices: Answer[];
+  /** Resolves with the next unasked message. */
+  nextNotice(): Promise<Answer>;
   /** Sends one signalling request (an id is added) and resolves with its answer. */
   request(message: Record<string, unknown>): Promise<Answer>;
 }
@@ -26,6 +28,7 @@ export interface TestSession {
 export function testSession(pool: WorkerPool, sessionId: string): TestSession {
   const pending = new Map<number, (answer: Answer) => void>();
   const notices: Answer[] = [];
+  const noticeWaiters: ((answer: Answer) => void)[] = [];
   const signalling: RtcSignalling = new RtcSignalling(pool, {
     sessionId,
     send(message) {
@@ -33,7 +36,10 @@ export function testSession(pool: WorkerPool, sessionId: string): TestSession {
       if (resolve && 'id' in message) {
         pending.delete(message.id);
         resolve(message);
-      } else notices.push(message);
+      } else {
+        notices.push(message);
+        noticeWaiters.splice(0).forEach((resolve) => resolve(message));
+      }
     },
     receive(data) {
       const msg = decode(data);
@@ -46,6 +52,7 @@ export function testSession(pool: WorkerPool, sessionId: string): TestSession {
   return {
     signalling,
     notices,
+    nextNotice: () => new Promise((resolve) => noticeWaiters.push(resolve)),
     async request(message) {
       const id = nextId++;
       const answer = new Promise<Answer>((resolve) => pending.set(id, resolve));
@@ -78,6 +85,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Rewrites the edge's ICE candidates before the peer sees them (to go through netem). */
   candidates?: (candidates: RtcIceCandidate[]) => RtcIceCandidate[] | Promise<RtcIceCandidate[]>;
+  /** Replaces the DTLS parameters read from the offer (to test a wrong fingerprint). */
+  dtlsParameters?: (fromOffer: RtcDtlsParameters) => unknown;
 }
 
 export async function connectPeer(session: TestSession, options: ConnectOptions = {}): Promise<RtcPeer> {
@@ -87,6 +96,11 @@ export async function connectPeer(session: TestSession, options: ConnectOptions 
   try {
     const transport = await session.request({ t: 'rtcOpen' });
     if (transport.t !== 'rtcTransport') throw new Error(`rtcOpen answered ${transport.t}`);
+    // a client gives up on its transport as soon as the edge says it is lost
+    const lost = session.nextNotice().then((notice) => {
+      throw new Error(`the edge sent ${notice.t} while connecting`);
+    });
+    lost.catch(() => {});
     const gathered = new Promise<void>((resolve) => pc.onGatheringStateChange((state) => state === 'complete' && resolve()));
     // the first channel triggers the offer; the streams are negotiated out of band (no DCEP)
     const poses = pc.createDataChannel('poses', { negotiated: true, id: RTC_CLIENT_STREAM_MIN, unordered: true, maxRetransmits: 0 });
@@ -95,7 +109,8 @@ export async function connectPeer(session: TestSession, options: ConnectOptions 
     const offer = pc.localDescription()!.sdp;
     const candidates = (await options.candidates?.(transport.iceCandidates)) ?? transport.iceCandidates;
     pc.setRemoteDescription(answerSdp(offer, { ...transport, iceCandidates: candidates }), 'answer');
-    await session.request({ t: 'rtcConnect', dtlsParameters: dtlsParametersFromSdp(offer) });
+    const dtls = dtlsParametersFromSdp(offer);
+    await session.request({ t: 'rtcConnect', dtlsParameters: options.dtlsParameters?.(dtls) ?? dtls });
     await session.request({
       t: 'rtcProduceData',
       channel: 'poses',
@@ -117,8 +132,8 @@ export async function connectPeer(session: TestSession, options: ConnectOptions 
       received.push(buffer);
       waiters.shift()?.(buffer);
     });
-    await opened(poses, 'the poses channel to open', timeoutMs);
-    await opened(predictions, 'the predictions channel to open', timeoutMs);
+    await Promise.race([lost, opened(poses, 'the poses channel to open', timeoutMs)]);
+    await Promise.race([lost, opened(predictions, 'the predictions channel to open', timeoutMs)]);
     return {
       pc,
       poses,
