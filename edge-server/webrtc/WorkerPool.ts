@@ -135,13 +135,13 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   async #liveSlot(): Promise<Slot> {
     if (this.#closed) throw new InvalidStateError('the WebRTC worker pool is closed');
-    if (this.#slots.size === 0) {
+    // no live worker: wait for a replacement (one that fails to start is retried with backoff)
+    const deadline = performance.now() + this.options.workerWaitTimeoutMs;
+    while (this.#slots.size === 0 && this.#starting.size > 0) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), this.options.workerWaitTimeoutMs);
-      });
-      // the first replacement to come up; undefined when none does in time
-      await Promise.race([timeout, ...[...this.#starting].map((p) => p.then((s) => s ?? timeout))]);
+      await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, left))), ...this.#starting]);
       clearTimeout(timer);
       if (this.#closed) throw new InvalidStateError('the WebRTC worker pool is closed');
     }
