@@ -1,20 +1,23 @@
 /**
- * One session's WebRTC signalling, independent of how the session frames its socket: validated
- * `rtc*` requests in, answers and `rtcLost` notices out through the host, client data-channel
- * messages handed to the host like frames from ws. The session's handler table routes the
- * `rtc*` kinds here; this object owns the session's (at most one) RtcTransport.
+ * One session's WebRTC signalling, independent of how the session frames its socket: `rtc*`
+ * requests in, their answers out (for the session to send as it answers any request), `rtcLost`
+ * notices through the host, and client data-channel messages handed to the host like frames from
+ * its socket. This object owns the session's (at most one) RtcTransport; the session owns it and
+ * closes it with itself.
  */
 import { ErrorCode, RequestError } from '../../protocol/errors.js';
 import type { AckMessage } from '../../protocol/messages.js';
-import { validateRtc, type RtcEdgeChannel, type RtcMessage, type RtcMessageOf } from '../../protocol/webrtc.js';
+import { validateRtc, type RtcEdgeChannel, type RtcMessageOf } from '../../protocol/webrtc.js';
 import { TokenBucket } from '../TokenBucket.js';
 import type { RtcTransport } from './RtcTransport.js';
 import type { WorkerPool } from './WorkerPool.js';
 
+export type RtcAnswer = RtcMessageOf<'rtcTransport'> | RtcMessageOf<'rtcDataConsumer'> | AckMessage;
+
 export interface RtcSignallingHost {
   readonly sessionId: string;
-  /** Sends an answer or notice on the session socket. */
-  send(message: RtcMessage | AckMessage): void;
+  /** Sends a notice that answers no request (`rtcLost`) on the session socket. */
+  notify(message: RtcMessageOf<'rtcLost'>): void;
   /** A wire message from a client data channel: handle it as one from the socket. */
   receive(data: Buffer): void;
 }
@@ -46,10 +49,11 @@ export class RtcSignalling {
   }
 
   /**
-   * Serves one signalling request (validated again here: the caller may hand raw decoded values).
-   * Throws FieldError/RequestError with a code for the session to answer as `error { id, code }`.
+   * Serves one signalling request (validated again here: the caller may hand raw decoded values)
+   * and resolves with its answer. Rejects with FieldError/RequestError carrying a code, for the
+   * session to answer as `error { id, code }`.
    */
-  async handle(value: unknown): Promise<void> {
+  async handle(value: unknown): Promise<RtcAnswer> {
     const message = validateRtc(value);
     if (this.#closed) throw new RequestError(ErrorCode.SHUTTING_DOWN, 'the session is closing');
     switch (message.t) {
@@ -57,13 +61,13 @@ export class RtcSignalling {
         return this.#open(message);
       case 'rtcConnect':
         await this.#current().connect(message.dtlsParameters);
-        return this.#host.send({ t: 'ack', id: message.id });
+        return { t: 'ack', id: message.id };
       case 'rtcProduceData':
         await this.#current().produceData(message.channel, message.sctpStreamParameters);
-        return this.#host.send({ t: 'ack', id: message.id });
+        return { t: 'ack', id: message.id };
       case 'rtcConsumeData': {
         const sctpStreamParameters = await this.#current().consumeData(message.channel);
-        return this.#host.send({ t: 'rtcDataConsumer', id: message.id, channel: message.channel, sctpStreamParameters });
+        return { t: 'rtcDataConsumer', id: message.id, channel: message.channel, sctpStreamParameters };
       }
       default:
         throw new RequestError(ErrorCode.BAD_REQUEST, `'${message.t}' is sent by the edge, not to it`);
@@ -81,7 +85,7 @@ export class RtcSignalling {
     this.#transport = undefined;
   }
 
-  async #open(message: RtcMessageOf<'rtcOpen'>): Promise<void> {
+  async #open(message: RtcMessageOf<'rtcOpen'>): Promise<RtcMessageOf<'rtcTransport'>> {
     if (!this.#opens.take()) throw new RequestError(ErrorCode.RATE_LIMITED, 'too many rtcOpen; wait, or stay on ws');
     // one transport per session: a new open replaces the old one (an ICE restart the simple way)
     this.#transport?.close();
@@ -95,9 +99,9 @@ export class RtcSignalling {
     transport.on('message', (_channel, data) => this.#host.receive(data));
     transport.on('lost', (error) => {
       if (this.#transport === transport) this.#transport = undefined;
-      this.#host.send({ t: 'rtcLost', code: error.code, reason: error.message.slice(0, 256), retryAfterMs: this.#pool.options.respawnDelayMs });
+      this.#host.notify({ t: 'rtcLost', code: error.code, reason: error.message.slice(0, 256), retryAfterMs: this.#pool.options.respawnDelayMs });
     });
-    this.#host.send({ t: 'rtcTransport', id: message.id, ...transport.info() });
+    return { t: 'rtcTransport', id: message.id, ...transport.info() };
   }
 
   #current(): RtcTransport {

@@ -26,20 +26,13 @@ export interface TestSession {
 
 /** A session's WebRTC side on `pool`, answering predicts from its data channel with predictions. */
 export function testSession(pool: WorkerPool, sessionId: string): TestSession {
-  const pending = new Map<number, (answer: Answer) => void>();
   const notices: Answer[] = [];
   const noticeWaiters: ((answer: Answer) => void)[] = [];
   const signalling: RtcSignalling = new RtcSignalling(pool, {
     sessionId,
-    send(message) {
-      const resolve = 'id' in message ? pending.get(message.id) : undefined;
-      if (resolve && 'id' in message) {
-        pending.delete(message.id);
-        resolve(message);
-      } else {
-        notices.push(message);
-        noticeWaiters.splice(0).forEach((resolve) => resolve(message));
-      }
+    notify(message) {
+      notices.push(message);
+      noticeWaiters.splice(0).forEach((resolve) => resolve(message));
     },
     receive(data) {
       const msg = decode(data);
@@ -55,9 +48,9 @@ export function testSession(pool: WorkerPool, sessionId: string): TestSession {
     nextNotice: () => new Promise((resolve) => noticeWaiters.push(resolve)),
     async request(message) {
       const id = nextId++;
-      const answer = new Promise<Answer>((resolve) => pending.set(id, resolve));
-      await signalling.handle({ ...message, id });
-      return withTimeout(answer, `the answer to ${String(message.t)}`);
+      const answer = await withTimeout(signalling.handle({ ...message, id }), `the answer to ${String(message.t)}`);
+      if (answer.id !== id) throw new Error(`answer to ${id} came with id ${answer.id}`);
+      return answer;
     },
   };
 }
