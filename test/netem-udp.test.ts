@@ -2,6 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import dgram from 'node:dgram';
 import { PassThrough } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { DelayLine, DEFAULT_LINK } from '../netem/DelayLine.js';
 import { startUdpNetemProxy, type UdpNetemProxy } from '../netem/UdpNetemProxy.js';
 import { runNetemCommand } from '../netem/cli.js';
@@ -207,6 +209,30 @@ cli('--help documents --udp; UDP-only flags without --udp point at --help', asyn
       ),
       argv.join(' '),
     );
+  }
+});
+
+cli('edge-offload netem --udp runs as a process: forwards datagrams both ways and reports them on SIGINT', async () => {
+  const echo = await udpServer(true);
+  const bin = fileURLToPath(new URL('../bin/edge-offload.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, 'netem', '--udp', '--target', `127.0.0.1:${echo.port}`, '--delay', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (chunk) => (out += chunk));
+  child.stderr.on('data', (chunk) => (out += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const c = await client();
+  try {
+    const port = Number((await waitFor(() => /listening on 127\.0\.0\.1:(\d+)/.exec(out) ?? undefined, 'the listening line', 10_000))[1]);
+    c.socket.send(Buffer.from('through'), port, '127.0.0.1');
+    await waitFor(() => c.received.length === 1, 'the echo through the CLI proxy');
+    assert.is(c.received[0]!.toString(), 'through');
+    child.kill('SIGINT');
+    assert.is(await withTimeout(exited, 'the CLI to exit', 10_000), 0);
+    assert.match(out, '1 datagrams up (0 dropped), 1 down (0 dropped)');
+  } finally {
+    child.kill();
+    await c.close();
+    await echo.close();
   }
 });
 
