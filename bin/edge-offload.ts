@@ -20,7 +20,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   netem: {
     // loaded only when asked for
     run: async (argv) => (await import('../netem/cli.js')).runNetemCommand(argv),
-    summary: 'user-space network emulator: a TCP proxy adding delay, jitter, loss stalls, bandwidth caps',
+    summary: 'user-space network emulator: a TCP (or --udp datagram) proxy adding delay, jitter, loss, bandwidth caps',
   },
   bench: { run: runBenchCommand, summary: 'run a benchmark (overhead, …); results go to bench/results/' },
 };
