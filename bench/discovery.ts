@@ -18,7 +18,7 @@ import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
 import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
 import type { NodeRecord, Registry } from '../discovery/registry/Registry.js';
 import { TrustedOperators } from '../discovery/trust.js';
-import { redisAvailable, startRedis } from '../test/support/redis.js';
+import { redisAvailable, startRedis } from './lib/redisServer.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';

@@ -26,7 +26,7 @@ import { environment, printEnvironment } from './lib/environment.js';
 import { RESULTS_DIR, writeResult } from './lib/results.js';
 import { summarize, type Summary } from './lib/stats.js';
 import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';
-import { decodeFrame, findBlob, IS_RED } from '../test/support/colorBlobs.js';
+import { decodeFrame, findBlob, IS_RED } from './lib/colorBlobs.js';
 
 const HELP = `Usage: edge-offload bench motion-to-photon [options]
 

@@ -9,7 +9,7 @@ import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
 import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
 import { foldObservation, FRESH_STATS, type Registry } from '../discovery/registry/Registry.js';
 import { eventually, record } from './support/discoveryFixtures.js';
-import { startRedis, type RedisProcess } from './support/redis.js';
+import { startRedis, type RedisProcess } from '../bench/lib/redisServer.js';
 
 const HEARTBEAT_MS = 100; // ttl = 3 × 100 ms
 const RATES = { latencyAlpha: 0.3, reputationAlpha: 0.2 };

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { DiscoveryServer } from '../discovery/DiscoveryServer.js';
 import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
 import { eventually, makeNode, makeOperator, trustOf } from './support/discoveryFixtures.js';
-import { startRedis, type RedisProcess } from './support/redis.js';
+import { startRedis, type RedisProcess } from '../bench/lib/redisServer.js';
 
 const HEARTBEAT_MS = 100;
 
