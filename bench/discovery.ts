@@ -26,7 +26,7 @@ import { summarize, type Summary } from './lib/stats.js';
 import { DEFAULT_SELECTION, simulateSelection } from './discovery/selection.js';
 import { clientPoints, remotePoints, seeded, syntheticNode } from './discovery/synthetic.js';
 
-const HELP = `Usage: edge-offload bench discovery [options]
+const HELP = `Usage: npm run bench -- discovery [options]
 
 Options:
   --quick        smaller run (no 1M-node memory run, fewer queries and sessions)
