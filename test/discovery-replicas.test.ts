@@ -8,6 +8,7 @@ import { DiscoveryServer } from '../discovery/DiscoveryServer.js';
 import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
 import { eventually, makeNode, makeOperator, trustOf } from './support/discoveryFixtures.js';
 import { startRedis, type RedisProcess } from '../bench/lib/redisServer.js';
+import { withTimeout } from './support/wait.js';
 
 const HEARTBEAT_MS = 100;
 
@@ -78,10 +79,10 @@ test('when Redis goes away a replica answers 503 UNAVAILABLE at once instead of 
   try {
     assert.is((await fetch(url + '/v1/query?lat=1&lon=1')).status, 200);
     await own.stop();
-    const started = performance.now();
-    const res = await post(url, '/v1/query', { lat: 1, lon: 1 });
+    // "at once": without the offline-queue cut-off the query would wait for Redis forever; the
+    // timeout only catches that hang (how fast it fails is not a test's business on a busy machine)
+    const res = await withTimeout(post(url, '/v1/query', { lat: 1, lon: 1 }), 'a 503 while Redis is down');
     assert.equal([res.status, res.json.error.code], [503, 'UNAVAILABLE']);
-    assert.ok(performance.now() - started < 1000, 'fails fast');
     assert.is((await fetch(url + '/healthz')).status, 503);
   } finally {
     await server.close();
