@@ -53,7 +53,9 @@ if (!command || command === '--help' || command === '-h' || command === 'help') 
   process.exitCode = 2;
 } else {
   COMMANDS[command].run(rest).catch((err: unknown) => {
-    console.error(`edge-offload ${command}: ${err instanceof Error ? err.message : String(err)}`);
+    // the stable code (e.g. OPTIONAL_PACKAGE_MISSING) is what scripts and tests match, not the text
+    const code = (err as { code?: unknown } | null)?.code;
+    console.error(`edge-offload ${command}: ${err instanceof Error ? err.message : String(err)}${typeof code === 'string' ? ` [${code}]` : ''}`);
     // a failed command may leave sockets or timers behind; do not hang on them
     process.exit(1);
   });
