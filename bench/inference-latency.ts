@@ -14,7 +14,7 @@ import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 import { summarize } from './lib/stats.js';
 
-const HELP = `Usage: edge-offload bench inference-latency [options]
+const HELP = `Usage: npm run bench -- inference-latency [options]
 
 Latency of the head-predictor model per tfjs backend and execution path, batch 1 and batch N.
 

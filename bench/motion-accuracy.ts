@@ -3,7 +3,7 @@
  * angular error (deg) and position error (mm), mean and p95, at horizons 20/50/100 ms. All
  * predictors see identical cases (same history tails, same interpolated ground truth).
  *
- *   edge-offload bench motion-accuracy [--data DIR] [--stride 3] [--model DIR]
+ *   npm run bench -- motion-accuracy [--data DIR] [--stride 3] [--model DIR]
  * Writes bench/results/motion-accuracy.json and .svg. Without traces it exits non-zero and says
  * where to get them.
  */
@@ -18,7 +18,7 @@ import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 import { quantile, summarize } from './lib/stats.js';
 
-const HELP = `Usage: edge-offload bench motion-accuracy [options]
+const HELP = `Usage: npm run bench -- motion-accuracy [options]
 
 Angular (deg) and position (mm) error of each predictor on held-out participants
 (${VALIDATION_PARTICIPANTS.join(', ')}) at horizons 20, 50, 100 ms.

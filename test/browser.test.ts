@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EdgeServer } from '../edge-server/index.js';
 import { openSdkPage } from './support/chromium.js';
+import { testTimeout } from './support/wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const browser = suite('client sdk in a browser');
@@ -32,7 +33,8 @@ browser('a page in Chromium connects with the global WebSocket and gets a predic
     const session = await connect(${JSON.stringify(url)}, { pingIntervalMs: 20 });
     for (let i = 0; i < 5; i++) session.sendPose({ device: 'head', time: i * 11000, position: [0.001 * i, 1.6, 0], orientation: [0, 0, 0, 1] });
     const prediction = await session.predict(50);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // wait for the first ping's answer (pings every 20 ms); the test's timeout bounds this loop
+    while (session.rtt().count < 1) await new Promise((resolve) => setTimeout(resolve, 5));
     window.result = { prediction, rtt: session.rtt() };
     session.close();
   } catch (error) {
@@ -43,7 +45,7 @@ browser('a page in Chromium connects with the global WebSocket and gets a predic
     throw err;
   });
   try {
-    const result = (await tab.waitForFunction(() => (window as { result?: unknown }).result, undefined, { timeout: 10_000 })).jsonValue() as Promise<{
+    const result = (await tab.waitForFunction(() => (window as { result?: unknown }).result, undefined, { timeout: testTimeout(10_000) })).jsonValue() as Promise<{
       error?: string;
       prediction: { tier: string; nodeId: string; pose: { time: number; position: number[] } };
       rtt: { count: number; p50: number };

@@ -2,6 +2,7 @@
 import { EdgeServer } from '../../edge-server/index.js';
 import { loadInference, type LoadedInference } from '../../edge-server/inference/index.js';
 import { NODE_TIERS, type NodeTier } from '../../protocol/index.js';
+import { importOptional, OptionalPackageError } from '../../protocol/optionalPackages.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
 import { attachDiscoveryAgent } from '../../discovery/edgeAgent.js';
 import { parseLatLon } from '../../discovery/locate.js';
@@ -19,7 +20,9 @@ Options:
   --models DIR      folder of tfjs model folders to serve     [default: the shipped models]
   --no-inference    serve only the model-free predictors (none, constant-velocity), no infer
   --render          offer rendering (three.js on Dawn); needs a GPU or Mesa's
-                    llvmpipe (run scripts/install-render-deps.sh as root)
+                    llvmpipe (Debian: apt-get install libegl1 libegl-mesa0
+                    libgles2 libgl1-mesa-dri) and the optional packages
+                    webgpu, three and sharp
   --gpu-backend B   auto|default|opengles|vulkan|d3d12|metal
                     [default: env EDGE_OFFLOAD_GPU_BACKEND, else auto]
   --discovery URL   register with this discovery service and heartbeat to it; needs:
@@ -46,7 +49,8 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   if (!NODE_TIERS.includes(tier)) throw new Error(`--tier must be edge or cloud, got '${tier}'`);
   const drainMs = intFlag(args.values['drain-ms'], 'drain-ms', 0, 600_000) ?? 2000;
   // tfjs backend (tensorflow → wasm → cpu), models and learned/Kalman predictors; the node still
-  // serves the baseline predictors when this fails
+  // serves the baseline predictors when this fails, but not when @tensorflow/tfjs is not installed:
+  // that is a setup mistake the operator fixes with one command (or --no-inference)
   let inference: LoadedInference | undefined;
   if (!args.values['no-inference']) {
     const log = (message: string) => console.log(JSON.stringify({ event: 'inference', message }));
@@ -54,6 +58,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
       const modelDir = stringFlag(args.values.models);
       inference = await loadInference({ log, ...(modelDir ? { modelDir } : {}) });
     } catch (err) {
+      if (err instanceof OptionalPackageError) throw err;
       log(`inference unavailable: ${(err as Error).message}`);
     }
   }
@@ -92,7 +97,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
 
 /** Loaded only with --render, so a node that does not render never loads three, Dawn or sharp. */
 async function createRenderer(backend: string | undefined) {
-  const { WebGpuRenderEngine, resolveBackendChoice } = await import('../../edge-server/render/index.js');
+  const { WebGpuRenderEngine, resolveBackendChoice } = await importOptional('edge-offload edge --render', () => import('../../edge-server/render/index.js'));
   // without the flag, createGpu reads EDGE_OFFLOAD_GPU_BACKEND itself
   return WebGpuRenderEngine.create({ gpu: backend ? { backend: resolveBackendChoice(backend) } : {} });
 }
