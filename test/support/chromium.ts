@@ -5,13 +5,18 @@ import { serveForBrowser } from './staticServer.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-export function launchChromium(): Promise<Browser> {
+/**
+ * `webgl`: instead of --disable-gpu, WebGL2 on SwiftShader (CPU), for pages that draw. `args`: more
+ * flags (a certificate to trust, say).
+ */
+export function launchChromium(options: { webgl?: boolean; args?: readonly string[] } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
       '--headless',
       '--no-sandbox',
-      '--disable-gpu',
+      ...(options.webgl ? ['--use-angle=swiftshader', '--enable-unsafe-swiftshader'] : ['--disable-gpu']),
+      ...(options.args ?? []),
       '--disable-quic',
       '--no-first-run',
       // without these Chromium keeps dialing out, and every connection is refused here
