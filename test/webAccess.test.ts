@@ -12,6 +12,7 @@ import { EdgeServer } from '../edge-server/index.js';
 import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
 import { parseCorsOrigins, WebAccessError } from '../protocol/webAccess.js';
 import { makeSelfSignedCertificate } from './support/tls.js';
+import { buildClientBundle } from './support/staticServer.js';
 
 const test = suite('web access: CORS and TLS');
 
@@ -121,6 +122,39 @@ test('with a certificate, discovery serves https, the edge serves wss, and disco
     await edge.close({ deadlineMs: 0 });
     await discovery.close();
     certificate.remove();
+  }
+});
+
+test('an edge node with viewer: true serves the page, its module and the SDK bundle, nothing else; /healthz answers CORS', async () => {
+  await buildClientBundle();
+  const edge = new EdgeServer({ nodeId: 'viewer-edge', viewer: true, corsOrigins: ['https://app.example'] });
+  const { url } = await edge.listen();
+  const base = url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '');
+  try {
+    const page = await fetch(`${base}/viewer/`);
+    assert.is(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await page.text(), /<script type="module" src="\.\/viewer\.js">/);
+    const module = await fetch(`${base}/viewer/viewer.js`);
+    assert.match(await module.text(), /from '\.\/edge-offload-client\.js'/);
+    const bundle = await fetch(`${base}/viewer/edge-offload-client.js`);
+    assert.is(bundle.status, 200);
+    assert.match(bundle.headers.get('content-type') ?? '', /javascript/);
+    for (const path of ['/viewer/../package.json', '/viewer/%2e%2e/package.json', '/viewer/index.ts']) assert.is((await fetch(`${base}${path}`)).status, 404, path);
+    const preflight = await fetch(`${base}/healthz`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } });
+    assert.is(preflight.status, 204);
+    assert.is(preflight.headers.get('access-control-allow-origin'), 'https://app.example');
+    const health = await fetch(`${base}/healthz`, { headers: { origin: 'https://app.example' } });
+    assert.is(health.headers.get('access-control-allow-origin'), 'https://app.example');
+  } finally {
+    await edge.close({ deadlineMs: 0 });
+  }
+  const plain = new EdgeServer({ nodeId: 'no-viewer' });
+  const { url: plainUrl } = await plain.listen();
+  try {
+    assert.is((await fetch(`${plainUrl.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/`)).status, 404, 'no viewer unless asked');
+  } finally {
+    await plain.close({ deadlineMs: 0 });
   }
 });
 
