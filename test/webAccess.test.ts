@@ -22,6 +22,13 @@ async function call(url: string, init: RequestInit = {}): Promise<{ status: numb
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
+/** The status, with the body read (an unread one keeps its socket open past the test). */
+async function statusOf(url: string): Promise<number> {
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  return res.status;
+}
+
 test('discovery answers CORS on the client endpoints for any origin by default, never on register', async () => {
   const server = new DiscoveryServer();
   const { url } = await server.listen();
@@ -88,7 +95,7 @@ test('with a certificate, discovery serves https, the edge serves wss, and disco
     const { url: discoveryUrl } = await discovery.listen();
     assert.match(discoveryUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
     const health = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpsRequest(`${discoveryUrl}/healthz`, { ca: certificate.cert }, (res) => {
+      const req = httpsRequest(`${discoveryUrl}/healthz`, { ca: certificate.cert, agent: false }, (res) => {
         let body = '';
         res.on('data', (chunk) => (body += chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -140,11 +147,12 @@ test('an edge node with viewer: true serves the page, its module and the SDK bun
     const bundle = await fetch(`${base}/viewer/edge-offload-client.js`);
     assert.is(bundle.status, 200);
     assert.match(bundle.headers.get('content-type') ?? '', /javascript/);
-    for (const path of ['/viewer/../package.json', '/viewer/%2e%2e/package.json', '/viewer/index.ts']) assert.is((await fetch(`${base}${path}`)).status, 404, path);
-    const preflight = await fetch(`${base}/healthz`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } });
+    assert.match(await bundle.text(), /export\s*\{/);
+    for (const path of ['/viewer/../package.json', '/viewer/%2e%2e/package.json', '/viewer/index.ts']) assert.is(await statusOf(`${base}${path}`), 404, path);
+    const preflight = await call(`${base}/healthz`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } });
     assert.is(preflight.status, 204);
     assert.is(preflight.headers.get('access-control-allow-origin'), 'https://app.example');
-    const health = await fetch(`${base}/healthz`, { headers: { origin: 'https://app.example' } });
+    const health = await call(`${base}/healthz`, { headers: { origin: 'https://app.example' } });
     assert.is(health.headers.get('access-control-allow-origin'), 'https://app.example');
   } finally {
     await edge.close({ deadlineMs: 0 });
@@ -152,7 +160,7 @@ test('an edge node with viewer: true serves the page, its module and the SDK bun
   const plain = new EdgeServer({ nodeId: 'no-viewer' });
   const { url: plainUrl } = await plain.listen();
   try {
-    assert.is((await fetch(`${plainUrl.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/`)).status, 404, 'no viewer unless asked');
+    assert.is((await statusOf(`${plainUrl.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/`)), 404, 'no viewer unless asked');
   } finally {
     await plain.close({ deadlineMs: 0 });
   }
