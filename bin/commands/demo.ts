@@ -63,6 +63,9 @@ export async function runDemoCommand(argv: string[]): Promise<void> {
     ...(typeof args.values['cors-origin'] === 'string' ? { corsOrigins: parseCorsOrigins([args.values['cors-origin']]) } : {}),
   };
 
+  if (web.tls && !process.env.NODE_EXTRA_CA_CERTS) {
+    console.warn(`demo: the demo's own clients (node agents, headset) must trust the certificate; for a self-signed one run NODE_EXTRA_CA_CERTS=${web.tlsFiles[0]} edge-offload demo …`);
+  }
   const cluster = await LocalCluster.start(web);
   console.log(`discovery ${cluster.discoveryUrl}; cloud node ${CLOUD_ONE_WAY_MS * 2} ms away; starting an edge node ${EDGE_ONE_WAY_MS * 2} ms away…`);
   await cluster.startEdge();
