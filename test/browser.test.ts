@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { EdgeServer } from '../edge-server/index.js';
 import { openSdkPage } from './support/chromium.js';
 import { testTimeout } from './support/wait.js';
+import { buildClientBundle } from './support/staticServer.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const browser = suite('client sdk in a browser');
@@ -24,11 +25,23 @@ browser('the browser entry imports nothing from Node (no node:*, no ws)', () => 
   assert.ok(seen.size > 5);
 });
 
+browser('the build makes one ESM browser bundle of the SDK with no Node-only module in it', async () => {
+  const { file, inputs } = await buildClientBundle();
+  assert.is(file, 'dist/browser/edge-offload-client.js');
+  assert.ok(inputs.some((input) => input.endsWith('client-sdk/index.ts')));
+  assert.ok(inputs.some((input) => input.includes('node_modules/msgpackr/')), 'msgpackr is bundled in, not left as a bare import');
+  const code = readFileSync(path.resolve(here, '../..', file), 'utf8');
+  // no bare or node: imports left for the page to resolve (the bundle is one self-contained file)
+  assert.not.match(code, /\bfrom\s*["'](?!\.)/);
+  assert.not.match(code, /\brequire\(/);
+  assert.match(code, /export\s*\{/);
+});
+
 browser('a page in Chromium connects with the global WebSocket and gets a prediction from an edge node', async () => {
   const edge = new EdgeServer({ nodeId: 'browser-edge' });
   const { url } = await edge.listen();
   const { tab, close } = await openSdkPage(`
-  import { connect } from '/dist/client-sdk/index.js';
+  import { connect } from '/edge-offload-client.js';
   try {
     const session = await connect(${JSON.stringify(url)}, { pingIntervalMs: 20 });
     for (let i = 0; i < 5; i++) session.sendPose({ device: 'head', time: i * 11000, position: [0.001 * i, 1.6, 0], orientation: [0, 0, 0, 1] });

@@ -6,10 +6,12 @@ import { importOptional, OptionalPackageError } from '../../protocol/optionalPac
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
 import { attachDiscoveryAgent } from '../../discovery/edgeAgent.js';
 import { parseLatLon } from '../../discovery/locate.js';
+import { loadTlsFiles, parseCorsOrigins } from '../../protocol/webAccess.js';
 
 const HELP = `Usage: edge-offload edge [options]
 
-Runs a node that serves sessions on ws://HOST:PORT/v1/session and GET /healthz.
+Runs a node that serves sessions on ws://HOST:PORT/v1/session (wss:// with --tls-cert) and
+GET /healthz.
 
 Options:
   --port N          TCP port (0 picks a free one)              [default: 8765]
@@ -25,6 +27,11 @@ Options:
                     webgpu, three and sharp
   --gpu-backend B   auto|default|opengles|vulkan|d3d12|metal
                     [default: env EDGE_OFFLOAD_GPU_BACKEND, else auto]
+  --tls-cert FILE   serve https/wss with this PEM certificate (and --tls-key FILE); the
+                    node then registers a wss:// URL with discovery
+  --tls-key FILE    the certificate's PEM private key
+  --cors-origin O,… page origins allowed to read /healthz ('*' any, 'none') [default: *]
+  --viewer          serve the viewer page at /viewer/ (?discovery=URL picks the discovery)
   --discovery URL   register with this discovery service and heartbeat to it; needs:
     --node-key FILE   node key from \`edge-offload discovery keygen node\`
     --node-auth FILE  operator authorisation from \`edge-offload discovery keygen authorize\`
@@ -41,7 +48,8 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' },
       models: { type: 'string' }, 'no-inference': { type: 'boolean' }, render: { type: 'boolean' }, 'gpu-backend': { type: 'string' },
       discovery: { type: 'string' }, 'node-key': { type: 'string' }, 'node-auth': { type: 'string' }, location: { type: 'string' },
-      'public-ip': { type: 'string' }, 'public-url': { type: 'string' }, price: { type: 'string' } },
+      'public-ip': { type: 'string' }, 'public-url': { type: 'string' }, price: { type: 'string' },
+      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'cors-origin': { type: 'string' }, viewer: { type: 'boolean' } },
     HELP,
   );
   if (!args) return;
@@ -69,9 +77,13 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     host: stringFlag(args.values.host) ?? '127.0.0.1',
     nodeId: stringFlag(args.values['node-id']),
     tier,
+    tls: loadTlsFiles(stringFlag(args.values['tls-cert']), stringFlag(args.values['tls-key'])),
+    ...(typeof args.values['cors-origin'] === 'string' ? { corsOrigins: parseCorsOrigins([args.values['cors-origin']]) } : {}),
+    viewer: args.values.viewer === true,
   });
   const { port, url } = await server.listen();
   console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier }));
+  if (args.values.viewer) console.log(JSON.stringify({ event: 'viewer', url: `${url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/` }));
   const discoveryUrl = stringFlag(args.values.discovery);
   const agent = discoveryUrl
     ? await attachDiscoveryAgent(server, {
