@@ -8,6 +8,7 @@
  * drop some; a fixed grid makes the input independent of the client's sampling.
  */
 import type { PoseSample, Quat, Vec3 } from '../../protocol/index.js';
+import { toHemisphereOf } from './predictors/hemisphere.js';
 import { conjugate, fromRotationVector, multiply, normalize, rotate, rotationVectorBetweenInto, slerp, toRotationVector } from '../../protocol/motion/quaternion.js';
 
 export interface MotionWindowSpec {
@@ -220,7 +221,8 @@ export function decodePrediction(anchor: WindowAnchor, output: ArrayLike<number>
     device: anchor.latest.device,
     time: anchor.latest.time + anchor.horizonMs * 1000,
     position: [p[0] + d[0], p[1] + d[1], p[2] + d[2]],
-    orientation: normalize(multiply(anchor.orientation, fromRotationVector(rot))),
+    // q0 is the newest sample (normalised, same sign): a correction past 180° must not flip the answer
+    orientation: toHemisphereOf(normalize(multiply(anchor.orientation, fromRotationVector(rot))), anchor.orientation),
   };
 }
 

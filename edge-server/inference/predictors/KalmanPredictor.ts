@@ -21,6 +21,7 @@ import type { PoseSample, Quat, Vec3 } from '../../../protocol/index.js';
 import { applyRotationVectorInto, normalizeInto, rotate, rotationVectorBetweenInto } from '../../../protocol/motion/quaternion.js';
 import type { PoseHistory, Predictor, PredictorFactory } from '../../engines.js';
 import { latestOf } from './latest.js';
+import { toHemisphereOf } from './hemisphere.js';
 
 export interface KalmanOptions {
   /** [positionNoise=4] white-acceleration spectral density for position, m²/s³. */
@@ -121,7 +122,8 @@ class KalmanPredictor implements Predictor {
     if (latest.time > this.#time) for (const s of history) if (s.time > this.#time) this.observe(s);
     const h = horizonMs / 1000;
     const wx = this.#rot[0]!.v, wy = this.#rot[1]!.v, wz = this.#rot[2]!.v;
-    const orientation = applyRotationVectorInto(this.#q, wx * h, wy * h, wz * h, [0, 0, 0, 1]);
+    // the filter's nominal q keeps the sign it started with; the answer follows the newest sample
+    const orientation = toHemisphereOf(applyRotationVectorInto(this.#q, wx * h, wy * h, wz * h, [0, 0, 0, 1]), latest.orientation);
     const px = this.#pos[0]!, py = this.#pos[1]!, pz = this.#pos[2]!;
     return {
       device: this.#device,
