@@ -35,7 +35,7 @@ export interface PredictorOptions {
 /** Every predictor that can be built, default (best) first. */
 export function createDefaultPredictors(headModel?: RegisteredModel, options: PredictorOptions = {}): PredictorFactory[] {
   const all: PredictorFactory[] = [noPrediction, constantVelocity, kalmanPredictor(options.kalman)];
-  if (headModel) all.push(learnedPredictor(headModel, options.learned));
+  if (headModel) all.push(learnedPredictor(headModel, { ...(options.kalman ? { kalman: options.kalman } : {}), ...options.learned }));
   const rank = (name: string) => {
     const i = (PREDICTOR_PREFERENCE as readonly string[]).indexOf(name);
     return i < 0 ? PREDICTOR_PREFERENCE.length : i;
