@@ -20,7 +20,7 @@ import type { PoseSample } from '../../../protocol/index.js';
 import type { PoseHistory, Predictor, PredictorFactory } from '../../engines.js';
 import { MicroBatcher, type BatchStats } from '../MicroBatcher.js';
 import type { RegisteredModel } from '../ModelRegistry.js';
-import { DEFAULT_WINDOW_SPEC, OUTPUT_COUNT, decodePrediction, encodeWindow, featureCount, modelHorizon, type MotionWindowSpec } from '../motionWindow.js';
+import { DEFAULT_WINDOW_SPEC, LEGACY_WINDOW_SPEC, OUTPUT_COUNT, decodePrediction, encodeWindow, featureCount, modelHorizon, type MotionWindowSpec } from '../motionWindow.js';
 import { kalmanPredictor, type KalmanOptions } from './KalmanPredictor.js';
 import type { Prediction } from './prediction.js';
 import { latestOf } from './latest.js';
@@ -62,8 +62,7 @@ function outside(features: Float32Array, bounds: { min: Float32Array; max: Float
 /** The window spec the model was trained with (model metadata), checked against its input size. */
 export function specOf(model: RegisteredModel): MotionWindowSpec {
   const saved = (model.metadata?.spec ?? {}) as Partial<MotionWindowSpec>;
-  // models saved before `base` existed corrected constant velocity
-  const spec: MotionWindowSpec = { ...DEFAULT_WINDOW_SPEC, base: 'constant-velocity', ...saved };
+  const spec: MotionWindowSpec = { ...DEFAULT_WINDOW_SPEC, ...LEGACY_WINDOW_SPEC, ...saved };
   const width = model.input.shape.reduce((a, b) => a * b, 1);
   if (width !== featureCount(spec) || model.output.shape.reduce((a, b) => a * b, 1) !== OUTPUT_COUNT || model.input.dtype !== 'float32') {
     throw new TypeError(`model ${model.name} does not take motion windows: input [${model.input.shape}] ${model.input.dtype}, output [${model.output.shape}]`);
