@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PREDICTION_FALLBACKS, type PoseSample } from '../protocol/index.js';
+import { ErrorCode, PREDICTION_FALLBACKS, decode, encode, validate, type Message, type PoseSample } from '../protocol/index.js';
 import { angleBetween } from '../protocol/motion/quaternion.js';
 import type { PredictorFactory } from '../edge-server/engines.js';
 import { PoseHistory } from '../edge-server/PoseHistory.js';
@@ -157,6 +157,22 @@ test('learned answers beyond its trained horizon from the filter and says out-of
   const far = (await p.predict(history.samples, 400)) as Prediction;
   assert.is(far.fallback, 'out-of-range');
   for (const f of [far.fallback]) assert.ok((PREDICTION_FALLBACKS as readonly string[]).includes(f!));
+});
+
+test('the prediction message carries fallback through the codec; unknown values are refused with a code', () => {
+  const pose = { device: 'head', time: 1, position: [0, 1.6, 0], orientation: [0, 0, 0, 1] };
+  const base = { t: 'prediction', id: 1, pose, predictor: 'learned', horizonMs: 50, computeMs: 0.01 };
+  for (const fallback of PREDICTION_FALLBACKS) {
+    const back = decode(encode({ ...base, fallback } as Message)) as Extract<Message, { t: 'prediction' }>;
+    assert.is(back.fallback, fallback);
+  }
+  assert.is((decode(encode(base as Message)) as Extract<Message, { t: 'prediction' }>).fallback, undefined);
+  try {
+    validate({ ...base, fallback: 'panic' });
+    assert.unreachable('an unknown fallback must not pass');
+  } catch (err) {
+    assert.is((err as { code?: string }).code, ErrorCode.BAD_MESSAGE);
+  }
 });
 
 test.run();
