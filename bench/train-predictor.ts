@@ -39,7 +39,7 @@ Options:
   --epochs N            training epochs (default 12)
   --hidden N            units per hidden layer (default 96)
   --stride-seated N     every N-th seated sample is an anchor (default 1)
-  --stride-walking N    every N-th walking sample is an anchor (default 5)
+  --stride-walking N    every N-th walking sample is an anchor (default 8)
   --window N            poses in the model's input window, 90 Hz grid (default ${DEFAULT_WINDOW_SPEC.window})
   --seed N              seed for horizons, initial weights and shuffling (default 1)
   --eval-stride N       after saving, evaluate on the validation participants every N-th sample (default 6; 0: skip)
@@ -52,7 +52,7 @@ const { values: args } = parseArgs({
     epochs: { type: 'string', default: '12' },
     hidden: { type: 'string', default: '96' },
     'stride-seated': { type: 'string', default: '1' },
-    'stride-walking': { type: 'string', default: '5' },
+    'stride-walking': { type: 'string', default: '8' },
     seed: { type: 'string', default: '1' },
     'eval-stride': { type: 'string', default: '6' },
     window: { type: 'string' },
