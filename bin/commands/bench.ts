@@ -2,11 +2,12 @@
 const BENCHES: Record<string, { load: () => Promise<{ main(argv: string[]): Promise<void> }>; summary: string }> = {
   overhead: { load: () => import('../../bench/overhead.js'), summary: 'predict round trip through the stack vs a raw ws echo of the same bytes' },
   discovery: { load: () => import('../../bench/discovery.js'), summary: 'registry query latency at 210k/1M nodes (memory, Redis), heartbeats, selection quality' },
-  'motion-accuracy': { load: () => import('../../bench/motion-accuracy.js'), summary: 'angular/position error per predictor on held-out head-motion traces (needs the traces)' },
+  'motion-accuracy': { load: () => import('../../bench/motion-accuracy.js'), summary: 'angular/position error per predictor and data set (seated, walking) on held-out participants (needs the traces)' },
   'inference-latency': { load: () => import('../../bench/inference-latency.js'), summary: 'head-predictor latency per tfjs backend (tensorflow, wasm, cpu) and execution path' },
   'predict-load': { load: () => import('../../bench/predict-load.js'), summary: 'predict round trip per predictor, 100 sessions × 90 Hz on one node' },
   failover: { load: () => import('../../bench/failover.js'), summary: 'kill -9 / restore / latency spikes: 20 sessions at 90 Hz, edge and cloud behind netem, discovery' },
   'motion-to-photon': { load: () => import('../../bench/motion-to-photon.js'), summary: 'pose sent → stereo frame rendered, received and decoded: loopback, edge 5 ms, cloud 60 ms' },
+  'display-error': { load: () => import('../../bench/display-error.js'), summary: 'angle felt at display time: none vs prediction vs prediction + reprojection, edge/cloud, seated/walking (needs the traces)' },
 };
 
 const HELP = `Usage: edge-offload bench <name> [options]
