@@ -10,6 +10,7 @@
  * base, reset/stall guard, range check and decode). Budget: ≤ 20 µs a frame.
  * Writes bench/results/inference-latency.*
  */
+import { loadavg } from 'node:os';
 import type { Tf } from '../edge-server/inference/backend.js';
 import { BACKENDS, BUNDLED_MODELS_DIR, HEAD_PREDICTOR_MODEL, ModelRegistry, createDefaultPredictors, loadTfBackend, registerBackend } from '../edge-server/inference/index.js';
 import { PoseHistory } from '../edge-server/PoseHistory.js';
@@ -49,7 +50,8 @@ export async function main(argv: string[]): Promise<void> {
   const batch = intFlag(args.values.batch, 'batch', 2, 4096) ?? 64;
   const runtime = await loadTfBackend({ log: () => {} });
   const tf: Tf = runtime.tf;
-  const env = environment({ iterations, batch, defaultBackend: runtime.backend, model: HEAD_PREDICTOR_MODEL });
+  // timings on a shared machine mean little without how busy it was
+  const env = environment({ iterations, batch, defaultBackend: runtime.backend, model: HEAD_PREDICTOR_MODEL, loadAverage1m: loadavg()[0] });
   printEnvironment(env);
 
   const rows: { backend: string; path: string; batch: number; p50: number; p99: number; perRowUs: number; n: number }[] = [];
@@ -140,7 +142,7 @@ export async function main(argv: string[]): Promise<void> {
   const labels = rows.filter((r) => r.batch === 1).map((r) => `${r.backend} ${r.path}`);
   writeResult(
     'inference-latency',
-    { bench: 'inference-latency', environment: env, rows, skipped, perFrame: { budgetUs: FRAME_BUDGET_US, horizonMs: 50, predictors: frames } },
+    { bench: 'inference-latency', environment: env, rows, skipped, perFrame: { budgetUs: FRAME_BUDGET_US, horizonMs: 50, predictors: frames, loadAverage1mAfter: loadavg()[0] } },
     barChart({
       title: `head-predictor latency per backend and path (p50, ms; batch 1 vs ${batch})`,
       yLabel: 'ms',
