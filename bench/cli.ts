@@ -16,6 +16,7 @@ export const BENCHES: Record<string, Bench> = {
   overhead: { load: () => import('./overhead.js'), summary: 'predict round trip through the stack vs a raw ws echo of the same bytes' },
   discovery: { load: () => import('./discovery.js'), summary: 'registry query latency at 210k/1M nodes (memory, Redis), heartbeats, selection quality' },
   'motion-accuracy': { load: () => import('./motion-accuracy.js'), summary: 'angular/position error per predictor on held-out head-motion traces (needs the traces)' },
+  'display-error': { load: () => import('./display-error.js'), summary: 'angle felt at display time: none vs prediction vs prediction + reprojection, edge/cloud, seated/walking (needs the traces)' },
   'inference-latency': { load: () => import('./inference-latency.js'), summary: 'head-predictor latency per tfjs backend (tensorflow, wasm, cpu) and execution path' },
   'predict-load': { load: () => import('./predict-load.js'), summary: 'predict round trip per predictor, 100 sessions × 90 Hz on one node' },
   failover: { load: () => import('./failover.js'), summary: 'kill -9 / restore / latency spikes: 20 sessions at 90 Hz, edge and cloud behind netem, discovery' },

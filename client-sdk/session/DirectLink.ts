@@ -47,7 +47,7 @@ export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements S
     const body = predictor ? { t: 'predict' as const, horizonMs, device, predictor } : { t: 'predict' as const, horizonMs, device };
     const answer = await this.#connection.request<'predict'>(body, deadlineMs ?? DEFAULT_DEADLINE_MS);
     const { id, tier } = this.node!;
-    return { pose: answer.pose, predictor: answer.predictor, horizonMs, tier, nodeId: id, roundTripMs: performance.now() - started };
+    return { pose: answer.pose, predictor: answer.predictor, horizonMs, tier, nodeId: id, roundTripMs: performance.now() - started, ...(answer.fallback ? { fallback: answer.fallback } : {}) };
   }
 
   async infer(model: string, input: Tensor, { deadlineMs }: CallOptions): Promise<Tensor> {

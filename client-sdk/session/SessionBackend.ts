@@ -3,7 +3,7 @@
  * failover machine (`Failover`, from `openSession`). The app sees only `Session`; the backend
  * decides where each call runs. Also the shapes every call returns.
  */
-import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, Tensor } from '../../protocol/index.js';
+import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, PredictionFallback, Tensor } from '../../protocol/index.js';
 import type { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { RttSummary } from '../link/RttStats.js';
 import type { SessionMemory } from './SessionMemory.js';
@@ -21,6 +21,8 @@ export interface Prediction {
   nodeId?: string;
   /** Request → answer, ms. */
   roundTripMs: number;
+  /** Set when the node's guard answered instead of its model (tracking reset, stall, input out of range). */
+  fallback?: PredictionFallback;
 }
 
 export interface RenderRequest {
