@@ -22,6 +22,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
     run: async (argv) => (await import('../netem/cli.js')).runNetemCommand(argv),
     summary: 'user-space network emulator: a TCP proxy adding delay, jitter, loss stalls, bandwidth caps',
   },
+  measure: { run: async (argv) => (await import('./commands/measure.js')).runMeasureCommand(argv), summary: 'measure latency of running nodes or a discovery service (table, JSON, SVG, --assert)' },
   bench: { run: runBenchCommand, summary: 'run a benchmark (overhead, …); results go to bench/results/' },
 };
 
