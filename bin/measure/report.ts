@@ -40,17 +40,18 @@ function table(rows: string[][]): string {
 
 export function formatReport(report: MeasureReport): string {
   const lines: string[] = [];
-  const rows = [['node', 'tier', 'handshake', 'rtt p50', 'p99', 'jitter', 'loss', 'predict p50', 'p99', 'loss', 'render p50', '→decoded p50', 'reconn']];
+  const rows = [['node', 'tier', 'handshake', 'rtt min', 'p50', 'p99', 'jitter', 'loss', 'predict p50', 'p99', 'loss', 'render p50', '→decoded p50', 'reconn']];
   for (const n of report.nodes) {
     const name = n.node?.id ?? n.url;
     if (n.error) {
-      rows.push([name, '-', n.error.code, ...Array<string>(10).fill('-')]);
+      rows.push([name, '-', n.error.code, ...Array<string>(11).fill('-')]);
       continue;
     }
     rows.push([
       name,
       n.node!.tier,
       f(n.handshake.p50),
+      f(n.rtt.min, 2),
       f(n.rtt.p50, 2),
       f(n.rtt.p99, 2),
       f(n.rtt.jitterMs, 2),
@@ -112,6 +113,7 @@ export function chartReport(report: MeasureReport): string {
 
 const COMPARED: [string, (n: NodeMeasurement) => number | undefined][] = [
   ['handshake p50', (n) => n.handshake.p50],
+  ['rtt min', (n) => n.rtt.min],
   ['rtt p50', (n) => n.rtt.p50],
   ['rtt p99', (n) => n.rtt.p99],
   ['rtt jitter', (n) => n.rtt.jitterMs],
