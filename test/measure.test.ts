@@ -4,7 +4,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { withTimeout } from './support/wait.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -191,6 +192,28 @@ measure('CLI child process: --assert exit codes, --out JSON + SVG, --compare, us
   const gone = await cli([url, '--duration', '1']);
   assert.is(gone.code, 3);
   assert.match(gone.out, /NODE_UNREACHABLE/);
+});
+
+measure('CLI child process: Ctrl-C stops a long run and prints what was measured so far', async (ctx) => {
+  const server = new EdgeServer({ nodeId: 'ctrl-c-edge' });
+  ctx.servers.push(server);
+  const { url } = await server.listen();
+  let sessions = 0;
+  // the second session is the measuring one (the first only reads the welcome and the first ping)
+  const measuring = new Promise<void>((resolve) => server.on('session', () => ++sessions === 2 && resolve()));
+  const child = spawn(process.execPath, [BIN, 'measure', url, '--duration', '600'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    await withTimeout(measuring, 'the measuring session to open', 30_000);
+    child.kill('SIGINT');
+    assert.is(await withTimeout(exited, 'measure to exit after SIGINT', 30_000), 0);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  assert.match(out, /ctrl-c-edge\s+edge/);
+  assert.match(out, /interrupted: figures cover what was measured until Ctrl-C/);
 });
 
 measure.run();
