@@ -202,6 +202,8 @@ export async function measureNode(url: string, o: MeasureOptions, onSample?: () 
       track(
         session!.ping(timeoutMs).then(
           (ms) => {
+            // under load an answer and its timeout can be handled in either order: the timeout rules
+            if (ms > timeoutMs) return void ping.lost++;
             ping.samples.push(ms);
             sequence.push(ms);
             onSample?.();
@@ -214,7 +216,7 @@ export async function measureNode(url: string, o: MeasureOptions, onSample?: () 
       every(result.rates.predictHz, () => {
         predict.sent++;
         session!.sendPose(syntheticPose());
-        track(session!.predict(o.horizonMs).then((p) => void predict.samples.push(p.roundTripMs), (err) => onError(predict, err)));
+        track(session!.predict(o.horizonMs).then((p) => void (p.roundTripMs > timeoutMs ? predict.lost++ : predict.samples.push(p.roundTripMs)), (err) => onError(predict, err)));
       });
     if (canRender)
       every(result.rates.renderHz, () => {
