@@ -83,6 +83,25 @@ measure('ping RTT through the emulator matches the emulated 5 ms and 60 ms; iden
   assert.ok(b.predict!.p50 >= 59, `predict p50 ${b.predict!.p50} under the 60 ms link RTT`);
 });
 
+measure('a rendering node: pose → frame and pose → decoded frame measured, at the asked size', async (ctx) => {
+  const { WebGpuRenderEngine } = await import('../edge-server/render/WebGpuRenderEngine.js');
+  let renderer;
+  try {
+    renderer = await WebGpuRenderEngine.create({});
+  } catch (err) {
+    throw new Error(`The GPU stack did not start: ${(err as Error).message}; run scripts/install-render-deps.sh (as root) and npm install`);
+  }
+  const { url } = await node(ctx, 'render-edge', { renderer }); // the server owns (and closes) the engine
+  const m = await measureNode(url, { ...OPTIONS, rateHz: 0, pingHz: 5, durationMs: 2000 });
+  assert.is(m.error, undefined);
+  assert.ok(m.node!.caps.includes('render'));
+  assert.ok(m.render && m.render.n >= 1, `no frame measured: ${JSON.stringify(m.render)}`);
+  assert.equal([m.render.width, m.render.height], [64, 64]);
+  assert.is(m.render.toDecodedMs.n, m.render.n, 'every frame decoded');
+  assert.ok(m.render.toDecodedMs.min >= m.render.min, 'decoded is received plus decode');
+  assert.is(m.predict, undefined, '--rate 0: no predict');
+});
+
 measure('2 % loss is reported as lost requests; the same node without loss reports none', async (ctx) => {
   const { port } = await node(ctx, 'edge-lossy');
   const [lossy, clean] = await Promise.all([behind(ctx, port, 5, { lossRate: 0.02 }), behind(ctx, port, 5)]);
@@ -132,24 +151,21 @@ measure('assertions parse strictly', () => {
 
 measure('discovery target: estimate vs measured per node, and the SDK picks the truly fastest node', async (ctx) => {
   ctx.discovery = await DiscoveryPlacement.start();
-  const edge = await node(ctx, 'x', { tier: 'edge' });
-  const cloud = await node(ctx, 'y', { tier: 'cloud' });
+  const [fast, slow, cloud] = await Promise.all([node(ctx, 'edge-fast', { tier: 'edge' }), node(ctx, 'edge-slow', { tier: 'edge' }), node(ctx, 'cloud', { tier: 'cloud' })]);
   // both edges are the same distance from the client as far as discovery knows; only measuring tells them apart
   const candidates = [
-    { id: 'edge-slow', url: await behind(ctx, edge.port, 40), tier: 'edge' as const },
-    { id: 'edge-fast', url: await behind(ctx, edge.port, 4), tier: 'edge' as const },
+    { id: 'edge-slow', url: await behind(ctx, slow.port, 40), tier: 'edge' as const },
+    { id: 'edge-fast', url: await behind(ctx, fast.port, 4), tier: 'edge' as const },
     { id: 'cloud', url: await behind(ctx, cloud.port, 60), tier: 'cloud' as const },
   ];
   for (const c of candidates) await ctx.discovery.announce(c);
-  const { nodes, selection } = await measureDiscovery(ctx.discovery.url, { ...OPTIONS, durationMs: 1000, at: { lat: 52.52, lon: 13.405 }, budgetMs: 20 });
-  // node ids come from the welcome (x serves both edges), URLs tell the emulated links apart
-  const byUrl = new Map(nodes.map((n) => [n.url, n]));
-  assert.is(nodes.length, 3);
-  for (const c of candidates) assert.ok(byUrl.get(c.url)?.estimatedRttMs !== undefined, `no estimate for ${c.id}`);
-  const fastest = nodes.reduce((a, b) => (a.rtt.p50 < b.rtt.p50 ? a : b));
-  assert.is(fastest.url, candidates[1]!.url);
-  assert.is(selection.fastestMeasured, 'x');
-  assert.is(selection.chosen, 'x');
+  // the SDK's budget: the slow edge is over it, the fast one well inside it even on a busy machine
+  const { nodes, selection } = await measureDiscovery(ctx.discovery.url, { ...OPTIONS, durationMs: 1000, at: { lat: 52.52, lon: 13.405 }, budgetMs: 35 });
+  assert.equal(nodes.map((n) => n.node?.id).sort(), ['cloud', 'edge-fast', 'edge-slow']);
+  for (const n of nodes) assert.ok(n.estimatedRttMs !== undefined, `no estimate for ${n.url}`);
+  assert.is(selection.fastestMeasured, 'edge-fast');
+  assert.is(selection.chosen, 'edge-fast');
+  assert.is(selection.fastest, true);
   const report: MeasureReport = { env: environment(), target: ctx.discovery.url, options: {}, nodes, selection };
   const text = formatReport(report);
   assert.match(text, /Discovery's estimate vs measured/);
