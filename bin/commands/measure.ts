@@ -30,7 +30,7 @@ Safe to point at someone else's node: each session sends at most half the node's
 maxMessagesPerSecond (rates are scaled down to fit), for a few seconds.
 
 Options:
-  --duration S        seconds to measure each node                    [default: 5]
+  --duration S        seconds to measure each node (one node at a time) [default: 5]
   --rate HZ           predict requests per second per session         [default: 30]
   --ping-rate HZ      pings per second per session                    [default: 20]
   --render-rate HZ    render requests per second per session, one in

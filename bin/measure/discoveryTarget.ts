@@ -45,9 +45,13 @@ export async function measureDiscovery(url: string, o: DiscoveryMeasureOptions, 
   const chosen = session.nodeId;
   session.close();
 
-  const nodes = await Promise.all(
-    candidates.map(async (c) => ({ ...(await measureNode(c.url, o, onSample)), ...(c.estimatedRttMs === undefined ? {} : { estimatedRttMs: c.estimatedRttMs }) })),
-  );
+  // one node at a time: nodes measured together share this client's CPU and uplink, and each
+  // one's figures would carry the others' load
+  const nodes: NodeMeasurement[] = [];
+  for (const c of candidates) {
+    if (o.signal?.aborted) break; // Ctrl-C: report the nodes measured so far
+    nodes.push({ ...(await measureNode(c.url, o, onSample)), ...(c.estimatedRttMs === undefined ? {} : { estimatedRttMs: c.estimatedRttMs }) });
+  }
   return { nodes, selection: judgeSelection(nodes, chosen) };
 }
 
