@@ -5,12 +5,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, spawn } from 'node:child_process';
-import { withTimeout } from './support/wait.js';
+import { waitFor, withTimeout } from './support/wait.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EdgeServer } from '../edge-server/index.js';
+import { openSession, StaticLocator } from '../client-sdk/node.js';
 import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';
 import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
 import { measureNode, type MeasureOptions } from '../bin/measure/measureNode.js';
@@ -124,6 +125,32 @@ measure("rates stay under half the node's advertised maxMessagesPerSecond: the n
   assert.is(m.reconnects, 0);
 });
 
+measure('a link reset mid-run is counted as a reconnect and measuring goes on; aborting (Ctrl-C) returns what was measured', async (ctx) => {
+  const server = new EdgeServer({ nodeId: 'flaky-edge' });
+  ctx.servers.push(server);
+  const { port } = await server.listen();
+  let opened = 0; // sessions past hello → welcome
+  server.on('session', (session) => session.on('open', () => opened++));
+  const proxy = await startNetemProxy({ target: { host: '127.0.0.1', port }, delayMs: 1 });
+  ctx.proxies.push(proxy);
+  const stop = new AbortController();
+  const running = measureNode(`${proxy.url}/v1/session`, { ...OPTIONS, durationMs: 600_000, signal: stop.signal });
+  // session 1 only reads the welcome; session 2 is the measuring one
+  await waitFor(() => opened >= 2, 'the measuring session', 10_000);
+  // the client speaks after hello only once it has the welcome: then the session is the client's too
+  const upAtOpen = proxy.stats.bytesUp;
+  await waitFor(() => proxy.stats.bytesUp > upAtOpen, 'the measuring session to send a request', 10_000);
+  proxy.cut('reset');
+  proxy.restore();
+  await waitFor(() => opened >= 3, 'a reconnected session', 10_000);
+  const upAtReopen = proxy.stats.bytesUp;
+  await waitFor(() => proxy.stats.bytesUp > upAtReopen, 'the reconnected session to send a request', 10_000);
+  stop.abort();
+  const m = await withTimeout(running, 'measureNode to return after abort', 10_000);
+  assert.ok(m.reconnects >= 1, `reconnects ${m.reconnects}`);
+  assert.ok(m.handshake.n >= 3, `identity, first and reconnected session handshakes: ${JSON.stringify(m.handshake)} reconnects ${m.reconnects}`);
+});
+
 measure('an unreachable node is refused with its ConnectError code and what to check next', async (ctx) => {
   const { url } = await node(ctx, 'gone');
   await ctx.servers.pop()!.close({ deadlineMs: 0 });
@@ -133,6 +160,20 @@ measure('an unreachable node is refused with its ConnectError code and what to c
   const report: MeasureReport = { env: environment(), target: url, options: {}, nodes: [m] };
   const [check] = judge([parseAssertion('rtt.p50<1000')], report);
   assert.is(check!.passed, false);
+});
+
+measure('Session.ping and Session.nodeInfo (what measure reads) on a failover session too', async (ctx) => {
+  const { url } = await node(ctx, 'failover-edge', { tier: 'edge' });
+  const session = await openSession({ locator: new StaticLocator({ edge: [{ id: 'failover-edge', url, tier: 'edge' }] }), budgetMs: 1000, standby: false });
+  try {
+    assert.is(session.nodeInfo?.node.id, 'failover-edge');
+    assert.is(session.nodeInfo?.v, 1);
+    assert.ok(session.nodeInfo!.limits.maxMessagesPerSecond > 0);
+    const rtt = await session.ping(5000);
+    assert.ok(Number.isFinite(rtt) && rtt >= 0);
+  } finally {
+    session.close();
+  }
 });
 
 measure('assertions parse strictly', () => {
