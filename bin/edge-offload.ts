@@ -23,6 +23,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
     run: async (argv) => (await import('../netem/cli.js')).runNetemCommand(argv),
     summary: 'user-space network emulator: a TCP (or --udp datagram) proxy adding delay, jitter, loss, bandwidth caps',
   },
+  measure: { run: async (argv) => (await import('./commands/measure.js')).runMeasureCommand(argv), summary: 'measure latency of running nodes or a discovery service (table, JSON, SVG, --assert)' },
 };
 
 /**

@@ -7,7 +7,7 @@ import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import { LinkMonitor } from '../link/LinkMonitor.js';
 import type { NodeConnection } from '../link/NodeConnection.js';
 import type { RttSummary } from '../link/RttStats.js';
-import { renderBody, type CallOptions, type Frame, type PredictOptions, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents } from './SessionBackend.js';
+import { renderBody, type CallOptions, type Frame, type NodeInfo, type PredictOptions, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents } from './SessionBackend.js';
 import { SessionMemory } from './SessionMemory.js';
 
 /** A call's deadline when the app sets none. */
@@ -67,6 +67,15 @@ export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements S
 
   rtt(): RttSummary {
     return this.#connection.rtt();
+  }
+
+  ping(timeoutMs: number): Promise<number> {
+    return this.#connection.ping(timeoutMs);
+  }
+
+  get nodeInfo(): NodeInfo {
+    const { t: _t, time: _time, ...info } = this.#connection.welcome;
+    return info;
   }
 
   close(): void {
