@@ -15,8 +15,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { debuglog } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { Logger } from '../protocol/Logger.js';
+import { DiscoveryRoute, WS_OPERATIONS, type WsOperation } from '../protocol/discovery.js';
 import { DiscoveryService, type DiscoveryServiceOptions } from './DiscoveryService.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
 import { normaliseIp } from './locate.js';
@@ -24,9 +25,9 @@ import { TokenBuckets, type RateLimit } from './rateLimit.js';
 import { MemoryRegistry } from './registry/MemoryRegistry.js';
 import type { Registry } from './registry/Registry.js';
 
-const log = debuglog('edge-offload:discovery');
+const logger = new Logger('discovery');
 
-type Operation = 'register' | 'heartbeat' | 'query' | 'report';
+type Operation = WsOperation;
 
 export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   /** Default 0 (any free port). */
@@ -50,11 +51,11 @@ const DEFAULT_RATE_LIMITS: Record<Operation, RateLimit> = {
 };
 
 const ROUTES: Record<string, { op: Operation | 'health'; methods: string[] }> = {
-  '/v1/register': { op: 'register', methods: ['POST'] },
-  '/v1/heartbeat': { op: 'heartbeat', methods: ['POST'] },
-  '/v1/query': { op: 'query', methods: ['GET', 'POST'] },
-  '/v1/report': { op: 'report', methods: ['POST'] },
-  '/healthz': { op: 'health', methods: ['GET'] },
+  [DiscoveryRoute.register]: { op: 'register', methods: ['POST'] },
+  [DiscoveryRoute.heartbeat]: { op: 'heartbeat', methods: ['POST'] },
+  [DiscoveryRoute.query]: { op: 'query', methods: ['GET', 'POST'] },
+  [DiscoveryRoute.report]: { op: 'report', methods: ['POST'] },
+  [DiscoveryRoute.health]: { op: 'health', methods: ['GET'] },
 };
 
 export class DiscoveryServer {
@@ -83,7 +84,7 @@ export class DiscoveryServer {
     this.#http.keepAliveTimeout = 30_000;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes });
     this.#http.on('upgrade', (req, socket, head) => {
-      if (new URL(req.url ?? '/', 'http://x').pathname !== '/v1/ws') {
+      if (new URL(req.url ?? '/', 'http://x').pathname !== DiscoveryRoute.ws) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
@@ -157,7 +158,7 @@ export class DiscoveryServer {
 
   #onSocket(ws: WebSocket, req: IncomingMessage): void {
     const ip = normaliseIp(req.socket.remoteAddress ?? '');
-    ws.on('error', (err) => log('ws error from %s: %s', ip, err.message));
+    ws.on('error', (err) => logger.debug('ws error from %s: %s', ip, err.message));
     ws.on('message', async (data, isBinary) => {
       let id: unknown;
       try {
@@ -166,10 +167,10 @@ export class DiscoveryServer {
         if (typeof message !== 'object' || message === null || Array.isArray(message)) throw new DiscoveryError(E.MALFORMED, 'message is not an object');
         const { op, body } = message as Record<string, unknown>;
         id = (message as Record<string, unknown>).id;
-        if (op !== 'register' && op !== 'heartbeat' && op !== 'query' && op !== 'report') {
+        if (!(WS_OPERATIONS as readonly unknown[]).includes(op)) {
           throw new DiscoveryError(E.MALFORMED, 'op must be register, heartbeat, query or report');
         }
-        const result = await this.#dispatch(op, body ?? {}, ip);
+        const result = await this.#dispatch(op as Operation, body ?? {}, ip);
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: safeId(id), ok: true, result }));
       } catch (err) {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: safeId(id), ok: false, ...asDiscoveryError(err).toJSON() }));
@@ -184,11 +185,12 @@ function safeId(id: unknown): string | number | null {
 
 function asDiscoveryError(err: unknown): DiscoveryError {
   if (err instanceof DiscoveryError) return err;
-  log('internal error: %s', (err as Error)?.stack ?? err);
   // node-redis's connection failures ("The client is offline", SocketClosedUnexpectedlyError…)
-  if (err instanceof Error && /offline|closed|Socket|Connection|ECONNREFUSED|ECONNRESET/i.test(`${err.name} ${err.message}`)) {
+  if (err instanceof Error && /offline|closed|Socket|Connection|ECONNREFUSED|ECONNRESET|CLUSTERDOWN/i.test(`${err.name} ${err.message}`)) {
+    logger.debug('registry unreachable: %s', err.message);
     return new DiscoveryError(E.UNAVAILABLE, 'the registry backend is unreachable; retry shortly');
   }
+  logger.error('internal error: %s', (err as Error)?.stack ?? err);
   return new DiscoveryError(E.INTERNAL, 'internal error; retry, and report it if it persists');
 }
 

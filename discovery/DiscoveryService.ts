@@ -2,11 +2,11 @@
  * Discovery's operations, free of any transport: the HTTP routes and the ws messages of
  * DiscoveryServer both call these with an already-parsed JSON body and the caller's IP.
  */
-import type { Capability } from '../protocol/index.js';
+import { querySchema, reportSchema, type Candidate, type HealthAnswer, type HeartbeatAnswer, type QueryAnswer, type RegisterAnswer, type ReportAnswer } from '../protocol/discovery.js';
 import { Admission, type AdmissionOptions } from './admission.js';
-import { parseBody, querySchema, reportSchema } from './descriptor.js';
+import { parseBody } from './errors.js';
 import { learnFromReports, type FeedbackOptions } from './feedback.js';
-import { IpLocator, type Located } from './locate.js';
+import { IpLocator } from './locate.js';
 import { DEFAULT_RANK_OPTIONS, shortlist, type RankOptions, type RankedNode } from './rank.js';
 import type { Registry } from './registry/Registry.js';
 import { TrustedOperators } from './trust.js';
@@ -19,31 +19,6 @@ export interface DiscoveryServiceOptions {
   admission?: AdmissionOptions;
   /** Told to nodes on registration so their agent heartbeats at the rate the registry expects. */
   heartbeatIntervalMs?: number;
-}
-
-/** One shortlisted node as clients see it (a superset of client-sdk's NodeCandidate). */
-export interface Candidate {
-  id: string;
-  url: string;
-  tier: 'edge' | 'cloud';
-  caps: Capability[];
-  estimatedRttMs: number;
-  distanceKm: number;
-  pricePerMinute: number;
-  freeCapacity: number;
-  load: number;
-}
-
-export interface QueryAnswer {
-  location: Located;
-  edge: Candidate[];
-  cloud: Candidate[];
-}
-
-export interface RegisterAnswer {
-  id: string;
-  heartbeatIntervalMs: number;
-  ttlMs: number;
 }
 
 export class DiscoveryService {
@@ -68,7 +43,7 @@ export class DiscoveryService {
     return { id: record.id, heartbeatIntervalMs: this.#heartbeatIntervalMs, ttlMs: this.registry.ttlMs };
   }
 
-  async heartbeat(body: unknown): Promise<{ id: string; ttlMs: number }> {
+  async heartbeat(body: unknown): Promise<HeartbeatAnswer> {
     const record = await this.admission.heartbeat(body);
     return { id: record.id, ttlMs: this.registry.ttlMs };
   }
@@ -80,13 +55,13 @@ export class DiscoveryService {
     return { location, edge: found.edge.map(toCandidate), cloud: found.cloud.map(toCandidate) };
   }
 
-  async report(body: unknown, ip: string | undefined): Promise<{ learned: number }> {
+  async report(body: unknown, ip: string | undefined): Promise<ReportAnswer> {
     const batch = parseBody(reportSchema, body, 'report');
     const location = await this.locator.locate(ip, batch);
     return { learned: await learnFromReports(this.registry, location, batch.reports, this.#feedback) };
   }
 
-  async health(): Promise<{ ok: true; backend: string; nodes: { edge: number; cloud: number } }> {
+  async health(): Promise<HealthAnswer> {
     return { ok: true, backend: this.registry.kind, nodes: await this.registry.count() };
   }
 }

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import type { NodeDescriptor, OperatorAuthorization } from './descriptor.js';
+import type { NodeDescriptor, OperatorAuthorization } from '../protocol/discovery.js';
 import { DiscoveryError, DiscoveryErrorCode as E, isDiscoveryErrorCode } from './errors.js';
 import { publicKeyFromPrivate, signHeartbeat, signRegistration } from './identity.js';
 

@@ -4,8 +4,8 @@
  * before. Each failure has its own code (errors.ts), checked in that order so the cheapest and
  * most specific answer comes first.
  */
-import { parseBody, registrationSchema, heartbeatSchema, type NodeDescriptor } from './descriptor.js';
-import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
+import { registrationSchema, heartbeatSchema, type NodeDescriptor } from '../protocol/discovery.js';
+import { DiscoveryError, DiscoveryErrorCode as E, parseBody } from './errors.js';
 import { SIGNING_DOMAIN, authorizationPayload, heartbeatPayload, registrationPayload, verifyPayload } from './identity.js';
 import type { IpLocator } from './locate.js';
 import type { NodeRecord, Registry } from './registry/Registry.js';

@@ -7,7 +7,7 @@
  * in a peer's JSON never changes the signed bytes.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import type { Heartbeat, NodeDescriptor, OperatorAuthorization, Registration } from './descriptor.js';
+import type { Heartbeat, NodeDescriptor, OperatorAuthorization, Registration } from '../protocol/discovery.js';
 
 export const SIGNING_DOMAIN = {
   register: 'edge-offload/discovery/register/v1',
