@@ -32,8 +32,6 @@ export interface MemoryRegistryOptions extends RegistryTiming {
   maxStats?: number;
   /** Bound on entries examined per query when the filter rejects most nodes. Default 100,000. */
   maxExaminedPerQuery?: number;
-  /** Clock, for tests. Default `Date.now`. */
-  now?: () => number;
 }
 
 interface Slot {
@@ -94,6 +92,18 @@ export class MemoryRegistry implements Registry {
     slot.record.freeCapacity = status.freeCapacity;
     slot.record.lastSeen = now;
     return { ...slot.record };
+  }
+
+  async refresh(seen: ReadonlyMap<string, number>): Promise<number> {
+    let refreshed = 0;
+    for (const [id, lastSeen] of seen) {
+      // held but expired (not swept yet) is revived, as on Redis: the connection just proved it alive
+      const slot = this.#slots.get(id);
+      if (slot === undefined) continue;
+      if (lastSeen > slot.record.lastSeen) slot.record.lastSeen = lastSeen;
+      refreshed++;
+    }
+    return refreshed;
   }
 
   async get(id: string): Promise<NodeRecord | undefined> {

@@ -112,6 +112,13 @@ export interface Registry {
   put(node: NodeRecord): Promise<void>;
   /** Records a heartbeat; undefined when the node is unknown or already expired. */
   touch(id: string, status: { load: number; freeCapacity: number }, now?: number): Promise<NodeRecord | undefined>;
+  /**
+   * Liveness for many nodes in one batch (id → the time each was last heard from): the cheap
+   * path of the node channel, where a replica folds a whole interval's pongs into one write.
+   * Never moves a node's lastSeen backwards and never brings back a node that was removed or
+   * swept (one expired but not yet swept is revived). Resolves to how many of the ids it holds.
+   */
+  refresh(seen: ReadonlyMap<string, number>): Promise<number>;
   get(id: string): Promise<NodeRecord | undefined>;
   remove(id: string): Promise<boolean>;
   /**
@@ -142,6 +149,8 @@ export function foldObservation(prev: NodeStats, obs: Observation, rates: Learni
 
 /** Registry timing knobs shared by both backends. */
 export interface RegistryTiming {
+  /** Clock (epoch ms) that decides expiry, for tests. Default `Date.now`. */
+  now?: () => number;
   /** How often nodes heartbeat. Default 1000 ms (env `DISCOVERY_HEARTBEAT_MS`). */
   heartbeatIntervalMs?: number;
   /** Heartbeats a node may miss before it leaves. Default 3 (env `DISCOVERY_MISSED_HEARTBEATS`). */
