@@ -7,6 +7,7 @@
  *   POST /v1/query       { lat?, lon?, k?, kCloud?, caps?, maxPrice? } → { location, edge[], cloud[] }
  *   POST /v1/report      { lat?, lon?, reports: [{ id, rttMs? }] } → { learned }
  *   GET  /healthz        { ok, backend, nodes }
+ *   WS   /v1/node        the node channel: one signed registration, then ws pings and pushed load (NodeChannel.ts)
  *   WS   /v1/ws          text frames `{ op: 'register'|'heartbeat'|'query'|'report', id?, body }`
  *                        → `{ id, ok: true, result }` or `{ id, ok: false, error: { code, message } }`
  *
@@ -22,6 +23,7 @@ import { DiscoveryService, type DiscoveryServiceOptions } from './DiscoveryServi
 import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
 import { normaliseIp } from './locate.js';
 import { TokenBuckets, type RateLimit } from './rateLimit.js';
+import { NodeChannels, type NodeChannelOptions } from './NodeChannel.js';
 import { MemoryRegistry } from './registry/MemoryRegistry.js';
 import type { Registry } from './registry/Registry.js';
 
@@ -38,6 +40,8 @@ export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   registry?: Registry;
   /** Largest request body (HTTP) or message (ws). Default 16 KiB. */
   maxBodyBytes?: number;
+  /** The node channel (`/v1/node`): cheap liveness after one signed registration. */
+  nodeChannel?: NodeChannelOptions;
   /** Per-IP limits. Defaults: query 20/s burst 40, register 2/s burst 20, heartbeat 200/s burst 400, report 20/s burst 40. */
   rateLimits?: Partial<Record<Operation, RateLimit>>;
 }
@@ -66,6 +70,8 @@ export class DiscoveryServer {
   readonly #buckets: Record<Operation, TokenBuckets>;
   readonly #http: Server;
   readonly #wss: WebSocketServer;
+  readonly #nodeWss: WebSocketServer;
+  readonly nodeChannels: NodeChannels;
   #closed = false;
 
   constructor(options: DiscoveryServerOptions = {}) {
@@ -83,12 +89,15 @@ export class DiscoveryServer {
     this.#http = createServer((req, res) => void this.#onRequest(req, res));
     this.#http.keepAliveTimeout = 30_000;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes });
+    // no per-message deflate: a node channel's frames are tiny, and zlib state per socket is memory per node
+    this.#nodeWss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes, perMessageDeflate: false });
+    this.nodeChannels = new NodeChannels(this.registry, this.service.admission, this.service.heartbeatIntervalMs, (ip) => this.#take('register', ip), options.nodeChannel);
     this.#http.on('upgrade', (req, socket, head) => {
-      if (new URL(req.url ?? '/', 'http://x').pathname !== DiscoveryRoute.ws) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-        return;
-      }
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onSocket(ws, req));
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path === DiscoveryRoute.ws) this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onSocket(ws, req));
+      else if (path === DiscoveryRoute.node) {
+        this.#nodeWss.handleUpgrade(req, socket, head, (ws) => this.nodeChannels.accept(ws, normaliseIp(req.socket.remoteAddress ?? '')));
+      } else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
     });
   }
 
@@ -112,8 +121,11 @@ export class DiscoveryServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.nodeChannels.close();
     for (const ws of this.#wss.clients) ws.terminate();
+    for (const ws of this.#nodeWss.clients) ws.terminate();
     this.#wss.close();
+    this.#nodeWss.close();
     this.#http.closeAllConnections();
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
     await this.registry.close();
@@ -141,9 +153,13 @@ export class DiscoveryServer {
     }
   }
 
-  async #dispatch(op: Operation, body: unknown, ip: string): Promise<unknown> {
+  #take(op: Operation, ip: string): void {
     const wait = this.#buckets[op].take(ip);
     if (wait > 0) throw new DiscoveryError(E.RATE_LIMITED, `too many ${op} requests from ${ip}; retry in ${wait.toFixed(2)} s`);
+  }
+
+  async #dispatch(op: Operation, body: unknown, ip: string): Promise<unknown> {
+    this.#take(op, ip);
     switch (op) {
       case 'register':
         return this.service.register(body);

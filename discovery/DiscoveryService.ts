@@ -27,7 +27,8 @@ export class DiscoveryService {
   readonly locator: IpLocator;
   readonly #rank: Required<RankOptions>;
   readonly #feedback: FeedbackOptions;
-  readonly #heartbeatIntervalMs: number;
+  /** The liveness interval nodes are told (signed heartbeats, node-channel pings). */
+  readonly heartbeatIntervalMs: number;
 
   constructor(registry: Registry, options: DiscoveryServiceOptions = {}) {
     this.registry = registry;
@@ -35,12 +36,12 @@ export class DiscoveryService {
     this.admission = new Admission(registry, options.operators ?? TrustedOperators.load(), this.locator, options.admission);
     this.#rank = { ...DEFAULT_RANK_OPTIONS, ...options.rank };
     this.#feedback = { routeFactor: this.#rank.routeFactor, ...options.feedback };
-    this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? registry.ttlMs / 3;
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? registry.ttlMs / 3;
   }
 
   async register(body: unknown): Promise<RegisterAnswer> {
     const record = await this.admission.register(body);
-    return { id: record.id, heartbeatIntervalMs: this.#heartbeatIntervalMs, ttlMs: this.registry.ttlMs };
+    return { id: record.id, heartbeatIntervalMs: this.heartbeatIntervalMs, ttlMs: this.registry.ttlMs };
   }
 
   async heartbeat(body: unknown): Promise<HeartbeatAnswer> {

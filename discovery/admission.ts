@@ -29,10 +29,17 @@ export class Admission {
     this.maxSkewMs = options.maxSkewMs ?? (Number(process.env.DISCOVERY_MAX_SKEW_MS) || 30_000);
   }
 
-  async register(body: unknown, now = Date.now()): Promise<NodeRecord> {
+  /**
+   * @param challenge on the node channel, the connection's challenge: the signed nonce must be it,
+   * so a registration captured on one connection cannot authenticate another.
+   */
+  async register(body: unknown, now = Date.now(), challenge?: string): Promise<NodeRecord> {
     const reg = parseBody(registrationSchema, body, 'registration');
     const d = reg.descriptor;
     if (reg.signature === undefined) throw new DiscoveryError(E.UNSIGNED, 'registration has no signature; sign it with the node key (signRegistration)');
+    if (challenge !== undefined && reg.nonce !== challenge) {
+      throw new DiscoveryError(E.BAD_CHALLENGE, "registration's nonce is not this connection's challenge; sign a registration over the challenge you were sent");
+    }
     if (!verifyPayload(SIGNING_DOMAIN.register, registrationPayload(reg), reg.signature, d.publicKey)) {
       throw new DiscoveryError(E.BAD_SIGNATURE, `registration signature does not verify against node ${d.id}'s public key`);
     }

@@ -111,8 +111,10 @@ export function signRegistration(
   nodePrivateKey: KeyObject | string,
   authorization: OperatorAuthorization,
   now = Date.now(),
+  /** On the node channel: the connection's challenge, which binds the signature to that connection. */
+  nonce = newNonce(),
 ): Registration {
-  const unsigned = { descriptor, timestamp: now, nonce: newNonce() };
+  const unsigned = { descriptor, timestamp: now, nonce };
   return { ...unsigned, signature: signPayload(SIGNING_DOMAIN.register, registrationPayload(unsigned), nodePrivateKey), authorization };
 }
 

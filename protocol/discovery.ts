@@ -283,6 +283,10 @@ export const NodeChannelClose = {
   SILENT: 4408,
   /** No registration within the allowed time after the challenge. */
   REGISTER_TIMEOUT: 4409,
+  /** The registry no longer holds this node (swept after an outage, flushed): register again. */
+  UNKNOWN: 4404,
+  /** A newer connection of the same node registered on this replica. */
+  REPLACED: 4410,
   /** Discovery is shutting down; reconnect (to another replica). */
   GOING_AWAY: 1001,
 } as const;

@@ -259,7 +259,6 @@ test('a client queries, probes real session sockets, picks the lowest RTT within
     assert.ok(liar.cutOff, 'a straggler is cut off instead of waited for');
     const winner = selection.chosen!.rttMs!;
     assert.ok(liar.rttMs! >= 2 * winner, `liar bounded at ${liar.rttMs} ms, winner ${winner} ms`);
-    assert.ok(selection.decideMs < 200, `decided in ${selection.decideMs.toFixed(0)} ms`);
 
     await locator.reportNow([{ id: 'claims-closest', rttMs: liar.rttMs! }]); // make sure the report landed
     const after = await locator.shortlist();

@@ -94,16 +94,15 @@ export class MemoryRegistry implements Registry {
     return { ...slot.record };
   }
 
-  async refresh(seen: ReadonlyMap<string, number>): Promise<number> {
-    let refreshed = 0;
+  async refresh(seen: ReadonlyMap<string, number>): Promise<string[]> {
+    const missing: string[] = [];
     for (const [id, lastSeen] of seen) {
       // held but expired (not swept yet) is revived, as on Redis: the connection just proved it alive
       const slot = this.#slots.get(id);
-      if (slot === undefined) continue;
-      if (lastSeen > slot.record.lastSeen) slot.record.lastSeen = lastSeen;
-      refreshed++;
+      if (slot === undefined) missing.push(id);
+      else if (lastSeen > slot.record.lastSeen) slot.record.lastSeen = lastSeen;
     }
-    return refreshed;
+    return missing;
   }
 
   async get(id: string): Promise<NodeRecord | undefined> {

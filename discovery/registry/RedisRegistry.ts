@@ -213,8 +213,8 @@ export class RedisRegistry implements Registry {
    * removed or swept node; GT never moves a lastSeen back. A node expired but not yet swept is
    * revived (its connection just proved it alive), on both backends.
    */
-  async refresh(seen: ReadonlyMap<string, number>): Promise<number> {
-    if (seen.size === 0) return 0;
+  async refresh(seen: ReadonlyMap<string, number>): Promise<string[]> {
+    if (seen.size === 0) return [];
     const pipeline = this.#client.multi();
     let zadd = ['ZADD', this.#seenKey, 'XX', 'GT'];
     let ids: string[] = [];
@@ -229,9 +229,15 @@ export class RedisRegistry implements Registry {
     }
     if (ids.length > 0) pipeline.addCommand(zadd).addCommand(['ZMSCORE', this.#seenKey, ...ids]);
     const replies = (await pipeline.execAsPipeline()) as unknown[];
-    let held = 0;
-    for (let i = 1; i < replies.length; i += 2) for (const score of replies[i] as unknown[]) if (score !== null && score !== undefined) held++;
-    return held;
+    const missing: string[] = [];
+    const next = seen.keys();
+    for (let i = 1; i < replies.length; i += 2) {
+      for (const score of replies[i] as unknown[]) {
+        const id = next.next().value!;
+        if (score === null || score === undefined) missing.push(id);
+      }
+    }
+    return missing;
   }
 
   async get(id: string): Promise<NodeRecord | undefined> {

@@ -116,9 +116,10 @@ export interface Registry {
    * Liveness for many nodes in one batch (id → the time each was last heard from): the cheap
    * path of the node channel, where a replica folds a whole interval's pongs into one write.
    * Never moves a node's lastSeen backwards and never brings back a node that was removed or
-   * swept (one expired but not yet swept is revived). Resolves to how many of the ids it holds.
+   * swept (one expired but not yet swept is revived). Resolves to the ids it does not hold (their
+   * nodes must register again).
    */
-  refresh(seen: ReadonlyMap<string, number>): Promise<number>;
+  refresh(seen: ReadonlyMap<string, number>): Promise<string[]>;
   get(id: string): Promise<NodeRecord | undefined>;
   remove(id: string): Promise<boolean>;
   /**

@@ -1,0 +1,224 @@
+/**
+ * The node channel (`/v1/node`, protocol/discovery.ts): a node authenticates once, then stays
+ * alive at the cost of a ws ping/pong per interval.
+ *
+ * Why: a signed heartbeat per node per second costs discovery an HTTP request, a JSON parse, an
+ * Ed25519 verification, a nonce write and a registry script, so one replica held ~10k nodes.
+ * Here the signature is checked once per connection (over the connection's challenge), the
+ * connection itself is the credential afterwards, pongs are folded into one batched
+ * `registry.refresh()` per interval, and load reaches the registry only when the node says it
+ * changed (the node pushes it past a threshold, rate-capped).
+ *
+ * A node that disconnects stops being refreshed and expires a ttl after its last pong; a node
+ * that stops answering pings is cut off once it has been silent for the ttl.
+ */
+import { randomBytes } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import { Logger } from '../protocol/Logger.js';
+import { NodeChannelClose, nodeChannelInSchema, type NodeStatusMessage } from '../protocol/discovery.js';
+import type { Admission } from './admission.js';
+import { DiscoveryError, DiscoveryErrorCode as E, parseBody } from './errors.js';
+import type { Registry } from './registry/Registry.js';
+
+const logger = new Logger('discovery:node-channel');
+
+export interface NodeChannelOptions {
+  /** How long a connection may stay unregistered after its challenge. Default 10 s. */
+  registerTimeoutMs?: number;
+  /**
+   * Shortest gap between two status updates of one node; faster ones are refused RATE_LIMITED.
+   * Nodes push only changes, at most every `statusIntervalMs` (NodeAgent). Default 250 ms.
+   */
+  minStatusIntervalMs?: number;
+  /** How often the liveness round runs (tick()). Default: the heartbeat interval. */
+  tickIntervalMs?: number;
+  /** Clock (epoch ms) for pongs and liveness; give it the registry's clock in tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+interface Channel {
+  ws: WebSocket;
+  ip: string;
+  challenge: string;
+  /** Set once the registration passed admission. */
+  id?: string;
+  lastSeq: number;
+  /** The registered capacity: a status cannot claim more free sessions. */
+  capacity: number;
+  lastStatusAt: number;
+  /** Epoch ms of the latest pong, status or registration. */
+  lastPong: number;
+  /** lastPong as last written to the registry. */
+  refreshed: number;
+  registerTimer?: ReturnType<typeof setTimeout>;
+}
+
+export class NodeChannels {
+  readonly #registry: Registry;
+  readonly #admission: Admission;
+  readonly #intervalMs: number;
+  readonly #ttlMs: number;
+  readonly #registerTimeoutMs: number;
+  readonly #minStatusIntervalMs: number;
+  readonly #allowRegister: (ip: string) => void;
+  readonly #channels = new Set<Channel>();
+  readonly #byId = new Map<string, Channel>();
+  readonly #ticker: ReturnType<typeof setInterval>;
+  readonly #now: () => number;
+  #ticking = false;
+
+  /**
+   * @param allowRegister throws RATE_LIMITED when `ip` registers too often (the server's buckets).
+   */
+  constructor(registry: Registry, admission: Admission, intervalMs: number, allowRegister: (ip: string) => void, options: NodeChannelOptions = {}) {
+    this.#registry = registry;
+    this.#admission = admission;
+    this.#intervalMs = intervalMs;
+    this.#ttlMs = registry.ttlMs;
+    this.#registerTimeoutMs = options.registerTimeoutMs ?? 10_000;
+    this.#minStatusIntervalMs = options.minStatusIntervalMs ?? 250;
+    this.#allowRegister = allowRegister;
+    this.#now = options.now ?? Date.now;
+    this.#ticker = setInterval(() => void this.tick(), options.tickIntervalMs ?? intervalMs);
+    this.#ticker.unref();
+  }
+
+  /** When this replica last heard from node `id` over its channel (undefined: no channel here). */
+  lastHeard(id: string): number | undefined {
+    return this.#byId.get(id)?.lastPong;
+  }
+
+  /** Registered channels on this replica. */
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  accept(ws: WebSocket, ip: string): void {
+    const channel: Channel = { ws, ip, challenge: randomBytes(16).toString('base64url'), lastSeq: -1, capacity: 0, lastStatusAt: -Infinity, lastPong: 0, refreshed: 0 };
+    this.#channels.add(channel);
+    channel.registerTimer = setTimeout(() => ws.close(NodeChannelClose.REGISTER_TIMEOUT, 'register within the timeout'), this.#registerTimeoutMs);
+    ws.on('pong', () => {
+      if (channel.id !== undefined) channel.lastPong = this.#now();
+    });
+    ws.on('message', (data, isBinary) => void this.#onMessage(channel, data as Buffer, isBinary));
+    ws.on('error', (err) => logger.debug('node channel error from %s: %s', ip, err.message));
+    ws.on('close', () => {
+      clearTimeout(channel.registerTimer);
+      this.#channels.delete(channel);
+      if (channel.id !== undefined && this.#byId.get(channel.id) === channel) this.#byId.delete(channel.id);
+    });
+    send(ws, { t: 'challenge', nonce: channel.challenge, intervalMs: this.#intervalMs });
+  }
+
+  /**
+   * One liveness round: every channel that answered since the last round goes into one batched
+   * registry write; channels silent for the ttl are cut off; the rest are pinged. Runs on a timer;
+   * public so tests and benches can drive it.
+   */
+  async tick(now = this.#now()): Promise<void> {
+    if (this.#ticking) return; // a slow registry write must not pile rounds on top of each other
+    this.#ticking = true;
+    try {
+      const seen = new Map<string, number>();
+      for (const channel of this.#byId.values()) {
+        if (now - channel.lastPong >= this.#ttlMs) {
+          channel.ws.terminate();
+          continue;
+        }
+        if (channel.lastPong > channel.refreshed) {
+          seen.set(channel.id!, channel.lastPong);
+          channel.refreshed = channel.lastPong;
+        }
+        channel.ws.ping();
+      }
+      const missing = await this.#registry.refresh(seen);
+      // the registry forgot them (swept during an outage, flushed): they must register again
+      for (const id of missing) this.#byId.get(id)?.ws.close(NodeChannelClose.UNKNOWN, 'register again');
+    } catch (err) {
+      logger.debug('liveness round failed: %s', (err as Error).message);
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#ticker);
+    for (const channel of this.#channels) channel.ws.close(NodeChannelClose.GOING_AWAY, 'discovery is shutting down');
+  }
+
+  async #onMessage(channel: Channel, data: Buffer, isBinary: boolean): Promise<void> {
+    let seq: number | undefined;
+    let registering = false;
+    try {
+      if (isBinary) throw new DiscoveryError(E.BAD_JSON, 'send JSON text frames');
+      let message: unknown;
+      try {
+        message = JSON.parse(data.toString('utf8'));
+      } catch {
+        throw new DiscoveryError(E.BAD_JSON, 'message is not JSON');
+      }
+      const t = (message as { t?: unknown } | null)?.t;
+      if (t === 'status') {
+        const status = parseBody(nodeChannelInSchema.status, message, 'status');
+        seq = status.seq;
+        await this.#onStatus(channel, status);
+      } else if (t === 'register') {
+        registering = true;
+        await this.#onRegister(channel, parseBody(nodeChannelInSchema.register, message, 'register').registration);
+      } else {
+        throw new DiscoveryError(E.MALFORMED, "t must be 'register' or 'status'");
+      }
+    } catch (err) {
+      const error = err instanceof DiscoveryError ? err : new DiscoveryError(E.UNAVAILABLE, 'the registry backend is unreachable; retry shortly');
+      if (!(err instanceof DiscoveryError)) logger.debug('node channel: %s', (err as Error).message);
+      send(channel.ws, { t: 'error', code: error.code, message: error.message, ...(seq === undefined ? {} : { seq }) });
+      // a refused registration is a configuration problem; the connection has no further use
+      if (registering && channel.id === undefined && error.code !== E.RATE_LIMITED && error.code !== E.UNAVAILABLE && error.code !== E.MALFORMED) {
+        channel.ws.close(NodeChannelClose.REFUSED, error.code);
+      }
+    }
+  }
+
+  async #onRegister(channel: Channel, registration: unknown): Promise<void> {
+    if (channel.id !== undefined) throw new DiscoveryError(E.MALFORMED, 'this connection already registered; open a new one to register again');
+    this.#allowRegister(channel.ip);
+    const record = await this.#admission.register(registration, this.#now(), channel.challenge);
+    if (channel.ws.readyState !== channel.ws.OPEN) return;
+    clearTimeout(channel.registerTimer);
+    channel.id = record.id;
+    channel.capacity = record.capacity;
+    channel.lastPong = record.lastSeen;
+    channel.refreshed = record.lastSeen;
+    // one live channel per node on this replica: a reconnect replaces the old connection
+    const old = this.#byId.get(record.id);
+    this.#byId.set(record.id, channel);
+    old?.ws.close(NodeChannelClose.REPLACED, 'replaced by a newer connection of this node');
+    send(channel.ws, { t: 'registered', id: record.id, heartbeatIntervalMs: this.#intervalMs, ttlMs: this.#ttlMs });
+  }
+
+  async #onStatus(channel: Channel, status: NodeStatusMessage): Promise<void> {
+    if (channel.id === undefined) throw new DiscoveryError(E.NOT_AUTHENTICATED, 'register on this connection before sending status');
+    if (status.id !== undefined && status.id !== channel.id) {
+      throw new DiscoveryError(E.WRONG_CONNECTION, `this connection is node ${channel.id}'s; it cannot update ${status.id}`);
+    }
+    if (status.seq <= channel.lastSeq) throw new DiscoveryError(E.STALE_SEQUENCE, `seq ${status.seq} is not above ${channel.lastSeq}`);
+    const now = this.#now();
+    if (now - channel.lastStatusAt < this.#minStatusIntervalMs) {
+      throw new DiscoveryError(E.RATE_LIMITED, `status at most every ${this.#minStatusIntervalMs} ms; push changes only`);
+    }
+    channel.lastSeq = status.seq;
+    channel.lastStatusAt = now;
+    channel.lastPong = now;
+    const touched = await this.#registry.touch(channel.id, { load: status.load, freeCapacity: Math.min(status.freeCapacity, channel.capacity) }, now);
+    if (touched === undefined) {
+      channel.ws.close(NodeChannelClose.UNKNOWN, 'register again');
+      return;
+    }
+    channel.refreshed = now;
+    send(channel.ws, { t: 'ack', seq: status.seq });
+  }
+}
+
+function send(ws: WebSocket, message: object): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+}
