@@ -19,6 +19,15 @@ export interface DiscoveryLocatorOptions {
   kCloud?: number;
   /** Highest price per minute the app accepts. */
   maxPrice?: number;
+  /**
+   * ms of estimated RTT the app trades for one unit of price per minute: discovery ranks by
+   * RTT + priceWeight × price. Default 0 (RTT only).
+   */
+  priceWeight?: number;
+  /** The app's RTT budget; discovery's first edge candidate (its placement pick) is within it. Discovery's default (20 ms) when absent. */
+  budgetMs?: number;
+  /** Capabilities every candidate must have, on top of those a shortlist() call asks for. */
+  caps?: Capability[];
   /** Per-request timeout. Default 3000 ms. */
   timeoutMs?: number;
   /** Largest answer read from discovery; a longer one is refused (BAD_ANSWER) unread. Default 256 KiB. */
@@ -55,9 +64,10 @@ export class DiscoveryLocator implements NodeLocator {
 
   async shortlist(options: { signal?: AbortSignal; caps?: Capability[] } = {}): Promise<Shortlist> {
     const o = this.#options;
-    const body = { ...o.location, k: o.k, kCloud: o.kCloud, maxPrice: o.maxPrice, caps: options.caps };
+    const caps = o.caps || options.caps ? [...new Set([...(o.caps ?? []), ...(options.caps ?? [])])] : undefined;
+    const body = { ...o.location, k: o.k, kCloud: o.kCloud, maxPrice: o.maxPrice, priceWeight: o.priceWeight, budgetMs: o.budgetMs, caps };
     const answer = await this.#post(DiscoveryRoute.query, body, queryAnswerSchema, options.signal);
-    return { edge: answer.edge.map(toCandidate), cloud: answer.cloud.map(toCandidate) };
+    return { edge: answer.edge.map(toCandidate), cloud: answer.cloud.map(toCandidate), ...(answer.pick !== undefined ? { pick: answer.pick } : {}) };
   }
 
   report(reports: ProbeReport[]): void {

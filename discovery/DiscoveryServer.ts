@@ -3,8 +3,8 @@
  *
  *   POST /v1/register    signed registration          → { id, heartbeatIntervalMs, ttlMs }
  *   POST /v1/heartbeat   signed heartbeat             → { id, ttlMs }
- *   GET  /v1/query?lat=&lon=&k=&kCloud=&caps=render,infer&maxPrice=
- *   POST /v1/query       { lat?, lon?, k?, kCloud?, caps?, maxPrice? } → { location, edge[], cloud[] }
+ *   GET  /v1/query?lat=&lon=&k=&kCloud=&caps=render,infer&maxPrice=&priceWeight=&budgetMs=
+ *   POST /v1/query       { lat?, lon?, k?, kCloud?, caps?, maxPrice?, priceWeight?, budgetMs? } → { location, edge[], cloud[] }
  *   POST /v1/report      { lat?, lon?, reports: [{ id, rttMs? }] } → { learned }
  *   GET  /healthz        { ok, backend, nodes }
  *   WS   /v1/node        the node channel: one signed registration, then ws pings and pushed load (NodeChannel.ts)
@@ -242,7 +242,7 @@ async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown
 /** GET /v1/query parameters → the same shape POST takes, numbers parsed, caps split on commas. */
 function queryFromSearch(params: URLSearchParams): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of ['lat', 'lon', 'k', 'kCloud', 'maxPrice']) {
+  for (const key of ['lat', 'lon', 'k', 'kCloud', 'maxPrice', 'priceWeight', 'budgetMs']) {
     const raw = params.get(key);
     if (raw !== null) out[key] = raw.trim() === '' ? raw : Number(raw);
   }

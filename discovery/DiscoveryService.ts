@@ -53,7 +53,7 @@ export class DiscoveryService {
     const q = parseBody(querySchema, body, 'query');
     const location = await this.locator.locate(ip, q);
     const found = await shortlist(this.registry, location, q, this.#rank);
-    return { location, edge: found.edge.map(toCandidate), cloud: found.cloud.map(toCandidate) };
+    return { location, edge: found.edge.map(toCandidate), cloud: found.cloud.map(toCandidate), ...(found.pick ? { pick: found.pick.node.id } : {}) };
   }
 
   async report(body: unknown, ip: string | undefined): Promise<ReportAnswer> {

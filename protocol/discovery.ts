@@ -181,6 +181,10 @@ export const querySchema = object({
   kCloud: optional(uint(16)),
   caps: optional(capabilities()),
   maxPrice: optional(number(0)),
+  /** ms of estimated RTT the client trades for one unit of price per minute (score = RTT + weight × price). */
+  priceWeight: optional(number(0, 1e6)),
+  /** The client's RTT budget: discovery's placement pick (the first edge candidate) stays within it. */
+  budgetMs: optional(number(0, 60_000)),
 });
 export type Query = Infer<typeof querySchema>;
 
@@ -218,6 +222,11 @@ export const queryAnswerSchema = object({
   /** Bounded by querySchema's k (64) and kCloud (16). */
   edge: array(candidateSchema, () => 64),
   cloud: array(candidateSchema, () => 16),
+  /**
+   * Discovery's placement pick, one of `edge`: the less loaded of two random candidates within the
+   * client's budget (spreads a metro's sessions). Absent when no edge candidate is within budget.
+   */
+  pick: optional(nodeId()),
 });
 export type QueryAnswer = Infer<typeof queryAnswerSchema>;
 

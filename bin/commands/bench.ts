@@ -2,6 +2,8 @@
 const BENCHES: Record<string, { load: () => Promise<{ main(argv: string[]): Promise<void> }>; summary: string }> = {
   overhead: { load: () => import('../../bench/overhead.js'), summary: 'predict round trip through the stack vs a raw ws echo of the same bytes' },
   discovery: { load: () => import('../../bench/discovery.js'), summary: 'registry query latency at 210k/1M nodes (memory, Redis), heartbeats, selection quality' },
+  'discovery-placement': { load: () => import('../../bench/discovery-placement.js'), summary: '10,000 clients in a metro of 50 nodes: load spread and RTT cost of the placement pick vs always-the-best' },
+  scale: { load: () => import('../../bench/scale.js'), summary: 'liveness cost per node (node channel vs signed heartbeats), Redis work, memory, queries under churn, 210k layout' },
   'motion-accuracy': { load: () => import('../../bench/motion-accuracy.js'), summary: 'angular/position error per predictor on held-out head-motion traces (needs the traces)' },
   'inference-latency': { load: () => import('../../bench/inference-latency.js'), summary: 'head-predictor latency per tfjs backend (tensorflow, wasm, cpu) and execution path' },
   'predict-load': { load: () => import('../../bench/predict-load.js'), summary: 'predict round trip per predictor, 100 sessions × 90 Hz on one node' },
