@@ -32,6 +32,12 @@ export interface NodeChannelOptions {
   minStatusIntervalMs?: number;
   /** How often the liveness round runs (tick()). Default: the heartbeat interval. */
   tickIntervalMs?: number;
+  /**
+   * Channels pinged between two turns of the event loop in a liveness round. Pinging 2,000
+   * channels in one go held the loop ~50 ms, which was the p99 of every query served meanwhile.
+   * Default 32.
+   */
+  pingBatch?: number;
   /** Clock (epoch ms) for pongs and liveness; give it the registry's clock in tests. Default `Date.now`. */
   now?: () => number;
 }
@@ -65,6 +71,7 @@ export class NodeChannels {
   readonly #byId = new Map<string, Channel>();
   readonly #ticker: ReturnType<typeof setInterval>;
   readonly #now: () => number;
+  readonly #pingBatch: number;
   #ticking = false;
 
   /**
@@ -79,6 +86,7 @@ export class NodeChannels {
     this.#minStatusIntervalMs = options.minStatusIntervalMs ?? 250;
     this.#allowRegister = allowRegister;
     this.#now = options.now ?? Date.now;
+    this.#pingBatch = options.pingBatch ?? 32;
     this.#ticker = setInterval(() => void this.tick(), options.tickIntervalMs ?? intervalMs);
     this.#ticker.unref();
   }
@@ -120,7 +128,13 @@ export class NodeChannels {
     this.#ticking = true;
     try {
       const seen = new Map<string, number>();
-      for (const channel of this.#byId.values()) {
+      let inBatch = 0;
+      for (const channel of [...this.#byId.values()]) {
+        if (++inBatch === this.#pingBatch) {
+          inBatch = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        if (channel.ws.readyState !== channel.ws.OPEN) continue;
         if (now - channel.lastPong >= this.#ttlMs) {
           channel.ws.terminate();
           continue;
