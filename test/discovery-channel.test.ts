@@ -12,6 +12,9 @@ import { DiscoveryServer } from '../discovery/DiscoveryServer.js';
 import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
 import { NodeAgent } from '../discovery/NodeAgent.js';
 import { signRegistration } from '../discovery/identity.js';
+import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
+import type { Registry } from '../discovery/registry/Registry.js';
+import { startRedis, type RedisProcess } from './support/redis.js';
 import { DiscoveryRoute } from '../protocol/discovery.js';
 import { eventually, makeNode, makeOperator, trustOf, type TestNode, type TestOperator } from './support/discoveryFixtures.js';
 
@@ -68,14 +71,25 @@ async function registerRaw(ctx: Ctx, node: TestNode, options: { autoPong?: boole
   return ch;
 }
 
-const test = suite<Ctx>('discovery node channel', {} as Ctx);
+let redis: RedisProcess | undefined;
+let prefixes = 0;
+const BACKENDS: Record<string, (now: () => number) => Promise<Registry>> = {
+  memory: async (now) => new MemoryRegistry({ heartbeatIntervalMs: INTERVAL_MS, now, sweepIntervalMs: 3600_000 }),
+  redis: async (now) => {
+    redis ??= await startRedis();
+    return RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: INTERVAL_MS, now, sweepIntervalMs: 3600_000, prefix: `ch${prefixes++}:` });
+  },
+};
+
+for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
+const test = suite<Ctx>(`discovery node channel: ${backend}`, {} as Ctx);
 test.before.each(async (ctx) => {
   ctx.acme = makeOperator('acme');
   ctx.clock = { t: Date.now() };
   ctx.sockets = [];
   const now = () => ctx.clock.t;
   ctx.server = new DiscoveryServer({
-    registry: new MemoryRegistry({ heartbeatIntervalMs: INTERVAL_MS, now, sweepIntervalMs: 3600_000 }),
+    registry: await makeRegistry(now),
     operators: trustOf(ctx.acme),
     nodeChannel: { now, tickIntervalMs: 3600_000, minStatusIntervalMs: 0 },
   });
@@ -208,4 +222,6 @@ test('NodeAgent over the channel: pushes load only past the threshold, and re-re
   }
 });
 
+if (backend === 'redis') test.after(async () => await redis?.stop());
 test.run();
+}

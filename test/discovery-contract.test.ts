@@ -124,6 +124,16 @@ real('register, query and health answers parse with the contract schemas', async
     assert.equal(health.nodes, { edge: 1, cloud: 1 });
     const list = await new DiscoveryLocator({ url, location: { lat: 52.5, lon: 13.4 } }).shortlist();
     assert.equal(list.edge.map((c) => c.id), ['e1']);
+    assert.is(list.pick, 'e1', 'the placement pick comes through');
+    // the locator's options reach the query: a render-less node, a pricey one, and a far one
+    await post(DiscoveryRoute.register, makeNode(acme, 'e2', { caps: ['predict'], lat: 52.51 }).registration());
+    await post(DiscoveryRoute.register, makeNode(acme, 'e3', { pricePerMinute: 5, lat: 52.49 }).registration());
+    const picky = new DiscoveryLocator({ url, location: { lat: 52.5, lon: 13.4 }, caps: ['render'], maxPrice: 1 });
+    assert.equal((await picky.shortlist({ caps: ['infer'] })).edge.map((c) => c.id), ['e1']);
+    const cheap = new DiscoveryLocator({ url, location: { lat: 52.5, lon: 13.4 }, priceWeight: 1000, budgetMs: 0.001 });
+    const ranked = await cheap.shortlist();
+    assert.is(ranked.edge.at(-1)?.id, 'e3', 'priceWeight puts the pricey node last');
+    assert.is(ranked.pick, undefined, 'nothing within a 1 µs budget: no pick');
   } finally {
     await server.close();
   }
