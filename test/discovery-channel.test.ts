@@ -82,146 +82,146 @@ const BACKENDS: Record<string, (now: () => number) => Promise<Registry>> = {
 };
 
 for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
-const test = suite<Ctx>(`discovery node channel: ${backend}`, {} as Ctx);
-test.before.each(async (ctx) => {
-  ctx.acme = makeOperator('acme');
-  ctx.clock = { t: Date.now() };
-  ctx.sockets = [];
-  const now = () => ctx.clock.t;
-  ctx.server = new DiscoveryServer({
-    registry: await makeRegistry(now),
-    operators: trustOf(ctx.acme),
-    nodeChannel: { now, tickIntervalMs: 3600_000, minStatusIntervalMs: 0 },
+  const test = suite<Ctx>(`discovery node channel: ${backend}`, {} as Ctx);
+  test.before.each(async (ctx) => {
+    ctx.acme = makeOperator('acme');
+    ctx.clock = { t: Date.now() };
+    ctx.sockets = [];
+    const now = () => ctx.clock.t;
+    ctx.server = new DiscoveryServer({
+      registry: await makeRegistry(now),
+      operators: trustOf(ctx.acme),
+      nodeChannel: { now, tickIntervalMs: 3600_000, minStatusIntervalMs: 0 },
+    });
+    ctx.url = (await ctx.server.listen()).url;
   });
-  ctx.url = (await ctx.server.listen()).url;
-});
-test.after.each(async (ctx) => {
-  for (const ws of ctx.sockets) ws.terminate();
-  await ctx.server.close();
-});
-
-test('one signed registration, then pongs keep the node alive through batched refreshes; silent for the ttl, it is cut off and gone', async (ctx) => {
-  const { server, clock } = ctx;
-  const t0 = clock.t;
-  await registerRaw(ctx, makeNode(ctx.acme, 'talker'));
-  const silent = await registerRaw(ctx, makeNode(ctx.acme, 'mute', { lat: 52.6 }), { autoPong: false });
-  assert.is(server.nodeChannels.size, 2);
-  for (const step of [1, 2, 3, 4]) {
-    clock.t = t0 + step * INTERVAL_MS;
-    const pinged = server.nodeChannels.lastHeard('talker')!;
-    await server.nodeChannels.tick(); // refreshes what answered the last round, pings everyone
-    await eventually(() => server.nodeChannels.lastHeard('talker')! > pinged, 'the talker answers the ping');
-  }
-  await server.nodeChannels.tick();
-  assert.is((await server.registry.get('talker'))?.lastSeen, t0 + 4 * INTERVAL_MS, 'the pong times reached the registry');
-  assert.is(await server.registry.get('mute'), undefined, 'the mute node expired a ttl after its registration');
-  assert.is(await silent.closed, 1006, 'and its connection was cut off');
-  assert.equal((await server.registry.nearest({ lat: 52.52, lon: 13.4 }, 5, 'edge')).map((n) => n.node.id), ['talker']);
-  assert.ok(clock.t - t0 <= TTL_MS + 2 * INTERVAL_MS);
-});
-
-test('a node that disconnects leaves a ttl after its last pong', async (ctx) => {
-  const { server, clock } = ctx;
-  const t0 = clock.t;
-  const ch = await registerRaw(ctx, makeNode(ctx.acme, 'leaver'));
-  ch.ws.close();
-  await ch.closed;
-  await eventually(() => server.nodeChannels.size === 0, 'the server saw the close');
-  clock.t = t0 + TTL_MS - 1;
-  await server.nodeChannels.tick();
-  assert.ok(await server.registry.get('leaver'), 'still listed within its ttl');
-  clock.t = t0 + TTL_MS;
-  assert.is(await server.registry.get('leaver'), undefined);
-});
-
-test('forged, replayed and cross-connection messages are refused with their codes; the connections live on', async (ctx) => {
-  const a = makeNode(ctx.acme, 'node-a');
-  const b = makeNode(ctx.acme, 'node-b', { lat: 50 });
-  // a status before registering
-  const anon = await openRaw(ctx);
-  anon.send({ t: 'status', seq: 1, load: 0.5, freeCapacity: 1 });
-  assert.is((await anon.next((m) => m.t === 'error')).code, 'NOT_AUTHENTICATED');
-  anon.send('{not json');
-  assert.is((await anon.next((m) => m.t === 'error')).code, 'BAD_JSON');
-  anon.send({ t: 'status', seq: 1, load: 7, freeCapacity: 1 });
-  assert.is((await anon.next((m) => m.t === 'error')).code, 'MALFORMED');
-  // a registration signed over some other nonce (captured elsewhere): refused, connection closed
-  const wrongNonce = await openRaw(ctx);
-  wrongNonce.send({ t: 'register', registration: a.registration() });
-  assert.is((await wrongNonce.next((m) => m.t === 'error')).code, 'BAD_CHALLENGE');
-  assert.is(await wrongNonce.closed, 4401);
-  // a genuine registration replayed on another connection
-  const chA = await openRaw(ctx);
-  const signed = signRegistration(a.descriptor, a.key.privateKeyPem, a.authorization, Date.now(), chA.challenge);
-  chA.send({ t: 'register', registration: signed });
-  await chA.next((m) => m.t === 'registered');
-  const thief = await openRaw(ctx);
-  thief.send({ t: 'register', registration: signed });
-  assert.is((await thief.next((m) => m.t === 'error')).code, 'BAD_CHALLENGE');
-  // a descriptor changed after signing
-  const tamper = await openRaw(ctx);
-  const forged = signRegistration(a.descriptor, a.key.privateKeyPem, a.authorization, Date.now(), tamper.challenge);
-  tamper.send({ t: 'register', registration: { ...forged, descriptor: { ...forged.descriptor, pricePerMinute: 0 } } });
-  assert.is((await tamper.next((m) => m.t === 'error')).code, 'BAD_SIGNATURE');
-  // updates: bound to their connection, sequence must rise
-  chA.send({ t: 'status', seq: 1, load: 0.5, freeCapacity: 1000 });
-  assert.equal(await chA.next((m) => m.t === 'ack' || m.t === 'error'), { t: 'ack', seq: 1 });
-  const stored = await ctx.server.registry.get('node-a');
-  assert.equal([stored?.load, stored?.freeCapacity], [0.5, 10], 'free capacity capped at the registered capacity');
-  chA.send({ t: 'status', seq: 1, load: 0.9, freeCapacity: 1 });
-  assert.is((await chA.next((m) => m.t === 'error')).code, 'STALE_SEQUENCE');
-  chA.send({ t: 'status', seq: 2, load: 0.9, freeCapacity: 1, id: 'node-b' });
-  assert.is((await chA.next((m) => m.t === 'error')).code, 'WRONG_CONNECTION');
-  const chB = await registerRaw(ctx, b);
-  chB.send({ t: 'status', seq: 5, load: 0.1, freeCapacity: 1, id: 'node-a' });
-  assert.is((await chB.next((m) => m.t === 'error')).code, 'WRONG_CONNECTION');
-  assert.is((await ctx.server.registry.get('node-a'))?.load, 0.5, 'nothing refused reached the registry');
-  chA.send({ t: 'status', seq: 3, load: 0.2, freeCapacity: 4 });
-  assert.equal(await chA.next((m) => m.t === 'ack' || m.t === 'error'), { t: 'ack', seq: 3 }, 'the refused messages did not break the channel');
-  assert.is(ctx.server.nodeChannels.size, 2);
-});
-
-test('NodeAgent over the channel: pushes load only past the threshold, and re-registers when discovery forgets it', async (ctx) => {
-  const node = makeNode(ctx.acme, 'agent-1');
-  const current = { load: 0, freeCapacity: 10 };
-  let looks = 0;
-  const agent = new NodeAgent({
-    discoveryUrl: ctx.url,
-    descriptor: node.descriptor,
-    privateKeyPem: node.key.privateKeyPem,
-    authorization: node.authorization,
-    status: () => (looks++, { ...current }),
-    statusIntervalMs: 20,
-    loadThreshold: 0.1,
-    // this test pings by hand: the agent must not give up on a discovery that has not pinged lately
-    heartbeatIntervalMs: 60_000,
+  test.after.each(async (ctx) => {
+    for (const ws of ctx.sockets) ws.terminate();
+    await ctx.server.close();
   });
-  const pushed: number[] = [];
-  agent.on('heartbeat', (s) => pushed.push(s.load));
-  try {
-    await agent.start();
-    assert.is(agent.transport, 'channel');
-    current.load = 0.05; // under the threshold: looked at, never pushed
-    const before = looks;
-    await eventually(() => looks >= before + 3, 'the agent looked at its load a few times');
-    current.load = 0.5;
-    await eventually(() => pushed.length === 1, 'the change past the threshold is pushed');
-    assert.equal(pushed, [0.5]);
-    assert.is((await ctx.server.registry.get('agent-1'))?.load, 0.5);
-    await ctx.server.registry.remove('agent-1'); // as if discovery lost its store
-    const again = new Promise((r) => agent.once('registered', r));
-    ctx.clock.t += INTERVAL_MS;
-    const heard = ctx.server.nodeChannels.lastHeard('agent-1')!;
-    await ctx.server.nodeChannels.tick(); // ping
-    await eventually(() => ctx.server.nodeChannels.lastHeard('agent-1')! > heard, 'the agent answers the ping');
-    await ctx.server.nodeChannels.tick(); // the batched refresh finds it missing and closes the channel
-    await again;
-    await eventually(async () => (await ctx.server.registry.get('agent-1'))?.load === 0.5, 'registered again and pushed its load');
-  } finally {
-    agent.close();
-  }
-});
 
-if (backend === 'redis') test.after(async () => await redis?.stop());
-test.run();
+  test('one signed registration, then pongs keep the node alive through batched refreshes; silent for the ttl, it is cut off and gone', async (ctx) => {
+    const { server, clock } = ctx;
+    const t0 = clock.t;
+    await registerRaw(ctx, makeNode(ctx.acme, 'talker'));
+    const silent = await registerRaw(ctx, makeNode(ctx.acme, 'mute', { lat: 52.6 }), { autoPong: false });
+    assert.is(server.nodeChannels.size, 2);
+    for (const step of [1, 2, 3, 4]) {
+      clock.t = t0 + step * INTERVAL_MS;
+      const pinged = server.nodeChannels.lastHeard('talker')!;
+      await server.nodeChannels.tick(); // refreshes what answered the last round, pings everyone
+      await eventually(() => server.nodeChannels.lastHeard('talker')! > pinged, 'the talker answers the ping');
+    }
+    await server.nodeChannels.tick();
+    assert.is((await server.registry.get('talker'))?.lastSeen, t0 + 4 * INTERVAL_MS, 'the pong times reached the registry');
+    assert.is(await server.registry.get('mute'), undefined, 'the mute node expired a ttl after its registration');
+    assert.is(await silent.closed, 1006, 'and its connection was cut off');
+    assert.equal((await server.registry.nearest({ lat: 52.52, lon: 13.4 }, 5, 'edge')).map((n) => n.node.id), ['talker']);
+    assert.ok(clock.t - t0 <= TTL_MS + 2 * INTERVAL_MS);
+  });
+
+  test('a node that disconnects leaves a ttl after its last pong', async (ctx) => {
+    const { server, clock } = ctx;
+    const t0 = clock.t;
+    const ch = await registerRaw(ctx, makeNode(ctx.acme, 'leaver'));
+    ch.ws.close();
+    await ch.closed;
+    await eventually(() => server.nodeChannels.size === 0, 'the server saw the close');
+    clock.t = t0 + TTL_MS - 1;
+    await server.nodeChannels.tick();
+    assert.ok(await server.registry.get('leaver'), 'still listed within its ttl');
+    clock.t = t0 + TTL_MS;
+    assert.is(await server.registry.get('leaver'), undefined);
+  });
+
+  test('forged, replayed and cross-connection messages are refused with their codes; the connections live on', async (ctx) => {
+    const a = makeNode(ctx.acme, 'node-a');
+    const b = makeNode(ctx.acme, 'node-b', { lat: 50 });
+    // a status before registering
+    const anon = await openRaw(ctx);
+    anon.send({ t: 'status', seq: 1, load: 0.5, freeCapacity: 1 });
+    assert.is((await anon.next((m) => m.t === 'error')).code, 'NOT_AUTHENTICATED');
+    anon.send('{not json');
+    assert.is((await anon.next((m) => m.t === 'error')).code, 'BAD_JSON');
+    anon.send({ t: 'status', seq: 1, load: 7, freeCapacity: 1 });
+    assert.is((await anon.next((m) => m.t === 'error')).code, 'MALFORMED');
+    // a registration signed over some other nonce (captured elsewhere): refused, connection closed
+    const wrongNonce = await openRaw(ctx);
+    wrongNonce.send({ t: 'register', registration: a.registration() });
+    assert.is((await wrongNonce.next((m) => m.t === 'error')).code, 'BAD_CHALLENGE');
+    assert.is(await wrongNonce.closed, 4401);
+    // a genuine registration replayed on another connection
+    const chA = await openRaw(ctx);
+    const signed = signRegistration(a.descriptor, a.key.privateKeyPem, a.authorization, Date.now(), chA.challenge);
+    chA.send({ t: 'register', registration: signed });
+    await chA.next((m) => m.t === 'registered');
+    const thief = await openRaw(ctx);
+    thief.send({ t: 'register', registration: signed });
+    assert.is((await thief.next((m) => m.t === 'error')).code, 'BAD_CHALLENGE');
+    // a descriptor changed after signing
+    const tamper = await openRaw(ctx);
+    const forged = signRegistration(a.descriptor, a.key.privateKeyPem, a.authorization, Date.now(), tamper.challenge);
+    tamper.send({ t: 'register', registration: { ...forged, descriptor: { ...forged.descriptor, pricePerMinute: 0 } } });
+    assert.is((await tamper.next((m) => m.t === 'error')).code, 'BAD_SIGNATURE');
+    // updates: bound to their connection, sequence must rise
+    chA.send({ t: 'status', seq: 1, load: 0.5, freeCapacity: 1000 });
+    assert.equal(await chA.next((m) => m.t === 'ack' || m.t === 'error'), { t: 'ack', seq: 1 });
+    const stored = await ctx.server.registry.get('node-a');
+    assert.equal([stored?.load, stored?.freeCapacity], [0.5, 10], 'free capacity capped at the registered capacity');
+    chA.send({ t: 'status', seq: 1, load: 0.9, freeCapacity: 1 });
+    assert.is((await chA.next((m) => m.t === 'error')).code, 'STALE_SEQUENCE');
+    chA.send({ t: 'status', seq: 2, load: 0.9, freeCapacity: 1, id: 'node-b' });
+    assert.is((await chA.next((m) => m.t === 'error')).code, 'WRONG_CONNECTION');
+    const chB = await registerRaw(ctx, b);
+    chB.send({ t: 'status', seq: 5, load: 0.1, freeCapacity: 1, id: 'node-a' });
+    assert.is((await chB.next((m) => m.t === 'error')).code, 'WRONG_CONNECTION');
+    assert.is((await ctx.server.registry.get('node-a'))?.load, 0.5, 'nothing refused reached the registry');
+    chA.send({ t: 'status', seq: 3, load: 0.2, freeCapacity: 4 });
+    assert.equal(await chA.next((m) => m.t === 'ack' || m.t === 'error'), { t: 'ack', seq: 3 }, 'the refused messages did not break the channel');
+    assert.is(ctx.server.nodeChannels.size, 2);
+  });
+
+  test('NodeAgent over the channel: pushes load only past the threshold, and re-registers when discovery forgets it', async (ctx) => {
+    const node = makeNode(ctx.acme, 'agent-1');
+    const current = { load: 0, freeCapacity: 10 };
+    let looks = 0;
+    const agent = new NodeAgent({
+      discoveryUrl: ctx.url,
+      descriptor: node.descriptor,
+      privateKeyPem: node.key.privateKeyPem,
+      authorization: node.authorization,
+      status: () => (looks++, { ...current }),
+      statusIntervalMs: 20,
+      loadThreshold: 0.1,
+      // this test pings by hand: the agent must not give up on a discovery that has not pinged lately
+      heartbeatIntervalMs: 60_000,
+    });
+    const pushed: number[] = [];
+    agent.on('heartbeat', (s) => pushed.push(s.load));
+    try {
+      await agent.start();
+      assert.is(agent.transport, 'channel');
+      current.load = 0.05; // under the threshold: looked at, never pushed
+      const before = looks;
+      await eventually(() => looks >= before + 3, 'the agent looked at its load a few times');
+      current.load = 0.5;
+      await eventually(() => pushed.length === 1, 'the change past the threshold is pushed');
+      assert.equal(pushed, [0.5]);
+      assert.is((await ctx.server.registry.get('agent-1'))?.load, 0.5);
+      await ctx.server.registry.remove('agent-1'); // as if discovery lost its store
+      const again = new Promise((r) => agent.once('registered', r));
+      ctx.clock.t += INTERVAL_MS;
+      const heard = ctx.server.nodeChannels.lastHeard('agent-1')!;
+      await ctx.server.nodeChannels.tick(); // ping
+      await eventually(() => ctx.server.nodeChannels.lastHeard('agent-1')! > heard, 'the agent answers the ping');
+      await ctx.server.nodeChannels.tick(); // the batched refresh finds it missing and closes the channel
+      await again;
+      await eventually(async () => (await ctx.server.registry.get('agent-1'))?.load === 0.5, 'registered again and pushed its load');
+    } finally {
+      agent.close();
+    }
+  });
+
+  if (backend === 'redis') test.after(async () => await redis?.stop());
+  test.run();
 }
