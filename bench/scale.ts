@@ -4,7 +4,7 @@
  * A discovery replica runs in its own process (bench/scale/server.ts, pinned to core 0 with Redis);
  * this process (core 1) plays the nodes over real loopback connections:
  *  - node channel: N nodes each hold a /v1/node ws, registered once (signed over the challenge),
- *    answering discovery's pings; 5 % of them push a load change each second;
+ *    each sending a bare pong frame every second; 5 % of them push a load change each second;
  *  - baseline, same run: M nodes POST a signed heartbeat every second (today's path).
  * Measured per node-second: the replica's CPU, Redis commands and Redis CPU (INFO commandstats,
  * INFO cpu); memory per connected node (heap + buffers, and RSS, after GC); shortlist p50/p99
@@ -139,6 +139,10 @@ async function inBatches<T>(count: number, batch: number, open: (i: number) => P
 async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo | undefined) {
   const base = await replica.stats();
   const sockets = await inBatches(nodes, 200, (i) => openChannel(url, f, i));
+  // each node's liveness: a bare pong frame every interval, as NodeAgent sends it
+  const ponger = setInterval(() => {
+    for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.pong();
+  }, INTERVAL_MS);
   const seqs = new Array<number>(nodes).fill(0);
   const loaded = await replica.stats();
   if (loaded.channels !== nodes || loaded.nodes.edge + loaded.nodes.cloud !== nodes) throw new Error(`expected ${nodes} registered nodes, the replica holds ${JSON.stringify(loaded)}`);
@@ -175,6 +179,7 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
   const queries = (await replica.ask<{ queries: Summary }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
   churning = false;
   await churn;
+  clearInterval(ponger);
   for (const ws of sockets) ws.terminate();
   const memory = {
     heapAndBuffersBytesPerNode: (loaded.heapUsed + loaded.external - base.heapUsed - base.external) / nodes,

@@ -1,7 +1,8 @@
 /**
  * The edge/cloud node's side of discovery. By default it holds the node channel (`/v1/node`,
- * protocol/discovery.ts): one registration signed over the connection's challenge, then ws
- * pongs keep it alive (the `ws` client answers discovery's pings by itself) and the load goes
+ * protocol/discovery.ts): one registration signed over the connection's challenge, then a bare
+ * ws pong frame every interval keeps it alive (and discovery's rare pings tell the node that
+ * discovery is still there), and the load goes
  * out only when it moved by more than `loadThreshold` (or the node filled up or freed up), at
  * most every `statusIntervalMs`. With `transport: 'http'` it POSTs a signed heartbeat every
  * interval instead (discoveries without the channel; the bench's baseline).
@@ -38,7 +39,7 @@ export interface NodeAgentOptions {
   loadThreshold?: number;
   /** Channel: how often the load is looked at, and the shortest gap between two pushes. Default 1000 ms. */
   statusIntervalMs?: number;
-  /** Overrides the interval discovery announces (http heartbeats; channel: how long without a ping means discovery is gone, ×3). */
+  /** Overrides the interval discovery announces (http heartbeats; channel: the least time, ×3, without a ping before discovery counts as gone). */
   heartbeatIntervalMs?: number;
   /** Per-request timeout (http), and the time to connect and register (channel). Default 2000 ms. */
   requestTimeoutMs?: number;
@@ -72,6 +73,10 @@ export class NodeAgent extends EventEmitter<NodeAgentEvents> {
   #sent: NodeStatus | undefined;
   #lastPushAt = -Infinity;
   #lastPingAt = 0;
+  /** From the challenge: how often to pong, and how often discovery pings. */
+  #pongIntervalMs = 1000;
+  #pingIntervalMs = 1000;
+  #ponger: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: NodeAgentOptions) {
     super();
@@ -123,6 +128,7 @@ export class NodeAgent extends EventEmitter<NodeAgentEvents> {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#abort.abort();
+    clearInterval(this.#ponger);
     this.#ws?.close(1000);
     this.emit('close');
   }
@@ -205,10 +211,15 @@ export class NodeAgent extends EventEmitter<NodeAgentEvents> {
         const message = this.#parse(data.toString());
         if (message === undefined) return;
         if (message.t === 'challenge') {
+          this.#pongIntervalMs = message.intervalMs;
+          this.#pingIntervalMs = message.pingIntervalMs ?? message.intervalMs;
           const registration = signRegistration(this.descriptor, this.#key, this.#options.authorization, Date.now(), message.nonce);
           ws.send(JSON.stringify({ t: 'register', registration }));
         } else if (message.t === 'registered') {
           this.#lastPingAt = Date.now();
+          clearInterval(this.#ponger);
+          this.#ponger = setInterval(() => ws.readyState === ws.OPEN && ws.pong(), this.#pongIntervalMs);
+          this.#ponger.unref();
           this.#onRegistered(message);
           settle();
           this.#schedule(0); // push the current status right away
@@ -221,7 +232,10 @@ export class NodeAgent extends EventEmitter<NodeAgentEvents> {
         }
       });
       ws.on('close', (code, reason) => {
-        if (this.#ws === ws) this.#ws = undefined;
+        if (this.#ws === ws) {
+          this.#ws = undefined;
+          clearInterval(this.#ponger);
+        }
         this.#registered = false;
         const wasOpen = opened;
         settle(new DiscoveryError(E.UNAVAILABLE, `discovery closed the node channel (${code} ${reason.toString()})`));
@@ -238,7 +252,7 @@ export class NodeAgent extends EventEmitter<NodeAgentEvents> {
   #checkChannel(): void {
     const ws = this.#ws;
     if (ws === undefined || !this.#registered) return;
-    if (Date.now() - this.#lastPingAt > 3 * this.#intervalMs) {
+    if (Date.now() - this.#lastPingAt > 3 * Math.max(this.#pingIntervalMs, this.#options.heartbeatIntervalMs ?? 0)) {
       ws.terminate(); // discovery went silent: reconnect (possibly to another replica)
       return;
     }

@@ -5,12 +5,14 @@
  * Why: a signed heartbeat per node per second costs discovery an HTTP request, a JSON parse, an
  * Ed25519 verification, a nonce write and a registry script, so one replica held ~10k nodes.
  * Here the signature is checked once per connection (over the connection's challenge), the
- * connection itself is the credential afterwards, pongs are folded into one batched
- * `registry.refresh()` per interval, and load reaches the registry only when the node says it
- * changed (the node pushes it past a threshold, rate-capped).
+ * connection itself is the credential afterwards, the node sends a bare ws pong frame each
+ * interval, pongs are folded into one batched `registry.refresh()` per interval, and load
+ * reaches the registry only when the node says it changed (pushed past a threshold, rate-capped).
+ * Discovery writes to a node's socket only every `pingEveryRounds` rounds (so the node can tell
+ * discovery is gone): node-driven pongs halve the socket operations per node-second.
  *
  * A node that disconnects stops being refreshed and expires a ttl after its last pong; a node
- * that stops answering pings is cut off once it has been silent for the ttl.
+ * that stops sending them is cut off once it has been silent for the ttl.
  */
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
@@ -30,10 +32,12 @@ export interface NodeChannelOptions {
    * Nodes push only changes, at most every `statusIntervalMs` (NodeAgent). Default 250 ms.
    */
   minStatusIntervalMs?: number;
+  /** Discovery pings each channel every this many liveness rounds (nodes pong every interval on their own). Default 10. */
+  pingEveryRounds?: number;
   /** How often the liveness round runs (tick()). Default: the heartbeat interval. */
   tickIntervalMs?: number;
   /**
-   * Channels pinged between two turns of the event loop in a liveness round. Pinging 2,000
+   * Channels handled between two turns of the event loop in a liveness round. Pinging 2,000
    * channels in one go held the loop ~50 ms, which was the p99 of every query served meanwhile.
    * Default 32.
    */
@@ -72,6 +76,8 @@ export class NodeChannels {
   readonly #ticker: ReturnType<typeof setInterval>;
   readonly #now: () => number;
   readonly #pingBatch: number;
+  readonly #pingEveryRounds: number;
+  #round = 0;
   #ticking = false;
 
   /**
@@ -87,6 +93,7 @@ export class NodeChannels {
     this.#allowRegister = allowRegister;
     this.#now = options.now ?? Date.now;
     this.#pingBatch = options.pingBatch ?? 32;
+    this.#pingEveryRounds = options.pingEveryRounds ?? 10;
     this.#ticker = setInterval(() => void this.tick(), options.tickIntervalMs ?? intervalMs);
     this.#ticker.unref();
   }
@@ -115,19 +122,20 @@ export class NodeChannels {
       this.#channels.delete(channel);
       if (channel.id !== undefined && this.#byId.get(channel.id) === channel) this.#byId.delete(channel.id);
     });
-    send(ws, { t: 'challenge', nonce: channel.challenge, intervalMs: this.#intervalMs });
+    send(ws, { t: 'challenge', nonce: channel.challenge, intervalMs: this.#intervalMs, pingIntervalMs: this.#intervalMs * this.#pingEveryRounds });
   }
 
   /**
-   * One liveness round: every channel that answered since the last round goes into one batched
-   * registry write; channels silent for the ttl are cut off; the rest are pinged. Runs on a timer;
-   * public so tests and benches can drive it.
+   * One liveness round: every channel heard from since the last round goes into one batched
+   * registry write; channels silent for the ttl are cut off; every `pingEveryRounds` rounds the
+   * rest are pinged. Runs on a timer; public so tests and benches can drive it.
    */
   async tick(now = this.#now()): Promise<void> {
     if (this.#ticking) return; // a slow registry write must not pile rounds on top of each other
     this.#ticking = true;
     try {
       const seen = new Map<string, number>();
+      const ping = this.#round++ % this.#pingEveryRounds === 0;
       let inBatch = 0;
       for (const channel of [...this.#byId.values()]) {
         if (++inBatch === this.#pingBatch) {
@@ -143,7 +151,7 @@ export class NodeChannels {
           seen.set(channel.id!, channel.lastPong);
           channel.refreshed = channel.lastPong;
         }
-        channel.ws.ping();
+        if (ping) channel.ws.ping();
       }
       const missing = await this.#registry.refresh(seen);
       // the registry forgot them (swept during an outage, flushed): they must register again

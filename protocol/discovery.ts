@@ -255,15 +255,18 @@ export type WsOperation = (typeof WS_OPERATIONS)[number];
 /**
  * The node channel, JSON text frames tagged by `t`:
  *
- *   discovery → node  { t: 'challenge', nonce, intervalMs }     on open
+ *   discovery → node  { t: 'challenge', nonce, intervalMs, pingIntervalMs }   on open
+ *   node → discovery  a ws pong frame every intervalMs (unsolicited, RFC 6455 §5.5.3)
+ *   discovery → node  a ws ping every pingIntervalMs (the node's sign that discovery is alive)
  *   node → discovery  { t: 'register', registration }           registration.nonce = the challenge
  *   discovery → node  { t: 'registered', id, heartbeatIntervalMs, ttlMs }
  *   node → discovery  { t: 'status', seq, load, freeCapacity, id? }   only on change, rate-capped
  *   discovery → node  { t: 'ack', seq }  or  { t: 'error', code, message, seq? }
  *
- * After the one signature check, liveness is the ws ping/pong discovery runs on every channel
- * each interval: no signature, no JSON, no per-node store write (pongs are folded into one
- * batched registry write per interval). The signature covers the challenge, so a captured
+ * After the one signature check, liveness is a bare ws pong frame the node sends each interval:
+ * no signature, no JSON, nothing discovery writes back, no per-node store write (pongs are
+ * folded into one batched registry write per interval). Discovery pings far less often, so the
+ * node can tell when discovery is gone. The signature covers the challenge, so a captured
  * registration cannot bind any other connection; status updates are bound to the connection
  * that registered, and `seq` must rise, so they cannot be replayed or cross connections.
  */
@@ -275,7 +278,7 @@ export type NodeRegisterMessage = Infer<typeof nodeChannelInSchema.register>;
 export type NodeStatusMessage = Infer<typeof nodeChannelInSchema.status>;
 
 export const nodeChannelOutSchema = {
-  challenge: object({ t: literal('challenge'), nonce: nonceField(), intervalMs: number(1, 86_400_000) }),
+  challenge: object({ t: literal('challenge'), nonce: nonceField(), intervalMs: number(1, 86_400_000), pingIntervalMs: optional(number(1, 86_400_000)) }),
   registered: object({ t: literal('registered'), id: nodeId(), heartbeatIntervalMs: number(1, 86_400_000), ttlMs: number(1, 86_400_000) }),
   ack: object({ t: literal('ack'), seq: uint() }),
   error: object({ t: literal('error'), code: string(64), message: string(4096), seq: optional(uint()) }),
