@@ -40,7 +40,6 @@
  * Keys are built inside scripts, so this targets a single Redis (not Cluster).
  */
 import { randomBytes } from 'node:crypto';
-import { createClient } from '@redis/client';
 import type { NodeTier } from '../../protocol/index.js';
 import { greatCircleKm, type LatLon } from '../geo.js';
 import {
@@ -57,7 +56,8 @@ import {
   type Registry,
   type RegistryTiming,
 } from './Registry.js';
-import { decodeDescriptor, encodeDescriptor, searchFields, searchRow } from './redisRecord.js';
+import { makeClient } from './redisClient.js';
+import { decodeDescriptor, encodeDescriptor, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
 import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, UNPLACE } from './redisScripts.js';
 
 export interface RedisRegistryOptions extends RegistryTiming {
@@ -102,23 +102,6 @@ const GEO_MAX_LAT = 85.05112878;
 const MAX_RADIUS_KM = 20_040;
 
 
-/** Reconnects with backoff once up; the first connect fails fast so a wrong URL is reported at start. */
-function makeClient(url: string, commandTimeoutMs: number, everConnected: () => boolean) {
-  return createClient({
-    url,
-    // 0: none. node-redis 6 arms AbortSignal.timeout(5000) per command by default; each signal and
-    // its timer outlive the reply by 5 s, so every query's garbage survived young-generation GCs:
-    // 4-8 ms scavenges (and the old-generation collections after them) in ~2 % of bench queries
-    commandOptions: { timeout: commandTimeoutMs },
-    // while reconnecting, fail commands at once (discovery answers UNAVAILABLE) instead of queueing
-    // them behind an outage the HTTP client has long given up on
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: 3000,
-      reconnectStrategy: (retries, cause) => (everConnected() ? Math.min(50 * 2 ** retries, 2000) : cause),
-    },
-  });
-}
 type Client = ReturnType<typeof makeClient>;
 type Multi = ReturnType<Client['multi']>;
 
@@ -416,16 +399,4 @@ function newVersion(): string {
 
 function clampLat(lat: number): number {
   return Math.max(-GEO_MAX_LAT, Math.min(GEO_MAX_LAT, lat));
-}
-
-function parseRecord(fields: (string | null)[], lastSeen: number): NodeRecord | undefined {
-  const [d, l, f] = fields.map((v) => (v === null || v === undefined ? null : String(v)));
-  if (!d) return undefined;
-  return decodeDescriptor(d, { load: Number(l), freeCapacity: Number(f), lastSeen });
-}
-
-function parseStats(fields: (string | null)[]): NodeStats {
-  const [b, n, r] = fields.map((v) => (v === null || v === undefined ? null : String(v)));
-  if (n === null) return { ...FRESH_STATS };
-  return { baseLatencyMs: b === null ? undefined : Number(b), samples: Number(n), reputation: r === null ? 1 : Number(r) };
 }
