@@ -32,6 +32,12 @@ export interface NodeChannelOptions {
    * Nodes push only changes, at most every `statusIntervalMs` (NodeAgent). Default 250 ms.
    */
   minStatusIntervalMs?: number;
+  /**
+   * Messages one channel may send, of any kind (a flood of garbage still costs a parse and an
+   * error reply each): a token bucket of this rate and twice as many in a burst; beyond it the
+   * channel is closed (4429). Default 20/s.
+   */
+  maxMessagesPerSecond?: number;
   /** Discovery pings each channel every this many liveness rounds (nodes pong every interval on their own). Default 10. */
   pingEveryRounds?: number;
   /** How often the liveness round runs (tick()). Default: the heartbeat interval. */
@@ -61,6 +67,11 @@ interface Channel {
   /** lastPong as last written to the registry. */
   refreshed: number;
   registerTimer?: ReturnType<typeof setTimeout>;
+  /** A registration is being checked: a second one on this connection is refused. */
+  registering: boolean;
+  /** Message token bucket. */
+  tokens: number;
+  tokensAt: number;
 }
 
 export class NodeChannels {
@@ -77,6 +88,7 @@ export class NodeChannels {
   readonly #now: () => number;
   readonly #pingBatch: number;
   readonly #pingEveryRounds: number;
+  readonly #maxMessagesPerSecond: number;
   #round = 0;
   #ticking = false;
 
@@ -94,6 +106,7 @@ export class NodeChannels {
     this.#now = options.now ?? Date.now;
     this.#pingBatch = options.pingBatch ?? 32;
     this.#pingEveryRounds = options.pingEveryRounds ?? 10;
+    this.#maxMessagesPerSecond = options.maxMessagesPerSecond ?? 20;
     this.#ticker = setInterval(() => void this.tick(), options.tickIntervalMs ?? intervalMs);
     this.#ticker.unref();
   }
@@ -109,7 +122,7 @@ export class NodeChannels {
   }
 
   accept(ws: WebSocket, ip: string): void {
-    const channel: Channel = { ws, ip, challenge: randomBytes(16).toString('base64url'), lastSeq: -1, capacity: 0, lastStatusAt: -Infinity, lastPong: 0, refreshed: 0 };
+    const channel: Channel = { ws, ip, challenge: randomBytes(16).toString('base64url'), lastSeq: -1, capacity: 0, lastStatusAt: -Infinity, lastPong: 0, refreshed: 0, registering: false, tokens: 2 * this.#maxMessagesPerSecond, tokensAt: performance.now() };
     this.#channels.add(channel);
     channel.registerTimer = setTimeout(() => ws.close(NodeChannelClose.REGISTER_TIMEOUT, 'register within the timeout'), this.#registerTimeoutMs);
     ws.on('pong', () => {
@@ -171,6 +184,16 @@ export class NodeChannels {
   async #onMessage(channel: Channel, data: Buffer, isBinary: boolean): Promise<void> {
     let seq: number | undefined;
     let registering = false;
+    // the bucket runs on the real clock: it guards this process, whatever clock liveness runs on
+    const t = performance.now();
+    channel.tokens = Math.min(2 * this.#maxMessagesPerSecond, channel.tokens + ((t - channel.tokensAt) / 1000) * this.#maxMessagesPerSecond);
+    channel.tokensAt = t;
+    if (channel.tokens < 1) {
+      send(channel.ws, { t: 'error', code: E.RATE_LIMITED, message: `more than ${this.#maxMessagesPerSecond} messages/s on this channel` });
+      channel.ws.close(NodeChannelClose.RATE_LIMITED, E.RATE_LIMITED);
+      return;
+    }
+    channel.tokens -= 1;
     try {
       if (isBinary) throw new DiscoveryError(E.BAD_JSON, 'send JSON text frames');
       let message: unknown;
@@ -202,9 +225,15 @@ export class NodeChannels {
   }
 
   async #onRegister(channel: Channel, registration: unknown): Promise<void> {
-    if (channel.id !== undefined) throw new DiscoveryError(E.MALFORMED, 'this connection already registered; open a new one to register again');
+    if (channel.id !== undefined || channel.registering) throw new DiscoveryError(E.MALFORMED, 'this connection already registered; open a new one to register again');
     this.#allowRegister(channel.ip);
-    const record = await this.#admission.register(registration, this.#now(), channel.challenge);
+    channel.registering = true;
+    let record;
+    try {
+      record = await this.#admission.register(registration, this.#now(), channel.challenge);
+    } finally {
+      channel.registering = false;
+    }
     if (channel.ws.readyState !== channel.ws.OPEN) return;
     clearTimeout(channel.registerTimer);
     channel.id = record.id;

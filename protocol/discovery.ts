@@ -299,6 +299,8 @@ export const NodeChannelClose = {
   UNKNOWN: 4404,
   /** A newer connection of the same node registered on this replica. */
   REPLACED: 4410,
+  /** More messages than the channel's cap (garbage floods included). */
+  RATE_LIMITED: 4429,
   /** Discovery is shutting down; reconnect (to another replica). */
   GOING_AWAY: 1001,
 } as const;

@@ -182,6 +182,16 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     assert.is(ctx.server.nodeChannels.size, 2);
   });
 
+  test('a flood of messages on one channel closes it (4429); other channels keep their service', async (ctx) => {
+    const steady = await registerRaw(ctx, makeNode(ctx.acme, 'steady'));
+    const flood = await openRaw(ctx);
+    for (let i = 0; i < 200; i++) flood.send('{garbage');
+    assert.is(await flood.closed, 4429);
+    assert.ok(flood.messages.some((m) => m.code === 'RATE_LIMITED'));
+    steady.send({ t: 'status', seq: 1, load: 0.3, freeCapacity: 2 });
+    assert.equal(await steady.next((m) => m.t === 'ack' || m.t === 'error'), { t: 'ack', seq: 1 });
+  });
+
   test('NodeAgent over the channel: pushes load only past the threshold, and re-registers when discovery forgets it', async (ctx) => {
     const node = makeNode(ctx.acme, 'agent-1');
     const current = { load: 0, freeCapacity: 10 };
