@@ -51,6 +51,7 @@ interface Phase {
   redisCallsPerNodeSecond?: number;
   redisMicrosPerNodeSecond?: number;
   redisCpuMicrosPerNodeSecond?: number;
+  redisCommandsPerNodeSecond?: Record<string, number>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,17 +85,21 @@ class Replica {
 type RedisInfo = { sendCommand(args: string[]): Promise<unknown> };
 
 /** Sum of Redis command calls and µs (commandstats) and its CPU seconds. */
-async function redisWork(client: RedisInfo | undefined): Promise<{ calls: number; usec: number; cpu: number } | undefined> {
+type Work = { calls: number; usec: number; cpu: number; byCommand: Record<string, number> };
+async function redisWork(client: RedisInfo | undefined): Promise<Work | undefined> {
   if (!client) return undefined;
   const info = String(await client.sendCommand(['INFO', 'all']));
   let calls = 0;
   let usec = 0;
-  for (const m of info.matchAll(/^cmdstat_[^:]+:calls=(\d+),usec=(\d+)/gm)) {
-    calls += Number(m[1]);
-    usec += Number(m[2]);
+  const byCommand: Record<string, number> = {};
+  // commands a script runs are counted too (Redis 7): EVALSHA's redis.call()s show as themselves
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    byCommand[m[1]!] = Number(m[2]);
+    calls += Number(m[2]);
+    usec += Number(m[3]);
   }
   const cpu = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
-  return { calls, usec, cpu };
+  return { calls, usec, cpu, byCommand };
 }
 
 interface Fleet {
@@ -116,11 +121,15 @@ function fleet(count: number, operator: { name: string; privateKeyPem: string })
   return { descriptors, auths, key };
 }
 
+/** Close codes the node channels got from the replica (a correct run has none before the end). */
+const closes = new Map<number, number>();
+
 /** Opens one node channel and resolves once it is registered. */
 function openChannel(url: string, f: Fleet, i: number): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url.replace('http', 'ws') + '/v1/node', { perMessageDeflate: false });
     ws.on('error', reject);
+    ws.on('close', (code) => closes.set(code, (closes.get(code) ?? 0) + 1));
     ws.on('message', (data) => {
       const m = JSON.parse(data.toString());
       if (m.t === 'challenge') ws.send(JSON.stringify({ t: 'register', registration: signRegistration(f.descriptors[i]!, f.key.privateKeyPem, f.auths[i]!, Date.now(), m.nonce) }));
@@ -138,27 +147,44 @@ async function inBatches<T>(count: number, batch: number, open: (i: number) => P
 
 async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo | undefined) {
   const base = await replica.stats();
-  const sockets = await inBatches(nodes, 200, (i) => openChannel(url, f, i));
-  // each node's liveness: a bare pong frame every interval, as NodeAgent sends it
-  const ponger = setInterval(() => {
-    for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.pong();
-  }, INTERVAL_MS);
+  const sockets: WebSocket[] = [];
   const seqs = new Array<number>(nodes).fill(0);
-  const loaded = await replica.stats();
-  if (loaded.channels !== nodes || loaded.nodes.edge + loaded.nodes.cloud !== nodes) throw new Error(`expected ${nodes} registered nodes, the replica holds ${JSON.stringify(loaded)}`);
-  const push = (share: number) => {
-    for (let k = 0; k < nodes * share; k++) {
-      const i = Math.floor(Math.random() * nodes);
-      sockets[i]!.send(JSON.stringify({ t: 'status', seq: ++seqs[i]!, load: Math.round(Math.random() * 100) / 100, freeCapacity: 4 }));
+  let pushShare = 0;
+  // each node's liveness: a bare pong frame every interval, as NodeAgent sends it. Real nodes'
+  // pongs fall anywhere in the second; sending all of them in one burst would measure the burst
+  // (queries waiting behind thousands of reads), so each node has its own 10 ms slot
+  const SLOTS = INTERVAL_MS / 10;
+  const started = performance.now();
+  let slot = 0;
+  const pongSlot = (s: number) => {
+    for (let i = s; i < nodes; i += SLOTS) {
+      const ws = sockets[i];
+      if (ws === undefined || ws.readyState !== ws.OPEN) continue;
+      ws.pong();
+      if (Math.random() < pushShare) ws.send(JSON.stringify({ t: 'status', seq: ++seqs[i]!, load: Math.round(Math.random() * 100) / 100, freeCapacity: 4 }));
     }
   };
+  // by the clock, not by ticks: a busy generator fires fewer ticks, and each must catch up its slots
+  const ponger = setInterval(() => {
+    const due = Math.floor((performance.now() - started) / 10);
+    for (; slot < due; slot++) pongSlot(slot % SLOTS);
+  }, 10);
+  // pongs start with the first registration: nodes registered early must not be cut off as silent
+  await inBatches(nodes, 200, async (i) => (sockets[i] = await openChannel(url, f, i)));
+  // a node the replica dropped while it was swamped by the registrations (4404: its entry expired
+  // before the first batched refresh) registers again, as NodeAgent does
+  let loaded = await replica.stats();
+  for (let attempt = 0; attempt < 5 && loaded.channels < nodes; attempt++) {
+    for (let i = 0; i < nodes; i++) if (sockets[i]!.readyState !== WebSocket.OPEN) sockets[i] = await openChannel(url, f, i);
+    await sleep(INTERVAL_MS);
+    loaded = await replica.stats();
+  }
+  if (loaded.channels !== nodes || loaded.nodes.edge + loaded.nodes.cloud !== nodes) throw new Error(`expected ${nodes} registered nodes, the replica holds ${JSON.stringify(loaded)}; channels closed: ${JSON.stringify([...closes])}`);
   await sleep(2 * INTERVAL_MS); // let the first liveness rounds settle
+  pushShare = 0.05; // 5 % of the nodes push a load change each second, in their pong slots
   const s0 = await replica.stats();
   const r0 = await redisWork(redis);
-  for (let s = 0; s < seconds; s++) {
-    push(0.05);
-    await sleep(1000);
-  }
+  await sleep(seconds * 1000);
   const s1 = await replica.stats();
   const r1 = await redisWork(redis);
   const phase = perNodeSecond(nodes, seconds, s0, s1, r0, r1);
@@ -166,7 +192,6 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
   let churning = true;
   const churn = (async () => {
     while (churning) {
-      push(0.05);
       for (let k = 0; k < nodes * 0.01; k++) {
         const i = Math.floor(Math.random() * nodes);
         sockets[i]!.close();
@@ -188,14 +213,23 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
   return { ...phase, memory, queriesUnderChurn: queries };
 }
 
-async function heartbeatPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo | undefined): Promise<Phase & { heartbeatsDelivered: number }> {
-  const post = async (path: string, body: unknown) => {
+async function heartbeatPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo | undefined): Promise<Phase & { heartbeatsDelivered: number; reregistered: number }> {
+  const post = async (path: string, body: unknown): Promise<number> => {
     const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+    if (!res.ok && res.status !== 404) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
     await res.arrayBuffer();
+    return res.status;
   };
-  await inBatches(nodes, 100, (i) => post('/v1/register', signRegistration(f.descriptors[i]!, f.key.privateKeyPem, f.auths[i]!)));
-  const beat = (i: number) => post('/v1/heartbeat', signHeartbeat(f.descriptors[i]!.id, { load: 0.5, freeCapacity: 4 }, f.key.privateKeyPem));
+  const register = (i: number) => post('/v1/register', signRegistration(f.descriptors[i]!, f.key.privateKeyPem, f.auths[i]!));
+  let reregistered = 0;
+  // as NodeAgent does: a node that expired (a slow machine took longer than the ttl to get round to it) registers again
+  const beat = async (i: number) => {
+    if ((await post('/v1/heartbeat', signHeartbeat(f.descriptors[i]!.id, { load: 0.5, freeCapacity: 4 }, f.key.privateKeyPem))) === 404) {
+      reregistered++;
+      await register(i);
+    }
+  };
+  await inBatches(nodes, 100, register);
   await inBatches(nodes, 100, beat);
   const s0 = await replica.stats();
   const r0 = await redisWork(redis);
@@ -208,17 +242,19 @@ async function heartbeatPhase(replica: Replica, url: string, f: Fleet, nodes: nu
   }
   const s1 = await replica.stats();
   const r1 = await redisWork(redis);
-  return { ...perNodeSecond(nodes, seconds, s0, s1, r0, r1), heartbeatsDelivered: delivered };
+  return { ...perNodeSecond(nodes, seconds, s0, s1, r0, r1), heartbeatsDelivered: delivered, reregistered };
 }
 
-function perNodeSecond(nodes: number, seconds: number, s0: ServerStats, s1: ServerStats, r0?: { calls: number; usec: number; cpu: number }, r1?: { calls: number; usec: number; cpu: number }): Phase {
+function perNodeSecond(nodes: number, seconds: number, s0: ServerStats, s1: ServerStats, r0?: Work, r1?: Work): Phase {
   const ns = nodes * seconds;
   return {
     nodes,
     seconds,
     discoveryMicrosPerNodeSecond: (s1.cpuMicros - s0.cpuMicros) / ns,
     ...(r0 && r1
-      ? { redisCallsPerNodeSecond: (r1.calls - r0.calls) / ns, redisMicrosPerNodeSecond: (r1.usec - r0.usec) / ns, redisCpuMicrosPerNodeSecond: ((r1.cpu - r0.cpu) * 1e6) / ns }
+      ? {
+          redisCommandsPerNodeSecond: Object.fromEntries(Object.keys(r1.byCommand).map((c) => [c, (r1.byCommand[c]! - (r0.byCommand[c] ?? 0)) / ns]).filter(([, v]) => (v as number) > 0)),
+          redisCallsPerNodeSecond: (r1.calls - r0.calls) / ns, redisMicrosPerNodeSecond: (r1.usec - r0.usec) / ns, redisCpuMicrosPerNodeSecond: ((r1.cpu - r0.cpu) * 1e6) / ns }
       : {}),
   };
 }
@@ -264,12 +300,16 @@ export async function main(argv: string[]): Promise<void> {
   try {
     for (const backend of backends) {
       const client = backend === 'redis' ? redis : undefined;
-      let replica = new Replica(backend, redisProcess?.url, operator);
-      const heartbeat = await heartbeatPhase(replica, await replica.url, f, baselineNodes, seconds, client);
-      await replica.close();
-      replica = new Replica(backend, redisProcess?.url, operator);
-      const channel = await channelPhase(replica, await replica.url, f, nodes, seconds, client);
-      await replica.close();
+      const run = async <T>(phase: (replica: Replica, url: string) => Promise<T>): Promise<T> => {
+        const replica = new Replica(backend, redisProcess?.url, operator);
+        try {
+          return await phase(replica, await replica.url);
+        } finally {
+          await replica.close();
+        }
+      };
+      const heartbeat = await run((replica, url) => heartbeatPhase(replica, url, f, baselineNodes, seconds, client));
+      const channel = await run((replica, url) => channelPhase(replica, url, f, nodes, seconds, client));
       const ratio = {
         discoveryCpu: heartbeat.discoveryMicrosPerNodeSecond / channel.discoveryMicrosPerNodeSecond,
         ...(channel.redisMicrosPerNodeSecond ? { redisCommands: heartbeat.redisCallsPerNodeSecond! / channel.redisCallsPerNodeSecond!, redisCpu: heartbeat.redisCpuMicrosPerNodeSecond! / channel.redisCpuMicrosPerNodeSecond!, redisCommandMicros: heartbeat.redisMicrosPerNodeSecond! / channel.redisMicrosPerNodeSecond } : {}),

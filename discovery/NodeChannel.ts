@@ -64,6 +64,8 @@ interface Channel {
   lastStatusAt: number;
   /** Epoch ms of the latest pong, status or registration. */
   lastPong: number;
+  /** The liveness round during which lastPong was heard. */
+  lastPongRound: number;
   /** lastPong as last written to the registry. */
   refreshed: number;
   registerTimer?: ReturnType<typeof setTimeout>;
@@ -122,11 +124,11 @@ export class NodeChannels {
   }
 
   accept(ws: WebSocket, ip: string): void {
-    const channel: Channel = { ws, ip, challenge: randomBytes(16).toString('base64url'), lastSeq: -1, capacity: 0, lastStatusAt: -Infinity, lastPong: 0, refreshed: 0, registering: false, tokens: 2 * this.#maxMessagesPerSecond, tokensAt: performance.now() };
+    const channel: Channel = { ws, ip, challenge: randomBytes(16).toString('base64url'), lastSeq: -1, capacity: 0, lastStatusAt: -Infinity, lastPong: 0, lastPongRound: 0, refreshed: 0, registering: false, tokens: 2 * this.#maxMessagesPerSecond, tokensAt: performance.now() };
     this.#channels.add(channel);
     channel.registerTimer = setTimeout(() => ws.close(NodeChannelClose.REGISTER_TIMEOUT, 'register within the timeout'), this.#registerTimeoutMs);
     ws.on('pong', () => {
-      if (channel.id !== undefined) channel.lastPong = this.#now();
+      if (channel.id !== undefined) this.#heard(channel, this.#now());
     });
     ws.on('message', (data, isBinary) => void this.#onMessage(channel, data as Buffer, isBinary));
     ws.on('error', (err) => logger.debug('node channel error from %s: %s', ip, err.message));
@@ -148,7 +150,11 @@ export class NodeChannels {
     this.#ticking = true;
     try {
       const seen = new Map<string, number>();
-      const ping = this.#round++ % this.#pingEveryRounds === 0;
+      const round = ++this.#round;
+      const ping = round % this.#pingEveryRounds === 1 || this.#pingEveryRounds === 1;
+      // silent = quiet for the ttl AND for that many rounds: a replica that stalled (overloaded,
+      // paused) has not read the pongs waiting in its sockets, and must not cut those nodes off
+      const silentRounds = Math.max(1, Math.round(this.#ttlMs / this.#intervalMs));
       let inBatch = 0;
       for (const channel of [...this.#byId.values()]) {
         if (++inBatch === this.#pingBatch) {
@@ -156,7 +162,8 @@ export class NodeChannels {
           await new Promise((resolve) => setImmediate(resolve));
         }
         if (channel.ws.readyState !== channel.ws.OPEN) continue;
-        if (now - channel.lastPong >= this.#ttlMs) {
+        if (now - channel.lastPong >= this.#ttlMs && round - channel.lastPongRound >= silentRounds) {
+          logger.debug("cutting off %s: silent %d ms, %d rounds", channel.id, now - channel.lastPong, round - channel.lastPongRound);
           channel.ws.terminate();
           continue;
         }
@@ -174,6 +181,11 @@ export class NodeChannels {
     } finally {
       this.#ticking = false;
     }
+  }
+
+  #heard(channel: Channel, at: number): void {
+    channel.lastPong = at;
+    channel.lastPongRound = this.#round;
   }
 
   close(): void {
@@ -238,7 +250,7 @@ export class NodeChannels {
     clearTimeout(channel.registerTimer);
     channel.id = record.id;
     channel.capacity = record.capacity;
-    channel.lastPong = record.lastSeen;
+    this.#heard(channel, record.lastSeen);
     channel.refreshed = record.lastSeen;
     // one live channel per node on this replica: a reconnect replaces the old connection
     const old = this.#byId.get(record.id);
@@ -259,7 +271,7 @@ export class NodeChannels {
     }
     channel.lastSeq = status.seq;
     channel.lastStatusAt = now;
-    channel.lastPong = now;
+    this.#heard(channel, now);
     const touched = await this.#registry.touch(channel.id, { load: status.load, freeCapacity: Math.min(status.freeCapacity, channel.capacity) }, now);
     if (touched === undefined) {
       channel.ws.close(NodeChannelClose.UNKNOWN, 'register again');

@@ -121,6 +121,20 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     assert.ok(clock.t - t0 <= TTL_MS + 2 * INTERVAL_MS);
   });
 
+  test('a replica that stalled past the ttl does not cut off its nodes; their next pongs bring them back', async (ctx) => {
+    const { server, clock } = ctx;
+    const ch = await registerRaw(ctx, makeNode(ctx.acme, 'patient'));
+    clock.t += 10 * TTL_MS; // the replica's loop was stuck: no round ran, no pong was read
+    await server.nodeChannels.tick();
+    assert.is(server.nodeChannels.size, 1, 'one late round is not three missed ones');
+    assert.is(await server.registry.get('patient'), undefined, 'meanwhile its registry entry expired');
+    const heard = server.nodeChannels.lastHeard('patient')!;
+    ch.ws.pong();
+    await eventually(() => server.nodeChannels.lastHeard('patient')! > heard, 'the pong is read');
+    await server.nodeChannels.tick();
+    assert.is((await server.registry.get('patient'))?.lastSeen, clock.t, 'refreshed back to life (it was not swept)');
+  });
+
   test('a node that disconnects leaves a ttl after its last pong', async (ctx) => {
     const { server, clock } = ctx;
     const t0 = clock.t;

@@ -171,8 +171,15 @@ function registrySuite(name: string, make: (clock: Clock) => Promise<Sweepable>,
     assert.equal((await registry.nearest({ lat: 20, lon: 20 }, 5, 'edge')).map((n) => n.node.id), ['alive']);
     assert.is(await registry.touch('silent', { load: 0, freeCapacity: 1 }), undefined, 'an expired node cannot heartbeat back in');
     await registry.sweep();
-    assert.equal(await registry.count(), { edge: 1, cloud: 0 }, 'the sweep removed the expired node');
-    assert.is((await registry.get('alive'))?.lastSeen, t0 + TTL_MS - 100);
+    assert.equal(await registry.count(), { edge: 2, cloud: 0 }, 'within the sweep grace (a ttl) it is invisible but held');
+    for (const t of [t0 + TTL_MS + 100, t0 + 2 * TTL_MS - 50]) {
+      clock.t = t;
+      assert.ok(await registry.touch('alive', { load: 0, freeCapacity: 10 }), 'alive keeps beating');
+    }
+    clock.t = t0 + 2 * TTL_MS;
+    await registry.sweep();
+    assert.equal(await registry.count(), { edge: 1, cloud: 0 }, 'past ttl + grace the sweep removed it');
+    assert.is((await registry.get('alive'))?.lastSeen, t0 + 2 * TTL_MS - 50);
   });
 
   test('refresh() keeps many nodes alive in one batch, never backwards, never reviving a removed one', async ({ registry, clock }) => {
@@ -274,6 +281,8 @@ replicas('agree on nodes, heartbeats, stats, nonces and expiry', async () => {
     clock.t = t0 + TTL_MS + 100;
     const gone = async (id: string) => (await a.get(id)) === undefined && (await b.get(id)) === undefined;
     assert.ok((await gone('p')) && (await gone('q')), 'expiry seen by both');
+    assert.is(await a.sweep(), 0, 'held for the sweep grace');
+    clock.t = t0 + 2 * TTL_MS + 100;
     assert.is(await a.sweep(), 2);
     assert.equal(await b.count(), { edge: 0, cloud: 0 }, 'sweep removed expired geo members');
   } finally {

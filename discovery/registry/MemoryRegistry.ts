@@ -53,11 +53,13 @@ export class MemoryRegistry implements Registry {
   readonly #now: () => number;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #sweepBatch: number;
+  readonly #sweepGraceMs: number;
   #sweepCursor: Iterator<[string, Slot]> | undefined;
 
   constructor(options: MemoryRegistryOptions = {}) {
-    const { heartbeatIntervalMs, ttlMs } = resolveTtlMs(options);
+    const { heartbeatIntervalMs, ttlMs, sweepGraceMs } = resolveTtlMs(options);
     this.ttlMs = ttlMs;
+    this.#sweepGraceMs = sweepGraceMs;
     this.#maxNonces = options.maxNonces ?? 1_000_000;
     this.#maxStats = options.maxStats ?? 2_000_000;
     this.#maxExamined = options.maxExaminedPerQuery ?? 100_000;
@@ -168,7 +170,7 @@ export class MemoryRegistry implements Registry {
    * Runs on a timer; public so tests and benches can force it.
    */
   sweep(now = this.#now(), batch = this.#sweepBatch): number {
-    const oldest = now - this.ttlMs;
+    const oldest = now - this.ttlMs - this.#sweepGraceMs;
     let removed = 0;
     for (let seen = 0; seen < batch; seen++) {
       this.#sweepCursor ??= this.#slots.entries();

@@ -116,6 +116,7 @@ export class RedisRegistry implements Registry {
   readonly #sweepIntervalMs: number;
   readonly #tileDegrees: Record<NodeTier, number>;
   readonly #now: () => number;
+  readonly #sweepGraceMs: number;
   readonly #refreshBatch: number;
   /** EWMA of the eligible share of members read, across queries with an eligibility check. */
   #passRate = 0.5;
@@ -139,8 +140,9 @@ export class RedisRegistry implements Registry {
   }
 
   private constructor(client: Client, options: RedisRegistryOptions) {
-    const { heartbeatIntervalMs, ttlMs } = resolveTtlMs(options);
+    const { heartbeatIntervalMs, ttlMs, sweepGraceMs } = resolveTtlMs(options);
     this.ttlMs = ttlMs;
+    this.#sweepGraceMs = sweepGraceMs;
     this.#client = client;
     this.#prefix = options.prefix ?? 'eo:disc:';
     this.#statsTtlMs = options.statsTtlMs ?? 7 * 24 * 3600_000;
@@ -338,7 +340,7 @@ export class RedisRegistry implements Registry {
   /** Removes nodes whose hash expired from the tile sets. Any replica may run it; it is idempotent. */
   async sweep(now = this.#now(), batch = 1000): Promise<number> {
     const removed = await this.#client.sendCommand<number>([
-      'EVAL', SWEEP, '3', this.#seenKey, this.#tileOfKey, this.#searchKey, String(now - this.ttlMs), String(batch), this.#prefix,
+      'EVAL', SWEEP, '3', this.#seenKey, this.#tileOfKey, this.#searchKey, String(now - this.ttlMs - this.#sweepGraceMs), String(batch), this.#prefix,
     ]);
     return Number(removed);
   }
