@@ -38,6 +38,8 @@ export interface NodeChannelOptions {
    * channel is closed (4429). Default 20/s.
    */
   maxMessagesPerSecond?: number;
+  /** Nodes per registry.refresh() call of a liveness round (each its own write, the loop free between them). Default 500. */
+  refreshBatch?: number;
   /** Discovery pings each channel every this many liveness rounds (nodes pong every interval on their own). Default 10. */
   pingEveryRounds?: number;
   /** How often the liveness round runs (tick()). Default: the heartbeat interval. */
@@ -90,6 +92,7 @@ export class NodeChannels {
   readonly #now: () => number;
   readonly #pingBatch: number;
   readonly #pingEveryRounds: number;
+  readonly #refreshBatch: number;
   readonly #maxMessagesPerSecond: number;
   #round = 0;
   #ticking = false;
@@ -108,6 +111,7 @@ export class NodeChannels {
     this.#now = options.now ?? Date.now;
     this.#pingBatch = options.pingBatch ?? 32;
     this.#pingEveryRounds = options.pingEveryRounds ?? 10;
+    this.#refreshBatch = options.refreshBatch ?? 500;
     this.#maxMessagesPerSecond = options.maxMessagesPerSecond ?? 20;
     this.#ticker = setInterval(() => void this.tick(), options.tickIntervalMs ?? intervalMs);
     this.#ticker.unref();
@@ -149,7 +153,7 @@ export class NodeChannels {
     if (this.#ticking) return; // a slow registry write must not pile rounds on top of each other
     this.#ticking = true;
     try {
-      const seen = new Map<string, number>();
+      const batches: Map<string, number>[] = [new Map()];
       const round = ++this.#round;
       const ping = round % this.#pingEveryRounds === 1 || this.#pingEveryRounds === 1;
       // silent = quiet for the ttl AND for that many rounds: a replica that stalled (overloaded,
@@ -168,14 +172,18 @@ export class NodeChannels {
           continue;
         }
         if (channel.lastPong > channel.refreshed) {
-          seen.set(channel.id!, channel.lastPong);
+          if (batches.at(-1)!.size === this.#refreshBatch) batches.push(new Map());
+          batches.at(-1)!.set(channel.id!, channel.lastPong);
           channel.refreshed = channel.lastPong;
         }
         if (ping) channel.ws.ping();
       }
-      const missing = await this.#registry.refresh(seen);
-      // the registry forgot them (swept during an outage, flushed): they must register again
-      for (const id of missing) this.#byId.get(id)?.ws.close(NodeChannelClose.UNKNOWN, 'register again');
+      // one registry write per batch: building one for 8,000 nodes held the loop several ms
+      for (const seen of batches) {
+        const missing = await this.#registry.refresh(seen);
+        // the registry forgot them (swept during an outage, flushed): they must register again
+        for (const id of missing) this.#byId.get(id)?.ws.close(NodeChannelClose.UNKNOWN, 'register again');
+      }
     } catch (err) {
       logger.debug('liveness round failed: %s', (err as Error).message);
     } finally {

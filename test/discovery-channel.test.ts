@@ -91,7 +91,7 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     ctx.server = new DiscoveryServer({
       registry: await makeRegistry(now),
       operators: trustOf(ctx.acme),
-      nodeChannel: { now, tickIntervalMs: 3600_000, minStatusIntervalMs: 0 },
+      nodeChannel: { now, tickIntervalMs: 3600_000, minStatusIntervalMs: 0, refreshBatch: 1 },
     });
     ctx.url = (await ctx.server.listen()).url;
   });
