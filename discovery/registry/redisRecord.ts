@@ -6,7 +6,7 @@
  * not. Strings are URI-encoded behind a one-letter tag, so no field is empty or holds a space.
  */
 import type { Capability, NodeTier } from '../../protocol/index.js';
-import { capabilityMask, type NodeRecord } from './Registry.js';
+import { capabilityMask, FRESH_STATS, type NodeRecord, type NodeStats } from './Registry.js';
 
 export type StaticDescriptor = Omit<NodeRecord, 'load' | 'freeCapacity' | 'lastSeen'>;
 
@@ -50,4 +50,18 @@ export function searchFields(node: NodeRecord): string[] {
 /** The node's row in the `search` hash: version, load, free capacity, last seen, caps mask, price, descriptor. */
 export function searchRow(v: string, node: NodeRecord, d: string): string {
   return [v, node.load, node.freeCapacity, node.lastSeen, capabilityMask(node.caps), node.pricePerMinute, d].join(' ');
+}
+
+/** A node hash's `d l f` fields (HMGET), with lastSeen from the deadline set; undefined when the hash is gone. */
+export function parseRecord(fields: (string | null)[], lastSeen: number): NodeRecord | undefined {
+  const [d, l, f] = fields.map((v) => (v === null || v === undefined ? null : String(v)));
+  if (!d) return undefined;
+  return decodeDescriptor(d, { load: Number(l), freeCapacity: Number(f), lastSeen });
+}
+
+/** A stats hash's `b n r` fields (HMGET). */
+export function parseStats(fields: (string | null)[]): NodeStats {
+  const [b, n, r] = fields.map((v) => (v === null || v === undefined ? null : String(v)));
+  if (n === null) return { ...FRESH_STATS };
+  return { baseLatencyMs: b === null ? undefined : Number(b), samples: Number(n), reputation: r === null ? 1 : Number(r) };
 }
