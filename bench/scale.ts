@@ -36,7 +36,7 @@ Options:
   --quick             1000 nodes, 300 baseline, 4 s windows
   -h, --help          show this help
 
-Run it under the shared lock (flock /tmp/edge-offload-cpu.lock …). Writes bench/results/scale.json and scale.svg.`;
+Run it on an otherwise idle machine. Writes bench/results/scale.json and scale.svg.`;
 
 const INTERVAL_MS = 1000;
 const TARGET = 210_000;

@@ -39,7 +39,6 @@
  * keeps heartbeat and EWMA updates atomic across replicas.
  * Keys are built inside scripts, so this targets a single Redis (not Cluster).
  */
-import { randomBytes } from 'node:crypto';
 import { importOptional } from '../../protocol/optionalPackages.js';
 import type { NodeTier } from '../../protocol/index.js';
 import { greatCircleKm, type LatLon } from '../geo.js';
@@ -58,7 +57,7 @@ import {
   type RegistryTiming,
 } from './Registry.js';
 import { makeClient } from './redisClient.js';
-import { decodeDescriptor, encodeDescriptor, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
+import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
 import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, UNPLACE } from './redisScripts.js';
 
 export interface RedisRegistryOptions extends RegistryTiming {
@@ -98,10 +97,7 @@ export interface RedisRegistryOptions extends RegistryTiming {
   refreshBatch?: number;
 }
 
-// Redis GEO cannot store latitudes beyond ±85.05112878 (Web Mercator); the true lat stays in the hash.
-const GEO_MAX_LAT = 85.05112878;
 const MAX_RADIUS_KM = 20_040;
-
 
 type Client = ReturnType<typeof makeClient>;
 type Multi = ReturnType<Client['multi']>;
@@ -395,12 +391,4 @@ export class RedisRegistry implements Registry {
     const centre = [String((tx + 0.5) * deg - 180), String(clampLat((ty + 0.5) * deg - 90))];
     return [this.#prefix, node.id, node.tier, String(capabilityMask(node.caps)), String(node.lon), String(lat), `${tx}:${ty}`, ...centre];
   }
-}
-
-function newVersion(): string {
-  return randomBytes(6).toString('base64url');
-}
-
-function clampLat(lat: number): number {
-  return Math.max(-GEO_MAX_LAT, Math.min(GEO_MAX_LAT, lat));
 }

@@ -5,8 +5,22 @@
  * frequent old-generation collections in the bench's p99), while objects built field by field did
  * not. Strings are URI-encoded behind a one-letter tag, so no field is empty or holds a space.
  */
+import { randomBytes } from 'node:crypto';
 import type { Capability, NodeTier } from '../../protocol/index.js';
 import { capabilityMask, FRESH_STATS, type NodeRecord, type NodeStats } from './Registry.js';
+
+/** A record's version: new on every put, so a search row written before a re-registration is told apart. */
+export function newVersion(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+// Redis GEO cannot store latitudes beyond ±85.05112878 (Web Mercator); the true lat stays in the hash.
+const GEO_MAX_LAT = 85.05112878;
+
+/** The latitude Redis GEO can store: clamped to Web Mercator's ±85.05112878°. */
+export function clampLat(lat: number): number {
+  return Math.max(-GEO_MAX_LAT, Math.min(GEO_MAX_LAT, lat));
+}
 
 export type StaticDescriptor = Omit<NodeRecord, 'load' | 'freeCapacity' | 'lastSeen'>;
 
