@@ -8,3 +8,5 @@ export * as quaternion from './motion/quaternion.js';
 export { extrapolateConstantVelocity, estimateVelocity } from './motion/constantVelocity.js';
 export { Logger } from './Logger.js';
 export { NewestWins } from './NewestWins.js';
+export * from './resultSigning.js';
+export * from './evidence.js';

@@ -1,0 +1,92 @@
+/**
+ * The evidence contract shared by the SDK (which builds it from a failed trap) and discovery
+ * (which re-checks it, discovery/evidence.ts), and the tolerance an answer is compared within.
+ */
+import { poseSampleSchema, resumeSchema, DEVICES, type PoseSample } from './messages.js';
+import { angleBetween } from './motion/quaternion.js';
+import { array, literal, number, object, oneOf, optional, string, uint, type Infer } from './schema.js';
+
+const b64 = () => string(128);
+const requestId = uint(2 ** 32);
+
+export const predictEvidenceSchema = object({
+  kind: literal('predict'),
+  node: string(128),
+  session: string(128),
+  /** The node's default predictor (first in its welcome), used until the session names one. */
+  defaultPredictor: string(128),
+  resume: optional(resumeSchema),
+  /** The session's pose/predict messages up to the accused predict, in the order sent. */
+  messages: array(
+    object({
+      t: oneOf(['pose', 'predict'] as const),
+      id: optional(requestId),
+      horizonMs: optional(number(0, 10_000)),
+      device: optional(oneOf(DEVICES)),
+      predictor: optional(string(128)),
+      poses: optional(array(poseSampleSchema, (l) => l.maxPosesPerMessage)),
+    }),
+    () => 256,
+  ),
+  accused: requestId,
+  /** The node's answer as received (computeMs dropped: it is not signed). */
+  answer: object({ predictor: string(128), horizonMs: number(0), pose: poseSampleSchema }),
+  segment: object({
+    previousLink: b64(),
+    records: array(b64(), () => 1024),
+    seal: object({ node: string(128), session: string(128), to: uint(), link: b64(), signature: b64() }),
+  }),
+  /** What the reporter expected; informational only. */
+  reference: optional(poseSampleSchema),
+  /** Who reports (credited when the offence is confirmed). */
+  reporter: string(128),
+});
+export type PredictEvidence = Infer<typeof predictEvidenceSchema>;
+
+export interface Tolerance {
+  /** Largest angle between orientations, radians. */
+  angleRad: number;
+  /** Largest distance between positions, metres. */
+  positionM: number;
+  /** Largest difference of the predicted pose time, µs. */
+  timeUs: number;
+}
+
+/**
+ * Deterministic predictors run the same JavaScript everywhere: only float noise between JS engines
+ * (Math.sin/cos/atan2 may differ in the last ulps). `learned` runs tfjs float32 kernels whose sums
+ * differ by backend (tensorflow, wasm, cpu): 1e-3 rad (0.06°) and 1 mm are ~100× the spread the
+ * backends show and ~50× below what a cheaper model costs (bench/entrapment.ts measures both).
+ */
+export const DEFAULT_TOLERANCES: Readonly<Record<string, Tolerance>> = {
+  none: { angleRad: 1e-9, positionM: 1e-9, timeUs: 1 },
+  'constant-velocity': { angleRad: 1e-7, positionM: 1e-7, timeUs: 1 },
+  kalman: { angleRad: 1e-7, positionM: 1e-7, timeUs: 1 },
+  learned: { angleRad: 1e-3, positionM: 1e-3, timeUs: 1 },
+};
+
+
+export interface Comparison {
+  wrong: boolean;
+  angleRad: number;
+  positionM: number;
+}
+
+type Answer = { predictor: string; horizonMs: number; pose: PoseSample };
+
+/** Compares a node's answer with a trusted one; unknown predictors compare as not wrong (cannot judge). */
+export function compareAnswers(answer: Answer, reference: Answer, tolerances: Readonly<Record<string, Tolerance>> = DEFAULT_TOLERANCES): Comparison & { judged: boolean } {
+  const angleRad = angleBetween(answer.pose.orientation, reference.pose.orientation);
+  const p = answer.pose.position, r = reference.pose.position;
+  const positionM = Math.hypot(p[0] - r[0], p[1] - r[1], p[2] - r[2]);
+  const tol = tolerances[reference.predictor];
+  if (!tol) return { wrong: false, judged: false, angleRad, positionM };
+  const wrong =
+    answer.predictor !== reference.predictor ||
+    answer.horizonMs !== reference.horizonMs ||
+    answer.pose.device !== reference.pose.device ||
+    !(angleRad <= tol.angleRad) ||
+    !(positionM <= tol.positionM) ||
+    !(Math.abs(answer.pose.time - reference.pose.time) <= tol.timeUs);
+  return { wrong, judged: true, angleRad, positionM };
+}
