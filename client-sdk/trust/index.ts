@@ -1,0 +1,4 @@
+/** EntrapNet on the client: trap tasks, their trusted references, and evidence for discovery. */
+export { TrapVerifier, type TrapVerifierOptions, type TrapTask, type TrapPredict, type TrapRun, type TrapAnswer, type TrapOutcome, type ReferenceSource } from './TrapVerifier.js';
+export { MotionRecorder, makeTrapStream, cryptoRandom, seededRandom, type Random, type TrapStreamOptions } from './trapStream.js';
+export { localReference } from './localReference.js';
