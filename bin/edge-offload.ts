@@ -22,6 +22,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
     run: async (argv) => (await import('../netem/cli.js')).runNetemCommand(argv),
     summary: 'user-space network emulator: a TCP proxy adding delay, jitter, loss stalls, bandwidth caps',
   },
+  audit: { run: async (argv) => (await import('./commands/audit.js')).runAuditCommand(argv), summary: 'verify a stake-ledger audit log offline: `audit verify <file>`' },
   bench: { run: runBenchCommand, summary: 'run a benchmark (overhead, …); results go to bench/results/' },
 };
 
