@@ -5,6 +5,8 @@ const BENCHES: Record<string, { load: () => Promise<{ main(argv: string[]): Prom
   'motion-accuracy': { load: () => import('../../bench/motion-accuracy.js'), summary: 'angular/position error per predictor on held-out head-motion traces (needs the traces)' },
   'inference-latency': { load: () => import('../../bench/inference-latency.js'), summary: 'head-predictor latency per tfjs backend (tensorflow, wasm, cpu) and execution path' },
   'predict-load': { load: () => import('../../bench/predict-load.js'), summary: 'predict round trip per predictor, 100 sessions × 90 Hz on one node' },
+  'result-signing': { load: () => import('../../bench/result-signing.js'), summary: 'node CPU per predict frame with signed results (seal every 64/16/1) vs unsigned' },
+  entrapment: { load: () => import('../../bench/entrapment.js'), summary: 'EntrapNet: catch rate vs bad results at trap shares 1/2/5 %, false accusations over 1e5 honest answers' },
   failover: { load: () => import('../../bench/failover.js'), summary: 'kill -9 / restore / latency spikes: 20 sessions at 90 Hz, edge and cloud behind netem, discovery' },
   'motion-to-photon': { load: () => import('../../bench/motion-to-photon.js'), summary: 'pose sent → stereo frame rendered, received and decoded: loopback, edge 5 ms, cloud 60 ms' },
 };
