@@ -10,3 +10,4 @@ export { Logger } from './Logger.js';
 export { NewestWins } from './NewestWins.js';
 export * from './resultSigning.js';
 export * from './evidence.js';
+export * from './nodeIdentity.js';
