@@ -12,7 +12,8 @@
  * Catch rate at n = share of trials whose node was caught (confirmed by discovery) by evidence
  * about one of its first n bad results. Theory for comparison: 1 − (1 − q)^n.
  */
-import { constantVelocity, kalmanPredictor, noPrediction, replayPredictions } from '../edge-server/inference/index.js';
+import { constantVelocity, kalmanPredictor, loadInference, noPrediction, replayPredictions } from '../edge-server/inference/index.js';
+import type { PredictorFactory } from '../edge-server/engines.js';
 import { EvidenceVerifier } from '../discovery/evidence.js';
 import { localReference, seededRandom, TrapVerifier, type TrapAnswer, type TrapTask } from '../client-sdk/trust/index.js';
 import type { PoseSample } from '../protocol/index.js';
@@ -22,8 +23,10 @@ import { lineChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 
-const factories = [kalmanPredictor(), constantVelocity, noPrediction];
-const byName = new Map(factories.map((f) => [f.name, f]));
+/** The node's predictors, default first: learned when the model loads (it is what nodes serve), else Kalman. */
+let factories: PredictorFactory[] = [kalmanPredictor(), constantVelocity, noPrediction];
+let byName = new Map(factories.map((f) => [f.name, f]));
+let backend = 'none';
 const SHARES = [0.01, 0.02, 0.05];
 const MAX_BAD = 300;
 const CHECKPOINTS = [10, 25, 50, 100, 150, 200, 250, 300];
@@ -33,7 +36,7 @@ const CHEATERS: { name: string; p: number; kind: CheatKind }[] = [
   { name: 'wrong 1 %', p: 0.01, kind: 'wrong' },
   { name: 'wrong 5 %', p: 0.05, kind: 'wrong' },
   { name: 'wrong 10 %', p: 0.1, kind: 'wrong' },
-  { name: 'cheaper model 10 % (constant velocity served as kalman)', p: 0.1, kind: 'cheaper' },
+  { name: 'cheaper model 10 % (constant velocity served as the default predictor)', p: 0.1, kind: 'cheaper' },
   { name: 'stale 10 % (previous frame replayed)', p: 0.1, kind: 'stale' },
 ];
 
@@ -52,7 +55,8 @@ function liveMotion(n: number, seed: number): PoseSample[] {
 async function cheatFor(kind: CheatKind, task: TrapTask, bad: ReadonlySet<number>): Promise<Cheat> {
   if (kind === 'wrong') return (a, i) => (bad.has(i) ? { ...a, pose: skew(a.pose, 0.05, 0.035) } : a);
   if (kind === 'cheaper') {
-    const cheap = await replayPredictions(new Map([...byName, ['kalman', { name: 'kalman', create: constantVelocity.create }]]), task.messages, { defaultPredictor: 'kalman' });
+    const name = factories[0]!.name;
+    const cheap = await replayPredictions(new Map([...byName, [name, { name, create: constantVelocity.create }]]), task.messages, { defaultPredictor: name });
     return (a, i) => (bad.has(i) ? { ...a, pose: cheap[i]!.pose } : a);
   }
   let previous: TrapAnswer | undefined;
@@ -79,6 +83,16 @@ async function trial(q: number, cheater: (typeof CHEATERS)[number], seed: number
   let index = 0;
   let bad = new Map<number, number>();
   let trapsChecked = 0;
+  /** Serves and checks a finished trap task; the bad-result count at the confirmed answer, if caught. */
+  const judge = async (t: TrapTask, badAt: Map<number, number>): Promise<number | undefined> => {
+    if (badAt.size === 0) return undefined; // an honest run of answers: the false-accusation pass measures those
+    const run = await serveTrap(node, t, { cheat: await cheatFor(cheater.kind, t, new Set(badAt.keys())) });
+    const outcome = await verifier.check(run);
+    if (outcome.kind !== 'caught') return undefined;
+    const verdict = await evidence.verify(JSON.parse(JSON.stringify(outcome.evidence))).catch(() => undefined);
+    if (!verdict) return undefined;
+    return badAt.get(t.messages.findIndex((m) => m.id === outcome.evidence.accused));
+  };
   while (n < MAX_BAD) {
     frame++;
     const isTrap = verifier.decide();
@@ -89,19 +103,17 @@ async function trial(q: number, cheater: (typeof CHEATERS)[number], seed: number
     if (isBad) bad.set(index, n);
     index++;
     if (index < task.messages.length) continue;
-    if (bad.size > 0) {
-      const run = await serveTrap(node, task, { cheat: await cheatFor(cheater.kind, task, new Set(bad.keys())) });
-      const outcome = await verifier.check(run);
-      trapsChecked++;
-      if (outcome.kind === 'caught') {
-        const verdict = await evidence.verify(JSON.parse(JSON.stringify(outcome.evidence))).catch(() => undefined);
-        const at = task.messages.findIndex((m) => m.id === outcome.evidence.accused);
-        if (verdict) return { caughtAt: bad.get(at) ?? n, trapsChecked };
-      }
-    }
+    const caughtAt = await judge(task, bad);
+    if (caughtAt !== undefined) return { caughtAt, trapsChecked: ++trapsChecked };
+    if (bad.size > 0) trapsChecked++;
     task = undefined;
     index = 0;
     bad = new Map();
+  }
+  // a trap session cut short (the trial ends) is still sealed and checked: flush, as a closing session does
+  if (task && bad.size > 0) {
+    const caughtAt = await judge({ ...task, messages: task.messages.slice(0, index) }, bad);
+    return caughtAt !== undefined ? { caughtAt, trapsChecked: trapsChecked + 1 } : { trapsChecked: trapsChecked + 1 };
   }
   return { trapsChecked };
 }
@@ -135,8 +147,15 @@ export async function main(argv: string[]): Promise<void> {
     return i >= 0 ? Number(argv[i + 1]) : def;
   };
   const trials = flag('--trials', 200);
+  // the reference for learned traps is a trusted recomputation here: what a trap bank holds
+  const inference = await loadInference({ log: () => {} }).catch(() => undefined);
+  if (inference?.predictors.some((p) => p.name === 'learned')) {
+    factories = inference.predictors;
+    byName = new Map(factories.map((f) => [f.name, f]));
+    backend = inference.runtime.backend;
+  }
   const honestTarget = flag('--honest', 100_000);
-  const env = environment({ trials, maxBad: MAX_BAD, shares: SHARES, predictors: factories.map((f) => f.name), node: 'replayed edge session + ResultSigner (test/support/signingNode.ts)' });
+  const env = environment({ trials, maxBad: MAX_BAD, shares: SHARES, predictors: factories.map((f) => f.name), backend, node: 'replayed edge session + ResultSigner (test/support/signingNode.ts)' });
   printEnvironment(env);
   const node = signingNode('bench-node', factories, 16);
   const evidence = new EvidenceVerifier({ keyOf: (id) => (id === node.id ? node.publicKey : undefined), predictors: byName });
@@ -170,5 +189,6 @@ export async function main(argv: string[]): Promise<void> {
       ...cells.filter((c) => c.cheater === 'wrong 5 %').map((c) => ({ name: `1-(1-q)^n q=${c.share * 100}%`, points: c.curve.map((x) => [x.n, x.theory] as [number, number]) })),
     ],
   });
+  await inference?.engine.close();
   writeResult('entrapment', { bench: 'entrapment', environment: env, seconds: (performance.now() - started) / 1000, headline, cells, honest }, svg);
 }
