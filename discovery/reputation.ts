@@ -28,7 +28,7 @@ export interface ReputationOptions {
   clientWindowMs?: number;
   /** [ejectAfterOffences=2] verified offences that eject a node. */
   ejectAfterOffences?: number;
-  /** [offencePenalty=0.5] each verified offence scales probe reputation by (1 - this), once. */
+  /** [offencePenalty=0.25] each verified offence scales probe reputation by (1 - this), once (0.9 → 0.675: still selectable until the threshold). */
   offencePenalty?: number;
   /** [maxTrackedClients=64] per node; the oldest window is dropped first. */
   maxTrackedClients?: number;
@@ -68,7 +68,7 @@ export class ReputationModel {
       clientReportsPerWindow: options.clientReportsPerWindow ?? 2,
       clientWindowMs: options.clientWindowMs ?? 600_000,
       ejectAfterOffences: options.ejectAfterOffences ?? 2,
-      offencePenalty: options.offencePenalty ?? 0.5,
+      offencePenalty: options.offencePenalty ?? 0.25,
       maxTrackedClients: options.maxTrackedClients ?? 64,
     };
     if (this.#o.neutral < this.#o.minReputation) throw new TypeError('neutral must be ≥ minReputation, or probes could eject a node for good');
