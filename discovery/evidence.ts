@@ -2,10 +2,11 @@
  * Evidence that a node answered wrongly, and discovery's check of it. Discovery acts only on what
  * it can re-check itself, so a report is three things, each verified independently:
  *
- * 1. the node said it: the answer's record (recomputed here from the evidence's requests and the
+ * 1. the node said it: the answer's entry (recomputed here from the evidence's requests and the
  *    node's answer) is in a block whose seal verifies against the key discovery vouched for;
- * 2. for that input: the record binds the input digest of every sample the session received, which
- *    is recomputed here from the requests, so a client cannot swap the input after the fact;
+ * 2. for that input: the seal binds the digest of every sample the session had received, which is
+ *    recomputed here from the requests, and the entry says how many of them the answer used, so a
+ *    client cannot swap the input after the fact;
  * 3. it is wrong: the prediction is recomputed by replaying the requests through the same
  *    deterministic predictors (edge-server/inference replay) and compared within a tolerance
  *    suited to the predictor (exact predictors: float noise; `learned`: tfjs backend noise).
@@ -23,9 +24,8 @@ import {
   fromBase64url,
   writePose,
   writePredictionOutput,
-  writeRecordPreimage,
+  writeEntry,
   type ChainSegment,
-  type Device,
   type PoseSample,
   type WireLimits,
 } from '../protocol/index.js';
@@ -67,16 +67,15 @@ export function parseEvidence(value: unknown, limits: WireLimits = DEFAULT_LIMIT
   }
 }
 
-/** SHA-256 of every sample of `device` the session had received when the accused predict arrived. */
-function inputDigest(e: PredictEvidence, device: Device, upTo: number): Buffer {
-  const hash = createHash('sha256').update(inputPrefixBytes(e.session, device));
-  const w = new ByteWriter();
-  const feed = (samples: readonly PoseSample[] | undefined) => {
-    for (const s of samples ?? []) if (s.device === device) hash.update(writePose(w.reset(), s).view());
-  };
-  feed(e.resume?.poses);
-  for (let i = 0; i <= upTo; i++) feed(e.messages[i]!.poses);
-  return hash.digest();
+/** Every sample of the session in wire order (resume first), and how many precede each message's end. */
+function samplesOf(e: PredictEvidence): { samples: PoseSample[]; through: number[] } {
+  const samples: PoseSample[] = [...(e.resume?.poses ?? [])];
+  const through: number[] = [];
+  for (const m of e.messages) {
+    samples.push(...(m.poses ?? []));
+    through.push(samples.length);
+  }
+  return { samples, through };
 }
 
 export class EvidenceVerifier {
@@ -90,35 +89,39 @@ export class EvidenceVerifier {
     const e = parseEvidence(untrusted, this.#o.limits);
     const publicKey = await this.#o.keyOf(e.node);
     if (publicKey === undefined) throw new TrustError(TrustErrorCode.UNKNOWN_NODE, `node '${e.node}' is not registered here`);
-    const seq = this.#checkSigned(e, publicKey);
-    const recomputed = await this.#recompute(e);
+    const { seq, at } = this.#checkSigned(e, publicKey);
+    const recomputed = await this.#recompute(e, at);
     const { wrong, judged, angleRad, positionM } = compareAnswers(e.answer, recomputed, this.#o.tolerances);
     if (!judged) throw new TrustError(TrustErrorCode.UNVERIFIABLE, `no tolerance for predictor '${recomputed.predictor}'`);
     if (!wrong) throw new TrustError(TrustErrorCode.NOT_WRONG, `the node's answer matches the recomputation within tolerance`);
     return { node: e.node, session: e.session, seq, predictor: recomputed.predictor, angleRad, positionM, reporter: e.reporter, offenceId: `${e.node}/${e.session}/${seq}` };
   }
 
-  /** Points 1 and 2 of the file comment; returns the answer's sequence number. */
-  #checkSigned(e: PredictEvidence, publicKey: string): number {
+  /** Points 1 and 2 of the file comment; returns the answer's sequence number and its message index. */
+  #checkSigned(e: PredictEvidence, publicKey: string): { seq: number; at: number } {
     const { seal } = e.segment;
     if (seal.node !== e.node || seal.session !== e.session) throw new TrustError(TrustErrorCode.BAD_SIGNATURE, 'the seal belongs to another node or session');
     const at = e.messages.findIndex((m) => m.t === 'predict' && m.id === e.accused);
-    if (at < 0 || at !== e.messages.length - 1) throw new TrustError(TrustErrorCode.MALFORMED, 'evidence.messages must end with the accused predict');
-    const accused = e.messages[at]!;
-    if (accused.horizonMs === undefined) throw new TrustError(TrustErrorCode.MALFORMED, 'the accused predict has no horizonMs');
+    if (at < 0) throw new TrustError(TrustErrorCode.MALFORMED, 'evidence.messages lacks the accused predict');
+    if (e.messages[at]!.horizonMs === undefined) throw new TrustError(TrustErrorCode.MALFORMED, 'the accused predict has no horizonMs');
+    const { samples, through } = samplesOf(e);
+    const inputs = through[at]!;
+    // the seal binds the first seal.inputs samples; the accused answer's input must be among them
+    if (seal.inputs < inputs || samples.length < seal.inputs) throw new TrustError(TrustErrorCode.NOT_SIGNED_BY_NODE, 'the sealed input does not cover the accused answer\'s input');
+    const input = createHash('sha256').update(inputPrefixBytes(e.session));
     const w = new ByteWriter();
+    for (let i = 0; i < seal.inputs; i++) input.update(writePose(w.reset(), samples[i]!).view());
+    if (input.digest('base64url') !== seal.inputDigest) throw new TrustError(TrustErrorCode.NOT_SIGNED_BY_NODE, 'these requests are not what the node sealed as its input');
     const output = writePredictionOutput(new ByteWriter(), e.answer).copy();
-    const record = createHash('sha256')
-      .update(writeRecordPreimage(w, e.session, e.accused, inputDigest(e, accused.device ?? 'head', at), output).view())
-      .digest('base64url');
-    const index = e.segment.records.indexOf(record);
-    if (index < 0) throw new TrustError(TrustErrorCode.NOT_SIGNED_BY_NODE, 'the answer for these requests is not in the sealed block');
+    const entry = Buffer.from(writeEntry(w.reset(), e.accused, inputs, output).view()).toString('base64url');
+    const index = e.segment.entries.indexOf(entry);
+    if (index < 0) throw new TrustError(TrustErrorCode.NOT_SIGNED_BY_NODE, 'this answer to these requests is not in the sealed block');
     if (!verifySegmentSync(e.segment, publicKey)) throw new TrustError(TrustErrorCode.BAD_SIGNATURE, `the seal does not verify against node '${e.node}''s key`);
-    return seal.to - e.segment.records.length + 1 + index;
+    return { seq: seal.to - e.segment.entries.length + 1 + index, at };
   }
 
-  async #recompute(e: PredictEvidence) {
-    const messages: ReplayMessage[] = e.messages.map((m) =>
+  async #recompute(e: PredictEvidence, at: number) {
+    const messages: ReplayMessage[] = e.messages.slice(0, at + 1).map((m) =>
       m.t === 'pose'
         ? { t: 'pose', poses: m.poses ?? [] }
         : { t: 'predict', id: m.id ?? 0, horizonMs: m.horizonMs ?? 0, ...(m.device ? { device: m.device } : {}), ...(m.predictor ? { predictor: m.predictor } : {}), ...(m.poses ? { poses: m.poses } : {}) },
@@ -137,11 +140,12 @@ export class EvidenceVerifier {
 export function verifySegmentSync(segment: ChainSegment, publicKey: string): boolean {
   try {
     const { seal } = segment;
-    if (segment.records.length === 0 || seal.to < segment.records.length) return false;
+    if (segment.entries.length === 0 || seal.to < segment.entries.length) return false;
     const link = createHash('sha256').update(linkPrefixBytes(fromBase64url(segment.previousLink)));
-    for (const r of segment.records) link.update(fromBase64url(r));
+    for (const entry of segment.entries) link.update(fromBase64url(entry));
     if (link.digest('base64url') !== seal.link) return false;
-    return verify(null, sealBytes(seal.node, seal.session, seal.to, seal.link), importPublicKey(publicKey), fromBase64url(seal.signature));
+    const { signature, ...signed } = seal;
+    return verify(null, sealBytes(signed), importPublicKey(publicKey), fromBase64url(signature));
   } catch {
     return false;
   }

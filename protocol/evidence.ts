@@ -16,7 +16,7 @@ export const predictEvidenceSchema = object({
   /** The node's default predictor (first in its welcome), used until the session names one. */
   defaultPredictor: string(128),
   resume: optional(resumeSchema),
-  /** The session's pose/predict messages up to the accused predict, in the order sent. */
+  /** The session's pose/predict messages in the order sent, through the accused predict and the seal's last input. */
   messages: array(
     object({
       t: oneOf(['pose', 'predict'] as const),
@@ -33,8 +33,9 @@ export const predictEvidenceSchema = object({
   answer: object({ predictor: string(128), horizonMs: number(0), pose: poseSampleSchema }),
   segment: object({
     previousLink: b64(),
-    records: array(b64(), () => 1024),
-    seal: object({ node: string(128), session: string(128), to: uint(), link: b64(), signature: b64() }),
+    /** Entries of the accused answer's block (each ~200 characters for a prediction). */
+    entries: array(string(1024), () => 1024),
+    seal: object({ node: string(128), session: string(128), to: uint(), link: b64(), inputs: uint(), inputDigest: b64(), signature: b64() }),
   }),
   /** What the reporter expected; informational only. */
   reference: optional(poseSampleSchema),

@@ -3,51 +3,54 @@
  * way. Browser-safe (no node:crypto): the edge hashes these bytes with node:crypto on its hot path
  * (edge-server/trust/ResultSigner.ts), clients and discovery verify with WebCrypto or node:crypto.
  *
- * Per answer the node computes a record, SHA-256 over
- *   RECORD domain | session | request id | input digest | output bytes
- * where the input digest is SHA-256 over every sample of that device the session received, in wire
- * order (`poseBytes` each), and the output bytes are the deterministic part of the answer (a
- * prediction's predictor, horizon and pose; not its computeMs).
+ * Two running SHA-256 hashes per session, so a frame costs two `update`s and no digest:
+ * - the input hash: every pose sample the session received (all devices), in wire order;
+ * - the block hash: starts from the previous link, then one entry per answer, in the order the
+ *   node sent them: (request id, samples received when it predicted, output bytes). The output is
+ *   the deterministic part of the answer (a prediction's predictor, horizon and pose; not computeMs).
+ * Every `sealEvery` answers or `sealAfterMs` the node closes the block: link_k = the block hash,
+ * and signs a seal over (node, session, answers so far, link_k, samples so far, input digest so far)
+ * — one Ed25519 signature per block instead of per answer.
  *
- * Signing each record with Ed25519 would cost more than the prediction itself, so records are
- * amortised: a chain of links, link_k = SHA-256(LINK domain | link_{k-1} | records of block k),
- * starting from link_0 = SHA-256(GENESIS domain | node | session), and the node signs one seal
- * (node, session, last sequence number, link_k) per block of N records or T ms. Evidence that the
- * node said something is then self-contained: the request(s), the answer, link_{k-1}, the records
- * of block k and its seal. Anyone holding the node's public key can check it.
+ * Evidence is then self-contained: the session's messages (their samples give the input digest
+ * and each answer's input), the block's entries, link_{k-1} and the seal. Anyone holding the
+ * node's public key can check that the node said exactly this answer for exactly this input.
  */
-import type { PoseSample, Device, Tensor } from './messages.js';
+import type { PoseSample, Tensor } from './messages.js';
 
 export const RESULT_DOMAIN = {
   genesis: 'edge-offload/result-chain/genesis/v1',
-  record: 'edge-offload/result-chain/record/v1',
   link: 'edge-offload/result-chain/link/v1',
   seal: 'edge-offload/result-chain/seal/v1',
   input: 'edge-offload/result-chain/input/v1',
 } as const;
 
-/** What the node signs for a block of results. `link` and `signature` are base64url. */
+/** What the node signs for a block of results. Hashes and the signature are base64url. */
 export interface ResultSeal {
   node: string;
   session: string;
-  /** Sequence number (1-based, per session) of the last record in this block. */
+  /** Answers in the session so far (1-based sequence number of this block's last entry). */
   to: number;
-  /** link_k after that record. */
+  /** link_k: the hash of link_{k-1} and this block's entries. */
   link: string;
-  /** Ed25519 over `sealBytes(node, session, to, link)`. */
+  /** Samples the session had received when sealing. */
+  inputs: number;
+  /** SHA-256 over those samples (`inputPrefixBytes`, then `writePose` each). */
+  inputDigest: string;
+  /** Ed25519 over `sealBytes(...)`. */
   signature: string;
 }
 
-/** Everything needed to check that a record belongs to a sealed block. */
+/** Everything needed to check that entries belong to a sealed block. */
 export interface ChainSegment {
   /** link_{k-1}: the link before this block (the genesis link for the first block). */
   previousLink: string;
-  /** Records of the block, base64url, sequence numbers `seal.to - records.length + 1 … seal.to`. */
-  records: string[];
+  /** The block's entries (`writeEntry` bytes), base64url, sequence numbers `seal.to - entries.length + 1 … seal.to`. */
+  entries: string[];
   seal: ResultSeal;
 }
 
-const DEVICE_CODE: Record<Device, number> = { head: 0, left: 1, right: 2 };
+const DEVICE_CODE: Record<PoseSample['device'], number> = { head: 0, left: 1, right: 2 };
 const encoder = new TextEncoder();
 
 /** A growable little-endian byte writer; reused by the hot path so a sample allocates nothing. */
@@ -119,9 +122,9 @@ export function writePose(w: ByteWriter, s: PoseSample): ByteWriter {
   return w;
 }
 
-/** Bytes hashed (after the input domain and session) into a device's input digest, one sample at a time. */
-export function inputPrefixBytes(session: string, device: Device): Uint8Array {
-  return new ByteWriter(64).text(RESULT_DOMAIN.input).text(session).u8(DEVICE_CODE[device]).copy();
+/** What the input hash starts with: domain and session. */
+export function inputPrefixBytes(session: string): Uint8Array<ArrayBuffer> {
+  return new ByteWriter(64).text(RESULT_DOMAIN.input).text(session).copy();
 }
 
 /** The deterministic part of a prediction. */
@@ -136,9 +139,9 @@ export function writeTensorOutput(w: ByteWriter, model: string, output: Tensor):
   return w.u32(output.data.length).bytes(output.data);
 }
 
-/** Record preimage: domain | session | request id | input digest (32 bytes) | output bytes. */
-export function writeRecordPreimage(w: ByteWriter, session: string, requestId: number, inputDigest: Uint8Array, output: Uint8Array): ByteWriter {
-  return w.text(RESULT_DOMAIN.record).text(session).f64(requestId).bytes(inputDigest).bytes(output);
+/** One answer's entry in its block: request id, samples the session had received when it predicted, output. */
+export function writeEntry(w: ByteWriter, requestId: number, inputs: number, output: Uint8Array): ByteWriter {
+  return w.f64(requestId).f64(inputs).u32(output.length).bytes(output);
 }
 
 export function genesisBytes(node: string, session: string): Uint8Array {
@@ -150,8 +153,8 @@ export function linkPrefixBytes(previousLink: Uint8Array): Uint8Array {
 }
 
 /** What a seal's Ed25519 signature covers. */
-export function sealBytes(node: string, session: string, to: number, link: string): Uint8Array<ArrayBuffer> {
-  return new ByteWriter(160).text(RESULT_DOMAIN.seal).text(node).text(session).f64(to).text(link).copy();
+export function sealBytes(s: Omit<ResultSeal, 'signature'>): Uint8Array<ArrayBuffer> {
+  return new ByteWriter(256).text(RESULT_DOMAIN.seal).text(s.node).text(s.session).f64(s.to).text(s.link).f64(s.inputs).text(s.inputDigest).copy();
 }
 
 // --- base64url without Buffer (browsers) ---
@@ -190,45 +193,42 @@ async function sha256(parts: readonly Uint8Array[]): Promise<Uint8Array> {
   return new Uint8Array(await subtle().digest('SHA-256', all));
 }
 
-/** SHA-256 of a device's input: every sample received, in order (what the node's input digest covers). */
-export async function inputDigestOf(session: string, device: Device, samples: readonly PoseSample[]): Promise<Uint8Array> {
+/** SHA-256 of a session's input: `samples` are every sample it received, in order. */
+export async function inputDigestOf(session: string, samples: readonly PoseSample[]): Promise<string> {
   const w = new ByteWriter();
   for (const s of samples) writePose(w, s);
-  return sha256([inputPrefixBytes(session, device), w.view()]);
+  return toBase64url(await sha256([inputPrefixBytes(session), w.view()]));
 }
 
-export async function predictionRecord(session: string, requestId: number, inputDigest: Uint8Array, answer: { predictor: string; horizonMs: number; pose: PoseSample }): Promise<string> {
+/** An answer's entry, base64url, as it appears in `ChainSegment.entries`. */
+export function predictionEntry(requestId: number, inputs: number, answer: { predictor: string; horizonMs: number; pose: PoseSample }): string {
   const out = writePredictionOutput(new ByteWriter(), answer).copy();
-  return toBase64url(await sha256([writeRecordPreimage(new ByteWriter(), session, requestId, inputDigest, out).view()]));
+  return toBase64url(writeEntry(new ByteWriter(), requestId, inputs, out).view());
 }
 
 export async function genesisLink(node: string, session: string): Promise<string> {
   return toBase64url(await sha256([genesisBytes(node, session)]));
 }
 
-/** link_k from link_{k-1} and the block's records. */
-export async function nextLink(previousLink: string, records: readonly string[]): Promise<string> {
-  return toBase64url(await sha256([linkPrefixBytes(fromBase64url(previousLink)), ...records.map(fromBase64url)]));
+/** link_k from link_{k-1} and the block's entries. */
+export async function nextLink(previousLink: string, entries: readonly string[]): Promise<string> {
+  return toBase64url(await sha256([linkPrefixBytes(fromBase64url(previousLink)), ...entries.map(fromBase64url)]));
 }
 
 /**
- * True when `segment` is a sealed block of the node's chain for `session` and its seal verifies
- * against `publicKey` (base64url raw Ed25519). Any malformed part is false, never a throw.
+ * True when `segment` is a sealed block of the node's chain and its seal verifies against
+ * `publicKey` (base64url raw Ed25519). The seal's input digest is checked by the caller (it needs
+ * the samples). Any malformed part is false, never a throw.
  */
 export async function verifySegment(segment: ChainSegment, publicKey: string): Promise<boolean> {
   try {
     const { seal } = segment;
-    if (segment.records.length === 0 || seal.to < segment.records.length) return false;
-    if ((await nextLink(segment.previousLink, segment.records)) !== seal.link) return false;
+    if (segment.entries.length === 0 || seal.to < segment.entries.length) return false;
+    if ((await nextLink(segment.previousLink, segment.entries)) !== seal.link) return false;
     const key = await subtle().importKey('raw', fromBase64url(publicKey), { name: 'Ed25519' }, false, ['verify']);
-    return await subtle().verify({ name: 'Ed25519' }, key, fromBase64url(seal.signature), sealBytes(seal.node, seal.session, seal.to, seal.link));
+    const { signature, ...signed } = seal;
+    return await subtle().verify({ name: 'Ed25519' }, key, fromBase64url(signature), sealBytes(signed));
   } catch {
     return false;
   }
-}
-
-/** Sequence number of `record` inside a verified segment, or undefined when absent. */
-export function sequenceOf(segment: ChainSegment, record: string): number | undefined {
-  const i = segment.records.indexOf(record);
-  return i < 0 ? undefined : segment.seal.to - segment.records.length + 1 + i;
 }

@@ -112,7 +112,9 @@ test('forged, swapped and unverifiable evidence is rejected with codes', async (
   assert.is(((await noKalman.verify(wire(real)).catch((e) => e)) as { code: string }).code, 'UNVERIFIABLE');
   assert.is(await codeOf({ ...real, messages: 'x' }), 'MALFORMED');
   assert.is(await codeOf(null), 'MALFORMED');
-  assert.is(await codeOf({ ...wire(real) as object, messages: [...real.messages, { t: 'pose', poses: [] }] }), 'MALFORMED');
+  assert.is(await codeOf({ ...(wire(real) as object), messages: real.messages.filter((m) => m.id !== real.accused) }), 'MALFORMED');
+  // evidence cut short: the seal covers samples the evidence does not carry
+  assert.is(await codeOf(wire({ ...real, messages: real.messages.slice(0, real.messages.findIndex((m) => m.id === real.accused) + 1), segment: { ...real.segment, seal: { ...real.segment.seal, inputs: real.segment.seal.inputs + 1 } } })), 'NOT_SIGNED_BY_NODE');
 });
 
 /** The segment of `run` that holds answer `seal.to`'s block, as the verifier builds it. */

@@ -18,7 +18,7 @@ import {
   compareAnswers,
   genesisLink,
   inputDigestOf,
-  predictionRecord,
+  predictionEntry,
   verifySegment,
   type ChainSegment,
   type Device,
@@ -136,16 +136,21 @@ export class TrapVerifier {
     if (!reference) return { kind: 'unjudged' };
     const byId = new Map(reference.map((r) => [r.id, r]));
     const tolerances = this.#o.tolerances ?? DEFAULT_TOLERANCES;
-    // records in the node's order, recomputed from what we sent and what came back
-    const sentUpTo = new Map(run.task.messages.map((m, i) => [m.id, i]));
-    const records: string[] = [];
-    for (const answer of run.answers) {
-      const at = sentUpTo.get(answer.id);
-      if (at === undefined) return { kind: 'unsigned' };
-      const samples = run.task.messages.slice(0, at + 1).flatMap((m) => m.poses.filter((p) => p.device === run.task.device));
-      records.push(await predictionRecord(run.session, answer.id, await inputDigestOf(run.session, run.task.device, samples), answer));
+    // what we sent, in order, and how many samples the session had after each message
+    const samples: PoseSample[] = [];
+    const through = new Map<number, number>();
+    for (const m of run.task.messages) {
+      samples.push(...m.poses);
+      through.set(m.id, samples.length);
     }
-    const segments = await this.#segments(run, records);
+    // the node's entries recomputed from what we sent and what came back, in the node's order
+    const entries: string[] = [];
+    for (const answer of run.answers) {
+      const inputs = through.get(answer.id);
+      if (inputs === undefined) return { kind: 'unsigned' };
+      entries.push(predictionEntry(answer.id, inputs, answer));
+    }
+    const segments = await this.#segments(run, entries, samples);
     if (!segments) return { kind: 'unsigned' };
     let checked = 0;
     let unsealedWrong = false;
@@ -156,7 +161,7 @@ export class TrapVerifier {
       if (!cmp.judged) return { kind: 'unjudged' };
       checked++;
       if (!cmp.wrong) continue;
-      const segment = segments.find((s) => i + 1 > s.seal.to - s.records.length && i + 1 <= s.seal.to);
+      const segment = segments.find((s) => i + 1 > s.seal.to - s.entries.length && i + 1 <= s.seal.to);
       if (!segment) {
         unsealedWrong = true;
         continue;
@@ -166,15 +171,16 @@ export class TrapVerifier {
     return unsealedWrong || run.answers.length < run.task.messages.length ? { kind: 'unsealed', checked } : { kind: 'pass', checked };
   }
 
-  /** The sealed blocks of this run, each verified; undefined when any seal fails. */
-  async #segments(run: TrapRun, records: readonly string[]): Promise<ChainSegment[] | undefined> {
+  /** The sealed blocks of this run, each verified (link, signature, input digest); undefined when any fails. */
+  async #segments(run: TrapRun, entries: readonly string[], samples: readonly PoseSample[]): Promise<ChainSegment[] | undefined> {
     const out: ChainSegment[] = [];
     let previousLink = await genesisLink(run.node, run.session);
     let from = 0;
     for (const seal of run.seals) {
-      if (seal.node !== run.node || seal.session !== run.session || seal.to <= from || seal.to > records.length) return undefined;
-      const segment = { previousLink, records: records.slice(from, seal.to), seal };
+      if (seal.node !== run.node || seal.session !== run.session || seal.to <= from || seal.to > entries.length || seal.inputs > samples.length) return undefined;
+      const segment = { previousLink, entries: entries.slice(from, seal.to), seal };
       if (!(await verifySegment(segment, run.publicKey))) return undefined;
+      if ((await inputDigestOf(run.session, samples.slice(0, seal.inputs))) !== seal.inputDigest) return undefined;
       out.push(segment);
       previousLink = seal.link;
       from = seal.to;
@@ -183,7 +189,13 @@ export class TrapVerifier {
   }
 
   #evidence(run: TrapRun, answer: TrapAnswer, reference: TrapAnswer, segment: ChainSegment): PredictEvidence {
-    const at = run.task.messages.findIndex((m) => m.id === answer.id);
+    // through the accused predict and through the last sample the seal covers
+    let at = run.task.messages.findIndex((m) => m.id === answer.id);
+    let seen = 0;
+    for (const [i, m] of run.task.messages.entries()) {
+      seen += m.poses.length;
+      if (seen <= segment.seal.inputs) at = Math.max(at, i);
+    }
     return {
       kind: 'predict',
       node: run.node,

@@ -43,7 +43,7 @@ export async function serveTrap(node: SigningNode, task: TrapTask, options: { ch
     const r = honest[next]!;
     const answer = options.cheat ? options.cheat({ id: r.id, predictor: r.predictor, horizonMs: r.horizonMs, pose: r.pose }, next) : { id: r.id, predictor: r.predictor, horizonMs: r.horizonMs, pose: r.pose };
     next++;
-    const { seal } = signer.prediction(answer.id, message.device, answer);
+    const seal = signer.prediction(answer.id, answer);
     answers.push(answer);
     if (seal) seals.push(seal);
   }
