@@ -2,3 +2,4 @@
 export { TrapVerifier, type TrapVerifierOptions, type TrapTask, type TrapPredict, type TrapRun, type TrapAnswer, type TrapOutcome, type ReferenceSource } from './TrapVerifier.js';
 export { MotionRecorder, makeTrapStream, cryptoRandom, seededRandom, type Random, type TrapStreamOptions } from './trapStream.js';
 export { localReference } from './localReference.js';
+export { runTrap, type TrapChannel, type TrapSession, type TrapRunOptions } from './TrapRunner.js';
