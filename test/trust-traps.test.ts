@@ -2,10 +2,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EvidenceVerifier } from '../discovery/evidence.js';
 import { constantVelocity, kalmanPredictor, noPrediction } from '../edge-server/inference/index.js';
-import { localReference, makeTrapStream, seededRandom, TrapVerifier, type TrapOutcome } from '../client-sdk/trust/index.js';
+import { localReference, makeTrapStream, runTrap, seededRandom, TrapVerifier, type TrapOutcome } from '../client-sdk/trust/index.js';
 import type { PoseSample, PredictEvidence } from '../protocol/index.js';
 import { constantMotion, DEG } from './support/motionFixtures.js';
-import { serveTrap, signingNode, skew } from './support/signingNode.js';
+import { serveTrap, signingChannel, signingNode, skew } from './support/signingNode.js';
 
 const test = suite('trust-traps');
 const factories = [kalmanPredictor(), constantVelocity, noPrediction];
@@ -154,6 +154,18 @@ test('trap streams are drawn fresh: no two alike, time strictly increasing up to
     assert.ok(trapSpeed < liveSpeed * 3, `trap speed ${trapSpeed} vs live ${liveSpeed}`);
   }
   assert.is(makeTrapStream(live.slice(0, 10), 9e6, random), undefined);
+});
+
+test('runTrap plays a task on a session of its own and the verifier judges the run (honest passes, a cheat is confirmed)', async () => {
+  const v = verifier(12);
+  const task = v.task({ device: 'head', horizonMs: 30 }, 5e6)!;
+  const honest = await runTrap(task, signingChannel(node), { node: node.id, publicKey: node.publicKey, frameIntervalMs: 0 });
+  assert.is(honest.answers.length, task.messages.length);
+  assert.ok(honest.seals.length >= 1 && honest.seals[honest.seals.length - 1]!.to === task.messages.length);
+  assert.is((await v.check(honest)).kind, 'pass');
+  const cheating = await runTrap(task, signingChannel(node, { cheat: (a, i) => (i === task.messages.length - 1 ? { ...a, pose: skew(a.pose, 0.02) } : a) }), { node: node.id, publicKey: node.publicKey, frameIntervalMs: 0 });
+  const verdict = await evidenceVerifier.verify(wire(caught(await v.check(cheating))));
+  assert.is(verdict.seq, task.messages.length, 'the last answer, sealed by the closing seal');
 });
 
 test('decide() draws traps at the configured share', () => {

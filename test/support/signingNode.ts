@@ -10,7 +10,7 @@ import type { PredictorFactory } from '../../edge-server/engines.js';
 import { replayPredictions } from '../../edge-server/inference/replay.js';
 import { ResultSigner } from '../../edge-server/trust/ResultSigner.js';
 import type { PoseSample, ResultSeal } from '../../protocol/index.js';
-import type { TrapAnswer, TrapRun, TrapTask } from '../../client-sdk/trust/index.js';
+import type { TrapAnswer, TrapChannel, TrapPredict, TrapRun, TrapSession, TrapTask } from '../../client-sdk/trust/index.js';
 
 export type Cheat = (answer: TrapAnswer, index: number) => TrapAnswer;
 
@@ -60,4 +60,48 @@ export function skew(pose: PoseSample, metres: number, radians = 0): PoseSample 
   // q' = (0, s, 0, c) ⊗ q
   const orientation: PoseSample['orientation'] = [c * x + s * z, c * y + s * w, c * z - s * x, c * w - s * y];
   return { ...pose, position: [pose.position[0] + metres, pose.position[1], pose.position[2]], orientation };
+}
+
+/**
+ * The signing node behind the SDK's TrapChannel: each `open()` is a fresh session, each predict is
+ * answered from a replay of the session so far (as an edge session would) and signed; `sealed()`
+ * stands in for the node's idle seal timer.
+ */
+export function signingChannel(node: SigningNode, options: { cheat?: Cheat } = {}): TrapChannel {
+  return {
+    async open(): Promise<TrapSession> {
+      const session = `${node.id}-s${++node.sessions}`;
+      const defaultPredictor = node.factories[0]!.name;
+      const signer = new ResultSigner(node.id, session, node.privateKeyPem, { sealEvery: node.sealEvery, now: () => 0 });
+      const factories = new Map(node.factories.map((f) => [f.name, f]));
+      const sent: TrapPredict[] = [];
+      const seals: ResultSeal[] = [];
+      let closed = false;
+      return {
+        session,
+        defaultPredictor,
+        seals,
+        async predict(message) {
+          if (closed) throw new Error('closed');
+          sent.push(message);
+          for (const s of message.poses) signer.observe(s);
+          const all = await replayPredictions(factories, sent, { defaultPredictor });
+          const r = all[all.length - 1]!;
+          const honest = { id: r.id, predictor: r.predictor, horizonMs: r.horizonMs, pose: r.pose };
+          const answer = options.cheat ? options.cheat(honest, sent.length - 1) : honest;
+          const seal = signer.prediction(answer.id, answer);
+          if (seal) seals.push(seal);
+          return answer;
+        },
+        async sealed(answers) {
+          if (seals.some((s) => s.to >= answers)) return;
+          const seal = signer.flush();
+          if (seal) seals.push(seal);
+        },
+        close() {
+          closed = true;
+        },
+      };
+    },
+  };
 }
