@@ -5,10 +5,10 @@ import { auditFile, verifyAuditLog } from '../discovery/ledger/AuditLog.js';
 import { MemoryLedger } from '../discovery/ledger/MemoryLedger.js';
 import { TrustService } from '../discovery/TrustService.js';
 import { constantVelocity, kalmanPredictor, noPrediction } from '../edge-server/inference/index.js';
-import { localReference, seededRandom, TrapVerifier } from '../client-sdk/trust/index.js';
+import { localReference, seededRandom, TrapVerifier, TrustOfficer, type TrapChannel } from '../client-sdk/trust/index.js';
 import type { PredictEvidence } from '../protocol/index.js';
 import { constantMotion, DEG } from './support/motionFixtures.js';
-import { serveTrap, signingNode, skew } from './support/signingNode.js';
+import { serveTrap, signingChannel, signingNode, skew } from './support/signingNode.js';
 
 const test = suite('trust-service');
 const factories = [kalmanPredictor(), constantVelocity, noPrediction];
@@ -57,6 +57,38 @@ test('confirmed evidence slashes the operator, credits the reporter, and ejects 
 
   const { header, entries } = await ledger.audit();
   assert.is(verifyAuditLog(auditFile(header, entries), auditKey.publicKey).entries, 4);
+});
+
+test('a session officer traps the live node in the background, reports the cheat, and discovery ejects it', async () => {
+  const cheat = signingNode('cheat-2', factories, 16);
+  const trust = new TrustService({ nodeInfo: (id) => (id === cheat.id ? { publicKey: cheat.publicKey, operator: 'shady' } : undefined), predictors: new Map(factories.map((f) => [f.name, f])) });
+  const officer = new TrustOfficer({ share: 0.5, reporter: 'officer-2', random: seededRandom(9), reference: localReference(factories), run: { frameIntervalMs: 0 }, submit: (e) => trust.submitEvidence(e) });
+  const caught: string[] = [];
+  officer.on('caught', (id) => caught.push(id));
+  officer.setNode({ id: cheat.id, publicKey: cheat.publicKey, channel: signingChannel(cheat, { cheat: (a, i) => (i % 7 === 3 ? { ...a, pose: skew(a.pose, 0.04) } : a) }) });
+  const live = constantMotion([0.1, 70 * DEG, 0], [0.3, 0, 0]).samples(4);
+  for (const [i, s] of live.entries()) {
+    officer.observe(s);
+    if (i > 200) officer.onPredict({ device: 'head', horizonMs: 30 });
+    await officer.settled();
+    if (!trust.selectable(cheat.id)) break;
+  }
+  assert.ok(caught.length >= 2, `caught ${caught.length} times`);
+  assert.not.ok(trust.selectable(cheat.id));
+  assert.is(trust.standing(cheat.id).reason, 'ejected');
+});
+
+test('the live path never waits for a trap: onPredict returns at once and one trap runs at a time', async () => {
+  let opened = 0;
+  const stuck: TrapChannel = { open: () => (opened++, new Promise(() => {})) };
+  const officer = new TrustOfficer({ share: 1, reporter: 'x', random: seededRandom(1), reference: localReference(factories) });
+  officer.setNode({ id: 'slow', publicKey: generateKeyPair().publicKey, channel: stuck });
+  for (const s of constantMotion([0, 1, 0], [0, 0, 0]).samples(2)) {
+    officer.observe(s);
+    officer.onPredict({ device: 'head', horizonMs: 20 });
+  }
+  assert.is(opened, 1);
+  officer.close();
 });
 
 test.run();

@@ -3,3 +3,4 @@ export { TrapVerifier, type TrapVerifierOptions, type TrapTask, type TrapPredict
 export { MotionRecorder, makeTrapStream, cryptoRandom, seededRandom, type Random, type TrapStreamOptions } from './trapStream.js';
 export { localReference } from './localReference.js';
 export { runTrap, type TrapChannel, type TrapSession, type TrapRunOptions } from './TrapRunner.js';
+export { TrustOfficer, type TrustOfficerOptions, type TrustOfficerEvents, type TrustNode } from './TrustOfficer.js';
