@@ -9,6 +9,23 @@ import { array, literal, number, object, oneOf, optional, string, uint, type Inf
 const b64 = () => string(128);
 const requestId = uint(2 ** 32);
 
+/** A session's pose/predict messages in the order sent (≤ 256: a trap session, not a live one). */
+export const sessionMessagesSchema = array(
+  object({
+    t: oneOf(['pose', 'predict'] as const),
+    id: optional(requestId),
+    horizonMs: optional(number(0, 10_000)),
+    device: optional(oneOf(DEVICES)),
+    predictor: optional(string(128)),
+    poses: optional(array(poseSampleSchema, (l) => l.maxPosesPerMessage)),
+  }),
+  () => 256,
+);
+
+/** A trap task sent to a trusted verifier for its reference answers (discovery/trapReference.ts). */
+export const trapTaskSchema = object({ defaultPredictor: string(128), messages: sessionMessagesSchema });
+export type TrapTaskBody = Infer<typeof trapTaskSchema>;
+
 export const predictEvidenceSchema = object({
   kind: literal('predict'),
   node: string(128),
@@ -17,17 +34,7 @@ export const predictEvidenceSchema = object({
   defaultPredictor: string(128),
   resume: optional(resumeSchema),
   /** The session's pose/predict messages in the order sent, through the accused predict and the seal's last input. */
-  messages: array(
-    object({
-      t: oneOf(['pose', 'predict'] as const),
-      id: optional(requestId),
-      horizonMs: optional(number(0, 10_000)),
-      device: optional(oneOf(DEVICES)),
-      predictor: optional(string(128)),
-      poses: optional(array(poseSampleSchema, (l) => l.maxPosesPerMessage)),
-    }),
-    () => 256,
-  ),
+  messages: sessionMessagesSchema,
   accused: requestId,
   /** The node's answer as received (computeMs dropped: it is not signed). */
   answer: object({ predictor: string(128), horizonMs: number(0), pose: poseSampleSchema }),

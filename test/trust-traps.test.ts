@@ -2,7 +2,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EvidenceVerifier } from '../discovery/evidence.js';
 import { constantVelocity, kalmanPredictor, noPrediction } from '../edge-server/inference/index.js';
-import { localReference, makeTrapStream, runTrap, seededRandom, TrapVerifier, type TrapOutcome } from '../client-sdk/trust/index.js';
+import { localReference, makeTrapStream, remoteReference, runTrap, seededRandom, TrapVerifier, type TrapOutcome } from '../client-sdk/trust/index.js';
+import { TrapReferenceSigner } from '../discovery/trapReference.js';
+import { generateKeyPair } from '../discovery/identity.js';
 import type { PoseSample, PredictEvidence } from '../protocol/index.js';
 import { constantMotion, DEG } from './support/motionFixtures.js';
 import { serveTrap, signingChannel, signingNode, skew } from './support/signingNode.js';
@@ -166,6 +168,41 @@ test('runTrap plays a task on a session of its own and the verifier judges the r
   const cheating = await runTrap(task, signingChannel(node, { cheat: (a, i) => (i === task.messages.length - 1 ? { ...a, pose: skew(a.pose, 0.02) } : a) }), { node: node.id, publicKey: node.publicKey, frameIntervalMs: 0 });
   const verdict = await evidenceVerifier.verify(wire(caught(await v.check(cheating))));
   assert.is(verdict.seq, task.messages.length, 'the last answer, sealed by the closing seal');
+});
+
+test('a signed reference from a trusted verifier judges traps; tampered or foreign references judge nothing', async () => {
+  const verifierKey = generateKeyPair();
+  const signer = new TrapReferenceSigner(verifierKey.privateKeyPem, new Map(factories.map((f) => [f.name, f])));
+  const remote = (tamper?: (r: { payload: string; signature: string }) => { payload: string; signature: string }) =>
+    remoteReference(async (task) => {
+      const r = await signer.reference(JSON.parse(JSON.stringify(task)));
+      return tamper ? tamper(r) : r;
+    }, verifierKey.publicKey);
+  const make = (reference: ReturnType<typeof remote>, seed: number) => {
+    const v = new TrapVerifier({ reporter: 'r', random: seededRandom(seed), reference });
+    for (const s of liveMotion()) v.recorder.record(s);
+    return v;
+  };
+  let v = make(remote(), 21);
+  let task = v.task({ device: 'head', horizonMs: 30 }, 5e6)!;
+  assert.is((await v.check(await serveTrap(node, task))).kind, 'pass');
+  const cheating = await serveTrap(node, task, { cheat: (a, i) => (i === 2 ? { ...a, pose: skew(a.pose, 0.01) } : a) });
+  await evidenceVerifier.verify(wire(caught(await v.check(cheating))));
+  // a forged payload, a signature by another key, a reference for another task: unjudged
+  v = make(remote((r) => ({ ...r, payload: r.payload.replace('"v":1', '"v":1 ') })), 22);
+  task = v.task({ device: 'head', horizonMs: 30 }, 5e6)!;
+  assert.is((await v.check(await serveTrap(node, task))).kind, 'unjudged');
+  const other = generateKeyPair();
+  v = new TrapVerifier({ reporter: 'r', random: seededRandom(23), reference: remoteReference(async (t) => new TrapReferenceSigner(other.privateKeyPem, new Map(factories.map((f) => [f.name, f]))).reference(t), verifierKey.publicKey) });
+  for (const s of liveMotion()) v.recorder.record(s);
+  task = v.task({ device: 'head', horizonMs: 30 }, 5e6)!;
+  assert.is((await v.check(await serveTrap(node, task))).kind, 'unjudged');
+  let stale: { payload: string; signature: string } | undefined;
+  v = make(remote((r) => (stale ??= r)), 24);
+  await v.check(await serveTrap(node, v.task({ device: 'head', horizonMs: 30 }, 5e6)!));
+  assert.is((await v.check(await serveTrap(node, v.task({ device: 'head', horizonMs: 30 }, 6e6)!))).kind, 'unjudged', 'a reference replayed for another task');
+  assert.is(((await signer.reference({ defaultPredictor: 'kalman', messages: 'x' }).catch((e) => e)) as { code: string }).code, 'MALFORMED');
+  assert.is(((await signer.reference({ defaultPredictor: 'learned', messages: [{ t: 'predict', id: 1, horizonMs: 10, poses: liveMotion().slice(0, 2) }] }).catch((e) => e)) as { code: string }).code, 'UNVERIFIABLE');
 });
 
 test('decide() draws traps at the configured share', () => {

@@ -4,3 +4,4 @@ export { MotionRecorder, makeTrapStream, cryptoRandom, seededRandom, type Random
 export { localReference } from './localReference.js';
 export { runTrap, type TrapChannel, type TrapSession, type TrapRunOptions } from './TrapRunner.js';
 export { TrustOfficer, type TrustOfficerOptions, type TrustOfficerEvents, type TrustNode } from './TrustOfficer.js';
+export { remoteReference, type FetchReference } from './remoteReference.js';
