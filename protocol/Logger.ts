@@ -1,7 +1,8 @@
 /**
  * A namespaced logger (mediasoup `Logger.ts`). Debug lines print only when the `DEBUG` env var
  * (Node) or `localStorage.debug` (browser) matches the namespace, e.g. `DEBUG=edge-offload:*`.
- * Warnings and errors always print. Browser-safe: no Node imports.
+ * Info (a server's startup facts: backend chosen, models loaded), warnings and errors always
+ * print. Browser-safe: no Node imports.
  */
 const PREFIX = 'edge-offload';
 
@@ -27,6 +28,9 @@ export class Logger {
   }
   debug(message: string, ...args: unknown[]): void {
     if (this.debugEnabled) console.debug(`${this.namespace} ${message}`, ...args);
+  }
+  info(message: string, ...args: unknown[]): void {
+    console.info(`${this.namespace} ${message}`, ...args);
   }
   warn(message: string, ...args: unknown[]): void {
     console.warn(`${this.namespace} WARN ${message}`, ...args);

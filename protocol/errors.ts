@@ -38,6 +38,8 @@ export const ErrorCode = {
   TIMEOUT: 'TIMEOUT',
   /** The connection closed with the request outstanding (client side). */
   CLOSED: 'CLOSED',
+  /** The session's WebRTC transport is gone (its media worker died): open a new one, or stay on ws. */
+  TRANSPORT_LOST: 'TRANSPORT_LOST',
   /** A bug on the node; the session survives. */
   INTERNAL: 'INTERNAL',
 } as const;

@@ -10,7 +10,7 @@ import { auditFile, verifyAuditLog } from '../discovery/ledger/AuditLog.js';
 import { MemoryLedger } from '../discovery/ledger/MemoryLedger.js';
 import { RedisLedger } from '../discovery/ledger/RedisLedger.js';
 import type { StakeLedger } from '../discovery/ledger/StakeLedger.js';
-import { startRedis, type RedisProcess } from './support/redis.js';
+import { startRedis, type RedisProcess } from '../bench/lib/redisServer.js';
 
 const test = suite('discovery-ledger');
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/edge-offload.js');

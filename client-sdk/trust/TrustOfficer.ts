@@ -8,7 +8,7 @@
  * The live path only calls `observe` and `onPredict`, both synchronous and O(1) apart from the
  * sample copy: no live result waits for, or is reordered by, anything here.
  */
-import { EnhancedEventEmitter } from '../EnhancedEventEmitter.js';
+import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { Device, PoseSample, PredictEvidence } from '../../protocol/index.js';
 import { runTrap, type TrapChannel, type TrapRunOptions } from './TrapRunner.js';
 import { TrapVerifier, type TrapOutcome, type TrapVerifierOptions } from './TrapVerifier.js';
