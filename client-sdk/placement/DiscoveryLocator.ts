@@ -41,6 +41,8 @@ interface CandidateWire {
   tier: 'edge' | 'cloud';
   caps: Capability[];
   estimatedRttMs: number;
+  /** The node's registered Ed25519 key (base64url), when discovery sends it. */
+  publicKey?: string;
 }
 
 export class DiscoveryLocator implements NodeLocator {
@@ -90,5 +92,8 @@ export class DiscoveryLocator implements NodeLocator {
 }
 
 function toCandidate(c: CandidateWire): NodeCandidate {
-  return { id: c.id, url: c.url, tier: c.tier, estimatedRttMs: c.estimatedRttMs, caps: c.caps };
+  const candidate: NodeCandidate = { id: c.id, url: c.url, tier: c.tier, estimatedRttMs: c.estimatedRttMs, caps: c.caps };
+  // the key the node must sign its welcome with; anything else is not a key and is not trusted
+  if (typeof c.publicKey === 'string' && /^[A-Za-z0-9_-]{43}$/.test(c.publicKey)) candidate.publicKey = c.publicKey;
+  return candidate;
 }
