@@ -3,7 +3,6 @@
  * (which re-checks it, discovery/evidence.ts), and the tolerance an answer is compared within.
  */
 import { poseSampleSchema, resumeSchema, DEVICES, type PoseSample } from './messages.js';
-import { angleBetween } from './motion/quaternion.js';
 import { array, literal, number, object, oneOf, optional, string, uint, type Infer } from './schema.js';
 
 const b64 = () => string(128);
@@ -62,14 +61,15 @@ export interface Tolerance {
 
 /**
  * Deterministic predictors run the same JavaScript everywhere: only float noise between JS engines
- * (Math.sin/cos/atan2 may differ in the last ulps). `learned` runs tfjs float32 kernels whose sums
+ * (Math.sin/cos/atan2 may differ in the last ulps), so 1e-6 rad / 1 µm: far above that noise and
+ * still 4 orders of magnitude below any cheat the entrapment bench tries. `learned` runs tfjs float32 kernels whose sums
  * differ by backend (tensorflow, wasm, cpu): 1e-3 rad (0.06°) and 1 mm are ~100× the spread the
  * backends show and ~50× below what a cheaper model costs (bench/entrapment.ts measures both).
  */
 export const DEFAULT_TOLERANCES: Readonly<Record<string, Tolerance>> = {
-  none: { angleRad: 1e-9, positionM: 1e-9, timeUs: 1 },
-  'constant-velocity': { angleRad: 1e-7, positionM: 1e-7, timeUs: 1 },
-  kalman: { angleRad: 1e-7, positionM: 1e-7, timeUs: 1 },
+  none: { angleRad: 1e-6, positionM: 1e-6, timeUs: 1 },
+  'constant-velocity': { angleRad: 1e-6, positionM: 1e-6, timeUs: 1 },
+  kalman: { angleRad: 1e-6, positionM: 1e-6, timeUs: 1 },
   learned: { angleRad: 1e-3, positionM: 1e-3, timeUs: 1 },
 };
 
@@ -82,9 +82,25 @@ export interface Comparison {
 
 type Answer = { predictor: string; horizonMs: number; pose: PoseSample };
 
+/**
+ * The angle between two orientations, precise near zero: 2·atan2(|v|, |w|) of a⁻¹⊗b. acos of the
+ * dot product (quaternion.angleBetween) cannot resolve angles below ~1e-8 rad (acos(1 − 1e-16)),
+ * so identical poses measured 3e-8 rad apart and honest answers were accused at a 1e-9 tolerance.
+ */
+export function rotationAngle(a: readonly number[], b: readonly number[]): number {
+  const [ax, ay, az, aw] = a as [number, number, number, number];
+  const [bx, by, bz, bw] = b as [number, number, number, number];
+  // conj(a) ⊗ b
+  const x = aw * bx - ax * bw - ay * bz + az * by;
+  const y = aw * by + ax * bz - ay * bw - az * bx;
+  const z = aw * bz - ax * by + ay * bx - az * bw;
+  const w = aw * bw + ax * bx + ay * by + az * bz;
+  return 2 * Math.atan2(Math.hypot(x, y, z), Math.abs(w));
+}
+
 /** Compares a node's answer with a trusted one; unknown predictors compare as not wrong (cannot judge). */
 export function compareAnswers(answer: Answer, reference: Answer, tolerances: Readonly<Record<string, Tolerance>> = DEFAULT_TOLERANCES): Comparison & { judged: boolean } {
-  const angleRad = angleBetween(answer.pose.orientation, reference.pose.orientation);
+  const angleRad = rotationAngle(answer.pose.orientation, reference.pose.orientation);
   const p = answer.pose.position, r = reference.pose.position;
   const positionM = Math.hypot(p[0] - r[0], p[1] - r[1], p[2] - r[2]);
   const tol = tolerances[reference.predictor];

@@ -5,7 +5,7 @@ import { constantVelocity, kalmanPredictor, noPrediction } from '../edge-server/
 import { localReference, makeTrapStream, remoteReference, runTrap, seededRandom, TrapVerifier, type TrapOutcome } from '../client-sdk/trust/index.js';
 import { TrapReferenceSigner } from '../discovery/trapReference.js';
 import { generateKeyPair } from '../discovery/identity.js';
-import type { PoseSample, PredictEvidence } from '../protocol/index.js';
+import { compareAnswers, rotationAngle, type PoseSample, type PredictEvidence } from '../protocol/index.js';
 import { constantMotion, DEG } from './support/motionFixtures.js';
 import { serveTrap, signingChannel, signingNode, skew } from './support/signingNode.js';
 
@@ -203,6 +203,18 @@ test('a signed reference from a trusted verifier judges traps; tampered or forei
   assert.is((await v.check(await serveTrap(node, v.task({ device: 'head', horizonMs: 30 }, 6e6)!))).kind, 'unjudged', 'a reference replayed for another task');
   assert.is(((await signer.reference({ defaultPredictor: 'kalman', messages: 'x' }).catch((e) => e)) as { code: string }).code, 'MALFORMED');
   assert.is(((await signer.reference({ defaultPredictor: 'learned', messages: [{ t: 'predict', id: 1, horizonMs: 10, poses: liveMotion().slice(0, 2) }] }).catch((e) => e)) as { code: string }).code, 'UNVERIFIABLE');
+});
+
+test('identical answers compare as equal at the exact tolerances (acos could not resolve 3e-8 rad and accused honest nodes)', () => {
+  const pose = { device: 'head' as const, time: 19_247_622, position: [0.48, 1.59, -0.18] as [number, number, number], orientation: [0.007309322604487779, 0.5739381316109763, -0.030801196559750006, -0.8182865519953588] as [number, number, number, number] };
+  for (const predictor of ['none', 'constant-velocity', 'kalman', 'learned']) {
+    const c = compareAnswers({ predictor, horizonMs: 30, pose }, { predictor, horizonMs: 30, pose: { ...pose, orientation: [...pose.orientation] } });
+    assert.ok(c.judged && !c.wrong, `${predictor}: ${c.angleRad} rad`);
+    assert.ok(c.angleRad < 1e-12);
+  }
+  const q = pose.orientation;
+  assert.ok(Math.abs(rotationAngle(q, [-q[0], -q[1], -q[2], -q[3]])) < 1e-12, 'q and -q are the same rotation');
+  assert.ok(Math.abs(rotationAngle([0, 0, 0, 1], [0, Math.sin(1e-7), 0, Math.cos(1e-7)]) - 2e-7) < 1e-15);
 });
 
 test('decide() draws traps at the configured share', () => {
