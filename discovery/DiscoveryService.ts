@@ -78,7 +78,6 @@ function toCandidate(r: RankedNode): Candidate {
     pricePerMinute: r.node.pricePerMinute,
     freeCapacity: r.node.freeCapacity,
     load: r.node.load,
-    publicKey: r.node.publicKey,
   };
 }
 
