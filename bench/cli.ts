@@ -22,6 +22,8 @@ export const BENCHES: Record<string, Bench> = {
   'inference-latency': { load: () => import('./inference-latency.js'), summary: 'head-predictor latency per tfjs backend (tensorflow, wasm, cpu) and execution path' },
   'predict-load': { load: () => import('./predict-load.js'), summary: 'predict round trip per predictor, 100 sessions × 90 Hz on one node' },
   failover: { load: () => import('./failover.js'), summary: 'kill -9 / restore / latency spikes: 20 sessions at 90 Hz, edge and cloud behind netem, discovery' },
+  'result-signing': { load: () => import('./result-signing.js'), summary: 'node CPU per predict frame with signed results (seal every 128/32/1) vs unsigned' },
+  entrapment: { load: () => import('./entrapment.js'), summary: 'EntrapNet: catch rate vs bad results at trap shares 1/2/5 %, false accusations over 1e5 honest answers' },
   'motion-to-photon': { load: () => import('./motion-to-photon.js'), summary: 'pose sent → stereo frame rendered, received and decoded: loopback, edge 5 ms, cloud 60 ms' },
 };
 

@@ -24,6 +24,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
     summary: 'user-space network emulator: a TCP (or --udp datagram) proxy adding delay, jitter, loss, bandwidth caps',
   },
   measure: { run: async (argv) => (await import('./commands/measure.js')).runMeasureCommand(argv), summary: 'measure latency of running nodes or a discovery service (table, JSON, SVG, --assert)' },
+  audit: { run: async (argv) => (await import('./commands/audit.js')).runAuditCommand(argv), summary: 'verify a stake-ledger audit log offline: `audit verify <file>`' },
 };
 
 /**

@@ -13,6 +13,11 @@ export const ConnectErrorCode = {
   HANDSHAKE_REJECTED: 'HANDSHAKE_REJECTED',
   /** The node closed the socket, or sent something other than `welcome`, during the handshake. */
   HANDSHAKE_FAILED: 'HANDSHAKE_FAILED',
+  /**
+   * The node could not prove it is the node discovery vouched for: its `welcome` is not signed over
+   * our hello nonce with the candidate's public key. The session tries the next candidate.
+   */
+  NODE_IDENTITY: 'NODE_IDENTITY',
   /** A wait for a tier (or any node) ran out: no node within budget answered. */
   NO_NODE: 'NO_NODE',
 } as const;

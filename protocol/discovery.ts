@@ -214,6 +214,8 @@ export const candidateSchema = object({
   pricePerMinute: number(0, 1_000_000),
   freeCapacity: freeCapacityField(),
   load: loadField(),
+  /** The node's registered Ed25519 key: the client refuses a node whose welcome is not signed with it. */
+  publicKey: optional(publicKeyField()),
 });
 export type Candidate = Infer<typeof candidateSchema>;
 

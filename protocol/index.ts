@@ -10,3 +10,6 @@ export { extrapolateConstantVelocity, estimateVelocity } from './motion/constant
 export { Logger } from './Logger.js';
 export { NewestWins } from './NewestWins.js';
 export { EnhancedEventEmitter, type EventMap } from './EnhancedEventEmitter.js';
+export * from './resultSigning.js';
+export * from './evidence.js';
+export * from './nodeIdentity.js';

@@ -109,6 +109,8 @@ export const schemas = {
     /** Free text naming the client build, for logs. */
     client: optional(name()),
     resume: optional(resumeSchema),
+    /** A fresh random value (16-64 base64url characters) the node signs in `welcome.proof` (protocol/nodeIdentity.ts). */
+    nonce: optional(string(64)),
   }),
   welcome: object({
     t: literal('welcome'),
@@ -127,6 +129,8 @@ export const schemas = {
     }),
     /** Server monotonic ms when sent. */
     time: millis,
+    /** Ed25519 signature (base64url) over the hello nonce, node id, session and tier with the node's registered key. */
+    proof: optional(string(128)),
   }),
   ping: object({ t: literal('ping'), id: requestId, /** client ms */ c: millis }),
   pong: object({
@@ -204,6 +208,17 @@ export const schemas = {
   /** The node asks the client to move elsewhere before `deadlineMs` elapses. */
   drain: object({ t: literal('drain'), reason: string(256), deadlineMs: millis, redirect: optional(string(2048)) }),
   bye: object({ t: literal('bye'), reason: optional(string(256)) }),
+  /** The node seals a block of its signed answers (protocol/resultSigning.ts). */
+  seal: object({
+    t: literal('seal'),
+    node: name(),
+    session: name(),
+    to: uint(),
+    link: string(64),
+    inputs: uint(),
+    inputDigest: string(64),
+    signature: string(128),
+  }),
 } satisfies Record<string, Schema<{ t: string }>>;
 
 export type MessageType = keyof typeof schemas;
@@ -227,4 +242,5 @@ export type AckMessage = MessageOf<'ack'>;
 export type ErrorMessage = MessageOf<'error'>;
 export type DrainMessage = MessageOf<'drain'>;
 export type ByeMessage = MessageOf<'bye'>;
+export type SealMessage = MessageOf<'seal'>;
 export type RenderTimings = FrameMessage['timings'];

@@ -26,6 +26,9 @@ import {
   type RequestType,
   type PoseSample,
   type WelcomeMessage,
+  type SealMessage,
+  helloNonce,
+  verifyWelcome,
 } from '../../protocol/index.js';
 import { ConnectError, ConnectErrorCode } from '../errors.js';
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
@@ -40,6 +43,8 @@ export type NodeConnectionEvents = {
   latency: [rttMs: number];
   /** The node asks us to move. */
   drain: [message: DrainMessage];
+  /** The node sealed a block of its signed answers (trap verification keeps them). */
+  seal: [message: SealMessage];
   /** The node reported an error not tied to a request (fatal ones precede `close`). */
   nodeerror: [error: RequestError | ProtocolError];
   close: [code: number, reason: string];
@@ -56,6 +61,11 @@ export interface NodeConnectionOptions {
   WebSocket?: WebSocketConstructor;
   /** A ready transport instead of a URL to dial (tests, WebRTC). */
   transport?: Transport;
+  /**
+   * The node's public key as discovery vouched for it: `hello` then carries a fresh nonce and the
+   * connection opens only if `welcome.proof` signs it with this key (else NODE_IDENTITY).
+   */
+  publicKey?: string;
 }
 
 interface Pending {
@@ -85,6 +95,8 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     const started = performance.now();
     const transport = options.transport ?? (await WebSocketTransport.open(url, { WebSocket: options.WebSocket, maxFrameBytes, connectTimeoutMs }));
     const limits = resolveLimits({ maxFrameBytes });
+    // a node discovery vouched for must prove it holds the key: a fresh nonce per connection
+    const nonce = options.publicKey === undefined ? undefined : helloNonce();
     const welcome = await new Promise<WelcomeMessage>((resolve, reject) => {
       const timer = setTimeout(() => fail(new ConnectError(ConnectErrorCode.HANDSHAKE_TIMEOUT, `no welcome from ${url} within ${connectTimeoutMs} ms; is it an edge-offload node?`, { url })), Math.max(1, connectTimeoutMs - (performance.now() - started)));
       const cleanup = () => {
@@ -105,8 +117,18 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
           return fail(new ConnectError(ConnectErrorCode.HANDSHAKE_FAILED, `${url} sent an invalid handshake frame: ${(err as Error).message}`, { url, cause: err }));
         }
         if (message.t === 'welcome') {
-          cleanup();
-          resolve(message);
+          if (nonce === undefined) {
+            cleanup();
+            return resolve(message);
+          }
+          const claim = { nonce, node: message.node.id, session: message.session, tier: message.node.tier };
+          verifyWelcome(options.publicKey!, claim, message.proof).then(
+            () => {
+              cleanup();
+              resolve(message);
+            },
+            (err: Error) => fail(new ConnectError(ConnectErrorCode.NODE_IDENTITY, `${url}: ${err.message}; trying another node`, { url, cause: err })),
+          );
         } else if (message.t === 'error') {
           fail(new ConnectError(ConnectErrorCode.HANDSHAKE_REJECTED, `${url} refused the session: ${message.message} (${message.code})`, { url, cause: new ProtocolError(message.code, message.message) }));
         } else {
@@ -116,7 +138,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       const onClose = (code: number, reason: string) => fail(new ConnectError(ConnectErrorCode.HANDSHAKE_FAILED, `${url} closed during the handshake (${code} ${reason})`, { url }));
       transport.on('message', onMessage);
       transport.on('close', onClose);
-      transport.send(encode({ t: 'hello', v: PROTOCOL_VERSION, ...options.hello }));
+      transport.send(encode({ t: 'hello', v: PROTOCOL_VERSION, ...options.hello, ...(nonce === undefined ? {} : { nonce }) }));
     });
     return new NodeConnection(transport, welcome, limits);
   }
@@ -256,6 +278,9 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
         return this.#onError(message);
       case 'drain':
         this.safeEmit('drain', message);
+        return;
+      case 'seal':
+        this.safeEmit('seal', message);
         return;
       default:
         logger.debug(`ignoring '${message.t}' from ${this.url}`);

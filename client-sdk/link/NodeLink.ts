@@ -44,6 +44,7 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
       hello: { ...options.hello, resume: options.resume },
       connectTimeoutMs: options.connectTimeoutMs,
       ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
+      ...(candidate.publicKey ? { publicKey: candidate.publicKey } : {}),
     });
     return new NodeLink(conn, candidate, options);
   }

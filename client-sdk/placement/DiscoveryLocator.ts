@@ -152,5 +152,5 @@ async function readCapped(res: Response, maxBytes: number): Promise<unknown> {
 }
 
 function toCandidate(c: Candidate): NodeCandidate {
-  return { id: c.id, url: c.url, tier: c.tier, estimatedRttMs: c.estimatedRttMs, caps: c.caps };
+  return { id: c.id, url: c.url, tier: c.tier, estimatedRttMs: c.estimatedRttMs, caps: c.caps, ...(c.publicKey ? { publicKey: c.publicKey } : {}) };
 }

@@ -12,6 +12,8 @@ export function connectionPinger(options: Pick<NodeConnectionOptions, 'WebSocket
       ...options,
       hello: { client: 'edge-offload-probe', ...options.hello },
       connectTimeoutMs: timeoutMs,
+      // a probe of a node that cannot prove its identity counts as unanswered
+      ...(candidate.publicKey ? { publicKey: candidate.publicKey } : {}),
     });
     const onAbort = () => connection.close();
     signal.addEventListener('abort', onAbort, { once: true });

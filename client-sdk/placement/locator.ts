@@ -13,6 +13,8 @@ export interface NodeCandidate {
   /** Discovery's estimate before probing, when it has one. */
   estimatedRttMs?: number;
   caps?: Capability[];
+  /** The node's Ed25519 public key (base64url) as discovery vouched for it: the SDK refuses a node that cannot sign with it. */
+  publicKey?: string;
 }
 
 export interface Shortlist {

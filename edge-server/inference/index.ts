@@ -88,3 +88,4 @@ export async function loadInference(options: LoadInferenceOptions = {}): Promise
   log(`predictors: ${predictors.map((p) => p.name).join(', ')} (default ${predictors[0]!.name})`);
   return { runtime, registry, engine, predictors };
 }
+export { replayPredictions, ReplayError, type ReplayMessage, type ReplayedPrediction } from './replay.js';

@@ -10,7 +10,7 @@ export const pose: PoseSample = {
 };
 
 export const examples: { [T in MessageType]: Extract<Message, { t: T }> } = {
-  hello: { t: 'hello', v: 1, token: 'abc', caps: ['predict', 'render'], client: 'test', resume: { poses: [pose], predictor: 'constant-velocity' } },
+  hello: { t: 'hello', v: 1, token: 'abc', caps: ['predict', 'render'], client: 'test', resume: { poses: [pose], predictor: 'constant-velocity' }, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' },
   welcome: {
     t: 'welcome',
     v: 1,
@@ -46,4 +46,5 @@ export const examples: { [T in MessageType]: Extract<Message, { t: T }> } = {
   error: { t: 'error', id: 8, code: 'BAD_REQUEST', message: 'no poses yet', fatal: false },
   drain: { t: 'drain', reason: 'maintenance', deadlineMs: 2000, redirect: 'ws://127.0.0.1:1/v1/session' },
   bye: { t: 'bye', reason: 'done' },
+  seal: { t: 'seal', node: 'edge-1', session: 's-1', to: 128, link: 'A'.repeat(43), inputs: 130, inputDigest: 'B'.repeat(43), signature: 'C'.repeat(86) },
 };

@@ -6,6 +6,7 @@
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_LIMITS, PROTOCOL_VERSION, decode, encode } from '../../protocol/index.js';
+import { signWelcome } from '../../edge-server/trust/welcomeProof.js';
 
 export interface SessionNode {
   url: string;
@@ -14,7 +15,8 @@ export interface SessionNode {
   close(): Promise<void>;
 }
 
-export async function startSessionNode(id: string, delayMs = 0): Promise<SessionNode> {
+/** `privateKeyPem`: sign `welcome.proof` over the hello nonce (protocol/nodeIdentity.ts), as a registered node does. */
+export async function startSessionNode(id: string, delayMs = 0, options: { privateKeyPem?: string } = {}): Promise<SessionNode> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   const node: SessionNode = {
@@ -41,6 +43,7 @@ export async function startSessionNode(id: string, delayMs = 0): Promise<Session
             models: [],
             limits: { maxFrameBytes: 1 << 20, maxPosesPerMessage: 64, maxTensorElements: 1 << 20, maxMessagesPerSecond: 2000, maxHorizonMs: 500 },
             time: performance.now(),
+            ...(m.nonce && options.privateKeyPem ? { proof: signWelcome(options.privateKeyPem, { nonce: m.nonce, node: id, session: 's-' + id, tier: 'edge' }) } : {}),
           }),
         );
       } else if (m.t === 'ping') {

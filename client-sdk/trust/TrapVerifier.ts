@@ -1,0 +1,212 @@
+/**
+ * The SDK's officer (EntrapNet): it decides which predicts become traps, builds the trap's input,
+ * and, once the node has answered and sealed, checks the answers against a trusted reference and
+ * turns a wrong one into evidence discovery can re-check (protocol/evidence.ts).
+ *
+ * It never sits on the live path: `decide()` is one random draw, and everything else runs on the
+ * trap's own requests, asynchronously, after the answers arrived. A live result is never held,
+ * reordered or compared.
+ *
+ * What it proves and what it cannot: the answers it checks are sealed by the node (the seal must
+ * verify against the key discovery vouched for, and the records are recomputed here from what was
+ * sent and received), so a wrong answer is evidence nobody can forge. A node that signs a chain
+ * that does not match what was sent (a false input digest) cannot be reported, but it cannot hide
+ * either: the trap's outcome is `unsigned` and the client should stop using it.
+ */
+import {
+  DEFAULT_TOLERANCES,
+  compareAnswers,
+  genesisLink,
+  inputDigestOf,
+  predictionEntry,
+  verifySegment,
+  type ChainSegment,
+  type Device,
+  type PoseSample,
+  type PredictEvidence,
+  type ResultSeal,
+  type Tolerance,
+} from '../../protocol/index.js';
+import { cryptoRandom, makeTrapStream, MotionRecorder, type Random, type TrapStreamOptions } from './trapStream.js';
+
+/** A predict the trap sends, exactly as sent (poses coalesced into the predict, as live frames are). */
+export interface TrapPredict {
+  t: 'predict';
+  id: number;
+  horizonMs: number;
+  device: Device;
+  predictor?: string;
+  poses: PoseSample[];
+}
+
+export interface TrapTask {
+  device: Device;
+  /** Sent one per frame, in order, on a session of their own. */
+  messages: TrapPredict[];
+}
+
+export type TrapAnswer = { id: number; predictor: string; horizonMs: number; pose: PoseSample };
+
+/** What came back on the trap's session. */
+export interface TrapRun {
+  node: string;
+  /** The node's public key as discovery vouched for it. */
+  publicKey: string;
+  session: string;
+  /** First predictor of the node's welcome. */
+  defaultPredictor: string;
+  task: TrapTask;
+  /** Answers in the order they arrived (the node's chain order). */
+  answers: TrapAnswer[];
+  /** Seals in the order they arrived. */
+  seals: ResultSeal[];
+}
+
+/** Trusted answers for a task: local recomputation, or a signed trap bank entry. */
+export type ReferenceSource = (task: TrapTask, defaultPredictor: string) => Promise<TrapAnswer[] | undefined>;
+
+export type TrapOutcome =
+  /** Every answer matched. */
+  | { kind: 'pass'; checked: number }
+  /** A sealed answer was wrong: `evidence` goes to discovery. */
+  | { kind: 'caught'; evidence: PredictEvidence; angleRad: number; positionM: number }
+  /** Wrong, but its block was not sealed yet (or answers are missing): the node stays suspect locally. */
+  | { kind: 'unsealed'; checked: number }
+  /** The node's seals do not cover what was sent and received (false digests, wrong key). */
+  | { kind: 'unsigned' }
+  /** No reference for this predictor: nothing judged. */
+  | { kind: 'unjudged' };
+
+export interface TrapVerifierOptions {
+  /** [share=0.02] fraction of predicts that become traps (EntrapNet's q). */
+  share?: number;
+  /** Trusted answers; without one every trap is `unjudged`. */
+  reference?: ReferenceSource;
+  /** Who reports (the client's id at discovery). */
+  reporter: string;
+  /** [random=cryptoRandom] */
+  random?: Random;
+  stream?: TrapStreamOptions;
+  tolerances?: Readonly<Record<string, Tolerance>>;
+  recorder?: MotionRecorder;
+}
+
+export class TrapVerifier {
+  readonly #share: number;
+  readonly #random: Random;
+  readonly #o: TrapVerifierOptions;
+  readonly recorder: MotionRecorder;
+  #nextId = 1;
+
+  constructor(options: TrapVerifierOptions) {
+    this.#o = options;
+    this.#share = options.share ?? 0.02;
+    if (!(this.#share >= 0 && this.#share <= 1)) throw new TypeError('share must be in [0, 1]');
+    this.#random = options.random ?? cryptoRandom;
+    this.recorder = options.recorder ?? new MotionRecorder();
+  }
+
+  get share(): number {
+    return this.#share;
+  }
+
+  /** One draw per live predict: true when a trap should go out alongside it. */
+  decide(): boolean {
+    return this.#share > 0 && this.#random() < this.#share;
+  }
+
+  /**
+   * A trap shaped like `live` predicts (same horizon, device, predictor choice), cut from the
+   * session's recent motion. Undefined while there is too little motion recorded.
+   */
+  task(live: { device: Device; horizonMs: number; predictor?: string }, nowUs: number): TrapTask | undefined {
+    const poses = makeTrapStream(this.recorder.recent(live.device), nowUs, this.#random, this.#o.stream);
+    if (!poses) return undefined;
+    const messages = poses.map((pose, i): TrapPredict => {
+      const m: TrapPredict = { t: 'predict', id: this.#nextId++ % 2 ** 32, horizonMs: live.horizonMs, device: live.device, poses: [pose] };
+      if (live.predictor && i === 0) m.predictor = live.predictor;
+      return m;
+    });
+    return { device: live.device, messages };
+  }
+
+  /** Checks a finished trap run. Never throws for what the node sent; rejects only on a bug. */
+  async check(run: TrapRun): Promise<TrapOutcome> {
+    const reference = await this.#o.reference?.(run.task, run.defaultPredictor);
+    if (!reference) return { kind: 'unjudged' };
+    const byId = new Map(reference.map((r) => [r.id, r]));
+    const tolerances = this.#o.tolerances ?? DEFAULT_TOLERANCES;
+    // what we sent, in order, and how many samples the session had after each message
+    const samples: PoseSample[] = [];
+    const through = new Map<number, number>();
+    for (const m of run.task.messages) {
+      samples.push(...m.poses);
+      through.set(m.id, samples.length);
+    }
+    // the node's entries recomputed from what we sent and what came back, in the node's order
+    const entries: string[] = [];
+    for (const answer of run.answers) {
+      const inputs = through.get(answer.id);
+      if (inputs === undefined) return { kind: 'unsigned' };
+      entries.push(predictionEntry(answer.id, inputs, answer));
+    }
+    const segments = await this.#segments(run, entries, samples);
+    if (!segments) return { kind: 'unsigned' };
+    let checked = 0;
+    let unsealedWrong = false;
+    for (const [i, answer] of run.answers.entries()) {
+      const ref = byId.get(answer.id);
+      if (!ref) continue;
+      const cmp = compareAnswers(answer, ref, tolerances);
+      if (!cmp.judged) return { kind: 'unjudged' };
+      checked++;
+      if (!cmp.wrong) continue;
+      const segment = segments.find((s) => i + 1 > s.seal.to - s.entries.length && i + 1 <= s.seal.to);
+      if (!segment) {
+        unsealedWrong = true;
+        continue;
+      }
+      return { kind: 'caught', evidence: this.#evidence(run, answer, ref, segment), angleRad: cmp.angleRad, positionM: cmp.positionM };
+    }
+    return unsealedWrong || run.answers.length < run.task.messages.length ? { kind: 'unsealed', checked } : { kind: 'pass', checked };
+  }
+
+  /** The sealed blocks of this run, each verified (link, signature, input digest); undefined when any fails. */
+  async #segments(run: TrapRun, entries: readonly string[], samples: readonly PoseSample[]): Promise<ChainSegment[] | undefined> {
+    const out: ChainSegment[] = [];
+    let previousLink = await genesisLink(run.node, run.session);
+    let from = 0;
+    for (const seal of run.seals) {
+      if (seal.node !== run.node || seal.session !== run.session || seal.to <= from || seal.to > entries.length || seal.inputs > samples.length) return undefined;
+      const segment = { previousLink, entries: entries.slice(from, seal.to), seal };
+      if (!(await verifySegment(segment, run.publicKey))) return undefined;
+      if ((await inputDigestOf(run.session, samples.slice(0, seal.inputs))) !== seal.inputDigest) return undefined;
+      out.push(segment);
+      previousLink = seal.link;
+      from = seal.to;
+    }
+    return out;
+  }
+
+  #evidence(run: TrapRun, answer: TrapAnswer, reference: TrapAnswer, segment: ChainSegment): PredictEvidence {
+    // through the accused predict and through the last sample the seal covers
+    let at = run.task.messages.findIndex((m) => m.id === answer.id);
+    let seen = 0;
+    for (const [i, m] of run.task.messages.entries()) {
+      seen += m.poses.length;
+      if (seen <= segment.seal.inputs) at = Math.max(at, i);
+    }
+    return {
+      kind: 'predict',
+      node: run.node,
+      session: run.session,
+      defaultPredictor: run.defaultPredictor,
+      messages: run.task.messages.slice(0, at + 1).map((m) => ({ ...m, poses: m.poses })),
+      accused: answer.id,
+      answer: { predictor: answer.predictor, horizonMs: answer.horizonMs, pose: answer.pose },
+      segment,
+      reference: reference.pose,
+      reporter: this.#o.reporter,
+    };
+  }
+}

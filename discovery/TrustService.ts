@@ -1,0 +1,88 @@
+/**
+ * Discovery's trust desk, composing the mechanisms so the HTTP layer stays thin:
+ * - query answers carry a report ticket (tickets.ts);
+ * - probe reports pass the ticket gate, then move probe reputation (reputation.ts), capped per client;
+ * - evidence is re-checked (evidence.ts); a confirmed offence lowers reputation, ejects past the
+ *   threshold, slashes the operator's stake and credits the reporter (ledger/), all audited;
+ * - selection asks `selectable(id)` and the operator can read `standing(id)`.
+ */
+import { EvidenceVerifier, type EvidenceVerifierOptions, type Verdict } from './evidence.js';
+import type { StakeLedger } from './ledger/StakeLedger.js';
+import type { LedgerResult } from './ledger/rules.js';
+import { ReputationModel, type NodeStanding, type ReputationOptions } from './reputation.js';
+import { TicketIssuer, type TicketOptions } from './tickets.js';
+import { TrustError, TrustErrorCode } from './trustErrors.js';
+
+export interface TrustNodeInfo {
+  publicKey: string;
+  operator: string;
+}
+
+export interface TrustServiceOptions {
+  /** The registered node's key and operator; undefined when discovery does not know it. */
+  nodeInfo: (id: string) => TrustNodeInfo | undefined | Promise<TrustNodeInfo | undefined>;
+  predictors: EvidenceVerifierOptions['predictors'];
+  tolerances?: EvidenceVerifierOptions['tolerances'];
+  ledger?: StakeLedger;
+  tickets?: TicketOptions;
+  reputation?: ReputationOptions;
+  /** Called once when a node is ejected (drop it from the registry's selection, notify its clients). */
+  onEject?: (id: string, standing: NodeStanding, verdict: Verdict) => void;
+}
+
+export interface EvidenceOutcome {
+  verdict: Verdict;
+  standing: NodeStanding;
+  /** What the ledger moved; undefined without a ledger. */
+  slash?: LedgerResult;
+}
+
+export class TrustService {
+  readonly tickets: TicketIssuer;
+  readonly reputation: ReputationModel;
+  readonly #evidence: EvidenceVerifier;
+  readonly #o: TrustServiceOptions;
+
+  constructor(options: TrustServiceOptions) {
+    this.#o = options;
+    this.tickets = new TicketIssuer(options.tickets);
+    this.reputation = new ReputationModel(options.reputation);
+    this.#evidence = new EvidenceVerifier({
+      keyOf: async (id) => (await options.nodeInfo(id))?.publicKey,
+      predictors: options.predictors,
+      ...(options.tolerances ? { tolerances: options.tolerances } : {}),
+    });
+  }
+
+  /** The ticket a query answer carries for `client` (its IP, as discovery sees it). */
+  ticketFor(client: string, nodeIds: readonly string[]): string {
+    return this.tickets.issue(client, nodeIds);
+  }
+
+  /** Gates a report batch by its ticket and learns from what passed; returns what was counted. */
+  report(ticket: unknown, client: string, reports: readonly { id: string; rttMs?: number | undefined }[]): { id: string; rttMs?: number | undefined }[] {
+    const { accepted } = this.tickets.gate(ticket, client, reports);
+    return accepted.filter((r) => this.reputation.observe(r.id, client, r.rttMs !== undefined));
+  }
+
+  /** Re-checks evidence and, when it holds, punishes once per offence. Rejects with TrustError codes. */
+  async submitEvidence(body: unknown): Promise<EvidenceOutcome> {
+    const verdict = await this.#evidence.verify(body);
+    const before = this.reputation.standing(verdict.node);
+    const info = await this.#o.nodeInfo(verdict.node);
+    if (!info) throw new TrustError(TrustErrorCode.UNKNOWN_NODE, `node '${verdict.node}' left while its evidence was checked`);
+    let slash: LedgerResult | undefined;
+    if (this.#o.ledger) slash = await this.#o.ledger.slash({ operator: info.operator, node: verdict.node, offenceId: verdict.offenceId, reporter: verdict.reporter });
+    const standing = this.reputation.offence(verdict.node, verdict.offenceId);
+    if (standing.ejected && !before.ejected) this.#o.onEject?.(verdict.node, standing, verdict);
+    return { verdict, standing, ...(slash ? { slash } : {}) };
+  }
+
+  selectable(id: string): boolean {
+    return this.reputation.selectable(id);
+  }
+
+  standing(id: string): NodeStanding {
+    return this.reputation.standing(id);
+  }
+}

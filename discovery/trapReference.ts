@@ -1,0 +1,84 @@
+/**
+ * Trusted references for traps a client cannot recompute itself (`learned`: a tfjs model): the
+ * client sends the trap task, discovery (or an operator-run verifier) replays it through its own
+ * predictors and signs the answers. The signed payload names the task's requests and input digest,
+ * so a reference cannot be reused for another task, and the client checks the signature against
+ * the verifier key it was configured with (client-sdk/trust/remoteReference.ts).
+ *
+ * The task never reaches the node under test before the node has answered it (the client asks
+ * after its run, or before, never through the node), so this leaks nothing to the node.
+ */
+import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import { ByteWriter, DEFAULT_LIMITS, ProtocolError, inputPrefixBytes, writePose, type PoseSample, type WireLimits } from '../protocol/index.js';
+import { trapTaskSchema, type TrapTaskBody } from '../protocol/evidence.js';
+import { replayPredictions, ReplayError } from '../edge-server/inference/index.js';
+import type { PredictorFactory } from '../edge-server/engines.js';
+import { TrustError, TrustErrorCode } from './trustErrors.js';
+
+export const REFERENCE_DOMAIN = 'edge-offload/trap-reference/v1';
+const REFERENCE_SESSION = 'trap-reference';
+
+/** The signed body: which task it answers, and the answers. */
+export interface ReferencePayload {
+  v: 1;
+  defaultPredictor: string;
+  /** Request ids and horizons of the task, in order. */
+  requests: { id: number; horizonMs: number }[];
+  /** SHA-256 (base64url) over the task's samples, as protocol/resultSigning's input digest for session 'trap-reference'. */
+  inputDigest: string;
+  answers: { id: number; predictor: string; horizonMs: number; pose: PoseSample }[];
+}
+
+export function taskInputDigest(samples: readonly PoseSample[]): string {
+  const hash = createHash('sha256').update(inputPrefixBytes(REFERENCE_SESSION));
+  const w = new ByteWriter();
+  for (const s of samples) hash.update(writePose(w.reset(), s).view());
+  return hash.digest('base64url');
+}
+
+export class TrapReferenceSigner {
+  readonly #key: KeyObject;
+  readonly #predictors: ReadonlyMap<string, PredictorFactory>;
+  readonly #limits: WireLimits;
+
+  constructor(privateKey: KeyObject | string, predictors: ReadonlyMap<string, PredictorFactory>, limits: WireLimits = DEFAULT_LIMITS) {
+    this.#key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
+    this.#predictors = predictors;
+    this.#limits = limits;
+  }
+
+  /** Replays an untrusted task body `{ defaultPredictor, messages }`; resolves `{ payload, signature }`. */
+  async reference(untrusted: unknown): Promise<{ payload: string; signature: string }> {
+    const task = parseTask(untrusted, this.#limits);
+    const messages = task.messages.filter((m) => m.t === 'predict' || m.t === 'pose');
+    let answers;
+    try {
+      answers = await replayPredictions(
+        this.#predictors,
+        messages.map((m) => (m.t === 'pose' ? { t: 'pose' as const, poses: m.poses ?? [] } : { t: 'predict' as const, id: m.id ?? 0, horizonMs: m.horizonMs ?? 0, ...(m.device ? { device: m.device } : {}), ...(m.predictor ? { predictor: m.predictor } : {}), ...(m.poses ? { poses: m.poses } : {}) })),
+        { defaultPredictor: task.defaultPredictor },
+      );
+    } catch (err) {
+      if (err instanceof ReplayError) throw new TrustError(TrustErrorCode.UNVERIFIABLE, err.message);
+      throw err;
+    }
+    const payload: ReferencePayload = {
+      v: 1,
+      defaultPredictor: task.defaultPredictor,
+      requests: messages.filter((m) => m.t === 'predict').map((m) => ({ id: m.id ?? 0, horizonMs: m.horizonMs ?? 0 })),
+      inputDigest: taskInputDigest(messages.flatMap((m) => m.poses ?? [])),
+      answers: answers.map((a) => ({ id: a.id, predictor: a.predictor, horizonMs: a.horizonMs, pose: a.pose })),
+    };
+    const text = JSON.stringify(payload);
+    return { payload: text, signature: sign(null, Buffer.from(`${REFERENCE_DOMAIN}\n${text}`), this.#key).toString('base64url') };
+  }
+}
+
+function parseTask(value: unknown, limits: WireLimits): TrapTaskBody {
+  try {
+    return trapTaskSchema.parse(value, 'task', limits);
+  } catch (err) {
+    if (err instanceof ProtocolError) throw new TrustError(TrustErrorCode.MALFORMED, err.message);
+    throw err;
+  }
+}

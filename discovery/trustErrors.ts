@@ -1,0 +1,61 @@
+/**
+ * Stable codes for the trust mechanisms (report tickets, evidence, stake ledger). Kept apart from
+ * errors.ts while the discovery API is being reshaped; each maps to an HTTP status the same way.
+ */
+export const TrustErrorCode = {
+  /** Evidence or ticket does not match its schema. */
+  MALFORMED: 'MALFORMED',
+  /** The ticket's MAC does not verify: forged or altered. */
+  TICKET_FORGED: 'TICKET_FORGED',
+  /** The ticket is older than its lifetime (or from the future). */
+  TICKET_EXPIRED: 'TICKET_EXPIRED',
+  /** The ticket was issued to another client. */
+  TICKET_WRONG_CLIENT: 'TICKET_WRONG_CLIENT',
+  /** Evidence names a node discovery does not know (no key to check its signature against). */
+  UNKNOWN_NODE: 'UNKNOWN_NODE',
+  /** The seal does not verify against the node's key, or belongs to another node/session. */
+  BAD_SIGNATURE: 'BAD_SIGNATURE',
+  /** The answer recomputed from the evidence's requests is not a record of the sealed block. */
+  NOT_SIGNED_BY_NODE: 'NOT_SIGNED_BY_NODE',
+  /** Discovery cannot recompute the answer (predictor it does not run, no poses before the predict). */
+  UNVERIFIABLE: 'UNVERIFIABLE',
+  /** The node's answer matches the recomputation within tolerance: nothing to punish. */
+  NOT_WRONG: 'NOT_WRONG',
+  /** The same offence was already judged (duplicate evidence). */
+  DUPLICATE: 'DUPLICATE',
+  /** An operator without enough stake (registration, or a withdrawal past the balance). */
+  INSUFFICIENT_STAKE: 'INSUFFICIENT_STAKE',
+  /** The audit log does not verify. */
+  AUDIT_BROKEN: 'AUDIT_BROKEN',
+} as const;
+export type TrustErrorCode = (typeof TrustErrorCode)[keyof typeof TrustErrorCode];
+
+const HTTP_STATUS: Record<TrustErrorCode, number> = {
+  MALFORMED: 400,
+  TICKET_FORGED: 403,
+  TICKET_EXPIRED: 403,
+  TICKET_WRONG_CLIENT: 403,
+  UNKNOWN_NODE: 404,
+  BAD_SIGNATURE: 422,
+  NOT_SIGNED_BY_NODE: 422,
+  UNVERIFIABLE: 422,
+  NOT_WRONG: 422,
+  DUPLICATE: 409,
+  INSUFFICIENT_STAKE: 402,
+  AUDIT_BROKEN: 422,
+};
+
+export class TrustError extends Error {
+  override readonly name = 'TrustError';
+  readonly code: TrustErrorCode;
+  constructor(code: TrustErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+  get status(): number {
+    return HTTP_STATUS[this.code];
+  }
+  toJSON(): { error: { code: TrustErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
