@@ -47,5 +47,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const root = process.argv[2] ?? 'dist';
   const { file, bytes, gzipBytes, inputs } = await bundleClient(root);
   writeFileSync(path.join(path.dirname(bundlePath(root)), 'bundle-size.json'), JSON.stringify({ file, bytes, gzipBytes, modules: inputs.length }, null, 2) + '\n');
-  console.log(`${file}: ${(bytes / 1024).toFixed(1)} KiB, ${(gzipBytes / 1024).toFixed(1)} KiB gzip, ${inputs.length} modules`);
+  // stderr: `npm pack --json` runs this through `prepare`, and its stdout must stay JSON
+  console.error(`${file}: ${(bytes / 1024).toFixed(1)} KiB, ${(gzipBytes / 1024).toFixed(1)} KiB gzip, ${inputs.length} modules`);
 }
