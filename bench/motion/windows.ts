@@ -45,14 +45,5 @@ export function* motionCases(trace: Trace, options: CaseOptions): Generator<Moti
   }
 }
 
-/** Small deterministic PRNG (mulberry32) so training runs repeat. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small deterministic PRNG (mulberry32) so training runs repeat: the SDK's, one copy. */
+export { seededRandom } from '../../client-sdk/trust/trapStream.js';
