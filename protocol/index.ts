@@ -10,3 +10,5 @@ export { extrapolateConstantVelocity, estimateVelocity } from './motion/constant
 export { Logger } from './Logger.js';
 export { NewestWins } from './NewestWins.js';
 export { EnhancedEventEmitter, type EventMap } from './EnhancedEventEmitter.js';
+export * from './webrtc.js';
+export * from './webrtcSdp.js';

@@ -23,12 +23,14 @@ import {
   type Schema,
 } from './schema.js';
 import { ErrorCode } from './errors.js';
+import { rtcSchemas } from './webrtc.js';
 
 export const PROTOCOL_VERSION = 1;
 
 export const DEVICES = ['head', 'left', 'right'] as const;
 export type Device = (typeof DEVICES)[number];
-export const CAPABILITIES = ['predict', 'infer', 'render'] as const;
+/** `webrtc`: the node serves pose/predict over WebRTC data channels (signalling: protocol/webrtc.ts). */
+export const CAPABILITIES = ['predict', 'infer', 'render', 'webrtc'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 export const NODE_TIERS = ['edge', 'cloud'] as const;
 export type NodeTier = (typeof NODE_TIERS)[number];
@@ -193,6 +195,8 @@ export const schemas = {
   /** The node asks the client to move elsewhere before `deadlineMs` elapses. */
   drain: object({ t: literal('drain'), reason: string(256), deadlineMs: millis, redirect: optional(string(2048)) }),
   bye: object({ t: literal('bye'), reason: optional(string(256)) }),
+  /** WebRTC signalling (protocol/webrtc.ts): rtcOpen/rtcConnect/rtcProduceData/rtcConsumeData and their answers, rtcLost. */
+  ...rtcSchemas,
 } satisfies Record<string, Schema<{ t: string }>>;
 
 export type MessageType = keyof typeof schemas;

@@ -9,6 +9,8 @@ export const pose: PoseSample = {
   angularVelocity: [0, 1.5, 0],
 };
 
+const FINGERPRINT = Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, '0')).join(':');
+
 export const examples: { [T in MessageType]: Extract<Message, { t: T }> } = {
   hello: { t: 'hello', v: 1, token: 'abc', caps: ['predict', 'render'], client: 'test', resume: { poses: [pose], predictor: 'constant-velocity' } },
   welcome: {
@@ -46,4 +48,19 @@ export const examples: { [T in MessageType]: Extract<Message, { t: T }> } = {
   error: { t: 'error', id: 8, code: 'BAD_REQUEST', message: 'no poses yet', fatal: false },
   drain: { t: 'drain', reason: 'maintenance', deadlineMs: 2000, redirect: 'ws://127.0.0.1:1/v1/session' },
   bye: { t: 'bye', reason: 'done' },
+  rtcOpen: { t: 'rtcOpen', id: 11 },
+  rtcTransport: {
+    t: 'rtcTransport',
+    id: 11,
+    transportId: 't-1',
+    iceParameters: { usernameFragment: 'uf', password: 'pw', iceLite: true },
+    iceCandidates: [{ foundation: 'udpcandidate', priority: 1076302079, ip: '127.0.0.1', protocol: 'udp', port: 40000, type: 'host' }],
+    dtlsParameters: { role: 'auto', fingerprints: [{ algorithm: 'sha-256', value: FINGERPRINT }] },
+    sctpParameters: { port: 5000, OS: 1024, MIS: 1024, maxMessageSize: 262144 },
+  },
+  rtcConnect: { t: 'rtcConnect', id: 12, dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: FINGERPRINT }] } },
+  rtcProduceData: { t: 'rtcProduceData', id: 13, channel: 'poses', sctpStreamParameters: { streamId: 512, ordered: false, maxRetransmits: 0 } },
+  rtcConsumeData: { t: 'rtcConsumeData', id: 14, channel: 'predictions' },
+  rtcDataConsumer: { t: 'rtcDataConsumer', id: 14, channel: 'predictions', sctpStreamParameters: { streamId: 0, ordered: false, maxRetransmits: 0 } },
+  rtcLost: { t: 'rtcLost', code: 'TRANSPORT_LOST', reason: 'worker died', retryAfterMs: 100 },
 };
