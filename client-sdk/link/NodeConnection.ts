@@ -254,7 +254,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       // a datagram lost either way must not fail the call: the same request again, on ws (the
       // node answers both; the second answer finds nobody waiting)
       const srtt = this.#rtt.summary().p50;
-      const after = this.#resendAfterMs ?? Math.max(5, Number.isFinite(srtt) ? 2 * srtt : 50);
+      const after = this.#resendAfterMs ?? Math.max(5, Number.isFinite(srtt) ? 1.5 * srtt : 50);
       pending.resend = setTimeout(() => !this.#closed && this.#pending.has(id) && this.#transport.send(bytes), after);
     });
   }

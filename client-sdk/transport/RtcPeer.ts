@@ -173,7 +173,7 @@ export interface DataPathOptions {
   rtcConnectTimeoutMs?: number;
   /**
    * A predict sent on the unreliable channel that got no answer within this is sent again on ws,
-   * ms (a lost datagram must not fail the call). @default twice the smoothed ping RTT, at least 5
+   * ms (a lost datagram must not fail the call). @default 1.5 × the median ping RTT, at least 5
    */
   rtcResendAfterMs?: number;
 }
