@@ -9,19 +9,21 @@ import { connect, nodeDataChannelPeers, type NodeDataChannelModule, type RtcPeer
 import { EdgeServer } from '../edge-server/index.js';
 import { WorkerPool } from '../edge-server/webrtc/index.js';
 import type { WebRtcOptions } from '../edge-server/webrtc/options.js';
-import type { PoseSample } from '../protocol/index.js';
+import { ErrorCode, encode, type PoseSample } from '../protocol/index.js';
 import { waitFor } from './support/wait.js';
 
 /** node-datachannel peers whose `predictions` messages are counted: proof an answer came that way. */
-function countingPeers(): { peers: RtcPeerFactory; received: () => number } {
+function countingPeers(): { peers: RtcPeerFactory; received: () => number; sendRaw: (bytes: Uint8Array) => boolean } {
   const inner = nodeDataChannelPeers(nodeDataChannel as unknown as NodeDataChannelModule);
   let received = 0;
+  let poses: { send(bytes: Uint8Array): boolean } | undefined;
   const peers: RtcPeerFactory = () => {
     const peer = inner();
     return {
       ...peer,
       channel(label, init) {
         const channel = peer.channel(label, init);
+        if (label === 'poses') poses = channel;
         return {
           get isOpen() {
             return channel.isOpen;
@@ -43,7 +45,7 @@ function countingPeers(): { peers: RtcPeerFactory; received: () => number } {
       },
     };
   };
-  return { peers, received: () => received };
+  return { peers, received: () => received, sendRaw: (bytes) => poses?.send(bytes) ?? false };
 }
 
 function pose(i: number): PoseSample {
@@ -104,6 +106,18 @@ test('predict round trip through Session over the unreliable data channel', asyn
   const before = received();
   await predictMany(session, 1, 20);
   assert.ok(received() - before >= 20, `answers over the data channel: ${received() - before} of 20`);
+});
+
+test('what belongs on the socket is refused on the data channel with a code, and the session carries on', async (ctx) => {
+  const { peers, sendRaw } = countingPeers();
+  const session = await start(ctx, {}, { transport: 'webrtc', rtcPeers: peers });
+  if (session.transport !== 'webrtc') await session.waitFor('transport', 10_000);
+  const refused = session.waitFor('error', 5000);
+  assert.ok(sendRaw(encode({ t: 'scene', id: 1, name: 'x', format: 'glb', data: new Uint8Array(4) })));
+  const [error] = await refused;
+  assert.is((error as { code?: string }).code, ErrorCode.BAD_REQUEST);
+  await predictMany(session, 1, 3);
+  assert.is(session.transport, 'webrtc');
 });
 
 test('worker killed mid-session: every call is still answered, and a new transport comes up', async (ctx) => {
