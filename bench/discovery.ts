@@ -18,7 +18,7 @@ import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
 import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
 import type { NodeRecord, Registry } from '../discovery/registry/Registry.js';
 import { TrustedOperators } from '../discovery/trust.js';
-import { redisAvailable, startRedis } from '../test/support/redis.js';
+import { redisAvailable, startRedis } from './lib/redisServer.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
@@ -26,7 +26,7 @@ import { summarize, type Summary } from './lib/stats.js';
 import { DEFAULT_SELECTION, simulateSelection } from './discovery/selection.js';
 import { clientPoints, remotePoints, seeded, syntheticNode } from './discovery/synthetic.js';
 
-const HELP = `Usage: edge-offload bench discovery [options]
+const HELP = `Usage: npm run bench -- discovery [options]
 
 Options:
   --quick        smaller run (no 1M-node memory run, fewer queries and sessions)

@@ -27,7 +27,7 @@ import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 import { quantile, summarize, type Summary } from './lib/stats.js';
 
-const HELP = `Usage: edge-offload bench predict-load [options]
+const HELP = `Usage: npm run bench -- predict-load [options]
 
 N sessions stream poses at 90 Hz and request a 50 ms prediction every frame from one edge node
 (a child process); round-trip percentiles per predictor.

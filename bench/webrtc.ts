@@ -7,7 +7,7 @@
  * through a TCP link with the same parameters (signalling, and the re-send of a predict whose
  * datagram was lost). All twelve run at once, round after round, so they share the machine's noise.
  *
- *   node dist/bin/edge-offload.js bench webrtc [--samples 150] [--rounds 2]
+ *   npm run bench -- webrtc [--samples 150] [--rounds 2]
  * Writes bench/results/webrtc.json + webrtc.svg. Needs mediasoup (scripts/install-mediasoup.sh).
  */
 import nodeDataChannel from 'node-datachannel';

@@ -6,7 +6,7 @@
  * the typed errors and the protocol's types. The layers underneath (links, connections,
  * transports, probing) are internal.
  */
-export { connect, Session, type Prediction, type RenderRequest, type Frame, type SessionEvents, type SessionOptions, type Tier } from './session/Session.js';
+export { connect, Session, type Prediction, type RenderRequest, type Frame, type NodeInfo, type SessionEvents, type SessionOptions, type Tier } from './session/Session.js';
 export type { CallOptions, PredictOptions } from './session/SessionBackend.js';
 export { TierReason } from './session/TierReason.js';
 export { openSession, type OpenSessionOptions } from './openSession.js';

@@ -3,9 +3,12 @@
  * answers `GET /healthz`. Owns the sessions and the engines' lifetimes: it hears each session's
  * `@close` to forget it (no polling), emits `session` for each new one, and `close()` closes
  * every session and waits for their sockets before closing the engines.
+ *
+ * For web pages: `tls` makes it https/wss (an https page may not open ws://), `/healthz` answers
+ * CORS for `corsOrigins`, and `viewer` serves the viewer page at `/viewer/`.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -15,6 +18,8 @@ import { baselinePredictors } from './inference/baselinePredictors.js';
 import type { NodeContext } from './handlers/index.js';
 import { Session } from './Session.js';
 import type { WorkerPool } from './webrtc/WorkerPool.js';
+import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/webAccess.js';
+import { serveViewerFile, VIEWER_PATH } from './viewerAssets.js';
 
 const logger = new Logger('edge:server');
 
@@ -52,11 +57,17 @@ export interface EdgeServerOptions {
    * closes it with itself. @default undefined: ws only
    */
   webrtc?: WorkerPool;
+  /** Serve https/wss with this certificate. @default plain http/ws */
+  tls?: TlsOptions;
+  /** Page origins allowed to read `/healthz` cross-origin; `[]` none. @default ['*'] (public, no credentials) */
+  corsOrigins?: readonly string[];
+  /** Serve the viewer page at `/viewer/` (same origin as the node; it still finds nodes through discovery). @default false */
+  viewer?: boolean;
 }
 
 export interface ListenResult {
   port: number;
-  /** ws:// URL of the session endpoint. */
+  /** ws:// (wss:// with TLS) URL of the session endpoint. */
   url: string;
 }
 
@@ -81,6 +92,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
   #draining = false;
   #closed = false;
   #url = '';
+  readonly #cors: CorsPolicy;
 
   constructor(options: EdgeServerOptions = {}) {
     super();
@@ -110,7 +122,8 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     // our limit so a moderately oversize frame reaches the codec and gets a TOO_LARGE `error`
     // the client can read; anything larger is cut off by ws itself (close 1009), unread
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2, perMessageDeflate: false });
-    this.#http = createServer((req, res) => this.#onHttp(req, res));
+    this.#cors = new CorsPolicy({ origins: options.corsOrigins ?? ['*'] });
+    this.#http = createWebServer(options.tls, (req, res) => this.#onHttp(req, res));
     this.#http.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
   }
 
@@ -125,7 +138,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     });
     const address = this.#http.address() as AddressInfo;
     const printableHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.#url = `ws://${printableHost}:${address.port}${SESSION_PATH}`;
+    this.#url = `${this.#options.tls ? 'wss' : 'ws'}://${printableHost}:${address.port}${SESSION_PATH}`;
     logger.debug(`node ${this.nodeId} (${this.tier}) listening on ${this.#url}`);
     return { port: address.port, url: this.#url };
   }
@@ -206,11 +219,16 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
   }
 
   #onHttp(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/healthz' && this.#cors.handle(req, res, ['GET'])) return;
     if (req.method === 'GET' && path === '/healthz') {
       const body = JSON.stringify(this.health());
       res.writeHead(this.#draining ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(body);
+      return;
+    }
+    if (this.#options.viewer && req.method === 'GET' && path.startsWith(VIEWER_PATH.slice(0, -1))) {
+      void serveViewerFile(path, res);
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });

@@ -16,7 +16,7 @@ import { buildGlb, parseGlb } from '../edge-server/render/glb.js';
 import { buildTestSceneGlb, TEST_BACKGROUND, TEST_CUBE_SIZE, TEST_EYE_HEIGHT } from '../edge-server/render/testScene.js';
 import { solidPng, texturedQuadGlb } from './support/sceneFixtures.js';
 import { RawClient } from './support/rawClient.js';
-import { decodeFrame, findBlob, fractionNear, IS_BLUE, IS_GREEN, IS_RED, IS_YELLOW, type DecodedImage } from './support/colorBlobs.js';
+import { decodeFrame, findBlob, fractionNear, IS_BLUE, IS_GREEN, IS_RED, IS_YELLOW, type DecodedImage } from '../bench/lib/colorBlobs.js';
 
 const SIZE = 256;
 const FOV = 90;

@@ -3,7 +3,7 @@
  * judging it, and whether it is going away. Owners use its methods and typed events; the
  * connection and the monitor stay inside.
  */
-import type { DrainMessage, HelloMessage, Message, PoseSample, ReplyOf, RequestBody, RequestType, ResumeState } from '../../protocol/index.js';
+import type { DrainMessage, HelloMessage, Message, PoseSample, ReplyOf, RequestBody, RequestType, ResumeState, WelcomeMessage } from '../../protocol/index.js';
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { NodeCandidate } from '../placement/locator.js';
 import { LinkMonitor, type LinkMonitorOptions } from './LinkMonitor.js';
@@ -80,6 +80,11 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
 
   get nodeId(): string {
     return this.#conn.welcome.node.id;
+  }
+
+  /** The node's `welcome`: identity, capabilities, limits. */
+  get welcome(): WelcomeMessage {
+    return this.#conn.welcome;
   }
 
   /** Predictors the node offers (a `predict` naming another one is sent without it). */

@@ -20,9 +20,10 @@ import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { NodeLink } from '../link/NodeLink.js';
 import type { RttSummary } from '../link/RttStats.js';
 import { RequestRouter } from '../session/RequestRouter.js';
-import { renderBody, type CallOptions, type Frame, type PredictOptions, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents, type Tier } from '../session/SessionBackend.js';
+import { renderBody, type CallOptions, type Frame, type NodeInfo, type PredictOptions, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents, type Tier } from '../session/SessionBackend.js';
 import { SessionMemory } from '../session/SessionMemory.js';
 import { TierReason } from '../session/TierReason.js';
+import { ConnectError, ConnectErrorCode } from '../errors.js';
 import { resolveFailoverOptions, type FailoverOptions, type ResolvedFailoverOptions } from './FailoverOptions.js';
 import { Placement } from './Placement.js';
 
@@ -91,6 +92,17 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
   /** Runs the first discovery; resolves once the session is placed (edge, cloud or local). */
   async start(): Promise<void> {
     await this.#discover();
+  }
+
+  ping(timeoutMs: number): Promise<number> {
+    if (!this.#active) return Promise.reject(new ConnectError(ConnectErrorCode.NO_NODE, 'no node to ping: the session answers locally'));
+    return this.#active.ping(timeoutMs);
+  }
+
+  get nodeInfo(): NodeInfo | undefined {
+    if (!this.#active) return undefined;
+    const { t: _t, time: _time, ...info } = this.#active.welcome;
+    return info;
   }
 
   rtt(): RttSummary {

@@ -7,7 +7,7 @@ import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import { LinkMonitor } from '../link/LinkMonitor.js';
 import type { NodeConnection } from '../link/NodeConnection.js';
 import type { RttSummary } from '../link/RttStats.js';
-import { renderBody, type CallOptions, type Frame, type PredictOptions, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents } from './SessionBackend.js';
+import { renderBody, type CallOptions, type Frame, type NodeInfo, type PredictOptions, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents } from './SessionBackend.js';
 import { SessionMemory } from './SessionMemory.js';
 
 /** A call's deadline when the app sets none. */
@@ -52,7 +52,7 @@ export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements S
     const body = predictor ? { t: 'predict' as const, horizonMs, device, predictor } : { t: 'predict' as const, horizonMs, device };
     const answer = await this.#connection.request<'predict'>(body, deadlineMs ?? DEFAULT_DEADLINE_MS);
     const { id, tier } = this.node!;
-    return { pose: answer.pose, predictor: answer.predictor, horizonMs, tier, nodeId: id, roundTripMs: performance.now() - started };
+    return { pose: answer.pose, predictor: answer.predictor, horizonMs, tier, nodeId: id, roundTripMs: performance.now() - started, ...(answer.fallback ? { fallback: answer.fallback } : {}) };
   }
 
   async infer(model: string, input: Tensor, { deadlineMs }: CallOptions): Promise<Tensor> {
@@ -72,6 +72,15 @@ export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements S
 
   rtt(): RttSummary {
     return this.#connection.rtt();
+  }
+
+  ping(timeoutMs: number): Promise<number> {
+    return this.#connection.ping(timeoutMs);
+  }
+
+  get nodeInfo(): NodeInfo {
+    const { t: _t, time: _time, ...info } = this.#connection.welcome;
+    return info;
   }
 
   close(): void {

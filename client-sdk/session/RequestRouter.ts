@@ -78,7 +78,7 @@ export class RequestRouter {
       const job = this.#job({ t: 'predict', horizonMs, device, ...(predictor ? { predictor } : {}) }, deadlineMs, reject);
       job.resolve = (reply, link) => {
         const answer = reply as ReplyOf<'predict'>;
-        resolve({ pose: answer.pose, predictor: answer.predictor, horizonMs, tier: link.tier, nodeId: link.nodeId, roundTripMs: performance.now() - job.started });
+        resolve({ pose: answer.pose, predictor: answer.predictor, horizonMs, tier: link.tier, nodeId: link.nodeId, roundTripMs: performance.now() - job.started, ...(answer.fallback ? { fallback: answer.fallback } : {}) });
       };
       job.local = () => {
         const pose = this.#memory.predictLocally(device, horizonMs);

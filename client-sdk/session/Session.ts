@@ -11,9 +11,9 @@ import type { RttSummary } from '../link/RttStats.js';
 import { Failover } from '../placement/Failover.js';
 import { checkPose, checkPredict, checkRequest } from './checks.js';
 import { DirectLink } from './DirectLink.js';
-import { renderBody, type Frame, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents, type Tier } from './SessionBackend.js';
+import { renderBody, type Frame, type NodeInfo, type Prediction, type RenderRequest, type SessionBackend, type SessionEvents, type Tier } from './SessionBackend.js';
 
-export type { Frame, Prediction, RenderRequest, SessionEvents, Tier } from './SessionBackend.js';
+export type { Frame, NodeInfo, Prediction, RenderRequest, SessionEvents, Tier } from './SessionBackend.js';
 
 export interface SessionOptions extends NodeConnectionOptions {
   /**
@@ -134,6 +134,21 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
 
   rtt(): RttSummary {
     return this.#backend.rtt();
+  }
+
+  /**
+   * One ping round trip to the node doing the work now, ms on this client's clock; rejects with a
+   * `TIMEOUT` RequestError after `timeoutMs`, or when no node does the work. For measuring tools:
+   * the session's own pinging (the `latency` event) never needs it.
+   */
+  ping(timeoutMs = 1000): Promise<number> {
+    this.#assertOpen();
+    return this.#backend.ping(timeoutMs);
+  }
+
+  /** What the node doing the work now said about itself (id, tier, protocol version, caps, limits). */
+  get nodeInfo(): NodeInfo | undefined {
+    return this.#backend.nodeInfo;
   }
 
   close(): void {

@@ -3,7 +3,7 @@
  * failover machine (`Failover`, from `openSession`). The app sees only `Session`; the backend
  * decides where each call runs. Also the shapes every call returns.
  */
-import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, Tensor } from '../../protocol/index.js';
+import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, PredictionFallback, Tensor, WelcomeMessage } from '../../protocol/index.js';
 import type { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { RttSummary } from '../link/RttStats.js';
 import type { SessionMemory } from './SessionMemory.js';
@@ -21,6 +21,8 @@ export interface Prediction {
   nodeId?: string;
   /** Request → answer, ms. */
   roundTripMs: number;
+  /** Set when the node's guard answered instead of its model (tracking reset, stall, input out of range). */
+  fallback?: PredictionFallback;
 }
 
 export interface RenderRequest {
@@ -32,6 +34,9 @@ export interface RenderRequest {
   scene?: string;
 }
 export type Frame = Omit<FrameMessage, 't' | 'id'> & { roundTripMs: number };
+
+/** What the node said about itself in its `welcome`: identity, protocol version, capabilities, limits. */
+export type NodeInfo = Omit<WelcomeMessage, 't' | 'time'>;
 
 export type SessionEvents = {
   /** The RTT window after each pong on the active node. */
@@ -69,6 +74,10 @@ export interface SessionBackend extends EnhancedEventEmitter<SessionEvents> {
   render(request: RenderRequest, options: CallOptions): Promise<Frame>;
   uploadScene(name: string, glb: Uint8Array, options: CallOptions): Promise<void>;
   rtt(): RttSummary;
+  /** One ping round trip to the node doing the work now, ms; rejects when none does or on timeout. */
+  ping(timeoutMs: number): Promise<number>;
+  /** The `welcome` of the node doing the work now. */
+  readonly nodeInfo: NodeInfo | undefined;
   close(): void;
 }
 

@@ -50,7 +50,10 @@ export class WebSocketTransport extends Transport {
       const socket = new Impl(url, undefined, { maxPayload: options.maxFrameBytes, perMessageDeflate: false });
       socket.binaryType = 'arraybuffer';
       const timer = setTimeout(() => {
-        socket.onopen = socket.onclose = socket.onerror = null;
+        socket.onopen = socket.onclose = null;
+        // ws (Node) emits 'error' when a CONNECTING socket is closed; with no listener that error
+        // would take the whole process down (seen: a demo whose node was busy rendering)
+        socket.onerror = () => {};
         socket.close();
         reject(new ConnectError(ConnectErrorCode.NODE_UNREACHABLE, `connecting to ${url} timed out after ${options.connectTimeoutMs} ms; is the node running and reachable?`, { url }));
       }, options.connectTimeoutMs);

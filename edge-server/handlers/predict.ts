@@ -7,7 +7,8 @@
  * measurable share of the node's time and GC pauses. Only an asynchronous answer is counted
  * against `maxInflightRequests`.
  */
-import { ErrorCode, RequestError, type PoseSample } from '../../protocol/index.js';
+import { ErrorCode, RequestError, type PredictionMessage } from '../../protocol/index.js';
+import type { Prediction } from '../inference/predictors/prediction.js';
 import type { Predictor } from '../engines.js';
 import type { Handler } from './context.js';
 
@@ -30,8 +31,12 @@ export const predict: Handler<'predict'> = (message, ctx) => {
   } catch (err) {
     return ctx.answerError(message.id, err);
   }
-  const answer = (p: PoseSample) =>
-    ctx.answer(message.id, { t: 'prediction', id: message.id, pose: p, predictor: name, horizonMs: message.horizonMs, computeMs: performance.now() - started });
+  const answer = (p: Prediction) => {
+    const reply: PredictionMessage = { t: 'prediction', id: message.id, pose: p, predictor: name, horizonMs: message.horizonMs, computeMs: performance.now() - started };
+    // the client and the metrics see when a guard answered instead of the model (reset, stall, out of range)
+    if (p.fallback) reply.fallback = p.fallback;
+    ctx.answer(message.id, reply);
+  };
   if (!(pose instanceof Promise)) return answer(pose);
   ctx.requests.track(pose, answer, (err) => ctx.answerError(message.id, err));
 };

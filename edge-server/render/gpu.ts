@@ -41,8 +41,9 @@ export class GpuUnavailableError extends Error {
 }
 
 export const INSTALL_HINT =
-  'On a machine without a GPU run scripts/install-render-deps.sh (Debian libegl1 libegl-mesa0 libgles2 ' +
-  'libgl1-mesa-dri) and use EDGE_OFFLOAD_GPU_BACKEND=opengles.';
+  'On a machine without a GPU install Mesa\'s EGL/GLES drivers (Debian: sudo apt-get install libegl1 libegl-mesa0 ' +
+  'libgles2 libgl1-mesa-dri; in a clone of the repository scripts/install-render-deps.sh does it) and use ' +
+  'EDGE_OFFLOAD_GPU_BACKEND=opengles.';
 
 export function resolveBackendChoice(value: string | undefined): GpuBackendChoice {
   if (value === undefined || value === '') return 'auto';

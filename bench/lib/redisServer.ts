@@ -1,6 +1,7 @@
 /**
- * A real redis-server for tests and benches: its own process on a free loopback port, no
+ * A real redis-server for benches and tests: its own process on a free loopback port, no
  * persistence, stopped (and waited for) by `stop()`. Install with scripts/install-redis.sh.
+ * It lives in bench/lib so imports run one way, test → bench → product.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';

@@ -1,6 +1,7 @@
 /**
  * Pixel statistics on decoded frames, for tests and the bench's correctness check: where is the
  * red cube, how much of the image is background. Decoding uses sharp, like a client would.
+ * It lives in bench/lib so imports run one way, test → bench → product.
  */
 import sharp from 'sharp';
 
