@@ -14,6 +14,7 @@ export type { Failover, FailoverOptions, FailoverState } from './placement/Failo
 export { ConnectError, ConnectErrorCode } from './errors.js';
 export { quantile, type RttSummary } from './link/RttStats.js';
 export { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
+export { nodeDataChannelPeers, browserPeers, type DataPathOptions, type TransportChoice, type RtcPeerFactory, type NodeDataChannelModule } from './transport/RtcPeer.js';
 export { setDefaultWebSocket, type WebSocketConstructor } from './transport/WebSocketTransport.js';
 export { MutableLocator } from './placement/MutableLocator.js';
 export { DiscoveryLocator, DiscoveryRequestError, type DiscoveryLocatorOptions } from './placement/DiscoveryLocator.js';

@@ -17,6 +17,7 @@ import type { InferenceEngine, PredictorFactory, RenderEngine } from './engines.
 import { baselinePredictors } from './inference/baselinePredictors.js';
 import type { NodeContext } from './handlers/index.js';
 import { Session } from './Session.js';
+import type { WorkerPool } from './webrtc/WorkerPool.js';
 import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/webAccess.js';
 import { serveViewerFile, VIEWER_PATH } from './viewerAssets.js';
 
@@ -50,6 +51,12 @@ export interface EdgeServerOptions {
   maxBufferedBytes?: number;
   /** A client that does not answer our close frame within this is cut off. @default 1000 */
   closeHandshakeMs?: number;
+  /**
+   * mediasoup workers (`await WorkerPool.create(options)`, edge-offload/edge/webrtc): sessions may
+   * then move pose/predict onto WebRTC data channels. The server owns the pool from here and
+   * closes it with itself. @default undefined: ws only
+   */
+  webrtc?: WorkerPool;
   /** Serve https/wss with this certificate. @default plain http/ws */
   tls?: TlsOptions;
   /** Page origins allowed to read `/healthz` cross-origin; `[]` none. @default ['*'] (public, no credentials) */
@@ -108,6 +115,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
       maxInflightRequests: options.maxInflightRequests ?? 64,
       maxBufferedBytes: options.maxBufferedBytes ?? 8 << 20,
       closeHandshakeMs: options.closeHandshakeMs ?? 1000,
+      rtc: options.webrtc,
       countError: (code) => this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1),
     };
     // ws enforces maxPayload while reading, before a frame is buffered whole. It is set to twice
@@ -165,6 +173,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
       defaultPredictor,
       inference: inference?.describe() ?? null,
       render: renderer?.describe() ?? null,
+      webrtc: this.#context.rtc ? { workers: this.#context.rtc.workers } : null,
       limits,
       errors: Object.fromEntries(this.#errors),
     };
@@ -192,6 +201,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     this.#wss.close();
     this.#http.closeAllConnections();
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+    this.#context.rtc?.close();
     await Promise.all([this.#context.inference?.close(), this.#context.renderer?.close()]);
   }
 

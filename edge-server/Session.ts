@@ -8,6 +8,11 @@
  * a fatal `error` and closed; nothing it sends can harm another session. Request-level failures
  * (unknown model, no poses yet) are answered with a non-fatal `error` and the session carries on.
  *
+ * With WebRTC (a node given a worker pool), the session also owns an RtcSignalling child: frames
+ * arriving on the client's `poses` data channel take the same path from the rate cap on, and
+ * what they ask for is answered on the edge's `predictions` channel (ws when it cannot take it).
+ * Only the hot path (`pose`, `predict`, `ping`) is served there; the rest stays on the socket.
+ *
  * Events: `open` after `welcome` went out; `close` (code, reason) once, whoever ended it;
  * `@close` once, for the owning EdgeServer only (mediasoup's parent/child bookkeeping).
  */
@@ -31,8 +36,12 @@ import { InflightRequests } from './session/InflightRequests.js';
 import { SessionMotion } from './session/SessionMotion.js';
 import { SessionRender } from './session/SessionRender.js';
 import { TokenBucket } from './TokenBucket.js';
+import { RtcSignalling } from './webrtc/RtcSignalling.js';
 
 const logger = new Logger('edge:session');
+
+/** What a client may send on its unreliable data channel: the per-frame hot path only. */
+const DATA_CHANNEL_TYPES: ReadonlySet<MessageType> = new Set(['pose', 'predict', 'ping']);
 
 export type SessionEvents = {
   /** `welcome` was sent; requests are served from now on. */
@@ -51,7 +60,10 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   readonly #motion: SessionMotion;
   readonly #render: SessionRender | undefined;
   readonly #requests: InflightRequests;
+  readonly #rtc: RtcSignalling | undefined;
   readonly #ctx: HandlerContext;
+  /** The same context, answering on the WebRTC data channel: for frames that came that way. */
+  readonly #rtcCtx: HandlerContext;
   readonly #socketGone: Promise<void>;
   #state: 'handshake' | 'open' | 'closed' = 'handshake';
   #helloTimer: NodeJS.Timeout | undefined;
@@ -73,13 +85,25 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
           },
         })
       : undefined;
+    this.#rtc = node.rtc
+      ? new RtcSignalling(node.rtc, {
+          sessionId: id,
+          notify: (message) => this.#send(message),
+          receive: (data) => this.#onFrame(data, true, this.#rtcCtx),
+        })
+      : undefined;
     this.#ctx = this.#handlerContext();
+    const viaRtc = (message: Message) => this.#sendRtc(message);
+    this.#rtcCtx = Object.create(this.#ctx, {
+      send: { value: viaRtc },
+      answer: { value: (rid: number, message: Message) => this.#answer(rid, message, viaRtc) },
+    }) as HandlerContext;
     this.#helloTimer = setTimeout(
       () => this.#fail(new ProtocolError(ErrorCode.NOT_READY, `no hello within ${node.helloTimeoutMs} ms`, CloseCode.HELLO_TIMEOUT)),
       node.helloTimeoutMs,
     );
     this.#socketGone = new Promise((resolve) => ws.once('close', () => resolve()));
-    ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
+    ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary, this.#ctx));
     ws.on('close', (code, reason) => this.#closed(code, reason.toString()));
     // socket errors (resets, oversize frames caught by ws) end up in 'close' too; log only
     ws.on('error', (err) => logger.debug(`session ${id} socket error: ${err.message}`));
@@ -115,6 +139,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     clearTimeout(this.#helloTimer);
     this.#requests.close();
     this.#render?.close();
+    this.#rtc?.close();
     this.#motion.close();
     this.#node.renderer?.releaseSession(this.id);
     this.safeEmit('@close');
@@ -129,6 +154,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       node: this.#node,
       motion: this.#motion,
       render: this.#render,
+      rtc: this.#rtc,
       requests: this.#requests,
       get opened() {
         return session.#state === 'open';
@@ -156,7 +182,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     };
   }
 
-  #onFrame(data: Buffer, isBinary: boolean): void {
+  #onFrame(data: Buffer, isBinary: boolean, ctx: HandlerContext): void {
     if (this.#state === 'closed') return;
     const receivedAt = performance.now();
     try {
@@ -168,7 +194,10 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       if (this.#state === 'handshake' && message.t !== 'hello') throw new ProtocolError(ErrorCode.NOT_READY, `'${message.t}' before 'hello'`);
       const handler = handlers[message.t] as Handler<MessageType> | undefined;
       if (!handler) throw new ProtocolError(ErrorCode.BAD_MESSAGE, `'${message.t}' is sent by nodes, not clients`);
-      handler(message, this.#ctx, receivedAt);
+      if (ctx === this.#rtcCtx && !DATA_CHANNEL_TYPES.has(message.t)) {
+        throw new RequestError(ErrorCode.BAD_REQUEST, `'${message.t}' goes on the session socket, not the data channel`);
+      }
+      handler(message, ctx, receivedAt);
     } catch (err) {
       if (err instanceof ProtocolError) this.#fail(err);
       else if (err instanceof RequestError) this.#sendError(undefined, err);
@@ -176,9 +205,9 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     }
   }
 
-  #answer(id: number, message: Message): void {
+  #answer(id: number, message: Message, send: (message: Message) => void = (m) => this.#send(m)): void {
     try {
-      this.#send(message);
+      send(message);
     } catch (err) {
       // the answer failed its own schema (a predictor produced NaN, say): our bug, not the client's
       this.#internal(err, id);
@@ -209,6 +238,12 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     logger.debug(`session ${this.id} closed: ${err.code} ${err.message}`);
     this.#send({ t: 'error', code: err.code, message: err.message, fatal: true });
     this.close(err.closeCode, err.code);
+  }
+
+  /** On the `predictions` channel; on the socket when the channel is gone, full or the message too big. */
+  #sendRtc(message: Message): void {
+    if (this.#state === 'closed') return;
+    if (!this.#rtc?.send('predictions', encode(message))) this.#send(message);
   }
 
   #send(message: Message): void {

@@ -13,3 +13,5 @@ export { EnhancedEventEmitter, type EventMap } from './EnhancedEventEmitter.js';
 export * from './resultSigning.js';
 export * from './evidence.js';
 export * from './nodeIdentity.js';
+export * from './webrtc.js';
+export * from './webrtcSdp.js';

@@ -23,12 +23,14 @@ import {
   type Schema,
 } from './schema.js';
 import { ErrorCode } from './errors.js';
+import { rtcSchemas } from './webrtc.js';
 
 export const PROTOCOL_VERSION = 1;
 
 export const DEVICES = ['head', 'left', 'right'] as const;
 export type Device = (typeof DEVICES)[number];
-export const CAPABILITIES = ['predict', 'infer', 'render'] as const;
+/** `webrtc`: the node serves pose/predict over WebRTC data channels (signalling: protocol/webrtc.ts). */
+export const CAPABILITIES = ['predict', 'infer', 'render', 'webrtc'] as const;
 /**
  * Why a prediction did not come from the requested predictor's normal path: `reset` (the tracker
  * re-localised: a position or orientation jump no head makes), `stall` (a gap in the samples, or
@@ -219,6 +221,8 @@ export const schemas = {
     inputDigest: string(64),
     signature: string(128),
   }),
+  /** WebRTC signalling (protocol/webrtc.ts): rtcOpen/rtcConnect/rtcProduceData/rtcConsumeData and their answers, rtcLost. */
+  ...rtcSchemas,
 } satisfies Record<string, Schema<{ t: string }>>;
 
 export type MessageType = keyof typeof schemas;

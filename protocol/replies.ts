@@ -12,8 +12,13 @@ export interface Replies {
   infer: 'result';
   render: 'frame';
   scene: 'ack';
+  rtcOpen: 'rtcTransport';
+  rtcConnect: 'ack';
+  rtcProduceData: 'ack';
+  rtcConsumeData: 'rtcDataConsumer';
 }
-export const REPLIES: Readonly<Replies> = Object.freeze({ ping: 'pong', predict: 'prediction', infer: 'result', render: 'frame', scene: 'ack' });
+export const REPLIES: Readonly<Replies> = Object.freeze({ ping: 'pong', predict: 'prediction', infer: 'result', render: 'frame', scene: 'ack',
+  rtcOpen: 'rtcTransport', rtcConnect: 'ack', rtcProduceData: 'ack', rtcConsumeData: 'rtcDataConsumer' });
 
 export type RequestType = keyof Replies;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

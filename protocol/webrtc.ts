@@ -11,14 +11,14 @@
  *   rtcConsumeData { id, channel }      →    rtcDataConsumer { id, channel, sctpStreamParameters }
  *                                       ←    rtcLost { reason }   (the transport's worker died: rtcOpen again)
  *
+ * These schemas are part of the one message table (messages.ts): `decode` checks them like any
+ * other message, and replies.ts pairs each request with its answer.
  * Every field a peer sends is bounded and format-checked here, before anything reaches mediasoup:
  * malformed DTLS parameters once crashed mediasoup workers (versatica/mediasoup #537), and one
  * worker serves many sessions.
  */
 import { array, boolean, literal, number, object, oneOf, optional, string, uint, fail, type Infer, type Schema } from './schema.js';
-import { ErrorCode, ProtocolError } from './errors.js';
-import { DEFAULT_LIMITS, type WireLimits } from './limits.js';
-import { isPlainObject } from './schema.js';
+import { ErrorCode } from './errors.js';
 
 /** Data channels a session may open, by direction. */
 export const RTC_CLIENT_CHANNELS = ['poses'] as const;
@@ -139,13 +139,3 @@ export const rtcSchemas = {
 
 export type RtcMessageType = keyof typeof rtcSchemas;
 export type RtcMessageOf<T extends RtcMessageType> = Infer<(typeof rtcSchemas)[T]>;
-export type RtcMessage = { [T in RtcMessageType]: RtcMessageOf<T> }[RtcMessageType];
-
-/** Checks a decoded signalling value against the schema its `t` names; a clean copy or a ProtocolError. */
-export function validateRtc(value: unknown, limits: WireLimits = DEFAULT_LIMITS): RtcMessage {
-  if (!isPlainObject(value)) throw new ProtocolError(ErrorCode.BAD_MESSAGE, 'message is not a map');
-  const type = value.t;
-  if (typeof type !== 'string') throw new ProtocolError(ErrorCode.BAD_MESSAGE, 't is not a string');
-  if (!Object.hasOwn(rtcSchemas, type)) throw new ProtocolError(ErrorCode.UNKNOWN_TYPE, `unknown message type '${type.slice(0, 64)}'`);
-  return rtcSchemas[type as RtcMessageType].parse(value, type, limits) as RtcMessage;
-}

@@ -27,6 +27,12 @@ Options:
                     webgpu, three and sharp
   --gpu-backend B   auto|default|opengles|vulkan|d3d12|metal
                     [default: env EDGE_OFFLOAD_GPU_BACKEND, else auto]
+  --webrtc          also serve pose/predict over WebRTC data channels (mediasoup;
+                    run scripts/install-mediasoup.sh when it is not installed)
+    --rtc-workers N   mediasoup worker processes            [default: one per core]
+    --rtc-ports A-B   UDP/TCP port range for WebRTC           [default: 40000-49999]
+    --rtc-listen-ip ADDR  address the workers bind            [default: 127.0.0.1]
+    --rtc-announced-ip ADDR  address put in ICE candidates (NAT, 0.0.0.0) [default: the listen IP]
   --tls-cert FILE   serve https/wss with this PEM certificate (and --tls-key FILE); the
                     node then registers a wss:// URL with discovery
   --tls-key FILE    the certificate's PEM private key
@@ -49,6 +55,8 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
       models: { type: 'string' }, 'no-inference': { type: 'boolean' }, render: { type: 'boolean' }, 'gpu-backend': { type: 'string' },
       discovery: { type: 'string' }, 'node-key': { type: 'string' }, 'node-auth': { type: 'string' }, location: { type: 'string' },
       'public-ip': { type: 'string' }, 'public-url': { type: 'string' }, price: { type: 'string' },
+      webrtc: { type: 'boolean' }, 'rtc-workers': { type: 'string' }, 'rtc-ports': { type: 'string' }, 'rtc-listen-ip': { type: 'string' },
+      'rtc-announced-ip': { type: 'string' },
       'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'cors-origin': { type: 'string' }, viewer: { type: 'boolean' } },
     HELP,
   );
@@ -77,6 +85,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     host: stringFlag(args.values.host) ?? '127.0.0.1',
     nodeId: stringFlag(args.values['node-id']),
     tier,
+    webrtc: args.values.webrtc ? await createWorkerPool(args.values) : undefined,
     tls: loadTlsFiles(stringFlag(args.values['tls-cert']), stringFlag(args.values['tls-key'])),
     ...(typeof args.values['cors-origin'] === 'string' ? { corsOrigins: parseCorsOrigins([args.values['cors-origin']]) } : {}),
     viewer: args.values.viewer === true,
@@ -112,6 +121,24 @@ async function createRenderer(backend: string | undefined) {
   const { WebGpuRenderEngine, resolveBackendChoice } = await importOptional('edge-offload edge --render', () => import('../../edge-server/render/index.js'));
   // without the flag, createGpu reads EDGE_OFFLOAD_GPU_BACKEND itself
   return WebGpuRenderEngine.create({ gpu: backend ? { backend: resolveBackendChoice(backend) } : {} });
+}
+
+/** Loaded only with --webrtc, so a ws-only node never loads mediasoup. */
+async function createWorkerPool(values: Record<string, string | boolean | undefined>) {
+  const { WorkerPool } = await import('../../edge-server/webrtc/index.js');
+  const ports = stringFlag(values['rtc-ports']);
+  const range = ports ? /^(\d+)-(\d+)$/.exec(ports) : undefined;
+  if (ports && !range) throw new Error(`--rtc-ports must look like 40000-49999, got '${ports}'`);
+  const ip = stringFlag(values['rtc-listen-ip']) ?? '127.0.0.1';
+  const announcedIp = stringFlag(values['rtc-announced-ip']);
+  const workers = intFlag(values['rtc-workers'], 'rtc-workers', 1, 256);
+  const pool = await WorkerPool.create({
+    ...(workers !== undefined ? { workers } : {}),
+    ...(range ? { rtcMinPort: Number(range[1]), rtcMaxPort: Number(range[2]) } : {}),
+    listenIps: [announcedIp ? { ip, announcedIp } : { ip }],
+  });
+  console.log(JSON.stringify({ event: 'webrtc', workers: pool.workers.map((w) => w.pid) }));
+  return pool;
 }
 
 function requiredFlag(value: string | boolean | undefined, name: string): string {

@@ -35,6 +35,9 @@ import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import { RttStats, type RttSummary } from './RttStats.js';
 import type { Transport } from '../transport/Transport.js';
 import { WebSocketTransport, type WebSocketConstructor } from '../transport/WebSocketTransport.js';
+import type { RtcDataPath } from '../transport/RtcDataPath.js';
+import type { DataPathOptions } from '../transport/RtcPeer.js';
+import { RtcUpgrade } from './RtcUpgrade.js';
 
 const logger = new Logger('client:connection');
 
@@ -48,9 +51,13 @@ export type NodeConnectionEvents = {
   /** The node reported an error not tied to a request (fatal ones precede `close`). */
   nodeerror: [error: RequestError | ProtocolError];
   close: [code: number, reason: string];
+  /** The hot path moved: onto WebRTC data channels, or back on (or staying on) ws, and why. */
+  transport: [kind: 'ws' | 'webrtc', why: string];
+  /** The node lost our WebRTC transport; open a new one after `retryAfterMs`. */
+  rtclost: [retryAfterMs: number];
 };
 
-export interface NodeConnectionOptions {
+export interface NodeConnectionOptions extends DataPathOptions {
   /** What `hello` carries besides the version (resume state, token, capabilities). */
   hello?: Omit<HelloMessage, 't' | 'v'>;
   /** @default 3000 */
@@ -59,8 +66,8 @@ export interface NodeConnectionOptions {
   maxFrameBytes?: number;
   /** WebSocket implementation (browsers: the global one; Node: ws, set by the Node entry). */
   WebSocket?: WebSocketConstructor;
-  /** A ready transport instead of a URL to dial (tests, WebRTC). */
-  transport?: Transport;
+  /** A ready socket-like transport instead of a URL to dial (tests, an in-memory pair). */
+  socket?: Transport;
   /**
    * The node's public key as discovery vouched for it: `hello` then carries a fresh nonce and the
    * connection opens only if `welcome.proof` signs it with this key (else NODE_IDENTITY).
@@ -73,6 +80,8 @@ interface Pending {
   resolve: (message: Message) => void;
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout>;
+  /** Sent on the unreliable channel: re-sends it on ws if no answer comes first. */
+  resend?: ReturnType<typeof setTimeout>;
 }
 
 export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
@@ -87,13 +96,16 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   /** Tracked poses not sent yet: they ride on this turn's `predict`, or leave alone at its end. */
   #outgoingPoses: PoseSample[] = [];
   #flushQueued = false;
+  #dataPath: RtcDataPath | undefined;
+  #upgrade: RtcUpgrade | undefined;
+  #resendAfterMs: number | undefined;
 
   /** Dials `url`, says `hello`, and resolves once the node's `welcome` arrives. */
   static async open(url: string, options: NodeConnectionOptions = {}): Promise<NodeConnection> {
     const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_CLIENT_MAX_FRAME_BYTES;
     const started = performance.now();
-    const transport = options.transport ?? (await WebSocketTransport.open(url, { WebSocket: options.WebSocket, maxFrameBytes, connectTimeoutMs }));
+    const transport = options.socket ?? (await WebSocketTransport.open(url, { WebSocket: options.WebSocket, maxFrameBytes, connectTimeoutMs }));
     const limits = resolveLimits({ maxFrameBytes });
     // a node discovery vouched for must prove it holds the key: a fresh nonce per connection
     const nonce = options.publicKey === undefined ? undefined : helloNonce();
@@ -140,7 +152,10 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       transport.on('close', onClose);
       transport.send(encode({ t: 'hello', v: PROTOCOL_VERSION, ...options.hello, ...(nonce === undefined ? {} : { nonce }) }));
     });
-    return new NodeConnection(transport, welcome, limits);
+    const conn = new NodeConnection(transport, welcome, limits);
+    conn.#resendAfterMs = options.rtcResendAfterMs;
+    if (welcome.caps.includes('webrtc') && (options.transport ?? 'auto') !== 'ws') conn.#upgrade = new RtcUpgrade(conn, options);
+    return conn;
   }
 
   private constructor(transport: Transport, welcome: WelcomeMessage, limits: ReturnType<typeof resolveLimits>) {
@@ -178,6 +193,33 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     return this.#rtt.summary();
   }
 
+  /** The open WebRTC data path carrying pose/predict, or undefined while they go on ws. */
+  get dataPath(): RtcDataPath | undefined {
+    return this.#dataPath;
+  }
+
+  /** @internal RtcUpgrade: moves the hot path onto `path` (undefined: it stays on ws, `why`). */
+  useDataPath(path: RtcDataPath | undefined, why = 'WebRTC data channels open'): void {
+    if (this.#closed) return void path?.close();
+    this.#dataPath?.close();
+    this.#dataPath = path;
+    if (!path) return void this.safeEmit('transport', 'ws', why);
+    path.on('message', (bytes) => this.#onMessage(bytes));
+    path.on('close', () => {
+      if (this.#dataPath !== path) return;
+      this.#dataPath = undefined;
+      this.safeEmit('transport', 'ws', 'the WebRTC data channels closed');
+    });
+    this.safeEmit('transport', 'webrtc', why);
+  }
+
+  /** pose/predict bytes: on the data channel when one is open (true), else on ws. */
+  #sendHot(bytes: Uint8Array): boolean {
+    if (this.#dataPath?.send(bytes)) return true;
+    this.#transport.send(bytes);
+    return false;
+  }
+
   /** Sends a message that has no answer (`pose`, `bye`); queued poses go first, order kept. */
   send(message: Message): void {
     if (this.#closed) throw new InvalidStateError('connection closed');
@@ -207,7 +249,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     if (this.#outgoingPoses.length === 0) return;
     const poses = this.#outgoingPoses;
     this.#outgoingPoses = [];
-    this.#transport.send(encode({ t: 'pose', poses }));
+    this.#sendHot(encode({ t: 'pose', poses }));
   }
 
   request<T extends RequestType>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>> {
@@ -226,8 +268,16 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
         this.#pending.delete(id);
         reject(new RequestError(ErrorCode.TIMEOUT, `${body.t} got no answer from ${this.url} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#pending.set(id, { type: body.t as RequestType, resolve: resolve as (m: Message) => void, reject, timer });
-      this.#transport.send(encode(message));
+      const pending: Pending = { type: body.t as RequestType, resolve: resolve as (m: Message) => void, reject, timer };
+      this.#pending.set(id, pending);
+      const bytes = encode(message);
+      if (message.t !== 'predict') return this.#transport.send(bytes);
+      if (!this.#sendHot(bytes)) return;
+      // a datagram lost either way must not fail the call: the same request again, on ws (the
+      // node answers both; the second answer finds nobody waiting)
+      const srtt = this.#rtt.summary().p50;
+      const after = this.#resendAfterMs ?? Math.max(5, Number.isFinite(srtt) ? 1.5 * srtt : 50);
+      pending.resend = setTimeout(() => !this.#closed && this.#pending.has(id) && this.#transport.send(bytes), after);
     });
   }
 
@@ -273,7 +323,12 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       case 'result':
       case 'frame':
       case 'ack':
+      case 'rtcTransport':
+      case 'rtcDataConsumer':
         return this.#settle(message.id, message);
+      case 'rtcLost':
+        this.safeEmit('rtclost', message.retryAfterMs ?? 0);
+        return;
       case 'error':
         return this.#onError(message);
       case 'drain':
@@ -292,6 +347,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     if (!pending) return; // answered after its timeout: nobody waits any more
     this.#pending.delete(id);
     clearTimeout(pending.timer);
+    clearTimeout(pending.resend);
     if (answers(pending.type, message.t)) pending.resolve(message);
     else pending.reject(new ProtocolError(ErrorCode.BAD_MESSAGE, `${pending.type} answered with '${message.t}'`));
   }
@@ -302,6 +358,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     if (pending) {
       this.#pending.delete(message.id!);
       clearTimeout(pending.timer);
+      clearTimeout(pending.resend);
       pending.reject(error);
     } else {
       this.safeEmit('nodeerror', error);
@@ -311,8 +368,12 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   #onClose(code: number, reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#upgrade?.close();
+    this.#dataPath?.close();
+    this.#dataPath = undefined;
     for (const [id, pending] of this.#pending) {
       clearTimeout(pending.timer);
+      clearTimeout(pending.resend);
       pending.reject(new InvalidStateError(`connection to ${this.url} closed (${code}) with ${pending.type} ${id} outstanding`));
     }
     this.#pending.clear();

@@ -10,8 +10,9 @@ import { LinkMonitor, type LinkMonitorOptions } from './LinkMonitor.js';
 import { NodeConnection } from './NodeConnection.js';
 import type { RttSummary } from './RttStats.js';
 import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
+import type { DataPathOptions } from '../transport/RtcPeer.js';
 
-export interface NodeLinkOpenOptions {
+export interface NodeLinkOpenOptions extends DataPathOptions {
   hello?: Omit<HelloMessage, 't' | 'v' | 'resume'>;
   resume: ResumeState;
   connectTimeoutMs: number;
@@ -28,6 +29,8 @@ export type NodeLinkEvents = {
   overbudget: [rttMs: number];
   /** The node asked its clients to move. */
   drain: [message: DrainMessage];
+  /** pose/predict moved onto WebRTC data channels or back onto ws. */
+  transport: [kind: 'ws' | 'webrtc', why: string];
 };
 
 export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
@@ -40,7 +43,10 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
 
   /** Dials the node and says hello with the session's resume state; pings are left to the monitor. */
   static async open(candidate: NodeCandidate, options: NodeLinkOpenOptions): Promise<NodeLink> {
+    const { transport, rtcPeers, rtcConnectTimeoutMs, rtcResendAfterMs } = options;
     const conn = await NodeConnection.open(candidate.url, {
+      // the link owns its data path through the connection, which closes it with itself
+      ...{ transport, rtcPeers, rtcConnectTimeoutMs, rtcResendAfterMs },
       hello: { ...options.hello, resume: options.resume },
       connectTimeoutMs: options.connectTimeoutMs,
       ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
@@ -58,6 +64,7 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
     this.#monitor.on('overbudget', (rttMs) => this.safeEmit('overbudget', rttMs));
     this.#monitor.on('lost', (why) => this.#lost(why));
     conn.on('close', (code, reason) => this.#lost(`socket closed (${code}${reason ? ` ${reason}` : ''})`));
+    conn.on('transport', (kind, why) => this.safeEmit('transport', kind, why));
     conn.on('drain', (message) => {
       this.draining = true;
       this.safeEmit('drain', message);
@@ -89,6 +96,11 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
   /** Most poses the node takes in one message. */
   get maxPosesPerMessage(): number {
     return this.#conn.welcome.limits.maxPosesPerMessage;
+  }
+
+  /** What carries pose/predict on this link now. */
+  get transport(): 'ws' | 'webrtc' {
+    return this.#conn.dataPath ? 'webrtc' : 'ws';
   }
 
   /** Closed, on purpose or not; a link is never reused. */

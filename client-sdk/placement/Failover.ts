@@ -56,6 +56,7 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     this.#placement.on('overbudget', (link, rttMs) => this.#overBudget(link, rttMs));
     this.#placement.on('drain', (link, reason) => this.#drained(link, reason));
     this.#placement.on('standby', () => this.#updateGrace());
+    this.#placement.on('transport', (link, kind, why) => link === this.#active && this.safeEmit('transport', kind, why));
   }
 
   get state(): FailoverState {
@@ -69,6 +70,11 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
 
   get budgetMs(): number {
     return this.#o.budgetMs;
+  }
+
+  /** What carries pose/predict to the active node; undefined while answers are local. */
+  get transport(): 'ws' | 'webrtc' | undefined {
+    return this.#active?.transport;
   }
 
   /** The node doing the work now, if any. */

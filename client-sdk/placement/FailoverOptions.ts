@@ -8,8 +8,9 @@ import type { NodeLocator } from './locator.js';
 import type { ProbeOptions } from './probe.js';
 import type { SessionMemoryOptions } from '../session/SessionMemory.js';
 import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
+import type { DataPathOptions } from '../transport/RtcPeer.js';
 
-export interface FailoverOptions {
+export interface FailoverOptions extends DataPathOptions {
   locator: NodeLocator;
   /** RTT an edge must stay within, ms. @default 20 */
   budgetMs?: number;
@@ -82,8 +83,8 @@ export interface FailoverOptions {
   WebSocket?: WebSocketConstructor;
 }
 
-export type ResolvedFailoverOptions = Required<Omit<FailoverOptions, 'hello' | 'predictor' | 'memory' | 'WebSocket'>> &
-  Pick<FailoverOptions, 'hello' | 'predictor' | 'WebSocket' | 'memory'>;
+type Optional = 'hello' | 'predictor' | 'memory' | 'WebSocket' | 'rtcPeers' | 'rtcResendAfterMs';
+export type ResolvedFailoverOptions = Required<Omit<FailoverOptions, Optional>> & Pick<FailoverOptions, Optional>;
 
 const envNumber = (name: string): number | undefined => {
   const value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
@@ -125,6 +126,10 @@ export function resolveFailoverOptions(options: FailoverOptions): ResolvedFailov
     predictor: options.predictor,
     WebSocket: options.WebSocket,
     memory: options.memory,
+    transport: options.transport ?? 'auto',
+    rtcPeers: options.rtcPeers,
+    rtcConnectTimeoutMs: options.rtcConnectTimeoutMs ?? 5000,
+    rtcResendAfterMs: options.rtcResendAfterMs,
   };
   for (const key of ['budgetMs', 'pingIntervalMs', 'missedPings', 'deadlineMs', 'localFallbackMs', 'connectTimeoutMs', 'probePings', 'probePingTimeoutMs', 'replayPoses'] as const) {
     if (!(resolved[key] > 0)) throw new TypeError(`options.${key} must be a positive number`);

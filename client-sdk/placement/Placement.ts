@@ -21,6 +21,7 @@ export type PlacementEvents = {
   rtt: [link: NodeLink, rttMs: number];
   overbudget: [link: NodeLink, rttMs: number];
   drain: [link: NodeLink, reason: string];
+  transport: [link: NodeLink, kind: 'ws' | 'webrtc', why: string];
   /** The standby appeared or went away. */
   standby: [link: NodeLink | undefined];
 };
@@ -216,6 +217,10 @@ export class Placement extends EnhancedEventEmitter<PlacementEvents> {
         resume: this.#memory.resumeState(this.#o.replayPoses),
         connectTimeoutMs: this.#o.connectTimeoutMs,
         ...(this.#o.WebSocket ? { WebSocket: this.#o.WebSocket } : {}),
+        transport: this.#o.transport,
+        ...(this.#o.rtcPeers ? { rtcPeers: this.#o.rtcPeers } : {}),
+        ...(this.#o.rtcResendAfterMs !== undefined ? { rtcResendAfterMs: this.#o.rtcResendAfterMs } : {}),
+        rtcConnectTimeoutMs: this.#o.rtcConnectTimeoutMs,
         monitor: { intervalMs: this.#o.pingIntervalMs, missedPings: this.#o.missedPings, budgetMs: this.#o.budgetMs, overBudgetPings: this.#o.overBudgetPings },
       });
     } catch (err) {
@@ -225,6 +230,7 @@ export class Placement extends EnhancedEventEmitter<PlacementEvents> {
     }
     this.#links.add(link);
     link.on('rtt', (rttMs) => this.safeEmit('rtt', link, rttMs));
+    link.on('transport', (kind, why) => this.safeEmit('transport', link, kind, why));
     link.on('overbudget', (rttMs) => this.safeEmit('overbudget', link, rttMs));
     link.on('lost', (why) => {
       this.#links.delete(link);

@@ -28,6 +28,7 @@ export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements S
     connection.on('latency', () => this.safeEmit('latency', connection.rtt()));
     connection.on('drain', (message) => this.safeEmit('drain', message.reason));
     connection.on('nodeerror', (error) => this.safeEmit('error', error));
+    connection.on('transport', (kind, why) => this.safeEmit('transport', kind, why));
     connection.on('close', () => {
       this.#monitor.stop();
       this.safeEmit('close');
@@ -36,6 +37,10 @@ export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements S
 
   get node(): SessionBackend['node'] {
     return { id: this.#connection.nodeId, tier: this.#connection.welcome.node.tier };
+  }
+
+  get transport(): 'ws' | 'webrtc' {
+    return this.#connection.dataPath ? 'webrtc' : 'ws';
   }
 
   sendPose(pose: PoseSample): void {

@@ -40,6 +40,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     backend.on('latency', (rtt) => this.safeEmit('latency', rtt));
     backend.on('drain', (reason) => this.safeEmit('drain', reason));
     backend.on('error', (error) => this.safeEmit('error', error));
+    backend.on('transport', (kind, why) => this.safeEmit('transport', kind, why));
     backend.on('close', () => this.close());
   }
   /** Where calls go now: the node's tier, or `local` while no node answers. */
@@ -50,6 +51,11 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   /** The node doing the work now; undefined while the session answers locally. */
   get nodeId(): string | undefined {
     return this.#backend.node?.id;
+  }
+
+  /** What carries pose/predict now: WebRTC data channels, the WebSocket, or nothing (`local`). */
+  get transport(): 'ws' | 'webrtc' | 'local' {
+    return this.#backend.transport ?? 'local';
   }
 
   /** The state machine behind an `openSession` session (standby, state), for diagnostics. */

@@ -49,6 +49,8 @@ export type SessionEvents = {
   frame: [frame: Frame];
   /** Something went wrong that no call is waiting for (a node's error, a broken frame). */
   error: [error: Error];
+  /** pose/predict moved onto WebRTC data channels or back onto ws (the `transport` option), and why. */
+  transport: [kind: 'ws' | 'webrtc', why: string];
   close: [];
 };
 
@@ -62,6 +64,8 @@ export type PredictOptions = CallOptions & { device?: Device; predictor?: string
 export interface SessionBackend extends EnhancedEventEmitter<SessionEvents> {
   /** The node doing the work now; undefined while answers are local. */
   readonly node: { id: string; tier: Tier } | undefined;
+  /** What carries pose/predict to that node now; undefined while answers are local. */
+  readonly transport: 'ws' | 'webrtc' | undefined;
   /** The session's one pose history (local prediction, replay on a new node). */
   readonly memory: SessionMemory;
   sendPose(pose: PoseSample): void;

@@ -6,6 +6,8 @@
  */
 import type { ErrorCode, Message, MessageOf, MessageType, NodeTier, WireLimits } from '../../protocol/index.js';
 import type { InferenceEngine, PredictorFactory, RenderEngine } from '../engines.js';
+import type { RtcSignalling } from '../webrtc/RtcSignalling.js';
+import type { WorkerPool } from '../webrtc/WorkerPool.js';
 import type { InflightRequests } from '../session/InflightRequests.js';
 import type { SessionMotion } from '../session/SessionMotion.js';
 import type { SessionRender } from '../session/SessionRender.js';
@@ -27,6 +29,8 @@ export interface NodeContext {
   maxBufferedBytes: number;
   /** A peer that never answers our close frame is cut off after this, so it cannot hold the session. */
   closeHandshakeMs: number;
+  /** mediasoup workers serving WebRTC data channels; undefined: the node speaks ws only. */
+  rtc?: WorkerPool;
   /** Counts each error code sent, for `/healthz`. */
   countError(code: ErrorCode): void;
 }
@@ -38,6 +42,8 @@ export interface HandlerContext {
   readonly motion: SessionMotion;
   /** This session's scene and frame pacer; undefined on a node without a renderer. */
   readonly render: SessionRender | undefined;
+  /** This session's WebRTC signalling and transport; undefined on a node without WebRTC. */
+  readonly rtc: RtcSignalling | undefined;
   /** This session's requests running on the engines. */
   readonly requests: InflightRequests;
   /** `hello` has been answered; every message but `hello` needs it (the session checks). */

@@ -37,5 +37,6 @@ function capabilities(node: NodeContext): Capability[] {
   const caps: Capability[] = ['predict'];
   if (node.inference) caps.push('infer');
   if (node.renderer) caps.push('render');
+  if (node.rtc) caps.push('webrtc');
   return caps;
 }

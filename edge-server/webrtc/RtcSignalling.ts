@@ -7,10 +7,13 @@
  */
 import { ErrorCode, RequestError } from '../../protocol/errors.js';
 import type { AckMessage } from '../../protocol/messages.js';
-import { validateRtc, type RtcEdgeChannel, type RtcMessageOf } from '../../protocol/webrtc.js';
+import type { RtcEdgeChannel, RtcMessageOf } from '../../protocol/webrtc.js';
 import { TokenBucket } from '../TokenBucket.js';
 import type { RtcTransport } from './RtcTransport.js';
 import type { WorkerPool } from './WorkerPool.js';
+
+/** The signalling requests a client sends (decoded and schema-checked by the session's codec). */
+export type RtcRequest = RtcMessageOf<'rtcOpen' | 'rtcConnect' | 'rtcProduceData' | 'rtcConsumeData'>;
 
 export type RtcAnswer = RtcMessageOf<'rtcTransport'> | RtcMessageOf<'rtcDataConsumer'> | AckMessage;
 
@@ -49,12 +52,11 @@ export class RtcSignalling {
   }
 
   /**
-   * Serves one signalling request (validated again here: the caller may hand raw decoded values)
-   * and resolves with its answer. Rejects with FieldError/RequestError carrying a code, for the
-   * session to answer as `error { id, code }`.
+   * Serves one signalling request, already checked against its schema by `decode` (the one
+   * validation path, protocol/codec.ts), and resolves with its answer. Rejects with a
+   * RequestError carrying a code, for the session to answer as `error { id, code }`.
    */
-  async handle(value: unknown): Promise<RtcAnswer> {
-    const message = validateRtc(value);
+  async handle(message: RtcRequest): Promise<RtcAnswer> {
     if (this.#closed) throw new RequestError(ErrorCode.SHUTTING_DOWN, 'the session is closing');
     switch (message.t) {
       case 'rtcOpen':
@@ -69,8 +71,6 @@ export class RtcSignalling {
         const sctpStreamParameters = await this.#current().consumeData(message.channel);
         return { t: 'rtcDataConsumer', id: message.id, channel: message.channel, sctpStreamParameters };
       }
-      default:
-        throw new RequestError(ErrorCode.BAD_REQUEST, `'${message.t}' is sent by the edge, not to it`);
     }
   }
 

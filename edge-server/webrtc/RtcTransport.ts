@@ -9,7 +9,7 @@
  * A mediasoup rejection of well-formed input (connecting twice, a stream id in use) is a
  * RequestError BAD_REQUEST; the worker and the session carry on.
  */
-import { EventEmitter } from 'node:events';
+import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { types } from 'mediasoup';
 import { ErrorCode, InvalidStateError, RequestError } from '../../protocol/errors.js';
 import { DEFAULT_LIMITS } from '../../protocol/limits.js';
@@ -47,7 +47,7 @@ function rejected(what: string, err: unknown): RequestError {
   return new RequestError(ErrorCode.BAD_REQUEST, `${what}: ${(err as Error)?.message ?? String(err)}`.slice(0, 512));
 }
 
-export class RtcTransport extends EventEmitter<RtcTransportEvents> {
+export class RtcTransport extends EnhancedEventEmitter<RtcTransportEvents> {
   readonly sessionId: string;
   /** pid of the worker serving this transport. */
   readonly workerPid: number;
@@ -139,7 +139,7 @@ export class RtcTransport extends EventEmitter<RtcTransportEvents> {
       fromClient = await this.#webRtc.produceData({ sctpStreamParameters: stream, label: name, protocol: '' });
       const toEdge = await this.#direct.consumeData({ dataProducerId: fromClient.id });
       this.#producers.set(name, { fromClient, toEdge });
-      toEdge.on('message', (data) => this.emit('message', name, data));
+      toEdge.on('message', (data) => this.safeEmit('message', name, data));
     } catch (err) {
       fromClient?.close();
       throw rejected(`produceData(${name})`, err);
@@ -194,7 +194,7 @@ export class RtcTransport extends EventEmitter<RtcTransportEvents> {
   lose(error: RequestError): void {
     if (this.#closed) return;
     logger.warn(`session ${this.sessionId}: transport lost (${error.message})`);
-    this.emit('lost', error);
+    this.safeEmit('lost', error);
     this.close();
   }
 
@@ -207,7 +207,7 @@ export class RtcTransport extends EventEmitter<RtcTransportEvents> {
     this.#consumers.clear();
     this.#webRtc.close();
     this.#direct.close();
-    this.emit('close');
+    this.safeEmit('close');
   }
 
   #assertOpen(): void {

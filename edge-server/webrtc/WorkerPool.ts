@@ -12,8 +12,8 @@
  *   const transport = await pool.createTransport(sessionId);
  *   pool.on('workerdied', (pid, sessionIds) => …);
  */
-import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
+import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import { ErrorCode, InvalidStateError, RequestError } from '../../protocol/errors.js';
 import { Logger } from '../../protocol/Logger.js';
 import { RtcTransport } from './RtcTransport.js';
@@ -43,7 +43,7 @@ export interface WorkerInfo {
   transports: number;
 }
 
-export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
+export class WorkerPool extends EnhancedEventEmitter<WorkerPoolEvents> {
   readonly options: ResolvedWebRtcOptions;
   readonly #mediasoup: Mediasoup;
   readonly #slots = new Set<Slot>();
@@ -130,7 +130,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       slot.worker.close();
     }
     this.#slots.clear();
-    this.emit('close');
+    this.safeEmit('close');
   }
 
   async #liveSlot(): Promise<Slot> {
@@ -178,7 +178,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     this.#slots.add(slot);
     worker.on('died', (error) => this.#onDied(slot, error));
     logger.debug(`worker ${worker.pid} started`);
-    this.emit('workerstarted', worker.pid);
+    this.safeEmit('workerstarted', worker.pid);
     return slot;
   }
 
@@ -189,7 +189,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     logger.warn(`worker ${slot.worker.pid} died (${error.message}); ${lost.length} session transport(s) lost`);
     const reason = new RequestError(ErrorCode.TRANSPORT_LOST, `media worker ${slot.worker.pid} died; open a new transport`);
     for (const transport of lost) transport.lose(reason);
-    this.emit(
+    this.safeEmit(
       'workerdied',
       slot.worker.pid,
       lost.map((t) => t.sessionId),

@@ -9,6 +9,8 @@ export const pose: PoseSample = {
   angularVelocity: [0, 1.5, 0],
 };
 
+const FINGERPRINT = Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, '0')).join(':');
+
 export const examples: { [T in MessageType]: Extract<Message, { t: T }> } = {
   hello: { t: 'hello', v: 1, token: 'abc', caps: ['predict', 'render'], client: 'test', resume: { poses: [pose], predictor: 'constant-velocity' }, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' },
   welcome: {
@@ -47,4 +49,19 @@ export const examples: { [T in MessageType]: Extract<Message, { t: T }> } = {
   drain: { t: 'drain', reason: 'maintenance', deadlineMs: 2000, redirect: 'ws://127.0.0.1:1/v1/session' },
   bye: { t: 'bye', reason: 'done' },
   seal: { t: 'seal', node: 'edge-1', session: 's-1', to: 128, link: 'A'.repeat(43), inputs: 130, inputDigest: 'B'.repeat(43), signature: 'C'.repeat(86) },
+  rtcOpen: { t: 'rtcOpen', id: 11 },
+  rtcTransport: {
+    t: 'rtcTransport',
+    id: 11,
+    transportId: 't-1',
+    iceParameters: { usernameFragment: 'uf', password: 'pw', iceLite: true },
+    iceCandidates: [{ foundation: 'udpcandidate', priority: 1076302079, ip: '127.0.0.1', protocol: 'udp', port: 40000, type: 'host' }],
+    dtlsParameters: { role: 'auto', fingerprints: [{ algorithm: 'sha-256', value: FINGERPRINT }] },
+    sctpParameters: { port: 5000, OS: 1024, MIS: 1024, maxMessageSize: 262144 },
+  },
+  rtcConnect: { t: 'rtcConnect', id: 12, dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: FINGERPRINT }] } },
+  rtcProduceData: { t: 'rtcProduceData', id: 13, channel: 'poses', sctpStreamParameters: { streamId: 512, ordered: false, maxRetransmits: 0 } },
+  rtcConsumeData: { t: 'rtcConsumeData', id: 14, channel: 'predictions' },
+  rtcDataConsumer: { t: 'rtcDataConsumer', id: 14, channel: 'predictions', sctpStreamParameters: { streamId: 0, ordered: false, maxRetransmits: 0 } },
+  rtcLost: { t: 'rtcLost', code: 'TRANSPORT_LOST', reason: 'worker died', retryAfterMs: 100 },
 };

@@ -5,14 +5,15 @@
  */
 import nodeDataChannel from 'node-datachannel';
 import type { DataChannel, PeerConnection } from 'node-datachannel';
-import { decode, encode, type AckMessage, type PredictionMessage } from '../../protocol/index.js';
-import { RTC_CLIENT_STREAM_MIN, type RtcDtlsParameters, type RtcIceCandidate, type RtcMessage } from '../../protocol/webrtc.js';
+import { ErrorCode, ProtocolError, decode, encode, validate, type AckMessage, type PredictionMessage } from '../../protocol/index.js';
+import { RTC_CLIENT_STREAM_MIN, type RtcDtlsParameters, type RtcIceCandidate, type RtcMessageOf, type RtcMessageType } from '../../protocol/webrtc.js';
 import { answerSdp, dtlsParametersFromSdp } from '../../protocol/webrtcSdp.js';
-import { RtcSignalling } from '../../edge-server/webrtc/RtcSignalling.js';
+import { RtcSignalling, type RtcRequest } from '../../edge-server/webrtc/RtcSignalling.js';
 import type { WorkerPool } from '../../edge-server/webrtc/WorkerPool.js';
 import { withTimeout } from './wait.js';
 
-type Answer = RtcMessage | AckMessage;
+type Answer = RtcMessageOf<RtcMessageType> | AckMessage;
+const RTC_REQUESTS = new Set(['rtcOpen', 'rtcConnect', 'rtcProduceData', 'rtcConsumeData']);
 
 export interface TestSession {
   signalling: RtcSignalling;
@@ -48,7 +49,11 @@ export function testSession(pool: WorkerPool, sessionId: string): TestSession {
     nextNotice: () => new Promise((resolve) => noticeWaiters.push(resolve)),
     async request(message) {
       const id = nextId++;
-      const answer = await withTimeout(signalling.handle({ ...message, id }), `the answer to ${String(message.t)}`);
+      // what a session does with a frame: the codec's schema check, then the handler table
+      // (which has no entry for what the edge sends, such as rtcLost)
+      const checked = validate({ ...message, id });
+      if (!RTC_REQUESTS.has(checked.t)) throw new ProtocolError(ErrorCode.BAD_MESSAGE, `'${checked.t}' is sent by nodes, not clients`);
+      const answer = await withTimeout(signalling.handle(checked as RtcRequest), `the answer to ${String(message.t)}`);
       if (answer.id !== id) throw new Error(`answer to ${id} came with id ${answer.id}`);
       return answer;
     },

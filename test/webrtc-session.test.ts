@@ -1,0 +1,187 @@
+/**
+ * The client SDK's WebRTC data path end to end: a real edge (EdgeServer with a mediasoup worker
+ * pool), a real node-datachannel peer inside the SDK, the app calling only `Session`.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import nodeDataChannel from 'node-datachannel';
+import { connect, nodeDataChannelPeers, type NodeDataChannelModule, type RtcPeerFactory, type Session } from '../client-sdk/node.js';
+import { EdgeServer } from '../edge-server/index.js';
+import { WorkerPool } from '../edge-server/webrtc/index.js';
+import type { WebRtcOptions } from '../edge-server/webrtc/options.js';
+import { ErrorCode, encode, type PoseSample } from '../protocol/index.js';
+import { waitFor } from './support/wait.js';
+
+/** node-datachannel peers whose `predictions` messages are counted: proof an answer came that way. */
+function countingPeers(): { peers: RtcPeerFactory; received: () => number; sendRaw: (bytes: Uint8Array) => boolean } {
+  const inner = nodeDataChannelPeers(nodeDataChannel as unknown as NodeDataChannelModule);
+  let received = 0;
+  let poses: { send(bytes: Uint8Array): boolean } | undefined;
+  const peers: RtcPeerFactory = () => {
+    const peer = inner();
+    return {
+      ...peer,
+      channel(label, init) {
+        const channel = peer.channel(label, init);
+        if (label === 'poses') poses = channel;
+        return {
+          get isOpen() {
+            return channel.isOpen;
+          },
+          get bufferedAmount() {
+            return channel.bufferedAmount;
+          },
+          send: (bytes) => channel.send(bytes),
+          onOpen: (cb) => channel.onOpen(cb),
+          // node-datachannel keeps one message callback per channel: chain ours with the SDK's
+          onMessage: (cb) =>
+            channel.onMessage((bytes) => {
+              if (label === 'predictions') received++;
+              cb(bytes);
+            }),
+          onClose: (cb) => channel.onClose(cb),
+          close: () => channel.close(),
+        };
+      },
+    };
+  };
+  return { peers, received: () => received, sendRaw: (bytes) => poses?.send(bytes) ?? false };
+}
+
+function pose(i: number): PoseSample {
+  return { device: 'head', time: 1_000_000 + i * 11_111, position: [0, 1.6, i * 0.001], orientation: [0, 0, 0, 1] };
+}
+
+interface Ctx {
+  edge?: EdgeServer;
+  session?: Session;
+  pids: number[];
+}
+const test = suite<Ctx>('webrtc: Session over data channels with a real edge and peer', { pids: [] });
+
+async function start(ctx: Ctx, webrtc: WebRtcOptions | undefined, options: Parameters<typeof connect>[1]): Promise<Session> {
+  const pool = webrtc ? await WorkerPool.create({ workers: 1, ...webrtc }) : undefined;
+  ctx.pids = pool?.workers.map((w) => w.pid) ?? [];
+  ctx.edge = new EdgeServer(pool ? { webrtc: pool } : {});
+  const { url } = await ctx.edge.listen();
+  ctx.session = await connect(url, { pingIntervalMs: 0, ...options });
+  return ctx.session;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test.after.each(async (ctx) => {
+  ctx.session?.close();
+  await ctx.edge?.close({ deadlineMs: 0 });
+  const pids = ctx.pids;
+  ctx.session = ctx.edge = undefined;
+  await waitFor(() => pids.every((pid) => !alive(pid)), 'the workers to exit', 10_000);
+});
+
+/** One headset frame at 90 Hz: loops of calls are paced like a tracker, not a flood (the edge rate-limits). */
+const frame = () => new Promise((resolve) => setTimeout(resolve, 11));
+
+/** Predicts through the Session; every call must be answered by the edge. */
+async function predictMany(session: Session, from: number, count: number): Promise<void> {
+  for (let i = from; i < from + count; i++) {
+    session.sendPose(pose(i));
+    const prediction = await session.predict(20);
+    assert.is(prediction.tier, 'edge');
+    assert.equal(prediction.pose.device, 'head');
+  }
+}
+
+test('predict round trip through Session over the unreliable data channel', async (ctx) => {
+  const { peers, received } = countingPeers();
+  const session = await start(ctx, {}, { transport: 'webrtc', rtcPeers: peers });
+  if (session.transport !== 'webrtc') await session.waitFor('transport', 10_000);
+  assert.is(session.transport, 'webrtc');
+  const before = received();
+  await predictMany(session, 1, 20);
+  assert.ok(received() - before >= 20, `answers over the data channel: ${received() - before} of 20`);
+});
+
+test('what belongs on the socket is refused on the data channel with a code, and the session carries on', async (ctx) => {
+  const { peers, sendRaw } = countingPeers();
+  const session = await start(ctx, {}, { transport: 'webrtc', rtcPeers: peers });
+  if (session.transport !== 'webrtc') await session.waitFor('transport', 10_000);
+  const refused = session.waitFor('error', 5000);
+  assert.ok(sendRaw(encode({ t: 'scene', id: 1, name: 'x', format: 'glb', data: new Uint8Array(4) })));
+  const [error] = await refused;
+  assert.is((error as { code?: string }).code, ErrorCode.BAD_REQUEST);
+  await predictMany(session, 1, 3);
+  assert.is(session.transport, 'webrtc');
+});
+
+test('worker killed mid-session: every call is still answered, and a new transport comes up', async (ctx) => {
+  const { peers, received } = countingPeers();
+  // a lost predict is re-sent on ws after 20 ms whatever the RTT: the test does not wait on the deadline
+  const session = await start(ctx, { respawnDelayMs: 10 }, { transport: 'webrtc', rtcPeers: peers, rtcResendAfterMs: 20, requestTimeoutMs: 5000 });
+  if (session.transport !== 'webrtc') await session.waitFor('transport', 10_000);
+  await predictMany(session, 1, 5);
+  const back = new Promise<void>((resolve) => {
+    let left = false;
+    session.on('transport', (kind) => {
+      if (kind === 'ws') left = true;
+      else if (left) resolve();
+    });
+  });
+  process.kill(ctx.pids[0]!, 'SIGKILL');
+  // calls keep flowing while the edge reports rtcLost, starts a worker and the SDK reconnects
+  let i = 100;
+  let done = false;
+  void back.then(() => (done = true));
+  const deadline = performance.now() + 20_000;
+  while (!done) {
+    assert.ok(performance.now() < deadline, 'no new WebRTC transport within 20 s of the worker death');
+    await predictMany(session, i++, 1);
+    await frame();
+  }
+  assert.is(session.transport, 'webrtc');
+  const before = received();
+  await predictMany(session, 1000, 10);
+  assert.ok(received() - before >= 10, 'answers over the new data channel');
+});
+
+test('ICE failure: the session stays on ws and no app call fails', async (ctx) => {
+  const { peers, received } = countingPeers();
+  // the edge announces an address nobody can reach (TEST-NET-1): signalling works, ICE never does
+  const session = await start(ctx, { listenIps: [{ ip: '127.0.0.1', announcedIp: '192.0.2.1' }], enableTcp: false }, { transport: 'webrtc', rtcPeers: peers, rtcConnectTimeoutMs: 1500 });
+  let gaveUp: string | undefined;
+  session.on('transport', (kind, why) => kind === 'ws' && (gaveUp = why));
+  let i = 0;
+  while (!gaveUp) {
+    await predictMany(session, i++, 1);
+    await frame();
+  }
+  assert.ok(i > 0, 'calls ran during the failed upgrade');
+  assert.is(session.transport, 'ws');
+  await predictMany(session, i, 10);
+  assert.is(received(), 0);
+});
+
+test('a node without WebRTC, or transport ws, or auto in Node without a peer library: ws, no upgrade', async (ctx) => {
+  const session = await start(ctx, undefined, { transport: 'webrtc', rtcPeers: countingPeers().peers });
+  await predictMany(session, 1, 3);
+  assert.is(session.transport, 'ws');
+  session.close();
+  await ctx.edge!.close({ deadlineMs: 0 });
+  for (const transport of ['ws', 'auto'] as const) {
+    const s = await start(ctx, {}, { transport });
+    await predictMany(s, 1, 3);
+    assert.is(s.transport, 'ws');
+    assert.equal(ctx.edge!.health().webrtc, { workers: [{ pid: ctx.pids[0]!, transports: 0 }] }, `${transport}: no transport opened`);
+    s.close();
+    await ctx.edge!.close({ deadlineMs: 0 });
+    await waitFor(() => ctx.pids.every((pid) => !alive(pid)), 'the workers to exit', 10_000);
+  }
+});
+
+test.run();
