@@ -38,6 +38,10 @@ export const ErrorCode = {
   TIMEOUT: 'TIMEOUT',
   /** The connection closed with the request outstanding (client side). */
   CLOSED: 'CLOSED',
+  /** `hello.token` missing or refused by the node's verifier, or this token/address has its most sessions. */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** The session sent nothing for longer than the node's idle timeout. */
+  IDLE_TIMEOUT: 'IDLE_TIMEOUT',
   /** A bug on the node; the session survives. */
   INTERNAL: 'INTERNAL',
 } as const;
@@ -54,6 +58,9 @@ export const CloseCode = {
   VERSION_MISMATCH: 4002,
   DRAINED: 4003,
   HELLO_TIMEOUT: 4004,
+  SLOW_CONSUMER: 4005,
+  IDLE_TIMEOUT: 4006,
+  UNAUTHORIZED: 4007,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
