@@ -6,6 +6,7 @@ const BENCHES: Record<string, { load: () => Promise<{ main(argv: string[]): Prom
   'inference-latency': { load: () => import('../../bench/inference-latency.js'), summary: 'head-predictor latency per tfjs backend (tensorflow, wasm, cpu) and execution path' },
   'predict-load': { load: () => import('../../bench/predict-load.js'), summary: 'predict round trip per predictor, 100 sessions × 90 Hz on one node' },
   failover: { load: () => import('../../bench/failover.js'), summary: 'kill -9 / restore / latency spikes: 20 sessions at 90 Hz, edge and cloud behind netem, discovery' },
+  fuzz: { load: () => import('../../bench/fuzz/campaign.js'), summary: 'mutated frames per entry point (edge ws, discovery HTTP and ws) with a bystander; crashes, rejections, prototypes, p99, RSS' },
   'motion-to-photon': { load: () => import('../../bench/motion-to-photon.js'), summary: 'pose sent → stereo frame rendered, received and decoded: loopback, edge 5 ms, cloud 60 ms' },
 };
 
