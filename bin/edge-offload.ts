@@ -22,6 +22,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
     run: async (argv) => (await import('../netem/cli.js')).runNetemCommand(argv),
     summary: 'user-space network emulator: a TCP proxy adding delay, jitter, loss stalls, bandwidth caps',
   },
+  admin: { run: async (argv) => (await import('./commands/admin.js')).runAdminCommand(argv), summary: 'operator-signed calls to a node: detailed health, drain' },
   bench: { run: runBenchCommand, summary: 'run a benchmark (overhead, …); results go to bench/results/' },
 };
 
