@@ -3,7 +3,8 @@
  * SDK, the node and discovery alike. Browser-safe: no Node imports.
  *
  * - Debug lines print only when `DEBUG` (Node) or `localStorage.debug` (browser) matches the
- *   namespace, e.g. `DEBUG=edge-offload:*`. Warnings and errors always print.
+ *   namespace, e.g. `DEBUG=edge-offload:*`. Info (a server's startup facts: backend chosen,
+ *   models loaded), warnings and errors always print.
  * - Format `text` (default) is `edge-offload:scope WARN message …args`; format `json` (servers:
  *   `EDGE_OFFLOAD_LOG_FORMAT=json` or `Logger.configure({ format: 'json' })`) prints one JSON
  *   object per line, `{"level","time","scope","msg",…fields}`, for log shippers.
@@ -15,7 +16,7 @@
  */
 const PREFIX = 'edge-offload';
 
-export type LogLevel = 'debug' | 'warn' | 'error';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'text' | 'json';
 
 export interface LoggerConfig {
@@ -48,6 +49,7 @@ function numberEnv(name: string, fallback: number): number {
 
 function defaultSink(level: LogLevel, line: string, args: unknown[]): void {
   if (level === 'debug') console.debug(line, ...args);
+  else if (level === 'info') console.info(line, ...args);
   else if (level === 'warn') console.warn(line, ...args);
   else console.error(line, ...args);
 }
@@ -129,7 +131,7 @@ function write(level: LogLevel, namespace: string, message: string, args: unknow
     const line = { level, time: new Date().toISOString(), scope: namespace, msg: message, ...fieldsOf(args) };
     config.sink(level, safeStringify(line), []);
   } else {
-    const tag = level === 'debug' ? '' : ` ${level.toUpperCase()}`;
+    const tag = level === 'debug' || level === 'info' ? '' : ` ${level.toUpperCase()}`;
     config.sink(level, `${namespace}${tag} ${message}`, args);
   }
 }
@@ -211,6 +213,10 @@ export class Logger {
 
   debug(message: string, ...args: unknown[]): void {
     if (this.debugEnabled) write('debug', this.namespace, message, args);
+  }
+  /** Startup facts and rare events; not rate-limited (nothing a peer can provoke belongs here). */
+  info(message: string, ...args: unknown[]): void {
+    write('info', this.namespace, message, args);
   }
   warn(message: string, ...args: unknown[]): void {
     if (admit(this.namespace, 'warn', message)) write('warn', this.namespace, message, args);

@@ -6,7 +6,7 @@
  *   server:  createServer(guards.httpServerOptions(), …); guards.attach(http);
  *            upgrade → guards.admitUpgrade(req, socket) (refuses with a status line itself)
  *   session: guard = guards.forSession(id, ws, ticket, { onIdle, onSlowConsumer })
- *            every frame → guard.touch(); hello → await guard.authorize(hello.token)
+ *            every frame → guard.touch(); hello → guard.authorize(hello.token)
  *            every answer → guard.send(bytes, 'droppable' | 'required')
  *            render → guard.canTake(bytes) first; render/infer/scene → guard.heavy(job)
  *            scene upload → guard.reserveScene(name, glb) before decoding; close → guard.close()
@@ -127,7 +127,7 @@ export class SessionGuard {
   }
 
   /** The identity `hello.token` verified to (undefined on an open node). Throws `UNAUTHORIZED`. */
-  authorize(token: string | undefined): Promise<string | undefined> {
+  authorize(token: string | undefined): string | undefined {
     return this.#ticket.authorize(token);
   }
 

@@ -61,7 +61,8 @@ export function addressKey(address: string | undefined): string {
 export interface AdmissionTicket {
   readonly address: string;
   identity: string | undefined;
-  authorize(token: string | undefined): Promise<string | undefined>;
+  /** The verified identity (undefined on an open node); throws ProtocolError UNAUTHORIZED. */
+  authorize(token: string | undefined): string | undefined;
   release(): void;
 }
 
@@ -129,7 +130,7 @@ export class SessionAdmission {
     return ticket;
   }
 
-  async #authorize(ticket: AdmissionTicket, token: string | undefined): Promise<string | undefined> {
+  #authorize(ticket: AdmissionTicket, token: string | undefined): string | undefined {
     if (token === undefined) {
       if (this.requireToken) this.#refuse('UNAUTHORIZED', unauthorized('this node needs hello.token'));
       return undefined;
@@ -137,7 +138,7 @@ export class SessionAdmission {
     if (!this.#verifier) return undefined;
     let identity: string | undefined;
     try {
-      identity = await this.#verifier.verify(token);
+      identity = this.#verifier.verify(token);
     } catch {
       identity = undefined; // a verifier that throws refuses; it never takes the session's error path
     }

@@ -9,8 +9,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export interface TokenVerifier {
-  /** The identity the token stands for, or undefined when it is not valid (never throws on bad input). */
-  verify(token: string): Promise<string | undefined> | string | undefined;
+  /**
+   * The identity the token stands for, or undefined when it is not valid (never throws on bad
+   * input). Synchronous on purpose: `hello` is answered in the turn it arrives, so no frame can
+   * slip in between a hello and its verdict. A verifier backed by a remote service keeps a local
+   * cache or public keys and answers from those.
+   */
+  verify(token: string): string | undefined;
 }
 
 /** Longest token we even look at: a peer's string, checked before any work. */

@@ -37,8 +37,11 @@ test('json mode writes one parseable object per line with level, time, scope, ms
 test('text mode keeps the namespaced format and passes extra args through', () => {
   const { lines } = capture();
   new Logger('x').warn('hello', 42);
+  new Logger('x').info('backend tensorflow');
   assert.is(lines[0]!.line, 'edge-offload:x WARN hello');
   assert.equal(lines[0]!.args, [42]);
+  assert.is(lines[1]!.line, 'edge-offload:x backend tensorflow');
+  assert.is(lines[1]!.level, 'info');
 });
 
 test('one key past its burst is suppressed, and one "suppressed N" line reports the count', () => {
