@@ -3,7 +3,7 @@
  * (a child process, see target.ts), one entry point after another, with a bystander session
  * predicting at 90 Hz throughout. Reports crashes (the child died), unhandled rejections,
  * prototype changes, stalls, bystander failures and p99 (unloaded baseline first, same run), and
- * RSS before/after; JSON to bench/results/<out>.json and a p99 chart.
+ * RSS before/after; JSON to bench/results/<name>.json and a p99 chart.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -203,7 +203,7 @@ Options:
   --destructive P    share of edge frames that are mutations; the rest are generated
                      schema-shaped messages that reach the handlers  [default: 0.5]
   --keep-alive       reuse HTTP connections to discovery              [default: off]
-  --out NAME         bench/results/NAME.json                       [default: fuzz]
+  --name NAME        results file NAME.json (+ .svg)                [default: fuzz]
   -h, --help         show this help
 
 Exits 1 when anything was found (crash, unhandled rejection, prototype change, bystander failure).`;
@@ -211,7 +211,7 @@ Exits 1 when anything was found (crash, unhandled rejection, prototype change, b
 export async function main(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
-    { frames: { type: 'string' }, entries: { type: 'string' }, seed: { type: 'string' }, concurrency: { type: 'string' }, 'time-limit-s': { type: 'string' }, 'baseline-s': { type: 'string' }, destructive: { type: 'string' }, 'keep-alive': { type: 'boolean' }, out: { type: 'string' } },
+    { frames: { type: 'string' }, entries: { type: 'string' }, seed: { type: 'string' }, concurrency: { type: 'string' }, 'time-limit-s': { type: 'string' }, 'baseline-s': { type: 'string' }, destructive: { type: 'string' }, 'keep-alive': { type: 'boolean' }, name: { type: 'string' } },
     HELP,
   );
   if (!args) return;
@@ -241,7 +241,7 @@ export async function main(argv: string[]): Promise<void> {
       { name: 'p99', values: [report.bystanderBaseline.rtt.p99, ...report.entries.map((e) => e.bystander.rtt.p99)] },
     ],
   });
-  writeResult(stringFlag(args.values.out) ?? 'fuzz', { environment: env, ...report }, svg);
+  writeResult(stringFlag(args.values.name) ?? 'fuzz', { environment: env, ...report }, svg);
   const found = report.crashes + report.unhandledRejections + report.prototypeChanges.length + report.entries.reduce((n, e) => n + e.bystander.failures, 0) + (report.bystanderClosed ? 1 : 0);
   console.log(`crashes ${report.crashes}, unhandled rejections ${report.unhandledRejections}, prototype changes ${report.prototypeChanges.length}, RSS ${report.rssBeforeMiB.toFixed(0)} → ${report.rssAfterMiB.toFixed(0)} MiB`);
   if (found > 0) process.exitCode = 1;
