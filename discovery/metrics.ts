@@ -23,8 +23,8 @@ export class DiscoveryMetrics {
   }
 
   /** `countNodes` is called at each scrape: node counts by tier. */
-  static async create(countNodes: () => Record<string, number> | Promise<Record<string, number>> = () => ({})): Promise<DiscoveryMetrics> {
-    const prom = await loadPromClient();
+  static create(countNodes: () => Record<string, number> | Promise<Record<string, number>> = () => ({})): DiscoveryMetrics {
+    const prom = loadPromClient();
     if (!prom) return new DiscoveryMetrics(undefined, undefined);
     const registry = newRegistry(prom, 'discovery_');
     return new DiscoveryMetrics(registry, build(prom, registry, countNodes));

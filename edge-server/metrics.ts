@@ -42,8 +42,8 @@ export class EdgeMetrics implements EdgeMetricsSink {
     this.#m = metrics;
   }
 
-  static async create(): Promise<EdgeMetrics> {
-    const prom = await loadPromClient();
+  static create(): EdgeMetrics {
+    const prom = loadPromClient();
     if (!prom) return new EdgeMetrics(undefined, undefined);
     const registry = newRegistry(prom, 'edge_');
     return new EdgeMetrics(registry, build(prom, registry));

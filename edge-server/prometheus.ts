@@ -7,19 +7,27 @@
  * counters) with prom-client's default process metrics: event-loop lag, GC pauses, RSS, fds.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 
 export type Prom = typeof PromClient;
 
-let loading: Promise<Prom | undefined> | undefined;
+let loaded: { prom: Prom | undefined } | undefined;
 
-/** prom-client, or undefined when it is not installed. */
-export function loadPromClient(): Promise<Prom | undefined> {
-  loading ??= import('prom-client').then(
-    (m) => ((m as unknown as { default?: Prom }).default ?? m) as Prom,
-    () => undefined,
-  );
-  return loading;
+/**
+ * prom-client, or undefined when it is not installed. Synchronous (prom-client is CommonJS), so
+ * a server's constructor can set its metrics up without an async step.
+ */
+export function loadPromClient(): Prom | undefined {
+  if (!loaded) {
+    try {
+      loaded = { prom: createRequire(import.meta.url)('prom-client') as Prom };
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND') throw err;
+      loaded = { prom: undefined };
+    }
+  }
+  return loaded.prom;
 }
 
 /** Latency buckets, seconds: fine below 1 ms, where a node's own handling time lives. */
