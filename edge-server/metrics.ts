@@ -42,6 +42,11 @@ export class EdgeMetrics implements EdgeMetricsSink {
     this.#m = metrics;
   }
 
+  /** Metrics off: every method a no-op, `/metrics` answers 404. */
+  static none(): EdgeMetrics {
+    return new EdgeMetrics(undefined, undefined);
+  }
+
   static create(): EdgeMetrics {
     const prom = loadPromClient();
     if (!prom) return new EdgeMetrics(undefined, undefined);
