@@ -5,9 +5,12 @@
  *
  * - `droppable` messages (frames, predictions, pongs, non-fatal errors: each is worth nothing
  *   once a newer one exists, and the client times its requests out) are dropped while the
- *   socket holds more than `softBytes` unsent.
- * - `required` messages (welcome, drain, fatal errors) are always queued, but past `hardBytes`
- *   the session is closed with `SLOW_CONSUMER`: a reader that far behind is not coming back.
+ *   socket holds more than `softBytes` unsent, or when they would take it past `hardBytes`.
+ * - `required` messages (welcome, drain, fatal errors) are queued, but one that would take the
+ *   backlog past `hardBytes` closes the session with `SLOW_CONSUMER`: a reader that far behind
+ *   is not coming back.
+ * - The caps bound the backlog, not one message: onto an empty socket any message goes (a
+ *   32 MiB raw frame to a client that reads is fine; the next one waits for it to drain).
  * - A session that keeps the socket over `softBytes` for `stallMs` (it reads nothing, so every
  *   answer is dropped) is closed too, so it stops costing the node CPU for answers nobody reads.
  * - `canTake(bytes)` lets expensive producers (render) skip work whose result would be dropped.
@@ -71,26 +74,29 @@ export class SendBudget {
 
   /** Whether a droppable message of `bytes` would be sent now (skip rendering a frame that would not). */
   canTake(bytes = 0): boolean {
-    return !this.#exceeded && this.#sink.bufferedAmount + bytes <= this.softBytes;
+    const buffered = this.#sink.bufferedAmount;
+    return !this.#exceeded && (buffered === 0 || (buffered <= this.softBytes && buffered + bytes <= this.hardBytes));
   }
 
   send(data: Uint8Array, priority: SendPriority = 'droppable'): SendOutcome {
     if (this.#exceeded) return 'closed';
     const buffered = this.#sink.bufferedAmount;
-    // "over" = this message would not fit under the soft cap: answers are being dropped
-    if (buffered + data.byteLength > this.softBytes) {
+    // the caps are on the backlog: a message larger than a cap still goes out onto an empty
+    // socket (one message in flight is how a client makes progress), never onto a full one
+    if (buffered > this.softBytes) {
       const t = this.#now();
       this.#overSince ??= t;
       if (t - this.#overSince >= this.stallMs) return this.#exceed(`${buffered} bytes unsent for ${Math.round(t - this.#overSince)} ms`);
     } else {
       this.#overSince = undefined;
     }
-    if (priority === 'droppable' && buffered + data.byteLength > this.softBytes) {
+    const overHard = buffered > 0 && buffered + data.byteLength > this.hardBytes;
+    if (priority === 'droppable' && (buffered > this.softBytes || overHard)) {
       this.#stats.dropped++;
       this.#stats.droppedBytes += data.byteLength;
       return 'dropped';
     }
-    if (buffered + data.byteLength > this.hardBytes) return this.#exceed(`${buffered} bytes unsent, over the cap of ${this.hardBytes}`);
+    if (overHard) return this.#exceed(`${buffered} bytes unsent, over the cap of ${this.hardBytes}`);
     this.#sink.send(data);
     this.#stats.sent++;
     this.#stats.sentBytes += data.byteLength;

@@ -56,7 +56,7 @@ test('a session that stops reading: droppable answers are dropped at the soft ca
     await new Promise((resolve) => setImmediate(resolve));
     return budget.stats().dropped > 1000;
   }, 'answers to be dropped', 20_000);
-  assert.ok(maxBuffered <= (256 << 10) + 1024, `buffered ${maxBuffered}`);
+  assert.ok(maxBuffered <= (256 << 10) + 1024, `buffered ${maxBuffered}`); // the soft cap plus one answer
   assert.is(budget.canTake(1024), false);
   assert.is(exceeded, undefined);
   t += 5000; // the stall clock runs out: the reader has read nothing for stallMs
@@ -68,17 +68,24 @@ test('a session that stops reading: droppable answers are dropped at the soft ca
   await new Promise<void>((resolve) => wss.close(() => resolve()));
 });
 
-test('required messages past the hard cap close the session instead of queueing', () => {
+test('the caps bound the backlog: any message goes onto an empty socket, droppable ones wait out a backlog, required ones past the hard cap close', () => {
   let buffered = 0;
   const sink = { get bufferedAmount() { return buffered; }, send: (d: Uint8Array) => void (buffered += d.byteLength) };
   const reasons: string[] = [];
   const budget = new SendBudget(sink, (why) => reasons.push(why), { softBytes: 100, hardBytes: 300 });
+  assert.is(budget.send(new Uint8Array(1000), 'droppable'), 'sent'); // larger than both caps, onto an empty socket
+  assert.is(budget.send(new Uint8Array(10), 'droppable'), 'dropped');
+  assert.is(budget.canTake(10), false);
+  buffered = 0; // the client read it all
+  assert.is(budget.canTake(10), true);
   assert.is(budget.send(new Uint8Array(90), 'droppable'), 'sent');
-  assert.is(budget.send(new Uint8Array(90), 'droppable'), 'dropped');
-  assert.is(budget.send(new Uint8Array(150), 'required'), 'sent');
-  assert.is(budget.send(new Uint8Array(150), 'required'), 'closed');
-  assert.is(buffered, 240);
+  assert.is(budget.send(new Uint8Array(90), 'droppable'), 'sent'); // backlog 90 is under the soft cap
+  assert.is(budget.send(new Uint8Array(90), 'droppable'), 'dropped'); // backlog 180 is over it
+  assert.is(budget.send(new Uint8Array(100), 'required'), 'sent'); // required: up to the hard cap
+  assert.is(budget.send(new Uint8Array(100), 'required'), 'closed');
+  assert.is(buffered, 280);
   assert.is(reasons.length, 1);
+  assert.equal(budget.stats().dropped, 2);
 });
 
 // --- session admission ---
