@@ -22,6 +22,11 @@ export class DiscoveryMetrics {
     this.#m = metrics;
   }
 
+  /** Metrics off: every method a no-op, `/metrics` answers 404. */
+  static none(): DiscoveryMetrics {
+    return new DiscoveryMetrics(undefined, undefined);
+  }
+
   /** `countNodes` is called at each scrape: node counts by tier. */
   static create(countNodes: () => Record<string, number> | Promise<Record<string, number>> = () => ({})): DiscoveryMetrics {
     const prom = loadPromClient();
