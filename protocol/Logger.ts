@@ -126,9 +126,26 @@ function safeStringify(value: unknown): string {
   }
 }
 
+/** printf-style `%s`/`%d`/`%j`… placeholders (as console and util.format take them) filled from args. */
+function interpolate(message: string, args: unknown[]): { msg: string; rest: unknown[] } {
+  if (args.length === 0 || !message.includes('%')) return { msg: message, rest: args };
+  let i = 0;
+  const msg = message.replace(/%([sdifjoO%])/g, (whole, c: string) => {
+    if (c === '%') return '%';
+    if (i >= args.length) return whole;
+    const a = args[i++];
+    if (c === 'd' || c === 'i') return String(c === 'i' ? Math.trunc(Number(a)) : Number(a));
+    if (c === 'f') return String(Number(a));
+    if (c === 'j' || c === 'o' || c === 'O') return safeStringify(a);
+    return a instanceof Error ? (a.stack ?? a.message) : typeof a === 'object' && a !== null ? safeStringify(a) : String(a);
+  });
+  return { msg, rest: args.slice(i) };
+}
+
 function write(level: LogLevel, namespace: string, message: string, args: unknown[]): void {
   if (config.format === 'json') {
-    const line = { level, time: new Date().toISOString(), scope: namespace, msg: message, ...fieldsOf(args) };
+    const { msg, rest } = interpolate(message, args);
+    const line = { level, time: new Date().toISOString(), scope: namespace, msg, ...fieldsOf(rest) };
     config.sink(level, safeStringify(line), []);
   } else {
     const tag = level === 'debug' || level === 'info' ? '' : ` ${level.toUpperCase()}`;

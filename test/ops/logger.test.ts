@@ -34,6 +34,15 @@ test('json mode writes one parseable object per line with level, time, scope, ms
   assert.type(second.err.stack, 'string');
 });
 
+test('json mode fills printf-style placeholders and keeps the remaining args as fields', () => {
+  const { lines } = capture();
+  Logger.configure({ format: 'json' });
+  new Logger('d').warn('ws error from %s: %s (%d%%)', '10.0.0.1', 'reset', 42, { extra: true });
+  const line = JSON.parse(lines[0]!.line);
+  assert.is(line.msg, 'ws error from 10.0.0.1: reset (42%)');
+  assert.is(line.extra, true);
+});
+
 test('text mode keeps the namespaced format and passes extra args through', () => {
   const { lines } = capture();
   new Logger('x').warn('hello', 42);
