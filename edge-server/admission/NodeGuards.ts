@@ -14,7 +14,7 @@
 import type { IncomingMessage, Server, ServerOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EdgeMetricsSink } from '../metrics.js';
-import { parseGlb, DEFAULT_SCENE_LIMITS, type SceneLimits } from '../render/glb.js';
+import { parseGlb, DEFAULT_SCENE_LIMITS, GLB_MAGIC, type SceneLimits } from '../render/glb.js';
 import { ConnectionGuard, type ConnectionGuardOptions } from './ConnectionGuard.js';
 import { FairScheduler, type FairSchedulerOptions } from './FairScheduler.js';
 import { DEFAULT_IDLE_MS, IdleTimer } from './IdleTimer.js';
@@ -157,7 +157,9 @@ export class SessionGuard {
    * `BAD_REQUEST` (an image header we cannot read) without decoding a pixel.
    */
   reserveScene(name: string, glb: Uint8Array): void {
-    const { bytes } = estimateTextureBytes(parseGlb(glb, this.#sceneLimits), this.#sceneLimits.maxTextureSize);
+    // a glTF binary is budgeted by what its textures decode to; anything else is the engine's own
+    // format (test engines take raw bytes) and is budgeted at its size
+    const bytes = isGlb(glb) ? glb.byteLength + estimateTextureBytes(parseGlb(glb, this.#sceneLimits), this.#sceneLimits.maxTextureSize).bytes : glb.byteLength;
     const previous = this.#scenes.get(name);
     previous?.release(); // a re-upload replaces the old scene: its memory is the new one's to use
     try {
@@ -183,4 +185,8 @@ export class SessionGuard {
     this.#scenes.clear();
     this.#node.scheduler.cancel(this.#id);
   }
+}
+
+function isGlb(data: Uint8Array): boolean {
+  return data.byteLength >= 12 && new DataView(data.buffer, data.byteOffset, 4).getUint32(0, true) === GLB_MAGIC;
 }
