@@ -25,7 +25,7 @@ interface OptionSpec {
 export const EDGE_CONFIG = {
   // admission
   maxSessions: { kind: 'int', default: 1000, doc: 'sessions on the node at once; more are refused with HTTP 503' },
-  maxSessionsPerIp: { kind: 'int', default: 32, doc: 'sessions from one address (IPv6: one /64)' },
+  maxSessionsPerIp: { kind: 'int', default: 64, doc: 'sessions from one address (IPv6: one /64)' },
   maxSessionsPerToken: { kind: 'int', default: 8, doc: 'sessions of one verified hello.token identity' },
   tokenSecretFile: { kind: 'string', default: undefined, doc: 'file holding the HMAC secret (≥ 32 bytes) that client tokens are checked against; unset: an open node' },
   requireToken: { kind: 'bool', default: false, doc: 'refuse a hello without a token (implied by tokenSecretFile)' },
@@ -36,7 +36,7 @@ export const EDGE_CONFIG = {
   headersTimeoutMs: { kind: 'ms', default: 5000, doc: 'HTTP request headers must arrive within this (slowloris)' },
   requestTimeoutMs: { kind: 'ms', default: 10_000, doc: 'a whole HTTP request must arrive within this' },
   keepAliveTimeoutMs: { kind: 'ms', default: 5000, doc: 'idle keep-alive HTTP connections are closed after this' },
-  maxConnectionsPerIp: { kind: 'int', default: 64, doc: 'open TCP connections from one address (IPv6: one /64)' },
+  maxConnectionsPerIp: { kind: 'int', default: 128, doc: 'open TCP connections from one address (IPv6: one /64)' },
   maxConnections: { kind: 'int', default: 4096, doc: 'open TCP connections in all; keep under the fd limit' },
   // budgets
   maxInflightRequests: { kind: 'int', default: 64, doc: 'requests of one session in flight at once (BUSY beyond)' },

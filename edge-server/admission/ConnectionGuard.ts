@@ -24,7 +24,7 @@ export interface ConnectionGuardOptions {
   requestTimeoutMs?: number;
   /** Keep-alive sockets closed after this idle time between requests. @default 5000 */
   keepAliveTimeoutMs?: number;
-  /** Open sockets per client address (IPv6: per /64). @default 64 */
+  /** Open sockets per client address (IPv6: per /64): above the session cap, so probes and /healthz still fit. @default 128 */
   maxConnectionsPerIp?: number;
   /** Open sockets in all. @default 4096 */
   maxConnections?: number;
@@ -35,7 +35,7 @@ export const DEFAULT_CONNECTION_GUARD = Object.freeze({
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
-  maxConnectionsPerIp: 64,
+  maxConnectionsPerIp: 128,
   maxConnections: 4096,
 });
 

@@ -18,7 +18,7 @@ import type { TokenVerifier } from './TokenVerifier.js';
 export interface SessionAdmissionOptions {
   /** Sessions on the node at once. @default 1000 */
   maxSessions?: number;
-  /** Sessions from one address (IPv6: one /64) at once. @default 32 */
+  /** Sessions from one address (IPv6: one /64) at once. @default 64 */
   maxSessionsPerIp?: number;
   /** Sessions of one verified token identity at once. @default 8 */
   maxSessionsPerToken?: number;
@@ -29,7 +29,8 @@ export interface SessionAdmissionOptions {
 }
 
 export const DEFAULT_MAX_SESSIONS = 1000;
-export const DEFAULT_MAX_SESSIONS_PER_IP = 32;
+// a venue of headsets behind one NAT fits; past it, hello tokens (per-token caps) are the tool
+export const DEFAULT_MAX_SESSIONS_PER_IP = 64;
 export const DEFAULT_MAX_SESSIONS_PER_TOKEN = 8;
 
 export class AdmissionRefusal extends Error {
