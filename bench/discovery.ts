@@ -18,7 +18,7 @@ import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
 import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
 import type { NodeRecord, Registry } from '../discovery/registry/Registry.js';
 import { TrustedOperators } from '../discovery/trust.js';
-import { redisAvailable, startRedis } from '../test/support/redis.js';
+import { redisAvailable, startRedis } from './lib/redisServer.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
@@ -26,11 +26,14 @@ import { summarize, type Summary } from './lib/stats.js';
 import { DEFAULT_SELECTION, simulateSelection } from './discovery/selection.js';
 import { clientPoints, remotePoints, seeded, syntheticNode } from './discovery/synthetic.js';
 
-const HELP = `Usage: edge-offload bench discovery [options]
+const HELP = `Usage: npm run bench -- discovery [options]
 
 Options:
   --quick        smaller run (no 1M-node memory run, fewer queries and sessions)
   --no-redis     skip the Redis backend (it needs redis-server: scripts/install-redis.sh)
+  --selection-only
+                 run only the selection-quality simulation (the SDK's own placement decision);
+                 writes bench/results/discovery-selection.json and .svg
   -h, --help     show this help
 
 Writes bench/results/discovery.json and discovery.svg.`;
@@ -168,9 +171,10 @@ async function benchSignedHeartbeats(count: number, log: (s: string) => void): P
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { quick: { type: 'boolean' }, 'no-redis': { type: 'boolean' } }, HELP);
+  const args = parseCommandArgs(argv, { quick: { type: 'boolean' }, 'no-redis': { type: 'boolean' }, 'selection-only': { type: 'boolean' } }, HELP);
   if (!args) return;
   const quick = args.values.quick === true;
+  if (args.values['selection-only'] === true) return selectionOnly(quick);
   const withRedis = args.values['no-redis'] !== true;
   const env = environment({ bench: 'discovery', quick, gcExposed: gc !== undefined, redis: withRedis ? (redisAvailable() ? 'redis-server (local, loopback)' : 'missing') : 'skipped' });
   printEnvironment(env);
@@ -220,4 +224,26 @@ export async function main(argv: string[]): Promise<void> {
     ],
   });
   writeResult('discovery', result, svg);
+}
+
+/** The selection-quality simulation alone: it runs the SDK's own placement decision (chooseNode). */
+async function selectionOnly(quick: boolean): Promise<void> {
+  const env = environment({ bench: 'discovery-selection', quick });
+  printEnvironment(env);
+  const started = performance.now();
+  const selection = await simulateSelection({ ...DEFAULT_SELECTION, sessions: quick ? 1000 : DEFAULT_SELECTION.sessions }, (s) => console.log(s));
+  const acceptance = { selectionAtLeast95pct: selection.correctFraction >= 0.95 };
+  console.log(
+    `selection: ${(100 * selection.correctFraction).toFixed(1)} % of ${selection.sessions} sessions on the truly fastest node ` +
+      `(${(100 * selection.correctFractionAfterWarmup).toFixed(1)} % after warm-up, ${(100 * selection.within1msFraction).toFixed(1)} % within 1 ms); ` +
+      `decide p50 ${selection.decideMs.p50.toFixed(1)} ms p99 ${selection.decideMs.p99.toFixed(1)} ms (simulated probe time + real query time)`,
+  );
+  console.log(`acceptance: ${JSON.stringify(acceptance)}`);
+  const svg = barChart({
+    title: `Sessions on the truly fastest node, cumulative (${selection.sessions} sessions, SDK placement code)`,
+    yLabel: '%',
+    categories: selection.curve.map(([n]) => String(n)),
+    series: [{ name: 'correct %', values: selection.curve.map(([, f]) => 100 * f) }],
+  });
+  writeResult('discovery-selection', { env, selection, acceptance, seconds: (performance.now() - started) / 1000 }, svg);
 }

@@ -9,11 +9,10 @@
  * locator until the session is on it (restore); connection attempts to the dead node (storms).
  * Targets: failover p99 < 250 ms, 0 failed calls, restore < 1 s.
  */
-import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/openSession.js';
-import type { Session, Tier } from '../client-sdk/Session.js';
+import type { Session, Tier } from '../client-sdk/session/Session.js';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
@@ -25,7 +24,7 @@ import { LocatorPlacement, type Placement } from './failover/Placement.js';
 import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
 import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';
 
-const HELP = `Usage: edge-offload bench failover [options]
+const HELP = `Usage: npm run bench -- failover [options]
 
 Kills the edge node (-9) under N sessions streaming at 90 Hz, measures failover to the cloud and
 restore to a new edge; then injects latency spikes. Writes bench/results/failover.{json,svg}.
@@ -243,11 +242,4 @@ export async function main(argv: string[]): Promise<void> {
   });
   // both placements are kept side by side: the list-based one isolates the SDK from discovery
   writeResult(placementKind === 'discovery' ? 'failover' : 'failover-locator', summary, svg);
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
-    console.error(`bench failover: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  });
 }

@@ -4,17 +4,25 @@
  * - `model.predict`   the tfjs layers API (what generic code would call)
  * - `dense ops`       the same weights as raw matMul/add/relu ops in one tidy (denseStack `run`)
  * - `js kernel`       the same weights in a plain JavaScript loop (denseStack `runJs`, no backend)
- * Outputs are checked against each other before timing. Writes bench/results/inference-latency.*
+ * Outputs are checked against each other before timing.
+ * Then the per-frame cost on the node of each predictor, the way a session runs it: a 90 Hz pose
+ * pushed into a PoseHistory, observed, and a 50 ms prediction made (learned includes its Kalman
+ * base, reset/stall guard, range check and decode). Budget: ≤ 20 µs a frame.
+ * Writes bench/results/inference-latency.*
  */
+import { loadavg } from 'node:os';
 import type { Tf } from '../edge-server/inference/backend.js';
-import { BACKENDS, BUNDLED_MODELS_DIR, HEAD_PREDICTOR_MODEL, ModelRegistry, loadTfBackend, registerBackend } from '../edge-server/inference/index.js';
+import { BACKENDS, BUNDLED_MODELS_DIR, HEAD_PREDICTOR_MODEL, ModelRegistry, createDefaultPredictors, loadTfBackend, registerBackend } from '../edge-server/inference/index.js';
+import { PoseHistory } from '../edge-server/PoseHistory.js';
+import type { PoseSample } from '../protocol/index.js';
+import { fromRotationVector, multiply } from '../protocol/motion/quaternion.js';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 import { summarize } from './lib/stats.js';
 
-const HELP = `Usage: edge-offload bench inference-latency [options]
+const HELP = `Usage: npm run bench -- inference-latency [options]
 
 Latency of the head-predictor model per tfjs backend and execution path, batch 1 and batch N.
 
@@ -42,7 +50,8 @@ export async function main(argv: string[]): Promise<void> {
   const batch = intFlag(args.values.batch, 'batch', 2, 4096) ?? 64;
   const runtime = await loadTfBackend({ log: () => {} });
   const tf: Tf = runtime.tf;
-  const env = environment({ iterations, batch, defaultBackend: runtime.backend, model: HEAD_PREDICTOR_MODEL });
+  // timings on a shared machine mean little without how busy it was
+  const env = environment({ iterations, batch, defaultBackend: runtime.backend, model: HEAD_PREDICTOR_MODEL, loadAverage1m: loadavg()[0] });
   printEnvironment(env);
 
   const rows: { backend: string; path: string; batch: number; p50: number; p99: number; perRowUs: number; n: number }[] = [];
@@ -95,10 +104,45 @@ export async function main(argv: string[]): Promise<void> {
     registry.dispose();
   }
   await tf.setBackend(runtime.backend);
+
+  // per-frame cost of each predictor on the node (JS execution path for learned)
+  const FRAME_BUDGET_US = 20;
+  const registry = await ModelRegistry.load(tf, BUNDLED_MODELS_DIR, { log: () => {} });
+  const frames: { predictor: string; p50Us: number; p99Us: number; n: number }[] = [];
+  const poses: PoseSample[] = [];
+  for (let i = 0; i < 90 * 60; i++) {
+    // a head swaying ±30° yaw at 0.5 Hz and ±15° pitch at 0.7 Hz while walking, 90 Hz
+    const t = i / 90;
+    const q = multiply(fromRotationVector([0, 0.52 * Math.sin(Math.PI * t), 0]), fromRotationVector([0.26 * Math.sin(4.4 * t + 1), 0, 0]));
+    poses.push({ device: 'head', time: Math.round(t * 1e6), position: [0.5 * t, 1.6 + 0.03 * Math.sin(11 * t), 0], orientation: q });
+  }
+  for (const factory of createDefaultPredictors(registry.get(HEAD_PREDICTOR_MODEL))) {
+    const history = new PoseHistory();
+    const predictor = factory.create();
+    let i = 0;
+    const frame = () => {
+      const pose = poses[i++ % poses.length]!;
+      // wrap around: a later lap is later in time
+      const lap = Math.floor((i - 1) / poses.length);
+      history.push({ ...pose, time: pose.time + lap * 61e6 });
+      predictor.observe?.(history.latest!);
+      const out = predictor.predict(history.samples, 50);
+      if (out instanceof Promise) throw new Error(`${factory.name} answered asynchronously on the JS path`);
+      if (!out.orientation.every(Number.isFinite)) throw new Error(`${factory.name}: non-finite prediction`);
+    };
+    // 100 frames per timed call: one frame is below the timer's resolution
+    const s = summarize(time(() => {
+      for (let k = 0; k < 100; k++) frame();
+    }, Math.max(10, Math.floor(iterations / 10))));
+    frames.push({ predictor: factory.name, p50Us: s.p50 * 10, p99Us: s.p99 * 10, n: s.n * 100 });
+    console.log(`per frame ${factory.name.padEnd(18)} p50 ${(s.p50 * 10).toFixed(2)} µs  p99 ${(s.p99 * 10).toFixed(2)} µs (${s.n * 100} frames)${factory.name === 'learned' ? `  budget ${FRAME_BUDGET_US} µs: ${s.p50 * 10 <= FRAME_BUDGET_US ? 'within' : 'OVER'}` : ''}`);
+  }
+  registry.dispose();
+
   const labels = rows.filter((r) => r.batch === 1).map((r) => `${r.backend} ${r.path}`);
   writeResult(
     'inference-latency',
-    { bench: 'inference-latency', environment: env, rows, skipped },
+    { bench: 'inference-latency', environment: env, rows, skipped, perFrame: { budgetUs: FRAME_BUDGET_US, horizonMs: 50, predictors: frames, loadAverage1mAfter: loadavg()[0] } },
     barChart({
       title: `head-predictor latency per backend and path (p50, ms; batch 1 vs ${batch})`,
       yLabel: 'ms',

@@ -9,12 +9,11 @@
  * minus node time: RTT + framing + transfer), decode (client JPEG decode). Target on CPU:
  * p50 ≤ RTT + 35 ms.
  *
- *   node dist/bench/motion-to-photon.js [--frames 25] [--rounds 4] [--size 640] [--quality 80]
+ *   npm run bench -- motion-to-photon [--frames 25] [--rounds 4] [--size 640] [--quality 80]
  * Writes bench/results/motion-to-photon.json + .svg and PNG frames of the test scene.
  */
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { connect, type Frame, type Session } from '../client-sdk/node.js';
 import { EdgeServer } from '../edge-server/index.js';
@@ -23,12 +22,12 @@ import { TEST_EYE_HEIGHT } from '../edge-server/render/testScene.js';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
-import { RESULTS_DIR, writeResult } from './lib/results.js';
+import { resultsDir, writeResult } from './lib/results.js';
 import { summarize, type Summary } from './lib/stats.js';
 import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';
-import { decodeFrame, findBlob, IS_RED } from '../test/support/colorBlobs.js';
+import { decodeFrame, findBlob, IS_RED } from './lib/colorBlobs.js';
 
-const HELP = `Usage: edge-offload bench motion-to-photon [options]
+const HELP = `Usage: npm run bench -- motion-to-photon [options]
 
 Pose sent → stereo frame (2 eyes side by side, JPEG) rendered on an edge node, received and
 decoded, over loopback, an emulated edge (5 ms RTT) and an emulated cloud (60 ms RTT).
@@ -76,7 +75,7 @@ function headPose(yawDegrees: number) {
 
 /** One eye of a received frame as a small PNG (palette: the test scene has few colours). */
 async function savePng(name: string, frame: Frame, eyeWidth: number, half: 0 | 1): Promise<string> {
-  const file = path.join(RESULTS_DIR, name);
+  const file = path.join(resultsDir(), name);
   await sharp(frame.data)
     .extract({ left: half * eyeWidth, top: 0, width: eyeWidth, height: frame.height })
     .png({ compressionLevel: 9, palette: true, colours: 32, dither: 0 })
@@ -86,7 +85,7 @@ async function savePng(name: string, frame: Frame, eyeWidth: number, half: 0 | 1
 
 const round2 = (s: Summary) => ({ n: s.n, p50: +s.p50.toFixed(2), p99: +s.p99.toFixed(2), mean: +s.mean.toFixed(2) });
 
-/** `edge-offload bench motion-to-photon [options]`; resolves when the results are written. */
+/** `npm run bench -- motion-to-photon [options]`; resolves when the results are written. */
 export async function main(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
@@ -124,7 +123,7 @@ export async function main(argv: string[]): Promise<void> {
 
   try {
     // Correctness before timing: both eyes see the red cube, the left eye's further right.
-    mkdirSync(RESULTS_DIR, { recursive: true });
+    mkdirSync(resultsDir(), { recursive: true });
     const saved: string[] = [];
     for (const yaw of [0, 20]) {
       const frame = await links[0]!.session.render({ pose: headPose(yaw), eye: 'both', camera, codec: 'jpeg', quality: 95 });
@@ -137,7 +136,7 @@ export async function main(argv: string[]): Promise<void> {
       const tag = yaw === 0 ? '' : `-yaw${yaw}`;
       saved.push(await savePng(`frame${tag}-left.png`, frame, size, 0), await savePng(`frame${tag}-right.png`, frame, size, 1));
     }
-    console.log(`correctness ok; saved ${saved.map((f) => path.basename(f)).join(', ')} in bench/results/`);
+    console.log(`correctness ok; saved ${saved.map((f) => path.basename(f)).join(', ')} in ${path.relative(process.cwd(), resultsDir()) || resultsDir()}`);
 
     const samples = new Map<string, Sample[]>(links.map((l) => [l.name, []]));
     let yaw = 0;
@@ -225,15 +224,4 @@ export async function main(argv: string[]): Promise<void> {
     for (const link of links) await link.proxy?.close();
     await server.close({ deadlineMs: 0 });
   }
-}
-
-// Run directly: node dist/bench/motion-to-photon.js [options]
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (err: Error) => {
-      console.error(err.message);
-      process.exit(1);
-    },
-  );
 }

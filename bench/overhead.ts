@@ -15,7 +15,7 @@ import { writeResult } from './lib/results.js';
 import { ms, summarize } from './lib/stats.js';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 
-const HELP = `Usage: edge-offload bench overhead [options]
+const HELP = `Usage: npm run bench -- overhead [options]
 
 Interleaves N predict round trips through our stack with N raw ws echoes of the same bytes.
 

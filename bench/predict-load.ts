@@ -17,7 +17,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { connect, NodeConnection, SimulatedHeadset, type Session } from '../client-sdk/node.js';
+import { connect, SimulatedHeadset, type Session } from '../client-sdk/node.js';
+import { NodeConnection } from '../client-sdk/link/NodeConnection.js';
 import { FrameClock } from './load/FrameClock.js';
 import { WireClient } from './load/WireClient.js';
 import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
@@ -26,7 +27,7 @@ import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 import { quantile, summarize, type Summary } from './lib/stats.js';
 
-const HELP = `Usage: edge-offload bench predict-load [options]
+const HELP = `Usage: npm run bench -- predict-load [options]
 
 N sessions stream poses at 90 Hz and request a 50 ms prediction every frame from one edge node
 (a child process); round-trip percentiles per predictor.

@@ -1,53 +1,60 @@
 /**
- * Trains the learned head-motion predictor on the CROM traces and saves it in tfjs layers format
- * into the repo (edge-server/inference/models/head-predictor/). Split by participant: the
- * validation participants (cromTraces.VALIDATION_PARTICIPANTS) never reach training.
+ * Trains the learned head-motion predictor on both head-motion data sets — seated (CROM) and
+ * walking (EyeNavGS) — and saves it in tfjs layers format into the repo
+ * (edge-server/inference/models/head-predictor/). Split by participant within each set: the
+ * validation participants (headMotion.ts) never reach training.
  *
- * Cleaning (cromTraces.ts): headset rows only, marker and duplicate rows dropped, and the runs whose
- * CSV export lost the quaternion (decimal commas) set aside: 15 of the 30 runs remain, covering 14
- * participants. The model is an MLP over a resampled window of recent poses in the head frame (motionWindow.ts)
- * that predicts a correction to the Kalman filter's prediction (spec.base). No synthetic data is used: the real
- * traces give ~180k anchors, enough for a model this size.
+ * The model is an MLP over a resampled window of recent poses in the head frame (motionWindow.ts)
+ * that predicts a correction to the per-session Kalman filter's prediction (spec.base). No
+ * synthetic data. The per-feature range of the training set is saved with the model
+ * (`featureBounds`): at run time a window outside it is answered by the filter (`out-of-range`).
  *
- *   node dist/bench/train-predictor.js [--data DIR] [--out DIR] [--epochs 10] [--hidden 64] [--stride 1] [--window 6] [--seed 1]
- * The shipped model is these defaults (~35 s on 2 cores). tfjs shuffles with its own unseeded
- * RNG, so retraining gives a close, not bit-identical, model.
+ * Reproducible: horizons, anchors, initial weights and the shuffling all come from --seed, so
+ * the same data and arguments give the same weights.
+ *
+ *   npm run train:predictor -- [--data DIR] [--out DIR] [--epochs N] [--hidden N] [--seed N] ...
  */
 import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_WINDOW_SPEC, OUTPUT_COUNT, correctionTowards, encodeWindow, featureCount, modelHorizon } from '../edge-server/inference/motionWindow.js';
 import { kalmanPredictor } from '../edge-server/inference/predictors/KalmanPredictor.js';
 import { loadTfBackend } from '../edge-server/inference/backend.js';
+import { ModelRegistry, constantVelocity, learnedPredictor } from '../edge-server/inference/index.js';
+import { compareToBaselines, evaluateAccuracy, printAccuracy } from './motion/accuracy.js';
 import { saveModelFiles } from './motion/saveModel.js';
-import type { PoseSample } from '../protocol/index.js';
-import { MISSING_TRACES_HELP, VALIDATION_PARTICIPANTS, findTraceDir, loadTraces, splitByParticipant, type Trace } from './motion/cromTraces.js';
+import type { Trace } from './motion/cromTraces.js';
+import { DEFAULT_DATA_ROOT, MISSING_DATA_HELP, findDataRoot, loadDataSets, splitSet } from './motion/headMotion.js';
 import { motionCases, seededRandom } from './motion/windows.js';
 
-const HELP = `Usage: node dist/bench/train-predictor.js [options]
+const HELP = `Usage: npm run train:predictor -- [options]
+       node dist/bench/train-predictor.js [options]
 
-Trains the learned head-motion predictor (MLP, tfjs-node) and saves it in tfjs format.
+Trains the learned head-motion predictor (MLP, tfjs-node) on the seated and walking data sets and
+saves it in tfjs format.
 
 Options:
-  --data DIR     folder of CROM traces (sNN_tK.csv.gz); default ../shared/data/head-motion when present
-  --out DIR      where to save model.json + weights (default edge-server/inference/models/head-predictor)
-  --epochs N     training epochs (default 10)
-  --hidden N     units per hidden layer (default 64)
-  --stride N     use every N-th tracker sample as an anchor (default 1)
-  --window N     poses in the model's input window, 90 Hz grid (default ${DEFAULT_WINDOW_SPEC.window})
-  --seed N       seed for horizons and shuffling (default 1)
-  -h, --help     this text
-
-Validation participants (${VALIDATION_PARTICIPANTS.join(', ')}) are held out from training.`;
+  --data DIR            folder holding crom/ and eyenavgs/ (default ${DEFAULT_DATA_ROOT})
+  --out DIR             where to save model.json + weights (default edge-server/inference/models/head-predictor)
+  --epochs N            training epochs (default 12)
+  --hidden N            units per hidden layer (default 96)
+  --stride-seated N     every N-th seated sample is an anchor (default 1)
+  --stride-walking N    every N-th walking sample is an anchor (default 8)
+  --window N            poses in the model's input window, 90 Hz grid (default ${DEFAULT_WINDOW_SPEC.window})
+  --seed N              seed for horizons, initial weights and shuffling (default 1)
+  --eval-stride N       after saving, evaluate on the validation participants every N-th sample (default 6; 0: skip)
+  -h, --help            this text`;
 
 const { values: args } = parseArgs({
   options: {
     data: { type: 'string' },
     out: { type: 'string', default: 'edge-server/inference/models/head-predictor' },
-    epochs: { type: 'string', default: '10' },
-    hidden: { type: 'string', default: '64' },
-    stride: { type: 'string', default: '1' },
+    epochs: { type: 'string', default: '12' },
+    hidden: { type: 'string', default: '96' },
+    'stride-seated': { type: 'string', default: '1' },
+    'stride-walking': { type: 'string', default: '8' },
     seed: { type: 'string', default: '1' },
+    'eval-stride': { type: 'string', default: '6' },
     window: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -57,9 +64,9 @@ if (args.help) {
   process.exit(0);
 }
 
-const dir = findTraceDir(args.data);
-if (!dir) {
-  console.error(MISSING_TRACES_HELP);
+const root = findDataRoot(args.data);
+if (!root) {
+  console.error(MISSING_DATA_HELP);
   process.exit(2);
 }
 
@@ -69,61 +76,97 @@ const tf = runtime.tf;
 if (runtime.backend !== 'tensorflow') console.warn(`WARNING: training on the ${runtime.backend} backend; run scripts/install-tfjs-node.sh for tfjs-node`);
 const spec = { ...DEFAULT_WINDOW_SPEC, ...(args.window ? { window: Number(args.window) } : {}) };
 const F = featureCount(spec);
-const random = seededRandom(Number(args.seed));
+const seed = Number(args.seed);
+const random = seededRandom(seed);
 const HISTORY = 32;
+const tty = process.stdout.isTTY;
 
 function buildSet(traces: readonly Trace[], stride: number, label: string): { x: Float32Array; y: Float32Array; n: number } {
-  const rows: { x: Float32Array; y: Float32Array }[] = [];
+  let x = new Float32Array(1 << 20);
+  let y = new Float32Array(1 << 18);
+  let n = 0;
+  const fx = new Float32Array(F);
+  const fy = new Float32Array(OUTPUT_COUNT);
   for (const trace of traces) {
-    const x: number[] = [];
-    const y: number[] = [];
-    const fx = new Float32Array(F);
-    const fy = new Float32Array(OUTPUT_COUNT);
     // the base filter runs along the whole trace, as it does along a session
-    const base = spec.base === 'kalman' ? kalmanPredictor().create() : undefined;
+    const base = kalmanPredictor().create();
     let fed = 0;
     for (const c of motionCases(trace, { historyLength: HISTORY, stride, minHistoryMs: 150, horizons: () => random() * spec.maxHorizonMs })) {
       const now = c.history[c.history.length - 1]!;
-      for (; base && fed < trace.poses.length && trace.poses[fed]!.time <= now.time; fed++) base.observe?.(trace.poses[fed]!);
-      const basePose = base?.predict(c.history, modelHorizon(c.horizonMs, spec)) as PoseSample | undefined;
-      const anchor = encodeWindow(c.history, c.horizonMs, fx, 0, spec, basePose);
+      for (; fed < trace.poses.length && trace.poses[fed]!.time <= now.time; fed++) base.observe(trace.poses[fed]!);
+      const basePose = base.predict(c.history, modelHorizon(c.horizonMs, spec));
+      // what the session would answer from the filter (reset, stall) is not the model's to learn
+      if (basePose.fallback) continue;
+      const anchor = encodeWindow(c.history, c.horizonMs, fx, 0, spec, spec.base === 'kalman' ? basePose : undefined);
       correctionTowards(anchor, c.truth, fy, 0, spec);
-      x.push(...fx);
-      y.push(...fy);
+      if ((n + 1) * F > x.length) {
+        const bigger = new Float32Array(x.length * 2);
+        bigger.set(x);
+        x = bigger;
+        const biggerY = new Float32Array(y.length * 2);
+        biggerY.set(y);
+        y = biggerY;
+      }
+      x.set(fx, n * F);
+      y.set(fy, n * OUTPUT_COUNT);
+      n++;
     }
-    rows.push({ x: Float32Array.from(x), y: Float32Array.from(y) });
-    process.stdout.write(`\r${label}: ${trace.name} (${trace.poses.length} poses, dropped ${trace.dropped.duplicate} duplicate + ${trace.dropped.trigger} trigger rows)   `);
+    if (tty) process.stdout.write(`\r${label}: ${trace.name}        `);
   }
-  const n = rows.reduce((s, r) => s + r.y.length / OUTPUT_COUNT, 0);
+  if (tty) process.stdout.write('\n');
+  console.log(`${label}: ${n} cases from ${traces.length} runs`);
+  return { x: x.subarray(0, n * F), y: y.subarray(0, n * OUTPUT_COUNT), n };
+}
+
+function concat(parts: { x: Float32Array; y: Float32Array; n: number }[]): { x: Float32Array; y: Float32Array; n: number } {
+  const n = parts.reduce((s, p) => s + p.n, 0);
   const x = new Float32Array(n * F);
   const y = new Float32Array(n * OUTPUT_COUNT);
   let i = 0;
-  for (const r of rows) {
-    x.set(r.x, i * F);
-    y.set(r.y, i * OUTPUT_COUNT);
-    i += r.y.length / OUTPUT_COUNT;
+  for (const p of parts) {
+    x.set(p.x, i * F);
+    y.set(p.y, i * OUTPUT_COUNT);
+    i += p.n;
   }
-  process.stdout.write(`\n${label}: ${n} cases\n`);
   return { x, y, n };
 }
 
 const started = Date.now();
-console.log(`traces: ${dir}\nbackend: ${tf.getBackend()} (tfjs ${tf.version.tfjs}), node ${process.version}`);
-const all = loadTraces(dir, (name) => process.stdout.write(`\rreading ${name}   `));
-process.stdout.write('\n');
-const traces = all.filter((t) => t.usable);
-const skipped = all.filter((t) => !t.usable).map((t) => t.name);
-if (skipped.length) console.log(`skipped ${skipped.length} runs whose export lost the quaternion columns (decimal commas): ${skipped.join(' ')}`);
-const { train, validation } = splitByParticipant(traces);
-const trainSet = buildSet(train, Number(args.stride), 'train');
-const valSet = buildSet(validation, 8, 'validation');
+console.log(`data: ${root}\nbackend: ${tf.getBackend()} (tfjs ${tf.version.tfjs}), node ${process.version}`);
+const sets = loadDataSets(root, undefined, (name) => tty && process.stdout.write(`\rreading ${name}        `));
+if (tty) process.stdout.write('\n');
+const strides = { seated: Number(args['stride-seated']), walking: Number(args['stride-walking']) };
+const trainParts = [];
+const valParts = [];
+const trainedOn: Record<string, string[]> = {};
+const heldOut: Record<string, string[]> = {};
+for (const set of sets) {
+  const { train, validation } = splitSet(set);
+  trainedOn[set.name] = [...new Set(train.map((t) => t.participant))];
+  heldOut[set.name] = [...set.validationParticipants];
+  trainParts.push(buildSet(train, strides[set.name], `${set.name} train`));
+  valParts.push(buildSet(validation, 8, `${set.name} validation`));
+}
+const trainSet = concat(trainParts);
+const valSet = concat(valParts);
+
+// the range the model saw, per feature: the run-time guard for "outside the training range"
+const featureBounds = { min: new Array<number>(F).fill(Infinity), max: new Array<number>(F).fill(-Infinity) };
+for (let i = 0; i < trainSet.n; i++) {
+  for (let k = 0; k < F; k++) {
+    const v = trainSet.x[i * F + k]!;
+    if (v < featureBounds.min[k]!) featureBounds.min[k] = v;
+    if (v > featureBounds.max[k]!) featureBounds.max[k] = v;
+  }
+}
 
 const hidden = Number(args.hidden);
+const init = (k: number) => tf.initializers.glorotUniform({ seed: seed * 1000 + k });
 const model = tf.sequential({
   layers: [
-    tf.layers.dense({ inputShape: [F], units: hidden, activation: 'relu', name: 'hidden1' }),
-    tf.layers.dense({ units: hidden, activation: 'relu', name: 'hidden2' }),
-    // starts at zero correction = constant velocity, then learns what CV gets wrong
+    tf.layers.dense({ inputShape: [F], units: hidden, activation: 'relu', name: 'hidden1', kernelInitializer: init(1) }),
+    tf.layers.dense({ units: hidden, activation: 'relu', name: 'hidden2', kernelInitializer: init(2) }),
+    // starts at zero correction = the Kalman filter's answer, then learns what the filter gets wrong
     tf.layers.dense({ units: OUTPUT_COUNT, kernelInitializer: 'zeros', name: 'correction' }),
   ],
 });
@@ -134,35 +177,55 @@ const ys = tf.tensor2d(trainSet.y, [trainSet.n, OUTPUT_COUNT]);
 const xv = tf.tensor2d(valSet.x, [valSet.n, F]);
 const yv = tf.tensor2d(valSet.y, [valSet.n, OUTPUT_COUNT]);
 const zeroLoss = (tf.losses.huberLoss(yv, tf.zerosLike(yv)) as import('@tensorflow/tfjs').Scalar).dataSync()[0]!;
-console.log(`model: ${F} → ${hidden} → ${hidden} → ${OUTPUT_COUNT}, ${model.countParams()} parameters; validation loss of the base predictor alone: ${zeroLoss.toFixed(5)}`);
+console.log(`model: ${F} → ${hidden} → ${hidden} → ${OUTPUT_COUNT}, ${model.countParams()} parameters, ${trainSet.n} training cases; validation loss of the filter alone: ${zeroLoss.toFixed(5)}`);
 
 const epochs = Number(args.epochs);
-await model.fit(xs, ys, {
-  epochs,
-  batchSize: 512,
-  shuffle: true,
-  validationData: [xv, yv],
-  verbose: 0,
-  callbacks: {
-    onEpochBegin: async (epoch: number) => {
-      // step the learning rate down for the last third
-      if (epoch === Math.floor((epochs * 2) / 3)) (model.optimizer as unknown as { learningRate: number }).learningRate = 5e-4;
-    },
-    onEpochEnd: async (epoch: number, logs?: import('@tensorflow/tfjs').Logs) => {
-      console.log(`epoch ${epoch + 1}/${epochs}: loss ${logs?.loss?.toFixed(5)} val_loss ${logs?.val_loss?.toFixed(5)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-    },
-  },
-});
+const order = new Int32Array(trainSet.n).map((_, i) => i);
+for (let epoch = 0; epoch < epochs; epoch++) {
+  // seeded shuffle (tfjs's own is unseeded), so a retrain gives the same weights
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  // step the learning rate down for the last third
+  if (epoch === Math.floor((epochs * 2) / 3)) (model.optimizer as unknown as { learningRate: number }).learningRate = 5e-4;
+  const index = tf.tensor1d(order, 'int32');
+  const xe = tf.gather(xs, index);
+  const ye = tf.gather(ys, index);
+  const history = await model.fit(xe, ye, { epochs: 1, batchSize: 512, shuffle: false, validationData: [xv, yv], verbose: 0 });
+  tf.dispose([index, xe, ye]);
+  const loss = history.history.loss?.[0] as number;
+  const valLoss = history.history.val_loss?.[0] as number;
+  console.log(`epoch ${epoch + 1}/${epochs}: loss ${loss.toFixed(5)} val_loss ${valLoss.toFixed(5)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+}
 
 model.setUserDefinedMetadata({
   kind: 'edge-offload/head-predictor',
   spec: { ...spec },
-  trainedOn: [...new Set(train.map((t) => t.participant))],
-  validation: [...new Set(validation.map((t) => t.participant))],
+  trainedOn,
+  validation: heldOut,
   trainCases: trainSet.n,
-  runs: traces.map((t) => t.name),
+  seed,
+  args: { epochs, hidden, strides },
+  featureBounds,
 });
 const out = resolve(args.out);
 mkdirSync(out, { recursive: true });
 await model.save(saveModelFiles(tf, out));
 console.log(`saved ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+tf.dispose([xs, ys, xv, yv]);
+model.dispose();
+
+// the saved model, loaded from disk as a node loads it, through the product's predictor, on the
+// validation participants of each set, next to the baselines
+if (Number(args['eval-stride']) > 0) {
+  const registry = await ModelRegistry.load(tf, resolve(out, '..'), { log: () => {} });
+  const predictors = [constantVelocity, kalmanPredictor(), learnedPredictor(registry.get(basename(out))!)];
+  const results = await evaluateAccuracy(sets, predictors, Number(args['eval-stride']));
+  printAccuracy(results);
+  const { qualifies } = compareToBaselines(results);
+  console.log(`learned is ${qualifies.learned ? '' : 'NOT '}no worse than the better baseline (p95) on every set and horizon (${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
+  registry.dispose();
+}

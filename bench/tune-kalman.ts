@@ -8,21 +8,22 @@
 import { parseArgs } from 'node:util';
 import { angleBetween } from '../protocol/motion/quaternion.js';
 import { kalmanPredictor } from '../edge-server/inference/predictors/KalmanPredictor.js';
-import { MISSING_TRACES_HELP, findTraceDir, loadTraces, splitByParticipant } from './motion/cromTraces.js';
+import { MISSING_DATA_HELP, findDataRoot, loadDataSets, splitSet } from './motion/headMotion.js';
 import { motionCases } from './motion/windows.js';
 import { quantile } from './lib/stats.js';
 
 const { values: args } = parseArgs({ options: { data: { type: 'string' }, stride: { type: 'string', default: '6' }, help: { type: 'boolean', short: 'h' } } });
 if (args.help) {
-  console.log('Usage: node dist/bench/tune-kalman.js [--data DIR] [--stride N]\nGrid-searches Kalman noise settings on the training participants (50 ms, p95 angular error).');
+  console.log('Usage: node dist/bench/tune-kalman.js [--data DIR] [--stride N]\n  --data DIR  folder holding crom/ and eyenavgs/ (default ../shared/data/head-motion)\nGrid-searches Kalman noise settings on the training participants (50 ms, p95 angular error).');
   process.exit(0);
 }
-const dir = findTraceDir(args.data);
-if (!dir) {
-  console.error(MISSING_TRACES_HELP);
+const root = findDataRoot(args.data);
+if (!root) {
+  console.error(MISSING_DATA_HELP);
   process.exit(2);
 }
-const { train } = splitByParticipant(loadTraces(dir).filter((t) => t.usable));
+// both data sets' training participants (seated and walking), never the validation ones
+const train = loadDataSets(root).flatMap((set) => splitSet(set).train);
 const results: { rotationNoise: number; rotationMeasurementStd: number; positionNoise: number; angleP95: number; positionP95: number }[] = [];
 for (const rotationNoise of [100, 400, 1600, 6400]) {
   for (const rotationMeasurementStd of [0.0005, 0.002, 0.005]) {

@@ -1,21 +1,24 @@
 /**
  * edge-offload client SDK, browser-safe entry: uses the global WebSocket. Node apps import
  * `edge-offload/client`, which resolves to `node.ts` and brings the `ws` implementation.
+ *
+ * The public face: sessions (`connect`, `openSession`), locators, the frame stream, reprojection,
+ * the typed errors and the protocol's types. The layers underneath (links, connections,
+ * transports, probing) are internal.
  */
-export { connect, Session, type Prediction, type RenderRequest, type Frame, type SessionEvents, type SessionOptions, type Tier } from './Session.js';
-export { NodeConnection, type NodeConnectionOptions, type NodeConnectionEvents } from './NodeConnection.js';
-export { DirectLink } from './DirectLink.js';
-export type { SessionBackend, CallOptions } from './SessionBackend.js';
-export { RttStats, quantile, type RttSummary } from './RttStats.js';
-export { EnhancedEventEmitter } from './EnhancedEventEmitter.js';
-export { Transport } from './transport/Transport.js';
-export { WebSocketTransport, setDefaultWebSocket, type WebSocketConstructor } from './transport/WebSocketTransport.js';
+export { connect, Session, type Prediction, type RenderRequest, type Frame, type NodeInfo, type SessionEvents, type SessionOptions, type Tier } from './session/Session.js';
+export type { CallOptions, PredictOptions } from './session/SessionBackend.js';
+export { TierReason } from './session/TierReason.js';
 export { openSession, type OpenSessionOptions } from './openSession.js';
-export { Failover, TierReason, type FailoverOptions, type FailoverEvents, type FailoverState } from './Failover.js';
-export { MutableLocator } from './MutableLocator.js';
-export { DiscoveryLocator, DiscoveryRequestError, type DiscoveryLocatorOptions } from './DiscoveryLocator.js';
-export { StaticLocator, type NodeLocator, type NodeCandidate, type Shortlist, type ProbeReport } from './locator.js';
-export { SimulatedHeadset } from './SimulatedHeadset.js';
-export { FrameStream, type FrameStreamOptions, type RenderFn } from './FrameStream.js';
+export type { Failover, FailoverOptions, FailoverState } from './placement/Failover.js';
+export { ConnectError, ConnectErrorCode } from './errors.js';
+export { quantile, type RttSummary } from './link/RttStats.js';
+export { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
+export { setDefaultWebSocket, type WebSocketConstructor } from './transport/WebSocketTransport.js';
+export { MutableLocator } from './placement/MutableLocator.js';
+export { DiscoveryLocator, DiscoveryRequestError, type DiscoveryLocatorOptions } from './placement/DiscoveryLocator.js';
+export { StaticLocator, type NodeLocator, type NodeCandidate, type Shortlist, type ProbeReport } from './placement/locator.js';
+export { SimulatedHeadset } from './session/SimulatedHeadset.js';
+export { FrameStream, type FrameStreamOptions, type FrameStreamEvents, type FrameTiming, type RenderFn } from './session/FrameStream.js';
 export * as reproject from './reproject.js';
 export * from '../protocol/index.js';

@@ -6,8 +6,8 @@
  *   const session = await openSession({ locator: new StaticLocator({ edge, cloud }), budgetMs: 20 });
  *   session.on('tier', (tier, reason) => console.log(tier, reason));
  */
-import { Failover, type FailoverOptions } from './Failover.js';
-import { Session } from './Session.js';
+import { Failover, type FailoverOptions } from './placement/Failover.js';
+import { Session } from './session/Session.js';
 
 export interface OpenSessionOptions extends FailoverOptions {
   /** Overall deadline of one call across every node it is tried on, ms. @default 10000 */

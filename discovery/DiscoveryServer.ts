@@ -12,8 +12,12 @@
  *
  * Errors are `{ error: { code, message } }` with the status from errors.ts. Bodies are capped
  * before parsing, and each client IP has token buckets per operation.
+ *
+ * Web pages: with `tls` it serves https/wss. The client endpoints (query, report, healthz) answer
+ * CORS for `corsOrigins` (default `*`: they are public and credential-free) including the JSON
+ * POST's preflight; register/heartbeat never do (nodes are not browsers).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { debuglog } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -23,6 +27,7 @@ import { normaliseIp } from './locate.js';
 import { TokenBuckets, type RateLimit } from './rateLimit.js';
 import { MemoryRegistry } from './registry/MemoryRegistry.js';
 import type { Registry } from './registry/Registry.js';
+import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/webAccess.js';
 
 const log = debuglog('edge-offload:discovery');
 
@@ -39,6 +44,10 @@ export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   maxBodyBytes?: number;
   /** Per-IP limits. Defaults: query 20/s burst 40, register 2/s burst 20, heartbeat 200/s burst 400, report 20/s burst 40. */
   rateLimits?: Partial<Record<Operation, RateLimit>>;
+  /** Serve https/wss with this certificate. Default plain http/ws. */
+  tls?: TlsOptions;
+  /** Page origins allowed to call query/report/healthz cross-origin; `[]` none. Default `['*']`. */
+  corsOrigins?: readonly string[];
 }
 
 const DEFAULT_RATE_LIMITS: Record<Operation, RateLimit> = {
@@ -49,12 +58,12 @@ const DEFAULT_RATE_LIMITS: Record<Operation, RateLimit> = {
   report: { ratePerSecond: 20, burst: 40 },
 };
 
-const ROUTES: Record<string, { op: Operation | 'health'; methods: string[] }> = {
+const ROUTES: Record<string, { op: Operation | 'health'; methods: string[]; cors?: true }> = {
   '/v1/register': { op: 'register', methods: ['POST'] },
   '/v1/heartbeat': { op: 'heartbeat', methods: ['POST'] },
-  '/v1/query': { op: 'query', methods: ['GET', 'POST'] },
-  '/v1/report': { op: 'report', methods: ['POST'] },
-  '/healthz': { op: 'health', methods: ['GET'] },
+  '/v1/query': { op: 'query', methods: ['GET', 'POST'], cors: true },
+  '/v1/report': { op: 'report', methods: ['POST'], cors: true },
+  '/healthz': { op: 'health', methods: ['GET'], cors: true },
 };
 
 export class DiscoveryServer {
@@ -65,6 +74,7 @@ export class DiscoveryServer {
   readonly #buckets: Record<Operation, TokenBuckets>;
   readonly #http: Server;
   readonly #wss: WebSocketServer;
+  readonly #cors: CorsPolicy;
   #closed = false;
 
   constructor(options: DiscoveryServerOptions = {}) {
@@ -79,7 +89,8 @@ export class DiscoveryServer {
       heartbeat: new TokenBuckets(limits.heartbeat),
       report: new TokenBuckets(limits.report),
     };
-    this.#http = createServer((req, res) => void this.#onRequest(req, res));
+    this.#cors = new CorsPolicy({ origins: options.corsOrigins ?? ['*'] });
+    this.#http = createWebServer(options.tls, (req, res) => void this.#onRequest(req, res));
     this.#http.keepAliveTimeout = 30_000;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes });
     this.#http.on('upgrade', (req, socket, head) => {
@@ -101,7 +112,7 @@ export class DiscoveryServer {
     });
     const { port, address, family } = this.#http.address() as AddressInfo;
     const host = family === 'IPv6' ? `[${address}]` : address;
-    return { port, url: `http://${host}:${port}` };
+    return { port, url: `${this.#options.tls ? 'https' : 'http'}://${host}:${port}` };
   }
 
   get closed(): boolean {
@@ -124,6 +135,7 @@ export class DiscoveryServer {
       const url = new URL(req.url ?? '/', 'http://x');
       const route = ROUTES[url.pathname];
       if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report`);
+      if (route.cors && this.#cors.handle(req, res, route.methods)) return;
       if (!route.methods.includes(req.method ?? '')) {
         res.setHeader('allow', route.methods.join(', '));
         throw new DiscoveryError(E.METHOD_NOT_ALLOWED, `${url.pathname} accepts ${route.methods.join(' or ')}`);

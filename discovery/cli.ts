@@ -9,6 +9,7 @@ import { MemoryRegistry } from './registry/MemoryRegistry.js';
 import { RedisRegistry } from './registry/RedisRegistry.js';
 import type { Registry } from './registry/Registry.js';
 import { TrustedOperators } from './trust.js';
+import { loadTlsFiles, parseCorsOrigins } from '../protocol/webAccess.js';
 
 export const DISCOVERY_HELP = `Usage: edge-offload discovery [options]
        edge-offload discovery keygen <operator|node|authorize> …   (see keygen --help)
@@ -28,6 +29,10 @@ Options:
                            a node silent for 3 intervals leaves (env DISCOVERY_MISSED_HEARTBEATS)
   --default-location LAT,LON  where clients on private/loopback addresses are placed
                            (default env DISCOVERY_DEFAULT_LOCATION, else 0,0)
+  --tls-cert FILE --tls-key FILE  serve https/wss with this PEM certificate and key
+  --cors-origin ORIGIN     page origin allowed to call query/report/healthz from a browser;
+                           repeat or comma-separate; '*' any, 'none' no cross-origin
+                           (default '*': those endpoints are public and take no credentials)
   -h, --help               this text`;
 
 export async function runDiscoveryCommand(argv: string[]): Promise<number> {
@@ -42,6 +47,9 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
       operators: { type: 'string' },
       'heartbeat-ms': { type: 'string' },
       'default-location': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'cors-origin': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -68,6 +76,8 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
     registry,
     operators,
     locator: new IpLocator(defaultLocation ? { defaultLocation } : {}),
+    tls: loadTlsFiles(values['tls-cert'], values['tls-key']),
+    ...(values['cors-origin'] ? { corsOrigins: parseCorsOrigins(values['cors-origin']) } : {}),
   });
   const { url } = await server.listen();
   console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms)`);

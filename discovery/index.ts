@@ -2,6 +2,7 @@
 export { DiscoveryServer, type DiscoveryServerOptions } from './DiscoveryServer.js';
 export { DiscoveryService, type Candidate, type QueryAnswer } from './DiscoveryService.js';
 export { NodeAgent, type NodeAgentOptions, type NodeStatus } from './NodeAgent.js';
+export { attachDiscoveryAgent, capabilitiesOf, type DiscoverableServer, type EdgeDiscoveryOptions } from './edgeAgent.js';
 export { DiscoveryError, DiscoveryErrorCode } from './errors.js';
 export type { NodeDescriptor, OperatorAuthorization, Registration, Heartbeat } from './descriptor.js';
 export { generateKeyPair, authorizeNode, signRegistration, signHeartbeat, publicKeyFromPrivate } from './identity.js';

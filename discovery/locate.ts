@@ -5,6 +5,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import type { LatLon } from './geo.js';
+import { importOptional } from '../protocol/optionalPackages.js';
 
 export type LocationSource = 'client' | 'geoip' | 'default';
 export interface Located extends LatLon {
@@ -47,7 +48,7 @@ let geoip: GeoipModule | undefined;
  */
 export async function preloadGeoip(): Promise<void> {
   if (geoip === undefined) {
-    const mod = (await import('geoip-lite')) as unknown as { default?: GeoipModule } & GeoipModule;
+    const mod = (await importOptional('locating clients by IP (edge-offload discovery)', () => import('geoip-lite'))) as unknown as { default?: GeoipModule } & GeoipModule;
     geoip = mod.default ?? mod;
   }
 }

@@ -1,16 +1,24 @@
 /**
  * An edge (or cloud) node: one HTTP port that upgrades `/v1/session` to the session protocol and
- * answers `GET /healthz`. Owns the sessions and the engines' lifetimes.
+ * answers `GET /healthz`. Owns the sessions and the engines' lifetimes: it hears each session's
+ * `@close` to forget it (no polling), emits `session` for each new one, and `close()` closes
+ * every session and waits for their sockets before closing the engines.
+ *
+ * For web pages: `tls` makes it https/wss (an https page may not open ws://), `/healthz` answers
+ * CORS for `corsOrigins`, and `viewer` serves the viewer page at `/viewer/`.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { CloseCode, Logger, resolveLimits, type ErrorCode, type NodeTier, type WireLimits } from '../protocol/index.js';
+import { CloseCode, EnhancedEventEmitter, Logger, resolveLimits, type ErrorCode, type NodeTier, type WireLimits } from '../protocol/index.js';
 import type { InferenceEngine, PredictorFactory, RenderEngine } from './engines.js';
 import { baselinePredictors } from './inference/baselinePredictors.js';
-import { Session, type SessionContext } from './Session.js';
+import type { NodeContext } from './handlers/index.js';
+import { Session } from './Session.js';
+import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/webAccess.js';
+import { serveViewerFile, VIEWER_PATH } from './viewerAssets.js';
 
 const logger = new Logger('edge:server');
 
@@ -40,15 +48,28 @@ export interface EdgeServerOptions {
   maxInflightRequests?: number;
   /** @default 8 MiB */
   maxBufferedBytes?: number;
+  /** A client that does not answer our close frame within this is cut off. @default 1000 */
+  closeHandshakeMs?: number;
+  /** Serve https/wss with this certificate. @default plain http/ws */
+  tls?: TlsOptions;
+  /** Page origins allowed to read `/healthz` cross-origin; `[]` none. @default ['*'] (public, no credentials) */
+  corsOrigins?: readonly string[];
+  /** Serve the viewer page at `/viewer/` (same origin as the node; it still finds nodes through discovery). @default false */
+  viewer?: boolean;
 }
 
 export interface ListenResult {
   port: number;
-  /** ws:// URL of the session endpoint. */
+  /** ws:// (wss:// with TLS) URL of the session endpoint. */
   url: string;
 }
 
-export class EdgeServer {
+export type EdgeServerEvents = {
+  /** A client upgraded to a session (before its `hello`); listen to its `open`/`close`. */
+  session: [Session];
+};
+
+export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
   readonly nodeId: string;
   readonly tier: NodeTier;
   readonly #options: EdgeServerOptions;
@@ -56,14 +77,18 @@ export class EdgeServer {
   readonly #wss: WebSocketServer;
   readonly #sessions = new Map<string, Session>();
   readonly #errors = new Map<ErrorCode, number>();
-  readonly #context: SessionContext;
+  readonly #context: NodeContext;
+  /** Resolves `close()`'s wait for clients to leave during a drain; called when the last session closes. */
+  #allGone: (() => void) | undefined;
   readonly #startedAt = performance.now();
   readonly #healthSections = new Map<string, () => unknown>();
   #draining = false;
   #closed = false;
   #url = '';
+  readonly #cors: CorsPolicy;
 
   constructor(options: EdgeServerOptions = {}) {
+    super();
     this.#options = options;
     this.nodeId = options.nodeId ?? randomUUID();
     this.tier = options.tier ?? 'edge';
@@ -82,13 +107,15 @@ export class EdgeServer {
       helloTimeoutMs: options.helloTimeoutMs ?? Number(process.env.EDGE_OFFLOAD_HELLO_TIMEOUT_MS ?? 5000),
       maxInflightRequests: options.maxInflightRequests ?? 64,
       maxBufferedBytes: options.maxBufferedBytes ?? 8 << 20,
+      closeHandshakeMs: options.closeHandshakeMs ?? 1000,
       countError: (code) => this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1),
     };
     // ws enforces maxPayload while reading, before a frame is buffered whole. It is set to twice
     // our limit so a moderately oversize frame reaches the codec and gets a TOO_LARGE `error`
     // the client can read; anything larger is cut off by ws itself (close 1009), unread
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2, perMessageDeflate: false });
-    this.#http = createServer((req, res) => this.#onHttp(req, res));
+    this.#cors = new CorsPolicy({ origins: options.corsOrigins ?? ['*'] });
+    this.#http = createWebServer(options.tls, (req, res) => this.#onHttp(req, res));
     this.#http.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
   }
 
@@ -103,7 +130,7 @@ export class EdgeServer {
     });
     const address = this.#http.address() as AddressInfo;
     const printableHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.#url = `ws://${printableHost}:${address.port}${SESSION_PATH}`;
+    this.#url = `${this.#options.tls ? 'wss' : 'ws'}://${printableHost}:${address.port}${SESSION_PATH}`;
     logger.debug(`node ${this.nodeId} (${this.tier}) listening on ${this.#url}`);
     return { port: address.port, url: this.#url };
   }
@@ -157,31 +184,41 @@ export class EdgeServer {
       await this.#sessionsGone(deadlineMs);
     }
     this.#closed = true;
-    for (const session of this.#sessions.values()) session.close(CloseCode.DRAINED, reason);
+    const left = [...this.#sessions.values()];
+    for (const session of left) session.close(CloseCode.DRAINED, reason);
+    // sessions answer our close frame (or are cut off after closeHandshakeMs): their sockets are gone
+    // before the engines they were using close
+    await Promise.all(left.map((session) => session.socketClosed));
     this.#wss.close();
     this.#http.closeAllConnections();
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
     await Promise.all([this.#context.inference?.close(), this.#context.renderer?.close()]);
   }
 
+  /** Resolves when every session has closed (each one's `@close`) or after `deadlineMs`. */
   #sessionsGone(deadlineMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const deadline = setTimeout(finish, deadlineMs);
-      const poll = setInterval(() => this.#sessions.size === 0 && finish(), 10);
-      function finish() {
+      const finish = () => {
         clearTimeout(deadline);
-        clearInterval(poll);
+        this.#allGone = undefined;
         resolve();
-      }
+      };
+      const deadline = setTimeout(finish, deadlineMs);
+      this.#allGone = finish;
     });
   }
 
   #onHttp(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/healthz' && this.#cors.handle(req, res, ['GET'])) return;
     if (req.method === 'GET' && path === '/healthz') {
       const body = JSON.stringify(this.health());
       res.writeHead(this.#draining ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(body);
+      return;
+    }
+    if (this.#options.viewer && req.method === 'GET' && path.startsWith(VIEWER_PATH.slice(0, -1))) {
+      void serveViewerFile(path, res);
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });
@@ -198,8 +235,13 @@ export class EdgeServer {
     if (this.#sessions.size >= (this.#options.maxSessions ?? 1000)) return refuse(503, 'Service Unavailable');
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const id = randomUUID();
-      const session = new Session(id, ws, this.#context, () => this.#sessions.delete(id));
+      const session = new Session(id, ws, this.#context);
       this.#sessions.set(id, session);
+      session.on('@close', () => {
+        this.#sessions.delete(id);
+        if (this.#sessions.size === 0) this.#allGone?.();
+      });
+      this.safeEmit('session', session);
     });
   }
 }

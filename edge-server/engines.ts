@@ -4,6 +4,7 @@
  * advertise `render`, and `render` requests get `UNSUPPORTED`.
  */
 import type { FrameMessage, PoseSample, RenderMessage, Tensor } from '../protocol/index.js';
+import type { Prediction } from './inference/predictors/prediction.js';
 
 /**
  * Recent poses of one device, oldest first, duplicates (same time) already dropped. The samples
@@ -17,7 +18,8 @@ export interface Predictor {
   /** Called for every new sample, before any `predict`, in time order. */
   observe?(sample: PoseSample): void;
   /** The pose `horizonMs` after the newest sample in `history`. */
-  predict(history: PoseHistory, horizonMs: number): PoseSample | Promise<PoseSample>;
+  /** The pose `horizonMs` ahead; `fallback` set when a guard answered instead of the model. */
+  predict(history: PoseHistory, horizonMs: number): Prediction | Promise<Prediction>;
   close?(): void;
 }
 

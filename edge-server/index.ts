@@ -1,5 +1,7 @@
 export { EdgeServer, SESSION_PATH, type EdgeServerOptions, type ListenResult } from './EdgeServer.js';
-export { Session } from './Session.js';
+export { Session, type SessionEvents } from './Session.js';
+export type { EdgeServerEvents } from './EdgeServer.js';
+export type { Handler, HandlerContext, HandlerTable, NodeContext } from './handlers/index.js';
 export { PoseHistory } from './PoseHistory.js';
 export type { InferenceEngine, Predictor, PredictorFactory, RenderEngine, RenderedFrame, PoseHistory as PoseWindow } from './engines.js';
 export { baselinePredictors, constantVelocity, noPrediction } from './inference/baselinePredictors.js';

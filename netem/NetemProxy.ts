@@ -9,7 +9,7 @@
  *   proxy.update({ delayMs: 40 }); proxy.cut(); proxy.restore(); await proxy.close();
  */
 import net from 'node:net';
-import { DelayLine, DEFAULT_LINK, validateLinkParams, type LinkParams } from './DelayLine.js';
+import { DelayLine, resolveLinkParams, updateLinkParams, type LinkParams } from './DelayLine.js';
 
 export type { LinkParams } from './DelayLine.js';
 
@@ -68,7 +68,7 @@ export interface NetemProxy {
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** This project only ever talks to loopback; a typo must not send bench traffic anywhere else. */
-function assertLoopback(host: string, path: string): void {
+export function assertLoopback(host: string, path: string): void {
   if (!LOOPBACK.has(host)) throw new TypeError(`${path} must be a loopback address (127.0.0.1, ::1, localhost), got ${JSON.stringify(host)}`);
 }
 
@@ -79,24 +79,21 @@ interface Link {
   down: DelayLine;
 }
 
+/** A loopback `{ host, port }` or a TypeError naming `path`. */
+export function assertTarget(target: NetemTarget | undefined, path = 'netem.target'): asserts target is NetemTarget {
+  if (!target || typeof target.host !== 'string' || !Number.isInteger(target.port) || target.port <= 0 || target.port > 65535) {
+    throw new TypeError(`${path} must be { host, port } with a port in 1..65535`);
+  }
+  assertLoopback(target.host, `${path}.host`);
+}
+
 export async function startNetemProxy(options: NetemOptions): Promise<NetemProxy> {
   const { target } = options;
-  if (!target || typeof target.host !== 'string' || !Number.isInteger(target.port) || target.port <= 0 || target.port > 65535) {
-    throw new TypeError('netem.target must be { host, port } with a port in 1..65535');
-  }
-  assertLoopback(target.host, 'netem.target.host');
+  assertTarget(target);
   const host = options.host ?? '127.0.0.1';
   assertLoopback(host, 'netem.host');
-  validateLinkParams(options);
+  const params = resolveLinkParams(options);
   const maxQueuedBytes = options.maxQueuedBytes ?? 4 << 20;
-
-  const params: LinkParams = {
-    delayMs: options.delayMs ?? DEFAULT_LINK.delayMs,
-    jitterMs: options.jitterMs ?? DEFAULT_LINK.jitterMs,
-    lossRate: options.lossRate ?? DEFAULT_LINK.lossRate,
-    lossStallMs: options.lossStallMs ?? DEFAULT_LINK.lossStallMs,
-    bandwidthBytesPerS: options.bandwidthBytesPerS ?? DEFAULT_LINK.bandwidthBytesPerS,
-  };
   const stats: NetemStats = { connections: 0, open: 0, bytesUp: 0, bytesDown: 0 };
   const links = new Set<Link>();
   let cutMode: CutMode | undefined;
@@ -201,10 +198,7 @@ export async function startNetemProxy(options: NetemOptions): Promise<NetemProxy
       return { ...stats };
     },
     update(partial) {
-      validateLinkParams(partial);
-      for (const [key, value] of Object.entries(partial) as [keyof LinkParams, number | undefined][]) {
-        if (value !== undefined && key in params) params[key] = value;
-      }
+      updateLinkParams(params, partial);
     },
     cut(mode = 'reset') {
       if (mode !== 'reset' && mode !== 'blackhole') throw new TypeError(`netem.cut mode must be 'reset' or 'blackhole'`);

@@ -4,7 +4,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, ProtocolError, CloseCode } from './errors.js';
-import { DEFAULT_CLIENT_MAX_FRAME_BYTES, DEFAULT_LIMITS, type WireLimits } from './limits.js';
+import { DEFAULT_LIMITS, SEND_LIMITS, type WireLimits } from './limits.js';
 import { schemas, type Message, type MessageType } from './messages.js';
 import { isPlainObject } from './schema.js';
 import { scanMessagePack } from './scan.js';
@@ -12,9 +12,6 @@ import { scanMessagePack } from './scan.js';
 // Plain MessagePack only: no records, no msgpackr type extensions, maps become plain objects.
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, structuredClone: false, int64AsType: 'number' });
-
-/** What we send is ours: its schema check is about shape, so sizes get the receiving side's largest cap. */
-const SEND_LIMITS: WireLimits = { ...DEFAULT_LIMITS, maxFrameBytes: DEFAULT_CLIENT_MAX_FRAME_BYTES, maxStringBytes: 1 << 20 };
 
 /**
  * Encodes a message. The outgoing message goes through its schema too: it drops `undefined`

@@ -42,6 +42,8 @@ export const ErrorCode = {
   UNAUTHORIZED: 'UNAUTHORIZED',
   /** The session sent nothing for longer than the node's idle timeout. */
   IDLE_TIMEOUT: 'IDLE_TIMEOUT',
+  /** The session's WebRTC transport is gone (its media worker died): open a new one, or stay on ws. */
+  TRANSPORT_LOST: 'TRANSPORT_LOST',
   /** A bug on the node; the session survives. */
   INTERNAL: 'INTERNAL',
 } as const;

@@ -1,6 +1,7 @@
 export * from './messages.js';
 export * from './errors.js';
 export * from './limits.js';
+export * from './replies.js';
 export { encode, decode, validate } from './codec.js';
 export { scanMessagePack } from './scan.js';
 export * from './tensor.js';
@@ -8,3 +9,4 @@ export * as quaternion from './motion/quaternion.js';
 export { extrapolateConstantVelocity, estimateVelocity } from './motion/constantVelocity.js';
 export { Logger, type LogLevel, type LogFormat, type LoggerConfig } from './Logger.js';
 export { NewestWins } from './NewestWins.js';
+export { EnhancedEventEmitter, type EventMap } from './EnhancedEventEmitter.js';

@@ -38,6 +38,13 @@ export const DEFAULT_LIMITS: Readonly<WireLimits> = Object.freeze({
 /** Frames sent by a server (rendered images) are larger than anything a client sends. */
 export const DEFAULT_CLIENT_MAX_FRAME_BYTES = 32 << 20;
 
+/**
+ * The caps an outgoing message is shape-checked with: what we send is ours, so the check is
+ * about shape, and sizes get the largest cap any receiving side accepts (a client's frames go to
+ * nodes whose own caps then apply).
+ */
+export const SEND_LIMITS: Readonly<WireLimits> = Object.freeze({ ...DEFAULT_LIMITS, maxFrameBytes: DEFAULT_CLIENT_MAX_FRAME_BYTES, maxStringBytes: 1 << 20 });
+
 export function resolveLimits(overrides: Partial<WireLimits> = {}): WireLimits {
   const limits = { ...DEFAULT_LIMITS, ...overrides };
   for (const [key, value] of Object.entries(limits)) {

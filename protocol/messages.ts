@@ -29,6 +29,15 @@ export const PROTOCOL_VERSION = 1;
 export const DEVICES = ['head', 'left', 'right'] as const;
 export type Device = (typeof DEVICES)[number];
 export const CAPABILITIES = ['predict', 'infer', 'render'] as const;
+/**
+ * Why a prediction did not come from the requested predictor's normal path: `reset` (the tracker
+ * re-localised: a position or orientation jump no head makes), `stall` (a gap in the samples, or
+ * samples stamped too close together after one: the recorder or link caught up), `out-of-range`
+ * (the learned model was asked about motion or a horizon outside what it was trained on). The
+ * node then answered from a restarted Kalman filter; clients and metrics count these.
+ */
+export const PREDICTION_FALLBACKS = ['reset', 'stall', 'out-of-range'] as const;
+export type PredictionFallback = (typeof PREDICTION_FALLBACKS)[number];
 export type Capability = (typeof CAPABILITIES)[number];
 export const NODE_TIERS = ['edge', 'cloud'] as const;
 export type NodeTier = (typeof NODE_TIERS)[number];
@@ -152,6 +161,8 @@ export const schemas = {
     horizonMs: number(0),
     /** Time the node spent predicting. */
     computeMs: millis,
+    /** Set when the answer came from a fallback path (PREDICTION_FALLBACKS); absent normally. */
+    fallback: optional(oneOf(PREDICTION_FALLBACKS)),
   }),
   infer: object({ t: literal('infer'), id: requestId, model: name(), input: tensorSchema }),
   result: object({ t: literal('result'), id: requestId, model: name(), output: tensorSchema, computeMs: millis }),

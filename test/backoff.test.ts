@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Backoff, BackoffTable } from '../client-sdk/Backoff.js';
-import { SessionMemory } from '../client-sdk/SessionMemory.js';
+import { Backoff, BackoffTable } from '../client-sdk/link/Backoff.js';
+import { SessionMemory } from '../client-sdk/session/SessionMemory.js';
 import type { PoseSample } from '../protocol/index.js';
 
 const backoff = suite('backoff: jittered exponential');

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EdgeServer } from '../edge-server/index.js';
 import { openSdkPage } from './support/chromium.js';
+import { testTimeout } from './support/wait.js';
+import { buildClientBundle } from './support/staticServer.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const browser = suite('client sdk in a browser');
@@ -23,16 +25,29 @@ browser('the browser entry imports nothing from Node (no node:*, no ws)', () => 
   assert.ok(seen.size > 5);
 });
 
+browser('the build makes one ESM browser bundle of the SDK with no Node-only module in it', async () => {
+  const { file, inputs } = await buildClientBundle();
+  assert.is(file, 'dist/browser/edge-offload-client.js');
+  assert.ok(inputs.some((input) => input.endsWith('client-sdk/index.ts')));
+  assert.ok(inputs.some((input) => input.includes('node_modules/msgpackr/')), 'msgpackr is bundled in, not left as a bare import');
+  const code = readFileSync(path.resolve(here, '../..', file), 'utf8');
+  // no bare or node: imports left for the page to resolve (the bundle is one self-contained file)
+  assert.not.match(code, /\bfrom\s*["'](?!\.)/);
+  assert.not.match(code, /\brequire\(/);
+  assert.match(code, /export\s*\{/);
+});
+
 browser('a page in Chromium connects with the global WebSocket and gets a prediction from an edge node', async () => {
   const edge = new EdgeServer({ nodeId: 'browser-edge' });
   const { url } = await edge.listen();
   const { tab, close } = await openSdkPage(`
-  import { connect } from '/dist/client-sdk/index.js';
+  import { connect } from '/edge-offload-client.js';
   try {
     const session = await connect(${JSON.stringify(url)}, { pingIntervalMs: 20 });
     for (let i = 0; i < 5; i++) session.sendPose({ device: 'head', time: i * 11000, position: [0.001 * i, 1.6, 0], orientation: [0, 0, 0, 1] });
     const prediction = await session.predict(50);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // wait for the first ping's answer (pings every 20 ms); the test's timeout bounds this loop
+    while (session.rtt().count < 1) await new Promise((resolve) => setTimeout(resolve, 5));
     window.result = { prediction, rtt: session.rtt() };
     session.close();
   } catch (error) {
@@ -43,7 +58,7 @@ browser('a page in Chromium connects with the global WebSocket and gets a predic
     throw err;
   });
   try {
-    const result = (await tab.waitForFunction(() => (window as { result?: unknown }).result, undefined, { timeout: 10_000 })).jsonValue() as Promise<{
+    const result = (await tab.waitForFunction(() => (window as { result?: unknown }).result, undefined, { timeout: testTimeout(10_000) })).jsonValue() as Promise<{
       error?: string;
       prediction: { tier: string; nodeId: string; pose: { time: number; position: number[] } };
       rtt: { count: number; p50: number };

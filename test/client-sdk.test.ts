@@ -2,7 +2,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
-import { connect, EnhancedEventEmitter, NodeConnection, RttStats } from '../client-sdk/node.js';
+import { connect, ConnectError, ConnectErrorCode, EnhancedEventEmitter } from '../client-sdk/node.js';
+import { NodeConnection } from '../client-sdk/link/NodeConnection.js';
+import { RttStats } from '../client-sdk/link/RttStats.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { ErrorCode, PROTOCOL_VERSION, decode, encode, type Message } from '../protocol/index.js';
 import { examples, pose } from './support/messages.js';
@@ -41,7 +43,7 @@ sdk('a throwing listener does not break the emitter; listenererror reports it', 
 
 sdk('sendPose rejects malformed poses with a TypeError naming the field', async () => {
   const server = new EdgeServer();
-  const session = await connect((await server.listen()).url, { pingIntervalMs: 0 });
+  const session = await connect((await server.listen()).url, {});
   assert.throws(() => session.sendPose({ ...pose, orientation: [0, 0, 1] as never }), /pose\.orientation/);
   assert.throws(() => session.sendPose({ ...pose, position: [0, Number.NaN, 0] }), /pose\.position/);
   assert.throws(() => session.sendPose({ ...pose, device: 'knee' as never }), /pose\.device/);
@@ -55,7 +57,29 @@ sdk('connecting to a port where nothing listens fails with a message saying what
   const server = new EdgeServer();
   const { url } = await server.listen();
   await server.close({ deadlineMs: 0 });
-  await rejects(connect(url, { pingIntervalMs: 0, connectTimeoutMs: 1000 }), /is the node running/);
+  await rejects(connect(url, { pingIntervalMs: 0, connectTimeoutMs: 1000 }), ConnectErrorCode.NODE_UNREACHABLE);
+});
+
+sdk('a node that refuses the hello fails connect with HANDSHAKE_REJECTED, its own code kept as the cause', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  wss.on('connection', (ws) =>
+    ws.on('message', (data: Buffer) => {
+      if (decode(data).t === 'hello') ws.send(encode({ t: 'error', code: ErrorCode.VERSION_MISMATCH, message: 'speak v99', fatal: true }));
+    }),
+  );
+  const error = await rejects(connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { pingIntervalMs: 0 }), ConnectErrorCode.HANDSHAKE_REJECTED);
+  assert.instance(error, ConnectError);
+  assert.is((error.cause as { code?: string }).code, ErrorCode.VERSION_MISMATCH);
+  await new Promise((resolve) => wss.close(resolve));
+});
+
+sdk('a socket that opens but never says welcome fails connect with HANDSHAKE_TIMEOUT', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  await rejects(connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { pingIntervalMs: 0, connectTimeoutMs: 300 }), ConnectErrorCode.HANDSHAKE_TIMEOUT);
+  for (const client of wss.clients) client.terminate();
+  await new Promise((resolve) => wss.close(resolve));
 });
 
 /** A node that says welcome and then answers nothing: requests must time out, then fail on close. */
@@ -72,7 +96,7 @@ async function mutePeer() {
 
 sdk('a request with no answer rejects with TIMEOUT; pending requests reject with CLOSED on close', async () => {
   const { wss, url } = await mutePeer();
-  const connection = await NodeConnection.open(url, { pingIntervalMs: 0 });
+  const connection = await NodeConnection.open(url, {});
   await rejects(connection.request({ t: 'predict', horizonMs: 10 }, 50), ErrorCode.TIMEOUT);
   const pending = connection.request({ t: 'predict', horizonMs: 10 }, 5000);
   connection.close();
@@ -90,7 +114,7 @@ sdk('a node that sends garbage is dropped by the client, with the pending call r
       ws.send(decode(data).t === 'hello' ? encode(examples.welcome) : new Uint8Array([0xc1]));
     }),
   );
-  const connection = await NodeConnection.open(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { pingIntervalMs: 0 });
+  const connection = await NodeConnection.open(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, {});
   const nodeError = connection.waitFor('nodeerror', 1000);
   await rejects(connection.request({ t: 'predict', horizonMs: 10 }, 1000), ErrorCode.CLOSED);
   assert.is((await nodeError)[0].code, ErrorCode.BAD_FRAME);
@@ -108,7 +132,7 @@ sdk('a pose and the predict asked in the same turn leave as one frame; a lone po
       else frames.push(m);
     }),
   );
-  const connection = await NodeConnection.open(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { pingIntervalMs: 0 });
+  const connection = await NodeConnection.open(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, {});
   const at = (ms: number) => ({ ...pose, time: pose.time + ms * 1000 });
   connection.sendPose(at(0));
   connection.sendPose(at(11));

@@ -15,9 +15,9 @@ import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
 import { attachDiscoveryAgent } from '../discovery/edgeAgent.js';
 import { runKeygenCommand } from '../discovery/keygen.js';
 import { TrustedOperators } from '../discovery/trust.js';
-import { DiscoveryLocator } from '../client-sdk/DiscoveryLocator.js';
-import { selectNode } from '../client-sdk/probe.js';
-import { connectionPinger } from '../client-sdk/connectionPinger.js';
+import { DiscoveryLocator } from '../client-sdk/placement/DiscoveryLocator.js';
+import { selectNode } from '../client-sdk/placement/probe.js';
+import { connectionPinger } from '../client-sdk/placement/connectionPinger.js';
 import type { WebSocketConstructor } from '../client-sdk/index.js';
 import { eventually } from './support/discoveryFixtures.js';
 
@@ -30,7 +30,8 @@ test('edge registers with its files, a client probes it over the session protoco
   await runKeygenCommand(['node', '--out', join(dir, 'node.json')], () => {});
   await runKeygenCommand(['authorize', '--operator', join(dir, 'op.json'), '--node', join(dir, 'node.json'), '--id', 'edge-berlin', '--out', join(dir, 'auth.json')], () => {});
   const discovery = new DiscoveryServer({
-    registry: new MemoryRegistry({ heartbeatIntervalMs: 100 }),
+    // ttl 3 s: nothing expires while a loaded machine is still setting up
+    registry: new MemoryRegistry({ heartbeatIntervalMs: 1000 }),
     operators: new TrustedOperators([JSON.parse(lines[0]!)]),
   });
   const edge = new EdgeServer({ nodeId: 'edge-berlin', maxSessions: 5 });
@@ -49,10 +50,10 @@ test('edge registers with its files, a client probes it over the session protoco
     assert.equal(list.edge.map((c) => [c.id, c.url]), [['edge-berlin', edge.url]]);
     const selection = await selectNode(locator, connectionPinger({ WebSocket: WebSocket as unknown as WebSocketConstructor }), { pings: 3 });
     assert.is(selection.chosen?.candidate.id, 'edge-berlin');
-    assert.ok(selection.chosen!.rttMs! > 0 && selection.chosen!.rttMs! < 100, `rtt ${selection.chosen!.rttMs} ms on loopback`);
+    assert.ok(selection.chosen!.rttMs! > 0, `rtt ${selection.chosen!.rttMs} ms on loopback`);
     assert.equal((edge.health() as { discovery: { registered: boolean } }).discovery.registered, true);
     agent.close();
-    await eventually(async () => (await locator.shortlist()).edge.length === 0, 'the node expires once its agent stops', 2000);
+    await eventually(async () => (await locator.shortlist()).edge.length === 0, 'the node expires once its agent stops');
   } finally {
     await edge.close({ deadlineMs: 0 });
     await discovery.close();

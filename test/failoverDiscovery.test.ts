@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/openSession.js';
-import type { Session } from '../client-sdk/Session.js';
+import type { Session } from '../client-sdk/session/Session.js';
 import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { startHeadsetLoad } from '../bench/failover/HeadsetLoad.js';

@@ -8,8 +8,8 @@ import '../client-sdk/node.js';
 import { EdgeServer } from '../edge-server/index.js';
 import type { InferenceEngine, RenderEngine, RenderedFrame } from '../edge-server/engines.js';
 import { openSession } from '../client-sdk/openSession.js';
-import type { Session } from '../client-sdk/Session.js';
-import { MutableLocator } from '../client-sdk/MutableLocator.js';
+import type { Session } from '../client-sdk/session/Session.js';
+import { MutableLocator } from '../client-sdk/placement/MutableLocator.js';
 import { ErrorCode, RequestError, type RenderMessage, type Tensor } from '../protocol/index.js';
 
 /** A real (tiny) engine: `double` multiplies float32 inputs by 2; `hold` answers only when released. */

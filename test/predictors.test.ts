@@ -135,4 +135,39 @@ test('learned answers finite unit-quaternion poses for edge cases: one sample, d
   registry.dispose();
 });
 
+test('every predictor answers in the hemisphere of the newest sample on a sign-flipping stream, and as accurately', async () => {
+  const runtime = await loadTfBackend({ log: () => {} });
+  const registry = await ModelRegistry.load(runtime.tf, BUNDLED_MODELS_DIR, { log: () => {} });
+  const factories = createDefaultPredictors(registry.get(HEAD_PREDICTOR_MODEL));
+  assert.ok(factories.some((f) => f.name === 'learned'), 'learned is among them');
+  const traj = tilted;
+  const clean = traj.samples(1.5);
+  // flips in runs of 1–9 samples, like a HoloLens stream: −q for the same rotation
+  const flipped = clean.map((s, i) => (Math.floor(i / (1 + (i % 9))) % 2 ? { ...s, orientation: s.orientation.map((c) => -c) as typeof s.orientation } : s));
+  assert.ok(flipped.filter((s, i) => s.orientation[3] !== clean[i]!.orientation[3]).length > clean.length / 4, 'a good share of samples flipped');
+  for (const factory of factories) {
+    const onClean = factory.create();
+    const onFlipped = factory.create();
+    let answers = 0;
+    let wrongSign = 0;
+    for (let i = 0; i < flipped.length; i++) {
+      onClean.observe?.(clean[i]!);
+      onFlipped.observe?.(flipped[i]!);
+      if (i < 45) continue; // filters settle
+      const latest = flipped[i]!;
+      const out = await onFlipped.predict(flipped.slice(Math.max(0, i - 31), i + 1), 50);
+      const ref = await onClean.predict(clean.slice(Math.max(0, i - 31), i + 1), 50);
+      answers++;
+      const d = out.orientation.reduce((sum, c, k) => sum + c * latest.orientation[k]!, 0);
+      if (d < 0) wrongSign++;
+      // the sign of the input must not change the rotation predicted
+      const drift = angleBetween(out.orientation, ref.orientation) / DEG;
+      assert.ok(drift < 0.05, `${factory.name}: sample ${i} flipped input moved the answer by ${drift}°`);
+    }
+    assert.ok(answers > 50);
+    assert.is(wrongSign, 0, `${factory.name}: ${wrongSign} of ${answers} answers in the other hemisphere from the newest sample`);
+  }
+  registry.dispose();
+});
+
 test.run();

@@ -8,14 +8,15 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, RequestError, type PoseSample, type RenderMessage } from '../protocol/index.js';
 import { applyHomography, focalLengthPx, timewarpHomography } from '../client-sdk/reproject.js';
-import { FrameStream } from '../client-sdk/FrameStream.js';
+import { FrameStream } from '../client-sdk/session/FrameStream.js';
 import { connect, type Frame, type Session } from '../client-sdk/node.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { WebGpuRenderEngine } from '../edge-server/render/WebGpuRenderEngine.js';
 import { buildGlb, parseGlb } from '../edge-server/render/glb.js';
 import { buildTestSceneGlb, TEST_BACKGROUND, TEST_CUBE_SIZE, TEST_EYE_HEIGHT } from '../edge-server/render/testScene.js';
 import { solidPng, texturedQuadGlb } from './support/sceneFixtures.js';
-import { decodeFrame, findBlob, fractionNear, IS_BLUE, IS_GREEN, IS_RED, IS_YELLOW, type DecodedImage } from './support/colorBlobs.js';
+import { RawClient } from './support/rawClient.js';
+import { decodeFrame, findBlob, fractionNear, IS_BLUE, IS_GREEN, IS_RED, IS_YELLOW, type DecodedImage } from '../bench/lib/colorBlobs.js';
 
 const SIZE = 256;
 const FOV = 90;
@@ -213,6 +214,8 @@ test('the frame carries the rendered pose (normalised) and timings', async () =>
 test('FrameStream on session.render keeps one request in flight and renders the newest pose reported meanwhile', async () => {
   const session = await client();
   const frames: Frame[] = [];
+  const sessionFrames: Frame[] = [];
+  session.on('frame', (frame) => sessionFrames.push(frame));
   let requests = 0;
   const done = new Promise<void>((resolve, reject) => {
     const stream = new FrameStream(
@@ -223,17 +226,18 @@ test('FrameStream on session.render keeps one request in flight and renders the 
       {
         camera: { fovY: FOV, ipd: 0, width: SIZE, height: SIZE },
         eye: 'left',
-        onFrame: (frame) => {
-          frames.push(frame);
-          if (frames.length === 2) resolve();
-        },
-        onError: reject,
       },
     );
+    stream.on('frame', (frame) => {
+      frames.push(frame);
+      if (frames.length === 2) resolve();
+    });
+    stream.on('error', reject);
     for (let degrees = 0; degrees <= 10; degrees++) stream.update(pose(yaw(degrees))); // 11 poses at once
   });
   await done;
   assert.is(requests, 2, 'the first pose, then only the newest');
+  assert.is(sessionFrames.length, 2, 'the session emits every rendered frame as a frame event');
   assert.equal(frames[0]!.pose.orientation, [0, 0, 0, 1]);
   near(frames[1]!.pose.orientation[1], yaw(10)[1], 1e-9, 'second frame rendered at the last pose');
 });
@@ -347,22 +351,26 @@ test('malformed and oversized uploads are rejected with codes, and other session
   near(findBlob(await renderImage(engine, 'attacker', request({}, 0)), IS_RED).x, SIZE / 2, 1, 'attacker test scene');
 });
 
-test('newest request wins: a waiting request is dropped when the same session asks again', async () => {
-  const engine = engineOf();
-  const order: string[] = [];
-  const track = (name: string, p: Promise<unknown>) =>
-    p.then(
-      () => order.push(name),
-      (err: RequestError) => order.push(`${name}:${err.code}`),
-    );
-  const a1 = track('a1', engine.render('a', request()));
-  const a2 = track('a2', engine.render('a', request()));
-  const b1 = track('b1', engine.render('b', request()));
-  const a3 = track('a3', engine.render('a', request()));
-  await Promise.all([a1, a2, b1, a3]);
-  // The dropped one is answered at once; the order of the others is the queue's (renderQueue.test).
-  assert.is(order[0], `a2:${ErrorCode.SUPERSEDED}`);
-  assert.equal(order.slice(1).sort(), ['a1', 'a3', 'b1']);
+test('newest request wins per session: a waiting render is answered SUPERSEDED when the same session asks again', async () => {
+  engineOf();
+  const raw = await RawClient.open(context.url!);
+  try {
+    await raw.hello();
+    // r1 starts at once and cannot finish within this turn (GPU, readback, encode), so r2 waits
+    // and r3 replaces it: the session's NewestWins pacer answers r2, the engine never sees it
+    const [r1, r2, r3] = [request(), request(), request()];
+    for (const r of [r1, r2, r3]) raw.send(r);
+    const answerTo = (id: number) => raw.next((m) => (m.t === 'frame' || m.t === 'error') && m.id === id, 10_000);
+    const [a1, a2, a3] = await Promise.all([answerTo(r1.id), answerTo(r2.id), answerTo(r3.id)]);
+    assert.is(a1.t, 'frame');
+    assert.is(a2.t === 'error' && a2.code, ErrorCode.SUPERSEDED);
+    assert.is(a3.t, 'frame');
+    // the superseded answer goes out as soon as r3 arrives, before either frame
+    const order = raw.received.filter((m) => 'id' in m && [r1.id, r2.id, r3.id].includes(m.id as number)).map((m) => (m as { id: number }).id);
+    assert.equal(order, [r2.id, r1.id, r3.id]);
+  } finally {
+    raw.close();
+  }
 });
 
 test('requests beyond the per-eye size limit are rejected with TOO_LARGE', async () => {

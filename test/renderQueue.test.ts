@@ -25,7 +25,7 @@ const settle = (p: Promise<{ result: string }>) =>
 
 const test = suite('renderQueue');
 
-test('one job at a time; sessions take turns in arrival order; a newer request replaces the waiting one in place', async () => {
+test('one job at a time; a session gets one turn per round, so one that asks often cannot starve the others', async () => {
   const queue = new RenderQueue<string>();
   const started: string[] = [];
   const [a1, a2, b1, a3, c1] = ['a1', 'a2', 'b1', 'a3', 'c1'].map((n) => gate(n, started));
@@ -37,11 +37,27 @@ test('one job at a time; sessions take turns in arrival order; a newer request r
     settle(queue.schedule('c', c1!.job)),
   ];
   assert.equal(started, ['a1']);
-  assert.is(await results[1], `RequestError:${ErrorCode.SUPERSEDED}`);
-  for (const g of [a1, a3, b1, c1]) g!.open();
-  assert.equal(await Promise.all(results), ['a1', `RequestError:${ErrorCode.SUPERSEDED}`, 'b1', 'a3', 'c1']);
-  assert.equal(started, ['a1', 'a3', 'b1', 'c1']);
-  assert.equal(queue.stats(), { waiting: 0, served: 4, dropped: 1 });
+  assert.is(queue.waiting, 3, 'a, b and c wait; a with two jobs');
+  for (const g of [a1, a2, b1, a3, c1]) g!.open();
+  // nothing is replaced here (sessions pace themselves with NewestWins): every job runs
+  assert.equal(await Promise.all(results), ['a1', 'a2', 'b1', 'a3', 'c1']);
+  // a's second waiting job goes behind c, who arrived after it but had not had a turn
+  assert.equal(started, ['a1', 'a2', 'b1', 'c1', 'a3']);
+  assert.equal(queue.stats(), { waiting: 0, served: 5, dropped: 0 });
+});
+
+test('a session over maxJobsPerSession gets BUSY; its earlier jobs still run', async () => {
+  const queue = new RenderQueue<string>({ maxJobsPerSession: 1 });
+  const started: string[] = [];
+  const [a1, a2, a3] = ['a1', 'a2', 'a3'].map((n) => gate(n, started));
+  const p1 = settle(queue.schedule('a', a1!.job));
+  const p2 = settle(queue.schedule('a', a2!.job));
+  assert.is(await settle(queue.schedule('a', a3!.job)), `RequestError:${ErrorCode.BUSY}`);
+  a1!.open();
+  a2!.open();
+  assert.equal(await Promise.all([p1, p2]), ['a1', 'a2']);
+  assert.equal(started, ['a1', 'a2']);
+  assert.equal(queue.stats(), { waiting: 0, served: 2, dropped: 1 });
 });
 
 test('a full queue turns the newcomer away at once with BUSY', async () => {

@@ -1,8 +1,10 @@
 /**
  * Selection quality: a simulated world where geography and true RTT disagree — congested nodes,
  * bad routes, nodes lying about their location — run through the real pipeline: discovery's
- * shortlist (MemoryRegistry + rank), the client's probe code (probeAll / pickLowest, median of
- * pings with the first discarded) against simulated pings, and discovery learning from the reports.
+ * shortlist (MemoryRegistry + rank), the SDK's own placement decision (`chooseNode` from
+ * client-sdk/placement/probe.ts with the session's default probe options, exactly what
+ * `Placement.findEdge` runs) against simulated pings on a simulated clock, and discovery learning
+ * from the reports.
  * A session is correct when it ends on the node with the truly lowest RTT among all edge nodes.
  */
 import { CITIES } from '../../discovery/data/cities.js';
@@ -10,8 +12,10 @@ import { greatCircleKm, propagationRttMs, type LatLon } from '../../discovery/ge
 import { learnFromReports } from '../../discovery/feedback.js';
 import { DEFAULT_RANK_OPTIONS, shortlist } from '../../discovery/rank.js';
 import { MemoryRegistry } from '../../discovery/registry/MemoryRegistry.js';
-import { pickLowest, probeAll, refineTies, type OpenPinger, type ProbeOptions } from '../../client-sdk/probe.js';
-import type { NodeCandidate } from '../../client-sdk/locator.js';
+import { chooseNode, toReports, type OpenPinger, type ProbeOptions } from '../../client-sdk/placement/probe.js';
+import { probeOptions, resolveFailoverOptions } from '../../client-sdk/placement/FailoverOptions.js';
+import type { NodeCandidate } from '../../client-sdk/placement/locator.js';
+import { VirtualClock } from './VirtualClock.js';
 import { destination, near, seeded } from './synthetic.js';
 
 export interface SelectionConfig {
@@ -22,8 +26,12 @@ export interface SelectionConfig {
   congested: number;
   badRoute: number;
   falseLocation: number;
-  probe: Required<Pick<ProbeOptions, 'pings' | 'pingTimeoutMs' | 'connectTimeoutMs'>>;
+  /** The session's probe options (defaults of `openSession`); the budget is lifted to rank every edge. */
+  probe: Omit<ProbeOptions, 'signal' | 'clock'>;
 }
+
+/** What a session placed by `openSession` with default options probes with. */
+const SDK_PROBE: ProbeOptions = { ...probeOptions(resolveFailoverOptions({ locator: { shortlist: async () => ({ edge: [], cloud: [] }) } })), budgetMs: Infinity };
 
 export const DEFAULT_SELECTION: SelectionConfig = {
   sessions: 3000,
@@ -32,7 +40,7 @@ export const DEFAULT_SELECTION: SelectionConfig = {
   congested: 0.1,
   badRoute: 0.1,
   falseLocation: 0.05,
-  probe: { pings: 5, pingTimeoutMs: 300, connectTimeoutMs: 1000 },
+  probe: SDK_PROBE,
 };
 
 interface TrueNode {
@@ -140,50 +148,25 @@ export async function simulateSelection(config: SelectionConfig = DEFAULT_SELECT
     const queryMs = performance.now() - queryStart;
     const candidates: NodeCandidate[] = list.edge.map((r) => ({ id: r.node.id, url: r.node.url, tier: 'edge' }));
 
-    // simulated probe: pings return the true RTT plus jitter (and rare spikes); time is accounted, not slept
-    const elapsed = new Map<string, number>();
+    // simulated probe: pings return the true RTT plus jitter (and rare spikes), on a simulated
+    // clock, so the SDK's straggler cut-off and tie re-probe run as they would in real time
+    const clock = new VirtualClock();
     const open: OpenPinger = async (candidate) => {
-      const node = nodes.get(candidate.id)!;
-      const base = rtt(node);
-      elapsed.set(candidate.id, 3 * base); // TCP + WebSocket upgrade + hello/welcome
+      const base = rtt(nodes.get(candidate.id)!);
+      await clock.delay(3 * base); // TCP + WebSocket upgrade + hello/welcome
       return {
         async ping() {
           const sample = base + -Math.log(1 - rand()) * 0.1 + (rand() < 0.03 ? 2 + rand() * 8 : 0);
-          elapsed.set(candidate.id, elapsed.get(candidate.id)! + sample);
+          await clock.delay(sample);
           return sample;
         },
         close() {},
       };
     };
-    // pings resolve at once here, so the straggler cut-off that probeAll applies in real time is
-    // applied on the simulated clock: nodes still probing at 2x the first finisher's time are cut,
-    // reported with the lower bound the real code reports (at least 2x the winner's median)
-    const results = await probeAll(candidates, open, { ...config.probe, straggleFactor: 0 });
-    let first = Infinity;
-    let firstMedian = Infinity;
-    for (const r of results) {
-      const t = elapsed.get(r.candidate.id)!;
-      if (r.rttMs !== undefined && t < first) {
-        first = t;
-        firstMedian = r.rttMs;
-      }
-    }
-    const cutAt = 2 * first;
-    for (const r of results) {
-      if (elapsed.get(r.candidate.id)! > cutAt) {
-        r.cutOff = true;
-        r.rttMs = Math.max(2 * firstMedian, Math.min(rtt(nodes.get(r.candidate.id)!), cutAt / 3));
-      }
-    }
-    const probedMs = Math.min(cutAt, Math.max(0, ...elapsed.values()));
-    // tie-break round: fresh connections to the tied nodes, in parallel, after the first round
-    for (const id of elapsed.keys()) elapsed.set(id, 0);
-    await refineTies(results, open, config.probe);
-    const tieMs = Math.max(0, ...[...elapsed.values()]);
+    const { chosen, results } = await clock.run(chooseNode(candidates, open, { ...config.probe, clock }));
     if (candidates.some((c) => c.id === best.id)) bestShortlisted++;
-    const chosen = pickLowest(results);
-    decide.push(queryMs + probedMs + tieMs);
-    await learnFromReports(registry, client, results.map((r) => (r.rttMs === undefined ? { id: r.candidate.id } : { id: r.candidate.id, rttMs: r.rttMs })));
+    decide.push(queryMs + clock.now());
+    await learnFromReports(registry, client, toReports(results));
 
     const kind = (byKind[best.kind] ??= { best: 0, correct: 0 });
     kind.best++;

@@ -3,8 +3,8 @@
  * prediction every frame (90 Hz), recording where each answer came from. Shared by the failover
  * tests and bench so both measure the same thing.
  */
-import type { Session, Tier } from '../../client-sdk/Session.js';
-import { SimulatedHeadset } from '../../client-sdk/SimulatedHeadset.js';
+import type { Session, Tier } from '../../client-sdk/session/Session.js';
+import { SimulatedHeadset } from '../../client-sdk/session/SimulatedHeadset.js';
 
 export interface CallRecord {
   /** performance.now() when the call was made and when it settled. */

@@ -3,8 +3,8 @@
  * (`LocatorPlacement`, restore measured from the moment the node is listed), or through a real
  * discovery service (restore measured from the node's registration).
  */
-import { MutableLocator } from '../../client-sdk/MutableLocator.js';
-import type { NodeCandidate, NodeLocator } from '../../client-sdk/locator.js';
+import { MutableLocator } from '../../client-sdk/placement/MutableLocator.js';
+import type { NodeCandidate, NodeLocator } from '../../client-sdk/placement/locator.js';
 
 export interface Placement {
   readonly locator: NodeLocator;

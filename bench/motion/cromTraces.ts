@@ -76,7 +76,7 @@ export function parseTrace(name: string, csv: string): Trace {
     poses.push(sample);
     previous = sample;
   }
-  const usable = poses.length > 1000 && dropped.malformed < poses.length;
+  const usable = poses.length > 100 && dropped.malformed < poses.length;
   return { participant: name.split('_')[0]!, name, poses, dropped, usable };
 }
 

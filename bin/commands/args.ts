@@ -36,3 +36,11 @@ export function intFlag(value: string | boolean | undefined, name: string, min =
   if (typeof value !== 'string' || !Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got '${value}'`);
   return n;
 }
+
+/** A finite number flag in [min, max] (durations in seconds, rates in Hz). */
+export function numberFlag(value: string | boolean | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in [${min}, ${max}], got '${value}'`);
+  return n;
+}

@@ -11,7 +11,10 @@ import { quaternion } from '../../protocol/index.js';
 import { DiscoveryPlacement } from '../demo/DiscoveryPlacement.js';
 import { spawnNode, type NodeProcess } from '../demo/NodeProcess.js';
 import { startNetemProxy, type NetemProxy } from '../../netem/NetemProxy.js';
-import { intFlag, parseCommandArgs } from './args.js';
+import { intFlag, parseCommandArgs, stringFlag } from './args.js';
+import { CLIENT } from '../demo/DiscoveryPlacement.js';
+import { ViewerServer } from '../demo/ViewerServer.js';
+import { loadTlsFiles, parseCorsOrigins, type TlsOptions } from '../../protocol/webAccess.js';
 
 const HELP = `Usage: edge-offload demo [options]
 
@@ -28,22 +31,51 @@ Options:
   --chaos N      kill the edge every N seconds, 0 = never  [default: 12]
   --rate HZ      pose and predict rate                    [default: 90]
   --horizon MS   prediction horizon                       [default: 50]
+  --viewer       nodes render (three.js on Dawn; scripts/install-render-deps.sh) and a web
+                 page shows their frames: its URL is printed. Kill/restart buttons included
+  --viewer-port N  port of the viewer page                [default: any free port]
+  --tls-cert FILE --tls-key FILE
+                 discovery, nodes and page serve https/wss (a self-signed certificate also
+                 needs NODE_EXTRA_CA_CERTS=FILE for the demo's own clients)
+  --cors-origin O,…  page origins discovery answers ('*', 'none') [default: *]
   -h, --help     show this help`;
 
 const EDGE_ONE_WAY_MS = 2.5;
 const CLOUD_ONE_WAY_MS = 30;
 
 export async function runDemoCommand(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { seconds: { type: 'string' }, chaos: { type: 'string' }, rate: { type: 'string' }, horizon: { type: 'string' } }, HELP);
+  const args = parseCommandArgs(
+    argv,
+    { seconds: { type: 'string' }, chaos: { type: 'string' }, rate: { type: 'string' }, horizon: { type: 'string' }, viewer: { type: 'boolean' },
+      'viewer-port': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'cors-origin': { type: 'string' } },
+    HELP,
+  );
   if (!args) return;
   const seconds = intFlag(args.values.seconds, 'seconds', 1, 86_400);
   const chaosS = intFlag(args.values.chaos, 'chaos', 0, 3600) ?? 12;
   const rateHz = intFlag(args.values.rate, 'rate', 1, 1000) ?? 90;
   const horizonMs = intFlag(args.values.horizon, 'horizon', 0, 500) ?? 50;
+  const viewerPort = intFlag(args.values['viewer-port'], 'viewer-port');
+  const web: WebOptions = {
+    viewer: args.values.viewer === true,
+    tls: loadTlsFiles(stringFlag(args.values['tls-cert']), stringFlag(args.values['tls-key'])),
+    tlsFiles: [stringFlag(args.values['tls-cert']), stringFlag(args.values['tls-key'])],
+    ...(typeof args.values['cors-origin'] === 'string' ? { corsOrigins: parseCorsOrigins([args.values['cors-origin']]) } : {}),
+  };
 
-  const cluster = await LocalCluster.start();
+  if (web.tls && !process.env.NODE_EXTRA_CA_CERTS) {
+    console.warn(`demo: the demo's own clients (node agents, headset) must trust the certificate; for a self-signed one run NODE_EXTRA_CA_CERTS=${web.tlsFiles[0]} edge-offload demo …`);
+  }
+  const cluster = await LocalCluster.start(web);
   console.log(`discovery ${cluster.discoveryUrl}; cloud node ${CLOUD_ONE_WAY_MS * 2} ms away; starting an edge node ${EDGE_ONE_WAY_MS * 2} ms away…`);
   await cluster.startEdge();
+  let viewer: ViewerServer | undefined;
+  if (web.viewer) {
+    // the page's origin is localhost:PORT; discovery is another origin (CORS), named for the certificate
+    const pageQuery = new URLSearchParams({ discovery: cluster.discoveryUrl.replace('127.0.0.1', 'localhost'), lat: String(CLIENT.lat), lon: String(CLIENT.lon), control: '/demo' });
+    viewer = new ViewerServer({ tls: web.tls, port: viewerPort, pageQuery: pageQuery.toString(), killEdge: () => cluster.killEdge(), startEdge: () => cluster.startEdge() });
+    console.log(`viewer: ${await viewer.listen()}`);
+  }
   const session = await openSession({ locator: cluster.placement.locator, budgetMs: 20, pingIntervalMs: 50 });
   session.on('tier', (tier, reason) => console.log(`  → session now on ${tier} (${reason})`));
   console.log(`headset at ${rateHz} Hz predicting +${horizonMs} ms, on ${session.tier}; Ctrl-C to stop\n`);
@@ -81,6 +113,7 @@ export async function runDemoCommand(argv: string[]): Promise<void> {
     clearInterval(frame);
     clearInterval(tick);
     session.close();
+    await viewer?.close();
     await cluster.close();
   };
   process.once('SIGINT', () => void stop());
@@ -126,16 +159,19 @@ class LocalCluster {
   #edgeCount = 0;
   #busy = Promise.resolve();
 
-  static async start(): Promise<LocalCluster> {
-    const placement = await DiscoveryPlacement.start();
-    const cloud = await linked(await spawnNode({ tier: 'cloud', nodeId: 'cloud-1' }), CLOUD_ONE_WAY_MS);
-    await placement.announce({ id: 'cloud-1', url: cloud.link.url + '/v1/session', tier: 'cloud' });
-    return new LocalCluster(placement, cloud);
+  readonly #web: WebOptions;
+
+  static async start(web: WebOptions): Promise<LocalCluster> {
+    const placement = await DiscoveryPlacement.start(1000, { ...(web.tls ? { tls: web.tls } : {}), ...(web.corsOrigins ? { corsOrigins: web.corsOrigins } : {}) });
+    const cloud = await linked(await spawnNode({ tier: 'cloud', nodeId: 'cloud-1', extraArgs: nodeArgs(web) }), CLOUD_ONE_WAY_MS);
+    await placement.announce({ id: 'cloud-1', url: sessionUrl(cloud, web), tier: 'cloud', caps: nodeCaps(web) });
+    return new LocalCluster(placement, cloud, web);
   }
 
-  private constructor(placement: DiscoveryPlacement, cloud: { node: NodeProcess; link: NetemProxy }) {
+  private constructor(placement: DiscoveryPlacement, cloud: { node: NodeProcess; link: NetemProxy }, web: WebOptions) {
     this.placement = placement;
     this.#cloud = cloud;
+    this.#web = web;
   }
 
   get discoveryUrl(): string {
@@ -147,8 +183,8 @@ class LocalCluster {
     return this.#serialize(async () => {
       if (this.#edge) return;
       const id = `edge-${++this.#edgeCount}`;
-      this.#edge = await linked(await spawnNode({ tier: 'edge', nodeId: id }), EDGE_ONE_WAY_MS);
-      await this.placement.announce({ id, url: this.#edge.link.url + '/v1/session', tier: 'edge' });
+      this.#edge = await linked(await spawnNode({ tier: 'edge', nodeId: id, extraArgs: nodeArgs(this.#web) }), EDGE_ONE_WAY_MS);
+      await this.placement.announce({ id, url: sessionUrl(this.#edge, this.#web), tier: 'edge', caps: nodeCaps(this.#web) });
       console.log(`  ✚ ${id} registered with discovery`);
     });
   }
@@ -177,6 +213,28 @@ class LocalCluster {
     this.#busy = this.#busy.then(work, work);
     return this.#busy;
   }
+}
+
+interface WebOptions {
+  viewer: boolean;
+  tls: TlsOptions | undefined;
+  tlsFiles: [string | undefined, string | undefined];
+  corsOrigins?: readonly string[];
+}
+
+/** Nodes render for the viewer, and speak wss with the demo's certificate. */
+function nodeArgs(web: WebOptions): string[] {
+  const [cert, key] = web.tlsFiles;
+  return [...(web.viewer ? ['--render', '--no-inference'] : []), ...(cert && key ? ['--tls-cert', cert, '--tls-key', key] : [])];
+}
+
+function nodeCaps(web: WebOptions): ('predict' | 'render')[] {
+  return web.viewer ? ['predict', 'render'] : ['predict'];
+}
+
+/** The emulated link's address, with the node's scheme (TLS passes through the TCP proxy). */
+function sessionUrl(linkedNode: { node: NodeProcess; link: NetemProxy }, web: WebOptions): string {
+  return (web.tls ? linkedNode.link.url.replace(/^ws:/, 'wss:') : linkedNode.link.url) + '/v1/session';
 }
 
 async function linked(node: NodeProcess, oneWayMs: number): Promise<{ node: NodeProcess; link: NetemProxy }> {

@@ -2,13 +2,16 @@
 import { EdgeServer } from '../../edge-server/index.js';
 import { loadInference, type LoadedInference } from '../../edge-server/inference/index.js';
 import { NODE_TIERS, type NodeTier } from '../../protocol/index.js';
+import { importOptional, OptionalPackageError } from '../../protocol/optionalPackages.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
 import { attachDiscoveryAgent } from '../../discovery/edgeAgent.js';
 import { parseLatLon } from '../../discovery/locate.js';
+import { loadTlsFiles, parseCorsOrigins } from '../../protocol/webAccess.js';
 
 const HELP = `Usage: edge-offload edge [options]
 
-Runs a node that serves sessions on ws://HOST:PORT/v1/session and GET /healthz.
+Runs a node that serves sessions on ws://HOST:PORT/v1/session (wss:// with --tls-cert) and
+GET /healthz.
 
 Options:
   --port N          TCP port (0 picks a free one)              [default: 8765]
@@ -19,9 +22,16 @@ Options:
   --models DIR      folder of tfjs model folders to serve     [default: the shipped models]
   --no-inference    serve only the model-free predictors (none, constant-velocity), no infer
   --render          offer rendering (three.js on Dawn); needs a GPU or Mesa's
-                    llvmpipe (run scripts/install-render-deps.sh as root)
+                    llvmpipe (Debian: apt-get install libegl1 libegl-mesa0
+                    libgles2 libgl1-mesa-dri) and the optional packages
+                    webgpu, three and sharp
   --gpu-backend B   auto|default|opengles|vulkan|d3d12|metal
                     [default: env EDGE_OFFLOAD_GPU_BACKEND, else auto]
+  --tls-cert FILE   serve https/wss with this PEM certificate (and --tls-key FILE); the
+                    node then registers a wss:// URL with discovery
+  --tls-key FILE    the certificate's PEM private key
+  --cors-origin O,… page origins allowed to read /healthz ('*' any, 'none') [default: *]
+  --viewer          serve the viewer page at /viewer/ (?discovery=URL picks the discovery)
   --discovery URL   register with this discovery service and heartbeat to it; needs:
     --node-key FILE   node key from \`edge-offload discovery keygen node\`
     --node-auth FILE  operator authorisation from \`edge-offload discovery keygen authorize\`
@@ -38,7 +48,8 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' },
       models: { type: 'string' }, 'no-inference': { type: 'boolean' }, render: { type: 'boolean' }, 'gpu-backend': { type: 'string' },
       discovery: { type: 'string' }, 'node-key': { type: 'string' }, 'node-auth': { type: 'string' }, location: { type: 'string' },
-      'public-ip': { type: 'string' }, 'public-url': { type: 'string' }, price: { type: 'string' } },
+      'public-ip': { type: 'string' }, 'public-url': { type: 'string' }, price: { type: 'string' },
+      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'cors-origin': { type: 'string' }, viewer: { type: 'boolean' } },
     HELP,
   );
   if (!args) return;
@@ -46,7 +57,8 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   if (!NODE_TIERS.includes(tier)) throw new Error(`--tier must be edge or cloud, got '${tier}'`);
   const drainMs = intFlag(args.values['drain-ms'], 'drain-ms', 0, 600_000) ?? 2000;
   // tfjs backend (tensorflow → wasm → cpu), models and learned/Kalman predictors; the node still
-  // serves the baseline predictors when this fails
+  // serves the baseline predictors when this fails, but not when @tensorflow/tfjs is not installed:
+  // that is a setup mistake the operator fixes with one command (or --no-inference)
   let inference: LoadedInference | undefined;
   if (!args.values['no-inference']) {
     const log = (message: string) => console.log(JSON.stringify({ event: 'inference', message }));
@@ -54,6 +66,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
       const modelDir = stringFlag(args.values.models);
       inference = await loadInference({ log, ...(modelDir ? { modelDir } : {}) });
     } catch (err) {
+      if (err instanceof OptionalPackageError) throw err;
       log(`inference unavailable: ${(err as Error).message}`);
     }
   }
@@ -64,9 +77,13 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     host: stringFlag(args.values.host) ?? '127.0.0.1',
     nodeId: stringFlag(args.values['node-id']),
     tier,
+    tls: loadTlsFiles(stringFlag(args.values['tls-cert']), stringFlag(args.values['tls-key'])),
+    ...(typeof args.values['cors-origin'] === 'string' ? { corsOrigins: parseCorsOrigins([args.values['cors-origin']]) } : {}),
+    viewer: args.values.viewer === true,
   });
   const { port, url } = await server.listen();
   console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier }));
+  if (args.values.viewer) console.log(JSON.stringify({ event: 'viewer', url: `${url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/` }));
   const discoveryUrl = stringFlag(args.values.discovery);
   const agent = discoveryUrl
     ? await attachDiscoveryAgent(server, {
@@ -92,7 +109,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
 
 /** Loaded only with --render, so a node that does not render never loads three, Dawn or sharp. */
 async function createRenderer(backend: string | undefined) {
-  const { WebGpuRenderEngine, resolveBackendChoice } = await import('../../edge-server/render/index.js');
+  const { WebGpuRenderEngine, resolveBackendChoice } = await importOptional('edge-offload edge --render', () => import('../../edge-server/render/index.js'));
   // without the flag, createGpu reads EDGE_OFFLOAD_GPU_BACKEND itself
   return WebGpuRenderEngine.create({ gpu: backend ? { backend: resolveBackendChoice(backend) } : {} });
 }

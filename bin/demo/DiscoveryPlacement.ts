@@ -5,12 +5,13 @@
  * moment the registration is accepted; a killed node's agent stops heartbeating and discovery
  * forgets it after its missed-heartbeat limit, as in production.
  */
-import { DiscoveryLocator } from '../../client-sdk/DiscoveryLocator.js';
-import type { NodeCandidate } from '../../client-sdk/locator.js';
+import { DiscoveryLocator } from '../../client-sdk/placement/DiscoveryLocator.js';
+import type { NodeCandidate } from '../../client-sdk/placement/locator.js';
 import { DiscoveryServer, NodeAgent, TrustedOperators, authorizeNode, generateKeyPair } from '../../discovery/index.js';
+import type { TlsOptions } from '../../protocol/webAccess.js';
 
 /** The bench's client sits in Berlin; edges are next door, the cloud across the Atlantic. */
-const CLIENT = { lat: 52.52, lon: 13.405 };
+export const CLIENT = { lat: 52.52, lon: 13.405 };
 const NEAR = { lat: 52.53, lon: 13.41 };
 const FAR = { lat: 40.71, lon: -74.0 };
 /** One operator signs every bench node. */
@@ -26,7 +27,8 @@ export class DiscoveryPlacement {
   readonly #operator: { name: string; privateKeyPem: string };
   readonly #agents = new Map<string, NodeAgent>();
 
-  static async start(heartbeatIntervalMs = 1000): Promise<DiscoveryPlacement> {
+  /** `web`: https and CORS for the viewer page (agents in this process then need the certificate trusted: NODE_EXTRA_CA_CERTS). */
+  static async start(heartbeatIntervalMs = 1000, web: { tls?: TlsOptions; corsOrigins?: readonly string[] } = {}): Promise<DiscoveryPlacement> {
     const operator = { name: OPERATOR, ...generateKeyPair() };
     // every session of the bench shares one loopback address: per-IP limits are for the internet
     const lots = { ratePerSecond: 100_000, burst: 100_000 };
@@ -34,6 +36,7 @@ export class DiscoveryPlacement {
       operators: new TrustedOperators([{ name: operator.name, publicKey: operator.publicKey }]),
       heartbeatIntervalMs,
       rateLimits: { query: lots, register: lots, heartbeat: lots, report: lots },
+      ...web,
     });
     const { url } = await server.listen();
     return new DiscoveryPlacement(server, url, operator);
@@ -55,7 +58,7 @@ export class DiscoveryPlacement {
         url: candidate.url,
         tier: candidate.tier,
         ...(candidate.tier === 'edge' ? NEAR : FAR),
-        caps: ['predict'],
+        caps: candidate.caps ?? ['predict'],
         capacity: 1000,
         pricePerMinute: 0,
         operator: OPERATOR,

@@ -19,6 +19,8 @@ export interface SpawnNodeOptions {
   port?: number;
   /** Fail loudly if the node has not said "listening" by then, ms. @default 15000 */
   startTimeoutMs?: number;
+  /** More `edge-offload edge` flags (--render, --tls-cert FILE…). */
+  extraArgs?: readonly string[];
 }
 
 export interface NodeProcess {
@@ -48,6 +50,7 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
   const args = [BIN, 'edge', '--port', String(options.port ?? 0), '--tier', options.tier ?? 'edge'];
   if (options.nodeId) args.push('--node-id', options.nodeId);
   if (options.drainMs !== undefined) args.push('--drain-ms', String(options.drainMs));
+  args.push(...(options.extraArgs ?? []));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let exitedAt = Number.NaN;

@@ -3,7 +3,7 @@
  * logic is written against this, so it runs over WebSocket today and WebRTC data channels or an
  * in-memory pair in tests later (mediasoup-client `HandlerInterface`, colyseus `Transport`).
  */
-import { EnhancedEventEmitter } from '../EnhancedEventEmitter.js';
+import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 
 export type TransportEvents = {
   message: [bytes: Uint8Array];

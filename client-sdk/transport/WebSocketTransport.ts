@@ -3,6 +3,7 @@
  * (`client-sdk/node.ts`) registers the `ws` package, which implements the same API.
  */
 import { CloseCode } from '../../protocol/index.js';
+import { ConnectError, ConnectErrorCode } from '../errors.js';
 import { Transport } from './Transport.js';
 
 /** The slice of the WHATWG WebSocket API we use. */
@@ -43,15 +44,18 @@ export class WebSocketTransport extends Transport {
   static open(url: string, options: WebSocketTransportOptions): Promise<WebSocketTransport> {
     const Impl = options.WebSocket ?? defaultWebSocket;
     if (!Impl) {
-      return Promise.reject(new TypeError('no WebSocket implementation: import edge-offload/client in Node (it uses ws) or pass options.WebSocket'));
+      return Promise.reject(new ConnectError(ConnectErrorCode.NO_WEBSOCKET, 'no WebSocket implementation: import edge-offload/client in Node (it uses ws) or pass options.WebSocket', { url }));
     }
     return new Promise((resolve, reject) => {
       const socket = new Impl(url, undefined, { maxPayload: options.maxFrameBytes, perMessageDeflate: false });
       socket.binaryType = 'arraybuffer';
       const timer = setTimeout(() => {
-        socket.onopen = socket.onclose = socket.onerror = null;
+        socket.onopen = socket.onclose = null;
+        // ws (Node) emits 'error' when a CONNECTING socket is closed; with no listener that error
+        // would take the whole process down (seen: a demo whose node was busy rendering)
+        socket.onerror = () => {};
         socket.close();
-        reject(new Error(`connecting to ${url} timed out after ${options.connectTimeoutMs} ms`));
+        reject(new ConnectError(ConnectErrorCode.NODE_UNREACHABLE, `connecting to ${url} timed out after ${options.connectTimeoutMs} ms; is the node running and reachable?`, { url }));
       }, options.connectTimeoutMs);
       socket.onopen = () => {
         clearTimeout(timer);
@@ -60,7 +64,7 @@ export class WebSocketTransport extends Transport {
       socket.onerror = () => {}; // the close event that follows carries the outcome
       socket.onclose = (event) => {
         clearTimeout(timer);
-        reject(new Error(`could not connect to ${url} (close ${event.code}${event.reason ? `: ${event.reason}` : ''}); is the node running?`));
+        reject(new ConnectError(ConnectErrorCode.NODE_UNREACHABLE, `could not connect to ${url} (close ${event.code}${event.reason ? `: ${event.reason}` : ''}); is the node running?`, { url }));
       };
     });
   }

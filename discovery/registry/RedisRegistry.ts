@@ -36,7 +36,9 @@
  * Keys are built inside scripts, so this targets a single Redis (not Cluster).
  */
 import { randomBytes } from 'node:crypto';
-import { createClient } from '@redis/client';
+// types only: the package is optional and loads in connect() (protocol/optionalPackages.ts)
+import type { createClient as CreateClient } from '@redis/client';
+import { importOptional } from '../../protocol/optionalPackages.js';
 import type { NodeTier } from '../../protocol/index.js';
 import { greatCircleKm, type LatLon } from '../geo.js';
 import {
@@ -94,7 +96,7 @@ const MAX_RADIUS_KM = 20_040;
 
 
 /** Reconnects with backoff once up; the first connect fails fast so a wrong URL is reported at start. */
-function makeClient(url: string, commandTimeoutMs: number, everConnected: () => boolean) {
+function makeClient(createClient: typeof CreateClient, url: string, commandTimeoutMs: number, everConnected: () => boolean) {
   return createClient({
     url,
     // 0: none. node-redis 6 arms AbortSignal.timeout(5000) per command by default; each signal and
@@ -131,7 +133,8 @@ export class RedisRegistry implements Registry {
   /** Connects first, so a bad URL fails here with a clear message rather than on the first query. */
   static async connect(options: RedisRegistryOptions): Promise<RedisRegistry> {
     let connected = false;
-    const client = makeClient(options.url, options.commandTimeoutMs ?? 0, () => connected);
+    const { createClient } = await importOptional('the Redis registry (edge-offload discovery --redis)', () => import('@redis/client'));
+    const client = makeClient(createClient, options.url, options.commandTimeoutMs ?? 0, () => connected);
     // without a listener node-redis rethrows socket errors as uncaught; reconnects are handled above
     client.on('error', () => {});
     try {

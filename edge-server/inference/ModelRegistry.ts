@@ -11,6 +11,10 @@ import type * as TF from '@tensorflow/tfjs';
 import type { DType } from '../../protocol/index.js';
 import type { Tf } from './backend.js';
 import { compileDenseStack, type DenseStack } from './denseStack.js';
+import { Logger } from '../../protocol/Logger.js';
+
+/** Startup facts (backend, models, predictors) unless the caller passes its own `log`. */
+const logger = new Logger('inference');
 
 export interface ModelSignature {
   /** Per-sample shape (the batch dimension removed). */
@@ -140,7 +144,7 @@ export class ModelRegistry {
 
   /** Loads every model folder under `dir`; a folder that fails to load is logged and skipped. */
   static async load(tf: Tf, dir: string, options: ModelRegistryOptions = {}): Promise<ModelRegistry> {
-    const log = options.log ?? ((line: string) => console.log(`[inference] ${line}`));
+    const log = options.log ?? ((line: string) => logger.info(line));
     const registry = new ModelRegistry();
     if (!existsSync(dir)) {
       log(`model directory ${dir} does not exist; serving no models`);

@@ -9,6 +9,11 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
+import { Logger } from '../../protocol/Logger.js';
+import { requireOptional } from '../../protocol/optionalPackages.js';
+
+/** Startup facts (backend, models, predictors) unless the caller passes its own `log`. */
+const logger = new Logger('inference');
 
 export type Tf = typeof TF;
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -49,9 +54,9 @@ export async function registerBackend(tf: Tf, backend: BackendName): Promise<voi
   if (backend === 'tensorflow') {
     // libtensorflow logs every op placement on stderr unless told otherwise
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
-    require('@tensorflow/tfjs-node');
+    requireOptional(require, '@tensorflow/tfjs-node', 'the native tfjs backend');
   } else if (backend === 'wasm') {
-    const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
+    const wasm = requireOptional<typeof import('@tensorflow/tfjs-backend-wasm')>(require, '@tensorflow/tfjs-backend-wasm', 'the wasm tfjs backend');
     // in Node the emscripten loader reads the .wasm from disk; point it at the package's dist/
     wasm.setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
   }
@@ -59,10 +64,10 @@ export async function registerBackend(tf: Tf, backend: BackendName): Promise<voi
 }
 
 async function load(options: LoadBackendOptions): Promise<TfRuntime> {
-  const log = options.log ?? ((line: string) => console.log(`[inference] ${line}`));
+  const log = options.log ?? ((line: string) => logger.info(line));
   const forced = process.env.EDGE_TF_BACKEND as BackendName | undefined;
   const order = forced && BACKENDS.includes(forced) ? [forced] : (options.prefer ?? BACKENDS);
-  const tf = require('@tensorflow/tfjs') as Tf;
+  const tf = requireOptional<Tf>(require, '@tensorflow/tfjs', 'motion inference (edge-offload edge without --no-inference)');
   const attempts: BackendAttempt[] = [];
   for (const backend of order) {
     try {
@@ -73,7 +78,7 @@ async function load(options: LoadBackendOptions): Promise<TfRuntime> {
       const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.backend} (${a.error})`);
       log(`tfjs backend: ${backend}${skipped.length ? `; unavailable: ${skipped.join('; ')}` : ''}`);
       if (backend !== 'tensorflow' && !skipped.length) log('tfjs backend chosen by EDGE_TF_BACKEND or options');
-      if (skipped.some((s) => s.startsWith('tensorflow'))) log('native tfjs-node binding not loadable: run scripts/install-tfjs-node.sh for the fast backend');
+      if (skipped.some((s) => s.startsWith('tensorflow'))) log('native tfjs-node binding not loadable; for the fast backend run `npm rebuild @tensorflow/tfjs-node --foreground-scripts` (downloads libtensorflow; offline: scripts/install-tfjs-node.sh in a clone of the repository)');
       return {
         tf,
         backend,

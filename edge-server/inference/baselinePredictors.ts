@@ -4,6 +4,7 @@
  */
 import { extrapolateConstantVelocity } from '../../protocol/index.js';
 import type { PredictorFactory } from '../engines.js';
+import { toHemisphereOf } from './predictors/hemisphere.js';
 
 export const noPrediction: PredictorFactory = {
   name: 'none',
@@ -17,7 +18,14 @@ export const noPrediction: PredictorFactory = {
 
 export const constantVelocity: PredictorFactory = {
   name: 'constant-velocity',
-  create: () => ({ predict: extrapolateConstantVelocity }),
+  create: () => ({
+    predict(history, horizonMs) {
+      const out = extrapolateConstantVelocity(history, horizonMs);
+      // a turn of more than 180° over the horizon would land in the other hemisphere
+      toHemisphereOf(out.orientation, history[history.length - 1]!.orientation);
+      return out;
+    },
+  }),
 };
 
 export const baselinePredictors: readonly PredictorFactory[] = [constantVelocity, noPrediction];

@@ -8,6 +8,7 @@
  * drop some; a fixed grid makes the input independent of the client's sampling.
  */
 import type { PoseSample, Quat, Vec3 } from '../../protocol/index.js';
+import { toHemisphereOf } from './predictors/hemisphere.js';
 import { conjugate, fromRotationVector, multiply, normalize, rotate, rotationVectorBetweenInto, slerp, toRotationVector } from '../../protocol/motion/quaternion.js';
 
 export interface MotionWindowSpec {
@@ -30,6 +31,17 @@ export interface MotionWindowSpec {
    * `kalman` (the Kalman predictor with default options, run per session alongside the model).
    */
   readonly base: 'constant-velocity' | 'kalman';
+  /**
+   * One more input: the newest sample interval (ms / 50, capped at 2). Seated 90 Hz and walking
+   * 36–72 Hz headsets differ in how much a window of the same length says; the model sees which.
+   */
+  readonly rateFeature: boolean;
+  /**
+   * The model's output is the correction divided by max(h, 10 ms) / 100 ms: what a filter gets
+   * wrong grows with the horizon, so short horizons get small corrections (and small noise)
+   * instead of the same absolute output as long ones.
+   */
+  readonly horizonScaledOutput: boolean;
 }
 
 export const DEFAULT_WINDOW_SPEC: MotionWindowSpec = Object.freeze({
@@ -41,7 +53,17 @@ export const DEFAULT_WINDOW_SPEC: MotionWindowSpec = Object.freeze({
   horizonScale: 1 / 100,
   maxHorizonMs: 120,
   base: 'kalman',
+  rateFeature: true,
+  horizonScaledOutput: true,
 });
+
+/** What a model saved before an option existed was trained without it. */
+export const LEGACY_WINDOW_SPEC: Partial<MotionWindowSpec> = Object.freeze({ base: 'constant-velocity', rateFeature: false, horizonScaledOutput: false });
+
+/** Output units per model unit at `horizonMs` (spec.horizonScaledOutput). */
+function outputScale(horizonMs: number, spec: MotionWindowSpec): number {
+  return spec.horizonScaledOutput ? Math.max(horizonMs, 10) / 100 : 1;
+}
 
 // encodeWindow's per-step scratch (it is synchronous, so calls never share them)
 const sample: Quat = [0, 0, 0, 1];
@@ -49,7 +71,7 @@ const turn: Vec3 = [0, 0, 0];
 
 /** Model inputs: (window − 1) past steps × (rotation 3 + position 3), horizon, base delta 6. */
 export function featureCount(spec: MotionWindowSpec): number {
-  return (spec.window - 1) * 6 + 1 + 6;
+  return (spec.window - 1) * 6 + 1 + 6 + (spec.rateFeature ? 1 : 0);
 }
 /** Model outputs: correction to the base delta, rotation 3 + position 3, model units. */
 export const OUTPUT_COUNT = 6;
@@ -192,6 +214,10 @@ export function encodeWindow(
   out[o++] = basePosition[0] * ps;
   out[o++] = basePosition[1] * ps;
   out[o++] = basePosition[2] * ps;
+  if (spec.rateFeature) {
+    const previous = history[history.length - 2];
+    out[o++] = previous ? Math.min((latest.time - previous.time) / 50_000, 2) : 0.4;
+  }
   return { latest, orientation: q0, baseRotation, basePosition, horizonMs };
 }
 
@@ -202,8 +228,9 @@ export function encodeWindow(
  */
 export function decodePrediction(anchor: WindowAnchor, output: ArrayLike<number>, offset: number, spec: MotionWindowSpec = DEFAULT_WINDOW_SPEC): PoseSample {
   const scale = anchor.horizonMs / modelHorizon(anchor.horizonMs, spec) || 1;
-  const rs = 1 / spec.rotationScale;
-  const ps = 1 / spec.positionScale;
+  const k = outputScale(modelHorizon(anchor.horizonMs, spec), spec);
+  const rs = k / spec.rotationScale;
+  const ps = k / spec.positionScale;
   const rot: Vec3 = [
     (anchor.baseRotation[0] + output[offset]! * rs) * scale,
     (anchor.baseRotation[1] + output[offset + 1]! * rs) * scale,
@@ -220,7 +247,8 @@ export function decodePrediction(anchor: WindowAnchor, output: ArrayLike<number>
     device: anchor.latest.device,
     time: anchor.latest.time + anchor.horizonMs * 1000,
     position: [p[0] + d[0], p[1] + d[1], p[2] + d[2]],
-    orientation: normalize(multiply(anchor.orientation, fromRotationVector(rot))),
+    // q0 is the newest sample (normalised, same sign): a correction past 180° must not flip the answer
+    orientation: toHemisphereOf(normalize(multiply(anchor.orientation, fromRotationVector(rot))), anchor.orientation),
   };
 }
 
@@ -228,8 +256,9 @@ export function decodePrediction(anchor: WindowAnchor, output: ArrayLike<number>
 export function correctionTowards(anchor: WindowAnchor, target: { position: readonly number[]; orientation: readonly number[] }, out: Float32Array, offset: number, spec: MotionWindowSpec = DEFAULT_WINDOW_SPEC): void {
   const q0inv = conjugate(anchor.orientation);
   const [r, d] = relative(q0inv, anchor.latest.position, { position: target.position as Vec3, orientation: normalize(target.orientation) });
+  const k = outputScale(modelHorizon(anchor.horizonMs, spec), spec);
   for (let i = 0; i < 3; i++) {
-    out[offset + i] = (r[i]! - anchor.baseRotation[i]!) * spec.rotationScale;
-    out[offset + 3 + i] = (d[i]! - anchor.basePosition[i]!) * spec.positionScale;
+    out[offset + i] = ((r[i]! - anchor.baseRotation[i]!) * spec.rotationScale) / k;
+    out[offset + 3 + i] = ((d[i]! - anchor.basePosition[i]!) * spec.positionScale) / k;
   }
 }

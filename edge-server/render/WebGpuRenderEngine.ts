@@ -1,13 +1,13 @@
 /**
  * The edge's RenderEngine: three.js on WebGPU (Dawn), stereo frames at the pose the client asks for,
  * encoded with sharp. Composition only: gpu.ts opens the device, SceneStore holds scenes,
- * StereoRenderer draws and reads back, RenderQueue paces, encode.ts compresses.
+ * StereoRenderer draws and reads back, RenderQueue shares the GPU fairly between sessions (each
+ * session paces its own requests newest-wins in session/SessionRender.ts), encode.ts compresses.
  *
  * The GPU stage (render + readback) runs one request at a time through the RenderQueue; encoding
  * runs after it, off the JS thread in libvips, so the next frame renders while this one encodes.
  */
-import { debuglog } from 'node:util';
-import { DEFAULT_LIMITS, ErrorCode, InvalidStateError, quaternion, RequestError, type RenderMessage } from '../../protocol/index.js';
+import { DEFAULT_LIMITS, ErrorCode, InvalidStateError, Logger, quaternion, RequestError, type RenderMessage } from '../../protocol/index.js';
 import type { RenderedFrame, RenderEngine } from '../engines.js';
 import { encodeFrame, type EncodeOptions } from './encode.js';
 import { createGpu, type GpuContext, type GpuOptions } from './gpu.js';
@@ -16,7 +16,7 @@ import { RenderQueue, type RenderQueueOptions } from './RenderQueue.js';
 import { SceneStore } from './SceneStore.js';
 import { StereoRenderer, type RenderedPixels } from './StereoRenderer.js';
 
-const log = debuglog('edge-offload:render');
+const logger = new Logger('render');
 
 export interface WebGpuRenderEngineOptions extends RenderQueueOptions {
   gpu?: GpuOptions;
@@ -61,7 +61,7 @@ export class WebGpuRenderEngine implements RenderEngine {
       const stereo = await StereoRenderer.create(gpu);
       const engine = new WebGpuRenderEngine(gpu, stereo, options);
       await engine.#scenes.testScene();
-      log('ready: %o', gpu.describe());
+      logger.debug('ready: %o', gpu.describe());
       return engine;
     } catch (err) {
       gpu.destroy();
@@ -125,7 +125,7 @@ export class WebGpuRenderEngine implements RenderEngine {
       engine: 'webgpu',
       gpu: this.#gpu.describe(),
       ...this.#stereo.describe(),
-      queue: { ...this.#queue.stats(), maxWaitingSessions: this.#queue.maxWaitingSessions },
+      queue: { ...this.#queue.stats(), maxWaitingSessions: this.#queue.maxWaitingSessions, maxJobsPerSession: this.#queue.maxJobsPerSession },
       frames: this.#frames,
       sessionsWithScenes: this.#scenes.sessionCount,
       limits: { ...this.#scenes.limits, maxEyeSize: this.#maxEyeSize, maxFrameBytes: this.#maxFrameBytes },

@@ -6,10 +6,10 @@
  * with an adapter of feature level `compatibility` (GL ES cannot offer `core`). Vulkan on lavapipe
  * (Mesa 22.3) gives no adapter, so `auto` falls back to OpenGL ES when the default finds nothing.
  */
-import { debuglog } from 'node:util';
 import { create } from 'webgpu';
+import { Logger } from '../../protocol/index.js';
 
-const log = debuglog('edge-offload:render:gpu');
+const logger = new Logger('render:gpu');
 
 /** `auto`: Dawn's default backend, falling back to `opengles`; anything else is passed to Dawn as is. */
 export type GpuBackendChoice = 'auto' | 'default' | 'opengles' | 'vulkan' | 'd3d12' | 'metal';
@@ -41,8 +41,9 @@ export class GpuUnavailableError extends Error {
 }
 
 export const INSTALL_HINT =
-  'On a machine without a GPU run scripts/install-render-deps.sh (Debian libegl1 libegl-mesa0 libgles2 ' +
-  'libgl1-mesa-dri) and use EDGE_OFFLOAD_GPU_BACKEND=opengles.';
+  'On a machine without a GPU install Mesa\'s EGL/GLES drivers (Debian: sudo apt-get install libegl1 libegl-mesa0 ' +
+  'libgles2 libgl1-mesa-dri; in a clone of the repository scripts/install-render-deps.sh does it) and use ' +
+  'EDGE_OFFLOAD_GPU_BACKEND=opengles.';
 
 export function resolveBackendChoice(value: string | undefined): GpuBackendChoice {
   if (value === undefined || value === '') return 'auto';
@@ -63,7 +64,7 @@ async function tryBackend(
   // GL ES only has compatibility-level adapters; a core request finds none.
   const featureLevel = backend === 'opengles' ? 'compatibility' : 'core';
   const adapter = await gpu.requestAdapter({ featureLevel, powerPreference: 'high-performance' });
-  log('backend %s (%s): %s', backend, featureLevel, adapter ? 'adapter found' : 'no adapter');
+  logger.debug('backend %s (%s): %s', backend, featureLevel, adapter ? 'adapter found' : 'no adapter');
   return adapter ? { instance: gpu, adapter, featureLevel } : null;
 }
 

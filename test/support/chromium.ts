@@ -5,13 +5,18 @@ import { serveForBrowser } from './staticServer.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-export function launchChromium(): Promise<Browser> {
+/**
+ * `webgl`: instead of --disable-gpu, WebGL2 on SwiftShader (CPU), for pages that draw. `args`: more
+ * flags (a certificate to trust, say).
+ */
+export function launchChromium(options: { webgl?: boolean; args?: readonly string[] } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
       '--headless',
       '--no-sandbox',
-      '--disable-gpu',
+      ...(options.webgl ? ['--use-angle=swiftshader', '--enable-unsafe-swiftshader'] : ['--disable-gpu']),
+      ...(options.args ?? []),
       '--disable-quic',
       '--no-first-run',
       // without these Chromium keeps dialing out, and every connection is refused here
@@ -23,8 +28,8 @@ export function launchChromium(): Promise<Browser> {
 }
 
 /**
- * Opens a page whose module script (`moduleSource`) can import the compiled SDK from
- * `/dist/client-sdk/index.js`, as a bundled app would, and returns the tab plus how to close
+ * Opens a page whose module script (`moduleSource`) can import the SDK's browser bundle from
+ * `/edge-offload-client.js`, as a bundler-less app would, and returns the tab plus how to close
  * everything. Fails loudly, naming the install script, when Chromium is missing.
  */
 export async function openSdkPage(moduleSource: string): Promise<{ tab: Page; close(): Promise<void> }> {
@@ -32,7 +37,6 @@ export async function openSdkPage(moduleSource: string): Promise<{ tab: Page; cl
     throw new Error(`Chromium not found at ${CHROMIUM_PATH}: run 'bash scripts/install-chromium.sh' as root (npm test does it)`);
   }
   const site = await serveForBrowser(`<!doctype html>
-<script type="importmap">{ "imports": { "msgpackr": "/node_modules/msgpackr/index.js" } }</script>
 <script type="module">${moduleSource}</script>`);
   const browser = await launchChromium();
   const close = async () => {

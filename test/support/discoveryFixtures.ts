@@ -3,6 +3,7 @@ import { authorizeNode, generateKeyPair, signHeartbeat, signRegistration, type K
 import type { NodeDescriptor, OperatorAuthorization, Registration } from '../../discovery/descriptor.js';
 import { TrustedOperators } from '../../discovery/trust.js';
 import type { NodeRecord } from '../../discovery/registry/Registry.js';
+import { waitFor } from './wait.js';
 
 export interface TestOperator extends KeyPair {
   name: string;
@@ -69,12 +70,10 @@ export function record(id: string, lat: number, lon: number, overrides: Partial<
   };
 }
 
-/** Resolves when `check` returns true, polling; fails loudly with `what` after `timeoutMs`. */
-export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/**
+ * Resolves when `check` returns true; fails loudly with `what` after `timeoutMs` (scaled, see
+ * wait.ts). Polls every 20 ms: checks that query a discovery server must stay under its per-IP rate limit.
+ */
+export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs?: number): Promise<void> {
+  await waitFor(async () => (await check()) || undefined, what, timeoutMs, 20);
 }

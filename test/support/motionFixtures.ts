@@ -31,3 +31,29 @@ export function constantMotion(omega: Vec3, velocity: Vec3, start: readonly numb
 }
 
 export const DEG = Math.PI / 180;
+
+/**
+ * A head that sways while walking: yaw ±30° at 0.5 Hz (peak 94°/s) and pitch ±15° at 0.7 Hz
+ * about a moving head, 0.5 m/s forward with a 3 cm bob at the step rate. Velocities change all the
+ * time, so holding a stale velocity is visibly wrong.
+ */
+export function swayingWalk(): Trajectory {
+  const at = (t: number): PoseSample => {
+    const yaw = 30 * DEG * Math.sin(2 * Math.PI * 0.5 * t);
+    const pitch = 15 * DEG * Math.sin(2 * Math.PI * 0.7 * t + 1);
+    return {
+      device: 'head',
+      time: Math.round(t * 1e6),
+      position: [0.5 * t, 1.6 + 0.03 * Math.sin(2 * Math.PI * 1.8 * t), 0],
+      orientation: normalize(multiply(fromRotationVector([0, yaw, 0]), fromRotationVector([pitch, 0, 0]))),
+    };
+  };
+  return {
+    at,
+    samples(seconds, hz = 90) {
+      const out: PoseSample[] = [];
+      for (let i = 0; i <= Math.round(seconds * hz); i++) out.push(at(i / hz));
+      return out;
+    },
+  };
+}

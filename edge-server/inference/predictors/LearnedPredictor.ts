@@ -4,6 +4,11 @@
  * prediction (the Kalman filter's, kept per session, or constant velocity for older models),
  * applied on the rotation manifold (motionWindow.ts).
  *
+ * Never catastrophically wrong: the per-session Kalman filter watches for tracking resets and
+ * stalls (MotionGuard.ts) and answers itself, marked `fallback: 'reset' | 'stall'`, until the
+ * window is regular again; a horizon past the trained one, or a feature outside the range the
+ * model saw in training (metadata `featureBounds`), is answered by the filter as `out-of-range`.
+ *
  * Hot path (`execution: 'js'`, the default): the model's Dense weights evaluated in JavaScript on
  * the calling thread (denseStack.ts `runJs`, ~5–10 µs a row here), no queue, no native call.
  * `execution: 'tfjs'` instead stacks the requests of all sessions that arrive in the same
@@ -15,8 +20,9 @@ import type { PoseSample } from '../../../protocol/index.js';
 import type { PoseHistory, Predictor, PredictorFactory } from '../../engines.js';
 import { MicroBatcher, type BatchStats } from '../MicroBatcher.js';
 import type { RegisteredModel } from '../ModelRegistry.js';
-import { DEFAULT_WINDOW_SPEC, OUTPUT_COUNT, decodePrediction, encodeWindow, featureCount, modelHorizon, type MotionWindowSpec } from '../motionWindow.js';
-import { kalmanPredictor } from './KalmanPredictor.js';
+import { DEFAULT_WINDOW_SPEC, LEGACY_WINDOW_SPEC, OUTPUT_COUNT, decodePrediction, encodeWindow, featureCount, modelHorizon, type MotionWindowSpec } from '../motionWindow.js';
+import { kalmanPredictor, type KalmanOptions } from './KalmanPredictor.js';
+import type { Prediction } from './prediction.js';
 import { latestOf } from './latest.js';
 import { snapshot } from '../../PoseHistory.js';
 
@@ -29,6 +35,8 @@ export interface LearnedPredictorOptions {
   batchWindowMs?: number;
   /** [maxBatch=256] */
   maxBatch?: number;
+  /** The per-session Kalman filter (base and fallback), including its reset/stall guard. */
+  kalman?: KalmanOptions;
 }
 
 export interface LearnedPredictorFactory extends PredictorFactory {
@@ -38,11 +46,23 @@ export interface LearnedPredictorFactory extends PredictorFactory {
   readonly stats: Readonly<BatchStats>;
 }
 
+/** Per-feature [min, max] over the training set (model metadata `featureBounds`), if saved. */
+function featureBoundsOf(model: RegisteredModel, width: number): { min: Float32Array; max: Float32Array } | undefined {
+  const saved = model.metadata?.featureBounds as { min?: unknown; max?: unknown } | undefined;
+  const ok = (v: unknown): v is number[] => Array.isArray(v) && v.length === width && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (!saved || !ok(saved.min) || !ok(saved.max)) return undefined;
+  return { min: Float32Array.from(saved.min), max: Float32Array.from(saved.max) };
+}
+
+function outside(features: Float32Array, bounds: { min: Float32Array; max: Float32Array }): boolean {
+  for (let i = 0; i < features.length; i++) if (!(features[i]! >= bounds.min[i]! && features[i]! <= bounds.max[i]!)) return true;
+  return false;
+}
+
 /** The window spec the model was trained with (model metadata), checked against its input size. */
 export function specOf(model: RegisteredModel): MotionWindowSpec {
   const saved = (model.metadata?.spec ?? {}) as Partial<MotionWindowSpec>;
-  // models saved before `base` existed corrected constant velocity
-  const spec: MotionWindowSpec = { ...DEFAULT_WINDOW_SPEC, base: 'constant-velocity', ...saved };
+  const spec: MotionWindowSpec = { ...DEFAULT_WINDOW_SPEC, ...LEGACY_WINDOW_SPEC, ...saved };
   const width = model.input.shape.reduce((a, b) => a * b, 1);
   if (width !== featureCount(spec) || model.output.shape.reduce((a, b) => a * b, 1) !== OUTPUT_COUNT || model.input.dtype !== 'float32') {
     throw new TypeError(`model ${model.name} does not take motion windows: input [${model.input.shape}] ${model.input.dtype}, output [${model.output.shape}]`);
@@ -68,21 +88,32 @@ export function learnedPredictor(model: RegisteredModel, options: LearnedPredict
     },
   });
 
-  const kalman = spec.base === 'kalman' ? kalmanPredictor() : undefined;
+  const kalman = kalmanPredictor(options.kalman);
+  const bounds = featureBoundsOf(model, width);
   // the JS path encodes, runs and decodes in one synchronous call: one feature buffer serves all
   const scratch = new Float32Array(width);
 
   class LearnedPredictor implements Predictor {
-    /** Per-session base filter (spec.base `kalman`), fed the same samples as the session. */
-    readonly #base = kalman?.create();
+    /**
+     * Per-session Kalman filter, fed the same samples as the session: the base the model corrects
+     * (spec.base `kalman`), and the answer whenever the model must not be trusted.
+     */
+    readonly #kalman = kalman.create();
     observe(sample: PoseSample): void {
-      this.#base?.observe?.(sample);
+      this.#kalman.observe(sample);
     }
-    predict(history: PoseHistory, horizonMs: number): PoseSample | Promise<PoseSample> {
+    predict(history: PoseHistory, horizonMs: number): Prediction | Promise<Prediction> {
       latestOf(history);
+      // after a tracking reset or a stall the window holds another frame or wrong times: the
+      // restarted filter answers (and says so) until the window is regular again
+      const base = this.#kalman.predict(history, modelHorizon(horizonMs, spec));
+      if (base.fallback) return horizonMs > spec.maxHorizonMs ? this.#kalman.predict(history, horizonMs) : base;
+      if (horizonMs > spec.maxHorizonMs) return { ...this.#kalman.predict(history, horizonMs), fallback: 'out-of-range' };
       const features = execution === 'js' ? scratch : new Float32Array(width);
-      const base = this.#base?.predict(history, modelHorizon(horizonMs, spec)) as PoseSample | undefined;
-      const anchor = encodeWindow(history, horizonMs, features, 0, spec, base);
+      const anchor = encodeWindow(history, horizonMs, features, 0, spec, spec.base === 'kalman' ? base : undefined);
+      // motion the model never saw in training (faster turns, longer steps): it extrapolates
+      // wildly there, the filter does not
+      if (bounds && outside(features, bounds)) return { ...base, fallback: 'out-of-range' };
       if (execution === 'js') return decodePrediction(anchor, dense!.runJs(features, 1), 0, spec);
       // decoded after the batch runs, when the history's slot may hold a newer pose
       const kept = { ...anchor, latest: snapshot(anchor.latest) };

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * The benches' one entry, run from a clone of the repository (benches are not part of the
+ * installed package): `npm run bench -- <name> [options]`. `--out DIR` is taken here for every
+ * bench (bench/lib/results.ts); each bench parses the rest and has its own --help.
+ */
+import { pathToFileURL } from 'node:url';
+import { OUT_HELP, takeOutFlag } from './lib/results.js';
+
+interface Bench {
+  load: () => Promise<{ main(argv: string[]): Promise<void> }>;
+  summary: string;
+}
+
+export const BENCHES: Record<string, Bench> = {
+  overhead: { load: () => import('./overhead.js'), summary: 'predict round trip through the stack vs a raw ws echo of the same bytes' },
+  discovery: { load: () => import('./discovery.js'), summary: 'registry query latency at 210k/1M nodes (memory, Redis), heartbeats, selection quality' },
+  'motion-accuracy': { load: () => import('./motion-accuracy.js'), summary: 'angular/position error per predictor on held-out head-motion traces (needs the traces)' },
+  'display-error': { load: () => import('./display-error.js'), summary: 'angle felt at display time: none vs prediction vs prediction + reprojection, edge/cloud, seated/walking (needs the traces)' },
+  'inference-latency': { load: () => import('./inference-latency.js'), summary: 'head-predictor latency per tfjs backend (tensorflow, wasm, cpu) and execution path' },
+  'predict-load': { load: () => import('./predict-load.js'), summary: 'predict round trip per predictor, 100 sessions × 90 Hz on one node' },
+  failover: { load: () => import('./failover.js'), summary: 'kill -9 / restore / latency spikes: 20 sessions at 90 Hz, edge and cloud behind netem, discovery' },
+  'motion-to-photon': { load: () => import('./motion-to-photon.js'), summary: 'pose sent → stereo frame rendered, received and decoded: loopback, edge 5 ms, cloud 60 ms' },
+};
+
+const COMMON = `Options every benchmark takes:
+${OUT_HELP}`;
+
+export const HELP = `Usage: npm run bench -- <name> [options]      (node --expose-gc dist/bench/cli.js <name> …)
+
+Benchmarks:
+${Object.entries(BENCHES)
+  .map(([name, { summary }]) => `  ${name.padEnd(18)} ${summary}`)
+  .join('\n')}
+
+${COMMON}
+
+Run 'npm run bench -- <name> --help' for a benchmark's own options. Training and tuning:
+'npm run train:predictor -- --help', 'node dist/bench/tune-kalman.js --help'.`;
+
+export async function runBench(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(HELP);
+    return;
+  }
+  const bench = BENCHES[name];
+  if (!bench) throw new Error(`unknown benchmark '${name}'\n\n${HELP}`);
+  const own = takeOutFlag(rest);
+  await (await bench.load()).main(own);
+  if (own.includes('--help') || own.includes('-h')) console.log(`\n${COMMON}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runBench(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    // a failed bench may leave servers or child processes behind; do not hang on them
+    process.exit(1);
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * Where a session finds nodes. The session state machine asks a locator for candidates and
+ * probes them itself; discovery is one implementation (`DiscoveryLocator`), a fixed list another
+ * (`StaticLocator`, for tests and for apps that pin their nodes).
+ */
+import type { Capability, NodeTier } from '../../protocol/index.js';
+
+export interface NodeCandidate {
+  id: string;
+  /** ws:// or wss:// URL of the node's session endpoint. */
+  url: string;
+  tier: NodeTier;
+  /** Discovery's estimate before probing, when it has one. */
+  estimatedRttMs?: number;
+  caps?: Capability[];
+}
+
+export interface Shortlist {
+  /** Nearby nodes, best estimate first. */
+  edge: NodeCandidate[];
+  /** Distant fallback nodes; always present when the operator runs one. */
+  cloud: NodeCandidate[];
+}
+
+export interface ProbeReport {
+  id: string;
+  /** Median measured RTT, or undefined when the node did not answer. */
+  rttMs?: number;
+}
+
+export interface NodeLocator {
+  shortlist(options?: { signal?: AbortSignal; caps?: Capability[] }): Promise<Shortlist>;
+  /** Measured RTTs go back so discovery can learn each node's real latency. */
+  report?(reports: ProbeReport[]): void;
+}
+
+/** A fixed list of nodes. */
+export class StaticLocator implements NodeLocator {
+  readonly #shortlist: Shortlist;
+  constructor(shortlist: Partial<Shortlist>) {
+    this.#shortlist = { edge: shortlist.edge ?? [], cloud: shortlist.cloud ?? [] };
+  }
+  async shortlist(): Promise<Shortlist> {
+    return { edge: [...this.#shortlist.edge], cloud: [...this.#shortlist.cloud] };
+  }
+}

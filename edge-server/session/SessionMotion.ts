@@ -1,0 +1,81 @@
+/**
+ * One session's motion state: a pose history per device and the predictor instances made for it.
+ * Kept apart from the socket so the pose and predict handlers share one history and one set of
+ * stateful filters, and so closing the session has one place to free them.
+ */
+import { ErrorCode, RequestError, type Device, type PoseSample } from '../../protocol/index.js';
+import type { Predictor, PredictorFactory } from '../engines.js';
+import { PoseHistory } from '../PoseHistory.js';
+
+export class SessionMotion {
+  readonly #factories: ReadonlyMap<string, PredictorFactory>;
+  readonly #histories = new Map<Device, PoseHistory>();
+  /** Keyed `${device}/${predictor}`: each device gets its own filter state per predictor. */
+  readonly #predictors = new Map<string, Predictor>();
+  #predictorName: string;
+
+  constructor(factories: ReadonlyMap<string, PredictorFactory>, defaultPredictor: string) {
+    this.#factories = factories;
+    this.#predictorName = defaultPredictor;
+  }
+
+  /** The predictor `predict` uses unless a request names another. */
+  get predictorName(): string {
+    return this.#predictorName;
+  }
+
+  /** Selects the session's predictor; unknown names are the client's error. */
+  select(name: string): void {
+    if (!this.#factories.has(name)) {
+      throw new RequestError(ErrorCode.BAD_REQUEST, `unknown predictor '${name}'; this node has ${[...this.#factories.keys()].join(', ')}`);
+    }
+    this.#predictorName = name;
+  }
+
+  /**
+   * Adopts a predictor carried over by `hello.resume` if this node has it. A client resuming
+   * from another node may name one this node lacks: it is served with the default (welcome
+   * lists what is here) rather than refused the whole session.
+   */
+  resume(name: string | undefined): void {
+    if (name && this.#factories.has(name)) this.#predictorName = name;
+  }
+
+  /** Adds a sample to its device's history and feeds it to that device's live predictors. */
+  observe(sample: PoseSample): void {
+    let history = this.#histories.get(sample.device);
+    if (!history) this.#histories.set(sample.device, (history = new PoseHistory()));
+    if (!history.push(sample)) return;
+    const normalized = history.latest!;
+    for (const [key, predictor] of this.#predictors) {
+      if (key.startsWith(`${sample.device}/`)) predictor.observe?.(normalized);
+    }
+  }
+
+  /** The device's history; undefined until it has sent a pose. */
+  history(device: Device): PoseHistory | undefined {
+    return this.#histories.get(device);
+  }
+
+  /** The session's instance of predictor `name` for `device`, created on first use. */
+  predictor(device: Device, name: string): Predictor {
+    const key = `${device}/${name}`;
+    let predictor = this.#predictors.get(key);
+    if (!predictor) {
+      const factory = this.#factories.get(name);
+      if (!factory) throw new RequestError(ErrorCode.BAD_REQUEST, `unknown predictor '${name}'`);
+      predictor = factory.create();
+      // a stateful filter created mid-stream catches up on the history it missed
+      for (const sample of this.#histories.get(device)?.samples ?? []) predictor.observe?.(sample);
+      this.#predictors.set(key, predictor);
+    }
+    return predictor;
+  }
+
+  /** Frees every predictor instance (tfjs-backed ones hold tensors). */
+  close(): void {
+    for (const predictor of this.#predictors.values()) predictor.close?.();
+    this.#predictors.clear();
+    this.#histories.clear();
+  }
+}

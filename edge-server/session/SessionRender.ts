@@ -1,0 +1,83 @@
+/**
+ * One session's rendering: the scene it uploaded and the newest-wins pacer for its frames.
+ *
+ * Pacing is `protocol/NewestWins` (the pacer the client's frame stream uses too): at most one
+ * render of this session runs and one waits; a newer request replaces the waiting one, which is
+ * answered `SUPERSEDED` (a stale frame is worse than none), so a slow client never builds a
+ * queue. The GPU's RenderQueue then only has to be fair between sessions.
+ */
+import { ErrorCode, NewestWins, RequestError, type Message, type RenderMessage } from '../../protocol/index.js';
+import type { RenderEngine } from '../engines.js';
+
+/** How a render answers: the session's reply paths and its socket backlog. */
+export interface RenderOutput {
+  answer(id: number, message: Message): void;
+  answerError(id: number, err: unknown): void;
+  /** Bytes queued on the socket to this client. */
+  readonly bufferedAmount: number;
+}
+
+export class SessionRender {
+  readonly #sessionId: string;
+  readonly #renderer: RenderEngine;
+  readonly #maxBufferedBytes: number;
+  readonly #out: RenderOutput;
+  readonly #pacer: NewestWins<RenderMessage>;
+  #scene: string | undefined;
+  /** The latest scene upload; renders wait for it so a frame never races its own scene. */
+  #sceneLoaded: Promise<unknown> = Promise.resolve();
+
+  constructor(sessionId: string, renderer: RenderEngine, maxBufferedBytes: number, out: RenderOutput) {
+    this.#sessionId = sessionId;
+    this.#renderer = renderer;
+    this.#maxBufferedBytes = maxBufferedBytes;
+    this.#out = out;
+    this.#pacer = new NewestWins(
+      (request) => this.#render(request),
+      (stale) => out.answerError(stale.id, new RequestError(ErrorCode.SUPERSEDED, 'a newer render request replaced this one')),
+    );
+  }
+
+  /** The scene renders use when a request names none. */
+  get scene(): string | undefined {
+    return this.#scene;
+  }
+
+  /** Adopts the scene a resuming client had on its previous node. */
+  resume(scene: string | undefined): void {
+    if (scene) this.#scene = scene;
+  }
+
+  /** Renders `request` now, or after the running one, replacing any waiting request. */
+  offer(request: RenderMessage): void {
+    this.#pacer.offer(request);
+  }
+
+  /** Loads an uploaded scene; later renders wait for it, and a failed upload does not stop them. */
+  loadScene(name: string, data: Uint8Array): Promise<void> {
+    const loading = this.#renderer.loadScene(this.#sessionId, name, data).then(() => {
+      this.#scene = name;
+    });
+    this.#sceneLoaded = loading.catch(() => {}); // the upload's own answer reports the failure
+    return loading;
+  }
+
+  /** Stops the pacer: the waiting request is dropped (the socket is closing, nobody can be answered). */
+  close(): void {
+    this.#pacer.close();
+  }
+
+  async #render(request: RenderMessage): Promise<void> {
+    try {
+      await this.#sceneLoaded;
+      const frame = await this.#renderer.render(this.#sessionId, this.#scene && !request.scene ? { ...request, scene: this.#scene } : request);
+      // a client that does not read its socket gets no more frames piling up in our memory
+      if (this.#out.bufferedAmount > this.#maxBufferedBytes) {
+        throw new RequestError(ErrorCode.SLOW_CONSUMER, `frame dropped: ${this.#out.bufferedAmount} bytes still queued to this client`);
+      }
+      this.#out.answer(request.id, { t: 'frame', id: request.id, ...frame });
+    } catch (err) {
+      this.#out.answerError(request.id, err);
+    }
+  }
+}

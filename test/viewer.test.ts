@@ -1,0 +1,157 @@
+/**
+ * The viewer page as a person uses it: `edge-offload demo --viewer` over https/wss with a
+ * certificate the test makes, the page on https://localhost:A loading the SDK bundle and talking
+ * to discovery on https://localhost:B (another origin: CORS), in headless Chromium with WebGL2 on
+ * SwiftShader and the nodes rendering on Mesa llvmpipe (small frames). Asserts on what the page
+ * shows: frames arriving and moving with the head, the GPU warp shifting the image by the
+ * homography's amount, and the HUD's tier going to cloud when the edge is killed and back.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Page } from 'playwright-core';
+import { applyHomography, focalLengthPx, timewarpHomography } from '../client-sdk/reproject.js';
+import { launchChromium } from './support/chromium.js';
+import { buildClientBundle } from './support/staticServer.js';
+import { makeSelfSignedCertificate } from './support/tls.js';
+import { decodeFrame, findBlob, IS_RED } from '../bench/lib/colorBlobs.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BIN = path.resolve(here, '../bin/edge-offload.js');
+export const SCREENSHOT_DIR = path.resolve(here, '../../dist/test-output');
+const SIZE = 128;
+const FOV = 90;
+const yawQuat = (deg: number): [number, number, number, number] => [0, Math.sin((deg * Math.PI) / 360), 0, Math.cos((deg * Math.PI) / 360)];
+
+const test = suite('viewer page');
+
+/** Red cube centroid (left eye) of a PNG or JPEG. */
+async function redInLeftEye(image: Uint8Array): Promise<{ x: number; y: number; count: number }> {
+  const decoded = await decodeFrame(image, 'jpeg', 0, 0);
+  return findBlob(decoded, IS_RED, 0, decoded.width / 2);
+}
+
+async function waitFor<T>(tab: Page, what: string, fn: string, timeoutMs: number): Promise<T> {
+  try {
+    return (await (await tab.waitForFunction(fn, undefined, { timeout: timeoutMs, polling: 50 })).jsonValue()) as T;
+  } catch (err) {
+    const state = await tab.evaluate('JSON.stringify({ tier: viewer.state.tier, reason: viewer.state.reason, frames: viewer.state.frames, error: viewer.error, status: document.getElementById("status").textContent })').catch(() => '?');
+    throw new Error(`${what}: not within ${timeoutMs} ms (${(err as Error).message.split('\n')[0]}); page ${state}`);
+  }
+}
+
+/** The last frame, once it was rendered at `yawDeg` (within 0.05°): its JPEG bytes. */
+async function frameAtYaw(tab: Page, yawDeg: number): Promise<Uint8Array> {
+  const qy = yawQuat(yawDeg)[1];
+  const bytes = await waitFor<number[]>(
+    tab,
+    `a frame rendered at yaw ${yawDeg}°`,
+    `(() => { const f = viewer.state.lastFrame; return f && Math.abs(f.pose.orientation[1] - ${qy}) < 4e-4 && Array.from(f.data); })()`,
+    60_000,
+  );
+  return Uint8Array.from(bytes);
+}
+
+test('the demo viewer over https/wss: frames follow the head, the GPU warp shifts by the homography, the HUD shows failover and the return', async () => {
+  await buildClientBundle();
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const certificate = makeSelfSignedCertificate();
+  const demo = spawn(process.execPath, [BIN, 'demo', '--viewer', '--chaos', '0', '--rate', '20', '--tls-cert', certificate.certFile, '--tls-key', certificate.keyFile], {
+    // the demo's own Node clients (node agents, its headset) trust the test's certificate this way
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: certificate.certFile },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  demo.stderr.on('data', (chunk) => (output = (output + chunk).slice(-4000)));
+  const browserPromise = launchChromium({ webgl: true, args: [`--ignore-certificate-errors-spki-list=${certificate.spki}`] });
+  try {
+    const pageUrl = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`demo printed no viewer URL within 90 s: ${output}`)), 90_000);
+      readline.createInterface({ input: demo.stdout }).on('line', (line) => {
+        output = (output + line + '\n').slice(-4000);
+        const match = /^viewer: (\S+)/.exec(line);
+        if (match) (clearTimeout(timer), resolve(match[1]!));
+      });
+      demo.once('exit', (code) => (clearTimeout(timer), reject(new Error(`demo exited (${code}): ${output}`))));
+    });
+    const page = new URL(pageUrl);
+    const discovery = new URL(page.searchParams.get('discovery')!);
+    assert.is(page.protocol, 'https:');
+    assert.is(discovery.protocol, 'https:');
+    assert.is.not(page.origin, discovery.origin, 'page and discovery are different origins');
+    // small frames (llvmpipe), and a budget a busy machine cannot miss: this test is about what the page shows
+    page.searchParams.set('size', String(SIZE));
+    page.searchParams.set('budget', '5000');
+
+    const browser = await browserPromise;
+    try {
+      const tab = await browser.newPage();
+      const consoleErrors: string[] = [];
+      tab.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+      tab.on('pageerror', (e) => consoleErrors.push(String(e)));
+      await tab.goto(page.href);
+      await waitFor(tab, 'three frames on the edge', `viewer.state.frames >= 3 && viewer.state.tier === 'edge'`, 90_000);
+      assert.match((await tab.textContent('#tier'))!, /^edge/);
+      assert.match((await tab.textContent('#node'))!, /^edge-1$/);
+
+      // frames change with the pose: the red cube moves right by ≈ f·tan(yaw) when the head turns left
+      const f = focalLengthPx({ fovY: FOV, width: SIZE, height: SIZE });
+      await tab.evaluate('viewer.setHead(0)');
+      const straight = await redInLeftEye(await frameAtYaw(tab, 0));
+      await tab.evaluate('viewer.setHead(20)');
+      const turned = await redInLeftEye(await frameAtYaw(tab, 20));
+      assert.ok(straight.count > 20 && turned.count > 20, `red cube visible (${straight.count}, ${turned.count} px)`);
+      const expectedRendered = SIZE / 2 + f * Math.tan(Math.atan((straight.x - SIZE / 2) / f) + (20 * Math.PI) / 180);
+      assert.ok(Math.abs(turned.x - expectedRendered) < 3, `rendered at yaw 20°: red x ${turned.x.toFixed(1)}, expected ${expectedRendered.toFixed(1)} (straight ${straight.x.toFixed(1)})`);
+      assert.equal(consoleErrors, [], 'console errors while streaming');
+
+      // late reprojection: freeze on a frame rendered at yaw 0, turn the head 10°, the screen shifts by H
+      await tab.evaluate('viewer.setHead(0)');
+      await frameAtYaw(tab, 0);
+      await tab.evaluate('viewer.freeze(true)');
+      const drawnAt = (deg: number) => waitFor(tab, `a draw at yaw ${deg}°`, `(() => { const q = viewer.state.displayedOrientation; const d = viewer.state.draws; return q && Math.abs(q[1] - ${yawQuat(deg)[1]}) < 1e-6 && (window.__mark ??= d) + 2 <= d; })()`, 10_000);
+      await tab.evaluate('window.__mark = undefined');
+      await drawnAt(0);
+      const before = await tab.locator('#view').screenshot();
+      writeFileSync(path.join(SCREENSHOT_DIR, 'viewer-warp-0.png'), before);
+      await tab.evaluate('window.__mark = undefined; viewer.setHead(10)');
+      await drawnAt(10);
+      const after = await tab.locator('#view').screenshot();
+      writeFileSync(path.join(SCREENSHOT_DIR, 'viewer-warp-10.png'), after);
+      const [x0, x1] = [await redInLeftEye(before), await redInLeftEye(after)];
+      const expected = applyHomography(timewarpHomography(yawQuat(0), yawQuat(10), { fovY: FOV, width: SIZE, height: SIZE }), x0.x, x0.y)!;
+      assert.ok(expected[0] - x0.x > 0.15 * f, `the homography shifts right by ${(expected[0] - x0.x).toFixed(1)} px`);
+      assert.ok(Math.abs(x1.x - expected[0]) < 1.5, `warped red x ${x1.x.toFixed(2)}, expected ${expected[0].toFixed(2)} (from ${x0.x.toFixed(2)})`);
+      await tab.evaluate('viewer.setHead(0); viewer.freeze(false)');
+      await tab.screenshot({ path: path.join(SCREENSHOT_DIR, 'viewer.png') });
+
+      // failover: the kill button, the HUD goes to cloud; the restart button, back to the edge
+      await tab.click('#kill-edge');
+      await waitFor(tab, 'HUD tier cloud', `document.getElementById('tier').textContent.startsWith('cloud')`, 60_000);
+      const framesOnCloud = await waitFor<number>(tab, 'frames from the cloud', `viewer.state.tier === 'cloud' && viewer.state.frames`, 30_000);
+      await tab.screenshot({ path: path.join(SCREENSHOT_DIR, 'viewer-cloud.png') });
+      await tab.click('#start-edge');
+      await waitFor(tab, 'HUD tier back on edge', `document.getElementById('tier').textContent.startsWith('edge')`, 90_000);
+      await waitFor(tab, 'frames after the return', `viewer.state.frames > ${framesOnCloud + 2}`, 60_000);
+      assert.match((await tab.textContent('#node'))!, /^edge-2$/);
+      // the browser itself logs the failed WebSocket to the killed node; nothing else may appear
+      assert.equal(consoleErrors.filter((e) => !/WebSocket connection to 'wss:\/\/[^']+' failed/.test(e)), []);
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    // SIGINT: the demo stops its nodes; SIGKILL if it has not within 15 s (its nodes die with it)
+    const exited = new Promise((resolve) => (demo.exitCode !== null || demo.signalCode !== null ? resolve(null) : demo.once('exit', resolve)));
+    demo.kill('SIGINT');
+    const force = setTimeout(() => demo.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(force);
+    certificate.remove();
+  }
+});
+
+test.run();
