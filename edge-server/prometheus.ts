@@ -9,21 +9,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
+import { OptionalPackageError, requireOptional } from '../protocol/optionalPackages.js';
 
 export type Prom = typeof PromClient;
 
 let loaded: { prom: Prom | undefined } | undefined;
 
 /**
- * prom-client, or undefined when it is not installed. Synchronous (prom-client is CommonJS), so
- * a server's constructor can set its metrics up without an async step.
+ * prom-client, or undefined when it is not installed (metrics are then off; the server runs).
+ * Synchronous (prom-client is CommonJS), so a server's constructor can set its metrics up.
  */
 export function loadPromClient(): Prom | undefined {
   if (!loaded) {
     try {
-      loaded = { prom: createRequire(import.meta.url)('prom-client') as Prom };
+      loaded = { prom: requireOptional<Prom>(createRequire(import.meta.url), 'prom-client', 'GET /metrics') };
     } catch (err) {
-      if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND') throw err;
+      if (!(err instanceof OptionalPackageError)) throw err;
       loaded = { prom: undefined };
     }
   }

@@ -5,7 +5,9 @@
  * InflightRequests), which the session closes with itself.
  */
 import type { ErrorCode, Message, MessageOf, MessageType, NodeTier, WireLimits } from '../../protocol/index.js';
+import type { NodeGuards, SendPriority, SessionGuard } from '../admission/index.js';
 import type { InferenceEngine, PredictorFactory, RenderEngine } from '../engines.js';
+import type { EdgeMetricsSink } from '../metrics.js';
 import type { InflightRequests } from '../session/InflightRequests.js';
 import type { SessionMotion } from '../session/SessionMotion.js';
 import type { SessionRender } from '../session/SessionRender.js';
@@ -27,8 +29,11 @@ export interface NodeContext {
   maxBufferedBytes: number;
   /** A peer that never answers our close frame is cut off after this, so it cannot hold the session. */
   closeHandshakeMs: number;
-  /** Counts each error code sent, for `/healthz`. */
+  /** Counts each error code sent, for the admin health and `/metrics`. */
   countError(code: ErrorCode): void;
+  /** Admission control and budgets (edge-server/admission). */
+  guards: NodeGuards;
+  metrics: EdgeMetricsSink;
 }
 
 export interface HandlerContext {
@@ -40,12 +45,14 @@ export interface HandlerContext {
   readonly render: SessionRender | undefined;
   /** This session's requests running on the engines. */
   readonly requests: InflightRequests;
+  /** This session's admission ticket, send budget, idle timer, memory and CPU share. */
+  readonly guard: SessionGuard;
   /** `hello` has been answered; every message but `hello` needs it (the session checks). */
   readonly opened: boolean;
   /** Ends the handshake: only the `hello` handler calls it, after sending `welcome`. */
   open(): void;
-  /** Sends a message that answers no request (`pong`, `welcome`). */
-  send(message: Message): void;
+  /** Sends a message that answers no request (`pong`, `welcome`); `required` ones are never dropped. */
+  send(message: Message, priority?: SendPriority): void;
   /** Answers request `id`; an answer that fails its own schema is our bug, answered `INTERNAL`. */
   answer(id: number, message: Message): void;
   /**
