@@ -9,6 +9,10 @@
  * `edge-offload edge --print-config` writes the effective config in the same format.
  */
 import { readFileSync } from 'node:fs';
+import { TrustedOperators } from '../discovery/trust.js';
+import { HmacTokenVerifier } from '../edge-server/admission/index.js';
+import { Logger, type LogFormat } from '../protocol/index.js';
+import type { EdgeServerOptions } from '../edge-server/index.js';
 
 type Kind = 'int' | 'bytes' | 'ms' | 'bool' | 'string' | 'enum';
 
@@ -182,4 +186,49 @@ export function configHelp(): string {
 function bytesText(n: number): string {
   for (const [unit, size] of [['GiB', 1 << 30], ['MiB', 1 << 20], ['KiB', 1 << 10]] as const) if (n % size === 0) return `${n / size}${unit}`;
   return String(n);
+}
+
+/**
+ * The EdgeServer options a config stands for (limits, guards, metrics, admin), reading the
+ * token secret and operators files it names. The caller adds what is not a limit (port, engines).
+ */
+export function edgeServerOptions(config: EdgeConfig): Pick<EdgeServerOptions, 'maxSessions' | 'helloTimeoutMs' | 'maxInflightRequests' | 'limits' | 'guards' | 'metrics' | 'admin'> {
+  let verifier: HmacTokenVerifier | undefined;
+  if (config.tokenSecretFile) {
+    let secret: Buffer;
+    try {
+      secret = readFileSync(config.tokenSecretFile);
+    } catch (err) {
+      throw new ConfigError('CONFIG_UNREADABLE', `cannot read tokenSecretFile ${config.tokenSecretFile}: ${(err as Error).message}`);
+    }
+    verifier = new HmacTokenVerifier(secret);
+  }
+  return {
+    maxSessions: config.maxSessions,
+    helloTimeoutMs: config.helloTimeoutMs,
+    maxInflightRequests: config.maxInflightRequests,
+    limits: { maxMessagesPerSecond: config.maxMessagesPerSecond, maxFrameBytes: config.maxFrameBytes },
+    guards: {
+      admission: { maxSessionsPerIp: config.maxSessionsPerIp, maxSessionsPerToken: config.maxSessionsPerToken, requireToken: config.requireToken || verifier !== undefined, ...(verifier ? { verifier } : {}) },
+      connections: {
+        idleMs: config.connIdleMs,
+        headersTimeoutMs: config.headersTimeoutMs,
+        requestTimeoutMs: config.requestTimeoutMs,
+        keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        maxConnections: config.maxConnections,
+      },
+      idleTimeoutMs: config.idleTimeoutMs,
+      send: { softBytes: config.sendSoftBytes, hardBytes: config.sendHardBytes, stallMs: config.sendStallMs },
+      memory: { perSessionBytes: config.sessionMemoryBytes, perNodeBytes: config.nodeMemoryBytes },
+      heavy: { concurrency: config.heavyConcurrency, maxQueuedPerSession: config.heavyQueuePerSession },
+    },
+    metrics: config.metrics,
+    ...(config.adminOperatorsFile ? { admin: { operators: TrustedOperators.fromFile(config.adminOperatorsFile), maxSkewMs: config.adminMaxSkewMs } } : {}),
+  };
+}
+
+/** The process-wide logger settings a config asks for. */
+export function configureLogging(config: EdgeConfig): void {
+  Logger.configure({ format: config.logFormat as LogFormat, ratePerSecond: config.logRatePerSecond, burst: config.logBurst });
 }
