@@ -20,6 +20,8 @@ export const BENCHES: Record<string, Bench> = {
   'inference-latency': { load: () => import('./inference-latency.js'), summary: 'head-predictor latency per tfjs backend (tensorflow, wasm, cpu) and execution path' },
   'predict-load': { load: () => import('./predict-load.js'), summary: 'predict round trip per predictor, 100 sessions × 90 Hz on one node' },
   failover: { load: () => import('./failover.js'), summary: 'kill -9 / restore / latency spikes: 20 sessions at 90 Hz, edge and cloud behind netem, discovery' },
+  fuzz: { load: () => import('./fuzz/campaign.js'), summary: 'mutated frames per entry point (edge ws, discovery HTTP and ws) with a bystander; crashes, rejections, prototypes, p99, RSS' },
+  fairness: { load: () => import('./fairness.js'), summary: "bystander predict p99 while two sessions hog the node with infer batches and renders, fair scheduler vs none" },
   'motion-to-photon': { load: () => import('./motion-to-photon.js'), summary: 'pose sent → stereo frame rendered, received and decoded: loopback, edge 5 ms, cloud 60 ms' },
 };
 
