@@ -3,10 +3,11 @@
  *
  *   POST /v1/register    signed registration          → { id, heartbeatIntervalMs, ttlMs }
  *   POST /v1/heartbeat   signed heartbeat             → { id, ttlMs }
- *   GET  /v1/query?lat=&lon=&k=&kCloud=&caps=render,infer&maxPrice=
- *   POST /v1/query       { lat?, lon?, k?, kCloud?, caps?, maxPrice? } → { location, edge[], cloud[] }
+ *   GET  /v1/query?lat=&lon=&k=&kCloud=&caps=render,infer&maxPrice=&priceWeight=&budgetMs=
+ *   POST /v1/query       { lat?, lon?, k?, kCloud?, caps?, maxPrice?, priceWeight?, budgetMs? } → { location, edge[], cloud[] }
  *   POST /v1/report      { lat?, lon?, reports: [{ id, rttMs? }] } → { learned }
  *   GET  /healthz        { ok, backend, nodes }
+ *   WS   /v1/node        the node channel: one signed registration, then ws pings and pushed load (NodeChannel.ts)
  *   WS   /v1/ws          text frames `{ op: 'register'|'heartbeat'|'query'|'report', id?, body }`
  *                        → `{ id, ok: true, result }` or `{ id, ok: false, error: { code, message } }`
  *
@@ -19,19 +20,21 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { debuglog } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { Logger } from '../protocol/Logger.js';
+import { DiscoveryRoute, WS_OPERATIONS, type WsOperation } from '../protocol/discovery.js';
 import { DiscoveryService, type DiscoveryServiceOptions } from './DiscoveryService.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
 import { normaliseIp } from './locate.js';
 import { TokenBuckets, type RateLimit } from './rateLimit.js';
+import { NodeChannels, type NodeChannelOptions } from './NodeChannel.js';
 import { MemoryRegistry } from './registry/MemoryRegistry.js';
 import type { Registry } from './registry/Registry.js';
 import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/webAccess.js';
 
-const log = debuglog('edge-offload:discovery');
+const logger = new Logger('discovery');
 
-type Operation = 'register' | 'heartbeat' | 'query' | 'report';
+type Operation = WsOperation;
 
 export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   /** Default 0 (any free port). */
@@ -42,6 +45,8 @@ export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   registry?: Registry;
   /** Largest request body (HTTP) or message (ws). Default 16 KiB. */
   maxBodyBytes?: number;
+  /** The node channel (`/v1/node`): cheap liveness after one signed registration. */
+  nodeChannel?: NodeChannelOptions;
   /** Per-IP limits. Defaults: query 20/s burst 40, register 2/s burst 20, heartbeat 200/s burst 400, report 20/s burst 40. */
   rateLimits?: Partial<Record<Operation, RateLimit>>;
   /** Serve https/wss with this certificate. Default plain http/ws. */
@@ -59,11 +64,12 @@ const DEFAULT_RATE_LIMITS: Record<Operation, RateLimit> = {
 };
 
 const ROUTES: Record<string, { op: Operation | 'health'; methods: string[]; cors?: true }> = {
-  '/v1/register': { op: 'register', methods: ['POST'] },
-  '/v1/heartbeat': { op: 'heartbeat', methods: ['POST'] },
-  '/v1/query': { op: 'query', methods: ['GET', 'POST'], cors: true },
-  '/v1/report': { op: 'report', methods: ['POST'], cors: true },
-  '/healthz': { op: 'health', methods: ['GET'], cors: true },
+  [DiscoveryRoute.register]: { op: 'register', methods: ['POST'] },
+  [DiscoveryRoute.heartbeat]: { op: 'heartbeat', methods: ['POST'] },
+  // what a web page calls (cross-origin): the read-only query, probe reports, health
+  [DiscoveryRoute.query]: { op: 'query', methods: ['GET', 'POST'], cors: true },
+  [DiscoveryRoute.report]: { op: 'report', methods: ['POST'], cors: true },
+  [DiscoveryRoute.health]: { op: 'health', methods: ['GET'], cors: true },
 };
 
 export class DiscoveryServer {
@@ -75,6 +81,8 @@ export class DiscoveryServer {
   readonly #http: Server;
   readonly #wss: WebSocketServer;
   readonly #cors: CorsPolicy;
+  readonly #nodeWss: WebSocketServer;
+  readonly nodeChannels: NodeChannels;
   #closed = false;
 
   constructor(options: DiscoveryServerOptions = {}) {
@@ -93,12 +101,15 @@ export class DiscoveryServer {
     this.#http = createWebServer(options.tls, (req, res) => void this.#onRequest(req, res));
     this.#http.keepAliveTimeout = 30_000;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes });
+    // no per-message deflate: a node channel's frames are tiny, and zlib state per socket is memory per node
+    this.#nodeWss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes, perMessageDeflate: false });
+    this.nodeChannels = new NodeChannels(this.registry, this.service.admission, this.service.heartbeatIntervalMs, (ip) => this.#take('register', ip), options.nodeChannel);
     this.#http.on('upgrade', (req, socket, head) => {
-      if (new URL(req.url ?? '/', 'http://x').pathname !== '/v1/ws') {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-        return;
-      }
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onSocket(ws, req));
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path === DiscoveryRoute.ws) this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onSocket(ws, req));
+      else if (path === DiscoveryRoute.node) {
+        this.#nodeWss.handleUpgrade(req, socket, head, (ws) => this.nodeChannels.accept(ws, normaliseIp(req.socket.remoteAddress ?? '')));
+      } else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
     });
   }
 
@@ -122,8 +133,11 @@ export class DiscoveryServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.nodeChannels.close();
     for (const ws of this.#wss.clients) ws.terminate();
+    for (const ws of this.#nodeWss.clients) ws.terminate();
     this.#wss.close();
+    this.#nodeWss.close();
     this.#http.closeAllConnections();
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
     await this.registry.close();
@@ -152,9 +166,13 @@ export class DiscoveryServer {
     }
   }
 
-  async #dispatch(op: Operation, body: unknown, ip: string): Promise<unknown> {
+  #take(op: Operation, ip: string): void {
     const wait = this.#buckets[op].take(ip);
     if (wait > 0) throw new DiscoveryError(E.RATE_LIMITED, `too many ${op} requests from ${ip}; retry in ${wait.toFixed(2)} s`);
+  }
+
+  async #dispatch(op: Operation, body: unknown, ip: string): Promise<unknown> {
+    this.#take(op, ip);
     switch (op) {
       case 'register':
         return this.service.register(body);
@@ -169,7 +187,7 @@ export class DiscoveryServer {
 
   #onSocket(ws: WebSocket, req: IncomingMessage): void {
     const ip = normaliseIp(req.socket.remoteAddress ?? '');
-    ws.on('error', (err) => log('ws error from %s: %s', ip, err.message));
+    ws.on('error', (err) => logger.debug('ws error from %s: %s', ip, err.message));
     ws.on('message', async (data, isBinary) => {
       let id: unknown;
       try {
@@ -178,10 +196,10 @@ export class DiscoveryServer {
         if (typeof message !== 'object' || message === null || Array.isArray(message)) throw new DiscoveryError(E.MALFORMED, 'message is not an object');
         const { op, body } = message as Record<string, unknown>;
         id = (message as Record<string, unknown>).id;
-        if (op !== 'register' && op !== 'heartbeat' && op !== 'query' && op !== 'report') {
+        if (!(WS_OPERATIONS as readonly unknown[]).includes(op)) {
           throw new DiscoveryError(E.MALFORMED, 'op must be register, heartbeat, query or report');
         }
-        const result = await this.#dispatch(op, body ?? {}, ip);
+        const result = await this.#dispatch(op as Operation, body ?? {}, ip);
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: safeId(id), ok: true, result }));
       } catch (err) {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: safeId(id), ok: false, ...asDiscoveryError(err).toJSON() }));
@@ -196,11 +214,12 @@ function safeId(id: unknown): string | number | null {
 
 function asDiscoveryError(err: unknown): DiscoveryError {
   if (err instanceof DiscoveryError) return err;
-  log('internal error: %s', (err as Error)?.stack ?? err);
   // node-redis's connection failures ("The client is offline", SocketClosedUnexpectedlyError…)
-  if (err instanceof Error && /offline|closed|Socket|Connection|ECONNREFUSED|ECONNRESET/i.test(`${err.name} ${err.message}`)) {
+  if (err instanceof Error && /offline|closed|Socket|Connection|ECONNREFUSED|ECONNRESET|CLUSTERDOWN/i.test(`${err.name} ${err.message}`)) {
+    logger.debug('registry unreachable: %s', err.message);
     return new DiscoveryError(E.UNAVAILABLE, 'the registry backend is unreachable; retry shortly');
   }
+  logger.error('internal error: %s', (err as Error)?.stack ?? err);
   return new DiscoveryError(E.INTERNAL, 'internal error; retry, and report it if it persists');
 }
 
@@ -236,7 +255,7 @@ async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown
 /** GET /v1/query parameters → the same shape POST takes, numbers parsed, caps split on commas. */
 function queryFromSearch(params: URLSearchParams): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of ['lat', 'lon', 'k', 'kCloud', 'maxPrice']) {
+  for (const key of ['lat', 'lon', 'k', 'kCloud', 'maxPrice', 'priceWeight', 'budgetMs']) {
     const raw = params.get(key);
     if (raw !== null) out[key] = raw.trim() === '' ? raw : Number(raw);
   }

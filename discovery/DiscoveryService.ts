@@ -2,11 +2,11 @@
  * Discovery's operations, free of any transport: the HTTP routes and the ws messages of
  * DiscoveryServer both call these with an already-parsed JSON body and the caller's IP.
  */
-import type { Capability } from '../protocol/index.js';
+import { querySchema, reportSchema, type Candidate, type HealthAnswer, type HeartbeatAnswer, type QueryAnswer, type RegisterAnswer, type ReportAnswer } from '../protocol/discovery.js';
 import { Admission, type AdmissionOptions } from './admission.js';
-import { parseBody, querySchema, reportSchema } from './descriptor.js';
+import { parseBody } from './errors.js';
 import { learnFromReports, type FeedbackOptions } from './feedback.js';
-import { IpLocator, type Located } from './locate.js';
+import { IpLocator } from './locate.js';
 import { DEFAULT_RANK_OPTIONS, shortlist, type RankOptions, type RankedNode } from './rank.js';
 import type { Registry } from './registry/Registry.js';
 import { TrustedOperators } from './trust.js';
@@ -21,38 +21,14 @@ export interface DiscoveryServiceOptions {
   heartbeatIntervalMs?: number;
 }
 
-/** One shortlisted node as clients see it (a superset of client-sdk's NodeCandidate). */
-export interface Candidate {
-  id: string;
-  url: string;
-  tier: 'edge' | 'cloud';
-  caps: Capability[];
-  estimatedRttMs: number;
-  distanceKm: number;
-  pricePerMinute: number;
-  freeCapacity: number;
-  load: number;
-}
-
-export interface QueryAnswer {
-  location: Located;
-  edge: Candidate[];
-  cloud: Candidate[];
-}
-
-export interface RegisterAnswer {
-  id: string;
-  heartbeatIntervalMs: number;
-  ttlMs: number;
-}
-
 export class DiscoveryService {
   readonly registry: Registry;
   readonly admission: Admission;
   readonly locator: IpLocator;
   readonly #rank: Required<RankOptions>;
   readonly #feedback: FeedbackOptions;
-  readonly #heartbeatIntervalMs: number;
+  /** The liveness interval nodes are told (signed heartbeats, node-channel pings). */
+  readonly heartbeatIntervalMs: number;
 
   constructor(registry: Registry, options: DiscoveryServiceOptions = {}) {
     this.registry = registry;
@@ -60,15 +36,15 @@ export class DiscoveryService {
     this.admission = new Admission(registry, options.operators ?? TrustedOperators.load(), this.locator, options.admission);
     this.#rank = { ...DEFAULT_RANK_OPTIONS, ...options.rank };
     this.#feedback = { routeFactor: this.#rank.routeFactor, ...options.feedback };
-    this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? registry.ttlMs / 3;
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? registry.ttlMs / 3;
   }
 
   async register(body: unknown): Promise<RegisterAnswer> {
     const record = await this.admission.register(body);
-    return { id: record.id, heartbeatIntervalMs: this.#heartbeatIntervalMs, ttlMs: this.registry.ttlMs };
+    return { id: record.id, heartbeatIntervalMs: this.heartbeatIntervalMs, ttlMs: this.registry.ttlMs };
   }
 
-  async heartbeat(body: unknown): Promise<{ id: string; ttlMs: number }> {
+  async heartbeat(body: unknown): Promise<HeartbeatAnswer> {
     const record = await this.admission.heartbeat(body);
     return { id: record.id, ttlMs: this.registry.ttlMs };
   }
@@ -77,16 +53,16 @@ export class DiscoveryService {
     const q = parseBody(querySchema, body, 'query');
     const location = await this.locator.locate(ip, q);
     const found = await shortlist(this.registry, location, q, this.#rank);
-    return { location, edge: found.edge.map(toCandidate), cloud: found.cloud.map(toCandidate) };
+    return { location, edge: found.edge.map(toCandidate), cloud: found.cloud.map(toCandidate), ...(found.pick ? { pick: found.pick.node.id } : {}) };
   }
 
-  async report(body: unknown, ip: string | undefined): Promise<{ learned: number }> {
+  async report(body: unknown, ip: string | undefined): Promise<ReportAnswer> {
     const batch = parseBody(reportSchema, body, 'report');
     const location = await this.locator.locate(ip, batch);
     return { learned: await learnFromReports(this.registry, location, batch.reports, this.#feedback) };
   }
 
-  async health(): Promise<{ ok: true; backend: string; nodes: { edge: number; cloud: number } }> {
+  async health(): Promise<HealthAnswer> {
     return { ok: true, backend: this.registry.kind, nodes: await this.registry.count() };
   }
 }

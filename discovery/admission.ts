@@ -4,8 +4,8 @@
  * before. Each failure has its own code (errors.ts), checked in that order so the cheapest and
  * most specific answer comes first.
  */
-import { parseBody, registrationSchema, heartbeatSchema, type NodeDescriptor } from './descriptor.js';
-import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
+import { registrationSchema, heartbeatSchema, type NodeDescriptor } from '../protocol/discovery.js';
+import { DiscoveryError, DiscoveryErrorCode as E, parseBody } from './errors.js';
 import { SIGNING_DOMAIN, authorizationPayload, heartbeatPayload, registrationPayload, verifyPayload } from './identity.js';
 import type { IpLocator } from './locate.js';
 import type { NodeRecord, Registry } from './registry/Registry.js';
@@ -14,6 +14,8 @@ import type { TrustedOperators } from './trust.js';
 export interface AdmissionOptions {
   /** Largest difference between a signed timestamp and our clock. Default 30 s (env `DISCOVERY_MAX_SKEW_MS`). */
   maxSkewMs?: number;
+  /** Clock (epoch ms) for freshness and lastSeen; give it the registry's clock in tests. Default `Date.now`. */
+  now?: () => number;
 }
 
 export class Admission {
@@ -21,18 +23,27 @@ export class Admission {
   readonly #registry: Registry;
   readonly #trust: TrustedOperators;
   readonly #locator: IpLocator;
+  readonly #now: () => number;
 
   constructor(registry: Registry, trust: TrustedOperators, locator: IpLocator, options: AdmissionOptions = {}) {
     this.#registry = registry;
     this.#trust = trust;
     this.#locator = locator;
     this.maxSkewMs = options.maxSkewMs ?? (Number(process.env.DISCOVERY_MAX_SKEW_MS) || 30_000);
+    this.#now = options.now ?? Date.now;
   }
 
-  async register(body: unknown, now = Date.now()): Promise<NodeRecord> {
+  /**
+   * @param challenge on the node channel, the connection's challenge: the signed nonce must be it,
+   * so a registration captured on one connection cannot authenticate another.
+   */
+  async register(body: unknown, now = this.#now(), challenge?: string): Promise<NodeRecord> {
     const reg = parseBody(registrationSchema, body, 'registration');
     const d = reg.descriptor;
     if (reg.signature === undefined) throw new DiscoveryError(E.UNSIGNED, 'registration has no signature; sign it with the node key (signRegistration)');
+    if (challenge !== undefined && reg.nonce !== challenge) {
+      throw new DiscoveryError(E.BAD_CHALLENGE, "registration's nonce is not this connection's challenge; sign a registration over the challenge you were sent");
+    }
     if (!verifyPayload(SIGNING_DOMAIN.register, registrationPayload(reg), reg.signature, d.publicKey)) {
       throw new DiscoveryError(E.BAD_SIGNATURE, `registration signature does not verify against node ${d.id}'s public key`);
     }
@@ -63,7 +74,7 @@ export class Admission {
     return record;
   }
 
-  async heartbeat(body: unknown, now = Date.now()): Promise<NodeRecord> {
+  async heartbeat(body: unknown, now = this.#now()): Promise<NodeRecord> {
     const hb = parseBody(heartbeatSchema, body, 'heartbeat');
     if (hb.signature === undefined) throw new DiscoveryError(E.UNSIGNED, 'heartbeat has no signature; sign it with the node key (signHeartbeat)');
     const node = await this.#registry.get(hb.id);

@@ -7,7 +7,7 @@
  * in a peer's JSON never changes the signed bytes.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import type { Heartbeat, NodeDescriptor, OperatorAuthorization, Registration } from './descriptor.js';
+import type { Heartbeat, NodeDescriptor, OperatorAuthorization, Registration } from '../protocol/discovery.js';
 
 export const SIGNING_DOMAIN = {
   register: 'edge-offload/discovery/register/v1',
@@ -111,8 +111,10 @@ export function signRegistration(
   nodePrivateKey: KeyObject | string,
   authorization: OperatorAuthorization,
   now = Date.now(),
+  /** On the node channel: the connection's challenge, which binds the signature to that connection. */
+  nonce = newNonce(),
 ): Registration {
-  const unsigned = { descriptor, timestamp: now, nonce: newNonce() };
+  const unsigned = { descriptor, timestamp: now, nonce };
   return { ...unsigned, signature: signPayload(SIGNING_DOMAIN.register, registrationPayload(unsigned), nodePrivateKey), authorization };
 }
 

@@ -1,10 +1,10 @@
 /** `edge-offload/discovery`: the service, its registries, and the node-side agent. */
 export { DiscoveryServer, type DiscoveryServerOptions } from './DiscoveryServer.js';
-export { DiscoveryService, type Candidate, type QueryAnswer } from './DiscoveryService.js';
+export { DiscoveryService } from './DiscoveryService.js';
 export { NodeAgent, type NodeAgentOptions, type NodeStatus } from './NodeAgent.js';
 export { attachDiscoveryAgent, capabilitiesOf, type DiscoverableServer, type EdgeDiscoveryOptions } from './edgeAgent.js';
 export { DiscoveryError, DiscoveryErrorCode } from './errors.js';
-export type { NodeDescriptor, OperatorAuthorization, Registration, Heartbeat } from './descriptor.js';
+export type { NodeDescriptor, OperatorAuthorization, Registration, Heartbeat, Candidate, QueryAnswer } from '../protocol/discovery.js';
 export { generateKeyPair, authorizeNode, signRegistration, signHeartbeat, publicKeyFromPrivate } from './identity.js';
 export { readNodeKey, readOperatorKey, readAuthorization } from './keyFiles.js';
 export { TrustedOperators } from './trust.js';

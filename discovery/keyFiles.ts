@@ -6,8 +6,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { object, string } from '../protocol/schema.js';
-import { authorizationSchema, nodeId, parseBody, publicKeyField, type OperatorAuthorization } from './descriptor.js';
-import { DiscoveryError } from './errors.js';
+import { authorizationSchema, nodeId, publicKeyField, type OperatorAuthorization } from '../protocol/discovery.js';
+import { DiscoveryError, parseBody } from './errors.js';
 import { publicKeyFromPrivate } from './identity.js';
 
 const nodeKeySchema = object({ publicKey: publicKeyField(), privateKeyPem: string(8192) });

@@ -1,8 +1,14 @@
 /**
- * The shortlist: the k nearest healthy nodes that fit the query, ranked by estimated RTT —
- * propagation over the great-circle distance plus what clients measured beyond it (the node's
- * learned base latency). A node that lies about its location is found "near" but its reports
- * carry the truth, so it sinks to where its measured RTT puts it.
+ * The shortlist: the k nearest healthy nodes that fit the query, ranked by score = estimated RTT
+ * (propagation over the great-circle distance plus what clients measured beyond it, the node's
+ * learned base latency) + the client's price weight × price. A node that lies about its location
+ * is found "near" but its reports carry the truth, so it sinks to where its measured RTT puts it.
+ *
+ * Placement: always sending a client to the single best node piles a metro's sessions onto its
+ * few best nodes while others within the same latency budget idle. So the answer also names a
+ * placement pick: of two random edge candidates within the client's budget, the less loaded
+ * (power of two choices; bench discovery-placement: the load spread and its median RTT cost).
+ * The shortlist itself stays in score order.
  */
 import type { Capability, NodeTier } from '../protocol/index.js';
 import { DEFAULT_ROUTE_FACTOR, propagationRttMs, type LatLon } from './geo.js';
@@ -28,17 +34,34 @@ export interface RankOptions {
    * trip before any queuing); it gets the cloud list instead. Default 2000 km.
    */
   maxEdgeDistanceKm?: number;
+  /** RTT budget assumed for a client that states none, for the placement pick. Default 20 ms. */
+  defaultBudgetMs?: number;
+  /** Name a power-of-two-choices pick within budget (else the best-scored candidate in budget). Default true. */
+  spread?: boolean;
+  /** Randomness of the placement pick (tests, simulations). Default Math.random. */
+  random?: () => number;
+  /**
+   * Nearest edge nodes the placement pick chooses from (when within budget), beyond the k
+   * returned: with only the k best in play, a metro's outer nodes never got a session. Default 32.
+   */
+  pickPool?: number;
 }
 
 export interface ShortlistQuery {
   caps?: Capability[];
   maxPrice?: number;
+  /** ms of estimated RTT the client trades for one unit of price per minute. Default 0: RTT only. */
+  priceWeight?: number;
+  /** The client's RTT budget: candidates beyond it are never the placement pick. */
+  budgetMs?: number;
   k?: number;
   kCloud?: number;
 }
 
 export interface RankedNode extends NearbyNode {
   estimatedRttMs: number;
+  /** estimatedRttMs + priceWeight × price: the order of the shortlist. */
+  score: number;
 }
 
 export const DEFAULT_RANK_OPTIONS: Required<RankOptions> = Object.freeze({
@@ -50,6 +73,10 @@ export const DEFAULT_RANK_OPTIONS: Required<RankOptions> = Object.freeze({
   minReputation: 0.5,
   maxLoad: 0.95,
   maxEdgeDistanceKm: 2000,
+  defaultBudgetMs: 20,
+  spread: true,
+  random: Math.random,
+  pickPool: 32,
 });
 
 export function estimateRttMs(distanceKm: number, stats: NodeStats, options: Required<RankOptions>): number {
@@ -65,14 +92,44 @@ export function eligibility(query: ShortlistQuery, options: Required<RankOptions
   };
 }
 
-export async function rankTier(registry: Registry, point: LatLon, tier: NodeTier, k: number, query: ShortlistQuery, options: Required<RankOptions>): Promise<RankedNode[]> {
+/** The k best-scored nodes of `tier` (score = estimated RTT + priceWeight × price), and `pool`, the wider scored set they came from. */
+export async function rankTier(
+  registry: Registry,
+  point: LatLon,
+  tier: NodeTier,
+  k: number,
+  query: ShortlistQuery,
+  options: Required<RankOptions>,
+  pool = 0,
+): Promise<RankedNode[] & { pool?: RankedNode[] }> {
   if (k <= 0) return [];
   const maxDistanceKm = tier === 'edge' ? options.maxEdgeDistanceKm : Infinity;
-  const candidates = await registry.nearest(point, k * options.candidateFactor, tier, { eligibility: eligibility(query, options), maxDistanceKm });
-  return candidates
-    .map((c) => ({ ...c, estimatedRttMs: estimateRttMs(c.distanceKm, c.stats, options) }))
-    .sort((a, b) => a.estimatedRttMs - b.estimatedRttMs)
-    .slice(0, k);
+  const candidates = await registry.nearest(point, Math.max(k * options.candidateFactor, pool), tier, { eligibility: eligibility(query, options), maxDistanceKm });
+  const priceWeight = query.priceWeight ?? 0;
+  const scored = candidates
+    .map((c) => {
+      const estimatedRttMs = estimateRttMs(c.distanceKm, c.stats, options);
+      return { ...c, estimatedRttMs, score: estimatedRttMs + priceWeight * c.node.pricePerMinute };
+    })
+    .sort((a, b) => a.score - b.score);
+  return Object.assign(scored.slice(0, k), { pool: scored });
+}
+
+/**
+ * The placement pick among score-ordered candidates: of two distinct random candidates within the
+ * budget, the less loaded (then the better score). One within budget: that one; none: undefined.
+ * With `spread` off: the best-scored candidate within budget.
+ */
+export function choosePlacement(ranked: readonly RankedNode[], budgetMs: number, options: Pick<Required<RankOptions>, 'spread' | 'random'>): RankedNode | undefined {
+  const inBudget = ranked.filter((r) => r.estimatedRttMs <= budgetMs);
+  if (inBudget.length < 2 || !options.spread) return inBudget[0];
+  const random = options.random;
+  const a = Math.floor(random() * inBudget.length);
+  let b = Math.floor(random() * (inBudget.length - 1));
+  if (b >= a) b++;
+  const x = inBudget[a]!;
+  const y = inBudget[b]!;
+  return x.node.load < y.node.load || (x.node.load === y.node.load && x.score <= y.score) ? x : y;
 }
 
 export async function shortlist(
@@ -80,10 +137,14 @@ export async function shortlist(
   point: LatLon,
   query: ShortlistQuery,
   options: Required<RankOptions> = DEFAULT_RANK_OPTIONS,
-): Promise<{ edge: RankedNode[]; cloud: RankedNode[] }> {
-  const [edge, cloud] = await Promise.all([
-    rankTier(registry, point, 'edge', query.k ?? options.k, query, options),
+): Promise<{ edge: RankedNode[]; cloud: RankedNode[]; pick: RankedNode | undefined }> {
+  const [ranked, cloud] = await Promise.all([
+    rankTier(registry, point, 'edge', query.k ?? options.k, query, options, options.spread ? options.pickPool : 0),
     rankTier(registry, point, 'cloud', query.kCloud ?? options.kCloud, query, options),
   ]);
-  return { edge, cloud };
+  const edge = [...ranked];
+  const pick = choosePlacement(ranked.pool ?? edge, query.budgetMs ?? options.defaultBudgetMs, options);
+  // the pick is always in the shortlist: in the last place when it scored below the k best
+  if (pick !== undefined && !edge.includes(pick)) edge[edge.length - 1] = pick;
+  return { edge, cloud: [...cloud], pick };
 }

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { array, object } from '../protocol/schema.js';
-import { nodeId, parseBody, publicKeyField } from './descriptor.js';
-import { DiscoveryError } from './errors.js';
+import { nodeId, publicKeyField } from '../protocol/discovery.js';
+import { DiscoveryError, parseBody } from './errors.js';
 
 const trustFileSchema = object({ operators: array(object({ name: nodeId(), publicKey: publicKeyField() }), () => 10_000) });
 

@@ -29,9 +29,10 @@ test('edge registers with its files, a client probes it over the session protoco
   await runKeygenCommand(['operator', '--name', 'acme', '--out', join(dir, 'op.json')], (l) => lines.push(l));
   await runKeygenCommand(['node', '--out', join(dir, 'node.json')], () => {});
   await runKeygenCommand(['authorize', '--operator', join(dir, 'op.json'), '--node', join(dir, 'node.json'), '--id', 'edge-berlin', '--out', join(dir, 'auth.json')], () => {});
+  const clock = { t: Date.now() };
   const discovery = new DiscoveryServer({
-    // ttl 3 s: nothing expires while a loaded machine is still setting up
-    registry: new MemoryRegistry({ heartbeatIntervalMs: 1000 }),
+    // the registry's clock is the test's: nothing expires while a loaded machine is still setting up
+    registry: new MemoryRegistry({ heartbeatIntervalMs: 1000, now: () => clock.t }),
     operators: new TrustedOperators([JSON.parse(lines[0]!)]),
   });
   const edge = new EdgeServer({ nodeId: 'edge-berlin', maxSessions: 5 });
@@ -53,7 +54,9 @@ test('edge registers with its files, a client probes it over the session protoco
     assert.ok(selection.chosen!.rttMs! > 0, `rtt ${selection.chosen!.rttMs} ms on loopback`);
     assert.equal((edge.health() as { discovery: { registered: boolean } }).discovery.registered, true);
     agent.close();
-    await eventually(async () => (await locator.shortlist()).edge.length === 0, 'the node expires once its agent stops');
+    await eventually(() => discovery.nodeChannels.size === 0, 'discovery saw the node channel close');
+    clock.t = Date.now() + 3 * 1000 + 1; // 3 silent heartbeat intervals after its last pong
+    assert.is((await locator.shortlist()).edge.length, 0, 'the node expires once its agent stops');
   } finally {
     await edge.close({ deadlineMs: 0 });
     await discovery.close();

@@ -1,6 +1,9 @@
 /**
  * One registry suite, run against both backends: MemoryRegistry and RedisRegistry over a real
  * redis-server started by the test. Whatever one backend answers, the other must too.
+ *
+ * Expiry runs on each test's own clock (the registries' `now` option): nothing expires while a
+ * slow machine is still inserting, and the expiry tests move the clock instead of waiting.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -8,10 +11,16 @@ import { greatCircleKm } from '../discovery/geo.js';
 import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
 import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
 import { foldObservation, FRESH_STATS, type Registry } from '../discovery/registry/Registry.js';
-import { eventually, record } from './support/discoveryFixtures.js';
+import { record } from './support/discoveryFixtures.js';
 import { startRedis, type RedisProcess } from '../bench/lib/redisServer.js';
 
-const HEARTBEAT_MS = 100; // ttl = 3 × 100 ms
+const HEARTBEAT_MS = 100; // ttl = 3 × 100 ms of the test's clock
+const TTL_MS = 3 * HEARTBEAT_MS;
+
+/** A registry's clock, moved by hand. Starts at the real time so records made with Date.now() are fresh. */
+interface Clock {
+  t: number;
+}
 const RATES = { latencyAlpha: 0.3, reputationAlpha: 0.2 };
 
 /** Deterministic pseudo-random points, so a failure reproduces. */
@@ -20,10 +29,13 @@ function rng(seed: number): () => number {
   return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
 }
 
-function registrySuite(name: string, make: () => Promise<Registry>, cleanup: () => Promise<void> = async () => {}) {
-  const test = suite<{ registry: Registry }>(`registry: ${name}`, {} as { registry: Registry });
+type Sweepable = Registry & { sweep(): unknown };
+
+function registrySuite(name: string, make: (clock: Clock) => Promise<Sweepable>, cleanup: () => Promise<void> = async () => {}) {
+  const test = suite<{ registry: Sweepable; clock: Clock }>(`registry: ${name}`, {} as { registry: Sweepable; clock: Clock });
   test.before.each(async (ctx) => {
-    ctx.registry = await make();
+    ctx.clock = { t: Date.now() };
+    ctx.registry = await make(ctx.clock);
   });
   test.after.each(async (ctx) => {
     await ctx.registry.close();
@@ -147,17 +159,49 @@ function registrySuite(name: string, make: () => Promise<Registry>, cleanup: () 
     assert.is(await registry.touch('nobody', { load: 0, freeCapacity: 1 }), undefined);
   });
 
-  test('a node silent for 3 heartbeat intervals leaves; a heartbeating one stays', async ({ registry }) => {
-    await registry.put(record('silent', 20, 20));
-    await registry.put(record('alive', 20, 20.1));
-    const beat = setInterval(() => void registry.touch('alive', { load: 0, freeCapacity: 10 }), HEARTBEAT_MS / 2);
-    try {
-      await eventually(async () => (await registry.get('silent')) === undefined, 'silent node expires', 2000);
-      assert.equal((await registry.nearest({ lat: 20, lon: 20 }, 5, 'edge')).map((n) => n.node.id), ['alive']);
-      assert.is(await registry.touch('silent', { load: 0, freeCapacity: 1 }), undefined, 'an expired node cannot heartbeat back in');
-    } finally {
-      clearInterval(beat);
+  test('a node silent for 3 heartbeat intervals leaves; a heartbeating one stays; the sweep drops it', async ({ registry, clock }) => {
+    const t0 = clock.t;
+    await registry.put(record('silent', 20, 20, { lastSeen: t0 }));
+    await registry.put(record('alive', 20, 20.1, { lastSeen: t0 }));
+    clock.t = t0 + TTL_MS - 100;
+    assert.ok(await registry.touch('alive', { load: 0, freeCapacity: 10 }));
+    assert.is((await registry.get('silent'))?.id, 'silent', 'not expired a moment before its ttl');
+    clock.t = t0 + TTL_MS; // silent's last sign of life is exactly one ttl ago
+    assert.is(await registry.get('silent'), undefined);
+    assert.equal((await registry.nearest({ lat: 20, lon: 20 }, 5, 'edge')).map((n) => n.node.id), ['alive']);
+    assert.is(await registry.touch('silent', { load: 0, freeCapacity: 1 }), undefined, 'an expired node cannot heartbeat back in');
+    await registry.sweep();
+    assert.equal(await registry.count(), { edge: 2, cloud: 0 }, 'within the sweep grace (a ttl) it is invisible but held');
+    for (const t of [t0 + TTL_MS + 100, t0 + 2 * TTL_MS - 50]) {
+      clock.t = t;
+      assert.ok(await registry.touch('alive', { load: 0, freeCapacity: 10 }), 'alive keeps beating');
     }
+    clock.t = t0 + 2 * TTL_MS;
+    await registry.sweep();
+    assert.equal(await registry.count(), { edge: 1, cloud: 0 }, 'past ttl + grace the sweep removed it');
+    assert.is((await registry.get('alive'))?.lastSeen, t0 + 2 * TTL_MS - 50);
+  });
+
+  test('refresh() keeps many nodes alive in one batch, never backwards, never reviving a removed one', async ({ registry, clock }) => {
+    const t0 = clock.t;
+    for (const id of ['a', 'b', 'c']) await registry.put(record(id, 30, 30, { lastSeen: t0 }));
+    assert.ok(await registry.remove('c'));
+    clock.t = t0 + 200;
+    assert.equal(await registry.refresh(new Map([['a', t0 + 200], ['c', t0 + 200], ['ghost', t0 + 200]])), ['c', 'ghost'], 'only a is held');
+    assert.equal(await registry.refresh(new Map([['a', t0]])), [], 'an older time is accepted but changes nothing');
+    clock.t = t0 + TTL_MS + 100;
+    assert.equal((await registry.nearest({ lat: 30, lon: 30 }, 5, 'edge')).map((n) => n.node.id), ['a']);
+    assert.is((await registry.get('a'))?.lastSeen, t0 + 200);
+    assert.is(await registry.get('b'), undefined, 'b was not refreshed');
+    assert.is(await registry.get('c'), undefined, 'a removed node is not brought back');
+    const many = new Map<string, number>();
+    for (let i = 0; i < 2500; i++) many.set(`m${i}`, clock.t);
+    for (const id of many.keys()) await registry.put(record(id, -10, -10, { lastSeen: clock.t }));
+    clock.t += 100;
+    many.set('gone', clock.t);
+    assert.equal(await registry.refresh(new Map([...many].map(([id]) => [id, clock.t]))), ['gone'], 'batches past refreshBatch');
+    clock.t += TTL_MS - 1;
+    assert.is((await registry.nearest({ lat: -10, lon: -10 }, 2500, 'edge')).length, 2500);
   });
 
   test('learn() folds RTT samples and probe outcomes into an EWMA (same arithmetic on both backends)', async ({ registry }) => {
@@ -193,10 +237,10 @@ function registrySuite(name: string, make: () => Promise<Registry>, cleanup: () 
 
 let redis: RedisProcess | undefined;
 let prefixCounter = 0;
-const memory = registrySuite('memory', async () => new MemoryRegistry({ heartbeatIntervalMs: HEARTBEAT_MS }));
-const shared = registrySuite('redis', async () => {
+const memory = registrySuite('memory', async (clock) => new MemoryRegistry({ heartbeatIntervalMs: HEARTBEAT_MS, now: () => clock.t }));
+const shared = registrySuite('redis', async (clock) => {
   redis ??= await startRedis();
-  return RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `t${prefixCounter++}:`, initialRadiusKm: 50 });
+  return RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `t${prefixCounter++}:`, initialRadiusKm: 50, now: () => clock.t });
 });
 
 const sweeping = suite('registry: memory sweep');
@@ -215,26 +259,31 @@ sweeping('sweeps in bounded batches and resumes where it stopped', async () => {
 const replicas = suite('registry: two RedisRegistry instances over one Redis');
 replicas('agree on nodes, heartbeats, stats, nonces and expiry', async () => {
   redis ??= await startRedis();
-  // ttl 3 s, so nothing expires while a loaded machine is still setting up; no background sweeper,
-  // so the explicit sweep below is the one that removes the expired geo members
-  const opts = { url: redis.url, heartbeatIntervalMs: 1000, sweepIntervalMs: 3_600_000, prefix: 'replicas:' };
+  const clock = { t: Date.now() };
+  const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: 'replicas:', now: () => clock.t };
   const a = await RedisRegistry.connect(opts);
   const b = await RedisRegistry.connect(opts);
   try {
-    await a.put(record('p', 35.68, 139.69));
-    await a.put(record('q', 35.0, 135.77));
+    const t0 = clock.t;
+    await a.put(record('p', 35.68, 139.69, { lastSeen: t0 }));
+    await a.put(record('q', 35.0, 135.77, { lastSeen: t0 }));
     assert.equal((await b.nearest({ lat: 35.68, lon: 139.7 }, 2, 'edge')).map((n) => n.node.id), ['p', 'q']);
+    clock.t = t0 + 100;
     await b.touch('q', { load: 0.5, freeCapacity: 4 });
     assert.is((await a.get('q'))?.freeCapacity, 4);
     await a.learn('p', { baseLatencyMs: 12, answered: true }, RATES);
     assert.is((await b.stats('p')).baseLatencyMs, 12);
     assert.ok(await a.claimNonce('same', 1000));
     assert.not.ok(await b.claimNonce('same', 1000), 'a nonce claimed on one replica is a replay on the other');
-    // q was touched after p, so it outlives p by up to a heartbeat: wait for both to expire
+    clock.t = t0 + TTL_MS; // p expired; q, touched 100 ms later, still live on both
+    assert.is(await b.get('p'), undefined);
+    assert.is((await b.get('q'))?.id, 'q');
+    clock.t = t0 + TTL_MS + 100;
     const gone = async (id: string) => (await a.get(id)) === undefined && (await b.get(id)) === undefined;
-    await eventually(async () => (await gone('p')) && (await gone('q')), 'expiry seen by both', 10_000);
-    assert.is(await a.sweep(), 2, 'one replica sweeps both expired geo members');
-    assert.is(await b.sweep(), 0, 'the other replica finds nothing left to sweep');
+    assert.ok((await gone('p')) && (await gone('q')), 'expiry seen by both');
+    assert.is(await a.sweep(), 0, 'held for the sweep grace');
+    clock.t = t0 + 2 * TTL_MS + 100;
+    assert.is(await a.sweep(), 2);
     assert.equal(await b.count(), { edge: 0, cloud: 0 }, 'sweep removed expired geo members');
   } finally {
     await a.close();

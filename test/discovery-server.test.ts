@@ -23,6 +23,8 @@ const HEARTBEAT_MS = 1000;
 
 interface Ctx {
   server: DiscoveryServer;
+  /** The registry's and admission's clock: expiry happens when a test moves it, never while it sets up. */
+  clock: { t: number };
   url: string;
   acme: TestOperator;
 }
@@ -34,9 +36,12 @@ async function call(url: string, path: string, body?: unknown, method = body ===
 
 const test = suite<Ctx>('discovery server', {} as Ctx);
 test.before.each(async (ctx) => {
+  ctx.clock = { t: Date.now() };
+  const now = () => ctx.clock.t;
   ctx.acme = makeOperator('acme');
   ctx.server = new DiscoveryServer({
-    registry: new MemoryRegistry({ heartbeatIntervalMs: HEARTBEAT_MS }),
+    registry: new MemoryRegistry({ heartbeatIntervalMs: HEARTBEAT_MS, now }),
+    admission: { now },
     operators: trustOf(ctx.acme),
     rateLimits: { query: { ratePerSecond: 1000, burst: 1000 }, register: { ratePerSecond: 1000, burst: 1000 } },
     maxBodyBytes: 4096,
@@ -47,7 +52,7 @@ test.after.each(async ({ server }) => {
   await server.close();
 });
 
-test('register → heartbeat → query finds the node; silence for 3 intervals removes it', async ({ url, acme }) => {
+test('register → heartbeat → query finds the node; silence for 3 intervals removes it', async ({ url, acme, clock }) => {
   const node = makeNode(acme, 'berlin-1');
   const reg = await call(url, '/v1/register', node.registration());
   assert.is(reg.status, 200, JSON.stringify(reg.json));
@@ -60,7 +65,10 @@ test('register → heartbeat → query finds the node; silence for 3 intervals r
   assert.is(q.json.edge[0].id, 'berlin-1');
   assert.is(q.json.edge[0].freeCapacity, 6);
   assert.ok(q.json.edge[0].estimatedRttMs > 0);
-  await eventually(async () => (await call(url, '/v1/query?lat=52.5&lon=13.4')).json.edge.length === 0, 'node expires after 3 silent intervals');
+  clock.t += 3 * HEARTBEAT_MS - 1;
+  assert.is((await call(url, '/v1/query?lat=52.5&lon=13.4')).json.edge.length, 1, 'still there a moment before 3 silent intervals');
+  clock.t += 1;
+  assert.is((await call(url, '/v1/query?lat=52.5&lon=13.4')).json.edge.length, 0, 'gone after 3 silent intervals');
   const late = await call(url, '/v1/heartbeat', node.heartbeat());
   assert.is(late.json.error.code, 'UNKNOWN_NODE');
 });
@@ -199,7 +207,8 @@ test('per-IP rate limits answer 429 RATE_LIMITED', async ({ acme }) => {
   }
 });
 
-test('NodeAgent registers, heartbeats, and re-registers after discovery forgets it', async ({ server, url, acme }) => {
+test('NodeAgent registers, heartbeats, and re-registers after discovery forgets it', async (ctx) => {
+  const { server, url, acme } = ctx;
   const key = generateKeyPair();
   const agent = new NodeAgent({
     discoveryUrl: url,
@@ -218,7 +227,11 @@ test('NodeAgent registers, heartbeats, and re-registers after discovery forgets 
     await new Promise((r) => agent.once('registered', r));
     assert.ok(await server.registry.get('agent-1'), 'registered again on its own');
     agent.close();
-    await eventually(async () => (await server.registry.get('agent-1')) === undefined, 'a closed agent stops heartbeating and expires');
+    await eventually(() => server.nodeChannels.size === 0, 'discovery saw the channel close');
+    const last = server.nodeChannels.lastHeard('agent-1');
+    assert.is(last, undefined);
+    ctx.clock.t = Date.now() + 3 * HEARTBEAT_MS; // past the ttl of any pong it sent before closing
+    assert.is(await server.registry.get('agent-1'), undefined, 'a closed agent stops sending pongs and expires');
   } finally {
     agent.close();
   }

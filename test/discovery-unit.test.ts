@@ -8,7 +8,7 @@ import { IpLocator, isPrivateIp, parseLatLon } from '../discovery/locate.js';
 import { TokenBuckets } from '../discovery/rateLimit.js';
 import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
 import { learnFromReports } from '../discovery/feedback.js';
-import { DEFAULT_RANK_OPTIONS, shortlist } from '../discovery/rank.js';
+import { DEFAULT_RANK_OPTIONS, choosePlacement, shortlist } from '../discovery/rank.js';
 import { TrustedOperators } from '../discovery/trust.js';
 import { CITIES } from '../discovery/data/cities.js';
 import { record } from './support/discoveryFixtures.js';
@@ -131,6 +131,37 @@ rank('a node claiming a false location is ranked by what clients measured', asyn
   const after = await shortlist(registry, client, {});
   assert.equal(after.edge.map((n) => n.node.id), ['honest', 'liar']);
   assert.ok(after.edge[1]!.estimatedRttMs > 70, `liar estimated at ${after.edge[1]!.estimatedRttMs} ms`);
+  await registry.close();
+});
+
+rank('priceWeight trades RTT for price; the placement pick is the less loaded of two candidates within budget', async () => {
+  const registry = new MemoryRegistry();
+  const client = { lat: 48.85, lon: 2.35 };
+  await registry.put(record('near-pricey', 48.86, 2.35, { pricePerMinute: 0.5 }));
+  await registry.put(record('far-cheap', 50.85, 4.35, { pricePerMinute: 0 })); // ~4 ms more RTT
+  assert.equal((await shortlist(registry, client, {})).edge.map((n) => n.node.id), ['near-pricey', 'far-cheap']);
+  const weighted = await shortlist(registry, client, { priceWeight: 20 }); // 0.5/min is worth 10 ms
+  assert.equal(weighted.edge.map((n) => n.node.id), ['far-cheap', 'near-pricey']);
+  assert.ok(weighted.edge[0]!.score < weighted.edge[1]!.score);
+
+  await registry.put(record('busy', 48.85, 2.36, { load: 0.8 }));
+  await registry.put(record('idle', 48.9, 2.4, { load: 0.1 }));
+  await registry.put(record('too-far', 40, 2.4, { load: 0 })); // ~80 ms: never the pick
+  const ranked = (await shortlist(registry, client, { budgetMs: 12 })).edge;
+  const picks = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const pick = choosePlacement(ranked, 12, { spread: true, random: Math.random });
+    picks.add(pick!.node.id);
+    assert.ok(pick!.estimatedRttMs <= 12);
+  }
+  assert.not.ok(picks.has('too-far'));
+  assert.not.ok(picks.has('busy'), 'the most loaded candidate in budget never wins a pair');
+  const sequence = [0, 0.99]; // first and last in budget: busy (by score first) vs idle
+  const inBudget = ranked.filter((r) => r.estimatedRttMs <= 12);
+  const pair = choosePlacement(ranked, 12, { spread: true, random: () => sequence.shift()! });
+  assert.is(pair?.node.load, Math.min(inBudget[0]!.node.load, inBudget.at(-1)!.node.load));
+  assert.is(choosePlacement(ranked, 12, { spread: false, random: Math.random })?.node.id, ranked[0]!.node.id);
+  assert.is(choosePlacement(ranked, 0.1, { spread: true, random: Math.random }), undefined, 'nothing within budget: no pick');
   await registry.close();
 });
 

@@ -13,6 +13,9 @@ import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { startHeadsetLoad, type HeadsetLoad } from '../bench/failover/HeadsetLoad.js';
 import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';
 
+/** These tests are about nodes dying, not latency: a budget that a loaded machine's loopback cannot exceed. */
+const LOOPBACK_BUDGET_MS = 1000;
+
 const candidate = (node: NodeProcess, url = node.url): NodeCandidate => ({ id: node.nodeId, url, tier: node.tier });
 
 /** Resolves on the next `tier` event matching `tier` (and `reason` when given). */
@@ -64,7 +67,7 @@ async function nodes(ctx: Ctx, ...tiers: ('edge' | 'cloud')[]): Promise<NodeProc
 failover('predict() keeps answering from the cloud after the edge is killed -9; no call is rejected', async (ctx) => {
   const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
   const locator = new MutableLocator({ edge: [candidate(edge!)], cloud: [candidate(cloud!)] });
-  const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
+  const session = (ctx.session = await openSession({ locator, budgetMs: LOOPBACK_BUDGET_MS }));
   assert.is(session.tier, 'edge');
   ctx.load = startHeadsetLoad(session);
   await ctx.load.waitForCall((c) => c.tier === 'edge', 3000, 'a prediction from the edge');
@@ -88,7 +91,7 @@ failover('predict() keeps answering from the cloud after the edge is killed -9; 
 failover('a new edge appearing in the locator brings the session back from the cloud', async (ctx) => {
   const [cloud] = await nodes(ctx, 'cloud');
   const locator = new MutableLocator({ cloud: [candidate(cloud!)] });
-  const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
+  const session = (ctx.session = await openSession({ locator, budgetMs: LOOPBACK_BUDGET_MS }));
   assert.is(session.tier, 'cloud');
   ctx.load = startHeadsetLoad(session);
   await ctx.load.waitForCall((c) => c.tier === 'cloud', 3000, 'a prediction from the cloud');
@@ -108,7 +111,7 @@ failover('a new edge appearing in the locator brings the session back from the c
 failover('with every node gone predict answers locally, then the session recovers on a new node', async (ctx) => {
   const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
   const locator = new MutableLocator({ edge: [candidate(edge!)], cloud: [candidate(cloud!)] });
-  const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
+  const session = (ctx.session = await openSession({ locator, budgetMs: LOOPBACK_BUDGET_MS }));
   ctx.load = startHeadsetLoad(session);
   await ctx.load.waitForCall((c) => c.tier === 'edge', 3000, 'a prediction from the edge');
   const local = nextTier(session, 'local', 3000, 'node-lost');
@@ -127,7 +130,7 @@ failover('with every node gone predict answers locally, then the session recover
 failover('an edge stopped with SIGTERM drains: the session moves to the cloud before the node closes', async (ctx) => {
   const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
   const locator = new MutableLocator({ edge: [candidate(edge!)], cloud: [candidate(cloud!)] });
-  const session = (ctx.session = await openSession({ locator, budgetMs: 50 }));
+  const session = (ctx.session = await openSession({ locator, budgetMs: LOOPBACK_BUDGET_MS }));
   ctx.load = startHeadsetLoad(session);
   await ctx.load.waitForCall((c) => c.tier === 'edge', 3000, 'a prediction from the edge');
   while (!session.failover!.standbyNode) await session.waitFor('latency', 3000);
@@ -146,7 +149,7 @@ failover('an edge stopped with SIGTERM drains: the session moves to the cloud be
 failover('without a standby, a draining edge keeps serving until a cloud connection is warm (make-before-break)', async (ctx) => {
   const [edge, cloud] = await nodes(ctx, 'edge', 'cloud');
   const locator = new MutableLocator({ edge: [candidate(edge!)], cloud: [candidate(cloud!)] });
-  const session = (ctx.session = await openSession({ locator, budgetMs: 50, standby: false }));
+  const session = (ctx.session = await openSession({ locator, budgetMs: LOOPBACK_BUDGET_MS, standby: false }));
   ctx.load = startHeadsetLoad(session);
   await ctx.load.waitForCall((c) => c.tier === 'edge', 3000, 'a prediction from the edge');
   assert.is(session.failover!.standbyNode, undefined);
@@ -169,7 +172,7 @@ failover('a silent edge (netem blackhole) is left after missed pings', async (ct
   const proxy = await startNetemProxy({ target: { host: '127.0.0.1', port: edge!.port }, delayMs: 1 });
   ctx.proxies.push(proxy);
   const locator = new MutableLocator({ edge: [candidate(edge!, `${proxy.url}/v1/session`)], cloud: [candidate(cloud!)] });
-  const session = (ctx.session = await openSession({ locator, budgetMs: 50, pingIntervalMs: 50, missedPings: 3 }));
+  const session = (ctx.session = await openSession({ locator, budgetMs: LOOPBACK_BUDGET_MS, pingIntervalMs: 50, missedPings: 3 }));
   ctx.load = startHeadsetLoad(session);
   while (!session.failover!.standbyNode) await session.waitFor('latency', 3000);
   const moved = nextTier(session, 'cloud', 2000, 'node-lost');
@@ -213,7 +216,7 @@ failover('sessions of a dead edge retry it with jittered backoff, not a reconnec
   const locator = new MutableLocator({ edge: [candidate(edge!, `${proxy.url}/v1/session`)], cloud: [candidate(cloud!)] });
   const sessions: Session[] = [];
   try {
-    for (let i = 0; i < 10; i++) sessions.push(await openSession({ locator, budgetMs: 50, standby: true }));
+    for (let i = 0; i < 10; i++) sessions.push(await openSession({ locator, budgetMs: LOOPBACK_BUDGET_MS, standby: true }));
     for (const s of sessions) while (!s.failover!.standbyNode) await s.waitFor('latency', 3000);
     const allMoved = Promise.all(sessions.map((s) => nextTier(s, 'cloud', 2000)));
     await edge!.kill('SIGKILL'); // the dead node stays in the locator, as it would until discovery expires it

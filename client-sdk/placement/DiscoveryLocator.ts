@@ -3,7 +3,9 @@
  * reports sent back so discovery learns each node's real latency. Uses global `fetch` only, so it
  * runs unchanged in browsers and Node ≥ 20.
  */
-import type { Capability } from '../../protocol/index.js';
+import { DEFAULT_LIMITS, ProtocolError, type Capability } from '../../protocol/index.js';
+import { DiscoveryErrorCode, DiscoveryRoute, errorBodySchema, queryAnswerSchema, reportAnswerSchema, type Candidate } from '../../protocol/discovery.js';
+import type { Schema } from '../../protocol/schema.js';
 import type { NodeCandidate, NodeLocator, ProbeReport, Shortlist } from './locator.js';
 
 export interface DiscoveryLocatorOptions {
@@ -17,13 +19,28 @@ export interface DiscoveryLocatorOptions {
   kCloud?: number;
   /** Highest price per minute the app accepts. */
   maxPrice?: number;
+  /**
+   * ms of estimated RTT the app trades for one unit of price per minute: discovery ranks by
+   * RTT + priceWeight × price. Default 0 (RTT only).
+   */
+  priceWeight?: number;
+  /** The app's RTT budget; discovery's first edge candidate (its placement pick) is within it. Discovery's default (20 ms) when absent. */
+  budgetMs?: number;
+  /** Capabilities every candidate must have, on top of those a shortlist() call asks for. */
+  caps?: Capability[];
   /** Per-request timeout. Default 3000 ms. */
   timeoutMs?: number;
+  /** Largest answer read from discovery; a longer one is refused (BAD_ANSWER) unread. Default 256 KiB. */
+  maxAnswerBytes?: number;
   /** Called when a fire-and-forget report fails (reports never throw into the session). */
   onReportError?: (err: Error) => void;
 }
 
-/** Discovery refused or failed a request; `code` is discovery's stable error code. */
+/**
+ * Discovery refused or failed a request; `code` is discovery's stable error code
+ * (protocol/discovery.ts `DiscoveryErrorCode`), `BAD_ANSWER` when its answer broke the contract,
+ * or `HTTP_<status>` when a refusal came without one.
+ */
 export class DiscoveryRequestError extends Error {
   override readonly name = 'DiscoveryRequestError';
   readonly code: string;
@@ -33,14 +50,6 @@ export class DiscoveryRequestError extends Error {
     this.code = code;
     this.status = status;
   }
-}
-
-interface CandidateWire {
-  id: string;
-  url: string;
-  tier: 'edge' | 'cloud';
-  caps: Capability[];
-  estimatedRttMs: number;
 }
 
 export class DiscoveryLocator implements NodeLocator {
@@ -55,11 +64,10 @@ export class DiscoveryLocator implements NodeLocator {
 
   async shortlist(options: { signal?: AbortSignal; caps?: Capability[] } = {}): Promise<Shortlist> {
     const o = this.#options;
-    const answer = (await this.#post('/v1/query', { ...o.location, k: o.k, kCloud: o.kCloud, maxPrice: o.maxPrice, caps: options.caps }, options.signal)) as {
-      edge: CandidateWire[];
-      cloud: CandidateWire[];
-    };
-    return { edge: answer.edge.map(toCandidate), cloud: answer.cloud.map(toCandidate) };
+    const caps = o.caps || options.caps ? [...new Set([...(o.caps ?? []), ...(options.caps ?? [])])] : undefined;
+    const body = { ...o.location, k: o.k, kCloud: o.kCloud, maxPrice: o.maxPrice, priceWeight: o.priceWeight, budgetMs: o.budgetMs, caps };
+    const answer = await this.#post(DiscoveryRoute.query, body, queryAnswerSchema, options.signal);
+    return { edge: answer.edge.map(toCandidate), cloud: answer.cloud.map(toCandidate), ...(answer.pick !== undefined ? { pick: answer.pick } : {}) };
   }
 
   report(reports: ProbeReport[]): void {
@@ -69,11 +77,12 @@ export class DiscoveryLocator implements NodeLocator {
   /** `report` that can be awaited; resolves to how many reports discovery learned from. */
   async reportNow(reports: ProbeReport[]): Promise<number> {
     if (reports.length === 0) return 0;
-    const answer = (await this.#post('/v1/report', { ...this.#options.location, reports })) as { learned: number };
+    const answer = await this.#post(DiscoveryRoute.report, { ...this.#options.location, reports }, reportAnswerSchema);
     return answer.learned;
   }
 
-  async #post(path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
+  /** Discovery's answer is peer input: size-capped, then parsed with the contract's schema. */
+  async #post<T>(path: string, body: unknown, schema: Schema<T>, signal?: AbortSignal): Promise<T> {
     const timeout = AbortSignal.timeout(this.#options.timeoutMs ?? 3000);
     const res = await fetch(this.#base + path, {
       method: 'POST',
@@ -81,14 +90,67 @@ export class DiscoveryLocator implements NodeLocator {
       body: JSON.stringify(body),
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
-    const answer = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
+    const json = await readCapped(res, this.#options.maxAnswerBytes ?? 256 * 1024);
     if (!res.ok) {
-      throw new DiscoveryRequestError(answer?.error?.code ?? 'HTTP_' + res.status, answer?.error?.message ?? `discovery answered HTTP ${res.status}`, res.status);
+      const refusal = json === undefined ? undefined : tryParse(errorBodySchema, json, 'error');
+      throw new DiscoveryRequestError(refusal?.error.code ?? 'HTTP_' + res.status, refusal?.error.message ?? `discovery answered HTTP ${res.status}`, res.status);
     }
-    return answer;
+    if (json === undefined) throw badAnswer(`discovery's answer to ${path} is not JSON`, res.status);
+    try {
+      return schema.parse(json, 'answer', DEFAULT_LIMITS);
+    } catch (err) {
+      if (err instanceof ProtocolError) throw badAnswer(`discovery's answer to ${path} breaks the contract: ${err.message}`, res.status);
+      throw err;
+    }
   }
 }
 
-function toCandidate(c: CandidateWire): NodeCandidate {
+function badAnswer(message: string, status: number): DiscoveryRequestError {
+  return new DiscoveryRequestError(DiscoveryErrorCode.BAD_ANSWER, message, status);
+}
+
+function tryParse<T>(schema: Schema<T>, value: unknown, path: string): T | undefined {
+  try {
+    return schema.parse(value, path, DEFAULT_LIMITS);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The body as JSON, or undefined when it is not JSON; over `maxBytes` is refused before it is all read. */
+async function readCapped(res: Response, maxBytes: number): Promise<unknown> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await res.body?.cancel();
+    throw badAnswer(`discovery's answer of ${declared} bytes is over maxAnswerBytes (${maxBytes})`, res.status);
+  }
+  if (res.body === null) return undefined;
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw badAnswer(`discovery's answer is over maxAnswerBytes (${maxBytes})`, res.status);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+function toCandidate(c: Candidate): NodeCandidate {
   return { id: c.id, url: c.url, tier: c.tier, estimatedRttMs: c.estimatedRttMs, caps: c.caps };
 }

@@ -20,6 +20,12 @@ export interface Shortlist {
   edge: NodeCandidate[];
   /** Distant fallback nodes; always present when the operator runs one. */
   cloud: NodeCandidate[];
+  /**
+   * Discovery's placement pick (an `edge` id) when it gave one: the less loaded of two random
+   * candidates within the client's budget. Preferring it among candidates that probe within
+   * budget spreads a metro's sessions instead of piling them onto its single best node.
+   */
+  pick?: string;
 }
 
 export interface ProbeReport {

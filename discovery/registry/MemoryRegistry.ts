@@ -32,8 +32,6 @@ export interface MemoryRegistryOptions extends RegistryTiming {
   maxStats?: number;
   /** Bound on entries examined per query when the filter rejects most nodes. Default 100,000. */
   maxExaminedPerQuery?: number;
-  /** Clock, for tests. Default `Date.now`. */
-  now?: () => number;
 }
 
 interface Slot {
@@ -55,11 +53,13 @@ export class MemoryRegistry implements Registry {
   readonly #now: () => number;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #sweepBatch: number;
+  readonly #sweepGraceMs: number;
   #sweepCursor: Iterator<[string, Slot]> | undefined;
 
   constructor(options: MemoryRegistryOptions = {}) {
-    const { heartbeatIntervalMs, ttlMs } = resolveTtlMs(options);
+    const { heartbeatIntervalMs, ttlMs, sweepGraceMs } = resolveTtlMs(options);
     this.ttlMs = ttlMs;
+    this.#sweepGraceMs = sweepGraceMs;
     this.#maxNonces = options.maxNonces ?? 1_000_000;
     this.#maxStats = options.maxStats ?? 2_000_000;
     this.#maxExamined = options.maxExaminedPerQuery ?? 100_000;
@@ -94,6 +94,17 @@ export class MemoryRegistry implements Registry {
     slot.record.freeCapacity = status.freeCapacity;
     slot.record.lastSeen = now;
     return { ...slot.record };
+  }
+
+  async refresh(seen: ReadonlyMap<string, number>): Promise<string[]> {
+    const missing: string[] = [];
+    for (const [id, lastSeen] of seen) {
+      // held but expired (not swept yet) is revived, as on Redis: the connection just proved it alive
+      const slot = this.#slots.get(id);
+      if (slot === undefined) missing.push(id);
+      else if (lastSeen > slot.record.lastSeen) slot.record.lastSeen = lastSeen;
+    }
+    return missing;
   }
 
   async get(id: string): Promise<NodeRecord | undefined> {
@@ -159,7 +170,7 @@ export class MemoryRegistry implements Registry {
    * Runs on a timer; public so tests and benches can force it.
    */
   sweep(now = this.#now(), batch = this.#sweepBatch): number {
-    const oldest = now - this.ttlMs;
+    const oldest = now - this.ttlMs - this.#sweepGraceMs;
     let removed = 0;
     for (let seen = 0; seen < batch; seen++) {
       this.#sweepCursor ??= this.#slots.entries();

@@ -3,8 +3,8 @@
  *
  * Layout (all under `prefix`):
  * - `node:<id>`   hash: `d` descriptor (compact line, redisRecord.ts), `v` its version (new on every put), `c` caps bitmask,
- *                 `p` price (for the search script), `l` load, `f` free capacity, `s` last seen; PEXPIRE = ttl,
- *                 so Redis itself forgets a silent node.
+ *                 `p` price (for the search script), `l` load, `f` free capacity, `s` last status update.
+ *                 No TTL: liveness is the node's score in `seen` alone.
  * - `tile:<tier>:<set>:<x>:<y>`  GEO set per tileDegrees[tier]-square tile, what searches use (Redis
  *                 scans whole geohash cells around the point, and a tile bounds that scan to its
  *                 members). `<set>` is `a` (every node of the tier) or a capability bit (1 predict,
@@ -20,10 +20,14 @@
  *                 descriptor line): the search script reads every candidate in one HMGET instead of
  *                 a call per node. Written with the node hash (put, TOUCH, remove), dropped by the
  *                 sweep; until then a row of an expired node is skipped by its lastSeen.
- * - `seen`        sorted set id → last seen, so a sweep finds placed nodes whose hash expired.
+ * - `seen`        sorted set id → last seen (epoch ms), the deadline set: a node is live while its
+ *                 score is within ttl of now. Liveness from the node channel lands here as one
+ *                 `ZADD XX GT` per batch of nodes (refresh()), not a script and a PEXPIRE per node;
+ *                 replicas sweep nodes whose score fell behind (SWEEP removes every key of theirs).
  * - `stats:<id>`  hash `b` base latency, `n` samples, `r` reputation; its own long ttl, so a node
  *                 cannot shed a bad record by re-registering.
- * - `nonce:<key>` SET NX PX: replay protection agreed by every replica.
+ * - `nonce:<key>` SET NX PX: replay protection agreed by every replica (registrations and the
+ *                 signed HTTP heartbeats; the node channel needs none after its registration).
  *
  * Replicas must run the same layout: upgrade them together (and flush the prefix) when it changes;
  * there is no migration. This layout (capability tile sets, tile centres, census) replaced
@@ -35,9 +39,6 @@
  * keeps heartbeat and EWMA updates atomic across replicas.
  * Keys are built inside scripts, so this targets a single Redis (not Cluster).
  */
-import { randomBytes } from 'node:crypto';
-// types only: the package is optional and loads in connect() (protocol/optionalPackages.ts)
-import type { createClient as CreateClient } from '@redis/client';
 import { importOptional } from '../../protocol/optionalPackages.js';
 import type { NodeTier } from '../../protocol/index.js';
 import { greatCircleKm, type LatLon } from '../geo.js';
@@ -55,7 +56,8 @@ import {
   type Registry,
   type RegistryTiming,
 } from './Registry.js';
-import { decodeDescriptor, encodeDescriptor, searchFields, searchRow } from './redisRecord.js';
+import { makeClient } from './redisClient.js';
+import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
 import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, UNPLACE } from './redisScripts.js';
 
 export interface RedisRegistryOptions extends RegistryTiming {
@@ -86,32 +88,17 @@ export interface RedisRegistryOptions extends RegistryTiming {
    * A timeout costs a timer per command that lives this long (see makeClient).
    */
   commandTimeoutMs?: number;
-  /** How often geo members of expired nodes are swept. Default: the heartbeat interval. */
+  /** How often expired nodes are swept. Default: the heartbeat interval. */
   sweepIntervalMs?: number;
+  /**
+   * Members per ZADD in refresh(): bounds how long one command holds Redis, and so what a query
+   * queued behind it waits (a 500-member ZADD XX GT is ~0.15 ms). Default 500.
+   */
+  refreshBatch?: number;
 }
 
-// Redis GEO cannot store latitudes beyond ±85.05112878 (Web Mercator); the true lat stays in the hash.
-const GEO_MAX_LAT = 85.05112878;
 const MAX_RADIUS_KM = 20_040;
 
-
-/** Reconnects with backoff once up; the first connect fails fast so a wrong URL is reported at start. */
-function makeClient(createClient: typeof CreateClient, url: string, commandTimeoutMs: number, everConnected: () => boolean) {
-  return createClient({
-    url,
-    // 0: none. node-redis 6 arms AbortSignal.timeout(5000) per command by default; each signal and
-    // its timer outlive the reply by 5 s, so every query's garbage survived young-generation GCs:
-    // 4-8 ms scavenges (and the old-generation collections after them) in ~2 % of bench queries
-    commandOptions: { timeout: commandTimeoutMs },
-    // while reconnecting, fail commands at once (discovery answers UNAVAILABLE) instead of queueing
-    // them behind an outage the HTTP client has long given up on
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: 3000,
-      reconnectStrategy: (retries, cause) => (everConnected() ? Math.min(50 * 2 ** retries, 2000) : cause),
-    },
-  });
-}
 type Client = ReturnType<typeof makeClient>;
 type Multi = ReturnType<Client['multi']>;
 
@@ -125,6 +112,9 @@ export class RedisRegistry implements Registry {
   readonly #maxExamined: number;
   readonly #sweepIntervalMs: number;
   readonly #tileDegrees: Record<NodeTier, number>;
+  readonly #now: () => number;
+  readonly #sweepGraceMs: number;
+  readonly #refreshBatch: number;
   /** EWMA of the eligible share of members read, across queries with an eligibility check. */
   #passRate = 0.5;
   #sweeper: ReturnType<typeof setInterval> | undefined;
@@ -148,8 +138,9 @@ export class RedisRegistry implements Registry {
   }
 
   private constructor(client: Client, options: RedisRegistryOptions) {
-    const { heartbeatIntervalMs, ttlMs } = resolveTtlMs(options);
+    const { heartbeatIntervalMs, ttlMs, sweepGraceMs } = resolveTtlMs(options);
     this.ttlMs = ttlMs;
+    this.#sweepGraceMs = sweepGraceMs;
     this.#client = client;
     this.#prefix = options.prefix ?? 'eo:disc:';
     this.#statsTtlMs = options.statsTtlMs ?? 7 * 24 * 3600_000;
@@ -158,6 +149,8 @@ export class RedisRegistry implements Registry {
     this.#initialRadiusKm = options.initialRadiusKm ?? 0;
     this.#maxExamined = options.maxExaminedPerQuery ?? 20_000;
     this.#sweepIntervalMs = options.sweepIntervalMs ?? heartbeatIntervalMs;
+    this.#now = options.now ?? Date.now;
+    this.#refreshBatch = options.refreshBatch ?? 500;
     this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), this.#sweepIntervalMs);
     this.#sweeper.unref();
   }
@@ -184,23 +177,60 @@ export class RedisRegistry implements Registry {
     return multi
       .addCommand(['HSET', key, 'd', d, 'v', v, ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)])
       .addCommand(['HSET', this.#searchKey, node.id, searchRow(v, node, d)])
-      .addCommand(['PEXPIRE', key, String(this.ttlMs)])
       .addCommand([evalCommand, place, '1', this.#tileOfKey, ...this.#placeArgs(node)])
       .addCommand(['ZADD', this.#prefix + 'seen', String(lastSeen), node.id]);
   }
 
-  async touch(id: string, status: { load: number; freeCapacity: number }, now = Date.now()): Promise<NodeRecord | undefined> {
+  async touch(id: string, status: { load: number; freeCapacity: number }, now = this.#now()): Promise<NodeRecord | undefined> {
     const d = await this.#client.sendCommand<string | null>([
-      'EVAL', TOUCH, '3', this.#nodeKey(id), this.#prefix + 'seen', this.#searchKey,
-      String(status.load), String(status.freeCapacity), String(now), String(this.ttlMs), id,
+      'EVAL', TOUCH, '3', this.#nodeKey(id), this.#seenKey, this.#searchKey,
+      String(status.load), String(status.freeCapacity), String(now), String(this.#now() - this.ttlMs), id,
     ]);
     if (d === null || d === undefined) return undefined;
     return decodeDescriptor(String(d), { load: status.load, freeCapacity: status.freeCapacity, lastSeen: now });
   }
 
+  /**
+   * One `ZADD XX GT` per `refreshBatch` nodes, and a ZMSCORE to tell which ids Redis no longer
+   * holds, pipelined: two commands per batch instead of a script per node. XX never re-adds a
+   * removed or swept node; GT never moves a lastSeen back. A node expired but not yet swept is
+   * revived (its connection just proved it alive), on both backends.
+   */
+  async refresh(seen: ReadonlyMap<string, number>): Promise<string[]> {
+    if (seen.size === 0) return [];
+    const pipeline = this.#client.multi();
+    let zadd = ['ZADD', this.#seenKey, 'XX', 'GT'];
+    let ids: string[] = [];
+    for (const [id, lastSeen] of seen) {
+      zadd.push(String(lastSeen), id);
+      ids.push(id);
+      if (ids.length === this.#refreshBatch) {
+        pipeline.addCommand(zadd).addCommand(['ZMSCORE', this.#seenKey, ...ids]);
+        zadd = ['ZADD', this.#seenKey, 'XX', 'GT'];
+        ids = [];
+      }
+    }
+    if (ids.length > 0) pipeline.addCommand(zadd).addCommand(['ZMSCORE', this.#seenKey, ...ids]);
+    const replies = (await pipeline.execAsPipeline()) as unknown[];
+    const missing: string[] = [];
+    const next = seen.keys();
+    for (let i = 1; i < replies.length; i += 2) {
+      for (const score of replies[i] as unknown[]) {
+        const id = next.next().value!;
+        if (score === null || score === undefined) missing.push(id);
+      }
+    }
+    return missing;
+  }
+
   async get(id: string): Promise<NodeRecord | undefined> {
-    const fields = await this.#client.sendCommand<(string | null)[]>(['HMGET', this.#nodeKey(id), 'd', 'l', 'f', 's']);
-    return parseRecord(fields);
+    const [fields, score] = (await this.#client
+      .multi()
+      .addCommand(['HMGET', this.#nodeKey(id), 'd', 'l', 'f'])
+      .addCommand(['ZSCORE', this.#seenKey, id])
+      .execAsPipeline()) as unknown as [(string | null)[], string | null];
+    if (score === null || score === undefined || Number(score) <= this.#now() - this.ttlMs) return undefined;
+    return parseRecord(fields, Number(score));
   }
 
   async remove(id: string): Promise<boolean> {
@@ -218,7 +248,7 @@ export class RedisRegistry implements Registry {
     if (k <= 0) return [];
     const maxDistanceKm = options.maxDistanceKm ?? Infinity;
     const e = options.eligibility ?? {};
-    const oldest = Date.now() - this.ttlMs;
+    const oldest = this.#now() - this.ttlMs;
     const filter = combinedFilter(options);
     // the script gets the eligibility rules; `filter` re-checks in full here, because Lua numbers
     // and a caller's own filter are not the last word
@@ -306,9 +336,9 @@ export class RedisRegistry implements Registry {
   }
 
   /** Removes nodes whose hash expired from the tile sets. Any replica may run it; it is idempotent. */
-  async sweep(now = Date.now(), batch = 1000): Promise<number> {
+  async sweep(now = this.#now(), batch = 1000): Promise<number> {
     const removed = await this.#client.sendCommand<number>([
-      'EVAL', SWEEP, '3', this.#prefix + 'seen', this.#tileOfKey, this.#searchKey, String(now - this.ttlMs), String(batch), this.#prefix,
+      'EVAL', SWEEP, '3', this.#seenKey, this.#tileOfKey, this.#searchKey, String(now - this.ttlMs - this.#sweepGraceMs), String(batch), this.#prefix,
     ]);
     return Number(removed);
   }
@@ -342,6 +372,9 @@ export class RedisRegistry implements Registry {
   #statsKey(id: string): string {
     return `${this.#prefix}stats:${id}`;
   }
+  get #seenKey(): string {
+    return this.#prefix + 'seen';
+  }
   get #searchKey(): string {
     return this.#prefix + 'search';
   }
@@ -358,24 +391,4 @@ export class RedisRegistry implements Registry {
     const centre = [String((tx + 0.5) * deg - 180), String(clampLat((ty + 0.5) * deg - 90))];
     return [this.#prefix, node.id, node.tier, String(capabilityMask(node.caps)), String(node.lon), String(lat), `${tx}:${ty}`, ...centre];
   }
-}
-
-function newVersion(): string {
-  return randomBytes(6).toString('base64url');
-}
-
-function clampLat(lat: number): number {
-  return Math.max(-GEO_MAX_LAT, Math.min(GEO_MAX_LAT, lat));
-}
-
-function parseRecord(fields: (string | null)[]): NodeRecord | undefined {
-  const [d, l, f, s] = fields.map((v) => (v === null || v === undefined ? null : String(v)));
-  if (!d) return undefined;
-  return decodeDescriptor(d, { load: Number(l), freeCapacity: Number(f), lastSeen: Number(s) });
-}
-
-function parseStats(fields: (string | null)[]): NodeStats {
-  const [b, n, r] = fields.map((v) => (v === null || v === undefined ? null : String(v)));
-  if (n === null) return { ...FRESH_STATS };
-  return { baseLatencyMs: b === null ? undefined : Number(b), samples: Number(n), reputation: r === null ? 1 : Number(r) };
 }

@@ -112,6 +112,14 @@ export interface Registry {
   put(node: NodeRecord): Promise<void>;
   /** Records a heartbeat; undefined when the node is unknown or already expired. */
   touch(id: string, status: { load: number; freeCapacity: number }, now?: number): Promise<NodeRecord | undefined>;
+  /**
+   * Liveness for many nodes in one batch (id → the time each was last heard from): the cheap
+   * path of the node channel, where a replica folds a whole interval's pongs into one write.
+   * Never moves a node's lastSeen backwards and never brings back a node that was removed or
+   * swept (one expired but not yet swept is revived). Resolves to the ids it does not hold (their
+   * nodes must register again).
+   */
+  refresh(seen: ReadonlyMap<string, number>): Promise<string[]>;
   get(id: string): Promise<NodeRecord | undefined>;
   remove(id: string): Promise<boolean>;
   /**
@@ -142,17 +150,26 @@ export function foldObservation(prev: NodeStats, obs: Observation, rates: Learni
 
 /** Registry timing knobs shared by both backends. */
 export interface RegistryTiming {
+  /** Clock (epoch ms) that decides expiry, for tests. Default `Date.now`. */
+  now?: () => number;
+  /**
+   * How long an expired node (invisible to every read) stays held before the sweep deletes it;
+   * within it, refresh() revives it. A replica whose loop stalled (overload, a pause) has its
+   * nodes' pongs still unread in its sockets: without the grace, the sweep deleted those nodes
+   * and each had to register again. Default: the ttl.
+   */
+  sweepGraceMs?: number;
   /** How often nodes heartbeat. Default 1000 ms (env `DISCOVERY_HEARTBEAT_MS`). */
   heartbeatIntervalMs?: number;
   /** Heartbeats a node may miss before it leaves. Default 3 (env `DISCOVERY_MISSED_HEARTBEATS`). */
   missedHeartbeats?: number;
 }
 
-export function resolveTtlMs(timing: RegistryTiming = {}): { heartbeatIntervalMs: number; ttlMs: number } {
+export function resolveTtlMs(timing: RegistryTiming = {}): { heartbeatIntervalMs: number; ttlMs: number; sweepGraceMs: number } {
   const heartbeatIntervalMs = timing.heartbeatIntervalMs ?? envNumber('DISCOVERY_HEARTBEAT_MS') ?? 1000;
   const missed = timing.missedHeartbeats ?? envNumber('DISCOVERY_MISSED_HEARTBEATS') ?? 3;
   if (!(heartbeatIntervalMs > 0) || !(missed > 0)) throw new TypeError('heartbeatIntervalMs and missedHeartbeats must be positive');
-  return { heartbeatIntervalMs, ttlMs: heartbeatIntervalMs * missed };
+  return { heartbeatIntervalMs, ttlMs: heartbeatIntervalMs * missed, sweepGraceMs: timing.sweepGraceMs ?? heartbeatIntervalMs * missed };
 }
 
 function envNumber(name: string): number | undefined {

@@ -5,8 +5,22 @@
  * frequent old-generation collections in the bench's p99), while objects built field by field did
  * not. Strings are URI-encoded behind a one-letter tag, so no field is empty or holds a space.
  */
+import { randomBytes } from 'node:crypto';
 import type { Capability, NodeTier } from '../../protocol/index.js';
-import { capabilityMask, type NodeRecord } from './Registry.js';
+import { capabilityMask, FRESH_STATS, type NodeRecord, type NodeStats } from './Registry.js';
+
+/** A record's version: new on every put, so a search row written before a re-registration is told apart. */
+export function newVersion(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+// Redis GEO cannot store latitudes beyond ±85.05112878 (Web Mercator); the true lat stays in the hash.
+const GEO_MAX_LAT = 85.05112878;
+
+/** The latitude Redis GEO can store: clamped to Web Mercator's ±85.05112878°. */
+export function clampLat(lat: number): number {
+  return Math.max(-GEO_MAX_LAT, Math.min(GEO_MAX_LAT, lat));
+}
 
 export type StaticDescriptor = Omit<NodeRecord, 'load' | 'freeCapacity' | 'lastSeen'>;
 
@@ -50,4 +64,18 @@ export function searchFields(node: NodeRecord): string[] {
 /** The node's row in the `search` hash: version, load, free capacity, last seen, caps mask, price, descriptor. */
 export function searchRow(v: string, node: NodeRecord, d: string): string {
   return [v, node.load, node.freeCapacity, node.lastSeen, capabilityMask(node.caps), node.pricePerMinute, d].join(' ');
+}
+
+/** A node hash's `d l f` fields (HMGET), with lastSeen from the deadline set; undefined when the hash is gone. */
+export function parseRecord(fields: (string | null)[], lastSeen: number): NodeRecord | undefined {
+  const [d, l, f] = fields.map((v) => (v === null || v === undefined ? null : String(v)));
+  if (!d) return undefined;
+  return decodeDescriptor(d, { load: Number(l), freeCapacity: Number(f), lastSeen });
+}
+
+/** A stats hash's `b n r` fields (HMGET). */
+export function parseStats(fields: (string | null)[]): NodeStats {
+  const [b, n, r] = fields.map((v) => (v === null || v === undefined ? null : String(v)));
+  if (n === null) return { ...FRESH_STATS };
+  return { baseLatencyMs: b === null ? undefined : Number(b), samples: Number(n), reputation: r === null ? 1 : Number(r) };
 }

@@ -52,13 +52,16 @@ if old then unplace(ARGV[1], ARGV[2], old) end
 redis.call('HDEL', KEYS[1], ARGV[2])
 return 1`;
 
-// Also refreshes the node's row in the search hash (see searchRow in RedisRegistry.ts).
+// A status update (load, free capacity) that also counts as liveness. KEYS node, seen, search;
+// ARGV load, free, now, oldest live lastSeen, id. Also refreshes the node's row in the search hash
+// (see searchRow in RedisRegistry.ts). Liveness is the node's score in \`seen\`, nothing else.
 export const TOUCH = `
+local s = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[5]))
+if not s or s <= tonumber(ARGV[4]) then return false end
 local n = redis.call('HMGET', KEYS[1], 'd', 'v', 'c', 'p')
 if not n[1] then return false end
 redis.call('HSET', KEYS[1], 'l', ARGV[1], 'f', ARGV[2], 's', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[5])
 redis.call('HSET', KEYS[3], ARGV[5], table.concat({ n[2], ARGV[1], ARGV[2], ARGV[3], n[3], n[4], n[1] }, ' '))
 return n[1]`;
 
@@ -113,6 +116,7 @@ local count = math.ceil(need * tonumber(ARGV[12]))
 local tileDeg, prefix, tier = tonumber(ARGV[13]), ARGV[14], ARGV[15]
 local oldest = tonumber(ARGV[16])
 local r0 = tonumber(ARGV[17])
+local seenKey = prefix .. 'seen'
 -- no member lies farther than this from its tile's centre (Redis's sphere is 111.25 km a degree;
 -- a tile is at most tileDeg square in degrees), with a margin
 local halfDiag = 111.25 * tileDeg * 0.7072 * 1.01
@@ -214,15 +218,22 @@ while true do
   lastRead = #hits
   -- the search rows of all hits in a few HMGETs: a redis.call per member (two hashes each) was
   -- ~3 us of Lua-to-Redis overhead apiece, most of the script's time once the search was cheap
-  local vals = {}
+  local vals, seen = {}, {}
   for i = 1, #hits, 4000 do
-    local part = redis.call('HMGET', KEYS[1], unpack(hits, i, math.min(i + 3999, #hits)))
-    for j = 1, #part do vals[i + j - 1] = part[j] end
+    local last = math.min(i + 3999, #hits)
+    local part = redis.call('HMGET', KEYS[1], unpack(hits, i, last))
+    local scores = redis.call('ZMSCORE', seenKey, unpack(hits, i, last))
+    for j = 1, #part do
+      vals[i + j - 1] = part[j]
+      seen[i + j - 1] = scores[j]
+    end
   end
   for i, id in ipairs(hits) do
     local n = {}
-    if vals[i] then n = { string.match(vals[i], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (.*)$') } end
-    -- a row outlives its expired hash until the sweep: lastSeen decides, as the client does
+    if vals[i] and seen[i] then n = { string.match(vals[i], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (.*)$') } end
+    -- liveness is the score in seen (batched pongs move it, not the row): an expired node stays
+    -- placed until the sweep, and is skipped here, as the client does
+    if n[1] then n[4] = seen[i] end
     if n[1] and tonumber(n[4]) > oldest and (not checkEligibility or (tonumber(n[3]) > 0 and tonumber(n[2]) < maxLoad and tonumber(n[6]) <= maxPrice
       and bit.band(tonumber(n[5]), capsMask) == capsMask)) then
       local st = redis.call('HMGET', statsPrefix .. id, 'b', 'n', 'r')
@@ -242,18 +253,17 @@ return rows`;
 
 export const NEAREST_SHA = createHash('sha1').update(NEAREST).digest('hex');
 
-// KEYS seen, tileOf, search; ARGV oldest lastSeen kept, batch, prefix
+// KEYS seen, tileOf, search; ARGV oldest lastSeen kept, batch, prefix. The deadline sorted set
+// is the only expiry: no key carries a TTL, so liveness costs one sorted-set update per node (in
+// a batched ZADD), and the sweep removes every trace of a node whose score fell behind.
 export const SWEEP = `${PLACEMENT_FNS}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-local removed = 0
 for _, id in ipairs(ids) do
-  if redis.call('EXISTS', ARGV[3] .. 'node:' .. id) == 0 then
-    redis.call('ZREM', KEYS[1], id)
-    local placement = redis.call('HGET', KEYS[2], id)
-    if placement then unplace(ARGV[3], id, placement) end
-    redis.call('HDEL', KEYS[2], id)
-    redis.call('HDEL', KEYS[3], id)
-    removed = removed + 1
-  end
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('DEL', ARGV[3] .. 'node:' .. id)
+  local placement = redis.call('HGET', KEYS[2], id)
+  if placement then unplace(ARGV[3], id, placement) end
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
 end
-return removed`;
+return #ids`;

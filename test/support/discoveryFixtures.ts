@@ -1,6 +1,6 @@
 /** Operators and nodes with real Ed25519 keys, for discovery tests. */
 import { authorizeNode, generateKeyPair, signHeartbeat, signRegistration, type KeyPair } from '../../discovery/identity.js';
-import type { NodeDescriptor, OperatorAuthorization, Registration } from '../../discovery/descriptor.js';
+import type { NodeDescriptor, OperatorAuthorization, Registration } from '../../protocol/discovery.js';
 import { TrustedOperators } from '../../discovery/trust.js';
 import type { NodeRecord } from '../../discovery/registry/Registry.js';
 import { waitFor } from './wait.js';
