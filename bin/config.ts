@@ -35,7 +35,7 @@ export const EDGE_CONFIG = {
   requireToken: { kind: 'bool', default: false, doc: 'refuse a hello without a token (implied by tokenSecretFile)' },
   // timeouts
   helloTimeoutMs: { kind: 'ms', default: 5000, doc: 'a session must say hello within this' },
-  idleTimeoutMs: { kind: 'ms', default: 30_000, doc: 'a session that sends nothing for this long is closed (the SDK pings far more often)' },
+  idleTimeoutMs: { kind: 'ms', default: 600_000, doc: "a session that sends nothing for this long is closed (long: the SDK's warm standby is silent)" },
   connIdleMs: { kind: 'ms', default: 10_000, doc: 'a TCP connection silent this long before its upgrade is closed' },
   headersTimeoutMs: { kind: 'ms', default: 5000, doc: 'HTTP request headers must arrive within this (slowloris)' },
   requestTimeoutMs: { kind: 'ms', default: 10_000, doc: 'a whole HTTP request must arrive within this' },

@@ -4,7 +4,9 @@
  * client is never idle for long; `touch()` on every frame costs one number store, not a timer
  * reset: the timer fires every `idleMs / 2` and checks the last touch.
  */
-export const DEFAULT_IDLE_MS = 30_000;
+// long: the SDK keeps its warm cloud standby open without traffic, so a short default would cut
+// it off (the viewer failover test did at 30 s); per-address caps bound silent sessions meanwhile
+export const DEFAULT_IDLE_MS = 600_000;
 
 export class IdleTimer {
   readonly idleMs: number;

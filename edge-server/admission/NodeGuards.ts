@@ -26,7 +26,7 @@ import { estimateTextureBytes } from './textureEstimate.js';
 export interface NodeGuardsOptions {
   admission?: SessionAdmissionOptions;
   connections?: ConnectionGuardOptions;
-  /** Close a session silent this long. @default 30000 (env EDGE_OFFLOAD_IDLE_TIMEOUT_MS) */
+  /** Close a session silent this long. @default 600000 (env EDGE_OFFLOAD_IDLE_TIMEOUT_MS) */
   idleTimeoutMs?: number;
   send?: SendBudgetOptions;
   memory?: MemoryBudgetOptions;
