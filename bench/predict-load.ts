@@ -41,10 +41,16 @@ Options:
   --no-wire        skip the bare wire client variant
   -h, --help       show this help`;
 
-async function startNode(extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; health: string }> {
+/** The node in a child process; its tfjs backend is read from its own log (the public /healthz says only up). */
+async function startNode(extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; backend: () => string }> {
   const cli = fileURLToPath(new URL('../bin/edge-offload.js', import.meta.url));
-  const child = spawn(process.execPath, [cli, 'edge', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', ...extraEnv } });
+  const child = spawn(process.execPath, [cli, 'edge', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', EDGE_OFFLOAD_MAX_SESSIONS_PER_IP: '4096', EDGE_OFFLOAD_MAX_CONNECTIONS_PER_IP: '8192', ...extraEnv } /* every load-generator session comes from one loopback address */ });
   const lines = createInterface({ input: child.stdout! });
+  let backend = 'none';
+  lines.on('line', (line) => {
+    const found = /tfjs backend: (\w+)/.exec(line);
+    if (found) backend = found[1]!;
+  });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('edge node did not start within 30 s')), 30_000);
     child.once('exit', (code) => reject(new Error(`edge node exited with ${code}`)));
@@ -57,7 +63,7 @@ async function startNode(extraEnv: Record<string, string> = {}): Promise<{ child
       }
     });
   });
-  return { child, url, health: url.replace('ws://', 'http://').replace('/v1/session', '/healthz') };
+  return { child, url, backend: () => backend };
 }
 
 /** CPU time (user + system, ms) a process has used so far, from /proc; undefined off Linux. */
@@ -184,13 +190,12 @@ export async function main(argv: string[]): Promise<void> {
   const sessions: Session[] = [];
   const wires: WireClient[] = [];
   try {
-    const healthBefore = (await (await fetch(node.health)).json()) as { inference?: { backend?: string } };
     const env = environment({
       sessions: count,
       seconds,
       hz,
       predictors,
-      backend: healthBefore.inference?.backend ?? 'none',
+      backend: node.backend(),
       slices: '1 s per variant, round-robin',
       schedule: 'absolute per-session frame times, 1 ms timer',
       note: 'node and clients share this machine',
@@ -252,13 +257,12 @@ export async function main(argv: string[]): Promise<void> {
           `(${s.n} measured, ${c.errors} errors, ${c.skipped} frames skipped); CPU per frame: node ${s.nodeCpuUsPerFrame.toFixed(0)} µs, client ${s.clientCpuUsPerFrame.toFixed(0)} µs`,
       );
     }
-    const health = (await (await fetch(node.health)).json()) as { inference?: unknown };
     const learned = results.learned;
     const verdict = learned ? `learned predict p99 ${learned.p99.toFixed(3)} ms ${learned.p99 < 2 ? '<' : '≥'} 2 ms target (${count} sessions × ${hz} Hz through the SDK)` : 'learned not measured';
     console.log(verdict);
     writeResult(
       'predict-load',
-      { bench: 'predict-load', environment: env, unloaded: single, results, verdict, nodeInference: health.inference ?? null },
+      { bench: 'predict-load', environment: env, unloaded: single, results, verdict, nodeInference: { backend: node.backend() } },
       barChart({
         title: `predict round trip, ${count} sessions × ${hz} Hz on loopback (one message per frame)`,
         yLabel: 'ms',

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
     run: async (argv) => (await import('../netem/cli.js')).runNetemCommand(argv),
     summary: 'user-space network emulator: a TCP (or --udp datagram) proxy adding delay, jitter, loss, bandwidth caps',
   },
+  admin: { run: async (argv) => (await import('./commands/admin.js')).runAdminCommand(argv), summary: 'operator-signed calls to a node: detailed health, drain' },
   measure: { run: async (argv) => (await import('./commands/measure.js')).runMeasureCommand(argv), summary: 'measure latency of running nodes or a discovery service (table, JSON, SVG, --assert)' },
   audit: { run: async (argv) => (await import('./commands/audit.js')).runAuditCommand(argv), summary: 'verify a stake-ledger audit log offline: `audit verify <file>`' },
 };

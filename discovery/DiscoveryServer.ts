@@ -19,6 +19,8 @@
  * POST's preflight; register/heartbeat never do (nodes are not browsers).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { ConnectionGuard, type ConnectionGuardOptions } from '../edge-server/admission/ConnectionGuard.js';
+import { DiscoveryMetrics } from './metrics.js';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Logger } from '../protocol/Logger.js';
@@ -53,6 +55,10 @@ export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   tls?: TlsOptions;
   /** Page origins allowed to call query/report/healthz cross-origin; `[]` none. Default `['*']`. */
   corsOrigins?: readonly string[];
+  /** Idle/slowloris reaping and socket caps per address. Defaults: DISCOVERY_CONNECTION_DEFAULTS over edge-server/admission's. */
+  connections?: ConnectionGuardOptions;
+  /** Serve Prometheus `GET /metrics` (needs the optional prom-client). Default true. */
+  metrics?: boolean;
 }
 
 const DEFAULT_RATE_LIMITS: Record<Operation, RateLimit> = {
@@ -72,6 +78,13 @@ const ROUTES: Record<string, { op: Operation | 'health'; methods: string[]; cors
   [DiscoveryRoute.health]: { op: 'health', methods: ['GET'], cors: true },
 };
 
+/**
+ * Discovery's socket hygiene: nodes keep one channel each, and many nodes of one operator may sit
+ * behind one address, so the per-address cap is far above an edge node's; keep-alive stays long
+ * for SDK clients that query now and then.
+ */
+export const DISCOVERY_CONNECTION_DEFAULTS: ConnectionGuardOptions = { maxConnectionsPerIp: 1024, maxConnections: 16_384, keepAliveTimeoutMs: 30_000 };
+
 export class DiscoveryServer {
   readonly service: DiscoveryService;
   readonly registry: Registry;
@@ -83,6 +96,8 @@ export class DiscoveryServer {
   readonly #cors: CorsPolicy;
   readonly #nodeWss: WebSocketServer;
   readonly nodeChannels: NodeChannels;
+  readonly connections: ConnectionGuard;
+  readonly metrics: DiscoveryMetrics;
   #closed = false;
 
   constructor(options: DiscoveryServerOptions = {}) {
@@ -98,8 +113,10 @@ export class DiscoveryServer {
       report: new TokenBuckets(limits.report),
     };
     this.#cors = new CorsPolicy({ origins: options.corsOrigins ?? ['*'] });
-    this.#http = createWebServer(options.tls, (req, res) => void this.#onRequest(req, res));
-    this.#http.keepAliveTimeout = 30_000;
+    this.connections = new ConnectionGuard({ ...DISCOVERY_CONNECTION_DEFAULTS, ...options.connections });
+    this.metrics = options.metrics === false ? DiscoveryMetrics.none() : DiscoveryMetrics.create(() => this.registry.count());
+    this.#http = createWebServer(options.tls, (req, res) => void this.#onRequest(req, res), this.connections.httpServerOptions());
+    this.connections.attach(this.#http);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes });
     // no per-message deflate: a node channel's frames are tiny, and zlib state per socket is memory per node
     this.#nodeWss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes, perMessageDeflate: false });
@@ -145,8 +162,15 @@ export class DiscoveryServer {
 
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ip = normaliseIp(req.socket.remoteAddress ?? '');
+    const started = performance.now();
+    let op = 'unknown';
+    res.once('finish', () => this.metrics.request(op, 'http', res.statusCode, performance.now() - started));
     try {
       const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === '/metrics' && req.method === 'GET') {
+        op = 'metrics';
+        return void (await this.metrics.serve(req, res));
+      }
       const route = ROUTES[url.pathname];
       if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report`);
       if (route.cors && this.#cors.handle(req, res, route.methods)) return;
@@ -154,11 +178,15 @@ export class DiscoveryServer {
         res.setHeader('allow', route.methods.join(', '));
         throw new DiscoveryError(E.METHOD_NOT_ALLOWED, `${url.pathname} accepts ${route.methods.join(' or ')}`);
       }
+      op = route.op;
       if (route.op === 'health') return send(res, 200, await this.service.health());
       const body = req.method === 'GET' ? queryFromSearch(url.searchParams) : await readJson(req, this.#maxBodyBytes);
       send(res, 200, await this.#dispatch(route.op, body, ip));
     } catch (err) {
+      // the client went away mid-body (reaped as a slowloris, or reset): nobody to answer, not our error
+      if (res.destroyed || req.socket?.destroyed === true) return;
       const error = asDiscoveryError(err);
+      this.metrics.rejected(error.code);
       if (error.code === E.RATE_LIMITED) res.setHeader('retry-after', '1');
       // an oversize body is still arriving; answer and close rather than read it
       if (error.code === E.TOO_LARGE) res.setHeader('connection', 'close');
@@ -199,10 +227,14 @@ export class DiscoveryServer {
         if (!(WS_OPERATIONS as readonly unknown[]).includes(op)) {
           throw new DiscoveryError(E.MALFORMED, 'op must be register, heartbeat, query or report');
         }
+        const started = performance.now();
         const result = await this.#dispatch(op as Operation, body ?? {}, ip);
+        this.metrics.request(op as string, 'ws', 200, performance.now() - started);
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: safeId(id), ok: true, result }));
       } catch (err) {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: safeId(id), ok: false, ...asDiscoveryError(err).toJSON() }));
+        const error = asDiscoveryError(err);
+        this.metrics.rejected(error.code);
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: safeId(id), ok: false, ...error.toJSON() }));
       }
     });
   }

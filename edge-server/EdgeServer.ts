@@ -13,7 +13,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { CloseCode, EnhancedEventEmitter, Logger, resolveLimits, type ErrorCode, type NodeTier, type WireLimits } from '../protocol/index.js';
+import type { TrustedOperators } from '../discovery/trust.js';
+import { AdminEndpoint, publicHealth } from './admin/index.js';
+import { NodeGuards, type NodeGuardsOptions } from './admission/index.js';
 import type { InferenceEngine, PredictorFactory, RenderEngine } from './engines.js';
+import { EdgeMetrics } from './metrics.js';
 import { baselinePredictors } from './inference/baselinePredictors.js';
 import type { NodeContext } from './handlers/index.js';
 import { Session } from './Session.js';
@@ -63,6 +67,16 @@ export interface EdgeServerOptions {
   corsOrigins?: readonly string[];
   /** Serve the viewer page at `/viewer/` (same origin as the node; it still finds nodes through discovery). @default false */
   viewer?: boolean;
+  /**
+   * Admission control and budgets: per-address and per-token session caps, hello tokens, idle
+   * and slowloris reaping, send budgets, decoded-scene memory, fair CPU scheduling. Every field
+   * has a documented default (edge-server/admission); `maxSessions` above is the node-wide cap.
+   */
+  guards?: NodeGuardsOptions;
+  /** Serve Prometheus `GET /metrics` (needs the optional prom-client). @default true */
+  metrics?: boolean;
+  /** Operators whose signed requests may call `/admin/health` and `/admin/drain`; without, there is no admin endpoint. */
+  admin?: { operators: TrustedOperators; maxSkewMs?: number };
 }
 
 export interface ListenResult {
@@ -89,6 +103,9 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
   #allGone: (() => void) | undefined;
   readonly #startedAt = performance.now();
   readonly #healthSections = new Map<string, () => unknown>();
+  readonly #guards: NodeGuards;
+  readonly #metrics: EdgeMetrics;
+  readonly #admin: AdminEndpoint | undefined;
   #draining = false;
   #closed = false;
   #url = '';
@@ -103,6 +120,15 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     const predictors = new Map((options.predictors ?? baselinePredictors).map((p) => [p.name, p]));
     const defaultPredictor = options.defaultPredictor ?? predictors.keys().next().value;
     if (!defaultPredictor || !predictors.has(defaultPredictor)) throw new TypeError(`options.defaultPredictor '${defaultPredictor}' is not among the predictors`);
+    this.#metrics = options.metrics === false ? EdgeMetrics.none() : EdgeMetrics.create();
+    this.#guards = new NodeGuards({
+      ...options.guards,
+      admission: { maxSessions: options.maxSessions ?? 1000, ...options.guards?.admission },
+      metrics: this.#metrics,
+    });
+    this.#admin = options.admin
+      ? new AdminEndpoint(this.nodeId, { health: () => this.health(), drain: (o) => this.drain(o) }, { operators: options.admin.operators, maxSkewMs: options.admin.maxSkewMs })
+      : undefined;
     this.#context = {
       nodeId: this.nodeId,
       tier: this.tier,
@@ -116,14 +142,20 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
       maxBufferedBytes: options.maxBufferedBytes ?? 8 << 20,
       closeHandshakeMs: options.closeHandshakeMs ?? 1000,
       rtc: options.webrtc,
-      countError: (code) => this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1),
+      countError: (code) => {
+        this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1);
+        this.#metrics.rejected(code);
+      },
+      guards: this.#guards,
+      metrics: this.#metrics,
     };
     // ws enforces maxPayload while reading, before a frame is buffered whole. It is set to twice
     // our limit so a moderately oversize frame reaches the codec and gets a TOO_LARGE `error`
     // the client can read; anything larger is cut off by ws itself (close 1009), unread
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 2, perMessageDeflate: false });
     this.#cors = new CorsPolicy({ origins: options.corsOrigins ?? ['*'] });
-    this.#http = createWebServer(options.tls, (req, res) => this.#onHttp(req, res));
+    this.#http = createWebServer(options.tls, (req, res) => this.#onHttp(req, res), this.#guards.httpServerOptions());
+    this.#guards.attach(this.#http);
     this.#http.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
   }
 
@@ -167,7 +199,10 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
       nodeId: this.nodeId,
       tier: this.tier,
       sessions: this.#sessions.size,
-      maxSessions: this.#options.maxSessions ?? 1000,
+      maxSessions: this.#guards.admission.maxSessions,
+      admission: { refused: this.#guards.admission.refusals(), connections: this.#guards.connections.stats() },
+      memory: { usedBytes: this.#guards.memory.usedBytes, perSessionBytes: this.#guards.memory.perSessionBytes, perNodeBytes: this.#guards.memory.perNodeBytes },
+      heavy: { running: this.#guards.scheduler.stats().running, waiting: this.#guards.scheduler.stats().waiting },
       uptimeS: Math.round((performance.now() - this.#startedAt) / 1000),
       predictors: [...predictors.keys()],
       defaultPredictor,
@@ -187,11 +222,8 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
    */
   async close({ deadlineMs = 2000, reason = 'node shutting down' }: { deadlineMs?: number; reason?: string } = {}): Promise<void> {
     if (this.#closed) return;
-    this.#draining = true;
-    if (this.#sessions.size > 0 && deadlineMs > 0) {
-      for (const session of this.#sessions.values()) session.drain(reason, deadlineMs);
-      await this.#sessionsGone(deadlineMs);
-    }
+    this.drain({ deadlineMs, reason });
+    if (this.#sessions.size > 0 && deadlineMs > 0) await this.#sessionsGone(deadlineMs);
     this.#closed = true;
     const left = [...this.#sessions.values()];
     for (const session of left) session.close(CloseCode.DRAINED, reason);
@@ -202,7 +234,19 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     this.#http.closeAllConnections();
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
     this.#context.rtc?.close();
+    this.#guards.close();
     await Promise.all([this.#context.inference?.close(), this.#context.renderer?.close()]);
+  }
+
+  /**
+   * Stops admitting sessions and asks every client to move within `deadlineMs` (the admin
+   * endpoint's drain, and the first half of `close()`); the node keeps serving them meanwhile.
+   */
+  drain({ deadlineMs = 2000, reason = 'node draining' }: { deadlineMs?: number; reason?: string } = {}): { sessions: number } {
+    this.#draining = true;
+    this.#guards.drain();
+    if (deadlineMs > 0) for (const session of this.#sessions.values()) session.drain(reason, deadlineMs);
+    return { sessions: this.#sessions.size };
   }
 
   /** Resolves when every session has closed (each one's `@close`) or after `deadlineMs`. */
@@ -222,11 +266,14 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/healthz' && this.#cors.handle(req, res, ['GET'])) return;
     if (req.method === 'GET' && path === '/healthz') {
-      const body = JSON.stringify(this.health());
+      // public: up or draining, nothing else (details are the operator's: GET /admin/health)
+      const body = JSON.stringify(publicHealth(this.#draining));
       res.writeHead(this.#draining ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(body);
       return;
     }
+    if (req.method === 'GET' && path === '/metrics') return void this.#metrics.serve(req, res);
+    if (this.#admin?.handles(req)) return void this.#admin.handle(req, res);
     if (this.#options.viewer && req.method === 'GET' && path.startsWith(VIEWER_PATH.slice(0, -1))) {
       void serveViewerFile(path, res);
       return;
@@ -242,10 +289,16 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     };
     if (path !== SESSION_PATH) return refuse(404, 'Not Found');
     if (this.#draining) return refuse(503, 'Service Unavailable');
-    if (this.#sessions.size >= (this.#options.maxSessions ?? 1000)) return refuse(503, 'Service Unavailable');
+    // per-address and node-wide caps; refuses on the socket itself (429/503 + the reason)
+    const ticket = this.#guards.admitUpgrade(req, socket);
+    if (!ticket) return;
+    // a bad upgrade (ws answers 400 and drops the socket) never becomes a session: free its slot
+    let adopted = false;
+    socket.once('close', () => adopted || ticket.release());
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      adopted = true;
       const id = randomUUID();
-      const session = new Session(id, ws, this.#context);
+      const session = new Session(id, ws, this.#context, ticket);
       this.#sessions.set(id, session);
       session.on('@close', () => {
         this.#sessions.delete(id);

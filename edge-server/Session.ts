@@ -31,7 +31,9 @@ import {
   type Message,
   type MessageType,
 } from '../protocol/index.js';
+import type { AdmissionTicket, SendPriority, SessionGuard } from './admission/index.js';
 import { handlers, type Handler, type HandlerContext, type NodeContext } from './handlers/index.js';
+import type { RequestKind } from './metrics.js';
 import { InflightRequests } from './session/InflightRequests.js';
 import { SessionMotion } from './session/SessionMotion.js';
 import { SessionRender } from './session/SessionRender.js';
@@ -65,14 +67,26 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   /** The same context, answering on the WebRTC data channel: for frames that came that way. */
   readonly #rtcCtx: HandlerContext;
   readonly #socketGone: Promise<void>;
+  readonly #guard: SessionGuard;
+  /** Arrival time of each request still unanswered, for the node's own handling time (`/metrics`). */
+  readonly #received = new Map<number, { kind: RequestKind; at: number }>();
   #state: 'handshake' | 'open' | 'closed' = 'handshake';
   #helloTimer: NodeJS.Timeout | undefined;
 
-  constructor(id: string, ws: WebSocket, node: NodeContext) {
+  constructor(id: string, ws: WebSocket, node: NodeContext, ticket: AdmissionTicket) {
     super();
     this.id = id;
     this.#ws = ws;
     this.#node = node;
+    this.#guard = node.guards.forSession(id, ws, ticket, {
+      onIdle: (silentMs) => this.#fail(new ProtocolError(ErrorCode.IDLE_TIMEOUT, `nothing received for ${Math.round(silentMs)} ms`, CloseCode.IDLE_TIMEOUT)),
+      // the socket is full: an `error` would only queue behind it; the close code says why
+      onSlowConsumer: () => {
+        node.countError(ErrorCode.SLOW_CONSUMER);
+        this.close(CloseCode.SLOW_CONSUMER, ErrorCode.SLOW_CONSUMER);
+      },
+    });
+    const guard = this.#guard;
     this.#rate = new TokenBucket(node.limits.maxMessagesPerSecond, node.limits.rateBurst);
     this.#motion = new SessionMotion(node.predictors, node.defaultPredictor);
     this.#requests = new InflightRequests(node.maxInflightRequests);
@@ -82,6 +96,12 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
           answerError: (rid, err) => this.#answerError(rid, err),
           get bufferedAmount() {
             return ws.bufferedAmount;
+          },
+          canTake: (bytes) => guard.canTake(bytes),
+          heavy: (job) => guard.heavy(job),
+          timings: (renderMs, encodeMs) => {
+            node.metrics.stage('render', renderMs);
+            node.metrics.stage('encode', encodeMs);
           },
         })
       : undefined;
@@ -122,7 +142,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   drain(reason: string, deadlineMs: number, redirect?: string): void {
     const message: DrainMessage = { t: 'drain', reason, deadlineMs };
     if (redirect) message.redirect = redirect;
-    this.#send(message);
+    this.#send(message, 'required');
   }
 
   /** Closes the socket with `code`, closes the children, emits `close`. Idempotent. */
@@ -135,8 +155,12 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
 
   #closed(code: number, reason: string): void {
     if (this.#state === 'closed') return;
+    const wasOpen = this.#state === 'open';
     this.#state = 'closed';
     clearTimeout(this.#helloTimer);
+    this.#guard.close();
+    this.#received.clear();
+    if (wasOpen) this.#node.metrics.sessionClosed();
     this.#requests.close();
     this.#render?.close();
     this.#rtc?.close();
@@ -156,15 +180,17 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       render: this.#render,
       rtc: this.#rtc,
       requests: this.#requests,
+      guard: this.#guard,
       get opened() {
         return session.#state === 'open';
       },
       open: () => {
         clearTimeout(this.#helloTimer);
         this.#state = 'open';
+        this.#node.metrics.sessionOpened();
         this.safeEmit('open');
       },
-      send: (message) => this.#send(message),
+      send: (message, priority) => this.#send(message, priority),
       answer: (id, message) => this.#answer(id, message),
       answerError: (id, err) => this.#answerError(id, err),
       admit: (id) => {
@@ -185,6 +211,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   #onFrame(data: Buffer, isBinary: boolean, ctx: HandlerContext): void {
     if (this.#state === 'closed') return;
     const receivedAt = performance.now();
+    this.#guard.touch();
     try {
       if (!this.#rate.take()) {
         throw new ProtocolError(ErrorCode.RATE_LIMITED, `more than ${this.#node.limits.maxMessagesPerSecond} messages/s`, CloseCode.RATE_LIMITED);
@@ -193,6 +220,11 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       const message = decode(data, this.#node.limits);
       if (this.#state === 'handshake' && message.t !== 'hello') throw new ProtocolError(ErrorCode.NOT_READY, `'${message.t}' before 'hello'`);
       const handler = handlers[message.t] as Handler<MessageType> | undefined;
+      if (message.t === 'predict' || message.t === 'infer' || message.t === 'render' || message.t === 'scene') {
+        // bounded: a client that never reads its answers cannot grow this past a few thousand
+        if (this.#received.size >= 4096) this.#received.clear();
+        this.#received.set(message.id, { kind: message.t, at: receivedAt });
+      }
       if (!handler) throw new ProtocolError(ErrorCode.BAD_MESSAGE, `'${message.t}' is sent by nodes, not clients`);
       if (ctx === this.#rtcCtx && !DATA_CHANNEL_TYPES.has(message.t)) {
         throw new RequestError(ErrorCode.BAD_REQUEST, `'${message.t}' goes on the session socket, not the data channel`);
@@ -205,9 +237,18 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     }
   }
 
+  /** Request `id` got its answer: the node's own handling time, frame read → answer sent. */
+  #handled(id: number): void {
+    const received = this.#received.get(id);
+    if (!received) return;
+    this.#received.delete(id);
+    this.#node.metrics.request(received.kind, performance.now() - received.at);
+  }
+
   #answer(id: number, message: Message, send: (message: Message) => void = (m) => this.#send(m)): void {
     try {
       send(message);
+      this.#handled(id);
     } catch (err) {
       // the answer failed its own schema (a predictor produced NaN, say): our bug, not the client's
       this.#internal(err, id);
@@ -229,6 +270,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   #sendError(id: number | undefined, err: RequestError): void {
     this.#node.countError(err.code);
     this.#send(id === undefined ? { t: 'error', code: err.code, message: err.message, fatal: false } : { t: 'error', id, code: err.code, message: err.message, fatal: false });
+    if (id !== undefined) this.#handled(id);
   }
 
   /** The peer broke the protocol: say why, then close this session only. */
@@ -236,7 +278,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     if (this.#state === 'closed') return;
     this.#node.countError(err.code);
     logger.debug(`session ${this.id} closed: ${err.code} ${err.message}`);
-    this.#send({ t: 'error', code: err.code, message: err.message, fatal: true });
+    this.#send({ t: 'error', code: err.code, message: err.message, fatal: true }, 'required');
     this.close(err.closeCode, err.code);
   }
 
@@ -246,8 +288,14 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     if (!this.#rtc?.send('predictions', encode(message))) this.#send(message);
   }
 
-  #send(message: Message): void {
+  /**
+   * Every byte to the client goes through the session's send budget: `droppable` answers (the
+   * default: predictions, pongs, frames, non-fatal errors) are dropped while the client is
+   * behind, `required` ones (welcome, drain, fatal errors) close it past the hard cap.
+   */
+  #send(message: Message, priority: SendPriority = 'droppable'): void {
     if (this.#state === 'closed' || this.#ws.readyState !== this.#ws.OPEN) return;
-    this.#ws.send(encode(message));
+    this.#guard.send(encode(message), priority);
+    if (message.t === 'pong') this.#node.metrics.request('ping', performance.now() - message.r);
   }
 }

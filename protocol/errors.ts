@@ -38,6 +38,10 @@ export const ErrorCode = {
   TIMEOUT: 'TIMEOUT',
   /** The connection closed with the request outstanding (client side). */
   CLOSED: 'CLOSED',
+  /** `hello.token` missing or refused by the node's verifier, or this token/address has its most sessions. */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** The session sent nothing for longer than the node's idle timeout. */
+  IDLE_TIMEOUT: 'IDLE_TIMEOUT',
   /** The session's WebRTC transport is gone (its media worker died): open a new one, or stay on ws. */
   TRANSPORT_LOST: 'TRANSPORT_LOST',
   /** A bug on the node; the session survives. */
@@ -56,6 +60,9 @@ export const CloseCode = {
   VERSION_MISMATCH: 4002,
   DRAINED: 4003,
   HELLO_TIMEOUT: 4004,
+  SLOW_CONSUMER: 4005,
+  IDLE_TIMEOUT: 4006,
+  UNAUTHORIZED: 4007,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -7,7 +7,7 @@ export { scanMessagePack } from './scan.js';
 export * from './tensor.js';
 export * as quaternion from './motion/quaternion.js';
 export { extrapolateConstantVelocity, estimateVelocity } from './motion/constantVelocity.js';
-export { Logger } from './Logger.js';
+export { Logger, type LogLevel, type LogFormat, type LoggerConfig } from './Logger.js';
 export { NewestWins } from './NewestWins.js';
 export { EnhancedEventEmitter, type EventMap } from './EnhancedEventEmitter.js';
 export * from './resultSigning.js';

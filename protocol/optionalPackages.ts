@@ -20,6 +20,7 @@ export const OPTIONAL_PACKAGES = [
   'webgpu',
   'geoip-lite',
   '@redis/client',
+  'prom-client',
 ] as const;
 export type OptionalPackage = (typeof OPTIONAL_PACKAGES)[number];
 

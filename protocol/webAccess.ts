@@ -5,7 +5,7 @@
  * Discovery and the edge node both use it, so the two speak the same policy.
  */
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 
 /** PEM certificate (chain) and private key. */
@@ -22,8 +22,8 @@ export class WebAccessError extends Error {
 }
 
 /** http, or https when `tls` is given. */
-export function createWebServer(tls: TlsOptions | undefined, listener: RequestListener): Server {
-  return tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, listener) : createHttpServer(listener);
+export function createWebServer(tls: TlsOptions | undefined, listener: RequestListener, options: ServerOptions = {}): Server {
+  return tls ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key }, listener) : createHttpServer(options, listener);
 }
 
 /** `--tls-cert`/`--tls-key` → TlsOptions; both or neither, and readable, else an error saying what to do. */

@@ -216,12 +216,13 @@ edge('a render sent right after a scene upload waits for that scene', async () =
   await server.close({ deadlineMs: 0 });
 });
 
-edge('GET /healthz reports sessions, predictors and error counts', async (ctx) => {
+edge('public GET /healthz says only up; the detailed health (admin) reports sessions, predictors and error counts', async (ctx) => {
   const client = await RawClient.open(ctx.url);
   await client.hello();
   client.sendBytes(new Uint8Array([0xc1]));
   await client.closed;
-  const health = await (await fetch(ctx.url.replace('ws://', 'http://').replace('/v1/session', '/healthz'))).json();
+  assert.equal(await (await fetch(ctx.url.replace('ws://', 'http://').replace('/v1/session', '/healthz'))).json(), { status: 'up' });
+  const health = ctx.server.health() as { status: string; nodeId: string; sessions: number; predictors: string[]; errors: Record<string, number> };
   assert.is(health.status, 'ok');
   assert.is(health.nodeId, 'test-edge');
   assert.is(health.sessions, 1);

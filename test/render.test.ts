@@ -3,7 +3,6 @@
  * real frames of the built-in test scene, decoded and measured. If the GPU stack cannot start the
  * suite fails and says which install script to run; it never skips.
  */
-import http from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, RequestError, type PoseSample, type RenderMessage } from '../protocol/index.js';
@@ -79,25 +78,6 @@ const engineOf = () => {
   if (!context.engine) throw context.startError ?? new Error('render engine did not start');
   return context.engine;
 };
-/** GET without keep-alive, so no pooled socket outlives the suite. */
-function getJson(url: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => {
-          try {
-            resolve(JSON.parse(body));
-          } catch (err) {
-            reject(err);
-          }
-        });
-      })
-      .on('error', reject);
-  });
-}
 /** A client session on the suite's edge server (closed after the suite). */
 async function client(): Promise<Session> {
   engineOf();
@@ -242,7 +222,7 @@ test('FrameStream on session.render keeps one request in flight and renders the 
   near(frames[1]!.pose.orientation[1], yaw(10)[1], 1e-9, 'second frame rendered at the last pose');
 });
 
-test('over the wire: session.render returns a JPEG frame of the test scene; /healthz names the GPU backend', async () => {
+test('over the wire: session.render returns a JPEG frame of the test scene; the node health names the GPU backend', async () => {
   const session = await client();
   const frame = await session.render({ pose: pose(), eye: 'both', camera: { fovY: FOV, ipd: 0.064, width: SIZE, height: SIZE } });
   assert.is(frame.codec, 'jpeg');
@@ -250,7 +230,7 @@ test('over the wire: session.render returns a JPEG frame of the test scene; /hea
   assert.is(image.width, 2 * SIZE);
   assert.ok(findBlob(image, IS_RED, 0, SIZE).x > findBlob(image, IS_RED, SIZE, 2 * SIZE).x, 'left eye sees the cube further right');
   assert.ok(frame.roundTripMs >= frame.timings.renderMs);
-  const health = (await getJson(`http://127.0.0.1:${context.port}/healthz`)) as { render: { gpu: { backend: string } } };
+  const health = context.server!.health() as { render: { gpu: { backend: string } } };
   assert.type(health.render.gpu.backend, 'string');
 });
 

@@ -4,21 +4,22 @@ import { loadInference, type LoadedInference } from '../../edge-server/inference
 import { NODE_TIERS, type NodeTier } from '../../protocol/index.js';
 import { importOptional, OptionalPackageError } from '../../protocol/optionalPackages.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
+import { configFlagSpecs, configHelp, configureLogging, edgeServerOptions, formatConfigFile, loadConfig } from '../config.js';
 import { attachDiscoveryAgent } from '../../discovery/edgeAgent.js';
 import { parseLatLon } from '../../discovery/locate.js';
 import { loadTlsFiles, parseCorsOrigins } from '../../protocol/webAccess.js';
 
 const HELP = `Usage: edge-offload edge [options]
 
-Runs a node that serves sessions on ws://HOST:PORT/v1/session (wss:// with --tls-cert) and
-GET /healthz.
+Runs a node that serves sessions on ws://HOST:PORT/v1/session (wss:// with --tls-cert),
+GET /healthz (up or draining, nothing more), GET /metrics (Prometheus) and, with
+--admin-operators-file, operator-signed /admin/health and /admin/drain (\`edge-offload admin\`).
 
 Options:
   --port N          TCP port (0 picks a free one)              [default: 8765]
   --host ADDR       address to listen on                       [default: 127.0.0.1]
   --node-id ID      stable node id                             [default: random]
   --tier edge|cloud what this node is to clients               [default: edge]
-  --drain-ms N      on SIGINT/SIGTERM, how long clients get to move away [default: 2000]
   --models DIR      folder of tfjs model folders to serve     [default: the shipped models]
   --no-inference    serve only the model-free predictors (none, constant-velocity), no infer
   --render          offer rendering (three.js on Dawn); needs a GPU or Mesa's
@@ -44,14 +45,19 @@ Options:
     --location LAT,LON  where this node is (or --public-ip ADDR to be located by geoip)
     --public-url URL  session URL clients should dial          [default: the listen URL]
     --price N         price per minute advertised               [default: 0]
+  --config FILE     JSON file of the limits below (flags and env override it)
+  --print-config    print the effective config as a --config file and exit
   -h, --help        show this help
+
+${configHelp()}
 
 Prints JSON lines; the one with {"event":"listening","url":…,"port":…,"nodeId":…}.`;
 
 export async function runEdgeCommand(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
-    { port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' }, 'drain-ms': { type: 'string' },
+    { ...configFlagSpecs(), 'print-config': { type: 'boolean' },
+      port: { type: 'string' }, host: { type: 'string' }, 'node-id': { type: 'string' }, tier: { type: 'string' },
       models: { type: 'string' }, 'no-inference': { type: 'boolean' }, render: { type: 'boolean' }, 'gpu-backend': { type: 'string' },
       discovery: { type: 'string' }, 'node-key': { type: 'string' }, 'node-auth': { type: 'string' }, location: { type: 'string' },
       'public-ip': { type: 'string' }, 'public-url': { type: 'string' }, price: { type: 'string' },
@@ -61,9 +67,15 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     HELP,
   );
   if (!args) return;
+  const config = loadConfig({ file: stringFlag(args.values.config), env: process.env, flags: args.values });
+  if (args.values['print-config']) {
+    process.stdout.write(formatConfigFile(config));
+    return;
+  }
+  configureLogging(config);
   const tier = (stringFlag(args.values.tier) ?? 'edge') as NodeTier;
   if (!NODE_TIERS.includes(tier)) throw new Error(`--tier must be edge or cloud, got '${tier}'`);
-  const drainMs = intFlag(args.values['drain-ms'], 'drain-ms', 0, 600_000) ?? 2000;
+  const drainMs = config.drainMs;
   // tfjs backend (tensorflow → wasm → cpu), models and learned/Kalman predictors; the node still
   // serves the baseline predictors when this fails, but not when @tensorflow/tfjs is not installed:
   // that is a setup mistake the operator fixes with one command (or --no-inference)
@@ -79,6 +91,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     }
   }
   const server = new EdgeServer({
+    ...edgeServerOptions(config),
     ...(inference ? { inference: inference.engine, predictors: inference.predictors } : {}),
     renderer: args.values.render ? await createRenderer(stringFlag(args.values['gpu-backend'])) : undefined,
     port: intFlag(args.values.port, 'port') ?? 8765,

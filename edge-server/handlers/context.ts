@@ -5,9 +5,11 @@
  * InflightRequests), which the session closes with itself.
  */
 import type { ErrorCode, Message, MessageOf, MessageType, NodeTier, WireLimits } from '../../protocol/index.js';
+import type { NodeGuards, SendPriority, SessionGuard } from '../admission/index.js';
 import type { InferenceEngine, PredictorFactory, RenderEngine } from '../engines.js';
 import type { RtcSignalling } from '../webrtc/RtcSignalling.js';
 import type { WorkerPool } from '../webrtc/WorkerPool.js';
+import type { EdgeMetricsSink } from '../metrics.js';
 import type { InflightRequests } from '../session/InflightRequests.js';
 import type { SessionMotion } from '../session/SessionMotion.js';
 import type { SessionRender } from '../session/SessionRender.js';
@@ -31,8 +33,11 @@ export interface NodeContext {
   closeHandshakeMs: number;
   /** mediasoup workers serving WebRTC data channels; undefined: the node speaks ws only. */
   rtc?: WorkerPool;
-  /** Counts each error code sent, for `/healthz`. */
+  /** Counts each error code sent, for the admin health and `/metrics`. */
   countError(code: ErrorCode): void;
+  /** Admission control and budgets (edge-server/admission). */
+  guards: NodeGuards;
+  metrics: EdgeMetricsSink;
 }
 
 export interface HandlerContext {
@@ -46,12 +51,14 @@ export interface HandlerContext {
   readonly rtc: RtcSignalling | undefined;
   /** This session's requests running on the engines. */
   readonly requests: InflightRequests;
+  /** This session's admission ticket, send budget, idle timer, memory and CPU share. */
+  readonly guard: SessionGuard;
   /** `hello` has been answered; every message but `hello` needs it (the session checks). */
   readonly opened: boolean;
   /** Ends the handshake: only the `hello` handler calls it, after sending `welcome`. */
   open(): void;
-  /** Sends a message that answers no request (`pong`, `welcome`). */
-  send(message: Message): void;
+  /** Sends a message that answers no request (`pong`, `welcome`); `required` ones are never dropped. */
+  send(message: Message, priority?: SendPriority): void;
   /** Answers request `id`; an answer that fails its own schema is our bug, answered `INTERNAL`. */
   answer(id: number, message: Message): void;
   /**

@@ -7,6 +7,8 @@ export const hello: Handler<'hello'> = (message, ctx) => {
   if (message.v !== PROTOCOL_VERSION) {
     throw new ProtocolError(ErrorCode.VERSION_MISMATCH, `protocol v${message.v} is not supported; this node speaks v${PROTOCOL_VERSION}`, CloseCode.VERSION_MISMATCH);
   }
+  // a refused or missing token closes the session (UNAUTHORIZED) before anything is adopted
+  ctx.guard.authorize(message.token);
   const resume = message.resume;
   ctx.motion.resume(resume?.predictor);
   ctx.render?.resume(resume?.scene);
@@ -29,7 +31,7 @@ export const hello: Handler<'hello'> = (message, ctx) => {
       maxHorizonMs: limits.maxHorizonMs,
     },
     time: performance.now(),
-  });
+  }, 'required');
   ctx.open();
 };
 

@@ -9,6 +9,13 @@ export const infer: Handler<'infer'> = (message, ctx) => {
   const started = performance.now();
   ctx.answerLater(
     message.id,
-    engine.infer(message.model, message.input).then((output) => ({ t: 'result', id: message.id, model: message.model, output, computeMs: performance.now() - started })),
+    // CPU-heavy: runs in this session's fair turn (admission/FairScheduler), not back to back with another's
+    ctx.guard
+      .heavy(() => engine.infer(message.model, message.input))
+      .then((output) => {
+        const computeMs = performance.now() - started;
+        ctx.node.metrics.stage('infer', computeMs);
+        return { t: 'result' as const, id: message.id, model: message.model, output, computeMs };
+      }),
   );
 };

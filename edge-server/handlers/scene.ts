@@ -5,5 +5,22 @@ import type { Handler } from './context.js';
 export const scene: Handler<'scene'> = (message, ctx) => {
   if (!ctx.admit(message.id)) return;
   if (!ctx.render) return ctx.answerError(message.id, new RequestError(ErrorCode.UNSUPPORTED, 'this node does not render'));
-  ctx.answerLater(message.id, ctx.render.loadScene(message.name, message.data).then(() => ({ t: 'ack', id: message.id })));
+  try {
+    // decoded texture memory is reserved from the image headers before a pixel is decoded
+    ctx.guard.reserveScene(message.name, message.data);
+  } catch (err) {
+    return ctx.answerError(message.id, err);
+  }
+  const started = performance.now();
+  const loading = ctx.render.loadScene(message.name, message.data).then(
+    () => {
+      ctx.node.metrics.stage('scene', performance.now() - started);
+      return { t: 'ack' as const, id: message.id };
+    },
+    (err: unknown) => {
+      ctx.guard.releaseScene(message.name);
+      throw err;
+    },
+  );
+  ctx.answerLater(message.id, loading);
 };

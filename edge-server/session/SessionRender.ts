@@ -15,6 +15,18 @@ export interface RenderOutput {
   answerError(id: number, err: unknown): void;
   /** Bytes queued on the socket to this client. */
   readonly bufferedAmount: number;
+  /** Whether a frame of about `bytes` would be sent now (the send budget's soft cap). */
+  canTake(bytes: number): boolean;
+  /** Runs CPU-heavy work in this session's fair turn. */
+  heavy<T>(job: () => Promise<T>): Promise<T>;
+  /** Render and encode times, for `/metrics`. */
+  timings(renderMs: number, encodeMs: number): void;
+}
+
+/** What a frame will weigh on the wire, roughly: raw RGBA, or a JPEG/WebP at ~1 byte a pixel pair. */
+function frameBytesEstimate(request: RenderMessage): number {
+  const pixels = request.camera.width * request.camera.height * (request.eye === 'both' ? 2 : 1);
+  return request.codec === 'raw' ? pixels * 4 : pixels / 2;
 }
 
 export class SessionRender {
@@ -55,7 +67,9 @@ export class SessionRender {
 
   /** Loads an uploaded scene; later renders wait for it, and a failed upload does not stop them. */
   loadScene(name: string, data: Uint8Array): Promise<void> {
-    const loading = this.#renderer.loadScene(this.#sessionId, name, data).then(() => {
+    // decoding is CPU-heavy: it runs in this session's fair turn; #sceneLoaded is set now, so a
+    // render sent right after the upload still waits for it
+    const loading = this.#out.heavy(() => this.#renderer.loadScene(this.#sessionId, name, data)).then(() => {
       this.#scene = name;
     });
     this.#sceneLoaded = loading.catch(() => {}); // the upload's own answer reports the failure
@@ -70,7 +84,13 @@ export class SessionRender {
   async #render(request: RenderMessage): Promise<void> {
     try {
       await this.#sceneLoaded;
-      const frame = await this.#renderer.render(this.#sessionId, this.#scene && !request.scene ? { ...request, scene: this.#scene } : request);
+      // a frame the client could not take now would be rendered only to be dropped: skip the work
+      if (!this.#out.canTake(frameBytesEstimate(request))) {
+        throw new RequestError(ErrorCode.SLOW_CONSUMER, `frame skipped: ${this.#out.bufferedAmount} bytes still queued to this client`);
+      }
+      const scene = this.#scene && !request.scene ? { ...request, scene: this.#scene } : request;
+      const frame = await this.#out.heavy(() => this.#renderer.render(this.#sessionId, scene));
+      this.#out.timings(frame.timings.renderMs + frame.timings.readbackMs, frame.timings.encodeMs);
       // a client that does not read its socket gets no more frames piling up in our memory
       if (this.#out.bufferedAmount > this.#maxBufferedBytes) {
         throw new RequestError(ErrorCode.SLOW_CONSUMER, `frame dropped: ${this.#out.bufferedAmount} bytes still queued to this client`);

@@ -1,0 +1,234 @@
+/**
+ * Every limit and timeout of an edge node in one table, with its documented default, settable
+ * from a JSON file (`--config node.json`), the environment (`EDGE_OFFLOAD_<NAME>`) and flags
+ * (`--<name>`), in rising precedence: defaults < file < env < flags.
+ *
+ * The file is flat JSON keyed by the option names below (`{ "maxSessionsPerIp": 16 }`); sizes may
+ * be written `"8MiB"`. An unknown key or a bad value is a `ConfigError` with a stable `code`, so a
+ * typo in a config file stops the node at start instead of being ignored.
+ * `edge-offload edge --print-config` writes the effective config in the same format.
+ */
+import { readFileSync } from 'node:fs';
+import { TrustedOperators } from '../discovery/trust.js';
+import { HmacTokenVerifier } from '../edge-server/admission/index.js';
+import { Logger, type LogFormat } from '../protocol/index.js';
+import type { EdgeServerOptions } from '../edge-server/index.js';
+
+type Kind = 'int' | 'bytes' | 'ms' | 'bool' | 'string' | 'enum';
+
+interface OptionSpec {
+  kind: Kind;
+  default: number | boolean | string | undefined;
+  doc: string;
+  /** Env var when it is not `EDGE_OFFLOAD_` + the name in SCREAMING_SNAKE_CASE. */
+  env?: string;
+  values?: readonly string[];
+}
+
+/** The table. Order is the order of `--help`. */
+export const EDGE_CONFIG = {
+  // admission
+  maxSessions: { kind: 'int', default: 1000, doc: 'sessions on the node at once; more are refused with HTTP 503' },
+  maxSessionsPerIp: { kind: 'int', default: 64, doc: 'sessions from one address (IPv6: one /64)' },
+  maxSessionsPerToken: { kind: 'int', default: 8, doc: 'sessions of one verified hello.token identity' },
+  tokenSecretFile: { kind: 'string', default: undefined, doc: 'file holding the HMAC secret (≥ 32 bytes) that client tokens are checked against; unset: an open node' },
+  requireToken: { kind: 'bool', default: false, doc: 'refuse a hello without a token (implied by tokenSecretFile)' },
+  // timeouts
+  helloTimeoutMs: { kind: 'ms', default: 5000, doc: 'a session must say hello within this' },
+  idleTimeoutMs: { kind: 'ms', default: 600_000, doc: "a session that sends nothing for this long is closed (long: the SDK's warm standby is silent)" },
+  connIdleMs: { kind: 'ms', default: 10_000, doc: 'a TCP connection silent this long before its upgrade is closed' },
+  headersTimeoutMs: { kind: 'ms', default: 5000, doc: 'HTTP request headers must arrive within this (slowloris)' },
+  requestTimeoutMs: { kind: 'ms', default: 10_000, doc: 'a whole HTTP request must arrive within this' },
+  keepAliveTimeoutMs: { kind: 'ms', default: 5000, doc: 'idle keep-alive HTTP connections are closed after this' },
+  maxConnectionsPerIp: { kind: 'int', default: 128, doc: 'open TCP connections from one address (IPv6: one /64)' },
+  maxConnections: { kind: 'int', default: 4096, doc: 'open TCP connections in all; keep under the fd limit' },
+  // budgets
+  maxInflightRequests: { kind: 'int', default: 64, doc: 'requests of one session in flight at once (BUSY beyond)' },
+  maxMessagesPerSecond: { kind: 'int', default: 2000, doc: 'messages per second one session may send' },
+  maxFrameBytes: { kind: 'bytes', default: 1 << 20, doc: 'largest frame a client may send' },
+  sendSoftBytes: { kind: 'bytes', default: 1 << 20, doc: 'unsent bytes to one session above which droppable answers are dropped' },
+  sendHardBytes: { kind: 'bytes', default: 8 << 20, doc: 'unsent bytes to one session above which it is closed (SLOW_CONSUMER)' },
+  sendStallMs: { kind: 'ms', default: 10_000, doc: 'a session whose answers are dropped this long is closed (SLOW_CONSUMER)' },
+  sessionMemoryBytes: { kind: 'bytes', default: 256 << 20, doc: 'decoded scene memory (textures) one session may hold' },
+  nodeMemoryBytes: { kind: 'bytes', default: 1 << 30, doc: 'decoded scene memory all sessions together may hold' },
+  heavyConcurrency: { kind: 'int', default: 1, doc: 'CPU-heavy jobs (render, infer, scene decode) running at once, shared fairly between sessions' },
+  heavyQueuePerSession: { kind: 'int', default: 4, doc: 'heavy jobs one session may have waiting (BUSY beyond)' },
+  drainMs: { kind: 'ms', default: 2000, doc: 'on SIGTERM or an admin drain, how long clients get to move away' },
+  // operations
+  logFormat: { kind: 'enum', default: 'text', values: ['text', 'json'], doc: 'text, or json lines for log shippers' },
+  logRatePerSecond: { kind: 'int', default: 5, env: 'EDGE_OFFLOAD_LOG_RATE', doc: 'warnings/errors of one kind printed per second (then counted as suppressed)' },
+  logBurst: { kind: 'int', default: 20, doc: 'warnings/errors of one kind printed back to back' },
+  metrics: { kind: 'bool', default: true, doc: 'serve GET /metrics (needs the optional prom-client)' },
+  adminOperatorsFile: { kind: 'string', default: undefined, doc: 'operators file ({"operators":[{name,publicKey}]}) whose keys may call /admin; unset: no admin endpoint' },
+  adminMaxSkewMs: { kind: 'ms', default: 30_000, doc: 'how far an admin request timestamp may be from the node clock' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type EdgeConfigKey = keyof typeof EDGE_CONFIG;
+type ValueOf<S extends OptionSpec> = S['kind'] extends 'bool' ? boolean : S['kind'] extends 'string' | 'enum' ? string : number;
+export type EdgeConfig = { -readonly [K in EdgeConfigKey]: (typeof EDGE_CONFIG)[K]['default'] extends undefined ? ValueOf<(typeof EDGE_CONFIG)[K]> | undefined : ValueOf<(typeof EDGE_CONFIG)[K]> };
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code: 'CONFIG_UNKNOWN_KEY' | 'CONFIG_BAD_VALUE' | 'CONFIG_UNREADABLE';
+  constructor(code: ConfigError['code'], message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const spec = (key: string): OptionSpec | undefined => (Object.hasOwn(EDGE_CONFIG, key) ? (EDGE_CONFIG as Record<string, OptionSpec>)[key] : undefined);
+export const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const envName = (key: string) => spec(key)?.env ?? `EDGE_OFFLOAD_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kib: 1 << 10, mib: 1 << 20, gib: 1 << 30 };
+
+function parseValue(key: string, raw: unknown, origin: string): number | boolean | string {
+  const s = spec(key)!;
+  const bad = (what: string): never => {
+    throw new ConfigError('CONFIG_BAD_VALUE', `${origin}: ${key} ${what}, got ${JSON.stringify(raw)}`);
+  };
+  switch (s.kind) {
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      return bad('must be true or false');
+    case 'string':
+      if (typeof raw !== 'string' || raw === '') return bad('must be a non-empty string');
+      return raw;
+    case 'enum':
+      if (typeof raw !== 'string' || !s.values!.includes(raw)) return bad(`must be one of ${s.values!.join(', ')}`);
+      return raw;
+    case 'bytes': {
+      const m = typeof raw === 'string' ? /^\s*(\d+)\s*([kmg]?i?b)?\s*$/i.exec(raw) : undefined;
+      const n = typeof raw === 'number' ? raw : m ? Number(m[1]) * (UNITS[(m[2] ?? '').toLowerCase()] ?? NaN) : NaN;
+      if (!Number.isSafeInteger(n) || n < 1) return bad('must be a positive byte count (a number, or e.g. "8MiB")');
+      return n;
+    }
+    default: {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n) || n < (s.kind === 'ms' ? 0 : 1)) return bad(s.kind === 'ms' ? 'must be a whole number of milliseconds' : 'must be a positive integer');
+      return n;
+    }
+  }
+}
+
+export function defaultConfig(): EdgeConfig {
+  return Object.fromEntries(Object.entries(EDGE_CONFIG).map(([k, s]) => [k, s.default])) as EdgeConfig;
+}
+
+/** Reads a config file: flat JSON object of known keys. */
+export function readConfigFile(path: string): Partial<EdgeConfig> {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError('CONFIG_UNREADABLE', `cannot read config ${path}: ${(err as Error).message}; it must be a JSON object of options (see --help)`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError('CONFIG_UNREADABLE', `${path} must hold a JSON object`);
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(value)) {
+    if (!spec(key)) throw new ConfigError('CONFIG_UNKNOWN_KEY', `${path}: unknown option '${key}'; known: ${Object.keys(EDGE_CONFIG).join(', ')}`);
+    if (raw === null) continue; // null = the default, so a printed config with unset options reads back
+    out[key] = parseValue(key, raw, path);
+  }
+  return out as Partial<EdgeConfig>;
+}
+
+export interface ConfigSources {
+  /** Path of `--config`. */
+  file?: string;
+  /** Usually process.env. */
+  env?: Record<string, string | undefined>;
+  /** Flag values as parsed (kebab-case names, strings or booleans). */
+  flags?: Record<string, string | boolean | undefined>;
+}
+
+/** defaults < file < env < flags. */
+export function loadConfig(sources: ConfigSources = {}): EdgeConfig {
+  const config = defaultConfig() as Record<string, unknown>;
+  if (sources.file) Object.assign(config, readConfigFile(sources.file));
+  for (const key of Object.keys(EDGE_CONFIG)) {
+    const fromEnv = sources.env?.[envName(key)];
+    if (fromEnv !== undefined && fromEnv !== '') config[key] = parseValue(key, fromEnv, `env ${envName(key)}`);
+    const fromFlag = sources.flags?.[flagName(key)];
+    if (fromFlag !== undefined) config[key] = parseValue(key, fromFlag, `--${flagName(key)}`);
+  }
+  const c = config as EdgeConfig;
+  if (c.sendSoftBytes > c.sendHardBytes) throw new ConfigError('CONFIG_BAD_VALUE', 'sendSoftBytes must be <= sendHardBytes');
+  if (c.sessionMemoryBytes > c.nodeMemoryBytes) throw new ConfigError('CONFIG_BAD_VALUE', 'sessionMemoryBytes must be <= nodeMemoryBytes');
+  if (c.headersTimeoutMs > c.requestTimeoutMs) throw new ConfigError('CONFIG_BAD_VALUE', 'headersTimeoutMs must be <= requestTimeoutMs');
+  return c;
+}
+
+/** The config as a file `readConfigFile` reads back to the same values (unset options as null). */
+export function formatConfigFile(config: EdgeConfig): string {
+  return `${JSON.stringify(Object.fromEntries(Object.keys(EDGE_CONFIG).map((k) => [k, (config as Record<string, unknown>)[k] ?? null])), null, 2)}\n`;
+}
+
+/** parseArgs option specs for every config flag (all strings except booleans), plus --config. */
+export function configFlagSpecs(): Record<string, { type: 'string' | 'boolean' }> {
+  const flags: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
+  for (const key of Object.keys(EDGE_CONFIG)) flags[flagName(key)] = { type: 'string' };
+  return flags;
+}
+
+/** `--help` lines: flag, default, env var, what it is for. */
+export function configHelp(): string {
+  const lines = ['Limits and timeouts (also from --config FILE.json, keyed by the camelCase name, or env):'];
+  for (const [key, s] of Object.entries(EDGE_CONFIG) as [string, OptionSpec][]) {
+    const def = s.default === undefined ? 'unset' : s.kind === 'bytes' ? bytesText(s.default as number) : String(s.default);
+    lines.push(`  --${flagName(key)} ${s.kind === 'bool' ? 'true|false' : s.kind.toUpperCase()}`.padEnd(36) + `${s.doc} [default: ${def}; env ${envName(key)}]`);
+  }
+  return lines.join('\n');
+}
+
+function bytesText(n: number): string {
+  for (const [unit, size] of [['GiB', 1 << 30], ['MiB', 1 << 20], ['KiB', 1 << 10]] as const) if (n % size === 0) return `${n / size}${unit}`;
+  return String(n);
+}
+
+/**
+ * The EdgeServer options a config stands for (limits, guards, metrics, admin), reading the
+ * token secret and operators files it names. The caller adds what is not a limit (port, engines).
+ */
+export function edgeServerOptions(config: EdgeConfig): Pick<EdgeServerOptions, 'maxSessions' | 'helloTimeoutMs' | 'maxInflightRequests' | 'limits' | 'guards' | 'metrics' | 'admin'> {
+  let verifier: HmacTokenVerifier | undefined;
+  if (config.tokenSecretFile) {
+    let secret: Buffer;
+    try {
+      secret = readFileSync(config.tokenSecretFile);
+    } catch (err) {
+      throw new ConfigError('CONFIG_UNREADABLE', `cannot read tokenSecretFile ${config.tokenSecretFile}: ${(err as Error).message}`);
+    }
+    verifier = new HmacTokenVerifier(secret);
+  }
+  return {
+    maxSessions: config.maxSessions,
+    helloTimeoutMs: config.helloTimeoutMs,
+    maxInflightRequests: config.maxInflightRequests,
+    limits: { maxMessagesPerSecond: config.maxMessagesPerSecond, maxFrameBytes: config.maxFrameBytes },
+    guards: {
+      admission: { maxSessionsPerIp: config.maxSessionsPerIp, maxSessionsPerToken: config.maxSessionsPerToken, requireToken: config.requireToken || verifier !== undefined, ...(verifier ? { verifier } : {}) },
+      connections: {
+        idleMs: config.connIdleMs,
+        headersTimeoutMs: config.headersTimeoutMs,
+        requestTimeoutMs: config.requestTimeoutMs,
+        keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        maxConnections: config.maxConnections,
+      },
+      idleTimeoutMs: config.idleTimeoutMs,
+      send: { softBytes: config.sendSoftBytes, hardBytes: config.sendHardBytes, stallMs: config.sendStallMs },
+      memory: { perSessionBytes: config.sessionMemoryBytes, perNodeBytes: config.nodeMemoryBytes },
+      heavy: { concurrency: config.heavyConcurrency, maxQueuedPerSession: config.heavyQueuePerSession },
+    },
+    metrics: config.metrics,
+    ...(config.adminOperatorsFile ? { admin: { operators: TrustedOperators.fromFile(config.adminOperatorsFile), maxSkewMs: config.adminMaxSkewMs } } : {}),
+  };
+}
+
+/** The process-wide logger settings a config asks for. */
+export function configureLogging(config: EdgeConfig): void {
+  Logger.configure({ format: config.logFormat as LogFormat, ratePerSecond: config.logRatePerSecond, burst: config.logBurst });
+}

@@ -1,0 +1,10 @@
+/** Admission control and budgets for an edge node: who gets a session, and how much each may use. */
+export { SessionAdmission, AdmissionRefusal, addressKey, type AdmissionTicket, type SessionAdmissionOptions } from './SessionAdmission.js';
+export { HmacTokenVerifier, type TokenVerifier } from './TokenVerifier.js';
+export { ConnectionGuard, DEFAULT_CONNECTION_GUARD, type ConnectionGuardOptions } from './ConnectionGuard.js';
+export { IdleTimer, DEFAULT_IDLE_MS } from './IdleTimer.js';
+export { SendBudget, type SendBudgetOptions, type SendOutcome, type SendPriority, type SendSink } from './SendBudget.js';
+export { MemoryBudget, type MemoryBudgetOptions, type MemoryReservation } from './MemoryBudget.js';
+export { estimateTextureBytes, imageSize, type TextureEstimate } from './textureEstimate.js';
+export { FairScheduler, type FairSchedulerOptions } from './FairScheduler.js';
+export { NodeGuards, SessionGuard, type NodeGuardsOptions, type SessionGuardHandlers } from './NodeGuards.js';

@@ -1,0 +1,120 @@
+/**
+ * What an edge node tells Prometheus (`GET /metrics`). `EdgeMetrics.create()` returns a working
+ * set when prom-client is installed and a no-op set otherwise, so callers never branch.
+ *
+ * - `edge_sessions` (gauge), `edge_sessions_opened_total`
+ * - `edge_requests_total{kind}` and `edge_request_handling_seconds{kind}`: the node's own time
+ *   from the frame being read to the answer being handed to the socket (receive → send), which
+ *   the client's round trip cannot separate from the network
+ * - `edge_rejected_total{code}`: every `error` sent, by code (bad frames, rate limits, busy…)
+ * - `edge_tier_switches_total{tier,reason}`: tier moves the clients report
+ * - `edge_stage_seconds{stage}`: render, encode, infer, scene decode
+ * - `edge_admission_refused_total{reason}`, `edge_send_dropped_total`, `edge_slow_consumer_total`
+ * - prom-client's defaults as `edge_nodejs_eventloop_lag_*`, `edge_nodejs_gc_duration_seconds`, RSS
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type * as PromClient from 'prom-client';
+import { LATENCY_BUCKETS, loadPromClient, newRegistry, serveMetrics } from './prometheus.js';
+
+export type RequestKind = 'predict' | 'infer' | 'render' | 'scene' | 'ping' | 'pose';
+export type Stage = 'render' | 'encode' | 'infer' | 'scene';
+
+export interface EdgeMetricsSink {
+  sessionOpened(): void;
+  sessionClosed(): void;
+  /** One answered request: `handlingMs` from the frame read to the answer sent. */
+  request(kind: RequestKind, handlingMs: number): void;
+  rejected(code: string): void;
+  tierSwitch(tier: string, reason: string): void;
+  stage(stage: Stage, ms: number): void;
+  admissionRefused(reason: string): void;
+  sendDropped(bytes: number): void;
+  slowConsumer(): void;
+}
+
+export class EdgeMetrics implements EdgeMetricsSink {
+  /** Undefined when prom-client is not installed (every method is then a no-op). */
+  readonly registry: PromClient.Registry | undefined;
+  readonly #m: ReturnType<typeof build> | undefined;
+
+  private constructor(prom: PromClient.Registry | undefined, metrics: ReturnType<typeof build> | undefined) {
+    this.registry = prom;
+    this.#m = metrics;
+  }
+
+  /** Metrics off: every method a no-op, `/metrics` answers 404. */
+  static none(): EdgeMetrics {
+    return new EdgeMetrics(undefined, undefined);
+  }
+
+  static create(): EdgeMetrics {
+    const prom = loadPromClient();
+    if (!prom) return new EdgeMetrics(undefined, undefined);
+    const registry = newRegistry(prom, 'edge_');
+    return new EdgeMetrics(registry, build(prom, registry));
+  }
+
+  get enabled(): boolean {
+    return this.#m !== undefined;
+  }
+
+  sessionOpened(): void {
+    this.#m?.sessions.inc();
+    this.#m?.sessionsOpened.inc();
+  }
+  sessionClosed(): void {
+    this.#m?.sessions.dec();
+  }
+  request(kind: RequestKind, handlingMs: number): void {
+    if (!this.#m) return;
+    this.#m.requests.inc({ kind });
+    this.#m.handling.observe({ kind }, handlingMs / 1000);
+  }
+  rejected(code: string): void {
+    this.#m?.rejected.inc({ code });
+  }
+  tierSwitch(tier: string, reason: string): void {
+    this.#m?.tierSwitches.inc({ tier, reason });
+  }
+  stage(stage: Stage, ms: number): void {
+    this.#m?.stages.observe({ stage }, ms / 1000);
+  }
+  admissionRefused(reason: string): void {
+    this.#m?.refused.inc({ reason });
+  }
+  sendDropped(bytes: number): void {
+    this.#m?.dropped.inc();
+    this.#m?.droppedBytes.inc(bytes);
+  }
+  slowConsumer(): void {
+    this.#m?.slowConsumer.inc();
+  }
+
+  /** `GET /metrics`. */
+  serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return serveMetrics(this.registry, req, res);
+  }
+}
+
+function build(prom: typeof PromClient, registry: PromClient.Registry) {
+  const registers = [registry];
+  return {
+    sessions: new prom.Gauge({ name: 'edge_sessions', help: 'Sessions open now', registers }),
+    sessionsOpened: new prom.Counter({ name: 'edge_sessions_opened_total', help: 'Sessions admitted since start', registers }),
+    requests: new prom.Counter({ name: 'edge_requests_total', help: 'Requests answered, by kind', labelNames: ['kind'], registers }),
+    handling: new prom.Histogram({
+      name: 'edge_request_handling_seconds',
+      help: "The node's own handling time per request, frame read to answer sent",
+      labelNames: ['kind'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    rejected: new prom.Counter({ name: 'edge_rejected_total', help: 'Errors sent to clients, by code', labelNames: ['code'], registers }),
+    tierSwitches: new prom.Counter({ name: 'edge_tier_switches_total', help: 'Tier switches reported by clients', labelNames: ['tier', 'reason'], registers }),
+    stages: new prom.Histogram({ name: 'edge_stage_seconds', help: 'Time in render, encode, infer and scene decode', labelNames: ['stage'], buckets: LATENCY_BUCKETS, registers }),
+    refused: new prom.Counter({ name: 'edge_admission_refused_total', help: 'Connections or sessions refused, by reason', labelNames: ['reason'], registers }),
+    dropped: new prom.Counter({ name: 'edge_send_dropped_total', help: 'Answers dropped because the client reads too slowly', registers }),
+    droppedBytes: new prom.Counter({ name: 'edge_send_dropped_bytes_total', help: 'Bytes of answers dropped for slow clients', registers }),
+    slowConsumer: new prom.Counter({ name: 'edge_slow_consumer_total', help: 'Sessions closed with SLOW_CONSUMER', registers }),
+  };
+}
