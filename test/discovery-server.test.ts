@@ -276,7 +276,9 @@ test('a client queries, probes real session sockets, picks the lowest RTT within
     assert.ok(liar.rttMs! >= 2 * winner, `liar bounded at ${liar.rttMs} ms, winner ${winner} ms`);
     // how fast it decides is a timing claim, measured by `npm run bench -- discovery`, not asserted here
 
-    await locator.reportNow([{ id: 'claims-closest', rttMs: liar.rttMs! }]); // make sure the report landed
+    // make sure a report landed: selectNode's went fire-and-forget on its shortlist's ticket, redeemed once
+    await locator.shortlist();
+    assert.is(await locator.reportNow([{ id: 'claims-closest', rttMs: liar.rttMs! }]), 1);
     const after = await locator.shortlist();
     assert.is(after.edge[0]?.id, 'honest-near', 'after reports the liar is ranked by measured RTT');
     assert.ok(after.edge.find((c) => c.id === 'claims-closest')!.estimatedRttMs! > after.edge[0]!.estimatedRttMs!);
