@@ -102,6 +102,8 @@ function toCandidate(r: RankedNode): Candidate {
     pricePerMinute: r.node.pricePerMinute,
     freeCapacity: r.node.freeCapacity,
     load: r.node.load,
+    // the registered key: the SDK refuses a node whose welcome is not signed with it (NODE_IDENTITY)
+    publicKey: r.node.publicKey,
   };
 }
 

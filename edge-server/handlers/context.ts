@@ -4,6 +4,7 @@
  * must outlive one message lives in the session's children (SessionMotion, SessionRender,
  * InflightRequests), which the session closes with itself.
  */
+import type { KeyObject } from 'node:crypto';
 import type { ErrorCode, Message, MessageOf, MessageType, NodeTier, WireLimits } from '../../protocol/index.js';
 import type { InferenceEngine, PredictorFactory, RenderEngine } from '../engines.js';
 import type { InflightRequests } from '../session/InflightRequests.js';
@@ -27,6 +28,8 @@ export interface NodeContext {
   maxBufferedBytes: number;
   /** A peer that never answers our close frame is cut off after this, so it cannot hold the session. */
   closeHandshakeMs: number;
+  /** The registered node key: `welcome` signs the hello nonce with it (EdgeServer `nodeKey`/`useNodeKey`). */
+  nodeKey?: KeyObject;
   /** Counts each error code sent, for `/healthz`. */
   countError(code: ErrorCode): void;
 }
