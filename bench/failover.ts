@@ -92,7 +92,7 @@ export async function main(argv: string[]): Promise<void> {
   const cloud = await spawnNode({ tier: 'cloud' });
   const cloudLink = await startNetemProxy({ target: { host: '127.0.0.1', port: cloud.port }, delayMs: cloudRtt / 2, jitterMs: 2 });
   const placement: Placement = placementKind === 'discovery' ? await DiscoveryPlacement.start() : new LocatorPlacement();
-  await placement.announce({ id: cloud.nodeId, url: `${cloudLink.url}/v1/session`, tier: 'cloud' });
+  await placement.announce({ id: cloud.nodeId, url: `${cloudLink.url}/v1/session`, tier: 'cloud' }, cloud.nodeKey);
   const { locator } = placement;
   const sessions: Session[] = [];
   const loads: HeadsetLoad[] = [];
@@ -111,7 +111,7 @@ export async function main(argv: string[]): Promise<void> {
       }
       // a nearby node appears: restore
       const edge = await edgeBehindNetem(edgeRtt);
-      await placement.announce({ id: edge.node.nodeId, url: edge.url, tier: 'edge' });
+      await placement.announce({ id: edge.node.nodeId, url: edge.url, tier: 'edge' }, edge.node.nodeKey);
       const appearedAt = performance.now();
       const onEdgeAt = await allOn(sessions, 'edge', 5000, `restore in run ${run}`);
       const restoreMs = onEdgeAt.map((t) => t - appearedAt);
@@ -153,7 +153,7 @@ export async function main(argv: string[]): Promise<void> {
         await edge.proxy.close();
         await edge.node.kill();
       });
-      await placement.announce({ id: edge.node.nodeId, url: edge.url, tier: 'edge' });
+      await placement.announce({ id: edge.node.nodeId, url: edge.url, tier: 'edge' }, edge.node.nodeKey);
       await allOn(sessions, 'edge', 5000, 'spike setup');
       for (const session of sessions) while (!(session.failover!.standbyNode && session.failover!.standbyNode.rttMs > 0)) await session.waitFor('latency', 3000);
       for (let spike = 0; spike < spikes; spike++) {

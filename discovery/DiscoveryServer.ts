@@ -4,8 +4,8 @@
  *   POST /v1/register    signed registration          → { id, heartbeatIntervalMs, ttlMs }
  *   POST /v1/heartbeat   signed heartbeat             → { id, ttlMs }
  *   GET  /v1/query?lat=&lon=&k=&kCloud=&caps=render,infer&maxPrice=&priceWeight=&budgetMs=
- *   POST /v1/query       { lat?, lon?, k?, kCloud?, caps?, maxPrice?, priceWeight?, budgetMs? } → { location, edge[], cloud[] }
- *   POST /v1/report      { lat?, lon?, reports: [{ id, rttMs? }] } → { learned }
+ *   POST /v1/query       { lat?, lon?, k?, kCloud?, caps?, maxPrice?, priceWeight?, budgetMs? } → { location, edge[], cloud[], pick?, ticket }
+ *   POST /v1/report      { lat?, lon?, reports: [{ id, rttMs? }], ticket } → { learned }  (ticket: the query answer's; TICKET_* codes)
  *   GET  /healthz        { ok, backend, nodes }
  *   WS   /v1/node        the node channel: one signed registration, then ws pings and pushed load (NodeChannel.ts)
  *   WS   /v1/ws          text frames `{ op: 'register'|'heartbeat'|'query'|'report', id?, body }`
@@ -27,6 +27,7 @@ import { Logger } from '../protocol/Logger.js';
 import { DiscoveryRoute, WS_OPERATIONS, type WsOperation } from '../protocol/discovery.js';
 import { DiscoveryService, type DiscoveryServiceOptions } from './DiscoveryService.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
+import { TrustError } from './trustErrors.js';
 import { normaliseIp } from './locate.js';
 import { TokenBuckets, type RateLimit } from './rateLimit.js';
 import { NodeChannels, type NodeChannelOptions } from './NodeChannel.js';
@@ -244,8 +245,8 @@ function safeId(id: unknown): string | number | null {
   return (typeof id === 'number' && Number.isSafeInteger(id)) || (typeof id === 'string' && id.length <= 64) ? id : null;
 }
 
-function asDiscoveryError(err: unknown): DiscoveryError {
-  if (err instanceof DiscoveryError) return err;
+function asDiscoveryError(err: unknown): DiscoveryError | TrustError {
+  if (err instanceof DiscoveryError || err instanceof TrustError) return err;
   // node-redis's connection failures ("The client is offline", SocketClosedUnexpectedlyError…)
   if (err instanceof Error && /offline|closed|Socket|Connection|ECONNREFUSED|ECONNRESET|CLUSTERDOWN/i.test(`${err.name} ${err.message}`)) {
     logger.debug('registry unreachable: %s', err.message);

@@ -10,6 +10,7 @@ import { IpLocator } from './locate.js';
 import { DEFAULT_RANK_OPTIONS, shortlist, type RankOptions, type RankedNode } from './rank.js';
 import type { Registry } from './registry/Registry.js';
 import { TrustedOperators } from './trust.js';
+import { TrustService, type TrustServiceOptions } from './TrustService.js';
 
 export interface DiscoveryServiceOptions {
   operators?: TrustedOperators;
@@ -19,12 +20,19 @@ export interface DiscoveryServiceOptions {
   admission?: AdmissionOptions;
   /** Told to nodes on registration so their agent heartbeats at the rate the registry expects. */
   heartbeatIntervalMs?: number;
+  /**
+   * The trust desk's options (report tickets, probe reputation). Default: a random ticket secret
+   * (replicas must share one: `tickets.secret`), the reputation defaults, node keys from the
+   * registry, and no evidence predictors (POST /v1/evidence is not served yet).
+   */
+  trust?: Partial<TrustServiceOptions>;
 }
 
 export class DiscoveryService {
   readonly registry: Registry;
   readonly admission: Admission;
   readonly locator: IpLocator;
+  readonly trust: TrustService;
   readonly #rank: Required<RankOptions>;
   readonly #feedback: FeedbackOptions;
   /** The liveness interval nodes are told (signed heartbeats, node-channel pings). */
@@ -37,6 +45,14 @@ export class DiscoveryService {
     this.#rank = { ...DEFAULT_RANK_OPTIONS, ...options.rank };
     this.#feedback = { routeFactor: this.#rank.routeFactor, ...options.feedback };
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? registry.ttlMs / 3;
+    this.trust = new TrustService({
+      nodeInfo: async (id) => {
+        const node = await registry.get(id);
+        return node && { publicKey: node.publicKey, operator: node.operator };
+      },
+      predictors: new Map(),
+      ...options.trust,
+    });
   }
 
   async register(body: unknown): Promise<RegisterAnswer> {
@@ -49,17 +65,25 @@ export class DiscoveryService {
     return { id: record.id, ttlMs: this.registry.ttlMs };
   }
 
+  /** `ip` also keys the report ticket: only this client may report on the nodes answered. */
   async query(body: unknown, ip: string | undefined): Promise<QueryAnswer> {
     const q = parseBody(querySchema, body, 'query');
     const location = await this.locator.locate(ip, q);
-    const found = await shortlist(this.registry, location, q, this.#rank);
-    return { location, edge: found.edge.map(toCandidate), cloud: found.cloud.map(toCandidate), ...(found.pick ? { pick: found.pick.node.id } : {}) };
+    const found = await shortlist(this.registry, location, { ...q, selectable: (id) => this.trust.selectable(id) }, this.#rank);
+    const ticket = this.trust.ticketFor(ip ?? '', [...found.edge, ...found.cloud].map((r) => r.node.id));
+    return { location, edge: found.edge.map(toCandidate), cloud: found.cloud.map(toCandidate), ...(found.pick ? { pick: found.pick.node.id } : {}), ticket };
   }
 
+  /**
+   * Learns only from reports on the batch's ticket (nodes shortlisted to this client, each once,
+   * the ticket once) within the client's per-node cap; a missing, forged, expired or foreign
+   * ticket is refused with its TrustError code and changes nothing.
+   */
   async report(body: unknown, ip: string | undefined): Promise<ReportAnswer> {
     const batch = parseBody(reportSchema, body, 'report');
+    const counted = this.trust.report(batch.ticket, ip ?? '', batch.reports);
     const location = await this.locator.locate(ip, batch);
-    return { learned: await learnFromReports(this.registry, location, batch.reports, this.#feedback) };
+    return { learned: await learnFromReports(this.registry, location, counted, this.#feedback) };
   }
 
   async health(): Promise<HealthAnswer> {
@@ -78,6 +102,8 @@ function toCandidate(r: RankedNode): Candidate {
     pricePerMinute: r.node.pricePerMinute,
     freeCapacity: r.node.freeCapacity,
     load: r.node.load,
+    // the registered key: the SDK refuses a node whose welcome is not signed with it (NODE_IDENTITY)
+    publicKey: r.node.publicKey,
   };
 }
 

@@ -18,6 +18,8 @@ export interface DiscoverableServer {
   readonly draining: boolean;
   health(): Record<string, unknown>;
   addHealthSection(name: string, describe: () => unknown): void;
+  /** Signs session welcomes with the registered node key (EdgeServer.useNodeKey); clients refuse an unsigned node discovery vouched for. */
+  useNodeKey(privateKeyPem: string): void;
 }
 
 export interface EdgeDiscoveryOptions {
@@ -52,6 +54,7 @@ export async function attachDiscoveryAgent(server: DiscoverableServer, options: 
   if (!options.location && !options.ip) throw new TypeError('discovery needs the node location (--location LAT,LON) or its public IP');
   const key = readNodeKey(options.nodeKeyFile);
   const authorization = readAuthorization(options.authorizationFile);
+  server.useNodeKey(key.privateKeyPem);
   const health = server.health();
   const capacity = Number(health.maxSessions ?? 1000);
   const agent = new NodeAgent({

@@ -56,6 +56,8 @@ export interface ShortlistQuery {
   budgetMs?: number;
   k?: number;
   kCloud?: number;
+  /** Discovery's trust verdict (TrustService.selectable): nodes it answers false for are left out. */
+  selectable?: (id: string) => boolean;
 }
 
 export interface RankedNode extends NearbyNode {
@@ -106,7 +108,8 @@ export async function rankTier(
   const maxDistanceKm = tier === 'edge' ? options.maxEdgeDistanceKm : Infinity;
   const candidates = await registry.nearest(point, Math.max(k * options.candidateFactor, pool), tier, { eligibility: eligibility(query, options), maxDistanceKm });
   const priceWeight = query.priceWeight ?? 0;
-  const scored = candidates
+  const selectable = query.selectable;
+  const scored = (selectable ? candidates.filter((c) => selectable(c.node.id)) : candidates)
     .map((c) => {
       const estimatedRttMs = estimateRttMs(c.distanceKm, c.stats, options);
       return { ...c, estimatedRttMs, score: estimatedRttMs + priceWeight * c.node.pricePerMinute };

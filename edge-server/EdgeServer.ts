@@ -7,7 +7,7 @@
  * For web pages: `tls` makes it https/wss (an https page may not open ws://), `/healthz` answers
  * CORS for `corsOrigins`, and `viewer` serves the viewer page at `/viewer/`.
  */
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -77,6 +77,12 @@ export interface EdgeServerOptions {
   metrics?: boolean;
   /** Operators whose signed requests may call `/admin/health` and `/admin/drain`; without, there is no admin endpoint. */
   admin?: { operators: TrustedOperators; maxSkewMs?: number };
+  /**
+   * The node's Ed25519 private key (PEM or KeyObject), the one its discovery registration carries:
+   * `welcome` then signs the client's hello nonce, so a client holding the key discovery vouched for
+   * knows it reached this node. The discovery agent sets it (`useNodeKey`). @default none (unsigned welcome)
+   */
+  nodeKey?: KeyObject | string;
 }
 
 export interface ListenResult {
@@ -142,6 +148,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
       maxBufferedBytes: options.maxBufferedBytes ?? 8 << 20,
       closeHandshakeMs: options.closeHandshakeMs ?? 1000,
       rtc: options.webrtc,
+      ...(options.nodeKey !== undefined ? { nodeKey: asPrivateKey(options.nodeKey) } : {}),
       countError: (code) => {
         this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1);
         this.#metrics.rejected(code);
@@ -157,6 +164,11 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     this.#http = createWebServer(options.tls, (req, res) => this.#onHttp(req, res), this.#guards.httpServerOptions());
     this.#guards.attach(this.#http);
     this.#http.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
+  }
+
+  /** Signs every later `welcome` with this key (the discovery agent calls it with the registered node key). */
+  useNodeKey(key: KeyObject | string): void {
+    this.#context.nodeKey = asPrivateKey(key);
   }
 
   async listen(): Promise<ListenResult> {
@@ -307,4 +319,8 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
       this.safeEmit('session', session);
     });
   }
+}
+
+function asPrivateKey(key: KeyObject | string): KeyObject {
+  return typeof key === 'string' ? createPrivateKey(key) : key;
 }

@@ -188,10 +188,15 @@ export const querySchema = object({
 });
 export type Query = Infer<typeof querySchema>;
 
+/** A ticket names at most 96 nodes of ≤ 64 characters, base64url-encoded with its MAC. */
+export const REPORT_TICKET_MAX = 12_288;
+
 export const reportSchema = object({
   lat: latField(),
   lon: lonField(),
   reports: array(object({ id: nodeId(), rttMs: optional(number(0, 60_000)) }), () => 64),
+  /** The `ticket` of the query answer that shortlisted these nodes; discovery learns nothing without it. */
+  ticket: optional(string(REPORT_TICKET_MAX)),
 });
 export type ReportBatch = Infer<typeof reportSchema>;
 
@@ -229,6 +234,8 @@ export const queryAnswerSchema = object({
    * client's budget (spreads a metro's sessions). Absent when no edge candidate is within budget.
    */
   pick: optional(nodeId()),
+  /** Report ticket (discovery/tickets.ts): probe reports on these candidates must bring it back. */
+  ticket: optional(string(REPORT_TICKET_MAX)),
 });
 export type QueryAnswer = Infer<typeof queryAnswerSchema>;
 

@@ -58,7 +58,11 @@ test('two replicas agree on registrations, heartbeats, replays, learned latency 
     assert.is(qa.json.edge[0].freeCapacity, 7);
 
     // clients of A measured tokyo-1 as slow; B ranks it by that too
-    for (let i = 0; i < 4; i++) await post(a.url, '/v1/report', { ...query, reports: [{ id: 'tokyo-1', rttMs: 60 }, { id: 'osaka-1', rttMs: 9 }] });
+    // (each batch on a fresh query's ticket: one client counts twice per node per window)
+    for (let i = 0; i < 2; i++) {
+      const { ticket } = (await post(a.url, '/v1/query', query)).json;
+      await post(a.url, '/v1/report', { ...query, ticket, reports: [{ id: 'tokyo-1', rttMs: 60 }, { id: 'osaka-1', rttMs: 9 }] });
+    }
     const learned = await post(b.url, '/v1/query', query);
     assert.equal(learned.json.edge.map((n: any) => n.id), ['osaka-1', 'tokyo-1']);
 

@@ -25,12 +25,12 @@ discovery('an edge that registers brings the session back; once killed, the sess
   try {
     nodes.push(...(await Promise.all([spawnNode({ tier: 'cloud' }), spawnNode({ tier: 'edge' })])));
     const [cloud, edge] = nodes as [NodeProcess, NodeProcess];
-    await placement.announce({ id: cloud.nodeId, url: cloud.url, tier: 'cloud' });
+    await placement.announce({ id: cloud.nodeId, url: cloud.url, tier: 'cloud' }, cloud.nodeKey);
     session = await openSession({ locator: placement.locator, budgetMs: LOOPBACK_BUDGET_MS });
     assert.is(session.tier, 'cloud');
     const load = startHeadsetLoad(session);
     const onEdge = session.waitForTier('edge', 3000);
-    await placement.announce({ id: edge.nodeId, url: edge.url, tier: 'edge' });
+    await placement.announce({ id: edge.nodeId, url: edge.url, tier: 'edge' }, edge.nodeKey);
     const registeredAt = performance.now();
     const restoredAt = await onEdge;
     assert.ok(restoredAt - registeredAt < 1500, `back on the edge ${(restoredAt - registeredAt).toFixed(0)} ms after it registered`);

@@ -3,6 +3,7 @@
  * known RTTs, and the CLI as a real child process (exit codes, --compare, the JSON it writes).
  */
 import { suite } from 'uvu';
+import { generateKeyPair, type KeyPair } from '../discovery/identity.js';
 import * as assert from 'uvu/assert';
 import { execFile, spawn } from 'node:child_process';
 import { waitFor, withTimeout } from './support/wait.js';
@@ -42,10 +43,12 @@ measure.after.each(async (ctx) => {
   if (ctx.tmp) rmSync(ctx.tmp, { recursive: true, force: true });
 });
 
-async function node(ctx: Ctx, nodeId: string, options: ConstructorParameters<typeof EdgeServer>[0] = {}): Promise<{ url: string; port: number }> {
-  const server = new EdgeServer({ nodeId, ...options });
+/** A node signing its welcomes with `key` (what discovery vouches for when announced with it). */
+async function node(ctx: Ctx, nodeId: string, options: ConstructorParameters<typeof EdgeServer>[0] = {}): Promise<{ url: string; port: number; key: KeyPair }> {
+  const key = generateKeyPair();
+  const server = new EdgeServer({ nodeId, nodeKey: key.privateKeyPem, ...options });
   ctx.servers.push(server);
-  return server.listen();
+  return { ...(await server.listen()), key };
 }
 
 /** The node behind an emulated link of `rttMs` round trip (half each way). */
@@ -195,11 +198,11 @@ measure('discovery target: estimate vs measured per node, and the SDK picks the 
   const [fast, slow, cloud] = await Promise.all([node(ctx, 'edge-fast', { tier: 'edge' }), node(ctx, 'edge-slow', { tier: 'edge' }), node(ctx, 'cloud', { tier: 'cloud' })]);
   // both edges are the same distance from the client as far as discovery knows; only measuring tells them apart
   const candidates = [
-    { id: 'edge-slow', url: await behind(ctx, slow.port, 40), tier: 'edge' as const },
-    { id: 'edge-fast', url: await behind(ctx, fast.port, 4), tier: 'edge' as const },
-    { id: 'cloud', url: await behind(ctx, cloud.port, 60), tier: 'cloud' as const },
+    { id: 'edge-slow', url: await behind(ctx, slow.port, 40), tier: 'edge' as const, key: slow.key },
+    { id: 'edge-fast', url: await behind(ctx, fast.port, 4), tier: 'edge' as const, key: fast.key },
+    { id: 'cloud', url: await behind(ctx, cloud.port, 60), tier: 'cloud' as const, key: cloud.key },
   ];
-  for (const c of candidates) await ctx.discovery.announce(c);
+  for (const { key, ...c } of candidates) await ctx.discovery.announce(c, key);
   // the SDK's budget: the slow edge is over it, the fast one well inside it even on a busy machine
   const { nodes, selection } = await measureDiscovery(ctx.discovery.url, { ...OPTIONS, durationMs: 1000, at: { lat: 52.52, lon: 13.405 }, budgetMs: 35 });
   assert.equal(nodes.map((n) => n.node?.id).sort(), ['cloud', 'edge-fast', 'edge-slow']);

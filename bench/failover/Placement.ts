@@ -5,13 +5,14 @@
  */
 import { MutableLocator } from '../../client-sdk/placement/MutableLocator.js';
 import type { NodeCandidate, NodeLocator } from '../../client-sdk/placement/locator.js';
+import type { KeyPair } from '../../discovery/identity.js';
 
 export interface Placement {
   readonly locator: NodeLocator;
   /** What restore times are measured from, for the results. */
   readonly restoreMeasuredFrom: string;
-  /** Makes a node findable; resolves at the instant restore is measured from. */
-  announce(candidate: NodeCandidate): Promise<void>;
+  /** Makes a node findable (registered with `key`, the one it signs welcomes with); resolves at the instant restore is measured from. */
+  announce(candidate: NodeCandidate, key?: KeyPair): Promise<void>;
   /** The node was killed: it stops heartbeating, and is forgotten as discovery would forget it. */
   nodeDied(id: string): void;
   close(): Promise<void>;

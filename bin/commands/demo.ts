@@ -164,7 +164,7 @@ class LocalCluster {
   static async start(web: WebOptions): Promise<LocalCluster> {
     const placement = await DiscoveryPlacement.start(1000, { ...(web.tls ? { tls: web.tls } : {}), ...(web.corsOrigins ? { corsOrigins: web.corsOrigins } : {}) });
     const cloud = await linked(await spawnNode({ tier: 'cloud', nodeId: 'cloud-1', extraArgs: nodeArgs(web) }), CLOUD_ONE_WAY_MS);
-    await placement.announce({ id: 'cloud-1', url: sessionUrl(cloud, web), tier: 'cloud', caps: nodeCaps(web) });
+    await placement.announce({ id: 'cloud-1', url: sessionUrl(cloud, web), tier: 'cloud', caps: nodeCaps(web) }, cloud.node.nodeKey);
     return new LocalCluster(placement, cloud, web);
   }
 
@@ -184,7 +184,7 @@ class LocalCluster {
       if (this.#edge) return;
       const id = `edge-${++this.#edgeCount}`;
       this.#edge = await linked(await spawnNode({ tier: 'edge', nodeId: id, extraArgs: nodeArgs(this.#web) }), EDGE_ONE_WAY_MS);
-      await this.placement.announce({ id, url: sessionUrl(this.#edge, this.#web), tier: 'edge', caps: nodeCaps(this.#web) });
+      await this.placement.announce({ id, url: sessionUrl(this.#edge, this.#web), tier: 'edge', caps: nodeCaps(this.#web) }, this.#edge.node.nodeKey);
       console.log(`  ✚ ${id} registered with discovery`);
     });
   }

@@ -6,6 +6,7 @@ import { importOptional, OptionalPackageError } from '../../protocol/optionalPac
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
 import { configFlagSpecs, configHelp, configureLogging, edgeServerOptions, formatConfigFile, loadConfig } from '../config.js';
 import { attachDiscoveryAgent } from '../../discovery/edgeAgent.js';
+import { readNodeKey } from '../../discovery/keyFiles.js';
 import { parseLatLon } from '../../discovery/locate.js';
 import { loadTlsFiles, parseCorsOrigins } from '../../protocol/webAccess.js';
 
@@ -40,7 +41,8 @@ Options:
   --cors-origin O,… page origins allowed to read /healthz ('*' any, 'none') [default: *]
   --viewer          serve the viewer page at /viewer/ (?discovery=URL picks the discovery)
   --discovery URL   register with this discovery service and heartbeat to it; needs:
-    --node-key FILE   node key from \`edge-offload discovery keygen node\`
+    --node-key FILE   node key from \`edge-offload discovery keygen node\`; session
+                      welcomes are signed with it (also without --discovery)
     --node-auth FILE  operator authorisation from \`edge-offload discovery keygen authorize\`
     --location LAT,LON  where this node is (or --public-ip ADDR to be located by geoip)
     --public-url URL  session URL clients should dial          [default: the listen URL]
@@ -102,6 +104,8 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     tls: loadTlsFiles(stringFlag(args.values['tls-cert']), stringFlag(args.values['tls-key'])),
     ...(typeof args.values['cors-origin'] === 'string' ? { corsOrigins: parseCorsOrigins([args.values['cors-origin']]) } : {}),
     viewer: args.values.viewer === true,
+    // the registered key signs each welcome over the client's nonce: clients refuse an unsigned node discovery vouched for
+    ...(typeof args.values['node-key'] === 'string' ? { nodeKey: readNodeKey(args.values['node-key']).privateKeyPem } : {}),
   });
   const { port, url } = await server.listen();
   console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier }));

@@ -8,6 +8,7 @@
 import { DiscoveryLocator } from '../../client-sdk/placement/DiscoveryLocator.js';
 import type { NodeCandidate } from '../../client-sdk/placement/locator.js';
 import { DiscoveryServer, NodeAgent, TrustedOperators, authorizeNode, generateKeyPair } from '../../discovery/index.js';
+import type { KeyPair } from '../../discovery/identity.js';
 import type { TlsOptions } from '../../protocol/webAccess.js';
 
 /** The bench's client sits in Berlin; edges are next door, the cloud across the Atlantic. */
@@ -49,8 +50,8 @@ export class DiscoveryPlacement {
     this.locator = new DiscoveryLocator({ url, location: CLIENT });
   }
 
-  async announce(candidate: NodeCandidate): Promise<void> {
-    const key = generateKeyPair();
+  /** Registers the node with `key`, the one it signs welcomes with (clients refuse it otherwise). */
+  async announce(candidate: NodeCandidate, key: KeyPair = generateKeyPair()): Promise<void> {
     const agent = new NodeAgent({
       discoveryUrl: this.url,
       descriptor: {

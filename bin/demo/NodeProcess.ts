@@ -6,7 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import readline from 'node:readline';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { NodeTier } from '../../protocol/index.js';
+import { generateKeyPair, type KeyPair } from '../../discovery/identity.js';
+import { writeJsonFile } from '../../discovery/keyFiles.js';
 
 /** dist/bin/demo/NodeProcess.js → dist/bin/edge-offload.js */
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../edge-offload.js');
@@ -21,6 +25,8 @@ export interface SpawnNodeOptions {
   startTimeoutMs?: number;
   /** More `edge-offload edge` flags (--render, --tls-cert FILE…). */
   extraArgs?: readonly string[];
+  /** The node key it signs welcomes with (`--node-key`); register this key with discovery. @default a fresh one */
+  nodeKey?: KeyPair;
 }
 
 export interface NodeProcess {
@@ -29,6 +35,8 @@ export interface NodeProcess {
   readonly nodeId: string;
   readonly tier: NodeTier;
   readonly pid: number;
+  /** The key its welcomes are signed with: what discovery must vouch for (DiscoveryPlacement.announce). */
+  readonly nodeKey: KeyPair;
   /** JSON events the node printed after "listening" (draining, stopped…). */
   readonly events: Record<string, unknown>[];
   /** performance.now() when this process saw the node exit (NaN while it runs). */
@@ -51,6 +59,10 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
   if (options.nodeId) args.push('--node-id', options.nodeId);
   if (options.drainMs !== undefined) args.push('--drain-ms', String(options.drainMs));
   args.push(...(options.extraArgs ?? []));
+  const nodeKey = options.nodeKey ?? generateKeyPair();
+  const keyDir = mkdtempSync(path.join(tmpdir(), 'edge-offload-node-'));
+  writeJsonFile(path.join(keyDir, 'node.json'), nodeKey, true);
+  args.push('--node-key', path.join(keyDir, 'node.json'));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let exitedAt = Number.NaN;
@@ -58,6 +70,7 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
     child.once('exit', (code, signal) => {
       exitedAt = performance.now();
       live.delete(child);
+      rmSync(keyDir, { recursive: true, force: true });
       resolve({ code, signal });
     }),
   );
@@ -106,6 +119,7 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
     throw err;
   }
   return {
+    nodeKey,
     url: String(listening.url),
     port: Number(listening.port),
     nodeId: String(listening.nodeId),

@@ -55,6 +55,8 @@ export class DiscoveryRequestError extends Error {
 export class DiscoveryLocator implements NodeLocator {
   readonly #options: DiscoveryLocatorOptions;
   readonly #base: string;
+  /** The latest query answer's report ticket: reports on its candidates must carry it. */
+  #ticket: string | undefined;
 
   constructor(options: DiscoveryLocatorOptions) {
     if (typeof options.url !== 'string' || !/^https?:\/\//.test(options.url)) throw new TypeError('options.url must be an http(s) URL of a discovery service');
@@ -67,6 +69,7 @@ export class DiscoveryLocator implements NodeLocator {
     const caps = o.caps || options.caps ? [...new Set([...(o.caps ?? []), ...(options.caps ?? [])])] : undefined;
     const body = { ...o.location, k: o.k, kCloud: o.kCloud, maxPrice: o.maxPrice, priceWeight: o.priceWeight, budgetMs: o.budgetMs, caps };
     const answer = await this.#post(DiscoveryRoute.query, body, queryAnswerSchema, options.signal);
+    this.#ticket = answer.ticket;
     return { edge: answer.edge.map(toCandidate), cloud: answer.cloud.map(toCandidate), ...(answer.pick !== undefined ? { pick: answer.pick } : {}) };
   }
 
@@ -74,10 +77,15 @@ export class DiscoveryLocator implements NodeLocator {
     this.reportNow(reports).catch((err: Error) => this.#options.onReportError?.(err));
   }
 
-  /** `report` that can be awaited; resolves to how many reports discovery learned from. */
+  /**
+   * `report` that can be awaited; resolves to how many reports discovery learned from. Reports
+   * travel with the latest shortlist's ticket, which discovery redeems once: a second batch
+   * on one shortlist is answered `learned: 0` (Placement reports once per shortlist).
+   */
   async reportNow(reports: ProbeReport[]): Promise<number> {
     if (reports.length === 0) return 0;
-    const answer = await this.#post(DiscoveryRoute.report, { ...this.#options.location, reports }, reportAnswerSchema);
+    const ticket = this.#ticket;
+    const answer = await this.#post(DiscoveryRoute.report, { ...this.#options.location, reports, ...(ticket ? { ticket } : {}) }, reportAnswerSchema);
     return answer.learned;
   }
 

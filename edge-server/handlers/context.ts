@@ -4,6 +4,7 @@
  * must outlive one message lives in the session's children (SessionMotion, SessionRender,
  * InflightRequests), which the session closes with itself.
  */
+import type { KeyObject } from 'node:crypto';
 import type { ErrorCode, Message, MessageOf, MessageType, NodeTier, WireLimits } from '../../protocol/index.js';
 import type { NodeGuards, SendPriority, SessionGuard } from '../admission/index.js';
 import type { InferenceEngine, PredictorFactory, RenderEngine } from '../engines.js';
@@ -33,6 +34,8 @@ export interface NodeContext {
   closeHandshakeMs: number;
   /** mediasoup workers serving WebRTC data channels; undefined: the node speaks ws only. */
   rtc?: WorkerPool;
+  /** The registered node key: `welcome` signs the hello nonce with it (EdgeServer `nodeKey`/`useNodeKey`). */
+  nodeKey?: KeyObject;
   /** Counts each error code sent, for the admin health and `/metrics`. */
   countError(code: ErrorCode): void;
   /** Admission control and budgets (edge-server/admission). */

@@ -1,5 +1,9 @@
-/** `hello`: checks the protocol version, adopts a resuming client's state, answers `welcome`. */
+/**
+ * `hello`: checks the protocol version, adopts a resuming client's state, answers `welcome`, signed
+ * over the client's nonce when the node has its registered key (protocol/nodeIdentity.ts).
+ */
 import { CloseCode, ErrorCode, PROTOCOL_VERSION, ProtocolError, type Capability } from '../../protocol/index.js';
+import { signWelcome } from '../trust/welcomeProof.js';
 import type { Handler, NodeContext } from './context.js';
 
 export const hello: Handler<'hello'> = (message, ctx) => {
@@ -31,6 +35,7 @@ export const hello: Handler<'hello'> = (message, ctx) => {
       maxHorizonMs: limits.maxHorizonMs,
     },
     time: performance.now(),
+    ...(message.nonce !== undefined && node.nodeKey ? { proof: signWelcome(node.nodeKey, { nonce: message.nonce, node: node.nodeId, session: ctx.sessionId, tier: node.tier }) } : {}),
   }, 'required');
   ctx.open();
 };
