@@ -19,7 +19,7 @@
  * POST's preflight; register/heartbeat never do (nodes are not browsers).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { ConnectionGuard, type ConnectionGuardOptions } from '../edge-server/admission/ConnectionGuard.js';
+import { ConnectionGuard, type ConnectionGuardOptions } from '../protocol/server/ConnectionGuard.js';
 import { DiscoveryMetrics } from './metrics.js';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -33,7 +33,7 @@ import { TokenBuckets, type RateLimit } from './rateLimit.js';
 import { NodeChannels, type NodeChannelOptions } from './NodeChannel.js';
 import { MemoryRegistry } from './registry/MemoryRegistry.js';
 import type { Registry } from './registry/Registry.js';
-import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/webAccess.js';
+import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/server/webAccess.js';
 
 const logger = new Logger('discovery');
 

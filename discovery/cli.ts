@@ -9,7 +9,7 @@ import { MemoryRegistry } from './registry/MemoryRegistry.js';
 import { RedisRegistry } from './registry/RedisRegistry.js';
 import type { Registry } from './registry/Registry.js';
 import { TrustedOperators } from './trust.js';
-import { loadTlsFiles, parseCorsOrigins } from '../protocol/webAccess.js';
+import { loadTlsFiles, parseCorsOrigins } from '../protocol/server/webAccess.js';
 
 export const DISCOVERY_HELP = `Usage: edge-offload discovery [options]
        edge-offload discovery keygen <operator|node|authorize> …   (see keygen --help)

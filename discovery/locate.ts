@@ -5,7 +5,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import type { LatLon } from './geo.js';
-import { importOptional } from '../protocol/optionalPackages.js';
+import { importOptional } from '../protocol/server/optionalPackages.js';
 
 export type LocationSource = 'client' | 'geoip' | 'default';
 export interface Located extends LatLon {

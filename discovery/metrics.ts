@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as PromClient from 'prom-client';
-import { LATENCY_BUCKETS, loadPromClient, newRegistry, serveMetrics } from '../edge-server/prometheus.js';
+import { LATENCY_BUCKETS, loadPromClient, newRegistry, serveMetrics } from '../protocol/server/prometheus.js';
 
 export type Transport = 'http' | 'ws';
 

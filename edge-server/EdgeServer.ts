@@ -22,7 +22,7 @@ import { baselinePredictors } from './inference/baselinePredictors.js';
 import type { NodeContext } from './handlers/index.js';
 import { Session } from './Session.js';
 import type { WorkerPool } from './webrtc/WorkerPool.js';
-import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/webAccess.js';
+import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/server/webAccess.js';
 import { serveViewerFile, VIEWER_PATH } from './viewerAssets.js';
 
 const logger = new Logger('edge:server');

@@ -14,7 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as PromClient from 'prom-client';
-import { LATENCY_BUCKETS, loadPromClient, newRegistry, serveMetrics } from './prometheus.js';
+import { LATENCY_BUCKETS, loadPromClient, newRegistry, serveMetrics } from '../protocol/server/prometheus.js';
 
 export type RequestKind = 'predict' | 'infer' | 'render' | 'scene' | 'ping' | 'pose';
 export type Stage = 'render' | 'encode' | 'infer' | 'scene';

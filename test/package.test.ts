@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EdgeServer } from '../edge-server/index.js';
-import { OPTIONAL_PACKAGES } from '../protocol/optionalPackages.js';
+import { OPTIONAL_PACKAGES } from '../protocol/server/optionalPackages.js';
 import { testTimeout } from './support/wait.js';
 
 const run = promisify(execFile);

@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { DiscoveryServer } from '../discovery/index.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
-import { parseCorsOrigins, WebAccessError } from '../protocol/webAccess.js';
+import { parseCorsOrigins, WebAccessError } from '../protocol/server/webAccess.js';
 import { makeSelfSignedCertificate } from './support/tls.js';
 import { buildClientBundle } from './support/staticServer.js';
 

@@ -14,7 +14,7 @@ import { startNetemProxy, type NetemProxy } from '../../netem/NetemProxy.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
 import { CLIENT } from '../demo/DiscoveryPlacement.js';
 import { ViewerServer } from '../demo/ViewerServer.js';
-import { loadTlsFiles, parseCorsOrigins, type TlsOptions } from '../../protocol/webAccess.js';
+import { loadTlsFiles, parseCorsOrigins, type TlsOptions } from '../../protocol/server/webAccess.js';
 
 const HELP = `Usage: edge-offload demo [options]
 

@@ -2,13 +2,13 @@
 import { EdgeServer } from '../../edge-server/index.js';
 import { loadInference, type LoadedInference } from '../../edge-server/inference/index.js';
 import { NODE_TIERS, type NodeTier } from '../../protocol/index.js';
-import { importOptional, OptionalPackageError } from '../../protocol/optionalPackages.js';
+import { importOptional, OptionalPackageError } from '../../protocol/server/optionalPackages.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
 import { configFlagSpecs, configHelp, configureLogging, edgeServerOptions, formatConfigFile, loadConfig } from '../config.js';
 import { attachDiscoveryAgent } from '../../discovery/edgeAgent.js';
 import { readNodeKey } from '../../discovery/keyFiles.js';
 import { parseLatLon } from '../../discovery/locate.js';
-import { loadTlsFiles, parseCorsOrigins } from '../../protocol/webAccess.js';
+import { loadTlsFiles, parseCorsOrigins } from '../../protocol/server/webAccess.js';
 
 const HELP = `Usage: edge-offload edge [options]
 

@@ -9,7 +9,7 @@ import { DiscoveryLocator } from '../../client-sdk/placement/DiscoveryLocator.js
 import type { NodeCandidate } from '../../client-sdk/placement/locator.js';
 import { DiscoveryServer, NodeAgent, TrustedOperators, authorizeNode, generateKeyPair } from '../../discovery/index.js';
 import type { KeyPair } from '../../discovery/identity.js';
-import type { TlsOptions } from '../../protocol/webAccess.js';
+import type { TlsOptions } from '../../protocol/server/webAccess.js';
 
 /** The bench's client sits in Berlin; edges are next door, the cloud across the Atlantic. */
 export const CLIENT = { lat: 52.52, lon: 13.405 };

@@ -7,7 +7,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serveViewerFile, VIEWER_PATH } from '../../edge-server/viewerAssets.js';
-import { createWebServer, type TlsOptions } from '../../protocol/webAccess.js';
+import { createWebServer, type TlsOptions } from '../../protocol/server/webAccess.js';
 
 export interface ViewerServerOptions {
   tls?: TlsOptions;

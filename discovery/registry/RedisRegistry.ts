@@ -39,7 +39,7 @@
  * keeps heartbeat and EWMA updates atomic across replicas.
  * Keys are built inside scripts, so this targets a single Redis (not Cluster).
  */
-import { importOptional } from '../../protocol/optionalPackages.js';
+import { importOptional } from '../../protocol/server/optionalPackages.js';
 import type { NodeTier } from '../../protocol/index.js';
 import { greatCircleKm, type LatLon } from '../geo.js';
 import {

@@ -2,7 +2,7 @@
  * The node-redis client RedisRegistry talks through, configured for discovery: fail fast while
  * Redis is away (callers answer UNAVAILABLE), reconnect with backoff once it was up.
  */
-// types only: the package is optional and loads in RedisRegistry.connect() (protocol/optionalPackages.ts)
+// types only: the package is optional and loads in RedisRegistry.connect() (protocol/server/optionalPackages.ts)
 import type { createClient as CreateClient } from '@redis/client';
 
 /** Reconnects with backoff once up; the first connect fails fast so a wrong URL is reported at start. */

@@ -15,7 +15,7 @@ import type { IncomingMessage, Server, ServerOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EdgeMetricsSink } from '../metrics.js';
 import { parseGlb, DEFAULT_SCENE_LIMITS, GLB_MAGIC, type SceneLimits } from '../render/glb.js';
-import { ConnectionGuard, type ConnectionGuardOptions } from './ConnectionGuard.js';
+import { ConnectionGuard, type ConnectionGuardOptions } from '../../protocol/server/ConnectionGuard.js';
 import { FairScheduler, type FairSchedulerOptions } from './FairScheduler.js';
 import { DEFAULT_IDLE_MS, IdleTimer } from './IdleTimer.js';
 import { MemoryBudget, type MemoryBudgetOptions, type MemoryReservation } from './MemoryBudget.js';

@@ -1,7 +1,8 @@
 /** Admission control and budgets for an edge node: who gets a session, and how much each may use. */
-export { SessionAdmission, AdmissionRefusal, addressKey, type AdmissionTicket, type SessionAdmissionOptions } from './SessionAdmission.js';
+export { addressKey } from '../../protocol/server/addressKey.js';
+export { SessionAdmission, AdmissionRefusal, type AdmissionTicket, type SessionAdmissionOptions } from './SessionAdmission.js';
 export { HmacTokenVerifier, type TokenVerifier } from './TokenVerifier.js';
-export { ConnectionGuard, DEFAULT_CONNECTION_GUARD, type ConnectionGuardOptions } from './ConnectionGuard.js';
+export { ConnectionGuard, DEFAULT_CONNECTION_GUARD, type ConnectionGuardOptions } from '../../protocol/server/ConnectionGuard.js';
 export { IdleTimer, DEFAULT_IDLE_MS } from './IdleTimer.js';
 export { SendBudget, type SendBudgetOptions, type SendOutcome, type SendPriority, type SendSink } from './SendBudget.js';
 export { MemoryBudget, type MemoryBudgetOptions, type MemoryReservation } from './MemoryBudget.js';

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { Logger } from '../../protocol/Logger.js';
-import { requireOptional } from '../../protocol/optionalPackages.js';
+import { requireOptional } from '../../protocol/server/optionalPackages.js';
 
 /** Startup facts (backend, models, predictors) unless the caller passes its own `log`. */
 const logger = new Logger('inference');

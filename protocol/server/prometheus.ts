@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
-import { OptionalPackageError, requireOptional } from '../protocol/optionalPackages.js';
+import { OptionalPackageError, requireOptional } from './optionalPackages.js';
 
 export type Prom = typeof PromClient;
 

@@ -13,7 +13,7 @@
  */
 import type { Server, ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
-import { addressKey } from './SessionAdmission.js';
+import { addressKey } from './addressKey.js';
 
 export interface ConnectionGuardOptions {
   /** A socket silent this long before its upgrade is destroyed. @default 10000 (env EDGE_OFFLOAD_CONN_IDLE_MS) */
