@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Gives the edge a mediasoup worker binary (WebRTC media/data), or says clearly that it could not.
 #
-# mediasoup is an optionalDependency of the edge (a headset-only install never needs it), and npm 11
-# does not run dependency install scripts, so `npm install` only unpacks mediasoup's JavaScript.
-# The C++ worker comes from, in order:
+# mediasoup is an optionalDependency of the edge (a headset-only install never needs it). Offline,
+# its postinstall (a prebuilt worker download) fails and npm drops the package; this script puts its
+# JavaScript back (scripts off). The C++ worker comes from, in order:
 #   1. $MEDIASOUP_WORKER_BIN, or the cache below     -> nothing to do (fast no-op)
 #   2. the package's own install (`npm rebuild`)     -> downloads a prebuilt worker or builds one
 #                                                       with wraps from the internet
@@ -62,6 +62,13 @@ worker_runs() {
 
 if [ "${1:-}" = "--print-path" ]; then cache_path; exit 0; fi
 
+# The JavaScript first, whatever worker is used: offline, npm drops the optional package when its
+# postinstall (a prebuilt worker download) fails, and a cached worker alone cannot be imported.
+if [ ! -f "$PKG/package.json" ] || [ "$(node -p "require('$PKG/package.json').version")" != "$VERSION" ]; then
+  say "mediasoup@$VERSION is not in node_modules; installing its JavaScript (scripts off)"
+  npm install --no-save --ignore-scripts --no-audit --no-fund "mediasoup@$VERSION" || give_up "npm install mediasoup@$VERSION failed"
+fi
+
 if [ -n "${MEDIASOUP_WORKER_BIN:-}" ]; then
   worker_runs "$MEDIASOUP_WORKER_BIN" || give_up "MEDIASOUP_WORKER_BIN=$MEDIASOUP_WORKER_BIN does not run"
   say "MEDIASOUP_WORKER_BIN=$MEDIASOUP_WORKER_BIN runs: nothing to do"
@@ -101,10 +108,6 @@ if worker_runs "$CACHED"; then
   exit 0
 fi
 
-if [ ! -f "$PKG/package.json" ] || [ "$(node -p "require('$PKG/package.json').version")" != "$VERSION" ]; then
-  say "mediasoup@$VERSION is not in node_modules; installing its JavaScript (scripts off)"
-  npm install --no-save --ignore-scripts --no-audit --no-fund "mediasoup@$VERSION" || give_up "npm install mediasoup@$VERSION failed"
-fi
 
 BUILT="$PKG/worker/out/Release/mediasoup-worker"
 store() {
