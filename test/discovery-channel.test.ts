@@ -129,6 +129,9 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     assert.is(server.nodeChannels.size, 1, 'one late round is not three missed ones');
     assert.is(await server.registry.get('patient'), undefined, 'meanwhile its registry entry expired');
     const heard = server.nodeChannels.lastHeard('patient')!;
+    // a moment later: the pong must stamp a newer time than anything heard so far (the ws client
+    // also answers the replica's own pings on its own, possibly before `heard` was read)
+    clock.t += 1;
     ch.ws.pong();
     await eventually(() => server.nodeChannels.lastHeard('patient')! > heard, 'the pong is read');
     await server.nodeChannels.tick();
