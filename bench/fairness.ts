@@ -20,8 +20,9 @@ import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 import { summarize, type Summary } from './lib/stats.js';
+import { LAX_LIMITS } from './lib/laxLimits.js';
 
-const LAX = { maxFrameBytes: 64 << 20, maxDepth: 16, maxCollectionLength: 1 << 20, maxStringBytes: 1 << 20, maxTensorElements: 1 << 24, maxPosesPerMessage: 1 << 16, maxMessagesPerSecond: 1e9, rateBurst: 1e9, maxHorizonMs: 1e9 };
+const LAX = LAX_LIMITS;
 
 /** The node side: `--serve CONCURRENCY [render]`. */
 async function serve(concurrency: number, render: boolean): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, decode, encode, type Message } from '../../protocol/index.js';
+import { LAX_LIMITS } from '../lib/laxLimits.js';
 
 export interface BystanderWindow {
   rttMs: number[];
@@ -89,14 +90,4 @@ export class Bystander {
   }
 }
 
-const LAX = {
-  maxFrameBytes: 64 << 20,
-  maxDepth: 16,
-  maxCollectionLength: 1 << 20,
-  maxStringBytes: 1 << 20,
-  maxTensorElements: 1 << 24,
-  maxPosesPerMessage: 1 << 16,
-  maxMessagesPerSecond: 1e9,
-  rateBurst: 1e9,
-  maxHorizonMs: 1e9,
-};
+const LAX = LAX_LIMITS;

@@ -7,17 +7,8 @@
  */
 import { Packr } from 'msgpackr';
 
-/** mulberry32: small, fast, good enough to drive a fuzzer. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the SDK's seeded generator (one copy): small, fast, good enough to drive a fuzzer. */
+export { seededRandom as rng } from '../../client-sdk/trust/trapStream.js';
 
 export type Random = () => number;
 const int = (r: Random, n: number) => Math.floor(r() * n);

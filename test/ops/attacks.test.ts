@@ -18,8 +18,9 @@ import { TrustedOperators } from '../../discovery/trust.js';
 import { signAdminRequest } from '../../edge-server/admin/index.js';
 import { parsePrometheusText, sampleValue } from '../../bench/lib/prometheusText.js';
 import { waitFor, withTimeout } from '../support/wait.js';
+import { LAX_LIMITS } from '../../bench/lib/laxLimits.js';
 
-const LAX = { maxFrameBytes: 64 << 20, maxDepth: 16, maxCollectionLength: 1 << 20, maxStringBytes: 1 << 20, maxTensorElements: 1 << 24, maxPosesPerMessage: 1 << 16, maxMessagesPerSecond: 1e9, rateBurst: 1e9, maxHorizonMs: 1e9 };
+const LAX = LAX_LIMITS;
 
 interface Client {
   ws: WebSocket;

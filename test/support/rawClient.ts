@@ -5,6 +5,7 @@
 import { WebSocket } from 'ws';
 import { decode, encode, PROTOCOL_VERSION, type Message } from '../../protocol/index.js';
 import { withTimeout } from './wait.js';
+import { LAX_LIMITS } from '../../bench/lib/laxLimits.js';
 
 export class RawClient {
   readonly received: Message[] = [];
@@ -57,14 +58,4 @@ export class RawClient {
   }
 }
 
-const DECODE_ANYTHING = {
-  maxFrameBytes: 64 << 20,
-  maxDepth: 16,
-  maxCollectionLength: 1 << 20,
-  maxStringBytes: 1 << 20,
-  maxTensorElements: 1 << 24,
-  maxPosesPerMessage: 1 << 16,
-  maxMessagesPerSecond: 1e9,
-  rateBurst: 1e9,
-  maxHorizonMs: 1e9,
-};
+const DECODE_ANYTHING = LAX_LIMITS;
