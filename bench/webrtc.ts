@@ -10,8 +10,7 @@
  *   npm run bench -- webrtc [--samples 150] [--rounds 2]
  * Writes bench/results/webrtc.json + webrtc.svg. Needs mediasoup (scripts/install-mediasoup.sh).
  */
-import nodeDataChannel from 'node-datachannel';
-import { connect, nodeDataChannelPeers, type NodeDataChannelModule, type RtcPeerFactory, type Session } from '../client-sdk/node.js';
+import { connect, type RtcPeerFactory, type Session } from '../client-sdk/node.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { WorkerPool } from '../edge-server/webrtc/index.js';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
@@ -19,6 +18,7 @@ import { startNetemProxy, type NetemProxy } from '../netem/NetemProxy.js';
 import { startUdpNetemProxy, type UdpNetemProxy } from '../netem/UdpNetemProxy.js';
 import type { PoseSample } from '../protocol/index.js';
 import { barChart } from './lib/chart.js';
+import { countingPeers } from './lib/countingPeers.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 import { summarize } from './lib/stats.js';
@@ -57,42 +57,13 @@ interface Link {
  * candidate (started on first use), and which count the messages on `predictions`.
  */
 function peersThroughNetem(link: { delayMs: number; lossRate: number }, proxies: UdpNetemProxy[]): { peers: RtcPeerFactory; received: () => number } {
-  const inner = nodeDataChannelPeers(nodeDataChannel as unknown as NodeDataChannelModule);
-  let received = 0;
-  const peers: RtcPeerFactory = () => {
-    const peer = inner();
-    return {
-      ...peer,
-      channel(label, init) {
-        const channel = peer.channel(label, init);
-        return {
-          get isOpen() {
-            return channel.isOpen;
-          },
-          get bufferedAmount() {
-            return channel.bufferedAmount;
-          },
-          send: (bytes) => channel.send(bytes),
-          onOpen: (cb) => channel.onOpen(cb),
-          onMessage: (cb) =>
-            channel.onMessage((bytes) => {
-              if (label === 'predictions') received++;
-              cb(bytes);
-            }),
-          onClose: (cb) => channel.onClose(cb),
-          close: () => channel.close(),
-        };
-      },
-      async answer(sdp) {
-        const match = /^a=candidate:(\S+) 1 udp (\d+) (\S+) (\d+) typ host/m.exec(sdp);
-        if (!match) throw new Error('the edge offered no UDP host candidate');
-        const proxy = await startUdpNetemProxy({ target: { host: match[3]!, port: Number(match[4]) }, ...link });
-        proxies.push(proxy);
-        return peer.answer(sdp.replace(match[0], `a=candidate:${match[1]} 1 udp ${match[2]} ${proxy.host} ${proxy.port} typ host`));
-      },
-    };
-  };
-  return { peers, received: () => received };
+  return countingPeers(async (sdp) => {
+    const match = /^a=candidate:(\S+) 1 udp (\d+) (\S+) (\d+) typ host/m.exec(sdp);
+    if (!match) throw new Error('the edge offered no UDP host candidate');
+    const proxy = await startUdpNetemProxy({ target: { host: match[3]!, port: Number(match[4]) }, ...link });
+    proxies.push(proxy);
+    return sdp.replace(match[0], `a=candidate:${match[1]} 1 udp ${match[2]} ${proxy.host} ${proxy.port} typ host`);
+  });
 }
 
 /** A head moving at 1 m/s along x: sample `i` of a session. */

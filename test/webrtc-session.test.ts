@@ -4,49 +4,14 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import nodeDataChannel from 'node-datachannel';
-import { connect, nodeDataChannelPeers, type NodeDataChannelModule, type RtcPeerFactory, type Session } from '../client-sdk/node.js';
+import { connect, type Session } from '../client-sdk/node.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { WorkerPool } from '../edge-server/webrtc/index.js';
 import type { WebRtcOptions } from '../edge-server/webrtc/options.js';
 import { ErrorCode, encode, type PoseSample } from '../protocol/index.js';
 import { waitFor } from './support/wait.js';
+import { countingPeers } from '../bench/lib/countingPeers.js';
 
-/** node-datachannel peers whose `predictions` messages are counted: proof an answer came that way. */
-function countingPeers(): { peers: RtcPeerFactory; received: () => number; sendRaw: (bytes: Uint8Array) => boolean } {
-  const inner = nodeDataChannelPeers(nodeDataChannel as unknown as NodeDataChannelModule);
-  let received = 0;
-  let poses: { send(bytes: Uint8Array): boolean } | undefined;
-  const peers: RtcPeerFactory = () => {
-    const peer = inner();
-    return {
-      ...peer,
-      channel(label, init) {
-        const channel = peer.channel(label, init);
-        if (label === 'poses') poses = channel;
-        return {
-          get isOpen() {
-            return channel.isOpen;
-          },
-          get bufferedAmount() {
-            return channel.bufferedAmount;
-          },
-          send: (bytes) => channel.send(bytes),
-          onOpen: (cb) => channel.onOpen(cb),
-          // node-datachannel keeps one message callback per channel: chain ours with the SDK's
-          onMessage: (cb) =>
-            channel.onMessage((bytes) => {
-              if (label === 'predictions') received++;
-              cb(bytes);
-            }),
-          onClose: (cb) => channel.onClose(cb),
-          close: () => channel.close(),
-        };
-      },
-    };
-  };
-  return { peers, received: () => received, sendRaw: (bytes) => poses?.send(bytes) ?? false };
-}
 
 function pose(i: number): PoseSample {
   return { device: 'head', time: 1_000_000 + i * 11_111, position: [0, 1.6, i * 0.001], orientation: [0, 0, 0, 1] };
