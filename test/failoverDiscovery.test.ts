@@ -31,9 +31,7 @@ discovery('an edge that registers brings the session back; once killed, the sess
     const load = startHeadsetLoad(session);
     const onEdge = session.waitForTier('edge', 3000);
     await placement.announce({ id: edge.nodeId, url: edge.url, tier: 'edge' }, edge.nodeKey);
-    const registeredAt = performance.now();
-    const restoredAt = await onEdge;
-    assert.ok(restoredAt - registeredAt < 1500, `back on the edge ${(restoredAt - registeredAt).toFixed(0)} ms after it registered`);
+    await onEdge; // how fast is bench failover's business; here only that it happens
 
     while (!session.failover!.standbyNode) await session.waitFor('latency', 3000);
     const onCloud = session.waitForTier('cloud', 2000);
@@ -46,6 +44,26 @@ discovery('an edge that registers brings the session back; once killed, the sess
     assert.equal(load.failed.length, 0, 'calls were rejected');
   } finally {
     session?.close();
+    await placement.close();
+    await Promise.all(nodes.map((n) => n.kill()));
+  }
+});
+
+discovery("sessions follow discovery's placement pick (the less loaded node) among nodes that probe within budget", async () => {
+  const nodes: NodeProcess[] = [];
+  const placement = await DiscoveryPlacement.start();
+  const sessions: Session[] = [];
+  try {
+    nodes.push(...(await Promise.all([spawnNode({ tier: 'edge' }), spawnNode({ tier: 'edge' })])));
+    const [busy, idle] = nodes as [NodeProcess, NodeProcess];
+    await placement.announce({ id: busy.nodeId, url: busy.url, tier: 'edge' }, busy.nodeKey, () => ({ load: 0.9, freeCapacity: 100 }));
+    await placement.announce({ id: idle.nodeId, url: idle.url, tier: 'edge' }, idle.nodeKey, () => ({ load: 0.1, freeCapacity: 900 }));
+    // both on loopback, the same distance away: without the pick, the lowest median is a coin flip
+    await waitFor(async () => (await placement.locator.shortlist()).pick === idle.nodeId, "discovery to learn both loads and pick the idle node", 5000);
+    for (let i = 0; i < 4; i++) sessions.push(await openSession({ locator: placement.locator, budgetMs: LOOPBACK_BUDGET_MS, standby: false }));
+    assert.equal(sessions.map((s) => s.nodeId), [idle.nodeId, idle.nodeId, idle.nodeId, idle.nodeId]);
+  } finally {
+    for (const s of sessions) s.close();
     await placement.close();
     await Promise.all(nodes.map((n) => n.kill()));
   }

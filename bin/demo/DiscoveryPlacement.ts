@@ -9,6 +9,7 @@ import { DiscoveryLocator } from '../../client-sdk/placement/DiscoveryLocator.js
 import type { NodeCandidate } from '../../client-sdk/placement/locator.js';
 import { DiscoveryServer, NodeAgent, TrustedOperators, authorizeNode, generateKeyPair } from '../../discovery/index.js';
 import type { KeyPair } from '../../discovery/identity.js';
+import type { NodeAgentOptions } from '../../discovery/NodeAgent.js';
 import type { TlsOptions } from '../../protocol/server/webAccess.js';
 
 /** The bench's client sits in Berlin; edges are next door, the cloud across the Atlantic. */
@@ -50,8 +51,11 @@ export class DiscoveryPlacement {
     this.locator = new DiscoveryLocator({ url, location: CLIENT });
   }
 
-  /** Registers the node with `key`, the one it signs welcomes with (clients refuse it otherwise). */
-  async announce(candidate: NodeCandidate, key: KeyPair = generateKeyPair()): Promise<void> {
+  /**
+   * Registers the node with `key`, the one it signs welcomes with (clients refuse it otherwise).
+   * `status`: the load its agent reports (default idle), which discovery's placement pick weighs.
+   */
+  async announce(candidate: NodeCandidate, key: KeyPair = generateKeyPair(), status?: NodeAgentOptions['status']): Promise<void> {
     const agent = new NodeAgent({
       discoveryUrl: this.url,
       descriptor: {
@@ -66,6 +70,7 @@ export class DiscoveryPlacement {
       },
       privateKeyPem: key.privateKeyPem,
       authorization: authorizeNode(this.#operator, candidate.id, key.publicKey),
+      ...(status ? { status, statusIntervalMs: 50 } : {}),
     });
     await agent.start(); // resolves when discovery has accepted the registration
     this.#agents.set(candidate.id, agent);

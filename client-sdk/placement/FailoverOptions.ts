@@ -38,6 +38,11 @@ export interface FailoverOptions extends DataPathOptions {
   probePings?: number;
   /** One probe ping's timeout, ms. @default max(500, 4 × budgetMs) */
   probePingTimeoutMs?: number;
+  /**
+   * RTT (ms) the session gives up to follow discovery's placement pick (which spreads sessions by
+   * load) over the lowest measured node; 0 always takes the lowest. @default 5
+   */
+  spreadSlackMs?: number;
   /** Medians within this of the best (ms, or 5 % of the best) are re-probed as a tie. @default 0.3 */
   probeTieMs?: number;
   /** Extra pings per tied node. @default 8 */
@@ -105,6 +110,7 @@ export function resolveFailoverOptions(options: FailoverOptions): ResolvedFailov
     probePings: options.probePings ?? 4,
     probePingTimeoutMs: options.probePingTimeoutMs ?? Math.max(500, 4 * (options.budgetMs ?? 20)),
     probeTieMs: options.probeTieMs ?? 0.3,
+    spreadSlackMs: options.spreadSlackMs ?? 5,
     probeTiePings: options.probeTiePings ?? 8,
     probeStraggleFactor: options.probeStraggleFactor ?? 1,
     maxParallelProbes: options.maxParallelProbes ?? 3,
@@ -145,6 +151,7 @@ export function probeOptions(o: ResolvedFailoverOptions): ProbeOptions {
     connectTimeoutMs: o.connectTimeoutMs,
     budgetMs: o.budgetMs,
     tieMs: o.probeTieMs,
+    spreadSlackMs: o.spreadSlackMs,
     tiePings: o.probeTiePings,
     straggleFactor: o.probeStraggleFactor,
   };

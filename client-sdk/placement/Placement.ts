@@ -89,7 +89,9 @@ export class Placement extends EnhancedEventEmitter<PlacementEvents> {
       // the link outlives the probe when it wins: closing is left to the decision below
       return { ping: (timeoutMs) => link.ping(timeoutMs), close: () => {} };
     };
-    const { chosen, results } = await chooseNode(candidates, open, probeOptions(this.#o));
+    const pick = this.#shortlist.pick;
+    const prefer = pick !== undefined && candidates.some((c) => c.id === pick) ? { prefer: pick } : {};
+    const { chosen, results } = await chooseNode(candidates, open, { ...probeOptions(this.#o), ...prefer });
     decided = true;
     this.#o.locator.report?.(toReports(results));
     for (const r of results) {

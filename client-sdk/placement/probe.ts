@@ -37,6 +37,15 @@ export interface ProbeOptions {
   /** Extra pings per tied node. Default 8. */
   tiePings?: number;
   /**
+   * Discovery's placement pick (a candidate id): the less loaded of two random candidates within
+   * the budget. It wins over the lowest median when its own measured median is within the budget
+   * and at most `spreadSlackMs` above the best, so sessions spread over a metro's nodes instead of
+   * piling onto the single nearest one; a pick that measures worse than discovery estimated loses.
+   */
+  prefer?: string;
+  /** How much RTT (ms) the SDK gives up to follow discovery's pick. Default 5; 0 ignores the pick. */
+  spreadSlackMs?: number;
+  /**
    * Once the first node has finished, the others get this many times its probe time more, then
    * are cut off: a probe is ~(3 + pings) round trips, so a node still going at twice the winner's
    * time has about twice its RTT and cannot win. Default 1; 0 waits for every node.
@@ -199,11 +208,21 @@ export async function refineTies(results: ProbeResult[], open: OpenPinger, optio
   );
 }
 
-/** Probe every candidate, re-probe near-ties, pick the lowest median within the budget. */
+/** The preferred candidate's result when it measured within the budget and the slack; else the lowest. */
+export function pickPreferred(results: readonly ProbeResult[], options: ProbeOptions = {}): ProbeResult | undefined {
+  const lowest = pickLowest(results, options.budgetMs);
+  const slackMs = options.spreadSlackMs ?? 5;
+  if (lowest === undefined || options.prefer === undefined || !(slackMs > 0)) return lowest;
+  const preferred = results.find((r) => r.candidate.id === options.prefer);
+  const ok = preferred?.rttMs !== undefined && !preferred.cutOff && preferred.rttMs <= (options.budgetMs ?? Infinity) && preferred.rttMs <= lowest.rttMs! + slackMs;
+  return ok ? preferred : lowest;
+}
+
+/** Probe every candidate, re-probe near-ties, pick discovery's choice or the lowest median within the budget. */
 export async function chooseNode(candidates: readonly NodeCandidate[], open: OpenPinger, options: ProbeOptions = {}): Promise<{ chosen?: ProbeResult; results: ProbeResult[] }> {
   const results = await probeAll(candidates, open, options);
   await refineTies(results, open, options);
-  const chosen = pickLowest(results, options.budgetMs);
+  const chosen = pickPreferred(results, options);
   return chosen ? { chosen, results } : { results };
 }
 
@@ -233,7 +252,7 @@ export async function selectNode(
 ): Promise<Selection> {
   const start = performance.now();
   const list = await locator.shortlist({ ...(options.signal ? { signal: options.signal } : {}), ...(options.caps ? { caps: options.caps } : {}) });
-  const [{ chosen: bestEdge, results: edge }, cloud] = await Promise.all([chooseNode(list.edge, open, options), probeAll(list.cloud, open, options)]);
+  const [{ chosen: bestEdge, results: edge }, cloud] = await Promise.all([chooseNode(list.edge, open, { ...(list.pick !== undefined ? { prefer: list.pick } : {}), ...options }), probeAll(list.cloud, open, options)]);
   locator.report?.(toReports([...edge, ...cloud]));
   const bestCloud = bestEdge ? undefined : pickLowest(cloud);
   const chosen = bestEdge ?? bestCloud;
