@@ -272,7 +272,7 @@ function demoButtons() {
       button.disabled = true;
       try {
         const res = await fetch(`${control}/${action}`, { method: 'POST' });
-        status(res.ok ? '' : `${action}: HTTP ${res.status}`);
+        status(res.ok ? '' : `${action}: HTTP ${res.status} ${(await res.text()).trim()}`);
       } finally {
         button.disabled = false;
       }

@@ -7,7 +7,7 @@
  */
 import { DiscoveryLocator } from '../../client-sdk/placement/DiscoveryLocator.js';
 import type { NodeCandidate } from '../../client-sdk/placement/locator.js';
-import { DiscoveryServer, NodeAgent, TrustedOperators, authorizeNode, generateKeyPair } from '../../discovery/index.js';
+import { DiscoveryError, DiscoveryErrorCode, DiscoveryServer, NodeAgent, TrustedOperators, authorizeNode, generateKeyPair } from '../../discovery/index.js';
 import type { KeyPair } from '../../discovery/identity.js';
 import type { NodeAgentOptions } from '../../discovery/NodeAgent.js';
 import type { TlsOptions } from '../../protocol/server/webAccess.js';
@@ -16,6 +16,8 @@ import type { TlsOptions } from '../../protocol/server/webAccess.js';
 export const CLIENT = { lat: 52.52, lon: 13.405 };
 const NEAR = { lat: 52.53, lon: 13.41 };
 const FAR = { lat: 40.71, lon: -74.0 };
+/** How long announce() keeps retrying a registration that timed out (refusals fail at once). */
+const ANNOUNCE_RETRY_MS = 60_000;
 /** One operator signs every bench node. */
 const OPERATOR = 'bench';
 
@@ -72,7 +74,21 @@ export class DiscoveryPlacement {
       authorization: authorizeNode(this.#operator, candidate.id, key.publicKey),
       ...(status ? { status, statusIntervalMs: 50 } : {}),
     });
-    await agent.start(); // resolves when discovery has accepted the registration
+    // resolves when discovery has accepted the registration; a busy machine (a node still
+    // loading its renderer, a test suite beside it) can make one attempt time out, which is no
+    // reason for the demo's restart button to fail: transient failures are retried for a while
+    const deadline = performance.now() + ANNOUNCE_RETRY_MS;
+    for (;;) {
+      try {
+        await agent.start();
+        break;
+      } catch (err) {
+        if ((err as DiscoveryError).code !== DiscoveryErrorCode.UNAVAILABLE || performance.now() > deadline) {
+          agent.close();
+          throw err;
+        }
+      }
+    }
     this.#agents.set(candidate.id, agent);
   }
 

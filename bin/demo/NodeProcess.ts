@@ -21,7 +21,7 @@ export interface SpawnNodeOptions {
   /** How long a SIGTERM'd node gives clients to move, ms. */
   drainMs?: number;
   port?: number;
-  /** Fail loudly if the node has not said "listening" by then, ms. @default 15000 */
+  /** Fail loudly if the node has not said "listening" by then, ms (generous: a render node loads its GPU stack, maybe beside a busy test suite). @default 60000 */
   startTimeoutMs?: number;
   /** More `edge-offload edge` flags (--render, --tls-cert FILE…). */
   extraArgs?: readonly string[];
@@ -113,7 +113,7 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
     });
   let listening: Record<string, unknown>;
   try {
-    listening = await waitForEvent('listening', options.startTimeoutMs ?? 15_000);
+    listening = await waitForEvent('listening', options.startTimeoutMs ?? 60_000);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

@@ -172,8 +172,9 @@ export interface DataPathOptions {
   /** The whole upgrade (signalling, ICE, DTLS, SCTP), ms; past it the session stays on ws. @default 5000 */
   rtcConnectTimeoutMs?: number;
   /**
-   * A predict sent on the unreliable channel that got no answer within this is sent again on ws,
-   * ms (a lost datagram must not fail the call). @default 1.5 × the median ping RTT, at least 5
+   * A predict sent on the unreliable channel that got no answer within this is sent again, ms:
+   * twice more on the data channel, then on ws (a lost datagram must not fail the call).
+   * @default 1.5 × the median ping RTT, at least 5
    */
   rtcResendAfterMs?: number;
 }
