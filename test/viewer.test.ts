@@ -135,9 +135,10 @@ test('the demo viewer over https/wss: frames follow the head, the GPU warp shift
       const framesOnCloud = await waitFor<number>(tab, 'frames from the cloud', `viewer.state.tier === 'cloud' && viewer.state.frames`, 30_000);
       await tab.screenshot({ path: path.join(SCREENSHOT_DIR, 'viewer-cloud.png') });
       await tab.click('#start-edge');
-      await waitFor(tab, 'HUD tier back on edge', `document.getElementById('tier').textContent.startsWith('edge')`, 90_000);
+      // on the restarted node (a loaded machine can push a ping over budget for a moment, so the
+      // HUD is waited for, not read once)
+      await waitFor(tab, 'HUD back on the edge, node edge-2', `document.getElementById('tier').textContent.startsWith('edge') && document.getElementById('node').textContent === 'edge-2'`, 90_000);
       await waitFor(tab, 'frames after the return', `viewer.state.frames > ${framesOnCloud + 2}`, 60_000);
-      assert.match((await tab.textContent('#node'))!, /^edge-2$/);
       // the browser itself logs the failed WebSocket to the killed node; nothing else may appear
       assert.equal(consoleErrors.filter((e) => !/WebSocket connection to 'wss:\/\/[^']+' failed/.test(e)), []);
     } finally {
