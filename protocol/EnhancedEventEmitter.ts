@@ -39,14 +39,15 @@ export class EnhancedEventEmitter<E extends EventMap> {
     return this.#listeners.get(event)?.size ?? 0;
   }
 
-  /** Resolves with the event's arguments the next time it fires, or rejects after `timeoutMs`. */
-  waitFor<K extends keyof E & string>(event: K, timeoutMs: number): Promise<E[K]> {
+  /** Resolves with the event's arguments the next time it fires (and `until` accepts them), or rejects after `timeoutMs`. */
+  waitFor<K extends keyof E & string>(event: K, timeoutMs: number, until?: (...args: E[K]) => boolean): Promise<E[K]> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off(event, listener);
-        reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
+        reject(new Error(`no${until ? ' matching' : ''} '${event}' event within ${timeoutMs} ms`));
       }, timeoutMs);
       const listener = ((...args: E[K]) => {
+        if (until && !until(...args)) return;
         clearTimeout(timer);
         this.off(event, listener);
         resolve(args);

@@ -73,19 +73,10 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
    */
   waitForTier(tier: Tier, timeoutMs: number): Promise<number> {
     if (this.tier === tier) return Promise.resolve(performance.now());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('tier', listener);
-        reject(new ConnectError(ConnectErrorCode.NO_NODE, `session not on ${tier} within ${timeoutMs} ms; it is on ${this.tier}`));
-      }, timeoutMs);
-      const listener = (now: Tier) => {
-        if (now !== tier) return;
-        clearTimeout(timer);
-        this.off('tier', listener);
-        resolve(performance.now());
-      };
-      this.on('tier', listener);
-    });
+    return this.waitFor('tier', timeoutMs, (now) => now === tier).then(
+      () => performance.now(),
+      () => Promise.reject(new ConnectError(ConnectErrorCode.NO_NODE, `session not on ${tier} within ${timeoutMs} ms; it is on ${this.tier}`)),
+    );
   }
 
   /** Streams one tracked pose to the node. Call at the tracker's rate (e.g. 90 Hz). */
