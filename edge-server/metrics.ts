@@ -30,6 +30,8 @@ export interface EdgeMetricsSink {
   admissionRefused(reason: string): void;
   sendDropped(bytes: number): void;
   slowConsumer(): void;
+  /** A prediction a motion guard answered instead of the model (`reset`, `stall`, …). */
+  motionFallback(reason: string): void;
 }
 
 export class EdgeMetrics implements EdgeMetricsSink {
@@ -89,6 +91,9 @@ export class EdgeMetrics implements EdgeMetricsSink {
   slowConsumer(): void {
     this.#m?.slowConsumer.inc();
   }
+  motionFallback(reason: string): void {
+    this.#m?.motionFallbacks.inc({ reason });
+  }
 
   /** `GET /metrics`. */
   serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -116,5 +121,8 @@ function build(prom: typeof PromClient, registry: PromClient.Registry) {
     dropped: new prom.Counter({ name: 'edge_send_dropped_total', help: 'Answers dropped because the client reads too slowly', registers }),
     droppedBytes: new prom.Counter({ name: 'edge_send_dropped_bytes_total', help: 'Bytes of answers dropped for slow clients', registers }),
     slowConsumer: new prom.Counter({ name: 'edge_slow_consumer_total', help: 'Sessions closed with SLOW_CONSUMER', registers }),
+    // a rising rate means trackers re-localising or stalling (or clients sending such poses): the
+    // answers are still served, from the guard's safe extrapolation, so only this shows it
+    motionFallbacks: new prom.Counter({ name: 'edge_motion_fallbacks_total', help: 'Predictions a motion guard answered instead of the model, by reason', labelNames: ['reason'], registers }),
   };
 }

@@ -34,7 +34,10 @@ export const predict: Handler<'predict'> = (message, ctx) => {
   const answer = (p: Prediction) => {
     const reply: PredictionMessage = { t: 'prediction', id: message.id, pose: p, predictor: name, horizonMs: message.horizonMs, computeMs: performance.now() - started };
     // the client and the metrics see when a guard answered instead of the model (reset, stall, out of range)
-    if (p.fallback) reply.fallback = p.fallback;
+    if (p.fallback) {
+      reply.fallback = p.fallback;
+      ctx.node.metrics.motionFallback(p.fallback);
+    }
     ctx.answer(message.id, reply);
   };
   if (!(pose instanceof Promise)) return answer(pose);

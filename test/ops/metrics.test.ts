@@ -5,6 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { EdgeMetrics } from '../../edge-server/metrics.js';
 import { DiscoveryMetrics } from '../../discovery/metrics.js';
 import { parsePrometheusText, sampleValue } from '../../bench/lib/prometheusText.js';
+import { EdgeServer } from '../../edge-server/index.js';
+import { kalmanPredictor } from '../../edge-server/inference/index.js';
+import type { PoseSample } from '../../protocol/index.js';
+import { RawClient } from '../support/rawClient.js';
 
 async function serve(handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => Promise<void>): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => void handler(req, res));
@@ -56,6 +60,28 @@ test('edge /metrics is scraped over HTTP and parses as Prometheus text with the 
   assert.is(families.get('edge_nodejs_gc_duration_seconds')?.type, 'histogram');
   assert.ok((sampleValue(families, 'edge_process_resident_memory_bytes') ?? 0) > 0);
   await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+test("a node's /metrics counts the predictions its motion guard answered, by reason (a tracker re-localising)", async () => {
+  const server = new EdgeServer({ predictors: [kalmanPredictor()] }); // guarded, as the learned one is
+  const { url } = await server.listen();
+  const client = await RawClient.open(url);
+  try {
+    await client.hello();
+    const at = (i: number, x: number): PoseSample => ({ device: 'head', time: 1e6 + i * 11_111, position: [x, 1.6, 0], orientation: [0, 0, 0, 1] });
+    // 90 Hz standing still, then a 2 m jump between two samples: no head moves like that
+    const poses = Array.from({ length: 20 }, (_, i) => at(i, 0));
+    client.send({ t: 'pose', poses: [...poses, at(20, 2)] });
+    client.send({ t: 'predict', id: 1, horizonMs: 30 });
+    const answer = (await client.next((m) => m.t === 'prediction' || m.t === 'error')) as { t: string; fallback?: string };
+    assert.is(answer.t, 'prediction', JSON.stringify(answer));
+    assert.is(answer.fallback, 'reset', JSON.stringify(answer));
+    const families = parsePrometheusText(await (await fetch(url.replace('ws://', 'http://').replace('/v1/session', '/metrics'))).text());
+    assert.is(sampleValue(families, 'edge_motion_fallbacks_total', { reason: 'reset' }), 1);
+  } finally {
+    client.close();
+    await server.close({ deadlineMs: 0 });
+  }
 });
 
 test('discovery /metrics: requests by op and transport, rejections, and node counts read at scrape time', async () => {
