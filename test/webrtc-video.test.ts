@@ -1,0 +1,179 @@
+/**
+ * The edge's H.264 video track with a real mediasoup worker, a real ffmpeg and a node-datachannel
+ * peer connected to the session's transport: the pipeline's signalling, the RTP timestamp each
+ * frame went out with (the pose side channel's key), encoder restarts, encoder death reported as
+ * rtcVideoLost, ffmpeg missing answered VIDEO_UNAVAILABLE. Decoding is the Chromium test's job
+ * (test/webrtc-video-browser.test.ts): Node has no H.264 decoder.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decode, encode, ErrorCode, VIDEO_CODEC, type PredictionMessage } from '../protocol/index.js';
+import { videoOfferSdp } from '../protocol/webrtcSdp.js';
+import { validate } from '../protocol/codec.js';
+import { WorkerPool } from '../edge-server/webrtc/WorkerPool.js';
+import { BitrateController } from '../edge-server/webrtc/video/BitrateController.js';
+import { resolveVideoOptions } from '../edge-server/webrtc/video/videoOptions.js';
+import { ffmpegArgs } from '../edge-server/webrtc/video/H264Encoder.js';
+import { connectPeer, testSession, type RtcPeer, type TestSession } from './support/rtcPeer.js';
+import { waitFor, withTimeout } from './support/wait.js';
+
+interface Ctx {
+  pool?: WorkerPool;
+  peers: RtcPeer[];
+}
+
+const unit = suite('webrtc video: options, SDP, rate decisions');
+
+unit('rtcConsumeVideo and its answer are schema-checked like every message', () => {
+  assert.equal(validate({ t: 'rtcConsumeVideo', id: 3 }), { t: 'rtcConsumeVideo', id: 3 });
+  for (const bad of [{ t: 'rtcVideo', id: 1, mid: 'v', payloadType: 300, ssrc: 1, cname: 'c', fmtp: '', rtcpFeedback: [], headerExtensions: [] }, { t: 'rtcConsumeVideo' }]) {
+    assert.throws(() => validate(bad), (err: { code?: string }) => err.code === ErrorCode.BAD_MESSAGE, JSON.stringify(bad));
+  }
+});
+
+unit('the video offer bundles the data section and a send-only H.264 section with the consumer ids', () => {
+  const sdp = videoOfferSdp(
+    {
+      transportId: 't',
+      iceParameters: { usernameFragment: 'uf', password: 'pw', iceLite: true },
+      iceCandidates: [{ foundation: 'f', priority: 100, ip: '127.0.0.1', protocol: 'udp', port: 40001, type: 'host' }],
+      dtlsParameters: { role: 'auto', fingerprints: [{ algorithm: 'sha-256', value: Array(32).fill('AB').join(':') }] },
+      sctpParameters: { port: 5000, OS: 1024, MIS: 1024, maxMessageSize: 262144 },
+    },
+    '0',
+    { mid: 'video', payloadType: 100, ssrc: 42, cname: 'cn', fmtp: 'packetization-mode=1', rtcpFeedback: [{ type: 'nack', parameter: 'pli' }], headerExtensions: [{ uri: 'urn:x', id: 5 }] },
+  );
+  for (const line of ['a=group:BUNDLE 0 video', 'm=application 7 UDP/DTLS/SCTP webrtc-datachannel', 'm=video 7 UDP/TLS/RTP/SAVPF 100', 'a=sendonly', 'a=rtpmap:100 H264/90000', 'a=fmtp:100 packetization-mode=1', 'a=rtcp-fb:100 nack pli', 'a=extmap:5 urn:x', 'a=ssrc:42 cname:cn']) {
+    assert.ok(sdp.includes(`${line}\r\n`), line);
+  }
+  assert.ok(sdp.indexOf('m=application') < sdp.indexOf('m=video'), 'sections keep the order of the first negotiation');
+});
+
+unit('ffmpeg runs libx264 ultrafast/zerolatency without B-frames, at the asked GOP, rate and RTP sequence', () => {
+  const args = ffmpegArgs({ ffmpeg: 'ffmpeg', encoder: 'libx264', width: 64, height: 32, fps: 30, bitrate: 1_000_000, gop: 15, rtpHost: '127.0.0.1', rtpPort: 40000, localPort: 50000, payloadType: 101, ssrc: 7, firstSeq: 99, packetSize: 1200 }).join(' ');
+  for (const part of ['-c:v libx264', '-preset ultrafast', '-tune zerolatency', '-bf 0', '-g 15', '-b:v 1000000', '-s 64x32', '-ssrc 7', '-seq 99', 'rtp://127.0.0.1:40000']) assert.ok(args.includes(part), part);
+});
+
+unit('rate decisions: down at once on a low estimate or loss, up slowly and by half at most, within bounds', () => {
+  const o = resolveVideoOptions({ minBitrate: 500_000, maxBitrate: 8_000_000, bitrateHeadroom: 0.8, downRateIntervalMs: 1000, upRateIntervalMs: 4000 });
+  assert.equal(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 2_000_000 }, 1000)?.bitrate, 1_600_000);
+  assert.is(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 2_000_000 }, 999), undefined, 'not twice within the down interval');
+  assert.is(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 4_800_000 }, 10_000), undefined, 'a small change is no restart');
+  assert.equal(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 20_000_000 }, 4000)?.bitrate, 6_000_000);
+  assert.is(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 20_000_000 }, 3999), undefined);
+  assert.equal(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 10_000_000, fractionLost: 0.2 }, 1000)?.bitrate, 3_200_000);
+  assert.equal(BitrateController.decide(o, 600_000, { availableOutgoingBitrate: 10_000 }, 1000)?.bitrate, 500_000);
+  assert.throws(() => resolveVideoOptions({ fps: 0 }), TypeError);
+});
+
+unit.run();
+
+const video = suite<Ctx>('webrtc video: H.264 track with a real worker and ffmpeg', { peers: [] });
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+video.after.each(async (ctx) => {
+  for (const peer of ctx.peers) peer.close();
+  ctx.peers = [];
+  const pids = ctx.pool?.workers.map((w) => w.pid) ?? [];
+  ctx.pool?.close();
+  ctx.pool = undefined;
+  // no test leaves a worker (or through it an encoder) behind
+  await waitFor(() => pids.every((pid) => !alive(pid)), 'the workers to exit');
+});
+
+async function open(ctx: Ctx, options: Parameters<typeof WorkerPool.create>[0] = {}): Promise<{ session: TestSession; peer: RtcPeer }> {
+  ctx.pool = await WorkerPool.create({ workers: 1, ...options });
+  const session = testSession(ctx.pool, 'video-1');
+  const peer = await connectPeer(session);
+  ctx.peers.push(peer);
+  return { session, peer };
+}
+
+/** A solid frame of one grey level (content does not matter to the timestamp bookkeeping). */
+const frame = (width: number, height: number, level: number) => new Uint8Array(width * height * 4).fill(level);
+
+video('rtcConsumeVideo answers the consumer parameters, and each frame resolves with its own RTP timestamp', async (ctx) => {
+  const { session } = await open(ctx, { video: { fps: 30 } });
+  const answer = await session.request({ t: 'rtcConsumeVideo' });
+  assert.is(answer.t, 'rtcVideo');
+  if (answer.t !== 'rtcVideo') return;
+  assert.is(answer.mid, 'video');
+  assert.match(answer.fmtp, `profile-level-id=${VIDEO_CODEC.profileLevelId}`);
+  assert.match(answer.fmtp, 'packetization-mode=1');
+  assert.ok(answer.headerExtensions.some((h) => h.uri.includes('transport-wide-cc')), 'transport-cc feeds the bandwidth estimate');
+  const sender = session.signalling.video!;
+  const stamps: number[] = [];
+  for (let i = 0; i < 6; i++) stamps.push(await withTimeout(sender.push(frame(64, 48, i * 40), 64, 48), `frame ${i}'s RTP timestamp`));
+  // 30 fps on the 90 kHz clock: 3000 ticks a frame, so the k-th timestamp is the k-th frame's
+  for (let i = 1; i < stamps.length; i++) assert.is((stamps[i]! - stamps[i - 1]! + 2 ** 32) % 2 ** 32, 3000, `frame ${i}`);
+  assert.equal(sender.stats, { frames: 6, dropped: 0, restarts: 1 });
+  // a second track on the same transport is refused with a code
+  const again = await session.request({ t: 'rtcConsumeVideo' }).catch((err: { code?: string }) => err);
+  assert.is((again as { code?: string }).code, ErrorCode.BAD_REQUEST);
+});
+
+video('a new frame size restarts the encoder; frames keep resolving with timestamps', async (ctx) => {
+  const { session } = await open(ctx);
+  await session.request({ t: 'rtcConsumeVideo' });
+  const sender = session.signalling.video!;
+  await sender.push(frame(64, 48, 10), 64, 48);
+  const first = sender.encoderPid;
+  const stamp = await withTimeout(sender.push(frame(128, 64, 10), 128, 64), 'the resized frame');
+  assert.type(stamp, 'number');
+  assert.is.not(sender.encoderPid, first);
+  assert.is(sender.stats.restarts, 2);
+  // odd sides cannot be 4:2:0
+  await sender.push(frame(63, 48, 0), 63, 48).then(
+    () => assert.unreachable('an odd width was taken'),
+    (err: { code?: string }) => assert.is(err.code, ErrorCode.BAD_REQUEST),
+  );
+});
+
+video('an encoder killed mid-session is reported as rtcVideoLost ENCODER_DIED; the data channels keep answering', async (ctx) => {
+  const { session, peer } = await open(ctx);
+  await session.request({ t: 'rtcConsumeVideo' });
+  const sender = session.signalling.video!;
+  await sender.push(frame(64, 48, 1), 64, 48);
+  const notice = session.nextNotice();
+  process.kill(sender.encoderPid!, 'SIGKILL');
+  const lost = await withTimeout(notice, 'rtcVideoLost');
+  assert.is(lost.t, 'rtcVideoLost');
+  assert.is((lost as { code: string }).code, ErrorCode.ENCODER_DIED);
+  assert.ok(sender.closed);
+  assert.is(session.signalling.video, undefined);
+  await sender.push(frame(64, 48, 1), 64, 48).then(
+    () => assert.unreachable('a closed track took a frame'),
+    (err: { code?: string }) => assert.is(err.code, ErrorCode.CLOSED),
+  );
+  // the session's WebRTC transport is untouched: a predict still makes the round trip
+  const answer = peer.next();
+  peer.poses.sendMessageBinary(encode({ t: 'predict', id: 9, horizonMs: 10, poses: [{ device: 'head', time: 1, position: [0, 1, 0], orientation: [0, 0, 0, 1] }] }));
+  assert.is((decode(await answer) as PredictionMessage).id, 9);
+});
+
+video('without ffmpeg the pool says why and rtcConsumeVideo is answered VIDEO_UNAVAILABLE', async (ctx) => {
+  const { session } = await open(ctx, { video: { ffmpegPath: '/nonexistent/ffmpeg' } });
+  assert.instance(ctx.pool!.video, Error);
+  assert.is((ctx.pool!.video as { code?: string }).code, ErrorCode.VIDEO_UNAVAILABLE);
+  const refused = await session.request({ t: 'rtcConsumeVideo' }).catch((err: { code?: string }) => err);
+  assert.is((refused as { code?: string }).code, ErrorCode.VIDEO_UNAVAILABLE);
+});
+
+video('closing the session transport closes the track and its encoder', async (ctx) => {
+  const { session } = await open(ctx);
+  await session.request({ t: 'rtcConsumeVideo' });
+  const sender = session.signalling.video!;
+  await sender.push(frame(64, 48, 1), 64, 48);
+  const pid = sender.encoderPid!;
+  session.signalling.close();
+  assert.ok(sender.closed);
+  await waitFor(() => !alive(pid), 'ffmpeg to exit');
+});
+
+video.run();
