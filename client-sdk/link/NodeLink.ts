@@ -7,6 +7,7 @@ import type { DrainMessage, HelloMessage, Message, PoseSample, ReplyOf, RequestB
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { NodeCandidate } from '../placement/locator.js';
 import { LinkMonitor, type LinkMonitorOptions } from './LinkMonitor.js';
+import { openVideo } from './openVideo.js';
 import { NodeConnection } from './NodeConnection.js';
 import type { RttSummary } from './RttStats.js';
 import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
@@ -135,6 +136,11 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
   /** One round trip, ms (probing). */
   ping(timeoutMs: number): Promise<number> {
     return this.#conn.ping(timeoutMs);
+  }
+
+  /** This node's H.264 track (client-sdk/link/openVideo.ts). */
+  openVideo(timeoutMs: number): Promise<MediaStreamTrack> {
+    return openVideo(this.#conn, timeoutMs);
   }
 
   sendPose(pose: PoseSample): void {
