@@ -9,9 +9,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WebRtcEngineHost } from './support/webrtcRenderEdge.js';
+import { WebRtcEngineHost } from '../bench/lib/webrtcRenderEdge.js';
 import { connect } from '../client-sdk/node.js';
-import { openSdkPage } from './support/chromium.js';
+import { openSdkPage } from '../bench/lib/chromium.js';
 import { testTimeout } from './support/wait.js';
 import { decodeFrame, findBlob, IS_RED, type Blob } from '../bench/lib/colorBlobs.js';
 

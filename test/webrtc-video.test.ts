@@ -15,6 +15,13 @@ import { BitrateController } from '../edge-server/webrtc/video/BitrateController
 import { resolveVideoOptions } from '../edge-server/webrtc/video/videoOptions.js';
 import { ffmpegArgs } from '../edge-server/webrtc/video/H264Encoder.js';
 import { connectPeer, testSession, type RtcPeer, type TestSession } from './support/rtcPeer.js';
+import { EdgeServer } from '../edge-server/index.js';
+import type { RenderEngine } from '../edge-server/engines.js';
+import type { VideoOptions } from '../edge-server/webrtc/video/videoOptions.js';
+import { connect, type Frame, type Session } from '../client-sdk/node.js';
+import { VideoFramePoses, type VideoFrameMetadataLike } from '../client-sdk/session/VideoFramePoses.js';
+import { EventEmitter } from 'node:events';
+import { countingPeers } from '../bench/lib/countingPeers.js';
 import { waitFor, withTimeout } from './support/wait.js';
 
 interface Ctx {
@@ -177,3 +184,105 @@ video('closing the session transport closes the track and its encoder', async (c
 });
 
 video.run();
+
+const sdk = suite<{ edge?: EdgeServer; session?: Session; pids: number[] }>('webrtc video: the SDK in Node and the pose matcher', { pids: [] });
+
+/** A tiny real renderer: raw frames of one grey level (the video path needs frames, not a scene). */
+const greyRenderer: RenderEngine = {
+  async render(_sessionId, request) {
+    const { width, height } = request.camera;
+    return { pose: request.pose, eye: request.eye, codec: request.codec, width, height, data: new Uint8Array(width * height * 4).fill(90), timings: { queueMs: 0, renderMs: 0, readbackMs: 0, encodeMs: 0 } };
+  },
+  async loadScene() {},
+  releaseSession() {},
+  describe: () => ({ name: 'grey' }),
+  async close() {},
+};
+
+sdk.after.each(async (ctx) => {
+  ctx.session?.close();
+  await ctx.edge?.close({ deadlineMs: 0 });
+  const pids = ctx.pids;
+  ctx.session = ctx.edge = undefined;
+  await waitFor(() => pids.every((pid) => !alive(pid)), 'the workers to exit');
+});
+
+async function sdkSession(ctx: { edge?: EdgeServer; session?: Session; pids: number[] }, video: VideoOptions = {}): Promise<Session> {
+  const pool = await WorkerPool.create({ workers: 1, video });
+  ctx.pids = pool.workers.map((w) => w.pid);
+  ctx.edge = new EdgeServer({ renderer: greyRenderer, webrtc: pool });
+  const { url } = await ctx.edge.listen();
+  ctx.session = await connect(url, { pingIntervalMs: 0, transport: 'webrtc', rtcPeers: countingPeers().peers });
+  if (ctx.session.transport !== 'webrtc') await ctx.session.waitFor('transport', 10_000);
+  return ctx.session;
+}
+
+const CAMERA = { fovY: 90, ipd: 0.064, width: 64, height: 48 };
+const POSE = { device: 'head' as const, time: 1, position: [0, 1.6, 0] as [number, number, number], orientation: [0, 0, 0, 1] as [number, number, number, number] };
+
+sdk('a Node client keeps frames on ws: openVideo and h264 renders are refused VIDEO_UNAVAILABLE, raw frames still come', async (ctx) => {
+  const session = await sdkSession(ctx);
+  assert.ok(session.nodeInfo!.caps.includes('video'), 'the node advertises video (WebRTC, ffmpeg and a renderer)');
+  await session.openVideo().then(
+    () => assert.unreachable('node-datachannel decoded H.264'),
+    (err: { code?: string }) => assert.is(err.code, ErrorCode.VIDEO_UNAVAILABLE),
+  );
+  await session.render({ pose: POSE, camera: CAMERA, eye: 'left', codec: 'h264' }).then(
+    () => assert.unreachable('an h264 frame without a track'),
+    (err: { code?: string }) => assert.is(err.code, ErrorCode.VIDEO_UNAVAILABLE),
+  );
+  const frame = await session.render({ pose: POSE, camera: CAMERA, eye: 'left', codec: 'raw' });
+  assert.is(frame.data.byteLength, 64 * 48 * 4);
+  assert.is(frame.rtpTimestamp, undefined);
+});
+
+sdk('a node without ffmpeg does not advertise video, and openVideo says so before any signalling', async (ctx) => {
+  const session = await sdkSession(ctx, { ffmpegPath: '/nonexistent/ffmpeg' });
+  assert.not.ok(session.nodeInfo!.caps.includes('video'));
+  assert.ok(session.nodeInfo!.caps.includes('webrtc'));
+  await session.openVideo().then(
+    () => assert.unreachable('video from a node without ffmpeg'),
+    (err: { code?: string }) => assert.is(err.code, ErrorCode.VIDEO_UNAVAILABLE),
+  );
+});
+
+/** The browser boundary, faked: a <video> whose presented frames the test announces. */
+class FakeVideo {
+  callbacks = new Map<number, (now: number, m: VideoFrameMetadataLike) => void>();
+  #next = 1;
+  requestVideoFrameCallback(cb: (now: number, m: VideoFrameMetadataLike) => void): number {
+    this.callbacks.set(this.#next, cb);
+    return this.#next++;
+  }
+  cancelVideoFrameCallback(handle: number): void {
+    this.callbacks.delete(handle);
+  }
+  present(rtpTimestamp: number, now: number): void {
+    const pending = [...this.callbacks.values()];
+    this.callbacks.clear();
+    for (const cb of pending) cb(now, { rtpTimestamp, presentationTime: now, expectedDisplayTime: now + 16, width: 64, height: 48 });
+  }
+}
+
+sdk('VideoFramePoses pairs answers and presented frames by RTP timestamp whichever comes first, and bounds what waits', () => {
+  const frames = new EventEmitter();
+  const video = new FakeVideo();
+  const matcher = new VideoFramePoses(frames, video, { maxWaiting: 2 });
+  const matched: [number, number][] = [];
+  matcher.on('frame', ({ frame, presentedAt }) => matched.push([frame.rtpTimestamp!, presentedAt]));
+  const answer = (rtpTimestamp: number, time: number): Frame => ({ pose: { ...POSE, time }, eye: 'left', codec: 'h264', width: 64, height: 48, data: new Uint8Array(0), timings: { queueMs: 0, renderMs: 0, readbackMs: 0, encodeMs: 0 }, rtpTimestamp, roundTripMs: 1 });
+  frames.emit('frame', answer(3000, 1)); // answer first
+  video.present(3000, 10);
+  video.present(6000, 20); // frame first
+  frames.emit('frame', answer(6000, 2));
+  frames.emit('frame', { ...answer(0, 3), codec: 'jpeg', rtpTimestamp: undefined }); // not video: ignored
+  assert.equal(matched, [[3000, 10], [6000, 20]]);
+  for (const ts of [9000, 12000, 15000]) video.present(ts, ts / 100); // three unanswered, two may wait
+  assert.is(matcher.stats.shownWithoutPose, 1);
+  frames.emit('frame', answer(15000, 5));
+  assert.equal(matched.at(-1), [15000, 150]);
+  matcher.close();
+  assert.is(video.callbacks.size, 0, 'no frame callback left after close');
+});
+
+sdk.run();

@@ -1,13 +1,13 @@
 /**
  * An edge that renders (WebGPU on Mesa llvmpipe) and speaks WebRTC with video (one mediasoup
- * worker, ffmpeg): what the video tests and the bench's browser runs connect to. Closing it waits
+ * worker, ffmpeg): what the video test and `bench webrtc-video` connect to. Closing it waits
  * for the worker process to exit.
  */
 import { EdgeServer } from '../../edge-server/index.js';
 import { WebGpuRenderEngine } from '../../edge-server/render/WebGpuRenderEngine.js';
 import { WorkerPool } from '../../edge-server/webrtc/WorkerPool.js';
 import type { VideoOptions } from '../../edge-server/webrtc/video/videoOptions.js';
-import { waitFor } from './wait.js';
+import type { WebRtcOptions } from '../../edge-server/webrtc/options.js';
 
 export class WebRtcEngineHost {
   readonly url: string;
@@ -15,11 +15,11 @@ export class WebRtcEngineHost {
   readonly pool: WorkerPool;
   readonly #pids: number[];
 
-  static async start(video: VideoOptions = {}): Promise<WebRtcEngineHost> {
+  static async start(video: VideoOptions = {}, webrtc: Omit<WebRtcOptions, 'video'> = {}): Promise<WebRtcEngineHost> {
     const renderer = await WebGpuRenderEngine.create({});
     let pool: WorkerPool | undefined;
     try {
-      pool = await WorkerPool.create({ workers: 1, video });
+      pool = await WorkerPool.create({ workers: 1, ...webrtc, video });
       const edge = new EdgeServer({ renderer, webrtc: pool });
       const { url } = await edge.listen();
       return new WebRtcEngineHost(url, edge, pool);
@@ -47,6 +47,11 @@ export class WebRtcEngineHost {
         return false;
       }
     };
-    await waitFor(() => this.#pids.every((pid) => !alive(pid)), 'the media worker to exit');
+    // the worker exits (and is reaped) a moment after close(): wait, so nothing is left behind
+    const deadline = performance.now() + 10_000;
+    while (this.#pids.some(alive)) {
+      if (performance.now() > deadline) throw new Error(`media worker ${this.#pids.join(', ')} still running 10 s after close`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 }
