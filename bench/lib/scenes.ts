@@ -57,7 +57,7 @@ export async function detailedTextureJpeg(side: number, seed = 1): Promise<Uint8
   let state = seed >>> 0;
   const random = () => ((state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32);
   const rgb = new Float32Array(side * side * 3);
-  for (let octave = 0, cells = 4, amplitude = 1; cells <= side; octave++, cells *= 2, amplitude *= 0.6) {
+  for (let octave = 0, cells = 4, amplitude = 1; cells <= side; octave++, cells *= 2, amplitude *= 0.75) {
     const grid = Array.from({ length: (cells + 1) * (cells + 1) * 3 }, random);
     for (let y = 0; y < side; y++) {
       for (let x = 0; x < side; x++) {
