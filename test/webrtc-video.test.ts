@@ -172,6 +172,17 @@ video('without ffmpeg the pool says why and rtcConsumeVideo is answered VIDEO_UN
   assert.is((refused as { code?: string }).code, ErrorCode.VIDEO_UNAVAILABLE);
 });
 
+video('past video.maxTracks a node answers BUSY, and a closed track frees its place', async (ctx) => {
+  const { session } = await open(ctx, { video: { maxTracks: 1 } });
+  const other = testSession(ctx.pool!, 'video-2');
+  ctx.peers.push(await connectPeer(other));
+  assert.is((await session.request({ t: 'rtcConsumeVideo' })).t, 'rtcVideo');
+  const refused = await other.request({ t: 'rtcConsumeVideo' }).catch((err: { code?: string }) => err);
+  assert.is((refused as { code?: string }).code, ErrorCode.BUSY);
+  session.signalling.close();
+  assert.is((await other.request({ t: 'rtcConsumeVideo' })).t, 'rtcVideo');
+});
+
 video('closing the session transport closes the track and its encoder', async (ctx) => {
   const { session } = await open(ctx);
   await session.request({ t: 'rtcConsumeVideo' });

@@ -125,7 +125,17 @@ export class RtcSignalling {
     if (this.#video && !this.#video.closed) throw new RequestError(ErrorCode.BAD_REQUEST, 'this transport already has a video track');
     const router = this.#pool.routerOf(transport);
     if (!router) throw new RequestError(ErrorCode.TRANSPORT_LOST, 'the transport has no live media worker; send rtcOpen');
-    const sender = await VideoSender.create(router, transport, { ...options, ffmpegPath: video.ffmpeg.path }, video.encoder);
+    if (this.#pool.videoTracks >= options.maxTracks) throw new RequestError(ErrorCode.BUSY, `this node encodes ${options.maxTracks} video tracks already; render jpeg`);
+    // counted from now: concurrent requests cannot all pass the check above while one awaits
+    this.#pool.videoTracks++;
+    let sender: VideoSender;
+    try {
+      sender = await VideoSender.create(router, transport, { ...options, ffmpegPath: video.ffmpeg.path }, video.encoder);
+    } catch (err) {
+      this.#pool.videoTracks--;
+      throw err;
+    }
+    sender.once('close', () => this.#pool.videoTracks--);
     if (this.#closed || this.#transport !== transport || transport.closed) {
       sender.close();
       throw new RequestError(ErrorCode.TRANSPORT_LOST, 'the transport closed while the video track was being set up');

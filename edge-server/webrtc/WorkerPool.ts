@@ -54,6 +54,8 @@ export class WorkerPool extends EnhancedEventEmitter<WorkerPoolEvents> {
   /** The encoder video tracks use, or why the node sends no video (VIDEO_UNAVAILABLE). */
   #video: { ffmpeg: FfmpegInfo; encoder: H264EncoderName } | RequestError = new RequestError(ErrorCode.VIDEO_UNAVAILABLE, 'video is off on this node (webrtc.video: false)');
   #deathsInARow = 0;
+  /** Video tracks running on this node (RtcSignalling counts them against video.maxTracks). */
+  videoTracks = 0;
   #closed = false;
 
   /** Starts `options.workers` workers; rejects (MediasoupUnavailableError) when mediasoup is missing. */

@@ -136,7 +136,8 @@ export class VideoSender extends EnhancedEventEmitter<VideoSenderEvents> {
     this.#consumer = consumer;
     this.#ssrc = ssrc;
     this.#bitrate = options.startBitrate;
-    void producer.enableTraceEvent(['rtp', 'pli', 'fir']);
+    // rejects only when the worker is already gone, which closes this sender anyway
+    producer.enableTraceEvent(['rtp', 'pli', 'fir']).catch(() => {});
     producer.on('trace', (trace) => {
       if (trace.type === 'rtp') this.#onRtp(trace.info as { timestamp: number; sequenceNumber: number });
       else this.#keyframeAsked();

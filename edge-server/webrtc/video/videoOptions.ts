@@ -43,6 +43,11 @@ export interface VideoOptions {
   frameTimeoutMs?: number;
   /** RTP packet size, bytes, default 1200 (fits a 1280-byte path after SRTP, TURN and IPv6 headers). */
   packetSize?: number;
+  /**
+   * Video tracks (ffmpeg processes) the node runs at once, default 16: each costs a core's share
+   * of encoding; past it `rtcConsumeVideo` is answered BUSY and the session keeps JPEG.
+   */
+  maxTracks?: number;
   /** Largest frame side the encoder accepts, px, default 4096. */
   maxFrameSide?: number;
 }
@@ -72,7 +77,9 @@ export function resolveVideoOptions(options: VideoOptions = {}): ResolvedVideoOp
     frameTimeoutMs: options.frameTimeoutMs ?? 3000,
     packetSize: options.packetSize ?? 1200,
     maxFrameSide: options.maxFrameSide ?? 4096,
+    maxTracks: options.maxTracks ?? 16,
   };
+  check(resolved.maxTracks, 'video.maxTracks', 1, 100_000);
   check(resolved.fps, 'video.fps', 1, 240);
   check(resolved.gop, 'video.gop', 1, 10_000);
   check(resolved.minBitrate, 'video.minBitrate', 50_000, 1e9);
