@@ -57,6 +57,7 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     this.#placement.on('drain', (link, reason) => this.#drained(link, reason));
     this.#placement.on('standby', () => this.#updateGrace());
     this.#placement.on('transport', (link, kind, why) => link === this.#active && this.safeEmit('transport', kind, why));
+    this.#placement.on('videolost', (link, error) => link === this.#active && this.safeEmit('videolost', error));
   }
 
   get state(): FailoverState {
