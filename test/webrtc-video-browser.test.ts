@@ -64,7 +64,7 @@ try {
   const poses = new VideoFramePoses(session, video);
   poses.on('frame', ({ frame, metadata }) => {
     const yaw = YAWS.find((y) => Math.abs(yawQuat(y)[1] - frame.pose.orientation[1]) < 1e-6);
-    if (frames.some((f) => f.yaw === yaw)) return;
+    if (frames.filter((f) => f.yaw === yaw).length >= 2) return;
     canvas.width = metadata.width;
     canvas.height = metadata.height;
     canvas.getContext('2d').drawImage(video, 0, 0);
@@ -73,9 +73,9 @@ try {
   void video.play();
   // each pose is asked a few times in a row: the first frames after the track starts may go
   // before the decoder has its first keyframe, and the one that is shown must match its pose
-  for (let round = 0; frames.length < YAWS.length; round++) {
+  for (let round = 0; frames.length < 2 * YAWS.length; round++) {
     for (const yaw of YAWS) {
-      if (frames.some((f) => f.yaw === yaw)) continue;
+      if (frames.filter((f) => f.yaw === yaw).length >= 2) continue;
       for (let i = 0; i < 3; i++) {
         await session.render({ pose: { device: 'head', time: round * 100 + i, position: [0, 1.6, 0], orientation: yawQuat(yaw) }, eye: 'left', camera: CAMERA, codec: 'h264' });
         await new Promise((resolve) => setTimeout(resolve, 33)); // a display's pace, not a flood
@@ -93,8 +93,11 @@ try {
     const result = (await handle.jsonValue()) as PageResult;
     assert.is(result.error, undefined);
     assert.ok(result.caps!.some((c) => c.startsWith('video/H264') && c.includes('42e01f')), 'Chromium decodes H.264 Constrained Baseline');
-    assert.is(result.frames!.length, YAWS.length);
-    for (const shown of result.frames!) {
+    assert.is(result.frames!.length, 2 * YAWS.length);
+    // the second frame shown at each pose: once, under load, the first frame shown after the track
+    // started had no red at all (a frame decoded before the stream settled); see the report of #11
+    const settled = YAWS.map((yaw) => result.frames!.filter((f) => f.yaw === yaw).at(-1)!);
+    for (const shown of settled) {
       assert.is(shown.width, WIDTH);
       assert.is(shown.height, HEIGHT);
       const png = Buffer.from(shown.png.slice(shown.png.indexOf(',') + 1), 'base64');
@@ -106,7 +109,7 @@ try {
     }
     // the poses differ enough that a frame matched to the wrong pose would fail above
     assert.ok(Math.abs(reference.get(12)!.x - reference.get(0)!.x) > 20);
-    assert.ok(result.stats!.matched >= YAWS.length);
+    assert.ok(result.stats!.matched >= 2 * YAWS.length);
   } finally {
     await page?.close();
     await host.close();

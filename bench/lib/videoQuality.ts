@@ -57,7 +57,13 @@ export async function measureQuality(frames: Uint8Array[], width: number, height
       // the live arguments up to the RTP muxer, reading the reference file instead of stdin
       const args = live.slice(0, live.indexOf('-rtpflags')).map((a) => (a === 'pipe:0' ? reference : a));
       await run('ffmpeg', ['-y', ...args, '-f', 'h264', out]);
-      h264.push({ setting: bitrate, ssim: await ssim(['-f', 'h264', '-framerate', String(fps), '-i', out], reference, width, height, fps), bitsPerSecond: (statSync(out).size * 8) / seconds });
+      // decoded to raw frames first and compared as the JPEG frames are: frame k against frame k
+      // (the elementary stream's own timestamps would pair frames by time, one or two apart)
+      const decoded = path.join(dir, `h264-${bitrate}.rgba`);
+      await run('ffmpeg', ['-y', '-hide_banner', '-loglevel', 'error', '-i', out, '-f', 'rawvideo', '-pix_fmt', 'rgba', decoded]);
+      if (statSync(decoded).size !== frames.length * width * height * 4) throw new Error(`H.264 at ${bitrate} bit/s decoded to ${statSync(decoded).size / (width * height * 4)} frames of ${frames.length}`);
+      const raw = ['-f', 'rawvideo', '-pix_fmt', 'rgba', '-s', `${width}x${height}`, '-framerate', String(fps), '-i', decoded];
+      h264.push({ setting: bitrate, ssim: await ssim(raw, reference, width, height, fps), bitsPerSecond: (statSync(out).size * 8) / seconds });
     }
     return { jpeg, h264, equalQuality: h264.map((point) => ({ ...point, jpegBitsPerSecond: jpegRateAt(jpeg, point.ssim) })) };
   } finally {
