@@ -21,5 +21,6 @@ export { DiscoveryLocator, DiscoveryRequestError, type DiscoveryLocatorOptions }
 export { StaticLocator, type NodeLocator, type NodeCandidate, type Shortlist, type ProbeReport } from './placement/locator.js';
 export { SimulatedHeadset } from './session/SimulatedHeadset.js';
 export { FrameStream, type FrameStreamOptions, type FrameStreamEvents, type FrameTiming, type RenderFn } from './session/FrameStream.js';
+export { VideoFramePoses, type VideoFrameMatch, type VideoFrameMetadataLike, type VideoFrameSource, type VideoFramePosesOptions } from './session/VideoFramePoses.js';
 export * as reproject from './reproject.js';
 export * from '../protocol/index.js';

@@ -103,6 +103,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
             node.metrics.stage('render', renderMs);
             node.metrics.stage('encode', encodeMs);
           },
+          video: () => this.#rtc?.video,
         })
       : undefined;
     this.#rtc = node.rtc

@@ -44,6 +44,10 @@ export const ErrorCode = {
   IDLE_TIMEOUT: 'IDLE_TIMEOUT',
   /** The session's WebRTC transport is gone (its media worker died): open a new one, or stay on ws. */
   TRANSPORT_LOST: 'TRANSPORT_LOST',
+  /** The node cannot send video (no ffmpeg, no H.264 encoder, WebRTC not connected): use jpeg frames. */
+  VIDEO_UNAVAILABLE: 'VIDEO_UNAVAILABLE',
+  /** The session's video encoder process died; the track stopped (rtcConsumeVideo again, or use jpeg). */
+  ENCODER_DIED: 'ENCODER_DIED',
   /** A bug on the node; the session survives. */
   INTERNAL: 'INTERNAL',
 } as const;

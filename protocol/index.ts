@@ -15,3 +15,4 @@ export * from './evidence.js';
 export * from './nodeIdentity.js';
 export * from './webrtc.js';
 export * from './webrtcSdp.js';
+export * from './webrtcVideo.js';

@@ -24,13 +24,17 @@ import {
 } from './schema.js';
 import { ErrorCode } from './errors.js';
 import { rtcSchemas } from './webrtc.js';
+import { rtcVideoSchemas } from './webrtcVideo.js';
 
 export const PROTOCOL_VERSION = 1;
 
 export const DEVICES = ['head', 'left', 'right'] as const;
 export type Device = (typeof DEVICES)[number];
-/** `webrtc`: the node serves pose/predict over WebRTC data channels (signalling: protocol/webrtc.ts). */
-export const CAPABILITIES = ['predict', 'infer', 'render', 'webrtc'] as const;
+/**
+ * `webrtc`: the node serves pose/predict over WebRTC data channels (signalling: protocol/webrtc.ts).
+ * `video`: it also sends rendered frames as H.264 on a WebRTC video track (protocol/webrtcVideo.ts).
+ */
+export const CAPABILITIES = ['predict', 'infer', 'render', 'webrtc', 'video'] as const;
 /**
  * Why a prediction did not come from the requested predictor's normal path: `reset` (the tracker
  * re-localised: a position or orientation jump no head makes), `stall` (a gap in the samples, or
@@ -45,7 +49,11 @@ export const NODE_TIERS = ['edge', 'cloud'] as const;
 export type NodeTier = (typeof NODE_TIERS)[number];
 export const DTYPES = ['float32', 'int32', 'uint8'] as const;
 export type DType = (typeof DTYPES)[number];
-export const CODECS = ['jpeg', 'webp', 'raw'] as const;
+/**
+ * `h264`: the frame goes on the session's WebRTC video track (rtcConsumeVideo first); its `frame`
+ * answer carries no pixels, only the pose and the RTP timestamp of the video frame.
+ */
+export const CODECS = ['jpeg', 'webp', 'raw', 'h264'] as const;
 export type Codec = (typeof CODECS)[number];
 export const EYES = ['left', 'right', 'both'] as const;
 export type Eye = (typeof EYES)[number];
@@ -194,6 +202,10 @@ export const schemas = {
     height: uint(8192),
     data: bytes((l) => l.maxFrameBytes),
     timings: object({ queueMs: millis, renderMs: millis, readbackMs: millis, encodeMs: millis }),
+    /** codec h264: the RTP timestamp (90 kHz) of the video frame these pixels went out as. */
+    rtpTimestamp: optional(uint(2 ** 32 - 1)),
+    /** codec h264: when the node handed the frame to its encoder, node ms (the clock of `pong.s`). */
+    renderedAt: optional(millis),
   }),
   /** Upload a glTF binary scene for this session. */
   scene: object({ t: literal('scene'), id: requestId, name: name(), format: literal('glb'), data: bytes() }),
@@ -223,6 +235,8 @@ export const schemas = {
   }),
   /** WebRTC signalling (protocol/webrtc.ts): rtcOpen/rtcConnect/rtcProduceData/rtcConsumeData and their answers, rtcLost. */
   ...rtcSchemas,
+  /** WebRTC video (protocol/webrtcVideo.ts): rtcConsumeVideo and its answer rtcVideo, rtcVideoLost. */
+  ...rtcVideoSchemas,
 } satisfies Record<string, Schema<{ t: string }>>;
 
 export type MessageType = keyof typeof schemas;

@@ -16,9 +16,10 @@ export interface Replies {
   rtcConnect: 'ack';
   rtcProduceData: 'ack';
   rtcConsumeData: 'rtcDataConsumer';
+  rtcConsumeVideo: 'rtcVideo';
 }
 export const REPLIES: Readonly<Replies> = Object.freeze({ ping: 'pong', predict: 'prediction', infer: 'result', render: 'frame', scene: 'ack',
-  rtcOpen: 'rtcTransport', rtcConnect: 'ack', rtcProduceData: 'ack', rtcConsumeData: 'rtcDataConsumer' });
+  rtcOpen: 'rtcTransport', rtcConnect: 'ack', rtcProduceData: 'ack', rtcConsumeData: 'rtcDataConsumer', rtcConsumeVideo: 'rtcVideo' });
 
 export type RequestType = keyof Replies;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EdgeServer } from '../edge-server/index.js';
-import { openSdkPage } from './support/chromium.js';
+import { openSdkPage } from '../bench/lib/chromium.js';
 import { testTimeout } from './support/wait.js';
-import { buildClientBundle } from './support/staticServer.js';
+import { buildClientBundle } from '../bench/lib/staticServer.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const browser = suite('client sdk in a browser');

@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EdgeServer } from '../edge-server/index.js';
-import { openSdkPage } from './support/chromium.js';
+import { openSdkPage } from '../bench/lib/chromium.js';
 
 const browser = suite('failover in a browser');
 

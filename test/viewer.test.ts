@@ -15,8 +15,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'playwright-core';
 import { applyHomography, focalLengthPx, timewarpHomography } from '../client-sdk/reproject.js';
-import { launchChromium } from './support/chromium.js';
-import { buildClientBundle } from './support/staticServer.js';
+import { launchChromium } from '../bench/lib/chromium.js';
+import { buildClientBundle } from '../bench/lib/staticServer.js';
 import { makeSelfSignedCertificate } from './support/tls.js';
 import { decodeFrame, findBlob, IS_RED } from '../bench/lib/colorBlobs.js';
 

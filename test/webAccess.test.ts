@@ -12,7 +12,7 @@ import { EdgeServer } from '../edge-server/index.js';
 import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
 import { parseCorsOrigins, WebAccessError } from '../protocol/server/webAccess.js';
 import { makeSelfSignedCertificate } from './support/tls.js';
-import { buildClientBundle } from './support/staticServer.js';
+import { buildClientBundle } from '../bench/lib/staticServer.js';
 
 const test = suite('web access: CORS and TLS');
 

@@ -12,7 +12,8 @@ export interface DecodedImage {
   height: number;
 }
 
-export async function decodeFrame(data: Uint8Array, codec: 'jpeg' | 'webp' | 'raw', width: number, height: number): Promise<DecodedImage> {
+export async function decodeFrame(data: Uint8Array, codec: 'jpeg' | 'webp' | 'raw' | 'h264', width: number, height: number): Promise<DecodedImage> {
+  if (codec === 'h264') throw new TypeError('an h264 frame has no pixels on the socket: they are on the WebRTC video track');
   const input =
     codec === 'raw' ? sharp(data, { raw: { width, height, channels: 4 } }) : sharp(data);
   const { data: rgb, info } = await input.removeAlpha().raw().toBuffer({ resolveWithObject: true });

@@ -57,6 +57,8 @@ export type NodeConnectionEvents = {
   transport: [kind: 'ws' | 'webrtc', why: string];
   /** The node lost our WebRTC transport; open a new one after `retryAfterMs`. */
   rtclost: [retryAfterMs: number];
+  /** The node's video track stopped (its encoder died): render jpeg, or open video again. */
+  videolost: [error: RequestError];
 };
 
 export interface NodeConnectionOptions extends DataPathOptions {
@@ -336,7 +338,11 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       case 'ack':
       case 'rtcTransport':
       case 'rtcDataConsumer':
+      case 'rtcVideo':
         return this.#settle(message.id, message);
+      case 'rtcVideoLost':
+        this.safeEmit('videolost', new RequestError(message.code, message.reason));
+        return;
       case 'rtcLost':
         this.safeEmit('rtclost', message.retryAfterMs ?? 0);
         return;

@@ -3,10 +3,11 @@
  * judging it, and whether it is going away. Owners use its methods and typed events; the
  * connection and the monitor stay inside.
  */
-import type { DrainMessage, HelloMessage, Message, PoseSample, ReplyOf, RequestBody, RequestType, ResumeState, WelcomeMessage } from '../../protocol/index.js';
+import type { DrainMessage, HelloMessage, RequestError, Message, PoseSample, ReplyOf, RequestBody, RequestType, ResumeState, WelcomeMessage } from '../../protocol/index.js';
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { NodeCandidate } from '../placement/locator.js';
 import { LinkMonitor, type LinkMonitorOptions } from './LinkMonitor.js';
+import { openVideo } from './openVideo.js';
 import { NodeConnection } from './NodeConnection.js';
 import type { RttSummary } from './RttStats.js';
 import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
@@ -31,6 +32,8 @@ export type NodeLinkEvents = {
   drain: [message: DrainMessage];
   /** pose/predict moved onto WebRTC data channels or back onto ws. */
   transport: [kind: 'ws' | 'webrtc', why: string];
+  /** The node's video track stopped (its encoder died). */
+  videolost: [error: RequestError];
 };
 
 export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
@@ -65,6 +68,7 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
     this.#monitor.on('lost', (why) => this.#lost(why));
     conn.on('close', (code, reason) => this.#lost(`socket closed (${code}${reason ? ` ${reason}` : ''})`));
     conn.on('transport', (kind, why) => this.safeEmit('transport', kind, why));
+    conn.on('videolost', (error) => this.safeEmit('videolost', error));
     conn.on('drain', (message) => {
       this.draining = true;
       this.safeEmit('drain', message);
@@ -135,6 +139,11 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
   /** One round trip, ms (probing). */
   ping(timeoutMs: number): Promise<number> {
     return this.#conn.ping(timeoutMs);
+  }
+
+  /** This node's H.264 track (client-sdk/link/openVideo.ts). */
+  openVideo(timeoutMs: number): Promise<MediaStreamTrack> {
+    return openVideo(this.#conn, timeoutMs);
   }
 
   sendPose(pose: PoseSample): void {

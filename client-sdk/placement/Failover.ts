@@ -14,7 +14,7 @@
  * warming nodes, the per-node backoff and the warm cloud standby are `Placement`'s; requests that
  * outlive a node are the `RequestRouter`'s, which this machine points at the active link.
  */
-import { Logger, type PoseSample, type Tensor } from '../../protocol/index.js';
+import { ErrorCode, Logger, RequestError, type PoseSample, type Tensor } from '../../protocol/index.js';
 import { Backoff } from '../link/Backoff.js';
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { NodeLink } from '../link/NodeLink.js';
@@ -57,6 +57,7 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     this.#placement.on('drain', (link, reason) => this.#drained(link, reason));
     this.#placement.on('standby', () => this.#updateGrace());
     this.#placement.on('transport', (link, kind, why) => link === this.#active && this.safeEmit('transport', kind, why));
+    this.#placement.on('videolost', (link, error) => link === this.#active && this.safeEmit('videolost', error));
   }
 
   get state(): FailoverState {
@@ -97,6 +98,15 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
   ping(timeoutMs: number): Promise<number> {
     if (!this.#active) return Promise.reject(new ConnectError(ConnectErrorCode.NO_NODE, 'no node to ping: the session answers locally'));
     return this.#active.ping(timeoutMs);
+  }
+
+  /**
+   * The active node's video track. It is that node's: after a `tier` event (another node took
+   * over) the app opens the new node's track, and renders jpeg meanwhile.
+   */
+  openVideo(timeoutMs: number): Promise<MediaStreamTrack> {
+    if (!this.#active) return Promise.reject(new RequestError(ErrorCode.VIDEO_UNAVAILABLE, 'no node to send video: the session answers locally'));
+    return this.#active.openVideo(timeoutMs);
   }
 
   get nodeInfo(): NodeInfo | undefined {

@@ -4,7 +4,7 @@
  * `Failover` decides *when* to move; this object answers *where to*, and forwards what happens
  * to every link it opened as its own typed events.
  */
-import { Logger } from '../../protocol/index.js';
+import { Logger, type RequestError } from '../../protocol/index.js';
 import { Backoff, BackoffTable } from '../link/Backoff.js';
 import { NodeLink } from '../link/NodeLink.js';
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
@@ -22,6 +22,7 @@ export type PlacementEvents = {
   overbudget: [link: NodeLink, rttMs: number];
   drain: [link: NodeLink, reason: string];
   transport: [link: NodeLink, kind: 'ws' | 'webrtc', why: string];
+  videolost: [link: NodeLink, error: RequestError];
   /** The standby appeared or went away. */
   standby: [link: NodeLink | undefined];
 };
@@ -233,6 +234,7 @@ export class Placement extends EnhancedEventEmitter<PlacementEvents> {
     this.#links.add(link);
     link.on('rtt', (rttMs) => this.safeEmit('rtt', link, rttMs));
     link.on('transport', (kind, why) => this.safeEmit('transport', link, kind, why));
+    link.on('videolost', (error) => this.safeEmit('videolost', link, error));
     link.on('overbudget', (rttMs) => this.safeEmit('overbudget', link, rttMs));
     link.on('lost', (why) => {
       this.#links.delete(link);

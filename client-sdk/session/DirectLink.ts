@@ -4,6 +4,7 @@
  */
 import { CloseCode, type PoseSample, type Tensor } from '../../protocol/index.js';
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
+import { openVideo } from '../link/openVideo.js';
 import { LinkMonitor } from '../link/LinkMonitor.js';
 import type { NodeConnection } from '../link/NodeConnection.js';
 import type { RttSummary } from '../link/RttStats.js';
@@ -29,10 +30,15 @@ export class DirectLink extends EnhancedEventEmitter<SessionEvents> implements S
     connection.on('drain', (message) => this.safeEmit('drain', message.reason));
     connection.on('nodeerror', (error) => this.safeEmit('error', error));
     connection.on('transport', (kind, why) => this.safeEmit('transport', kind, why));
+    connection.on('videolost', (error) => this.safeEmit('videolost', error));
     connection.on('close', () => {
       this.#monitor.stop();
       this.safeEmit('close');
     });
+  }
+
+  openVideo(timeoutMs: number): Promise<MediaStreamTrack> {
+    return openVideo(this.#connection, timeoutMs);
   }
 
   get node(): SessionBackend['node'] {

@@ -41,6 +41,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     backend.on('drain', (reason) => this.safeEmit('drain', reason));
     backend.on('error', (error) => this.safeEmit('error', error));
     backend.on('transport', (kind, why) => this.safeEmit('transport', kind, why));
+    backend.on('videolost', (error) => this.safeEmit('videolost', error));
     backend.on('close', () => this.close());
   }
   /** Where calls go now: the node's tier, or `local` while no node answers. */
@@ -113,6 +114,19 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     const frame = await this.#backend.render(request, this.#deadline());
     this.safeEmit('frame', frame);
     return frame;
+  }
+
+  /**
+   * The node's rendered frames as an H.264 WebRTC video track (browsers): put it in a `<video>`
+   * (`new MediaStream([track])`), then `render({ codec: 'h264', … })` sends each frame on the
+   * track and resolves with its pose and `rtpTimestamp`, which `VideoFramePoses` matches to the
+   * decoded frame. Rejects with a RequestError VIDEO_UNAVAILABLE (render jpeg instead) when the
+   * node has no video, the session stayed on ws, or the platform decodes no H.264 (Node).
+   * It is the current node's track: after a `tier` event, open it again.
+   */
+  openVideo({ timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<MediaStreamTrack> {
+    this.#assertOpen();
+    return this.#backend.openVideo(timeoutMs);
   }
 
   /** Uploads a glTF binary scene that later `render` calls draw. */

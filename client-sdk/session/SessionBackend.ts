@@ -3,7 +3,7 @@
  * failover machine (`Failover`, from `openSession`). The app sees only `Session`; the backend
  * decides where each call runs. Also the shapes every call returns.
  */
-import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, PredictionFallback, Tensor, WelcomeMessage } from '../../protocol/index.js';
+import type { CameraParams, Codec, Device, Eye, FrameMessage, NodeTier, PoseSample, PredictionFallback, RequestError, Tensor, WelcomeMessage } from '../../protocol/index.js';
 import type { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { RttSummary } from '../link/RttStats.js';
 import type { SessionMemory } from './SessionMemory.js';
@@ -51,6 +51,8 @@ export type SessionEvents = {
   error: [error: Error];
   /** pose/predict moved onto WebRTC data channels or back onto ws (the `transport` option), and why. */
   transport: [kind: 'ws' | 'webrtc', why: string];
+  /** The node's video track stopped (its encoder died, code ENCODER_DIED): render jpeg, or `openVideo()` again. */
+  videolost: [error: RequestError];
   close: [];
 };
 
@@ -78,6 +80,8 @@ export interface SessionBackend extends EnhancedEventEmitter<SessionEvents> {
   ping(timeoutMs: number): Promise<number>;
   /** The `welcome` of the node doing the work now. */
   readonly nodeInfo: NodeInfo | undefined;
+  /** The H.264 track of the node doing the work now (client-sdk/link/openVideo.ts). */
+  openVideo(timeoutMs: number): Promise<MediaStreamTrack>;
   close(): void;
 }
 

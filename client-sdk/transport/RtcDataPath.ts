@@ -6,7 +6,18 @@
  * channels are not open (before the upgrade, after ICE fails, after the edge's worker died).
  * Browser-safe: the peer implementation is injected (RtcPeer.ts).
  */
-import { RTC_CLIENT_STREAM_MIN, answerSdp, dtlsParametersFromSdp, type ReplyOf, type RequestBody } from '../../protocol/index.js';
+import {
+  ErrorCode,
+  RTC_CLIENT_STREAM_MIN,
+  RequestError,
+  answerSdp,
+  dataMid,
+  dtlsParametersFromSdp,
+  videoOfferSdp,
+  type ReplyOf,
+  type RequestBody,
+  type RtcTransportParameters,
+} from '../../protocol/index.js';
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { RtcChannelLike, RtcPeerFactory, RtcPeerLike } from './RtcPeer.js';
 
@@ -18,12 +29,17 @@ export type RtcDataPathEvents = {
 
 /** What the upgrade needs from a connection: signalling requests on its socket. */
 export interface RtcSignaller {
-  request<T extends 'rtcOpen' | 'rtcConnect' | 'rtcProduceData' | 'rtcConsumeData'>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>>;
+  request<T extends 'rtcOpen' | 'rtcConnect' | 'rtcProduceData' | 'rtcConsumeData' | 'rtcConsumeVideo'>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>>;
 }
 
 export class RtcDataPath extends EnhancedEventEmitter<RtcDataPathEvents> {
   readonly #peer: RtcPeerLike;
   readonly #poses: RtcChannelLike;
+  /** What the video offer is built from: the edge transport and our data section's id. */
+  readonly #transport: RtcTransportParameters;
+  readonly #dataMid: string;
+  #sdpVersion = 1;
+  #video: Promise<MediaStreamTrack> | undefined;
   #closed = false;
   /** Messages sent and received on the channels (diagnostics, tests). */
   sent = 0;
@@ -46,17 +62,20 @@ export class RtcDataPath extends EnhancedEventEmitter<RtcDataPathEvents> {
       const s = consumer.sctpStreamParameters;
       const predictions = peer.channel('predictions', { id: s.streamId, ordered: s.ordered !== false, ...(s.maxRetransmits !== undefined ? { maxRetransmits: s.maxRetransmits } : {}) });
       await Promise.all([opened(poses, timeoutMs), opened(predictions, timeoutMs)]);
-      return new RtcDataPath(peer, poses, predictions);
+      const { t: _t, id: _id, ...parameters } = transport;
+      return new RtcDataPath(peer, poses, predictions, parameters, dataMid(offer));
     } catch (err) {
       peer.close();
       throw err;
     }
   }
 
-  private constructor(peer: RtcPeerLike, poses: RtcChannelLike, predictions: RtcChannelLike) {
+  private constructor(peer: RtcPeerLike, poses: RtcChannelLike, predictions: RtcChannelLike, transport: RtcTransportParameters, mid: string) {
     super();
     this.#peer = peer;
     this.#poses = poses;
+    this.#transport = transport;
+    this.#dataMid = mid;
     predictions.onMessage((bytes) => {
       this.received++;
       this.safeEmit('message', bytes);
@@ -74,6 +93,22 @@ export class RtcDataPath extends EnhancedEventEmitter<RtcDataPathEvents> {
     if (this.#closed || !this.#poses.send(bytes)) return false;
     this.sent++;
     return true;
+  }
+
+  /**
+   * Adds the edge's H.264 track to this connection (`rtcConsumeVideo`, then the edge's offer
+   * answered by the peer) and resolves with it; once per path, later calls get the same track.
+   * Rejects VIDEO_UNAVAILABLE where the peer cannot receive video (Node: no H.264 decoder).
+   */
+  openVideo(signal: RtcSignaller, timeoutMs: number): Promise<MediaStreamTrack> {
+    this.#video ??= (async () => {
+      const receive = this.#peer.receiveVideo;
+      if (!receive) throw new RequestError(ErrorCode.VIDEO_UNAVAILABLE, 'this WebRTC peer decodes no H.264 (Node): render jpeg frames over ws');
+      const { t: _t, id: _id, ...video } = await signal.request<'rtcConsumeVideo'>({ t: 'rtcConsumeVideo' }, timeoutMs);
+      return receive.call(this.#peer, videoOfferSdp(this.#transport, this.#dataMid, video, ++this.#sdpVersion), timeoutMs);
+    })();
+    this.#video.catch(() => (this.#video = undefined));
+    return this.#video;
   }
 
   close(): void {

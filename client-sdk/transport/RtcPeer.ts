@@ -28,6 +28,11 @@ export interface RtcPeerLike {
   answer(sdp: string): Promise<void>;
   /** ICE or DTLS failed, or the connection dropped for good. */
   onFailed(cb: () => void): void;
+  /**
+   * Answers the edge's offer that adds its video track (protocol/webrtcSdp.ts videoOfferSdp) and
+   * resolves with the track. Absent where the platform decodes no H.264 (Node peers).
+   */
+  receiveVideo?(offerSdp: string, timeoutMs: number): Promise<MediaStreamTrack>;
   close(): void;
 }
 
@@ -109,14 +114,22 @@ interface BrowserPeerConnection {
     close(): void;
   };
   createOffer(): Promise<{ type: string; sdp?: string }>;
+  createAnswer(): Promise<{ type: string; sdp?: string }>;
   setLocalDescription(d: { type: string; sdp?: string }): Promise<void>;
-  setRemoteDescription(d: { type: 'answer'; sdp: string }): Promise<void>;
+  setRemoteDescription(d: { type: 'answer' | 'offer'; sdp: string }): Promise<void>;
   readonly localDescription: { sdp: string } | null;
   readonly iceGatheringState: string;
   readonly connectionState: string;
   addEventListener(type: 'icegatheringstatechange' | 'connectionstatechange', cb: () => void): void;
+  addEventListener(type: 'track', cb: (event: { track: MediaStreamTrack; receiver: LowLatencyReceiver }) => void): void;
   close(): void;
 }
+/** Receiver knobs that trade smoothness for latency (Chromium: both; the standard: jitterBufferTarget). */
+interface LowLatencyReceiver {
+  jitterBufferTarget?: number | null;
+  playoutDelayHint?: number;
+}
+
 export type BrowserPeerConnectionConstructor = new (config: { iceServers: []; bundlePolicy: 'max-bundle' }) => BrowserPeerConnection;
 
 export function browserPeers(RTCPeerConnection: BrowserPeerConnectionConstructor): RtcPeerFactory {
@@ -151,6 +164,19 @@ export function browserPeers(RTCPeerConnection: BrowserPeerConnectionConstructor
       },
       answer: (sdp) => pc.setRemoteDescription({ type: 'answer', sdp }),
       onFailed: (cb) => void failed.push(cb),
+      async receiveVideo(offerSdp, ms) {
+        const track = new Promise<MediaStreamTrack>((resolve) =>
+          pc.addEventListener('track', ({ track, receiver }) => {
+            // a frame shown late is worse than a frame shown once: no smoothing buffer
+            if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = 0;
+            if ('playoutDelayHint' in receiver) receiver.playoutDelayHint = 0;
+            resolve(track);
+          }),
+        );
+        await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+        await pc.setLocalDescription(await pc.createAnswer());
+        return timeout(track, ms, 'the video track');
+      },
       close: () => pc.close(),
     };
   };

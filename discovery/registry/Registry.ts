@@ -60,7 +60,7 @@ export interface Eligibility {
   /** Always: a node must have free capacity. */
 }
 
-export const CAPABILITY_BITS: Record<Capability, number> = { predict: 1, infer: 2, render: 4, webrtc: 8 };
+export const CAPABILITY_BITS: Record<Capability, number> = { predict: 1, infer: 2, render: 4, webrtc: 8, video: 16 };
 export function capabilityMask(caps: readonly Capability[]): number {
   return caps.reduce((mask, cap) => mask | CAPABILITY_BITS[cap], 0);
 }

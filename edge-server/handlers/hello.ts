@@ -45,5 +45,7 @@ function capabilities(node: NodeContext): Capability[] {
   if (node.inference) caps.push('infer');
   if (node.renderer) caps.push('render');
   if (node.rtc) caps.push('webrtc');
+  // video needs WebRTC, ffmpeg and frames to encode
+  if (node.rtc && node.renderer && !(node.rtc.video instanceof Error)) caps.push('video');
   return caps;
 }

@@ -20,9 +20,9 @@ import { ping } from './ping.js';
 import { pose } from './pose.js';
 import { predict } from './predict.js';
 import { render } from './render.js';
-import { rtcConnect, rtcConsumeData, rtcOpen, rtcProduceData } from './rtc.js';
+import { rtcConnect, rtcConsumeData, rtcConsumeVideo, rtcOpen, rtcProduceData } from './rtc.js';
 import { scene } from './scene.js';
 
-export const handlers: HandlerTable = { hello, ping, pose, predict, infer, render, scene, bye, rtcOpen, rtcConnect, rtcProduceData, rtcConsumeData };
+export const handlers: HandlerTable = { hello, ping, pose, predict, infer, render, scene, bye, rtcOpen, rtcConnect, rtcProduceData, rtcConsumeData, rtcConsumeVideo };
 
 export type { Handler, HandlerContext, HandlerTable, NodeContext } from './context.js';

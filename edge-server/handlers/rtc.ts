@@ -7,7 +7,7 @@
 import { ErrorCode, RequestError } from '../../protocol/index.js';
 import type { Handler } from './context.js';
 
-type RtcRequestType = 'rtcOpen' | 'rtcConnect' | 'rtcProduceData' | 'rtcConsumeData';
+type RtcRequestType = 'rtcOpen' | 'rtcConnect' | 'rtcProduceData' | 'rtcConsumeData' | 'rtcConsumeVideo';
 
 function serve<K extends RtcRequestType>(): Handler<K> {
   return (message, ctx) => {
@@ -21,3 +21,4 @@ export const rtcOpen = serve<'rtcOpen'>();
 export const rtcConnect = serve<'rtcConnect'>();
 export const rtcProduceData = serve<'rtcProduceData'>();
 export const rtcConsumeData = serve<'rtcConsumeData'>();
+export const rtcConsumeVideo = serve<'rtcConsumeVideo'>();

@@ -91,11 +91,12 @@ export class WebGpuRenderEngine implements RenderEngine {
     const { result: px, queueMs } = await this.#queue.schedule(sessionId, () =>
       this.#stereo.render(scene, pose, camera, request.eye),
     );
-    const encoded = await encodeFrame(px.pixels, px.width, px.height, px.order, request.codec, {
+    // h264: the session's video sender encodes; it takes the RGBA pixels, which never go on the socket
+    const encoded = await encodeFrame(px.pixels, px.width, px.height, px.order, request.codec === 'h264' ? 'raw' : request.codec, {
       ...this.#encode,
       ...(request.quality !== undefined ? { quality: request.quality } : {}),
     });
-    if (encoded.data.byteLength > this.#maxFrameBytes) {
+    if (request.codec !== 'h264' && encoded.data.byteLength > this.#maxFrameBytes) {
       throw new RequestError(ErrorCode.TOO_LARGE, `encoded frame of ${encoded.data.byteLength} bytes is over the ${this.#maxFrameBytes}-byte limit; lower quality or size`);
     }
     this.#frames++;

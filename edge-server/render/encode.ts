@@ -56,6 +56,7 @@ export async function encodeFrame(
   if (pixels.byteLength !== width * height * 4) {
     throw new RangeError(`frame has ${pixels.byteLength} bytes, expected ${width}×${height}×4`);
   }
+  if (codec === 'h264') throw new TypeError("h264 frames are encoded by the session's video sender (edge-server/webrtc/video), not here");
   if (order === 'bgra') swapRedBlue(pixels);
   let data: Uint8Array;
   if (codec === 'raw') {

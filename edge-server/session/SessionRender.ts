@@ -21,10 +21,20 @@ export interface RenderOutput {
   heavy<T>(job: () => Promise<T>): Promise<T>;
   /** Render and encode times, for `/metrics`. */
   timings(renderMs: number, encodeMs: number): void;
+  /** The session's WebRTC video track (codec h264), when it has one. */
+  video(): VideoTrackInput | undefined;
+}
+
+/** Where `h264` frames go: VideoSender (edge-server/webrtc/video). */
+export interface VideoTrackInput {
+  /** Encodes RGBA pixels; resolves with the RTP timestamp they went out with. */
+  push(rgba: Uint8Array, width: number, height: number): Promise<number>;
 }
 
 /** What a frame will weigh on the wire, roughly: raw RGBA, or a JPEG/WebP at ~1 byte a pixel pair. */
 function frameBytesEstimate(request: RenderMessage): number {
+  // an h264 frame's answer is its pose and timestamp; the pixels go on the video track
+  if (request.codec === 'h264') return 256;
   const pixels = request.camera.width * request.camera.height * (request.eye === 'both' ? 2 : 1);
   return request.codec === 'raw' ? pixels * 4 : pixels / 2;
 }
@@ -89,7 +99,17 @@ export class SessionRender {
         throw new RequestError(ErrorCode.SLOW_CONSUMER, `frame skipped: ${this.#out.bufferedAmount} bytes still queued to this client`);
       }
       const scene = this.#scene && !request.scene ? { ...request, scene: this.#scene } : request;
+      const video = request.codec === 'h264' ? this.#out.video() : undefined;
+      if (request.codec === 'h264' && !video) {
+        throw new RequestError(ErrorCode.VIDEO_UNAVAILABLE, 'this session has no video track: send rtcConsumeVideo first, or render jpeg');
+      }
       const frame = await this.#out.heavy(() => this.#renderer.render(this.#sessionId, scene));
+      if (video) {
+        const renderedAt = performance.now();
+        const rtpTimestamp = await video.push(frame.data, frame.width, frame.height);
+        frame.timings.encodeMs = performance.now() - renderedAt;
+        Object.assign(frame, { data: new Uint8Array(0), rtpTimestamp, renderedAt });
+      }
       this.#out.timings(frame.timings.renderMs + frame.timings.readbackMs, frame.timings.encodeMs);
       // a client that does not read its socket gets no more frames piling up in our memory
       if (this.#out.bufferedAmount > this.#maxBufferedBytes) {

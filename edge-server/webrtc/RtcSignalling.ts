@@ -8,19 +8,21 @@
 import { ErrorCode, RequestError } from '../../protocol/errors.js';
 import type { AckMessage } from '../../protocol/messages.js';
 import type { RtcEdgeChannel, RtcMessageOf } from '../../protocol/webrtc.js';
+import type { RtcVideoMessageOf } from '../../protocol/webrtcVideo.js';
+import { VideoSender } from './video/VideoSender.js';
 import { TokenBucket } from '../TokenBucket.js';
 import type { RtcTransport } from './RtcTransport.js';
 import type { WorkerPool } from './WorkerPool.js';
 
 /** The signalling requests a client sends (decoded and schema-checked by the session's codec). */
-export type RtcRequest = RtcMessageOf<'rtcOpen' | 'rtcConnect' | 'rtcProduceData' | 'rtcConsumeData'>;
+export type RtcRequest = RtcMessageOf<'rtcOpen' | 'rtcConnect' | 'rtcProduceData' | 'rtcConsumeData'> | RtcVideoMessageOf<'rtcConsumeVideo'>;
 
-export type RtcAnswer = RtcMessageOf<'rtcTransport'> | RtcMessageOf<'rtcDataConsumer'> | AckMessage;
+export type RtcAnswer = RtcMessageOf<'rtcTransport'> | RtcMessageOf<'rtcDataConsumer'> | RtcVideoMessageOf<'rtcVideo'> | AckMessage;
 
 export interface RtcSignallingHost {
   readonly sessionId: string;
-  /** Sends a notice that answers no request (`rtcLost`) on the session socket. */
-  notify(message: RtcMessageOf<'rtcLost'>): void;
+  /** Sends a notice that answers no request (`rtcLost`, `rtcVideoLost`) on the session socket. */
+  notify(message: RtcMessageOf<'rtcLost'> | RtcVideoMessageOf<'rtcVideoLost'>): void;
   /** A wire message from a client data channel: handle it as one from the socket. */
   receive(data: Buffer): void;
 }
@@ -39,6 +41,7 @@ export class RtcSignalling {
   readonly #host: RtcSignallingHost;
   readonly #opens: TokenBucket;
   #transport: RtcTransport | undefined;
+  #video: VideoSender | undefined;
   #closed = false;
 
   constructor(pool: WorkerPool, host: RtcSignallingHost, options: RtcSignallingOptions = {}) {
@@ -49,6 +52,11 @@ export class RtcSignalling {
 
   get transport(): RtcTransport | undefined {
     return this.#transport;
+  }
+
+  /** The session's video track, once `rtcConsumeVideo` set it up (and until it stops). */
+  get video(): VideoSender | undefined {
+    return this.#video;
   }
 
   /**
@@ -71,6 +79,8 @@ export class RtcSignalling {
         const sctpStreamParameters = await this.#current().consumeData(message.channel);
         return { t: 'rtcDataConsumer', id: message.id, channel: message.channel, sctpStreamParameters };
       }
+      case 'rtcConsumeVideo':
+        return this.#consumeVideo(message);
     }
   }
 
@@ -81,6 +91,8 @@ export class RtcSignalling {
 
   close(): void {
     this.#closed = true;
+    this.#video?.close();
+    this.#video = undefined;
     this.#transport?.close();
     this.#transport = undefined;
   }
@@ -102,6 +114,38 @@ export class RtcSignalling {
       this.#host.notify({ t: 'rtcLost', code: error.code, reason: error.message.slice(0, 256), retryAfterMs: this.#pool.options.respawnDelayMs });
     });
     return { t: 'rtcTransport', id: message.id, ...transport.info() };
+  }
+
+  async #consumeVideo(message: RtcVideoMessageOf<'rtcConsumeVideo'>): Promise<RtcVideoMessageOf<'rtcVideo'>> {
+    const transport = this.#current();
+    const video = this.#pool.video;
+    if (video instanceof Error) throw video;
+    const options = this.#pool.options.video;
+    if (!options) throw new RequestError(ErrorCode.VIDEO_UNAVAILABLE, 'video is off on this node');
+    if (this.#video && !this.#video.closed) throw new RequestError(ErrorCode.BAD_REQUEST, 'this transport already has a video track');
+    const router = this.#pool.routerOf(transport);
+    if (!router) throw new RequestError(ErrorCode.TRANSPORT_LOST, 'the transport has no live media worker; send rtcOpen');
+    if (this.#pool.videoTracks >= options.maxTracks) throw new RequestError(ErrorCode.BUSY, `this node encodes ${options.maxTracks} video tracks already; render jpeg`);
+    // counted from now: concurrent requests cannot all pass the check above while one awaits
+    this.#pool.videoTracks++;
+    let sender: VideoSender;
+    try {
+      sender = await VideoSender.create(router, transport, { ...options, ffmpegPath: video.ffmpeg.path }, video.encoder);
+    } catch (err) {
+      this.#pool.videoTracks--;
+      throw err;
+    }
+    sender.once('close', () => this.#pool.videoTracks--);
+    if (this.#closed || this.#transport !== transport || transport.closed) {
+      sender.close();
+      throw new RequestError(ErrorCode.TRANSPORT_LOST, 'the transport closed while the video track was being set up');
+    }
+    this.#video = sender;
+    sender.on('lost', (error) => this.#host.notify({ t: 'rtcVideoLost', code: error.code, reason: error.message.slice(0, 256) }));
+    sender.once('close', () => {
+      if (this.#video === sender) this.#video = undefined;
+    });
+    return { t: 'rtcVideo', id: message.id, ...sender.parameters() };
   }
 
   #current(): RtcTransport {

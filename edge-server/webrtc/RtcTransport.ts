@@ -190,6 +190,23 @@ export class RtcTransport extends EnhancedEventEmitter<RtcTransportEvents> {
     }
   }
 
+  /** A video consumer on this transport for `producerId` (VideoSender), stamped with `mid`. */
+  async consumeVideo(producerId: string, rtpCapabilities: types.RtpCapabilities, mid: string): Promise<types.Consumer> {
+    this.#assertOpen();
+    try {
+      return await this.#webRtc.consume({ producerId, rtpCapabilities, mid, paused: false });
+    } catch (err) {
+      throw rejected('consume(video)', err);
+    }
+  }
+
+  /** The send-side bandwidth estimate (transport-cc), bit/s; absent before the receiver's first feedback. */
+  async estimate(): Promise<{ availableOutgoingBitrate?: number }> {
+    this.#assertOpen();
+    const [stats] = await this.#webRtc.getStats();
+    return stats?.availableOutgoingBitrate !== undefined ? { availableOutgoingBitrate: stats.availableOutgoingBitrate } : {};
+  }
+
   /** @internal The pool calls this when the worker under the transport died. */
   lose(error: RequestError): void {
     if (this.#closed) return;

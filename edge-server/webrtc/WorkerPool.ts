@@ -19,6 +19,8 @@ import { Logger } from '../../protocol/Logger.js';
 import { RtcTransport } from './RtcTransport.js';
 import { ROUTER_MEDIA_CODECS, SCTP_STREAMS, resolveWebRtcOptions, type ResolvedWebRtcOptions, type WebRtcOptions } from './options.js';
 import { loadMediasoup } from './workerBin.js';
+import { probeFfmpeg, type FfmpegInfo } from './video/ffmpegProbe.js';
+import type { H264EncoderName } from './video/H264Encoder.js';
 
 const logger = new Logger('webrtc:pool');
 
@@ -49,7 +51,11 @@ export class WorkerPool extends EnhancedEventEmitter<WorkerPoolEvents> {
   readonly #slots = new Set<Slot>();
   /** Replacements being started, so createTransport can wait for one. */
   readonly #starting = new Set<Promise<Slot | undefined>>();
+  /** The encoder video tracks use, or why the node sends no video (VIDEO_UNAVAILABLE). */
+  #video: { ffmpeg: FfmpegInfo; encoder: H264EncoderName } | RequestError = new RequestError(ErrorCode.VIDEO_UNAVAILABLE, 'video is off on this node (webrtc.video: false)');
   #deathsInARow = 0;
+  /** Video tracks running on this node (RtcSignalling counts them against video.maxTracks). */
+  videoTracks = 0;
   #closed = false;
 
   /** Starts `options.workers` workers; rejects (MediasoupUnavailableError) when mediasoup is missing. */
@@ -57,7 +63,7 @@ export class WorkerPool extends EnhancedEventEmitter<WorkerPoolEvents> {
     const resolved = resolveWebRtcOptions(options);
     const pool = new WorkerPool(await loadMediasoup(), resolved);
     try {
-      await Promise.all(Array.from({ length: resolved.workers }, () => pool.#start()));
+      await Promise.all([...Array.from({ length: resolved.workers }, () => pool.#start()), pool.#probeVideo()]);
     } catch (err) {
       pool.close();
       throw err;
@@ -77,6 +83,26 @@ export class WorkerPool extends EnhancedEventEmitter<WorkerPoolEvents> {
 
   get workers(): WorkerInfo[] {
     return [...this.#slots].map((s) => ({ pid: s.worker.pid, transports: s.transports.size }));
+  }
+
+  /** The H.264 encoder video tracks use, or the RequestError (VIDEO_UNAVAILABLE) saying why there is none. */
+  get video(): { ffmpeg: FfmpegInfo; encoder: H264EncoderName } | RequestError {
+    return this.#video;
+  }
+
+  /** Finds ffmpeg once at start: the `video` capability is advertised only when it is there. */
+  async #probeVideo(): Promise<void> {
+    const options = this.options.video;
+    if (!options) return;
+    try {
+      const ffmpeg = await probeFfmpeg(options.ffmpegPath);
+      const encoder = options.allowNvenc && ffmpeg.encoders.has('h264_nvenc') ? 'h264_nvenc' : 'libx264';
+      if (!ffmpeg.encoders.has(encoder)) throw new RequestError(ErrorCode.VIDEO_UNAVAILABLE, `${ffmpeg.path} lacks ${encoder}; install Debian's ffmpeg (scripts/install-ffmpeg.sh)`);
+      this.#video = { ffmpeg, encoder };
+    } catch (err) {
+      this.#video = err instanceof RequestError ? err : new RequestError(ErrorCode.VIDEO_UNAVAILABLE, String(err));
+      logger.warn(`no video over WebRTC: ${this.#video.message}`);
+    }
   }
 
   /** The router of the worker serving `transport` (for media producers added later). */

@@ -4,6 +4,7 @@
 import os from 'node:os';
 import type { types } from 'mediasoup';
 import { RTC_MAX_SCTP_STREAMS } from '../../protocol/webrtc.js';
+import { resolveVideoOptions, type ResolvedVideoOptions, type VideoOptions } from './video/videoOptions.js';
 
 export interface ListenIp {
   /** Address the worker binds (e.g. '0.0.0.0' or an interface address). */
@@ -45,10 +46,15 @@ export interface WebRtcOptions {
   workerWaitTimeoutMs?: number;
   /** mediasoup worker log level, default 'warn'. */
   logLevel?: types.WorkerLogLevel;
+  /**
+   * H.264 video tracks (edge-server/webrtc/video), default on when ffmpeg is installed; `false`
+   * turns video off (sessions keep JPEG over ws).
+   */
+  video?: VideoOptions | false;
 }
 
-export type ResolvedWebRtcOptions = Required<Omit<WebRtcOptions, 'dtlsCertificateFile' | 'dtlsPrivateKeyFile'>> &
-  Pick<WebRtcOptions, 'dtlsCertificateFile' | 'dtlsPrivateKeyFile'>;
+export type ResolvedWebRtcOptions = Required<Omit<WebRtcOptions, 'dtlsCertificateFile' | 'dtlsPrivateKeyFile' | 'video'>> &
+  Pick<WebRtcOptions, 'dtlsCertificateFile' | 'dtlsPrivateKeyFile'> & { video: ResolvedVideoOptions | false };
 
 function positiveInt(value: unknown, path: string, max = Number.MAX_SAFE_INTEGER): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
@@ -73,6 +79,7 @@ export function resolveWebRtcOptions(options: WebRtcOptions = {}): ResolvedWebRt
     maxRespawnDelayMs: options.maxRespawnDelayMs ?? 10_000,
     workerWaitTimeoutMs: options.workerWaitTimeoutMs ?? 10_000,
     logLevel: options.logLevel ?? 'warn',
+    video: options.video === false ? false : resolveVideoOptions(options.video),
   };
   positiveInt(resolved.workers, 'webrtc.workers', 256);
   positiveInt(resolved.rtcMinPort, 'webrtc.rtcMinPort', 65535);

@@ -64,4 +64,17 @@ export const examples: { [T in MessageType]: Extract<Message, { t: T }> } = {
   rtcConsumeData: { t: 'rtcConsumeData', id: 14, channel: 'predictions' },
   rtcDataConsumer: { t: 'rtcDataConsumer', id: 14, channel: 'predictions', sctpStreamParameters: { streamId: 0, ordered: false, maxRetransmits: 0 } },
   rtcLost: { t: 'rtcLost', code: 'TRANSPORT_LOST', reason: 'worker died', retryAfterMs: 100 },
+  rtcConsumeVideo: { t: 'rtcConsumeVideo', id: 15 },
+  rtcVideo: {
+    t: 'rtcVideo',
+    id: 15,
+    mid: 'v0',
+    payloadType: 101,
+    ssrc: 123456789,
+    cname: 'edge',
+    fmtp: 'packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1',
+    rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'transport-cc' }],
+    headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', id: 1 }],
+  },
+  rtcVideoLost: { t: 'rtcVideoLost', code: 'ENCODER_DIED', reason: 'ffmpeg exited with code 1' },
 };

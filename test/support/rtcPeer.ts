@@ -8,12 +8,13 @@ import type { DataChannel, PeerConnection } from 'node-datachannel';
 import { ErrorCode, ProtocolError, decode, encode, validate, type AckMessage, type PredictionMessage } from '../../protocol/index.js';
 import { RTC_CLIENT_STREAM_MIN, type RtcDtlsParameters, type RtcIceCandidate, type RtcMessageOf, type RtcMessageType } from '../../protocol/webrtc.js';
 import { answerSdp, dtlsParametersFromSdp } from '../../protocol/webrtcSdp.js';
+import type { RtcVideoMessageOf, RtcVideoMessageType } from '../../protocol/webrtcVideo.js';
 import { RtcSignalling, type RtcRequest } from '../../edge-server/webrtc/RtcSignalling.js';
 import type { WorkerPool } from '../../edge-server/webrtc/WorkerPool.js';
 import { withTimeout } from './wait.js';
 
-type Answer = RtcMessageOf<RtcMessageType> | AckMessage;
-const RTC_REQUESTS = new Set(['rtcOpen', 'rtcConnect', 'rtcProduceData', 'rtcConsumeData']);
+type Answer = RtcMessageOf<RtcMessageType> | RtcVideoMessageOf<RtcVideoMessageType> | AckMessage;
+const RTC_REQUESTS = new Set(['rtcOpen', 'rtcConnect', 'rtcProduceData', 'rtcConsumeData', 'rtcConsumeVideo']);
 
 export interface TestSession {
   signalling: RtcSignalling;
