@@ -98,7 +98,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
             return ws.bufferedAmount;
           },
           canTake: (bytes) => guard.canTake(bytes),
-          heavy: (job) => guard.heavy(job),
+          heavy: (kind, job) => guard.heavy(kind, job),
           timings: (renderMs, encodeMs) => {
             node.metrics.stage('render', renderMs);
             node.metrics.stage('encode', encodeMs);

@@ -1,6 +1,9 @@
 /** `edge-offload edge`: run a node until SIGINT/SIGTERM, then drain its clients and stop. */
 import { EdgeServer } from '../../edge-server/index.js';
 import { loadInference, type LoadedInference } from '../../edge-server/inference/index.js';
+import { defaultHeavyWorkers, HeavyPool } from '../../edge-server/offload/index.js';
+import { resolveBackendChoice } from '../../edge-server/render/backendChoice.js';
+import type { GpuOptions } from '../../edge-server/render/gpu.js';
 import { NODE_TIERS, type NodeTier } from '../../protocol/index.js';
 import { importOptional, OptionalPackageError } from '../../protocol/server/optionalPackages.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
@@ -82,20 +85,33 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   // serves the baseline predictors when this fails, but not when @tensorflow/tfjs is not installed:
   // that is a setup mistake the operator fixes with one command (or --no-inference)
   let inference: LoadedInference | undefined;
+  const modelDir = stringFlag(args.values.models);
   if (!args.values['no-inference']) {
     const log = (message: string) => console.log(JSON.stringify({ event: 'inference', message }));
     try {
-      const modelDir = stringFlag(args.values.models);
       inference = await loadInference({ log, ...(modelDir ? { modelDir } : {}) });
     } catch (err) {
       if (err instanceof OptionalPackageError) throw err;
       log(`inference unavailable: ${(err as Error).message}`);
     }
   }
+  // render and infer run in worker threads (predict stays on the event loop: it is cheap and the
+  // latency every session feels); --heavy-workers 0 keeps them in this thread
+  const render = args.values.render === true;
+  const gpu = gpuOptions(stringFlag(args.values['gpu-backend']));
+  const heavyWorkers = config.heavyWorkers ?? defaultHeavyWorkers();
+  const pool =
+    heavyWorkers > 0 && (inference || render)
+      ? await HeavyPool.create({ size: heavyWorkers, ...(inference ? { inference: modelDir ? { modelDir } : {} } : {}), ...(render ? { render: { gpu } } : {}) })
+      : undefined;
+  if (pool) console.log(JSON.stringify({ event: 'heavy-workers', workers: pool.size, infer: pool.inference !== undefined, render: pool.renderer !== undefined }));
+  const serverOptions = edgeServerOptions(config);
+  // one heavy job per worker at a time, shared fairly between sessions, unless configured otherwise
+  if (pool && config.heavyConcurrency === undefined) serverOptions.guards = { ...serverOptions.guards, heavy: { ...serverOptions.guards?.heavy, concurrency: pool.size } };
   const server = new EdgeServer({
-    ...edgeServerOptions(config),
-    ...(inference ? { inference: inference.engine, predictors: inference.predictors } : {}),
-    renderer: args.values.render ? await createRenderer(stringFlag(args.values['gpu-backend'])) : undefined,
+    ...serverOptions,
+    ...(inference ? { inference: pool?.inference ?? inference.engine, predictors: inference.predictors } : {}),
+    renderer: render ? (pool?.renderer ?? (await createRenderer(gpu))) : undefined,
     port: intFlag(args.values.port, 'port') ?? 8765,
     host: stringFlag(args.values.host) ?? '127.0.0.1',
     nodeId: stringFlag(args.values['node-id']),
@@ -133,11 +149,15 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
-/** Loaded only with --render, so a node that does not render never loads three, Dawn or sharp. */
-async function createRenderer(backend: string | undefined) {
-  const { WebGpuRenderEngine, resolveBackendChoice } = await importOptional('edge-offload edge --render', () => import('../../edge-server/render/index.js'));
-  // without the flag, createGpu reads EDGE_OFFLOAD_GPU_BACKEND itself
-  return WebGpuRenderEngine.create({ gpu: backend ? { backend: resolveBackendChoice(backend) } : {} });
+/** Without the flag, createGpu reads EDGE_OFFLOAD_GPU_BACKEND itself. */
+function gpuOptions(backend: string | undefined): GpuOptions {
+  return backend ? { backend: resolveBackendChoice(backend) } : {};
+}
+
+/** In this thread (--heavy-workers 0). Loaded only with --render, so a node that does not render never loads three, Dawn or sharp. */
+async function createRenderer(gpu: GpuOptions) {
+  const { WebGpuRenderEngine } = await importOptional('edge-offload edge --render', () => import('../../edge-server/render/index.js'));
+  return WebGpuRenderEngine.create({ gpu });
 }
 
 /** Loaded only with --webrtc, so a ws-only node never loads mediasoup. */

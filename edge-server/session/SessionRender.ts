@@ -18,7 +18,7 @@ export interface RenderOutput {
   /** Whether a frame of about `bytes` would be sent now (the send budget's soft cap). */
   canTake(bytes: number): boolean;
   /** Runs CPU-heavy work in this session's fair turn. */
-  heavy<T>(job: () => Promise<T>): Promise<T>;
+  heavy<T>(kind: 'render' | 'scene', job: () => Promise<T>): Promise<T>;
   /** Render and encode times, for `/metrics`. */
   timings(renderMs: number, encodeMs: number): void;
 }
@@ -69,7 +69,7 @@ export class SessionRender {
   loadScene(name: string, data: Uint8Array): Promise<void> {
     // decoding is CPU-heavy: it runs in this session's fair turn; #sceneLoaded is set now, so a
     // render sent right after the upload still waits for it
-    const loading = this.#out.heavy(() => this.#renderer.loadScene(this.#sessionId, name, data)).then(() => {
+    const loading = this.#out.heavy('scene', () => this.#renderer.loadScene(this.#sessionId, name, data)).then(() => {
       this.#scene = name;
     });
     this.#sceneLoaded = loading.catch(() => {}); // the upload's own answer reports the failure
@@ -89,7 +89,7 @@ export class SessionRender {
         throw new RequestError(ErrorCode.SLOW_CONSUMER, `frame skipped: ${this.#out.bufferedAmount} bytes still queued to this client`);
       }
       const scene = this.#scene && !request.scene ? { ...request, scene: this.#scene } : request;
-      const frame = await this.#out.heavy(() => this.#renderer.render(this.#sessionId, scene));
+      const frame = await this.#out.heavy('render', () => this.#renderer.render(this.#sessionId, scene));
       this.#out.timings(frame.timings.renderMs + frame.timings.readbackMs, frame.timings.encodeMs);
       // a client that does not read its socket gets no more frames piling up in our memory
       if (this.#out.bufferedAmount > this.#maxBufferedBytes) {
