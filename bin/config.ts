@@ -53,6 +53,7 @@ export const EDGE_CONFIG = {
   sendStallMs: { kind: 'ms', default: 10_000, doc: 'a session whose answers are dropped this long is closed (SLOW_CONSUMER)' },
   sessionMemoryBytes: { kind: 'bytes', default: 256 << 20, doc: 'decoded scene memory (textures) one session may hold' },
   nodeMemoryBytes: { kind: 'bytes', default: 1 << 30, doc: 'decoded scene memory all sessions together may hold' },
+  workers: { kind: 'int', default: 1, doc: 'processes serving sessions behind the one port (node:cluster; a session stays in one); one node to discovery, /metrics and admin' },
   heavyWorkers: { kind: 'int', default: undefined, min: 0, doc: 'worker threads that render and infer off the event loop (predict stays on it); 0 runs them on the event loop; unset: cores - 1, at least 1' },
   heavyConcurrency: { kind: 'int', default: undefined, doc: 'CPU-heavy jobs (render, infer, scene decode) running at once, shared fairly between sessions; unset: one per heavy worker (1 with heavyWorkers 0)' },
   heavyQueuePerSession: { kind: 'int', default: 4, doc: 'heavy jobs one session may have waiting (BUSY beyond)' },
