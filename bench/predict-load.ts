@@ -11,12 +11,16 @@
  * (load/echoServer.ts, same framing, no protocol), pinned like the node, unloaded (1 session) and at
  * 100 sessions. The knee is the first step whose node handling p99 exceeds 1 ms.
  *
- * `--node-root DIR` runs the node from another checkout's build (a before/after of the node's CPU
- * per frame with this same bench).
+ * `--compare-root DIR` runs a second node from another checkout's build (main, say), pinned the
+ * same way, and measures it at every step right after this checkout's node: a before/after of the
+ * node's CPU per frame and latency in one run, under the same background load. The machine's load
+ * average is recorded before and after: on a shared machine other tenants' processes still run
+ * on the pinned cores, and their preemptions land in every number here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +48,8 @@ Options:
   --node-cores L    taskset core list of the node         [default: 0]
   --client-cores L  taskset core list of this process     [default: 1]
   --node-args A     extra arguments for \`edge-offload edge\`, space-separated (e.g. "--workers 2")
-  --node-root DIR   run the node from this checkout's dist/ (before/after comparisons)
+  --compare-root DIR  also run a node from that checkout's dist/, measured right after this one
+                    at every step (before/after in one run)
   --label S         name of this run in the results        [default: predict-load]
   -h, --help        show this help`;
 
@@ -140,6 +145,7 @@ function histogramQuantile(before: Histogram, after: Histogram, q: number): { va
 interface StepResult {
   sessions: number;
   offeredFps: number;
+  sentFps: number;
   answeredFps: number;
   rtt: Summary;
   lost: number;
@@ -183,7 +189,8 @@ async function step(target: Proc, clients: WireClient[], headsets: SimulatedHead
   const lost = clients.reduce((s, c) => s + c.lost(1000), 0);
   const result: StepResult = {
     sessions: n,
-    offeredFps: (n * opts.hz),
+    offeredFps: n * opts.hz,
+    sentFps: (frames * 1000) / elapsed,
     answeredFps: (answered * 1000) / elapsed,
     rtt: summarize(samples.rtt),
     lost,
@@ -218,7 +225,7 @@ function print(label: string, r: StepResult): void {
   const h = r.handlingP99Ms !== undefined ? `node handling p50 ${r.handlingP50Ms!.toFixed(3)} p99 ${r.handlingP99Ms.toFixed(3)} ms (≤0.5 ms: ${(100 * r.handlingUnder0_5ms!).toFixed(1)}%)  ` : '';
   console.log(
     `${label.padEnd(22)} ${String(r.sessions).padStart(4)} sessions  rtt p50 ${r.rtt.p50.toFixed(3)} p99 ${r.rtt.p99.toFixed(3)} ms  ${h}` +
-      `${Math.round(r.answeredFps)}/${r.offeredFps} fps, lost ${r.lost}, skipped ${r.skippedFrames}  node ${r.nodeCpuUsPerFrame.toFixed(1)} µs/frame (${(100 * r.nodeCpuCores).toFixed(0)}% core), client ${r.clientCpuUsPerFrame.toFixed(1)} µs/frame`,
+      `${Math.round(r.answeredFps)}/${Math.round(r.sentFps)} fps answered/sent (${r.offeredFps} offered), lost ${r.lost}, skipped ${r.skippedFrames}  node ${r.nodeCpuUsPerFrame.toFixed(1)} µs/frame (${(100 * r.nodeCpuCores).toFixed(0)}% core), client ${r.clientCpuUsPerFrame.toFixed(1)} µs/frame`,
   );
 }
 
@@ -227,7 +234,7 @@ export async function main(argv: string[]): Promise<void> {
     argv,
     {
       steps: { type: 'string' }, seconds: { type: 'string' }, hz: { type: 'string' }, predictor: { type: 'string' },
-      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'node-root': { type: 'string' }, label: { type: 'string' },
+      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'compare-root': { type: 'string' }, label: { type: 'string' },
     },
     HELP,
   );
@@ -239,14 +246,13 @@ export async function main(argv: string[]): Promise<void> {
   const nodeCores = stringFlag(args.values['node-cores']) ?? '0';
   const clientCores = stringFlag(args.values['client-cores']) ?? '1';
   const nodeArgs = (stringFlag(args.values['node-args']) ?? '').split(' ').filter(Boolean);
-  const root = stringFlag(args.values['node-root']);
+  const compareRoot = stringFlag(args.values['compare-root']);
   const label = stringFlag(args.values.label) ?? 'predict-load';
   const here = fileURLToPath(new URL('..', import.meta.url)); // dist/
-  const dist = root ? path.join(path.resolve(root), 'dist') : here;
   await new Promise<void>((resolve, reject) =>
     spawn('taskset', ['-pc', clientCores, String(process.pid)], { stdio: 'ignore' }).once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`taskset -pc ${clientCores} failed; is util-linux installed?`)))),
   );
-  const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, nodeBuild: root ? `${root} (dist/)` : 'this checkout', client: 'WireClient (ws, zero mask), one process' });
+  const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, compareRoot: compareRoot ?? null, client: 'WireClient (ws, zero mask), one process', loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
   printEnvironment(env);
 
   const samples = { rtt: [] as number[], from: Infinity };
@@ -267,38 +273,54 @@ export async function main(argv: string[]): Promise<void> {
     echo.child.kill('SIGKILL');
   }
 
-  const node = await startPinned(nodeCores, [path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...nodeArgs], {
-    TF_CPP_MIN_LOG_LEVEL: '2',
-    // every load-generator session comes from one loopback address
-    EDGE_OFFLOAD_MAX_SESSIONS_PER_IP: '8192',
-    EDGE_OFFLOAD_MAX_CONNECTIONS_PER_IP: '8192',
-    EDGE_OFFLOAD_MAX_SESSIONS: '8192',
-  });
-  const metricsUrl = node.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics');
-  const clients: WireClient[] = [];
-  const results: StepResult[] = [];
+  const nodes: { name: string; proc: Proc; clients: WireClient[]; results: StepResult[]; metricsUrl: string }[] = [];
+  const startNode = async (name: string, dist: string) => {
+    const proc = await startPinned(nodeCores, [path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...nodeArgs], {
+      TF_CPP_MIN_LOG_LEVEL: '2',
+      // every load-generator session comes from one loopback address
+      EDGE_OFFLOAD_MAX_SESSIONS_PER_IP: '8192',
+      EDGE_OFFLOAD_MAX_CONNECTIONS_PER_IP: '8192',
+      EDGE_OFFLOAD_MAX_SESSIONS: '8192',
+    });
+    nodes.push({ name, proc, clients: [], results: [], metricsUrl: proc.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics') });
+  };
   try {
-    // correctness before timing: a frame gets a prediction from the named predictor
-    const check = await openClients(node.url, 1, samples, false);
-    samples.from = 0;
-    check[0]!.predict(headsets[0]!.poseAt(0), 50, predictor);
-    for (let t = 0; t < 100 && samples.rtt.length === 0; t++) await sleep(20);
-    if (samples.rtt.length === 0) throw new Error(`no prediction from the node for predictor '${predictor}'`);
-    check[0]!.close();
+    await startNode('this checkout', here);
+    if (compareRoot) await startNode(compareRoot, path.join(path.resolve(compareRoot), 'dist'));
+    for (const node of nodes) {
+      // correctness before timing: a frame gets a prediction from the named predictor
+      const check = await openClients(node.proc.url, 1, samples, false);
+      samples.rtt = [];
+      samples.from = 0;
+      check[0]!.predict(headsets[0]!.poseAt(0), 50, predictor);
+      for (let t = 0; t < 100 && samples.rtt.length === 0; t++) await sleep(20);
+      if (samples.rtt.length === 0) throw new Error(`no prediction from the node (${node.name}) for predictor '${predictor}'`);
+      check[0]!.close();
+    }
+    const saturated = new Set<string>();
     for (const n of steps) {
-      if (clients.length < n) clients.push(...(await openClients(node.url, n - clients.length, samples, false)));
-      const r = await step(node, clients.slice(0, n), headsets, samples, { hz, seconds, predictor, metricsUrl });
-      results.push(r);
-      print('edge node', r);
-      if (r.rtt.p99 > 200 && r.answeredFps < 0.8 * r.offeredFps) {
-        console.log('the node is saturated (answers < 80% of frames, p99 > 200 ms): stopping the sweep');
-        break;
+      for (const node of nodes) {
+        if (saturated.has(node.name)) continue;
+        if (node.clients.length < n) node.clients.push(...(await openClients(node.proc.url, n - node.clients.length, samples, false)));
+        const r = await step(node.proc, node.clients.slice(0, n), headsets, samples, { hz, seconds, predictor, metricsUrl: node.metricsUrl });
+        node.results.push(r);
+        print(node.name === 'this checkout' ? 'edge node' : `edge node (${path.basename(node.name)})`, r);
+        // the node, not the load generator, is behind: it answers under half of what was sent
+        if (r.answeredFps < 0.5 * r.sentFps) {
+          console.log(`${node.name}: saturated (answered < 50% of the frames sent): no larger steps for it`);
+          saturated.add(node.name);
+        }
       }
+      // this step's sessions are closed before the next opens more: idle sockets cost nothing, but keep memory flat
     }
   } finally {
-    for (const c of clients) c.close();
-    node.child.kill('SIGKILL');
+    for (const node of nodes) {
+      for (const c of node.clients) c.close();
+      node.proc.child.kill('SIGKILL');
+    }
   }
+  const results = nodes[0]!.results;
+  const compared = nodes[1]?.results;
   const knee = results.find((r) => (r.handlingP99Ms ?? 0) > 1);
   const at100 = results.find((r) => r.sessions === 100);
   const floorP99 = floor['1']!.rtt.p99;
@@ -320,7 +342,7 @@ export async function main(argv: string[]): Promise<void> {
   console.log(JSON.stringify(verdict, null, 2));
   writeResult(
     label,
-    { bench: 'predict-load', label, environment: env, floor, results, verdict },
+    { bench: 'predict-load', label, environment: { ...env, loadAverageAtEnd: loadavg().map((l) => +l.toFixed(2)) }, floor, results, ...(compared ? { compareRoot, compared, cpuPerFrameRatio: results.map((r, i) => ({ sessions: r.sessions, thisUs: r.nodeCpuUsPerFrame, comparedUs: compared[i]?.nodeCpuUsPerFrame, ratio: compared[i] ? r.nodeCpuUsPerFrame / compared[i]!.nodeCpuUsPerFrame : null })) } : {}), verdict },
     lineChart({
       title: `predict, ${hz} Hz per session, node on core ${nodeCores}: p99 vs sessions`,
       xLabel: 'sessions',
@@ -328,6 +350,7 @@ export async function main(argv: string[]): Promise<void> {
       series: [
         { name: 'round trip p99', points: results.map((r) => [r.sessions, r.rtt.p99]) },
         { name: 'node handling p99 (/metrics)', points: results.map((r) => [r.sessions, r.handlingP99Ms ?? NaN]) },
+        ...(compared ? [{ name: `round trip p99, ${path.basename(compareRoot!)}`, points: compared.map((r): [number, number] => [r.sessions, r.rtt.p99]) }] : []),
         { name: 'raw ws echo p99, unloaded (floor)', points: results.map((r) => [r.sessions, floorP99]) },
       ],
     }),
