@@ -50,6 +50,8 @@ Options:
   --node-args A     extra arguments for \`edge-offload edge\`, space-separated (e.g. "--workers 2")
   --compare-root DIR  also run a node from that checkout's dist/, measured right after this one
                     at every step (before/after in one run)
+  --compare-args A  extra arguments of the compared node (with --compare-root . : the same
+                    build with other flags, e.g. --node-args "--workers 2" --compare-args "--workers 1")
   --label S         name of this run in the results        [default: predict-load]
   -h, --help        show this help`;
 
@@ -222,9 +224,10 @@ async function openClients(url: string, count: number, samples: { rtt: number[];
 }
 
 function print(label: string, r: StepResult): void {
+  label = label.length > 30 ? `${label.slice(0, 29)}…` : label;
   const h = r.handlingP99Ms !== undefined ? `node handling p50 ${r.handlingP50Ms!.toFixed(3)} p99 ${r.handlingP99Ms.toFixed(3)} ms (≤0.5 ms: ${(100 * r.handlingUnder0_5ms!).toFixed(1)}%)  ` : '';
   console.log(
-    `${label.padEnd(22)} ${String(r.sessions).padStart(4)} sessions  rtt p50 ${r.rtt.p50.toFixed(3)} p99 ${r.rtt.p99.toFixed(3)} ms  ${h}` +
+    `${label.padEnd(30)} ${String(r.sessions).padStart(4)} sessions  rtt p50 ${r.rtt.p50.toFixed(3)} p99 ${r.rtt.p99.toFixed(3)} ms  ${h}` +
       `${Math.round(r.answeredFps)}/${Math.round(r.sentFps)} fps answered/sent (${r.offeredFps} offered), lost ${r.lost}, skipped ${r.skippedFrames}  node ${r.nodeCpuUsPerFrame.toFixed(1)} µs/frame (${(100 * r.nodeCpuCores).toFixed(0)}% core), client ${r.clientCpuUsPerFrame.toFixed(1)} µs/frame`,
   );
 }
@@ -234,7 +237,7 @@ export async function main(argv: string[]): Promise<void> {
     argv,
     {
       steps: { type: 'string' }, seconds: { type: 'string' }, hz: { type: 'string' }, predictor: { type: 'string' },
-      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'compare-root': { type: 'string' }, label: { type: 'string' },
+      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'compare-args': { type: 'string' }, label: { type: 'string' },
     },
     HELP,
   );
@@ -247,12 +250,13 @@ export async function main(argv: string[]): Promise<void> {
   const clientCores = stringFlag(args.values['client-cores']) ?? '1';
   const nodeArgs = (stringFlag(args.values['node-args']) ?? '').split(' ').filter(Boolean);
   const compareRoot = stringFlag(args.values['compare-root']);
+  const compareArgs = stringFlag(args.values['compare-args'])?.split(' ').filter(Boolean) ?? nodeArgs;
   const label = stringFlag(args.values.label) ?? 'predict-load';
   const here = fileURLToPath(new URL('..', import.meta.url)); // dist/
   await new Promise<void>((resolve, reject) =>
     spawn('taskset', ['-pc', clientCores, String(process.pid)], { stdio: 'ignore' }).once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`taskset -pc ${clientCores} failed; is util-linux installed?`)))),
   );
-  const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, compareRoot: compareRoot ?? null, client: 'WireClient (ws, zero mask), one process', loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
+  const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, compareRoot: compareRoot ?? null, compareArgs: compareRoot ? compareArgs : null, client: 'WireClient (ws, zero mask), one process', loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
   printEnvironment(env);
 
   const samples = { rtt: [] as number[], from: Infinity };
@@ -274,8 +278,8 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const nodes: { name: string; proc: Proc; clients: WireClient[]; results: StepResult[]; metricsUrl: string }[] = [];
-  const startNode = async (name: string, dist: string) => {
-    const proc = await startPinned(nodeCores, [path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...nodeArgs], {
+  const startNode = async (name: string, dist: string, extra: string[]) => {
+    const proc = await startPinned(nodeCores, [path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...extra], {
       TF_CPP_MIN_LOG_LEVEL: '2',
       // every load-generator session comes from one loopback address
       EDGE_OFFLOAD_MAX_SESSIONS_PER_IP: '8192',
@@ -285,8 +289,8 @@ export async function main(argv: string[]): Promise<void> {
     nodes.push({ name, proc, clients: [], results: [], metricsUrl: proc.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics') });
   };
   try {
-    await startNode('this checkout', here);
-    if (compareRoot) await startNode(compareRoot, path.join(path.resolve(compareRoot), 'dist'));
+    await startNode(`this checkout${nodeArgs.length ? ` ${nodeArgs.join(' ')}` : ''}`, here, nodeArgs);
+    if (compareRoot) await startNode(`${path.basename(path.resolve(compareRoot))}${compareArgs.length ? ` ${compareArgs.join(' ')}` : ''}`, path.join(path.resolve(compareRoot), 'dist'), compareArgs);
     for (const node of nodes) {
       // correctness before timing: a frame gets a prediction from the named predictor
       const check = await openClients(node.proc.url, 1, samples, false);
@@ -304,7 +308,7 @@ export async function main(argv: string[]): Promise<void> {
         if (node.clients.length < n) node.clients.push(...(await openClients(node.proc.url, n - node.clients.length, samples, false)));
         const r = await step(node.proc, node.clients.slice(0, n), headsets, samples, { hz, seconds, predictor, metricsUrl: node.metricsUrl });
         node.results.push(r);
-        print(node.name === 'this checkout' ? 'edge node' : `edge node (${path.basename(node.name)})`, r);
+        print(node.name, r);
         // the node, not the load generator, is behind: it answers under half of what was sent
         if (r.answeredFps < 0.5 * r.sentFps) {
           console.log(`${node.name}: saturated (answered < 50% of the frames sent): no larger steps for it`);
@@ -350,7 +354,7 @@ export async function main(argv: string[]): Promise<void> {
       series: [
         { name: 'round trip p99', points: results.map((r) => [r.sessions, r.rtt.p99]) },
         { name: 'node handling p99 (/metrics)', points: results.map((r) => [r.sessions, r.handlingP99Ms ?? NaN]) },
-        ...(compared ? [{ name: `round trip p99, ${path.basename(compareRoot!)}`, points: compared.map((r): [number, number] => [r.sessions, r.rtt.p99]) }] : []),
+        ...(compared ? [{ name: `round trip p99, ${nodes[1]!.name}`, points: compared.map((r): [number, number] => [r.sessions, r.rtt.p99]) }] : []),
         { name: 'raw ws echo p99, unloaded (floor)', points: results.map((r) => [r.sessions, floorP99]) },
       ],
     }),
