@@ -45,6 +45,8 @@ interface Slot {
   index: number;
   worker: Worker;
   pending: Map<number, Pending>;
+  /** The worker died and its replacement has not started yet: requests for it are refused. */
+  down?: boolean;
 }
 
 export class HeavyPool {
@@ -59,6 +61,8 @@ export class HeavyPool {
   #nextId = 1;
   #closed = false;
   #restarts = 0;
+  /** When recent restarts happened: a worker that keeps dying is restarted ever more slowly. */
+  #restartTimes: number[] = [];
 
   private constructor(options: HeavyPoolOptions, size: number, ready: { models: string[]; inference: Record<string, unknown> | null; render: Record<string, unknown> | null }) {
     this.size = size;
@@ -146,6 +150,7 @@ export class HeavyPool {
 
   #send(slot: Slot, request: DistributiveOmit<WorkerRequest & { id: number }, 'id'>, transfer: ArrayBuffer[]): Promise<unknown> {
     if (this.#closed) return Promise.reject(new InvalidStateError('heavy pool closed'));
+    if (slot.down) return Promise.reject(new RequestError(ErrorCode.BUSY, 'the worker for this request is restarting; try again shortly'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
@@ -170,10 +175,20 @@ export class HeavyPool {
       failAll(slot, () => new RequestError(ErrorCode.INTERNAL, 'the worker running this request died; the node started a new one'));
       if (slot.index === RENDER_SLOT) this.#rendering.clear();
       this.#restarts++;
-      const { slot: fresh, ready } = startSlot(slot.index, slotSpec(this.#spec, slot.index), this.#startTimeoutMs);
-      // requests sent meanwhile wait in the thread's port until it is ready to read them
-      ready.catch((err: unknown) => logger.error(`heavy worker ${slot.index} did not restart: ${(err as Error).message}`));
-      this.#adopt(fresh);
+      // at once the first time in a minute, then 1 s, 2 s, … up to 30 s: a worker that cannot
+      // start (its GPU gone, say) does not spin the machine
+      const now = performance.now();
+      this.#restartTimes = this.#restartTimes.filter((t) => now - t < 60_000);
+      const delay = this.#restartTimes.length === 0 ? 0 : Math.min(30_000, 500 * 2 ** this.#restartTimes.length);
+      this.#restartTimes.push(now);
+      slot.down = true;
+      setTimeout(() => {
+        if (this.#closed) return;
+        const { slot: fresh, ready } = startSlot(slot.index, slotSpec(this.#spec, slot.index), this.#startTimeoutMs);
+        // requests sent meanwhile wait in the thread's port until it is ready to read them
+        ready.catch((err: unknown) => logger.error(`heavy worker ${slot.index} did not restart: ${(err as Error).message}`));
+        this.#adopt(fresh);
+      }, delay).unref();
     });
   }
 }
