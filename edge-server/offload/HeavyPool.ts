@@ -80,6 +80,8 @@ export class HeavyPool {
     // Mesa reads EGL_PLATFORM with getenv(): a worker's process.env is its own copy, so the
     // surfaceless platform (no X/Wayland on a node) must be set here, before the threads start
     if (options.render) process.env['EGL_PLATFORM'] ??= 'surfaceless';
+    // likewise TensorFlow's log level, read natively: without it every worker prints its banner
+    if (options.inference) process.env['TF_CPP_MIN_LOG_LEVEL'] ??= '2';
     const spec = specOf(options);
     // without inference only the render worker has work: one thread
     if (!options.inference) size = 1;
