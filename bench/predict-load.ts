@@ -184,22 +184,26 @@ async function step(target: Proc, clients: WireClient[], headsets: SimulatedHead
   const elapsed = performance.now() - started;
   const nodeCpu = treeCpuMs(target.child.pid) - nodeBefore;
   const client = process.cpuUsage(clientBefore);
-  const after = opts.metricsUrl ? await scrapeHandling(opts.metricsUrl) : undefined;
+  // counted now: a scrape of a saturated node takes long, and the clock runs on meanwhile
   const answered = samples.rtt.length;
+  const sent = frames;
+  const rtt = summarize(samples.rtt);
+  samples.from = Infinity;
+  const after = opts.metricsUrl ? await scrapeHandling(opts.metricsUrl) : undefined;
   clock.stop();
   await sleep(300); // the last answers arrive
   const lost = clients.reduce((s, c) => s + c.lost(1000), 0);
   const result: StepResult = {
     sessions: n,
     offeredFps: n * opts.hz,
-    sentFps: (frames * 1000) / elapsed,
+    sentFps: (sent * 1000) / elapsed,
     answeredFps: (answered * 1000) / elapsed,
-    rtt: summarize(samples.rtt),
+    rtt,
     lost,
     skippedFrames: clock.skipped - skippedBefore,
     nodeCpuUsPerFrame: (nodeCpu * 1000) / Math.max(1, answered),
     nodeCpuCores: nodeCpu / elapsed,
-    clientCpuUsPerFrame: ((client.user + client.system) / Math.max(1, frames)),
+    clientCpuUsPerFrame: (client.user + client.system) / Math.max(1, sent),
   };
   if (before && after) {
     const p50 = histogramQuantile(before, after, 0.5);
