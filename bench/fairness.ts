@@ -2,10 +2,14 @@
  * `bench fairness` (issue #15, attack 4): does one session's heavy work (back-to-back `infer`
  * batches, back-to-back renders) push a bystander's predict p99 past 2× its unloaded value?
  *
- * The node runs in a child process pinned to core 0 (`taskset`), the clients here on core 1.
- * Phases, each with a 90 Hz bystander: unloaded; two infer hogs with the fair scheduler (one heavy
- * job at a time, a yield between jobs) and, as the baseline in the same run, with it effectively
- * off (64 at once); the same for render hogs when the node can render.
+ * Two nodes in one run, each a child process pinned with `taskset` (`--node-cores`, default core
+ * 0; the clients here on `--client-cores`, default 1):
+ *  - `event loop`, the baseline: render and infer on the node's event loop, one heavy job at a
+ *    time with a yield between jobs (the fair scheduler alone; main before the heavy workers);
+ *  - `heavy workers`: render and infer in worker threads (edge-server/offload), the fair
+ *    scheduler running one job per worker; predict stays on the event loop.
+ * Phases per node, each with a 90 Hz bystander: unloaded, two infer hogs, two render hogs. The
+ * phases of the two nodes alternate, so background load on a shared machine hits both alike.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -14,8 +18,9 @@ import { WebSocket } from 'ws';
 import { EdgeServer } from '../edge-server/index.js';
 import { loadInference } from '../edge-server/inference/index.js';
 import { featureCount, DEFAULT_WINDOW_SPEC } from '../edge-server/inference/motionWindow.js';
+import { HeavyPool } from '../edge-server/offload/index.js';
 import { PROTOCOL_VERSION, decode, encode, toWireTensor } from '../protocol/index.js';
-import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
+import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
@@ -23,28 +28,31 @@ import { summarize, type Summary } from './lib/stats.js';
 import { LAX_LIMITS } from './lib/laxLimits.js';
 
 const LAX = LAX_LIMITS;
+type Mode = 'event-loop' | 'workers';
+const LABEL: Record<Mode, string> = { 'event-loop': 'event loop', workers: 'heavy workers' };
 
-/** The node side: `--serve CONCURRENCY [render]`. */
-async function serve(concurrency: number, render: boolean): Promise<void> {
+/** The node side: `--serve MODE WORKERS`. */
+async function serve(mode: Mode, workers: number): Promise<void> {
   const loaded = await loadInference({ log: () => {}, maxElements: 1 << 20 });
+  let inference = loaded.engine;
   let renderer;
-  if (render) {
-    try {
-      const { WebGpuRenderEngine } = await import('../edge-server/render/index.js');
-      renderer = await WebGpuRenderEngine.create();
-    } catch {
-      renderer = undefined;
-    }
+  let concurrency = 1;
+  if (mode === 'workers') {
+    const pool = await HeavyPool.create({ size: workers, inference: { maxElements: 1 << 20 }, render: {} });
+    [inference, renderer, concurrency] = [pool.inference as never, pool.renderer, pool.size];
+  } else {
+    const { WebGpuRenderEngine } = await import('../edge-server/render/index.js');
+    renderer = await WebGpuRenderEngine.create();
   }
   const server = new EdgeServer({
-    inference: loaded.engine,
+    inference,
     predictors: loaded.predictors,
-    ...(renderer ? { renderer } : {}),
+    renderer,
     limits: { maxMessagesPerSecond: 100_000, rateBurst: 10_000, maxTensorElements: 1 << 20 },
     guards: { heavy: { concurrency, maxQueuedPerSession: 64 } },
   });
   const { url } = await server.listen();
-  console.log(JSON.stringify({ url, render: renderer !== undefined }));
+  console.log(JSON.stringify({ url }));
 }
 
 interface Conn {
@@ -115,69 +123,95 @@ async function bystander(url: string, seconds: number): Promise<Summary & { fail
   return { ...summarize(rtt), failures: failures + lost };
 }
 
-async function startNode(concurrency: number, render: boolean): Promise<{ child: ChildProcess; url: string; render: boolean }> {
+async function startNode(mode: Mode, workers: number, cores: string): Promise<{ child: ChildProcess; url: string }> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn('taskset', ['-c', '0', process.execPath, self, '--serve', String(concurrency), render ? 'render' : 'no-render'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('taskset', ['-c', cores, process.execPath, self, '--serve', mode, String(workers)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`node exited with ${code}; is taskset installed (util-linux)?`)));
+    child.once('exit', (code) => reject(new Error(`node exited with ${code}; is taskset installed (util-linux), and can this machine render (scripts/install-render-deps.sh)?`)));
     createInterface({ input: child.stdout! }).once('line', resolve);
   });
-  const { url, render: rendering } = JSON.parse(line) as { url: string; render: boolean };
-  return { child, url, render: rendering };
+  return { child, url: (JSON.parse(line) as { url: string }).url };
 }
 
 const HELP = `Usage: edge-offload bench fairness [options]
 
 Bystander predict p50/p99 at 90 Hz while two sessions hog the node with back-to-back infer
-batches (and renders, when the node can render), with the fair scheduler and without it.
-Node on core 0, clients on core 1 (taskset).
+batches and renders: render/infer on the event loop (baseline) vs in heavy worker threads.
 
 Options:
-  --seconds N    length of each phase                    [default: 10]
-  --rows N       rows per infer batch                     [default: 512]
-  --size N       render width and height, px               [default: 1024]
-  -h, --help     show this help`;
+  --seconds N        length of each phase                     [default: 10]
+  --rows N           rows per infer batch                      [default: 512]
+  --size N           render width and height, px                [default: 1024]
+  --node-cores L     taskset core list of the nodes            [default: 0]
+  --client-cores L   taskset core list of this process         [default: 1]
+  --heavy-workers N  worker threads of the workers node        [default: node cores - 1, at least 1]
+  -h, --help         show this help`;
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { seconds: { type: 'string' }, rows: { type: 'string' }, size: { type: 'string' } }, HELP);
+  const args = parseCommandArgs(
+    argv,
+    { seconds: { type: 'string' }, rows: { type: 'string' }, size: { type: 'string' }, 'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'heavy-workers': { type: 'string' } },
+    HELP,
+  );
   if (!args) return;
   const seconds = intFlag(args.values.seconds, 'seconds', 1, 600) ?? 10;
   const rows = intFlag(args.values.rows, 'rows', 1, 4096) ?? 512;
   const size = intFlag(args.values.size, 'size', 8, 4096) ?? 1024;
-  const env = environment({ seconds, rows, size, nodeCore: 0, clientCore: 1 });
+  const nodeCores = stringFlag(args.values['node-cores']) ?? '0';
+  const clientCores = stringFlag(args.values['client-cores']) ?? '1';
+  const nodeCoreCount = coreCount(nodeCores);
+  const workers = intFlag(args.values['heavy-workers'], 'heavy-workers', 1, 256) ?? Math.max(1, nodeCoreCount - 1);
+  // this process (the clients) on its own cores: the node's numbers are not the load generator's
+  await new Promise<void>((resolve, reject) => spawn('taskset', ['-pc', clientCores, String(process.pid)], { stdio: 'ignore' }).once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`taskset -pc ${clientCores} failed`)))));
+  const env = environment({ seconds, rows, size, nodeCores, clientCores, heavyWorkers: workers, niceness: 10 });
   printEnvironment(env);
   const width = featureCount(DEFAULT_WINDOW_SPEC);
   const input = toWireTensor(new Float32Array(rows * width).fill(0.1), [rows, width]);
   const infer = (id: number) => encode({ t: 'infer', id, model: 'head-predictor', input });
   const pose = { device: 'head' as const, time: 1, position: [0, 1.6, 0] as [number, number, number], orientation: [0, 0, 0, 1] as [number, number, number, number] };
   const render = (id: number) => encode({ t: 'render', id, pose, eye: 'both', camera: { fovY: 90, ipd: 0.064, width: size, height: size }, codec: 'jpeg' });
-  const phases: { name: string; bystander: Summary & { failures: number }; hogRequests: number }[] = [];
-  for (const [label, concurrency] of [['fair', 1], ['unfair', 64]] as const) {
-    const node = await startNode(concurrency, true);
-    try {
-      if (label === 'fair') phases.push({ name: 'unloaded', bystander: await bystander(node.url, seconds), hogRequests: 0 });
-      // correctness before timing: an infer batch is answered with a result of the right length
+  const modes: Mode[] = ['event-loop', 'workers'];
+  const nodes = new Map<Mode, { child: ChildProcess; url: string }>();
+  const phases: { mode: Mode; load: string; name: string; bystander: Summary & { failures: number }; hogRequests: number }[] = [];
+  try {
+    // one node at a time starts (each opens a GPU device and loads tfjs), then both stay up
+    for (const mode of modes) nodes.set(mode, await startNode(mode, workers, nodeCores));
+    for (const [mode, node] of nodes) {
+      // correctness before timing: an infer batch is answered with a result, a render with a frame
       const check = await open(node.url);
-      const answer = await new Promise<{ t: string }>((resolve) => (check.on((m) => m.id === 1 && resolve(m)), check.ws.send(infer(1))));
+      const answers = new Map<number, string>();
+      const both = new Promise<void>((resolve) => check.on((m) => m.id !== undefined && answers.set(m.id, m.t).size === 2 && resolve()));
+      check.ws.send(infer(1));
+      check.ws.send(render(2));
+      await both;
       check.ws.terminate();
-      if (answer.t !== 'result') throw new Error(`infer check failed: ${JSON.stringify(answer)}`);
-      const kinds: [string, (id: number) => Uint8Array][] = [['infer', infer]];
-      if (node.render) kinds.push(['render', render]);
-      for (const [kind, request] of kinds) {
-        const hogs = await Promise.all([hog(node.url, request, kind === 'infer' ? 8 : 2), hog(node.url, request, kind === 'infer' ? 8 : 2)]);
-        const b = await bystander(node.url, seconds);
-        const hogRequests = hogs.reduce((n, h) => n + h.stop(), 0);
-        phases.push({ name: `${kind} hogs, ${label}`, bystander: b, hogRequests });
-        console.log(`${kind} hogs, ${label}: bystander p50 ${b.p50.toFixed(2)} ms p99 ${b.p99.toFixed(2)} ms (${b.failures} failed), hogs served ${hogRequests}`);
-      }
-    } finally {
-      node.child.kill('SIGTERM');
+      if (answers.get(1) !== 'result' || answers.get(2) !== 'frame') throw new Error(`${mode}: infer/render check failed: ${JSON.stringify([...answers])}`);
     }
+    const loads: [string, ((id: number) => Uint8Array) | undefined, number][] = [
+      ['unloaded', undefined, 0],
+      ['infer hogs', infer, 8],
+      ['render hogs', render, 2],
+    ];
+    for (const [load, request, depth] of loads) {
+      for (const mode of modes) {
+        const url = nodes.get(mode)!.url;
+        const hogs = request ? await Promise.all([hog(url, request, depth), hog(url, request, depth)]) : [];
+        const b = await bystander(url, seconds);
+        const hogRequests = hogs.reduce((n, h) => n + h.stop(), 0);
+        const name = `${load}, ${LABEL[mode]}`;
+        phases.push({ mode, load, name, bystander: b, hogRequests });
+        console.log(`${name.padEnd(28)} bystander p50 ${b.p50.toFixed(2)} ms p99 ${b.p99.toFixed(2)} ms (${b.failures} failed), hogs served ${hogRequests}`);
+        await new Promise((resolve) => setTimeout(resolve, 1000)); // the hogs' last jobs drain
+      }
+    }
+  } finally {
+    for (const node of nodes.values()) node.child.kill('SIGKILL');
   }
-  const unloaded = phases[0]!.bystander;
-  console.log(`unloaded: p50 ${unloaded.p50.toFixed(2)} ms p99 ${unloaded.p99.toFixed(2)} ms`);
+  const unloadedP99 = (mode: Mode) => phases.find((p) => p.mode === mode && p.load === 'unloaded')!.bystander.p99;
+  const ratios = Object.fromEntries(phases.map((p) => [p.name, p.bystander.p99 / unloadedP99(p.mode)]));
+  for (const p of phases) if (p.load !== 'unloaded') console.log(`${p.name.padEnd(28)} p99 ${ratios[p.name]!.toFixed(2)}× its unloaded p99 (target ≤ 2×)`);
   const svg = barChart({
-    title: 'Bystander predict round trip while two sessions hog the node',
+    title: 'Bystander predict round trip while two sessions hog the node: event loop vs heavy workers',
     yLabel: 'ms',
     categories: phases.map((p) => p.name),
     series: [
@@ -185,7 +219,14 @@ export async function main(argv: string[]): Promise<void> {
       { name: 'p99', values: phases.map((p) => p.bystander.p99) },
     ],
   });
-  writeResult('fairness', { environment: env, phases, p99RatioToUnloaded: Object.fromEntries(phases.map((p) => [p.name, p.bystander.p99 / unloaded.p99])) }, svg);
+  writeResult('fairness', { environment: env, phases, p99RatioToUnloaded: ratios }, svg);
 }
 
-if (process.argv[2] === '--serve') void serve(Number(process.argv[3]), process.argv[4] === 'render');
+function coreCount(list: string): number {
+  return list.split(',').reduce((n, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return n + (b === undefined ? 1 : b - a! + 1);
+  }, 0);
+}
+
+if (process.argv[2] === '--serve') void serve(process.argv[3] as Mode, Number(process.argv[4]));

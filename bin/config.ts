@@ -23,6 +23,8 @@ interface OptionSpec {
   /** Env var when it is not `EDGE_OFFLOAD_` + the name in SCREAMING_SNAKE_CASE. */
   env?: string;
   values?: readonly string[];
+  /** Smallest value of an `int` (default 1). */
+  min?: number;
 }
 
 /** The table. Order is the order of `--help`. */
@@ -51,7 +53,9 @@ export const EDGE_CONFIG = {
   sendStallMs: { kind: 'ms', default: 10_000, doc: 'a session whose answers are dropped this long is closed (SLOW_CONSUMER)' },
   sessionMemoryBytes: { kind: 'bytes', default: 256 << 20, doc: 'decoded scene memory (textures) one session may hold' },
   nodeMemoryBytes: { kind: 'bytes', default: 1 << 30, doc: 'decoded scene memory all sessions together may hold' },
-  heavyConcurrency: { kind: 'int', default: 1, doc: 'CPU-heavy jobs (render, infer, scene decode) running at once, shared fairly between sessions' },
+  workers: { kind: 'int', default: 1, doc: 'processes serving sessions behind the one port (node:cluster; a session stays in one); one node to discovery, /metrics and admin' },
+  heavyWorkers: { kind: 'int', default: undefined, min: 0, doc: 'worker threads that render and infer off the event loop (predict stays on it); 0 runs them on the event loop; unset: cores - 1, at least 1' },
+  heavyConcurrency: { kind: 'int', default: undefined, doc: 'CPU-heavy jobs (render, infer, scene decode) running at once, shared fairly between sessions; unset: one per heavy worker (1 with heavyWorkers 0)' },
   heavyQueuePerSession: { kind: 'int', default: 4, doc: 'heavy jobs one session may have waiting (BUSY beyond)' },
   drainMs: { kind: 'ms', default: 2000, doc: 'on SIGTERM or an admin drain, how long clients get to move away' },
   // operations
@@ -107,7 +111,8 @@ function parseValue(key: string, raw: unknown, origin: string): number | boolean
     }
     default: {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-      if (!Number.isSafeInteger(n) || n < (s.kind === 'ms' ? 0 : 1)) return bad(s.kind === 'ms' ? 'must be a whole number of milliseconds' : 'must be a positive integer');
+      const min = s.kind === 'ms' ? 0 : (s.min ?? 1);
+      if (!Number.isSafeInteger(n) || n < min) return bad(s.kind === 'ms' ? 'must be a whole number of milliseconds' : min === 0 ? 'must be a whole number' : 'must be a positive integer');
       return n;
     }
   }
@@ -221,7 +226,7 @@ export function edgeServerOptions(config: EdgeConfig): Pick<EdgeServerOptions, '
       idleTimeoutMs: config.idleTimeoutMs,
       send: { softBytes: config.sendSoftBytes, hardBytes: config.sendHardBytes, stallMs: config.sendStallMs },
       memory: { perSessionBytes: config.sessionMemoryBytes, perNodeBytes: config.nodeMemoryBytes },
-      heavy: { concurrency: config.heavyConcurrency, maxQueuedPerSession: config.heavyQueuePerSession },
+      heavy: { ...(config.heavyConcurrency !== undefined ? { concurrency: config.heavyConcurrency } : {}), maxQueuedPerSession: config.heavyQueuePerSession },
     },
     metrics: config.metrics,
     ...(config.adminOperatorsFile ? { admin: { operators: TrustedOperators.fromFile(config.adminOperatorsFile), maxSkewMs: config.adminMaxSkewMs } } : {}),

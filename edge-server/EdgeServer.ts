@@ -75,6 +75,11 @@ export interface EdgeServerOptions {
   guards?: NodeGuardsOptions;
   /** Serve Prometheus `GET /metrics` (needs the optional prom-client). @default true */
   metrics?: boolean;
+  /**
+   * Where `GET /metrics` comes from instead of this server's own registry: a cluster worker asks
+   * its primary for the whole node's (edge-server/cluster). @default this server's registry
+   */
+  metricsSource?: () => Promise<{ text: string; contentType: string }>;
   /** Operators whose signed requests may call `/admin/health` and `/admin/drain`; without, there is no admin endpoint. */
   admin?: { operators: TrustedOperators; maxSkewMs?: number };
   /**
@@ -94,6 +99,8 @@ export interface ListenResult {
 export type EdgeServerEvents = {
   /** A client upgraded to a session (before its `hello`); listen to its `open`/`close`. */
   session: [Session];
+  /** `drain()` was called (the admin endpoint, `close()`, or the application). */
+  drain: [{ deadlineMs: number; reason: string }];
 };
 
 export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
@@ -258,7 +265,26 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     this.#draining = true;
     this.#guards.drain();
     if (deadlineMs > 0) for (const session of this.#sessions.values()) session.drain(reason, deadlineMs);
+    this.safeEmit('drain', { deadlineMs, reason });
     return { sessions: this.#sessions.size };
+  }
+
+  async #serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const source = this.#options.metricsSource;
+    if (!source || !this.#metrics.enabled) return this.#metrics.serve(req, res);
+    try {
+      const { text, contentType } = await source();
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+      res.end(text);
+    } catch (err) {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'UNAVAILABLE', message: `metrics collection failed: ${(err as Error).message}; try again` }));
+    }
+  }
+
+  /** This server's own metrics registry (undefined when metrics are off), for a cluster primary to aggregate. */
+  get metricsRegistry(): EdgeMetrics['registry'] {
+    return this.#metrics.registry;
   }
 
   /** Resolves when every session has closed (each one's `@close`) or after `deadlineMs`. */
@@ -284,7 +310,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
       res.end(body);
       return;
     }
-    if (req.method === 'GET' && path === '/metrics') return void this.#metrics.serve(req, res);
+    if (req.method === 'GET' && path === '/metrics') return void this.#serveMetrics(req, res);
     if (this.#admin?.handles(req)) return void this.#admin.handle(req, res);
     if (this.#options.viewer && req.method === 'GET' && path.startsWith(VIEWER_PATH.slice(0, -1))) {
       void serveViewerFile(path, res);

@@ -68,8 +68,13 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   readonly #rtcCtx: HandlerContext;
   readonly #socketGone: Promise<void>;
   readonly #guard: SessionGuard;
-  /** Arrival time of each request still unanswered, for the node's own handling time (`/metrics`). */
+  /** Arrival time of each request still unanswered after its handler returned, for the node's own handling time (`/metrics`). */
   readonly #received = new Map<number, { kind: RequestKind; at: number }>();
+  /**
+   * The request being dispatched right now: most (every synchronous predict) are answered before
+   * their handler returns, and then need no entry in `#received` (a Map insert and delete per frame).
+   */
+  #dispatching: { id: number; kind: RequestKind; at: number; answered: boolean } = { id: -1, kind: 'predict', at: 0, answered: true };
   #state: 'handshake' | 'open' | 'closed' = 'handshake';
   #helloTimer: NodeJS.Timeout | undefined;
 
@@ -98,7 +103,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
             return ws.bufferedAmount;
           },
           canTake: (bytes) => guard.canTake(bytes),
-          heavy: (job) => guard.heavy(job),
+          heavy: (kind, job) => guard.heavy(kind, job),
           timings: (renderMs, encodeMs) => {
             node.metrics.stage('render', renderMs);
             node.metrics.stage('encode', encodeMs);
@@ -221,16 +226,29 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       const message = decode(data, this.#node.limits);
       if (this.#state === 'handshake' && message.t !== 'hello') throw new ProtocolError(ErrorCode.NOT_READY, `'${message.t}' before 'hello'`);
       const handler = handlers[message.t] as Handler<MessageType> | undefined;
-      if (message.t === 'predict' || message.t === 'infer' || message.t === 'render' || message.t === 'scene') {
-        // bounded: a client that never reads its answers cannot grow this past a few thousand
-        if (this.#received.size >= 4096) this.#received.clear();
-        this.#received.set(message.id, { kind: message.t, at: receivedAt });
-      }
       if (!handler) throw new ProtocolError(ErrorCode.BAD_MESSAGE, `'${message.t}' is sent by nodes, not clients`);
       if (ctx === this.#rtcCtx && !DATA_CHANNEL_TYPES.has(message.t)) {
         throw new RequestError(ErrorCode.BAD_REQUEST, `'${message.t}' goes on the session socket, not the data channel`);
       }
-      handler(message, ctx, receivedAt);
+      const request = message.t === 'predict' || message.t === 'infer' || message.t === 'render' || message.t === 'scene';
+      const current = this.#dispatching;
+      if (request) {
+        current.id = message.id;
+        current.kind = message.t;
+        current.at = receivedAt;
+        current.answered = false;
+      }
+      try {
+        handler(message, ctx, receivedAt);
+      } finally {
+        if (request && !current.answered) {
+          // answered later: remembered until then, bounded (a client that never reads its answers
+          // cannot grow this past a few thousand)
+          if (this.#received.size >= 4096) this.#received.clear();
+          this.#received.set(current.id, { kind: current.kind, at: current.at });
+        }
+        current.answered = true;
+      }
     } catch (err) {
       if (err instanceof ProtocolError) this.#fail(err);
       else if (err instanceof RequestError) this.#sendError(undefined, err);
@@ -240,6 +258,12 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
 
   /** Request `id` got its answer: the node's own handling time, frame read → answer sent. */
   #handled(id: number): void {
+    const current = this.#dispatching;
+    if (!current.answered && current.id === id) {
+      current.answered = true;
+      this.#node.metrics.request(current.kind, performance.now() - current.at);
+      return;
+    }
     const received = this.#received.get(id);
     if (!received) return;
     this.#received.delete(id);

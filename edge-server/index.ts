@@ -5,3 +5,4 @@ export type { Handler, HandlerContext, HandlerTable, NodeContext } from './handl
 export { PoseHistory } from './PoseHistory.js';
 export type { InferenceEngine, Predictor, PredictorFactory, RenderEngine, RenderedFrame, PoseHistory as PoseWindow } from './engines.js';
 export { baselinePredictors, constantVelocity, noPrediction } from './inference/baselinePredictors.js';
+export { HeavyPool, defaultHeavyWorkers, type HeavyPoolOptions } from './offload/index.js';

@@ -68,9 +68,13 @@ export class EdgeMetrics implements EdgeMetricsSink {
     this.#m?.sessions.dec();
   }
   request(kind: RequestKind, handlingMs: number): void {
-    if (!this.#m) return;
-    this.#m.requests.inc({ kind });
-    this.#m.handling.observe({ kind }, handlingMs / 1000);
+    const m = this.#m;
+    if (!m) return;
+    // the per-frame path (every predict): label children are looked up once per kind, not hashed per call
+    let child = m.byKind.get(kind);
+    if (!child) m.byKind.set(kind, (child = { requests: m.requests.labels(kind), handling: m.handling.labels(kind) }));
+    child.requests.inc();
+    child.handling.observe(handlingMs / 1000);
   }
   rejected(code: string): void {
     this.#m?.rejected.inc({ code });
@@ -103,17 +107,20 @@ export class EdgeMetrics implements EdgeMetricsSink {
 
 function build(prom: typeof PromClient, registry: PromClient.Registry) {
   const registers = [registry];
+  const requests = new prom.Counter({ name: 'edge_requests_total', help: 'Requests answered, by kind', labelNames: ['kind'], registers });
+  const handling = new prom.Histogram({
+    name: 'edge_request_handling_seconds',
+    help: "The node's own handling time per request, frame read to answer sent",
+    labelNames: ['kind'],
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
   return {
+    requests,
+    handling,
+    byKind: new Map<RequestKind, { requests: PromClient.Counter.Internal; handling: PromClient.Histogram.Internal<string> }>(),
     sessions: new prom.Gauge({ name: 'edge_sessions', help: 'Sessions open now', registers }),
     sessionsOpened: new prom.Counter({ name: 'edge_sessions_opened_total', help: 'Sessions admitted since start', registers }),
-    requests: new prom.Counter({ name: 'edge_requests_total', help: 'Requests answered, by kind', labelNames: ['kind'], registers }),
-    handling: new prom.Histogram({
-      name: 'edge_request_handling_seconds',
-      help: "The node's own handling time per request, frame read to answer sent",
-      labelNames: ['kind'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
     rejected: new prom.Counter({ name: 'edge_rejected_total', help: 'Errors sent to clients, by code', labelNames: ['code'], registers }),
     tierSwitches: new prom.Counter({ name: 'edge_tier_switches_total', help: 'Tier switches reported by clients', labelNames: ['tier', 'reason'], registers }),
     stages: new prom.Histogram({ name: 'edge_stage_seconds', help: 'Time in render, encode, infer and scene decode', labelNames: ['stage'], buckets: LATENCY_BUCKETS, registers }),

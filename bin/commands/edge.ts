@@ -1,6 +1,13 @@
 /** `edge-offload edge`: run a node until SIGINT/SIGTERM, then drain its clients and stop. */
 import { EdgeServer } from '../../edge-server/index.js';
 import { loadInference, type LoadedInference } from '../../edge-server/inference/index.js';
+import { defaultHeavyWorkers, HeavyPool } from '../../edge-server/offload/index.js';
+import { ClusterWorker, clusterWorkerInfo, runClusterPrimary } from '../../edge-server/cluster/index.js';
+import cluster from 'node:cluster';
+import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { resolveBackendChoice } from '../../edge-server/render/backendChoice.js';
+import type { GpuOptions } from '../../edge-server/render/gpu.js';
 import { NODE_TIERS, type NodeTier } from '../../protocol/index.js';
 import { importOptional, OptionalPackageError } from '../../protocol/server/optionalPackages.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
@@ -77,28 +84,58 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   configureLogging(config);
   const tier = (stringFlag(args.values.tier) ?? 'edge') as NodeTier;
   if (!NODE_TIERS.includes(tier)) throw new Error(`--tier must be edge or cloud, got '${tier}'`);
+  // --workers N: this process becomes the cluster's primary and forks N node processes (the same
+  // command line) behind the one port; each of them runs the rest of this function
+  if (config.workers > 1 && cluster.isPrimary) {
+    const nodeId = stringFlag(args.values['node-id']) ?? randomUUID();
+    runClusterPrimary({
+      workers: config.workers,
+      nodeId,
+      onListening: (url, port) => console.log(JSON.stringify({ event: 'listening', url, port, nodeId, tier, workers: config.workers })),
+      onStopped: () => console.log(JSON.stringify({ event: 'stopped' })),
+      log: (event) => console.log(JSON.stringify(event)),
+    });
+    return;
+  }
+  const clusterInfo = clusterWorkerInfo();
   const drainMs = config.drainMs;
   // tfjs backend (tensorflow → wasm → cpu), models and learned/Kalman predictors; the node still
   // serves the baseline predictors when this fails, but not when @tensorflow/tfjs is not installed:
   // that is a setup mistake the operator fixes with one command (or --no-inference)
   let inference: LoadedInference | undefined;
+  const modelDir = stringFlag(args.values.models);
   if (!args.values['no-inference']) {
     const log = (message: string) => console.log(JSON.stringify({ event: 'inference', message }));
     try {
-      const modelDir = stringFlag(args.values.models);
       inference = await loadInference({ log, ...(modelDir ? { modelDir } : {}) });
     } catch (err) {
       if (err instanceof OptionalPackageError) throw err;
       log(`inference unavailable: ${(err as Error).message}`);
     }
   }
+  // render and infer run in worker threads (predict stays on the event loop: it is cheap and the
+  // latency every session feels); --heavy-workers 0 keeps them in this thread
+  const render = args.values.render === true;
+  const gpu = gpuOptions(stringFlag(args.values['gpu-backend']));
+  // in a cluster each process gets its share of the cores for heavy work
+  const heavyWorkers = config.heavyWorkers ?? (clusterInfo ? Math.max(1, Math.floor(availableParallelism() / clusterInfo.workers) - 1) : defaultHeavyWorkers());
+  const pool =
+    heavyWorkers > 0 && (inference || render)
+      ? await HeavyPool.create({ size: heavyWorkers, ...(inference ? { inference: modelDir ? { modelDir } : {} } : {}), ...(render ? { render: { gpu } } : {}) })
+      : undefined;
+  if (pool) console.log(JSON.stringify({ event: 'heavy-workers', workers: pool.size, infer: pool.inference !== undefined, render: pool.renderer !== undefined }));
+  const serverOptions = edgeServerOptions(config);
+  // one heavy job per worker at a time, shared fairly between sessions, unless configured otherwise
+  if (pool && config.heavyConcurrency === undefined) serverOptions.guards = { ...serverOptions.guards, heavy: { ...serverOptions.guards?.heavy, concurrency: pool.size } };
+  let clusterWorker: ClusterWorker | undefined;
   const server = new EdgeServer({
-    ...edgeServerOptions(config),
-    ...(inference ? { inference: inference.engine, predictors: inference.predictors } : {}),
-    renderer: args.values.render ? await createRenderer(stringFlag(args.values['gpu-backend'])) : undefined,
+    ...serverOptions,
+    ...(clusterInfo ? { metricsSource: () => clusterWorker!.metrics() } : {}),
+    ...(inference ? { inference: pool?.inference ?? inference.engine, predictors: inference.predictors } : {}),
+    renderer: render ? (pool?.renderer ?? (await createRenderer(gpu))) : undefined,
     port: intFlag(args.values.port, 'port') ?? 8765,
     host: stringFlag(args.values.host) ?? '127.0.0.1',
-    nodeId: stringFlag(args.values['node-id']),
+    nodeId: clusterInfo?.nodeId ?? stringFlag(args.values['node-id']),
     tier,
     webrtc: args.values.webrtc ? await createWorkerPool(args.values) : undefined,
     tls: loadTlsFiles(stringFlag(args.values['tls-cert']), stringFlag(args.values['tls-key'])),
@@ -107,12 +144,21 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     // the registered key signs each welcome over the client's nonce: clients refuse an unsigned node discovery vouched for
     ...(typeof args.values['node-key'] === 'string' ? { nodeKey: readNodeKey(args.values['node-key']).privateKeyPem } : {}),
   });
+  if (clusterInfo) {
+    clusterWorker = new ClusterWorker(clusterInfo, server.metricsRegistry);
+    clusterWorker.attach(server);
+    const worker = clusterWorker;
+    server.addHealthSection('cluster', () => ({ worker: worker.index, workers: worker.workers, sessions: worker.sessionCount }));
+  }
   const { port, url } = await server.listen();
-  console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier }));
+  // in a cluster the primary prints the one listening line, once every worker listens
+  if (clusterWorker) clusterWorker.listening(url, port);
+  else console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier }));
   if (args.values.viewer) console.log(JSON.stringify({ event: 'viewer', url: `${url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/` }));
-  const discoveryUrl = stringFlag(args.values.discovery);
+  // one registration per node: in a cluster worker 1 registers, reporting every worker's sessions
+  const discoveryUrl = clusterInfo && clusterInfo.index !== 1 ? undefined : stringFlag(args.values.discovery);
   const agent = discoveryUrl
-    ? await attachDiscoveryAgent(server, {
+    ? await attachDiscoveryAgent(clusterWorker ? clusterDiscoverable(server, clusterWorker) : server, {
         discoveryUrl,
         nodeKeyFile: requiredFlag(args.values['node-key'], 'node-key'),
         authorizationFile: requiredFlag(args.values['node-auth'], 'node-auth'),
@@ -123,21 +169,50 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
       })
     : undefined;
   if (agent) console.log(JSON.stringify({ event: 'discovery', url: discoveryUrl, registered: agent.registered }));
+  let stopping = false;
   const stop = async (signal: string) => {
-    console.log(JSON.stringify({ event: 'draining', signal, sessions: server.sessionCount, deadlineMs: drainMs }));
+    // once: in a terminal a cluster worker gets Ctrl-C from the terminal and from its primary
+    if (stopping) return;
+    stopping = true;
+    console.log(JSON.stringify({ event: 'draining', signal, sessions: server.sessionCount, deadlineMs: drainMs, ...(clusterInfo ? { worker: clusterInfo.index } : {}) }));
     agent?.close();
     await server.close({ deadlineMs: drainMs, reason: `node stopping (${signal})` });
+    if (clusterInfo) process.exit(0); // the IPC channel would keep a worker alive; the primary prints `stopped`
     console.log(JSON.stringify({ event: 'stopped' }));
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
-/** Loaded only with --render, so a node that does not render never loads three, Dawn or sharp. */
-async function createRenderer(backend: string | undefined) {
-  const { WebGpuRenderEngine, resolveBackendChoice } = await importOptional('edge-offload edge --render', () => import('../../edge-server/render/index.js'));
-  // without the flag, createGpu reads EDGE_OFFLOAD_GPU_BACKEND itself
-  return WebGpuRenderEngine.create({ gpu: backend ? { backend: resolveBackendChoice(backend) } : {} });
+/** What the discovery agent of a cluster's worker 1 sees: this server, with every worker's sessions. */
+function clusterDiscoverable(server: EdgeServer, worker: ClusterWorker): Parameters<typeof attachDiscoveryAgent>[0] {
+  return {
+    nodeId: server.nodeId,
+    tier: server.tier,
+    get url() {
+      return server.url;
+    },
+    get sessionCount() {
+      return worker.sessionCount;
+    },
+    get draining() {
+      return server.draining;
+    },
+    health: () => server.health(),
+    addHealthSection: (name, describe) => server.addHealthSection(name, describe),
+    useNodeKey: (key) => server.useNodeKey(key),
+  };
+}
+
+/** Without the flag, createGpu reads EDGE_OFFLOAD_GPU_BACKEND itself. */
+function gpuOptions(backend: string | undefined): GpuOptions {
+  return backend ? { backend: resolveBackendChoice(backend) } : {};
+}
+
+/** In this thread (--heavy-workers 0). Loaded only with --render, so a node that does not render never loads three, Dawn or sharp. */
+async function createRenderer(gpu: GpuOptions) {
+  const { WebGpuRenderEngine } = await importOptional('edge-offload edge --render', () => import('../../edge-server/render/index.js'));
+  return WebGpuRenderEngine.create({ gpu });
 }
 
 /** Loaded only with --webrtc, so a ws-only node never loads mediasoup. */

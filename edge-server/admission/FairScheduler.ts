@@ -13,6 +13,11 @@
  *
  * Each session may have at most `maxQueuedPerSession` jobs waiting (`BUSY` beyond that) so no
  * session builds a backlog the others wait behind.
+ *
+ * With the heavy work in worker threads (edge-server/offload), `concurrency` is the pool's size and
+ * a session has at most one job of each `kind` (render, infer, scene) running at once: a session
+ * cannot fill every worker with its own infer batches while another session waits, and its next
+ * job of that kind waits for its turn again.
  */
 import { ErrorCode, InvalidStateError, RequestError } from '../../protocol/index.js';
 
@@ -26,6 +31,7 @@ export interface FairSchedulerOptions {
 }
 
 interface Job {
+  kind: string;
   run: () => unknown;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
@@ -37,6 +43,8 @@ interface Lane {
   vtime: number;
   queue: Job[];
   running: number;
+  /** Kinds of this session's running jobs: one of each kind at a time. */
+  runningKinds: Set<string>;
   costMs: number;
   jobs: number;
   /** Cost of this session's last job: the estimate for its next one. */
@@ -60,12 +68,15 @@ export class FairScheduler {
     if (!Number.isInteger(this.maxQueuedPerSession) || this.maxQueuedPerSession < 1) throw new TypeError('maxQueuedPerSession must be a positive integer');
   }
 
-  /** Runs `job` when `sessionId`'s turn comes. `weight` > 1 gives a session a larger share. */
-  schedule<T>(sessionId: string, job: () => T | Promise<T>, weight = 1): Promise<T> {
+  /**
+   * Runs `job` when `sessionId`'s turn comes and no other job of the same `kind` of this session
+   * is running. `weight` > 1 gives a session a larger share.
+   */
+  schedule<T>(sessionId: string, job: () => T | Promise<T>, { kind = 'heavy', weight = 1 }: { kind?: string; weight?: number } = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new InvalidStateError('scheduler is closed'));
     let lane = this.#lanes.get(sessionId);
     if (!lane) {
-      lane = { id: sessionId, weight, vtime: this.#minVtime(), queue: [], running: 0, costMs: 0, jobs: 0, lastCostMs: 0 };
+      lane = { id: sessionId, weight, vtime: this.#minVtime(), queue: [], running: 0, runningKinds: new Set(), costMs: 0, jobs: 0, lastCostMs: 0 };
       this.#lanes.set(sessionId, lane);
     } else if (lane.queue.length === 0 && lane.running === 0) {
       lane.vtime = Math.max(lane.vtime, this.#minVtime());
@@ -73,7 +84,7 @@ export class FairScheduler {
     if (lane.queue.length >= this.maxQueuedPerSession) {
       return Promise.reject(new RequestError(ErrorCode.BUSY, `more than ${this.maxQueuedPerSession} heavy requests of this session waiting`));
     }
-    const promise = new Promise<T>((resolve, reject) => lane.queue.push({ run: job, resolve: resolve as (v: unknown) => void, reject }));
+    const promise = new Promise<T>((resolve, reject) => lane.queue.push({ kind, run: job, resolve: resolve as (v: unknown) => void, reject }));
     this.#schedulePump();
     return promise;
   }
@@ -121,17 +132,23 @@ export class FairScheduler {
   #pump(): void {
     while (this.#running < this.concurrency) {
       let next: Lane | undefined;
+      let nextIndex = -1;
       for (const lane of this.#lanes.values()) {
-        if (lane.queue.length > 0 && (next === undefined || finishTime(lane) < finishTime(next))) next = lane;
+        if (lane.queue.length === 0 || (next !== undefined && finishTime(lane) >= finishTime(next))) continue;
+        const index = runnable(lane);
+        if (index < 0) continue;
+        next = lane;
+        nextIndex = index;
       }
       if (!next) return;
-      this.#start(next, next.queue.shift()!);
+      this.#start(next, next.queue.splice(nextIndex, 1)[0]!);
     }
   }
 
   #start(lane: Lane, job: Job): void {
     this.#running++;
     lane.running++;
+    lane.runningKinds.add(job.kind);
     const started = this.#now();
     const finish = () => {
       const cost = Math.max(0, this.#now() - started);
@@ -140,6 +157,7 @@ export class FairScheduler {
       lane.lastCostMs = cost;
       lane.jobs++;
       lane.running--;
+      lane.runningKinds.delete(job.kind);
       this.#running--;
       if (lane.running === 0 && lane.queue.length === 0 && this.#closed) this.#lanes.delete(lane.id);
       this.#schedulePump();
@@ -163,6 +181,13 @@ export class FairScheduler {
       },
     );
   }
+}
+
+/** The lane's oldest waiting job whose kind is not running already; -1 when none is. */
+function runnable(lane: Lane): number {
+  if (lane.runningKinds.size === 0) return 0;
+  for (let i = 0; i < lane.queue.length; i++) if (!lane.runningKinds.has(lane.queue[i]!.kind)) return i;
+  return -1;
 }
 
 /** When a lane's next job would finish in virtual time, estimating its cost by the last one. */

@@ -23,6 +23,9 @@ import { SendBudget, type SendBudgetOptions, type SendOutcome, type SendPriority
 import { AdmissionRefusal, SessionAdmission, type AdmissionTicket, type SessionAdmissionOptions } from './SessionAdmission.js';
 import { estimateTextureBytes } from './textureEstimate.js';
 
+/** The kinds of heavy work; a session has at most one of each running. */
+export type HeavyKind = 'render' | 'infer' | 'scene';
+
 export interface NodeGuardsOptions {
   admission?: SessionAdmissionOptions;
   connections?: ConnectionGuardOptions;
@@ -146,9 +149,9 @@ export class SessionGuard {
     return this.#budget.canTake(bytes);
   }
 
-  /** Runs CPU-heavy work (render, infer, scene decode) in this session's fair turn. */
-  heavy<T>(job: () => T | Promise<T>): Promise<T> {
-    return this.#node.scheduler.schedule(this.#id, job);
+  /** Runs CPU-heavy work (render, infer, scene decode) in this session's fair turn, one of each `kind` at a time. */
+  heavy<T>(kind: HeavyKind, job: () => T | Promise<T>): Promise<T> {
+    return this.#node.scheduler.schedule(this.#id, job, { kind });
   }
 
   /**

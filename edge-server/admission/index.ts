@@ -8,4 +8,4 @@ export { SendBudget, type SendBudgetOptions, type SendOutcome, type SendPriority
 export { MemoryBudget, type MemoryBudgetOptions, type MemoryReservation } from './MemoryBudget.js';
 export { estimateTextureBytes, imageSize, type TextureEstimate } from './textureEstimate.js';
 export { FairScheduler, type FairSchedulerOptions } from './FairScheduler.js';
-export { NodeGuards, SessionGuard, type NodeGuardsOptions, type SessionGuardHandlers } from './NodeGuards.js';
+export { NodeGuards, SessionGuard, type HeavyKind, type NodeGuardsOptions, type SessionGuardHandlers } from './NodeGuards.js';

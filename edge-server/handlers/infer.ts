@@ -11,7 +11,7 @@ export const infer: Handler<'infer'> = (message, ctx) => {
     message.id,
     // CPU-heavy: runs in this session's fair turn (admission/FairScheduler), not back to back with another's
     ctx.guard
-      .heavy(() => engine.infer(message.model, message.input))
+      .heavy('infer', () => engine.infer(message.model, message.input))
       .then((output) => {
         const computeMs = performance.now() - started;
         ctx.node.metrics.stage('infer', computeMs);

@@ -8,12 +8,12 @@
  */
 import { create } from 'webgpu';
 import { Logger } from '../../protocol/index.js';
+import { resolveBackendChoice, type GpuBackendChoice } from './backendChoice.js';
+
+export { resolveBackendChoice, type GpuBackendChoice };
 
 const logger = new Logger('render:gpu');
 
-/** `auto`: Dawn's default backend, falling back to `opengles`; anything else is passed to Dawn as is. */
-export type GpuBackendChoice = 'auto' | 'default' | 'opengles' | 'vulkan' | 'd3d12' | 'metal';
-const BACKEND_CHOICES: readonly GpuBackendChoice[] = ['auto', 'default', 'opengles', 'vulkan', 'd3d12', 'metal'];
 
 export interface GpuOptions {
   /** Which Dawn backend to use. Default: env `EDGE_OFFLOAD_GPU_BACKEND`, else `auto`. */
@@ -45,11 +45,6 @@ export const INSTALL_HINT =
   'libgles2 libgl1-mesa-dri; in a clone of the repository scripts/install-render-deps.sh does it) and use ' +
   'EDGE_OFFLOAD_GPU_BACKEND=opengles.';
 
-export function resolveBackendChoice(value: string | undefined): GpuBackendChoice {
-  if (value === undefined || value === '') return 'auto';
-  if ((BACKEND_CHOICES as readonly string[]).includes(value)) return value as GpuBackendChoice;
-  throw new TypeError(`gpu backend must be one of ${BACKEND_CHOICES.join(', ')} (got '${value}')`);
-}
 
 async function tryBackend(
   backend: Exclude<GpuBackendChoice, 'auto'>,

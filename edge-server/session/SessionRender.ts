@@ -18,7 +18,7 @@ export interface RenderOutput {
   /** Whether a frame of about `bytes` would be sent now (the send budget's soft cap). */
   canTake(bytes: number): boolean;
   /** Runs CPU-heavy work in this session's fair turn. */
-  heavy<T>(job: () => Promise<T>): Promise<T>;
+  heavy<T>(kind: 'render' | 'scene', job: () => Promise<T>): Promise<T>;
   /** Render and encode times, for `/metrics`. */
   timings(renderMs: number, encodeMs: number): void;
   /** The session's WebRTC video track (codec h264), when it has one. */
@@ -79,7 +79,7 @@ export class SessionRender {
   loadScene(name: string, data: Uint8Array): Promise<void> {
     // decoding is CPU-heavy: it runs in this session's fair turn; #sceneLoaded is set now, so a
     // render sent right after the upload still waits for it
-    const loading = this.#out.heavy(() => this.#renderer.loadScene(this.#sessionId, name, data)).then(() => {
+    const loading = this.#out.heavy('scene', () => this.#renderer.loadScene(this.#sessionId, name, data)).then(() => {
       this.#scene = name;
     });
     this.#sceneLoaded = loading.catch(() => {}); // the upload's own answer reports the failure
@@ -103,7 +103,7 @@ export class SessionRender {
       if (request.codec === 'h264' && !video) {
         throw new RequestError(ErrorCode.VIDEO_UNAVAILABLE, 'this session has no video track: send rtcConsumeVideo first, or render jpeg');
       }
-      const frame = await this.#out.heavy(() => this.#renderer.render(this.#sessionId, scene));
+      const frame = await this.#out.heavy('render', () => this.#renderer.render(this.#sessionId, scene));
       if (video) {
         const renderedAt = performance.now();
         const rtpTimestamp = await video.push(frame.data, frame.width, frame.height);
