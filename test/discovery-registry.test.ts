@@ -1,6 +1,7 @@
 /**
- * One registry suite, run against both backends: MemoryRegistry and RedisRegistry over a real
- * redis-server started by the test. Whatever one backend answers, the other must too.
+ * One registry suite, run against every backend: MemoryRegistry, RedisRegistry over a real
+ * redis-server and RedisClusterRegistry over a real 3-master Redis Cluster, both started by the
+ * test. Whatever one backend answers, the others must too.
  *
  * Expiry runs on each test's own clock (the registries' `now` option): nothing expires while a
  * slow machine is still inserting, and the expiry tests move the clock instead of waiting.
@@ -9,10 +10,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { greatCircleKm } from '../discovery/geo.js';
 import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
+import { RedisClusterRegistry } from '../discovery/registry/RedisClusterRegistry.js';
 import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
 import { foldObservation, FRESH_STATS, type Registry } from '../discovery/registry/Registry.js';
 import { record } from './support/discoveryFixtures.js';
 import { startRedis, type RedisProcess } from '../bench/lib/redisServer.js';
+import { startRedisCluster, type RedisCluster } from '../bench/lib/redisCluster.js';
 
 const HEARTBEAT_MS = 100; // ttl = 3 × 100 ms of the test's clock
 const TTL_MS = 3 * HEARTBEAT_MS;
@@ -242,6 +245,11 @@ const shared = registrySuite('redis', async (clock) => {
   redis ??= await startRedis();
   return RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `t${prefixCounter++}:`, initialRadiusKm: 50, now: () => clock.t });
 });
+let cluster: RedisCluster | undefined;
+const clustered = registrySuite('redis-cluster', async (clock) => {
+  cluster ??= await startRedisCluster();
+  return RedisClusterRegistry.connect({ nodes: cluster.nodes, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `c${prefixCounter++}:`, initialRadiusKm: 50, now: () => clock.t });
+});
 
 const sweeping = suite('registry: memory sweep');
 sweeping('sweeps in bounded batches and resumes where it stopped', async () => {
@@ -294,8 +302,12 @@ replicas('agree on nodes, heartbeats, stats, nonces and expiry', async () => {
 replicas.after(async () => {
   await redis?.stop();
 });
+clustered.after(async () => {
+  await cluster?.stop();
+});
 
 memory.run();
 sweeping.run();
 shared.run();
 replicas.run();
+clustered.run();

@@ -1,7 +1,7 @@
 /**
  * The registry seam: where live nodes, what clients learned about them, and used nonces live.
- * `MemoryRegistry` (one process, spatial index) and `RedisRegistry` (shared by replicas) implement
- * it and pass the same test suite (test/discovery-registry.test.ts).
+ * `MemoryRegistry` (one process, spatial index), `RedisRegistry` and `RedisClusterRegistry` (shared
+ * by replicas) implement it and pass the same test suite (test/discovery-registry.test.ts).
  */
 import type { Capability, NodeTier } from '../../protocol/index.js';
 import type { LatLon } from '../geo.js';
@@ -105,7 +105,7 @@ export interface LearningRates {
 }
 
 export interface Registry {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'redis' | 'redis-cluster';
   /** A node silent this long is gone (3 heartbeat intervals by default). */
   readonly ttlMs: number;
   /** Adds or replaces a node; its ttl starts now. */
