@@ -207,6 +207,35 @@ function registrySuite(name: string, make: (clock: Clock) => Promise<Sweepable>,
     assert.is((await registry.nearest({ lat: -10, lon: -10 }, 2500, 'edge')).length, 2500);
   });
 
+  test('touchMany() records many statuses in one batch, past one script; unknown and expired ids come back', async ({ registry, clock }) => {
+    const t0 = clock.t;
+    await registry.put(record('a', 5, 5, { lastSeen: t0 }));
+    await registry.put(record('b', 5, 5.1, { lastSeen: t0 }));
+    await registry.put(record('old', 5, 5.2, { lastSeen: t0 - TTL_MS }));
+    clock.t = t0 + 50;
+    const at = clock.t;
+    const missing = await registry.touchMany(
+      new Map([
+        ['a', { load: 0.4, freeCapacity: 2, at }],
+        ['old', { load: 0.1, freeCapacity: 9, at }],
+        ['ghost', { load: 0.1, freeCapacity: 9, at }],
+        ['b', { load: 0.6, freeCapacity: 3, at }],
+      ]),
+    );
+    assert.equal(missing.sort(), ['ghost', 'old'], 'an expired node is not brought back by a status');
+    const near = await registry.nearest({ lat: 5, lon: 5 }, 5, 'edge');
+    assert.equal(near.map((n) => [n.node.id, n.node.load, n.node.freeCapacity, n.node.lastSeen]), [['a', 0.4, 2, at], ['b', 0.6, 3, at]]);
+    const many = new Map<string, { load: number; freeCapacity: number; at: number }>();
+    for (let i = 0; i < 700; i++) {
+      await registry.put(record(`t${i}`, -20, -20 + i * 0.001, { lastSeen: at }));
+      many.set(`t${i}`, { load: 0.25, freeCapacity: 7, at: at + 10 });
+    }
+    assert.equal(await registry.touchMany(many), []);
+    const got = await registry.nearest({ lat: -20, lon: -20 }, 700, 'edge');
+    assert.is(got.length, 700);
+    assert.ok(got.every((n) => n.node.load === 0.25 && n.node.freeCapacity === 7 && n.node.lastSeen === at + 10));
+  });
+
   test('learn() folds RTT samples and probe outcomes into an EWMA (same arithmetic on both backends)', async ({ registry }) => {
     assert.equal(await registry.stats('x'), { ...FRESH_STATS });
     const observations = [

@@ -29,7 +29,7 @@ import { importOptional } from '../../protocol/server/optionalPackages.js';
 import type { NodeTier } from '../../protocol/index.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from '../errors.js';
 import type { LatLon } from '../geo.js';
-import type { LearningRates, NearbyNode, NearestOptions, NodeRecord, NodeStats, Observation, Registry } from './Registry.js';
+import type { LearningRates, NearbyNode, NearestOptions, NodeRecord, NodeStats, Observation, Registry, StatusUpdate } from './Registry.js';
 import { makeClusterClient } from './redisClient.js';
 import { RedisRegion, resolveLayout, type RedisLayoutOptions, type RedisLink, type RegionSettings } from './RedisRegion.js';
 import { RegionGrid } from './regionGrid.js';
@@ -134,15 +134,25 @@ export class RedisClusterRegistry implements Registry {
   }
 
   /** Grouped by region, one pipelined refresh per region, all regions in parallel. */
-  async refresh(seen: ReadonlyMap<string, number>): Promise<string[]> {
-    if (seen.size === 0) return [];
-    const unknown = [...seen.keys()].filter((id) => !this.#regionOf.has(id));
+  refresh(seen: ReadonlyMap<string, number>): Promise<string[]> {
+    return this.#manyById(seen, (region, group) => region.refresh(group));
+  }
+
+  /** Grouped by region, one pipelined TOUCH_MANY per region, all regions in parallel. */
+  touchMany(updates: ReadonlyMap<string, StatusUpdate>): Promise<string[]> {
+    return this.#manyById(updates, (region, group) => region.touchMany(group));
+  }
+
+  /** Runs a batch op per region of the ids; ids a cached region lacks are retried where the directory says. */
+  async #manyById<V>(entries: ReadonlyMap<string, V>, op: (region: RedisRegion, group: [string, V][]) => Promise<string[]>): Promise<string[]> {
+    if (entries.size === 0) return [];
+    const unknown = [...entries.keys()].filter((id) => !this.#regionOf.has(id));
     if (unknown.length > 0) await this.#resolve(unknown);
-    const missing = await this.#refreshGrouped([...seen], true);
+    const missing = await this.#grouped([...entries], op, true);
     if (missing.retry.length === 0) return missing.gone;
     // the cached region did not hold them: ask the directory once more (moved by another replica)
     const moved = await this.#resolve(missing.retry, true);
-    const again = await this.#refreshGrouped(missing.retry.filter((id) => moved.has(id)).map((id) => [id, seen.get(id)!]), false);
+    const again = await this.#grouped(missing.retry.filter((id) => moved.has(id)).map((id): [string, V] => [id, entries.get(id)!]), op, false);
     return [...missing.gone, ...missing.retry.filter((id) => !moved.has(id)), ...again.gone, ...again.retry];
   }
 
@@ -286,7 +296,9 @@ export class RedisClusterRegistry implements Registry {
     const byBucket = new Map<string, string[]>();
     for (const id of ids) {
       const key = this.#dirKey(id);
-      byBucket.set(key, [...(byBucket.get(key) ?? []), id]);
+      const group = byBucket.get(key);
+      if (group) group.push(id);
+      else byBucket.set(key, [id]);
     }
     const moved = new Set<string>();
     await Promise.all(
@@ -304,19 +316,20 @@ export class RedisClusterRegistry implements Registry {
     return moved;
   }
 
-  /** refresh() per cached region; ids with no known region are gone, ids a region lacks may have moved. */
-  async #refreshGrouped(entries: [string, number][], mayRetry: boolean): Promise<{ gone: string[]; retry: string[] }> {
-    const byRegion = new Map<string, [string, number][]>();
+  /** `op` per cached region; ids with no known region are gone, ids a region lacks may have moved. */
+  async #grouped<V>(entries: [string, V][], op: (region: RedisRegion, group: [string, V][]) => Promise<string[]>, mayRetry: boolean): Promise<{ gone: string[]; retry: string[] }> {
+    const byRegion = new Map<string, [string, V][]>();
     const gone: string[] = [];
     for (const entry of entries) {
       const name = this.#regionOf.get(entry[0]);
       if (name === undefined) gone.push(entry[0]);
-      else byRegion.set(name, [...(byRegion.get(name) ?? []), entry]);
+      else if (byRegion.has(name)) byRegion.get(name)!.push(entry);
+      else byRegion.set(name, [entry]);
     }
-    const results = await Promise.allSettled([...byRegion].map(([name, group]) => this.#region(name).refresh(group)));
+    const results = await Promise.allSettled([...byRegion].map(([name, group]) => op(this.#region(name), group)));
     const failed = results.find((r) => r.status === 'rejected');
     // the other regions were written; the failed one's nodes pong again next interval
-    if (failed) throw unavailable('refresh', failed.reason);
+    if (failed) throw unavailable('a batch of nodes', failed.reason);
     const missing = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
     return mayRetry ? { gone, retry: missing } : { gone: [...gone, ...missing], retry: [] };
   }

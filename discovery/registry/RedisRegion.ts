@@ -11,6 +11,7 @@ import {
   FRESH_STATS,
   resolveTtlMs,
   type RegistryTiming,
+  type StatusUpdate,
   capabilityMask,
   combinedFilter,
   type LearningRates,
@@ -21,7 +22,7 @@ import {
   type Observation,
 } from './Registry.js';
 import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
-import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, UNPLACE } from './redisScripts.js';
+import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
 
 /**
  * How a keyspace reaches Redis: a plain client, or a cluster client routing by `slotKey` (every
@@ -164,6 +165,41 @@ export class RedisRegion {
     ]);
     if (d === null || d === undefined) return undefined;
     return decodeDescriptor(String(d), { load: status.load, freeCapacity: status.freeCapacity, lastSeen: now });
+  }
+
+  /**
+   * One TOUCH_MANY script per `refreshBatch` updates, pipelined: a script call and a round trip
+   * per batch instead of per node. Resolves to the ids not held.
+   */
+  async touchMany(updates: Iterable<[string, StatusUpdate]>): Promise<string[]> {
+    const oldest = String(this.#s.now() - this.#s.ttlMs);
+    const commands: string[][] = [];
+    const order: string[][] = [];
+    let ids: string[] = [];
+    let args: string[] = [];
+    const push = () => {
+      commands.push(['EVALSHA', TOUCH_MANY_SHA, '2', this.seenKey, this.searchKey, this.prefix, oldest, ...args]);
+      order.push(ids);
+      ids = [];
+      args = [];
+    };
+    for (const [id, u] of updates) {
+      ids.push(id);
+      args.push(id, String(u.load), String(u.freeCapacity), String(u.at));
+      if (ids.length === this.#s.refreshBatch) push();
+    }
+    if (ids.length > 0) push();
+    if (commands.length === 0) return [];
+    let replies: unknown[];
+    try {
+      replies = await this.#link.batch(this.seenKey, commands, false);
+    } catch (err) {
+      // a Redis that lost its script cache (restart, SCRIPT FLUSH): load it and go again
+      const failed = (err as { replies?: unknown[] }).replies ?? [err];
+      if (!failed.some((r) => String((r as Error)?.message ?? '').startsWith('NOSCRIPT'))) throw err;
+      replies = (await this.#link.batch(this.seenKey, [['SCRIPT', 'LOAD', TOUCH_MANY], ...commands], false)).slice(1);
+    }
+    return replies.flatMap((reply, i) => (reply as unknown[]).map((pos) => order[i]![Number(pos) - 1]!));
   }
 
   /**

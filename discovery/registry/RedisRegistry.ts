@@ -43,7 +43,7 @@
 import { importOptional } from '../../protocol/server/optionalPackages.js';
 import type { NodeTier } from '../../protocol/index.js';
 import type { LatLon } from '../geo.js';
-import type { LearningRates, NearbyNode, NearestOptions, NodeRecord, NodeStats, Observation, Registry } from './Registry.js';
+import type { LearningRates, NearbyNode, NearestOptions, NodeRecord, NodeStats, Observation, Registry, StatusUpdate } from './Registry.js';
 import { makeClient } from './redisClient.js';
 import { RedisRegion, resolveLayout, type RedisLayoutOptions, type RedisLink } from './RedisRegion.js';
 
@@ -120,6 +120,11 @@ export class RedisRegistry implements Registry {
    */
   async refresh(seen: ReadonlyMap<string, number>): Promise<string[]> {
     return seen.size === 0 ? [] : this.#region.refresh(seen);
+  }
+
+  /** One TOUCH_MANY script per `refreshBatch` updates, pipelined. */
+  async touchMany(updates: ReadonlyMap<string, StatusUpdate>): Promise<string[]> {
+    return updates.size === 0 ? [] : this.#region.touchMany(updates);
   }
 
   get(id: string): Promise<NodeRecord | undefined> {

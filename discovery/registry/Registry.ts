@@ -25,6 +25,13 @@ export interface NodeRecord {
   lastSeen: number;
 }
 
+/** A node's pushed status, and when it was heard (epoch ms): an entry of touchMany(). */
+export interface StatusUpdate {
+  load: number;
+  freeCapacity: number;
+  at: number;
+}
+
 /** What client probe reports taught discovery about a node. Survives re-registration. */
 export interface NodeStats {
   /** EWMA of measured RTT minus the propagation estimate: last mile, queuing, a lie about location. */
@@ -120,6 +127,12 @@ export interface Registry {
    * nodes must register again).
    */
   refresh(seen: ReadonlyMap<string, number>): Promise<string[]>;
+  /**
+   * Status updates for many nodes in one batch (the node channel's load pushes, flushed a few
+   * times a second): for each, what touch() does. Resolves to the ids it does not hold (unknown
+   * or expired: they must register again).
+   */
+  touchMany(updates: ReadonlyMap<string, StatusUpdate>): Promise<string[]>;
   get(id: string): Promise<NodeRecord | undefined>;
   remove(id: string): Promise<boolean>;
   /**
