@@ -55,7 +55,8 @@ export interface NodeChannelOptions {
    * An accepted status waits up to this long to be written with the others (one registry
    * touchMany() per flush, a script per 500 nodes on Redis, instead of a script per status), and
    * is acked once written. Far below the interval, so liveness keeps its 3-interval guarantee.
-   * Default 100 ms.
+   * 0 writes each status on its own (a touch() per status, as before batching; `bench scale`
+   * compares the two in one run). Default 100 ms.
    */
   statusFlushMs?: number;
   /** Flush at once when this many statuses wait. Default 500. */
@@ -104,7 +105,8 @@ export class NodeChannels {
   readonly #pingEveryRounds: number;
   readonly #refreshBatch: number;
   readonly #maxMessagesPerSecond: number;
-  readonly #statusFlushMs: number;
+  /** Public so a bench can compare batched and per-status writes on one replica. */
+  statusFlushMs: number;
   readonly #statusBatch: number;
   /** Accepted statuses not yet written, per channel (the latest; every seq is acked). */
   #pending = new Map<Channel, StatusUpdate & { seqs: number[] }>();
@@ -128,7 +130,7 @@ export class NodeChannels {
     this.#pingEveryRounds = options.pingEveryRounds ?? 10;
     this.#refreshBatch = options.refreshBatch ?? 500;
     this.#maxMessagesPerSecond = options.maxMessagesPerSecond ?? 20;
-    this.#statusFlushMs = options.statusFlushMs ?? 100;
+    this.statusFlushMs = options.statusFlushMs ?? 100;
     this.#statusBatch = options.statusBatch ?? 500;
     this.#ticker = setInterval(() => void this.tick(), options.tickIntervalMs ?? intervalMs);
     this.#ticker.unref();
@@ -299,10 +301,16 @@ export class NodeChannels {
     channel.lastStatusAt = now;
     this.#heard(channel, now);
     const update = { load: status.load, freeCapacity: Math.min(status.freeCapacity, channel.capacity), at: now };
+    if (this.statusFlushMs === 0) {
+      const touched = await this.#registry.touch(channel.id, update, now);
+      if (touched === undefined) channel.ws.close(NodeChannelClose.UNKNOWN, 'register again');
+      else send(channel.ws, { t: 'ack', seq: status.seq });
+      return;
+    }
     const waiting = this.#pending.get(channel);
     this.#pending.set(channel, { ...update, seqs: waiting ? [...waiting.seqs, status.seq] : [status.seq] });
     if (this.#pending.size >= this.#statusBatch) void this.#flushStatus();
-    else this.#flushTimer ??= setTimeout(() => void this.#flushStatus(), this.#statusFlushMs);
+    else this.#flushTimer ??= setTimeout(() => void this.#flushStatus(), this.statusFlushMs);
   }
 
   /** Writes every waiting status in one registry batch, then acks them (or closes the forgotten). */

@@ -12,7 +12,7 @@ import { TrustedOperators } from '../../discovery/trust.js';
 import { clientPoints } from '../discovery/synthetic.js';
 import { summarize } from '../lib/stats.js';
 
-export type ServerRequest = { cmd: 'stats' } | { cmd: 'queries'; count: number; perSecond: number } | { cmd: 'close' };
+export type ServerRequest = { cmd: 'stats' } | { cmd: 'queries'; count: number; perSecond: number } | { cmd: 'statusFlushMs'; ms: number } | { cmd: 'close' };
 export interface ServerStats {
   cpuMicros: number;
   heapUsed: number;
@@ -64,7 +64,10 @@ async function queries(count: number, perSecond: number) {
 
 process.on('message', async (request: ServerRequest) => {
   if (request.cmd === 'stats') process.send!({ stats: await stats() });
-  else if (request.cmd === 'queries') process.send!({ queries: await queries(request.count, request.perSecond) });
+  else if (request.cmd === 'statusFlushMs') {
+    server.nodeChannels.statusFlushMs = request.ms;
+    process.send!({ statusFlushMs: request.ms });
+  } else if (request.cmd === 'queries') process.send!({ queries: await queries(request.count, request.perSecond) });
   else {
     await server.close();
     process.send!({ closed: true }, () => process.exit(0));
