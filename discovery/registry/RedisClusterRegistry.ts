@@ -5,9 +5,9 @@
  * on one shard. A node lives in the region of its position; its stats move with it.
  *
  * Keys besides the regions':
- * - `<prefix>{d<n>}:dir`  hash id → region, in 64 buckets by id: where a node lives, for get,
- *                          touch, refresh, remove and stats by id. Each replica caches it (the
- *                          cache is only a hint: a miss in the cached region asks the directory).
+ * - `<prefix>{d<n>}:dir`  hash id → region, in 64 buckets by id (regionDirectory.ts): where a
+ *                          node lives, for get, touch, refresh, remove and stats by id. Each
+ *                          replica caches it (a hint: a miss in the cached region asks it).
  * - `<prefix>{d<n>}:stats:<id>`  stats learned before the node ever registered (moved into its
  *                          region on registration).
  * - `<prefix>regions:<tier>`  set of regions that ever held a node of the tier: queries and
@@ -32,6 +32,7 @@ import type { LatLon } from '../geo.js';
 import type { LearningRates, NearbyNode, NearestOptions, NodeRecord, NodeStats, Observation, Registry, StatusUpdate } from './Registry.js';
 import { makeClusterClient } from './redisClient.js';
 import { RedisRegion, resolveLayout, type RedisLayoutOptions, type RedisLink, type RegionSettings } from './RedisRegion.js';
+import { RegionDirectory } from './regionDirectory.js';
 import { RegionGrid } from './regionGrid.js';
 
 export interface RedisClusterRegistryOptions extends RedisLayoutOptions {
@@ -47,7 +48,6 @@ export interface RedisClusterRegistryOptions extends RedisLayoutOptions {
   regionCacheSize?: number;
 }
 
-const DIR_BUCKETS = 64;
 type Cluster = ReturnType<typeof makeClusterClient>;
 
 export class RedisClusterRegistry implements Registry {
@@ -59,8 +59,7 @@ export class RedisClusterRegistry implements Registry {
   readonly #link: RedisLink;
   readonly #grid: RegionGrid;
   readonly #regions = new Map<string, RedisRegion>();
-  readonly #regionOf = new Map<string, string>();
-  readonly #cacheSize: number;
+  readonly #dir: RegionDirectory;
   /** Occupied regions per tier as last read (undefined: unknown, so every region). */
   #occupied: Record<NodeTier, Set<string>> | undefined;
   readonly #sweeper: ReturnType<typeof setInterval>;
@@ -89,15 +88,15 @@ export class RedisClusterRegistry implements Registry {
     this.#cluster = cluster;
     this.#prefix = layout.prefix;
     this.#grid = new RegionGrid(options.regionDegrees ?? 10);
-    this.#cacheSize = options.regionCacheSize ?? 1_000_000;
-    this.#link = {
+    const link: RedisLink = (this.#link = {
       send: (key, args) => cluster.sendCommand(key, false, args),
       batch: (key, commands, atomic) => {
         const multi = cluster.multi(key);
         for (const c of commands) multi.addCommand(key, false, c);
         return (atomic ? multi.exec() : multi.execAsPipeline()) as Promise<unknown[]>;
       },
-    };
+    });
+    this.#dir = new RegionDirectory(link, this.#prefix, options.regionCacheSize ?? 1_000_000);
     this.#sweeper = setInterval(() => {
       void this.sweep().catch(() => {});
       void this.#readOccupied().catch(() => {});
@@ -113,19 +112,19 @@ export class RedisClusterRegistry implements Registry {
   async put(node: NodeRecord): Promise<void> {
     const name = this.#grid.regionOf(node);
     const region = this.#region(name);
-    const dir = this.#dirKey(node.id);
-    const old = await this.#guard(dir, this.#link.send<string | null>(dir, ['HGET', dir, node.id]));
+    const dir = this.#dir.key(node.id);
+    const old = await this.#guard(dir, this.#dir.lookup(node.id));
     if (old !== name) {
       // learned stats follow the node (a node must not shed a bad record by moving), from its old
       // region or from where they were kept before it ever registered
-      const from = old ? this.#region(old) : this.#dirRegion(node.id);
+      const from = old ? this.#region(old) : new RedisRegion(this.#link, this.#dir.bucketPrefix(node.id), this.#settings);
       const stats = await this.#guard(from.seenKey, from.exportStats(node.id));
       if (stats) await this.#guard(region.seenKey, region.importStats(node.id, stats));
       if (old) await this.#guard(from.seenKey, from.remove(node.id));
     }
     await this.#guard(region.seenKey, region.put(node));
-    if (old !== name) await this.#guard(dir, this.#link.send(dir, ['HSET', dir, node.id, name]));
-    this.#remember(node.id, name);
+    if (old !== name) await this.#guard(dir, this.#dir.set(node.id, name));
+    else this.#dir.remember(node.id, name);
     await this.#markOccupied(node.tier, name);
   }
 
@@ -146,12 +145,12 @@ export class RedisClusterRegistry implements Registry {
   /** Runs a batch op per region of the ids; ids a cached region lacks are retried where the directory says. */
   async #manyById<V>(entries: ReadonlyMap<string, V>, op: (region: RedisRegion, group: [string, V][]) => Promise<string[]>): Promise<string[]> {
     if (entries.size === 0) return [];
-    const unknown = [...entries.keys()].filter((id) => !this.#regionOf.has(id));
-    if (unknown.length > 0) await this.#resolve(unknown);
+    const unknown = [...entries.keys()].filter((id) => this.#dir.cached(id) === undefined);
+    if (unknown.length > 0) await this.#guard('the directory', this.#dir.resolve(unknown));
     const missing = await this.#grouped([...entries], op, true);
     if (missing.retry.length === 0) return missing.gone;
     // the cached region did not hold them: ask the directory once more (moved by another replica)
-    const moved = await this.#resolve(missing.retry, true);
+    const moved = await this.#guard('the directory', this.#dir.resolve(missing.retry, true));
     const again = await this.#grouped(missing.retry.filter((id) => moved.has(id)).map((id): [string, V] => [id, entries.get(id)!]), op, false);
     return [...missing.gone, ...missing.retry.filter((id) => !moved.has(id)), ...again.gone, ...again.retry];
   }
@@ -161,13 +160,12 @@ export class RedisClusterRegistry implements Registry {
   }
 
   async remove(id: string): Promise<boolean> {
-    const dir = this.#dirKey(id);
-    const name = await this.#guard(dir, this.#link.send<string | null>(dir, ['HGET', dir, id]));
-    this.#regionOf.delete(id);
+    const dir = this.#dir.key(id);
+    const name = await this.#guard(dir, this.#dir.lookup(id));
     if (!name) return false;
     const region = this.#region(name);
     const removed = await this.#guard(region.seenKey, region.remove(id));
-    await this.#guard(dir, this.#link.send(dir, ['HDEL', dir, id]));
+    await this.#guard(dir, this.#dir.delete(id));
     return removed;
   }
 
@@ -241,7 +239,7 @@ export class RedisClusterRegistry implements Registry {
         await Promise.all(keys.map((key) => client.sendCommand(['UNLINK', String(key)])));
       } while (cursor !== '0');
     }
-    this.#regionOf.clear();
+    this.#dir.clearCache();
     this.#occupied = { edge: new Set(), cloud: new Set() };
   }
 
@@ -271,49 +269,10 @@ export class RedisClusterRegistry implements Registry {
     return region;
   }
 
-  #dirKey(id: string): string {
-    return `${this.#prefix}{d${bucketOf(id)}}:dir`;
-  }
-
-  /** The keyspace of the directory bucket of `id`: where its stats wait until it registers. */
-  #dirRegion(id: string): RedisRegion {
-    return new RedisRegion(this.#link, `${this.#prefix}{d${bucketOf(id)}}:`, this.#settings);
-  }
-
+  /** Where a node's stats are: its region, or its directory bucket before it ever registered. */
   async #statsRegion(id: string): Promise<RedisRegion> {
-    const dir = this.#dirKey(id);
-    const name = await this.#guard(dir, this.#link.send<string | null>(dir, ['HGET', dir, id]));
-    return name ? this.#region(name) : this.#dirRegion(id);
-  }
-
-  #remember(id: string, name: string): void {
-    if (this.#regionOf.size >= this.#cacheSize) this.#regionOf.clear();
-    this.#regionOf.set(id, name);
-  }
-
-  /** Looks ids up in the directory (one HMGET per bucket, in parallel); caches what it finds. */
-  async #resolve(ids: string[], fresh = false): Promise<Set<string>> {
-    const byBucket = new Map<string, string[]>();
-    for (const id of ids) {
-      const key = this.#dirKey(id);
-      const group = byBucket.get(key);
-      if (group) group.push(id);
-      else byBucket.set(key, [id]);
-    }
-    const moved = new Set<string>();
-    await Promise.all(
-      [...byBucket].map(async ([key, group]) => {
-        const names = await this.#guard(key, this.#link.send<(string | null)[]>(key, ['HMGET', key, ...group]));
-        group.forEach((id, i) => {
-          const name = names[i];
-          if (!name) return;
-          if (fresh && this.#regionOf.get(id) === name) return;
-          this.#remember(id, name);
-          moved.add(id);
-        });
-      }),
-    );
-    return moved;
+    const name = await this.#guard(this.#dir.key(id), this.#dir.lookup(id));
+    return name ? this.#region(name) : new RedisRegion(this.#link, this.#dir.bucketPrefix(id), this.#settings);
   }
 
   /** `op` per cached region; ids with no known region are gone, ids a region lacks may have moved. */
@@ -321,7 +280,7 @@ export class RedisClusterRegistry implements Registry {
     const byRegion = new Map<string, [string, V][]>();
     const gone: string[] = [];
     for (const entry of entries) {
-      const name = this.#regionOf.get(entry[0]);
+      const name = this.#dir.cached(entry[0]);
       if (name === undefined) gone.push(entry[0]);
       else if (byRegion.has(name)) byRegion.get(name)!.push(entry);
       else byRegion.set(name, [entry]);
@@ -336,16 +295,15 @@ export class RedisClusterRegistry implements Registry {
 
   /** Runs `op` in the node's cached region, and once more in its directory region if that differs. */
   async #byId<T>(id: string, op: (region: RedisRegion) => Promise<T | undefined>): Promise<T | undefined> {
-    const cached = this.#regionOf.get(id);
+    const cached = this.#dir.cached(id);
     if (cached !== undefined) {
       const region = this.#region(cached);
       const result = await this.#guard(region.seenKey, op(region));
       if (result !== undefined) return result;
     }
-    const dir = this.#dirKey(id);
-    const name = await this.#guard(dir, this.#link.send<string | null>(dir, ['HGET', dir, id]));
+    const name = await this.#guard(this.#dir.key(id), this.#dir.lookup(id));
     if (!name || name === cached) return undefined;
-    this.#remember(id, name);
+    this.#dir.remember(id, name);
     const region = this.#region(name);
     return this.#guard(region.seenKey, op(region));
   }
@@ -399,11 +357,4 @@ export class RedisClusterRegistry implements Registry {
 function unavailable(where: string, cause: unknown): DiscoveryError {
   if (cause instanceof DiscoveryError) return cause;
   return new DiscoveryError(E.UNAVAILABLE, `the Redis Cluster shard for ${where} is unreachable (${(cause as Error)?.message ?? cause}); retry shortly`);
-}
-
-/** FNV-1a of the id, modulo the directory buckets. */
-function bucketOf(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % DIR_BUCKETS;
 }
