@@ -24,8 +24,7 @@ import { seeded, syntheticNode } from './discovery/synthetic.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
-import type { Summary } from './lib/stats.js';
-import type { ServerRequest, ServerStats } from './scale/server.js';
+import type { QueryWindow, ServerRequest, ServerStats } from './scale/server.js';
 
 const HELP = `Usage: npm run bench -- scale [options]
 
@@ -212,7 +211,7 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
       await sleep(1000);
     }
   })();
-  const queries = (await replica.ask<{ queries: Summary }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
+  const queries = (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
   churning = false;
   await churn;
   clearInterval(ponger);
@@ -334,7 +333,7 @@ export async function main(argv: string[]): Promise<void> {
       console.log(`${backend}: load pushes one script each (before batching): discovery ${ub.discoveryMicrosPerNodeSecond.toFixed(2)} µs${ub.redisCallsPerNodeSecond === undefined ? '' : `, Redis ${ub.redisCallsPerNodeSecond.toFixed(4)} commands, CPU ${ub.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs (signed heartbeat over it: ${(heartbeat.redisCpuMicrosPerNodeSecond! / ub.redisCpuMicrosPerNodeSecond!).toFixed(1)}×)`} per node-second`);
       const lo = channel.livenessOnly;
       console.log(`${backend}: liveness alone (no load pushes): discovery ${lo.discoveryMicrosPerNodeSecond.toFixed(2)} µs${lo.redisCallsPerNodeSecond === undefined ? '' : `, Redis ${lo.redisCallsPerNodeSecond.toFixed(4)} commands, CPU ${lo.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs`} per node-second`);
-      console.log(`${backend}: ${(channel.memory.rssBytesPerNode / 1024).toFixed(1)} KiB RSS per connected node; queries under churn p50 ${channel.queriesUnderChurn.p50.toFixed(3)} ms, p99 ${channel.queriesUnderChurn.p99.toFixed(3)} ms`);
+      console.log(`${backend}: ${(channel.memory.rssBytesPerNode / 1024).toFixed(1)} KiB RSS per connected node; queries under churn p50 ${channel.queriesUnderChurn.p50.toFixed(3)} ms, p99 ${channel.queriesUnderChurn.p99.toFixed(3)} ms (event-loop delay p99 ${channel.queriesUnderChurn.eventLoopDelayMs.p99.toFixed(1)} ms, max ${channel.queriesUnderChurn.eventLoopDelayMs.max.toFixed(1)}; GC ${channel.queriesUnderChurn.gc.totalMsPerSecond.toFixed(1)} ms/s, max pause ${(channel.queriesUnderChurn.gc.maxMs ?? 0).toFixed(1)} ms)`);
       console.log(`${backend}: layout for ${TARGET} nodes at 1 s: ${JSON.stringify(layout(channel))}`);
     }
   } finally {

@@ -5,6 +5,7 @@
  *
  * argv: <backend memory|redis> <redis url or -> <operator name> <operator public key> <heartbeat ms>
  */
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { DiscoveryServer } from '../../discovery/DiscoveryServer.js';
 import { MemoryRegistry } from '../../discovery/registry/MemoryRegistry.js';
 import { RedisRegistry } from '../../discovery/registry/RedisRegistry.js';
@@ -21,6 +22,8 @@ export interface ServerStats {
   channels: number;
   nodes: { edge: number; cloud: number };
 }
+
+export type QueryWindow = Awaited<ReturnType<typeof queries>>;
 
 const [backend, redisUrl, operator, operatorKey, heartbeatMs] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -46,10 +49,21 @@ async function stats(): Promise<ServerStats> {
   return { cpuMicros: cpu.user + cpu.system, heapUsed: mem.heapUsed, rss: mem.rss, external: mem.external + mem.arrayBuffers, channels: server.nodeChannels.size, nodes: await registry.count() };
 }
 
-/** Shortlists at a steady rate (what a replica serves while its nodes churn); latency of each, ms. */
+/**
+ * Shortlists at a steady rate (what a replica serves while its nodes churn); latency of each, ms.
+ * Also where the tail comes from: the event loop's delay over the window (a query waits behind
+ * whatever holds the loop: registrations, liveness rounds, pong bursts) and the GC pauses in it.
+ */
 async function queries(count: number, perSecond: number) {
   const points = clientPoints(count, 99);
   const samples: number[] = [];
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  const gcPauses: number[] = [];
+  const gcs = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcPauses.push(entry.duration);
+  });
+  gcs.observe({ entryTypes: ['gc'] });
+  loop.enable();
   const start = performance.now();
   for (let i = 0; i < count; i++) {
     const due = start + (i * 1000) / perSecond;
@@ -59,7 +73,14 @@ async function queries(count: number, perSecond: number) {
     await server.service.query({ lat: points[i]!.lat, lon: points[i]!.lon, caps: ['infer'] }, undefined);
     samples.push(performance.now() - t);
   }
-  return summarize(samples);
+  loop.disable();
+  gcs.disconnect();
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    ...summarize(samples),
+    eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+    gc: { pauses: gcPauses.length, perSecond: gcPauses.length / seconds, totalMsPerSecond: gcPauses.reduce((a, b) => a + b, 0) / seconds, ...(gcPauses.length ? { p99Ms: summarize(gcPauses).p99, maxMs: Math.max(...gcPauses) } : {}) },
+  };
 }
 
 process.on('message', async (request: ServerRequest) => {
