@@ -122,7 +122,7 @@ export class RedisRegistry implements Registry {
     return seen.size === 0 ? [] : this.#region.refresh(seen);
   }
 
-  /** One TOUCH_MANY script per `refreshBatch` updates, pipelined. */
+  /** One TOUCH_MANY script per `touchBatch` updates, pipelined. */
   async touchMany(updates: ReadonlyMap<string, StatusUpdate>): Promise<string[]> {
     return updates.size === 0 ? [] : this.#region.touchMany(updates);
   }
