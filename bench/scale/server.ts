@@ -57,6 +57,9 @@ async function stats(): Promise<ServerStats> {
 async function queries(count: number, perSecond: number) {
   const points = clientPoints(count, 99);
   const samples: number[] = [];
+  // this process's CPU during each query: a slow query that used little CPU waited (for the OS
+  // scheduler, for Redis), one that used as much as it took worked (or collected garbage)
+  const cpuShares: number[] = [];
   const loop = monitorEventLoopDelay({ resolution: 1 });
   const gcPauses: number[] = [];
   const gcs = new PerformanceObserver((list) => {
@@ -70,14 +73,22 @@ async function queries(count: number, perSecond: number) {
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const t = performance.now();
+    const cpu = process.cpuUsage();
     await server.service.query({ lat: points[i]!.lat, lon: points[i]!.lon, caps: ['infer'] }, undefined);
-    samples.push(performance.now() - t);
+    const took = performance.now() - t;
+    const used = process.cpuUsage(cpu);
+    samples.push(took);
+    cpuShares.push((used.user + used.system) / 1000 / took);
   }
   loop.disable();
   gcs.disconnect();
   const seconds = (performance.now() - start) / 1000;
+  const summary = summarize(samples);
+  const slow = cpuShares.filter((_, i) => samples[i]! >= summary.p99);
   return {
-    ...summarize(samples),
+    ...summary,
+    /** Median share of its wall time the replica spent on CPU during the slowest 1 % of queries. */
+    slowestCpuShare: slow.sort((a, b) => a - b)[Math.floor(slow.length / 2)] ?? 0,
     eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     gc: { pauses: gcPauses.length, perSecond: gcPauses.length / seconds, totalMsPerSecond: gcPauses.reduce((a, b) => a + b, 0) / seconds, ...(gcPauses.length ? { p99Ms: summarize(gcPauses).p99, maxMs: Math.max(...gcPauses) } : {}) },
   };
