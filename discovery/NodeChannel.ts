@@ -53,7 +53,7 @@ export interface NodeChannelOptions {
   pingBatch?: number;
   /**
    * An accepted status waits up to this long to be written with the others (one registry
-   * touchMany() per flush, a script per 500 nodes on Redis, instead of a script per status), and
+   * touchMany() per flush, a script per 100 nodes on Redis, instead of a script per status), and
    * is acked once written. Far below the interval, so liveness keeps its 3-interval guarantee.
    * 0 writes each status on its own (a touch() per status, as before batching; `bench scale`
    * compares the two in one run). Default 100 ms.
@@ -303,8 +303,9 @@ export class NodeChannels {
     const update = { load: status.load, freeCapacity: Math.min(status.freeCapacity, channel.capacity), at: now };
     if (this.statusFlushMs === 0) {
       const touched = await this.#registry.touch(channel.id, update, now);
-      if (touched === undefined) channel.ws.close(NodeChannelClose.UNKNOWN, 'register again');
-      else send(channel.ws, { t: 'ack', seq: status.seq });
+      if (touched === undefined) return channel.ws.close(NodeChannelClose.UNKNOWN, 'register again');
+      channel.refreshed = now;
+      send(channel.ws, { t: 'ack', seq: status.seq });
       return;
     }
     const waiting = this.#pending.get(channel);

@@ -24,6 +24,11 @@
  * saying so); queries that only touch live shards keep answering, and the dead shard's regions
  * answer again once it is back (empty: its nodes register again when refresh() says so).
  * The cluster must run with `cluster-require-full-coverage no` for the live shards to keep serving.
+ *
+ * A registration that moves a node to another region is several steps on several shards, not one
+ * transaction (stats copied, old region left, new one written, directory last): a replica dying
+ * between them leaves the directory on the old region, so liveness finds the node missing there
+ * and it registers again, which repairs it.
  */
 import { importOptional } from '../../protocol/server/optionalPackages.js';
 import type { NodeTier } from '../../protocol/index.js';
