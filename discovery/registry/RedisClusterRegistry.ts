@@ -151,8 +151,13 @@ export class RedisClusterRegistry implements Registry {
   async #manyById<V>(entries: ReadonlyMap<string, V>, op: (region: RedisRegion, group: [string, V][]) => Promise<string[]>): Promise<string[]> {
     if (entries.size === 0) return [];
     const unknown = [...entries.keys()].filter((id) => this.#dir.cached(id) === undefined);
-    if (unknown.length > 0) await this.#guard('the directory', this.#dir.resolve(unknown));
-    const missing = await this.#grouped([...entries], op, true);
+    // ids whose directory bucket is on a dead shard are left out (not reported missing: their
+    // nodes must not be told to register again for an outage); the rest are written, then it throws
+    let dirFailure: unknown;
+    if (unknown.length > 0) await this.#dir.resolve(unknown).catch((err: unknown) => (dirFailure = err));
+    const known = dirFailure === undefined ? [...entries] : [...entries].filter(([id]) => this.#dir.cached(id) !== undefined);
+    const missing = await this.#grouped(known, op, true);
+    if (dirFailure !== undefined) throw unavailable('the directory', dirFailure);
     if (missing.retry.length === 0) return missing.gone;
     // the cached region did not hold them: ask the directory once more (moved by another replica)
     const moved = await this.#guard('the directory', this.#dir.resolve(missing.retry, true));

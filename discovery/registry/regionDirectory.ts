@@ -74,7 +74,9 @@ export class RegionDirectory {
       else byBucket.set(key, [id]);
     }
     const found = new Set<string>();
-    await Promise.all(
+    // every bucket is read even when one's shard is down: what the others hold is cached, then
+    // the first failure is thrown
+    const results = await Promise.allSettled(
       [...byBucket].map(async ([key, group]) => {
         const names = await this.#link.send<(string | null)[]>(key, ['HMGET', key, ...group]);
         group.forEach((id, i) => {
@@ -85,6 +87,8 @@ export class RegionDirectory {
         });
       }),
     );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     return found;
   }
 }
