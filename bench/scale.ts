@@ -4,7 +4,8 @@
  * A discovery replica runs in its own process (bench/scale/server.ts, pinned to core 0 with Redis);
  * this process (core 1) plays the nodes over real loopback connections:
  *  - node channel: N nodes each hold a /v1/node ws, registered once (signed over the challenge),
- *    each sending a bare pong frame every second; 5 % of them push a load change each second;
+ *    each sending a bare pong frame every second; 5 % of them push a load change each second,
+ *    measured with the replica writing each push on its own and batched (statusFlushMs);
  *  - baseline, same run: M nodes POST a signed heartbeat every second (today's path).
  * Measured per node-second: the replica's CPU, Redis commands and Redis CPU (INFO commandstats,
  * INFO cpu); memory per connected node (heap + buffers, and RSS, after GC); shortlist p50/p99
@@ -23,8 +24,7 @@ import { seeded, syntheticNode } from './discovery/synthetic.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
-import type { Summary } from './lib/stats.js';
-import type { ServerRequest, ServerStats } from './scale/server.js';
+import type { QueryWindow, ServerRequest, ServerStats } from './scale/server.js';
 
 const HELP = `Usage: npm run bench -- scale [options]
 
@@ -62,7 +62,9 @@ class Replica {
   #waiters: ((m: any) => void)[] = [];
   constructor(backend: Backend, redisUrl: string | undefined, operator: { name: string; publicKey: string }) {
     const script = fileURLToPath(new URL('./scale/server.js', import.meta.url));
-    this.child = spawn('taskset', ['-c', '0', process.execPath, '--expose-gc', script, backend, redisUrl ?? '-', operator.name, operator.publicKey, String(INTERVAL_MS)], {
+    // SCALE_CPU_PROF=<dir>: the replica writes a V8 CPU profile there (where query latency goes under churn)
+    const prof = process.env.SCALE_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SCALE_CPU_PROF] : [];
+    this.child = spawn('taskset', ['-c', '0', process.execPath, '--expose-gc', ...prof, script, backend, redisUrl ?? '-', operator.name, operator.publicKey, String(INTERVAL_MS)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (m) => this.#waiters.shift()?.(m));
@@ -191,7 +193,11 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
   };
   const livenessOnly = await window();
   pushShare = 0.05;
-  const phase = { ...(await window()), livenessOnly };
+  // the same pushes written one script per status (as before batching), then batched (the default)
+  await replica.ask({ cmd: 'statusFlushMs', ms: 0 });
+  const unbatchedPushes = await window();
+  await replica.ask({ cmd: 'statusFlushMs', ms: 100 });
+  const phase = { ...(await window()), livenessOnly, unbatchedPushes };
   // churn: 1 %/s reconnect (a new registration each), 5 %/s push load, while the replica answers queries
   let churning = true;
   const churn = (async () => {
@@ -205,7 +211,7 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
       await sleep(1000);
     }
   })();
-  const queries = (await replica.ask<{ queries: Summary }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
+  const queries = (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
   churning = false;
   await churn;
   clearInterval(ponger);
@@ -323,9 +329,11 @@ export async function main(argv: string[]): Promise<void> {
       if (channel.redisCallsPerNodeSecond !== undefined) {
         console.log(`${backend}: Redis per node-second ${heartbeat.redisCallsPerNodeSecond!.toFixed(2)} → ${channel.redisCallsPerNodeSecond.toFixed(4)} commands, ${heartbeat.redisMicrosPerNodeSecond!.toFixed(1)} → ${channel.redisMicrosPerNodeSecond!.toFixed(2)} µs in commands, CPU ${heartbeat.redisCpuMicrosPerNodeSecond!.toFixed(1)} → ${channel.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs`);
       }
+      const ub = channel.unbatchedPushes;
+      console.log(`${backend}: load pushes one script each (before batching): discovery ${ub.discoveryMicrosPerNodeSecond.toFixed(2)} µs${ub.redisCallsPerNodeSecond === undefined ? '' : `, Redis ${ub.redisCallsPerNodeSecond.toFixed(4)} commands, CPU ${ub.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs (signed heartbeat over it: ${(heartbeat.redisCpuMicrosPerNodeSecond! / ub.redisCpuMicrosPerNodeSecond!).toFixed(1)}×)`} per node-second`);
       const lo = channel.livenessOnly;
       console.log(`${backend}: liveness alone (no load pushes): discovery ${lo.discoveryMicrosPerNodeSecond.toFixed(2)} µs${lo.redisCallsPerNodeSecond === undefined ? '' : `, Redis ${lo.redisCallsPerNodeSecond.toFixed(4)} commands, CPU ${lo.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs`} per node-second`);
-      console.log(`${backend}: ${(channel.memory.rssBytesPerNode / 1024).toFixed(1)} KiB RSS per connected node; queries under churn p50 ${channel.queriesUnderChurn.p50.toFixed(3)} ms, p99 ${channel.queriesUnderChurn.p99.toFixed(3)} ms`);
+      console.log(`${backend}: ${(channel.memory.rssBytesPerNode / 1024).toFixed(1)} KiB RSS per connected node; queries under churn p50 ${channel.queriesUnderChurn.p50.toFixed(3)} ms, p99 ${channel.queriesUnderChurn.p99.toFixed(3)} ms (event-loop delay p99 ${channel.queriesUnderChurn.eventLoopDelayMs.p99.toFixed(1)} ms, max ${channel.queriesUnderChurn.eventLoopDelayMs.max.toFixed(1)}; GC ${channel.queriesUnderChurn.gc.totalMsPerSecond.toFixed(1)} ms/s, max pause ${(channel.queriesUnderChurn.gc.maxMs ?? 0).toFixed(1)} ms; slowest 1 % on CPU ${(100 * channel.queriesUnderChurn.slowestCpuShare).toFixed(0)} % of their time)`);
       console.log(`${backend}: layout for ${TARGET} nodes at 1 s: ${JSON.stringify(layout(channel))}`);
     }
   } finally {

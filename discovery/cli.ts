@@ -6,6 +6,7 @@ import { DiscoveryServer } from './DiscoveryServer.js';
 import { runKeygenCommand } from './keygen.js';
 import { IpLocator, parseLatLon, preloadGeoip } from './locate.js';
 import { MemoryRegistry } from './registry/MemoryRegistry.js';
+import { RedisClusterRegistry } from './registry/RedisClusterRegistry.js';
 import { RedisRegistry } from './registry/RedisRegistry.js';
 import type { Registry } from './registry/Registry.js';
 import { TrustedOperators } from './trust.js';
@@ -22,6 +23,9 @@ Options:
   --port N                 listen port (default 7070; 0 picks a free one)
   --host ADDR              listen address (default 127.0.0.1)
   --redis redis://H:P[/DB] share state with other replicas through Redis (default: in memory)
+  --redis-cluster H:P,…    share state through a Redis Cluster instead (seed masters; keys
+                           hash-tagged per 10° region; run it with
+                           cluster-require-full-coverage no, see discovery/README.md)
   --redis-prefix P         Redis key prefix (default eo:disc:)
   --operators FILE         trusted operator keys {"operators":[{"name","publicKey"}]}
                            (default: env DISCOVERY_OPERATORS; with neither, every node is refused)
@@ -43,6 +47,7 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       redis: { type: 'string' },
+      'redis-cluster': { type: 'string' },
       'redis-prefix': { type: 'string' },
       operators: { type: 'string' },
       'heartbeat-ms': { type: 'string' },
@@ -66,9 +71,15 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
   if (operators.size === 0) console.warn('discovery: no trusted operators (--operators or DISCOVERY_OPERATORS); every registration will be refused');
   const defaultLocation = parseLatLon(values['default-location']);
   const timing = heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs };
+  if (values.redis && values['redis-cluster']) throw new TypeError('give either --redis or --redis-cluster, not both');
+  const layout = { ...timing, ...(values['redis-prefix'] ? { prefix: values['redis-prefix'] } : {}) };
+  const clusterNodes = (values['redis-cluster'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (values['redis-cluster'] !== undefined && clusterNodes.length === 0) throw new TypeError('--redis-cluster needs host:port[,host:port…] of the cluster masters');
   const registry: Registry = values.redis
-    ? await RedisRegistry.connect({ url: values.redis, ...timing, ...(values['redis-prefix'] ? { prefix: values['redis-prefix'] } : {}) })
-    : new MemoryRegistry(timing);
+    ? await RedisRegistry.connect({ url: values.redis, ...layout })
+    : clusterNodes.length > 0
+      ? await RedisClusterRegistry.connect({ nodes: clusterNodes, ...layout })
+      : new MemoryRegistry(timing);
   await preloadGeoip();
   const server = new DiscoveryServer({
     port,

@@ -12,5 +12,6 @@ export { IpLocator } from './locate.js';
 export { greatCircleKm, propagationRttMs } from './geo.js';
 export { MemoryRegistry, type MemoryRegistryOptions } from './registry/MemoryRegistry.js';
 export { RedisRegistry, type RedisRegistryOptions } from './registry/RedisRegistry.js';
+export { RedisClusterRegistry, type RedisClusterRegistryOptions } from './registry/RedisClusterRegistry.js';
 export type { Registry, NodeRecord, NodeStats } from './registry/Registry.js';
 export { runDiscoveryCommand, DISCOVERY_HELP } from './cli.js';

@@ -199,6 +199,31 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     assert.is(ctx.server.nodeChannels.size, 2);
   });
 
+  test('statuses of several nodes are written in one registry batch, each acked once written', async (ctx) => {
+    // a flush timer that never fires here: only the batch size (3) can write, so acks prove batching
+    const registry = await makeRegistry(() => ctx.clock.t);
+    const batches: number[] = [];
+    const touchMany = registry.touchMany.bind(registry);
+    registry.touchMany = (updates) => (batches.push(updates.size), touchMany(updates));
+    const server = new DiscoveryServer({
+      registry,
+      operators: trustOf(ctx.acme),
+      nodeChannel: { now: () => ctx.clock.t, tickIntervalMs: 3600_000, minStatusIntervalMs: 0, statusFlushMs: 3600_000, statusBatch: 3 },
+    });
+    const own = { ...ctx, server, url: (await server.listen()).url };
+    try {
+      const channels = [];
+      for (const [i, lat] of [52.5, 52.6, 52.7].entries()) channels.push(await registerRaw(own, makeNode(ctx.acme, `batch-${i}`, { lat })));
+      channels.forEach((ch, i) => ch.send({ t: 'status', seq: 1, load: 0.25 * (i + 1), freeCapacity: i + 1 }));
+      for (const ch of channels) assert.equal(await ch.next((m) => m.t === 'ack' || m.t === 'error'), { t: 'ack', seq: 1 });
+      assert.equal(batches, [3], 'one write for the three statuses');
+      const stored = await Promise.all([0, 1, 2].map((i) => registry.get(`batch-${i}`)));
+      assert.equal(stored.map((n) => [n?.load, n?.freeCapacity]), [[0.25, 1], [0.5, 2], [0.75, 3]]);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('a flood of messages on one channel closes it (4429); other channels keep their service', async (ctx) => {
     const steady = await registerRaw(ctx, makeNode(ctx.acme, 'steady'));
     const flood = await openRaw(ctx);

@@ -1,6 +1,7 @@
 /**
- * One registry suite, run against both backends: MemoryRegistry and RedisRegistry over a real
- * redis-server started by the test. Whatever one backend answers, the other must too.
+ * One registry suite, run against every backend: MemoryRegistry, RedisRegistry over a real
+ * redis-server and RedisClusterRegistry over a real 3-master Redis Cluster, both started by the
+ * test. Whatever one backend answers, the others must too.
  *
  * Expiry runs on each test's own clock (the registries' `now` option): nothing expires while a
  * slow machine is still inserting, and the expiry tests move the clock instead of waiting.
@@ -9,10 +10,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { greatCircleKm } from '../discovery/geo.js';
 import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
+import { RedisClusterRegistry } from '../discovery/registry/RedisClusterRegistry.js';
 import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
 import { foldObservation, FRESH_STATS, type Registry } from '../discovery/registry/Registry.js';
 import { record } from './support/discoveryFixtures.js';
 import { startRedis, type RedisProcess } from '../bench/lib/redisServer.js';
+import { startRedisCluster, type RedisCluster } from '../bench/lib/redisCluster.js';
 
 const HEARTBEAT_MS = 100; // ttl = 3 × 100 ms of the test's clock
 const TTL_MS = 3 * HEARTBEAT_MS;
@@ -204,6 +207,35 @@ function registrySuite(name: string, make: (clock: Clock) => Promise<Sweepable>,
     assert.is((await registry.nearest({ lat: -10, lon: -10 }, 2500, 'edge')).length, 2500);
   });
 
+  test('touchMany() records many statuses in one batch, past one script; unknown and expired ids come back', async ({ registry, clock }) => {
+    const t0 = clock.t;
+    await registry.put(record('a', 5, 5, { lastSeen: t0 }));
+    await registry.put(record('b', 5, 5.1, { lastSeen: t0 }));
+    await registry.put(record('old', 5, 5.2, { lastSeen: t0 - TTL_MS }));
+    clock.t = t0 + 50;
+    const at = clock.t;
+    const missing = await registry.touchMany(
+      new Map([
+        ['a', { load: 0.4, freeCapacity: 2, at }],
+        ['old', { load: 0.1, freeCapacity: 9, at }],
+        ['ghost', { load: 0.1, freeCapacity: 9, at }],
+        ['b', { load: 0.6, freeCapacity: 3, at }],
+      ]),
+    );
+    assert.equal(missing.sort(), ['ghost', 'old'], 'an expired node is not brought back by a status');
+    const near = await registry.nearest({ lat: 5, lon: 5 }, 5, 'edge');
+    assert.equal(near.map((n) => [n.node.id, n.node.load, n.node.freeCapacity, n.node.lastSeen]), [['a', 0.4, 2, at], ['b', 0.6, 3, at]]);
+    const many = new Map<string, { load: number; freeCapacity: number; at: number }>();
+    for (let i = 0; i < 700; i++) {
+      await registry.put(record(`t${i}`, -20, -20 + i * 0.001, { lastSeen: at }));
+      many.set(`t${i}`, { load: 0.25, freeCapacity: 7, at: at + 10 });
+    }
+    assert.equal(await registry.touchMany(many), []);
+    const got = await registry.nearest({ lat: -20, lon: -20 }, 700, 'edge');
+    assert.is(got.length, 700);
+    assert.ok(got.every((n) => n.node.load === 0.25 && n.node.freeCapacity === 7 && n.node.lastSeen === at + 10));
+  });
+
   test('learn() folds RTT samples and probe outcomes into an EWMA (same arithmetic on both backends)', async ({ registry }) => {
     assert.equal(await registry.stats('x'), { ...FRESH_STATS });
     const observations = [
@@ -241,6 +273,11 @@ const memory = registrySuite('memory', async (clock) => new MemoryRegistry({ hea
 const shared = registrySuite('redis', async (clock) => {
   redis ??= await startRedis();
   return RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `t${prefixCounter++}:`, initialRadiusKm: 50, now: () => clock.t });
+});
+let cluster: RedisCluster | undefined;
+const clustered = registrySuite('redis-cluster', async (clock) => {
+  cluster ??= await startRedisCluster();
+  return RedisClusterRegistry.connect({ nodes: cluster.nodes, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `c${prefixCounter++}:`, initialRadiusKm: 50, now: () => clock.t });
 });
 
 const sweeping = suite('registry: memory sweep');
@@ -294,8 +331,12 @@ replicas('agree on nodes, heartbeats, stats, nonces and expiry', async () => {
 replicas.after(async () => {
   await redis?.stop();
 });
+clustered.after(async () => {
+  await cluster?.stop();
+});
 
 memory.run();
 sweeping.run();
 shared.run();
 replicas.run();
+clustered.run();

@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import { SIGNING_DOMAIN, canonicalJson, generateKeyPair, signPayload, verifyPayload, signHeartbeat, heartbeatPayload } from '../discovery/identity.js';
 import { greatCircleKm, propagationRttMs } from '../discovery/geo.js';
 import { SphereIndex } from '../discovery/registry/SphereIndex.js';
+import { RegionGrid } from '../discovery/registry/regionGrid.js';
 import { IpLocator, isPrivateIp, parseLatLon } from '../discovery/locate.js';
 import { TokenBuckets } from '../discovery/rateLimit.js';
 import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
@@ -179,6 +180,28 @@ rank('caps, price, free capacity and reputation filter the shortlist; cloud come
   assert.equal(got.edge.map((n) => n.node.id), ['good']);
   assert.equal(got.cloud.map((n) => n.node.id), ['cloud']);
   await registry.close();
+});
+
+geo("a region's lower bound is never farther than any point of it (poles, antimeridian, high latitudes)", () => {
+  const grid = new RegionGrid(10);
+  let s = 11;
+  const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  let tight = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const p = { lat: rand() * 180 - 90, lon: rand() * 360 - 180 };
+    // half the targets near p (neighbouring cells, where a loose bound costs fan-out), half anywhere
+    const near = rand() < 0.5;
+    const q = near
+      ? { lat: Math.max(-90, Math.min(90, p.lat + (rand() - 0.5) * 30)), lon: ((p.lon + (rand() - 0.5) * 40 + 540) % 360) - 180 }
+      : { lat: rand() * 180 - 90, lon: rand() * 360 - 180 };
+    const bound = grid.lowerBoundKm(p, grid.regionOf(q));
+    const d = greatCircleKm(p, q);
+    assert.ok(bound <= d, `bound ${bound} km > ${d} km from ${JSON.stringify(p)} to ${JSON.stringify(q)}`);
+    if (d - bound < 300) tight++;
+  }
+  assert.ok(tight > 2000, 'and not trivially loose');
+  assert.is(grid.lowerBoundKm({ lat: 48.85, lon: 2.35 }, grid.regionOf({ lat: 48.85, lon: 2.35 })), 0);
+  assert.is(grid.regionOf({ lat: 0, lon: 180 }), grid.regionOf({ lat: 0, lon: -180 }));
 });
 
 identity.run();

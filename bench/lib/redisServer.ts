@@ -16,7 +16,7 @@ export function redisAvailable(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -45,32 +45,40 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
   }
 }
 
-export async function startRedis(options: { timeoutMs?: number } = {}): Promise<RedisProcess> {
-  if (!redisAvailable()) throw new Error('redis-server not found; run scripts/install-redis.sh');
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'], {
+/** A redis-server on `port` with `extra` arguments, listening before this resolves. */
+export async function spawnRedis(port: number, extra: string[], timeoutMs: number): Promise<{ child: ChildProcess; kill: () => void }> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning', ...extra], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   // never outlive the test process
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
   try {
-    await waitForPort(port, child, options.timeoutMs ?? 5000);
+    await waitForPort(port, child, timeoutMs);
   } catch (err) {
     kill();
     throw err;
   }
+  return { child, kill };
+}
+
+export async function stopChild(child: ChildProcess, kill: () => void): Promise<void> {
+  process.off('exit', kill);
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(kill, 2000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function startRedis(options: { timeoutMs?: number } = {}): Promise<RedisProcess> {
+  if (!redisAvailable()) throw new Error('redis-server not found; run scripts/install-redis.sh');
+  const port = await freePort();
+  const { child, kill } = await spawnRedis(port, [], options.timeoutMs ?? 5000);
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    async stop() {
-      process.off('exit', kill);
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(kill, 2000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopChild(child, kill),
   };
 }

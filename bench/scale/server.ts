@@ -5,6 +5,7 @@
  *
  * argv: <backend memory|redis> <redis url or -> <operator name> <operator public key> <heartbeat ms>
  */
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { DiscoveryServer } from '../../discovery/DiscoveryServer.js';
 import { MemoryRegistry } from '../../discovery/registry/MemoryRegistry.js';
 import { RedisRegistry } from '../../discovery/registry/RedisRegistry.js';
@@ -12,7 +13,7 @@ import { TrustedOperators } from '../../discovery/trust.js';
 import { clientPoints } from '../discovery/synthetic.js';
 import { summarize } from '../lib/stats.js';
 
-export type ServerRequest = { cmd: 'stats' } | { cmd: 'queries'; count: number; perSecond: number } | { cmd: 'close' };
+export type ServerRequest = { cmd: 'stats' } | { cmd: 'queries'; count: number; perSecond: number } | { cmd: 'statusFlushMs'; ms: number } | { cmd: 'close' };
 export interface ServerStats {
   cpuMicros: number;
   heapUsed: number;
@@ -21,6 +22,8 @@ export interface ServerStats {
   channels: number;
   nodes: { edge: number; cloud: number };
 }
+
+export type QueryWindow = Awaited<ReturnType<typeof queries>>;
 
 const [backend, redisUrl, operator, operatorKey, heartbeatMs] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -34,6 +37,9 @@ const server = new DiscoveryServer({
   registry,
   operators: new TrustedOperators([{ name: operator!, publicKey: operatorKey! }]),
   rateLimits: { register: many, heartbeat: many, query: many, report: many },
+  // every simulated node connects from 127.0.0.1: the per-address cap (1024 by default) would
+  // refuse all but the first thousand ("socket hang up" in the driver)
+  connections: { maxConnectionsPerIp: 1_000_000, maxConnections: 1_000_000 },
 });
 const { url } = await server.listen();
 
@@ -46,25 +52,57 @@ async function stats(): Promise<ServerStats> {
   return { cpuMicros: cpu.user + cpu.system, heapUsed: mem.heapUsed, rss: mem.rss, external: mem.external + mem.arrayBuffers, channels: server.nodeChannels.size, nodes: await registry.count() };
 }
 
-/** Shortlists at a steady rate (what a replica serves while its nodes churn); latency of each, ms. */
+/**
+ * Shortlists at a steady rate (what a replica serves while its nodes churn); latency of each, ms.
+ * Also where the tail comes from: the event loop's delay over the window (a query waits behind
+ * whatever holds the loop: registrations, liveness rounds, pong bursts) and the GC pauses in it.
+ */
 async function queries(count: number, perSecond: number) {
   const points = clientPoints(count, 99);
   const samples: number[] = [];
+  // this process's CPU during each query: a slow query that used little CPU waited (for the OS
+  // scheduler, for Redis), one that used as much as it took worked (or collected garbage)
+  const cpuShares: number[] = [];
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  const gcPauses: number[] = [];
+  const gcs = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcPauses.push(entry.duration);
+  });
+  gcs.observe({ entryTypes: ['gc'] });
+  loop.enable();
   const start = performance.now();
   for (let i = 0; i < count; i++) {
     const due = start + (i * 1000) / perSecond;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const t = performance.now();
+    const cpu = process.cpuUsage();
     await server.service.query({ lat: points[i]!.lat, lon: points[i]!.lon, caps: ['infer'] }, undefined);
-    samples.push(performance.now() - t);
+    const took = performance.now() - t;
+    const used = process.cpuUsage(cpu);
+    samples.push(took);
+    cpuShares.push((used.user + used.system) / 1000 / took);
   }
-  return summarize(samples);
+  loop.disable();
+  gcs.disconnect();
+  const seconds = (performance.now() - start) / 1000;
+  const summary = summarize(samples);
+  const slow = cpuShares.filter((_, i) => samples[i]! >= summary.p99);
+  return {
+    ...summary,
+    /** Median share of its wall time the replica spent on CPU during the slowest 1 % of queries. */
+    slowestCpuShare: slow.sort((a, b) => a - b)[Math.floor(slow.length / 2)] ?? 0,
+    eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+    gc: { pauses: gcPauses.length, perSecond: gcPauses.length / seconds, totalMsPerSecond: gcPauses.reduce((a, b) => a + b, 0) / seconds, ...(gcPauses.length ? { p99Ms: summarize(gcPauses).p99, maxMs: Math.max(...gcPauses) } : {}) },
+  };
 }
 
 process.on('message', async (request: ServerRequest) => {
   if (request.cmd === 'stats') process.send!({ stats: await stats() });
-  else if (request.cmd === 'queries') process.send!({ queries: await queries(request.count, request.perSecond) });
+  else if (request.cmd === 'statusFlushMs') {
+    server.nodeChannels.statusFlushMs = request.ms;
+    process.send!({ statusFlushMs: request.ms });
+  } else if (request.cmd === 'queries') process.send!({ queries: await queries(request.count, request.perSecond) });
   else {
     await server.close();
     process.send!({ closed: true }, () => process.exit(0));

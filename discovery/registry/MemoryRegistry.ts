@@ -19,6 +19,7 @@ import {
   type Observation,
   type Registry,
   type RegistryTiming,
+  type StatusUpdate,
 } from './Registry.js';
 
 export interface MemoryRegistryOptions extends RegistryTiming {
@@ -94,6 +95,22 @@ export class MemoryRegistry implements Registry {
     slot.record.freeCapacity = status.freeCapacity;
     slot.record.lastSeen = now;
     return { ...slot.record };
+  }
+
+  async touchMany(updates: ReadonlyMap<string, StatusUpdate>): Promise<string[]> {
+    const missing: string[] = [];
+    const now = this.#now();
+    for (const [id, u] of updates) {
+      const slot = this.#live(id, now);
+      if (slot === undefined) {
+        missing.push(id);
+        continue;
+      }
+      slot.record.load = u.load;
+      slot.record.freeCapacity = u.freeCapacity;
+      if (u.at > slot.record.lastSeen) slot.record.lastSeen = u.at;
+    }
+    return missing;
   }
 
   async refresh(seen: ReadonlyMap<string, number>): Promise<string[]> {

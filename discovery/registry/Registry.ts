@@ -1,7 +1,7 @@
 /**
  * The registry seam: where live nodes, what clients learned about them, and used nonces live.
- * `MemoryRegistry` (one process, spatial index) and `RedisRegistry` (shared by replicas) implement
- * it and pass the same test suite (test/discovery-registry.test.ts).
+ * `MemoryRegistry` (one process, spatial index), `RedisRegistry` and `RedisClusterRegistry` (shared
+ * by replicas) implement it and pass the same test suite (test/discovery-registry.test.ts).
  */
 import type { Capability, NodeTier } from '../../protocol/index.js';
 import type { LatLon } from '../geo.js';
@@ -23,6 +23,13 @@ export interface NodeRecord {
   freeCapacity: number;
   /** Epoch ms of the registration or the latest heartbeat. */
   lastSeen: number;
+}
+
+/** A node's pushed status, and when it was heard (epoch ms): an entry of touchMany(). */
+export interface StatusUpdate {
+  load: number;
+  freeCapacity: number;
+  at: number;
 }
 
 /** What client probe reports taught discovery about a node. Survives re-registration. */
@@ -105,7 +112,7 @@ export interface LearningRates {
 }
 
 export interface Registry {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'redis' | 'redis-cluster';
   /** A node silent this long is gone (3 heartbeat intervals by default). */
   readonly ttlMs: number;
   /** Adds or replaces a node; its ttl starts now. */
@@ -120,6 +127,12 @@ export interface Registry {
    * nodes must register again).
    */
   refresh(seen: ReadonlyMap<string, number>): Promise<string[]>;
+  /**
+   * Status updates for many nodes in one batch (the node channel's load pushes, flushed a few
+   * times a second): for each, what touch() does. Resolves to the ids it does not hold (unknown
+   * or expired: they must register again).
+   */
+  touchMany(updates: ReadonlyMap<string, StatusUpdate>): Promise<string[]>;
   get(id: string): Promise<NodeRecord | undefined>;
   remove(id: string): Promise<boolean>;
   /**

@@ -3,7 +3,7 @@
  * Redis is away (callers answer UNAVAILABLE), reconnect with backoff once it was up.
  */
 // types only: the package is optional and loads in RedisRegistry.connect() (protocol/server/optionalPackages.ts)
-import type { createClient as CreateClient } from '@redis/client';
+import type { createClient as CreateClient, createCluster as CreateCluster } from '@redis/client';
 
 /** Reconnects with backoff once up; the first connect fails fast so a wrong URL is reported at start. */
 export function makeClient(createClient: typeof CreateClient, url: string, commandTimeoutMs: number, everConnected: () => boolean) {
@@ -19,6 +19,22 @@ export function makeClient(createClient: typeof CreateClient, url: string, comma
     socket: {
       connectTimeout: 3000,
       reconnectStrategy: (retries, cause) => (everConnected() ? Math.min(50 * 2 ** retries, 2000) : cause),
+    },
+  });
+}
+
+/**
+ * The cluster client RedisClusterRegistry talks through: node-redis's own (slot map, MOVED/ASK,
+ * topology refresh), with every node connection configured as makeClient's: commands fail at once
+ * while a node is away (the query answers UNAVAILABLE) and the node is reconnected with backoff.
+ */
+export function makeClusterClient(createCluster: typeof CreateCluster, nodes: string[], commandTimeoutMs: number) {
+  return createCluster({
+    rootNodes: nodes.map((node) => ({ url: node.includes('://') ? node : `redis://${node}` })),
+    commandOptions: { timeout: commandTimeoutMs },
+    defaults: {
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 3000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000) },
     },
   });
 }

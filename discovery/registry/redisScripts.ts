@@ -52,18 +52,42 @@ if old then unplace(ARGV[1], ARGV[2], old) end
 redis.call('HDEL', KEYS[1], ARGV[2])
 return 1`;
 
-// A status update (load, free capacity) that also counts as liveness. KEYS node, seen, search;
-// ARGV load, free, now, oldest live lastSeen, id. Also refreshes the node's row in the search hash
-// (see searchRow in RedisRegistry.ts). Liveness is the node's score in \`seen\`, nothing else.
-export const TOUCH = `
-local s = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[5]))
-if not s or s <= tonumber(ARGV[4]) then return false end
-local n = redis.call('HMGET', KEYS[1], 'd', 'v', 'c', 'p')
-if not n[1] then return false end
-redis.call('HSET', KEYS[1], 'l', ARGV[1], 'f', ARGV[2], 's', ARGV[3])
-redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[5])
-redis.call('HSET', KEYS[3], ARGV[5], table.concat({ n[2], ARGV[1], ARGV[2], ARGV[3], n[3], n[4], n[1] }, ' '))
-return n[1]`;
+// A status update (load, free capacity) that also counts as liveness, for one node: returns its
+// descriptor line, or false when it is unknown or expired. Also refreshes the node's row in the
+// search hash (see searchRow in redisRecord.ts). Liveness is the node's score in \`seen\`, nothing else.
+const TOUCH_FN = `
+local function touchOne(nodeKey, seenKey, searchKey, id, load, free, now, oldest)
+  local s = tonumber(redis.call('ZSCORE', seenKey, id))
+  if not s or s <= oldest then return false end
+  local n = redis.call('HMGET', nodeKey, 'd', 'v', 'c', 'p')
+  if not n[1] then return false end
+  redis.call('HSET', nodeKey, 'l', load, 'f', free, 's', now)
+  redis.call('ZADD', seenKey, 'GT', now, id)
+  redis.call('HSET', searchKey, id, table.concat({ n[2], load, free, now, n[3], n[4], n[1] }, ' '))
+  return n[1]
+end
+`;
+
+// KEYS node, seen, search; ARGV load, free, now, oldest live lastSeen, id.
+export const TOUCH = `${TOUCH_FN}
+return touchOne(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))`;
+
+// Many status updates in one script (the node channel's batched load pushes): a script call, its
+// round trip and its reply per batch instead of per node. KEYS seen, search; ARGV prefix, oldest
+// live lastSeen, then (id, load, free, now) per node. Returns the 1-based positions of the nodes
+// it does not hold (they must register again).
+export const TOUCH_MANY = `${TOUCH_FN}
+local prefix, oldest = ARGV[1], tonumber(ARGV[2])
+local missing = {}
+for i = 3, #ARGV, 4 do
+  local id = ARGV[i]
+  if not touchOne(prefix .. 'node:' .. id, KEYS[1], KEYS[2], id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], oldest) then
+    missing[#missing + 1] = (i - 3) / 4 + 1
+  end
+end
+return missing`;
+
+export const TOUCH_MANY_SHA = createHash('sha1').update(TOUCH_MANY).digest('hex');
 
 // The same arithmetic as foldObservation() in Registry.ts.
 export const LEARN = `

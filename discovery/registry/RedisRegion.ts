@@ -1,0 +1,385 @@
+/**
+ * One keyspace of the Redis layout (RedisRegistry.ts "Layout"): every key of it starts with one
+ * prefix, and every script builds its keys from that prefix. A single Redis holds one of them;
+ * RedisClusterRegistry holds one per geographic region, each prefix carrying a hash tag
+ * (`…{r:x:y}:`) so all of a region's keys, and so every script on them, land on one shard.
+ * Both registries talk through this class: the scripts and the command shapes exist once.
+ */
+import type { NodeTier } from '../../protocol/index.js';
+import { greatCircleKm, type LatLon } from '../geo.js';
+import {
+  FRESH_STATS,
+  resolveTtlMs,
+  type RegistryTiming,
+  type StatusUpdate,
+  capabilityMask,
+  combinedFilter,
+  type LearningRates,
+  type NearbyNode,
+  type NearestOptions,
+  type NodeRecord,
+  type NodeStats,
+  type Observation,
+} from './Registry.js';
+import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
+import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
+
+/**
+ * How a keyspace reaches Redis: a plain client, or a cluster client routing by `slotKey` (every
+ * command given here touches keys of that key's slot only).
+ */
+export interface RedisLink {
+  send<T>(slotKey: string, args: string[]): Promise<T>;
+  /** Commands pipelined in one round trip; `atomic` runs them as one MULTI/EXEC. Replies in order. */
+  batch(slotKey: string, commands: string[][], atomic: boolean): Promise<unknown[]>;
+}
+
+/** The layout's options, the same for a single Redis and a cluster (replicas must agree on them). */
+export interface RedisLayoutOptions extends RegistryTiming {
+  /** Key prefix, so several deployments (or tests) share one Redis. Default `eo:disc:`. */
+  prefix?: string;
+  /** How long learned stats outlive their node's last report. Default 7 days. */
+  statsTtlMs?: number;
+  /**
+   * First radius of the occupied-tile search, widened x2 while a tile beyond it could still hold
+   * a nearer node. Default (and at least) one tile diagonal.
+   */
+  initialRadiusKm?: number;
+  /**
+   * Searches run on per-tile GEO sets of this many degrees square, per tier (each must divide
+   * 360). Default edge 0.25: a dense city's core tile then holds a few hundred nodes, the most one
+   * tile search reads. Default cloud 2: a tier with ~1 % of the nodes would otherwise need a tile
+   * search (a GEOSEARCH call) per node or two. Changing it moves nodes to new tile keys on their
+   * next registration (replicas must agree on it).
+   */
+  tileDegrees?: Partial<Record<NodeTier, number>>;
+  /** Bound on candidates fetched per query when the filter rejects most nodes. Default 20,000. */
+  maxExaminedPerQuery?: number;
+  /**
+   * Fail a command Redis has not answered within this many ms. Default 0, none: a dead peer is
+   * noticed by the socket closing (TCP keep-alive) and commands fail at once while reconnecting.
+   * A timeout costs a timer per command that lives this long (see makeClient).
+   */
+  commandTimeoutMs?: number;
+  /** How often expired nodes are swept. Default: the heartbeat interval. */
+  sweepIntervalMs?: number;
+  /**
+   * Members per ZADD in refresh(): bounds how long one command holds Redis, and so what a query
+   * queued behind it waits (a 500-member ZADD XX GT is ~0.15 ms). Default 500.
+   */
+  refreshBatch?: number;
+  /**
+   * Status updates per TOUCH_MANY script in touchMany(): a script holds Redis while it runs (five
+   * calls a node, ~10 µs), and a query queued behind it waits; 100 is ~1 ms, and still one script
+   * call per 100 nodes instead of per node. Default 100.
+   */
+  touchBatch?: number;
+}
+
+/** The options with their defaults, as every keyspace of one registry shares them. */
+export function resolveLayout(options: RedisLayoutOptions): RegionSettings & { prefix: string; sweepIntervalMs: number } {
+  const { heartbeatIntervalMs, ttlMs, sweepGraceMs } = resolveTtlMs(options);
+  const tileDegrees = { edge: 0.25, cloud: 2, ...options.tileDegrees };
+  for (const deg of Object.values(tileDegrees)) if (!(deg > 0) || 360 % deg !== 0) throw new TypeError('tileDegrees must divide 360');
+  return {
+    prefix: options.prefix ?? 'eo:disc:',
+    ttlMs,
+    sweepGraceMs,
+    sweepIntervalMs: options.sweepIntervalMs ?? heartbeatIntervalMs,
+    statsTtlMs: options.statsTtlMs ?? 7 * 24 * 3600_000,
+    initialRadiusKm: options.initialRadiusKm ?? 0,
+    maxExamined: options.maxExaminedPerQuery ?? 20_000,
+    refreshBatch: options.refreshBatch ?? 500,
+    touchBatch: options.touchBatch ?? 100,
+    tileDegrees,
+    now: options.now ?? Date.now,
+    tuning: { passRate: 0.5 },
+  };
+}
+
+/** The knobs every keyspace of one registry shares (RedisLayoutOptions documents them). */
+export interface RegionSettings {
+  ttlMs: number;
+  sweepGraceMs: number;
+  statsTtlMs: number;
+  initialRadiusKm: number;
+  maxExamined: number;
+  refreshBatch: number;
+  touchBatch: number;
+  tileDegrees: Record<NodeTier, number>;
+  now: () => number;
+  /** EWMA of the eligible share of members read, across queries with an eligibility check (shared, mutable). */
+  tuning: { passRate: number };
+}
+
+const MAX_RADIUS_KM = 20_040;
+
+export class RedisRegion {
+  readonly prefix: string;
+  readonly #link: RedisLink;
+  readonly #s: RegionSettings;
+
+  constructor(link: RedisLink, prefix: string, settings: RegionSettings) {
+    this.#link = link;
+    this.prefix = prefix;
+    this.#s = settings;
+  }
+
+  get seenKey(): string {
+    return this.prefix + 'seen';
+  }
+  get searchKey(): string {
+    return this.prefix + 'search';
+  }
+  get tileOfKey(): string {
+    return this.prefix + 'tileOf';
+  }
+  nodeKey(id: string): string {
+    return `${this.prefix}node:${id}`;
+  }
+  statsKey(id: string): string {
+    return `${this.prefix}stats:${id}`;
+  }
+
+  async put(node: NodeRecord): Promise<void> {
+    await this.#link.batch(this.seenKey, [['DEL', this.nodeKey(node.id)], ...this.writeNode(node, 'EVAL', PLACE)], true);
+  }
+
+  /** Bulk load for benches: one pipeline, no transaction; the script loaded first so every EVALSHA finds it. */
+  async putMany(nodes: NodeRecord[]): Promise<void> {
+    const commands = [['SCRIPT', 'LOAD', PLACE]];
+    for (const node of nodes) commands.push(...this.writeNode(node, 'EVALSHA', PLACE_SHA));
+    await this.#link.batch(this.seenKey, commands, false);
+  }
+
+  /** What registering `node` writes: its hash, its search row, its tile sets, last seen. */
+  writeNode(node: NodeRecord, evalCommand: 'EVAL' | 'EVALSHA', place: string): string[][] {
+    const key = this.nodeKey(node.id);
+    const { load, freeCapacity, lastSeen, ...fixed } = node;
+    const v = newVersion();
+    const d = encodeDescriptor(fixed);
+    return [
+      ['HSET', key, 'd', d, 'v', v, ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)],
+      ['HSET', this.searchKey, node.id, searchRow(v, node, d)],
+      [evalCommand, place, '1', this.tileOfKey, ...this.#placeArgs(node)],
+      ['ZADD', this.seenKey, String(lastSeen), node.id],
+    ];
+  }
+
+  async touch(id: string, status: { load: number; freeCapacity: number }, now: number): Promise<NodeRecord | undefined> {
+    const d = await this.#link.send<string | null>(this.seenKey, [
+      'EVAL', TOUCH, '3', this.nodeKey(id), this.seenKey, this.searchKey,
+      String(status.load), String(status.freeCapacity), String(now), String(this.#s.now() - this.#s.ttlMs), id,
+    ]);
+    if (d === null || d === undefined) return undefined;
+    return decodeDescriptor(String(d), { load: status.load, freeCapacity: status.freeCapacity, lastSeen: now });
+  }
+
+  /**
+   * One TOUCH_MANY script per `touchBatch` updates, pipelined: a script call and a round trip
+   * per batch instead of per node. Resolves to the ids not held.
+   */
+  async touchMany(updates: Iterable<[string, StatusUpdate]>): Promise<string[]> {
+    const oldest = String(this.#s.now() - this.#s.ttlMs);
+    const commands: string[][] = [];
+    const order: string[][] = [];
+    let ids: string[] = [];
+    let args: string[] = [];
+    const push = () => {
+      commands.push(['EVALSHA', TOUCH_MANY_SHA, '2', this.seenKey, this.searchKey, this.prefix, oldest, ...args]);
+      order.push(ids);
+      ids = [];
+      args = [];
+    };
+    for (const [id, u] of updates) {
+      ids.push(id);
+      args.push(id, String(u.load), String(u.freeCapacity), String(u.at));
+      if (ids.length === this.#s.touchBatch) push();
+    }
+    if (ids.length > 0) push();
+    if (commands.length === 0) return [];
+    let replies: unknown[];
+    try {
+      replies = await this.#link.batch(this.seenKey, commands, false);
+    } catch (err) {
+      // a Redis that lost its script cache (restart, SCRIPT FLUSH): load it and go again
+      const failed = (err as { replies?: unknown[] }).replies ?? [err];
+      if (!failed.some((r) => String((r as Error)?.message ?? '').startsWith('NOSCRIPT'))) throw err;
+      replies = (await this.#link.batch(this.seenKey, [['SCRIPT', 'LOAD', TOUCH_MANY], ...commands], false)).slice(1);
+    }
+    return replies.flatMap((reply, i) => (reply as unknown[]).map((pos) => order[i]![Number(pos) - 1]!));
+  }
+
+  /**
+   * One `ZADD XX GT` per `refreshBatch` nodes, and a ZMSCORE to tell which ids Redis no longer
+   * holds, pipelined: two commands per batch instead of a script per node. XX never re-adds a
+   * removed or swept node; GT never moves a lastSeen back. Resolves to the ids not held.
+   */
+  async refresh(seen: Iterable<[string, number]>): Promise<string[]> {
+    const commands: string[][] = [];
+    const order: string[] = [];
+    let zadd = ['ZADD', this.seenKey, 'XX', 'GT'];
+    let ids: string[] = [];
+    for (const [id, lastSeen] of seen) {
+      zadd.push(String(lastSeen), id);
+      ids.push(id);
+      order.push(id);
+      if (ids.length === this.#s.refreshBatch) {
+        commands.push(zadd, ['ZMSCORE', this.seenKey, ...ids]);
+        zadd = ['ZADD', this.seenKey, 'XX', 'GT'];
+        ids = [];
+      }
+    }
+    if (ids.length > 0) commands.push(zadd, ['ZMSCORE', this.seenKey, ...ids]);
+    if (commands.length === 0) return [];
+    const replies = await this.#link.batch(this.seenKey, commands, false);
+    const missing: string[] = [];
+    let next = 0;
+    for (let i = 1; i < replies.length; i += 2) {
+      for (const score of replies[i] as unknown[]) {
+        const id = order[next++]!;
+        if (score === null || score === undefined) missing.push(id);
+      }
+    }
+    return missing;
+  }
+
+  async get(id: string): Promise<NodeRecord | undefined> {
+    const [fields, score] = (await this.#link.batch(this.seenKey, [['HMGET', this.nodeKey(id), 'd', 'l', 'f'], ['ZSCORE', this.seenKey, id]], false)) as [
+      (string | null)[],
+      string | null,
+    ];
+    if (score === null || score === undefined || Number(score) <= this.#s.now() - this.#s.ttlMs) return undefined;
+    return parseRecord(fields, Number(score));
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const replies = await this.#link.batch(
+      this.seenKey,
+      [['DEL', this.nodeKey(id)], ['HDEL', this.searchKey, id], ['ZREM', this.seenKey, id], ['EVAL', UNPLACE, '1', this.tileOfKey, this.prefix, id]],
+      true,
+    );
+    return Number(replies[0]) > 0;
+  }
+
+  /** The k nearest of this keyspace, exact on our sphere, nearest first (see RedisRegistry.nearest). */
+  async nearest(point: LatLon, k: number, tier: NodeTier, options: NearestOptions = {}): Promise<NearbyNode[]> {
+    if (k <= 0) return [];
+    const maxDistanceKm = options.maxDistanceKm ?? Infinity;
+    const e = options.eligibility ?? {};
+    const oldest = this.#s.now() - this.#s.ttlMs;
+    const filter = combinedFilter(options);
+    const deg = this.#s.tileDegrees[tier];
+    // the script gets the eligibility rules; `filter` re-checks in full here, because Lua numbers
+    // and a caller's own filter are not the last word
+    let need = k;
+    for (;;) {
+      const flat = await this.#evalNearest([
+        this.searchKey,
+        // Redis's sphere is 0.03 % larger than ours: the script's radius leaves room, ours decides
+        String(point.lon), String(clampLat(point.lat)), String(need), this.prefix + 'stats:', String(Math.min(MAX_RADIUS_KM, maxDistanceKm * 1.001)),
+        String(capabilityMask(e.caps ?? [])), String(e.maxPrice ?? 1e300), String(e.maxLoad ?? 1e300), String(e.minReputation ?? -1e300),
+        String(this.#s.maxExamined), options.eligibility ? '1' : '0', String(this.#overfetch(options)),
+        // a first radius under a tile's diagonal (on Redis's sphere) would only add a centre search
+        String(deg), this.prefix, tier, String(oldest), String(Math.max(this.#s.initialRadiusKm, 111.25 * deg * 1.4143)),
+      ]);
+      const read = Number(flat[1]);
+      const rows = flat.slice(2).map(String);
+      const tuning = this.#s.tuning;
+      if (options.eligibility && read >= need) tuning.passRate += 0.1 * (Math.max(rows.length / read, 0.02) - tuning.passRate);
+      const passing: NearbyNode[] = [];
+      for (const row of rows) {
+        // "id v l f s b n r" then the descriptor line, which holds spaces itself
+        const fields = row.split(' ', 8);
+        const [, , l, f, seen, b, n, r] = fields;
+        const d = row.slice(fields.join(' ').length + 1);
+        const node = decodeDescriptor(d, { load: Number(l), freeCapacity: Number(f), lastSeen: Number(seen) });
+        if (node.lastSeen <= oldest) continue;
+        const stats: NodeStats = n === '' ? FRESH_STATS : { baseLatencyMs: b === '' ? undefined : Number(b), samples: Number(n), reputation: r === '' ? 1 : Number(r) };
+        if (filter !== undefined && !filter(node, stats)) continue;
+        const distanceKm = greatCircleKm(point, node);
+        if (distanceKm <= maxDistanceKm) passing.push({ node, stats, distanceKm });
+      }
+      // fewer rows than asked: the script ran out of ring (or of maxExamined); nothing more to find
+      if (passing.length >= k || rows.length < need || need >= this.#s.maxExamined) {
+        // Redis measures on its own sphere and geohash grid; re-sort on ours so backends agree
+        return passing.sort((a, b) => a.distanceKm - b.distanceKm).slice(0, k);
+      }
+      // the caller's own filter rejected some of what the script passed: ask for more
+      need = Math.min(this.#s.maxExamined, need * 4);
+    }
+  }
+
+  /**
+   * EVALSHA: the 4 KB script is sent and hashed once per connection, not on every query. A Redis
+   * that lost its script cache (restart, SCRIPT FLUSH) answers NOSCRIPT, and EVAL reloads it.
+   */
+  async #evalNearest(args: string[]): Promise<string[]> {
+    try {
+      return await this.#link.send<string[]>(this.seenKey, ['EVALSHA', NEAREST_SHA, '1', ...args]);
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+      return await this.#link.send<string[]>(this.seenKey, ['EVAL', NEAREST, '1', ...args]);
+    }
+  }
+
+  /**
+   * Members to read per wanted node on the first try: about 1 / (the share of nodes that passed
+   * the eligibility check lately), so a selective query rarely needs a second pass.
+   */
+  #overfetch(options: NearestOptions): number {
+    if (!options.eligibility) return 1.25;
+    return Math.min(20, Math.max(1.25, 1.25 / this.#s.tuning.passRate));
+  }
+
+  async stats(id: string): Promise<NodeStats> {
+    return parseStats(await this.#link.send<(string | null)[]>(this.seenKey, ['HMGET', this.statsKey(id), 'b', 'n', 'r']));
+  }
+
+  async learn(id: string, obs: Observation, rates: LearningRates): Promise<void> {
+    await this.#link.send(this.seenKey, [
+      'EVAL', LEARN, '1', this.statsKey(id),
+      obs.baseLatencyMs === undefined ? '0' : '1', String(obs.baseLatencyMs ?? 0), obs.answered ? '1' : '0',
+      String(rates.latencyAlpha), String(rates.reputationAlpha), String(this.#s.statsTtlMs),
+    ]);
+  }
+
+  /** The raw stats hash and its remaining ttl, for moving a node's record to another keyspace. */
+  async exportStats(id: string): Promise<{ fields: string[]; ttlMs: number } | undefined> {
+    const [fields, ttl] = (await this.#link.batch(this.seenKey, [['HGETALL', this.statsKey(id)], ['PTTL', this.statsKey(id)]], false)) as [unknown, number];
+    const flat = Array.isArray(fields) ? fields.map(String) : Object.entries((fields ?? {}) as Record<string, unknown>).flatMap(([k, v]) => [k, String(v)]);
+    return flat.length === 0 ? undefined : { fields: flat, ttlMs: Number(ttl) > 0 ? Number(ttl) : this.#s.statsTtlMs };
+  }
+
+  async importStats(id: string, stats: { fields: string[]; ttlMs: number }): Promise<void> {
+    await this.#link.batch(this.seenKey, [['HSET', this.statsKey(id), ...stats.fields], ['PEXPIRE', this.statsKey(id), String(stats.ttlMs)]], true);
+  }
+
+  async count(): Promise<Record<NodeTier, number>> {
+    const [edge, cloud] = (await this.#link.batch(
+      this.seenKey,
+      [['HGET', this.prefix + 'census:edge', 'a'], ['HGET', this.prefix + 'census:cloud', 'a']],
+      false,
+    )) as (string | null)[];
+    return { edge: Number(edge ?? 0), cloud: Number(cloud ?? 0) };
+  }
+
+  /** Removes nodes past ttl + grace from every set of this keyspace; idempotent, any replica may run it. */
+  async sweep(now: number, batch: number): Promise<number> {
+    const removed = await this.#link.send<number>(this.seenKey, [
+      'EVAL', SWEEP, '3', this.seenKey, this.tileOfKey, this.searchKey, String(now - this.#s.ttlMs - this.#s.sweepGraceMs), String(batch), this.prefix,
+    ]);
+    return Number(removed);
+  }
+
+  /** PLACE's arguments: prefix, id, tier, caps mask, position, tile "x:y" and its centre. */
+  #placeArgs(node: NodeRecord): string[] {
+    const deg = this.#s.tileDegrees[node.tier];
+    const nLon = Math.round(360 / deg);
+    const lat = clampLat(node.lat);
+    const tx = ((Math.floor((node.lon + 180) / deg) % nLon) + nLon) % nLon;
+    const ty = Math.floor((lat + 90) / deg);
+    const centre = [String((tx + 0.5) * deg - 180), String(clampLat((ty + 0.5) * deg - 90))];
+    return [this.prefix, node.id, node.tier, String(capabilityMask(node.caps)), String(node.lon), String(lat), `${tx}:${ty}`, ...centre];
+  }
+}

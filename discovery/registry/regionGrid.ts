@@ -1,0 +1,80 @@
+/**
+ * The regions RedisClusterRegistry shards nodes by: cells of `degrees` × `degrees` in latitude and
+ * longitude. A region's keys share one hash slot, so each region's search runs as one script on
+ * one shard; a query searches the region it falls in first and then only regions whose nearest
+ * possible point is closer than what it already found (lowerBoundKm).
+ */
+import { greatCircleKm, type LatLon } from '../geo.js';
+
+interface Cell {
+  latMin: number;
+  latMax: number;
+  lonMin: number;
+  lonMax: number;
+}
+
+const RAD = Math.PI / 180;
+
+export class RegionGrid {
+  readonly degrees: number;
+  readonly #nLon: number;
+  readonly #nLat: number;
+  readonly #cells = new Map<string, Cell>();
+
+  constructor(degrees: number) {
+    if (!(degrees > 0) || 360 % degrees !== 0 || 180 % degrees !== 0) throw new TypeError('regionDegrees must divide 180');
+    this.degrees = degrees;
+    this.#nLon = 360 / degrees;
+    this.#nLat = 180 / degrees;
+    for (let x = 0; x < this.#nLon; x++) {
+      for (let y = 0; y < this.#nLat; y++) {
+        const [lonMin, latMin] = [x * degrees - 180, y * degrees - 90];
+        this.#cells.set(`${x}:${y}`, { latMin, latMax: latMin + degrees, lonMin, lonMax: lonMin + degrees });
+      }
+    }
+  }
+
+  /** The region a point lies in. */
+  regionOf(p: LatLon): string {
+    const x = ((Math.floor((p.lon + 180) / this.degrees) % this.#nLon) + this.#nLon) % this.#nLon;
+    const y = Math.min(this.#nLat - 1, Math.max(0, Math.floor((p.lat + 90) / this.degrees)));
+    return `${x}:${y}`;
+  }
+
+  /** Every region's name. */
+  get all(): string[] {
+    return [...this.#cells.keys()];
+  }
+
+  /**
+   * The great-circle distance from `p` to the nearest point of `region` (0 inside it), less a
+   * kilometre of margin: no node of the region can be nearer.
+   */
+  lowerBoundKm(p: LatLon, region: string): number {
+    const c = this.#cells.get(region);
+    if (c === undefined) return Infinity;
+    if (this.regionOf(p) === region) return 0;
+    let best: number;
+    if (wrap(p.lon - c.lonMin) >= 0 && wrap(p.lon - c.lonMax) <= 0) {
+      // within the cell's meridians: the nearest point is straight north or south, on an edge
+      best = greatCircleKm(p, { lat: Math.min(c.latMax, Math.max(c.latMin, p.lat)), lon: p.lon });
+    } else {
+      // outside them: on one of the two meridian edges (any parallel point is farther than the
+      // edge point at its latitude). Along a meridian the distance is unimodal, so its minimum
+      // over the edge is the unconstrained closest point clamped to the edge, or an end.
+      best = Infinity;
+      for (const lon of [c.lonMin, c.lonMax]) {
+        const dLon = wrap(p.lon - lon) * RAD;
+        const lats = [c.latMin, c.latMax];
+        if (Math.cos(dLon) > 0) lats.push(Math.min(c.latMax, Math.max(c.latMin, Math.atan(Math.tan(p.lat * RAD) / Math.cos(dLon)) / RAD)));
+        for (const lat of lats) best = Math.min(best, greatCircleKm(p, { lat, lon }));
+      }
+    }
+    return Math.max(0, best - 1);
+  }
+}
+
+/** Degrees into [-180, 180). */
+function wrap(deg: number): number {
+  return ((((deg + 180) % 360) + 360) % 360) - 180;
+}
