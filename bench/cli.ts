@@ -27,6 +27,7 @@ export const BENCHES: Record<string, Bench> = {
   webrtc: { load: () => import('./webrtc.js'), summary: 'pose → prediction over WebRTC data channels vs ws at 0/2/5 % loss, 5 and 60 ms links (needs mediasoup)' },
   fuzz: { load: () => import('./fuzz/campaign.js'), summary: 'mutated frames per entry point (edge ws, discovery HTTP and ws) with a bystander; crashes, rejections, prototypes, p99, RSS' },
   fairness: { load: () => import('./fairness.js'), summary: "bystander predict p99 while two sessions hog the node with infer batches and renders, fair scheduler vs none" },
+  render: { load: () => import('./render.js'), summary: 'stereo frames of the test scene at 256²…2048² per eye: render (GPU → readback) vs JPEG encode, p50/p95, fps; --compare two runs' },
   'motion-to-photon': { load: () => import('./motion-to-photon.js'), summary: 'pose sent → stereo frame rendered, received and decoded: loopback, edge 5 ms, cloud 60 ms' },
 };
 
