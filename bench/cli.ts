@@ -28,6 +28,7 @@ export const BENCHES: Record<string, Bench> = {
   'webrtc-video': { load: () => import('./webrtc-video.js'), summary: 'H.264/WebRTC vs JPEG/ws in Chromium: bits/s at equal SSIM, pose → shown frame, 10 Mbit/s cap with/without adaptation (needs mediasoup, ffmpeg)' },
   fuzz: { load: () => import('./fuzz/campaign.js'), summary: 'mutated frames per entry point (edge ws, discovery HTTP and ws) with a bystander; crashes, rejections, prototypes, p99, RSS' },
   fairness: { load: () => import('./fairness.js'), summary: "bystander predict p99 while two sessions hog the node with infer batches and renders, fair scheduler vs none" },
+  render: { load: () => import('./render.js'), summary: 'stereo frames of the test scene at 256²…2048² per eye: render (GPU → readback) vs JPEG encode, p50/p95, fps; --compare two runs' },
   'motion-to-photon': { load: () => import('./motion-to-photon.js'), summary: 'pose sent → stereo frame rendered, received and decoded: loopback, edge 5 ms, cloud 60 ms' },
 };
 
