@@ -84,6 +84,8 @@ async function main(): Promise<void> {
     // the per-IP buckets would answer most fuzz requests 429 before their bodies reach the
     // schemas; lift them so the parsers are what gets fuzzed (the limiter has its own tests)
     rateLimits: { query: big, register: big, heartbeat: big, report: big },
+    subnetRateLimits: { query: big, register: big, heartbeat: big, report: big },
+    identityRateLimits: { register: big, heartbeat: big, report: big },
   });
   const { url: discoveryUrl } = await discovery.listen();
   process.on('message', (message: { type: string }) => {

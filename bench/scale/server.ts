@@ -34,6 +34,8 @@ const server = new DiscoveryServer({
   registry,
   operators: new TrustedOperators([{ name: operator!, publicKey: operatorKey! }]),
   rateLimits: { register: many, heartbeat: many, query: many, report: many },
+  subnetRateLimits: { register: many, heartbeat: many, query: many, report: many },
+  identityRateLimits: { register: many, heartbeat: many, report: many },
 });
 const { url } = await server.listen();
 
