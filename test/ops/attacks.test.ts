@@ -65,6 +65,17 @@ test('1. sessions that say hello and go silent are reaped and capped per address
   honest.ws.terminate();
 });
 
+test('1b. silent sessions spread over 20 addresses of one /24 stop at the subnet cap; another subnet still gets in', async () => {
+  server = new EdgeServer({ guards: { admission: { maxSessionsPerIp: 64, maxSessionsPerSubnet: 40 } } });
+  const { url } = await server.listen();
+  const silent = await Promise.all(Array.from({ length: 40 }, (_, i) => client(url, `127.0.0.${2 + (i % 20)}`)));
+  const refused = await client(url, '127.0.0.30').catch((e: { status?: number }) => e);
+  assert.is((refused as { status?: number }).status, 429);
+  const other = await client(url, '127.0.1.2');
+  other.ws.terminate();
+  for (const c of silent) c.ws.terminate();
+});
+
 test('2. a session that stops reading and keeps asking is closed SLOW_CONSUMER; the node never buffers past the cap', async () => {
   server = new EdgeServer({ limits: { maxMessagesPerSecond: 1e6, rateBurst: 1e5 }, guards: { send: { softBytes: 64 << 10, hardBytes: 256 << 10, stallMs: 300 } } });
   const { url } = await server.listen();
