@@ -25,6 +25,7 @@ export const BENCHES: Record<string, Bench> = {
   'result-signing': { load: () => import('./result-signing.js'), summary: 'node CPU per predict frame with signed results (seal every 128/32/1) vs unsigned' },
   entrapment: { load: () => import('./entrapment.js'), summary: 'EntrapNet: catch rate vs bad results at trap shares 1/2/5 %, false accusations over 1e5 honest answers' },
   webrtc: { load: () => import('./webrtc.js'), summary: 'pose → prediction over WebRTC data channels vs ws at 0/2/5 % loss, 5 and 60 ms links (needs mediasoup)' },
+  attacks: { load: () => import('./attacks.js'), summary: "issue #15's hostile-peer attacks on a pinned node: bystander p99 unloaded vs under attack, admission, RSS; discovery and a lying node" },
   fuzz: { load: () => import('./fuzz/campaign.js'), summary: 'mutated frames per entry point (edge ws, discovery HTTP, ws and node channel, WebRTC signalling) with a bystander; crashes, rejections, prototypes, p99, RSS' },
   fairness: { load: () => import('./fairness.js'), summary: "bystander predict p99 while two sessions hog the node with infer batches and renders, fair scheduler vs none" },
   'motion-to-photon': { load: () => import('./motion-to-photon.js'), summary: 'pose sent → stereo frame rendered, received and decoded: loopback, edge 5 ms, cloud 60 ms' },

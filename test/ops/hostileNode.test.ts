@@ -1,6 +1,6 @@
 /**
  * Issue #15, attack 10: the SDK against a node that answers pings but not requests. Real node
- * processes on loopback; the liar is a real ws server in front of one (test/support/lyingNode.ts)
+ * processes on loopback; the liar is a real ws server in front of one (bench/lib/lyingNode.ts)
  * that passes the handshake and pongs and breaks the answers. The session must leave it for an
  * honest node with a `nodeFault` event, without one app call rejected, and not come back.
  */
@@ -15,7 +15,7 @@ import { NodeFaultCode } from '../../client-sdk/errors.js';
 import { TierReason } from '../../client-sdk/session/TierReason.js';
 import { spawnNode, type NodeProcess } from '../../bin/demo/NodeProcess.js';
 import { startHeadsetLoad, type HeadsetLoad } from '../../bench/failover/HeadsetLoad.js';
-import { startLyingNode, type LieMode, type LyingNode } from '../support/lyingNode.js';
+import { startLyingNode, type LieMode, type LyingNode } from '../../bench/lib/lyingNode.js';
 import { testTimeout, waitFor, withTimeout } from '../support/wait.js';
 
 /** About lying, not latency: a budget no loaded machine's loopback exceeds (and `missedPings: 20`: a

@@ -1,5 +1,5 @@
 /**
- * A hostile node for SDK tests (issue #15, attack 10): a real ws server in front of a real edge
+ * A hostile node for SDK tests and `bench attacks` (issue #15, attack 10): a real ws server in front of a real edge
  * node that passes the handshake and every pong through untouched — so the node looks alive and
  * near to probes and to the ping loop — and breaks what matters:
  *
@@ -13,7 +13,7 @@
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { decode, encode, type Message } from '../../protocol/index.js';
-import { LAX_LIMITS } from '../../bench/lib/laxLimits.js';
+import { LAX_LIMITS } from './laxLimits.js';
 
 export type LieMode = 'wrong-ids' | 'silent' | 'lying-clock';
 
