@@ -20,7 +20,8 @@ import { parseCommandArgs, intFlag, stringFlag } from '../bin/commands/args.js';
 import { DiscoveryServer } from '../discovery/DiscoveryServer.js';
 import { TrustedOperators } from '../discovery/trust.js';
 import { authorizeNode, generateKeyPair, signRegistration } from '../discovery/identity.js';
-import { PROTOCOL_VERSION, encode } from '../protocol/index.js';
+import { PROTOCOL_VERSION, decode, encode } from '../protocol/index.js';
+import { LAX_LIMITS } from './lib/laxLimits.js';
 import { Bystander } from './fuzz/bystander.js';
 import { packFrame } from './fuzz/mutate.js';
 import { startHeadsetLoad } from './failover/HeadsetLoad.js';
@@ -29,6 +30,9 @@ import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 import { summarize } from './lib/stats.js';
+import { parsePrometheusText, sampleValue } from './lib/prometheusText.js';
+import { buildGlb } from '../edge-server/render/glb.js';
+import sharp from 'sharp';
 
 interface Outcome {
   attack: string;
@@ -69,8 +73,21 @@ const addr = (i: number) => `127.0.0.${2 + (i % 20)}`;
 
 interface Attack {
   name: string;
+  /** `edge-offload edge` flags the node needs (the real renderer for 3 and 7). */
+  nodeArgs?: string[];
   /** Starts the attack against the node; resolves with its stop function and what it saw. */
-  start(node: NodeProcess): Promise<{ stop(): void; detail(): Record<string, unknown> }>;
+  start(node: NodeProcess): Promise<{ stop(): void; detail(): Record<string, unknown>; final?(): Promise<Record<string, unknown>> }>;
+}
+
+const metric = async (node: NodeProcess, name: string, labels: Record<string, string>) =>
+  sampleValue(parsePrometheusText(await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text()), name, labels) ?? 0;
+
+/** The 23 kB glTF of the issue: 16 textures sharing one 2048² PNG. */
+async function textureBomb(): Promise<Uint8Array> {
+  const png = new Uint8Array(await sharp({ create: { width: 2048, height: 2048, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toBuffer());
+  const bin = new Uint8Array(Math.ceil(png.byteLength / 4) * 4);
+  bin.set(png);
+  return buildGlb({ asset: { version: '2.0' }, images: [{ bufferView: 0, mimeType: 'image/png' }], textures: Array.from({ length: 16 }, () => ({ source: 0 })), bufferViews: [{ buffer: 0, byteLength: png.byteLength }], buffers: [{ byteLength: bin.byteLength }] }, bin);
 }
 
 const ATTACKS: Attack[] = [
@@ -99,6 +116,41 @@ const ATTACKS: Attack[] = [
       // with the bystander, and the point is the node's send queue, not the generator's CPU)
       const flood = setInterval(() => socks.forEach((ws) => { for (let k = 0; k < 5 && ws.readyState === ws.OPEN; k++) ws.send(encode({ t: 'predict', id: ++id, horizonMs: 20 })); }), 10);
       return { stop: () => (clearInterval(flood), socks.forEach((ws) => ws.terminate())), detail: () => ({ sent: id, closedByNode: closed }) };
+    },
+  },
+  {
+    name: '3 texture bomb × 4 sessions × 4 scenes',
+    nodeArgs: ['--render'],
+    async start(node) {
+      const glb = await textureBomb();
+      const socks = await Promise.all(Array.from({ length: 4 }, (_, i) => session(node.url, addr(i), 30_000)));
+      const answers: Record<string, number> = {};
+      for (const ws of socks) ws.on('message', (d: Buffer) => {
+        const m = decode(d, LAX_LIMITS) as { t: string; code?: string };
+        const k = m.t === 'error' ? m.code! : m.t;
+        answers[k] = (answers[k] ?? 0) + 1;
+      });
+      let id = 0;
+      for (const ws of socks) for (let k = 0; k < 4; k++) ws.send(encode({ t: 'scene', id: ++id, name: `evil${k}`, format: 'glb', data: glb }));
+      return { stop: () => socks.forEach((ws) => ws.terminate()), detail: () => ({ glbBytes: glb.byteLength, uploads: id, answers }) };
+    },
+  },
+  {
+    name: '7 renders for a reader that stopped reading',
+    nodeArgs: ['--render'],
+    async start(node) {
+      const ws = await session(node.url, addr(0), 30_000);
+      (ws as unknown as { _socket: Socket })._socket.pause();
+      const pose = { device: 'head', time: 1000, position: [0, 1.6, 0], orientation: [0, 0, 0, 1] };
+      let id = 0;
+      const flood = setInterval(() => { for (let k = 0; k < 2 && ws.readyState === ws.OPEN; k++) ws.send(encode({ t: 'render', id: ++id, pose, eye: 'both', camera: { fovY: 90, ipd: 0.064, width: 512, height: 512 }, codec: 'raw' } as never)); }, 10);
+      return {
+        stop: () => (clearInterval(flood), ws.terminate()),
+        detail: () => ({ asked: id }),
+        async final() {
+          return { skippedSlowConsumer: await metric(node, 'edge_rejected_total', { code: 'SLOW_CONSUMER' }), rendersHandled: await metric(node, 'edge_request_handling_seconds_count', { kind: 'render' }) };
+        },
+      };
     },
   },
   {
@@ -139,7 +191,7 @@ const ATTACKS: Attack[] = [
 ];
 
 async function runAttack(attack: Attack, baselineS: number, attackS: number, pinned: { value: boolean }): Promise<Outcome> {
-  const node = await spawnNode({ tier: 'edge' });
+  const node = await spawnNode({ tier: 'edge', ...(attack.nodeArgs ? { extraArgs: attack.nodeArgs, startTimeoutMs: 60_000 } : {}) });
   pinned.value = pin(node.pid, 0) && pinned.value;
   try {
     const bystander = await Bystander.start(node.url);
@@ -154,6 +206,7 @@ async function runAttack(attack: Attack, baselineS: number, attackS: number, pin
     await wait(attackS * 1000);
     const admitted = await session(node.url, '127.0.2.2').then((ws) => (ws.terminate(), true), () => false);
     const during = bystander.take();
+    const final = (await running.final?.().catch((e: Error) => ({ metricsError: e.message }))) ?? {};
     running.stop();
     await wait(2000);
     clearInterval(sampler);
@@ -161,7 +214,7 @@ async function runAttack(attack: Attack, baselineS: number, attackS: number, pin
     bystander.stop();
     const u = summarize(unloaded.rttMs).p99;
     const a = summarize(during.rttMs).p99;
-    return { attack: attack.name, admitted, rssMiB: { before, peak, after }, bystander: { unloadedP99: u, attackP99: a, ratio: a / u, failures: during.failures }, detail: { ...running.detail(), setupP99: summarize(setup.rttMs).p99, setupFailures: setup.failures } };
+    return { attack: attack.name, admitted, rssMiB: { before, peak, after }, bystander: { unloadedP99: u, attackP99: a, ratio: a / u, failures: during.failures }, detail: { ...running.detail(), ...final, setupP99: summarize(setup.rttMs).p99, setupFailures: setup.failures } };
   } finally {
     await node.kill('SIGKILL');
   }
@@ -239,7 +292,8 @@ async function lyingNodeAttack(): Promise<Outcome> {
 const HELP = `Usage: edge-offload bench attacks [options]
 
 Re-runs issue #15's hostile-peer attacks (1 silent hellos, 2 non-reading flood, 5 error flood,
-6 slowloris; 8 discovery registrations from many addresses; 10 a node lying about request ids)
+3 texture bomb and 7 renders for a non-reader on a node with the real renderer, 6 slowloris;
+8 discovery registrations from many addresses; 10 a node lying about request ids)
 against a node process with its defaults, pinned to core 0 (attackers and bystander on core 1):
 bystander predict p99 unloaded vs under attack (same run), a new client admitted meanwhile,
 node RSS before / peak / after. Writes bench/results/<name>.json and .svg.
@@ -247,24 +301,28 @@ node RSS before / peak / after. Writes bench/results/<name>.json and .svg.
 Options:
   --baseline-s N   unloaded bystander window per attack   [default: 3]
   --attack-s N     attack window                           [default: 6]
+  --only LIST      attack numbers to run, comma-separated (e.g. 3,7)  [default: all]
   --name NAME      results file name                       [default: attacks]
   -h, --help       this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { 'baseline-s': { type: 'string' }, 'attack-s': { type: 'string' }, name: { type: 'string' } }, HELP);
+  const args = parseCommandArgs(argv, { 'baseline-s': { type: 'string' }, 'attack-s': { type: 'string' }, only: { type: 'string' }, name: { type: 'string' } }, HELP);
   if (!args) return;
   const baselineS = intFlag(args.values['baseline-s'], 'baseline-s', 1, 600) ?? 3;
   const attackS = intFlag(args.values['attack-s'], 'attack-s', 1, 600) ?? 6;
   const pinned = { value: pin(process.pid, 1) };
   const env = environment({ baselineS, attackS });
   printEnvironment(env);
+  const only = stringFlag(args.values.only)?.split(',');
+  const chosen = (name: string) => !only || only.includes(name.split(' ')[0]!);
   const outcomes: Outcome[] = [];
-  for (const attack of ATTACKS) {
+  for (const attack of ATTACKS.filter((a) => chosen(a.name))) {
     const o = await runAttack(attack, baselineS, attackS, pinned);
     console.log(`${o.attack}: admitted ${o.admitted}; bystander p99 ${o.bystander!.unloadedP99.toFixed(2)} → ${o.bystander!.attackP99.toFixed(2)} ms (×${o.bystander!.ratio.toFixed(2)}, ${o.bystander!.failures} failures); RSS ${o.rssMiB!.before.toFixed(0)} / ${o.rssMiB!.peak.toFixed(0)} / ${o.rssMiB!.after.toFixed(0)} MiB; ${JSON.stringify(o.detail)}`);
     outcomes.push(o);
   }
-  for (const run of [discoveryAttack, lyingNodeAttack]) {
+  for (const [n, run] of [['8', discoveryAttack], ['10', lyingNodeAttack]] as const) {
+    if (!chosen(n)) continue;
     const o = await run();
     console.log(`${o.attack}: ${JSON.stringify(o.detail)}`);
     outcomes.push(o);
