@@ -259,10 +259,8 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   request<T extends RequestType>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>> {
     if (this.#closed) return Promise.reject(new InvalidStateError(`connection to ${this.url} is closed`));
     const id = this.#nextId;
-    if (this.#nextId >= 2 ** 32) {
-      this.#nextId = 1;
-      this.#idsWrapped = true;
-    } else this.#nextId++;
+    this.#idsWrapped ||= this.#nextId >= 2 ** 32;
+    this.#nextId = this.#nextId >= 2 ** 32 ? 1 : this.#nextId + 1;
     const message = { ...body, id } as Message;
     if (message.t === 'predict' && this.#outgoingPoses.length > 0) {
       message.poses = this.#outgoingPoses;
