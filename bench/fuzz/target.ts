@@ -10,6 +10,7 @@
 import { EdgeServer } from '../../edge-server/index.js';
 import { DiscoveryServer } from '../../discovery/DiscoveryServer.js';
 import { TrustedOperators } from '../../discovery/trust.js';
+import { preloadGeoip } from '../../discovery/locate.js';
 import { Logger } from '../../protocol/index.js';
 import { WorkerPool } from '../../edge-server/webrtc/index.js';
 
@@ -95,6 +96,10 @@ async function main(): Promise<void> {
   }
   const edge = new EdgeServer({ nodeId: 'fuzz-edge', ...(webrtc ? { webrtc } : {}), ...(process.env.FUZZ_EDGE_OPTIONS ? JSON.parse(process.env.FUZZ_EDGE_OPTIONS) : {}) });
   const { url: edgeUrl } = await edge.listen();
+  // as `edge-offload discovery` does at start: geoip-lite reads ~150 MB of tables synchronously,
+  // and a fuzzed registration naming a public `ip` would otherwise pay that mid-run (one stall
+  // of over a second: every bystander predict in it failed, in the first node-channel campaign)
+  await preloadGeoip();
   const discovery = new DiscoveryServer({
     operators: TrustedOperators.fromJson(process.env.FUZZ_OPERATORS ?? '{"operators":[]}', 'FUZZ_OPERATORS'),
     // the per-IP buckets would answer most fuzz requests 429 before their bodies reach the
