@@ -32,6 +32,7 @@ export const EDGE_CONFIG = {
   // admission
   maxSessions: { kind: 'int', default: 1000, doc: 'sessions on the node at once; more are refused with HTTP 503' },
   maxSessionsPerIp: { kind: 'int', default: 64, doc: 'sessions from one address (IPv6: one /64)' },
+  maxSessionsPerSubnet: { kind: 'int', default: 256, doc: 'sessions from one subnet (IPv4 /24, IPv6 /56): a host with many addresses is one client' },
   maxSessionsPerToken: { kind: 'int', default: 8, doc: 'sessions of one verified hello.token identity' },
   tokenSecretFile: { kind: 'string', default: undefined, doc: 'file holding the HMAC secret (≥ 32 bytes) that client tokens are checked against; unset: an open node' },
   requireToken: { kind: 'bool', default: false, doc: 'refuse a hello without a token (implied by tokenSecretFile)' },
@@ -214,7 +215,7 @@ export function edgeServerOptions(config: EdgeConfig): Pick<EdgeServerOptions, '
     maxInflightRequests: config.maxInflightRequests,
     limits: { maxMessagesPerSecond: config.maxMessagesPerSecond, maxFrameBytes: config.maxFrameBytes },
     guards: {
-      admission: { maxSessionsPerIp: config.maxSessionsPerIp, maxSessionsPerToken: config.maxSessionsPerToken, requireToken: config.requireToken || verifier !== undefined, ...(verifier ? { verifier } : {}) },
+      admission: { maxSessionsPerIp: config.maxSessionsPerIp, maxSessionsPerSubnet: config.maxSessionsPerSubnet, maxSessionsPerToken: config.maxSessionsPerToken, requireToken: config.requireToken || verifier !== undefined, ...(verifier ? { verifier } : {}) },
       connections: {
         idleMs: config.connIdleMs,
         headersTimeoutMs: config.headersTimeoutMs,

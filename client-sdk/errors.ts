@@ -23,6 +23,18 @@ export const ConnectErrorCode = {
 } as const;
 export type ConnectErrorCode = (typeof ConnectErrorCode)[keyof typeof ConnectErrorCode];
 
+/**
+ * Why the SDK gave up on a node that still answers its pings (the `nodeFault` event): the session
+ * leaves it as if it had died and does not come back to it for `faultCooldownMs`.
+ */
+export const NodeFaultCode = {
+  /** Requests (predictions) went unanswered, several in a row, while pongs kept coming. */
+  REQUESTS_UNANSWERED: 'REQUESTS_UNANSWERED',
+  /** Answers came back with request ids this connection never sent, or of the wrong kind. */
+  WRONG_IDS: 'WRONG_IDS',
+} as const;
+export type NodeFaultCode = (typeof NodeFaultCode)[keyof typeof NodeFaultCode];
+
 export class ConnectError extends Error {
   override readonly name = 'ConnectError';
   readonly code: ConnectErrorCode;

@@ -7,11 +7,11 @@
  * transports, probing) are internal.
  */
 export { connect, Session, type Prediction, type RenderRequest, type Frame, type NodeInfo, type SessionEvents, type SessionOptions, type Tier } from './session/Session.js';
-export type { CallOptions, PredictOptions } from './session/SessionBackend.js';
+export type { CallOptions, PredictOptions, NodeFaultEvent } from './session/SessionBackend.js';
 export { TierReason } from './session/TierReason.js';
 export { openSession, type OpenSessionOptions } from './openSession.js';
 export type { Failover, FailoverOptions, FailoverState } from './placement/Failover.js';
-export { ConnectError, ConnectErrorCode } from './errors.js';
+export { ConnectError, ConnectErrorCode, NodeFaultCode } from './errors.js';
 export { quantile, type RttSummary } from './link/RttStats.js';
 export { EnhancedEventEmitter } from '../protocol/EnhancedEventEmitter.js';
 export { nodeDataChannelPeers, browserPeers, type DataPathOptions, type TransportChoice, type RtcPeerFactory, type NodeDataChannelModule } from './transport/RtcPeer.js';

@@ -29,7 +29,8 @@ import { DiscoveryService, type DiscoveryServiceOptions } from './DiscoveryServi
 import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
 import { TrustError } from './trustErrors.js';
 import { normaliseIp } from './locate.js';
-import { TokenBuckets, type RateLimit } from './rateLimit.js';
+import type { RateLimit } from './rateLimit.js';
+import { ClientLimits, type IdentityOperation } from './clientLimits.js';
 import { NodeChannels, type NodeChannelOptions } from './NodeChannel.js';
 import { MemoryRegistry } from './registry/MemoryRegistry.js';
 import type { Registry } from './registry/Registry.js';
@@ -50,8 +51,21 @@ export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   maxBodyBytes?: number;
   /** The node channel (`/v1/node`): cheap liveness after one signed registration. */
   nodeChannel?: NodeChannelOptions;
-  /** Per-IP limits. Defaults: query 20/s burst 40, register 2/s burst 20, heartbeat 200/s burst 400, report 20/s burst 40. */
+  /**
+   * Per-address limits (IPv6: per /64). Defaults (clientLimits.ts): query 100/s burst 500 (a NAT
+   * of headsets), register 2/s burst 20, heartbeat 200/s burst 400, report 100/s burst 500.
+   */
   rateLimits?: Partial<Record<Operation, RateLimit>>;
+  /**
+   * Per-subnet limits (IPv4 /24, IPv6 /56): a host with many addresses stays one client.
+   * Defaults: query 400/s burst 2000, register 4/s burst 40, heartbeat 1000/s burst 2000, report 400/s burst 2000.
+   */
+  subnetRateLimits?: Partial<Record<Operation, RateLimit>>;
+  /**
+   * Per proven identity: register per node key 0.2/s burst 5, heartbeat per node id 5/s burst 20,
+   * report per ticket 0.1/s burst 3.
+   */
+  identityRateLimits?: Partial<Record<IdentityOperation, RateLimit>>;
   /** Serve https/wss with this certificate. Default plain http/ws. */
   tls?: TlsOptions;
   /** Page origins allowed to call query/report/healthz cross-origin; `[]` none. Default `['*']`. */
@@ -61,14 +75,6 @@ export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   /** Serve Prometheus `GET /metrics` (needs the optional prom-client). Default true. */
   metrics?: boolean;
 }
-
-const DEFAULT_RATE_LIMITS: Record<Operation, RateLimit> = {
-  query: { ratePerSecond: 20, burst: 40 },
-  register: { ratePerSecond: 2, burst: 20 },
-  // many nodes of one operator may sit behind one address, each heartbeating every second
-  heartbeat: { ratePerSecond: 200, burst: 400 },
-  report: { ratePerSecond: 20, burst: 40 },
-};
 
 const ROUTES: Record<string, { op: Operation | 'health'; methods: string[]; cors?: true }> = {
   [DiscoveryRoute.register]: { op: 'register', methods: ['POST'] },
@@ -91,7 +97,7 @@ export class DiscoveryServer {
   readonly registry: Registry;
   readonly #options: DiscoveryServerOptions;
   readonly #maxBodyBytes: number;
-  readonly #buckets: Record<Operation, TokenBuckets>;
+  readonly #limits: ClientLimits;
   readonly #http: Server;
   readonly #wss: WebSocketServer;
   readonly #cors: CorsPolicy;
@@ -104,15 +110,9 @@ export class DiscoveryServer {
   constructor(options: DiscoveryServerOptions = {}) {
     this.#options = options;
     this.registry = options.registry ?? new MemoryRegistry();
-    this.service = new DiscoveryService(this.registry, options);
+    const limits = (this.#limits = new ClientLimits({ perAddress: options.rateLimits, perSubnet: options.subnetRateLimits, perIdentity: options.identityRateLimits }));
+    this.service = new DiscoveryService(this.registry, { limitIdentity: (op, identity) => limits.takeIdentity(op, identity), ...options });
     this.#maxBodyBytes = options.maxBodyBytes ?? 16 * 1024;
-    const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
-    this.#buckets = {
-      query: new TokenBuckets(limits.query),
-      register: new TokenBuckets(limits.register),
-      heartbeat: new TokenBuckets(limits.heartbeat),
-      report: new TokenBuckets(limits.report),
-    };
     this.#cors = new CorsPolicy({ origins: options.corsOrigins ?? ['*'] });
     this.connections = new ConnectionGuard({ ...DISCOVERY_CONNECTION_DEFAULTS, ...options.connections });
     this.metrics = options.metrics === false ? DiscoveryMetrics.none() : DiscoveryMetrics.create(() => this.registry.count());
@@ -188,7 +188,7 @@ export class DiscoveryServer {
       if (res.destroyed || req.socket?.destroyed === true) return;
       const error = asDiscoveryError(err);
       this.metrics.rejected(error.code);
-      if (error.code === E.RATE_LIMITED) res.setHeader('retry-after', '1');
+      if (error.status === 429) res.setHeader('retry-after', '1');
       // an oversize body is still arriving; answer and close rather than read it
       if (error.code === E.TOO_LARGE) res.setHeader('connection', 'close');
       send(res, error.status, error.toJSON());
@@ -196,8 +196,7 @@ export class DiscoveryServer {
   }
 
   #take(op: Operation, ip: string): void {
-    const wait = this.#buckets[op].take(ip);
-    if (wait > 0) throw new DiscoveryError(E.RATE_LIMITED, `too many ${op} requests from ${ip}; retry in ${wait.toFixed(2)} s`);
+    this.#limits.take(op, ip);
   }
 
   async #dispatch(op: Operation, body: unknown, ip: string): Promise<unknown> {

@@ -26,6 +26,11 @@ export interface DiscoveryServiceOptions {
    * registry, and no evidence predictors (POST /v1/evidence is not served yet).
    */
   trust?: Partial<TrustServiceOptions>;
+  /**
+   * Charged per proven identity (discovery/clientLimits.ts): node key, node id, report ticket.
+   * Throws to refuse. The server wires its ClientLimits here; default none.
+   */
+  limitIdentity?: (op: 'register' | 'heartbeat' | 'report', identity: string) => void;
 }
 
 export class DiscoveryService {
@@ -35,13 +40,15 @@ export class DiscoveryService {
   readonly trust: TrustService;
   readonly #rank: Required<RankOptions>;
   readonly #feedback: FeedbackOptions;
+  readonly #limitIdentity: NonNullable<DiscoveryServiceOptions['limitIdentity']>;
   /** The liveness interval nodes are told (signed heartbeats, node-channel pings). */
   readonly heartbeatIntervalMs: number;
 
   constructor(registry: Registry, options: DiscoveryServiceOptions = {}) {
     this.registry = registry;
     this.locator = options.locator ?? new IpLocator();
-    this.admission = new Admission(registry, options.operators ?? TrustedOperators.load(), this.locator, options.admission);
+    this.admission = new Admission(registry, options.operators ?? TrustedOperators.load(), this.locator, { ...(options.limitIdentity ? { limitIdentity: options.limitIdentity } : {}), ...options.admission });
+    this.#limitIdentity = options.limitIdentity ?? (() => {});
     this.#rank = { ...DEFAULT_RANK_OPTIONS, ...options.rank };
     this.#feedback = { routeFactor: this.#rank.routeFactor, ...options.feedback };
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? registry.ttlMs / 3;
@@ -81,6 +88,8 @@ export class DiscoveryService {
    */
   async report(body: unknown, ip: string | undefined): Promise<ReportAnswer> {
     const batch = parseBody(reportSchema, body, 'report');
+    // a ticket is one client's, from one query: a few reports at most (the gate counts it once anyway)
+    if (typeof batch.ticket === 'string') this.#limitIdentity('report', batch.ticket);
     const counted = this.trust.report(batch.ticket, ip ?? '', batch.reports);
     const location = await this.locator.locate(ip, batch);
     return { learned: await learnFromReports(this.registry, location, counted, this.#feedback) };

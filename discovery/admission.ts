@@ -16,6 +16,11 @@ export interface AdmissionOptions {
   maxSkewMs?: number;
   /** Clock (epoch ms) for freshness and lastSeen; give it the registry's clock in tests. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Charged once a request is proven (signed, authorised, fresh, nonce unused): the node key of a
+   * registration, the node id of a heartbeat. Throws to refuse (KEY_RATE_LIMITED). Default none.
+   */
+  limitIdentity?: (op: 'register' | 'heartbeat', identity: string) => void;
 }
 
 export class Admission {
@@ -24,6 +29,7 @@ export class Admission {
   readonly #trust: TrustedOperators;
   readonly #locator: IpLocator;
   readonly #now: () => number;
+  readonly #limitIdentity: NonNullable<AdmissionOptions['limitIdentity']>;
 
   constructor(registry: Registry, trust: TrustedOperators, locator: IpLocator, options: AdmissionOptions = {}) {
     this.#registry = registry;
@@ -31,6 +37,7 @@ export class Admission {
     this.#locator = locator;
     this.maxSkewMs = options.maxSkewMs ?? (Number(process.env.DISCOVERY_MAX_SKEW_MS) || 30_000);
     this.#now = options.now ?? Date.now;
+    this.#limitIdentity = options.limitIdentity ?? (() => {});
   }
 
   /**
@@ -50,6 +57,9 @@ export class Admission {
     this.#checkOperator(reg.authorization, d);
     this.#checkFresh(reg.timestamp, now);
     await this.#claim(`r:${d.id}:${reg.nonce}`);
+    // charged only now, for a registration signed, authorised, fresh and never seen: nobody but the
+    // key's holder can spend its tokens (not a forger, not a replay of a captured registration)
+    this.#limitIdentity('register', d.publicKey);
     const existing = await this.#registry.get(d.id);
     if (existing !== undefined && existing.publicKey !== d.publicKey && existing.operator !== d.operator) {
       throw new DiscoveryError(E.ID_TAKEN, `node id ${d.id} is registered by operator ${existing.operator} under another key`);
@@ -84,6 +94,7 @@ export class Admission {
     }
     this.#checkFresh(hb.timestamp, now);
     await this.#claim(`h:${hb.id}:${hb.nonce}`);
+    this.#limitIdentity('heartbeat', hb.id);
     const touched = await this.#registry.touch(hb.id, { load: hb.load, freeCapacity: Math.min(hb.freeCapacity, node.capacity) }, now);
     if (touched === undefined) throw new DiscoveryError(E.UNKNOWN_NODE, `node ${hb.id} expired; register again`);
     return touched;

@@ -25,6 +25,7 @@ import {
   Logger,
   ProtocolError,
   RequestError,
+  ValueError,
   decode,
   encode,
   type DrainMessage,
@@ -251,7 +252,8 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       }
     } catch (err) {
       if (err instanceof ProtocolError) this.#fail(err);
-      else if (err instanceof RequestError) this.#sendError(undefined, err);
+      // a value the protocol cannot use (protocol/messages.ts POSE_BOUNDS): refuse that request only
+      else if (err instanceof RequestError) this.#sendError(err instanceof ValueError ? err.requestId : undefined, err);
       else this.#internal(err, undefined);
     }
   }
@@ -275,8 +277,11 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       send(message);
       this.#handled(id);
     } catch (err) {
-      // the answer failed its own schema (a predictor produced NaN, say): our bug, not the client's
-      this.#internal(err, id);
+      // an answer out of the protocol's bounds, extrapolated from poses the client sent (a position
+      // 1000 km away moving fast): the request's fault, refused like its poses would have been
+      if (err instanceof ValueError) this.#sendError(id, err);
+      // the answer failed its own schema otherwise (a predictor produced NaN, say): our bug
+      else this.#internal(err, id);
     }
   }
 

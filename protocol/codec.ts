@@ -6,7 +6,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, ProtocolError, CloseCode } from './errors.js';
 import { DEFAULT_LIMITS, SEND_LIMITS, type WireLimits } from './limits.js';
 import { schemas, type Message, type MessageType } from './messages.js';
-import { isPlainObject } from './schema.js';
+import { ValueError, isPlainObject } from './schema.js';
 import { scanMessagePack } from './scan.js';
 
 // Plain MessagePack only: no records, no msgpackr type extensions, maps become plain objects.
@@ -47,5 +47,11 @@ export function validate(value: unknown, limits: WireLimits = DEFAULT_LIMITS): M
   const type = value.t;
   if (typeof type !== 'string') throw new ProtocolError(ErrorCode.BAD_MESSAGE, 't is not a string');
   if (!Object.hasOwn(schemas, type)) throw new ProtocolError(ErrorCode.UNKNOWN_TYPE, `unknown message type '${type.slice(0, 64)}'`);
-  return schemas[type as MessageType].parse(value, type, limits) as Message;
+  try {
+    return schemas[type as MessageType].parse(value, type, limits) as Message;
+  } catch (err) {
+    // a usable message with an unusable value: answer the request it came in, if it was one
+    if (err instanceof ValueError && typeof value.id === 'number' && Number.isSafeInteger(value.id) && value.id >= 0) err.requestId = value.id;
+    throw err;
+  }
 }

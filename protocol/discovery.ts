@@ -58,8 +58,12 @@ export const DiscoveryErrorCode = {
   WRONG_CONNECTION: 'WRONG_CONNECTION',
   /** Node channel: an update whose sequence number is not above the last one accepted (a replay). */
   STALE_SEQUENCE: 'STALE_SEQUENCE',
-  /** This IP sent too many requests; retry after the `Retry-After` seconds. */
+  /** This IP (IPv6: its /64) sent too many requests; retry after the `Retry-After` seconds. */
   RATE_LIMITED: 'RATE_LIMITED',
+  /** This IP's subnet (IPv4 /24, IPv6 /56) sent too many requests together; retry after `Retry-After`. */
+  SUBNET_RATE_LIMITED: 'SUBNET_RATE_LIMITED',
+  /** Too many requests for one identity: a node key (register), node id (heartbeat) or ticket (report). */
+  KEY_RATE_LIMITED: 'KEY_RATE_LIMITED',
   /** No such endpoint. */
   NOT_FOUND: 'NOT_FOUND',
   /** The endpoint exists but not for this method. */

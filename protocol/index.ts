@@ -4,6 +4,7 @@ export * from './limits.js';
 export * from './replies.js';
 export { encode, decode, validate } from './codec.js';
 export { scanMessagePack } from './scan.js';
+export { ValueError } from './schema.js';
 export * from './tensor.js';
 export * as quaternion from './motion/quaternion.js';
 export { extrapolateConstantVelocity, estimateVelocity } from './motion/constantVelocity.js';

@@ -17,6 +17,7 @@ import {
   object,
   oneOf,
   optional,
+  reject,
   string,
   uint,
   type Infer,
@@ -64,17 +65,58 @@ export type Quat = [number, number, number, number];
 const vec3 = numbers<Vec3>(3, 'a vector [x, y, z]');
 const quat = numbers<Quat>(4, 'a quaternion [x, y, z, w]');
 
+/**
+ * What a pose may hold, far beyond any head or hand, near enough that the motion math (squares,
+ * extrapolation over the longest horizon) stays finite: a pose past these is refused
+ * `BAD_REQUEST` (non-fatal) where it used to reach the predictors and come back `INTERNAL`.
+ */
+export const POSE_BOUNDS = {
+  /** |x|, |y|, |z| of a position, metres (1000 km from the tracking origin). */
+  maxPositionM: 1e6,
+  /** Each component of a reported linear velocity, m/s. */
+  maxSpeedMps: 1e4,
+  /** Each component of a reported angular velocity, rad/s. */
+  maxAngularRadPerS: 1e4,
+  /** Below this norm a quaternion carries no rotation: refused rather than normalised into noise. */
+  minQuaternionNorm: 1e-6,
+} as const;
+
+/** A vector whose components are finite and within ±`max`. */
+function boundedVec3(max: number, what: string): Schema<Vec3> {
+  return {
+    parse(value, path, limits) {
+      const v = vec3.parse(value, path, limits);
+      if (Math.abs(v[0]) > max || Math.abs(v[1]) > max || Math.abs(v[2]) > max) reject(path, `has a component beyond ±${max} ${what}`);
+      return v;
+    },
+  };
+}
+
+/** Any non-zero finite quaternion, returned normalised (to 1e-6: the one place the protocol does it). */
+const unitQuat: Schema<Quat> = {
+  parse(value, path, limits) {
+    const q = quat.parse(value, path, limits);
+    // hypot: no overflow for components near Number.MAX_VALUE, no underflow for tiny ones
+    const norm = Math.hypot(q[0], q[1], q[2], q[3]);
+    if (!(norm >= POSE_BOUNDS.minQuaternionNorm)) reject(path, `has norm ${norm}: not a rotation`);
+    // a unit quaternion as sent (float32 from a tracker, say) travels bit for bit; dividing would
+    // only move its last digits
+    if (Math.abs(norm - 1) <= 1e-6) return q;
+    return [q[0] / norm, q[1] / norm, q[2] / norm, q[3] / norm];
+  },
+};
+
 export const poseSampleSchema = object({
   device: oneOf(DEVICES),
   /** Microseconds on the client's monotonic clock. */
   time: number(0),
-  position: vec3,
-  /** Unit quaternion [x, y, z, w]; normalised by the receiver. */
-  orientation: quat,
+  position: boundedVec3(POSE_BOUNDS.maxPositionM, 'm'),
+  /** Quaternion [x, y, z, w], any non-zero norm; the schema hands it on normalised. */
+  orientation: unitQuat,
   /** m/s, when the runtime reports it. */
-  linearVelocity: optional(vec3),
+  linearVelocity: optional(boundedVec3(POSE_BOUNDS.maxSpeedMps, 'm/s')),
   /** rad/s in the world frame, when the runtime reports it. */
-  angularVelocity: optional(vec3),
+  angularVelocity: optional(boundedVec3(POSE_BOUNDS.maxAngularRadPerS, 'rad/s')),
 });
 export type PoseSample = Infer<typeof poseSampleSchema>;
 

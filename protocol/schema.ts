@@ -8,7 +8,7 @@
  * `FieldError` unwinds, not passed down while parsing: every message is parsed, few fail, and
  * a path string per field per message was garbage on the hot path.
  */
-import { ErrorCode, ProtocolError } from './errors.js';
+import { ErrorCode, ProtocolError, RequestError } from './errors.js';
 import type { WireLimits } from './limits.js';
 
 export interface Schema<T> {
@@ -27,6 +27,28 @@ export class FieldError extends ProtocolError {
   }
 }
 
+/**
+ * A well-formed value the protocol cannot use (a zero quaternion, a position a million km away):
+ * the request is refused `BAD_REQUEST` and the session goes on, where a malformed one (a string
+ * for a number) breaks the protocol and closes it. `requestId` is the id of the message it was
+ * in, when that message had one (set by `validate`), so the refusal answers that request.
+ */
+export class ValueError extends RequestError {
+  readonly field: string;
+  readonly problem: string;
+  requestId: number | undefined;
+  constructor(field: string, problem: string) {
+    super(ErrorCode.BAD_REQUEST, field === '' ? problem : `${field} ${problem}`);
+    this.field = field;
+    this.problem = problem;
+  }
+}
+
+/** Refuses a well-formed but unusable value at `path` (BAD_REQUEST, not fatal). */
+export function reject(path: string, what: string): never {
+  throw new ValueError(path, what);
+}
+
 function joinPath(outer: string, inner: string): string {
   if (outer === '') return inner;
   if (inner === '') return outer;
@@ -36,6 +58,7 @@ function joinPath(outer: string, inner: string): string {
 /** Rethrows a FieldError from inside `outer` with the path extended; anything else unchanged. */
 function within(err: unknown, outer: string): never {
   if (err instanceof FieldError) throw new FieldError(err.code, joinPath(outer, err.field), err.problem);
+  if (err instanceof ValueError) throw new ValueError(joinPath(outer, err.field), err.problem);
   throw err;
 }
 export type Infer<S> = S extends Schema<infer T> ? T : never;

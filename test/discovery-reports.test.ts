@@ -30,6 +30,8 @@ async function start(clock: { t: number } = { t: Date.now() }) {
     admission: { now: () => clock.t },
     operators: trustOf(acme),
     rateLimits: { query: many, report: many, register: many },
+    subnetRateLimits: { query: many, report: many, register: many },
+    identityRateLimits: { report: many, register: many },
     trust: { reputation: { now: () => clock.t }, tickets: { now: () => clock.t } },
   });
   const { url } = await server.listen();

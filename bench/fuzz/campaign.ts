@@ -15,10 +15,12 @@ import { writeResult } from '../lib/results.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import { Bystander } from './bystander.js';
 import { fuzzDiscoveryHttp, fuzzDiscoveryWs, fuzzEdge, type EntryCounts, type FuzzBudget } from './entries.js';
+import { fuzzDiscoveryNode, nodeChannelCorpus } from './nodeChannelEntry.js';
+import { fuzzRtcSignalling } from './rtcEntry.js';
 import { rng } from './mutate.js';
 import type { TargetReady, TargetStats } from './target.js';
 
-export const ENTRY_POINTS = ['edge', 'discovery-http', 'discovery-ws'] as const;
+export const ENTRY_POINTS = ['edge', 'discovery-http', 'discovery-ws', 'discovery-node', 'rtc'] as const;
 export type EntryPoint = (typeof ENTRY_POINTS)[number];
 
 export interface FuzzOptions {
@@ -44,6 +46,8 @@ export interface EntryReport extends EntryCounts {
   framesPerS: number;
   reachedTarget: boolean;
   bystander: { predictions: number; failures: number; rtt: Summary };
+  /** Why this entry point was not fuzzed (the rtc entry without a mediasoup worker); absent when it was. */
+  skipped?: string;
 }
 
 export interface FuzzReport {
@@ -57,6 +61,8 @@ export interface FuzzReport {
   rssAfterMiB: number;
   bystanderBaseline: { predictions: number; failures: number; rtt: Summary };
   bystanderClosed: boolean;
+  /** mediasoup workers that died during the run (a crash of the media worker, not of the node). */
+  rtcWorkerDeaths: number;
   entries: EntryReport[];
 }
 
@@ -129,6 +135,7 @@ export async function runFuzzCampaign(options: FuzzOptions): Promise<FuzzReport>
   const operator = { name: 'fuzz-op', ...generateKeyPair() };
   const { target, ready } = await Target.start({ FUZZ_OPERATORS: JSON.stringify({ operators: [{ name: operator.name, publicKey: operator.publicKey }] }) });
   const corpus = discoveryCorpus(operator);
+  const channelCorpus = nodeChannelCorpus(operator);
   let bystander: Bystander | undefined;
   try {
     const before = await target.ask<TargetStats>('stats', 'stats');
@@ -141,11 +148,23 @@ export async function runFuzzCampaign(options: FuzzOptions): Promise<FuzzReport>
     const entries: EntryReport[] = [];
     for (const entry of options.entries) {
       if (target.exit) break;
+      if (entry === 'rtc' && ready.rtcUnavailable) {
+        log(`rtc: skipped, the edge has no WebRTC: ${ready.rtcUnavailable}`);
+        entries.push({ entry, frames: 0, closes: 0, stalls: 0, answers: {}, durationS: 0, framesPerS: 0, reachedTarget: false, bystander: { predictions: 0, failures: 0, rtt: summarize([]) }, skipped: ready.rtcUnavailable });
+        continue;
+      }
       const started = performance.now();
       const budget: FuzzBudget = { frames: options.frames, deadline: started + options.timeLimitS * 1000, concurrency: options.concurrency, random, addresses: FUZZ_ADDRESSES, destructiveShare: options.destructiveShare, httpKeepAlive: options.httpKeepAlive ?? false };
       const progress = setInterval(() => log(`  ${entry}: ${Math.round((performance.now() - started) / 1000)} s…`), 30_000);
-      const counts =
-        entry === 'edge' ? await fuzzEdge(ready.edgeUrl, budget) : entry === 'discovery-http' ? await fuzzDiscoveryHttp(ready.discoveryUrl, corpus, budget) : await fuzzDiscoveryWs(ready.discoveryUrl, corpus, budget);
+      const counts = await (entry === 'edge'
+        ? fuzzEdge(ready.edgeUrl, budget)
+        : entry === 'discovery-http'
+          ? fuzzDiscoveryHttp(ready.discoveryUrl, corpus, budget)
+          : entry === 'discovery-ws'
+            ? fuzzDiscoveryWs(ready.discoveryUrl, corpus, budget)
+            : entry === 'discovery-node'
+              ? fuzzDiscoveryNode(ready.discoveryUrl, channelCorpus, budget)
+              : fuzzRtcSignalling(ready.edgeUrl, budget));
       clearInterval(progress);
       const durationS = (performance.now() - started) / 1000;
       const b = bystander.take();
@@ -176,6 +195,7 @@ export async function runFuzzCampaign(options: FuzzOptions): Promise<FuzzReport>
       rssAfterMiB: (after?.rssBytes ?? NaN) / 2 ** 20,
       bystanderBaseline,
       bystanderClosed,
+      rtcWorkerDeaths: after?.rtcWorkerDeaths ?? -1,
       entries,
     };
   } finally {
@@ -188,7 +208,9 @@ const waitMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const HELP = `Usage: edge-offload bench fuzz [options]
 
-Fuzzes a running edge node and discovery service (a child process) entry point by entry point,
+Fuzzes a running edge node (with a mediasoup worker when one is installed) and discovery
+service (a child process) entry point by entry point: the edge session, discovery's HTTP API,
+its /v1/ws and /v1/node channels, and WebRTC signalling (rtc*) in live edge sessions;
 with a bystander session predicting at 90 Hz, and reports crashes, unhandled rejections,
 prototype changes, stalls, bystander failures and p99 (unloaded first), RSS before/after.
 Fuzz connections come from 127.0.0.2–9, the bystander from 127.0.0.1.
@@ -206,7 +228,8 @@ Options:
   --name NAME        results file NAME.json (+ .svg)                [default: fuzz]
   -h, --help         show this help
 
-Exits 1 when anything was found (crash, unhandled rejection, prototype change, bystander failure).`;
+Exits 1 when anything was found (crash, media worker death, unhandled rejection, prototype
+change, bystander failure). Without a mediasoup worker the rtc entry is skipped and says why.`;
 
 export async function main(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
@@ -231,19 +254,20 @@ export async function main(argv: string[]): Promise<void> {
   const env = environment({ ...options, log: undefined });
   printEnvironment(env);
   const report = await runFuzzCampaign(options);
-  const categories = ['unloaded', ...report.entries.map((e) => e.entry)];
+  const fuzzed = report.entries.filter((e) => !e.skipped);
+  const categories = ['unloaded', ...fuzzed.map((e) => e.entry)];
   const svg = barChart({
     title: 'Bystander predict round trip while fuzzing',
     yLabel: 'ms',
     categories,
     series: [
-      { name: 'p50', values: [report.bystanderBaseline.rtt.p50, ...report.entries.map((e) => e.bystander.rtt.p50)] },
-      { name: 'p99', values: [report.bystanderBaseline.rtt.p99, ...report.entries.map((e) => e.bystander.rtt.p99)] },
+      { name: 'p50', values: [report.bystanderBaseline.rtt.p50, ...fuzzed.map((e) => e.bystander.rtt.p50)] },
+      { name: 'p99', values: [report.bystanderBaseline.rtt.p99, ...fuzzed.map((e) => e.bystander.rtt.p99)] },
     ],
   });
   writeResult(stringFlag(args.values.name) ?? 'fuzz', { environment: env, ...report }, svg);
-  const found = report.crashes + report.unhandledRejections + report.prototypeChanges.length + report.entries.reduce((n, e) => n + e.bystander.failures, 0) + (report.bystanderClosed ? 1 : 0);
-  console.log(`crashes ${report.crashes}, unhandled rejections ${report.unhandledRejections}, prototype changes ${report.prototypeChanges.length}, RSS ${report.rssBeforeMiB.toFixed(0)} → ${report.rssAfterMiB.toFixed(0)} MiB`);
+  const found = report.crashes + Math.max(0, report.rtcWorkerDeaths) + report.unhandledRejections + report.prototypeChanges.length + report.entries.reduce((n, e) => n + e.bystander.failures, 0) + (report.bystanderClosed ? 1 : 0);
+  console.log(`crashes ${report.crashes}, unhandled rejections ${report.unhandledRejections}, prototype changes ${report.prototypeChanges.length}, media worker deaths ${report.rtcWorkerDeaths}, RSS ${report.rssBeforeMiB.toFixed(0)} → ${report.rssAfterMiB.toFixed(0)} MiB`);
   if (found > 0) process.exitCode = 1;
 }
 

@@ -58,3 +58,45 @@ export function generateEdgeMessage(r: Random, id: number): unknown {
       return { t: 'ping', id, c: num(r) };
   }
 }
+
+const HEX = '0123456789ABCDEF';
+const ALGORITHMS = { 'sha-1': 20, 'sha-224': 28, 'sha-256': 32, 'sha-384': 48, 'sha-512': 64 } as const;
+type Algorithm = keyof typeof ALGORITHMS;
+
+/** `n` random hex bytes `AB:CD:…`. */
+const hexBytes = (r: Random, n: number) => Array.from({ length: Math.max(0, n) }, () => HEX[int(r, 16)]! + HEX[int(r, 16)]!).join(':');
+
+/**
+ * WebRTC signalling a client sends (protocol/webrtc.ts), with random values: 97 in 100 pass the
+ * schemas and reach the session's transport and the mediasoup worker behind it (connect with
+ * arbitrary fingerprints and roles, data producers on any client stream id, consumers asked
+ * twice); the rest break them (wrong digest lengths, the edge's stream ids, messages only the
+ * edge sends), which closes the session.
+ */
+export function generateRtcMessage(r: Random, id: number): unknown {
+  const broken = r() < 0.03;
+  // opens are rare (each costs the worker a transport; sessions open one at their start)
+  const roll = r();
+  switch (roll < 0.05 ? 0 : roll < 0.45 ? 1 : roll < 0.75 ? 2 : 3) {
+    case 0:
+      return broken ? pick(r, [{ t: 'rtcLost', code: 'INTERNAL', reason: 'x' }, { t: 'rtcDataConsumer', id, channel: 'predictions', sctpStreamParameters: { streamId: 1 } }]) : { t: 'rtcOpen', id, ...(r() < 0.1 ? { extra: JSON.parse('{"__proto__":{"polluted":1}}') as unknown } : {}) };
+    case 1: {
+      const fingerprints = Array.from({ length: pick(r, [0, 1, 1, 1, 2, 5, 8]) }, () => {
+        const algorithm = pick(r, Object.keys(ALGORITHMS)) as Algorithm;
+        return { algorithm: broken ? 'md5' : algorithm, value: hexBytes(r, ALGORITHMS[algorithm] + (broken ? 1 : 0)) };
+      });
+      const dtls: Record<string, unknown> = { fingerprints };
+      if (r() < 0.7) dtls.role = pick(r, ['auto', 'client', 'server']);
+      return { t: 'rtcConnect', id, dtlsParameters: dtls };
+    }
+    case 2: {
+      const sctp: Record<string, unknown> = { streamId: broken ? pick(r, [0, 511, 1024, 65535]) : 512 + int(r, 512) };
+      if (r() < 0.5) sctp.ordered = r() < 0.5;
+      if (r() < 0.5) sctp.maxRetransmits = pick(r, [0, 1, 65535]);
+      else if (r() < 0.3) sctp.maxPacketLifeTime = pick(r, [0, 100, 65535]);
+      return { t: 'rtcProduceData', id, channel: broken ? 'predictions' : 'poses', sctpStreamParameters: sctp };
+    }
+    default:
+      return { t: 'rtcConsumeData', id, channel: broken ? 'poses' : 'predictions' };
+  }
+}

@@ -10,12 +10,16 @@
 import { EdgeServer } from '../../edge-server/index.js';
 import { DiscoveryServer } from '../../discovery/DiscoveryServer.js';
 import { TrustedOperators } from '../../discovery/trust.js';
+import { preloadGeoip } from '../../discovery/locate.js';
 import { Logger } from '../../protocol/index.js';
+import { WorkerPool } from '../../edge-server/webrtc/index.js';
 
 export interface TargetReady {
   type: 'ready';
   edgeUrl: string;
   discoveryUrl: string;
+  /** Why the edge has no WebRTC (no mediasoup worker installed), or null when it has. */
+  rtcUnavailable: string | null;
 }
 
 export interface TargetStats {
@@ -26,6 +30,8 @@ export interface TargetStats {
   uncaughtSamples: string[];
   prototypeChanges: string[];
   edgeSessions: number;
+  /** mediasoup workers that died (and were replaced) during the run. */
+  rtcWorkerDeaths: number;
 }
 
 const BUILTINS: Record<string, object> = {
@@ -77,13 +83,32 @@ async function main(): Promise<void> {
     unhandled++;
     if (samples.length < 5) samples.push(String((reason as Error)?.stack ?? reason).slice(0, 2000));
   });
-  const edge = new EdgeServer({ nodeId: 'fuzz-edge', ...(process.env.FUZZ_EDGE_OPTIONS ? JSON.parse(process.env.FUZZ_EDGE_OPTIONS) : {}) });
+  // a live mediasoup worker behind the edge, so rtc* signalling reaches real transports; without
+  // one installed the campaign skips that entry point and says why
+  let webrtc: WorkerPool | undefined;
+  let rtcUnavailable: string | null = null;
+  let rtcWorkerDeaths = 0;
+  try {
+    webrtc = await WorkerPool.create({ workers: 1 });
+    webrtc.on('workerdied', () => rtcWorkerDeaths++);
+  } catch (err) {
+    rtcUnavailable = (err as Error).message;
+  }
+  const edge = new EdgeServer({ nodeId: 'fuzz-edge', ...(webrtc ? { webrtc } : {}), ...(process.env.FUZZ_EDGE_OPTIONS ? JSON.parse(process.env.FUZZ_EDGE_OPTIONS) : {}) });
   const { url: edgeUrl } = await edge.listen();
+  // as `edge-offload discovery` does at start: geoip-lite reads ~150 MB of tables synchronously,
+  // and a fuzzed registration naming a public `ip` would otherwise pay that mid-run (one stall
+  // of over a second: every bystander predict in it failed, in the first node-channel campaign)
+  await preloadGeoip();
   const discovery = new DiscoveryServer({
     operators: TrustedOperators.fromJson(process.env.FUZZ_OPERATORS ?? '{"operators":[]}', 'FUZZ_OPERATORS'),
     // the per-IP buckets would answer most fuzz requests 429 before their bodies reach the
     // schemas; lift them so the parsers are what gets fuzzed (the limiter has its own tests)
     rateLimits: { query: big, register: big, heartbeat: big, report: big },
+    // the node channel's own caps likewise (message rate, status spacing)
+    nodeChannel: { maxMessagesPerSecond: 1e9, minStatusIntervalMs: 0 },
+    subnetRateLimits: { query: big, register: big, heartbeat: big, report: big },
+    identityRateLimits: { register: big, heartbeat: big, report: big },
   });
   const { url: discoveryUrl } = await discovery.listen();
   process.on('message', (message: { type: string }) => {
@@ -97,16 +122,20 @@ async function main(): Promise<void> {
         uncaughtSamples: samples,
         prototypeChanges: diff(before, snapshot()),
         edgeSessions: edge.sessionCount,
+        rtcWorkerDeaths,
       };
       process.send!(stats);
     } else if (message.type === 'gc') {
       (globalThis as { gc?: () => void }).gc?.();
       process.send!({ type: 'gc-done' });
     } else if (message.type === 'stop') {
-      void Promise.all([edge.close({ deadlineMs: 0 }), discovery.close()]).then(() => process.exit(0));
+      void Promise.all([edge.close({ deadlineMs: 0 }), discovery.close()]).then(() => {
+        webrtc?.close();
+        process.exit(0);
+      });
     }
   });
-  process.send!({ type: 'ready', edgeUrl, discoveryUrl } satisfies TargetReady);
+  process.send!({ type: 'ready', edgeUrl, discoveryUrl, rtcUnavailable } satisfies TargetReady);
 }
 
 const big = { ratePerSecond: 1e9, burst: 1e9 };

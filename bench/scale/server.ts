@@ -37,6 +37,8 @@ const server = new DiscoveryServer({
   registry,
   operators: new TrustedOperators([{ name: operator!, publicKey: operatorKey! }]),
   rateLimits: { register: many, heartbeat: many, query: many, report: many },
+  subnetRateLimits: { register: many, heartbeat: many, query: many, report: many },
+  identityRateLimits: { register: many, heartbeat: many, report: many },
   // every simulated node connects from 127.0.0.1: the per-address cap (1024 by default) would
   // refuse all but the first thousand ("socket hang up" in the driver)
   connections: { maxConnectionsPerIp: 1_000_000, maxConnections: 1_000_000 },

@@ -40,6 +40,8 @@ export class DiscoveryPlacement {
       operators: new TrustedOperators([{ name: operator.name, publicKey: operator.publicKey }]),
       heartbeatIntervalMs,
       rateLimits: { query: lots, register: lots, heartbeat: lots, report: lots },
+      subnetRateLimits: { query: lots, register: lots, heartbeat: lots, report: lots },
+      identityRateLimits: { register: lots, heartbeat: lots, report: lots },
       ...web,
     });
     const { url } = await server.listen();

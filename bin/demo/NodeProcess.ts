@@ -44,6 +44,8 @@ export interface NodeProcess {
   /** Resolves with the exit code/signal once the process is gone. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Bytes the node has written to stderr so far (its logs: a bench bounds them under attack). */
+  stderrBytes(): number;
   /** Waits for an event the node prints (e.g. 'stopped'), failing after `timeoutMs`. */
   waitForEvent(name: string, timeoutMs: number): Promise<Record<string, unknown>>;
 }
@@ -75,7 +77,11 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
     }),
   );
   let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  let stderrBytes = 0;
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderrBytes += chunk.length;
+    stderr = (stderr + chunk).slice(-4000);
+  });
   const events: Record<string, unknown>[] = [];
   const waiters = new Set<(event: Record<string, unknown>) => void>();
   const lines = readline.createInterface({ input: child.stdout! });
@@ -126,6 +132,7 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
     tier: (listening.tier as NodeTier) ?? options.tier ?? 'edge',
     pid: child.pid!,
     events,
+    stderrBytes: () => stderrBytes,
     get exitedAt() {
       return exitedAt;
     },

@@ -59,6 +59,8 @@ export type NodeConnectionEvents = {
   rtclost: [retryAfterMs: number];
   /** The node's video track stopped (its encoder died): render jpeg, or open video again. */
   videolost: [error: RequestError];
+  /** An answer (or error) carried a request id this connection never sent: a broken or lying node. */
+  strayanswer: [id: number, kind: string];
 };
 
 export interface NodeConnectionOptions extends DataPathOptions {
@@ -95,6 +97,8 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   readonly #rtt = new RttStats();
   readonly #limits;
   #nextId = 1;
+  /** The id counter wrapped (after 2³² requests): every id may have been sent, none is stray. */
+  #idsWrapped = false;
   #clockOffsetMs = Number.NaN;
   #closed = false;
   /** Tracked poses not sent yet: they ride on this turn's `predict`, or leave alone at its end. */
@@ -259,6 +263,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   request<T extends RequestType>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>> {
     if (this.#closed) return Promise.reject(new InvalidStateError(`connection to ${this.url} is closed`));
     const id = this.#nextId;
+    this.#idsWrapped ||= this.#nextId >= 2 ** 32;
     this.#nextId = this.#nextId >= 2 ** 32 ? 1 : this.#nextId + 1;
     const message = { ...body, id } as Message;
     if (message.t === 'predict' && this.#outgoingPoses.length > 0) {
@@ -299,9 +304,11 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     const c = performance.now();
     const pong = await this.request<'ping'>({ t: 'ping', c }, timeoutMs);
     const now = performance.now();
-    const rttMs = now - pong.c;
+    // our own clock at both ends: the echoed `pong.c` is the node's word, and a node that lies
+    // about it could make itself look near (or a rival far)
+    const rttMs = now - c;
     // NTP-style: the node's clock read halfway through the round trip
-    this.#clockOffsetMs = (pong.r - pong.c + (pong.s - now)) / 2;
+    this.#clockOffsetMs = (pong.r - c + (pong.s - now)) / 2;
     this.#rtt.add(rttMs);
     this.safeEmit('latency', rttMs);
     return rttMs;
@@ -361,7 +368,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
 
   #settle(id: number, message: Message): void {
     const pending = this.#pending.get(id);
-    if (!pending) return; // answered after its timeout: nobody waits any more
+    if (!pending) return this.#unmatched(id, message.t); // answered after its timeout: nobody waits any more
     this.#pending.delete(id);
     clearTimeout(pending.timer);
     clearTimeout(pending.resend);
@@ -378,8 +385,18 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       clearTimeout(pending.resend);
       pending.reject(error);
     } else {
+      if (message.id !== undefined) this.#unmatched(message.id, 'error');
       this.safeEmit('nodeerror', error);
     }
+  }
+
+  /**
+   * An answer nobody waits for: late (its request timed out, or a re-sent predict answered
+   * twice) is normal; an id this connection never sent is not, and is reported.
+   */
+  #unmatched(id: number, kind: string): void {
+    if (this.#idsWrapped || (Number.isInteger(id) && id >= 1 && id < this.#nextId)) return;
+    this.safeEmit('strayanswer', id, kind);
   }
 
   #onClose(code: number, reason: string): void {

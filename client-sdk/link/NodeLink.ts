@@ -9,6 +9,7 @@ import type { NodeCandidate } from '../placement/locator.js';
 import { LinkMonitor, type LinkMonitorOptions } from './LinkMonitor.js';
 import { openVideo } from './openVideo.js';
 import { NodeConnection } from './NodeConnection.js';
+import { RequestHealth, type NodeFault, type RequestHealthOptions } from './RequestHealth.js';
 import type { RttSummary } from './RttStats.js';
 import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
 import type { DataPathOptions } from '../transport/RtcPeer.js';
@@ -19,6 +20,8 @@ export interface NodeLinkOpenOptions extends DataPathOptions {
   connectTimeoutMs: number;
   WebSocket?: WebSocketConstructor;
   monitor: Pick<LinkMonitorOptions, 'intervalMs' | 'missedPings' | 'budgetMs' | 'overBudgetPings'>;
+  /** When unanswered requests or stray answer ids make the node count as failing. */
+  requestHealth?: Partial<RequestHealthOptions>;
 }
 
 export type NodeLinkEvents = {
@@ -26,6 +29,8 @@ export type NodeLinkEvents = {
   rtt: [rttMs: number];
   /** The link failed (socket closed, pongs stopped); never fired for a `close()` on purpose. */
   lost: [why: string];
+  /** Its requests went unanswered or came back with ids never sent; `lost` follows at once. */
+  fault: [fault: NodeFault];
   /** The RTT stayed over the budget. */
   overbudget: [rttMs: number];
   /** The node asked its clients to move. */
@@ -40,7 +45,10 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
   readonly candidate: NodeCandidate;
   readonly #conn: NodeConnection;
   readonly #monitor: LinkMonitor;
+  readonly #health: RequestHealth;
   #down = false;
+  /** Why the link was given up although it answered pings, if it was. */
+  fault: NodeFault | undefined;
   /** The node asked us to leave. */
   draining = false;
 
@@ -66,6 +74,14 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
     this.#monitor.on('rtt', (rttMs) => this.safeEmit('rtt', rttMs));
     this.#monitor.on('overbudget', (rttMs) => this.safeEmit('overbudget', rttMs));
     this.#monitor.on('lost', (why) => this.#lost(why));
+    this.#health = new RequestHealth(options.requestHealth);
+    conn.on('strayanswer', (id, kind) => this.#health.wrongId(`'${kind}' for id ${id}`));
+    this.#health.on('fault', (fault) => {
+      if (this.#down) return;
+      this.fault = fault;
+      this.safeEmit('fault', fault);
+      this.#lost(`${fault.code}: ${fault.detail}`);
+    });
     conn.on('close', (code, reason) => this.#lost(`socket closed (${code}${reason ? ` ${reason}` : ''})`));
     conn.on('transport', (kind, why) => this.safeEmit('transport', kind, why));
     conn.on('videolost', (error) => this.safeEmit('videolost', error));
@@ -155,7 +171,7 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
   }
 
   request<T extends RequestType>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>> {
-    return this.#conn.request(body, timeoutMs);
+    return this.#health.track(body.t, this.#conn.request(body, timeoutMs));
   }
 
   /** Closes on purpose: marks the link down first so its close is not taken for a failure. */

@@ -52,6 +52,10 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     this.router = new RequestRouter(this.memory, this.#o);
     this.#placement = new Placement(this.#o, this.memory, () => this.#state === 'edge');
     this.#placement.on('lost', (link, why) => this.#linkDown(link, why));
+    this.#placement.on('fault', (link, fault) => {
+      logger.warn(`leaving ${link.url}: ${fault.code} (${fault.detail})`);
+      this.safeEmit('nodeFault', { node: link.nodeId, url: link.url, code: fault.code, detail: fault.detail });
+    });
     this.#placement.on('rtt', (link) => link === this.#active && this.safeEmit('latency', link.rtt()));
     this.#placement.on('overbudget', (link, rttMs) => this.#overBudget(link, rttMs));
     this.#placement.on('drain', (link, reason) => this.#drained(link, reason));
@@ -260,9 +264,10 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     if (this.#isClosed() || link !== this.#active) return;
     logger.debug(`lost ${link.tier} ${link.url}: ${why}`);
     this.#active = undefined;
+    const reason = link.fault ? TierReason.NODE_FAULT : TierReason.NODE_LOST;
     const standby = this.#placement.takeStandby();
-    if (standby) this.#activate(standby, TierReason.NODE_LOST);
-    else this.#enterLocal(TierReason.NODE_LOST);
+    if (standby) this.#activate(standby, reason);
+    else this.#enterLocal(reason);
   }
 
   #overBudget(link: NodeLink, rttMs: number): void {

@@ -4,6 +4,7 @@
  */
 import type { HelloMessage } from '../../protocol/index.js';
 import type { BackoffOptions } from '../link/Backoff.js';
+import { DEFAULT_REQUEST_HEALTH, type RequestHealthOptions } from '../link/RequestHealth.js';
 import type { NodeLocator } from './locator.js';
 import type { ProbeOptions } from './probe.js';
 import type { SessionMemoryOptions } from '../session/SessionMemory.js';
@@ -82,6 +83,14 @@ export interface FailoverOptions extends DataPathOptions {
   deadlineMs?: number;
   /** `predict` answers locally when no node answered within this, ms. @default 150 */
   localFallbackMs?: number;
+  /**
+   * When a node that answers pings counts as failing all the same: predictions unanswered after
+   * `unansweredAfterMs` (default 1000), `maxUnanswered` in a row (default 3), or `maxWrongIds`
+   * answers with ids never sent (default 3). The session then leaves it (`nodeFault` event).
+   */
+  requestHealth?: Partial<RequestHealthOptions>;
+  /** A node left for a fault (`nodeFault`) is not tried again for this long, ms. @default 60000 */
+  faultCooldownMs?: number;
   /** Predictor the nodes should use (dropped for nodes that lack it). */
   predictor?: string;
   memory?: SessionMemoryOptions;
@@ -128,6 +137,8 @@ export function resolveFailoverOptions(options: FailoverOptions): ResolvedFailov
     overBudgetCooldownMs: options.overBudgetCooldownMs ?? 1000,
     deadlineMs: options.deadlineMs ?? 10_000,
     localFallbackMs: options.localFallbackMs ?? 150,
+    requestHealth: { ...DEFAULT_REQUEST_HEALTH, ...options.requestHealth },
+    faultCooldownMs: options.faultCooldownMs ?? 60_000,
     hello: options.hello,
     predictor: options.predictor,
     WebSocket: options.WebSocket,

@@ -7,6 +7,7 @@
 import { Logger, type RequestError } from '../../protocol/index.js';
 import { Backoff, BackoffTable } from '../link/Backoff.js';
 import { NodeLink } from '../link/NodeLink.js';
+import type { NodeFault } from '../link/RequestHealth.js';
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { SessionMemory } from '../session/SessionMemory.js';
 import { probeOptions, type ResolvedFailoverOptions } from './FailoverOptions.js';
@@ -18,6 +19,8 @@ const logger = new Logger('client:placement');
 export type PlacementEvents = {
   /** A link this placement opened failed (already closed, its node backed off). */
   lost: [link: NodeLink, why: string];
+  /** A link gave up on its node although it answered pings (`lost` follows). */
+  fault: [link: NodeLink, fault: NodeFault];
   rtt: [link: NodeLink, rttMs: number];
   overbudget: [link: NodeLink, rttMs: number];
   drain: [link: NodeLink, reason: string];
@@ -225,6 +228,7 @@ export class Placement extends EnhancedEventEmitter<PlacementEvents> {
         ...(this.#o.rtcResendAfterMs !== undefined ? { rtcResendAfterMs: this.#o.rtcResendAfterMs } : {}),
         rtcConnectTimeoutMs: this.#o.rtcConnectTimeoutMs,
         monitor: { intervalMs: this.#o.pingIntervalMs, missedPings: this.#o.missedPings, budgetMs: this.#o.budgetMs, overBudgetPings: this.#o.overBudgetPings },
+        requestHealth: this.#o.requestHealth,
       });
     } catch (err) {
       logger.debug(`opening ${candidate.url} failed: ${(err as Error).message}`);
@@ -236,6 +240,11 @@ export class Placement extends EnhancedEventEmitter<PlacementEvents> {
     link.on('transport', (kind, why) => this.safeEmit('transport', link, kind, why));
     link.on('videolost', (error) => this.safeEmit('videolost', link, error));
     link.on('overbudget', (rttMs) => this.safeEmit('overbudget', link, rttMs));
+    link.on('fault', (fault) => {
+      // it still answers pings, so a probe would pick it again at once: keep away for long
+      this.#backoff.failed(link.url, this.#o.faultCooldownMs);
+      this.safeEmit('fault', link, fault);
+    });
     link.on('lost', (why) => {
       this.#links.delete(link);
       this.#backoff.failed(link.url);

@@ -39,6 +39,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     backend.on('tier', (tier, reason) => this.safeEmit('tier', tier, reason));
     backend.on('latency', (rtt) => this.safeEmit('latency', rtt));
     backend.on('drain', (reason) => this.safeEmit('drain', reason));
+    backend.on('nodeFault', (fault) => this.safeEmit('nodeFault', fault));
     backend.on('error', (error) => this.safeEmit('error', error));
     backend.on('transport', (kind, why) => this.safeEmit('transport', kind, why));
     backend.on('videolost', (error) => this.safeEmit('videolost', error));

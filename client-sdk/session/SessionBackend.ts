@@ -8,6 +8,7 @@ import type { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.j
 import type { RttSummary } from '../link/RttStats.js';
 import type { SessionMemory } from './SessionMemory.js';
 import type { TierReason } from './TierReason.js';
+import type { NodeFaultCode } from '../errors.js';
 
 /** Where an answer came from: a node of a tier, or the SDK itself. */
 export type Tier = NodeTier | 'local';
@@ -49,12 +50,26 @@ export type SessionEvents = {
   frame: [frame: Frame];
   /** Something went wrong that no call is waiting for (a node's error, a broken frame). */
   error: [error: Error];
+  /**
+   * A node answered pings but failed its requests (`REQUESTS_UNANSWERED`, `WRONG_IDS`): an
+   * `openSession` session leaves it (a `tier` event with reason `node-fault` follows); a
+   * `connect` session has nowhere to go and only reports it.
+   */
+  nodeFault: [fault: NodeFaultEvent];
   /** pose/predict moved onto WebRTC data channels or back onto ws (the `transport` option), and why. */
   transport: [kind: 'ws' | 'webrtc', why: string];
   /** The node's video track stopped (its encoder died, code ENCODER_DIED): render jpeg, or `openVideo()` again. */
   videolost: [error: RequestError];
   close: [];
 };
+
+export interface NodeFaultEvent {
+  /** The node's id (from its welcome) and URL. */
+  node: string;
+  url: string;
+  code: NodeFaultCode;
+  detail: string;
+}
 
 /** Per-call options; `deadlineMs` is the most the app will wait (each backend has a default). */
 export interface CallOptions {

@@ -4,6 +4,8 @@ export const TierReason = {
   DISCOVERED: 'discovered',
   /** The node's socket closed or its pings stopped. */
   NODE_LOST: 'node-lost',
+  /** The node answered pings but not requests (unanswered, or ids never sent): the `nodeFault` event says which. */
+  NODE_FAULT: 'node-fault',
   /** The edge's RTT stayed over the budget and the cloud was faster. */
   OVER_BUDGET: 'over-budget',
   /** The node asked its clients to move. */

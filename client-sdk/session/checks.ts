@@ -4,16 +4,15 @@
  * runs its schema on what it encodes (it strips `undefined` fields msgpackr cannot write), and
  * everything a node sends back is validated on decode like any peer input.
  */
-import { DEVICES, SEND_LIMITS, validate, type Device, type PoseSample, type RequestBody, type RequestType } from '../../protocol/index.js';
+import { SEND_LIMITS, poseSampleSchema, validate, type Device, type PoseSample, type RequestBody, type RequestType } from '../../protocol/index.js';
 
-const finite = (v: unknown, n: number) => Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
-
+/** The protocol's own pose schema (bounds and a non-zero quaternion included): one rule, both sides. */
 export function checkPose(pose: PoseSample): void {
-  if (!pose || typeof pose !== 'object') throw new TypeError('pose is not an object');
-  if (!(DEVICES as readonly string[]).includes(pose.device)) throw new TypeError(`pose.device must be one of ${DEVICES.join(', ')}`);
-  if (typeof pose.time !== 'number' || !Number.isFinite(pose.time) || pose.time < 0) throw new TypeError('pose.time is not a non-negative number of microseconds');
-  if (!finite(pose.position, 3)) throw new TypeError('pose.position is not a vector [x, y, z]');
-  if (!finite(pose.orientation, 4)) throw new TypeError('pose.orientation is not a quaternion [x, y, z, w]');
+  try {
+    poseSampleSchema.parse(pose, 'pose', SEND_LIMITS);
+  } catch (err) {
+    throw new TypeError((err as Error).message);
+  }
 }
 
 export function checkPredict(horizonMs: number, device: Device, predictor: string | undefined): void {

@@ -3,8 +3,10 @@
  * said `hello` and went silent refused every new client).
  *
  * Two gates:
- * - at the upgrade, by address: at most `maxSessions` in all and `maxSessionsPerIp` per client
- *   address (an IPv6 client is counted by its /64: one host gets a whole /64 for free);
+ * - at the upgrade, by address: at most `maxSessions` in all, `maxSessionsPerIp` per client
+ *   address (an IPv6 client is counted by its /64: one host gets a whole /64 for free) and
+ *   `maxSessionsPerSubnet` per subnet (IPv4 /24, IPv6 /56: 20 loopback aliases of one host are
+ *   one client, and cannot fill the node between them);
  * - at `hello`, by token: with a `verifier`, `hello.token` must verify to an identity, and one
  *   identity holds at most `maxSessionsPerToken` sessions. Without a verifier tokens are ignored
  *   (an open node), unless `requireToken` says otherwise.
@@ -14,13 +16,15 @@
  */
 import { CloseCode, ErrorCode, ProtocolError } from '../../protocol/index.js';
 import type { TokenVerifier } from './TokenVerifier.js';
-import { addressKey } from '../../protocol/server/addressKey.js';
+import { addressKey, subnetKey } from '../../protocol/server/addressKey.js';
 
 export interface SessionAdmissionOptions {
   /** Sessions on the node at once. @default 1000 */
   maxSessions?: number;
   /** Sessions from one address (IPv6: one /64) at once. @default 64 */
   maxSessionsPerIp?: number;
+  /** Sessions from one subnet (IPv4 /24, IPv6 /56) at once. @default 256 */
+  maxSessionsPerSubnet?: number;
   /** Sessions of one verified token identity at once. @default 8 */
   maxSessionsPerToken?: number;
   /** Checks `hello.token`; without one, tokens are not checked. */
@@ -33,16 +37,18 @@ export const DEFAULT_MAX_SESSIONS = 1000;
 // a venue of headsets behind one NAT fits; past it, hello tokens (per-token caps) are the tool
 export const DEFAULT_MAX_SESSIONS_PER_IP = 64;
 export const DEFAULT_MAX_SESSIONS_PER_TOKEN = 8;
+// four NATs' worth; a quarter of the node: one network cannot fill it however many addresses it holds
+export const DEFAULT_MAX_SESSIONS_PER_SUBNET = 256;
 
 export class AdmissionRefusal extends Error {
   override readonly name = 'AdmissionRefusal';
-  readonly code: 'NODE_FULL' | 'ADDRESS_FULL' | 'DRAINING';
+  readonly code: 'NODE_FULL' | 'ADDRESS_FULL' | 'SUBNET_FULL' | 'DRAINING';
   /** HTTP status for the refused upgrade. */
   readonly status: number;
   constructor(code: AdmissionRefusal['code'], message: string) {
     super(message);
     this.code = code;
-    this.status = code === 'ADDRESS_FULL' ? 429 : 503;
+    this.status = code === 'ADDRESS_FULL' || code === 'SUBNET_FULL' ? 429 : 503;
   }
 }
 
@@ -59,10 +65,12 @@ export interface AdmissionTicket {
 export class SessionAdmission {
   readonly maxSessions: number;
   readonly maxSessionsPerIp: number;
+  readonly maxSessionsPerSubnet: number;
   readonly maxSessionsPerToken: number;
   readonly requireToken: boolean;
   readonly #verifier: TokenVerifier | undefined;
   readonly #byAddress = new Map<string, number>();
+  readonly #bySubnet = new Map<string, number>();
   readonly #byIdentity = new Map<string, number>();
   #total = 0;
   #draining = false;
@@ -72,9 +80,10 @@ export class SessionAdmission {
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     this.maxSessionsPerIp = options.maxSessionsPerIp ?? DEFAULT_MAX_SESSIONS_PER_IP;
     this.maxSessionsPerToken = options.maxSessionsPerToken ?? DEFAULT_MAX_SESSIONS_PER_TOKEN;
+    this.maxSessionsPerSubnet = options.maxSessionsPerSubnet ?? DEFAULT_MAX_SESSIONS_PER_SUBNET;
     this.#verifier = options.verifier;
     this.requireToken = options.requireToken ?? options.verifier !== undefined;
-    for (const [k, v] of Object.entries({ maxSessions: this.maxSessions, maxSessionsPerIp: this.maxSessionsPerIp, maxSessionsPerToken: this.maxSessionsPerToken })) {
+    for (const [k, v] of Object.entries({ maxSessions: this.maxSessions, maxSessionsPerIp: this.maxSessionsPerIp, maxSessionsPerSubnet: this.maxSessionsPerSubnet, maxSessionsPerToken: this.maxSessionsPerToken })) {
       if (!Number.isInteger(v) || v < 1) throw new TypeError(`admission.${k} must be a positive integer`);
     }
   }
@@ -102,7 +111,13 @@ export class SessionAdmission {
     if (fromAddress >= this.maxSessionsPerIp) {
       this.#refuse('ADDRESS_FULL', new AdmissionRefusal('ADDRESS_FULL', `${address} holds its most sessions (${this.maxSessionsPerIp})`));
     }
+    const subnet = subnetKey(remoteAddress);
+    const fromSubnet = this.#bySubnet.get(subnet) ?? 0;
+    if (fromSubnet >= this.maxSessionsPerSubnet) {
+      this.#refuse('SUBNET_FULL', new AdmissionRefusal('SUBNET_FULL', `${subnet} holds its most sessions (${this.maxSessionsPerSubnet})`));
+    }
     this.#byAddress.set(address, fromAddress + 1);
+    this.#bySubnet.set(subnet, fromSubnet + 1);
     this.#total++;
     let released = false;
     const ticket: AdmissionTicket = {
@@ -114,6 +129,7 @@ export class SessionAdmission {
         released = true;
         this.#total--;
         decrement(this.#byAddress, address);
+        decrement(this.#bySubnet, subnet);
         if (ticket.identity !== undefined) decrement(this.#byIdentity, ticket.identity);
       },
     };

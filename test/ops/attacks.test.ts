@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { EdgeServer } from '../../edge-server/index.js';
-import type { RenderEngine } from '../../edge-server/engines.js';
+import type { InferenceEngine, RenderEngine } from '../../edge-server/engines.js';
 import { buildGlb } from '../../edge-server/render/glb.js';
 import { solidPng } from '../support/sceneFixtures.js';
 import { CloseCode, ErrorCode, Logger, PROTOCOL_VERSION, decode, encode, type LogLevel } from '../../protocol/index.js';
@@ -63,6 +63,17 @@ test('1. sessions that say hello and go silent are reaped and capped per address
   assert.ok(silent.every((c) => c.messages.some((m) => m.code === ErrorCode.IDLE_TIMEOUT)));
   (await client(url, '127.0.0.2')).ws.terminate(); // the address has its slots back
   honest.ws.terminate();
+});
+
+test('1b. silent sessions spread over 20 addresses of one /24 stop at the subnet cap; another subnet still gets in', async () => {
+  server = new EdgeServer({ guards: { admission: { maxSessionsPerIp: 64, maxSessionsPerSubnet: 40 } } });
+  const { url } = await server.listen();
+  const silent = await Promise.all(Array.from({ length: 40 }, (_, i) => client(url, `127.0.0.${2 + (i % 20)}`)));
+  const refused = await client(url, '127.0.0.30').catch((e: { status?: number }) => e);
+  assert.is((refused as { status?: number }).status, 429);
+  const other = await client(url, '127.0.1.2');
+  other.ws.terminate();
+  for (const c of silent) c.ws.terminate();
 });
 
 test('2. a session that stops reading and keeps asking is closed SLOW_CONSUMER; the node never buffers past the cap', async () => {
@@ -160,14 +171,22 @@ test('5. a session provoking internal errors gets each answered INTERNAL, but th
   const lines: { level: LogLevel; line: string }[] = [];
   // a frozen clock: the bucket never refills during the test, so the bound is exact
   Logger.configure({ reset: true, burst: 20, ratePerSecond: 5, now: () => 0, sink: (level, line) => lines.push({ level, line }) });
-  server = new EdgeServer({ limits: { maxMessagesPerSecond: 1e6, rateBurst: 1e5 } });
+  // an engine with a bug the session can trigger at will (poses out of range no longer reach the
+  // predictors: they are refused BAD_REQUEST, see test/ops/poseValidation.test.ts)
+  const buggy: InferenceEngine = {
+    models: ['buggy'],
+    infer: async () => {
+      throw new Error('engine bug');
+    },
+    describe: () => ({ name: 'buggy' }),
+    close: async () => {},
+  };
+  server = new EdgeServer({ inference: buggy, limits: { maxMessagesPerSecond: 1e6, rateBurst: 1e5 }, maxInflightRequests: 4096, guards: { heavy: { maxQueuedPerSession: 4096 } } });
   const { url } = await server.listen();
   const attacker = await client(url, '127.0.0.2');
-  // positions at the edge of float64 overflow in the extrapolation: a prediction that fails its own schema
-  const huge = { ...pose, position: [1e308, 1e308, 1e308] as [number, number, number] };
-  attacker.ws.send(encode({ t: 'pose', poses: [huge, { ...huge, time: 2000, position: [-1e308, -1e308, -1e308] }] }));
-  for (let i = 1; i <= 2000; i++) attacker.ws.send(encode({ t: 'predict', id: i, horizonMs: 500 }));
-  await waitFor(() => attacker.messages.filter((m) => m.t === 'error' || m.t === 'prediction').length >= 2000, 'every predict answered', 20_000);
+  const input = { dtype: 'float32' as const, shape: [1], data: new Uint8Array(4) };
+  for (let i = 1; i <= 2000; i++) attacker.ws.send(encode({ t: 'infer', id: i, model: 'buggy', input }));
+  await waitFor(() => attacker.messages.filter((m) => m.t === 'error' || m.t === 'result').length >= 2000, 'every infer answered', 20_000);
   const internal = attacker.messages.filter((m) => m.code === ErrorCode.INTERNAL).length;
   const errors = lines.filter((l) => l.level === 'error').length;
   assert.is(internal, 2000);

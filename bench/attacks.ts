@@ -1,0 +1,341 @@
+/**
+ * `edge-offload bench attacks`: issue #15's hostile-peer attacks re-run against a real node
+ * process with its shipped defaults (pinned to one core; attackers and the bystander on the
+ * other), each measured the same way in the same run: the bystander's predict p99 unloaded, then
+ * under the attack; whether a new client (another subnet) is admitted while it runs; the node's
+ * RSS before, at its peak and after. Attack 8 runs against a discovery service (accepted
+ * registrations, NAT queries served), attack 10 against a lying node (how long the SDK stays, calls
+ * rejected). Attacks 3 and 7 need a renderer and attack 4 is `bench fairness`: see the report.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import os from 'node:os';
+import { WebSocket } from 'ws';
+import '../client-sdk/node.js';
+import { openSession } from '../client-sdk/openSession.js';
+import { StaticLocator } from '../client-sdk/placement/locator.js';
+import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
+import { parseCommandArgs, intFlag, stringFlag } from '../bin/commands/args.js';
+import { DiscoveryServer } from '../discovery/DiscoveryServer.js';
+import { TrustedOperators } from '../discovery/trust.js';
+import { authorizeNode, generateKeyPair, signRegistration } from '../discovery/identity.js';
+import { PROTOCOL_VERSION, decode, encode } from '../protocol/index.js';
+import { LAX_LIMITS } from './lib/laxLimits.js';
+import { Bystander } from './fuzz/bystander.js';
+import { packFrame } from './fuzz/mutate.js';
+import { startHeadsetLoad } from './failover/HeadsetLoad.js';
+import { startLyingNode } from './lib/lyingNode.js';
+import { barChart } from './lib/chart.js';
+import { environment, printEnvironment } from './lib/environment.js';
+import { writeResult } from './lib/results.js';
+import { summarize } from './lib/stats.js';
+import { parsePrometheusText, sampleValue } from './lib/prometheusText.js';
+import { buildGlb } from '../edge-server/render/glb.js';
+import sharp from 'sharp';
+
+interface Outcome {
+  attack: string;
+  /** A new session from another subnet got its welcome while the attack ran. */
+  admitted: boolean | null;
+  rssMiB: { before: number; peak: number; after: number } | null;
+  bystander: { unloadedP99: number; attackP99: number; ratio: number; failures: number } | null;
+  detail: Record<string, unknown>;
+}
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+/** Pins `pid` (all its threads) to `cpu` when taskset and a second core exist; says whether it did. */
+function pin(pid: number, cpu: number): boolean {
+  if (os.availableParallelism() < 2) return false;
+  try {
+    execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A session from `localAddress` that says hello; resolves with it once welcomed, or rejects. */
+function session(url: string, localAddress: string, timeoutMs = 5000): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { localAddress, perMessageDeflate: false });
+    const timer = setTimeout(() => (ws.terminate(), reject(new Error('no welcome'))), timeoutMs);
+    ws.once('open', () => ws.send(encode({ t: 'hello', v: PROTOCOL_VERSION })));
+    ws.once('message', () => (clearTimeout(timer), resolve(ws)));
+    ws.once('error', (e) => (clearTimeout(timer), reject(e)));
+    ws.once('unexpected-response', (_q, res) => (clearTimeout(timer), ws.terminate(), reject(new Error(`refused ${res.statusCode}`))));
+  });
+}
+
+const addr = (i: number) => `127.0.0.${2 + (i % 20)}`;
+
+interface Attack {
+  name: string;
+  /** `edge-offload edge` flags the node needs (the real renderer for 3 and 7). */
+  nodeArgs?: string[];
+  /** Starts the attack against the node; resolves with its stop function and what it saw. */
+  start(node: NodeProcess): Promise<{ stop(): void; detail(): Record<string, unknown>; final?(): Promise<Record<string, unknown>> }>;
+}
+
+const metric = async (node: NodeProcess, name: string, labels: Record<string, string>) =>
+  sampleValue(parsePrometheusText(await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text()), name, labels) ?? 0;
+
+/** The 23 kB glTF of the issue: 16 textures sharing one 2048² PNG. */
+async function textureBomb(): Promise<Uint8Array> {
+  const png = new Uint8Array(await sharp({ create: { width: 2048, height: 2048, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toBuffer());
+  const bin = new Uint8Array(Math.ceil(png.byteLength / 4) * 4);
+  bin.set(png);
+  return buildGlb({ asset: { version: '2.0' }, images: [{ bufferView: 0, mimeType: 'image/png' }], textures: Array.from({ length: 16 }, () => ({ source: 0 })), bufferViews: [{ buffer: 0, byteLength: png.byteLength }], buffers: [{ byteLength: bin.byteLength }] }, bin);
+}
+
+const ATTACKS: Attack[] = [
+  {
+    name: '1 silent hello × 1000 from 20 addresses',
+    async start(node) {
+      const held: WebSocket[] = [];
+      const refused: Record<string, number> = {};
+      await Promise.all(Array.from({ length: 1000 }, (_, i) => session(node.url, addr(i)).then((ws) => held.push(ws), (e: Error) => (refused[e.message] = (refused[e.message] ?? 0) + 1))));
+      return { stop: () => held.forEach((ws) => ws.terminate()), detail: () => ({ held: held.length, refused }) };
+    },
+  },
+  {
+    name: '2 non-reading predict flood × 10',
+    async start(node) {
+      const socks = await Promise.all(Array.from({ length: 10 }, (_, i) => session(node.url, addr(i))));
+      const pose = { device: 'head', time: 1000, position: [0, 1.6, 0], orientation: [0, 0, 0, 1] };
+      let id = 0;
+      for (const ws of socks) {
+        ws.send(encode({ t: 'pose', poses: [pose] } as never));
+        (ws as unknown as { _socket: Socket })._socket.pause();
+      }
+      let closed = 0;
+      socks.forEach((ws) => ws.once('close', () => closed++));
+      // 500 predicts/s each (a quarter of the node's per-session cap: the generator shares a core
+      // with the bystander, and the point is the node's send queue, not the generator's CPU)
+      const flood = setInterval(() => socks.forEach((ws) => { for (let k = 0; k < 5 && ws.readyState === ws.OPEN; k++) ws.send(encode({ t: 'predict', id: ++id, horizonMs: 20 })); }), 10);
+      return { stop: () => (clearInterval(flood), socks.forEach((ws) => ws.terminate())), detail: () => ({ sent: id, closedByNode: closed }) };
+    },
+  },
+  {
+    name: '3 texture bomb × 4 sessions × 4 scenes',
+    nodeArgs: ['--render'],
+    async start(node) {
+      const glb = await textureBomb();
+      const socks = await Promise.all(Array.from({ length: 4 }, (_, i) => session(node.url, addr(i), 30_000)));
+      const answers: Record<string, number> = {};
+      for (const ws of socks) ws.on('message', (d: Buffer) => {
+        const m = decode(d, LAX_LIMITS) as { t: string; code?: string };
+        const k = m.t === 'error' ? m.code! : m.t;
+        answers[k] = (answers[k] ?? 0) + 1;
+      });
+      let id = 0;
+      for (const ws of socks) for (let k = 0; k < 4; k++) ws.send(encode({ t: 'scene', id: ++id, name: `evil${k}`, format: 'glb', data: glb }));
+      return { stop: () => socks.forEach((ws) => ws.terminate()), detail: () => ({ glbBytes: glb.byteLength, uploads: id, answers }) };
+    },
+  },
+  {
+    name: '7 renders for a reader that stopped reading',
+    nodeArgs: ['--render'],
+    async start(node) {
+      const ws = await session(node.url, addr(0), 30_000);
+      (ws as unknown as { _socket: Socket })._socket.pause();
+      const pose = { device: 'head', time: 1000, position: [0, 1.6, 0], orientation: [0, 0, 0, 1] };
+      let id = 0;
+      const flood = setInterval(() => { for (let k = 0; k < 2 && ws.readyState === ws.OPEN; k++) ws.send(encode({ t: 'render', id: ++id, pose, eye: 'both', camera: { fovY: 90, ipd: 0.064, width: 512, height: 512 }, codec: 'raw' } as never)); }, 10);
+      return {
+        stop: () => (clearInterval(flood), ws.terminate()),
+        detail: () => ({ asked: id }),
+        async final() {
+          return { skippedSlowConsumer: await metric(node, 'edge_rejected_total', { code: 'SLOW_CONSUMER' }), rendersHandled: await metric(node, 'edge_request_handling_seconds_count', { kind: 'render' }) };
+        },
+      };
+    },
+  },
+  {
+    name: '5 error flood (unusable poses, 2000/s)',
+    async start(node) {
+      const ws = await session(node.url, addr(0));
+      const bad = packFrame({ t: 'pose', poses: [{ device: 'head', time: 1, position: [0, 0, 0], orientation: [0, 0, 0, 0] }] });
+      let sent = 0;
+      const flood = setInterval(() => { for (let k = 0; k < 20 && ws.readyState === ws.OPEN; k++, sent++) ws.send(bad); }, 10);
+      let closedByNode = false;
+      ws.once('close', () => (closedByNode = true));
+      const stderrBefore = node.stderrBytes();
+      return { stop: () => (clearInterval(flood), ws.terminate()), detail: () => ({ sent, closedByNode, nodeStderrBytes: node.stderrBytes() - stderrBefore }) };
+    },
+  },
+  {
+    name: '6 slowloris × 2000 TCP (100 per address)',
+    async start(node) {
+      const socks: Socket[] = [];
+      let failed = 0;
+      await Promise.all(Array.from({ length: 2000 }, (_, i) => new Promise<void>((resolve) => {
+        const s = tcpConnect({ port: node.port, host: '127.0.0.1', localAddress: addr(i) }, () => (i % 2 && s.write('GET /v1/session HTTP/1.1\r\nHost: x\r\n'), socks.push(s), resolve()));
+        s.on('error', () => (failed++, resolve()));
+      })));
+      let reaped = 0;
+      socks.forEach((s) => s.once('close', () => reaped++));
+      const health = await fetch(`http://127.0.0.1:${node.port}/healthz`).then((r) => r.status, () => 0);
+      let reapedBeforeStop = 0;
+      return {
+        stop: () => {
+          reapedBeforeStop = reaped;
+          socks.forEach((s) => s.destroy());
+        },
+        detail: () => ({ open: socks.length, refusedAtConnect: failed, reapedByNodeWithinWindow: reapedBeforeStop, healthzStatus: health }),
+      };
+    },
+  },
+];
+
+async function runAttack(attack: Attack, baselineS: number, attackS: number, pinned: { value: boolean }): Promise<Outcome> {
+  const node = await spawnNode({ tier: 'edge', ...(attack.nodeArgs ? { extraArgs: attack.nodeArgs, startTimeoutMs: 60_000 } : {}) });
+  pinned.value = pin(node.pid, 0) && pinned.value;
+  try {
+    const bystander = await Bystander.start(node.url);
+    await wait(baselineS * 1000);
+    const unloaded = bystander.take();
+    const before = rssMiB(node.pid);
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(node.pid))), 200);
+    const running = await attack.start(node);
+    // the attack's set-up (a connection storm) is reported apart from its steady state
+    const setup = bystander.take();
+    await wait(attackS * 1000);
+    const admitted = await session(node.url, '127.0.2.2').then((ws) => (ws.terminate(), true), () => false);
+    const during = bystander.take();
+    const final = (await running.final?.().catch((e: Error) => ({ metricsError: e.message }))) ?? {};
+    running.stop();
+    await wait(2000);
+    clearInterval(sampler);
+    const after = rssMiB(node.pid);
+    bystander.stop();
+    const u = summarize(unloaded.rttMs).p99;
+    const a = summarize(during.rttMs).p99;
+    return { attack: attack.name, admitted, rssMiB: { before, peak, after }, bystander: { unloadedP99: u, attackP99: a, ratio: a / u, failures: during.failures }, detail: { ...running.detail(), ...final, setupP99: summarize(setup.rttMs).p99, setupFailures: setup.failures } };
+  } finally {
+    await node.kill('SIGKILL');
+  }
+}
+
+/** Attack 8 against discovery's defaults: 20 addresses × 20 fresh registrations; a NAT's queries. */
+async function discoveryAttack(): Promise<Outcome> {
+  const operator = { name: 'op', ...generateKeyPair() };
+  const server = new DiscoveryServer({ operators: new TrustedOperators([{ name: 'op', publicKey: operator.publicKey }]) });
+  const { url } = await server.listen();
+  try {
+    const post = (path: string, body: unknown, localAddress: string) => fetchFrom(url + path, body, localAddress);
+    const codes: Record<string, number> = {};
+    await Promise.all(Array.from({ length: 400 }, async (_, i) => {
+      const key = generateKeyPair();
+      const d = { id: `n${i}`, publicKey: key.publicKey, url: 'ws://127.0.0.1:1/x', tier: 'edge' as const, lat: 1, lon: 1, caps: ['predict' as const], capacity: 1, pricePerMinute: 0, operator: 'op' };
+      const code = await post('/v1/register', signRegistration(d, key.privateKeyPem, authorizeNode(operator, d.id, key.publicKey)), addr(i));
+      codes[code] = (codes[code] ?? 0) + 1;
+    }));
+    const nat: Record<string, number> = {};
+    await Promise.all(Array.from({ length: 400 }, async () => {
+      const code = await post('/v1/query', { lat: 1, lon: 1 }, '127.0.3.2');
+      nat[code] = (nat[code] ?? 0) + 1;
+    }));
+    return { attack: '8 discovery: 400 registrations from 20 addresses; 400 NAT queries', admitted: (nat['200'] ?? 0) === 400, rssMiB: null, bystander: null, detail: { registrations: codes, natQueries: nat } };
+  } finally {
+    await server.close();
+  }
+}
+
+async function fetchFrom(url: string, body: unknown, localAddress: string): Promise<string> {
+  const { request, Agent } = await import('node:http');
+  const data = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'POST', agent: new Agent({ localAddress } as never), headers: { 'content-type': 'application/json', 'content-length': data.byteLength } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(res.statusCode === 200 ? '200' : ((JSON.parse(Buffer.concat(chunks).toString()) as { error?: { code?: string } }).error?.code ?? String(res.statusCode))));
+    });
+    req.once('error', (e) => resolve(`error ${e.message}`));
+    req.end(data);
+  });
+}
+
+/** Attack 10: an SDK session placed on a node that answers pings but mangles request ids. */
+async function lyingNodeAttack(): Promise<Outcome> {
+  const [behind, honest] = await Promise.all([spawnNode({ tier: 'edge', nodeId: 'liar' }), spawnNode({ tier: 'cloud', nodeId: 'honest' })]);
+  const liar = await startLyingNode(behind.url, 'wrong-ids');
+  try {
+    const locator = new StaticLocator({ edge: [{ id: 'liar', url: liar.url, tier: 'edge' }], cloud: [{ id: 'honest', url: honest.url, tier: 'cloud' }] });
+    const s = await openSession({ locator, budgetMs: 1000 });
+    const faults: string[] = [];
+    s.on('nodeFault', (f) => faults.push(f.code));
+    const load = startHeadsetLoad(s);
+    const started = performance.now();
+    await s.waitFor('tier', 10_000).catch(() => undefined);
+    const leftAfterMs = performance.now() - started;
+    await wait(3000);
+    await load.stop();
+    s.close();
+    const after = load.calls.filter((c) => c.sentAt > started + leftAfterMs);
+    return {
+      attack: '10 node answering pings, wrong request ids',
+      admitted: null,
+      rssMiB: null,
+      bystander: null,
+      detail: { onLiarAtStart: true, faults, leftAfterMs, calls: load.calls.length, rejected: load.failed.length, answeredLocally: load.calls.filter((c) => c.tier === 'local').length, afterLeavingFromHonest: after.filter((c) => c.nodeId === 'honest').length, afterLeaving: after.length, rttAfterLeavingP99: summarize(after.map((c) => c.doneAt - c.sentAt)).p99 },
+    };
+  } finally {
+    await liar.close();
+    await Promise.all([behind.kill('SIGKILL'), honest.kill('SIGKILL')]);
+  }
+}
+
+const HELP = `Usage: edge-offload bench attacks [options]
+
+Re-runs issue #15's hostile-peer attacks (1 silent hellos, 2 non-reading flood, 5 error flood,
+3 texture bomb and 7 renders for a non-reader on a node with the real renderer, 6 slowloris;
+8 discovery registrations from many addresses; 10 a node lying about request ids)
+against a node process with its defaults, pinned to core 0 (attackers and bystander on core 1):
+bystander predict p99 unloaded vs under attack (same run), a new client admitted meanwhile,
+node RSS before / peak / after. Writes bench/results/<name>.json and .svg.
+
+Options:
+  --baseline-s N   unloaded bystander window per attack   [default: 3]
+  --attack-s N     attack window                           [default: 6]
+  --only LIST      attack numbers to run, comma-separated (e.g. 3,7)  [default: all]
+  --name NAME      results file name                       [default: attacks]
+  -h, --help       this text`;
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseCommandArgs(argv, { 'baseline-s': { type: 'string' }, 'attack-s': { type: 'string' }, only: { type: 'string' }, name: { type: 'string' } }, HELP);
+  if (!args) return;
+  const baselineS = intFlag(args.values['baseline-s'], 'baseline-s', 1, 600) ?? 3;
+  const attackS = intFlag(args.values['attack-s'], 'attack-s', 1, 600) ?? 6;
+  const pinned = { value: pin(process.pid, 1) };
+  const env = environment({ baselineS, attackS });
+  printEnvironment(env);
+  const only = stringFlag(args.values.only)?.split(',');
+  const chosen = (name: string) => !only || only.includes(name.split(' ')[0]!);
+  const outcomes: Outcome[] = [];
+  for (const attack of ATTACKS.filter((a) => chosen(a.name))) {
+    const o = await runAttack(attack, baselineS, attackS, pinned);
+    console.log(`${o.attack}: admitted ${o.admitted}; bystander p99 ${o.bystander!.unloadedP99.toFixed(2)} → ${o.bystander!.attackP99.toFixed(2)} ms (×${o.bystander!.ratio.toFixed(2)}, ${o.bystander!.failures} failures); RSS ${o.rssMiB!.before.toFixed(0)} / ${o.rssMiB!.peak.toFixed(0)} / ${o.rssMiB!.after.toFixed(0)} MiB; ${JSON.stringify(o.detail)}`);
+    outcomes.push(o);
+  }
+  for (const [n, run] of [['8', discoveryAttack], ['10', lyingNodeAttack]] as const) {
+    if (!chosen(n)) continue;
+    const o = await run();
+    console.log(`${o.attack}: ${JSON.stringify(o.detail)}`);
+    outcomes.push(o);
+  }
+  const measured = outcomes.filter((o) => o.bystander);
+  const svg = barChart({
+    title: 'Bystander predict p99: unloaded vs under each attack (same run)',
+    yLabel: 'ms',
+    categories: measured.map((o) => o.attack.split(' ')[0]!),
+    series: [
+      { name: 'unloaded', values: measured.map((o) => o.bystander!.unloadedP99) },
+      { name: 'under attack', values: measured.map((o) => o.bystander!.attackP99) },
+    ],
+  });
+  writeResult(stringFlag(args.values.name) ?? 'attacks', { environment: env, pinned: pinned.value, outcomes }, svg);
+}
