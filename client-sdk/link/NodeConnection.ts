@@ -38,6 +38,7 @@ import { WebSocketTransport, type WebSocketConstructor } from '../transport/WebS
 import type { RtcDataPath } from '../transport/RtcDataPath.js';
 import type { DataPathOptions } from '../transport/RtcPeer.js';
 import { RtcUpgrade } from './RtcUpgrade.js';
+import { PendingRequests } from './PendingRequests.js';
 
 const logger = new Logger('client:connection');
 /** Extra copies of an unanswered predict on the data channel before the one on ws (see request()). */
@@ -81,19 +82,10 @@ export interface NodeConnectionOptions extends DataPathOptions {
   publicKey?: string;
 }
 
-interface Pending {
-  type: RequestType;
-  resolve: (message: Message) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-  /** Sent on the unreliable channel: re-sends it on ws if no answer comes first. */
-  resend?: ReturnType<typeof setTimeout>;
-}
-
 export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   readonly welcome: WelcomeMessage;
   readonly #transport: Transport;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new PendingRequests();
   readonly #rtt = new RttStats();
   readonly #limits;
   #nextId = 1;
@@ -273,12 +265,8 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       this.#flushPoses();
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new RequestError(ErrorCode.TIMEOUT, `${body.t} got no answer from ${this.url} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const pending: Pending = { type: body.t as RequestType, resolve: resolve as (m: Message) => void, reject, timer };
-      this.#pending.set(id, pending);
+      const timedOut = () => new RequestError(ErrorCode.TIMEOUT, `${body.t} got no answer from ${this.url} within ${timeoutMs} ms`);
+      this.#pending.add(id, body.t as RequestType, resolve as (m: Message) => void, reject, timeoutMs, timedOut);
       const bytes = encode(message);
       if (message.t !== 'predict') return this.#transport.send(bytes);
       if (!this.#sendHot(bytes)) return;
@@ -293,9 +281,9 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       const resend = () => {
         if (this.#closed || !this.#pending.has(id)) return;
         if (++copies > DATAGRAM_RESENDS || !this.#dataPath?.send(bytes)) return this.#transport.send(bytes);
-        pending.resend = setTimeout(resend, after);
+        this.#pending.resendAfter(id, after, resend);
       };
-      pending.resend = setTimeout(resend, after);
+      this.#pending.resendAfter(id, after, resend);
     });
   }
 
@@ -367,24 +355,15 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   }
 
   #settle(id: number, message: Message): void {
-    const pending = this.#pending.get(id);
-    if (!pending) return this.#unmatched(id, message.t); // answered after its timeout: nobody waits any more
-    this.#pending.delete(id);
-    clearTimeout(pending.timer);
-    clearTimeout(pending.resend);
-    if (answers(pending.type, message.t)) pending.resolve(message);
-    else pending.reject(new ProtocolError(ErrorCode.BAD_MESSAGE, `${pending.type} answered with '${message.t}'`));
+    const type = this.#pending.typeOf(id);
+    if (type === undefined) return this.#unmatched(id, message.t); // answered after its timeout: nobody waits any more
+    if (answers(type, message.t)) this.#pending.resolve(id, message);
+    else this.#pending.reject(id, new ProtocolError(ErrorCode.BAD_MESSAGE, `${type} answered with '${message.t}'`));
   }
 
   #onError(message: ErrorMessage): void {
     const error = message.fatal ? new ProtocolError(message.code, message.message) : new RequestError(message.code, message.message);
-    const pending = message.id === undefined ? undefined : this.#pending.get(message.id);
-    if (pending) {
-      this.#pending.delete(message.id!);
-      clearTimeout(pending.timer);
-      clearTimeout(pending.resend);
-      pending.reject(error);
-    } else {
+    if (message.id === undefined || !this.#pending.reject(message.id, error)) {
       if (message.id !== undefined) this.#unmatched(message.id, 'error');
       this.safeEmit('nodeerror', error);
     }
@@ -405,12 +384,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     this.#upgrade?.close();
     this.#dataPath?.close();
     this.#dataPath = undefined;
-    for (const [id, pending] of this.#pending) {
-      clearTimeout(pending.timer);
-      clearTimeout(pending.resend);
-      pending.reject(new InvalidStateError(`connection to ${this.url} closed (${code}) with ${pending.type} ${id} outstanding`));
-    }
-    this.#pending.clear();
+    this.#pending.rejectAll((id, type) => new InvalidStateError(`connection to ${this.url} closed (${code}) with ${type} ${id} outstanding`));
     this.safeEmit('close', code, reason);
   }
 }
