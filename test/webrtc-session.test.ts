@@ -11,6 +11,7 @@ import type { WebRtcOptions } from '../edge-server/webrtc/options.js';
 import { ErrorCode, encode, type PoseSample } from '../protocol/index.js';
 import { waitFor } from './support/wait.js';
 import { countingPeers } from '../bench/lib/countingPeers.js';
+import { processAlive } from '../bench/lib/processAlive.js';
 
 
 function pose(i: number): PoseSample {
@@ -33,21 +34,13 @@ async function start(ctx: Ctx, webrtc: WebRtcOptions | undefined, options: Param
   return ctx.session;
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test.after.each(async (ctx) => {
   ctx.session?.close();
   await ctx.edge?.close({ deadlineMs: 0 });
   const pids = ctx.pids;
   ctx.session = ctx.edge = undefined;
-  await waitFor(() => pids.every((pid) => !alive(pid)), 'the workers to exit', 10_000);
+  await waitFor(() => pids.every((pid) => !processAlive(pid)), 'the workers to exit', 10_000);
 });
 
 /** One headset frame at 90 Hz: loops of calls are paced like a tracker, not a flood (the edge rate-limits). */
@@ -145,7 +138,7 @@ test('a node without WebRTC, or transport ws, or auto in Node without a peer lib
     assert.equal(ctx.edge!.health().webrtc, { workers: [{ pid: ctx.pids[0]!, transports: 0 }] }, `${transport}: no transport opened`);
     s.close();
     await ctx.edge!.close({ deadlineMs: 0 });
-    await waitFor(() => ctx.pids.every((pid) => !alive(pid)), 'the workers to exit', 10_000);
+    await waitFor(() => ctx.pids.every((pid) => !processAlive(pid)), 'the workers to exit', 10_000);
   }
 });
 

@@ -23,6 +23,7 @@ import { VideoFramePoses, type VideoFrameMetadataLike } from '../client-sdk/sess
 import { EventEmitter } from 'node:events';
 import { countingPeers } from '../bench/lib/countingPeers.js';
 import { waitFor, withTimeout } from './support/wait.js';
+import { processAlive } from '../bench/lib/processAlive.js';
 
 interface Ctx {
   pool?: WorkerPool;
@@ -76,14 +77,6 @@ unit('rate decisions: down at once on a low estimate or loss, up slowly and by h
 unit.run();
 
 const video = suite<Ctx>('webrtc video: H.264 track with a real worker and ffmpeg', { peers: [] });
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 video.after.each(async (ctx) => {
   for (const peer of ctx.peers) peer.close();
   ctx.peers = [];
@@ -91,7 +84,7 @@ video.after.each(async (ctx) => {
   ctx.pool?.close();
   ctx.pool = undefined;
   // no test leaves a worker (or through it an encoder) behind
-  await waitFor(() => pids.every((pid) => !alive(pid)), 'the workers to exit');
+  await waitFor(() => pids.every((pid) => !processAlive(pid)), 'the workers to exit');
 });
 
 async function open(ctx: Ctx, options: Parameters<typeof WorkerPool.create>[0] = {}): Promise<{ session: TestSession; peer: RtcPeer }> {
@@ -191,7 +184,7 @@ video('closing the session transport closes the track and its encoder', async (c
   const pid = sender.encoderPid!;
   session.signalling.close();
   assert.ok(sender.closed);
-  await waitFor(() => !alive(pid), 'ffmpeg to exit');
+  await waitFor(() => !processAlive(pid), 'ffmpeg to exit');
 });
 
 video.run();
@@ -215,7 +208,7 @@ sdk.after.each(async (ctx) => {
   await ctx.edge?.close({ deadlineMs: 0 });
   const pids = ctx.pids;
   ctx.session = ctx.edge = undefined;
-  await waitFor(() => pids.every((pid) => !alive(pid)), 'the workers to exit');
+  await waitFor(() => pids.every((pid) => !processAlive(pid)), 'the workers to exit');
 });
 
 async function sdkSession(ctx: { edge?: EdgeServer; session?: Session; pids: number[] }, video: VideoOptions = {}): Promise<Session> {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { connectPeer, testSession, type RtcPeer } from './support/rtcPeer.js';
 import { waitFor, withTimeout } from './support/wait.js';
 import { startUdpNetemProxy, type UdpNetemProxy } from '../netem/UdpNetemProxy.js';
+import { processAlive } from '../bench/lib/processAlive.js';
 
 const SHA256 = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).padStart(2, '0').toUpperCase()).join(':');
 const goodDtls = { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: SHA256 }] };
@@ -134,14 +135,6 @@ interface Ctx {
   peers: RtcPeer[];
 }
 const pool = suite<Ctx>('webrtc: worker pool with a real worker and a node-datachannel peer', { peers: [] });
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 pool.after.each(async (ctx) => {
   for (const peer of ctx.peers) peer.close();
   ctx.peers = [];
@@ -149,7 +142,7 @@ pool.after.each(async (ctx) => {
   ctx.pool?.close();
   ctx.pool = undefined;
   // worker processes exit (and are reaped) a moment after close(); no test leaves one behind
-  await waitFor(() => pids.every((pid) => !alive(pid)), 'the workers to exit', 10_000);
+  await waitFor(() => pids.every((pid) => !processAlive(pid)), 'the workers to exit', 10_000);
 });
 
 pool('a predict message makes the round trip over unreliable data channels through the router', async (ctx) => {

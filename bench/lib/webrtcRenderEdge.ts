@@ -8,6 +8,7 @@ import { WebGpuRenderEngine } from '../../edge-server/render/WebGpuRenderEngine.
 import { WorkerPool } from '../../edge-server/webrtc/WorkerPool.js';
 import type { VideoOptions } from '../../edge-server/webrtc/video/videoOptions.js';
 import type { WebRtcOptions } from '../../edge-server/webrtc/options.js';
+import { processAlive } from './processAlive.js';
 
 export class WebRtcEngineHost {
   readonly url: string;
@@ -39,17 +40,9 @@ export class WebRtcEngineHost {
 
   async close(): Promise<void> {
     await this.edge.close({ deadlineMs: 0 });
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     // the worker exits (and is reaped) a moment after close(): wait, so nothing is left behind
     const deadline = performance.now() + 10_000;
-    while (this.#pids.some(alive)) {
+    while (this.#pids.some(processAlive)) {
       if (performance.now() > deadline) throw new Error(`media worker ${this.#pids.join(', ')} still running 10 s after close`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
