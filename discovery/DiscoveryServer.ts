@@ -6,6 +6,9 @@
  *   GET  /v1/query?lat=&lon=&k=&kCloud=&caps=render,infer&maxPrice=&priceWeight=&budgetMs=
  *   POST /v1/query       { lat?, lon?, k?, kCloud?, caps?, maxPrice?, priceWeight?, budgetMs? } → { location, edge[], cloud[], pick?, ticket }
  *   POST /v1/report      { lat?, lon?, reports: [{ id, rttMs? }], ticket } → { learned }  (ticket: the query answer's; TICKET_* codes)
+ *   POST /v1/evidence    a node's signed wrong answer (protocol/evidence.ts) → { node, offenceId, ejected, slashed?, … }
+ *                        (re-checked here: NOT_SIGNED_BY_NODE, BAD_SIGNATURE, UNVERIFIABLE, NOT_WRONG, DUPLICATE…)
+ *   POST /v1/standing    { ids } → { ejected }  (a session's check that its node was not ejected meanwhile)
  *   GET  /healthz        { ok, backend, nodes }
  *   WS   /v1/node        the node channel: one signed registration, then ws pings and pushed load (NodeChannel.ts)
  *   WS   /v1/ws          text frames `{ op: 'register'|'heartbeat'|'query'|'report', id?, body }`
@@ -37,7 +40,8 @@ import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/server
 
 const logger = new Logger('discovery');
 
-type Operation = WsOperation;
+/** Evidence is HTTP only: it is larger than a ws frame may be, and rare. */
+type Operation = WsOperation | 'evidence' | 'standing';
 
 export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   /** Default 0 (any free port). */
@@ -48,9 +52,11 @@ export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   registry?: Registry;
   /** Largest request body (HTTP) or message (ws). Default 16 KiB. */
   maxBodyBytes?: number;
+  /** Largest `POST /v1/evidence` body: a trap's messages and its sealed block (~50 KB at 90 answers). Default 256 KiB. */
+  maxEvidenceBytes?: number;
   /** The node channel (`/v1/node`): cheap liveness after one signed registration. */
   nodeChannel?: NodeChannelOptions;
-  /** Per-IP limits. Defaults: query 20/s burst 40, register 2/s burst 20, heartbeat 200/s burst 400, report 20/s burst 40. */
+  /** Per-IP limits. Defaults: query 20/s burst 40, register 2/s burst 20, heartbeat 200/s burst 400, report 20/s burst 40, evidence 2/s burst 10. */
   rateLimits?: Partial<Record<Operation, RateLimit>>;
   /** Serve https/wss with this certificate. Default plain http/ws. */
   tls?: TlsOptions;
@@ -68,6 +74,10 @@ const DEFAULT_RATE_LIMITS: Record<Operation, RateLimit> = {
   // many nodes of one operator may sit behind one address, each heartbeating every second
   heartbeat: { ratePerSecond: 200, burst: 400 },
   report: { ratePerSecond: 20, burst: 40 },
+  // each one replays a trap through the predictors: rare from an honest client, CPU for discovery
+  evidence: { ratePerSecond: 2, burst: 10 },
+  // every open session asks every standingCheckMs (30 s): a client behind NAT shares its bucket
+  standing: { ratePerSecond: 20, burst: 40 },
 };
 
 const ROUTES: Record<string, { op: Operation | 'health'; methods: string[]; cors?: true }> = {
@@ -76,6 +86,8 @@ const ROUTES: Record<string, { op: Operation | 'health'; methods: string[]; cors
   // what a web page calls (cross-origin): the read-only query, probe reports, health
   [DiscoveryRoute.query]: { op: 'query', methods: ['GET', 'POST'], cors: true },
   [DiscoveryRoute.report]: { op: 'report', methods: ['POST'], cors: true },
+  [DiscoveryRoute.evidence]: { op: 'evidence', methods: ['POST'], cors: true },
+  [DiscoveryRoute.standing]: { op: 'standing', methods: ['POST'], cors: true },
   [DiscoveryRoute.health]: { op: 'health', methods: ['GET'], cors: true },
 };
 
@@ -91,6 +103,7 @@ export class DiscoveryServer {
   readonly registry: Registry;
   readonly #options: DiscoveryServerOptions;
   readonly #maxBodyBytes: number;
+  readonly #maxEvidenceBytes: number;
   readonly #buckets: Record<Operation, TokenBuckets>;
   readonly #http: Server;
   readonly #wss: WebSocketServer;
@@ -106,12 +119,15 @@ export class DiscoveryServer {
     this.registry = options.registry ?? new MemoryRegistry();
     this.service = new DiscoveryService(this.registry, options);
     this.#maxBodyBytes = options.maxBodyBytes ?? 16 * 1024;
+    this.#maxEvidenceBytes = options.maxEvidenceBytes ?? 256 * 1024;
     const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
     this.#buckets = {
       query: new TokenBuckets(limits.query),
       register: new TokenBuckets(limits.register),
       heartbeat: new TokenBuckets(limits.heartbeat),
       report: new TokenBuckets(limits.report),
+      evidence: new TokenBuckets(limits.evidence),
+      standing: new TokenBuckets(limits.standing),
     };
     this.#cors = new CorsPolicy({ origins: options.corsOrigins ?? ['*'] });
     this.connections = new ConnectionGuard({ ...DISCOVERY_CONNECTION_DEFAULTS, ...options.connections });
@@ -173,7 +189,7 @@ export class DiscoveryServer {
         return void (await this.metrics.serve(req, res));
       }
       const route = ROUTES[url.pathname];
-      if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report`);
+      if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report, /v1/evidence, /v1/standing`);
       if (route.cors && this.#cors.handle(req, res, route.methods)) return;
       if (!route.methods.includes(req.method ?? '')) {
         res.setHeader('allow', route.methods.join(', '));
@@ -181,7 +197,7 @@ export class DiscoveryServer {
       }
       op = route.op;
       if (route.op === 'health') return send(res, 200, await this.service.health());
-      const body = req.method === 'GET' ? queryFromSearch(url.searchParams) : await readJson(req, this.#maxBodyBytes);
+      const body = req.method === 'GET' ? queryFromSearch(url.searchParams) : await readJson(req, route.op === 'evidence' ? this.#maxEvidenceBytes : this.#maxBodyBytes);
       send(res, 200, await this.#dispatch(route.op, body, ip));
     } catch (err) {
       // the client went away mid-body (reaped as a slowloris, or reset): nobody to answer, not our error
@@ -211,6 +227,10 @@ export class DiscoveryServer {
         return this.service.query(body, ip);
       case 'report':
         return this.service.report(body, ip);
+      case 'evidence':
+        return this.service.evidence(body);
+      case 'standing':
+        return this.service.standing(body);
     }
   }
 

@@ -2,7 +2,7 @@
  * Discovery's operations, free of any transport: the HTTP routes and the ws messages of
  * DiscoveryServer both call these with an already-parsed JSON body and the caller's IP.
  */
-import { querySchema, reportSchema, type Candidate, type HealthAnswer, type HeartbeatAnswer, type QueryAnswer, type RegisterAnswer, type ReportAnswer } from '../protocol/discovery.js';
+import { querySchema, reportSchema, type Candidate, type HealthAnswer, type HeartbeatAnswer, type QueryAnswer, type RegisterAnswer, type ReportAnswer, type EvidenceAnswer, type StandingAnswer, standingSchema } from '../protocol/discovery.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { parseBody } from './errors.js';
 import { learnFromReports, type FeedbackOptions } from './feedback.js';
@@ -11,6 +11,8 @@ import { DEFAULT_RANK_OPTIONS, shortlist, type RankOptions, type RankedNode } fr
 import type { Registry } from './registry/Registry.js';
 import { TrustedOperators } from './trust.js';
 import { TrustService, type TrustServiceOptions } from './TrustService.js';
+import { constantVelocity, noPrediction } from '../edge-server/inference/baselinePredictors.js';
+import { kalmanPredictor } from '../edge-server/inference/predictors/KalmanPredictor.js';
 
 export interface DiscoveryServiceOptions {
   operators?: TrustedOperators;
@@ -21,9 +23,10 @@ export interface DiscoveryServiceOptions {
   /** Told to nodes on registration so their agent heartbeats at the rate the registry expects. */
   heartbeatIntervalMs?: number;
   /**
-   * The trust desk's options (report tickets, probe reputation). Default: a random ticket secret
-   * (replicas must share one: `tickets.secret`), the reputation defaults, node keys from the
-   * registry, and no evidence predictors (POST /v1/evidence is not served yet).
+   * The trust desk's options (report tickets, probe reputation, evidence, ledger). Default: a
+   * random ticket secret (replicas must share one: `tickets.secret`), the reputation defaults, node
+   * keys and operators from the registry, evidence re-checked with the deterministic predictors
+   * (kalman, constant-velocity, none; pass `predictors` with `learned` to judge it too), no ledger.
    */
   trust?: Partial<TrustServiceOptions>;
 }
@@ -50,7 +53,7 @@ export class DiscoveryService {
         const node = await registry.get(id);
         return node && { publicKey: node.publicKey, operator: node.operator };
       },
-      predictors: new Map(),
+      predictors: new Map([kalmanPredictor(), constantVelocity, noPrediction].map((f) => [f.name, f])),
       ...options.trust,
     });
   }
@@ -84,6 +87,32 @@ export class DiscoveryService {
     const counted = this.trust.report(batch.ticket, ip ?? '', batch.reports);
     const location = await this.locator.locate(ip, batch);
     return { learned: await learnFromReports(this.registry, location, counted, this.#feedback) };
+  }
+
+  /**
+   * Re-checks evidence that a node answered wrongly (TrustService.submitEvidence): forged,
+   * unverifiable or not-wrong evidence is refused with its code and changes nothing; a confirmed
+   * offence lowers the node's standing (ejects past the threshold) and slashes its operator.
+   */
+  async evidence(body: unknown): Promise<EvidenceAnswer> {
+    const { verdict, standing, slash } = await this.trust.submitEvidence(body);
+    return {
+      node: verdict.node,
+      offenceId: verdict.offenceId,
+      predictor: verdict.predictor,
+      angleRad: verdict.angleRad,
+      positionM: verdict.positionM,
+      ejected: standing.ejected,
+      offences: standing.offences,
+      ...(slash?.slashed !== undefined ? { slashed: slash.slashed } : {}),
+      ...(slash?.reward !== undefined ? { reward: slash.reward } : {}),
+    };
+  }
+
+  /** Which of the asked nodes are ejected (sessions on them move away; TRUST.md). */
+  async standing(body: unknown): Promise<StandingAnswer> {
+    const { ids } = parseBody(standingSchema, body, 'standing');
+    return { ejected: ids.filter((id) => this.trust.standing(id).ejected) };
   }
 
   async health(): Promise<HealthAnswer> {

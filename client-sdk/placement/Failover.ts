@@ -32,6 +32,13 @@ export type { FailoverOptions } from './FailoverOptions.js';
 
 const logger = new Logger('client:failover');
 
+/** The `drain` reason the app sees when the session leaves a node it no longer trusts. */
+const DISTRUST_REASONS = {
+  caught: 'caught answering a trap wrongly',
+  untrusted: 'its seals do not cover what it was sent',
+  ejected: 'ejected by discovery for verified wrong answers',
+} as const;
+
 export type FailoverState = 'discovering' | Tier | 'closed';
 
 export class Failover extends EnhancedEventEmitter<SessionEvents> implements SessionBackend {
@@ -67,9 +74,10 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
         : new SessionTrust(this.#o.trust ?? {}, {
             connectTimeoutMs: this.#o.connectTimeoutMs,
             ...(locator.submitEvidence ? { submit: (evidence) => locator.submitEvidence!(evidence) } : {}),
+            ...(locator.ejected ? { ejected: (ids) => locator.ejected!(ids) } : {}),
             ...(this.#o.WebSocket ? { WebSocket: this.#o.WebSocket } : {}),
           });
-    this.trust?.on('distrust', (nodeId, why) => this.#distrust(nodeId, why === 'caught' ? 'caught answering a trap wrongly' : 'its seals do not cover what it was sent'));
+    this.trust?.on('distrust', (nodeId, why) => this.#distrust(nodeId, DISTRUST_REASONS[why]));
   }
 
   get state(): FailoverState {

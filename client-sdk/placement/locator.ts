@@ -42,6 +42,8 @@ export interface NodeLocator {
   report?(reports: ProbeReport[]): void;
   /** Sends evidence that a node answered wrongly (a failed trap) to whoever judges it (discovery's POST /v1/evidence). */
   submitEvidence?(evidence: PredictEvidence): Promise<unknown>;
+  /** Which of `ids` were ejected from selection (verified offences): the session leaves them. */
+  ejected?(ids: readonly string[]): Promise<string[]>;
 }
 
 /** A fixed list of nodes. */

@@ -36,11 +36,16 @@ export interface SessionTrustOptions {
   requestTimeoutMs?: number;
   /** Trap stream shape (window, jitter, length). */
   stream?: TrapStreamOptions;
+  /**
+   * How often the session asks discovery whether its node was ejected meanwhile (another client's
+   * evidence), ms; 0 never asks. Needs a locator with `ejected` (DiscoveryLocator). @default 30000
+   */
+  standingCheckMs?: number;
 }
 
 export type SessionTrustEvents = {
   /** Leave this node: it answered a trap wrongly (`caught`) or its seals do not cover what it was sent (`untrusted`). */
-  distrust: [nodeId: string, reason: 'caught' | 'untrusted'];
+  distrust: [nodeId: string, reason: 'caught' | 'untrusted' | 'ejected'];
   /** A trap finished (any outcome), for diagnostics and tests. */
   trap: [nodeId: string, outcome: TrapOutcome];
   /** Evidence against `nodeId` was submitted; `error` set when discovery refused or was unreachable. */
@@ -60,10 +65,16 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
   readonly #o: SessionTrustOptions;
   readonly #connectTimeoutMs: number;
   readonly #WebSocket: WebSocketConstructor | undefined;
+  readonly #ejected: ((ids: readonly string[]) => Promise<string[]>) | undefined;
   #nodeId: string | undefined;
+  #standingTimer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(options: SessionTrustOptions, context: { submit?: (evidence: PredictEvidence) => Promise<unknown>; connectTimeoutMs: number; WebSocket?: WebSocketConstructor }) {
+  constructor(
+    options: SessionTrustOptions,
+    context: { submit?: (evidence: PredictEvidence) => Promise<unknown>; ejected?: (ids: readonly string[]) => Promise<string[]>; connectTimeoutMs: number; WebSocket?: WebSocketConstructor },
+  ) {
     super();
+    this.#ejected = context.ejected;
     this.#o = options;
     this.#connectTimeoutMs = context.connectTimeoutMs;
     this.#WebSocket = context.WebSocket;
@@ -95,6 +106,7 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
   follow(link: TrustedLink | undefined): void {
     if (link?.nodeId === this.#nodeId) return;
     this.#nodeId = link?.nodeId;
+    this.#watchStanding();
     if (!link?.publicKey) return this.officer.setNode(undefined);
     const channel = nodeTrapChannel(link.url, {
       publicKey: link.publicKey,
@@ -120,5 +132,25 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
 
   close(): void {
     this.officer.close();
+    clearInterval(this.#standingTimer);
+    this.#standingTimer = undefined;
+  }
+
+  /** Asks discovery now and then whether the node was ejected; a failed ask changes nothing. */
+  #watchStanding(): void {
+    clearInterval(this.#standingTimer);
+    this.#standingTimer = undefined;
+    const every = this.#o.standingCheckMs ?? 30_000;
+    const nodeId = this.#nodeId;
+    if (!this.#ejected || !(every > 0) || nodeId === undefined) return;
+    this.#standingTimer = setInterval(() => {
+      this.#ejected!([nodeId]).then(
+        (ejected) => {
+          if (ejected.includes(nodeId) && this.#nodeId === nodeId) this.safeEmit('distrust', nodeId, 'ejected');
+        },
+        () => {}, // discovery unreachable: the node keeps serving; traps still watch it
+      );
+    }, every);
+    (this.#standingTimer as { unref?: () => void }).unref?.();
   }
 }
