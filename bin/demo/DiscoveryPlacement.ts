@@ -9,14 +9,15 @@ import { DiscoveryLocator } from '../../client-sdk/placement/DiscoveryLocator.js
 import type { NodeCandidate } from '../../client-sdk/placement/locator.js';
 import { DiscoveryServer, NodeAgent, TrustedOperators, authorizeNode, generateKeyPair } from '../../discovery/index.js';
 import type { KeyPair } from '../../discovery/identity.js';
+import type { DiscoveryServerOptions } from '../../discovery/DiscoveryServer.js';
 import type { TlsOptions } from '../../protocol/server/webAccess.js';
 
 /** The bench's client sits in Berlin; edges are next door, the cloud across the Atlantic. */
 export const CLIENT = { lat: 52.52, lon: 13.405 };
 const NEAR = { lat: 52.53, lon: 13.41 };
 const FAR = { lat: 40.71, lon: -74.0 };
-/** One operator signs every bench node. */
-const OPERATOR = 'bench';
+/** One operator signs every bench node (and holds their stake, when discovery runs a ledger). */
+export const OPERATOR = 'bench';
 
 /** Shaped like bench/failover's `Placement`, so the failover bench drives the demo's discovery too. */
 export class DiscoveryPlacement {
@@ -29,15 +30,17 @@ export class DiscoveryPlacement {
   readonly #agents = new Map<string, NodeAgent>();
 
   /** `web`: https and CORS for the viewer page (agents in this process then need the certificate trusted: NODE_EXTRA_CA_CERTS). */
-  static async start(heartbeatIntervalMs = 1000, web: { tls?: TlsOptions; corsOrigins?: readonly string[] } = {}): Promise<DiscoveryPlacement> {
+  /** `trust`: discovery's trust desk options (a stake ledger, reputation thresholds). */
+  static async start(heartbeatIntervalMs = 1000, web: { tls?: TlsOptions; corsOrigins?: readonly string[] } = {}, trust?: DiscoveryServerOptions['trust']): Promise<DiscoveryPlacement> {
     const operator = { name: OPERATOR, ...generateKeyPair() };
     // every session of the bench shares one loopback address: per-IP limits are for the internet
     const lots = { ratePerSecond: 100_000, burst: 100_000 };
     const server = new DiscoveryServer({
       operators: new TrustedOperators([{ name: operator.name, publicKey: operator.publicKey }]),
       heartbeatIntervalMs,
-      rateLimits: { query: lots, register: lots, heartbeat: lots, report: lots },
+      rateLimits: { query: lots, register: lots, heartbeat: lots, report: lots, evidence: lots, standing: lots },
       ...web,
+      ...(trust ? { trust } : {}),
     });
     const { url } = await server.listen();
     return new DiscoveryPlacement(server, url, operator);
