@@ -80,7 +80,7 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
     this.#WebSocket = context.WebSocket;
     this.officer = new TrustOfficer({
       share: options.trapShare ?? 0.02,
-      reporter: options.reporter ?? `client-${globalThis.crypto.randomUUID()}`,
+      reporter: options.reporter ?? randomReporter(),
       reference: options.reference ?? localReference([kalmanPredictor(), constantVelocity, noPrediction]),
       ...(options.stream ? { stream: options.stream } : {}),
       run: { frameIntervalMs: options.frameIntervalMs ?? 1000 / 90, sealTimeoutMs: options.sealTimeoutMs ?? 2000 },
@@ -153,4 +153,10 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
     }, every);
     (this.#standingTimer as { unref?: () => void }).unref?.();
   }
+}
+
+/** A random reporter id; getRandomValues, unlike randomUUID, works on plain-http pages too. */
+function randomReporter(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(12));
+  return 'client-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
