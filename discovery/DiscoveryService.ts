@@ -29,6 +29,12 @@ export interface DiscoveryServiceOptions {
    * (kalman, constant-velocity, none; pass `predictors` with `learned` to judge it too), no ledger.
    */
   trust?: Partial<TrustServiceOptions>;
+  /**
+   * [vouchedMemory=100000] nodes whose key and operator discovery keeps after they leave the
+   * registry (most recently shortlisted first): evidence about a session on a node that has since
+   * deregistered still verifies, so leaving at once does not escape the slash.
+   */
+  vouchedMemory?: number;
 }
 
 export class DiscoveryService {
@@ -38,6 +44,9 @@ export class DiscoveryService {
   readonly trust: TrustService;
   readonly #rank: Required<RankOptions>;
   readonly #feedback: FeedbackOptions;
+  /** Keys of nodes put on a shortlist, kept past their registration (`vouchedMemory`). */
+  readonly #vouched = new Map<string, { publicKey: string; operator: string }>();
+  readonly #vouchedMemory: number;
   /** The liveness interval nodes are told (signed heartbeats, node-channel pings). */
   readonly heartbeatIntervalMs: number;
 
@@ -48,10 +57,11 @@ export class DiscoveryService {
     this.#rank = { ...DEFAULT_RANK_OPTIONS, ...options.rank };
     this.#feedback = { routeFactor: this.#rank.routeFactor, ...options.feedback };
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? registry.ttlMs / 3;
+    this.#vouchedMemory = options.vouchedMemory ?? 100_000;
     this.trust = new TrustService({
       nodeInfo: async (id) => {
         const node = await registry.get(id);
-        return node && { publicKey: node.publicKey, operator: node.operator };
+        return node ? { publicKey: node.publicKey, operator: node.operator } : this.#vouched.get(id);
       },
       predictors: new Map([kalmanPredictor(), constantVelocity, noPrediction].map((f) => [f.name, f])),
       ...options.trust,
@@ -73,6 +83,7 @@ export class DiscoveryService {
     const q = parseBody(querySchema, body, 'query');
     const location = await this.locator.locate(ip, q);
     const found = await shortlist(this.registry, location, { ...q, selectable: (id) => this.trust.selectable(id) }, this.#rank);
+    for (const r of [...found.edge, ...found.cloud]) this.#vouch(r.node.id, r.node.publicKey, r.node.operator);
     const ticket = this.trust.ticketFor(ip ?? '', [...found.edge, ...found.cloud].map((r) => r.node.id));
     return { location, edge: found.edge.map(toCandidate), cloud: found.cloud.map(toCandidate), ...(found.pick ? { pick: found.pick.node.id } : {}), ticket };
   }
@@ -107,6 +118,12 @@ export class DiscoveryService {
       ...(slash?.slashed !== undefined ? { slashed: slash.slashed } : {}),
       ...(slash?.reward !== undefined ? { reward: slash.reward } : {}),
     };
+  }
+
+  #vouch(id: string, publicKey: string, operator: string): void {
+    this.#vouched.delete(id); // re-inserted last: the oldest entry is the one least recently shortlisted
+    this.#vouched.set(id, { publicKey, operator });
+    if (this.#vouched.size > this.#vouchedMemory) this.#vouched.delete(this.#vouched.keys().next().value!);
   }
 
   /** Which of the asked nodes are ejected (sessions on them move away; TRUST.md). */

@@ -149,4 +149,22 @@ test('forged, honest, unknown, malformed and oversize evidence is refused with i
   }
 });
 
+test('a node that deregisters after a client was sent to it is still judged and slashed', async () => {
+  const { server, url, ledger, nodes } = await start();
+  const locator = new DiscoveryLocator({ url, location: { lat: 52.52, lon: 13.405 } });
+  try {
+    assert.ok((await locator.shortlist()).edge.some((c) => c.id === 'cheat'), 'the client was sent to it');
+    assert.ok(await server.registry.remove('cheat'));
+    const answer = await locator.submitEvidence(evidenceOf(await trap(nodes.cheat!, 31, true)));
+    assert.is(answer.node, 'cheat');
+    assert.is(answer.slashed, 20_000);
+    assert.is(await ledger.stake('acme'), 80_000);
+    // a node no client was ever sent to is still unknown
+    const never = await post(url, '/v1/evidence', { ...evidenceOf(await trap(nodes.cheat!, 32, true)), node: 'ghost' });
+    assert.is(never.json.error.code, 'UNKNOWN_NODE');
+  } finally {
+    await server.close();
+  }
+});
+
 test.run();
