@@ -22,7 +22,12 @@ import type { ReferenceSource, TrapOutcome } from './TrapVerifier.js';
 import type { TrapStreamOptions } from './trapStream.js';
 
 export interface SessionTrustOptions {
-  /** [trapShare=0.02] share of live predicts that send a trap (EntrapNet's q: 86.7 % caught after 100 bad answers). */
+  /**
+   * [trapShare=0.02] share of the node's predict requests that are traps (EntrapNet's q: 86.7 %
+   * caught after 100 bad answers). A trap is a stream of `minSamples`..`maxSamples` predicts, so a
+   * live predict starts one with probability trapShare / (mean trap length): the node then serves
+   * about trapShare extra requests, not a second stream.
+   */
   trapShare?: number;
   /** Trusted answers for traps. @default local replay of kalman, constant-velocity and none (learned traps go unjudged) */
   reference?: ReferenceSource;
@@ -79,7 +84,7 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
     this.#connectTimeoutMs = context.connectTimeoutMs;
     this.#WebSocket = context.WebSocket;
     this.officer = new TrustOfficer({
-      share: options.trapShare ?? 0.02,
+      share: (options.trapShare ?? 0.02) / meanTrapLength(options.stream),
       reporter: options.reporter ?? randomReporter(),
       reference: options.reference ?? localReference([kalmanPredictor(), constantVelocity, noPrediction]),
       ...(options.stream ? { stream: options.stream } : {}),
@@ -159,4 +164,10 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
 function randomReporter(): string {
   const bytes = globalThis.crypto.getRandomValues(new Uint8Array(12));
   return 'client-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Predicts in a trap on average (trapStream draws its length uniformly in [minSamples, maxSamples]). */
+function meanTrapLength(stream: TrapStreamOptions = {}): number {
+  const min = stream.minSamples ?? 24;
+  return (min + Math.max(min, stream.maxSamples ?? 90)) / 2;
 }
