@@ -6,7 +6,8 @@
  * interleaved round by round on fresh node processes:
  *   - off: the node does not sign (no key), the session sends no traps (`trust: false`);
  *   - on:  the node signs (seal every 128 answers / 250 ms), the session traps at q = 2 % with
- *          local Kalman replay as the reference — the defaults.
+ *          local Kalman replay as the reference — the defaults;
+ *   - on-q20: the same at q = 20 %, so the cost of the traps themselves shows within a short run.
  * Measured per variant: live predict round trip p50/p99 (the app's view), the node's CPU per
  * live frame (its process.cpuUsage over the round, trap sessions included: that is what traps
  * cost the node), the client's CPU per live frame (trap building, replay, seal checks), and the
@@ -27,8 +28,10 @@ import { takeOutFlag, writeResult, OUT_HELP } from './lib/results.js';
 const FRAMES = 900; // 10 s of live frames per round
 const ROUNDS = 3;
 const FRAME_MS = 1000 / 90;
-const VARIANTS = ['off', 'on'] as const;
+/** q = 20 % as well: at 2 % a 10 s round sees about one trap, too few to show what traps cost. */
+const VARIANTS = ['off', 'on', 'on-q20'] as const;
 type Variant = (typeof VARIANTS)[number];
+const TRAP_SHARE: Record<Variant, number> = { off: 0, on: 0.02, 'on-q20': 0.2 };
 
 const NODE_SCRIPT = `
 import { EdgeServer } from ${JSON.stringify(new URL('../edge-server/index.js', import.meta.url).href)};
@@ -83,10 +86,10 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 async function round(variant: Variant) {
-  const keys = variant === 'on' ? generateKeyPair() : undefined;
+  const keys = variant === 'off' ? undefined : generateKeyPair();
   const { node, url } = await NodeChild.start(keys?.privateKeyPem);
   const locator = new StaticLocator({ edge: [{ id: 'bench-node', url, tier: 'edge', ...(keys ? { publicKey: keys.publicKey } : {}) }] });
-  const session = await openSession({ locator, budgetMs: 1000, standby: false, trust: variant === 'on' ? { trapShare: 0.02, standingCheckMs: 0 } : false });
+  const session = await openSession({ locator, budgetMs: 1000, standby: false, trust: variant === 'off' ? false : { trapShare: TRAP_SHARE[variant], standingCheckMs: 0 } });
   const outcomes: Record<string, number> = {};
   session.failover!.trust?.on('trap', (_id, o) => (outcomes[o.kind] = (outcomes[o.kind] ?? 0) + 1));
   let distrusted = 0;
@@ -131,9 +134,9 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   spawnSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' }); // the client: core 1
-  const env = environment({ frames: FRAMES, rounds: ROUNDS, hz: 90, predictor: 'kalman', trapShare: 0.02, sealEvery: 128, note: 'node process on core 0, client on core 1, variants interleaved on fresh nodes' });
+  const env = environment({ frames: FRAMES, rounds: ROUNDS, hz: 90, predictor: 'kalman', trapShares: TRAP_SHARE, sealEvery: 128, note: 'node process on core 0, client on core 1, variants interleaved on fresh nodes' });
   printEnvironment(env);
-  const runs: Record<Variant, Awaited<ReturnType<typeof round>>[]> = { off: [], on: [] };
+  const runs: Record<Variant, Awaited<ReturnType<typeof round>>[]> = { off: [], on: [], 'on-q20': [] };
   for (let r = 0; r < ROUNDS; r++) for (const v of VARIANTS) runs[v].push(await round(v));
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const summary = Object.fromEntries(
@@ -144,15 +147,16 @@ export async function main(argv: string[]): Promise<void> {
       return [v, { answeredLocally: rs.reduce((n, r) => n + r.answeredLocally, 0), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)), nodeCpuUsPerFrame: median(rs.map((r) => r.nodeCpuUsPerFrame)), clientCpuUsPerFrame: median(rs.map((r) => r.clientCpuUsPerFrame)), traps }];
     }),
   ) as Record<Variant, { answeredLocally: number; p50Ms: number; p99Ms: number; nodeCpuUsPerFrame: number; clientCpuUsPerFrame: number; traps: Record<string, number> }>;
-  const { on, off } = summary;
-  const ratios = { p50: on.p50Ms / off.p50Ms, p99: on.p99Ms / off.p99Ms, nodeCpu: on.nodeCpuUsPerFrame / off.nodeCpuUsPerFrame, clientCpu: on.clientCpuUsPerFrame / off.clientCpuUsPerFrame };
+  const off = summary.off;
+  const ratioOf = (v: Variant) => ({ p50: summary[v].p50Ms / off.p50Ms, p99: summary[v].p99Ms / off.p99Ms, nodeCpu: summary[v].nodeCpuUsPerFrame / off.nodeCpuUsPerFrame, clientCpu: summary[v].clientCpuUsPerFrame / off.clientCpuUsPerFrame });
+  const ratios = { on: ratioOf('on'), 'on-q20': ratioOf('on-q20') };
   for (const v of VARIANTS) {
     const s = summary[v];
     console.log(`${v.padEnd(4)} p50 ${s.p50Ms.toFixed(3)} ms  p99 ${s.p99Ms.toFixed(3)} ms  node ${s.nodeCpuUsPerFrame.toFixed(1)} µs/frame  client ${s.clientCpuUsPerFrame.toFixed(1)} µs/frame  traps ${JSON.stringify(s.traps)}  answered locally ${s.answeredLocally}`);
   }
-  console.log(`on/off: p50 ×${ratios.p50.toFixed(3)}, p99 ×${ratios.p99.toFixed(3)}, node CPU ×${ratios.nodeCpu.toFixed(3)}, client CPU ×${ratios.clientCpu.toFixed(3)}`);
+  for (const [v, r] of Object.entries(ratios)) console.log(`${v}/off: p50 ×${r.p50.toFixed(3)}, p99 ×${r.p99.toFixed(3)}, node CPU ×${r.nodeCpu.toFixed(3)}, client CPU ×${r.clientCpu.toFixed(3)}`);
   const svg = barChart({
-    title: 'EntrapNet on (signed + 2 % traps) vs off, per live predict',
+    title: 'EntrapNet off vs on (signed + traps at 2 % and 20 %), per live predict',
     yLabel: 'ms (RTT) / 100 µs (CPU)',
     categories: ['p50 RTT ms', 'p99 RTT ms', 'node CPU /100 µs', 'client CPU /100 µs'],
     series: VARIANTS.map((v) => ({ name: v, values: [summary[v].p50Ms, summary[v].p99Ms, summary[v].nodeCpuUsPerFrame / 100, summary[v].clientCpuUsPerFrame / 100] })),
