@@ -27,6 +27,8 @@ import { swayingWalk } from './support/motionFixtures.js';
 const test = suite('trust-e2e');
 const CHEAT_MODULE = new URL('./support/cheatingNode.js', import.meta.url).href;
 const STAKE = 1_000_000;
+/** A loud upper bound, not a pace: the loops end on what they wait for (frames are faster than traps). */
+const MAX_FRAMES = 1_000_000;
 
 interface Driven {
   session: Session;
@@ -77,7 +79,7 @@ test('a cheating node process is caught, its stake slashed, ejected; every sessi
 
     const walk = swayingWalk();
     let i = 0;
-    while (!sessions.every((d) => d.session.nodeId === 'honest') && i < 20_000) await frame(sessions, i++, walk);
+    while (!sessions.every((d) => d.session.nodeId === 'honest') && i < MAX_FRAMES) await frame(sessions, i++, walk);
     const where = () => JSON.stringify({ frames: i, sessions: sessions.map((d) => [d.session.nodeId, d.session.failover!.state]), evidence: evidence.map((e) => [e.reporter, e.error?.message]) });
     for (const d of sessions) {
       assert.is(d.session.nodeId, 'honest', where());
@@ -138,7 +140,7 @@ test('an honest node is never accused: learned traps on the tensorflow and the w
       });
       session.failover!.trust!.on('distrust', (id) => distrusted.push(id));
       const walk = swayingWalk();
-      for (let i = 0; outcomes.length < 4 && i < 20_000; i++) {
+      for (let i = 0; outcomes.length < 4 && i < MAX_FRAMES; i++) {
         session.sendPose({ ...walk.at(i / 90), time: Math.round(performance.now() * 1000) });
         await session.predict(20);
       }
