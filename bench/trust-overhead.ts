@@ -37,7 +37,7 @@ const NODE_SCRIPT = `
 import { EdgeServer } from ${JSON.stringify(new URL('../edge-server/index.js', import.meta.url).href)};
 import { kalmanPredictor } from ${JSON.stringify(new URL('../edge-server/inference/index.js', import.meta.url).href)};
 import { createInterface } from 'node:readline';
-const key = process.argv[1] === '-' ? undefined : process.argv[1];
+const key = process.env.BENCH_NODE_KEY || undefined;
 const server = new EdgeServer({ nodeId: 'bench-node', predictors: [kalmanPredictor()], ...(key ? { nodeKey: key } : {}) });
 const { url } = await server.listen();
 console.log(JSON.stringify({ url }));
@@ -61,7 +61,8 @@ class NodeChild {
     this.#lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   }
   static async start(privateKeyPem: string | undefined): Promise<{ node: NodeChild; url: string }> {
-    const child = spawn('taskset', ['-c', '0', process.execPath, '--input-type=module', '-e', NODE_SCRIPT, privateKeyPem ?? '-'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // the key through the environment: a PEM in argv starts with '-' and node takes it for an option
+    const child = spawn('taskset', ['-c', '0', process.execPath, '--input-type=module', '-e', NODE_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, BENCH_NODE_KEY: privateKeyPem ?? '' } });
     const node = new NodeChild(child);
     return { node, url: (await node.#next()).url as string };
   }
