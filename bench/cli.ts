@@ -23,6 +23,7 @@ export const BENCHES: Record<string, Bench> = {
   'predict-load': { load: () => import('./predict-load.js'), summary: 'pinned node vs load generator: 10 → 500 sessions × 90 Hz, node handling time (/metrics), CPU per frame, raw ws echo floor, the knee' },
   failover: { load: () => import('./failover.js'), summary: 'kill -9 / restore / latency spikes: 20 sessions at 90 Hz, edge and cloud behind netem, discovery' },
   'result-signing': { load: () => import('./result-signing.js'), summary: 'node CPU per predict frame with signed results (seal every 128/32/1) vs unsigned' },
+  'trust-overhead': { load: () => import('./trust-overhead.js'), summary: 'EntrapNet on (signed results + 2 % traps) vs off: live predict p50/p99, node and client CPU per frame' },
   entrapment: { load: () => import('./entrapment.js'), summary: 'EntrapNet: catch rate vs bad results at trap shares 1/2/5 %, false accusations over 1e5 honest answers' },
   webrtc: { load: () => import('./webrtc.js'), summary: 'pose → prediction over WebRTC data channels vs ws at 0/2/5 % loss, 5 and 60 ms links (needs mediasoup)' },
   'webrtc-video': { load: () => import('./webrtc-video.js'), summary: 'H.264/WebRTC vs JPEG/ws in Chromium: bits/s at equal SSIM, pose → shown frame, 10 Mbit/s cap with/without adaptation (needs mediasoup, ffmpeg)' },

@@ -6,6 +6,9 @@
  *   GET  /v1/query?lat=&lon=&k=&kCloud=&caps=render,infer&maxPrice=&priceWeight=&budgetMs=
  *   POST /v1/query       { lat?, lon?, k?, kCloud?, caps?, maxPrice?, priceWeight?, budgetMs? } → { location, edge[], cloud[], pick?, ticket }
  *   POST /v1/report      { lat?, lon?, reports: [{ id, rttMs? }], ticket } → { learned }  (ticket: the query answer's; TICKET_* codes)
+ *   POST /v1/evidence    a node's signed wrong answer (protocol/evidence.ts) → { node, offenceId, ejected, slashed?, … }
+ *                        (re-checked here: NOT_SIGNED_BY_NODE, BAD_SIGNATURE, UNVERIFIABLE, NOT_WRONG, DUPLICATE…)
+ *   POST /v1/standing    { ids } → { ejected }  (a session's check that its node was not ejected meanwhile)
  *   GET  /healthz        { ok, backend, nodes }
  *   WS   /v1/node        the node channel: one signed registration, then ws pings and pushed load (NodeChannel.ts)
  *   WS   /v1/ws          text frames `{ op: 'register'|'heartbeat'|'query'|'report', id?, body }`
@@ -24,13 +27,13 @@ import { DiscoveryMetrics } from './metrics.js';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Logger } from '../protocol/Logger.js';
-import { DiscoveryRoute, WS_OPERATIONS, type WsOperation } from '../protocol/discovery.js';
+import { DiscoveryRoute, WS_OPERATIONS } from '../protocol/discovery.js';
 import { DiscoveryService, type DiscoveryServiceOptions } from './DiscoveryService.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
 import { TrustError } from './trustErrors.js';
 import { normaliseIp } from './locate.js';
 import type { RateLimit } from './rateLimit.js';
-import { ClientLimits, type IdentityOperation } from './clientLimits.js';
+import { ClientLimits, type IdentityOperation, type Operation } from './clientLimits.js';
 import { NodeChannels, type NodeChannelOptions } from './NodeChannel.js';
 import { MemoryRegistry } from './registry/MemoryRegistry.js';
 import type { Registry } from './registry/Registry.js';
@@ -38,7 +41,6 @@ import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/server
 
 const logger = new Logger('discovery');
 
-type Operation = WsOperation;
 
 export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   /** Default 0 (any free port). */
@@ -49,11 +51,13 @@ export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   registry?: Registry;
   /** Largest request body (HTTP) or message (ws). Default 16 KiB. */
   maxBodyBytes?: number;
+  /** Largest `POST /v1/evidence` body: a trap's messages and its sealed block (~50 KB at 90 answers). Default 256 KiB. */
+  maxEvidenceBytes?: number;
   /** The node channel (`/v1/node`): cheap liveness after one signed registration. */
   nodeChannel?: NodeChannelOptions;
   /**
    * Per-address limits (IPv6: per /64). Defaults (clientLimits.ts): query 100/s burst 500 (a NAT
-   * of headsets), register 2/s burst 20, heartbeat 200/s burst 400, report 100/s burst 500.
+   * of headsets), register 2/s burst 20, heartbeat 200/s burst 400, report 100/s burst 500, evidence 2/s burst 10, standing 100/s burst 500.
    */
   rateLimits?: Partial<Record<Operation, RateLimit>>;
   /**
@@ -82,6 +86,8 @@ const ROUTES: Record<string, { op: Operation | 'health'; methods: string[]; cors
   // what a web page calls (cross-origin): the read-only query, probe reports, health
   [DiscoveryRoute.query]: { op: 'query', methods: ['GET', 'POST'], cors: true },
   [DiscoveryRoute.report]: { op: 'report', methods: ['POST'], cors: true },
+  [DiscoveryRoute.evidence]: { op: 'evidence', methods: ['POST'], cors: true },
+  [DiscoveryRoute.standing]: { op: 'standing', methods: ['POST'], cors: true },
   [DiscoveryRoute.health]: { op: 'health', methods: ['GET'], cors: true },
 };
 
@@ -98,6 +104,7 @@ export class DiscoveryServer {
   readonly #options: DiscoveryServerOptions;
   readonly #maxBodyBytes: number;
   readonly #limits: ClientLimits;
+  readonly #maxEvidenceBytes: number;
   readonly #http: Server;
   readonly #wss: WebSocketServer;
   readonly #cors: CorsPolicy;
@@ -113,6 +120,7 @@ export class DiscoveryServer {
     const limits = (this.#limits = new ClientLimits({ perAddress: options.rateLimits, perSubnet: options.subnetRateLimits, perIdentity: options.identityRateLimits }));
     this.service = new DiscoveryService(this.registry, { limitIdentity: (op, identity) => limits.takeIdentity(op, identity), ...options });
     this.#maxBodyBytes = options.maxBodyBytes ?? 16 * 1024;
+    this.#maxEvidenceBytes = options.maxEvidenceBytes ?? 256 * 1024;
     this.#cors = new CorsPolicy({ origins: options.corsOrigins ?? ['*'] });
     this.connections = new ConnectionGuard({ ...DISCOVERY_CONNECTION_DEFAULTS, ...options.connections });
     this.metrics = options.metrics === false ? DiscoveryMetrics.none() : DiscoveryMetrics.create(() => this.registry.count());
@@ -173,7 +181,7 @@ export class DiscoveryServer {
         return void (await this.metrics.serve(req, res));
       }
       const route = ROUTES[url.pathname];
-      if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report`);
+      if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report, /v1/evidence, /v1/standing`);
       if (route.cors && this.#cors.handle(req, res, route.methods)) return;
       if (!route.methods.includes(req.method ?? '')) {
         res.setHeader('allow', route.methods.join(', '));
@@ -181,7 +189,7 @@ export class DiscoveryServer {
       }
       op = route.op;
       if (route.op === 'health') return send(res, 200, await this.service.health());
-      const body = req.method === 'GET' ? queryFromSearch(url.searchParams) : await readJson(req, this.#maxBodyBytes);
+      const body = req.method === 'GET' ? queryFromSearch(url.searchParams) : await readJson(req, route.op === 'evidence' ? this.#maxEvidenceBytes : this.#maxBodyBytes);
       send(res, 200, await this.#dispatch(route.op, body, ip));
     } catch (err) {
       // the client went away mid-body (reaped as a slowloris, or reset): nobody to answer, not our error
@@ -210,6 +218,10 @@ export class DiscoveryServer {
         return this.service.query(body, ip);
       case 'report':
         return this.service.report(body, ip);
+      case 'evidence':
+        return this.service.evidence(body);
+      case 'standing':
+        return this.service.standing(body);
     }
   }
 

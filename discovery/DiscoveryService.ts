@@ -2,7 +2,7 @@
  * Discovery's operations, free of any transport: the HTTP routes and the ws messages of
  * DiscoveryServer both call these with an already-parsed JSON body and the caller's IP.
  */
-import { querySchema, reportSchema, type Candidate, type HealthAnswer, type HeartbeatAnswer, type QueryAnswer, type RegisterAnswer, type ReportAnswer } from '../protocol/discovery.js';
+import { querySchema, reportSchema, type Candidate, type HealthAnswer, type HeartbeatAnswer, type QueryAnswer, type RegisterAnswer, type ReportAnswer, type EvidenceAnswer, type StandingAnswer, standingSchema } from '../protocol/discovery.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { parseBody } from './errors.js';
 import { learnFromReports, type FeedbackOptions } from './feedback.js';
@@ -11,6 +11,8 @@ import { DEFAULT_RANK_OPTIONS, shortlist, type RankOptions, type RankedNode } fr
 import type { Registry } from './registry/Registry.js';
 import { TrustedOperators } from './trust.js';
 import { TrustService, type TrustServiceOptions } from './TrustService.js';
+import { constantVelocity, noPrediction } from '../edge-server/inference/baselinePredictors.js';
+import { kalmanPredictor } from '../edge-server/inference/predictors/KalmanPredictor.js';
 
 export interface DiscoveryServiceOptions {
   operators?: TrustedOperators;
@@ -21,9 +23,10 @@ export interface DiscoveryServiceOptions {
   /** Told to nodes on registration so their agent heartbeats at the rate the registry expects. */
   heartbeatIntervalMs?: number;
   /**
-   * The trust desk's options (report tickets, probe reputation). Default: a random ticket secret
-   * (replicas must share one: `tickets.secret`), the reputation defaults, node keys from the
-   * registry, and no evidence predictors (POST /v1/evidence is not served yet).
+   * The trust desk's options (report tickets, probe reputation, evidence, ledger). Default: a
+   * random ticket secret (replicas must share one: `tickets.secret`), the reputation defaults, node
+   * keys and operators from the registry, evidence re-checked with the deterministic predictors
+   * (kalman, constant-velocity, none; pass `predictors` with `learned` to judge it too), no ledger.
    */
   trust?: Partial<TrustServiceOptions>;
   /**
@@ -31,6 +34,12 @@ export interface DiscoveryServiceOptions {
    * Throws to refuse. The server wires its ClientLimits here; default none.
    */
   limitIdentity?: (op: 'register' | 'heartbeat' | 'report', identity: string) => void;
+  /**
+   * [vouchedMemory=100000] nodes whose key and operator discovery keeps after they leave the
+   * registry (most recently shortlisted first): evidence about a session on a node that has since
+   * deregistered still verifies, so leaving at once does not escape the slash.
+   */
+  vouchedMemory?: number;
 }
 
 export class DiscoveryService {
@@ -41,6 +50,9 @@ export class DiscoveryService {
   readonly #rank: Required<RankOptions>;
   readonly #feedback: FeedbackOptions;
   readonly #limitIdentity: NonNullable<DiscoveryServiceOptions['limitIdentity']>;
+  /** Keys of nodes put on a shortlist, kept past their registration (`vouchedMemory`). */
+  readonly #vouched = new Map<string, { publicKey: string; operator: string }>();
+  readonly #vouchedMemory: number;
   /** The liveness interval nodes are told (signed heartbeats, node-channel pings). */
   readonly heartbeatIntervalMs: number;
 
@@ -52,12 +64,13 @@ export class DiscoveryService {
     this.#rank = { ...DEFAULT_RANK_OPTIONS, ...options.rank };
     this.#feedback = { routeFactor: this.#rank.routeFactor, ...options.feedback };
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? registry.ttlMs / 3;
+    this.#vouchedMemory = options.vouchedMemory ?? 100_000;
     this.trust = new TrustService({
       nodeInfo: async (id) => {
         const node = await registry.get(id);
-        return node && { publicKey: node.publicKey, operator: node.operator };
+        return node ? { publicKey: node.publicKey, operator: node.operator } : this.#vouched.get(id);
       },
-      predictors: new Map(),
+      predictors: new Map([kalmanPredictor(), constantVelocity, noPrediction].map((f) => [f.name, f])),
       ...options.trust,
     });
   }
@@ -77,6 +90,7 @@ export class DiscoveryService {
     const q = parseBody(querySchema, body, 'query');
     const location = await this.locator.locate(ip, q);
     const found = await shortlist(this.registry, location, { ...q, selectable: (id) => this.trust.selectable(id) }, this.#rank);
+    for (const r of [...found.edge, ...found.cloud]) this.#vouch(r.node.id, r.node.publicKey, r.node.operator);
     const ticket = this.trust.ticketFor(ip ?? '', [...found.edge, ...found.cloud].map((r) => r.node.id));
     return { location, edge: found.edge.map(toCandidate), cloud: found.cloud.map(toCandidate), ...(found.pick ? { pick: found.pick.node.id } : {}), ticket };
   }
@@ -93,6 +107,38 @@ export class DiscoveryService {
     const counted = this.trust.report(batch.ticket, ip ?? '', batch.reports);
     const location = await this.locator.locate(ip, batch);
     return { learned: await learnFromReports(this.registry, location, counted, this.#feedback) };
+  }
+
+  /**
+   * Re-checks evidence that a node answered wrongly (TrustService.submitEvidence): forged,
+   * unverifiable or not-wrong evidence is refused with its code and changes nothing; a confirmed
+   * offence lowers the node's standing (ejects past the threshold) and slashes its operator.
+   */
+  async evidence(body: unknown): Promise<EvidenceAnswer> {
+    const { verdict, standing, slash } = await this.trust.submitEvidence(body);
+    return {
+      node: verdict.node,
+      offenceId: verdict.offenceId,
+      predictor: verdict.predictor,
+      angleRad: verdict.angleRad,
+      positionM: verdict.positionM,
+      ejected: standing.ejected,
+      offences: standing.offences,
+      ...(slash?.slashed !== undefined ? { slashed: slash.slashed } : {}),
+      ...(slash?.reward !== undefined ? { reward: slash.reward } : {}),
+    };
+  }
+
+  #vouch(id: string, publicKey: string, operator: string): void {
+    this.#vouched.delete(id); // re-inserted last: the oldest entry is the one least recently shortlisted
+    this.#vouched.set(id, { publicKey, operator });
+    if (this.#vouched.size > this.#vouchedMemory) this.#vouched.delete(this.#vouched.keys().next().value!);
+  }
+
+  /** Which of the asked nodes are ejected (sessions on them move away; TRUST.md). */
+  async standing(body: unknown): Promise<StandingAnswer> {
+    const { ids } = parseBody(standingSchema, body, 'standing');
+    return { ejected: ids.filter((id) => this.trust.standing(id).ejected) };
   }
 
   async health(): Promise<HealthAnswer> {

@@ -10,6 +10,7 @@ import { RedisClusterRegistry } from './registry/RedisClusterRegistry.js';
 import { RedisRegistry } from './registry/RedisRegistry.js';
 import type { Registry } from './registry/Registry.js';
 import { TrustedOperators } from './trust.js';
+import { loadTicketSecret, TICKET_SECRET_ENV } from './tickets.js';
 import { loadTlsFiles, parseCorsOrigins } from '../protocol/server/webAccess.js';
 
 export const DISCOVERY_HELP = `Usage: edge-offload discovery [options]
@@ -37,6 +38,10 @@ Options:
   --cors-origin ORIGIN     page origin allowed to call query/report/healthz from a browser;
                            repeat or comma-separate; '*' any, 'none' no cross-origin
                            (default '*': those endpoints are public and take no credentials)
+  --ticket-secret-file FILE  the report-ticket HMAC key replicas share (≥ 32 bytes, hex or base64:
+                           openssl rand -base64 32); default env EDGE_OFFLOAD_TICKET_SECRET, else a
+                           random key per process (fine for one replica; with several, reports
+                           reaching another replica than the query are refused TICKET_FORGED)
   -h, --help               this text`;
 
 export async function runDiscoveryCommand(argv: string[]): Promise<number> {
@@ -55,6 +60,7 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'cors-origin': { type: 'string', multiple: true },
+      'ticket-secret-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -70,6 +76,8 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
   const operators = TrustedOperators.load(values.operators);
   if (operators.size === 0) console.warn('discovery: no trusted operators (--operators or DISCOVERY_OPERATORS); every registration will be refused');
   const defaultLocation = parseLatLon(values['default-location']);
+  const ticketSecret = loadTicketSecret(values['ticket-secret-file']);
+  if (values.redis && !ticketSecret) console.warn(`discovery: replicas (--redis) need one shared ticket secret (--ticket-secret-file or ${TICKET_SECRET_ENV}); this one makes its own`);
   const timing = heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs };
   if (values.redis && values['redis-cluster']) throw new TypeError('give either --redis or --redis-cluster, not both');
   const layout = { ...timing, ...(values['redis-prefix'] ? { prefix: values['redis-prefix'] } : {}) };
@@ -89,6 +97,7 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
     locator: new IpLocator(defaultLocation ? { defaultLocation } : {}),
     tls: loadTlsFiles(values['tls-cert'], values['tls-key']),
     ...(values['cors-origin'] ? { corsOrigins: parseCorsOrigins(values['cors-origin']) } : {}),
+    ...(ticketSecret ? { trust: { tickets: { secret: ticketSecret } } } : {}),
   });
   const { url } = await server.listen();
   console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms)`);

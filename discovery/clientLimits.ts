@@ -20,7 +20,8 @@ import type { WsOperation } from '../protocol/discovery.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
 import { TokenBuckets, type RateLimit } from './rateLimit.js';
 
-export type Operation = WsOperation;
+/** Evidence and standing are HTTP only (evidence is larger than a ws frame may be, and rare). */
+export type Operation = WsOperation | 'evidence' | 'standing';
 export type IdentityOperation = 'register' | 'heartbeat' | 'report';
 
 /** Per address (IPv6 /64). Queries: a NAT's worth of headsets each asking at start-up and on every move. */
@@ -30,6 +31,10 @@ export const DEFAULT_ADDRESS_LIMITS: Record<Operation, RateLimit> = {
   // many nodes of one operator may sit behind one address, each heartbeating every second
   heartbeat: { ratePerSecond: 200, burst: 400 },
   report: { ratePerSecond: 100, burst: 500 },
+  // each one replays a trap through the predictors: rare from an honest client, CPU for discovery
+  evidence: { ratePerSecond: 2, burst: 10 },
+  // every open session asks every standingCheckMs (30 s): ~3,000 sessions behind one NAT
+  standing: { ratePerSecond: 100, burst: 500 },
 };
 
 /** Per subnet (/24, /56): a few NATs' worth for clients; a rack of nodes restarting for registrations. */
@@ -38,6 +43,8 @@ export const DEFAULT_SUBNET_LIMITS: Record<Operation, RateLimit> = {
   register: { ratePerSecond: 4, burst: 40 },
   heartbeat: { ratePerSecond: 1000, burst: 2000 },
   report: { ratePerSecond: 400, burst: 2000 },
+  evidence: { ratePerSecond: 8, burst: 40 },
+  standing: { ratePerSecond: 400, burst: 2000 },
 };
 
 /**

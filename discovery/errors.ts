@@ -31,6 +31,16 @@ const HTTP_STATUS: Record<DiscoveryErrorCode, number> = {
   UNAVAILABLE: 503,
   INTERNAL: 500,
   BAD_ANSWER: 502,
+  // trust codes: the same statuses as discovery/trustErrors.ts
+  TICKET_FORGED: 403,
+  TICKET_EXPIRED: 403,
+  TICKET_WRONG_CLIENT: 403,
+  NOT_SIGNED_BY_NODE: 422,
+  UNVERIFIABLE: 422,
+  NOT_WRONG: 422,
+  DUPLICATE: 409,
+  INSUFFICIENT_STAKE: 402,
+  AUDIT_BROKEN: 422,
 };
 
 export class DiscoveryError extends Error {

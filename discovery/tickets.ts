@@ -6,11 +6,13 @@
  * long after; and a ticket is redeemed once, so a batch replayed (or one node listed four times)
  * counts once.
  *
- * Replicas of discovery share the secret (DISCOVERY_TICKET_SECRET); redemption is remembered per
+ * Replicas of discovery share the secret (`--ticket-secret-file` or EDGE_OFFLOAD_TICKET_SECRET,
+ * `loadTicketSecret`); redemption is remembered per
  * process, which bounds a replayed ticket to one use per replica within its lifetime, and the
  * per-client cap of reputation.ts bounds what those uses can move.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { TrustError, TrustErrorCode } from './trustErrors.js';
 
 export interface TicketOptions {
@@ -118,4 +120,35 @@ export class TicketIssuer {
       this.#redeemed.delete(nonce);
     }
   }
+}
+
+/** The env var replicas may take their shared ticket secret from (the same text as the file). */
+export const TICKET_SECRET_ENV = 'EDGE_OFFLOAD_TICKET_SECRET';
+
+/**
+ * The ticket secret replicas share: the file's text (`--ticket-secret-file`), else the env var
+ * EDGE_OFFLOAD_TICKET_SECRET, else undefined (a random secret per process: one replica only).
+ * The text is ≥ 32 bytes as hex or base64/base64url (`openssl rand -base64 32`), whitespace trimmed.
+ */
+export function loadTicketSecret(file?: string, env: Record<string, string | undefined> = process.env): Uint8Array | undefined {
+  let text: string | undefined;
+  let origin: string;
+  if (file !== undefined) {
+    origin = file;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new TypeError(`cannot read the ticket secret file ${file}: ${(err as Error).message}`);
+    }
+  } else {
+    origin = TICKET_SECRET_ENV;
+    text = env[TICKET_SECRET_ENV];
+    if (text === undefined || text === '') return undefined;
+  }
+  const trimmed = text.trim();
+  const bytes = /^(?:[0-9a-fA-F]{2})+$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : /^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed) ? Buffer.from(trimmed, 'base64') : undefined;
+  if (!bytes || bytes.length < 32) {
+    throw new TypeError(`${origin}: the ticket secret must be at least 32 bytes as hex or base64 (make one with: openssl rand -base64 32)`);
+  }
+  return new Uint8Array(bytes);
 }

@@ -22,6 +22,7 @@ import { baselinePredictors } from './inference/baselinePredictors.js';
 import type { NodeContext } from './handlers/index.js';
 import { Session } from './Session.js';
 import type { WorkerPool } from './webrtc/WorkerPool.js';
+import type { ResultSignerOptions } from './trust/ResultSigner.js';
 import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/server/webAccess.js';
 import { serveViewerFile, VIEWER_PATH } from './viewerAssets.js';
 
@@ -88,6 +89,12 @@ export interface EdgeServerOptions {
    * knows it reached this node. The discovery agent sets it (`useNodeKey`). @default none (unsigned welcome)
    */
   nodeKey?: KeyObject | string;
+  /**
+   * Signed results on a node with a `nodeKey`: each session hash-chains its answers and sends a
+   * signed `seal` every `sealEvery` answers or `sealAfterMs` (TRUST.md); `false` turns it off.
+   * @default {} (sealEvery 128, sealAfterMs 250: about +1 µs of node CPU per predict frame)
+   */
+  resultSigning?: ResultSignerOptions | false;
 }
 
 export interface ListenResult {
@@ -156,6 +163,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
       closeHandshakeMs: options.closeHandshakeMs ?? 1000,
       rtc: options.webrtc,
       ...(options.nodeKey !== undefined ? { nodeKey: asPrivateKey(options.nodeKey) } : {}),
+      resultSigning: options.resultSigning ?? {},
       countError: (code) => {
         this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1);
         this.#metrics.rejected(code);

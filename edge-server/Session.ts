@@ -38,6 +38,7 @@ import type { RequestKind } from './metrics.js';
 import { InflightRequests } from './session/InflightRequests.js';
 import { SessionMotion } from './session/SessionMotion.js';
 import { SessionRender } from './session/SessionRender.js';
+import { SessionSeals } from './session/SessionSeals.js';
 import { TokenBucket } from './TokenBucket.js';
 import { RtcSignalling } from './webrtc/RtcSignalling.js';
 
@@ -61,6 +62,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   readonly #node: NodeContext;
   readonly #rate: TokenBucket;
   readonly #motion: SessionMotion;
+  readonly #seals: SessionSeals | undefined;
   readonly #render: SessionRender | undefined;
   readonly #requests: InflightRequests;
   readonly #rtc: RtcSignalling | undefined;
@@ -94,7 +96,12 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     });
     const guard = this.#guard;
     this.#rate = new TokenBucket(node.limits.maxMessagesPerSecond, node.limits.rateBurst);
-    this.#motion = new SessionMotion(node.predictors, node.defaultPredictor);
+    // results are signed on a node with its registered key: a wrong answer becomes evidence (TRUST.md)
+    this.#seals =
+      node.nodeKey && node.resultSigning !== false
+        ? new SessionSeals(node.nodeId, id, node.nodeKey, node.resultSigning, (seal) => this.#send(seal, 'required'))
+        : undefined;
+    this.#motion = new SessionMotion(node.predictors, node.defaultPredictor, this.#seals);
     this.#requests = new InflightRequests(node.maxInflightRequests);
     this.#render = node.renderer
       ? new SessionRender(id, node.renderer, node.maxBufferedBytes, {
@@ -172,6 +179,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     this.#render?.close();
     this.#rtc?.close();
     this.#motion.close();
+    this.#seals?.close();
     this.#node.renderer?.releaseSession(this.id);
     this.safeEmit('@close');
     this.safeEmit('close', code, reason);
@@ -184,6 +192,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       sessionId: this.id,
       node: this.#node,
       motion: this.#motion,
+      seals: this.#seals,
       render: this.#render,
       rtc: this.#rtc,
       requests: this.#requests,

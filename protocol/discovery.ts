@@ -20,6 +20,10 @@ export const DiscoveryRoute = {
   heartbeat: '/v1/heartbeat',
   query: '/v1/query',
   report: '/v1/report',
+  /** POST evidence that a node answered wrongly (protocol/evidence.ts) → `EvidenceAnswer`. */
+  evidence: '/v1/evidence',
+  /** POST `{ ids }` → `{ ejected }`: a session's check that its node was not ejected meanwhile. */
+  standing: '/v1/standing',
   health: '/healthz',
   ws: '/v1/ws',
   node: '/v1/node',
@@ -74,6 +78,25 @@ export const DiscoveryErrorCode = {
   INTERNAL: 'INTERNAL',
   /** Client side: discovery's answer broke this contract (not JSON, wrong shape, too large). */
   BAD_ANSWER: 'BAD_ANSWER',
+  // --- trust (discovery/trustErrors.ts; TRUST.md): report tickets, evidence, the stake ledger ---
+  /** A report's ticket does not verify: forged or altered. */
+  TICKET_FORGED: 'TICKET_FORGED',
+  /** A report's ticket is older than its lifetime (or from the future). */
+  TICKET_EXPIRED: 'TICKET_EXPIRED',
+  /** A report's ticket was issued to another client. */
+  TICKET_WRONG_CLIENT: 'TICKET_WRONG_CLIENT',
+  /** Evidence: the accused answer for these requests is not in the block the node sealed (forged or edited). */
+  NOT_SIGNED_BY_NODE: 'NOT_SIGNED_BY_NODE',
+  /** Evidence: discovery cannot recompute the answer (a predictor it does not run, no poses before the predict). */
+  UNVERIFIABLE: 'UNVERIFIABLE',
+  /** Evidence: the node's answer matches discovery's recomputation within tolerance; nothing to punish. */
+  NOT_WRONG: 'NOT_WRONG',
+  /** Evidence: this offence was already judged. */
+  DUPLICATE: 'DUPLICATE',
+  /** Ledger: an operator without enough stake. */
+  INSUFFICIENT_STAKE: 'INSUFFICIENT_STAKE',
+  /** Ledger: the audit log does not verify. */
+  AUDIT_BROKEN: 'AUDIT_BROKEN',
 } as const;
 export type DiscoveryErrorCode = (typeof DiscoveryErrorCode)[keyof typeof DiscoveryErrorCode];
 
@@ -245,6 +268,27 @@ export type QueryAnswer = Infer<typeof queryAnswerSchema>;
 
 export const reportAnswerSchema = object({ learned: uint(64) });
 export type ReportAnswer = Infer<typeof reportAnswerSchema>;
+
+/** What a confirmed offence did: the verdict, the node's standing after it, and what the ledger moved. */
+export const evidenceAnswerSchema = object({
+  node: nodeId(),
+  offenceId: string(512),
+  predictor: string(128),
+  angleRad: number(0),
+  positionM: number(0),
+  ejected: boolean(),
+  offences: uint(),
+  /** Stake moved (absent when discovery runs without a ledger). */
+  slashed: optional(uint()),
+  /** The reporter's share of it, credited to `reporter`. */
+  reward: optional(uint()),
+});
+export type EvidenceAnswer = Infer<typeof evidenceAnswerSchema>;
+
+/** `POST /v1/standing`: a few node ids (the session's active node, its standby). */
+export const standingSchema = object({ ids: array(nodeId(), () => 16) });
+export const standingAnswerSchema = object({ ejected: array(nodeId(), () => 16) });
+export type StandingAnswer = Infer<typeof standingAnswerSchema>;
 
 export const healthAnswerSchema = object({
   ok: boolean(),

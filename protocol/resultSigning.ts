@@ -80,9 +80,10 @@ export class ByteWriter {
     this.length += 4;
     return this;
   }
+  /** -0 is written as 0: MessagePack and JSON both carry -0 as 0, so the receiver never sees it. */
   f64(v: number): this {
     this.#ensure(8);
-    this.#view.setFloat64(this.length, v, true);
+    this.#view.setFloat64(this.length, v === 0 ? 0 : v, true);
     this.length += 8;
     return this;
   }

@@ -228,4 +228,14 @@ test('decide() draws traps at the configured share', () => {
   assert.not.ok(new TrapVerifier({ share: 0, reporter: 'c' }).decide());
 });
 
+test('a trap cut short (answers lost, the node sealed them anyway) is unsealed, never unsigned', async () => {
+  const v = verifier(41);
+  const task = v.task({ device: 'head', horizonMs: 30 }, 5e6)!;
+  const run = await serveTrap(node, task);
+  assert.ok(run.seals.some((s) => s.to === run.answers.length));
+  // the last three answers never reached the client: the last seal covers answers it lacks
+  const outcome = await v.check({ ...run, answers: run.answers.slice(0, -3) });
+  assert.is(outcome.kind, 'unsealed');
+});
+
 test.run();

@@ -10,6 +10,7 @@ import type { NodeCandidate } from '../../client-sdk/placement/locator.js';
 import { DiscoveryError, DiscoveryErrorCode, DiscoveryServer, NodeAgent, TrustedOperators, authorizeNode, generateKeyPair } from '../../discovery/index.js';
 import type { KeyPair } from '../../discovery/identity.js';
 import type { NodeAgentOptions } from '../../discovery/NodeAgent.js';
+import type { DiscoveryServerOptions } from '../../discovery/DiscoveryServer.js';
 import type { TlsOptions } from '../../protocol/server/webAccess.js';
 
 /** The bench's client sits in Berlin; edges are next door, the cloud across the Atlantic. */
@@ -18,8 +19,8 @@ const NEAR = { lat: 52.53, lon: 13.41 };
 const FAR = { lat: 40.71, lon: -74.0 };
 /** How long announce() keeps retrying a registration that timed out (refusals fail at once). */
 const ANNOUNCE_RETRY_MS = 60_000;
-/** One operator signs every bench node. */
-const OPERATOR = 'bench';
+/** One operator signs every bench node (and holds their stake, when discovery runs a ledger). */
+export const OPERATOR = 'bench';
 
 /** Shaped like bench/failover's `Placement`, so the failover bench drives the demo's discovery too. */
 export class DiscoveryPlacement {
@@ -32,17 +33,19 @@ export class DiscoveryPlacement {
   readonly #agents = new Map<string, NodeAgent>();
 
   /** `web`: https and CORS for the viewer page (agents in this process then need the certificate trusted: NODE_EXTRA_CA_CERTS). */
-  static async start(heartbeatIntervalMs = 1000, web: { tls?: TlsOptions; corsOrigins?: readonly string[] } = {}): Promise<DiscoveryPlacement> {
+  /** `trust`: discovery's trust desk options (a stake ledger, reputation thresholds). */
+  static async start(heartbeatIntervalMs = 1000, web: { tls?: TlsOptions; corsOrigins?: readonly string[] } = {}, trust?: DiscoveryServerOptions['trust']): Promise<DiscoveryPlacement> {
     const operator = { name: OPERATOR, ...generateKeyPair() };
     // every session of the bench shares one loopback address: per-IP limits are for the internet
     const lots = { ratePerSecond: 100_000, burst: 100_000 };
     const server = new DiscoveryServer({
       operators: new TrustedOperators([{ name: operator.name, publicKey: operator.publicKey }]),
       heartbeatIntervalMs,
-      rateLimits: { query: lots, register: lots, heartbeat: lots, report: lots },
-      subnetRateLimits: { query: lots, register: lots, heartbeat: lots, report: lots },
+      rateLimits: { query: lots, register: lots, heartbeat: lots, report: lots, evidence: lots, standing: lots },
+      subnetRateLimits: { query: lots, register: lots, heartbeat: lots, report: lots, evidence: lots, standing: lots },
       identityRateLimits: { register: lots, heartbeat: lots, report: lots },
       ...web,
+      ...(trust ? { trust } : {}),
     });
     const { url } = await server.listen();
     return new DiscoveryPlacement(server, url, operator);

@@ -27,6 +27,10 @@ export interface SpawnNodeOptions {
   extraArgs?: readonly string[];
   /** The node key it signs welcomes with (`--node-key`); register this key with discovery. @default a fresh one */
   nodeKey?: KeyPair;
+  /** Flags for node itself, before the script (`--import MODULE`, `--cpu-prof`…). */
+  nodeArgs?: readonly string[];
+  /** Extra environment for the process (EDGE_TF_BACKEND…), over this process's. */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface NodeProcess {
@@ -65,7 +69,7 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
   const keyDir = mkdtempSync(path.join(tmpdir(), 'edge-offload-node-'));
   writeJsonFile(path.join(keyDir, 'node.json'), nodeKey, true);
   args.push('--node-key', path.join(keyDir, 'node.json'));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
   live.add(child);
   let exitedAt = Number.NaN;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

@@ -252,6 +252,11 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     this.#sendHot(encode({ t: 'pose', poses }));
   }
 
+  /** The id the next `request` is sent with (a trap's predicts must carry the ids the node signs). */
+  get nextRequestId(): number {
+    return this.#nextId;
+  }
+
   request<T extends RequestType>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>> {
     if (this.#closed) return Promise.reject(new InvalidStateError(`connection to ${this.url} is closed`));
     const id = this.#nextId;

@@ -3,8 +3,8 @@
  * reports sent back so discovery learns each node's real latency. Uses global `fetch` only, so it
  * runs unchanged in browsers and Node ≥ 20.
  */
-import { DEFAULT_LIMITS, ProtocolError, type Capability } from '../../protocol/index.js';
-import { DiscoveryErrorCode, DiscoveryRoute, errorBodySchema, queryAnswerSchema, reportAnswerSchema, type Candidate } from '../../protocol/discovery.js';
+import { DEFAULT_LIMITS, ProtocolError, type Capability, type PredictEvidence } from '../../protocol/index.js';
+import { DiscoveryErrorCode, DiscoveryRoute, errorBodySchema, queryAnswerSchema, reportAnswerSchema, evidenceAnswerSchema, standingAnswerSchema, type Candidate, type EvidenceAnswer } from '../../protocol/discovery.js';
 import type { Schema } from '../../protocol/schema.js';
 import type { NodeCandidate, NodeLocator, ProbeReport, Shortlist } from './locator.js';
 
@@ -87,6 +87,21 @@ export class DiscoveryLocator implements NodeLocator {
     const ticket = this.#ticket;
     const answer = await this.#post(DiscoveryRoute.report, { ...this.#options.location, reports, ...(ticket ? { ticket } : {}) }, reportAnswerSchema);
     return answer.learned;
+  }
+
+  /**
+   * Posts evidence that a node answered wrongly (a trap caught it) to `POST /v1/evidence`;
+   * resolves with what the confirmed offence did, rejects with discovery's code
+   * (`NOT_SIGNED_BY_NODE`, `NOT_WRONG`, `DUPLICATE`…) when it was refused.
+   */
+  async submitEvidence(evidence: PredictEvidence): Promise<EvidenceAnswer> {
+    return this.#post(DiscoveryRoute.evidence, evidence, evidenceAnswerSchema);
+  }
+
+  /** Which of `ids` discovery has ejected (`POST /v1/standing`): a session on one of them moves away. */
+  async ejected(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return (await this.#post(DiscoveryRoute.standing, { ids }, standingAnswerSchema)).ejected;
   }
 
   /** Discovery's answer is peer input: size-capped, then parsed with the contract's schema. */

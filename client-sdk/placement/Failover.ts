@@ -26,10 +26,18 @@ import { TierReason } from '../session/TierReason.js';
 import { ConnectError, ConnectErrorCode } from '../errors.js';
 import { resolveFailoverOptions, type FailoverOptions, type ResolvedFailoverOptions } from './FailoverOptions.js';
 import { Placement } from './Placement.js';
+import { SessionTrust } from '../trust/SessionTrust.js';
 
 export type { FailoverOptions } from './FailoverOptions.js';
 
 const logger = new Logger('client:failover');
+
+/** The `drain` reason the app sees when the session leaves a node it no longer trusts. */
+const DISTRUST_REASONS = {
+  caught: 'caught answering a trap wrongly',
+  untrusted: 'its seals do not cover what it was sent',
+  ejected: 'ejected by discovery for verified wrong answers',
+} as const;
 
 export type FailoverState = 'discovering' | Tier | 'closed';
 
@@ -43,6 +51,8 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
   #active: NodeLink | undefined;
   #discovering: Promise<void> | undefined;
   #discoverTimer: ReturnType<typeof setTimeout> | undefined;
+  /** EntrapNet's officer for this session; undefined with `trust: false`. */
+  readonly trust: SessionTrust | undefined;
 
   constructor(options: FailoverOptions) {
     super();
@@ -62,6 +72,17 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     this.#placement.on('standby', () => this.#updateGrace());
     this.#placement.on('transport', (link, kind, why) => link === this.#active && this.safeEmit('transport', kind, why));
     this.#placement.on('videolost', (link, error) => link === this.#active && this.safeEmit('videolost', error));
+    const locator = this.#o.locator;
+    this.trust =
+      this.#o.trust === false
+        ? undefined
+        : new SessionTrust(this.#o.trust ?? {}, {
+            connectTimeoutMs: this.#o.connectTimeoutMs,
+            ...(locator.submitEvidence ? { submit: (evidence) => locator.submitEvidence!(evidence) } : {}),
+            ...(locator.ejected ? { ejected: (ids) => locator.ejected!(ids) } : {}),
+            ...(this.#o.WebSocket ? { WebSocket: this.#o.WebSocket } : {}),
+          });
+    this.trust?.on('distrust', (nodeId, why) => this.#distrust(nodeId, DISTRUST_REASONS[why]));
   }
 
   get state(): FailoverState {
@@ -125,12 +146,17 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
 
   /** Records a pose and streams it to the active node. */
   sendPose(pose: PoseSample): void {
-    if (this.memory.observe(pose)) this.#active?.sendPose(pose);
+    if (!this.memory.observe(pose)) return;
+    this.#active?.sendPose(pose);
+    this.trust?.observe(pose);
   }
 
   /** The pose of `device` `horizonMs` ahead: from the active node, or locally when none answers in time. */
   predict(horizonMs: number, { device = 'head', predictor = this.#o.predictor, deadlineMs }: PredictOptions = {}): Promise<Prediction> {
-    return this.router.predict(horizonMs, device, predictor, deadlineMs);
+    const answer = this.router.predict(horizonMs, device, predictor, deadlineMs);
+    // after the live request left: a trap never goes before, or delays, the live one
+    this.trust?.onPredict({ device, horizonMs, ...(predictor ? { predictor } : {}) });
+    return answer;
   }
 
   async infer(model: string, input: Tensor, { deadlineMs }: CallOptions = {}): Promise<Tensor> {
@@ -159,6 +185,7 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     this.#state = 'closed';
     clearTimeout(this.#discoverTimer);
     this.router.close();
+    this.trust?.close();
     this.#placement.close();
     if (this.#active) this.#placement.release(this.#active, 'session closed');
     this.#active = undefined;
@@ -233,6 +260,7 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     logger.debug(`${reason}: now on ${link.tier} ${link.url}`);
     if (changed) this.safeEmit('tier', link.tier, reason);
     this.router.route(link);
+    this.trust?.follow({ nodeId: link.nodeId, url: link.url, publicKey: link.candidate.publicKey });
     if (previous && previous !== link && !previous.closed) {
       const keep = previous.tier === 'cloud' && link.tier === 'edge' && this.#placement.keepAsStandby(previous);
       if (!keep) this.#placement.release(previous, `moved to ${link.url}`);
@@ -257,6 +285,7 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     this.#state = 'local';
     if (changed) this.safeEmit('tier', 'local', reason);
     this.router.route(undefined); // parked predictions are answered locally now
+    this.trust?.follow(undefined);
     this.#rediscoverSoon();
   }
 
@@ -277,6 +306,22 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     if (!standby || standby.srttMs >= rttMs) return;
     this.#placement.failed(link.url, this.#o.overBudgetCooldownMs);
     this.#activate(this.#placement.takeStandby()!, TierReason.OVER_BUDGET);
+  }
+
+  /**
+   * Leaves a node this session no longer trusts (a trap caught it, or discovery ejected it) the
+   * way it leaves a draining node — make-before-break, calls keep going to it until a replacement
+   * is warm — and does not come back to it for `distrustCooldownMs`.
+   */
+  #distrust(nodeId: string, why: string): void {
+    const link = this.#active;
+    if (this.#isClosed() || !link || link.nodeId !== nodeId || link.draining) return;
+    logger.debug(`leaving ${link.url}: ${why}`);
+    link.draining = true;
+    this.#placement.failed(link.url, this.#o.distrustCooldownMs);
+    const standby = this.#placement.standby;
+    if (standby?.nodeId === nodeId) this.#placement.release(standby, why);
+    this.#drained(link, `untrusted: ${why}`);
   }
 
   #drained(link: NodeLink, reason: string): void {

@@ -8,6 +8,7 @@ import { DEFAULT_REQUEST_HEALTH, type RequestHealthOptions } from '../link/Reque
 import type { NodeLocator } from './locator.js';
 import type { ProbeOptions } from './probe.js';
 import type { SessionMemoryOptions } from '../session/SessionMemory.js';
+import type { SessionTrustOptions } from '../trust/SessionTrust.js';
 import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
 import type { DataPathOptions } from '../transport/RtcPeer.js';
 
@@ -95,9 +96,18 @@ export interface FailoverOptions extends DataPathOptions {
   predictor?: string;
   memory?: SessionMemoryOptions;
   WebSocket?: WebSocketConstructor;
+  /**
+   * EntrapNet trap tasks against the nodes the session uses (client-sdk/trust/SessionTrust.ts):
+   * on by default at `trapShare` 2 %; a node caught answering wrongly is left like a draining one
+   * and the evidence goes to discovery through the locator. `false` turns it off.
+   * @default {} (trapShare 0.02, local reference for kalman / constant-velocity / none)
+   */
+  trust?: SessionTrustOptions | false;
+  /** How long a node this session distrusts (caught by a trap, or ejected) is not used again, ms. @default 3600000 */
+  distrustCooldownMs?: number;
 }
 
-type Optional = 'hello' | 'predictor' | 'memory' | 'WebSocket' | 'rtcPeers' | 'rtcResendAfterMs';
+type Optional = 'hello' | 'predictor' | 'memory' | 'WebSocket' | 'rtcPeers' | 'rtcResendAfterMs' | 'trust';
 export type ResolvedFailoverOptions = Required<Omit<FailoverOptions, Optional>> & Pick<FailoverOptions, Optional>;
 
 const envNumber = (name: string): number | undefined => {
@@ -143,6 +153,8 @@ export function resolveFailoverOptions(options: FailoverOptions): ResolvedFailov
     predictor: options.predictor,
     WebSocket: options.WebSocket,
     memory: options.memory,
+    trust: options.trust ?? {},
+    distrustCooldownMs: options.distrustCooldownMs ?? 3_600_000,
     transport: options.transport ?? 'auto',
     rtcPeers: options.rtcPeers,
     rtcConnectTimeoutMs: options.rtcConnectTimeoutMs ?? 5000,

@@ -22,6 +22,8 @@ export type TrustOfficerEvents = {
   untrusted: [node: string];
   /** Submitting evidence failed (discovery down, refused); the node is still left. */
   reporterror: [error: Error];
+  /** A trap could not run (the node refused or dropped its session): liveness is the failover's business. */
+  traperror: [node: string, error: Error];
 };
 
 export interface TrustNode {
@@ -86,8 +88,9 @@ export class TrustOfficer extends EnhancedEventEmitter<TrustOfficerEvents> {
     let outcome: TrapOutcome;
     try {
       outcome = await this.verifier.check(await runTrap(task, node.channel, { node: node.id, publicKey: node.publicKey, ...this.#o.run }));
-    } catch {
-      return; // the node could not be reached for the trap: liveness is the failover's business
+    } catch (err) {
+      this.safeEmit('traperror', node.id, err as Error); // liveness is the failover's business
+      return;
     }
     if (this.#closed) return;
     this.safeEmit('trap', node.id, outcome);

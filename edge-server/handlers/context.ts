@@ -14,6 +14,8 @@ import type { EdgeMetricsSink } from '../metrics.js';
 import type { InflightRequests } from '../session/InflightRequests.js';
 import type { SessionMotion } from '../session/SessionMotion.js';
 import type { SessionRender } from '../session/SessionRender.js';
+import type { SessionSeals } from '../session/SessionSeals.js';
+import type { ResultSignerOptions } from '../trust/ResultSigner.js';
 
 /** What the node gives every session: identity, limits and engines (EdgeServer builds it once). */
 export interface NodeContext {
@@ -36,6 +38,11 @@ export interface NodeContext {
   rtc?: WorkerPool;
   /** The registered node key: `welcome` signs the hello nonce with it (EdgeServer `nodeKey`/`useNodeKey`). */
   nodeKey?: KeyObject;
+  /**
+   * Signed results (edge-server/session/SessionSeals.ts): on for every session of a node with a
+   * `nodeKey`, `false` turns them off. @default {} (seal every 128 answers or 250 ms)
+   */
+  resultSigning: ResultSignerOptions | false;
   /** Counts each error code sent, for the admin health and `/metrics`. */
   countError(code: ErrorCode): void;
   /** Admission control and budgets (edge-server/admission). */
@@ -52,6 +59,8 @@ export interface HandlerContext {
   readonly render: SessionRender | undefined;
   /** This session's WebRTC signalling and transport; undefined on a node without WebRTC. */
   readonly rtc: RtcSignalling | undefined;
+  /** This session's signed results; undefined when the node has no key or signing is off. */
+  readonly seals: SessionSeals | undefined;
   /** This session's requests running on the engines. */
   readonly requests: InflightRequests;
   /** This session's admission ticket, send budget, idle timer, memory and CPU share. */

@@ -17,6 +17,8 @@ export const predict: Handler<'predict'> = (message, ctx) => {
   if (message.poses) for (const sample of message.poses) motion.observe(sample);
   if (!ctx.admit(message.id)) return;
   const started = performance.now();
+  // the answer's input is what the session had when it predicted (an async predictor answers later)
+  const inputs = ctx.seals?.inputs ?? 0;
   let name: string;
   let pose: ReturnType<Predictor['predict']>;
   try {
@@ -39,6 +41,8 @@ export const predict: Handler<'predict'> = (message, ctx) => {
       ctx.node.metrics.motionFallback(p.fallback);
     }
     ctx.answer(message.id, reply);
+    // recorded after it is sent, in the same turn: the chain's order is the order answers left
+    ctx.seals?.prediction(message.id, { predictor: name, horizonMs: message.horizonMs, pose: p }, inputs);
   };
   if (!(pose instanceof Promise)) return answer(pose);
   ctx.requests.track(pose, answer, (err) => ctx.answerError(message.id, err));

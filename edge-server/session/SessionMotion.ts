@@ -12,11 +12,14 @@ export class SessionMotion {
   readonly #histories = new Map<Device, PoseHistory>();
   /** Keyed `${device}/${predictor}`: each device gets its own filter state per predictor. */
   readonly #predictors = new Map<string, Predictor>();
+  /** Sees every sample first, in wire order, before the history may drop it (signed results' input). */
+  readonly #recorder: { observe(sample: PoseSample): void } | undefined;
   #predictorName: string;
 
-  constructor(factories: ReadonlyMap<string, PredictorFactory>, defaultPredictor: string) {
+  constructor(factories: ReadonlyMap<string, PredictorFactory>, defaultPredictor: string, recorder?: { observe(sample: PoseSample): void }) {
     this.#factories = factories;
     this.#predictorName = defaultPredictor;
+    this.#recorder = recorder;
   }
 
   /** The predictor `predict` uses unless a request names another. */
@@ -43,6 +46,7 @@ export class SessionMotion {
 
   /** Adds a sample to its device's history and feeds it to that device's live predictors. */
   observe(sample: PoseSample): void {
+    this.#recorder?.observe(sample);
     let history = this.#histories.get(sample.device);
     if (!history) this.#histories.set(sample.device, (history = new PoseHistory()));
     if (!history.push(sample)) return;

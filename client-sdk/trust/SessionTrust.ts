@@ -1,0 +1,173 @@
+/**
+ * EntrapNet for one `openSession` session, on by default: a `TrustOfficer` that follows the node
+ * the session uses, sees the live stream go by, and sends trap predicts to that node. What it
+ * concludes comes out as `distrust` (the Failover leaves the node the way it leaves a draining
+ * one: make-before-break, no failed call) and, for a proven wrong answer, as evidence posted to
+ * discovery (`NodeLocator.submitEvidence`), which re-checks it, slashes and ejects.
+ *
+ * The live path only calls `observe` and `onPredict`: synchronous, O(1), nothing awaited.
+ *
+ * Known limit (TRUST.md): a trap runs on a session of its own on the same node; a node that
+ * correlates sessions by address and timing could answer short new sessions honestly.
+ */
+import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
+import type { Device, PoseSample, PredictEvidence } from '../../protocol/index.js';
+import { constantVelocity, noPrediction } from '../../edge-server/inference/baselinePredictors.js';
+import { kalmanPredictor } from '../../edge-server/inference/predictors/KalmanPredictor.js';
+import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
+import { localReference } from './localReference.js';
+import { nodeTrapChannel } from './nodeTrapChannel.js';
+import { TrustOfficer } from './TrustOfficer.js';
+import type { ReferenceSource, TrapOutcome } from './TrapVerifier.js';
+import type { TrapStreamOptions } from './trapStream.js';
+
+export interface SessionTrustOptions {
+  /**
+   * [trapShare=0.02] share of the node's predict requests that are traps (EntrapNet's q: 86.7 %
+   * caught after 100 bad answers). A trap is a stream of `minSamples`..`maxSamples` predicts, so a
+   * live predict starts one with probability trapShare / (mean trap length): the node then serves
+   * about trapShare extra requests, not a second stream.
+   */
+  trapShare?: number;
+  /** Trusted answers for traps. @default local replay of kalman, constant-velocity and none (learned traps go unjudged) */
+  reference?: ReferenceSource;
+  /** Who reports, credited at discovery when the offence is confirmed. @default a random id per session */
+  reporter?: string;
+  /** [frameIntervalMs=11.1] trap predicts are paced like the live ones (90 Hz). */
+  frameIntervalMs?: number;
+  /** [sealTimeoutMs=2000] wait for the node's seal over a trap's answers (it seals every ≤ 250 ms). */
+  sealTimeoutMs?: number;
+  /** [requestTimeoutMs=1000] one trap predict's answer. */
+  requestTimeoutMs?: number;
+  /** Trap stream shape (window, jitter, length). */
+  stream?: TrapStreamOptions;
+  /**
+   * How often the session asks discovery whether its node was ejected meanwhile (another client's
+   * evidence), ms; 0 never asks. Needs a locator with `ejected` (DiscoveryLocator). @default 30000
+   */
+  standingCheckMs?: number;
+}
+
+export type SessionTrustEvents = {
+  /** Leave this node: it answered a trap wrongly (`caught`) or its seals do not cover what it was sent (`untrusted`). */
+  distrust: [nodeId: string, reason: 'caught' | 'untrusted' | 'ejected'];
+  /** A trap finished (any outcome), for diagnostics and tests. */
+  trap: [nodeId: string, outcome: TrapOutcome];
+  /** Evidence against `nodeId` was submitted; `error` set when discovery refused or was unreachable. */
+  evidence: [nodeId: string, evidence: PredictEvidence, error?: Error];
+};
+
+/** The node the session uses now, as the trust officer needs it. */
+export interface TrustedLink {
+  nodeId: string;
+  url: string;
+  /** Undefined for a node discovery vouched no key for: it cannot be trapped (nothing it signs is checkable). */
+  publicKey: string | undefined;
+}
+
+export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
+  readonly officer: TrustOfficer;
+  readonly #o: SessionTrustOptions;
+  readonly #connectTimeoutMs: number;
+  readonly #WebSocket: WebSocketConstructor | undefined;
+  readonly #ejected: ((ids: readonly string[]) => Promise<string[]>) | undefined;
+  #nodeId: string | undefined;
+  #standingTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    options: SessionTrustOptions,
+    context: { submit?: (evidence: PredictEvidence) => Promise<unknown>; ejected?: (ids: readonly string[]) => Promise<string[]>; connectTimeoutMs: number; WebSocket?: WebSocketConstructor },
+  ) {
+    super();
+    this.#ejected = context.ejected;
+    this.#o = options;
+    this.#connectTimeoutMs = context.connectTimeoutMs;
+    this.#WebSocket = context.WebSocket;
+    this.officer = new TrustOfficer({
+      share: (options.trapShare ?? 0.02) / meanTrapLength(options.stream),
+      reporter: options.reporter ?? randomReporter(),
+      reference: options.reference ?? localReference([kalmanPredictor(), constantVelocity, noPrediction]),
+      ...(options.stream ? { stream: options.stream } : {}),
+      run: { frameIntervalMs: options.frameIntervalMs ?? 1000 / 90, sealTimeoutMs: options.sealTimeoutMs ?? 2000 },
+      ...(context.submit
+        ? {
+            submit: async (evidence: PredictEvidence) => {
+              try {
+                await context.submit!(evidence);
+                this.safeEmit('evidence', evidence.node, evidence);
+              } catch (err) {
+                this.safeEmit('evidence', evidence.node, evidence, err as Error);
+              }
+            },
+          }
+        : {}),
+    });
+    this.officer.on('trap', (node, outcome) => this.safeEmit('trap', node, outcome));
+    this.officer.on('caught', (node) => this.safeEmit('distrust', node, 'caught'));
+    this.officer.on('untrusted', (node) => this.safeEmit('distrust', node, 'untrusted'));
+  }
+
+  /** The node live requests go to now; undefined while the session answers locally. */
+  follow(link: TrustedLink | undefined): void {
+    if (link?.nodeId === this.#nodeId) return;
+    this.#nodeId = link?.nodeId;
+    this.#watchStanding();
+    if (!link?.publicKey) return this.officer.setNode(undefined);
+    const channel = nodeTrapChannel(link.url, {
+      publicKey: link.publicKey,
+      connectTimeoutMs: this.#connectTimeoutMs,
+      requestTimeoutMs: this.#o.requestTimeoutMs ?? 1000,
+      ...(this.#WebSocket ? { WebSocket: this.#WebSocket } : {}),
+    });
+    this.officer.setNode({ id: link.nodeId, publicKey: link.publicKey, channel });
+  }
+
+  observe(pose: PoseSample): void {
+    this.officer.observe(pose);
+  }
+
+  onPredict(live: { device: Device; horizonMs: number; predictor?: string }): void {
+    this.officer.onPredict(live);
+  }
+
+  /** Resolves when the trap in flight (if any) is judged and its evidence sent. */
+  settled(): Promise<void> {
+    return this.officer.settled();
+  }
+
+  close(): void {
+    this.officer.close();
+    clearInterval(this.#standingTimer);
+    this.#standingTimer = undefined;
+  }
+
+  /** Asks discovery now and then whether the node was ejected; a failed ask changes nothing. */
+  #watchStanding(): void {
+    clearInterval(this.#standingTimer);
+    this.#standingTimer = undefined;
+    const every = this.#o.standingCheckMs ?? 30_000;
+    const nodeId = this.#nodeId;
+    if (!this.#ejected || !(every > 0) || nodeId === undefined) return;
+    this.#standingTimer = setInterval(() => {
+      this.#ejected!([nodeId]).then(
+        (ejected) => {
+          if (ejected.includes(nodeId) && this.#nodeId === nodeId) this.safeEmit('distrust', nodeId, 'ejected');
+        },
+        () => {}, // discovery unreachable: the node keeps serving; traps still watch it
+      );
+    }, every);
+    (this.#standingTimer as { unref?: () => void }).unref?.();
+  }
+}
+
+/** A random reporter id; getRandomValues, unlike randomUUID, works on plain-http pages too. */
+function randomReporter(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(12));
+  return 'client-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Predicts in a trap on average (trapStream draws its length uniformly in [minSamples, maxSamples]). */
+function meanTrapLength(stream: TrapStreamOptions = {}): number {
+  const min = stream.minSamples ?? 24;
+  return (min + Math.max(min, stream.maxSamples ?? 90)) / 2;
+}

@@ -1,0 +1,119 @@
+/**
+ * The SDK's officer wired into `openSession` (client-sdk/trust/SessionTrust.ts), against real edge
+ * servers that sign their results: a session on a node that answers wrongly sends traps, catches
+ * it, hands the evidence to its locator (checked here by discovery's own EvidenceVerifier) and
+ * moves to the honest node with every app call answered; a session on an honest node runs traps
+ * that all pass.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import '../client-sdk/node.js';
+import { openSession } from '../client-sdk/index.js';
+import { StaticLocator, type NodeCandidate } from '../client-sdk/placement/locator.js';
+import type { Session } from '../client-sdk/session/Session.js';
+import { EvidenceVerifier, type Verdict } from '../discovery/evidence.js';
+import { generateKeyPair } from '../discovery/identity.js';
+import { EdgeServer } from '../edge-server/index.js';
+import { constantVelocity, kalmanPredictor, noPrediction } from '../edge-server/inference/index.js';
+import type { PredictorFactory } from '../edge-server/engines.js';
+import type { NodeTier, PredictEvidence } from '../protocol/index.js';
+import { cheatingPredictor } from './support/cheatingPredictor.js';
+import { swayingWalk } from './support/motionFixtures.js';
+
+const test = suite('trust-session');
+/**
+ * A loud upper bound, not a pace: loops end on the event they wait for. Frames are as fast as the
+ * node answers (tens of µs on loopback) while a trap takes its real time, so a small cap raced it.
+ */
+const MAX_FRAMES = 1_000_000;
+const honestFactories = [kalmanPredictor(), constantVelocity, noPrediction];
+
+async function node(id: string, tier: NodeTier, predictors: PredictorFactory[]) {
+  const keys = generateKeyPair();
+  // a short sealAfterMs: a trap's last answers are sealed soon after it ends
+  const server = new EdgeServer({ nodeId: id, tier, predictors, nodeKey: keys.privateKeyPem, resultSigning: { sealEvery: 128, sealAfterMs: 50 } });
+  const { url } = await server.listen();
+  const candidate: NodeCandidate = { id, url, tier, publicKey: keys.publicKey };
+  return { server, candidate, publicKey: keys.publicKey };
+}
+
+/** Drives the app: a pose and a predict per frame, every answer awaited, until `done` or `frames` run out. */
+async function drive(session: Session, frames: number, done: () => boolean): Promise<{ frames: number; answered: number }> {
+  const walk = swayingWalk();
+  let answered = 0;
+  let i = 0;
+  for (; i < frames && !done(); i++) {
+    session.sendPose({ ...walk.at(i / 90), time: Math.round(performance.now() * 1000) });
+    await session.predict(20);
+    answered++;
+  }
+  return { frames: i, answered };
+}
+
+test('a session on a cheating node catches it with a trap, reports evidence discovery confirms, and moves to the honest node with every call answered', async () => {
+  const cheater = await node('cheater', 'edge', [cheatingPredictor(kalmanPredictor(), 0.05), constantVelocity, noPrediction]);
+  const honest = await node('honest', 'cloud', honestFactories);
+  const verifier = new EvidenceVerifier({ keyOf: (id) => [cheater, honest].find((n) => n.candidate.id === id)?.publicKey, predictors: new Map(honestFactories.map((f) => [f.name, f])) });
+  const verdicts: Verdict[] = [];
+  const locator = Object.assign(new StaticLocator({ edge: [cheater.candidate], cloud: [honest.candidate] }), {
+    submitEvidence: async (e: PredictEvidence) => verdicts.push(await verifier.verify(JSON.parse(JSON.stringify(e)))),
+  });
+  const session = await openSession({ locator, budgetMs: 500, trust: { trapShare: 0.2, frameIntervalMs: 1 } });
+  const distrusted: string[] = [];
+  session.failover!.trust!.on('distrust', (id) => distrusted.push(id));
+  try {
+    assert.is(session.nodeId, 'cheater');
+    const run = await drive(session, MAX_FRAMES, () => session.nodeId === 'honest' && verdicts.length > 0);
+    assert.is(run.answered, run.frames, 'every app call answered');
+    assert.is(session.nodeId, 'honest');
+    assert.equal(distrusted, ['cheater']);
+    assert.is(verdicts[0]!.node, 'cheater');
+    assert.ok(verdicts[0]!.positionM > 0.04);
+    // it stays away: more frames, all on the honest node
+    const after = await drive(session, 60, () => false);
+    assert.is(after.answered, 60);
+    assert.is(session.nodeId, 'honest');
+  } finally {
+    session.close();
+    await cheater.server.close();
+    await honest.server.close();
+  }
+});
+
+test('on an honest node every trap passes and nothing is reported', async () => {
+  const honest = await node('honest-2', 'edge', honestFactories);
+  let submitted = 0;
+  const locator = Object.assign(new StaticLocator({ edge: [honest.candidate] }), { submitEvidence: async () => submitted++ });
+  const session = await openSession({ locator, budgetMs: 500, trust: { trapShare: 1, frameIntervalMs: 1 } });
+  const outcomes: string[] = [];
+  const errors: string[] = [];
+  session.failover!.trust!.on('trap', (_id, outcome) => outcomes.push(outcome.kind));
+  session.failover!.trust!.officer.on('traperror', (_id, err) => errors.push(err.message));
+  try {
+    // an honest node is never accused: traps pass, or (a trap cut short on a busy machine) stay unsealed
+    const passed = () => outcomes.filter((k) => k === 'pass').length;
+    const run = await drive(session, MAX_FRAMES, () => passed() >= 5);
+    await session.failover!.trust!.settled();
+    const detail = JSON.stringify({ outcomes, run, errors: errors.slice(0, 5), errorCount: errors.length });
+    assert.ok(passed() >= 5, detail);
+    assert.equal(outcomes.filter((k) => k !== 'pass' && k !== 'unsealed'), [], detail);
+    assert.is(submitted, 0);
+  } finally {
+    session.close();
+    await honest.server.close();
+  }
+});
+
+test('trust: false sends no traps', async () => {
+  const honest = await node('honest-3', 'edge', honestFactories);
+  const session = await openSession({ locator: new StaticLocator({ edge: [honest.candidate] }), budgetMs: 500, trust: false });
+  try {
+    assert.is(session.failover!.trust, undefined);
+    await drive(session, 40, () => false);
+  } finally {
+    session.close();
+    await honest.server.close();
+  }
+});
+
+test.run();
