@@ -41,6 +41,12 @@ export interface TrustOfficerOptions extends TrapVerifierOptions {
   run?: Pick<TrapRunOptions, 'frameIntervalMs' | 'sealTimeoutMs'>;
   /** Client clock in µs for trap pose times (the live stream's clock). Default performance.now() × 1000. */
   nowUs?: () => number;
+  /**
+   * [trapTimeoutMs=60000] a trap not judged by then is given up (`traperror`) so the next one can
+   * start: every step has its own timeout, but one trap at a time means a single stuck step would
+   * otherwise end trapping for the rest of the session.
+   */
+  trapTimeoutMs?: number;
 }
 
 export class TrustOfficer extends EnhancedEventEmitter<TrustOfficerEvents> {
@@ -72,7 +78,10 @@ export class TrustOfficer extends EnhancedEventEmitter<TrustOfficerEvents> {
     if (this.#closed || !node || this.#running || !this.verifier.decide()) return;
     const task = this.verifier.task(live, this.#o.nowUs?.() ?? performance.now() * 1000);
     if (!task) return;
-    this.#running = this.#trap(node, task).finally(() => (this.#running = undefined));
+    const running: Promise<void> = this.#withDeadline(node.id, this.#trap(node, task)).finally(() => {
+      if (this.#running === running) this.#running = undefined;
+    });
+    this.#running = running;
   }
 
   /** Resolves when the trap in flight (if any) is judged; for tests and orderly shutdown. */
@@ -82,6 +91,18 @@ export class TrustOfficer extends EnhancedEventEmitter<TrustOfficerEvents> {
 
   close(): void {
     this.#closed = true;
+  }
+
+  #withDeadline(nodeId: string, trap: Promise<void>): Promise<void> {
+    const ms = this.#o.trapTimeoutMs ?? 60_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.safeEmit('traperror', nodeId, new Error(`trap not judged within ${ms} ms; given up`));
+        resolve();
+      }, ms);
+    });
+    return Promise.race([trap, deadline]).finally(() => clearTimeout(timer));
   }
 
   async #trap(node: TrustNode, task: Parameters<TrapVerifier['check']>[0]['task']): Promise<void> {
