@@ -84,7 +84,9 @@ test('on an honest node every trap passes and nothing is reported', async () => 
   const honest = await node('honest-2', 'edge', honestFactories);
   let submitted = 0;
   const locator = Object.assign(new StaticLocator({ edge: [honest.candidate] }), { submitEvidence: async () => submitted++ });
-  const session = await openSession({ locator, budgetMs: 500, trust: { trapShare: 1, frameIntervalMs: 1 } });
+  // a stuck trap is given up after 5 s (traperror) so the next can start: what is judged here is
+  // that an honest node is never accused, and a busy machine must not end trapping early
+  const session = await openSession({ locator, budgetMs: 500, trust: { trapShare: 1, frameIntervalMs: 1, trapTimeoutMs: 5000 } });
   const outcomes: string[] = [];
   const errors: string[] = [];
   session.failover!.trust!.on('trap', (_id, outcome) => outcomes.push(outcome.kind));

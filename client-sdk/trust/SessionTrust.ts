@@ -37,6 +37,8 @@ export interface SessionTrustOptions {
   frameIntervalMs?: number;
   /** [sealTimeoutMs=2000] wait for the node's seal over a trap's answers (it seals every ≤ 250 ms). */
   sealTimeoutMs?: number;
+  /** [trapTimeoutMs=60000] a trap not judged by then is given up (TrustOfficer). */
+  trapTimeoutMs?: number;
   /** [requestTimeoutMs=1000] one trap predict's answer. */
   requestTimeoutMs?: number;
   /** Trap stream shape (window, jitter, length). */
@@ -89,6 +91,7 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
       reference: options.reference ?? localReference([kalmanPredictor(), constantVelocity, noPrediction]),
       ...(options.stream ? { stream: options.stream } : {}),
       run: { frameIntervalMs: options.frameIntervalMs ?? 1000 / 90, sealTimeoutMs: options.sealTimeoutMs ?? 2000 },
+      ...(options.trapTimeoutMs !== undefined ? { trapTimeoutMs: options.trapTimeoutMs } : {}),
       ...(context.submit
         ? {
             submit: async (evidence: PredictEvidence) => {
