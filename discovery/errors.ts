@@ -31,7 +31,7 @@ const HTTP_STATUS: Record<DiscoveryErrorCode, number> = {
   UNAVAILABLE: 503,
   INTERNAL: 500,
   BAD_ANSWER: 502,
-  // trust codes: the same statuses as discovery/trustErrors.ts
+  // trust codes (discovery/trustErrors.ts answers with these too)
   TICKET_FORGED: 403,
   TICKET_EXPIRED: 403,
   TICKET_WRONG_CLIENT: 403,
@@ -42,6 +42,11 @@ const HTTP_STATUS: Record<DiscoveryErrorCode, number> = {
   INSUFFICIENT_STAKE: 402,
   AUDIT_BROKEN: 422,
 };
+
+/** The HTTP status a discovery (or trust) error code is answered with. */
+export function httpStatusOf(code: DiscoveryErrorCode): number {
+  return HTTP_STATUS[code];
+}
 
 export class DiscoveryError extends Error {
   override readonly name = 'DiscoveryError';

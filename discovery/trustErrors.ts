@@ -3,6 +3,7 @@
  * errors.ts while the discovery API is being reshaped; each maps to an HTTP status the same way.
  */
 import { DiscoveryErrorCode as D } from '../protocol/discovery.js';
+import { httpStatusOf } from './errors.js';
 
 /** The trust subset of the discovery contract's codes (protocol/discovery.ts `DiscoveryErrorCode`). */
 export const TrustErrorCode = {
@@ -33,21 +34,6 @@ export const TrustErrorCode = {
 } as const;
 export type TrustErrorCode = (typeof TrustErrorCode)[keyof typeof TrustErrorCode];
 
-const HTTP_STATUS: Record<TrustErrorCode, number> = {
-  MALFORMED: 400,
-  TICKET_FORGED: 403,
-  TICKET_EXPIRED: 403,
-  TICKET_WRONG_CLIENT: 403,
-  UNKNOWN_NODE: 404,
-  BAD_SIGNATURE: 422,
-  NOT_SIGNED_BY_NODE: 422,
-  UNVERIFIABLE: 422,
-  NOT_WRONG: 422,
-  DUPLICATE: 409,
-  INSUFFICIENT_STAKE: 402,
-  AUDIT_BROKEN: 422,
-};
-
 export class TrustError extends Error {
   override readonly name = 'TrustError';
   readonly code: TrustErrorCode;
@@ -56,7 +42,7 @@ export class TrustError extends Error {
     this.code = code;
   }
   get status(): number {
-    return HTTP_STATUS[this.code];
+    return httpStatusOf(this.code);
   }
   toJSON(): { error: { code: TrustErrorCode; message: string } } {
     return { error: { code: this.code, message: this.message } };
