@@ -9,7 +9,7 @@ import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/openSession.js';
 import { connect } from '../client-sdk/session/Session.js';
 import type { Session } from '../client-sdk/session/Session.js';
-import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
+import { CLIENT, DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { startHeadsetLoad } from '../bench/failover/HeadsetLoad.js';
 import { waitFor } from './support/wait.js';
@@ -67,8 +67,18 @@ discovery("sessions follow discovery's placement pick (the less loaded node) amo
       await warm.predict(20);
       warm.close();
     }
-    // both on loopback, the same distance away: without the pick, the lowest median is a coin flip
-    await waitFor(async () => (await placement.locator.shortlist()).pick === idle.nodeId, "discovery to learn both loads and pick the idle node", 5000);
+    // both on loopback, the same distance away: without the pick, the lowest median is a coin flip.
+    // Wait for discovery to hold both loads (its answer's candidates carry them): a pick of idle
+    // seen earlier can be a tie broken by score, and a query between the two load pushes picks busy
+    const loads = async () => {
+      const res = await fetch(`${placement.url}/v1/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(CLIENT) });
+      const answer = (await res.json()) as { edge: { id: string; load: number }[]; pick?: string };
+      return { loads: Object.fromEntries(answer.edge.map((c) => [c.id, c.load])), pick: answer.pick };
+    };
+    await waitFor(async () => {
+      const known = await loads();
+      return known.loads[busy.nodeId] === 0.9 && known.loads[idle.nodeId] === 0.1 && known.pick === idle.nodeId;
+    }, 'discovery to learn both loads and pick the idle node', 15_000);
     // the slack as wide as the budget and no straggler cut-off: on a loaded machine loopback
     // medians differ by more than the default 5 ms and a node's first hello can be cut off as a
     // straggler; the test is about following the pick, not about those defaults
