@@ -283,8 +283,8 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       const srtt = this.#rtt.summary().p50;
       const after = this.#resendAfterMs ?? Math.max(5, Number.isFinite(srtt) ? 1.5 * srtt : 50);
       let copies = 0;
+      // an answer, the timeout or close() clears the scheduled copy (PendingRequests)
       const resend = () => {
-        if (this.#closed || !this.#pending.has(id)) return;
         if (++copies > DATAGRAM_RESENDS || !this.#dataPath?.send(bytes)) return this.#transport.send(bytes);
         this.#pending.resendAfter(id, after, resend);
       };

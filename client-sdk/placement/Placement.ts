@@ -93,9 +93,9 @@ export class Placement extends EnhancedEventEmitter<PlacementEvents> {
       // the link outlives the probe when it wins: closing is left to the decision below
       return { ping: (timeoutMs) => link.ping(timeoutMs), close: () => {} };
     };
+    // a pick not among the probed candidates (backed off, unreachable) simply loses to the lowest
     const pick = this.#shortlist.pick;
-    const prefer = pick !== undefined && candidates.some((c) => c.id === pick) ? { prefer: pick } : {};
-    const { chosen, results } = await chooseNode(candidates, open, { ...probeOptions(this.#o), ...prefer });
+    const { chosen, results } = await chooseNode(candidates, open, { ...probeOptions(this.#o), ...(pick !== undefined ? { prefer: pick } : {}) });
     decided = true;
     this.#o.locator.report?.(toReports(results));
     for (const r of results) {
