@@ -12,6 +12,8 @@ import type { Registry } from './registry/Registry.js';
 import { TrustedOperators } from './trust.js';
 import { loadTicketSecret, TICKET_SECRET_ENV } from './tickets.js';
 import { loadTlsFiles, parseCorsOrigins } from '../protocol/server/webAccess.js';
+import { effectiveClientLimits } from './clientLimits.js';
+import { loadClientLimits, LIMITS_ENV } from './limitsFile.js';
 
 export const DISCOVERY_HELP = `Usage: edge-offload discovery [options]
        edge-offload discovery keygen <operator|node|authorize> …   (see keygen --help)
@@ -42,6 +44,11 @@ Options:
                            openssl rand -base64 32); default env EDGE_OFFLOAD_TICKET_SECRET, else a
                            random key per process (fine for one replica; with several, reports
                            reaching another replica than the query are refused TICKET_FORGED)
+  --limits FILE            rate limits per address, subnet and proven identity, as JSON
+                           {"perAddress":{"query":{"ratePerSecond":100,"burst":500}},…}; name
+                           only what you change (default env ${LIMITS_ENV}; the defaults and
+                           why: discovery/clientLimits.ts)
+  --print-limits           print the effective limits as such a file and exit
   -h, --help               this text`;
 
 export async function runDiscoveryCommand(argv: string[]): Promise<number> {
@@ -61,12 +68,19 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
       'tls-key': { type: 'string' },
       'cors-origin': { type: 'string', multiple: true },
       'ticket-secret-file': { type: 'string' },
+      limits: { type: 'string' },
+      'print-limits': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
     console.log(DISCOVERY_HELP);
+    return 0;
+  }
+  const limits = loadClientLimits(values.limits);
+  if (values['print-limits']) {
+    console.log(JSON.stringify(effectiveClientLimits(limits), null, 2));
     return 0;
   }
   const port = Number(values.port ?? 7070);
@@ -98,6 +112,9 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
     tls: loadTlsFiles(values['tls-cert'], values['tls-key']),
     ...(values['cors-origin'] ? { corsOrigins: parseCorsOrigins(values['cors-origin']) } : {}),
     ...(ticketSecret ? { trust: { tickets: { secret: ticketSecret } } } : {}),
+    rateLimits: limits.perAddress,
+    subnetRateLimits: limits.perSubnet,
+    identityRateLimits: limits.perIdentity,
   });
   const { url } = await server.listen();
   console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms)`);

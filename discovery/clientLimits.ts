@@ -67,6 +67,21 @@ export interface ClientLimitOptions {
   perIdentity?: Partial<Record<IdentityOperation, RateLimit>>;
 }
 
+export interface EffectiveClientLimits {
+  perAddress: Record<Operation, RateLimit>;
+  perSubnet: Record<Operation, RateLimit>;
+  perIdentity: Record<IdentityOperation, RateLimit>;
+}
+
+/** Defaults overlaid with `options`: what discovery enforces (`discovery --print-limits` shows it). */
+export function effectiveClientLimits(options: ClientLimitOptions): EffectiveClientLimits {
+  return {
+    perAddress: { ...DEFAULT_ADDRESS_LIMITS, ...options.perAddress },
+    perSubnet: { ...DEFAULT_SUBNET_LIMITS, ...options.perSubnet },
+    perIdentity: { ...DEFAULT_IDENTITY_LIMITS, ...options.perIdentity },
+  };
+}
+
 type Buckets<K extends string> = Record<K, TokenBuckets>;
 
 function buckets<K extends string>(limits: Record<K, RateLimit>): Buckets<K> {
@@ -79,9 +94,10 @@ export class ClientLimits {
   readonly #identity: Buckets<IdentityOperation>;
 
   constructor(options: ClientLimitOptions = {}) {
-    this.#address = buckets({ ...DEFAULT_ADDRESS_LIMITS, ...options.perAddress });
-    this.#subnet = buckets({ ...DEFAULT_SUBNET_LIMITS, ...options.perSubnet });
-    this.#identity = buckets({ ...DEFAULT_IDENTITY_LIMITS, ...options.perIdentity });
+    const limits = effectiveClientLimits(options);
+    this.#address = buckets(limits.perAddress);
+    this.#subnet = buckets(limits.perSubnet);
+    this.#identity = buckets(limits.perIdentity);
   }
 
   /** Before anything is parsed: the caller's address and subnet. Throws RATE_LIMITED / SUBNET_RATE_LIMITED. */
