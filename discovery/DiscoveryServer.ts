@@ -88,6 +88,7 @@ const ROUTES: Record<string, { op: Operation | 'health'; methods: string[]; cors
   [DiscoveryRoute.report]: { op: 'report', methods: ['POST'], cors: true },
   [DiscoveryRoute.evidence]: { op: 'evidence', methods: ['POST'], cors: true },
   [DiscoveryRoute.standing]: { op: 'standing', methods: ['POST'], cors: true },
+  [DiscoveryRoute.audit]: { op: 'audit', methods: ['GET'], cors: true },
   [DiscoveryRoute.health]: { op: 'health', methods: ['GET'], cors: true },
 };
 
@@ -181,7 +182,7 @@ export class DiscoveryServer {
         return void (await this.metrics.serve(req, res));
       }
       const route = ROUTES[url.pathname];
-      if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report, /v1/evidence, /v1/standing`);
+      if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report, /v1/evidence, /v1/standing, GET /v1/audit`);
       if (route.cors && this.#cors.handle(req, res, route.methods)) return;
       if (!route.methods.includes(req.method ?? '')) {
         res.setHeader('allow', route.methods.join(', '));
@@ -189,6 +190,10 @@ export class DiscoveryServer {
       }
       op = route.op;
       if (route.op === 'health') return send(res, 200, await this.service.health());
+      if (route.op === 'audit') {
+        this.#take('audit', ip);
+        return sendText(res, 'application/jsonl', await this.service.auditLog());
+      }
       const body = req.method === 'GET' ? queryFromSearch(url.searchParams) : await readJson(req, route.op === 'evidence' ? this.#maxEvidenceBytes : this.#maxBodyBytes);
       send(res, 200, await this.#dispatch(route.op, body, ip));
     } catch (err) {
@@ -270,6 +275,11 @@ function asDiscoveryError(err: unknown): DiscoveryError | TrustError {
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function sendText(res: ServerResponse, contentType: string, text: string): void {
+  res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
 }
 

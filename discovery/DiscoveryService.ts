@@ -4,11 +4,13 @@
  */
 import { querySchema, reportSchema, type Candidate, type HealthAnswer, type HeartbeatAnswer, type QueryAnswer, type RegisterAnswer, type ReportAnswer, type EvidenceAnswer, type StandingAnswer, standingSchema } from '../protocol/discovery.js';
 import { Admission, type AdmissionOptions } from './admission.js';
-import { parseBody } from './errors.js';
+import { DiscoveryError, DiscoveryErrorCode as E, parseBody } from './errors.js';
 import { learnFromReports, type FeedbackOptions } from './feedback.js';
 import { IpLocator } from './locate.js';
 import { DEFAULT_RANK_OPTIONS, shortlist, type RankOptions, type RankedNode } from './rank.js';
 import type { Registry } from './registry/Registry.js';
+import { auditFile } from './ledger/AuditLog.js';
+import type { StakeLedger } from './ledger/StakeLedger.js';
 import { TrustedOperators } from './trust.js';
 import { TrustService, type TrustServiceOptions } from './TrustService.js';
 import { constantVelocity, noPrediction } from '../edge-server/inference/baselinePredictors.js';
@@ -47,6 +49,7 @@ export class DiscoveryService {
   readonly admission: Admission;
   readonly locator: IpLocator;
   readonly trust: TrustService;
+  readonly #ledger: StakeLedger | undefined;
   readonly #rank: Required<RankOptions>;
   readonly #feedback: FeedbackOptions;
   readonly #limitIdentity: NonNullable<DiscoveryServiceOptions['limitIdentity']>;
@@ -59,7 +62,13 @@ export class DiscoveryService {
   constructor(registry: Registry, options: DiscoveryServiceOptions = {}) {
     this.registry = registry;
     this.locator = options.locator ?? new IpLocator();
-    this.admission = new Admission(registry, options.operators ?? TrustedOperators.load(), this.locator, { ...(options.limitIdentity ? { limitIdentity: options.limitIdentity } : {}), ...options.admission });
+    const ledger = (this.#ledger = options.trust?.ledger);
+    this.admission = new Admission(registry, options.operators ?? TrustedOperators.load(), this.locator, {
+      ...(options.limitIdentity ? { limitIdentity: options.limitIdentity } : {}),
+      // with a stake ledger, registration needs the operator's minimum stake (EntrapNet's deposit)
+      ...(ledger ? { mayRegister: (operator: string) => ledger.canRegister(operator) } : {}),
+      ...options.admission,
+    });
     this.#limitIdentity = options.limitIdentity ?? (() => {});
     this.#rank = { ...DEFAULT_RANK_OPTIONS, ...options.rank };
     this.#feedback = { routeFactor: this.#rank.routeFactor, ...options.feedback };
@@ -143,6 +152,17 @@ export class DiscoveryService {
 
   async health(): Promise<HealthAnswer> {
     return { ok: true, backend: this.registry.kind, nodes: await this.registry.count() };
+  }
+
+  /**
+   * The stake ledger's signed audit log as JSON lines (`edge-offload audit verify` checks it
+   * offline): public by design, anyone may check every deposit, slash and reward.
+   */
+  async auditLog(): Promise<string> {
+    const ledger = this.#ledger;
+    if (!ledger) throw new DiscoveryError(E.NOT_FOUND, 'this discovery runs no stake ledger (it is started with --ledger-key), so there is no audit log');
+    const { header, entries } = await ledger.audit();
+    return auditFile(header, entries);
   }
 }
 

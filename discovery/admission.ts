@@ -21,6 +21,12 @@ export interface AdmissionOptions {
    * registration, the node id of a heartbeat. Throws to refuse (KEY_RATE_LIMITED). Default none.
    */
   limitIdentity?: (op: 'register' | 'heartbeat', identity: string) => void;
+  /**
+   * Whether an operator's nodes may register: with a stake ledger, whether the operator holds its
+   * minimum stake (StakeLedger.canRegister). Asked once a registration is proven, so a forger
+   * cannot make discovery read the ledger. Default: every trusted operator may.
+   */
+  mayRegister?: (operator: string) => Promise<boolean>;
 }
 
 export class Admission {
@@ -30,6 +36,7 @@ export class Admission {
   readonly #locator: IpLocator;
   readonly #now: () => number;
   readonly #limitIdentity: NonNullable<AdmissionOptions['limitIdentity']>;
+  readonly #mayRegister: AdmissionOptions['mayRegister'];
 
   constructor(registry: Registry, trust: TrustedOperators, locator: IpLocator, options: AdmissionOptions = {}) {
     this.#registry = registry;
@@ -38,6 +45,7 @@ export class Admission {
     this.maxSkewMs = options.maxSkewMs ?? (Number(process.env.DISCOVERY_MAX_SKEW_MS) || 30_000);
     this.#now = options.now ?? Date.now;
     this.#limitIdentity = options.limitIdentity ?? (() => {});
+    this.#mayRegister = options.mayRegister;
   }
 
   /**
@@ -60,6 +68,9 @@ export class Admission {
     // charged only now, for a registration signed, authorised, fresh and never seen: nobody but the
     // key's holder can spend its tokens (not a forger, not a replay of a captured registration)
     this.#limitIdentity('register', d.publicKey);
+    if (this.#mayRegister && !(await this.#mayRegister(d.operator))) {
+      throw new DiscoveryError(E.INSUFFICIENT_STAKE, `operator '${d.operator}' holds less than the stake this discovery requires of its nodes; deposit stake, then the node's next registration gets in`);
+    }
     const existing = await this.#registry.get(d.id);
     if (existing !== undefined && existing.publicKey !== d.publicKey && existing.operator !== d.operator) {
       throw new DiscoveryError(E.ID_TAKEN, `node id ${d.id} is registered by operator ${existing.operator} under another key`);

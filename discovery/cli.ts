@@ -14,6 +14,7 @@ import { loadTicketSecret, TICKET_SECRET_ENV } from './tickets.js';
 import { loadTlsFiles, parseCorsOrigins } from '../protocol/server/webAccess.js';
 import { effectiveClientLimits } from './clientLimits.js';
 import { loadClientLimits, LIMITS_ENV } from './limitsFile.js';
+import { ledgerParamsFromFlags, openLedger } from './ledger/openLedger.js';
 
 export const DISCOVERY_HELP = `Usage: edge-offload discovery [options]
        edge-offload discovery keygen <operator|node|authorize> …   (see keygen --help)
@@ -49,6 +50,15 @@ Options:
                            only what you change (default env ${LIMITS_ENV}; the defaults and
                            why: discovery/clientLimits.ts)
   --print-limits           print the effective limits as such a file and exit
+  --ledger-key FILE        run the stake ledger (EntrapNet's deposits and slashing): its audit log
+                           is signed with this key (make one: discovery keygen node --out FILE;
+                           the same on every replica). Default: no ledger, no stake needed
+  --stakes FILE            {"operator": amount, …}: top each operator's stake up to this at start
+                           (an audited deposit; with replicas give it to one of them)
+  --min-stake N            stake an operator needs before its nodes may register (default 1000000)
+  --slash-bps N            share of the stake one verified offence forfeits (default 2000 = 20 %)
+  --reward-bps N           share of a forfeit paid to the reporting client (default 5000)
+                           The audit log: GET /v1/audit, checked by 'edge-offload audit verify'
   -h, --help               this text`;
 
 export async function runDiscoveryCommand(argv: string[]): Promise<number> {
@@ -70,6 +80,11 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
       'ticket-secret-file': { type: 'string' },
       limits: { type: 'string' },
       'print-limits': { type: 'boolean' },
+      'ledger-key': { type: 'string' },
+      stakes: { type: 'string' },
+      'min-stake': { type: 'string' },
+      'slash-bps': { type: 'string' },
+      'reward-bps': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -102,6 +117,13 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
     : clusterNodes.length > 0
       ? await RedisClusterRegistry.connect({ nodes: clusterNodes, ...layout })
       : new MemoryRegistry(timing);
+  const ledgerParams = ledgerParamsFromFlags({ minStake: values['min-stake'], slashBps: values['slash-bps'], rewardBps: values['reward-bps'] });
+  if (!values['ledger-key'] && (values.stakes || Object.keys(ledgerParams).length > 0)) throw new TypeError('--stakes, --min-stake, --slash-bps and --reward-bps need --ledger-key (the ledger is off without it)');
+  if (values['ledger-key'] && clusterNodes.length > 0) throw new TypeError('the stake ledger runs in memory or on one Redis (--redis), not on --redis-cluster');
+  const ledger = values['ledger-key']
+    ? await openLedger({ keyFile: values['ledger-key'], stakesFile: values.stakes, params: ledgerParams, redisUrl: values.redis, prefix: values['redis-prefix'] })
+    : undefined;
+  const trust = { ...(ticketSecret ? { tickets: { secret: ticketSecret } } : {}), ...(ledger ? { ledger } : {}) };
   await preloadGeoip();
   const server = new DiscoveryServer({
     port,
@@ -111,13 +133,14 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
     locator: new IpLocator(defaultLocation ? { defaultLocation } : {}),
     tls: loadTlsFiles(values['tls-cert'], values['tls-key']),
     ...(values['cors-origin'] ? { corsOrigins: parseCorsOrigins(values['cors-origin']) } : {}),
-    ...(ticketSecret ? { trust: { tickets: { secret: ticketSecret } } } : {}),
+    trust,
     rateLimits: limits.perAddress,
     subnetRateLimits: limits.perSubnet,
     identityRateLimits: limits.perIdentity,
   });
   const { url } = await server.listen();
-  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms)`);
+  const staking = ledger ? `, stake ledger (min stake ${ledger.params.minStake})` : '';
+  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking})`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`discovery: ${signal}, closing`);
@@ -127,5 +150,6 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   await server.close();
+  await ledger?.close();
   return 0;
 }

@@ -20,8 +20,8 @@ import type { WsOperation } from '../protocol/discovery.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
 import { TokenBuckets, type RateLimit } from './rateLimit.js';
 
-/** Evidence and standing are HTTP only (evidence is larger than a ws frame may be, and rare). */
-export type Operation = WsOperation | 'evidence' | 'standing';
+/** Evidence, standing and the audit log are HTTP only (evidence is larger than a ws frame may be, and rare). */
+export type Operation = WsOperation | 'evidence' | 'standing' | 'audit';
 export type IdentityOperation = 'register' | 'heartbeat' | 'report';
 
 /** Per address (IPv6 /64). Queries: a NAT's worth of headsets each asking at start-up and on every move. */
@@ -35,6 +35,8 @@ export const DEFAULT_ADDRESS_LIMITS: Record<Operation, RateLimit> = {
   evidence: { ratePerSecond: 2, burst: 10 },
   // every open session asks every standingCheckMs (30 s): ~3,000 sessions behind one NAT
   standing: { ratePerSecond: 100, burst: 500 },
+  // the whole audit log: an auditor's occasional download, megabytes once the ledger is busy
+  audit: { ratePerSecond: 0.2, burst: 5 },
 };
 
 /** Per subnet (/24, /56): a few NATs' worth for clients; a rack of nodes restarting for registrations. */
@@ -45,6 +47,7 @@ export const DEFAULT_SUBNET_LIMITS: Record<Operation, RateLimit> = {
   report: { ratePerSecond: 400, burst: 2000 },
   evidence: { ratePerSecond: 8, burst: 40 },
   standing: { ratePerSecond: 400, burst: 2000 },
+  audit: { ratePerSecond: 1, burst: 20 },
 };
 
 /**

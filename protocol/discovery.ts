@@ -24,6 +24,8 @@ export const DiscoveryRoute = {
   evidence: '/v1/evidence',
   /** POST `{ ids }` → `{ ejected }`: a session's check that its node was not ejected meanwhile. */
   standing: '/v1/standing',
+  /** GET the stake ledger's signed audit log (JSON lines) for `edge-offload audit verify`. */
+  audit: '/v1/audit',
   health: '/healthz',
   ws: '/v1/ws',
   node: '/v1/node',
@@ -116,7 +118,8 @@ export function refine<T>(inner: Schema<T>, check: (value: T) => string | undefi
   };
 }
 
-const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Node ids and operator names. */
+export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Ed25519 public keys travel as the raw 32 bytes in base64url: 43 characters. */
 const KEY_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /** Ed25519 signatures: 64 bytes in base64url, 86 characters. */

@@ -16,6 +16,8 @@ import { NodeAgent } from '../discovery/NodeAgent.js';
 import { readAuthorization, readNodeKey } from '../discovery/keyFiles.js';
 import { startRedisCluster, type RedisCluster } from '../bench/lib/redisCluster.js';
 import { parseClientLimits, type LimitsFileError } from '../discovery/limitsFile.js';
+import { verifyAuditLog } from '../discovery/ledger/AuditLog.js';
+import { DiscoveryError } from '../discovery/errors.js';
 
 const CLI = fileURLToPath(new URL('../discovery/cli.js', import.meta.url));
 const test = suite('discovery cli');
@@ -128,6 +130,67 @@ test('--limits FILE: the file sets the limits discovery enforces; --print-limits
     assert.is(await typo.exited, 2);
     assert.match(typo.output().stderr, /^CONFIG_UNKNOWN_KEY /);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--ledger-key: registration needs the operator\'s stake (--stakes, --min-stake), and GET /v1/audit verifies offline with `edge-offload audit verify`', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eo-ledger-'));
+  const agents: NodeAgent[] = [];
+  const say = () => {};
+  let service: ReturnType<typeof discoveryProcess> | undefined;
+  try {
+    const operators = [];
+    for (const name of ['acme', 'thin']) {
+      const lines: string[] = [];
+      await runKeygenCommand(['operator', '--name', name, '--out', join(dir, `${name}.key.json`)], (l) => lines.push(l));
+      operators.push(JSON.parse(lines[0]!));
+      await runKeygenCommand(['node', '--out', join(dir, `${name}-node.key.json`)], say);
+      await runKeygenCommand(['authorize', '--operator', join(dir, `${name}.key.json`), '--node', join(dir, `${name}-node.key.json`), '--id', `${name}-1`, '--out', join(dir, `${name}.auth.json`)], say);
+    }
+    writeFileSync(join(dir, 'operators.json'), JSON.stringify({ operators }));
+    await runKeygenCommand(['node', '--out', join(dir, 'audit.key.json')], say);
+    writeFileSync(join(dir, 'stakes.json'), JSON.stringify({ acme: 5000, thin: 999 }));
+    service = discoveryProcess(['--port', '0', '--operators', join(dir, 'operators.json'), '--ledger-key', join(dir, 'audit.key.json'), '--stakes', join(dir, 'stakes.json'), '--min-stake', '1000']);
+    const url = await new Promise<string>((resolve, reject) => {
+      service!.child.stdout!.on('data', () => {
+        const m = /listening on (http:\/\/\S+).*stake ledger \(min stake 1000\)/.exec(service!.output().stdout);
+        if (m) resolve(m[1]!);
+      });
+      service!.exited.then((code) => reject(new Error(`discovery exited early with ${code}: ${service!.output().stderr}`)));
+    });
+    const agentOf = (name: string) => {
+      const agent = new NodeAgent({
+        discoveryUrl: url,
+        descriptor: { id: `${name}-1`, url: 'ws://127.0.0.1:1/', tier: 'edge', lat: 10, lon: 10, caps: ['render'], capacity: 2, pricePerMinute: 0.5, operator: name },
+        privateKeyPem: readNodeKey(join(dir, `${name}-node.key.json`)).privateKeyPem,
+        authorization: readAuthorization(join(dir, `${name}.auth.json`)),
+      });
+      agents.push(agent);
+      return agent;
+    };
+    await agentOf('acme').start();
+    const refused = await agentOf('thin').start().then(() => undefined, (err: unknown) => err);
+    assert.instance(refused, DiscoveryError);
+    assert.is((refused as DiscoveryError).code, 'INSUFFICIENT_STAKE', 'an operator below --min-stake cannot register nodes');
+    const q = (await (await fetch(url + '/v1/query?lat=10&lon=10&caps=render')).json()) as { edge: { id: string }[] };
+    assert.equal(q.edge.map((n) => n.id), ['acme-1']);
+
+    const audit = await fetch(url + '/v1/audit');
+    assert.is(audit.status, 200);
+    const report = verifyAuditLog(await audit.text(), readNodeKey(join(dir, 'audit.key.json')).publicKey);
+    assert.is(report.entries, 2, 'the two top-ups are audited deposits');
+    assert.is(report.state.stakes.get('acme'), 5000);
+    // the CLI auditors use, on the URL
+    const verify = spawn(process.execPath, [fileURLToPath(new URL('../bin/edge-offload.js', import.meta.url)), 'audit', 'verify', url + '/v1/audit'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    verify.stdout!.on('data', (d) => (out += d));
+    assert.is(await new Promise((r) => verify.once('exit', r)), 0);
+    assert.is(JSON.parse(out).ok, true);
+  } finally {
+    for (const agent of agents) agent.close();
+    service?.child.kill('SIGTERM');
+    await service?.exited;
     rmSync(dir, { recursive: true, force: true });
   }
 });
