@@ -1,7 +1,7 @@
 /**
  * `edge-offload bench attacks`: issue #15's hostile-peer attacks re-run against a real node
- * process with its shipped defaults (pinned to one core; attackers and the bystander on the
- * other), each measured the same way in the same run: the bystander's predict p99 unloaded, then
+ * process with its shipped defaults (pinned to one core; attackers and the bystander, a process
+ * of its own, on the other), each measured the same way in the same run: the bystander's predict p99 unloaded, then
  * under the attack; whether a new client (another subnet) is admitted while it runs; the node's
  * RSS before, at its peak and after. Attack 8 runs against a discovery service (accepted
  * registrations, NAT queries served), attack 10 against a lying node (how long the SDK stays, calls
@@ -22,7 +22,7 @@ import { TrustedOperators } from '../discovery/trust.js';
 import { authorizeNode, generateKeyPair, signRegistration } from '../discovery/identity.js';
 import { PROTOCOL_VERSION, decode, encode } from '../protocol/index.js';
 import { LAX_LIMITS } from './lib/laxLimits.js';
-import { Bystander } from './fuzz/bystander.js';
+import { BystanderProcess } from './fuzz/bystanderProcess.js';
 import { packFrame } from './fuzz/mutate.js';
 import { startHeadsetLoad } from './failover/HeadsetLoad.js';
 import { startLyingNode } from './lib/lyingNode.js';
@@ -40,10 +40,21 @@ interface Outcome {
   admitted: boolean | null;
   rssMiB: { before: number; peak: number; after: number } | null;
   bystander: { unloadedP99: number; attackP99: number; ratio: number; failures: number } | null;
+  /**
+   * The node's own view, unloaded vs under attack: its CPU share (utime + stime over the window)
+   * and event-loop lag p99 (prom-client's, reset at each scrape). On a shared machine the
+   * bystander's round trip also carries the OS scheduler's delays; these do not.
+   */
+  node: { cpuShare: { unloaded: number; attack: number }; eventLoopLagP99Ms: { unloaded: number; attack: number } } | null;
   detail: Record<string, unknown>;
 }
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** CPU seconds `pid` has used (all threads): utime + stime from /proc, in clock ticks of 1/100 s. */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
 /** Pins `pid` (all its threads) to `cpu` when taskset and a second core exist; says whether it did. */
@@ -194,27 +205,44 @@ async function runAttack(attack: Attack, baselineS: number, attackS: number, pin
   const node = await spawnNode({ tier: 'edge', ...(attack.nodeArgs ? { extraArgs: attack.nodeArgs, startTimeoutMs: 60_000 } : {}) });
   pinned.value = pin(node.pid, 0) && pinned.value;
   try {
-    const bystander = await Bystander.start(node.url);
+    // its own process on the attackers' core: it shares their CPU, not their event loop
+    const bystander = await BystanderProcess.start(node.url, { cpu: 1 });
+    pinned.value = bystander.pinned && pinned.value;
+    const lagP99Ms = async () => 1000 * (await metric(node, 'edge_nodejs_eventloop_lag_p99_seconds', {}));
+    await lagP99Ms(); // resets the lag histogram: the next scrape covers the unloaded window only
+    let cpuMark = cpuSeconds(node.pid);
+    let timeMark = performance.now();
+    const cpuShareSinceMark = () => {
+      const [cpu, now] = [cpuSeconds(node.pid), performance.now()];
+      const share = (cpu - cpuMark) / ((now - timeMark) / 1000);
+      [cpuMark, timeMark] = [cpu, now];
+      return share;
+    };
     await wait(baselineS * 1000);
-    const unloaded = bystander.take();
+    const unloaded = await bystander.take();
+    const nodeUnloaded = { cpu: cpuShareSinceMark(), lag: await lagP99Ms() };
     const before = rssMiB(node.pid);
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(node.pid))), 200);
     const running = await attack.start(node);
     // the attack's set-up (a connection storm) is reported apart from its steady state
-    const setup = bystander.take();
+    const setup = await bystander.take();
+    await lagP99Ms();
+    cpuShareSinceMark();
     await wait(attackS * 1000);
+    const nodeAttack = { cpu: cpuShareSinceMark(), lag: await lagP99Ms() };
     const admitted = await session(node.url, '127.0.2.2').then((ws) => (ws.terminate(), true), () => false);
-    const during = bystander.take();
+    const during = await bystander.take();
     const final = (await running.final?.().catch((e: Error) => ({ metricsError: e.message }))) ?? {};
     running.stop();
     await wait(2000);
     clearInterval(sampler);
     const after = rssMiB(node.pid);
-    bystander.stop();
+    await bystander.stop();
     const u = summarize(unloaded.rttMs).p99;
     const a = summarize(during.rttMs).p99;
-    return { attack: attack.name, admitted, rssMiB: { before, peak, after }, bystander: { unloadedP99: u, attackP99: a, ratio: a / u, failures: during.failures }, detail: { ...running.detail(), ...final, setupP99: summarize(setup.rttMs).p99, setupFailures: setup.failures } };
+    const nodeView = { cpuShare: { unloaded: nodeUnloaded.cpu, attack: nodeAttack.cpu }, eventLoopLagP99Ms: { unloaded: nodeUnloaded.lag, attack: nodeAttack.lag } };
+    return { attack: attack.name, admitted, rssMiB: { before, peak, after }, bystander: { unloadedP99: u, attackP99: a, ratio: a / u, failures: during.failures }, node: nodeView, detail: { ...running.detail(), ...final, setupP99: summarize(setup.rttMs).p99, setupFailures: setup.failures } };
   } finally {
     await node.kill('SIGKILL');
   }
@@ -239,7 +267,7 @@ async function discoveryAttack(): Promise<Outcome> {
       const code = await post('/v1/query', { lat: 1, lon: 1 }, '127.0.3.2');
       nat[code] = (nat[code] ?? 0) + 1;
     }));
-    return { attack: '8 discovery: 400 registrations from 20 addresses; 400 NAT queries', admitted: (nat['200'] ?? 0) === 400, rssMiB: null, bystander: null, detail: { registrations: codes, natQueries: nat } };
+    return { attack: '8 discovery: 400 registrations from 20 addresses; 400 NAT queries', admitted: (nat['200'] ?? 0) === 400, rssMiB: null, bystander: null, node: null, detail: { registrations: codes, natQueries: nat } };
   } finally {
     await server.close();
   }
@@ -281,6 +309,7 @@ async function lyingNodeAttack(): Promise<Outcome> {
       admitted: null,
       rssMiB: null,
       bystander: null,
+      node: null,
       detail: { onLiarAtStart: true, faults, leftAfterMs, calls: load.calls.length, rejected: load.failed.length, answeredLocally: load.calls.filter((c) => c.tier === 'local').length, afterLeavingFromHonest: after.filter((c) => c.nodeId === 'honest').length, afterLeaving: after.length, rttAfterLeavingP99: summarize(after.map((c) => c.doneAt - c.sentAt)).p99 },
     };
   } finally {
@@ -318,7 +347,8 @@ export async function main(argv: string[]): Promise<void> {
   const outcomes: Outcome[] = [];
   for (const attack of ATTACKS.filter((a) => chosen(a.name))) {
     const o = await runAttack(attack, baselineS, attackS, pinned);
-    console.log(`${o.attack}: admitted ${o.admitted}; bystander p99 ${o.bystander!.unloadedP99.toFixed(2)} → ${o.bystander!.attackP99.toFixed(2)} ms (×${o.bystander!.ratio.toFixed(2)}, ${o.bystander!.failures} failures); RSS ${o.rssMiB!.before.toFixed(0)} / ${o.rssMiB!.peak.toFixed(0)} / ${o.rssMiB!.after.toFixed(0)} MiB; ${JSON.stringify(o.detail)}`);
+    const n = o.node!;
+    console.log(`${o.attack}: admitted ${o.admitted}; bystander p99 ${o.bystander!.unloadedP99.toFixed(2)} → ${o.bystander!.attackP99.toFixed(2)} ms (×${o.bystander!.ratio.toFixed(2)}, ${o.bystander!.failures} failures); node CPU ${(100 * n.cpuShare.unloaded).toFixed(0)} → ${(100 * n.cpuShare.attack).toFixed(0)} %, event-loop lag p99 ${n.eventLoopLagP99Ms.unloaded.toFixed(1)} → ${n.eventLoopLagP99Ms.attack.toFixed(1)} ms; RSS ${o.rssMiB!.before.toFixed(0)} / ${o.rssMiB!.peak.toFixed(0)} / ${o.rssMiB!.after.toFixed(0)} MiB; ${JSON.stringify(o.detail)}`);
     outcomes.push(o);
   }
   for (const [n, run] of [['8', discoveryAttack], ['10', lyingNodeAttack]] as const) {

@@ -13,7 +13,7 @@ import { barChart } from '../lib/chart.js';
 import { environment, printEnvironment } from '../lib/environment.js';
 import { writeResult } from '../lib/results.js';
 import { summarize, type Summary } from '../lib/stats.js';
-import { Bystander } from './bystander.js';
+import { BystanderProcess } from './bystanderProcess.js';
 import { fuzzDiscoveryHttp, fuzzDiscoveryWs, fuzzEdge, type EntryCounts, type FuzzBudget } from './entries.js';
 import { fuzzDiscoveryNode, nodeChannelCorpus } from './nodeChannelEntry.js';
 import { fuzzRtcSignalling } from './rtcEntry.js';
@@ -136,12 +136,13 @@ export async function runFuzzCampaign(options: FuzzOptions): Promise<FuzzReport>
   const { target, ready } = await Target.start({ FUZZ_OPERATORS: JSON.stringify({ operators: [{ name: operator.name, publicKey: operator.publicKey }] }) });
   const corpus = discoveryCorpus(operator);
   const channelCorpus = nodeChannelCorpus(operator);
-  let bystander: Bystander | undefined;
+  let bystander: BystanderProcess | undefined;
   try {
     const before = await target.ask<TargetStats>('stats', 'stats');
-    bystander = await Bystander.start(ready.edgeUrl);
+    // a process of its own: in the fuzzer's process the fuzzer's own work delayed its timers and reads
+    bystander = await BystanderProcess.start(ready.edgeUrl);
     await waitMs(options.baselineS * 1000);
-    const base = bystander.take();
+    const base = await bystander.take();
     const bystanderBaseline = { predictions: base.rttMs.length, failures: base.failures, rtt: summarize(base.rttMs) };
     log(`bystander unloaded: p50 ${bystanderBaseline.rtt.p50.toFixed(2)} ms p99 ${bystanderBaseline.rtt.p99.toFixed(2)} ms over ${base.rttMs.length} predictions`);
     const random = rng(options.seed);
@@ -167,7 +168,7 @@ export async function runFuzzCampaign(options: FuzzOptions): Promise<FuzzReport>
               : fuzzRtcSignalling(ready.edgeUrl, budget));
       clearInterval(progress);
       const durationS = (performance.now() - started) / 1000;
-      const b = bystander.take();
+      const b = await bystander.take();
       const report: EntryReport = {
         entry,
         ...counts,
@@ -179,8 +180,8 @@ export async function runFuzzCampaign(options: FuzzOptions): Promise<FuzzReport>
       entries.push(report);
       log(`${entry}: ${counts.frames} frames in ${durationS.toFixed(1)} s (${report.framesPerS.toFixed(0)}/s), ${counts.closes} closes, ${counts.stalls} stalls; bystander p99 ${report.bystander.rtt.p99.toFixed(2)} ms, ${b.failures} failures`);
     }
-    const bystanderClosed = bystander.take().closed;
-    bystander.stop();
+    const bystanderClosed = (await bystander.take()).closed;
+    await bystander.stop();
     bystander = undefined;
     await target.ask('gc', 'gc-done');
     const after = await target.ask<TargetStats>('stats', 'stats');
@@ -199,7 +200,7 @@ export async function runFuzzCampaign(options: FuzzOptions): Promise<FuzzReport>
       entries,
     };
   } finally {
-    bystander?.stop();
+    await bystander?.stop();
     await target.stop();
   }
 }
