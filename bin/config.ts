@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { TrustedOperators } from '../discovery/trust.js';
 import { HmacTokenVerifier } from '../edge-server/admission/index.js';
 import { Logger, type LogFormat } from '../protocol/index.js';
+import { ConfigError } from '../protocol/server/ConfigError.js';
 import type { EdgeServerOptions } from '../edge-server/index.js';
 
 type Kind = 'int' | 'bytes' | 'ms' | 'bool' | 'string' | 'enum';
@@ -71,15 +72,6 @@ export const EDGE_CONFIG = {
 export type EdgeConfigKey = keyof typeof EDGE_CONFIG;
 type ValueOf<S extends OptionSpec> = S['kind'] extends 'bool' ? boolean : S['kind'] extends 'string' | 'enum' ? string : number;
 export type EdgeConfig = { -readonly [K in EdgeConfigKey]: (typeof EDGE_CONFIG)[K]['default'] extends undefined ? ValueOf<(typeof EDGE_CONFIG)[K]> | undefined : ValueOf<(typeof EDGE_CONFIG)[K]> };
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code: 'CONFIG_UNKNOWN_KEY' | 'CONFIG_BAD_VALUE' | 'CONFIG_UNREADABLE';
-  constructor(code: ConfigError['code'], message: string) {
-    super(message);
-    this.code = code;
-  }
-}
 
 const spec = (key: string): OptionSpec | undefined => (Object.hasOwn(EDGE_CONFIG, key) ? (EDGE_CONFIG as Record<string, OptionSpec>)[key] : undefined);
 export const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -13,19 +13,11 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ADDRESS_LIMITS, DEFAULT_IDENTITY_LIMITS, DEFAULT_SUBNET_LIMITS, type ClientLimitOptions } from './clientLimits.js';
 import type { RateLimit } from './rateLimit.js';
+import { ConfigError } from '../protocol/server/ConfigError.js';
 
 export const LIMITS_ENV = 'DISCOVERY_LIMITS';
 /** A limits file is a few hundred bytes; anything near this is not one. */
 const MAX_FILE_BYTES = 64 * 1024;
-
-export class LimitsFileError extends Error {
-  override readonly name = 'LimitsFileError';
-  readonly code: 'CONFIG_UNKNOWN_KEY' | 'CONFIG_BAD_VALUE' | 'CONFIG_UNREADABLE';
-  constructor(code: LimitsFileError['code'], message: string) {
-    super(message);
-    this.code = code;
-  }
-}
 
 const SCOPES = { perAddress: DEFAULT_ADDRESS_LIMITS, perSubnet: DEFAULT_SUBNET_LIMITS, perIdentity: DEFAULT_IDENTITY_LIMITS } as const;
 type Scope = keyof typeof SCOPES;
@@ -33,25 +25,25 @@ type Scope = keyof typeof SCOPES;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function parseLimit(raw: unknown, where: string): RateLimit {
-  if (!isObject(raw)) throw new LimitsFileError('CONFIG_BAD_VALUE', `${where} must be {"ratePerSecond": N, "burst": N}`);
-  for (const key of Object.keys(raw)) if (key !== 'ratePerSecond' && key !== 'burst') throw new LimitsFileError('CONFIG_UNKNOWN_KEY', `${where}.${key} is not a limit field (ratePerSecond, burst)`);
+  if (!isObject(raw)) throw new ConfigError('CONFIG_BAD_VALUE', `${where} must be {"ratePerSecond": N, "burst": N}`);
+  for (const key of Object.keys(raw)) if (key !== 'ratePerSecond' && key !== 'burst') throw new ConfigError('CONFIG_UNKNOWN_KEY', `${where}.${key} is not a limit field (ratePerSecond, burst)`);
   const { ratePerSecond, burst } = raw;
-  if (typeof ratePerSecond !== 'number' || !Number.isFinite(ratePerSecond) || ratePerSecond <= 0) throw new LimitsFileError('CONFIG_BAD_VALUE', `${where}.ratePerSecond must be a positive number, got ${JSON.stringify(ratePerSecond)}`);
-  if (typeof burst !== 'number' || !Number.isSafeInteger(burst) || burst < 1) throw new LimitsFileError('CONFIG_BAD_VALUE', `${where}.burst must be a whole number ≥ 1, got ${JSON.stringify(burst)}`);
+  if (typeof ratePerSecond !== 'number' || !Number.isFinite(ratePerSecond) || ratePerSecond <= 0) throw new ConfigError('CONFIG_BAD_VALUE', `${where}.ratePerSecond must be a positive number, got ${JSON.stringify(ratePerSecond)}`);
+  if (typeof burst !== 'number' || !Number.isSafeInteger(burst) || burst < 1) throw new ConfigError('CONFIG_BAD_VALUE', `${where}.burst must be a whole number ≥ 1, got ${JSON.stringify(burst)}`);
   return { ratePerSecond, burst };
 }
 
 /** Checks a parsed limits document; `origin` names it in errors (a file path). */
 export function parseClientLimits(doc: unknown, origin: string): ClientLimitOptions {
-  if (!isObject(doc)) throw new LimitsFileError('CONFIG_BAD_VALUE', `${origin}: must be a JSON object with perAddress, perSubnet and/or perIdentity`);
+  if (!isObject(doc)) throw new ConfigError('CONFIG_BAD_VALUE', `${origin}: must be a JSON object with perAddress, perSubnet and/or perIdentity`);
   const options: Record<string, Record<string, RateLimit>> = {};
   for (const [scope, ops] of Object.entries(doc)) {
-    if (!Object.hasOwn(SCOPES, scope)) throw new LimitsFileError('CONFIG_UNKNOWN_KEY', `${origin}: unknown scope '${scope}' (perAddress, perSubnet, perIdentity)`);
-    if (!isObject(ops)) throw new LimitsFileError('CONFIG_BAD_VALUE', `${origin}: ${scope} must map operations to limits`);
+    if (!Object.hasOwn(SCOPES, scope)) throw new ConfigError('CONFIG_UNKNOWN_KEY', `${origin}: unknown scope '${scope}' (perAddress, perSubnet, perIdentity)`);
+    if (!isObject(ops)) throw new ConfigError('CONFIG_BAD_VALUE', `${origin}: ${scope} must map operations to limits`);
     const known = SCOPES[scope as Scope];
     const parsed: Record<string, RateLimit> = {};
     for (const [op, limit] of Object.entries(ops)) {
-      if (!Object.hasOwn(known, op)) throw new LimitsFileError('CONFIG_UNKNOWN_KEY', `${origin}: ${scope} has no operation '${op}' (${Object.keys(known).join(', ')})`);
+      if (!Object.hasOwn(known, op)) throw new ConfigError('CONFIG_UNKNOWN_KEY', `${origin}: ${scope} has no operation '${op}' (${Object.keys(known).join(', ')})`);
       parsed[op] = parseLimit(limit, `${origin}: ${scope}.${op}`);
     }
     options[scope] = parsed;
@@ -67,14 +59,14 @@ export function loadClientLimits(file: string | undefined, env: NodeJS.ProcessEn
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new LimitsFileError('CONFIG_UNREADABLE', `cannot read limits file ${path}: ${(err as Error).message}`);
+    throw new ConfigError('CONFIG_UNREADABLE', `cannot read limits file ${path}: ${(err as Error).message}`);
   }
-  if (text.length > MAX_FILE_BYTES) throw new LimitsFileError('CONFIG_BAD_VALUE', `${path}: larger than ${MAX_FILE_BYTES} bytes; is it a limits file?`);
+  if (text.length > MAX_FILE_BYTES) throw new ConfigError('CONFIG_BAD_VALUE', `${path}: larger than ${MAX_FILE_BYTES} bytes; is it a limits file?`);
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new LimitsFileError('CONFIG_BAD_VALUE', `${path}: not JSON (${(err as Error).message})`);
+    throw new ConfigError('CONFIG_BAD_VALUE', `${path}: not JSON (${(err as Error).message})`);
   }
   return parseClientLimits(doc, path);
 }

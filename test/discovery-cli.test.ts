@@ -15,7 +15,8 @@ import { runKeygenCommand } from '../discovery/keygen.js';
 import { NodeAgent } from '../discovery/NodeAgent.js';
 import { readAuthorization, readNodeKey } from '../discovery/keyFiles.js';
 import { startRedisCluster, type RedisCluster } from '../bench/lib/redisCluster.js';
-import { parseClientLimits, type LimitsFileError } from '../discovery/limitsFile.js';
+import { parseClientLimits } from '../discovery/limitsFile.js';
+import type { ConfigError } from '../protocol/server/ConfigError.js';
 import { verifyAuditLog } from '../discovery/ledger/AuditLog.js';
 import { DiscoveryError } from '../discovery/errors.js';
 
@@ -201,7 +202,7 @@ test('limits documents are schema-checked: unknown operations, fields and bad nu
       parseClientLimits(doc, 'limits.json');
       return 'accepted';
     } catch (err) {
-      return (err as LimitsFileError).code;
+      return (err as ConfigError).code;
     }
   };
   assert.is(codeOf({ perSubnet: { query: { ratePerSecond: 5, burst: 10 } }, perIdentity: { report: { ratePerSecond: 0.5, burst: 1 } } }), 'accepted');
