@@ -5,11 +5,11 @@
  * closes counts the fatal frame and reconnects.
  */
 import { Agent, request } from 'node:http';
-import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, decode, encode } from '../../protocol/index.js';
 import { generateEdgeMessage } from './generate.js';
 import { mutateJson, mutateMessagePack, packFrame, type Random } from './mutate.js';
 import { LAX_LIMITS } from '../lib/laxLimits.js';
+import { bump, done, fanOut, FuzzSocket, newCounts, STALL_MS } from './fuzzSocket.js';
 
 export interface EntryCounts {
   frames: number;
@@ -42,11 +42,8 @@ export interface FuzzBudget {
 /** (frame, ping) pairs sent before waiting: fewer round trips per frame. */
 const WINDOW = 8;
 
-const STALL_MS = 5000;
 /** How long to leave a request whose body is shorter than it declared before giving up on it. */
 const SHORT_BODY_MS = 200;
-const bump = (counts: Record<string, number>, key: string) => (counts[key] = (counts[key] ?? 0) + 1);
-const done = (c: EntryCounts, b: FuzzBudget) => c.frames >= b.frames || performance.now() > b.deadline;
 
 // --- edge session over ws ---
 
@@ -66,62 +63,35 @@ export const EDGE_CORPUS: unknown[] = [
 ];
 
 export async function fuzzEdge(url: string, budget: FuzzBudget): Promise<EntryCounts> {
-  const counts: EntryCounts = { frames: 0, closes: 0, stalls: 0, answers: {} };
-  let worker = 0;
-  await Promise.all(Array.from({ length: budget.concurrency }, () => edgeWorker(url, budget.addresses[worker++ % budget.addresses.length]!, budget, counts)));
+  const counts = newCounts();
+  await fanOut(budget, (localAddress) => edgeWorker(url, localAddress, budget, counts));
   return counts;
 }
 
 async function edgeWorker(url: string, localAddress: string, budget: FuzzBudget, counts: EntryCounts): Promise<void> {
   const r = budget.random;
   while (!done(counts, budget)) {
-    const ws = new WebSocket(url, { perMessageDeflate: false, localAddress, maxPayload: 64 << 20 });
-    let closed = false;
-    let wake: (() => void) | undefined;
     const pongs = new Set<number>();
-    ws.on('message', (data: Buffer) => {
+    const ws = new FuzzSocket(url, { perMessageDeflate: false, localAddress, maxPayload: 64 << 20 }, (data, socket) => {
       try {
         const m = decode(data, LAX) as { t: string; id?: number; code?: string; fatal?: boolean };
         if (m.t === 'pong' && m.id !== undefined) pongs.add(m.id);
         if (m.t === 'error' && m.code) bump(counts.answers, m.code);
         // a fatal error is the server's last word on this session: do not wait out the close handshake
-        if (m.t === 'error' && m.fatal) closed = true;
+        if (m.t === 'error' && m.fatal) socket.closed = true;
       } catch {
         bump(counts.answers, 'undecodable-answer');
       }
-      wake?.();
     });
-    ws.on('close', () => {
-      closed = true;
-      wake?.();
-    });
-    ws.on('error', () => {});
-    ws.on('open', () => wake?.());
-    const until = (cond: () => boolean) =>
-      new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => {
-          wake = undefined;
-          resolve(false);
-        }, STALL_MS);
-        const check = () => {
-          if (cond()) {
-            clearTimeout(timer);
-            wake = undefined;
-            resolve(true);
-          }
-        };
-        wake = check;
-        check();
-      });
-    if (!(await until(() => ws.readyState === ws.OPEN || closed)) || closed) {
-      if (!closed) counts.stalls++;
+    if (!(await ws.until(() => ws.ws.readyState === ws.ws.OPEN || ws.closed)) || ws.closed) {
+      if (!ws.closed) counts.stalls++;
       ws.terminate();
       continue;
     }
     // one connection in ten fuzzes the handshake itself; the rest say hello first
     if (r() < 0.9) ws.send(encode({ t: 'hello', v: PROTOCOL_VERSION }));
     let ping = 1;
-    while (!closed && !done(counts, budget)) {
+    while (!ws.closed && !done(counts, budget)) {
       // a window of (frame, ping) pairs: each pong proves the frame before it was processed
       const first = ping;
       for (let i = 0; i < WINDOW; i++) {
@@ -131,18 +101,18 @@ async function edgeWorker(url: string, localAddress: string, budget: FuzzBudget,
         ws.send(encode({ t: 'ping', id: ping++, c: 0 }));
       }
       const last = ping - 1;
-      const answered = await until(() => pongs.has(last) || closed);
+      const answered = await ws.until(() => pongs.has(last) || ws.closed);
       let processed = 0;
       for (let id = first; id <= last; id++) if (pongs.has(id)) processed++;
       pongs.clear();
       // the frame that closed the session was processed too (it got the fatal error)
-      counts.frames += processed + (closed && processed < WINDOW ? 1 : 0);
+      counts.frames += processed + (ws.closed && processed < WINDOW ? 1 : 0);
       if (!answered) {
         counts.stalls++;
         break;
       }
     }
-    if (closed) counts.closes++;
+    if (ws.closed) counts.closes++;
     ws.terminate();
   }
 }
@@ -150,7 +120,7 @@ async function edgeWorker(url: string, localAddress: string, budget: FuzzBudget,
 // --- discovery over HTTP ---
 
 export async function fuzzDiscoveryHttp(baseUrl: string, corpus: unknown[], budget: FuzzBudget): Promise<EntryCounts> {
-  const counts: EntryCounts = { frames: 0, closes: 0, stalls: 0, answers: {} };
+  const counts = newCounts();
   const { hostname, port } = new URL(baseUrl);
   const agents = budget.addresses.map((localAddress) => new Agent({ keepAlive: budget.httpKeepAlive, maxSockets: 64, localAddress } as ConstructorParameters<typeof Agent>[0]));
   // mostly the real routes with their methods, so bodies reach the parsers and schemas
@@ -196,11 +166,9 @@ export async function fuzzDiscoveryHttp(baseUrl: string, corpus: unknown[], budg
       if (headers['content-length'] === 1e12) req.end(body.subarray(0, 64));
       else req.end(body);
     });
-  await Promise.all(
-    Array.from({ length: budget.concurrency }, async () => {
-      while (!done(counts, budget)) await one();
-    }),
-  );
+  await fanOut(budget, async () => {
+    while (!done(counts, budget)) await one();
+  });
   for (const a of agents) a.destroy();
   return counts;
 }
@@ -208,72 +176,45 @@ export async function fuzzDiscoveryHttp(baseUrl: string, corpus: unknown[], budg
 // --- discovery over ws ---
 
 export async function fuzzDiscoveryWs(baseUrl: string, corpus: unknown[], budget: FuzzBudget): Promise<EntryCounts> {
-  const counts: EntryCounts = { frames: 0, closes: 0, stalls: 0, answers: {} };
+  const counts = newCounts();
   const url = `${baseUrl.replace(/^http/, 'ws')}/v1/ws`;
   const ops = ['register', 'heartbeat', 'query', 'report'];
   const r = budget.random;
-  let worker = 0;
-  await Promise.all(
-    Array.from({ length: budget.concurrency }, async () => {
-      const localAddress = budget.addresses[worker++ % budget.addresses.length]!;
-      while (!done(counts, budget)) {
-        const ws = new WebSocket(url, { localAddress });
-        let closed = false;
-        let wake: (() => void) | undefined;
-        const replies = new Set<string>();
-        ws.on('message', (data: Buffer) => {
-          try {
-            const m = JSON.parse(data.toString()) as { id?: unknown; ok?: boolean; error?: { code?: string } };
-            if (typeof m.id === 'string') replies.add(m.id);
-            bump(counts.answers, m.ok ? 'ok' : (m.error?.code ?? 'error'));
-          } catch {
-            bump(counts.answers, 'not-json');
-          }
-          wake?.();
-        });
-        ws.on('close', () => {
-          closed = true;
-          wake?.();
-        });
-        ws.on('error', () => {});
-        ws.on('open', () => wake?.());
-        const until = (cond: () => boolean) =>
-          new Promise<boolean>((resolve) => {
-            const timer = setTimeout(() => resolve(false), STALL_MS);
-            const check = () => {
-              if (cond()) {
-                clearTimeout(timer);
-                wake = undefined;
-                resolve(true);
-              }
-            };
-            wake = check;
-            check();
-          });
-        if (!(await until(() => ws.readyState === ws.OPEN || closed)) || closed) {
-          ws.terminate();
-          continue;
+  await fanOut(budget, async (localAddress) => {
+    while (!done(counts, budget)) {
+      const replies = new Set<string>();
+      const ws = new FuzzSocket(url, { localAddress }, (data) => {
+        try {
+          const m = JSON.parse(data.toString()) as { id?: unknown; ok?: boolean; error?: { code?: string } };
+          if (typeof m.id === 'string') replies.add(m.id);
+          bump(counts.answers, m.ok ? 'ok' : (m.error?.code ?? 'error'));
+        } catch {
+          bump(counts.answers, 'not-json');
         }
-        let probe = 0;
-        while (!closed && !done(counts, budget)) {
-          const roll = r();
-          if (roll < 0.05) ws.send(Buffer.from(mutateJson(r, corpus), 'latin1')); // binary frame
-          else if (roll < 0.5) ws.send(mutateJson(r, [{ op: ops[Math.floor(r() * ops.length)], id: 7, body: corpus[Math.floor(r() * corpus.length)] }]));
-          else ws.send(JSON.stringify({ op: ops[Math.floor(r() * ops.length)], id: 'm', body: JSON.parse(safeJson(mutateJson(r, corpus))) }));
-          const id = `probe-${probe++}`;
-          ws.send(JSON.stringify({ op: 'query', id, body: { lat: 1, lon: 1 } }));
-          if (!(await until(() => replies.has(id) || closed))) {
-            counts.stalls++;
-            break;
-          }
-          replies.clear();
-          counts.frames++;
-        }
-        if (closed) counts.closes++;
+      });
+      if (!(await ws.until(() => ws.ws.readyState === ws.ws.OPEN || ws.closed)) || ws.closed) {
         ws.terminate();
+        continue;
       }
-    }),
-  );
+      let probe = 0;
+      while (!ws.closed && !done(counts, budget)) {
+        const roll = r();
+        if (roll < 0.05) ws.send(Buffer.from(mutateJson(r, corpus), 'latin1')); // binary frame
+        else if (roll < 0.5) ws.send(mutateJson(r, [{ op: ops[Math.floor(r() * ops.length)], id: 7, body: corpus[Math.floor(r() * corpus.length)] }]));
+        else ws.send(JSON.stringify({ op: ops[Math.floor(r() * ops.length)], id: 'm', body: JSON.parse(safeJson(mutateJson(r, corpus))) }));
+        const id = `probe-${probe++}`;
+        ws.send(JSON.stringify({ op: 'query', id, body: { lat: 1, lon: 1 } }));
+        if (!(await ws.until(() => replies.has(id) || ws.closed))) {
+          counts.stalls++;
+          break;
+        }
+        replies.clear();
+        counts.frames++;
+      }
+      if (ws.closed) counts.closes++;
+      ws.terminate();
+    }
+  });
   return counts;
 }
 

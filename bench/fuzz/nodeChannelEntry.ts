@@ -7,13 +7,12 @@
  * a frame counts as processed when its reply arrives; a channel the server closes (refused
  * registration, rate cap) counts the frame that closed it and reconnects.
  */
-import { WebSocket } from 'ws';
 import { authorizeNode, generateKeyPair, signRegistration } from '../../discovery/identity.js';
 import type { NodeDescriptor } from '../../protocol/discovery.js';
 import { mutateJson, type Random } from './mutate.js';
 import type { EntryCounts, FuzzBudget } from './entries.js';
+import { bump, done, fanOut, FuzzSocket, newCounts } from './fuzzSocket.js';
 
-const STALL_MS = 5000;
 /** Frames sent before waiting for their replies. */
 const WINDOW = 16;
 
@@ -41,31 +40,19 @@ export function nodeChannelCorpus(operator: { name: string; publicKey: string; p
   return { register, seeds };
 }
 
-const bump = (counts: Record<string, number>, key: string) => (counts[key] = (counts[key] ?? 0) + 1);
-const done = (c: EntryCounts, b: FuzzBudget) => c.frames >= b.frames || performance.now() > b.deadline;
-
 export async function fuzzDiscoveryNode(baseUrl: string, corpus: NodeChannelCorpus, budget: FuzzBudget): Promise<EntryCounts> {
-  const counts: EntryCounts = { frames: 0, closes: 0, stalls: 0, answers: {} };
+  const counts = newCounts();
   const url = `${baseUrl.replace(/^http/, 'ws')}/v1/node`;
-  let worker = 0;
-  await Promise.all(
-    Array.from({ length: budget.concurrency }, () => {
-      const n = worker++;
-      return channelWorker(url, budget.addresses[n % budget.addresses.length]!, `fuzz-channel-${n % 16}`, corpus, budget, counts);
-    }),
-  );
+  await fanOut(budget, (localAddress, n) => channelWorker(url, localAddress, `fuzz-channel-${n % 16}`, corpus, budget, counts));
   return counts;
 }
 
 async function channelWorker(url: string, localAddress: string, nodeId: string, corpus: NodeChannelCorpus, budget: FuzzBudget, counts: EntryCounts): Promise<void> {
   const r = budget.random;
   while (!done(counts, budget)) {
-    const ws = new WebSocket(url, { localAddress, perMessageDeflate: false });
-    let closed = false;
     let replies = 0;
     let challenge: string | undefined;
-    let wake: (() => void) | undefined;
-    ws.on('message', (data: Buffer) => {
+    const ws = new FuzzSocket(url, { localAddress, perMessageDeflate: false }, (data) => {
       try {
         const m = JSON.parse(data.toString()) as { t?: string; nonce?: string; code?: string };
         if (m.t === 'challenge') challenge = m.nonce;
@@ -76,30 +63,9 @@ async function channelWorker(url: string, localAddress: string, nodeId: string, 
       } catch {
         bump(counts.answers, 'not-json');
       }
-      wake?.();
     });
-    ws.on('close', () => {
-      closed = true;
-      wake?.();
-    });
-    ws.on('error', () => {});
-    const until = (cond: () => boolean) =>
-      new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => {
-          wake = undefined;
-          resolve(false);
-        }, STALL_MS);
-        const check = () => {
-          if (!cond()) return;
-          clearTimeout(timer);
-          wake = undefined;
-          resolve(true);
-        };
-        wake = check;
-        check();
-      });
-    if (!(await until(() => challenge !== undefined || closed)) || closed) {
-      if (!closed) counts.stalls++;
+    if (!(await ws.until(() => challenge !== undefined || ws.closed)) || ws.closed) {
+      if (!ws.closed) counts.stalls++;
       ws.terminate();
       continue;
     }
@@ -110,21 +76,21 @@ async function channelWorker(url: string, localAddress: string, nodeId: string, 
       expected++;
     }
     let seq = 1;
-    while (!closed && !done(counts, budget)) {
+    while (!ws.closed && !done(counts, budget)) {
       for (let i = 0; i < WINDOW; i++) {
         ws.send(frame(r, corpus, challenge!, nodeId, seq++));
         expected++;
       }
       const before = counts.frames;
-      const answered = await until(() => replies >= expected || closed);
+      const answered = await ws.until(() => replies >= expected || ws.closed);
       counts.frames += Math.max(0, Math.min(WINDOW, replies - (expected - WINDOW)));
-      if (closed && counts.frames === before) counts.frames++; // the frame that closed it was read
+      if (ws.closed && counts.frames === before) counts.frames++; // the frame that closed it was read
       if (!answered) {
         counts.stalls++;
         break;
       }
     }
-    if (closed) counts.closes++;
+    if (ws.closed) counts.closes++;
     ws.terminate();
   }
 }

@@ -7,13 +7,14 @@
  * worker's IPC), so a window counts once its pong and every generated request's answer (or
  * error) are in; a session the node closes counts the frame that closed it and reconnects.
  */
-import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, decode, encode } from '../../protocol/index.js';
 import { LAX_LIMITS } from '../lib/laxLimits.js';
 import { generateRtcMessage } from './generate.js';
 import { mutateMessagePack, packFrame } from './mutate.js';
 import type { EntryCounts, FuzzBudget } from './entries.js';
+import { bump, done, fanOut, FuzzSocket, newCounts } from './fuzzSocket.js';
 
+/** A transport's set-up takes the media worker longer than a plain answer. */
 const STALL_MS = 10_000;
 const WINDOW = 8;
 const LAX = { ...LAX_LIMITS, maxDepth: 64 };
@@ -27,60 +28,37 @@ export const RTC_CORPUS: unknown[] = [
   { t: 'rtcConsumeData', id: 4, channel: 'predictions' },
 ];
 
-const bump = (counts: Record<string, number>, key: string) => (counts[key] = (counts[key] ?? 0) + 1);
-const done = (c: EntryCounts, b: FuzzBudget) => c.frames >= b.frames || performance.now() > b.deadline;
-
 export async function fuzzRtcSignalling(edgeUrl: string, budget: FuzzBudget): Promise<EntryCounts> {
-  const counts: EntryCounts = { frames: 0, closes: 0, stalls: 0, answers: {} };
-  let worker = 0;
-  await Promise.all(Array.from({ length: budget.concurrency }, () => rtcWorker(edgeUrl, budget.addresses[worker++ % budget.addresses.length]!, budget, counts)));
+  const counts = newCounts();
+  await fanOut(budget, (localAddress) => rtcWorker(edgeUrl, localAddress, budget, counts));
   return counts;
 }
 
 async function rtcWorker(url: string, localAddress: string, budget: FuzzBudget, counts: EntryCounts): Promise<void> {
   const r = budget.random;
   while (!done(counts, budget)) {
-    const ws = new WebSocket(url, { perMessageDeflate: false, localAddress, maxPayload: 64 << 20 });
-    let closed = false;
     let welcomed = false;
-    let wake: (() => void) | undefined;
     const answered = new Set<number>();
-    ws.on('message', (data: Buffer) => {
-      try {
-        const m = decode(data, LAX) as { t: string; id?: number; code?: string; fatal?: boolean };
-        if (m.t === 'welcome') welcomed = true;
-        else if (m.id !== undefined) answered.add(m.id);
-        if (m.t === 'error') bump(counts.answers, m.code ?? 'error');
-        else if (m.t !== 'pong' && m.t !== 'welcome') bump(counts.answers, m.t);
-        if (m.t === 'error' && m.fatal) closed = true;
-      } catch {
-        bump(counts.answers, 'undecodable-answer');
-      }
-      wake?.();
-    });
-    ws.on('close', () => {
-      closed = true;
-      wake?.();
-    });
-    ws.on('error', () => {});
-    ws.on('open', () => ws.send(encode({ t: 'hello', v: PROTOCOL_VERSION })));
-    const until = (cond: () => boolean) =>
-      new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => {
-          wake = undefined;
-          resolve(false);
-        }, STALL_MS);
-        const check = () => {
-          if (!cond()) return;
-          clearTimeout(timer);
-          wake = undefined;
-          resolve(true);
-        };
-        wake = check;
-        check();
-      });
-    if (!(await until(() => welcomed || closed)) || closed) {
-      if (!closed) counts.stalls++;
+    const ws = new FuzzSocket(
+      url,
+      { perMessageDeflate: false, localAddress, maxPayload: 64 << 20 },
+      (data, socket) => {
+        try {
+          const m = decode(data, LAX) as { t: string; id?: number; code?: string; fatal?: boolean };
+          if (m.t === 'welcome') welcomed = true;
+          else if (m.id !== undefined) answered.add(m.id);
+          if (m.t === 'error') bump(counts.answers, m.code ?? 'error');
+          else if (m.t !== 'pong' && m.t !== 'welcome') bump(counts.answers, m.t);
+          if (m.t === 'error' && m.fatal) socket.closed = true;
+        } catch {
+          bump(counts.answers, 'undecodable-answer');
+        }
+      },
+      STALL_MS,
+    );
+    ws.ws.on('open', () => ws.send(encode({ t: 'hello', v: PROTOCOL_VERSION })));
+    if (!(await ws.until(() => welcomed || ws.closed)) || ws.closed) {
+      if (!ws.closed) counts.stalls++;
       ws.terminate();
       continue;
     }
@@ -91,13 +69,13 @@ async function rtcWorker(url: string, localAddress: string, budget: FuzzBudget, 
     if (r() < 0.8) {
       ws.send(encode({ t: 'rtcOpen', id: ++id }));
       const opened = id;
-      if (!(await until(() => answered.has(opened) || closed))) {
+      if (!(await ws.until(() => answered.has(opened) || ws.closed))) {
         counts.stalls++;
         ws.terminate();
         continue;
       }
     }
-    while (!closed && !done(counts, budget)) {
+    while (!ws.closed && !done(counts, budget)) {
       const waiting: number[] = [];
       for (let i = 0; i < WINDOW; i++) {
         // a quarter of the campaign's mutation share: most mutations break the framing, which
@@ -112,9 +90,9 @@ async function rtcWorker(url: string, localAddress: string, budget: FuzzBudget, 
       }
       const ping = ++probe;
       ws.send(encode({ t: 'ping', id: ping, c: 0 }));
-      const ok = await until(() => closed || (answered.has(ping) && waiting.every((w) => answered.has(w))));
-      if (ok && !closed) counts.frames += WINDOW;
-      else if (closed) counts.frames += 1; // the frame that closed the session was processed
+      const ok = await ws.until(() => ws.closed || (answered.has(ping) && waiting.every((w) => answered.has(w))));
+      if (ok && !ws.closed) counts.frames += WINDOW;
+      else if (ws.closed) counts.frames += 1; // the frame that closed the session was processed
       for (const w of waiting) answered.delete(w);
       answered.delete(ping);
       if (!ok) {
@@ -123,7 +101,7 @@ async function rtcWorker(url: string, localAddress: string, budget: FuzzBudget, 
         break;
       }
     }
-    if (closed) counts.closes++;
+    if (ws.closed) counts.closes++;
     ws.terminate();
   }
 }
