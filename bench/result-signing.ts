@@ -12,7 +12,7 @@
  * Variants are interleaved round by round.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { PoseHistory } from '../edge-server/PoseHistory.js';
+import { PoseHistory } from '../protocol/motion/PoseHistory.js';
 import { kalmanPredictor } from '../edge-server/inference/index.js';
 import { ResultSigner } from '../edge-server/trust/ResultSigner.js';
 import { spawn } from 'node:child_process';

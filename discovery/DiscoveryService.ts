@@ -11,8 +11,8 @@ import { DEFAULT_RANK_OPTIONS, shortlist, type RankOptions, type RankedNode } fr
 import type { Registry } from './registry/Registry.js';
 import { TrustedOperators } from './trust.js';
 import { TrustService, type TrustServiceOptions } from './TrustService.js';
-import { constantVelocity, noPrediction } from '../edge-server/inference/baselinePredictors.js';
-import { kalmanPredictor } from '../edge-server/inference/predictors/KalmanPredictor.js';
+import { constantVelocity, noPrediction } from '../protocol/motion/baselinePredictors.js';
+import { kalmanPredictor } from '../protocol/motion/KalmanPredictor.js';
 
 export interface DiscoveryServiceOptions {
   operators?: TrustedOperators;

@@ -15,7 +15,7 @@ import { EvidenceVerifier, type Verdict } from '../discovery/evidence.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { constantVelocity, kalmanPredictor, noPrediction } from '../edge-server/inference/index.js';
-import type { PredictorFactory } from '../edge-server/engines.js';
+import type { PredictorFactory } from '../protocol/motion/predictor.js';
 import type { NodeTier, PredictEvidence } from '../protocol/index.js';
 import { cheatingPredictor } from './support/cheatingPredictor.js';
 import { swayingWalk } from './support/motionFixtures.js';

@@ -12,8 +12,8 @@
  */
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { Device, PoseSample, PredictEvidence } from '../../protocol/index.js';
-import { constantVelocity, noPrediction } from '../../edge-server/inference/baselinePredictors.js';
-import { kalmanPredictor } from '../../edge-server/inference/predictors/KalmanPredictor.js';
+import { constantVelocity, noPrediction } from '../../protocol/motion/baselinePredictors.js';
+import { kalmanPredictor } from '../../protocol/motion/KalmanPredictor.js';
 import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
 import { localReference } from './localReference.js';
 import { nodeTrapChannel } from './nodeTrapChannel.js';

@@ -6,8 +6,8 @@
  * evidence). Used by the trust tests and the entrapment bench until the edge signs on the wire.
  */
 import { generateKeyPair } from '../../discovery/identity.js';
-import type { PredictorFactory } from '../../edge-server/engines.js';
-import { replayPredictions } from '../../edge-server/inference/replay.js';
+import type { PredictorFactory } from '../../protocol/motion/predictor.js';
+import { replayPredictions } from '../../protocol/motion/replay.js';
 import { ResultSigner } from '../../edge-server/trust/ResultSigner.js';
 import type { PoseSample, ResultSeal } from '../../protocol/index.js';
 import type { TrapAnswer, TrapChannel, TrapPredict, TrapRun, TrapSession, TrapTask } from '../../client-sdk/trust/index.js';
