@@ -93,6 +93,9 @@ export function signingChannel(node: SigningNode, options: { cheat?: Cheat } = {
           if (seal) seals.push(seal);
           return answer;
         },
+        async extra(message) {
+          throw new Error(`this in-process node answers predicts only, not ${message.t}`);
+        },
         async sealed(answers) {
           if (seals.some((s) => s.to >= answers)) return;
           const seal = signer.flush();
