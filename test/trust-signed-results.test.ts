@@ -12,6 +12,7 @@ import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/index.js';
 import { StaticLocator, type NodeCandidate } from '../client-sdk/placement/locator.js';
 import type { Session } from '../client-sdk/session/Session.js';
+import { EvidenceVerifier, type Verdict } from '../discovery/evidence.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { constantVelocity, kalmanPredictor, loadInference, noPrediction, type LoadedInference } from '../edge-server/inference/index.js';
@@ -19,6 +20,7 @@ import { WebGpuRenderEngine } from '../edge-server/render/WebGpuRenderEngine.js'
 import { SessionSeals } from '../edge-server/session/SessionSeals.js';
 import {
   frameEntry,
+  fromBase64url,
   genesisLink,
   inferEntry,
   inputDigestOf,
@@ -29,9 +31,12 @@ import {
   type Message,
   type NodeTier,
   type PoseSample,
+  type PredictEvidence,
   type RenderMessage,
   type Tensor,
 } from '../protocol/index.js';
+import type { PredictorFactory } from '../protocol/motion/predictor.js';
+import { cheatingPredictor } from './support/cheatingPredictor.js';
 import { swayingWalk } from './support/motionFixtures.js';
 import { RawClient } from './support/rawClient.js';
 
@@ -53,18 +58,18 @@ test.after.each(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function node(id: string, tier: NodeTier = 'edge') {
+async function node(id: string, tier: NodeTier = 'edge', options: { predictors?: PredictorFactory[]; sealAfterMs?: number } = {}) {
   const keys = generateKeyPair();
   const inference: LoadedInference = await loadInference({ log: () => {} });
   modelWidth = inference.registry.get(MODEL)!.input.shape.at(-1)!;
   const server = new EdgeServer({
     nodeId: id,
     tier,
-    predictors: factories,
+    predictors: options.predictors ?? factories,
     inference: inference.engine,
     renderer: await WebGpuRenderEngine.create(),
     nodeKey: keys.privateKeyPem,
-    resultSigning: { sealEvery: 128, sealAfterMs: 50 },
+    resultSigning: { sealEvery: 4096, sealAfterMs: options.sealAfterMs ?? 50 },
   });
   servers.push(server);
   const { url } = await server.listen();
@@ -216,6 +221,34 @@ test("the SDK's traps repeat the app's infer and render and verify their seals o
     assert.is(run.answered, run.frames);
     assert.equal(outcomes.filter((o) => o.kind !== 'pass' && o.kind !== 'unsealed'), [], JSON.stringify(outcomes));
     assert.is(session.nodeId, 'honest-extras');
+  } finally {
+    session.close();
+  }
+});
+
+test("a wrong prediction sealed in a block with the trap's infer result and frame is evidence discovery confirms", async () => {
+  // one block per trap: its idle seal comes 3 s after the last answer (the trap waits for it)
+  const cheater = await node('cheater-extras', 'edge', { predictors: [cheatingPredictor(kalmanPredictor(), 0.05), constantVelocity, noPrediction], sealAfterMs: 3000 });
+  const honest = await node('honest-cloud-2', 'cloud');
+  const verifier = new EvidenceVerifier({ keyOf: (id) => [cheater, honest].find((n) => n.candidate.id === id)?.publicKey, predictors: new Map(factories.map((f) => [f.name, f])) });
+  const verdicts: Verdict[] = [];
+  const submitted: PredictEvidence[] = [];
+  const locator = Object.assign(new StaticLocator({ edge: [cheater.candidate], cloud: [honest.candidate] }), {
+    submitEvidence: async (e: PredictEvidence) => {
+      submitted.push(e);
+      verdicts.push(await verifier.verify(JSON.parse(JSON.stringify(e))));
+    },
+  });
+  const session = await openSession({ locator, budgetMs: 500, ...PATIENT, trust: { trapShare: 1, frameIntervalMs: 1, sealTimeoutMs: 20_000, trapTimeoutMs: 60_000 } });
+  try {
+    await warmUp(session);
+    const run = await drive(session, () => verdicts.length > 0 && session.nodeId === 'honest-cloud-2', () => JSON.stringify({ node: session.nodeId, verdicts }));
+    assert.is(run.answered, run.frames);
+    assert.is(verdicts[0]!.node, 'cheater-extras');
+    // the block the evidence carries holds the trap's infer result (kind 2) and frame (kind 3):
+    // an entry is request id (f64), inputs (f64), output length (u32), then the output's kind byte
+    const kinds = submitted[0]!.segment.entries.map((e) => fromBase64url(e)[20]).filter((k) => k !== 1);
+    assert.equal(kinds.sort(), [2, 3]);
   } finally {
     session.close();
   }
