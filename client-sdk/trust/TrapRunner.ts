@@ -61,7 +61,10 @@ export async function runTrap(task: TrapTask, channel: TrapChannel, options: Tra
         answers.push(await session.predict(message));
         // one request at a time, so replies arrive (and are chained by the node) in send order
         for (const [extra, { after, request }] of extras.entries()) {
-          if (after === i + 1) extraReplies.push({ extra, at: answers.length + extraReplies.length, answer: await session.extra(request) });
+          if (after !== i + 1) continue;
+          // a refused infer or render (busy, skipped frame) has no entry in the chain: go on without it
+          const answer = await session.extra(request).catch(() => undefined);
+          if (answer) extraReplies.push({ extra, at: answers.length + extraReplies.length, answer });
         }
       } catch {
         break sending; // the node refused or dropped the trap: judge what came back

@@ -168,10 +168,11 @@ export class TrapVerifier {
 
   /**
    * The latest live render: a trap's render asks for the same view at one of its own poses.
-   * `h264` renders are not repeated: their frames go on the live session's video track only.
+   * Not repeated: `h264` renders (their frames go on the live session's video track only) and
+   * renders of a named uploaded scene (the trap's session has not uploaded it).
    */
   recordRender(request: FrameRequest): void {
-    if (request.codec !== 'h264') this.#liveRender = request;
+    if (request.codec !== 'h264' && request.scene === undefined) this.#liveRender = request;
   }
 
   /**
@@ -235,7 +236,8 @@ export class TrapVerifier {
       }
       return { kind: 'caught', evidence: this.#evidence(run, answer, ref, segment), angleRad: cmp.angleRad, positionM: cmp.positionM };
     }
-    const incomplete = run.answers.length < run.task.messages.length || extraReplies.length < (run.task.extras?.length ?? 0);
+    // a refused extra has no entry and nothing to judge; a missing prediction leaves the trap unsealed
+    const incomplete = run.answers.length < run.task.messages.length;
     const extrasUnsealed = extraReplies.some((r) => r.at + 1 > sealed);
     return unsealedWrong || incomplete || extrasUnsealed ? { kind: 'unsealed', checked } : { kind: 'pass', checked, extras: extraReplies.length };
   }
