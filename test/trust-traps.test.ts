@@ -172,10 +172,14 @@ test('runTrap plays a task on a session of its own and the verifier judges the r
 
 test("a trap repeats the app's latest infer and render; an extra the node refuses is skipped, the predictions still judged", async () => {
   const v = verifier(13);
-  v.recordInfer('head-predictor', { dtype: 'float32', shape: [2], data: new Uint8Array(8) });
+  const appTensor = { dtype: 'float32' as const, shape: [2], data: new Uint8Array(8) };
+  v.recordInfer('head-predictor', appTensor);
   v.recordRender({ pose: liveMotion(1)[0]!, eye: 'left', camera: { fovY: 90, ipd: 0.064, width: 64, height: 64 }, codec: 'jpeg' });
   const task = v.task({ device: 'head', horizonMs: 30 }, 5e6)!;
   assert.equal(task.extras?.map((e) => e.request.t).sort(), ['infer', 'render']);
+  appTensor.data[0] = 99; // an app reusing its buffer does not change what the trap sends and checks
+  const infer = task.extras!.find((e) => e.request.t === 'infer')!.request;
+  assert.is(infer.t === 'infer' && infer.input.data[0], 0);
   const render = task.extras!.find((e) => e.request.t === 'render')!;
   assert.equal(render.request.t === 'render' && render.request.pose, task.messages[render.after - 1]!.poses[0], "the render asks for the trap's own pose");
   // this in-process node answers predicts only: both extras are refused

@@ -189,10 +189,14 @@ export class TrapVerifier {
     });
     const extras: TrapExtra[] = [];
     const at = () => 1 + Math.floor(this.#random() * messages.length);
-    if (this.#liveInfer) extras.push({ after: at(), request: { t: 'infer', id: 0, ...this.#liveInfer } });
-    if (this.#liveRender) {
+    // copies: an app that reuses its tensor buffer or camera object would otherwise change what the
+    // trap sent before the trap checks it, and an honest node's seal would no longer match
+    const infer = this.#liveInfer;
+    if (infer) extras.push({ after: at(), request: { t: 'infer', id: 0, model: infer.model, input: { dtype: infer.input.dtype, shape: [...infer.input.shape], data: infer.input.data.slice() } } });
+    const render = this.#liveRender;
+    if (render) {
       const after = at();
-      extras.push({ after, request: { ...this.#liveRender, t: 'render', id: 0, pose: messages[after - 1]!.poses[0]! } });
+      extras.push({ after, request: { ...render, t: 'render', id: 0, camera: { ...render.camera }, pose: messages[after - 1]!.poses[0]! } });
     }
     extras.sort((a, b) => a.after - b.after);
     return extras.length > 0 ? { device: live.device, messages, extras } : { device: live.device, messages };
