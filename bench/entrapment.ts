@@ -13,7 +13,7 @@
  * about one of its first n bad results. Theory for comparison: 1 − (1 − q)^n.
  */
 import { constantVelocity, kalmanPredictor, loadInference, noPrediction, replayPredictions } from '../edge-server/inference/index.js';
-import type { PredictorFactory } from '../edge-server/engines.js';
+import type { PredictorFactory } from '../protocol/motion/predictor.js';
 import { EvidenceVerifier } from '../discovery/evidence.js';
 import { localReference, seededRandom, TrapVerifier, type TrapAnswer, type TrapTask } from '../client-sdk/trust/index.js';
 import type { PoseSample } from '../protocol/index.js';

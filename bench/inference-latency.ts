@@ -13,7 +13,7 @@
 import { loadavg } from 'node:os';
 import type { Tf } from '../edge-server/inference/backend.js';
 import { BACKENDS, BUNDLED_MODELS_DIR, HEAD_PREDICTOR_MODEL, ModelRegistry, createDefaultPredictors, loadTfBackend, registerBackend } from '../edge-server/inference/index.js';
-import { PoseHistory } from '../edge-server/PoseHistory.js';
+import { PoseHistory } from '../protocol/motion/PoseHistory.js';
 import type { PoseSample } from '../protocol/index.js';
 import { fromRotationVector, multiply } from '../protocol/motion/quaternion.js';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';

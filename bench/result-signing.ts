@@ -12,7 +12,7 @@
  * Variants are interleaved round by round.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { PoseHistory } from '../edge-server/PoseHistory.js';
+import { PoseHistory } from '../protocol/motion/PoseHistory.js';
 import { kalmanPredictor } from '../edge-server/inference/index.js';
 import { ResultSigner } from '../edge-server/trust/ResultSigner.js';
 import { spawn } from 'node:child_process';
@@ -23,6 +23,7 @@ import { fromRotationVector } from '../protocol/motion/quaternion.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
+import { perMessage } from './signing/perMessage.js';
 
 const FRAMES_PER_ROUND = 4000;
 const ROUNDS = 9;
@@ -132,10 +133,10 @@ async function nodeCpuPerFrame(samples: readonly PoseSample[]): Promise<number> 
 
 export async function main(argv: string[]): Promise<void> {
   if (argv.includes('--help')) {
-    console.log('Usage: edge-offload bench result-signing\n\nCPU per predict frame, unsigned vs signed (seal every 64/16/1 answers). Writes bench/results/result-signing.json + .svg.');
+    console.log('Usage: edge-offload bench result-signing\n\nCPU per predict frame, unsigned vs signed (seal every 128/32/1 answers), and per infer result and rendered frame\n(real tfjs engine and WebGPU renderer). Writes bench/results/result-signing.json + .svg.');
     return;
   }
-  const env = environment({ framesPerRound: FRAMES_PER_ROUND, rounds: ROUNDS, predictor: 'kalman', note: 'in-process frame: decode + history + predict + encode (no ws), variants interleaved' });
+  const env = environment({ framesPerRound: FRAMES_PER_ROUND, rounds: ROUNDS, predictor: 'kalman', note: 'in-process frame: decode + history + predict + encode (no ws), variants interleaved; infer and frame messages on the real tfjs engine and WebGPU renderer' });
   printEnvironment(env);
   await correctness();
   const samples = motion(FRAMES_PER_ROUND);
@@ -153,6 +154,15 @@ export async function main(argv: string[]): Promise<void> {
   for (const r of results) Object.assign(r, { overheadPctOfNodeFrame: (r.overheadUs / nodeFrameUs) * 100 });
   console.log(`real edge node process: ${nodeFrameUs.toFixed(1)} µs CPU per predict frame (kalman, ws, sequential)`);
   for (const r of results) console.log(`${r.variant.padEnd(24)} ${r.usPerFrameMedian.toFixed(2)} µs/frame  +${r.overheadUs.toFixed(2)} µs (${r.overheadPct.toFixed(1)} % of the in-process frame, ${((r.overheadUs / nodeFrameUs) * 100).toFixed(1)} % of the node's frame)`);
-  const svg = barChart({ title: 'Node CPU per predict frame (in process)', yLabel: 'µs per frame (median of rounds)', categories: results.map((r) => r.variant), series: [{ name: 'µs/frame', values: results.map((r) => r.usPerFrameMedian) }] });
-  writeResult('result-signing', { bench: 'result-signing', environment: env, nodeCpuUsPerFrame: nodeFrameUs, results }, svg);
+  const messages = await perMessage();
+  for (const m of messages) {
+    console.log(`${m.message.padEnd(34)} ${m.unsignedUs.toFixed(1)} µs unsigned, ${m.signedUs.toFixed(1)} µs signed; signing alone ${m.signingUs.toFixed(2)} µs = ${m.overheadPct.toFixed(2)} % of the message (${m.bytes} bytes hashed)`);
+  }
+  const svg = barChart({
+    title: 'Signing overhead, % of the node CPU per message',
+    yLabel: '% of the message (budget 10 %)',
+    categories: [...results.filter((r) => r.sealEvery).map((r) => `predict, ${r.variant}`), ...messages.map((m) => m.message)],
+    series: [{ name: 'signing overhead %', values: [...results.filter((r) => r.sealEvery).map((r) => r.overheadUs / nodeFrameUs * 100), ...messages.map((m) => m.overheadPct)] }],
+  });
+  writeResult('result-signing', { bench: 'result-signing', environment: env, nodeCpuUsPerFrame: nodeFrameUs, results, perMessage: messages }, svg);
 }

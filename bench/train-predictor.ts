@@ -18,7 +18,7 @@ import { mkdirSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_WINDOW_SPEC, OUTPUT_COUNT, correctionTowards, encodeWindow, featureCount, modelHorizon } from '../edge-server/inference/motionWindow.js';
-import { kalmanPredictor } from '../edge-server/inference/predictors/KalmanPredictor.js';
+import { kalmanPredictor } from '../protocol/motion/KalmanPredictor.js';
 import { loadTfBackend } from '../edge-server/inference/backend.js';
 import { ModelRegistry, constantVelocity, learnedPredictor } from '../edge-server/inference/index.js';
 import { compareToBaselines, evaluateAccuracy, printAccuracy } from './motion/accuracy.js';

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { angleBetween } from '../protocol/motion/quaternion.js';
-import { kalmanPredictor } from '../edge-server/inference/predictors/KalmanPredictor.js';
+import { kalmanPredictor } from '../protocol/motion/KalmanPredictor.js';
 import { MISSING_DATA_HELP, findDataRoot, loadDataSets, splitSet } from './motion/headMotion.js';
 import { motionCases } from './motion/windows.js';
 import { quantile } from './lib/stats.js';

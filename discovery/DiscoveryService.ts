@@ -13,8 +13,8 @@ import { auditFile } from './ledger/AuditLog.js';
 import type { StakeLedger } from './ledger/StakeLedger.js';
 import { TrustedOperators } from './trust.js';
 import { TrustService, type TrustServiceOptions } from './TrustService.js';
-import { constantVelocity, noPrediction } from '../edge-server/inference/baselinePredictors.js';
-import { kalmanPredictor } from '../edge-server/inference/predictors/KalmanPredictor.js';
+import { constantVelocity, noPrediction } from '../protocol/motion/baselinePredictors.js';
+import { kalmanPredictor } from '../protocol/motion/KalmanPredictor.js';
 
 export interface DiscoveryServiceOptions {
   operators?: TrustedOperators;

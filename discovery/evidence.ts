@@ -30,8 +30,8 @@ import {
   type WireLimits,
 } from '../protocol/index.js';
 import { predictEvidenceSchema, compareAnswers, type PredictEvidence, type Tolerance } from '../protocol/evidence.js';
-import { replayPredictions, ReplayError, type ReplayMessage } from '../edge-server/inference/index.js';
-import type { PredictorFactory } from '../edge-server/engines.js';
+import { replayPredictions, ReplayError, type ReplayMessage } from '../protocol/motion/replay.js';
+import type { PredictorFactory } from '../protocol/motion/predictor.js';
 import { importPublicKey } from './identity.js';
 import { TrustError, TrustErrorCode } from './trustErrors.js';
 

@@ -11,8 +11,8 @@
 import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { ByteWriter, DEFAULT_LIMITS, ProtocolError, inputPrefixBytes, writePose, type PoseSample, type WireLimits } from '../protocol/index.js';
 import { trapTaskSchema, type TrapTaskBody } from '../protocol/evidence.js';
-import { replayPredictions, ReplayError } from '../edge-server/inference/index.js';
-import type { PredictorFactory } from '../edge-server/engines.js';
+import { replayPredictions, ReplayError } from '../protocol/motion/replay.js';
+import type { PredictorFactory } from '../protocol/motion/predictor.js';
 import { TrustError, TrustErrorCode } from './trustErrors.js';
 
 export const REFERENCE_DOMAIN = 'edge-offload/trap-reference/v1';

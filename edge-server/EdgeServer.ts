@@ -13,12 +13,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { CloseCode, EnhancedEventEmitter, Logger, resolveLimits, type ErrorCode, type NodeTier, type WireLimits } from '../protocol/index.js';
-import type { TrustedOperators } from '../discovery/trust.js';
-import { AdminEndpoint, publicHealth } from './admin/index.js';
+import { AdminEndpoint, publicHealth, type OperatorKeys } from './admin/index.js';
 import { NodeGuards, type NodeGuardsOptions } from './admission/index.js';
 import type { InferenceEngine, PredictorFactory, RenderEngine } from './engines.js';
 import { EdgeMetrics } from './metrics.js';
-import { baselinePredictors } from './inference/baselinePredictors.js';
+import { baselinePredictors } from '../protocol/motion/baselinePredictors.js';
 import type { NodeContext } from './handlers/index.js';
 import { Session } from './Session.js';
 import type { WorkerPool } from './webrtc/WorkerPool.js';
@@ -82,7 +81,7 @@ export interface EdgeServerOptions {
    */
   metricsSource?: () => Promise<{ text: string; contentType: string }>;
   /** Operators whose signed requests may call `/admin/health` and `/admin/drain`; without, there is no admin endpoint. */
-  admin?: { operators: TrustedOperators; maxSkewMs?: number };
+  admin?: { operators: OperatorKeys; maxSkewMs?: number };
   /**
    * The node's Ed25519 private key (PEM or KeyObject), the one its discovery registration carries:
    * `welcome` then signs the client's hello nonce, so a client holding the key discovery vouched for

@@ -117,6 +117,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
             node.metrics.stage('encode', encodeMs);
           },
           video: () => this.#rtc?.video,
+          sealFrame: (rid, request, frame) => this.#seals?.frame(rid, request, frame),
         })
       : undefined;
     this.#rtc = node.rtc

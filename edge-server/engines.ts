@@ -3,31 +3,10 @@
  * pose history; engines own the work. Each is optional: a node without a renderer simply does not
  * advertise `render`, and `render` requests get `UNSUPPORTED`.
  */
-import type { FrameMessage, PoseSample, RenderMessage, Tensor } from '../protocol/index.js';
-import type { Prediction } from './inference/predictors/prediction.js';
+import type { FrameMessage, RenderMessage, Tensor } from '../protocol/index.js';
 
-/**
- * Recent poses of one device, oldest first, duplicates (same time) already dropped. The samples
- * are slots the session reuses (PoseHistory.ts): read them during the call; copy what a predictor
- * keeps past it (an answer computed later, a stored sample) with `snapshot`.
- */
-export type PoseHistory = readonly PoseSample[];
-
-/** One predictor instance per session and device: stateful filters keep their state here. */
-export interface Predictor {
-  /** Called for every new sample, before any `predict`, in time order. */
-  observe?(sample: PoseSample): void;
-  /** The pose `horizonMs` after the newest sample in `history`. */
-  /** The pose `horizonMs` ahead; `fallback` set when a guard answered instead of the model. */
-  predict(history: PoseHistory, horizonMs: number): Prediction | Promise<Prediction>;
-  close?(): void;
-}
-
-export interface PredictorFactory {
-  /** Stable name clients select it by (`none`, `constant-velocity`, `kalman`, `learned`…). */
-  readonly name: string;
-  create(): Predictor;
-}
+/** The predictor contract is shared with the SDK's and discovery's reference computation. */
+export type { PoseWindow, Predictor, PredictorFactory } from '../protocol/motion/predictor.js';
 
 export interface InferenceEngine {
   /** Names of the loaded models, advertised in `welcome`. */

@@ -2,7 +2,7 @@ export { EdgeServer, SESSION_PATH, type EdgeServerOptions, type ListenResult } f
 export { Session, type SessionEvents } from './Session.js';
 export type { EdgeServerEvents } from './EdgeServer.js';
 export type { Handler, HandlerContext, HandlerTable, NodeContext } from './handlers/index.js';
-export { PoseHistory } from './PoseHistory.js';
-export type { InferenceEngine, Predictor, PredictorFactory, RenderEngine, RenderedFrame, PoseHistory as PoseWindow } from './engines.js';
-export { baselinePredictors, constantVelocity, noPrediction } from './inference/baselinePredictors.js';
+export { PoseHistory } from '../protocol/motion/PoseHistory.js';
+export type { InferenceEngine, Predictor, PredictorFactory, RenderEngine, RenderedFrame, PoseWindow } from './engines.js';
+export { baselinePredictors, constantVelocity, noPrediction } from '../protocol/motion/baselinePredictors.js';
 export { HeavyPool, defaultHeavyWorkers, type HeavyPoolOptions } from './offload/index.js';

@@ -8,6 +8,9 @@
  * - the block hash: starts from the previous link, then one entry per answer, in the order the
  *   node sent them: (request id, samples received when it predicted, output bytes). The output is
  *   the deterministic part of the answer (a prediction's predictor, horizon and pose; not computeMs).
+ *   An infer result's entry carries the model and its input and output tensors by SHA-256; a
+ *   frame's carries the render request it answers and the SHA-256 of the encoded bytes (hashing
+ *   is cheap next to inference and rendering, and entries stay small: evidence caps them).
  * Every `sealEvery` answers or `sealAfterMs` the node closes the block: link_k = the block hash,
  * and signs a seal over (node, session, answers so far, link_k, samples so far, input digest so far)
  * — one Ed25519 signature per block instead of per answer.
@@ -16,7 +19,7 @@
  * and each answer's input), the block's entries, link_{k-1} and the seal. Anyone holding the
  * node's public key can check that the node said exactly this answer for exactly this input.
  */
-import type { PoseSample, Tensor } from './messages.js';
+import type { FrameMessage, PoseSample, RenderMessage, Tensor } from './messages.js';
 
 export const RESULT_DOMAIN = {
   genesis: 'edge-offload/result-chain/genesis/v1',
@@ -133,11 +136,30 @@ export function writePredictionOutput(w: ByteWriter, answer: { predictor: string
   return writePose(w.u8(1).text(answer.predictor).f64(answer.horizonMs), answer.pose);
 }
 
-/** An infer result: the model and the output tensor (dtype, shape, raw bytes). */
-export function writeTensorOutput(w: ByteWriter, model: string, output: Tensor): ByteWriter {
-  w.u8(2).text(model).text(output.dtype).u32(output.shape.length);
-  for (const d of output.shape) w.u32(d);
-  return w.u32(output.data.length).bytes(output.data);
+/** A tensor by its facts and the SHA-256 of its bytes (entries stay small whatever the tensor). */
+function writeTensorDigest(w: ByteWriter, tensor: Pick<Tensor, 'dtype' | 'shape'>, digest: Uint8Array): ByteWriter {
+  w.text(tensor.dtype).u32(tensor.shape.length);
+  for (const d of tensor.shape) w.u32(d);
+  return w.u32(digest.length).bytes(digest);
+}
+
+/** The deterministic part of an infer result: the model, the input it answers, the output (each tensor by digest). */
+export function writeInferOutput(w: ByteWriter, model: string, input: Tensor, inputDigest: Uint8Array, output: Tensor, outputDigest: Uint8Array): ByteWriter {
+  return writeTensorDigest(writeTensorDigest(w.u8(2).text(model), input, inputDigest), output, outputDigest);
+}
+
+/** What a frame's entry covers of its render request: everything that decides the pixels. */
+export type FrameRequest = Pick<RenderMessage, 'pose' | 'eye' | 'camera' | 'codec' | 'quality' | 'scene'>;
+/** What it covers of the frame: all but timings (node clocks) and the pixels, which go by digest. */
+export type FrameFacts = Pick<FrameMessage, 'pose' | 'eye' | 'codec' | 'width' | 'height' | 'rtpTimestamp'>;
+
+/** The deterministic part of a rendered frame: the request, the frame's facts, SHA-256 of its bytes. */
+export function writeFrameOutput(w: ByteWriter, request: FrameRequest, frame: FrameFacts, dataDigest: Uint8Array): ByteWriter {
+  const c = request.camera;
+  writePose(w.u8(3), request.pose).text(request.eye).text(request.codec).f64(request.quality ?? -1).text(request.scene ?? '');
+  w.f64(c.fovY).f64(c.ipd).u32(c.width).u32(c.height).f64(c.near ?? -1).f64(c.far ?? -1);
+  writePose(w, frame.pose).text(frame.eye).text(frame.codec).u32(frame.width).u32(frame.height).f64(frame.rtpTimestamp ?? -1);
+  return w.u32(dataDigest.length).bytes(dataDigest);
 }
 
 /** One answer's entry in its block: request id, samples the session had received when it predicted, output. */
@@ -203,8 +225,22 @@ export async function inputDigestOf(session: string, samples: readonly PoseSampl
 
 /** An answer's entry, base64url, as it appears in `ChainSegment.entries`. */
 export function predictionEntry(requestId: number, inputs: number, answer: { predictor: string; horizonMs: number; pose: PoseSample }): string {
-  const out = writePredictionOutput(new ByteWriter(), answer).copy();
-  return toBase64url(writeEntry(new ByteWriter(), requestId, inputs, out).view());
+  return entryOf(requestId, inputs, writePredictionOutput(new ByteWriter(), answer));
+}
+
+/** An infer result's entry (the node records it when the result is sent). */
+export async function inferEntry(requestId: number, inputs: number, model: string, input: Tensor, output: Tensor): Promise<string> {
+  const [inputDigest, outputDigest] = await Promise.all([sha256([input.data]), sha256([output.data])]);
+  return entryOf(requestId, inputs, writeInferOutput(new ByteWriter(), model, input, inputDigest, output, outputDigest));
+}
+
+/** A frame's entry (the node records it when the frame is sent); the bytes go by their SHA-256. */
+export async function frameEntry(requestId: number, inputs: number, request: FrameRequest, frame: FrameFacts & { data: Uint8Array }): Promise<string> {
+  return entryOf(requestId, inputs, writeFrameOutput(new ByteWriter(), request, frame, await sha256([frame.data])));
+}
+
+function entryOf(requestId: number, inputs: number, output: ByteWriter): string {
+  return toBase64url(writeEntry(new ByteWriter(output.length + 32), requestId, inputs, output.view()).view());
 }
 
 export async function genesisLink(node: string, session: string): Promise<string> {

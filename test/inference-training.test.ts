@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelRegistry, learnedPredictor, loadTfBackend } from '../edge-server/inference/index.js';
-import { PoseHistory } from '../edge-server/PoseHistory.js';
-import type { Prediction } from '../edge-server/inference/predictors/prediction.js';
+import { PoseHistory } from '../protocol/motion/PoseHistory.js';
+import type { Prediction } from '../protocol/motion/predictor.js';
 import { constantMotion, DEG } from './support/motionFixtures.js';
 
 const test = suite('inference-training');

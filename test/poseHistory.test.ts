@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PoseHistory } from '../edge-server/index.js';
-import { snapshot } from '../edge-server/PoseHistory.js';
+import { snapshot } from '../protocol/motion/PoseHistory.js';
 import type { PoseSample } from '../protocol/index.js';
 
 const history = suite('pose history');

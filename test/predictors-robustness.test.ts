@@ -7,10 +7,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, PREDICTION_FALLBACKS, decode, encode, validate, type Message, type PoseSample } from '../protocol/index.js';
 import { angleBetween } from '../protocol/motion/quaternion.js';
-import type { PredictorFactory } from '../edge-server/engines.js';
-import { PoseHistory } from '../edge-server/PoseHistory.js';
+import type { PredictorFactory } from '../protocol/motion/predictor.js';
+import { PoseHistory } from '../protocol/motion/PoseHistory.js';
 import { BUNDLED_MODELS_DIR, HEAD_PREDICTOR_MODEL, ModelRegistry, createDefaultPredictors, kalmanPredictor, loadTfBackend } from '../edge-server/inference/index.js';
-import type { Prediction } from '../edge-server/inference/predictors/prediction.js';
+import type { Prediction } from '../protocol/motion/predictor.js';
 import { DEG, swayingWalk } from './support/motionFixtures.js';
 
 const test = suite('predictors-robustness');

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, type PoseSample } from '../protocol/index.js';
 import { angleBetween, fromRotationVector } from '../protocol/motion/quaternion.js';
-import type { PredictorFactory } from '../edge-server/engines.js';
+import type { PredictorFactory } from '../protocol/motion/predictor.js';
 import { BUNDLED_MODELS_DIR, HEAD_PREDICTOR_MODEL, ModelRegistry, constantVelocity, createDefaultPredictors, kalmanPredictor, loadTfBackend, noPrediction } from '../edge-server/inference/index.js';
 import { constantMotion, DEG } from './support/motionFixtures.js';
 

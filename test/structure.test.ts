@@ -110,6 +110,29 @@ Structure('product code (protocol, client-sdk, edge-server, discovery, netem, bi
   assert.equal(offences, [], `product code must not depend on the tooling:\n${offences.join('\n')}`);
 });
 
+/**
+ * protocol/ is the only code the products share; each product (client-sdk, edge-server, discovery,
+ * netem) may import protocol/ and itself, never another product. bin/ is the composition root
+ * and may import them all. Type-only imports count too: they couple the products' APIs.
+ */
+const SHARED = 'protocol';
+const COMPOSITION_ROOT = 'bin';
+
+Structure('no product imports another product: client-sdk, edge-server, discovery and netem share only protocol/', () => {
+  const offences: string[] = [];
+  for (const file of productFiles) {
+    const own = rel(file).split(path.sep)[0]!;
+    if (own === COMPOSITION_ROOT) continue;
+    for (const ref of importsOf(readFileSync(file, 'utf8'))) {
+      if (!ref.specifier.startsWith('.')) continue;
+      const top = rel(resolveRelative(file, ref.specifier)).split(path.sep)[0]!;
+      if (top === own || !PRODUCT.includes(top)) continue;
+      if (top !== SHARED || own === SHARED) offences.push(`${rel(file)}:${ref.line} imports ${ref.specifier}`);
+    }
+  }
+  assert.equal(offences, [], `move what both need into protocol/ (see protocol/motion/, protocol/server/signing.ts):\n${offences.join('\n')}`);
+});
+
 Structure(`no product .ts file is longer than ${MAX_PRODUCT_LINES} lines`, () => {
   const long = productFiles
     .map((file) => ({ file: rel(file), lines: readFileSync(file, 'utf8').split('\n').length - 1 }))

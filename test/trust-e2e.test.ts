@@ -46,6 +46,9 @@ async function frame(all: Driven[], i: number, walk = swayingWalk()): Promise<vo
       d.answered++;
     }),
   );
+  // yield as a real frame loop does: a local answer resolves in a microtask, and a loop that never
+  // yields starves the sockets a session needs to find a node again (test/trust-session.test.ts)
+  await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 test('a cheating node process is caught, its stake slashed, ejected; every session ends on the honest node with every call answered', async () => {
@@ -144,6 +147,7 @@ test('an honest node is never accused: learned traps on the tensorflow and the w
       for (let i = 0; passed() < 4 && i < MAX_FRAMES; i++) {
         session.sendPose({ ...walk.at(i / 90), time: Math.round(performance.now() * 1000) });
         await session.predict(20);
+        await new Promise<void>((resolve) => setImmediate(resolve)); // as frame() does
       }
       await session.failover!.trust!.settled();
       assert.ok(passed() >= 4, `${backend}: traps ran`);

@@ -15,17 +15,17 @@ import { EvidenceVerifier, type Verdict } from '../discovery/evidence.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { constantVelocity, kalmanPredictor, noPrediction } from '../edge-server/inference/index.js';
-import type { PredictorFactory } from '../edge-server/engines.js';
+import type { PredictorFactory } from '../protocol/motion/predictor.js';
 import type { NodeTier, PredictEvidence } from '../protocol/index.js';
 import { cheatingPredictor } from './support/cheatingPredictor.js';
 import { swayingWalk } from './support/motionFixtures.js';
 
 const test = suite('trust-session');
 /**
- * A loud upper bound, not a pace: loops end on the event they wait for. Frames are as fast as the
- * node answers (tens of µs on loopback) while a trap takes its real time, so a small cap raced it.
+ * A loud upper bound, not a pace: loops end on the event they wait for, and fail with what they
+ * saw when it never comes (a trap takes its real time; a busy machine makes it slow, not absent).
  */
-const MAX_FRAMES = 1_000_000;
+const DRIVE_TIMEOUT_MS = 120_000;
 const honestFactories = [kalmanPredictor(), constantVelocity, noPrediction];
 
 async function node(id: string, tier: NodeTier, predictors: PredictorFactory[]) {
@@ -37,18 +37,34 @@ async function node(id: string, tier: NodeTier, predictors: PredictorFactory[]) 
   return { server, candidate, publicKey: keys.publicKey };
 }
 
-/** Drives the app: a pose and a predict per frame, every answer awaited, until `done` or `frames` run out. */
-async function drive(session: Session, frames: number, done: () => boolean): Promise<{ frames: number; answered: number }> {
+/**
+ * Drives the app: a pose and a predict per frame, every answer awaited, until `done`. Each frame
+ * yields to the event loop, as a real frame loop does: while the session answers locally (it lost
+ * the node on a starved machine) a predict resolves in a microtask, and a loop that never yields
+ * would starve the sockets and timers the session needs to find its node again — traps then
+ * stopped for good, which is what the full suite used to see.
+ */
+async function drive(session: Session, done: () => boolean, detail: () => string = () => '', timeoutMs = DRIVE_TIMEOUT_MS): Promise<{ frames: number; answered: number }> {
   const walk = swayingWalk();
+  const deadline = performance.now() + timeoutMs;
   let answered = 0;
   let i = 0;
-  for (; i < frames && !done(); i++) {
+  for (; !done(); i++) {
+    if (performance.now() > deadline) throw new Error(`not done after ${timeoutMs} ms (${i} frames): ${detail()}`);
     session.sendPose({ ...walk.at(i / 90), time: Math.round(performance.now() * 1000) });
     await session.predict(20);
     answered++;
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return { frames: i, answered };
 }
+
+/**
+ * Liveness settings for a machine other suites load: a node that stalls for a second is still
+ * the node (these tests judge trust, not failure detection), and a session that left it anyway
+ * comes back within a second instead of a minute.
+ */
+const PATIENT = { faultCooldownMs: 1000, overBudgetCooldownMs: 1000, rediscoverMaxMs: 1000 } as const;
 
 test('a session on a cheating node catches it with a trap, reports evidence discovery confirms, and moves to the honest node with every call answered', async () => {
   const cheater = await node('cheater', 'edge', [cheatingPredictor(kalmanPredictor(), 0.05), constantVelocity, noPrediction]);
@@ -58,19 +74,20 @@ test('a session on a cheating node catches it with a trap, reports evidence disc
   const locator = Object.assign(new StaticLocator({ edge: [cheater.candidate], cloud: [honest.candidate] }), {
     submitEvidence: async (e: PredictEvidence) => verdicts.push(await verifier.verify(JSON.parse(JSON.stringify(e)))),
   });
-  const session = await openSession({ locator, budgetMs: 500, trust: { trapShare: 0.2, frameIntervalMs: 1 } });
+  const session = await openSession({ locator, budgetMs: 500, ...PATIENT, trust: { trapShare: 0.2, frameIntervalMs: 1 } });
   const distrusted: string[] = [];
   session.failover!.trust!.on('distrust', (id) => distrusted.push(id));
   try {
     assert.is(session.nodeId, 'cheater');
-    const run = await drive(session, MAX_FRAMES, () => session.nodeId === 'honest' && verdicts.length > 0);
+    const run = await drive(session, () => session.nodeId === 'honest' && verdicts.length > 0, () => JSON.stringify({ node: session.nodeId, distrusted, verdicts: verdicts.length }));
     assert.is(run.answered, run.frames, 'every app call answered');
     assert.is(session.nodeId, 'honest');
     assert.equal(distrusted, ['cheater']);
     assert.is(verdicts[0]!.node, 'cheater');
     assert.ok(verdicts[0]!.positionM > 0.04);
     // it stays away: more frames, all on the honest node
-    const after = await drive(session, 60, () => false);
+    let frames = 0;
+    const after = await drive(session, () => frames++ >= 60);
     assert.is(after.answered, 60);
     assert.is(session.nodeId, 'honest');
   } finally {
@@ -86,7 +103,7 @@ test('on an honest node every trap passes and nothing is reported', async () => 
   const locator = Object.assign(new StaticLocator({ edge: [honest.candidate] }), { submitEvidence: async () => submitted++ });
   // a stuck trap is given up after 5 s (traperror) so the next can start: what is judged here is
   // that an honest node is never accused, and a busy machine must not end trapping early
-  const session = await openSession({ locator, budgetMs: 500, trust: { trapShare: 1, frameIntervalMs: 1, trapTimeoutMs: 5000 } });
+  const session = await openSession({ locator, budgetMs: 500, ...PATIENT, trust: { trapShare: 1, frameIntervalMs: 1, trapTimeoutMs: 5000 } });
   const outcomes: string[] = [];
   const errors: string[] = [];
   session.failover!.trust!.on('trap', (_id, outcome) => outcomes.push(outcome.kind));
@@ -97,12 +114,11 @@ test('on an honest node every trap passes and nothing is reported', async () => 
   try {
     // an honest node is never accused: traps pass, or (a trap cut short on a busy machine) stay unsealed
     const passed = () => outcomes.filter((k) => k === 'pass').length;
-    const run = await drive(session, MAX_FRAMES, () => passed() >= 5);
+    const seen = () => JSON.stringify({ tiers, outcomes, errors: errors.slice(0, 5), errorCount: errors.length });
+    const run = await drive(session, () => passed() >= 5, seen);
     await session.failover!.trust!.settled();
-    const detail = JSON.stringify({ tiers, outcomes, run, errors: errors.slice(0, 5), errorCount: errors.length });
-    // never accused is the claim; how many traps a loaded machine fits in is not (two full-suite
-    // runs saw trapping stop after 3–4 traps, cause not found: see the tiers in the detail)
-    assert.ok(passed() >= 1, detail);
+    const detail = JSON.stringify({ run, seen: seen() });
+    assert.ok(passed() >= 5, detail);
     assert.equal(outcomes.filter((k) => k !== 'pass' && k !== 'unsealed'), [], detail);
     assert.is(submitted, 0);
   } finally {
@@ -116,7 +132,8 @@ test('trust: false sends no traps', async () => {
   const session = await openSession({ locator: new StaticLocator({ edge: [honest.candidate] }), budgetMs: 500, trust: false });
   try {
     assert.is(session.failover!.trust, undefined);
-    await drive(session, 40, () => false);
+    let frames = 0;
+    await drive(session, () => frames++ >= 40);
   } finally {
     session.close();
     await honest.server.close();

@@ -170,6 +170,30 @@ test('runTrap plays a task on a session of its own and the verifier judges the r
   assert.is(verdict.seq, task.messages.length, 'the last answer, sealed by the closing seal');
 });
 
+test("a trap repeats the app's latest infer and render; an extra the node refuses is skipped, the predictions still judged", async () => {
+  const v = verifier(13);
+  const appTensor = { dtype: 'float32' as const, shape: [2], data: new Uint8Array(8) };
+  v.recordInfer('head-predictor', appTensor);
+  v.recordRender({ pose: liveMotion(1)[0]!, eye: 'left', camera: { fovY: 90, ipd: 0.064, width: 64, height: 64 }, codec: 'jpeg' });
+  const task = v.task({ device: 'head', horizonMs: 30 }, 5e6)!;
+  assert.equal(task.extras?.map((e) => e.request.t).sort(), ['infer', 'render']);
+  appTensor.data[0] = 99; // an app reusing its buffer does not change what the trap sends and checks
+  const infer = task.extras!.find((e) => e.request.t === 'infer')!.request;
+  assert.is(infer.t === 'infer' && infer.input.data[0], 0);
+  const render = task.extras!.find((e) => e.request.t === 'render')!;
+  assert.equal(render.request.t === 'render' && render.request.pose, task.messages[render.after - 1]!.poses[0], "the render asks for the trap's own pose");
+  // this in-process node answers predicts only: both extras are refused
+  const run = await runTrap(task, signingChannel(node), { node: node.id, publicKey: node.publicKey, frameIntervalMs: 0 });
+  assert.is(run.answers.length, task.messages.length);
+  assert.equal(run.extraReplies, []);
+  assert.equal(await v.check(run), { kind: 'pass', checked: task.messages.length, extras: 0 });
+  // h264 and named-scene renders are not repeated on a trap's session
+  const w = verifier(14);
+  w.recordRender({ pose: liveMotion(1)[0]!, eye: 'left', camera: { fovY: 90, ipd: 0.064, width: 64, height: 64 }, codec: 'h264' });
+  w.recordRender({ pose: liveMotion(1)[0]!, eye: 'left', camera: { fovY: 90, ipd: 0.064, width: 64, height: 64 }, codec: 'jpeg', scene: 'uploaded' });
+  assert.is(w.task({ device: 'head', horizonMs: 30 }, 5e6)!.extras, undefined);
+});
+
 test('a signed reference from a trusted verifier judges traps; tampered or foreign references judge nothing', async () => {
   const verifierKey = generateKeyPair();
   const signer = new TrapReferenceSigner(verifierKey.privateKeyPem, new Map(factories.map((f) => [f.name, f])));

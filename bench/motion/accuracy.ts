@@ -5,8 +5,8 @@
  * error mean, worst case, fallback counts.
  */
 import { angleBetween } from '../../protocol/motion/quaternion.js';
-import type { PredictorFactory } from '../../edge-server/engines.js';
-import type { Prediction } from '../../edge-server/inference/predictors/prediction.js';
+import type { PredictorFactory } from '../../protocol/motion/predictor.js';
+import type { Prediction } from '../../protocol/motion/predictor.js';
 import { quantile } from '../lib/stats.js';
 import type { DataSet } from './headMotion.js';
 import { splitSet } from './headMotion.js';

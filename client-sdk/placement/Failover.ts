@@ -161,12 +161,18 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
 
   async infer(model: string, input: Tensor, { deadlineMs }: CallOptions = {}): Promise<Tensor> {
     this.memory.model = model;
-    return (await this.router.request<'infer'>({ t: 'infer', model, input }, deadlineMs)).output;
+    const answer = this.router.request<'infer'>({ t: 'infer', model, input }, deadlineMs);
+    // after the live request left: traps repeat it on their own sessions, signed results checked
+    this.trust?.onInfer(model, input);
+    return (await answer).output;
   }
 
   async render(request: RenderRequest, { deadlineMs }: CallOptions = {}): Promise<Frame> {
     const started = performance.now();
-    const { t: _t, id: _id, ...frame } = await this.router.request<'render'>(renderBody(request), deadlineMs);
+    const body = renderBody(request);
+    const answer = this.router.request<'render'>(body, deadlineMs);
+    this.trust?.onRender(body);
+    const { t: _t, id: _id, ...frame } = await answer;
     return { ...frame, roundTripMs: performance.now() - started };
   }
 

@@ -11,9 +11,9 @@
  * correlates sessions by address and timing could answer short new sessions honestly.
  */
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
-import type { Device, PoseSample, PredictEvidence } from '../../protocol/index.js';
-import { constantVelocity, noPrediction } from '../../edge-server/inference/baselinePredictors.js';
-import { kalmanPredictor } from '../../edge-server/inference/predictors/KalmanPredictor.js';
+import type { Device, FrameRequest, PoseSample, PredictEvidence, Tensor } from '../../protocol/index.js';
+import { constantVelocity, noPrediction } from '../../protocol/motion/baselinePredictors.js';
+import { kalmanPredictor } from '../../protocol/motion/KalmanPredictor.js';
 import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
 import { localReference } from './localReference.js';
 import { nodeTrapChannel } from './nodeTrapChannel.js';
@@ -131,6 +131,14 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
 
   onPredict(live: { device: Device; horizonMs: number; predictor?: string }): void {
     this.officer.onPredict(live);
+  }
+
+  onInfer(model: string, input: Tensor): void {
+    this.officer.onInfer(model, input);
+  }
+
+  onRender(request: FrameRequest): void {
+    this.officer.onRender(request);
   }
 
   /** Resolves when the trap in flight (if any) is judged and its evidence sent. */

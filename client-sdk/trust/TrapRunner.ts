@@ -7,7 +7,7 @@
  * it), so this file holds only the pacing and bookkeeping.
  */
 import type { ResultSeal } from '../../protocol/index.js';
-import type { TrapAnswer, TrapPredict, TrapRun, TrapTask } from './TrapVerifier.js';
+import type { TrapAnswer, TrapExtraAnswer, TrapExtraReply, TrapInfer, TrapPredict, TrapRender, TrapRun, TrapTask } from './TrapVerifier.js';
 
 export interface TrapSession {
   /** The node's session id (welcome.session). */
@@ -16,6 +16,8 @@ export interface TrapSession {
   readonly defaultPredictor: string;
   /** Sends one predict exactly as given (its poses ride on it); resolves with the node's answer. */
   predict(message: TrapPredict): Promise<TrapAnswer>;
+  /** Sends one infer or render exactly as given; resolves with the node's answer. */
+  extra(message: TrapInfer | TrapRender): Promise<TrapExtraAnswer>;
   /** Seals received so far, in arrival order. */
   readonly seals: readonly ResultSeal[];
   /** Resolves when a seal covering `answers` answers has arrived; rejects after `timeoutMs`. */
@@ -46,21 +48,33 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function runTrap(task: TrapTask, channel: TrapChannel, options: TrapRunOptions): Promise<TrapRun> {
   const session = await channel.open();
   const answers: TrapAnswer[] = [];
+  const extraReplies: TrapExtraReply[] = [];
+  const extras = task.extras ?? [];
   const interval = options.frameIntervalMs ?? 1000 / 90;
   try {
     let next = performance.now();
-    for (const message of task.messages) {
+    sending: for (const [i, message] of task.messages.entries()) {
       const wait = next - performance.now();
       if (wait > 0) await pause(wait);
       next += interval;
       try {
         answers.push(await session.predict(message));
+        // one request at a time, so replies arrive (and are chained by the node) in send order
+        for (const [extra, { after, request }] of extras.entries()) {
+          if (after !== i + 1) continue;
+          // a refused infer or render (busy, skipped frame) has no entry in the chain: go on without it
+          const answer = await session.extra(request).catch(() => undefined);
+          if (answer) extraReplies.push({ extra, at: answers.length + extraReplies.length, answer });
+        }
       } catch {
-        break; // the node refused or dropped the trap: judge what came back
+        break sending; // the node refused or dropped the trap: judge what came back
       }
     }
-    if (answers.length > 0) await session.sealed(answers.length, options.sealTimeoutMs ?? 2000).catch(() => {});
-    return { node: options.node, publicKey: options.publicKey, session: session.session, defaultPredictor: session.defaultPredictor, task, answers, seals: [...session.seals] };
+    const replies = answers.length + extraReplies.length;
+    if (replies > 0) await session.sealed(replies, options.sealTimeoutMs ?? 2000).catch(() => {});
+    const run: TrapRun = { node: options.node, publicKey: options.publicKey, session: session.session, defaultPredictor: session.defaultPredictor, task, answers, seals: [...session.seals] };
+    if (extras.length > 0) run.extraReplies = extraReplies;
+    return run;
   } finally {
     session.close();
   }

@@ -16,15 +16,20 @@
 import {
   DEFAULT_TOLERANCES,
   compareAnswers,
+  frameEntry,
   genesisLink,
+  inferEntry,
   inputDigestOf,
   predictionEntry,
   verifySegment,
   type ChainSegment,
   type Device,
+  type FrameFacts,
+  type FrameRequest,
   type PoseSample,
   type PredictEvidence,
   type ResultSeal,
+  type Tensor,
   type Tolerance,
 } from '../../protocol/index.js';
 import { cryptoRandom, makeTrapStream, MotionRecorder, type Random, type TrapStreamOptions } from './trapStream.js';
@@ -39,13 +44,50 @@ export interface TrapPredict {
   poses: PoseSample[];
 }
 
+/** An infer a trap sends: a recent live request's model and tensor, so it is plausible by construction. */
+export interface TrapInfer {
+  t: 'infer';
+  id: number;
+  model: string;
+  input: Tensor;
+}
+
+/** A render a trap sends: a recent live request's view, at a pose of the trap's own stream. */
+export interface TrapRender extends FrameRequest {
+  t: 'render';
+  id: number;
+}
+
+/**
+ * An infer or render sent right after predict number `after` (1-based). The node signs these like
+ * predictions (protocol/resultSigning.ts); the trap checks that its seals cover what came back.
+ * There is no trusted reference for their values yet, so they are never `caught`, only `unsigned`.
+ */
+export interface TrapExtra {
+  after: number;
+  request: TrapInfer | TrapRender;
+}
+
 export interface TrapTask {
   device: Device;
   /** Sent one per frame, in order, on a session of their own. */
   messages: TrapPredict[];
+  /** Infers and renders among the predicts, in `after` order. */
+  extras?: TrapExtra[];
 }
 
 export type TrapAnswer = { id: number; predictor: string; horizonMs: number; pose: PoseSample };
+
+/** What came back for an extra: the result's tensor, or the frame (facts and encoded bytes). */
+export type TrapExtraAnswer = { kind: 'result'; output: Tensor } | { kind: 'frame'; frame: FrameFacts & { data: Uint8Array } };
+
+/** An extra's answer and its place in the node's chain (replies received before it). */
+export interface TrapExtraReply {
+  /** Index into `task.extras`. */
+  extra: number;
+  at: number;
+  answer: TrapExtraAnswer;
+}
 
 /** What came back on the trap's session. */
 export interface TrapRun {
@@ -56,8 +98,10 @@ export interface TrapRun {
   /** First predictor of the node's welcome. */
   defaultPredictor: string;
   task: TrapTask;
-  /** Answers in the order they arrived (the node's chain order). */
+  /** Prediction answers in the order they arrived (the node's chain order). */
   answers: TrapAnswer[];
+  /** Answers to `task.extras`, each with its chain position among all replies. */
+  extraReplies?: TrapExtraReply[];
   /** Seals in the order they arrived. */
   seals: ResultSeal[];
 }
@@ -66,8 +110,8 @@ export interface TrapRun {
 export type ReferenceSource = (task: TrapTask, defaultPredictor: string) => Promise<TrapAnswer[] | undefined>;
 
 export type TrapOutcome =
-  /** Every answer matched. */
-  | { kind: 'pass'; checked: number }
+  /** Every answer matched; `extras`: infer results and frames whose seals verified (no reference judges their values yet). */
+  | { kind: 'pass'; checked: number; extras: number }
   /** A sealed answer was wrong: `evidence` goes to discovery. */
   | { kind: 'caught'; evidence: PredictEvidence; angleRad: number; positionM: number }
   /** Wrong, but its block was not sealed yet (or answers are missing): the node stays suspect locally. */
@@ -97,6 +141,8 @@ export class TrapVerifier {
   readonly #o: TrapVerifierOptions;
   readonly recorder: MotionRecorder;
   #nextId = 1;
+  #liveInfer: { model: string; input: Tensor } | undefined;
+  #liveRender: FrameRequest | undefined;
 
   constructor(options: TrapVerifierOptions) {
     this.#o = options;
@@ -115,6 +161,20 @@ export class TrapVerifier {
     return this.#share > 0 && this.#random() < this.#share;
   }
 
+  /** The latest live infer: a trap's infer repeats it (a real tensor of a model the app uses). */
+  recordInfer(model: string, input: Tensor): void {
+    this.#liveInfer = { model, input };
+  }
+
+  /**
+   * The latest live render: a trap's render asks for the same view at one of its own poses.
+   * Not repeated: `h264` renders (their frames go on the live session's video track only) and
+   * renders of a named uploaded scene (the trap's session has not uploaded it).
+   */
+  recordRender(request: FrameRequest): void {
+    if (request.codec !== 'h264' && request.scene === undefined) this.#liveRender = request;
+  }
+
   /**
    * A trap shaped like `live` predicts (same horizon, device, predictor choice), cut from the
    * session's recent motion. Undefined while there is too little motion recorded.
@@ -127,7 +187,19 @@ export class TrapVerifier {
       if (live.predictor && i === 0) m.predictor = live.predictor;
       return m;
     });
-    return { device: live.device, messages };
+    const extras: TrapExtra[] = [];
+    const at = () => 1 + Math.floor(this.#random() * messages.length);
+    // copies: an app that reuses its tensor buffer or camera object would otherwise change what the
+    // trap sent before the trap checks it, and an honest node's seal would no longer match
+    const infer = this.#liveInfer;
+    if (infer) extras.push({ after: at(), request: { t: 'infer', id: 0, model: infer.model, input: { dtype: infer.input.dtype, shape: [...infer.input.shape], data: infer.input.data.slice() } } });
+    const render = this.#liveRender;
+    if (render) {
+      const after = at();
+      extras.push({ after, request: { ...render, t: 'render', id: 0, camera: { ...render.camera }, pose: messages[after - 1]!.poses[0]! } });
+    }
+    extras.sort((a, b) => a.after - b.after);
+    return extras.length > 0 ? { device: live.device, messages, extras } : { device: live.device, messages };
   }
 
   /** Checks a finished trap run. Never throws for what the node sent; rejects only on a bug. */
@@ -144,14 +216,13 @@ export class TrapVerifier {
       through.set(m.id, samples.length);
     }
     // the node's entries recomputed from what we sent and what came back, in the node's order
-    const entries: string[] = [];
-    for (const answer of run.answers) {
-      const inputs = through.get(answer.id);
-      if (inputs === undefined) return { kind: 'unsigned' };
-      entries.push(predictionEntry(answer.id, inputs, answer));
-    }
+    const chain = await this.#chain(run, through);
+    if (!chain) return { kind: 'unsigned' };
+    const { entries, positions } = chain;
     const segments = await this.#segments(run, entries, samples);
     if (!segments) return { kind: 'unsigned' };
+    const sealed = segments.at(-1)?.seal.to ?? 0;
+    const extraReplies = run.extraReplies ?? [];
     let checked = 0;
     let unsealedWrong = false;
     for (const [i, answer] of run.answers.entries()) {
@@ -161,14 +232,47 @@ export class TrapVerifier {
       if (!cmp.judged) return { kind: 'unjudged' };
       checked++;
       if (!cmp.wrong) continue;
-      const segment = segments.find((s) => i + 1 > s.seal.to - s.entries.length && i + 1 <= s.seal.to);
+      const seq = positions[i]! + 1;
+      const segment = segments.find((s) => seq > s.seal.to - s.entries.length && seq <= s.seal.to);
       if (!segment) {
         unsealedWrong = true;
         continue;
       }
       return { kind: 'caught', evidence: this.#evidence(run, answer, ref, segment), angleRad: cmp.angleRad, positionM: cmp.positionM };
     }
-    return unsealedWrong || run.answers.length < run.task.messages.length ? { kind: 'unsealed', checked } : { kind: 'pass', checked };
+    // a refused extra has no entry and nothing to judge; a missing prediction leaves the trap unsealed
+    const incomplete = run.answers.length < run.task.messages.length;
+    const extrasUnsealed = extraReplies.some((r) => r.at + 1 > sealed);
+    return unsealedWrong || incomplete || extrasUnsealed ? { kind: 'unsealed', checked } : { kind: 'pass', checked, extras: extraReplies.length };
+  }
+
+  /**
+   * Every reply's entry in chain order (predictions and extras merged by arrival), and each
+   * prediction's chain position; undefined when the replies do not fit together.
+   */
+  async #chain(run: TrapRun, through: ReadonlyMap<number, number>): Promise<{ entries: string[]; positions: number[] } | undefined> {
+    const extras = [...(run.extraReplies ?? [])].sort((a, b) => a.at - b.at);
+    const entries: string[] = [];
+    const positions: number[] = [];
+    let next = 0;
+    for (let at = 0; next < run.answers.length || entries.length - positions.length < extras.length; at++) {
+      const extra = extras[entries.length - positions.length];
+      if (extra?.at === at) {
+        const sent = run.task.extras?.[extra.extra];
+        if (!sent) return undefined;
+        // the node's input count at that reply: every sample sent with the predicts before it
+        const before = run.task.messages[sent.after - 1];
+        const inputs = before ? (through.get(before.id) ?? 0) : 0;
+        entries.push(await extraEntry(sent.request, inputs, extra.answer));
+        continue;
+      }
+      const answer = run.answers[next++];
+      const inputs = answer && through.get(answer.id);
+      if (!answer || inputs === undefined) return undefined;
+      positions.push(at);
+      entries.push(predictionEntry(answer.id, inputs, answer));
+    }
+    return { entries, positions };
   }
 
   /** The sealed blocks of this run, each verified (link, signature, input digest); undefined when any fails. */
@@ -212,4 +316,10 @@ export class TrapVerifier {
       reporter: this.#o.reporter,
     };
   }
+}
+
+async function extraEntry(request: TrapInfer | TrapRender, inputs: number, answer: TrapExtraAnswer): Promise<string> {
+  if (request.t === 'infer' && answer.kind === 'result') return inferEntry(request.id, inputs, request.model, request.input, answer.output);
+  if (request.t === 'render' && answer.kind === 'frame') return frameEntry(request.id, inputs, request, answer.frame);
+  throw new TypeError(`a ${request.t} answered with a ${answer.kind}`);
 }

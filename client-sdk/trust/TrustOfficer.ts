@@ -9,7 +9,7 @@
  * sample copy: no live result waits for, or is reordered by, anything here.
  */
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
-import type { Device, PoseSample, PredictEvidence } from '../../protocol/index.js';
+import type { Device, FrameRequest, PoseSample, PredictEvidence, Tensor } from '../../protocol/index.js';
 import { runTrap, type TrapChannel, type TrapRunOptions } from './TrapRunner.js';
 import { TrapVerifier, type TrapOutcome, type TrapVerifierOptions } from './TrapVerifier.js';
 
@@ -70,6 +70,16 @@ export class TrustOfficer extends EnhancedEventEmitter<TrustOfficerEvents> {
   /** Every live sample sent. */
   observe(sample: PoseSample): void {
     this.verifier.recorder.record(sample);
+  }
+
+  /** Every live infer sent: a trap's infer repeats the latest (never delays it: one assignment). */
+  onInfer(model: string, input: Tensor): void {
+    this.verifier.recordInfer(model, input);
+  }
+
+  /** Every live render sent: a trap's render asks for the same view at one of its own poses. */
+  onRender(request: FrameRequest): void {
+    this.verifier.recordRender(request);
   }
 
   /** Every live predict sent; may start a trap in the background. */

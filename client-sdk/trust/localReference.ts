@@ -4,8 +4,8 @@
  * session exactly). Pure TypeScript, no tfjs: the factories passed decide what can be checked
  * locally (constant velocity, Kalman); `learned` needs a trap bank or a trusted verifier.
  */
-import { replayPredictions } from '../../edge-server/inference/replay.js';
-import type { PredictorFactory } from '../../edge-server/engines.js';
+import { replayPredictions } from '../../protocol/motion/replay.js';
+import type { PredictorFactory } from '../../protocol/motion/predictor.js';
 import type { ReferenceSource } from './TrapVerifier.js';
 
 export function localReference(factories: readonly PredictorFactory[]): ReferenceSource {

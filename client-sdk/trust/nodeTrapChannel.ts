@@ -1,7 +1,7 @@
 /**
  * `TrapChannel` over the SDK's own `NodeConnection`: each trap opens a session on the node the
  * live session uses, says hello with a nonce (the node must prove the key discovery vouched for),
- * sends the trap's predicts with their poses, and keeps the node's `seal`s.
+ * sends the trap's predicts with their poses (and its infers and renders), and keeps the node's `seal`s.
  *
  * The trap's request ids are the wire ids (the node's chain records those): each predict's id is
  * set to the connection's next request id just before it is sent.
@@ -48,6 +48,16 @@ export function nodeTrapChannel(url: string, options: NodeTrapChannelOptions): T
           const { t: _t, id: _id, ...body } = message;
           const answer = await conn.request<'predict'>({ t: 'predict', ...body }, options.requestTimeoutMs);
           return { id: answer.id, predictor: answer.predictor, horizonMs: answer.horizonMs, pose: answer.pose };
+        },
+        async extra(message) {
+          message.id = conn.nextRequestId;
+          if (message.t === 'infer') {
+            const { output } = await conn.request<'infer'>({ t: 'infer', model: message.model, input: message.input }, options.requestTimeoutMs);
+            return { kind: 'result', output };
+          }
+          const { t: _t, id: _id, ...body } = message;
+          const { t: _ft, id: _fid, timings: _timings, renderedAt: _at, ...frame } = await conn.request<'render'>({ t: 'render', ...body }, options.requestTimeoutMs);
+          return { kind: 'frame', frame };
         },
         sealed(answers, timeoutMs) {
           return new Promise<void>((resolve, reject) => {

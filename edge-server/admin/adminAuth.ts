@@ -11,8 +11,7 @@
  * x-edge-admin-nonce, x-edge-admin-signature (base64url).
  */
 import { createHash } from 'node:crypto';
-import { newNonce, signPayload, verifyPayload } from '../../discovery/identity.js';
-import type { TrustedOperators } from '../../discovery/trust.js';
+import { newNonce, signPayload, verifyPayload } from '../../protocol/server/signing.js';
 
 export const ADMIN_DOMAIN = 'edge-offload/edge/admin/v1';
 
@@ -67,8 +66,17 @@ export function signAdminRequest(parts: AdminRequestParts, operator: { publicKey
   };
 }
 
+/**
+ * The operator keys an admin request may be signed with: discovery's `TrustedOperators` fits
+ * (bin/ passes the same list discovery trusts); edge-server only needs the lookup.
+ */
+export interface OperatorKeys {
+  /** The operator name this key belongs to, or undefined when untrusted. */
+  nameOf(publicKey: string): string | undefined;
+}
+
 export interface AdminVerifierOptions {
-  operators: TrustedOperators;
+  operators: OperatorKeys;
   /** How far a request's time may be from ours. @default 30000 */
   maxSkewMs?: number;
   /** Nonces remembered (they expire after 2 × maxSkewMs anyway). @default 10000 */
@@ -78,7 +86,7 @@ export interface AdminVerifierOptions {
 }
 
 export class AdminVerifier {
-  readonly #operators: TrustedOperators;
+  readonly #operators: OperatorKeys;
   readonly #maxSkewMs: number;
   readonly #maxNonces: number;
   readonly #now: () => number;

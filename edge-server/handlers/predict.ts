@@ -8,7 +8,7 @@
  * against `maxInflightRequests`.
  */
 import { ErrorCode, RequestError, type PredictionMessage } from '../../protocol/index.js';
-import type { Prediction } from '../inference/predictors/prediction.js';
+import type { Prediction } from '../../protocol/motion/predictor.js';
 import type { Predictor } from '../engines.js';
 import type { Handler } from './context.js';
 

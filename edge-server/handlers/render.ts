@@ -7,5 +7,6 @@ import type { Handler } from './context.js';
 
 export const render: Handler<'render'> = (message, ctx) => {
   if (!ctx.render) return ctx.answerError(message.id, new RequestError(ErrorCode.UNSUPPORTED, 'this node does not render'));
+  ctx.seals?.arrived(message); // its signed entry counts the samples received by now
   ctx.render.offer(message);
 };

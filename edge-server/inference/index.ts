@@ -8,8 +8,8 @@ import type { PredictorFactory } from '../engines.js';
 import { loadTfBackend, type BackendName, type TfRuntime } from './backend.js';
 import { BUNDLED_MODELS_DIR, ModelRegistry, type RegisteredModel } from './ModelRegistry.js';
 import { TfjsInferenceEngine, type TfjsInferenceEngineOptions } from './TfjsInferenceEngine.js';
-import { constantVelocity, noPrediction } from './baselinePredictors.js';
-import { kalmanPredictor, type KalmanOptions } from './predictors/KalmanPredictor.js';
+import { constantVelocity, noPrediction } from '../../protocol/motion/baselinePredictors.js';
+import { kalmanPredictor, type KalmanOptions } from '../../protocol/motion/KalmanPredictor.js';
 import { learnedPredictor, type LearnedPredictorOptions } from './predictors/LearnedPredictor.js';
 import { Logger } from '../../protocol/Logger.js';
 
@@ -88,4 +88,4 @@ export async function loadInference(options: LoadInferenceOptions = {}): Promise
   log(`predictors: ${predictors.map((p) => p.name).join(', ')} (default ${predictors[0]!.name})`);
   return { runtime, registry, engine, predictors };
 }
-export { replayPredictions, ReplayError, type ReplayMessage, type ReplayedPrediction } from './replay.js';
+export { replayPredictions, ReplayError, type ReplayMessage, type ReplayedPrediction } from '../../protocol/motion/replay.js';

@@ -8,7 +8,7 @@
  * drop some; a fixed grid makes the input independent of the client's sampling.
  */
 import type { PoseSample, Quat, Vec3 } from '../../protocol/index.js';
-import { toHemisphereOf } from './predictors/hemisphere.js';
+import { toHemisphereOf } from '../../protocol/motion/hemisphere.js';
 import { conjugate, fromRotationVector, multiply, normalize, rotate, rotationVectorBetweenInto, slerp, toRotationVector } from '../../protocol/motion/quaternion.js';
 
 export interface MotionWindowSpec {

@@ -5,7 +5,7 @@
  */
 import { ErrorCode, RequestError, type Device, type PoseSample } from '../../protocol/index.js';
 import type { Predictor, PredictorFactory } from '../engines.js';
-import { PoseHistory } from '../PoseHistory.js';
+import { PoseHistory } from '../../protocol/motion/PoseHistory.js';
 
 export class SessionMotion {
   readonly #factories: ReadonlyMap<string, PredictorFactory>;

@@ -7,7 +7,7 @@
  * queue. The GPU's RenderQueue then only has to be fair between sessions.
  */
 import { ErrorCode, NewestWins, RequestError, type Message, type RenderMessage } from '../../protocol/index.js';
-import type { RenderEngine } from '../engines.js';
+import type { RenderedFrame, RenderEngine } from '../engines.js';
 
 /** How a render answers: the session's reply paths and its socket backlog. */
 export interface RenderOutput {
@@ -23,6 +23,8 @@ export interface RenderOutput {
   timings(renderMs: number, encodeMs: number): void;
   /** The session's WebRTC video track (codec h264), when it has one. */
   video(): VideoTrackInput | undefined;
+  /** Records a frame already sent in the session's signed results (SessionSeals), when it signs them. */
+  sealFrame(id: number, request: RenderMessage, frame: RenderedFrame): void;
 }
 
 /** Where `h264` frames go: VideoSender (edge-server/webrtc/video). */
@@ -116,6 +118,8 @@ export class SessionRender {
         throw new RequestError(ErrorCode.SLOW_CONSUMER, `frame dropped: ${this.#out.bufferedAmount} bytes still queued to this client`);
       }
       this.#out.answer(request.id, { t: 'frame', id: request.id, ...frame });
+      // recorded after it is sent, in the same turn: the chain's order is the order answers left
+      this.#out.sealFrame(request.id, request, frame);
     } catch (err) {
       this.#out.answerError(request.id, err);
     }

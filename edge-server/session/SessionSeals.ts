@@ -7,7 +7,7 @@
  * sent, in the same turn, so the chain's order is the order the client received the answers.
  */
 import type { KeyObject } from 'node:crypto';
-import type { PoseSample, ResultSeal, SealMessage } from '../../protocol/index.js';
+import type { FrameFacts, FrameRequest, PoseSample, ResultSeal, SealMessage, Tensor } from '../../protocol/index.js';
 import { ResultSigner, type ResultSignerOptions } from '../trust/ResultSigner.js';
 
 export class SessionSeals {
@@ -16,6 +16,8 @@ export class SessionSeals {
   readonly #sealAfterMs: number;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Samples received when each pending infer/render arrived; weak: a dropped request leaves nothing. */
+  readonly #arrived = new WeakMap<object, number>();
 
   constructor(node: string, session: string, key: KeyObject, options: ResultSignerOptions, send: (seal: SealMessage) => void) {
     this.#signer = new ResultSigner(node, session, key, options);
@@ -36,6 +38,26 @@ export class SessionSeals {
   prediction(requestId: number, answer: { predictor: string; horizonMs: number; pose: PoseSample }, inputs: number): void {
     if (this.#closed) return;
     this.#emit(this.#signer.prediction(requestId, answer, inputs));
+  }
+
+  /**
+   * An infer or render request arrived: its entry will record the samples received by now, which
+   * the client can count (its socket is ordered), not those received by the time it is answered.
+   */
+  arrived(request: object): void {
+    this.#arrived.set(request, this.#signer.inputs);
+  }
+
+  /** Records an infer result already sent. */
+  result(requestId: number, request: { model: string; input: Tensor }, output: Tensor): void {
+    if (this.#closed) return;
+    this.#emit(this.#signer.result(requestId, request.model, request.input, output, this.#arrived.get(request)));
+  }
+
+  /** Records a frame already sent (its encoded bytes are hashed into the entry). */
+  frame(requestId: number, request: FrameRequest, frame: FrameFacts & { data: Uint8Array }): void {
+    if (this.#closed) return;
+    this.#emit(this.#signer.frame(requestId, request, frame, this.#arrived.get(request)));
   }
 
   close(): void {

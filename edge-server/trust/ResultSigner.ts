@@ -16,8 +16,11 @@ import {
   sealBytes,
   writeEntry,
   writePose,
+  writeFrameOutput,
+  writeInferOutput,
   writePredictionOutput,
-  writeTensorOutput,
+  type FrameFacts,
+  type FrameRequest,
   type PoseSample,
   type ResultSeal,
   type Tensor,
@@ -87,11 +90,20 @@ export class ResultSigner {
     return this.#append(requestId, inputs, writePredictionOutput(this.#output.reset(), answer).view());
   }
 
-  /** Records an infer result; its input is the tensor itself, in the entry. */
-  result(requestId: number, model: string, input: Tensor, output: Tensor): ResultSeal | undefined {
-    const w = writeTensorOutput(this.#output.reset(), model, input);
-    const out = writeTensorOutput(new ByteWriter(output.data.length + 64), model, output).view();
-    return this.#append(requestId, this.#inputs, w.u32(out.length).bytes(out).view());
+  /**
+   * Records an infer result: the model, its input and its output (tensors by SHA-256). `inputs`:
+   * samples received when the request arrived (what the client can count on an ordered socket).
+   */
+  result(requestId: number, model: string, input: Tensor, output: Tensor, inputs = this.#inputs): ResultSeal | undefined {
+    const inputDigest = createHash('sha256').update(input.data).digest();
+    const outputDigest = createHash('sha256').update(output.data).digest();
+    return this.#append(requestId, inputs, writeInferOutput(this.#output.reset(), model, input, inputDigest, output, outputDigest).view());
+  }
+
+  /** Records a rendered frame: the request it answers, its facts, and SHA-256 of its encoded bytes. `inputs` as for `result`. */
+  frame(requestId: number, request: FrameRequest, frame: FrameFacts & { data: Uint8Array }, inputs = this.#inputs): ResultSeal | undefined {
+    const digest = createHash('sha256').update(frame.data).digest();
+    return this.#append(requestId, inputs, writeFrameOutput(this.#output.reset(), request, frame, digest).view());
   }
 
   #append(requestId: number, inputs: number, output: Uint8Array): ResultSeal | undefined {

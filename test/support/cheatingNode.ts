@@ -5,8 +5,8 @@
  * product knows about it: it wraps `SessionMotion.prototype.predictor`, the one place the predict
  * handler gets its predictor from, so the node signs the wrong answers like any other.
  */
-import type { Predictor } from '../../edge-server/engines.js';
-import type { Prediction } from '../../edge-server/inference/predictors/prediction.js';
+import type { Predictor } from '../../protocol/motion/predictor.js';
+import type { Prediction } from '../../protocol/motion/predictor.js';
 import { SessionMotion } from '../../edge-server/session/SessionMotion.js';
 
 const shiftM = Number(process.env.EDGE_OFFLOAD_TEST_CHEAT_SHIFT_M ?? 0.05);

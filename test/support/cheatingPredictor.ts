@@ -3,8 +3,8 @@
  * filter as `base`, with every `everyNth` answer moved `shiftM` metres along x — the cheat a
  * node would sign, which is what makes it evidence.
  */
-import type { PredictorFactory } from '../../edge-server/engines.js';
-import type { Prediction } from '../../edge-server/inference/predictors/prediction.js';
+import type { PredictorFactory } from '../../protocol/motion/predictor.js';
+import type { Prediction } from '../../protocol/motion/predictor.js';
 
 export function cheatingPredictor(base: PredictorFactory, shiftM = 0.05, everyNth = 1): PredictorFactory {
   return {

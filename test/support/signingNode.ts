@@ -6,8 +6,8 @@
  * evidence). Used by the trust tests and the entrapment bench until the edge signs on the wire.
  */
 import { generateKeyPair } from '../../discovery/identity.js';
-import type { PredictorFactory } from '../../edge-server/engines.js';
-import { replayPredictions } from '../../edge-server/inference/replay.js';
+import type { PredictorFactory } from '../../protocol/motion/predictor.js';
+import { replayPredictions } from '../../protocol/motion/replay.js';
 import { ResultSigner } from '../../edge-server/trust/ResultSigner.js';
 import type { PoseSample, ResultSeal } from '../../protocol/index.js';
 import type { TrapAnswer, TrapChannel, TrapPredict, TrapRun, TrapSession, TrapTask } from '../../client-sdk/trust/index.js';
@@ -92,6 +92,9 @@ export function signingChannel(node: SigningNode, options: { cheat?: Cheat } = {
           const seal = signer.prediction(answer.id, answer);
           if (seal) seals.push(seal);
           return answer;
+        },
+        async extra(message) {
+          throw new Error(`this in-process node answers predicts only, not ${message.t}`);
         },
         async sealed(answers) {
           if (seals.some((s) => s.to >= answers)) return;

@@ -17,14 +17,14 @@
  * env EDGE_LEARNED_EXECUTION picks one for a whole node (the load bench compares them).
  */
 import type { PoseSample } from '../../../protocol/index.js';
-import type { PoseHistory, Predictor, PredictorFactory } from '../../engines.js';
+import type { PoseWindow, Predictor, PredictorFactory } from '../../engines.js';
 import { MicroBatcher, type BatchStats } from '../MicroBatcher.js';
 import type { RegisteredModel } from '../ModelRegistry.js';
 import { DEFAULT_WINDOW_SPEC, LEGACY_WINDOW_SPEC, OUTPUT_COUNT, decodePrediction, encodeWindow, featureCount, modelHorizon, type MotionWindowSpec } from '../motionWindow.js';
-import { kalmanPredictor, type KalmanOptions } from './KalmanPredictor.js';
-import type { Prediction } from './prediction.js';
-import { latestOf } from './latest.js';
-import { snapshot } from '../../PoseHistory.js';
+import { kalmanPredictor, type KalmanOptions } from '../../../protocol/motion/KalmanPredictor.js';
+import type { Prediction } from '../../../protocol/motion/predictor.js';
+import { latestOf } from '../../../protocol/motion/latest.js';
+import { snapshot } from '../../../protocol/motion/PoseHistory.js';
 
 export type LearnedExecution = 'js' | 'tfjs';
 
@@ -102,7 +102,7 @@ export function learnedPredictor(model: RegisteredModel, options: LearnedPredict
     observe(sample: PoseSample): void {
       this.#kalman.observe(sample);
     }
-    predict(history: PoseHistory, horizonMs: number): Prediction | Promise<Prediction> {
+    predict(history: PoseWindow, horizonMs: number): Prediction | Promise<Prediction> {
       latestOf(history);
       // after a tracking reset or a stall the window holds another frame or wrong times: the
       // restarted filter answers (and says so) until the window is regular again

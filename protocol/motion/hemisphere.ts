@@ -4,7 +4,7 @@
  * stream that flips sign (HoloLens does, several times a trace) then gets answers that flip with
  * it, and a component-wise blend between the sample and the answer takes the short way round.
  */
-import type { Quat } from '../../../protocol/index.js';
+import type { Quat } from '../index.js';
 
 /** Negates `q` in place when it lies in the other hemisphere from `reference`; returns `q`. */
 export function toHemisphereOf(q: Quat, reference: readonly number[]): Quat {

@@ -2,9 +2,9 @@
  * The predictors every node has, needing no model: `none` (the latest pose, what a headset shows
  * without prediction) and `constant-velocity` (the baseline the learned model must beat).
  */
-import { extrapolateConstantVelocity } from '../../protocol/index.js';
-import type { PredictorFactory } from '../engines.js';
-import { toHemisphereOf } from './predictors/hemisphere.js';
+import { extrapolateConstantVelocity } from '../index.js';
+import type { PredictorFactory } from './predictor.js';
+import { toHemisphereOf } from './hemisphere.js';
 
 export const noPrediction: PredictorFactory = {
   name: 'none',

@@ -10,8 +10,8 @@
  * `PoseSample`s, but a slot's values change once it ages out: read them during a call, and copy
  * what must outlive it (see `snapshot`).
  */
-import type { PoseSample, Quat, Vec3 } from '../protocol/index.js';
-import { normalizeInto } from '../protocol/motion/quaternion.js';
+import type { PoseSample, Quat, Vec3 } from '../index.js';
+import { normalizeInto } from './quaternion.js';
 
 class Slot implements PoseSample {
   device: PoseSample['device'] = 'head';

@@ -9,9 +9,9 @@
  * a change there without the same change here makes honest nodes look wrong. The replay tests
  * run a real EdgeServer session side by side to pin this.
  */
-import type { Device, PoseSample, PredictMessage, PoseMessage, ResumeState } from '../../protocol/index.js';
-import type { Predictor, PredictorFactory } from '../engines.js';
-import { PoseHistory } from '../PoseHistory.js';
+import type { Device, PoseSample, PredictMessage, PoseMessage, ResumeState } from '../index.js';
+import type { Predictor, PredictorFactory } from './predictor.js';
+import { PoseHistory } from './PoseHistory.js';
 
 export type ReplayMessage = Pick<PoseMessage, 't' | 'poses'> | Pick<PredictMessage, 't' | 'id' | 'horizonMs' | 'device' | 'predictor' | 'poses'>;
 

@@ -17,13 +17,13 @@
  * The filter follows `observe()`, and also catches up from `history` inside `predict()`, so it
  * gives the same answer whether or not the session feeds it every sample.
  */
-import type { PoseSample, PredictionFallback, Quat, Vec3 } from '../../../protocol/index.js';
-import { applyRotationVectorInto, normalizeInto, rotate, rotationVectorBetweenInto } from '../../../protocol/motion/quaternion.js';
-import type { PoseHistory, Predictor, PredictorFactory } from '../../engines.js';
+import type { PoseSample, PredictionFallback, Quat, Vec3 } from '../index.js';
+import { applyRotationVectorInto, normalizeInto, rotate, rotationVectorBetweenInto } from './quaternion.js';
+import type { PoseWindow, Predictor, PredictorFactory } from './predictor.js';
 import { latestOf } from './latest.js';
 import { toHemisphereOf } from './hemisphere.js';
 import { MotionGuard, resolveGuardOptions, type MotionGuardOptions } from './MotionGuard.js';
-import type { Prediction } from './prediction.js';
+import type { Prediction } from './predictor.js';
 
 export interface KalmanOptions {
   /** [positionNoise=4] white-acceleration spectral density for position, m²/s³. */
@@ -167,7 +167,7 @@ export class KalmanPredictor implements Predictor {
     return this.#guard.counts;
   }
 
-  predict(history: PoseHistory, horizonMs: number): Prediction {
+  predict(history: PoseWindow, horizonMs: number): Prediction {
     const latest = latestOf(history);
     if (latest.time > this.#time) for (const s of history) if (s.time > this.#time) this.observe(s);
     const h = horizonMs / 1000;

@@ -17,8 +17,8 @@
  * motion from it to the newest sample spans the whole stall with its true total time, which is
  * the velocity a restarted filter starts from.
  */
-import type { PoseSample, PredictionFallback, Quat, Vec3 } from '../../../protocol/index.js';
-import { rotationVectorBetweenInto } from '../../../protocol/motion/quaternion.js';
+import type { PoseSample, PredictionFallback, Quat, Vec3 } from '../index.js';
+import { rotationVectorBetweenInto } from './quaternion.js';
 
 export interface MotionGuardOptions {
   /** [maxStepM=0.25] position step that is always a reset, whatever the time between samples, m. */
