@@ -18,7 +18,7 @@ import { EvidenceVerifier } from '../discovery/evidence.js';
 import { localReference, seededRandom, TrapVerifier, type TrapAnswer, type TrapTask } from '../client-sdk/trust/index.js';
 import type { PoseSample } from '../protocol/index.js';
 import { fromRotationVector } from '../protocol/motion/quaternion.js';
-import { serveTrap, signingNode, skew, type Cheat } from '../test/support/signingNode.js';
+import { serveTrap, signingNode, skew, type Cheat } from './lib/signingNode.js';
 import { lineChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
@@ -158,7 +158,7 @@ export async function main(argv: string[]): Promise<void> {
     backend = inference.runtime.backend;
   }
   const honestTarget = flag('--honest', 100_000);
-  const env = environment({ trials, maxBad: MAX_BAD, shares: SHARES, predictors: factories.map((f) => f.name), backend, node: 'replayed edge session + ResultSigner (test/support/signingNode.ts)' });
+  const env = environment({ trials, maxBad: MAX_BAD, shares: SHARES, predictors: factories.map((f) => f.name), backend, node: 'replayed edge session + ResultSigner (bench/lib/signingNode.ts)' });
   printEnvironment(env);
   const node = signingNode('bench-node', factories, 16);
   const evidence = new EvidenceVerifier({ keyOf: (id) => (id === node.id ? node.publicKey : undefined), predictors: byName });

@@ -18,7 +18,7 @@ import { constantVelocity, kalmanPredictor, noPrediction } from '../edge-server/
 import type { PredictEvidence } from '../protocol/index.js';
 import { makeNode, makeOperator, trustOf } from './support/discoveryFixtures.js';
 import { constantMotion, DEG } from './support/motionFixtures.js';
-import { serveTrap, skew, type SigningNode } from './support/signingNode.js';
+import { serveTrap, skew, type SigningNode } from '../bench/lib/signingNode.js';
 
 const test = suite('discovery-evidence');
 const factories = [kalmanPredictor(), constantVelocity, noPrediction];

@@ -110,6 +110,16 @@ Structure('product code (protocol, client-sdk, edge-server, discovery, netem, bi
   assert.equal(offences, [], `product code must not depend on the tooling:\n${offences.join('\n')}`);
 });
 
+Structure('the benches never import the tests (tests may use bench/lib; the other way is a cycle)', () => {
+  const offences: string[] = [];
+  for (const file of sources(path.join(ROOT, 'bench'))) {
+    for (const ref of importsOf(readFileSync(file, 'utf8'))) {
+      if (ref.specifier.startsWith('.') && rel(resolveRelative(file, ref.specifier)).split(path.sep)[0] === 'test') offences.push(`${rel(file)}:${ref.line} imports ${ref.specifier}`);
+    }
+  }
+  assert.equal(offences, [], `move what both need into bench/lib:\n${offences.join('\n')}`);
+});
+
 /**
  * protocol/ is the only code the products share; each product (client-sdk, edge-server, discovery,
  * netem) may import protocol/ and itself, never another product. bin/ is the composition root

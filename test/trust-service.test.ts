@@ -8,7 +8,7 @@ import { constantVelocity, kalmanPredictor, noPrediction } from '../edge-server/
 import { localReference, seededRandom, TrapVerifier, TrustOfficer, type TrapChannel } from '../client-sdk/trust/index.js';
 import type { PredictEvidence } from '../protocol/index.js';
 import { constantMotion, DEG } from './support/motionFixtures.js';
-import { serveTrap, signingChannel, signingNode, skew } from './support/signingNode.js';
+import { serveTrap, signingChannel, signingNode, skew } from '../bench/lib/signingNode.js';
 
 const test = suite('trust-service');
 const factories = [kalmanPredictor(), constantVelocity, noPrediction];

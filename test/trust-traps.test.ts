@@ -7,7 +7,7 @@ import { TrapReferenceSigner } from '../discovery/trapReference.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { compareAnswers, rotationAngle, type PoseSample, type PredictEvidence } from '../protocol/index.js';
 import { constantMotion, DEG } from './support/motionFixtures.js';
-import { serveTrap, signingChannel, signingNode, skew } from './support/signingNode.js';
+import { serveTrap, signingChannel, signingNode, skew } from '../bench/lib/signingNode.js';
 
 const test = suite('trust-traps');
 const factories = [kalmanPredictor(), constantVelocity, noPrediction];

@@ -3,7 +3,8 @@
  * an edge session performs (edge-server/inference/replay.ts, pinned to a real EdgeServer by
  * trust-replay.test.ts) and every answer through the real ResultSigner, with an optional cheat
  * applied before signing (a cheating node signs its wrong answers: that is what makes them
- * evidence). Used by the trust tests and the entrapment bench until the edge signs on the wire.
+ * evidence). Socket-free, so the entrapment bench can run 10⁵ traps; the trust tests use it too,
+ * and test/trust-live-signing.test.ts covers the same signing on a real node's wire.
  */
 import { generateKeyPair } from '../../discovery/identity.js';
 import type { PredictorFactory } from '../../protocol/motion/predictor.js';
