@@ -133,7 +133,14 @@ export async function main(argv: string[]): Promise<void> {
         // alternating order: whoever runs first in a step does not always get the quieter moment
         for (const node of round % 2 === 0 ? nodes : [...nodes].reverse()) {
           if (saturated.has(node.name)) continue;
-          if (node.clients.length < n) node.clients.push(...(await openClients(node.proc.url, n - node.clients.length, samples, false)));
+          try {
+            if (node.clients.length < n) node.clients.push(...(await openClients(node.proc.url, n - node.clients.length, samples, false)));
+          } catch (err) {
+            // an overloaded node resets or times out new handshakes: that is its limit, not the run's end
+            console.log(`${node.name}: could not open ${n} sessions (${(err as Error).message}): no larger steps for it`);
+            saturated.add(node.name);
+            continue;
+          }
           const r = await step(node.proc, node.clients.slice(0, n), headsets, samples, { hz, seconds, predictor, metricsUrl: node.metricsUrl });
           measured.set(node.name, [...(measured.get(node.name) ?? []), r]);
           print(node.name, r);
