@@ -17,22 +17,17 @@
  * average is recorded before and after: on a shared machine other tenants' processes still run
  * on the pinned cores, and their preemptions land in every number here.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SimulatedHeadset } from '../client-sdk/node.js';
-import { FrameClock } from './load/FrameClock.js';
-import { WireClient } from './load/WireClient.js';
+import type { WireClient } from './load/WireClient.js';
+import { openClients, print, sleep, startPinned, step, type Proc, type StepResult } from './load/loadStep.js';
 import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
 import { lineChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
-import { parsePrometheusText } from './lib/prometheusText.js';
 import { writeResult } from './lib/results.js';
-import { summarize, type Summary } from './lib/stats.js';
 
 const HELP = `Usage: npm run bench -- predict-load [options]
 
@@ -52,196 +47,20 @@ Options:
                     at every step (before/after in one run)
   --compare-args A  extra arguments of the compared node (with --compare-root . : the same
                     build with other flags, e.g. --node-args "--workers 2" --compare-args "--workers 1")
+  --compare-cores L taskset core list of the compared node  [default: --node-cores]
+  --rounds N        with a compared node: each step measured N times per node, the order
+                    alternating (this first, then it first…); the round with the median CPU
+                    per frame is reported, every round kept in the JSON   [default: 1]
   --label S         name of this run in the results        [default: predict-load]
   -h, --help        show this help`;
 
-interface Proc {
-  child: ChildProcess;
-  url: string;
-}
-
-/** A child process pinned to `cores` that prints a JSON line with `url` when it is ready. */
-async function startPinned(cores: string, args: string[], env: Record<string, string> = {}): Promise<Proc> {
-  const child = spawn('taskset', ['-c', cores, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within 60 s`)), 60_000);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}; is taskset installed (util-linux)?`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      let event: { url?: string; event?: string };
-      try {
-        event = JSON.parse(line) as typeof event;
-      } catch {
-        return;
-      }
-      if (event.url && (event.event === undefined || event.event === 'listening')) {
-        clearTimeout(timer);
-        resolve(event.url);
-      }
-    });
-  });
-  return { child, url };
-}
-
-/** CPU time (user + system, ms) of a process and all its threads, from /proc. */
-function cpuMs(pid: number | undefined): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
-}
-
-/** CPU ms of a process and its children (cluster workers), from /proc/<pid>/task/<tid>/children. */
-function treeCpuMs(pid: number | undefined): number {
-  let total = cpuMs(pid);
-  try {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    for (const child of children) total += treeCpuMs(Number(child));
-  } catch {
-    // no children file: no children counted
-  }
-  return total;
-}
-
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request(url, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${url}: ${res.statusCode}`))));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
-type Histogram = Map<number, number>; // upper bound (s) → cumulative count
-async function scrapeHandling(metricsUrl: string): Promise<Histogram> {
-  const families = parsePrometheusText(await get(metricsUrl));
-  const family = families.get('edge_request_handling_seconds');
-  const buckets: Histogram = new Map();
-  for (const s of family?.samples ?? []) {
-    if (s.name.endsWith('_bucket') && s.labels.kind === 'predict') buckets.set(s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), s.value);
-  }
-  return buckets;
-}
-
-/** Quantile of the observations between two scrapes, interpolated inside its bucket (Prometheus' histogram_quantile). */
-function histogramQuantile(before: Histogram, after: Histogram, q: number): { value: number; count: number; fractionUnder: (le: number) => number } {
-  const bounds = [...after.keys()].sort((a, b) => a - b);
-  const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
-  const total = counts[counts.length - 1] ?? 0;
-  const fractionUnder = (le: number) => (total ? (counts[bounds.indexOf(le)] ?? NaN) / total : NaN);
-  if (!total) return { value: NaN, count: 0, fractionUnder };
-  const rank = q * total;
-  for (let i = 0; i < bounds.length; i++) {
-    if (counts[i]! >= rank) {
-      const lower = i === 0 ? 0 : bounds[i - 1]!;
-      const upper = bounds[i]!;
-      if (upper === Infinity) return { value: lower * 1000, count: total, fractionUnder };
-      const below = i === 0 ? 0 : counts[i - 1]!;
-      return { value: (lower + ((upper - lower) * (rank - below)) / (counts[i]! - below)) * 1000, count: total, fractionUnder };
-    }
-  }
-  return { value: NaN, count: total, fractionUnder };
-}
-
-interface StepResult {
-  sessions: number;
-  offeredFps: number;
-  sentFps: number;
-  answeredFps: number;
-  rtt: Summary;
-  lost: number;
-  skippedFrames: number;
-  handlingP50Ms?: number;
-  handlingP99Ms?: number;
-  handlingUnder0_5ms?: number;
-  handlingUnder1ms?: number;
-  nodeCpuUsPerFrame: number;
-  nodeCpuCores: number;
-  clientCpuUsPerFrame: number;
-}
-
-/** Drives `clients` at `hz` for a warm-up and `seconds`, measuring the second part. */
-async function step(target: Proc, clients: WireClient[], headsets: SimulatedHeadset[], samples: { rtt: number[]; from: number }, opts: { hz: number; seconds: number; predictor: string; metricsUrl?: string }): Promise<StepResult> {
-  const n = clients.length;
-  let frames = 0;
-  const clock = new FrameClock(n, opts.hz, (i, due) => {
-    if (due >= samples.from) frames++;
-    clients[i]!.predict(headsets[i]!.poseAt(due), 50, opts.predictor);
-  });
-  samples.rtt = [];
-  samples.from = Infinity;
-  clock.start();
-  await sleep(1000); // warm-up: sockets, JIT, predictor state
-  for (const c of clients) c.lost(0);
-  const before = opts.metricsUrl ? await scrapeHandling(opts.metricsUrl) : undefined;
-  const nodeBefore = treeCpuMs(target.child.pid);
-  const clientBefore = process.cpuUsage();
-  const started = performance.now();
-  samples.from = started;
-  const skippedBefore = clock.skipped;
-  await sleep(opts.seconds * 1000);
-  const elapsed = performance.now() - started;
-  const nodeCpu = treeCpuMs(target.child.pid) - nodeBefore;
-  const client = process.cpuUsage(clientBefore);
-  // counted now: a scrape of a saturated node takes long, and the clock runs on meanwhile
-  const answered = samples.rtt.length;
-  const sent = frames;
-  const rtt = summarize(samples.rtt);
-  samples.from = Infinity;
-  const after = opts.metricsUrl ? await scrapeHandling(opts.metricsUrl) : undefined;
-  clock.stop();
-  await sleep(300); // the last answers arrive
-  const lost = clients.reduce((s, c) => s + c.lost(1000), 0);
-  const result: StepResult = {
-    sessions: n,
-    offeredFps: n * opts.hz,
-    sentFps: (sent * 1000) / elapsed,
-    answeredFps: (answered * 1000) / elapsed,
-    rtt,
-    lost,
-    skippedFrames: clock.skipped - skippedBefore,
-    nodeCpuUsPerFrame: (nodeCpu * 1000) / Math.max(1, answered),
-    nodeCpuCores: nodeCpu / elapsed,
-    clientCpuUsPerFrame: (client.user + client.system) / Math.max(1, sent),
-  };
-  if (before && after) {
-    const p50 = histogramQuantile(before, after, 0.5);
-    const p99 = histogramQuantile(before, after, 0.99);
-    Object.assign(result, { handlingP50Ms: p50.value, handlingP99Ms: p99.value, handlingUnder0_5ms: p99.fractionUnder(0.0005), handlingUnder1ms: p99.fractionUnder(0.001) });
-  }
-  return result;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function openClients(url: string, count: number, samples: { rtt: number[]; from: number }, echo: boolean): Promise<WireClient[]> {
-  const onAnswer = (rtt: number) => {
-    if (performance.now() - rtt >= samples.from) samples.rtt.push(rtt);
-  };
-  const opened: WireClient[] = [];
-  // in batches: a few hundred handshakes at once would only measure the accept queue
-  for (let i = 0; i < count; i += 50) {
-    opened.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => WireClient.open(url, onAnswer, () => {}, { echo })))));
-  }
-  return opened;
-}
-
-function print(label: string, r: StepResult): void {
-  label = label.length > 30 ? `${label.slice(0, 29)}…` : label;
-  const h = r.handlingP99Ms !== undefined ? `node handling p50 ${r.handlingP50Ms!.toFixed(3)} p99 ${r.handlingP99Ms.toFixed(3)} ms (≤0.5 ms: ${(100 * r.handlingUnder0_5ms!).toFixed(1)}%)  ` : '';
-  console.log(
-    `${label.padEnd(30)} ${String(r.sessions).padStart(4)} sessions  rtt p50 ${r.rtt.p50.toFixed(3)} p99 ${r.rtt.p99.toFixed(3)} ms  ${h}` +
-      `${Math.round(r.answeredFps)}/${Math.round(r.sentFps)} fps answered/sent (${r.offeredFps} offered), lost ${r.lost}, skipped ${r.skippedFrames}  node ${r.nodeCpuUsPerFrame.toFixed(1)} µs/frame (${(100 * r.nodeCpuCores).toFixed(0)}% core), client ${r.clientCpuUsPerFrame.toFixed(1)} µs/frame`,
-  );
-}
 
 export async function main(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
     {
       steps: { type: 'string' }, seconds: { type: 'string' }, hz: { type: 'string' }, predictor: { type: 'string' },
-      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'compare-args': { type: 'string' }, label: { type: 'string' },
+      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'compare-args': { type: 'string' }, 'compare-cores': { type: 'string' }, rounds: { type: 'string' }, label: { type: 'string' },
     },
     HELP,
   );
@@ -255,12 +74,14 @@ export async function main(argv: string[]): Promise<void> {
   const nodeArgs = (stringFlag(args.values['node-args']) ?? '').split(' ').filter(Boolean);
   const compareRoot = stringFlag(args.values['compare-root']);
   const compareArgs = stringFlag(args.values['compare-args'])?.split(' ').filter(Boolean) ?? nodeArgs;
+  const compareCores = stringFlag(args.values['compare-cores']) ?? nodeCores;
+  const rounds = intFlag(args.values.rounds, 'rounds', 1, 9) ?? 1;
   const label = stringFlag(args.values.label) ?? 'predict-load';
   const here = fileURLToPath(new URL('..', import.meta.url)); // dist/
   await new Promise<void>((resolve, reject) =>
     spawn('taskset', ['-pc', clientCores, String(process.pid)], { stdio: 'ignore' }).once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`taskset -pc ${clientCores} failed; is util-linux installed?`)))),
   );
-  const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, compareRoot: compareRoot ?? null, compareArgs: compareRoot ? compareArgs : null, client: 'WireClient (ws, zero mask), one process', loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
+  const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, compareRoot: compareRoot ?? null, compareArgs: compareRoot ? compareArgs : null, compareCores: compareRoot ? compareCores : null, rounds, client: 'WireClient (ws, zero mask), one process', loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
   printEnvironment(env);
 
   const samples = { rtt: [] as number[], from: Infinity };
@@ -281,20 +102,20 @@ export async function main(argv: string[]): Promise<void> {
     echo.child.kill('SIGKILL');
   }
 
-  const nodes: { name: string; proc: Proc; clients: WireClient[]; results: StepResult[]; metricsUrl: string }[] = [];
-  const startNode = async (name: string, dist: string, extra: string[]) => {
-    const proc = await startPinned(nodeCores, [path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...extra], {
+  const nodes: { name: string; cores: string; proc: Proc; clients: WireClient[]; results: StepResult[]; rounds: StepResult[][]; metricsUrl: string }[] = [];
+  const startNode = async (name: string, dist: string, extra: string[], cores: string) => {
+    const proc = await startPinned(cores, [path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...extra], {
       TF_CPP_MIN_LOG_LEVEL: '2',
       // every load-generator session comes from one loopback address
       EDGE_OFFLOAD_MAX_SESSIONS_PER_IP: '8192',
       EDGE_OFFLOAD_MAX_CONNECTIONS_PER_IP: '8192',
       EDGE_OFFLOAD_MAX_SESSIONS: '8192',
     });
-    nodes.push({ name, proc, clients: [], results: [], metricsUrl: proc.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics') });
+    nodes.push({ name, cores, proc, clients: [], results: [], rounds: [], metricsUrl: proc.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics') });
   };
   try {
-    await startNode(`this checkout${nodeArgs.length ? ` ${nodeArgs.join(' ')}` : ''}`, here, nodeArgs);
-    if (compareRoot) await startNode(`${path.basename(path.resolve(compareRoot))}${compareArgs.length ? ` ${compareArgs.join(' ')}` : ''}`, path.join(path.resolve(compareRoot), 'dist'), compareArgs);
+    await startNode(`this checkout${nodeArgs.length ? ` ${nodeArgs.join(' ')}` : ''}`, here, nodeArgs, nodeCores);
+    if (compareRoot) await startNode(`${path.basename(path.resolve(compareRoot))}${compareArgs.length ? ` ${compareArgs.join(' ')}` : ''}`, path.join(path.resolve(compareRoot), 'dist'), compareArgs, compareCores);
     for (const node of nodes) {
       // correctness before timing: a frame gets a prediction from the named predictor
       const check = await openClients(node.proc.url, 1, samples, false);
@@ -307,17 +128,34 @@ export async function main(argv: string[]): Promise<void> {
     }
     const saturated = new Set<string>();
     for (const n of steps) {
-      for (const node of nodes) {
-        if (saturated.has(node.name)) continue;
-        if (node.clients.length < n) node.clients.push(...(await openClients(node.proc.url, n - node.clients.length, samples, false)));
-        const r = await step(node.proc, node.clients.slice(0, n), headsets, samples, { hz, seconds, predictor, metricsUrl: node.metricsUrl });
-        node.results.push(r);
-        print(node.name, r);
-        // the node, not the load generator, is behind: it answers under half of what was sent
-        if (r.answeredFps < 0.5 * r.sentFps) {
-          console.log(`${node.name}: saturated (answered < 50% of the frames sent): no larger steps for it`);
-          saturated.add(node.name);
+      const measured = new Map<string, StepResult[]>();
+      for (let round = 0; round < (nodes.length > 1 ? rounds : 1); round++) {
+        // alternating order: whoever runs first in a step does not always get the quieter moment
+        for (const node of round % 2 === 0 ? nodes : [...nodes].reverse()) {
+          if (saturated.has(node.name)) continue;
+          try {
+            if (node.clients.length < n) node.clients.push(...(await openClients(node.proc.url, n - node.clients.length, samples, false)));
+          } catch (err) {
+            // an overloaded node resets or times out new handshakes: that is its limit, not the run's end
+            console.log(`${node.name}: could not open ${n} sessions (${(err as Error).message}): no larger steps for it`);
+            saturated.add(node.name);
+            continue;
+          }
+          const r = await step(node.proc, node.clients.slice(0, n), headsets, samples, { hz, seconds, predictor, metricsUrl: node.metricsUrl });
+          measured.set(node.name, [...(measured.get(node.name) ?? []), r]);
+          print(node.name, r);
+          // the node, not the load generator, is behind: it answers under half of what was sent
+          if (r.answeredFps < 0.5 * r.sentFps) {
+            console.log(`${node.name}: saturated (answered < 50% of the frames sent): no larger steps for it`);
+            saturated.add(node.name);
+          }
         }
+      }
+      for (const node of nodes) {
+        const all = measured.get(node.name);
+        if (!all) continue;
+        node.rounds.push(all);
+        node.results.push([...all].sort((a, b) => a.nodeCpuUsPerFrame - b.nodeCpuUsPerFrame)[Math.floor((all.length - 1) / 2)]!);
       }
       // this step's sessions are closed before the next opens more: idle sockets cost nothing, but keep memory flat
     }
@@ -329,12 +167,19 @@ export async function main(argv: string[]): Promise<void> {
   }
   const results = nodes[0]!.results;
   const compared = nodes[1]?.results;
+  // what a node serves: the largest step it answered (≥ 99 % of the frames offered) with its own handling p99 ≤ 1 ms
+  const capacity = (rs: StepResult[]) => {
+    const ok = rs.filter((r) => r.answeredFps >= 0.99 * r.offeredFps && (r.handlingP99Ms ?? Infinity) <= 1);
+    const best = ok[ok.length - 1];
+    return best ? { sessions: best.sessions, answeredFps: Math.round(best.answeredFps), handlingP99Ms: best.handlingP99Ms, nodeCpuCores: best.nodeCpuCores } : null;
+  };
   const knee = results.find((r) => (r.handlingP99Ms ?? 0) > 1);
   const at100 = results.find((r) => r.sessions === 100);
   const floorP99 = floor['1']!.rtt.p99;
   const verdict = {
     knee: knee ? `node handling p99 first over 1 ms at ${knee.sessions} sessions × ${hz} Hz` : `node handling p99 ≤ 1 ms up to ${results[results.length - 1]?.sessions} sessions`,
     kneeSessions: knee?.sessions ?? null,
+    served: nodes.map((node) => ({ node: node.name, cores: node.cores, ...capacity(node.results) })),
     at100: at100
       ? {
           handlingP99Ms: at100.handlingP99Ms,
@@ -350,7 +195,10 @@ export async function main(argv: string[]): Promise<void> {
   console.log(JSON.stringify(verdict, null, 2));
   writeResult(
     label,
-    { bench: 'predict-load', label, environment: { ...env, loadAverageAtEnd: loadavg().map((l) => +l.toFixed(2)) }, floor, results, ...(compared ? { compareRoot, compared, cpuPerFrameRatio: results.map((r, i) => ({ sessions: r.sessions, thisUs: r.nodeCpuUsPerFrame, comparedUs: compared[i]?.nodeCpuUsPerFrame, ratio: compared[i] ? r.nodeCpuUsPerFrame / compared[i]!.nodeCpuUsPerFrame : null })) } : {}), verdict },
+    { bench: 'predict-load', label, environment: { ...env, loadAverageAtEnd: loadavg().map((l) => +l.toFixed(2)) }, floor, results, ...(compared ? { compareRoot, compared, rounds: { this: nodes[0]!.rounds, compared: nodes[1]!.rounds }, cpuPerFrameRatio: results.map((r) => {
+      const c = compared.find((x) => x.sessions === r.sessions);
+      return { sessions: r.sessions, thisUs: r.nodeCpuUsPerFrame, comparedUs: c?.nodeCpuUsPerFrame, ratio: c ? r.nodeCpuUsPerFrame / c.nodeCpuUsPerFrame : null, thisHandlingP99Ms: r.handlingP99Ms, comparedHandlingP99Ms: c?.handlingP99Ms };
+    }) } : {}), verdict },
     lineChart({
       title: `predict, ${hz} Hz per session, node on core ${nodeCores}: p99 vs sessions`,
       xLabel: 'sessions',

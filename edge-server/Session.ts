@@ -35,6 +35,7 @@ import {
 import type { AdmissionTicket, SendPriority, SessionGuard } from './admission/index.js';
 import { handlers, type Handler, type HandlerContext, type NodeContext } from './handlers/index.js';
 import type { RequestKind } from './metrics.js';
+import { frameSink } from './session/FrameSink.js';
 import { InflightRequests } from './session/InflightRequests.js';
 import { SessionMotion } from './session/SessionMotion.js';
 import { SessionRender } from './session/SessionRender.js';
@@ -86,7 +87,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     this.id = id;
     this.#ws = ws;
     this.#node = node;
-    this.#guard = node.guards.forSession(id, ws, ticket, {
+    this.#guard = node.guards.forSession(id, frameSink(ws), ticket, {
       onIdle: (silentMs) => this.#fail(new ProtocolError(ErrorCode.IDLE_TIMEOUT, `nothing received for ${Math.round(silentMs)} ms`, CloseCode.IDLE_TIMEOUT)),
       // the socket is full: an `error` would only queue behind it; the close code says why
       onSlowConsumer: () => {

@@ -67,6 +67,21 @@ test('single sample and batch answers agree, and concurrent requests are batched
   assert.ok(other.some((v, i) => Math.abs(v - single[i]!) > 1e-6), 'different inputs give different outputs');
 });
 
+test("the learned predictor's JavaScript forward pass equals the tfjs one, row by row and batched", () => {
+  const dense = inference.registry.get(MODEL)!.denseStack!;
+  assert.ok(dense, 'the shipped model is a Dense stack');
+  for (const rows of [1, 3, 17]) {
+    const input = fromWireTensor(sample(rows + 5, rows)) as Float32Array;
+    // exact zeros and large values too: the JS loop skips zero inputs and must not lose them
+    for (let i = 0; i < input.length; i += 7) input[i] = 0;
+    input[1] = 4;
+    const js = dense.runJs(input, rows);
+    const tf = dense.run(input, rows);
+    assert.is(js.length, rows * 6);
+    for (let i = 0; i < js.length; i++) assert.ok(Math.abs(js[i]! - tf[i]!) <= 1e-4 * (1 + Math.abs(tf[i]!)), `row ${Math.floor(i / 6)} output ${i % 6}: js ${js[i]} vs tfjs ${tf[i]}`);
+  }
+});
+
 test('malformed requests are rejected with stable codes and the engine keeps serving', async () => {
   assert.is(await code(inference.engine.infer('no-such-model', sample(1))), ErrorCode.UNKNOWN_MODEL);
   assert.is(await code(inference.engine.infer(MODEL, toWireTensor(new Float32Array(10), [10]))), ErrorCode.BAD_REQUEST);

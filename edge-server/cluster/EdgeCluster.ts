@@ -17,6 +17,7 @@
  * Messages between primary and workers are `{ t: 'edge-cluster:…' }` objects on cluster IPC.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { Logger } from '../../protocol/index.js';
 import { loadPromClient } from '../../protocol/server/prometheus.js';
 import type * as PromClient from 'prom-client';
 
@@ -138,6 +139,8 @@ export interface ClusterServer {
   on(event: 'drain', listener: (options: { deadlineMs: number; reason: string }) => void): unknown;
 }
 
+const logger = new Logger('edge:cluster');
+
 /** The worker side: reports sessions, answers for the cluster's metrics, joins cluster drains. */
 export class ClusterWorker {
   readonly index: number;
@@ -182,7 +185,7 @@ export class ClusterWorker {
   /** Follows `server`'s sessions (for the cluster's total) once it exists. */
   attach(server: ClusterServer): void {
     this.#server = server;
-    const report = () => process.send?.({ t: 'edge-cluster:sessions', count: server.sessionCount } satisfies ClusterMessage);
+    const report = () => this.#toPrimary({ t: 'edge-cluster:sessions', count: server.sessionCount } satisfies ClusterMessage);
     server.on('session', (session) => {
       // counted when the socket arrives and when it goes (sessionCount is already updated then)
       report();
@@ -190,7 +193,19 @@ export class ClusterWorker {
     });
     // a drain that started here (the admin endpoint) drains every worker: one node
     server.on('drain', ({ deadlineMs, reason }) => {
-      if (!this.#joining) process.send?.({ t: 'edge-cluster:drain', deadlineMs, reason } satisfies ClusterMessage);
+      if (!this.#joining) this.#toPrimary({ t: 'edge-cluster:drain', deadlineMs, reason } satisfies ClusterMessage);
+    });
+  }
+
+  /**
+   * A message to the primary, if it is still there. A primary killed outright (SIGKILL) leaves the
+   * channel closed before Node's cluster module exits this worker on 'disconnect'; a session
+   * closing in that gap must not turn the failed write (EPIPE) into an uncaught 'error'.
+   */
+  #toPrimary(message: ClusterMessage): void {
+    if (!process.connected || !process.send) return;
+    process.send(message, undefined, undefined, (err) => {
+      if (err) logger.debug(`cluster primary unreachable: ${err.message}`);
     });
   }
 
@@ -200,7 +215,7 @@ export class ClusterWorker {
   }
 
   listening(url: string, port: number): void {
-    process.send?.({ t: 'edge-cluster:listening', url, port } satisfies ClusterMessage);
+    this.#toPrimary({ t: 'edge-cluster:listening', url, port } satisfies ClusterMessage);
   }
 
   /** The whole node's metrics, aggregated by the primary. */
@@ -215,7 +230,7 @@ export class ClusterWorker {
         resolve: (r) => (clearTimeout(timer), resolve(r)),
         reject: (e) => (clearTimeout(timer), reject(e)),
       });
-      process.send?.({ t: 'edge-cluster:metrics', id } satisfies ClusterMessage);
+      this.#toPrimary({ t: 'edge-cluster:metrics', id } satisfies ClusterMessage);
     });
   }
 

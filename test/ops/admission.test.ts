@@ -181,6 +181,34 @@ test('slowloris and silent sockets are reaped; a second address still gets answe
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
+test('sockets whose headers time out together are answered 408 and closed, a few per event-loop turn; a bad request still gets 400', async () => {
+  const guard = new ConnectionGuard({ idleMs: 60_000, headersTimeoutMs: 200, requestTimeoutMs: 200, maxConnectionsPerIp: 200, reapPerTurn: 8 });
+  const { server, port } = await guardedServer(guard);
+  // turns in which the guard closed sockets: more than one, since 50 expire in one sweep and 8 go per turn
+  const turnsWithReaps = new Set<number>();
+  let turn = 0;
+  const ticker = setInterval(() => turn++, 0);
+  const sockets = await Promise.all(Array.from({ length: 50 }, () => rawSocket(port)));
+  const replies = sockets.map((s) => {
+    s.on('error', () => {});
+    s.write('GET / HTTP/1.1\r\nHost: x\r\n'); // never finished
+    let text = '';
+    s.on('data', (d) => (text += d));
+    return new Promise<string>((resolve) => s.once('close', () => (turnsWithReaps.add(turn), resolve(text))));
+  });
+  const texts = await withTimeout(Promise.all(replies), 'every slowloris socket to be closed', 20_000);
+  clearInterval(ticker);
+  for (const text of texts) assert.match(text, /^HTTP\/1.1 408/);
+  assert.ok(guard.stats().reaped >= 50, JSON.stringify(guard.stats()));
+  assert.ok(turnsWithReaps.size > 1, `all 50 closed in ${turnsWithReaps.size} turn(s)`);
+  // other client errors keep Node's answer
+  const bad = await rawSocket(port);
+  bad.write('NOT HTTP\r\n\r\n');
+  const badReply = await withTimeout(new Promise<string>((resolve) => { let text = ''; bad.on('data', (d) => (text += d)); bad.once('close', () => resolve(text)); }), 'a 400 for a malformed request');
+  assert.match(badReply, /^HTTP\/1.1 400/);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
 test('an idle timer closes a silent session and stays quiet for one that keeps talking', async () => {
   let fired = 0;
   const talking = new IdleTimer(40, () => fired++);

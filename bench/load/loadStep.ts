@@ -1,0 +1,196 @@
+/**
+ * One pinned node under load, the pieces `bench predict-load` and `bench predict-soak` share: a
+ * child process pinned with taskset that prints its URL, its CPU time from /proc (cluster workers
+ * included), its own handling-time histogram from `/metrics`, and one measured step of N
+ * sessions × hz frames (round trip, node handling p50/p99, CPU per frame).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createInterface } from 'node:readline';
+import type { SimulatedHeadset } from '../../client-sdk/node.js';
+import { parsePrometheusText } from '../lib/prometheusText.js';
+import { summarize, type Summary } from '../lib/stats.js';
+import { FrameClock } from './FrameClock.js';
+import { WireClient } from './WireClient.js';
+
+export interface Proc {
+  child: ChildProcess;
+  url: string;
+}
+
+/** A child process pinned to `cores` that prints a JSON line with `url` when it is ready. */
+export async function startPinned(cores: string, args: string[], env: Record<string, string> = {}): Promise<Proc> {
+  const child = spawn('taskset', ['-c', cores, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within 60 s`)), 60_000);
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}; is taskset installed (util-linux)?`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let event: { url?: string; event?: string };
+      try {
+        event = JSON.parse(line) as typeof event;
+      } catch {
+        return;
+      }
+      if (event.url && (event.event === undefined || event.event === 'listening')) {
+        clearTimeout(timer);
+        resolve(event.url);
+      }
+    });
+  });
+  return { child, url };
+}
+
+/** CPU time (user + system, ms) of a process and all its threads, from /proc. */
+export function cpuMs(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/** CPU ms of a process and its children (cluster workers), from /proc/<pid>/task/<tid>/children. */
+export function treeCpuMs(pid: number | undefined): number {
+  let total = cpuMs(pid);
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    for (const child of children) total += treeCpuMs(Number(child));
+  } catch {
+    // no children file: no children counted
+  }
+  return total;
+}
+
+export function get(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request(url, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${url}: ${res.statusCode}`))));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+export type Histogram = Map<number, number>; // upper bound (s) → cumulative count
+export async function scrapeHandling(metricsUrl: string): Promise<Histogram> {
+  const families = parsePrometheusText(await get(metricsUrl));
+  const family = families.get('edge_request_handling_seconds');
+  const buckets: Histogram = new Map();
+  for (const s of family?.samples ?? []) {
+    if (s.name.endsWith('_bucket') && s.labels.kind === 'predict') buckets.set(s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), s.value);
+  }
+  return buckets;
+}
+
+/** Quantile of the observations between two scrapes, interpolated inside its bucket (Prometheus' histogram_quantile). */
+export function histogramQuantile(before: Histogram, after: Histogram, q: number): { value: number; count: number; fractionUnder: (le: number) => number } {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  const fractionUnder = (le: number) => (total ? (counts[bounds.indexOf(le)] ?? NaN) / total : NaN);
+  if (!total) return { value: NaN, count: 0, fractionUnder };
+  const rank = q * total;
+  for (let i = 0; i < bounds.length; i++) {
+    if (counts[i]! >= rank) {
+      const lower = i === 0 ? 0 : bounds[i - 1]!;
+      const upper = bounds[i]!;
+      if (upper === Infinity) return { value: lower * 1000, count: total, fractionUnder };
+      const below = i === 0 ? 0 : counts[i - 1]!;
+      return { value: (lower + ((upper - lower) * (rank - below)) / (counts[i]! - below)) * 1000, count: total, fractionUnder };
+    }
+  }
+  return { value: NaN, count: total, fractionUnder };
+}
+
+export interface StepResult {
+  sessions: number;
+  offeredFps: number;
+  sentFps: number;
+  answeredFps: number;
+  rtt: Summary;
+  lost: number;
+  skippedFrames: number;
+  handlingP50Ms?: number;
+  handlingP99Ms?: number;
+  handlingUnder0_5ms?: number;
+  handlingUnder1ms?: number;
+  nodeCpuUsPerFrame: number;
+  nodeCpuCores: number;
+  clientCpuUsPerFrame: number;
+}
+
+/** Drives `clients` at `hz` for a warm-up and `seconds`, measuring the second part. */
+export async function step(target: Proc, clients: WireClient[], headsets: SimulatedHeadset[], samples: { rtt: number[]; from: number }, opts: { hz: number; seconds: number; predictor: string; metricsUrl?: string }): Promise<StepResult> {
+  const n = clients.length;
+  let frames = 0;
+  const clock = new FrameClock(n, opts.hz, (i, due) => {
+    if (due >= samples.from) frames++;
+    clients[i]!.predict(headsets[i]!.poseAt(due), 50, opts.predictor);
+  });
+  samples.rtt = [];
+  samples.from = Infinity;
+  clock.start();
+  await sleep(1000); // warm-up: sockets, JIT, predictor state
+  for (const c of clients) c.lost(0);
+  const before = opts.metricsUrl ? await scrapeHandling(opts.metricsUrl) : undefined;
+  const nodeBefore = treeCpuMs(target.child.pid);
+  const clientBefore = process.cpuUsage();
+  const started = performance.now();
+  samples.from = started;
+  const skippedBefore = clock.skipped;
+  await sleep(opts.seconds * 1000);
+  const elapsed = performance.now() - started;
+  const nodeCpu = treeCpuMs(target.child.pid) - nodeBefore;
+  const client = process.cpuUsage(clientBefore);
+  // counted now: a scrape of a saturated node takes long, and the clock runs on meanwhile
+  const answered = samples.rtt.length;
+  const sent = frames;
+  const rtt = summarize(samples.rtt);
+  samples.from = Infinity;
+  const after = opts.metricsUrl ? await scrapeHandling(opts.metricsUrl) : undefined;
+  clock.stop();
+  await sleep(300); // the last answers arrive
+  const lost = clients.reduce((s, c) => s + c.lost(1000), 0);
+  const result: StepResult = {
+    sessions: n,
+    offeredFps: n * opts.hz,
+    sentFps: (sent * 1000) / elapsed,
+    answeredFps: (answered * 1000) / elapsed,
+    rtt,
+    lost,
+    skippedFrames: clock.skipped - skippedBefore,
+    nodeCpuUsPerFrame: (nodeCpu * 1000) / Math.max(1, answered),
+    nodeCpuCores: nodeCpu / elapsed,
+    clientCpuUsPerFrame: (client.user + client.system) / Math.max(1, sent),
+  };
+  if (before && after) {
+    const p50 = histogramQuantile(before, after, 0.5);
+    const p99 = histogramQuantile(before, after, 0.99);
+    Object.assign(result, { handlingP50Ms: p50.value, handlingP99Ms: p99.value, handlingUnder0_5ms: p99.fractionUnder(0.0005), handlingUnder1ms: p99.fractionUnder(0.001) });
+  }
+  return result;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function openClients(url: string, count: number, samples: { rtt: number[]; from: number }, echo: boolean): Promise<WireClient[]> {
+  const onAnswer = (rtt: number) => {
+    if (performance.now() - rtt >= samples.from) samples.rtt.push(rtt);
+  };
+  const opened: WireClient[] = [];
+  // in batches: a few hundred handshakes at once would only measure the accept queue
+  for (let i = 0; i < count; i += 50) {
+    opened.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => WireClient.open(url, onAnswer, () => {}, { echo })))));
+  }
+  return opened;
+}
+
+export function print(label: string, r: StepResult): void {
+  label = label.length > 30 ? `${label.slice(0, 29)}…` : label;
+  const h = r.handlingP99Ms !== undefined ? `node handling p50 ${r.handlingP50Ms!.toFixed(3)} p99 ${r.handlingP99Ms.toFixed(3)} ms (≤0.5 ms: ${(100 * r.handlingUnder0_5ms!).toFixed(1)}%)  ` : '';
+  console.log(
+    `${label.padEnd(30)} ${String(r.sessions).padStart(4)} sessions  rtt p50 ${r.rtt.p50.toFixed(3)} p99 ${r.rtt.p99.toFixed(3)} ms  ${h}` +
+      `${Math.round(r.answeredFps)}/${Math.round(r.sentFps)} fps answered/sent (${r.offeredFps} offered), lost ${r.lost}, skipped ${r.skippedFrames}  node ${r.nodeCpuUsPerFrame.toFixed(1)} µs/frame (${(100 * r.nodeCpuCores).toFixed(0)}% core), client ${r.clientCpuUsPerFrame.toFixed(1)} µs/frame`,
+  );
+}
