@@ -57,4 +57,20 @@ test('every payload size (each header length, direct and via ws) arrives byte fo
   }
 });
 
+test('after the server started closing, the sink writes no data frame behind the close frame', async () => {
+  const { server, serverSide, client, received } = await pair();
+  try {
+    const sink = frameSink(serverSide);
+    const closed = once(client, 'close');
+    serverSide.close(1000, 'bye');
+    sink.send(Buffer.from([1, 2, 3]));
+    const [code] = await closed;
+    assert.is(code, 1000, 'a clean close: no protocol error from a frame after the close frame');
+    assert.equal(received, []);
+  } finally {
+    client.terminate();
+    server.close();
+  }
+});
+
 test.run();
