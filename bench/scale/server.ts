@@ -31,9 +31,13 @@ const [backend, redisUrl, operator, operatorKey, heartbeatMs] = process.argv.sli
 const gc = (globalThis as { gc?: () => void }).gc;
 const registry =
   backend === 'redis'
-    ? await RedisRegistry.connect({ url: redisUrl!, heartbeatIntervalMs: Number(heartbeatMs), prefix: 'scale:' })
+    ? await RedisRegistry.connect({ url: redisUrl!, heartbeatIntervalMs: Number(heartbeatMs), prefix: 'scale:', queryConnection: true })
     : new MemoryRegistry({ heartbeatIntervalMs: Number(heartbeatMs) });
-if (registry instanceof RedisRegistry) await registry.flush();
+if (registry instanceof RedisRegistry) {
+  await registry.flush();
+  // the product's default (one shared connection); the driver turns the query connection on for a second query window
+  registry.separateQueries = false;
+}
 const many = { ratePerSecond: 1e6, burst: 1e6 };
 const server = new DiscoveryServer({
   registry,

@@ -51,9 +51,10 @@ export interface RedisRegistryOptions extends RedisLayoutOptions {
   /** `redis://host:port[/db]`. */
   url: string;
   /**
-   * Queries' searches go over a second connection of their own. On the one shared connection a
-   * query's script waited behind every liveness and status batch pipelined before it (Redis runs
-   * a connection's commands in order, and the replies come back in order). Default true.
+   * Queries' searches go over a second connection of their own, so a query's script does not
+   * wait behind the liveness and status batches pipelined before it on the shared one. Default
+   * false: `bench scale` (8,000 churning nodes, both in one run) measured no gain (p99 16.1 ms
+   * own connection vs 9.5 ms shared; the tail is this process's event loop, not Redis).
    */
   queryConnection?: boolean;
 }
@@ -93,7 +94,7 @@ export class RedisRegistry implements Registry {
     const client = await open();
     let queryClient: Client | undefined;
     try {
-      queryClient = options.queryConnection === false ? undefined : await open();
+      queryClient = options.queryConnection === true ? await open() : undefined;
     } catch (err) {
       await client.close().catch(() => client.destroy());
       throw err;
