@@ -64,7 +64,9 @@ class Replica {
     const script = fileURLToPath(new URL('./scale/server.js', import.meta.url));
     // SCALE_CPU_PROF=<dir>: the replica writes a V8 CPU profile there (where query latency goes under churn)
     const prof = process.env.SCALE_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SCALE_CPU_PROF] : [];
-    this.child = spawn('taskset', ['-c', '0', process.execPath, '--expose-gc', ...prof, script, backend, redisUrl ?? '-', operator.name, operator.publicKey, String(INTERVAL_MS)], {
+    // SCALE_NODE_FLAGS: extra V8/Node flags for the replica (GC experiments)
+    const flags = (process.env.SCALE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    this.child = spawn('taskset', ['-c', '0', process.execPath, '--expose-gc', ...flags, ...prof, script, backend, redisUrl ?? '-', operator.name, operator.publicKey, String(INTERVAL_MS)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (m) => this.#waiters.shift()?.(m));
@@ -211,7 +213,16 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
       await sleep(1000);
     }
   })();
-  const queries = (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
+  const queryWindow = async () => (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
+  const queries = await queryWindow();
+  // Redis: the same churn with searches on a connection of their own (queryConnection), not
+  // behind the liveness and status batches on the shared one
+  let queriesOwnConnection: QueryWindow | undefined;
+  if (redis) {
+    await replica.ask({ cmd: 'separateQueries', on: true });
+    queriesOwnConnection = await queryWindow();
+    await replica.ask({ cmd: 'separateQueries', on: false });
+  }
   churning = false;
   await churn;
   clearInterval(ponger);
@@ -220,7 +231,7 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
     heapAndBuffersBytesPerNode: (loaded.heapUsed + loaded.external - base.heapUsed - base.external) / nodes,
     rssBytesPerNode: (loaded.rss - base.rss) / nodes,
   };
-  return { ...phase, memory, queriesUnderChurn: queries };
+  return { ...phase, memory, queriesUnderChurn: queries, ...(queriesOwnConnection ? { queriesUnderChurnOwnConnection: queriesOwnConnection } : {}) };
 }
 
 async function heartbeatPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo | undefined): Promise<Phase & { heartbeatsDelivered: number; reregistered: number }> {
@@ -334,6 +345,8 @@ export async function main(argv: string[]): Promise<void> {
       const lo = channel.livenessOnly;
       console.log(`${backend}: liveness alone (no load pushes): discovery ${lo.discoveryMicrosPerNodeSecond.toFixed(2)} µs${lo.redisCallsPerNodeSecond === undefined ? '' : `, Redis ${lo.redisCallsPerNodeSecond.toFixed(4)} commands, CPU ${lo.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs`} per node-second`);
       console.log(`${backend}: ${(channel.memory.rssBytesPerNode / 1024).toFixed(1)} KiB RSS per connected node; queries under churn p50 ${channel.queriesUnderChurn.p50.toFixed(3)} ms, p99 ${channel.queriesUnderChurn.p99.toFixed(3)} ms (event-loop delay p99 ${channel.queriesUnderChurn.eventLoopDelayMs.p99.toFixed(1)} ms, max ${channel.queriesUnderChurn.eventLoopDelayMs.max.toFixed(1)}; GC ${channel.queriesUnderChurn.gc.totalMsPerSecond.toFixed(1)} ms/s, max pause ${(channel.queriesUnderChurn.gc.maxMs ?? 0).toFixed(1)} ms; slowest 1 % on CPU ${(100 * channel.queriesUnderChurn.slowestCpuShare).toFixed(0)} % of their time)`);
+      const own = (channel as { queriesUnderChurnOwnConnection?: QueryWindow }).queriesUnderChurnOwnConnection;
+      if (own) console.log(`${backend}: same churn, searches on a connection of their own (queryConnection): p50 ${own.p50.toFixed(3)} ms, p99 ${own.p99.toFixed(3)} ms (shared, the default: p99 ${channel.queriesUnderChurn.p99.toFixed(3)} ms)`);
       console.log(`${backend}: layout for ${TARGET} nodes at 1 s: ${JSON.stringify(layout(channel))}`);
     }
   } finally {

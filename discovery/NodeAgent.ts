@@ -111,7 +111,7 @@ export class NodeAgent extends EventEmitter<NodeAgentEvents> {
   /** One registration: a signed POST (http), or a new node channel that registers (channel). */
   async register(): Promise<void> {
     if (this.transport === 'channel') return this.#openChannel();
-    const body = signRegistration(this.descriptor, this.#key, this.#options.authorization);
+    const body = signRegistration(this.descriptor, this.#key, this.#options.authorization, Date.now(), undefined, this.#status());
     const answer = (await this.#post(DiscoveryRoute.register, body)) as { heartbeatIntervalMs: number; ttlMs: number };
     this.#onRegistered(answer);
   }
@@ -213,7 +213,10 @@ export class NodeAgent extends EventEmitter<NodeAgentEvents> {
         if (message.t === 'challenge') {
           this.#pongIntervalMs = message.intervalMs;
           this.#pingIntervalMs = message.pingIntervalMs ?? message.intervalMs;
-          const registration = signRegistration(this.descriptor, this.#key, this.#options.authorization, Date.now(), message.nonce);
+          // registered with its load now: discovery ranks it by that before any status push
+          const status = this.#status();
+          const registration = signRegistration(this.descriptor, this.#key, this.#options.authorization, Date.now(), message.nonce, status);
+          this.#sent = status;
           ws.send(JSON.stringify({ t: 'register', registration }));
         } else if (message.t === 'registered') {
           this.#lastPingAt = Date.now();
@@ -222,7 +225,7 @@ export class NodeAgent extends EventEmitter<NodeAgentEvents> {
           this.#ponger.unref();
           this.#onRegistered(message);
           settle();
-          this.#schedule(0); // push the current status right away
+          this.#schedule(0); // push the status if it moved since the registration carried it
         } else if (message.t === 'ack') {
           if (this.#sent) this.emit('heartbeat', this.#sent);
         } else if (message.t === 'error') {

@@ -87,8 +87,9 @@ export class Admission {
       capacity: d.capacity,
       pricePerMinute: d.pricePerMinute,
       operator: d.operator,
-      load: 0,
-      freeCapacity: d.capacity,
+      // the load it signed into the registration (a status cannot claim more than the capacity)
+      load: reg.status?.load ?? 0,
+      freeCapacity: Math.min(reg.status?.freeCapacity ?? d.capacity, d.capacity),
       lastSeen: now,
     };
     await this.#registry.put(record);

@@ -17,8 +17,9 @@ export const SIGNING_DOMAIN = {
 
 // --- payloads: one function per signed thing, used by signer and verifier alike ---
 
-export function registrationPayload(r: Pick<Registration, 'descriptor' | 'timestamp' | 'nonce'>): unknown {
-  return { descriptor: r.descriptor, timestamp: r.timestamp, nonce: r.nonce };
+export function registrationPayload(r: Pick<Registration, 'descriptor' | 'timestamp' | 'nonce' | 'status'>): unknown {
+  // status only when sent: a registration without one signs (and verifies) exactly as before
+  return { descriptor: r.descriptor, timestamp: r.timestamp, nonce: r.nonce, ...(r.status === undefined ? {} : { status: { load: r.status.load, freeCapacity: r.status.freeCapacity } }) };
 }
 
 export function heartbeatPayload(h: Omit<Heartbeat, 'signature'>): unknown {
@@ -45,8 +46,10 @@ export function signRegistration(
   now = Date.now(),
   /** On the node channel: the connection's challenge, which binds the signature to that connection. */
   nonce = newNonce(),
+  /** The node's load now, so discovery does not rank a busy node as idle until its first push. */
+  status?: { load: number; freeCapacity: number },
 ): Registration {
-  const unsigned = { descriptor, timestamp: now, nonce };
+  const unsigned = { descriptor, timestamp: now, nonce, ...(status === undefined ? {} : { status: { load: status.load, freeCapacity: status.freeCapacity } }) };
   return { ...unsigned, signature: signPayload(SIGNING_DOMAIN.register, registrationPayload(unsigned), nodePrivateKey), authorization };
 }
 

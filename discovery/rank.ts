@@ -110,9 +110,10 @@ export async function rankTier(
   const priceWeight = query.priceWeight ?? 0;
   const selectable = query.selectable;
   const scored = (selectable ? candidates.filter((c) => selectable(c.node.id)) : candidates)
-    .map((c) => {
+    .map((c): RankedNode => {
       const estimatedRttMs = estimateRttMs(c.distanceKm, c.stats, options);
-      return { ...c, estimatedRttMs, score: estimatedRttMs + priceWeight * c.node.pricePerMinute };
+      // fields named, not spread: one object shape, no property-by-property copy per candidate
+      return { node: c.node, stats: c.stats, distanceKm: c.distanceKm, estimatedRttMs, score: estimatedRttMs + priceWeight * c.node.pricePerMinute };
     })
     .sort((a, b) => a.score - b.score);
   return Object.assign(scored.slice(0, k), { pool: scored });

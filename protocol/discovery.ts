@@ -186,7 +186,12 @@ export const registrationSchema = object({
   timestamp: epochMs(),
   /** Fresh per registration; on the node channel, the connection's challenge. */
   nonce: nonceField(),
-  /** Node signature over (descriptor, timestamp, nonce). Optional here so its absence gets its own code. */
+  /**
+   * The node's load when it registers (signed with the rest when present): without it a busy node
+   * that (re)registered ranked as idle until its first status push. Absent: idle, full capacity.
+   */
+  status: optional(object({ load: loadField(), freeCapacity: freeCapacityField() })),
+  /** Node signature over (descriptor, timestamp, nonce[, status]). Optional here so its absence gets its own code. */
   signature: optional(signatureField()),
   authorization: optional(authorizationSchema),
 });

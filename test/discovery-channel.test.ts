@@ -274,6 +274,35 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     }
   });
 
+  test("NodeAgent registers with its current load: the registry holds it before any status push", async (ctx) => {
+    const node = makeNode(ctx.acme, 'agent-busy');
+    const agent = new NodeAgent({
+      discoveryUrl: ctx.url,
+      descriptor: node.descriptor,
+      privateKeyPem: node.key.privateKeyPem,
+      authorization: node.authorization,
+      status: () => ({ load: 0.8, freeCapacity: 2 }),
+      statusIntervalMs: 3600_000, // no push in this test: only the registration can carry the load
+      heartbeatIntervalMs: 60_000,
+    });
+    const pushed: unknown[] = [];
+    agent.on('heartbeat', (s) => pushed.push(s));
+    try {
+      await agent.start();
+      const stored = await ctx.server.registry.get('agent-busy');
+      assert.equal([stored?.load, stored?.freeCapacity], [0.8, 2]);
+      assert.equal(pushed, [], 'no status push was needed');
+      // a raw channel registration whose status was changed after signing is refused
+      const raw = await openRaw(ctx);
+      const signed = signRegistration(node.descriptor, node.key.privateKeyPem, node.authorization, Date.now(), raw.challenge, { load: 0.8, freeCapacity: 2 });
+      raw.send({ t: 'register', registration: { ...signed, status: { load: 0.1, freeCapacity: 2 } } });
+      assert.is((await raw.next((m) => m.t === 'error')).code, 'BAD_SIGNATURE');
+      assert.is((await ctx.server.registry.get('agent-busy'))?.load, 0.8, 'the refused registration changed nothing');
+    } finally {
+      agent.close();
+    }
+  });
+
   if (backend === 'redis') test.after(async () => await redis?.stop());
   test.run();
 }

@@ -118,6 +118,25 @@ test('each kind of bad registration is rejected with its own code', async ({ url
   assert.is((await call(url, '/v1/heartbeat', unsignedHb)).json.error?.code, 'UNSIGNED');
 });
 
+test("a registration carries the node's load (signed, schema-checked): a busy node is ranked busy before any heartbeat", async ({ url, acme }) => {
+  const busy = makeNode(acme, 'busy-1');
+  const idle = makeNode(acme, 'idle-1', { lat: 52.53 });
+  const signed = (n: typeof busy, status?: { load: number; freeCapacity: number }) => signRegistration(n.descriptor, n.key.privateKeyPem, n.authorization, Date.now(), undefined, status);
+  // the status is covered by the signature: changed after signing, it does not verify
+  const lowered = signed(busy, { load: 0.9, freeCapacity: 1 });
+  assert.is((await call(url, '/v1/register', { ...lowered, status: { load: 0, freeCapacity: 1 } })).json.error?.code, 'BAD_SIGNATURE');
+  // and checked like a heartbeat's: load in 0…1, free capacity a count
+  for (const status of [{ load: 7, freeCapacity: 1 }, { load: 0.5, freeCapacity: -1 }, { load: 0.5 }]) {
+    const res = await call(url, '/v1/register', { ...signed(busy), status });
+    assert.is(res.json.error?.code, 'MALFORMED', JSON.stringify(status));
+  }
+  assert.is((await call(url, '/v1/register', signed(busy, { load: 0.9, freeCapacity: 1000 }))).status, 200);
+  assert.is((await call(url, '/v1/register', signed(idle))).status, 200, 'a registration without a status is still accepted (idle)');
+  const q = await call(url, '/v1/query?lat=52.52&lon=13.405');
+  const byId = Object.fromEntries(q.json.edge.map((c: { id: string; load: number; freeCapacity: number }) => [c.id, [c.load, c.freeCapacity]]));
+  assert.equal(byId, { 'busy-1': [0.9, 10], 'idle-1': [0, 10] }, 'free capacity capped at the registered capacity');
+});
+
 test('another trusted operator cannot take over a live node id (ID_TAKEN); the owner may rotate its key', async ({ acme }) => {
   const globex = makeOperator('globex');
   const server = new DiscoveryServer({ operators: trustOf(acme, globex) });
@@ -221,8 +240,8 @@ test('NodeAgent registers, heartbeats, and re-registers after discovery forgets 
     const registered = new Promise((r) => agent.once('registered', r));
     await agent.start();
     await registered;
-    await new Promise((r) => agent.once('heartbeat', r));
-    assert.is((await server.registry.get('agent-1'))?.freeCapacity, 3);
+    // the registration carried the agent's status: no push needed before discovery ranks it
+    assert.equal([(await server.registry.get('agent-1'))?.load, (await server.registry.get('agent-1'))?.freeCapacity], [0.25, 3]);
     await server.registry.remove('agent-1'); // as if discovery restarted
     await new Promise((r) => agent.once('registered', r));
     assert.ok(await server.registry.get('agent-1'), 'registered again on its own');

@@ -5,7 +5,7 @@
  *
  * argv: <backend memory|redis> <redis url or -> <operator name> <operator public key> <heartbeat ms>
  */
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { DiscoveryServer } from '../../discovery/DiscoveryServer.js';
 import { MemoryRegistry } from '../../discovery/registry/MemoryRegistry.js';
 import { RedisRegistry } from '../../discovery/registry/RedisRegistry.js';
@@ -13,7 +13,7 @@ import { TrustedOperators } from '../../discovery/trust.js';
 import { clientPoints } from '../discovery/synthetic.js';
 import { summarize } from '../lib/stats.js';
 
-export type ServerRequest = { cmd: 'stats' } | { cmd: 'queries'; count: number; perSecond: number } | { cmd: 'statusFlushMs'; ms: number } | { cmd: 'close' };
+export type ServerRequest = { cmd: 'stats' } | { cmd: 'queries'; count: number; perSecond: number } | { cmd: 'statusFlushMs'; ms: number } | { cmd: 'separateQueries'; on: boolean } | { cmd: 'close' };
 export interface ServerStats {
   cpuMicros: number;
   heapUsed: number;
@@ -23,15 +23,21 @@ export interface ServerStats {
   nodes: { edge: number; cloud: number };
 }
 
+const GC_KINDS: Record<number, string> = { [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' };
+
 export type QueryWindow = Awaited<ReturnType<typeof queries>>;
 
 const [backend, redisUrl, operator, operatorKey, heartbeatMs] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;
 const registry =
   backend === 'redis'
-    ? await RedisRegistry.connect({ url: redisUrl!, heartbeatIntervalMs: Number(heartbeatMs), prefix: 'scale:' })
+    ? await RedisRegistry.connect({ url: redisUrl!, heartbeatIntervalMs: Number(heartbeatMs), prefix: 'scale:', queryConnection: true })
     : new MemoryRegistry({ heartbeatIntervalMs: Number(heartbeatMs) });
-if (registry instanceof RedisRegistry) await registry.flush();
+if (registry instanceof RedisRegistry) {
+  await registry.flush();
+  // the product's default (one shared connection); the driver turns the query connection on for a second query window
+  registry.separateQueries = false;
+}
 const many = { ratePerSecond: 1e6, burst: 1e6 };
 const server = new DiscoveryServer({
   registry,
@@ -67,8 +73,18 @@ async function queries(count: number, perSecond: number) {
   const cpuShares: number[] = [];
   const loop = monitorEventLoopDelay({ resolution: 1 });
   const gcPauses: number[] = [];
+  // which collector paused: scavenges (minor) are the young generation's, mark-compact (major)
+  // walks the whole heap (every connection's objects)
+  const byKind: Record<string, { pauses: number; totalMs: number; maxMs: number }> = {};
   const gcs = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) gcPauses.push(entry.duration);
+    for (const entry of list.getEntries()) {
+      gcPauses.push(entry.duration);
+      const kind = GC_KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
+      const k = (byKind[kind] ??= { pauses: 0, totalMs: 0, maxMs: 0 });
+      k.pauses++;
+      k.totalMs += entry.duration;
+      k.maxMs = Math.max(k.maxMs, entry.duration);
+    }
   });
   gcs.observe({ entryTypes: ['gc'] });
   loop.enable();
@@ -95,7 +111,7 @@ async function queries(count: number, perSecond: number) {
     /** Median share of its wall time the replica spent on CPU during the slowest 1 % of queries. */
     slowestCpuShare: slow.sort((a, b) => a - b)[Math.floor(slow.length / 2)] ?? 0,
     eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
-    gc: { pauses: gcPauses.length, perSecond: gcPauses.length / seconds, totalMsPerSecond: gcPauses.reduce((a, b) => a + b, 0) / seconds, ...(gcPauses.length ? { p99Ms: summarize(gcPauses).p99, maxMs: Math.max(...gcPauses) } : {}) },
+    gc: { byKind, pauses: gcPauses.length, perSecond: gcPauses.length / seconds, totalMsPerSecond: gcPauses.reduce((a, b) => a + b, 0) / seconds, ...(gcPauses.length ? { p99Ms: summarize(gcPauses).p99, maxMs: Math.max(...gcPauses) } : {}) },
   };
 }
 
@@ -104,8 +120,22 @@ process.on('message', async (request: ServerRequest) => {
   else if (request.cmd === 'statusFlushMs') {
     server.nodeChannels.statusFlushMs = request.ms;
     process.send!({ statusFlushMs: request.ms });
-  } else if (request.cmd === 'queries') process.send!({ queries: await queries(request.count, request.perSecond) });
-  else {
+  } else if (request.cmd === 'separateQueries') {
+    if (registry instanceof RedisRegistry) registry.separateQueries = request.on;
+    process.send!({ separateQueries: request.on });
+  } else if (request.cmd === 'queries') {
+    // SCALE_HEAP_PROF=<file>: sample every allocation of the query window (garbage included)
+    const heapProf = process.env.SCALE_HEAP_PROF;
+    const session = heapProf ? new (await import('node:inspector')).Session() : undefined;
+    const post = (method: string, params?: object) => new Promise<any>((resolve, reject) => session!.post(method, params, (err, r) => (err ? reject(err) : resolve(r))));
+    if (session) {
+      session.connect();
+      await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    }
+    const answer = await queries(request.count, request.perSecond);
+    if (session) (await import('node:fs')).writeFileSync(heapProf!, JSON.stringify((await post('HeapProfiler.stopSampling')).profile));
+    process.send!({ queries: answer });
+  } else {
     await server.close();
     process.send!({ closed: true }, () => process.exit(0));
   }

@@ -32,6 +32,8 @@ export interface RedisLink {
   send<T>(slotKey: string, args: string[]): Promise<T>;
   /** Commands pipelined in one round trip; `atomic` runs them as one MULTI/EXEC. Replies in order. */
   batch(slotKey: string, commands: string[][], atomic: boolean): Promise<unknown[]>;
+  /** The query search's own path (a connection of its own, not behind liveness batches). Default: send. */
+  query?<T>(slotKey: string, args: string[]): Promise<T>;
 }
 
 /** The layout's options, the same for a single Redis and a cluster (replicas must agree on them). */
@@ -316,10 +318,10 @@ export class RedisRegion {
    */
   async #evalNearest(args: string[]): Promise<string[]> {
     try {
-      return await this.#link.send<string[]>(this.seenKey, ['EVALSHA', NEAREST_SHA, '1', ...args]);
+      return await (this.#link.query ?? this.#link.send)<string[]>(this.seenKey, ['EVALSHA', NEAREST_SHA, '1', ...args]);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return await this.#link.send<string[]>(this.seenKey, ['EVAL', NEAREST, '1', ...args]);
+      return await (this.#link.query ?? this.#link.send)<string[]>(this.seenKey, ['EVAL', NEAREST, '1', ...args]);
     }
   }
 
