@@ -3,12 +3,17 @@
  * Chromium's decoder) vs JPEG over ws, at the same resolution, through the user-space netem links
  * (TCP proxy for ws, UDP proxy for WebRTC: the page's ICE candidates are rewritten to it).
  *
- *  1. Quality: the same 90 rendered frames of a textured scene with the head turning, encoded as
- *     JPEG at several qualities and as H.264 at several bitrates (the edge's encoder arguments);
- *     SSIM against the raw render and bits per second at 30 fps; JPEG's rate at H.264's SSIM.
+ *  1. Quality: the same 90 rendered frames with the head turning, of a textured scene and of the
+ *     demo's built-in scene, encoded as JPEG at several qualities and as H.264 at several bitrates
+ *     and libx264 presets (the edge's encoder arguments, CPU ms per frame); SSIM against the raw
+ *     render and bits per second at 30 fps; JPEG's rate at H.264's SSIM, and each preset's rate at
+ *     the SSIM of the JPEG the node sends by default (q80): the acceptance point.
  *  2. Latency: pose sent → frame shown in Chromium (requestVideoFrameCallback for the video track,
  *     createImageBitmap + the next animation frame for JPEG), frames shown per second, on a 5 ms
  *     link, then under a 10 Mbit/s cap with the encoder's bitrate adaptation on and off.
+ *     Each run splits a frame's time into stages (node render and encode, ws answer, last RTP
+ *     packet, decode, handed to the compositor) from the node's timings and the browser's
+ *     requestVideoFrameCallback metadata.
  *
  *   npm run bench -- webrtc-video [--frames 150]
  * Writes bench/results/webrtc-video.json + webrtc-video.svg. Needs mediasoup, ffmpeg, Chromium.
@@ -53,14 +58,14 @@ const CAP_BYTES_PER_S = 10e6 / 8;
 /** Encoder bitrate where adaptation starts, and the only one without it: above the cap on purpose. */
 const ENCODER_BITRATE = 16_000_000;
 
-interface Run {
+export interface Run {
   name: string;
   codec: 'jpeg' | 'h264';
   capped: boolean;
   adapt?: boolean;
 }
 
-const RUNS: Run[] = [
+export const RUNS: Run[] = [
   { name: 'jpeg/ws', codec: 'jpeg', capped: false },
   { name: 'h264/webrtc', codec: 'h264', capped: false, adapt: true },
   { name: 'jpeg/ws capped', codec: 'jpeg', capped: true },
@@ -93,6 +98,7 @@ function stages(shown: PageRecord[]) {
     receivedToDecoded: p50(shown.map((r) => r.decodedAt !== undefined && r.receivedAt !== undefined ? r.decodedAt - r.receivedAt : undefined)),
     answeredToDecoded: p50(shown.map((r) => r.decodedAt !== undefined && r.answeredAt !== undefined ? r.decodedAt - r.answeredAt : undefined)),
     decodedToShown: p50(shown.map((r) => r.decodedAt !== undefined ? r.shownAt! - r.decodedAt : undefined)),
+    shownToCallback: p50(shown.map((r) => r.callbackAt !== undefined ? r.callbackAt - r.shownAt! : undefined)),
   };
 }
 
@@ -123,7 +129,7 @@ async function rawFrames(glb: Uint8Array, scene: string): Promise<Uint8Array[]> 
   return raw;
 }
 
-async function runInBrowser(browser: Browser, run: Run, glb: Uint8Array, frames: number, warmup: number) {
+export async function runInBrowser(browser: Browser, run: Run, glb: Uint8Array, frames: number, warmup: number) {
   const host = await WebRtcEngineHost.start(
     { fps: FPS, startBitrate: ENCODER_BITRATE, maxBitrate: ENCODER_BITRATE, adaptBitrate: run.adapt ?? false },
     { enableTcp: false },

@@ -17,7 +17,8 @@ export interface PageRun {
  * One frame's way, page clock (performance.now()) except `timings` (node-side durations):
  * asked → answered (the `frame` answer; for H.264 sent once its packets reached the router) →
  * received (H.264: the frame's last packet, requestVideoFrameCallback's receiveTime) → decoded
- * (H.264: + processingDuration; JPEG: createImageBitmap resolved) → shown.
+ * (H.264: + processingDuration; JPEG: createImageBitmap resolved) → shown (handed to the
+ * compositor: H.264 requestVideoFrameCallback's presentationTime, JPEG the animation frame after drawImage).
  */
 export interface PageRecord {
   i: number;
@@ -26,6 +27,8 @@ export interface PageRecord {
   receivedAt?: number;
   decodedAt?: number;
   shownAt?: number;
+  /** H.264: when requestVideoFrameCallback ran for the frame (a frame or more after shownAt). */
+  callbackAt?: number;
   timings?: { queueMs: number; renderMs: number; readbackMs: number; encodeMs: number };
   error?: string;
 }
@@ -72,7 +75,10 @@ window.runVideo = async (url, codec, glbBase64, camera, frames, warmup, fps) => 
       poses.on('frame', ({ frame, metadata, presentedAt }) => {
         const r = byTime.get(frame.pose.time);
         if (!r || r.shownAt !== undefined) return;
-        r.shownAt = presentedAt;
+        // shown = handed to the compositor (presentationTime), as the JPEG path's shownAt is (the
+        // animation frame after drawImage); the callback itself runs a frame or more after that
+        r.shownAt = metadata.presentationTime ?? presentedAt;
+        r.callbackAt = presentedAt;
         if (metadata.receiveTime !== undefined) {
           r.receivedAt = metadata.receiveTime;
           if (metadata.processingDuration !== undefined) r.decodedAt = metadata.receiveTime + metadata.processingDuration * 1000;
