@@ -67,9 +67,6 @@ export async function measureQuality(frames: Uint8Array[], width: number, height
       const live = ffmpegArgs({ ffmpeg: 'ffmpeg', encoder: 'libx264', preset, width, height, fps, bitrate, gop, rtpHost: '127.0.0.1', rtpPort: 9, localPort: 9, payloadType: 101, ssrc: 1, firstSeq: 0, packetSize: 1200 });
       // the live arguments up to the RTP muxer, reading the reference file instead of stdin
       const args = live.slice(0, live.indexOf('-rtpflags')).map((a) => (a === 'pipe:0' ? reference : a));
-      // a file is read far faster than frames come live: wall-clock stamps would collide
-      args.splice(args.indexOf('-vf'), 2);
-      args.splice(args.indexOf('-enc_time_base'), 2);
       // -benchmark prints its times at the info level
       args[args.indexOf('-loglevel') + 1] = 'info';
       const { stdout, stderr } = await run('ffmpeg', ['-y', '-benchmark', ...args, '-f', 'h264', out]);

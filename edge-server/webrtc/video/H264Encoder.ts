@@ -86,12 +86,6 @@ export function ffmpegArgs(spec: EncoderSpec): string[] {
     '-s', `${spec.width}x${spec.height}`,
     '-framerate', String(spec.fps),
     '-i', 'pipe:0',
-    // each frame stamped with the wall clock when ffmpeg takes it, in the RTP clock's 90 kHz: the
-    // receiver's playout timing maps RTP timestamps to arrival times, and frames that come at the
-    // renderer's uneven pace but are stamped 1/fps apart look like jitter it then buffers for.
-    // (-use_wallclock_as_timestamps would round to the input's 1/fps time base.)
-    '-vf', 'settb=1/90000,setpts=(RTCTIME-RTCSTART)/(TB*1000000)',
-    '-enc_time_base', '1:90000',
     '-an',
     ...codec,
     '-bf', '0',
