@@ -11,6 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebRtcEngineHost } from '../bench/lib/webrtcRenderEdge.js';
 import { connect } from '../client-sdk/node.js';
+import { VIDEO_CODEC } from '../protocol/index.js';
 import { openSdkPage } from '../bench/lib/chromium.js';
 import { testTimeout } from './support/wait.js';
 import { decodeFrame, findBlob, IS_RED, type Blob } from '../bench/lib/colorBlobs.js';
@@ -92,7 +93,7 @@ try {
     const handle = await page.tab.waitForFunction(() => (window as { result?: unknown }).result, undefined, { timeout: testTimeout(120_000), polling: 100 });
     const result = (await handle.jsonValue()) as PageResult;
     assert.is(result.error, undefined);
-    assert.ok(result.caps!.some((c) => c.startsWith('video/H264') && c.includes('42e01f')), 'Chromium decodes H.264 Constrained Baseline');
+    assert.ok(result.caps!.some((c) => c.startsWith('video/H264') && c.includes(`profile-level-id=${VIDEO_CODEC.profileLevelId}`)), 'Chromium decodes the H.264 profile the edge sends');
     assert.is(result.frames!.length, 2 * YAWS.length);
     // the second frame shown at each pose: once, under load, the first frame shown after the track
     // started had no red at all (a frame decoded before the stream settled); see the report of #11

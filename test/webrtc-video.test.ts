@@ -57,9 +57,9 @@ unit('the video offer bundles the data section and a send-only H.264 section wit
   assert.ok(sdp.indexOf('m=application') < sdp.indexOf('m=video'), 'sections keep the order of the first negotiation');
 });
 
-unit('ffmpeg runs libx264 ultrafast/zerolatency without B-frames, at the asked GOP, rate and RTP sequence', () => {
-  const args = ffmpegArgs({ ffmpeg: 'ffmpeg', encoder: 'libx264', width: 64, height: 32, fps: 30, bitrate: 1_000_000, gop: 15, rtpHost: '127.0.0.1', rtpPort: 40000, localPort: 50000, payloadType: 101, ssrc: 7, firstSeq: 99, packetSize: 1200 }).join(' ');
-  for (const part of ['-c:v libx264', '-preset ultrafast', '-tune zerolatency', '-bf 0', '-g 15', '-b:v 1000000', '-s 64x32', '-ssrc 7', '-seq 99', 'rtp://127.0.0.1:40000']) assert.ok(args.includes(part), part);
+unit('ffmpeg runs libx264 at the asked preset, zerolatency, Main profile without B-frames, at the asked GOP, rate and RTP sequence', () => {
+  const args = ffmpegArgs({ ffmpeg: 'ffmpeg', encoder: 'libx264', preset: 'superfast', width: 64, height: 32, fps: 30, bitrate: 1_000_000, gop: 15, rtpHost: '127.0.0.1', rtpPort: 40000, localPort: 50000, payloadType: 101, ssrc: 7, firstSeq: 99, packetSize: 1200 }).join(' ');
+  for (const part of ['-c:v libx264', '-preset superfast', '-tune zerolatency', '-profile:v main', '-bf 0', '-g 15', '-b:v 1000000', '-s 64x32', '-ssrc 7', '-seq 99', 'rtp://127.0.0.1:40000']) assert.ok(args.includes(part), part);
 });
 
 unit('rate decisions: down at once on a low estimate or loss, up slowly and by half at most, within bounds', () => {
@@ -72,6 +72,8 @@ unit('rate decisions: down at once on a low estimate or loss, up slowly and by h
   assert.equal(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 10_000_000, fractionLost: 0.2 }, 1000)?.bitrate, 3_200_000);
   assert.equal(BitrateController.decide(o, 600_000, { availableOutgoingBitrate: 10_000 }, 1000)?.bitrate, 500_000);
   assert.throws(() => resolveVideoOptions({ fps: 0 }), TypeError);
+  assert.is(resolveVideoOptions().preset, 'superfast');
+  assert.throws(() => resolveVideoOptions({ preset: 'placebo' as never }), TypeError);
 });
 
 unit.run();

@@ -10,7 +10,27 @@ export interface PageRun {
   startedAt: number;
   endedAt: number;
   wallMs: number;
-  records: { i: number; sentAt: number; shownAt?: number; error?: string }[];
+  records: PageRecord[];
+}
+
+/**
+ * One frame's way, page clock (performance.now()) except `timings` (node-side durations):
+ * asked → answered (the `frame` answer; for H.264 sent once its packets reached the router) →
+ * received (H.264: the frame's last packet, requestVideoFrameCallback's receiveTime) → decoded
+ * (H.264: + processingDuration; JPEG: createImageBitmap resolved) → shown (handed to the
+ * compositor: H.264 requestVideoFrameCallback's presentationTime, JPEG the animation frame after drawImage).
+ */
+export interface PageRecord {
+  i: number;
+  sentAt: number;
+  answeredAt?: number;
+  receivedAt?: number;
+  decodedAt?: number;
+  shownAt?: number;
+  /** H.264: when requestVideoFrameCallback ran for the frame (a frame or more after shownAt). */
+  callbackAt?: number;
+  timings?: { queueMs: number; renderMs: number; readbackMs: number; encodeMs: number };
+  error?: string;
 }
 
 export function videoPage(): string {
@@ -52,9 +72,17 @@ window.runVideo = async (url, codec, glbBase64, camera, frames, warmup, fps) => 
       document.body.append(video);
       void video.play();
       poses = new VideoFramePoses(session, video);
-      poses.on('frame', ({ frame, presentedAt }) => {
+      poses.on('frame', ({ frame, metadata, presentedAt }) => {
         const r = byTime.get(frame.pose.time);
-        if (r && r.shownAt === undefined) r.shownAt = presentedAt;
+        if (!r || r.shownAt !== undefined) return;
+        // shown = handed to the compositor (presentationTime), as the JPEG path's shownAt is (the
+        // animation frame after drawImage); the callback itself runs a frame or more after that
+        r.shownAt = metadata.presentationTime ?? presentedAt;
+        r.callbackAt = presentedAt;
+        if (metadata.receiveTime !== undefined) {
+          r.receivedAt = metadata.receiveTime;
+          if (metadata.processingDuration !== undefined) r.decodedAt = metadata.receiveTime + metadata.processingDuration * 1000;
+        }
       });
     }
     const ctx = document.getElementById('c').getContext('2d');
@@ -75,8 +103,11 @@ window.runVideo = async (url, codec, glbBase64, camera, frames, warmup, fps) => 
       inFlight = true;
       i++;
       session.render({ pose, eye: 'left', camera, codec, scene: 'bench', quality: 80 }).then(async (frame) => {
+        r.answeredAt = performance.now();
+        r.timings = frame.timings;
         if (codec === 'jpeg') {
           const bitmap = await createImageBitmap(new Blob([frame.data], { type: 'image/jpeg' }));
+          r.decodedAt = performance.now();
           ctx.drawImage(bitmap, 0, 0);
           await new Promise((resolve) => requestAnimationFrame(resolve));
           r.shownAt = performance.now();
@@ -88,7 +119,7 @@ window.runVideo = async (url, codec, glbBase64, camera, frames, warmup, fps) => 
     await new Promise((resolve) => setTimeout(resolve, 1000));
     poses?.close();
     session.close();
-    return { startedAt, endedAt, wallMs: performance.now() - wallStart, records: records.map(({ i, sentAt, shownAt, error }) => ({ i, sentAt, shownAt, error })) };
+    return { startedAt, endedAt, wallMs: performance.now() - wallStart, records };
   } catch (error) {
     return { error: String((error && error.stack) || error) + ' code=' + (error && error.code), startedAt: 0, endedAt: 0, wallMs: 0, records: [] };
   }

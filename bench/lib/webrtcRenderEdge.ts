@@ -3,7 +3,7 @@
  * worker, ffmpeg): what the video test and `bench webrtc-video` connect to. Closing it waits
  * for the worker process to exit.
  */
-import { EdgeServer } from '../../edge-server/index.js';
+import { EdgeServer, type EdgeServerOptions } from '../../edge-server/index.js';
 import { WebGpuRenderEngine } from '../../edge-server/render/WebGpuRenderEngine.js';
 import { WorkerPool } from '../../edge-server/webrtc/WorkerPool.js';
 import type { VideoOptions } from '../../edge-server/webrtc/video/videoOptions.js';
@@ -16,12 +16,13 @@ export class WebRtcEngineHost {
   readonly pool: WorkerPool;
   readonly #pids: number[];
 
-  static async start(video: VideoOptions = {}, webrtc: Omit<WebRtcOptions, 'video'> = {}): Promise<WebRtcEngineHost> {
+  /** `video: false`: WebRTC data channels but no video track (a node without ffmpeg). */
+  static async start(video: VideoOptions | false = {}, webrtc: Omit<WebRtcOptions, 'video'> = {}, node: Pick<EdgeServerOptions, 'nodeId' | 'tier'> = {}): Promise<WebRtcEngineHost> {
     const renderer = await WebGpuRenderEngine.create({});
     let pool: WorkerPool | undefined;
     try {
       pool = await WorkerPool.create({ workers: 1, ...webrtc, video });
-      const edge = new EdgeServer({ renderer, webrtc: pool });
+      const edge = new EdgeServer({ ...node, renderer, webrtc: pool });
       const { url } = await edge.listen();
       return new WebRtcEngineHost(url, edge, pool);
     } catch (err) {

@@ -48,6 +48,8 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
   readonly #placement: Placement;
   readonly #rediscover: Backoff;
   #state: FailoverState = 'discovering';
+  /** Set once the app opened video (its timeout): a node that takes over opens its track too. */
+  #videoTimeoutMs: number | undefined;
   #active: NodeLink | undefined;
   #discovering: Promise<void> | undefined;
   #discoverTimer: ReturnType<typeof setTimeout> | undefined;
@@ -126,12 +128,26 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
   }
 
   /**
-   * The active node's video track. It is that node's: after a `tier` event (another node took
-   * over) the app opens the new node's track, and renders jpeg meanwhile.
+   * The active node's video track. It is that node's; once the app opened one, every node that
+   * takes over opens its own at once (#followVideo): `videotrack` hands the app the new track, or
+   * `videolost` (VIDEO_UNAVAILABLE) says the new node sends none and the app renders jpeg.
    */
   openVideo(timeoutMs: number): Promise<MediaStreamTrack> {
     if (!this.#active) return Promise.reject(new RequestError(ErrorCode.VIDEO_UNAVAILABLE, 'no node to send video: the session answers locally'));
+    this.#videoTimeoutMs = timeoutMs;
     return this.#active.openVideo(timeoutMs);
+  }
+
+  /** Opens `link`'s video track for an app that had one on the previous node. */
+  #followVideo(link: NodeLink): void {
+    if (this.#videoTimeoutMs === undefined) return;
+    link.openVideo(this.#videoTimeoutMs).then(
+      (track) => link === this.#active && this.safeEmit('videotrack', track, link.nodeId),
+      (error: unknown) => {
+        if (link !== this.#active) return; // moved on again: the next node's attempt reports
+        this.safeEmit('videolost', error instanceof RequestError ? error : new RequestError(ErrorCode.VIDEO_UNAVAILABLE, `${link.url} opened no video: ${String(error)}`));
+      },
+    );
   }
 
   get nodeInfo(): NodeInfo | undefined {
@@ -266,6 +282,7 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     logger.debug(`${reason}: now on ${link.tier} ${link.url}`);
     if (changed) this.safeEmit('tier', link.tier, reason);
     this.router.route(link);
+    if (previous !== link) this.#followVideo(link);
     this.trust?.follow({ nodeId: link.nodeId, url: link.url, publicKey: link.candidate.publicKey });
     if (previous && previous !== link && !previous.closed) {
       const keep = previous.tier === 'cloud' && link.tier === 'edge' && this.#placement.keepAsStandby(previous);
@@ -291,6 +308,7 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     this.#state = 'local';
     if (changed) this.safeEmit('tier', 'local', reason);
     this.router.route(undefined); // parked predictions are answered locally now
+    if (changed && this.#videoTimeoutMs !== undefined) this.safeEmit('videolost', new RequestError(ErrorCode.VIDEO_UNAVAILABLE, 'no node sends video: the session answers locally; the next node to take over opens its track'));
     this.trust?.follow(undefined);
     this.#rediscoverSoon();
   }

@@ -43,6 +43,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     backend.on('error', (error) => this.safeEmit('error', error));
     backend.on('transport', (kind, why) => this.safeEmit('transport', kind, why));
     backend.on('videolost', (error) => this.safeEmit('videolost', error));
+    backend.on('videotrack', (track, nodeId) => this.safeEmit('videotrack', track, nodeId));
     backend.on('close', () => this.close());
   }
   /** Where calls go now: the node's tier, or `local` while no node answers. */
@@ -123,7 +124,9 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
    * track and resolves with its pose and `rtpTimestamp`, which `VideoFramePoses` matches to the
    * decoded frame. Rejects with a RequestError VIDEO_UNAVAILABLE (render jpeg instead) when the
    * node has no video, the session stayed on ws, or the platform decodes no H.264 (Node).
-   * It is the current node's track: after a `tier` event, open it again.
+   * It is the current node's track: when another node takes over (`openSession`), the SDK opens
+   * that node's track and emits `videotrack` with it, or `videolost` (VIDEO_UNAVAILABLE) when that
+   * node sends no video; `render({ codec: 'h264' })` fails VIDEO_UNAVAILABLE until the new track is open.
    */
   openVideo({ timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<MediaStreamTrack> {
     this.#assertOpen();

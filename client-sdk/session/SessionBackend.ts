@@ -58,8 +58,18 @@ export type SessionEvents = {
   nodeFault: [fault: NodeFaultEvent];
   /** pose/predict moved onto WebRTC data channels or back onto ws (the `transport` option), and why. */
   transport: [kind: 'ws' | 'webrtc', why: string];
-  /** The node's video track stopped (its encoder died, code ENCODER_DIED): render jpeg, or `openVideo()` again. */
+  /**
+   * The video track stopped: its encoder died (ENCODER_DIED: render jpeg, or `openVideo()` again),
+   * or the node that took over sends no video (VIDEO_UNAVAILABLE: no WebRTC or ffmpeg there, or
+   * no node at all; render jpeg, a `videotrack` follows when a node with video takes over).
+   */
   videolost: [error: RequestError];
+  /**
+   * After a failover, the new node's video track, opened by the SDK because the app had opened one
+   * (`openVideo()`): show it where the old one was (`video.srcObject = new MediaStream([track])`);
+   * a VideoFramePoses on that element keeps matching frames.
+   */
+  videotrack: [track: MediaStreamTrack, nodeId: string];
   close: [];
 };
 

@@ -4,6 +4,7 @@
 import os from 'node:os';
 import type { types } from 'mediasoup';
 import { RTC_MAX_SCTP_STREAMS } from '../../protocol/webrtc.js';
+import { VIDEO_CODEC } from '../../protocol/webrtcVideo.js';
 import { resolveVideoOptions, type ResolvedVideoOptions, type VideoOptions } from './video/videoOptions.js';
 
 export interface ListenIp {
@@ -99,15 +100,15 @@ export function resolveWebRtcOptions(options: WebRtcOptions = {}): ResolvedWebRt
 }
 
 /**
- * H.264 Constrained Baseline (42e01f) with packetization-mode 1: what every browser and hardware
- * decoder takes, and what libx264 `zerolatency` without B-frames produces.
+ * H.264 Main (VIDEO_CODEC.profileLevelId) with packetization-mode 1: what every browser and hardware
+ * decoder takes, and what libx264 `zerolatency -profile:v main` without B-frames produces.
  */
 export const ROUTER_MEDIA_CODECS: types.RtpCodecCapability[] = [
   {
     kind: 'video',
     mimeType: 'video/H264',
     clockRate: 90000,
-    parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+    parameters: { 'packetization-mode': 1, 'profile-level-id': VIDEO_CODEC.profileLevelId, 'level-asymmetry-allowed': 1 },
     rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }, { type: 'goog-remb' }, { type: 'transport-cc' }],
   },
 ];

@@ -272,6 +272,7 @@ export class VideoSender extends EnhancedEventEmitter<VideoSenderEvents> {
       const spec: EncoderSpec = {
         ffmpeg: this.#options.ffmpegPath,
         encoder: this.#encoderName,
+        preset: this.#options.preset,
         width: changes.width ?? old!.spec.width,
         height: changes.height ?? old!.spec.height,
         fps: this.#options.fps,
