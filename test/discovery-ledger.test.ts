@@ -86,7 +86,7 @@ test('edge-offload audit verify: exit 0 on the exported log, 1 after one byte is
   const file = await story(new MemoryLedger({ auditKeyPem: auditKey.privateKeyPem, params }));
   const good = path.join(dir, 'audit.jsonl');
   writeFileSync(good, file);
-  const ok = spawnSync(process.execPath, [CLI, 'audit', 'verify', good, '--key', auditKey.publicKey], { encoding: 'utf8' });
+  const ok = spawnSync(process.execPath, [CLI, 'audit', 'verify', good, `--key=${auditKey.publicKey}`], { encoding: 'utf8' });
   assert.is(ok.status, 0, ok.stderr);
   assert.is(JSON.parse(ok.stdout).entries, 4);
   const bad = path.join(dir, 'audit-bad.jsonl');

@@ -12,8 +12,9 @@ chains to the one before by SHA-256, carries a valid Ed25519 signature, and its 
 are what the ledger's rules give when every change is replayed from the start.
 
 Options:
-  --key KEY     base64url Ed25519 public key the log must be signed with (discovery's audit key);
-                without it the key named in the file's header is used, so check that one yourself
+  --key=KEY     base64url Ed25519 public key the log must be signed with (discovery's audit key;
+                write it with '=': a base64url key may start with '-'); without it the key named
+                in the file's header is used, so check that one yourself
   -h, --help    show this help
 
 Exit status 0 when the log verifies (prints {"ok":true,"entries":N,"publicKey":…,"pool":…}),
