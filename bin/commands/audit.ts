@@ -4,7 +4,7 @@ import { verifyAuditLog } from '../../discovery/ledger/AuditLog.js';
 import { TrustError } from '../../discovery/trustErrors.js';
 import { parseCommandArgs, stringFlag } from './args.js';
 
-const HELP = `Usage: edge-offload audit verify <file | https://discovery/v1/audit> [--key PUBLIC_KEY]
+const HELP = `Usage: edge-offload audit verify <file | https://discovery/v1/audit> [--key=PUBLIC_KEY]
 
 Verifies a discovery stake-ledger audit log (JSON lines, as discovery serves it at GET /v1/audit;
 give the file you saved, or the URL to fetch it now): every entry
