@@ -10,9 +10,10 @@ import { EvidenceVerifier } from '../discovery/evidence.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { constantVelocity, kalmanPredictor, noPrediction } from '../edge-server/inference/index.js';
-import { genesisLink, inputDigestOf, predictionEntry, verifySegment, type ChainSegment, type Message, type PoseSample, type PredictEvidence } from '../protocol/index.js';
+import { inputDigestOf, predictionEntry, verifySegment, type Message, type PoseSample, type PredictEvidence } from '../protocol/index.js';
 import { constantMotion, DEG } from './support/motionFixtures.js';
 import { RawClient } from './support/rawClient.js';
+import { chainSegments } from './support/chainSegments.js';
 
 const test = suite('trust-live-signing');
 const factories = [kalmanPredictor(), constantVelocity, noPrediction];
@@ -42,23 +43,12 @@ async function liveRun(n: number, sealEvery: number) {
   }
 }
 
-async function segments(node: string, session: string, entries: string[], seals: ChainSegment['seal'][]): Promise<ChainSegment[]> {
-  let previousLink = await genesisLink(node, session);
-  let from = 0;
-  return seals.map((seal) => {
-    const s = { previousLink, entries: entries.slice(from, seal.to), seal };
-    previousLink = seal.link;
-    from = seal.to;
-    return s;
-  });
-}
-
 test('the node seals its live answers: every block verifies against its key and binds the input the client sent', async () => {
   const run = await liveRun(40, 16);
   assert.is(run.predictions.length, 40);
   assert.equal(run.seals.map((s) => s.to), [16, 32, 40]);
   const entries = run.predictions.map((p) => predictionEntry(p.id, p.id, p));
-  for (const segment of await segments('signing-node', run.session, entries, run.seals)) {
+  for (const segment of await chainSegments('signing-node', run.session, entries, run.seals)) {
     assert.ok(await verifySegment(segment, run.keys.publicKey), `block to ${segment.seal.to} verifies`);
     assert.is(segment.seal.inputDigest, await inputDigestOf(run.session, run.samples.slice(0, segment.seal.inputs)));
   }
@@ -67,7 +57,7 @@ test('the node seals its live answers: every block verifies against its key and 
 test("discovery's verifier finds an honest live answer NOT_WRONG, and an edited one NOT_SIGNED_BY_NODE", async () => {
   const run = await liveRun(24, 8);
   const entries = run.predictions.map((p) => predictionEntry(p.id, p.id, p));
-  const blocks = await segments('signing-node', run.session, entries, run.seals);
+  const blocks = await chainSegments('signing-node', run.session, entries, run.seals);
   const verifier = new EvidenceVerifier({ keyOf: (id) => (id === 'signing-node' ? run.keys.publicKey : undefined), predictors: new Map(factories.map((f) => [f.name, f])) });
   const accused = run.predictions[12]!;
   const segment = blocks.find((b) => b.seal.to >= accused.id && b.seal.to - b.entries.length < accused.id)!;

@@ -21,13 +21,11 @@ import { SessionSeals } from '../edge-server/session/SessionSeals.js';
 import {
   frameEntry,
   fromBase64url,
-  genesisLink,
   inferEntry,
   inputDigestOf,
   predictionEntry,
   toWireTensor,
   verifySegment,
-  type ChainSegment,
   type Message,
   type NodeTier,
   type PoseSample,
@@ -39,6 +37,7 @@ import type { PredictorFactory } from '../protocol/motion/predictor.js';
 import { cheatingPredictor } from './support/cheatingPredictor.js';
 import { swayingWalk } from './support/motionFixtures.js';
 import { RawClient } from './support/rawClient.js';
+import { chainSegments } from './support/chainSegments.js';
 
 const test = suite('trust-signed-results');
 const factories = [kalmanPredictor(), constantVelocity, noPrediction];
@@ -133,17 +132,6 @@ async function entriesOf(run: Awaited<ReturnType<typeof liveRun>>): Promise<stri
   return entries;
 }
 
-async function blocks(node: string, session: string, entries: string[], seals: ChainSegment['seal'][]): Promise<ChainSegment[]> {
-  let previousLink = await genesisLink(node, session);
-  let from = 0;
-  return seals.map((seal) => {
-    const s = { previousLink, entries: entries.slice(from, seal.to), seal };
-    previousLink = seal.link;
-    from = seal.to;
-    return s;
-  });
-}
-
 test('the node seals infer results and frames with its predictions: every block verifies and binds the input sent', async () => {
   const n = await node('signing-all');
   const run = await liveRun(n.url);
@@ -153,7 +141,7 @@ test('the node seals infer results and frames with its predictions: every block 
   );
   const frame = run.replies.find((r) => r.t === 'frame')!;
   assert.ok(frame.t === 'frame' && frame.data.length > 100, 'a real encoded frame came back');
-  const segments = await blocks('signing-all', run.session, await entriesOf(run), run.seals);
+  const segments = await chainSegments('signing-all', run.session, await entriesOf(run), run.seals);
   assert.is(segments.at(-1)!.seal.to, 26);
   for (const segment of segments) {
     assert.ok(await verifySegment(segment, n.publicKey), `block to ${segment.seal.to} verifies`);
@@ -176,7 +164,7 @@ test('one changed byte of a frame or of a result tensor no longer verifies', asy
     const entries = await entriesOf({ ...run, replies });
     const i = entries.findIndex((e, k) => e !== honest[k]);
     assert.ok(i >= 0, `the ${kind}'s entry changed`);
-    const segment = (await blocks('signing-tamper', run.session, entries, run.seals)).find((s) => s.seal.to > i && s.seal.to - s.entries.length <= i)!;
+    const segment = (await chainSegments('signing-tamper', run.session, entries, run.seals)).find((s) => s.seal.to > i && s.seal.to - s.entries.length <= i)!;
     assert.not.ok(await verifySegment(segment, n.publicKey), `a changed ${kind} fails its block`);
   }
 });

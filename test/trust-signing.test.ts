@@ -3,8 +3,9 @@ import * as assert from 'uvu/assert';
 import { generateKeyPair } from '../discovery/identity.js';
 import { verifySegmentSync } from '../discovery/evidence.js';
 import { ResultSigner } from '../edge-server/trust/ResultSigner.js';
-import { genesisLink, inputDigestOf, predictionEntry, toBase64url, verifySegment, type ChainSegment, type PoseSample, type ResultSeal } from '../protocol/index.js';
+import { inputDigestOf, predictionEntry, toBase64url, verifySegment, type ChainSegment, type PoseSample, type ResultSeal } from '../protocol/index.js';
 import { constantMotion, DEG } from './support/motionFixtures.js';
+import { chainSegments } from './support/chainSegments.js';
 
 const test = suite('trust-signing');
 const keys = generateKeyPair();
@@ -30,22 +31,11 @@ async function run(n: number, sealEvery: number, clock = { now: 0 }) {
   return { signer, entries, seals };
 }
 
-async function segmentsOf(entries: string[], seals: ResultSeal[]): Promise<ChainSegment[]> {
-  let previousLink = await genesisLink('node-a', 'sess-1');
-  let from = 0;
-  return seals.map((seal) => {
-    const s = { previousLink, entries: entries.slice(from, seal.to), seal };
-    previousLink = seal.link;
-    from = seal.to;
-    return s;
-  });
-}
-
 test('entries the client recomputes (WebCrypto) are the ones the node sealed (node:crypto), and so is its input', async () => {
   const { entries, seals } = await run(40, 16);
   assert.equal(seals.map((s) => s.to), [16, 32]);
   assert.equal(seals.map((s) => s.inputs), [16, 32]);
-  for (const segment of await segmentsOf(entries, seals)) {
+  for (const segment of await chainSegments('node-a', 'sess-1', entries, seals)) {
     assert.ok(await verifySegment(segment, keys.publicKey));
     assert.ok(verifySegmentSync(segment, keys.publicKey));
     assert.is(await inputDigestOf('sess-1', samples.slice(0, segment.seal.inputs)), segment.seal.inputDigest);
@@ -69,7 +59,7 @@ test('a block older than sealAfterMs is sealed at the next answer; flush seals t
 
 test('one changed byte in an entry, a seal, or the key fails verification', async () => {
   const { entries, seals } = await run(16, 16);
-  const [segment] = await segmentsOf(entries, seals);
+  const [segment] = await chainSegments('node-a', 'sess-1', entries, seals);
   const flip = (b64: string) => {
     const bytes = Buffer.from(b64, 'base64url');
     bytes[5] = bytes[5]! ^ 1;
