@@ -7,7 +7,9 @@
  * script), so the chain never forks. All replicas share the audit key and the params (checked at
  * start against the header stored in Redis).
  */
-import { createClient } from '@redis/client';
+// types only: the package is optional and loads in RedisLedger.open() (protocol/server/optionalPackages.ts)
+import type { createClient as CreateClient } from '@redis/client';
+import { importOptional } from '../../protocol/server/optionalPackages.js';
 import { TrustError, TrustErrorCode } from '../trustErrors.js';
 import { AuditSigner, headerHash, type AuditBody, type AuditEntry, type AuditHeader } from './AuditLog.js';
 import { canonicalJson } from '../identity.js';
@@ -60,7 +62,7 @@ redis.call('RPUSH', KEYS[1], ARGV[2])
 return 1
 `;
 
-function connectClient(url: string) {
+function connectClient(createClient: typeof CreateClient, url: string) {
   const client = createClient({ url, socket: { connectTimeout: 3000, reconnectStrategy: (n) => Math.min(50 * 2 ** n, 2000) } });
   client.on('error', () => {}); // reconnects; commands fail meanwhile and callers see it
   return client;
@@ -96,7 +98,8 @@ export class RedisLedger implements StakeLedger {
   }
 
   static async open(options: RedisLedgerOptions): Promise<RedisLedger> {
-    const client = connectClient(options.url);
+    const { createClient } = await importOptional('the shared stake ledger (edge-offload discovery --ledger-key with --redis)', () => import('@redis/client'));
+    const client = connectClient(createClient, options.url);
     await client.connect();
     const ledger = new RedisLedger(options, client);
     const mine = canonicalJson(ledger.#header);
