@@ -1,6 +1,6 @@
 /**
  * The node's side of a trap run without sockets: the trap's predicts go through the same replay
- * an edge session performs (edge-server/inference/replay.ts, pinned to a real EdgeServer by
+ * an edge session performs (protocol/motion/replay.ts, pinned to a real EdgeServer by
  * trust-replay.test.ts) and every answer through the real ResultSigner, with an optional cheat
  * applied before signing (a cheating node signs its wrong answers: that is what makes them
  * evidence). Socket-free, so the entrapment bench can run 10⁵ traps; the trust tests use it too,

@@ -1,6 +1,6 @@
 /**
  * The trap reference for predictors cheap enough to run on the client: replay the trap's messages
- * through the same predictor code the node runs (edge-server/inference/replay.ts mirrors an edge
+ * through the same predictor code the node runs (protocol/motion/replay.ts mirrors an edge
  * session exactly). Pure TypeScript, no tfjs: the factories passed decide what can be checked
  * locally (constant velocity, Kalman); `learned` needs a trap bank or a trusted verifier.
  */
