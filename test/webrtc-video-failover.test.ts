@@ -12,6 +12,7 @@ import { WebRtcEngineHost } from '../bench/lib/webrtcRenderEdge.js';
 import { openSdkPage } from '../bench/lib/chromium.js';
 import { ErrorCode } from '../protocol/index.js';
 import { testTimeout } from './support/wait.js';
+import type { VideoOptions } from '../edge-server/webrtc/video/videoOptions.js';
 
 const CAMERA = { fovY: 90, ipd: 0.064, width: 160, height: 120 };
 
@@ -105,9 +106,13 @@ async function waitForState(tab: Awaited<ReturnType<typeof openSdkPage>>['tab'],
 
 const test = suite('video survives failover in a browser');
 
-test('the edge goes away: the same <video> keeps showing frames, now from the cloud, without the app reopening video', async () => {
+/**
+ * A video edge and a cloud (with video, or none: `false`), the page streaming from the edge with
+ * the cloud standing by; then the edge goes away and `afterLoss` checks what the page does.
+ */
+async function edgeGoesAway(cloudVideo: VideoOptions | false, afterLoss: (tab: Awaited<ReturnType<typeof openSdkPage>>['tab']) => Promise<void>): Promise<void> {
   const edge = await WebRtcEngineHost.start({}, {}, { nodeId: 'video-edge', tier: 'edge' });
-  const cloud = await WebRtcEngineHost.start({}, {}, { nodeId: 'video-cloud', tier: 'cloud' }).catch(async (err) => {
+  const cloud = await WebRtcEngineHost.start(cloudVideo, {}, { nodeId: 'video-cloud', tier: 'cloud' }).catch(async (err) => {
     await edge.close();
     throw err;
   });
@@ -117,46 +122,33 @@ test('the edge goes away: the same <video> keeps showing frames, now from the cl
     // frames shown from the edge, with the cloud standing by
     await waitForState(page.tab, `s.standby && s.shown.filter((n) => n === 'video-edge').length >= 3`, testTimeout(60_000));
     await edge.close();
-    const after = await waitForState(page.tab, `s.shown.filter((n) => n === 'video-cloud').length >= 3`, testTimeout(60_000));
+    await afterLoss(page.tab);
+  } finally {
+    await page?.tab.evaluate(() => {
+      const w = window as unknown as { timer?: number; session?: { close(): void } };
+      clearInterval(w.timer);
+      w.session?.close();
+    }).catch(() => {});
+    await page?.close();
+    await Promise.all([edge.close(), cloud.close()]);
+  }
+}
+
+test('the edge goes away: the same <video> keeps showing frames, now from the cloud, without the app reopening video', () =>
+  edgeGoesAway({}, async (tab) => {
+    const after = await waitForState(tab, `s.shown.filter((n) => n === 'video-cloud').length >= 3`, testTimeout(60_000));
     assert.ok(after.tiers.includes('cloud:node-lost'), `tiers ${after.tiers.join(', ')}`);
     assert.is(after.videotracks.at(-1), 'video-cloud', `the SDK handed over the cloud track (tracks: ${after.videotracks.join(', ')})`);
     assert.equal(after.lost, [], 'no videolost: the cloud sends video');
     assert.equal(after.jpeg, [], 'the page never had to fall back to jpeg');
-  } finally {
-    await page?.tab.evaluate(() => {
-      const w = window as unknown as { timer?: number; session?: { close(): void } };
-      clearInterval(w.timer);
-      w.session?.close();
-    }).catch(() => {});
-    await page?.close();
-    await Promise.all([edge.close(), cloud.close()]);
-  }
-});
+  }));
 
-test('a cloud that sends no video: videolost VIDEO_UNAVAILABLE, and JPEG frames keep coming from it through render()', async () => {
-  const edge = await WebRtcEngineHost.start({}, {}, { nodeId: 'video-edge', tier: 'edge' });
-  const cloud = await WebRtcEngineHost.start(false, {}, { nodeId: 'video-cloud', tier: 'cloud' }).catch(async (err) => {
-    await edge.close();
-    throw err;
-  });
-  let page: Awaited<ReturnType<typeof openSdkPage>> | undefined;
-  try {
-    page = await openSdkPage(pageScript(edge.url, cloud.url));
-    await waitForState(page.tab, `s.standby && s.shown.filter((n) => n === 'video-edge').length >= 3`, testTimeout(60_000));
-    await edge.close();
-    const after = await waitForState(page.tab, `s.jpeg.filter((n) => n === 'video-cloud').length >= 3`, testTimeout(60_000));
+test('a cloud that sends no video: videolost VIDEO_UNAVAILABLE, and JPEG frames keep coming from it through render()', () =>
+  edgeGoesAway(false, async (tab) => {
+    const after = await waitForState(tab, `s.jpeg.filter((n) => n === 'video-cloud').length >= 3`, testTimeout(60_000));
     assert.ok(after.tiers.includes('cloud:node-lost'), `tiers ${after.tiers.join(', ')}`);
     assert.equal(after.lost, [ErrorCode.VIDEO_UNAVAILABLE]);
     assert.equal(after.videotracks, []);
-  } finally {
-    await page?.tab.evaluate(() => {
-      const w = window as unknown as { timer?: number; session?: { close(): void } };
-      clearInterval(w.timer);
-      w.session?.close();
-    }).catch(() => {});
-    await page?.close();
-    await Promise.all([edge.close(), cloud.close()]);
-  }
-});
+  }));
 
 test.run();
