@@ -7,10 +7,8 @@
  * registrations, NAT queries served), attack 10 against a lying node (how long the SDK stays, calls
  * rejected). Attacks 3 and 7 need a renderer and attack 4 is `bench fairness`: see the report.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import os from 'node:os';
 import { WebSocket } from 'ws';
 import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/openSession.js';
@@ -27,6 +25,8 @@ import { packFrame } from './fuzz/mutate.js';
 import { startHeadsetLoad } from './failover/HeadsetLoad.js';
 import { startLyingNode } from './lib/lyingNode.js';
 import { barChart } from './lib/chart.js';
+import { pinProcess } from './lib/pin.js';
+import { cpuMs } from './load/loadStep.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 import { summarize } from './lib/stats.js';
@@ -50,23 +50,7 @@ interface Outcome {
 }
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** CPU seconds `pid` has used (all threads): utime + stime from /proc, in clock ticks of 1/100 s. */
-const cpuSeconds = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-
-/** Pins `pid` (all its threads) to `cpu` when taskset and a second core exist; says whether it did. */
-function pin(pid: number, cpu: number): boolean {
-  if (os.availableParallelism() < 2) return false;
-  try {
-    execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A session from `localAddress` that says hello; resolves with it once welcomed, or rejects. */
 function session(url: string, localAddress: string, timeoutMs = 5000): Promise<WebSocket> {
@@ -203,17 +187,17 @@ const ATTACKS: Attack[] = [
 
 async function runAttack(attack: Attack, baselineS: number, attackS: number, pinned: { value: boolean }): Promise<Outcome> {
   const node = await spawnNode({ tier: 'edge', ...(attack.nodeArgs ? { extraArgs: attack.nodeArgs, startTimeoutMs: 60_000 } : {}) });
-  pinned.value = pin(node.pid, 0) && pinned.value;
+  pinned.value = pinProcess(node.pid, 0) && pinned.value;
   try {
     // its own process on the attackers' core: it shares their CPU, not their event loop
     const bystander = await BystanderProcess.start(node.url, { cpu: 1 });
     pinned.value = bystander.pinned && pinned.value;
     const lagP99Ms = async () => 1000 * (await metric(node, 'edge_nodejs_eventloop_lag_p99_seconds', {}));
     await lagP99Ms(); // resets the lag histogram: the next scrape covers the unloaded window only
-    let cpuMark = cpuSeconds(node.pid);
+    let cpuMark = cpuMs(node.pid) / 1000;
     let timeMark = performance.now();
     const cpuShareSinceMark = () => {
-      const [cpu, now] = [cpuSeconds(node.pid), performance.now()];
+      const [cpu, now] = [cpuMs(node.pid) / 1000, performance.now()];
       const share = (cpu - cpuMark) / ((now - timeMark) / 1000);
       [cpuMark, timeMark] = [cpu, now];
       return share;
@@ -351,7 +335,7 @@ export async function main(argv: string[]): Promise<void> {
   if (!args) return;
   const baselineS = intFlag(args.values['baseline-s'], 'baseline-s', 1, 600) ?? 3;
   const attackS = intFlag(args.values['attack-s'], 'attack-s', 1, 600) ?? 6;
-  const pinned = { value: pin(process.pid, 1) };
+  const pinned = { value: pinProcess(process.pid, 1) };
   const env = environment({ baselineS, attackS });
   printEnvironment(env);
   const only = stringFlag(args.values.only)?.split(',');

@@ -9,9 +9,9 @@
  * answers `take` / `stop` over IPC.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Bystander, type BystanderWindow } from './bystander.js';
+import { pinProcess } from '../lib/pin.js';
 
 type Request = { op: 'take' } | { op: 'stop' };
 type Reply = { op: 'ready' } | { op: 'failed'; error: string } | { op: 'window'; window: BystanderWindow & { closed: boolean } };
@@ -28,15 +28,8 @@ export class BystanderProcess {
   /** Starts the child, pinned to `cpu` when given (taskset), and resolves once its session is welcomed. */
   static async start(url: string, options: { cpu?: number } = {}): Promise<BystanderProcess> {
     const child = fork(fileURLToPath(import.meta.url), [url], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let pinned = false;
-    if (options.cpu !== undefined && child.pid !== undefined) {
-      try {
-        execFileSync('taskset', ['-a', '-pc', String(options.cpu), String(child.pid)], { stdio: 'ignore' });
-        pinned = true;
-      } catch {
-        // no taskset or no such core: unpinned, and the result says so
-      }
-    }
+    // no taskset or no such core: unpinned, and the result says so
+    const pinned = options.cpu !== undefined && child.pid !== undefined && pinProcess(child.pid, options.cpu);
     const reply = await next(child);
     if (reply.op !== 'ready') {
       child.kill('SIGKILL');
