@@ -91,10 +91,11 @@ async function trial(q: number, cheater: (typeof CHEATERS)[number], seed: number
     if (badAt.size === 0) return undefined; // an honest run of answers: the false-accusation pass measures those
     const run = await serveTrap(node, t, { cheat: await cheatFor(cheater.kind, t, new Set(badAt.keys())) });
     const outcome = await verifier.check(run);
-    if (outcome.kind !== 'caught') return undefined;
+    if (outcome.kind !== 'caught' || outcome.evidence.kind !== 'predict') return undefined;
+    const evidence_ = outcome.evidence;
     const verdict = await evidence.verify(JSON.parse(JSON.stringify(outcome.evidence))).catch(() => undefined);
     if (!verdict) return undefined;
-    return badAt.get(t.messages.findIndex((m) => m.id === outcome.evidence.accused));
+    return badAt.get(t.messages.findIndex((m) => m.id === evidence_.accused));
   };
   while (n < MAX_BAD) {
     frame++;

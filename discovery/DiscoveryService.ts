@@ -136,9 +136,11 @@ export class DiscoveryService {
     return {
       node: verdict.node,
       offenceId: verdict.offenceId,
+      kind: verdict.kind,
       predictor: verdict.predictor,
       angleRad: verdict.angleRad,
       positionM: verdict.positionM,
+      ...(verdict.maxAbsError !== undefined ? { maxAbsError: Math.min(verdict.maxAbsError, Number.MAX_VALUE) } : {}),
       ejected: standing.ejected,
       offences: standing.offences,
       ...(slash?.slashed !== undefined ? { slashed: slash.slashed } : {}),

@@ -23,6 +23,9 @@ export interface TrustServiceOptions {
   nodeInfo: (id: string) => TrustNodeInfo | undefined | Promise<TrustNodeInfo | undefined>;
   predictors: EvidenceVerifierOptions['predictors'];
   tolerances?: EvidenceVerifierOptions['tolerances'];
+  /** Recomputes infer results for `infer` evidence (bin/ wires a tfjs engine in); without it that evidence is UNVERIFIABLE. */
+  infer?: EvidenceVerifierOptions['infer'];
+  inferTolerance?: EvidenceVerifierOptions['inferTolerance'];
   ledger?: StakeLedger;
   tickets?: TicketOptions;
   reputation?: ReputationOptions;
@@ -51,6 +54,8 @@ export class TrustService {
       keyOf: async (id) => (await options.nodeInfo(id))?.publicKey,
       predictors: options.predictors,
       ...(options.tolerances ? { tolerances: options.tolerances } : {}),
+      ...(options.infer ? { infer: options.infer } : {}),
+      ...(options.inferTolerance ? { inferTolerance: options.inferTolerance } : {}),
     });
   }
 

@@ -33,6 +33,8 @@ import { predictEvidenceSchema, compareAnswers, type PredictEvidence, type Toler
 import { replayPredictions, ReplayError, type ReplayMessage } from '../protocol/motion/replay.js';
 import type { PredictorFactory } from '../protocol/motion/predictor.js';
 import { importPublicKey } from './identity.js';
+import { checkInferEvidence, parseInferEvidence, type InferReference } from './inferEvidence.js';
+import type { InferTolerance } from '../protocol/inferEvidence.js';
 import { TrustError, TrustErrorCode } from './trustErrors.js';
 
 export interface EvidenceVerifierOptions {
@@ -41,18 +43,27 @@ export interface EvidenceVerifierOptions {
   /** Predictors discovery can recompute with (createDefaultPredictors, with the learned model). */
   predictors: ReadonlyMap<string, PredictorFactory>;
   tolerances?: Readonly<Record<string, Tolerance>>;
+  /** Recomputes `infer` results (bin/ wires edge-server's tfjs engine in); without it infer evidence is UNVERIFIABLE. */
+  infer?: InferReference;
+  /** [DEFAULT_INFER_TOLERANCE] element-wise tolerance for infer results. */
+  inferTolerance?: InferTolerance;
   limits?: WireLimits;
 }
 
 export interface Verdict {
+  /** What was wrong: a prediction or an infer result. */
+  kind: 'predict' | 'infer';
   node: string;
   session: string;
   /** Sequence number of the wrong answer in the node's chain: with node + session, the offence id. */
   seq: number;
+  /** The predictor, or for `infer` the model. */
   predictor: string;
-  /** How far the node's answer is from the recomputation. */
+  /** How far the node's prediction is from the recomputation (0 for `infer`). */
   angleRad: number;
   positionM: number;
+  /** `infer`: largest |result − recomputation| over the tensor's elements. */
+  maxAbsError?: number;
   reporter: string;
   /** Stable id of this offence: the same wrong answer reported twice is one offence. */
   offenceId: string;
@@ -86,6 +97,7 @@ export class EvidenceVerifier {
 
   /** Parses and checks untrusted evidence; resolves a verdict or rejects with a TrustError. */
   async verify(untrusted: unknown): Promise<Verdict> {
+    if ((untrusted as { kind?: unknown } | null)?.kind === 'infer') return this.#verifyInfer(untrusted);
     const e = parseEvidence(untrusted, this.#o.limits);
     const publicKey = await this.#o.keyOf(e.node);
     if (publicKey === undefined) throw new TrustError(TrustErrorCode.UNKNOWN_NODE, `node '${e.node}' is not registered here`);
@@ -94,7 +106,16 @@ export class EvidenceVerifier {
     const { wrong, judged, angleRad, positionM } = compareAnswers(e.answer, recomputed, this.#o.tolerances);
     if (!judged) throw new TrustError(TrustErrorCode.UNVERIFIABLE, `no tolerance for predictor '${recomputed.predictor}'`);
     if (!wrong) throw new TrustError(TrustErrorCode.NOT_WRONG, `the node's answer matches the recomputation within tolerance`);
-    return { node: e.node, session: e.session, seq, predictor: recomputed.predictor, angleRad, positionM, reporter: e.reporter, offenceId: `${e.node}/${e.session}/${seq}` };
+    return { kind: 'predict', node: e.node, session: e.session, seq, predictor: recomputed.predictor, angleRad, positionM, reporter: e.reporter, offenceId: `${e.node}/${e.session}/${seq}` };
+  }
+
+  async #verifyInfer(untrusted: unknown): Promise<Verdict> {
+    const parsed = parseInferEvidence(untrusted, this.#o.limits);
+    const e = parsed.evidence;
+    const publicKey = await this.#o.keyOf(e.node);
+    if (publicKey === undefined) throw new TrustError(TrustErrorCode.UNKNOWN_NODE, `node '${e.node}' is not registered here`);
+    const c = await checkInferEvidence(parsed, publicKey, verifySegmentSync, this.#o.infer, this.#o.inferTolerance);
+    return { kind: 'infer', node: e.node, session: e.session, seq: c.seq, predictor: c.model, angleRad: 0, positionM: 0, maxAbsError: c.maxAbsError, reporter: e.reporter, offenceId: `${e.node}/${e.session}/${c.seq}` };
   }
 
   /** Points 1 and 2 of the file comment; returns the answer's sequence number and its message index. */

@@ -11,6 +11,8 @@
 import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { ByteWriter, DEFAULT_LIMITS, ProtocolError, inputPrefixBytes, writePose, type PoseSample, type WireLimits } from '../protocol/index.js';
 import { trapTaskSchema, type TrapTaskBody } from '../protocol/evidence.js';
+import { INFER_REFERENCE_DOMAIN, inferTaskSchema, tensorFromJson, tensorToJson, type InferReferencePayload } from '../protocol/inferEvidence.js';
+import type { InferReference } from './inferEvidence.js';
 import { replayPredictions, ReplayError } from '../protocol/motion/replay.js';
 import type { PredictorFactory } from '../protocol/motion/predictor.js';
 import { TrustError, TrustErrorCode } from './trustErrors.js';
@@ -71,6 +73,50 @@ export class TrapReferenceSigner {
     };
     const text = JSON.stringify(payload);
     return { payload: text, signature: sign(null, Buffer.from(`${REFERENCE_DOMAIN}\n${text}`), this.#key).toString('base64url') };
+  }
+}
+
+/**
+ * Signs reference results for infer traps: the client sends the trap's `{ model, input }` (a
+ * tensor its app sent live), the injected engine (bin/ wires edge-server's tfjs engine in) runs
+ * it, and the signed payload binds model, input digest and output, so it answers that request
+ * only. client-sdk/trust/remoteReference.ts `remoteInferReference` checks it.
+ */
+export class InferReferenceSigner {
+  readonly #key: KeyObject;
+  readonly #infer: InferReference;
+  readonly #limits: WireLimits;
+
+  constructor(privateKey: KeyObject | string, infer: InferReference, limits: WireLimits = DEFAULT_LIMITS) {
+    this.#key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
+    this.#infer = infer;
+    this.#limits = limits;
+  }
+
+  /** Runs an untrusted `{ model, input }`; resolves `{ payload, signature }`. */
+  async reference(untrusted: unknown): Promise<{ payload: string; signature: string }> {
+    let task, input;
+    try {
+      task = inferTaskSchema.parse(untrusted, 'task', this.#limits);
+      input = tensorFromJson(task.input);
+    } catch (err) {
+      if (err instanceof Error) throw new TrustError(TrustErrorCode.MALFORMED, err.message);
+      throw err;
+    }
+    let output;
+    try {
+      output = await this.#infer(task.model, input);
+    } catch (err) {
+      throw new TrustError(TrustErrorCode.UNVERIFIABLE, `cannot run '${task.model}': ${(err as Error).message}`);
+    }
+    const payload: InferReferencePayload = {
+      v: 1,
+      model: task.model,
+      input: { dtype: input.dtype, shape: [...input.shape], sha256: createHash('sha256').update(input.data).digest('base64url') },
+      output: tensorToJson(output),
+    };
+    const text = JSON.stringify(payload);
+    return { payload: text, signature: sign(null, Buffer.from(`${INFER_REFERENCE_DOMAIN}\n${text}`), this.#key).toString('base64url') };
   }
 }
 

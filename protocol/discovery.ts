@@ -281,9 +281,14 @@ export type ReportAnswer = Infer<typeof reportAnswerSchema>;
 export const evidenceAnswerSchema = object({
   node: nodeId(),
   offenceId: string(512),
+  /** What was wrong (absent from older discovery: a prediction). */
+  kind: optional(oneOf(['predict', 'infer'] as const)),
+  /** The predictor, or for `infer` the model. */
   predictor: string(128),
   angleRad: number(0),
   positionM: number(0),
+  /** `infer`: largest |result − discovery's recomputation|. */
+  maxAbsError: optional(number(0)),
   ejected: boolean(),
   offences: uint(),
   /** Stake moved (absent when discovery runs without a ledger). */

@@ -8,6 +8,14 @@ import { array, literal, number, object, oneOf, optional, string, uint, type Inf
 const b64 = () => string(128);
 const requestId = uint(2 ** 32);
 
+/** One sealed block of a node's chain: the entries, the link before them, and the node's seal. */
+export const chainSegmentSchema = object({
+  previousLink: b64(),
+  /** Entries of the accused answer's block (each ~200 characters for a prediction). */
+  entries: array(string(1024), () => 1024),
+  seal: object({ node: string(128), session: string(128), to: uint(), link: b64(), inputs: uint(), inputDigest: b64(), signature: b64() }),
+});
+
 /** A session's pose/predict messages in the order sent (≤ 256: a trap session, not a live one). */
 export const sessionMessagesSchema = array(
   object({
@@ -37,12 +45,7 @@ export const predictEvidenceSchema = object({
   accused: requestId,
   /** The node's answer as received (computeMs dropped: it is not signed). */
   answer: object({ predictor: string(128), horizonMs: number(0), pose: poseSampleSchema }),
-  segment: object({
-    previousLink: b64(),
-    /** Entries of the accused answer's block (each ~200 characters for a prediction). */
-    entries: array(string(1024), () => 1024),
-    seal: object({ node: string(128), session: string(128), to: uint(), link: b64(), inputs: uint(), inputDigest: b64(), signature: b64() }),
-  }),
+  segment: chainSegmentSchema,
   /** What the reporter expected; informational only. */
   reference: optional(poseSampleSchema),
   /** Who reports (credited when the offence is confirmed). */

@@ -13,6 +13,7 @@ export { NewestWins } from './NewestWins.js';
 export { EnhancedEventEmitter, type EventMap } from './EnhancedEventEmitter.js';
 export * from './resultSigning.js';
 export * from './evidence.js';
+export * from './inferEvidence.js';
 export * from './nodeIdentity.js';
 export * from './webrtc.js';
 export * from './webrtcSdp.js';

@@ -21,7 +21,7 @@ import { generateKeyPair } from '../discovery/identity.js';
 import { auditFile, verifyAuditLog } from '../discovery/ledger/AuditLog.js';
 import { MemoryLedger } from '../discovery/ledger/MemoryLedger.js';
 import { constantVelocity, kalmanPredictor, loadInference, noPrediction } from '../edge-server/inference/index.js';
-import type { PredictEvidence } from '../protocol/index.js';
+import type { Evidence } from '../protocol/index.js';
 import { swayingWalk } from './support/motionFixtures.js';
 
 const test = suite('trust-e2e');
@@ -66,7 +66,7 @@ test('a cheating node process is caught, its stake slashed, ejected; every sessi
     await discovery.announce({ id: 'cheater', url: cheater.url, tier: 'edge' }, cheater.nodeKey);
     await discovery.announce({ id: 'honest', url: honest.url, tier: 'cloud' }, honest.nodeKey);
 
-    const evidence: { reporter: string; evidence: PredictEvidence; error?: Error }[] = [];
+    const evidence: { reporter: string; evidence: Evidence; error?: Error }[] = [];
     const open = async (trust: Parameters<typeof openSession>[0]['trust']) => {
       const session = await openSession({ locator: discovery.locator, budgetMs: 500, predictor: 'constant-velocity', trust });
       session.failover!.trust?.on('evidence', (_node, e, error) => evidence.push({ reporter: e.reporter, evidence: e, ...(error ? { error } : {}) }));
@@ -103,6 +103,7 @@ test('a cheating node process is caught, its stake slashed, ejected; every sessi
 
     // the same evidence again, and an edited copy, are refused with codes
     const real = evidence[0]!.evidence;
+    assert.ok(real.kind === 'predict', 'the cheater lies about predictions');
     const again = await discovery.locator.submitEvidence(real).catch((e) => e);
     assert.is(again.code, 'DUPLICATE');
     const edited = { ...real, answer: { ...real.answer, pose: { ...real.answer.pose, position: [0, 0, 0] as [number, number, number] } } };

@@ -27,7 +27,7 @@ function verifier(seed = 1, share = 0.02) {
 }
 
 function caught(outcome: TrapOutcome): PredictEvidence {
-  if (outcome.kind !== 'caught') throw new Error(`expected caught, got ${outcome.kind}`);
+  if (outcome.kind !== 'caught' || outcome.evidence.kind !== 'predict') throw new Error(`expected caught on a prediction, got ${outcome.kind}`);
   return outcome.evidence;
 }
 

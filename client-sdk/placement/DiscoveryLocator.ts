@@ -3,7 +3,7 @@
  * reports sent back so discovery learns each node's real latency. Uses global `fetch` only, so it
  * runs unchanged in browsers and Node ≥ 20.
  */
-import { DEFAULT_LIMITS, ProtocolError, type Capability, type PredictEvidence } from '../../protocol/index.js';
+import { DEFAULT_LIMITS, ProtocolError, type Capability, type Evidence } from '../../protocol/index.js';
 import { DiscoveryErrorCode, DiscoveryRoute, errorBodySchema, queryAnswerSchema, reportAnswerSchema, evidenceAnswerSchema, standingAnswerSchema, type Candidate, type EvidenceAnswer } from '../../protocol/discovery.js';
 import type { Schema } from '../../protocol/schema.js';
 import type { NodeCandidate, NodeLocator, ProbeReport, Shortlist } from './locator.js';
@@ -94,7 +94,7 @@ export class DiscoveryLocator implements NodeLocator {
    * resolves with what the confirmed offence did, rejects with discovery's code
    * (`NOT_SIGNED_BY_NODE`, `NOT_WRONG`, `DUPLICATE`…) when it was refused.
    */
-  async submitEvidence(evidence: PredictEvidence): Promise<EvidenceAnswer> {
+  async submitEvidence(evidence: Evidence): Promise<EvidenceAnswer> {
     return this.#post(DiscoveryRoute.evidence, evidence, evidenceAnswerSchema);
   }
 

@@ -3,7 +3,7 @@
  * probes them itself; discovery is one implementation (`DiscoveryLocator`), a fixed list another
  * (`StaticLocator`, for tests and for apps that pin their nodes).
  */
-import type { Capability, NodeTier, PredictEvidence } from '../../protocol/index.js';
+import type { Capability, NodeTier, Evidence } from '../../protocol/index.js';
 
 export interface NodeCandidate {
   id: string;
@@ -41,7 +41,7 @@ export interface NodeLocator {
   /** Measured RTTs go back so discovery can learn each node's real latency. */
   report?(reports: ProbeReport[]): void;
   /** Sends evidence that a node answered wrongly (a failed trap) to whoever judges it (discovery's POST /v1/evidence). */
-  submitEvidence?(evidence: PredictEvidence): Promise<unknown>;
+  submitEvidence?(evidence: Evidence): Promise<unknown>;
   /** Which of `ids` were ejected from selection (verified offences): the session leaves them. */
   ejected?(ids: readonly string[]): Promise<string[]>;
 }

@@ -11,14 +11,14 @@
  * correlates sessions by address and timing could answer short new sessions honestly.
  */
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
-import type { Device, FrameRequest, PoseSample, PredictEvidence, Tensor } from '../../protocol/index.js';
+import type { Device, FrameRequest, PoseSample, Evidence, Tensor } from '../../protocol/index.js';
 import { constantVelocity, noPrediction } from '../../protocol/motion/baselinePredictors.js';
 import { kalmanPredictor } from '../../protocol/motion/KalmanPredictor.js';
 import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
 import { localReference } from './localReference.js';
 import { nodeTrapChannel } from './nodeTrapChannel.js';
 import { TrustOfficer } from './TrustOfficer.js';
-import type { ReferenceSource, TrapOutcome } from './TrapVerifier.js';
+import type { InferReferenceSource, ReferenceSource, TrapOutcome } from './TrapVerifier.js';
 import type { TrapStreamOptions } from './trapStream.js';
 
 export interface SessionTrustOptions {
@@ -31,6 +31,11 @@ export interface SessionTrustOptions {
   trapShare?: number;
   /** Trusted answers for traps. @default local replay of kalman, constant-velocity and none (learned traps go unjudged) */
   reference?: ReferenceSource;
+  /**
+   * Trusted results for the infer requests traps repeat (`remoteInferReference`: a verifier's
+   * signed ones). Without it infer results are checked for their seals only, never judged by value.
+   */
+  inferReference?: InferReferenceSource;
   /** Who reports, credited at discovery when the offence is confirmed. @default a random id per session */
   reporter?: string;
   /** [frameIntervalMs=11.1] trap predicts are paced like the live ones (90 Hz). */
@@ -56,7 +61,7 @@ export type SessionTrustEvents = {
   /** A trap finished (any outcome), for diagnostics and tests. */
   trap: [nodeId: string, outcome: TrapOutcome];
   /** Evidence against `nodeId` was submitted; `error` set when discovery refused or was unreachable. */
-  evidence: [nodeId: string, evidence: PredictEvidence, error?: Error];
+  evidence: [nodeId: string, evidence: Evidence, error?: Error];
 };
 
 /** The node the session uses now, as the trust officer needs it. */
@@ -78,7 +83,7 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
 
   constructor(
     options: SessionTrustOptions,
-    context: { submit?: (evidence: PredictEvidence) => Promise<unknown>; ejected?: (ids: readonly string[]) => Promise<string[]>; connectTimeoutMs: number; WebSocket?: WebSocketConstructor },
+    context: { submit?: (evidence: Evidence) => Promise<unknown>; ejected?: (ids: readonly string[]) => Promise<string[]>; connectTimeoutMs: number; WebSocket?: WebSocketConstructor },
   ) {
     super();
     this.#ejected = context.ejected;
@@ -89,12 +94,13 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
       share: (options.trapShare ?? 0.02) / meanTrapLength(options.stream),
       reporter: options.reporter ?? randomReporter(),
       reference: options.reference ?? localReference([kalmanPredictor(), constantVelocity, noPrediction]),
+      ...(options.inferReference ? { inferReference: options.inferReference } : {}),
       ...(options.stream ? { stream: options.stream } : {}),
       run: { frameIntervalMs: options.frameIntervalMs ?? 1000 / 90, sealTimeoutMs: options.sealTimeoutMs ?? 2000 },
       ...(options.trapTimeoutMs !== undefined ? { trapTimeoutMs: options.trapTimeoutMs } : {}),
       ...(context.submit
         ? {
-            submit: async (evidence: PredictEvidence) => {
+            submit: async (evidence: Evidence) => {
               try {
                 await context.submit!(evidence);
                 this.safeEmit('evidence', evidence.node, evidence);

@@ -32,6 +32,7 @@ import {
   type Tensor,
   type Tolerance,
 } from '../../protocol/index.js';
+import { compareTensors, tensorToJson, type Evidence, type InferEvidence, type InferTolerance } from '../../protocol/inferEvidence.js';
 import { cryptoRandom, makeTrapStream, MotionRecorder, type Random, type TrapStreamOptions } from './trapStream.js';
 
 /** A predict the trap sends, exactly as sent (poses coalesced into the predict, as live frames are). */
@@ -106,14 +107,20 @@ export interface TrapRun {
   seals: ResultSeal[];
 }
 
+/** A trusted result for an infer trap (a verifier's signed one: `remoteInferReference`); undefined: none. */
+export type InferReferenceSource = (model: string, input: Tensor) => Promise<Tensor | undefined>;
+
 /** Trusted answers for a task: local recomputation, or a signed trap bank entry. */
 export type ReferenceSource = (task: TrapTask, defaultPredictor: string) => Promise<TrapAnswer[] | undefined>;
 
 export type TrapOutcome =
-  /** Every answer matched; `extras`: infer results and frames whose seals verified (no reference judges their values yet). */
-  | { kind: 'pass'; checked: number; extras: number }
-  /** A sealed answer was wrong: `evidence` goes to discovery. */
-  | { kind: 'caught'; evidence: PredictEvidence; angleRad: number; positionM: number }
+  /**
+   * Every answer matched; `extras`: infer results and frames whose seals verified; `inferJudged`:
+   * infer results also judged by value against an `inferReference` (frames are not judged by value).
+   */
+  | { kind: 'pass'; checked: number; extras: number; inferJudged: number }
+  /** A sealed answer was wrong: `evidence` goes to discovery (`maxAbsError` for an infer result). */
+  | { kind: 'caught'; evidence: Evidence; angleRad: number; positionM: number; maxAbsError?: number }
   /** Wrong, but its block was not sealed yet (or answers are missing): the node stays suspect locally. */
   | { kind: 'unsealed'; checked: number }
   /** The node's seals do not cover what was sent and received (false digests, wrong key). */
@@ -132,6 +139,10 @@ export interface TrapVerifierOptions {
   random?: Random;
   stream?: TrapStreamOptions;
   tolerances?: Readonly<Record<string, Tolerance>>;
+  /** Trusted infer results; without one, infer extras are checked for their seals only. */
+  inferReference?: InferReferenceSource;
+  /** [DEFAULT_INFER_TOLERANCE] element-wise tolerance for infer results. */
+  inferTolerance?: InferTolerance;
   recorder?: MotionRecorder;
 }
 
@@ -240,10 +251,29 @@ export class TrapVerifier {
       }
       return { kind: 'caught', evidence: this.#evidence(run, answer, ref, segment), angleRad: cmp.angleRad, positionM: cmp.positionM };
     }
+    let inferJudged = 0;
+    for (const reply of this.#o.inferReference ? extraReplies : []) {
+      const request = run.task.extras?.[reply.extra]?.request;
+      if (request?.t !== 'infer' || reply.answer.kind !== 'result') continue;
+      // asked only now, after the node answered: the verifier never sees a trap before the node does
+      const expected = await this.#o.inferReference!(request.model, request.input);
+      if (!expected) continue;
+      inferJudged++;
+      const cmp = compareTensors(reply.answer.output, expected, this.#o.inferTolerance);
+      if (!cmp.wrong) continue;
+      const seq = reply.at + 1;
+      const segment = segments.find((s) => seq > s.seal.to - s.entries.length && seq <= s.seal.to);
+      if (!segment) {
+        unsealedWrong = true;
+        continue;
+      }
+      const evidence = this.#inferEvidence(run, request, inputsBefore(run.task, reply.extra, through), reply.answer.output, expected, segment);
+      return { kind: 'caught', evidence, angleRad: 0, positionM: 0, maxAbsError: cmp.maxAbsError };
+    }
     // a refused extra has no entry and nothing to judge; a missing prediction leaves the trap unsealed
     const incomplete = run.answers.length < run.task.messages.length;
     const extrasUnsealed = extraReplies.some((r) => r.at + 1 > sealed);
-    return unsealedWrong || incomplete || extrasUnsealed ? { kind: 'unsealed', checked } : { kind: 'pass', checked, extras: extraReplies.length };
+    return unsealedWrong || incomplete || extrasUnsealed ? { kind: 'unsealed', checked } : { kind: 'pass', checked, extras: extraReplies.length, inferJudged };
   }
 
   /**
@@ -260,10 +290,7 @@ export class TrapVerifier {
       if (extra?.at === at) {
         const sent = run.task.extras?.[extra.extra];
         if (!sent) return undefined;
-        // the node's input count at that reply: every sample sent with the predicts before it
-        const before = run.task.messages[sent.after - 1];
-        const inputs = before ? (through.get(before.id) ?? 0) : 0;
-        entries.push(await extraEntry(sent.request, inputs, extra.answer));
+        entries.push(await extraEntry(sent.request, inputsBefore(run.task, extra.extra, through), extra.answer));
         continue;
       }
       const answer = run.answers[next++];
@@ -295,6 +322,20 @@ export class TrapVerifier {
     return out;
   }
 
+  #inferEvidence(run: TrapRun, request: TrapInfer, inputs: number, output: Tensor, reference: Tensor, segment: ChainSegment): InferEvidence {
+    return {
+      kind: 'infer',
+      node: run.node,
+      session: run.session,
+      request: { id: request.id, model: request.model, input: tensorToJson(request.input) },
+      inputs,
+      output: tensorToJson(output),
+      segment,
+      reference: tensorToJson(reference),
+      reporter: this.#o.reporter,
+    };
+  }
+
   #evidence(run: TrapRun, answer: TrapAnswer, reference: TrapAnswer, segment: ChainSegment): PredictEvidence {
     // through the accused predict and through the last sample the seal covers
     let at = run.task.messages.findIndex((m) => m.id === answer.id);
@@ -316,6 +357,13 @@ export class TrapVerifier {
       reporter: this.#o.reporter,
     };
   }
+}
+
+/** The node's input count at an extra's reply: every sample sent with the predicts before it. */
+function inputsBefore(task: TrapTask, extra: number, through: ReadonlyMap<number, number>): number {
+  const sent = task.extras?.[extra];
+  const before = sent ? task.messages[sent.after - 1] : undefined;
+  return before ? (through.get(before.id) ?? 0) : 0;
 }
 
 async function extraEntry(request: TrapInfer | TrapRender, inputs: number, answer: TrapExtraAnswer): Promise<string> {

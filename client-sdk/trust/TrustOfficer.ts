@@ -9,7 +9,7 @@
  * sample copy: no live result waits for, or is reordered by, anything here.
  */
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
-import type { Device, FrameRequest, PoseSample, PredictEvidence, Tensor } from '../../protocol/index.js';
+import type { Device, FrameRequest, PoseSample, Evidence, Tensor } from '../../protocol/index.js';
 import { runTrap, type TrapChannel, type TrapRunOptions } from './TrapRunner.js';
 import { TrapVerifier, type TrapOutcome, type TrapVerifierOptions } from './TrapVerifier.js';
 
@@ -17,7 +17,7 @@ export type TrustOfficerEvents = {
   /** A trap finished (any outcome). */
   trap: [node: string, outcome: TrapOutcome];
   /** The node answered a trap wrongly and sealed it; `evidence` was (or is being) submitted. */
-  caught: [node: string, evidence: PredictEvidence];
+  caught: [node: string, evidence: Evidence];
   /** The node's seals do not cover what it was sent: stop using it. */
   untrusted: [node: string];
   /** Submitting evidence failed (discovery down, refused); the node is still left. */
@@ -36,7 +36,7 @@ export interface TrustNode {
 
 export interface TrustOfficerOptions extends TrapVerifierOptions {
   /** Sends evidence to discovery (DiscoveryLocator.submitEvidence). */
-  submit?: (evidence: PredictEvidence) => Promise<unknown>;
+  submit?: (evidence: Evidence) => Promise<unknown>;
   /** [frameIntervalMs, sealTimeoutMs] of the trap runs. */
   run?: Pick<TrapRunOptions, 'frameIntervalMs' | 'sealTimeoutMs'>;
   /** Client clock in µs for trap pose times (the live stream's clock). Default performance.now() × 1000. */

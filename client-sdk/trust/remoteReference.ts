@@ -5,7 +5,8 @@
  * this task (its requests and input digest). WebCrypto only.
  */
 import { ByteWriter, fromBase64url, inputPrefixBytes, toBase64url, writePose } from '../../protocol/index.js';
-import type { ReferenceSource, TrapAnswer, TrapTask } from './TrapVerifier.js';
+import { INFER_REFERENCE_DOMAIN, tensorFromJson, tensorToJson, type InferReferencePayload, type JsonTensor } from '../../protocol/inferEvidence.js';
+import type { InferReferenceSource, ReferenceSource, TrapAnswer, TrapTask } from './TrapVerifier.js';
 
 export const REFERENCE_DOMAIN = 'edge-offload/trap-reference/v1';
 
@@ -45,6 +46,38 @@ export function remoteReference(fetchReference: FetchReference, verifierPublicKe
       const sameRequests = p.requests.length === task.messages.length && p.requests.every((r, i) => r.id === task.messages[i]!.id && r.horizonMs === task.messages[i]!.horizonMs);
       if (p.v !== 1 || p.defaultPredictor !== defaultPredictor || !sameRequests || p.inputDigest !== (await digest(task))) return undefined;
       return p.answers;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** Sends `{ model, input }` to the verifier; resolves its `{ payload, signature }`. */
+export type FetchInferReference = (task: { model: string; input: JsonTensor }) => Promise<{ payload: string; signature: string }>;
+
+/**
+ * An InferReferenceSource backed by a verifier (discovery/trapReference.ts `InferReferenceSigner`):
+ * the result counts only if the signature verifies against `verifierPublicKey` and the payload
+ * names this model and this input (dtype, shape, SHA-256); anything else is no reference.
+ */
+export function remoteInferReference(fetchReference: FetchInferReference, verifierPublicKey: string): InferReferenceSource {
+  return async (model, input) => {
+    let signed: { payload: string; signature: string };
+    try {
+      signed = await fetchReference({ model, input: tensorToJson(input) });
+    } catch {
+      return undefined;
+    }
+    try {
+      const subtle = globalThis.crypto.subtle;
+      const key = await subtle.importKey('raw', fromBase64url(verifierPublicKey), { name: 'Ed25519' }, false, ['verify']);
+      const bytes = new TextEncoder().encode(`${INFER_REFERENCE_DOMAIN}\n${signed.payload}`);
+      if (!(await subtle.verify({ name: 'Ed25519' }, key, fromBase64url(signed.signature), bytes))) return undefined;
+      const p = JSON.parse(signed.payload) as InferReferencePayload;
+      const sha256 = toBase64url(new Uint8Array(await subtle.digest('SHA-256', input.data.slice())));
+      const sameInput = p.input.dtype === input.dtype && p.input.sha256 === sha256 && p.input.shape.length === input.shape.length && p.input.shape.every((d, i) => d === input.shape[i]);
+      if (p.v !== 1 || p.model !== model || !sameInput) return undefined;
+      return tensorFromJson(p.output);
     } catch {
       return undefined;
     }
