@@ -15,7 +15,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   },
   discovery: {
     run: async (argv) => {
-      process.exitCode = await (await import('../discovery/cli.js')).runDiscoveryCommand(argv);
+      const { runDiscoveryCommand } = await import('../discovery/cli.js');
+      process.exitCode = await runDiscoveryCommand(argv, { loadInferReference: async () => (await import('./discoveryInfer.js')).loadInferReference() });
     },
     summary: 'run the discovery service (memory or Redis); `discovery keygen` makes operator/node keys',
   },

@@ -89,6 +89,7 @@ const ROUTES: Record<string, { op: Operation | 'health'; methods: string[]; cors
   [DiscoveryRoute.evidence]: { op: 'evidence', methods: ['POST'], cors: true },
   [DiscoveryRoute.standing]: { op: 'standing', methods: ['POST'], cors: true },
   [DiscoveryRoute.audit]: { op: 'audit', methods: ['GET'], cors: true },
+  [DiscoveryRoute.inferReference]: { op: 'reference', methods: ['POST'], cors: true },
   [DiscoveryRoute.health]: { op: 'health', methods: ['GET'], cors: true },
 };
 
@@ -182,7 +183,7 @@ export class DiscoveryServer {
         return void (await this.metrics.serve(req, res));
       }
       const route = ROUTES[url.pathname];
-      if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report, /v1/evidence, /v1/standing, GET /v1/audit`);
+      if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report, /v1/evidence, /v1/standing, /v1/reference/infer, GET /v1/audit`);
       if (route.cors && this.#cors.handle(req, res, route.methods)) return;
       if (!route.methods.includes(req.method ?? '')) {
         res.setHeader('allow', route.methods.join(', '));
@@ -194,7 +195,7 @@ export class DiscoveryServer {
         this.#take('audit', ip);
         return sendText(res, 'application/jsonl', await this.service.auditLog());
       }
-      const body = req.method === 'GET' ? queryFromSearch(url.searchParams) : await readJson(req, route.op === 'evidence' ? this.#maxEvidenceBytes : this.#maxBodyBytes);
+      const body = req.method === 'GET' ? queryFromSearch(url.searchParams) : await readJson(req, route.op === 'evidence' || route.op === 'reference' ? this.#maxEvidenceBytes : this.#maxBodyBytes);
       send(res, 200, await this.#dispatch(route.op, body, ip));
     } catch (err) {
       // the client went away mid-body (reaped as a slowloris, or reset): nobody to answer, not our error
@@ -227,6 +228,8 @@ export class DiscoveryServer {
         return this.service.evidence(body);
       case 'standing':
         return this.service.standing(body);
+      case 'reference':
+        return this.service.inferReference(body);
     }
   }
 

@@ -15,6 +15,17 @@ import { loadTlsFiles, parseCorsOrigins } from '../protocol/server/webAccess.js'
 import { effectiveClientLimits } from './clientLimits.js';
 import { loadClientLimits, LIMITS_ENV } from './limitsFile.js';
 import { ledgerParamsFromFlags, openLedger } from './ledger/openLedger.js';
+import type { InferReference } from './inferEvidence.js';
+import { readNodeKey } from './keyFiles.js';
+
+/**
+ * What bin/ injects: discovery imports no inference code (layering), so the CLI that ships the
+ * edge server's tfjs engine passes a loader for it (bin/edge-offload.ts).
+ */
+export interface DiscoveryCliHooks {
+  /** Loads a trusted inference engine (the shipped models); `close` frees it. */
+  loadInferReference?: () => Promise<{ infer: InferReference; models: readonly string[]; close: () => Promise<void> }>;
+}
 
 export const DISCOVERY_HELP = `Usage: edge-offload discovery [options]
        edge-offload discovery keygen <operator|node|authorize> …   (see keygen --help)
@@ -59,9 +70,15 @@ Options:
   --slash-bps N            share of the stake one verified offence forfeits (default 2000 = 20 %)
   --reward-bps N           share of a forfeit paid to the reporting client (default 5000)
                            The audit log: GET /v1/audit, checked by 'edge-offload audit verify'
+  --verify-infer           load the shipped tfjs models (needs @tensorflow/tfjs) and judge 'infer'
+                           evidence by running the model; without it that evidence is refused
+                           UNVERIFIABLE (never an accusation). Off by default: tfjs is heavy
+  --reference-key FILE     with --verify-infer: sign reference results for clients' infer traps
+                           (POST /v1/reference/infer) with this key (discovery keygen node --out
+                           FILE); clients configure its public key (remoteInferReference)
   -h, --help               this text`;
 
-export async function runDiscoveryCommand(argv: string[]): Promise<number> {
+export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHooks = {}): Promise<number> {
   if (argv[0] === 'keygen') return runKeygenCommand(argv.slice(1));
   const { values } = parseArgs({
     args: argv,
@@ -85,6 +102,8 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
       'min-stake': { type: 'string' },
       'slash-bps': { type: 'string' },
       'reward-bps': { type: 'string' },
+      'verify-infer': { type: 'boolean' },
+      'reference-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -123,7 +142,11 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
   const ledger = values['ledger-key']
     ? await openLedger({ keyFile: values['ledger-key'], stakesFile: values.stakes, params: ledgerParams, redisUrl: values.redis, prefix: values['redis-prefix'] })
     : undefined;
-  const trust = { ...(ticketSecret ? { tickets: { secret: ticketSecret } } : {}), ...(ledger ? { ledger } : {}) };
+  if (values['reference-key'] && !values['verify-infer']) throw new TypeError('--reference-key signs infer references computed by --verify-infer: give both');
+  if (values['verify-infer'] && !hooks.loadInferReference) throw new TypeError('--verify-infer needs the edge-offload CLI (bin/), which ships the inference engine');
+  const referenceKey = values['reference-key'] ? readNodeKey(values['reference-key']) : undefined;
+  const engine = values['verify-infer'] ? await hooks.loadInferReference!() : undefined;
+  const trust = { ...(ticketSecret ? { tickets: { secret: ticketSecret } } : {}), ...(ledger ? { ledger } : {}), ...(engine ? { infer: engine.infer } : {}) };
   await preloadGeoip();
   const server = new DiscoveryServer({
     port,
@@ -134,12 +157,14 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
     tls: loadTlsFiles(values['tls-cert'], values['tls-key']),
     ...(values['cors-origin'] ? { corsOrigins: parseCorsOrigins(values['cors-origin']) } : {}),
     trust,
+    ...(referenceKey ? { referenceKey: referenceKey.privateKeyPem } : {}),
     rateLimits: limits.perAddress,
     subnetRateLimits: limits.perSubnet,
     identityRateLimits: limits.perIdentity,
   });
   const { url } = await server.listen();
   const staking = ledger ? `, stake ledger (min stake ${ledger.params.minStake})` : '';
+  if (engine) console.log(`discovery: judging infer evidence with models ${engine.models.join(', ')}${referenceKey ? `; signing infer references with key ${referenceKey.publicKey}` : ''}`);
   console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking})`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -151,5 +176,6 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
   });
   await server.close();
   await ledger?.close();
+  await engine?.close();
   return 0;
 }

@@ -21,7 +21,7 @@ import { DiscoveryError, DiscoveryErrorCode as E } from './errors.js';
 import { TokenBuckets, type RateLimit } from './rateLimit.js';
 
 /** Evidence, standing and the audit log are HTTP only (evidence is larger than a ws frame may be, and rare). */
-export type Operation = WsOperation | 'evidence' | 'standing' | 'audit';
+export type Operation = WsOperation | 'evidence' | 'standing' | 'audit' | 'reference';
 export type IdentityOperation = 'register' | 'heartbeat' | 'report';
 
 /** Per address (IPv6 /64). Queries: a NAT's worth of headsets each asking at start-up and on every move. */
@@ -37,6 +37,8 @@ export const DEFAULT_ADDRESS_LIMITS: Record<Operation, RateLimit> = {
   standing: { ratePerSecond: 100, burst: 500 },
   // the whole audit log: an auditor's occasional download, megabytes once the ledger is busy
   audit: { ratePerSecond: 0.2, burst: 5 },
+  // one model run per infer trap (a trap starts about once per 3,000 live predicts at q = 2 %)
+  reference: { ratePerSecond: 5, burst: 20 },
 };
 
 /** Per subnet (/24, /56): a few NATs' worth for clients; a rack of nodes restarting for registrations. */
@@ -48,6 +50,7 @@ export const DEFAULT_SUBNET_LIMITS: Record<Operation, RateLimit> = {
   evidence: { ratePerSecond: 8, burst: 40 },
   standing: { ratePerSecond: 400, burst: 2000 },
   audit: { ratePerSecond: 1, burst: 20 },
+  reference: { ratePerSecond: 20, burst: 80 },
 };
 
 /**

@@ -24,6 +24,11 @@ export const DiscoveryRoute = {
   evidence: '/v1/evidence',
   /** POST `{ ids }` → `{ ejected }`: a session's check that its node was not ejected meanwhile. */
   standing: '/v1/standing',
+  /**
+   * POST an infer trap's `{ model, input }` (protocol/inferEvidence.ts) → `{ payload, signature }`:
+   * discovery's engine runs it and signs the result (served only with `--verify-infer --reference-key`).
+   */
+  inferReference: '/v1/reference/infer',
   /** GET the stake ledger's signed audit log (JSON lines) for `edge-offload audit verify`. */
   audit: '/v1/audit',
   health: '/healthz',
@@ -297,6 +302,10 @@ export const evidenceAnswerSchema = object({
   reward: optional(uint()),
 });
 export type EvidenceAnswer = Infer<typeof evidenceAnswerSchema>;
+
+/** A verifier's signed reference (discovery/trapReference.ts): JSON payload, Ed25519 signature. */
+export const signedReferenceSchema = object({ payload: string(128 * 1024), signature: string(128) });
+export type SignedReference = Infer<typeof signedReferenceSchema>;
 
 /** `POST /v1/standing`: a few node ids (the session's active node, its standby). */
 export const standingSchema = object({ ids: array(nodeId(), () => 16) });

@@ -3,8 +3,8 @@
  * reports sent back so discovery learns each node's real latency. Uses global `fetch` only, so it
  * runs unchanged in browsers and Node ≥ 20.
  */
-import { DEFAULT_LIMITS, ProtocolError, type Capability, type Evidence } from '../../protocol/index.js';
-import { DiscoveryErrorCode, DiscoveryRoute, errorBodySchema, queryAnswerSchema, reportAnswerSchema, evidenceAnswerSchema, standingAnswerSchema, type Candidate, type EvidenceAnswer } from '../../protocol/discovery.js';
+import { DEFAULT_LIMITS, ProtocolError, type Capability, type Evidence, type JsonTensor } from '../../protocol/index.js';
+import { DiscoveryErrorCode, DiscoveryRoute, errorBodySchema, queryAnswerSchema, reportAnswerSchema, evidenceAnswerSchema, standingAnswerSchema, signedReferenceSchema, type Candidate, type EvidenceAnswer, type SignedReference } from '../../protocol/discovery.js';
 import type { Schema } from '../../protocol/schema.js';
 import type { NodeCandidate, NodeLocator, ProbeReport, Shortlist } from './locator.js';
 
@@ -96,6 +96,14 @@ export class DiscoveryLocator implements NodeLocator {
    */
   async submitEvidence(evidence: Evidence): Promise<EvidenceAnswer> {
     return this.#post(DiscoveryRoute.evidence, evidence, evidenceAnswerSchema);
+  }
+
+  /**
+   * Discovery's signed reference result for an infer trap (`POST /v1/reference/infer`), for
+   * `remoteInferReference`; rejects with discovery's code (`UNVERIFIABLE` when it runs no engine).
+   */
+  async inferReference(task: { model: string; input: JsonTensor }): Promise<SignedReference> {
+    return this.#post(DiscoveryRoute.inferReference, task, signedReferenceSchema);
   }
 
   /** Which of `ids` discovery has ejected (`POST /v1/standing`): a session on one of them moves away. */
