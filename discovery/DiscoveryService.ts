@@ -13,8 +13,6 @@ import { auditFile } from './ledger/AuditLog.js';
 import type { StakeLedger } from './ledger/StakeLedger.js';
 import { TrustedOperators } from './trust.js';
 import { TrustService, type TrustServiceOptions } from './TrustService.js';
-import { InferReferenceSigner } from './trapReference.js';
-import { TrustError, TrustErrorCode } from './trustErrors.js';
 import { constantVelocity, noPrediction } from '../protocol/motion/baselinePredictors.js';
 import { kalmanPredictor } from '../protocol/motion/KalmanPredictor.js';
 
@@ -44,12 +42,6 @@ export interface DiscoveryServiceOptions {
    * deregistered still verifies, so leaving at once does not escape the slash.
    */
   vouchedMemory?: number;
-  /**
-   * Ed25519 private key (PEM) that signs infer references (`POST /v1/reference/infer`); needs
-   * `trust.infer`, the engine that computes them. Clients configure its public key
-   * (remoteInferReference). Default none: the route answers UNVERIFIABLE.
-   */
-  referenceKey?: string;
 }
 
 export class DiscoveryService {
@@ -66,7 +58,6 @@ export class DiscoveryService {
   /** Vouches made so far: an entry's `at` against it says how far from eviction it is. */
   #vouches = 0;
   readonly #vouchedMemory: number;
-  readonly #inferSigner: InferReferenceSigner | undefined;
   /** The liveness interval nodes are told (signed heartbeats, node-channel pings). */
   readonly heartbeatIntervalMs: number;
 
@@ -85,8 +76,6 @@ export class DiscoveryService {
     this.#feedback = { routeFactor: this.#rank.routeFactor, ...options.feedback };
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? registry.ttlMs / 3;
     this.#vouchedMemory = options.vouchedMemory ?? 100_000;
-    const infer = options.trust?.infer;
-    this.#inferSigner = options.referenceKey && infer ? new InferReferenceSigner(options.referenceKey, infer) : undefined;
     this.trust = new TrustService({
       nodeInfo: async (id) => {
         const node = await registry.get(id);
@@ -174,8 +163,7 @@ export class DiscoveryService {
 
   /** A signed reference result for an infer trap (discovery/trapReference.ts `InferReferenceSigner`). */
   async inferReference(body: unknown): Promise<{ payload: string; signature: string }> {
-    if (!this.#inferSigner) throw new TrustError(TrustErrorCode.UNVERIFIABLE, 'this discovery signs no infer references (start it with --verify-infer and --reference-key)');
-    return this.#inferSigner.reference(body);
+    return this.trust.inferReference(body);
   }
 
   /** Which of the asked nodes are ejected (sessions on them move away; TRUST.md). */

@@ -12,6 +12,7 @@ import type { LedgerResult } from './ledger/rules.js';
 import { ReputationModel, type NodeStanding, type ReputationOptions } from './reputation.js';
 import { TicketIssuer, type TicketOptions } from './tickets.js';
 import { TrustError, TrustErrorCode } from './trustErrors.js';
+import { InferReferenceSigner } from './trapReference.js';
 
 export interface TrustNodeInfo {
   publicKey: string;
@@ -26,6 +27,12 @@ export interface TrustServiceOptions {
   /** Recomputes infer results for `infer` evidence (bin/ wires a tfjs engine in); without it that evidence is UNVERIFIABLE. */
   infer?: EvidenceVerifierOptions['infer'];
   inferTolerance?: EvidenceVerifierOptions['inferTolerance'];
+  /**
+   * Ed25519 private key (PEM) that signs infer references (`POST /v1/reference/infer`) computed
+   * with `infer`; clients configure its public key (remoteInferReference). Default none: refused
+   * UNVERIFIABLE.
+   */
+  referenceKey?: string;
   ledger?: StakeLedger;
   tickets?: TicketOptions;
   reputation?: ReputationOptions;
@@ -45,11 +52,13 @@ export class TrustService {
   readonly reputation: ReputationModel;
   readonly #evidence: EvidenceVerifier;
   readonly #o: TrustServiceOptions;
+  readonly #inferSigner: InferReferenceSigner | undefined;
 
   constructor(options: TrustServiceOptions) {
     this.#o = options;
     this.tickets = new TicketIssuer(options.tickets);
     this.reputation = new ReputationModel(options.reputation);
+    this.#inferSigner = options.referenceKey && options.infer ? new InferReferenceSigner(options.referenceKey, options.infer) : undefined;
     this.#evidence = new EvidenceVerifier({
       keyOf: async (id) => (await options.nodeInfo(id))?.publicKey,
       predictors: options.predictors,
@@ -81,6 +90,12 @@ export class TrustService {
     const standing = this.reputation.offence(verdict.node, verdict.offenceId);
     if (standing.ejected && !before.ejected) this.#o.onEject?.(verdict.node, standing, verdict);
     return { verdict, standing, ...(slash ? { slash } : {}) };
+  }
+
+  /** A signed reference result for an infer trap's `{ model, input }`; UNVERIFIABLE without an engine and key. */
+  async inferReference(body: unknown): Promise<{ payload: string; signature: string }> {
+    if (!this.#inferSigner) throw new TrustError(TrustErrorCode.UNVERIFIABLE, 'this discovery signs no infer references (start it with --verify-infer and --reference-key)');
+    return this.#inferSigner.reference(body);
   }
 
   selectable(id: string): boolean {

@@ -146,7 +146,12 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   if (values['verify-infer'] && !hooks.loadInferReference) throw new TypeError('--verify-infer needs the edge-offload CLI (bin/), which ships the inference engine');
   const referenceKey = values['reference-key'] ? readNodeKey(values['reference-key']) : undefined;
   const engine = values['verify-infer'] ? await hooks.loadInferReference!() : undefined;
-  const trust = { ...(ticketSecret ? { tickets: { secret: ticketSecret } } : {}), ...(ledger ? { ledger } : {}), ...(engine ? { infer: engine.infer } : {}) };
+  const trust = {
+    ...(ticketSecret ? { tickets: { secret: ticketSecret } } : {}),
+    ...(ledger ? { ledger } : {}),
+    ...(engine ? { infer: engine.infer } : {}),
+    ...(referenceKey ? { referenceKey: referenceKey.privateKeyPem } : {}),
+  };
   await preloadGeoip();
   const server = new DiscoveryServer({
     port,
@@ -157,7 +162,6 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
     tls: loadTlsFiles(values['tls-cert'], values['tls-key']),
     ...(values['cors-origin'] ? { corsOrigins: parseCorsOrigins(values['cors-origin']) } : {}),
     trust,
-    ...(referenceKey ? { referenceKey: referenceKey.privateKeyPem } : {}),
     rateLimits: limits.perAddress,
     subnetRateLimits: limits.perSubnet,
     identityRateLimits: limits.perIdentity,

@@ -13,11 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { constantVelocity, replayPredictions, type ReplayedPrediction } from '../edge-server/inference/index.js';
 import { seededRandom, TrapVerifier, type TrapTask } from '../client-sdk/trust/index.js';
-import { compareAnswers, type PoseSample } from '../protocol/index.js';
+import { compareAnswers, compareTensors, DEFAULT_INFER_TOLERANCE, toWireTensor, type PoseSample } from '../protocol/index.js';
 import { fromRotationVector } from '../protocol/motion/quaternion.js';
 
 const test = suite('trust-backends');
 const CHILD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'support/learnedReplay.js');
+const INFER_CHILD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'support/inferReplay.js');
 
 function live(seed: number): PoseSample[] {
   const r = seededRandom(seed);
@@ -62,6 +63,53 @@ test('learned on tensorflow, wasm and cpu agree within tolerance; constant veloc
     const caught = cheap.filter((c, k) => compareAnswers(c, answers[0]![k]!).wrong).length;
     assert.ok(caught / cheap.length > 0.5, `constant velocity differed beyond tolerance on ${caught}/${cheap.length} answers`);
     console.log(`  backends ${present.map((r) => r!.backend).join('/')}: ${compared} answers compared, worst ${worstRad.toExponential(2)} rad; cheaper model wrong on ${caught}/${cheap.length}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('infer on tensorflow, wasm and cpu, one request or micro-batched, agrees within the infer tolerance; a result moved by 1e-3 does not', async () => {
+  // plausible inputs for the shipped model: smooth feature rows and wider random ones
+  const r = seededRandom(7);
+  const requests = Array.from({ length: 200 }, (_, k) => ({
+    model: 'head-predictor',
+    shape: [38],
+    data: Array.from({ length: 38 }, (_, i) => (k % 2 ? Math.sin(k + i * 0.37) * 0.1 : (r() * 2 - 1) * ((k % 3) + 0.5))),
+  }));
+  const dir = mkdtempSync(path.join(tmpdir(), 'infer-backends-'));
+  try {
+    const file = path.join(dir, 'requests.json');
+    writeFileSync(file, JSON.stringify(requests));
+    const results: { name: string; outputs: number[][] }[] = [];
+    for (const backend of ['tensorflow', 'wasm', 'cpu']) {
+      const run = await promisify(execFile)(process.execPath, [INFER_CHILD, file], { env: { ...process.env, EDGE_TF_BACKEND: backend }, timeout: 120_000, maxBuffer: 64 << 20 }).catch(() => undefined);
+      if (!run) continue;
+      const out = JSON.parse(run.stdout) as { backend: string; outputs: number[][]; batched: number[][] };
+      results.push({ name: out.backend, outputs: out.outputs }, { name: `${out.backend}-batched`, outputs: out.batched });
+    }
+    assert.ok(results.length >= 4, 'at least two tfjs backends load here');
+    const tensor = (o: number[]) => toWireTensor(Float32Array.from(o), [o.length]);
+    let worst = 0, maxAbs = 0, compared = 0;
+    for (let i = 0; i < results.length; i++) {
+      for (let j = i + 1; j < results.length; j++) {
+        results[i]!.outputs.forEach((o, k) => {
+          const c = compareTensors(tensor(o), tensor(results[j]!.outputs[k]!));
+          assert.not.ok(c.wrong, `${results[i]!.name} vs ${results[j]!.name}, request ${k}: ${c.maxAbsError}`);
+          worst = Math.max(worst, c.worstRatio);
+          maxAbs = Math.max(maxAbs, c.maxAbsError);
+          compared++;
+        });
+      }
+    }
+    // a cheat just past float noise: one output moved by 1e-3 (10× the absolute tolerance)
+    let caught = 0;
+    for (const o of results[0]!.outputs) {
+      const moved = o.slice();
+      moved[caught % moved.length]! += 1e-3 * (1 + Math.abs(moved[caught % moved.length]!));
+      if (compareTensors(tensor(moved), tensor(o)).wrong) caught++;
+    }
+    assert.is(caught, results[0]!.outputs.length, 'every moved result is outside tolerance');
+    console.log(`  infer ${results.map((x) => x.name).join('/')}: ${compared} result pairs, max |Δ| ${maxAbs.toExponential(2)}, worst ${(worst * 100).toFixed(2)} % of tolerance ${JSON.stringify(DEFAULT_INFER_TOLERANCE)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -41,8 +41,8 @@ export class DiscoveryPlacement {
     const server = new DiscoveryServer({
       operators: new TrustedOperators([{ name: operator.name, publicKey: operator.publicKey }]),
       heartbeatIntervalMs,
-      rateLimits: { query: lots, register: lots, heartbeat: lots, report: lots, evidence: lots, standing: lots },
-      subnetRateLimits: { query: lots, register: lots, heartbeat: lots, report: lots, evidence: lots, standing: lots },
+      rateLimits: { query: lots, register: lots, heartbeat: lots, report: lots, evidence: lots, standing: lots, reference: lots },
+      subnetRateLimits: { query: lots, register: lots, heartbeat: lots, report: lots, evidence: lots, standing: lots, reference: lots },
       identityRateLimits: { register: lots, heartbeat: lots, report: lots },
       ...web,
       ...(trust ? { trust } : {}),

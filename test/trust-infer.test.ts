@@ -1,0 +1,225 @@
+/**
+ * Infer results judged by value (issue #14), with real processes: a discovery service that runs
+ * the shipped model itself (the trusted reference, injected as `trust.infer`) and signs reference
+ * results for clients' traps (`POST /v1/reference/infer`); an edge node process whose inference
+ * engine adds noise to every result (test/support/cheatingInference.ts, loaded with `--import`:
+ * it signs the wrong results like any other); an honest cloud node. The session's traps repeat
+ * the app's own infer, the trap's result differs from discovery's signed reference beyond the
+ * tolerance, the evidence goes to discovery, which re-checks it with its own engine and ejects
+ * the node; the session ends on the honest node with every app call answered.
+ *
+ * And: an honest node on tensorflow or wasm is never accused by the same traps, and discovery
+ * refuses infer evidence that is edited (NOT_SIGNED_BY_NODE), that it cannot recompute
+ * (UNVERIFIABLE, no engine) or whose result is right (NOT_WRONG).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import '../client-sdk/node.js';
+import { openSession } from '../client-sdk/openSession.js';
+import type { Session } from '../client-sdk/session/Session.js';
+import { remoteInferReference, type TrapOutcome } from '../client-sdk/trust/index.js';
+import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
+import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
+import { EvidenceVerifier } from '../discovery/evidence.js';
+import { generateKeyPair } from '../discovery/identity.js';
+import { loadInference, type LoadedInference } from '../edge-server/inference/index.js';
+import { tensorFromJson, tensorToJson, toWireTensor, type Evidence, type InferEvidence, type Tensor } from '../protocol/index.js';
+import { swayingWalk } from './support/motionFixtures.js';
+
+const test = suite('trust-infer');
+const CHEAT_MODULE = new URL('./support/cheatingInference.js', import.meta.url).href;
+const MODEL = 'head-predictor';
+/** A loud upper bound, not a pace: the loops end on what they wait for, or fail with what they saw. */
+const DRIVE_TIMEOUT_MS = 180_000;
+
+/** Runs frames until `done`; throws with `detail()` after DRIVE_TIMEOUT_MS. Returns the next frame index. */
+async function driveUntil(d: Driven, done: () => boolean, detail: () => string, from = 0): Promise<number> {
+  const deadline = performance.now() + DRIVE_TIMEOUT_MS;
+  const walk = swayingWalk();
+  let i = from;
+  for (; !done(); i++) {
+    if (performance.now() > deadline) throw new Error(`not done after ${DRIVE_TIMEOUT_MS} ms (${i - from} frames): ${detail()}`);
+    await frame(d, i, walk);
+  }
+  return i;
+}
+/** A stall on a loaded machine costs a second of local answers, not a minute (trust is judged here, not liveness). */
+const PATIENT = { faultCooldownMs: 1000, overBudgetCooldownMs: 1000, rediscoverMaxMs: 1000 } as const;
+
+let local: LoadedInference;
+let width = 0;
+
+test.before(async () => {
+  local = await loadInference({ log: () => {} });
+  width = local.registry.get(MODEL)!.input.shape.at(-1)!;
+});
+
+test.after(async () => {
+  await local.engine.close();
+  local.registry.dispose();
+});
+
+/** A plausible tensor for the shipped model: its input width, smooth values that change per call. */
+function modelInput(seed: number): Tensor {
+  const data = new Float32Array(width);
+  for (let i = 0; i < width; i++) data[i] = Math.sin(seed * 0.1 + i * 0.37) * 0.1;
+  return toWireTensor(data, [width]);
+}
+
+/** Discovery with this process's tfjs engine as its trusted reference, signing references with `key`. */
+async function discoveryWithEngine(key = generateKeyPair(), ejectAfterOffences = 2) {
+  const discovery = await DiscoveryPlacement.start(1000, {}, {
+    infer: (model, input) => local.engine.infer(model, input),
+    referenceKey: key.privateKeyPem,
+    reputation: { ejectAfterOffences },
+  });
+  return { discovery, reference: remoteInferReference((task) => discovery.locator.inferReference(task), key.publicKey) };
+}
+
+interface Driven {
+  session: Session;
+  asked: number;
+  answered: number;
+}
+
+/** One frame: a pose and a predict, and every 8th frame an infer; every answer awaited (a failed call throws). */
+async function frame(d: Driven, i: number, walk = swayingWalk()): Promise<void> {
+  d.session.sendPose({ ...walk.at(i / 90), time: Math.round(performance.now() * 1000) });
+  d.asked++;
+  await d.session.predict(20);
+  d.answered++;
+  if (i % 8 === 0) {
+    d.asked++;
+    const output = await d.session.infer(MODEL, modelInput(i));
+    assert.is(output.dtype, 'float32');
+    d.answered++;
+  }
+  // yield as a real frame loop does (a local answer resolves in a microtask)
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+test('a node process whose engine adds noise to infer results is caught by traps, confirmed by discovery, ejected; the session moves with every call answered', async () => {
+  const { discovery, reference } = await discoveryWithEngine(generateKeyPair(), 1);
+  const nodes: NodeProcess[] = [];
+  let session: Session | undefined;
+  try {
+    // --heavy-workers 0: inference on the process's own thread, where the --import wrapper lives
+    const cheater = await spawnNode({ nodeId: 'infer-cheater', tier: 'edge', extraArgs: ['--heavy-workers', '0'], nodeArgs: ['--import', CHEAT_MODULE] });
+    nodes.push(cheater);
+    const honest = await spawnNode({ nodeId: 'infer-honest', tier: 'cloud' });
+    nodes.push(honest);
+    await discovery.announce({ id: 'infer-cheater', url: cheater.url, tier: 'edge', caps: ['predict', 'infer'] }, cheater.nodeKey);
+    await discovery.announce({ id: 'infer-honest', url: honest.url, tier: 'cloud', caps: ['predict', 'infer'] }, honest.nodeKey);
+
+    session = await openSession({
+      locator: discovery.locator,
+      budgetMs: 1000,
+      ...PATIENT,
+      predictor: 'kalman',
+      trust: { trapShare: 0.2, frameIntervalMs: 1, reporter: 'infer-officer', standingCheckMs: 0, inferReference: reference },
+    });
+    const d: Driven = { session, asked: 0, answered: 0 };
+    const evidence: { evidence: Evidence; error?: Error }[] = [];
+    const outcomes: TrapOutcome[] = [];
+    session.failover!.trust!.on('evidence', (_node, e, error) => evidence.push({ evidence: e, ...(error ? { error } : {}) }));
+    session.failover!.trust!.on('trap', (_node, o) => outcomes.push(o));
+    assert.is(session.nodeId, 'infer-cheater', 'the session starts on the cheater (the only edge)');
+
+    const detail = () => JSON.stringify({ node: session!.nodeId, outcomes: outcomes.map((o) => o.kind), evidence: evidence.map((e) => e.error?.message) });
+    const i = await driveUntil(d, () => session!.nodeId === 'infer-honest' && evidence.length > 0, detail);
+    await session.failover!.trust!.settled();
+    const where = detail();
+    assert.is(session.nodeId, 'infer-honest', where);
+    assert.is(d.answered, d.asked, 'every app call answered');
+    // the trap's predictions were right (only inference lies): it was the infer result that was caught
+    assert.equal(evidence.map((e) => [e.evidence.kind, e.error?.message]), [['infer', undefined]], where);
+    const caught = outcomes.find((o) => o.kind === 'caught');
+    assert.ok(caught?.kind === 'caught' && caught.maxAbsError! > 1e-3, where);
+    assert.equal(await discovery.locator.ejected(['infer-cheater', 'infer-honest']), ['infer-cheater']);
+    assert.equal((await discovery.locator.shortlist()).edge.map((c) => c.id), []);
+
+    // evidence with its output edited to the right values is refused (the node never signed it)
+    const real = evidence[0]!.evidence as InferEvidence;
+    const edited: InferEvidence = { ...real, output: real.reference! };
+    assert.is(((await discovery.locator.submitEvidence(edited).catch((e) => e)) as { code: string }).code, 'NOT_SIGNED_BY_NODE');
+    // a discovery without an engine cannot judge it, and says so instead of accusing
+    const blind = new EvidenceVerifier({ keyOf: (id) => (id === 'infer-cheater' ? cheater.nodeKey.publicKey : undefined), predictors: new Map() });
+    assert.is(((await blind.verify(JSON.parse(JSON.stringify(real))).catch((e) => e)) as { code: string }).code, 'UNVERIFIABLE');
+    // one whose engine agrees with the node (it adds the same noise) finds nothing wrong
+    const lied = tensorFromJson(real.output);
+    const agreeing = new EvidenceVerifier({ keyOf: () => cheater.nodeKey.publicKey, predictors: new Map(), infer: async () => lied });
+    assert.is(((await agreeing.verify(JSON.parse(JSON.stringify(real))).catch((e) => e)) as { code: string }).code, 'NOT_WRONG');
+
+    // more frames: the session stays on the honest node
+    for (let k = 0; k < 24; k++) await frame(d, i + k);
+    assert.is(session.nodeId, 'infer-honest');
+    assert.is(d.answered, d.asked);
+  } finally {
+    session?.close();
+    for (const n of nodes) await n.kill();
+    await discovery.close();
+  }
+});
+
+test('an honest node is never accused by infer traps: tensorflow and wasm nodes judged against discovery’s signed references', async () => {
+  const { discovery, reference } = await discoveryWithEngine();
+  const nodes: NodeProcess[] = [];
+  const sessions: Session[] = [];
+  try {
+    for (const backend of ['tensorflow', 'wasm'] as const) {
+      const node = await spawnNode({ nodeId: `infer-honest-${backend}`, tier: 'edge', env: { EDGE_TF_BACKEND: backend } });
+      nodes.push(node);
+      await discovery.announce({ id: node.nodeId, url: node.url, tier: 'edge', caps: ['predict', 'infer'] }, node.nodeKey);
+      const session = await openSession({ locator: discovery.locator, budgetMs: 1000, ...PATIENT, predictor: 'kalman', trust: { trapShare: 1, frameIntervalMs: 1, standingCheckMs: 0, inferReference: reference } });
+      sessions.push(session);
+      const outcomes: TrapOutcome[] = [];
+      const distrusted: string[] = [];
+      session.failover!.trust!.on('trap', (_id, o) => outcomes.push(o));
+      session.failover!.trust!.on('distrust', (id) => distrusted.push(id));
+      const d: Driven = { session, asked: 0, answered: 0 };
+      const judged = () => outcomes.reduce((n, o) => n + (o.kind === 'pass' ? o.inferJudged : 0), 0);
+      const kinds = () => JSON.stringify(outcomes.map((o) => o.kind));
+      await driveUntil(d, () => judged() >= 4, kinds);
+      await session.failover!.trust!.settled();
+      assert.ok(judged() >= 4, `${backend}: infer results judged by value (${kinds()})`);
+      // never accused: a trap passes, or (cut short on a busy machine) stays unsealed
+      assert.equal(outcomes.filter((o) => o.kind !== 'pass' && o.kind !== 'unsealed').map((o) => o.kind), [], `${backend}: ${kinds()}`);
+      assert.equal(distrusted, []);
+      assert.is(session.nodeId, node.nodeId);
+      assert.is(d.answered, d.asked);
+      session.close();
+      await node.kill();
+      discovery.nodeDied(node.nodeId);
+    }
+  } finally {
+    for (const s of sessions) s.close();
+    for (const n of nodes) await n.kill();
+    await discovery.close();
+  }
+});
+
+test('a signed infer reference answers only its own request', async () => {
+  const key = generateKeyPair();
+  const { discovery, reference } = await discoveryWithEngine(key);
+  try {
+    const input = modelInput(3);
+    const expected = await local.engine.infer(MODEL, input);
+    const got = await reference(MODEL, input);
+    assert.ok(got, 'a reference for the request asked');
+    assert.equal(Array.from(got!.data), Array.from(expected.data));
+    // a verifier answer for another input, or signed by another key, is no reference
+    const other = remoteInferReference(() => discovery.locator.inferReference({ model: MODEL, input: tensorToJson(modelInput(4)) }), key.publicKey);
+    assert.is(await other(MODEL, input), undefined);
+    const wrongKey = remoteInferReference((task) => discovery.locator.inferReference(task), generateKeyPair().publicKey);
+    assert.is(await wrongKey(MODEL, input), undefined);
+    // an unknown model is refused with a code, not a signature over nothing
+    const refused = await discovery.locator.inferReference({ model: 'no-such-model', input: tensorToJson(input) }).catch((e) => e);
+    assert.is((refused as { code: string }).code, 'UNVERIFIABLE');
+    const malformed = await discovery.locator.inferReference({ model: MODEL, input: { dtype: 'float32', shape: [width], data: 'AAAA' } }).catch((e) => e);
+    assert.is((malformed as { code: string }).code, 'MALFORMED');
+  } finally {
+    await discovery.close();
+  }
+});
+
+test.run();
