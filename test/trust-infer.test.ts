@@ -23,12 +23,21 @@ import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { EvidenceVerifier } from '../discovery/evidence.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { loadInference, type LoadedInference } from '../edge-server/inference/index.js';
-import { tensorFromJson, tensorToJson, toWireTensor, type Evidence, type InferEvidence, type Tensor } from '../protocol/index.js';
+import { compareTensors, tensorFromJson, tensorToJson, toWireTensor, type Evidence, type InferEvidence, type Tensor } from '../protocol/index.js';
 import { swayingWalk } from './support/motionFixtures.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DiscoveryLocator } from '../client-sdk/placement/DiscoveryLocator.js';
+import { runKeygenCommand } from '../discovery/keygen.js';
+import { readNodeKey } from '../discovery/keyFiles.js';
 
 const test = suite('trust-infer');
 const CHEAT_MODULE = new URL('./support/cheatingInference.js', import.meta.url).href;
 const MODEL = 'head-predictor';
+const BIN = fileURLToPath(new URL('../bin/edge-offload.js', import.meta.url));
 /** A loud upper bound, not a pace: the loops end on what they wait for, or fail with what they saw. */
 const DRIVE_TIMEOUT_MS = 180_000;
 
@@ -219,6 +228,64 @@ test('a signed infer reference answers only its own request', async () => {
     assert.is((malformed as { code: string }).code, 'MALFORMED');
   } finally {
     await discovery.close();
+  }
+});
+
+/** `edge-offload discovery …` as a real process; resolves its URL once it listens. */
+async function discoveryProcess(args: string[]): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [BIN, 'discovery', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stderr!.on('data', (d) => (out += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`discovery exited with ${code}: ${out}`)));
+  });
+  return { url, child, output: () => out };
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+test('edge-offload discovery --verify-infer --reference-key: the CLI wires the tfjs engine in; without the flag references and infer evidence are UNVERIFIABLE', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eo-infer-'));
+  const children: ChildProcess[] = [];
+  try {
+    const keyFile = join(dir, 'reference.key.json');
+    assert.is(await runKeygenCommand(['node', '--out', keyFile], () => {}), 0);
+    const key = readNodeKey(keyFile);
+    const input = modelInput(5);
+    const withEngine = await discoveryProcess(['--verify-infer', '--reference-key', keyFile]);
+    children.push(withEngine.child);
+    const locator = new DiscoveryLocator({ url: withEngine.url, location: { lat: 0, lon: 0 } });
+    const got = await remoteInferReference((task) => locator.inferReference(task), key.publicKey)(MODEL, input);
+    assert.ok(got, withEngine.output());
+    assert.not.ok(compareTensors(got!, await local.engine.infer(MODEL, input)).wrong, 'the process computes what this one does');
+    // evidence against a node it does not know is refused before anything is recomputed
+    const unknown = await locator.submitEvidence({ kind: 'infer', node: 'nobody', session: 's', request: { id: 1, model: MODEL, input: tensorToJson(input) }, inputs: 0, output: tensorToJson(input), segment: { previousLink: 'x', entries: ['y'], seal: { node: 'nobody', session: 's', to: 1, link: 'z', inputs: 0, inputDigest: 'd', signature: 'g' } }, reporter: 'r' }).catch((e) => e);
+    assert.is((unknown as { code: string }).code, 'UNKNOWN_NODE');
+
+    const blind = await discoveryProcess([]);
+    children.push(blind.child);
+    const refused = await new DiscoveryLocator({ url: blind.url, location: { lat: 0, lon: 0 } }).inferReference({ model: MODEL, input: tensorToJson(input) }).catch((e) => e);
+    assert.is((refused as { code: string }).code, 'UNVERIFIABLE');
+
+    // a key without the engine is a configuration error, said at start
+    const bad = spawn(process.execPath, [BIN, 'discovery', '--port', '0', '--reference-key', keyFile], { stdio: 'ignore' });
+    children.push(bad);
+    assert.is.not(await new Promise<number | null>((resolve) => bad.once('exit', resolve)), 0);
+    assert.is(await stop(withEngine.child), 0, 'SIGTERM closes the engine and exits 0');
+    assert.is(await stop(blind.child), 0);
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
