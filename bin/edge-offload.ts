@@ -16,7 +16,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   discovery: {
     run: async (argv) => {
       const { runDiscoveryCommand } = await import('../discovery/cli.js');
-      process.exitCode = await runDiscoveryCommand(argv, { loadInferReference: async () => (await import('./discoveryInfer.js')).loadInferReference() });
+      process.exitCode = await runDiscoveryCommand(argv, {
+        loadInferReference: async () => (await import('./discoveryInfer.js')).loadInferReference(),
+        loadRenderReference: async () => (await import('./discoveryRender.js')).loadRenderReference(),
+      });
     },
     summary: 'run the discovery service (memory or Redis); `discovery keygen` makes operator/node keys',
   },

@@ -90,6 +90,7 @@ const ROUTES: Record<string, { op: Operation | 'health'; methods: string[]; cors
   [DiscoveryRoute.standing]: { op: 'standing', methods: ['POST'], cors: true },
   [DiscoveryRoute.audit]: { op: 'audit', methods: ['GET'], cors: true },
   [DiscoveryRoute.inferReference]: { op: 'reference', methods: ['POST'], cors: true },
+  [DiscoveryRoute.frameReference]: { op: 'reference', methods: ['POST'], cors: true },
   [DiscoveryRoute.health]: { op: 'health', methods: ['GET'], cors: true },
 };
 
@@ -183,7 +184,7 @@ export class DiscoveryServer {
         return void (await this.metrics.serve(req, res));
       }
       const route = ROUTES[url.pathname];
-      if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report, /v1/evidence, /v1/standing, /v1/reference/infer, GET /v1/audit`);
+      if (route === undefined) throw new DiscoveryError(E.NOT_FOUND, `no endpoint ${url.pathname}; see GET /healthz, POST /v1/register, /v1/heartbeat, /v1/query, /v1/report, /v1/evidence, /v1/standing, /v1/reference/infer, /v1/reference/frame, GET /v1/audit`);
       if (route.cors && this.#cors.handle(req, res, route.methods)) return;
       if (!route.methods.includes(req.method ?? '')) {
         res.setHeader('allow', route.methods.join(', '));
@@ -196,7 +197,7 @@ export class DiscoveryServer {
         return sendText(res, 'application/jsonl', await this.service.auditLog());
       }
       const body = req.method === 'GET' ? queryFromSearch(url.searchParams) : await readJson(req, route.op === 'evidence' || route.op === 'reference' ? this.#maxEvidenceBytes : this.#maxBodyBytes);
-      send(res, 200, await this.#dispatch(route.op, body, ip));
+      send(res, 200, await this.#dispatch(route.op, body, ip, url.pathname));
     } catch (err) {
       // the client went away mid-body (reaped as a slowloris, or reset): nobody to answer, not our error
       if (res.destroyed || req.socket?.destroyed === true) return;
@@ -213,7 +214,7 @@ export class DiscoveryServer {
     this.#limits.take(op, ip);
   }
 
-  async #dispatch(op: Operation, body: unknown, ip: string): Promise<unknown> {
+  async #dispatch(op: Operation, body: unknown, ip: string, path = ''): Promise<unknown> {
     this.#take(op, ip);
     switch (op) {
       case 'register':
@@ -229,7 +230,7 @@ export class DiscoveryServer {
       case 'standing':
         return this.service.standing(body);
       case 'reference':
-        return this.service.inferReference(body);
+        return path === DiscoveryRoute.frameReference ? this.service.frameReference(body) : this.service.inferReference(body);
     }
   }
 

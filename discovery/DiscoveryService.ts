@@ -141,6 +141,7 @@ export class DiscoveryService {
       angleRad: verdict.angleRad,
       positionM: verdict.positionM,
       ...(verdict.maxAbsError !== undefined ? { maxAbsError: Math.min(verdict.maxAbsError, Number.MAX_VALUE) } : {}),
+      ...(verdict.psnrDb !== undefined ? { psnrDb: verdict.psnrDb } : {}),
       ejected: standing.ejected,
       offences: standing.offences,
       ...(slash?.slashed !== undefined ? { slashed: slash.slashed } : {}),
@@ -164,6 +165,11 @@ export class DiscoveryService {
   /** A signed reference result for an infer trap (discovery/trapReference.ts `InferReferenceSigner`). */
   async inferReference(body: unknown): Promise<{ payload: string; signature: string }> {
     return this.trust.inferReference(body);
+  }
+
+  /** A signed PSNR for a trap's frame against the reference render (discovery/trapReference.ts `FrameReferenceSigner`). */
+  async frameReference(body: unknown): Promise<{ payload: string; signature: string }> {
+    return this.trust.frameReference(body);
   }
 
   /** Which of the asked nodes are ejected (sessions on them move away; TRUST.md). */

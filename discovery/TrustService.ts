@@ -12,7 +12,7 @@ import type { LedgerResult } from './ledger/rules.js';
 import { ReputationModel, type NodeStanding, type ReputationOptions } from './reputation.js';
 import { TicketIssuer, type TicketOptions } from './tickets.js';
 import { TrustError, TrustErrorCode } from './trustErrors.js';
-import { InferReferenceSigner } from './trapReference.js';
+import { FrameReferenceSigner, InferReferenceSigner } from './trapReference.js';
 
 export interface TrustNodeInfo {
   publicKey: string;
@@ -27,10 +27,13 @@ export interface TrustServiceOptions {
   /** Recomputes infer results for `infer` evidence (bin/ wires a tfjs engine in); without it that evidence is UNVERIFIABLE. */
   infer?: EvidenceVerifierOptions['infer'];
   inferTolerance?: EvidenceVerifierOptions['inferTolerance'];
+  /** Renders and decodes frames for `frame` evidence and frame references (bin/ wires edge-server's renderer in). */
+  render?: EvidenceVerifierOptions['render'];
+  minFramePsnrDb?: EvidenceVerifierOptions['minFramePsnrDb'];
   /**
-   * Ed25519 private key (PEM) that signs infer references (`POST /v1/reference/infer`) computed
-   * with `infer`; clients configure its public key (remoteInferReference). Default none: refused
-   * UNVERIFIABLE.
+   * Ed25519 private key (PEM) that signs infer and frame references (`POST /v1/reference/infer`,
+   * `/v1/reference/frame`) computed with `infer` / `render`; clients configure its public key
+   * (remoteInferReference, remoteFrameReference). Default none: refused UNVERIFIABLE.
    */
   referenceKey?: string;
   ledger?: StakeLedger;
@@ -53,18 +56,22 @@ export class TrustService {
   readonly #evidence: EvidenceVerifier;
   readonly #o: TrustServiceOptions;
   readonly #inferSigner: InferReferenceSigner | undefined;
+  readonly #frameSigner: FrameReferenceSigner | undefined;
 
   constructor(options: TrustServiceOptions) {
     this.#o = options;
     this.tickets = new TicketIssuer(options.tickets);
     this.reputation = new ReputationModel(options.reputation);
     this.#inferSigner = options.referenceKey && options.infer ? new InferReferenceSigner(options.referenceKey, options.infer) : undefined;
+    this.#frameSigner = options.referenceKey && options.render ? new FrameReferenceSigner(options.referenceKey, options.render) : undefined;
     this.#evidence = new EvidenceVerifier({
       keyOf: async (id) => (await options.nodeInfo(id))?.publicKey,
       predictors: options.predictors,
       ...(options.tolerances ? { tolerances: options.tolerances } : {}),
       ...(options.infer ? { infer: options.infer } : {}),
       ...(options.inferTolerance ? { inferTolerance: options.inferTolerance } : {}),
+      ...(options.render ? { render: options.render } : {}),
+      ...(options.minFramePsnrDb !== undefined ? { minFramePsnrDb: options.minFramePsnrDb } : {}),
     });
   }
 
@@ -96,6 +103,12 @@ export class TrustService {
   async inferReference(body: unknown): Promise<{ payload: string; signature: string }> {
     if (!this.#inferSigner) throw new TrustError(TrustErrorCode.UNVERIFIABLE, 'this discovery signs no infer references (start it with --verify-infer and --reference-key)');
     return this.#inferSigner.reference(body);
+  }
+
+  /** A signed PSNR for a trap's `{ request, frame }` against the reference render; UNVERIFIABLE without a renderer and key. */
+  async frameReference(body: unknown): Promise<{ payload: string; signature: string }> {
+    if (!this.#frameSigner) throw new TrustError(TrustErrorCode.UNVERIFIABLE, 'this discovery judges no frames (start it with --verify-render and --reference-key)');
+    return this.#frameSigner.reference(body);
   }
 
   selectable(id: string): boolean {

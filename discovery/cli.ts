@@ -16,6 +16,7 @@ import { effectiveClientLimits } from './clientLimits.js';
 import { loadClientLimits, LIMITS_ENV } from './limitsFile.js';
 import { ledgerParamsFromFlags, openLedger } from './ledger/openLedger.js';
 import type { InferReference } from './inferEvidence.js';
+import type { RenderReference } from './frameEvidence.js';
 import { readNodeKey } from './keyFiles.js';
 
 /**
@@ -25,6 +26,8 @@ import { readNodeKey } from './keyFiles.js';
 export interface DiscoveryCliHooks {
   /** Loads a trusted inference engine (the shipped models); `close` frees it. */
   loadInferReference?: () => Promise<{ infer: InferReference; models: readonly string[]; close: () => Promise<void> }>;
+  /** Loads a trusted renderer and decoder (the node's WebGPU renderer and test scene). */
+  loadRenderReference?: () => Promise<RenderReference & { close: () => Promise<void> }>;
 }
 
 export const DISCOVERY_HELP = `Usage: edge-offload discovery [options]
@@ -73,9 +76,13 @@ Options:
   --verify-infer           load the shipped tfjs models (needs @tensorflow/tfjs) and judge 'infer'
                            evidence by running the model; without it that evidence is refused
                            UNVERIFIABLE (never an accusation). Off by default: tfjs is heavy
-  --reference-key FILE     with --verify-infer: sign reference results for clients' infer traps
-                           (POST /v1/reference/infer) with this key (discovery keygen node --out
-                           FILE); clients configure its public key (remoteInferReference)
+  --verify-render          start the WebGPU renderer (needs a GPU or Mesa llvmpipe) and judge
+                           'frame' evidence by PSNR against its own render (below 30 dB: wrong);
+                           without it that evidence is refused UNVERIFIABLE. Off by default
+  --reference-key FILE     with --verify-infer / --verify-render: sign references for clients'
+                           traps (POST /v1/reference/infer, /v1/reference/frame) with this key
+                           (discovery keygen node --out FILE); clients configure its public key
+                           (remoteInferReference, remoteFrameReference)
   -h, --help               this text`;
 
 export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHooks = {}): Promise<number> {
@@ -103,6 +110,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
       'slash-bps': { type: 'string' },
       'reward-bps': { type: 'string' },
       'verify-infer': { type: 'boolean' },
+      'verify-render': { type: 'boolean' },
       'reference-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -142,14 +150,17 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   const ledger = values['ledger-key']
     ? await openLedger({ keyFile: values['ledger-key'], stakesFile: values.stakes, params: ledgerParams, redisUrl: values.redis, prefix: values['redis-prefix'] })
     : undefined;
-  if (values['reference-key'] && !values['verify-infer']) throw new TypeError('--reference-key signs infer references computed by --verify-infer: give both');
+  if (values['reference-key'] && !values['verify-infer'] && !values['verify-render']) throw new TypeError('--reference-key signs references computed by --verify-infer or --verify-render: give one of them too');
   if (values['verify-infer'] && !hooks.loadInferReference) throw new TypeError('--verify-infer needs the edge-offload CLI (bin/), which ships the inference engine');
+  if (values['verify-render'] && !hooks.loadRenderReference) throw new TypeError('--verify-render needs the edge-offload CLI (bin/), which ships the renderer');
   const referenceKey = values['reference-key'] ? readNodeKey(values['reference-key']) : undefined;
   const engine = values['verify-infer'] ? await hooks.loadInferReference!() : undefined;
+  const renderer = values['verify-render'] ? await hooks.loadRenderReference!() : undefined;
   const trust = {
     ...(ticketSecret ? { tickets: { secret: ticketSecret } } : {}),
     ...(ledger ? { ledger } : {}),
     ...(engine ? { infer: engine.infer } : {}),
+    ...(renderer ? { render: renderer } : {}),
     ...(referenceKey ? { referenceKey: referenceKey.privateKeyPem } : {}),
   };
   await preloadGeoip();
@@ -168,6 +179,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   });
   const { url } = await server.listen();
   const staking = ledger ? `, stake ledger (min stake ${ledger.params.minStake})` : '';
+  if (renderer) console.log(`discovery: judging frames with the WebGPU renderer${referenceKey ? '; signing frame references' : ''}`);
   if (engine) console.log(`discovery: judging infer evidence with models ${engine.models.join(', ')}${referenceKey ? `; signing infer references with key ${referenceKey.publicKey}` : ''}`);
   console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking})`);
   await new Promise<void>((resolve) => {
@@ -181,5 +193,6 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   await server.close();
   await ledger?.close();
   await engine?.close();
+  await renderer?.close();
   return 0;
 }

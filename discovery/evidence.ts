@@ -34,6 +34,7 @@ import { replayPredictions, ReplayError, type ReplayMessage } from '../protocol/
 import type { PredictorFactory } from '../protocol/motion/predictor.js';
 import { importPublicKey } from './identity.js';
 import { checkInferEvidence, parseInferEvidence, type InferReference } from './inferEvidence.js';
+import { checkFrameEvidence, parseFrameEvidence, type RenderReference } from './frameEvidence.js';
 import type { InferTolerance } from '../protocol/inferEvidence.js';
 import { TrustError, TrustErrorCode } from './trustErrors.js';
 
@@ -47,23 +48,29 @@ export interface EvidenceVerifierOptions {
   infer?: InferReference;
   /** [DEFAULT_INFER_TOLERANCE] element-wise tolerance for infer results. */
   inferTolerance?: InferTolerance;
+  /** Renders and decodes frames (bin/ wires edge-server's renderer in); without it frame evidence is UNVERIFIABLE. */
+  render?: RenderReference;
+  /** [DEFAULT_MIN_FRAME_PSNR_DB = 30] a frame below this PSNR against the reference is wrong. */
+  minFramePsnrDb?: number;
   limits?: WireLimits;
 }
 
 export interface Verdict {
-  /** What was wrong: a prediction or an infer result. */
-  kind: 'predict' | 'infer';
+  /** What was wrong: a prediction, an infer result or a frame. */
+  kind: 'predict' | 'infer' | 'frame';
   node: string;
   session: string;
   /** Sequence number of the wrong answer in the node's chain: with node + session, the offence id. */
   seq: number;
-  /** The predictor, or for `infer` the model. */
+  /** The predictor; for `infer` the model; for `frame` the codec. */
   predictor: string;
   /** How far the node's prediction is from the recomputation (0 for `infer`). */
   angleRad: number;
   positionM: number;
   /** `infer`: largest |result − recomputation| over the tensor's elements. */
   maxAbsError?: number;
+  /** `frame`: PSNR of the node's frame against discovery's reference, dB. */
+  psnrDb?: number;
   reporter: string;
   /** Stable id of this offence: the same wrong answer reported twice is one offence. */
   offenceId: string;
@@ -97,7 +104,9 @@ export class EvidenceVerifier {
 
   /** Parses and checks untrusted evidence; resolves a verdict or rejects with a TrustError. */
   async verify(untrusted: unknown): Promise<Verdict> {
-    if ((untrusted as { kind?: unknown } | null)?.kind === 'infer') return this.#verifyInfer(untrusted);
+    const kind = (untrusted as { kind?: unknown } | null)?.kind;
+    if (kind === 'infer') return this.#verifyInfer(untrusted);
+    if (kind === 'frame') return this.#verifyFrame(untrusted);
     const e = parseEvidence(untrusted, this.#o.limits);
     const publicKey = await this.#o.keyOf(e.node);
     if (publicKey === undefined) throw new TrustError(TrustErrorCode.UNKNOWN_NODE, `node '${e.node}' is not registered here`);
@@ -116,6 +125,14 @@ export class EvidenceVerifier {
     if (publicKey === undefined) throw new TrustError(TrustErrorCode.UNKNOWN_NODE, `node '${e.node}' is not registered here`);
     const c = await checkInferEvidence(parsed, publicKey, verifySegmentSync, this.#o.infer, this.#o.inferTolerance);
     return { kind: 'infer', node: e.node, session: e.session, seq: c.seq, predictor: c.model, angleRad: 0, positionM: 0, maxAbsError: c.maxAbsError, reporter: e.reporter, offenceId: `${e.node}/${e.session}/${c.seq}` };
+  }
+
+  async #verifyFrame(untrusted: unknown): Promise<Verdict> {
+    const e = parseFrameEvidence(untrusted, this.#o.limits);
+    const publicKey = await this.#o.keyOf(e.node);
+    if (publicKey === undefined) throw new TrustError(TrustErrorCode.UNKNOWN_NODE, `node '${e.node}' is not registered here`);
+    const c = await checkFrameEvidence(e, publicKey, verifySegmentSync, this.#o.render, this.#o.minFramePsnrDb);
+    return { kind: 'frame', node: e.node, session: e.session, seq: c.seq, predictor: e.request.codec, angleRad: 0, positionM: 0, psnrDb: c.psnrDb, reporter: e.reporter, offenceId: `${e.node}/${e.session}/${c.seq}` };
   }
 
   /** Points 1 and 2 of the file comment; returns the answer's sequence number and its message index. */

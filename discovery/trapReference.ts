@@ -13,6 +13,8 @@ import { ByteWriter, DEFAULT_LIMITS, ProtocolError, inputPrefixBytes, writePose,
 import { trapTaskSchema, type TrapTaskBody } from '../protocol/evidence.js';
 import { INFER_REFERENCE_DOMAIN, inferTaskSchema, tensorFromJson, tensorToJson, type InferReferencePayload } from '../protocol/inferEvidence.js';
 import type { InferReference } from './inferEvidence.js';
+import { FRAME_REFERENCE_DOMAIN, frameFromJson, frameRequestSha256, frameTaskSchema, type FrameReferencePayload } from '../protocol/frameEvidence.js';
+import { framePsnr, type RenderReference } from './frameEvidence.js';
 import { replayPredictions, ReplayError } from '../protocol/motion/replay.js';
 import type { PredictorFactory } from '../protocol/motion/predictor.js';
 import { TrustError, TrustErrorCode } from './trustErrors.js';
@@ -117,6 +119,44 @@ export class InferReferenceSigner {
     };
     const text = JSON.stringify(payload);
     return { payload: text, signature: sign(null, Buffer.from(`${INFER_REFERENCE_DOMAIN}\n${text}`), this.#key).toString('base64url') };
+  }
+}
+
+/**
+ * Judges a trap's frame for the client: `{ request, frame }` (the request as sent, the frame as
+ * received) → the frame's PSNR against the reference render, signed with the request's and the
+ * frame's digests so it answers that frame only (client-sdk `remoteFrameReference` checks it).
+ * Sent after the node answered, so the node cannot learn the trap from it.
+ */
+export class FrameReferenceSigner {
+  readonly #key: KeyObject;
+  readonly #render: RenderReference;
+  readonly #limits: WireLimits;
+
+  constructor(privateKey: KeyObject | string, render: RenderReference, limits: WireLimits = DEFAULT_LIMITS) {
+    this.#key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
+    this.#render = render;
+    this.#limits = limits;
+  }
+
+  async reference(untrusted: unknown): Promise<{ payload: string; signature: string }> {
+    let task;
+    try {
+      task = frameTaskSchema.parse(untrusted, 'task', this.#limits);
+    } catch (err) {
+      if (err instanceof ProtocolError) throw new TrustError(TrustErrorCode.MALFORMED, err.message);
+      throw err;
+    }
+    const { id: _id, ...request } = task.request;
+    const frame = frameFromJson(task.frame);
+    const payload: FrameReferencePayload = {
+      v: 1,
+      requestSha256: await frameRequestSha256(request),
+      frameSha256: createHash('sha256').update(frame.data).digest('base64url'),
+      psnrDb: await framePsnr(this.#render, request, frame),
+    };
+    const text = JSON.stringify(payload);
+    return { payload: text, signature: sign(null, Buffer.from(`${FRAME_REFERENCE_DOMAIN}\n${text}`), this.#key).toString('base64url') };
   }
 }
 

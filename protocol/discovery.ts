@@ -29,6 +29,8 @@ export const DiscoveryRoute = {
    * discovery's engine runs it and signs the result (served only with `--verify-infer --reference-key`).
    */
   inferReference: '/v1/reference/infer',
+  /** POST a frame trap's `{ request, frame }` → `{ payload, signature }`: its PSNR against discovery's render (`--verify-render --reference-key`). */
+  frameReference: '/v1/reference/frame',
   /** GET the stake ledger's signed audit log (JSON lines) for `edge-offload audit verify`. */
   audit: '/v1/audit',
   health: '/healthz',
@@ -287,13 +289,15 @@ export const evidenceAnswerSchema = object({
   node: nodeId(),
   offenceId: string(512),
   /** What was wrong (absent from older discovery: a prediction). */
-  kind: optional(oneOf(['predict', 'infer'] as const)),
+  kind: optional(oneOf(['predict', 'infer', 'frame'] as const)),
   /** The predictor, or for `infer` the model. */
   predictor: string(128),
   angleRad: number(0),
   positionM: number(0),
   /** `infer`: largest |result − discovery's recomputation|. */
   maxAbsError: optional(number(0)),
+  /** `frame`: PSNR of the node's frame against discovery's reference render, dB. */
+  psnrDb: optional(number(0)),
   ejected: boolean(),
   offences: uint(),
   /** Stake moved (absent when discovery runs without a ledger). */

@@ -14,6 +14,7 @@ export { EnhancedEventEmitter, type EventMap } from './EnhancedEventEmitter.js';
 export * from './resultSigning.js';
 export * from './evidence.js';
 export * from './inferEvidence.js';
+export * from './frameEvidence.js';
 export * from './nodeIdentity.js';
 export * from './webrtc.js';
 export * from './webrtcSdp.js';

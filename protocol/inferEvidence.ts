@@ -7,6 +7,7 @@
 import { DTYPES, type Tensor } from './messages.js';
 import { array, literal, object, oneOf, optional, string, uint, type Infer } from './schema.js';
 import { chainSegmentSchema, type PredictEvidence } from './evidence.js';
+import type { FrameEvidence } from './frameEvidence.js';
 import { fromBase64url, toBase64url } from './resultSigning.js';
 import { fromWireTensor } from './tensor.js';
 
@@ -68,7 +69,7 @@ export const inferEvidenceSchema = object({
 export type InferEvidence = Infer<typeof inferEvidenceSchema>;
 
 /** Whatever a client may submit to `POST /v1/evidence`. */
-export type Evidence = PredictEvidence | InferEvidence;
+export type Evidence = PredictEvidence | InferEvidence | FrameEvidence;
 
 /**
  * An element is wrong when |result − reference| > abs + rel·|reference|. Measured on the shipped

@@ -186,7 +186,7 @@ test("a trap repeats the app's latest infer and render; an extra the node refuse
   const run = await runTrap(task, signingChannel(node), { node: node.id, publicKey: node.publicKey, frameIntervalMs: 0 });
   assert.is(run.answers.length, task.messages.length);
   assert.equal(run.extraReplies, []);
-  assert.equal(await v.check(run), { kind: 'pass', checked: task.messages.length, extras: 0, inferJudged: 0 });
+  assert.equal(await v.check(run), { kind: 'pass', checked: task.messages.length, extras: 0, inferJudged: 0, framesJudged: 0 });
   // h264 and named-scene renders are not repeated on a trap's session
   const w = verifier(14);
   w.recordRender({ pose: liveMotion(1)[0]!, eye: 'left', camera: { fovY: 90, ipd: 0.064, width: 64, height: 64 }, codec: 'h264' });

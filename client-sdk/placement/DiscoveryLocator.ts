@@ -3,7 +3,7 @@
  * reports sent back so discovery learns each node's real latency. Uses global `fetch` only, so it
  * runs unchanged in browsers and Node ≥ 20.
  */
-import { DEFAULT_LIMITS, ProtocolError, type Capability, type Evidence, type JsonTensor } from '../../protocol/index.js';
+import { DEFAULT_LIMITS, ProtocolError, type Capability, type Evidence, type FrameTaskBody, type JsonTensor } from '../../protocol/index.js';
 import { DiscoveryErrorCode, DiscoveryRoute, errorBodySchema, queryAnswerSchema, reportAnswerSchema, evidenceAnswerSchema, standingAnswerSchema, signedReferenceSchema, type Candidate, type EvidenceAnswer, type SignedReference } from '../../protocol/discovery.js';
 import type { Schema } from '../../protocol/schema.js';
 import type { NodeCandidate, NodeLocator, ProbeReport, Shortlist } from './locator.js';
@@ -104,6 +104,11 @@ export class DiscoveryLocator implements NodeLocator {
    */
   async inferReference(task: { model: string; input: JsonTensor }): Promise<SignedReference> {
     return this.#post(DiscoveryRoute.inferReference, task, signedReferenceSchema);
+  }
+
+  /** Discovery's signed PSNR of a trap's frame against its own render (`POST /v1/reference/frame`), for `remoteFrameReference`. */
+  async frameReference(task: FrameTaskBody): Promise<SignedReference> {
+    return this.#post(DiscoveryRoute.frameReference, task, signedReferenceSchema);
   }
 
   /** Which of `ids` discovery has ejected (`POST /v1/standing`): a session on one of them moves away. */

@@ -18,7 +18,7 @@ import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
 import { localReference } from './localReference.js';
 import { nodeTrapChannel } from './nodeTrapChannel.js';
 import { TrustOfficer } from './TrustOfficer.js';
-import type { InferReferenceSource, ReferenceSource, TrapOutcome } from './TrapVerifier.js';
+import type { FrameReferenceSource, InferReferenceSource, ReferenceSource, TrapOutcome } from './TrapVerifier.js';
 import type { TrapStreamOptions } from './trapStream.js';
 
 export interface SessionTrustOptions {
@@ -36,6 +36,11 @@ export interface SessionTrustOptions {
    * signed ones). Without it infer results are checked for their seals only, never judged by value.
    */
   inferReference?: InferReferenceSource;
+  /**
+   * Trusted judgements of the frames traps ask for (`remoteFrameReference`: a verifier's signed
+   * PSNR against its own render). Without it frames are checked for their seals only.
+   */
+  frameReference?: FrameReferenceSource;
   /** Who reports, credited at discovery when the offence is confirmed. @default a random id per session */
   reporter?: string;
   /** [frameIntervalMs=11.1] trap predicts are paced like the live ones (90 Hz). */
@@ -95,6 +100,7 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
       reporter: options.reporter ?? randomReporter(),
       reference: options.reference ?? localReference([kalmanPredictor(), constantVelocity, noPrediction]),
       ...(options.inferReference ? { inferReference: options.inferReference } : {}),
+      ...(options.frameReference ? { frameReference: options.frameReference } : {}),
       ...(options.stream ? { stream: options.stream } : {}),
       run: { frameIntervalMs: options.frameIntervalMs ?? 1000 / 90, sealTimeoutMs: options.sealTimeoutMs ?? 2000 },
       ...(options.trapTimeoutMs !== undefined ? { trapTimeoutMs: options.trapTimeoutMs } : {}),

@@ -33,6 +33,7 @@ import {
   type Tolerance,
 } from '../../protocol/index.js';
 import { compareTensors, tensorToJson, type Evidence, type InferEvidence, type InferTolerance } from '../../protocol/inferEvidence.js';
+import { DEFAULT_MIN_FRAME_PSNR_DB, frameRequestToJson, frameToJson, type FrameEvidence } from '../../protocol/frameEvidence.js';
 import { cryptoRandom, makeTrapStream, MotionRecorder, type Random, type TrapStreamOptions } from './trapStream.js';
 
 /** A predict the trap sends, exactly as sent (poses coalesced into the predict, as live frames are). */
@@ -110,17 +111,20 @@ export interface TrapRun {
 /** A trusted result for an infer trap (a verifier's signed one: `remoteInferReference`); undefined: none. */
 export type InferReferenceSource = (model: string, input: Tensor) => Promise<Tensor | undefined>;
 
+/** A trusted judgement of a trap's frame: its PSNR against a reference render, dB (`remoteFrameReference`); undefined: none. */
+export type FrameReferenceSource = (id: number, request: FrameRequest, frame: FrameFacts & { data: Uint8Array }) => Promise<number | undefined>;
+
 /** Trusted answers for a task: local recomputation, or a signed trap bank entry. */
 export type ReferenceSource = (task: TrapTask, defaultPredictor: string) => Promise<TrapAnswer[] | undefined>;
 
 export type TrapOutcome =
   /**
-   * Every answer matched; `extras`: infer results and frames whose seals verified; `inferJudged`:
-   * infer results also judged by value against an `inferReference` (frames are not judged by value).
+   * Every answer matched; `extras`: infer results and frames whose seals verified; `inferJudged`,
+   * `framesJudged`: those also judged by value (an `inferReference`, a `frameReference`).
    */
-  | { kind: 'pass'; checked: number; extras: number; inferJudged: number }
-  /** A sealed answer was wrong: `evidence` goes to discovery (`maxAbsError` for an infer result). */
-  | { kind: 'caught'; evidence: Evidence; angleRad: number; positionM: number; maxAbsError?: number }
+  | { kind: 'pass'; checked: number; extras: number; inferJudged: number; framesJudged: number }
+  /** A sealed answer was wrong: `evidence` goes to discovery (`maxAbsError` for an infer result, `psnrDb` for a frame). */
+  | { kind: 'caught'; evidence: Evidence; angleRad: number; positionM: number; maxAbsError?: number; psnrDb?: number }
   /** Wrong, but its block was not sealed yet (or answers are missing): the node stays suspect locally. */
   | { kind: 'unsealed'; checked: number }
   /** The node's seals do not cover what was sent and received (false digests, wrong key). */
@@ -143,6 +147,10 @@ export interface TrapVerifierOptions {
   inferReference?: InferReferenceSource;
   /** [DEFAULT_INFER_TOLERANCE] element-wise tolerance for infer results. */
   inferTolerance?: InferTolerance;
+  /** Trusted judgements of frames; without one, frames are checked for their seals only. */
+  frameReference?: FrameReferenceSource;
+  /** [DEFAULT_MIN_FRAME_PSNR_DB = 30] a frame below this PSNR against the reference is wrong. */
+  minFramePsnrDb?: number;
   recorder?: MotionRecorder;
 }
 
@@ -251,29 +259,35 @@ export class TrapVerifier {
       }
       return { kind: 'caught', evidence: this.#evidence(run, answer, ref, segment), angleRad: cmp.angleRad, positionM: cmp.positionM };
     }
-    let inferJudged = 0;
-    for (const reply of this.#o.inferReference ? extraReplies : []) {
+    let inferJudged = 0, framesJudged = 0;
+    const minPsnr = this.#o.minFramePsnrDb ?? DEFAULT_MIN_FRAME_PSNR_DB;
+    // references are asked only now, after the node answered: a verifier never sees a trap before the node does
+    for (const reply of extraReplies) {
       const request = run.task.extras?.[reply.extra]?.request;
-      if (request?.t !== 'infer' || reply.answer.kind !== 'result') continue;
-      // asked only now, after the node answered: the verifier never sees a trap before the node does
-      const expected = await this.#o.inferReference!(request.model, request.input);
-      if (!expected) continue;
-      inferJudged++;
-      const cmp = compareTensors(reply.answer.output, expected, this.#o.inferTolerance);
-      if (!cmp.wrong) continue;
       const seq = reply.at + 1;
       const segment = segments.find((s) => seq > s.seal.to - s.entries.length && seq <= s.seal.to);
-      if (!segment) {
-        unsealedWrong = true;
-        continue;
+      const inputs = inputsBefore(run.task, reply.extra, through);
+      if (request?.t === 'infer' && reply.answer.kind === 'result' && this.#o.inferReference) {
+        const expected = await this.#o.inferReference(request.model, request.input);
+        if (!expected) continue;
+        inferJudged++;
+        const cmp = compareTensors(reply.answer.output, expected, this.#o.inferTolerance);
+        if (!cmp.wrong) continue;
+        if (!segment) unsealedWrong = true;
+        else return { kind: 'caught', evidence: this.#inferEvidence(run, request, inputs, reply.answer.output, expected, segment), angleRad: 0, positionM: 0, maxAbsError: cmp.maxAbsError };
+      } else if (request?.t === 'render' && reply.answer.kind === 'frame' && this.#o.frameReference) {
+        const psnrDb = await this.#o.frameReference(request.id, request, reply.answer.frame);
+        if (psnrDb === undefined) continue;
+        framesJudged++;
+        if (psnrDb >= minPsnr) continue;
+        if (!segment) unsealedWrong = true;
+        else return { kind: 'caught', evidence: this.#frameEvidence(run, request, inputs, reply.answer.frame, psnrDb, segment), angleRad: 0, positionM: 0, psnrDb };
       }
-      const evidence = this.#inferEvidence(run, request, inputsBefore(run.task, reply.extra, through), reply.answer.output, expected, segment);
-      return { kind: 'caught', evidence, angleRad: 0, positionM: 0, maxAbsError: cmp.maxAbsError };
     }
     // a refused extra has no entry and nothing to judge; a missing prediction leaves the trap unsealed
     const incomplete = run.answers.length < run.task.messages.length;
     const extrasUnsealed = extraReplies.some((r) => r.at + 1 > sealed);
-    return unsealedWrong || incomplete || extrasUnsealed ? { kind: 'unsealed', checked } : { kind: 'pass', checked, extras: extraReplies.length, inferJudged };
+    return unsealedWrong || incomplete || extrasUnsealed ? { kind: 'unsealed', checked } : { kind: 'pass', checked, extras: extraReplies.length, inferJudged, framesJudged };
   }
 
   /**
@@ -332,6 +346,20 @@ export class TrapVerifier {
       output: tensorToJson(output),
       segment,
       reference: tensorToJson(reference),
+      reporter: this.#o.reporter,
+    };
+  }
+
+  #frameEvidence(run: TrapRun, request: TrapRender, inputs: number, frame: FrameFacts & { data: Uint8Array }, psnrDb: number, segment: ChainSegment): FrameEvidence {
+    return {
+      kind: 'frame',
+      node: run.node,
+      session: run.session,
+      request: frameRequestToJson(request.id, request),
+      inputs,
+      frame: frameToJson(frame),
+      segment,
+      psnrDb,
       reporter: this.#o.reporter,
     };
   }

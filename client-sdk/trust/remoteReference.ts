@@ -6,7 +6,8 @@
  */
 import { ByteWriter, fromBase64url, inputPrefixBytes, toBase64url, writePose } from '../../protocol/index.js';
 import { INFER_REFERENCE_DOMAIN, tensorFromJson, tensorToJson, type InferReferencePayload, type JsonTensor } from '../../protocol/inferEvidence.js';
-import type { InferReferenceSource, ReferenceSource, TrapAnswer, TrapTask } from './TrapVerifier.js';
+import { FRAME_REFERENCE_DOMAIN, frameRequestSha256, frameRequestToJson, frameToJson, sha256Base64url, type FrameReferencePayload, type FrameTaskBody } from '../../protocol/frameEvidence.js';
+import type { FrameReferenceSource, InferReferenceSource, ReferenceSource, TrapAnswer, TrapTask } from './TrapVerifier.js';
 
 export const REFERENCE_DOMAIN = 'edge-offload/trap-reference/v1';
 
@@ -78,6 +79,36 @@ export function remoteInferReference(fetchReference: FetchInferReference, verifi
       const sameInput = p.input.dtype === input.dtype && p.input.sha256 === sha256 && p.input.shape.length === input.shape.length && p.input.shape.every((d, i) => d === input.shape[i]);
       if (p.v !== 1 || p.model !== model || !sameInput) return undefined;
       return tensorFromJson(p.output);
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** Sends `{ request, frame }` to the verifier; resolves its `{ payload, signature }`. */
+export type FetchFrameReference = (task: FrameTaskBody) => Promise<{ payload: string; signature: string }>;
+
+/**
+ * A FrameReferenceSource backed by a verifier (discovery/trapReference.ts `FrameReferenceSigner`):
+ * the PSNR it signed counts only if the signature verifies against `verifierPublicKey` and the
+ * payload names this request and this frame (their SHA-256); anything else is no reference.
+ */
+export function remoteFrameReference(fetchReference: FetchFrameReference, verifierPublicKey: string): FrameReferenceSource {
+  return async (id, request, frame) => {
+    let signed: { payload: string; signature: string };
+    try {
+      signed = await fetchReference({ request: frameRequestToJson(id, request), frame: frameToJson(frame) });
+    } catch {
+      return undefined;
+    }
+    try {
+      const subtle = globalThis.crypto.subtle;
+      const key = await subtle.importKey('raw', fromBase64url(verifierPublicKey), { name: 'Ed25519' }, false, ['verify']);
+      const bytes = new TextEncoder().encode(`${FRAME_REFERENCE_DOMAIN}\n${signed.payload}`);
+      if (!(await subtle.verify({ name: 'Ed25519' }, key, fromBase64url(signed.signature), bytes))) return undefined;
+      const p = JSON.parse(signed.payload) as FrameReferencePayload;
+      if (p.v !== 1 || p.requestSha256 !== (await frameRequestSha256(request)) || p.frameSha256 !== (await sha256Base64url(frame.data)) || typeof p.psnrDb !== 'number') return undefined;
+      return p.psnrDb;
     } catch {
       return undefined;
     }

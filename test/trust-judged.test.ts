@@ -1,29 +1,32 @@
 /**
- * Infer results judged by value (issue #14), with real processes: a discovery service that runs
- * the shipped model itself (the trusted reference, injected as `trust.infer`) and signs reference
- * results for clients' traps (`POST /v1/reference/infer`); an edge node process whose inference
- * engine adds noise to every result (test/support/cheatingInference.ts, loaded with `--import`:
- * it signs the wrong results like any other); an honest cloud node. The session's traps repeat
- * the app's own infer, the trap's result differs from discovery's signed reference beyond the
- * tolerance, the evidence goes to discovery, which re-checks it with its own engine and ejects
- * the node; the session ends on the honest node with every app call answered.
+ * Infer results and frames judged by value (issue #14), with real processes: a discovery service
+ * that runs the shipped model and the WebGPU renderer itself (the trusted references, injected as
+ * `trust.infer` and `trust.render` from bin/) and signs references for clients' traps
+ * (`POST /v1/reference/infer`, `/v1/reference/frame`); an edge node process whose inference engine
+ * adds noise to every result (test/support/cheatingInference.ts), or whose renderer serves
+ * half-size frames upscaled (test/support/cheatingRenderer.ts), both loaded with `--import` and
+ * signing their lies like any answer; an honest cloud node. The session's traps repeat the app's
+ * own infer and render, the verifier's signed reference shows the result wrong, the evidence goes
+ * to discovery, which re-checks it with its own engine or renderer and ejects the node; the
+ * session ends on the honest node with every app call answered.
  *
  * And: an honest node on tensorflow or wasm is never accused by the same traps, and discovery
- * refuses infer evidence that is edited (NOT_SIGNED_BY_NODE), that it cannot recompute
- * (UNVERIFIABLE, no engine) or whose result is right (NOT_WRONG).
+ * refuses evidence that is edited (NOT_SIGNED_BY_NODE), that it cannot recompute (UNVERIFIABLE,
+ * no engine or renderer) or whose result is right (NOT_WRONG).
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/openSession.js';
 import type { Session } from '../client-sdk/session/Session.js';
-import { remoteInferReference, type TrapOutcome } from '../client-sdk/trust/index.js';
+import { remoteFrameReference, remoteInferReference, type TrapOutcome } from '../client-sdk/trust/index.js';
 import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { EvidenceVerifier } from '../discovery/evidence.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { loadInference, type LoadedInference } from '../edge-server/inference/index.js';
-import { compareTensors, tensorFromJson, tensorToJson, toWireTensor, type Evidence, type InferEvidence, type Tensor } from '../protocol/index.js';
+import { compareTensors, frameFromJson, tensorFromJson, tensorToJson, toWireTensor, type Evidence, type FrameEvidence, type InferEvidence, type Tensor } from '../protocol/index.js';
+import { loadRenderReference } from '../bin/discoveryRender.js';
 import { swayingWalk } from './support/motionFixtures.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -34,8 +37,10 @@ import { DiscoveryLocator } from '../client-sdk/placement/DiscoveryLocator.js';
 import { runKeygenCommand } from '../discovery/keygen.js';
 import { readNodeKey } from '../discovery/keyFiles.js';
 
-const test = suite('trust-infer');
+const test = suite('trust-judged');
 const CHEAT_MODULE = new URL('./support/cheatingInference.js', import.meta.url).href;
+const CHEAT_RENDER_MODULE = new URL('./support/cheatingRenderer.js', import.meta.url).href;
+const camera = { fovY: 90, ipd: 0.064, width: 128, height: 128 };
 const MODEL = 'head-predictor';
 const BIN = fileURLToPath(new URL('../bin/edge-offload.js', import.meta.url));
 /** A loud upper bound, not a pace: the loops end on what they wait for, or fail with what they saw. */
@@ -56,16 +61,19 @@ async function driveUntil(d: Driven, done: () => boolean, detail: () => string, 
 const PATIENT = { faultCooldownMs: 1000, overBudgetCooldownMs: 1000, rediscoverMaxMs: 1000 } as const;
 
 let local: LoadedInference;
+let renderer: Awaited<ReturnType<typeof loadRenderReference>>;
 let width = 0;
 
 test.before(async () => {
   local = await loadInference({ log: () => {} });
   width = local.registry.get(MODEL)!.input.shape.at(-1)!;
+  renderer = await loadRenderReference();
 });
 
 test.after(async () => {
   await local.engine.close();
   local.registry.dispose();
+  await renderer.close();
 });
 
 /** A plausible tensor for the shipped model: its input width, smooth values that change per call. */
@@ -75,14 +83,19 @@ function modelInput(seed: number): Tensor {
   return toWireTensor(data, [width]);
 }
 
-/** Discovery with this process's tfjs engine as its trusted reference, signing references with `key`. */
+/** Discovery with this process's tfjs engine and renderer (bin/'s wiring) as its trusted references, signing references with `key`. */
 async function discoveryWithEngine(key = generateKeyPair(), ejectAfterOffences = 2) {
   const discovery = await DiscoveryPlacement.start(1000, {}, {
     infer: (model, input) => local.engine.infer(model, input),
+    render: renderer,
     referenceKey: key.privateKeyPem,
     reputation: { ejectAfterOffences },
   });
-  return { discovery, reference: remoteInferReference((task) => discovery.locator.inferReference(task), key.publicKey) };
+  return {
+    discovery,
+    reference: remoteInferReference((task) => discovery.locator.inferReference(task), key.publicKey),
+    frames: remoteFrameReference((task) => discovery.locator.frameReference(task), key.publicKey),
+  };
 }
 
 interface Driven {
@@ -91,9 +104,10 @@ interface Driven {
   answered: number;
 }
 
-/** One frame: a pose and a predict, and every 8th frame an infer; every answer awaited (a failed call throws). */
+/** One frame: a pose and a predict, every 8th frame an infer, every 8th (offset 4) a JPEG render; every answer awaited (a failed call throws). */
 async function frame(d: Driven, i: number, walk = swayingWalk()): Promise<void> {
-  d.session.sendPose({ ...walk.at(i / 90), time: Math.round(performance.now() * 1000) });
+  const pose = { ...walk.at(i / 90), time: Math.round(performance.now() * 1000) };
+  d.session.sendPose(pose);
   d.asked++;
   await d.session.predict(20);
   d.answered++;
@@ -103,29 +117,35 @@ async function frame(d: Driven, i: number, walk = swayingWalk()): Promise<void> 
     assert.is(output.dtype, 'float32');
     d.answered++;
   }
+  if (i % 8 === 4) {
+    d.asked++;
+    const f = await d.session.render({ pose, eye: 'left', camera, codec: 'jpeg' });
+    assert.ok(f.data.length > 0);
+    d.answered++;
+  }
   // yield as a real frame loop does (a local answer resolves in a microtask)
   await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 test('a node process whose engine adds noise to infer results is caught by traps, confirmed by discovery, ejected; the session moves with every call answered', async () => {
-  const { discovery, reference } = await discoveryWithEngine(generateKeyPair(), 1);
+  const { discovery, reference, frames } = await discoveryWithEngine(generateKeyPair(), 1);
   const nodes: NodeProcess[] = [];
   let session: Session | undefined;
   try {
     // --heavy-workers 0: inference on the process's own thread, where the --import wrapper lives
-    const cheater = await spawnNode({ nodeId: 'infer-cheater', tier: 'edge', extraArgs: ['--heavy-workers', '0'], nodeArgs: ['--import', CHEAT_MODULE] });
+    const cheater = await spawnNode({ nodeId: 'infer-cheater', tier: 'edge', extraArgs: ['--heavy-workers', '0', '--render'], nodeArgs: ['--import', CHEAT_MODULE] });
     nodes.push(cheater);
-    const honest = await spawnNode({ nodeId: 'infer-honest', tier: 'cloud' });
+    const honest = await spawnNode({ nodeId: 'infer-honest', tier: 'cloud', extraArgs: ['--render'] });
     nodes.push(honest);
-    await discovery.announce({ id: 'infer-cheater', url: cheater.url, tier: 'edge', caps: ['predict', 'infer'] }, cheater.nodeKey);
-    await discovery.announce({ id: 'infer-honest', url: honest.url, tier: 'cloud', caps: ['predict', 'infer'] }, honest.nodeKey);
+    await discovery.announce({ id: 'infer-cheater', url: cheater.url, tier: 'edge', caps: ['predict', 'infer', 'render'] }, cheater.nodeKey);
+    await discovery.announce({ id: 'infer-honest', url: honest.url, tier: 'cloud', caps: ['predict', 'infer', 'render'] }, honest.nodeKey);
 
     session = await openSession({
       locator: discovery.locator,
       budgetMs: 1000,
       ...PATIENT,
       predictor: 'kalman',
-      trust: { trapShare: 0.2, frameIntervalMs: 1, reporter: 'infer-officer', standingCheckMs: 0, inferReference: reference },
+      trust: { trapShare: 0.2, frameIntervalMs: 1, reporter: 'infer-officer', standingCheckMs: 0, inferReference: reference, frameReference: frames },
     });
     const d: Driven = { session, asked: 0, answered: 0 };
     const evidence: { evidence: Evidence; error?: Error }[] = [];
@@ -140,8 +160,9 @@ test('a node process whose engine adds noise to infer results is caught by traps
     const where = detail();
     assert.is(session.nodeId, 'infer-honest', where);
     assert.is(d.answered, d.asked, 'every app call answered');
-    // the trap's predictions were right (only inference lies): it was the infer result that was caught
-    assert.equal(evidence.map((e) => [e.evidence.kind, e.error?.message]), [['infer', undefined]], where);
+    // the trap's predictions and frames were right (only inference lies): it was the infer result that was caught
+    // one trap or more caught it before the session moved (a second trap may run meanwhile): every one confirmed
+    assert.equal(evidence.map((e) => [e.evidence.kind, e.error?.message]), evidence.map(() => ['infer', undefined]), where);
     const caught = outcomes.find((o) => o.kind === 'caught');
     assert.ok(caught?.kind === 'caught' && caught.maxAbsError! > 1e-3, where);
     assert.equal(await discovery.locator.ejected(['infer-cheater', 'infer-honest']), ['infer-cheater']);
@@ -170,16 +191,16 @@ test('a node process whose engine adds noise to infer results is caught by traps
   }
 });
 
-test('an honest node is never accused by infer traps: tensorflow and wasm nodes judged against discovery’s signed references', async () => {
-  const { discovery, reference } = await discoveryWithEngine();
+test('an honest node is never accused by infer and frame traps: tensorflow and wasm nodes judged against discovery’s signed references', async () => {
+  const { discovery, reference, frames } = await discoveryWithEngine();
   const nodes: NodeProcess[] = [];
   const sessions: Session[] = [];
   try {
     for (const backend of ['tensorflow', 'wasm'] as const) {
-      const node = await spawnNode({ nodeId: `infer-honest-${backend}`, tier: 'edge', env: { EDGE_TF_BACKEND: backend } });
+      const node = await spawnNode({ nodeId: `infer-honest-${backend}`, tier: 'edge', extraArgs: ['--render'], env: { EDGE_TF_BACKEND: backend } });
       nodes.push(node);
-      await discovery.announce({ id: node.nodeId, url: node.url, tier: 'edge', caps: ['predict', 'infer'] }, node.nodeKey);
-      const session = await openSession({ locator: discovery.locator, budgetMs: 1000, ...PATIENT, predictor: 'kalman', trust: { trapShare: 1, frameIntervalMs: 1, standingCheckMs: 0, inferReference: reference } });
+      await discovery.announce({ id: node.nodeId, url: node.url, tier: 'edge', caps: ['predict', 'infer', 'render'] }, node.nodeKey);
+      const session = await openSession({ locator: discovery.locator, budgetMs: 1000, ...PATIENT, predictor: 'kalman', trust: { trapShare: 1, frameIntervalMs: 1, standingCheckMs: 0, inferReference: reference, frameReference: frames } });
       sessions.push(session);
       const outcomes: TrapOutcome[] = [];
       const distrusted: string[] = [];
@@ -187,10 +208,11 @@ test('an honest node is never accused by infer traps: tensorflow and wasm nodes 
       session.failover!.trust!.on('distrust', (id) => distrusted.push(id));
       const d: Driven = { session, asked: 0, answered: 0 };
       const judged = () => outcomes.reduce((n, o) => n + (o.kind === 'pass' ? o.inferJudged : 0), 0);
+      const framesJudged = () => outcomes.reduce((n, o) => n + (o.kind === 'pass' ? o.framesJudged : 0), 0);
       const kinds = () => JSON.stringify(outcomes.map((o) => o.kind));
-      await driveUntil(d, () => judged() >= 4, kinds);
+      await driveUntil(d, () => judged() >= 4 && framesJudged() >= 4, kinds);
       await session.failover!.trust!.settled();
-      assert.ok(judged() >= 4, `${backend}: infer results judged by value (${kinds()})`);
+      assert.ok(judged() >= 4 && framesJudged() >= 4, `${backend}: infer results and frames judged by value (${kinds()})`);
       // never accused: a trap passes, or (cut short on a busy machine) stays unsealed
       assert.equal(outcomes.filter((o) => o.kind !== 'pass' && o.kind !== 'unsealed').map((o) => o.kind), [], `${backend}: ${kinds()}`);
       assert.equal(distrusted, []);
@@ -202,6 +224,61 @@ test('an honest node is never accused by infer traps: tensorflow and wasm nodes 
     }
   } finally {
     for (const s of sessions) s.close();
+    for (const n of nodes) await n.kill();
+    await discovery.close();
+  }
+});
+
+test('a node process whose renderer serves half-size frames upscaled is caught by frame traps, confirmed by discovery, ejected; the session moves with every call answered', async () => {
+  const { discovery, reference, frames } = await discoveryWithEngine(generateKeyPair(), 1);
+  const nodes: NodeProcess[] = [];
+  let session: Session | undefined;
+  try {
+    const cheater = await spawnNode({ nodeId: 'frame-cheater', tier: 'edge', extraArgs: ['--heavy-workers', '0', '--render'], nodeArgs: ['--import', CHEAT_RENDER_MODULE] });
+    nodes.push(cheater);
+    const honest = await spawnNode({ nodeId: 'frame-honest', tier: 'cloud', extraArgs: ['--render'] });
+    nodes.push(honest);
+    await discovery.announce({ id: 'frame-cheater', url: cheater.url, tier: 'edge', caps: ['predict', 'infer', 'render'] }, cheater.nodeKey);
+    await discovery.announce({ id: 'frame-honest', url: honest.url, tier: 'cloud', caps: ['predict', 'infer', 'render'] }, honest.nodeKey);
+    session = await openSession({
+      locator: discovery.locator,
+      budgetMs: 1000,
+      ...PATIENT,
+      predictor: 'kalman',
+      trust: { trapShare: 0.2, frameIntervalMs: 1, reporter: 'frame-officer', standingCheckMs: 0, inferReference: reference, frameReference: frames },
+    });
+    const d: Driven = { session, asked: 0, answered: 0 };
+    const evidence: { evidence: Evidence; error?: Error }[] = [];
+    const outcomes: TrapOutcome[] = [];
+    session.failover!.trust!.on('evidence', (_node, e, error) => evidence.push({ evidence: e, ...(error ? { error } : {}) }));
+    session.failover!.trust!.on('trap', (_node, o) => outcomes.push(o));
+    assert.is(session.nodeId, 'frame-cheater');
+    const detail = () => JSON.stringify({ node: session!.nodeId, outcomes: outcomes.map((o) => o.kind), evidence: evidence.map((e) => e.error?.message) });
+    const i = await driveUntil(d, () => session!.nodeId === 'frame-honest' && evidence.length > 0, detail);
+    await session.failover!.trust!.settled();
+    assert.is(session.nodeId, 'frame-honest', detail());
+    assert.is(d.answered, d.asked, 'every app call answered');
+    // the trap's predictions and infer results were right (only the renderer cheats)
+    // one trap or more caught it before the session moved (a second trap may run meanwhile): every one confirmed
+    assert.equal(evidence.map((e) => [e.evidence.kind, e.error?.message]), evidence.map(() => ['frame', undefined]), detail());
+    const caught = outcomes.find((o) => o.kind === 'caught');
+    assert.ok(caught?.kind === 'caught' && caught.psnrDb! < 30, detail());
+    assert.equal(await discovery.locator.ejected(['frame-cheater', 'frame-honest']), ['frame-cheater']);
+
+    const real = evidence[0]!.evidence as FrameEvidence;
+    // other bytes in the frame's place were never signed by the node
+    const edited: FrameEvidence = { ...real, frame: { ...real.frame, data: real.frame.data.slice(0, -4) + 'AAAA' } };
+    assert.is(((await discovery.locator.submitEvidence(edited).catch((e) => e)) as { code: string }).code, 'NOT_SIGNED_BY_NODE');
+    const blind = new EvidenceVerifier({ keyOf: () => cheater.nodeKey.publicKey, predictors: new Map() });
+    assert.is(((await blind.verify(JSON.parse(JSON.stringify(real))).catch((e) => e)) as { code: string }).code, 'UNVERIFIABLE');
+    // a verifier whose renderer draws what the cheater sent finds nothing wrong
+    const agreeing = new EvidenceVerifier({ keyOf: () => cheater.nodeKey.publicKey, predictors: new Map(), render: { render: () => renderer.decode(frameFromJson(real.frame)), decode: renderer.decode } });
+    assert.is(((await agreeing.verify(JSON.parse(JSON.stringify(real))).catch((e) => e)) as { code: string }).code, 'NOT_WRONG');
+    for (let k = 0; k < 16; k++) await frame(d, i + k);
+    assert.is(session.nodeId, 'frame-honest');
+    assert.is(d.answered, d.asked);
+  } finally {
+    session?.close();
     for (const n of nodes) await n.kill();
     await discovery.close();
   }
