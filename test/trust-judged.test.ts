@@ -27,6 +27,8 @@ import { generateKeyPair } from '../discovery/identity.js';
 import { loadInference, type LoadedInference } from '../edge-server/inference/index.js';
 import { compareTensors, frameFromJson, tensorFromJson, tensorToJson, toWireTensor, type Evidence, type FrameEvidence, type InferEvidence, type Tensor } from '../protocol/index.js';
 import { loadRenderReference } from '../bin/discoveryRender.js';
+import { WebGpuRenderEngine } from '../edge-server/render/WebGpuRenderEngine.js';
+import { PSNR_IDENTICAL_DB, frameRequestToJson, frameToJson, type FrameRequest } from '../protocol/index.js';
 import { swayingWalk } from './support/motionFixtures.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -331,28 +333,39 @@ async function stop(child: ChildProcess): Promise<number | null> {
   return exited;
 }
 
-test('edge-offload discovery --verify-infer --reference-key: the CLI wires the tfjs engine in; without the flag references and infer evidence are UNVERIFIABLE', async () => {
+test('edge-offload discovery --verify-infer --verify-render --reference-key: the CLI wires the engine and renderer in; without the flags references are UNVERIFIABLE', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'eo-infer-'));
   const children: ChildProcess[] = [];
+  const nodeRenderer = await WebGpuRenderEngine.create();
   try {
     const keyFile = join(dir, 'reference.key.json');
     assert.is(await runKeygenCommand(['node', '--out', keyFile], () => {}), 0);
     const key = readNodeKey(keyFile);
     const input = modelInput(5);
-    const withEngine = await discoveryProcess(['--verify-infer', '--reference-key', keyFile]);
+    const withEngine = await discoveryProcess(['--verify-infer', '--verify-render', '--reference-key', keyFile]);
     children.push(withEngine.child);
     const locator = new DiscoveryLocator({ url: withEngine.url, location: { lat: 0, lon: 0 } });
     const got = await remoteInferReference((task) => locator.inferReference(task), key.publicKey)(MODEL, input);
     assert.ok(got, withEngine.output());
     assert.not.ok(compareTensors(got!, await local.engine.infer(MODEL, input)).wrong, 'the process computes what this one does');
+    // a frame judged by the process's renderer: this process's own render of the request is identical
+    const request: FrameRequest = { pose: { ...swayingWalk().at(1), time: 1 }, eye: 'left', camera, codec: 'jpeg' };
+    const honestFrame = await nodeRenderer.render('cli', { t: 'render', id: 7, ...request });
+    const judge = remoteFrameReference((task) => locator.frameReference(task), key.publicKey);
+    assert.is(await judge(7, request, honestFrame), PSNR_IDENTICAL_DB, withEngine.output());
+    const half = await nodeRenderer.render('cli', { t: 'render', id: 7, ...request, camera: { ...camera, width: 64, height: 64 } });
+    assert.is(await judge(7, request, half), 0, 'a frame of another size is as far as it gets');
     // evidence against a node it does not know is refused before anything is recomputed
     const unknown = await locator.submitEvidence({ kind: 'infer', node: 'nobody', session: 's', request: { id: 1, model: MODEL, input: tensorToJson(input) }, inputs: 0, output: tensorToJson(input), segment: { previousLink: 'x', entries: ['y'], seal: { node: 'nobody', session: 's', to: 1, link: 'z', inputs: 0, inputDigest: 'd', signature: 'g' } }, reporter: 'r' }).catch((e) => e);
     assert.is((unknown as { code: string }).code, 'UNKNOWN_NODE');
 
     const blind = await discoveryProcess([]);
     children.push(blind.child);
-    const refused = await new DiscoveryLocator({ url: blind.url, location: { lat: 0, lon: 0 } }).inferReference({ model: MODEL, input: tensorToJson(input) }).catch((e) => e);
+    const blindLocator = new DiscoveryLocator({ url: blind.url, location: { lat: 0, lon: 0 } });
+    const refused = await blindLocator.inferReference({ model: MODEL, input: tensorToJson(input) }).catch((e) => e);
     assert.is((refused as { code: string }).code, 'UNVERIFIABLE');
+    const refusedFrame = await blindLocator.frameReference({ request: frameRequestToJson(7, request), frame: frameToJson(honestFrame) }).catch((e) => e);
+    assert.is((refusedFrame as { code: string }).code, 'UNVERIFIABLE');
 
     // a key without the engine is a configuration error, said at start
     const bad = spawn(process.execPath, [BIN, 'discovery', '--port', '0', '--reference-key', keyFile], { stdio: 'ignore' });
@@ -362,6 +375,7 @@ test('edge-offload discovery --verify-infer --reference-key: the CLI wires the t
     assert.is(await stop(blind.child), 0);
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await nodeRenderer.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

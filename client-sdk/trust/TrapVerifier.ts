@@ -32,8 +32,9 @@ import {
   type Tensor,
   type Tolerance,
 } from '../../protocol/index.js';
-import { compareTensors, tensorToJson, type Evidence, type InferEvidence, type InferTolerance } from '../../protocol/inferEvidence.js';
-import { DEFAULT_MIN_FRAME_PSNR_DB, frameRequestToJson, frameToJson, type FrameEvidence } from '../../protocol/frameEvidence.js';
+import { compareTensors, type Evidence, type InferTolerance } from '../../protocol/inferEvidence.js';
+import { DEFAULT_MIN_FRAME_PSNR_DB } from '../../protocol/frameEvidence.js';
+import { frameEvidence, inferEvidence } from './trapEvidence.js';
 import { cryptoRandom, makeTrapStream, MotionRecorder, type Random, type TrapStreamOptions } from './trapStream.js';
 
 /** A predict the trap sends, exactly as sent (poses coalesced into the predict, as live frames are). */
@@ -274,14 +275,14 @@ export class TrapVerifier {
         const cmp = compareTensors(reply.answer.output, expected, this.#o.inferTolerance);
         if (!cmp.wrong) continue;
         if (!segment) unsealedWrong = true;
-        else return { kind: 'caught', evidence: this.#inferEvidence(run, request, inputs, reply.answer.output, expected, segment), angleRad: 0, positionM: 0, maxAbsError: cmp.maxAbsError };
+        else return { kind: 'caught', evidence: inferEvidence(run, this.#o.reporter, request, inputs, reply.answer.output, expected, segment), angleRad: 0, positionM: 0, maxAbsError: cmp.maxAbsError };
       } else if (request?.t === 'render' && reply.answer.kind === 'frame' && this.#o.frameReference) {
         const psnrDb = await this.#o.frameReference(request.id, request, reply.answer.frame);
         if (psnrDb === undefined) continue;
         framesJudged++;
         if (psnrDb >= minPsnr) continue;
         if (!segment) unsealedWrong = true;
-        else return { kind: 'caught', evidence: this.#frameEvidence(run, request, inputs, reply.answer.frame, psnrDb, segment), angleRad: 0, positionM: 0, psnrDb };
+        else return { kind: 'caught', evidence: frameEvidence(run, this.#o.reporter, request, inputs, reply.answer.frame, psnrDb, segment), angleRad: 0, positionM: 0, psnrDb };
       }
     }
     // a refused extra has no entry and nothing to judge; a missing prediction leaves the trap unsealed
@@ -334,34 +335,6 @@ export class TrapVerifier {
       from = seal.to;
     }
     return out;
-  }
-
-  #inferEvidence(run: TrapRun, request: TrapInfer, inputs: number, output: Tensor, reference: Tensor, segment: ChainSegment): InferEvidence {
-    return {
-      kind: 'infer',
-      node: run.node,
-      session: run.session,
-      request: { id: request.id, model: request.model, input: tensorToJson(request.input) },
-      inputs,
-      output: tensorToJson(output),
-      segment,
-      reference: tensorToJson(reference),
-      reporter: this.#o.reporter,
-    };
-  }
-
-  #frameEvidence(run: TrapRun, request: TrapRender, inputs: number, frame: FrameFacts & { data: Uint8Array }, psnrDb: number, segment: ChainSegment): FrameEvidence {
-    return {
-      kind: 'frame',
-      node: run.node,
-      session: run.session,
-      request: frameRequestToJson(request.id, request),
-      inputs,
-      frame: frameToJson(frame),
-      segment,
-      psnrDb,
-      reporter: this.#o.reporter,
-    };
   }
 
   #evidence(run: TrapRun, answer: TrapAnswer, reference: TrapAnswer, segment: ChainSegment): PredictEvidence {
