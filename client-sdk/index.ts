@@ -20,6 +20,8 @@ export { MutableLocator } from './placement/MutableLocator.js';
 export { DiscoveryLocator, DiscoveryRequestError, type DiscoveryLocatorOptions } from './placement/DiscoveryLocator.js';
 export { StaticLocator, type NodeLocator, type NodeCandidate, type Shortlist, type ProbeReport } from './placement/locator.js';
 export { SimulatedHeadset } from './session/SimulatedHeadset.js';
+// trusted references for EntrapNet traps (openSession's `trust.reference`, `inferReference`, `frameReference`; discovery/TRUST.md)
+export { localReference, remoteReference, remoteInferReference, remoteFrameReference, type ReferenceSource, type InferReferenceSource, type FrameReferenceSource } from './trust/index.js';
 export { FrameStream, type FrameStreamOptions, type FrameStreamEvents, type FrameTiming, type RenderFn } from './session/FrameStream.js';
 export { VideoFramePoses, type VideoFrameMatch, type VideoFrameMetadataLike, type VideoFrameSource, type VideoFramePosesOptions } from './session/VideoFramePoses.js';
 export * as reproject from './reproject.js';

@@ -9,6 +9,8 @@
  *   POST /v1/evidence    a node's signed wrong answer (protocol/evidence.ts) → { node, offenceId, ejected, slashed?, … }
  *                        (re-checked here: NOT_SIGNED_BY_NODE, BAD_SIGNATURE, UNVERIFIABLE, NOT_WRONG, DUPLICATE…)
  *   POST /v1/standing    { ids } → { ejected }  (a session's check that its node was not ejected meanwhile)
+ *   POST /v1/reference/infer  { model, input } → { payload, signature }: a trap's reference result (--verify-infer --reference-key)
+ *   POST /v1/reference/frame  { request, frame } → { payload, signature }: a trap frame's PSNR against discovery's render (--verify-render --reference-key)
  *   GET  /healthz        { ok, backend, nodes }
  *   WS   /v1/node        the node channel: one signed registration, then ws pings and pushed load (NodeChannel.ts)
  *   WS   /v1/ws          text frames `{ op: 'register'|'heartbeat'|'query'|'report', id?, body }`
