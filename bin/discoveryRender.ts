@@ -25,11 +25,17 @@ export async function decodeFrame(frame: { codec: Codec; width: number; height: 
   return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
-export async function loadRenderReference(): Promise<RenderReference & { close: () => Promise<void> }> {
-  const engine = await WebGpuRenderEngine.create({ maxFrameBytes: REFERENCE_MAX_FRAME_BYTES });
+/**
+ * `engine`: render with this one instead of starting a GPU device of its own (a process that
+ * already runs a renderer; its frame cap must allow raw frames of the sizes judged). `close()`
+ * then leaves it running.
+ */
+export async function loadRenderReference(engine?: WebGpuRenderEngine): Promise<RenderReference & { close: () => Promise<void> }> {
+  const own = engine ? undefined : await WebGpuRenderEngine.create({ maxFrameBytes: REFERENCE_MAX_FRAME_BYTES });
+  const renderer = (engine ?? own)!;
   return {
-    render: async (request) => decodeFrame(await engine.render(REFERENCE_SESSION, { t: 'render', id: 0, ...request })),
+    render: async (request) => decodeFrame(await renderer.render(REFERENCE_SESSION, { t: 'render', id: 0, ...request })),
     decode: decodeFrame,
-    close: () => engine.close(),
+    close: async () => own?.close(),
   };
 }

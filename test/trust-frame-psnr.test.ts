@@ -18,7 +18,8 @@ const test = suite('trust-frame-psnr');
 
 test('honest frames stay above the PSNR threshold, half-size and stale frames below it', async () => {
   const node = await WebGpuRenderEngine.create({ maxFrameBytes: 64 << 20 });
-  const reference = await loadRenderReference();
+  // one GPU device for both (this process plays node and verifier): the renderer code is the same
+  const reference = await loadRenderReference(node);
   const walk = swayingWalk();
   const ranges = new Map<string, number[]>();
   const add = (kind: string, db: number) => (ranges.get(kind) ?? ranges.set(kind, []).get(kind)!).push(db);
