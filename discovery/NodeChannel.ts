@@ -179,7 +179,9 @@ export class NodeChannels {
       // paused) has not read the pongs waiting in its sockets, and must not cut those nodes off
       const silentRounds = Math.max(1, Math.round(this.#ttlMs / this.#intervalMs));
       let inBatch = 0;
-      for (const channel of [...this.#byId.values()]) {
+      // the live map, not a copy (8,000 entries a second): a channel added meanwhile is visited,
+      // one removed is skipped, both harmless to a liveness round
+      for (const channel of this.#byId.values()) {
         if (++inBatch === this.#pingBatch) {
           inBatch = 0;
           await new Promise((resolve) => setImmediate(resolve));
