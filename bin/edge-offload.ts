@@ -15,7 +15,9 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   },
   discovery: {
     run: async (argv) => {
-      process.exitCode = await (await import('../discovery/cli.js')).runDiscoveryCommand(argv);
+      // a replica runs with a larger V8 young generation (discovery/youngGeneration.ts): started again with the flag
+      const relaunched = await (await import('../discovery/youngGeneration.js')).relaunchWithYoungGeneration(argv);
+      process.exitCode = relaunched ?? (await (await import('../discovery/cli.js')).runDiscoveryCommand(argv));
     },
     summary: 'run the discovery service (memory or Redis); `discovery keygen` makes operator/node keys',
   },

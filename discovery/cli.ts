@@ -15,6 +15,7 @@ import { loadTlsFiles, parseCorsOrigins } from '../protocol/server/webAccess.js'
 import { effectiveClientLimits } from './clientLimits.js';
 import { loadClientLimits, LIMITS_ENV } from './limitsFile.js';
 import { ledgerParamsFromFlags, openLedger } from './ledger/openLedger.js';
+import { DEFAULT_YOUNG_GEN_MIB, semiSpaceFlags, YOUNG_GEN_ENV, youngGenerationMiB } from './youngGeneration.js';
 
 export const DISCOVERY_HELP = `Usage: edge-offload discovery [options]
        edge-offload discovery keygen <operator|node|authorize> …   (see keygen --help)
@@ -59,6 +60,11 @@ Options:
   --slash-bps N            share of the stake one verified offence forfeits (default 2000 = 20 %)
   --reward-bps N           share of a forfeit paid to the reporting client (default 5000)
                            The audit log: GET /v1/audit, checked by 'edge-offload audit verify'
+  --young-gen-mib N        V8 semi-space size for this replica, MiB (default ${DEFAULT_YOUNG_GEN_MIB}, env
+                           ${YOUNG_GEN_ENV}; 0 keeps V8's default). Fewer young-generation GC pauses
+                           in the query tail; costs up to 3 × N MiB. The launcher starts discovery
+                           again with --max-semi-space-size=N unless NODE_OPTIONS or node flags set
+                           a semi-space size already (discovery/youngGeneration.ts)
   -h, --help               this text`;
 
 export async function runDiscoveryCommand(argv: string[]): Promise<number> {
@@ -85,6 +91,7 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
       'min-stake': { type: 'string' },
       'slash-bps': { type: 'string' },
       'reward-bps': { type: 'string' },
+      'young-gen-mib': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -93,6 +100,7 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
     console.log(DISCOVERY_HELP);
     return 0;
   }
+  youngGenerationMiB(argv); // a bad value stops here, whether or not the launcher re-launched
   const limits = loadClientLimits(values.limits);
   if (values['print-limits']) {
     console.log(JSON.stringify(effectiveClientLimits(limits), null, 2));
@@ -140,7 +148,8 @@ export async function runDiscoveryCommand(argv: string[]): Promise<number> {
   });
   const { url } = await server.listen();
   const staking = ledger ? `, stake ledger (min stake ${ledger.params.minStake})` : '';
-  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking})`);
+  const youngGen = semiSpaceFlags().join(' ') || "V8's default";
+  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, young generation ${youngGen})`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`discovery: ${signal}, closing`);
