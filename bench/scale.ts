@@ -44,12 +44,14 @@ Options:
   --seconds S         length of each measuring window (default 10)
   --no-redis          memory backend only (no Redis, no cluster)
   --no-cluster        skip the 3-master Redis Cluster
-  --young-gen-mib N   semi-space size of the second replica of each backend (default ${DEFAULT_YOUNG_GEN_MIB},
+  --young-gen-mib N   semi-space size of each backend's other replica (default ${DEFAULT_YOUNG_GEN_MIB},
                       what 'edge-offload discovery' sets; the first runs with V8's default)
+  --young-first       run that replica before the default one (to tell order from effect)
   --quick             1000 nodes, 300 baseline, 4 s windows
   -h, --help          show this help
 
-Run it on an otherwise idle machine. Writes bench/results/scale.json and scale.svg.`;
+Run it on an otherwise idle machine. Writes bench/results/scale.json, scale.svg (liveness costs)
+and scale-queries.svg (query latency under churn, both young generations).`;
 
 const INTERVAL_MS = 1000;
 const TARGET = 210_000;
@@ -189,7 +191,15 @@ const ALLOC_SAMPLING_BYTES = 64 * 1024;
  */
 async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined, costs: boolean) {
   const base = await replica.stats();
-  const sockets: WebSocket[] = [];
+  const sockets: (WebSocket | undefined)[] = [];
+  // a connection that fails while registering is counted and opened again, as NodeAgent
+  // reconnects (one socket error in 8,000 must not end the run; all must still register below)
+  const failures = new Map<string, number>();
+  const open = (i: number) =>
+    openChannel(url, f, i).catch((err: Error) => {
+      failures.set(err.message, (failures.get(err.message) ?? 0) + 1);
+      return undefined;
+    });
   const seqs = new Array<number>(nodes).fill(0);
   let pushShare = 0;
   let pushes = 0;
@@ -213,12 +223,12 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
     for (; slot < due; slot++) pongSlot(slot % SLOTS);
   }, 10);
   // pongs start with the first registration: nodes registered early must not be cut off as silent
-  await inBatches(nodes, 200, async (i) => (sockets[i] = await openChannel(url, f, i)));
+  await inBatches(nodes, 200, async (i) => (sockets[i] = await open(i)));
   // a node the replica dropped while it was swamped by the registrations (4404: its entry expired
   // before the first batched refresh) registers again, as NodeAgent does
   let loaded = await replica.stats();
   for (let attempt = 0; attempt < 5 && loaded.channels < nodes; attempt++) {
-    for (let i = 0; i < nodes; i++) if (sockets[i]!.readyState !== WebSocket.OPEN) sockets[i] = await openChannel(url, f, i);
+    for (let i = 0; i < nodes; i++) if (sockets[i]?.readyState !== WebSocket.OPEN) sockets[i] = await open(i);
     await sleep(INTERVAL_MS);
     loaded = await replica.stats();
   }
@@ -262,24 +272,27 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
     while (churning) {
       for (let k = 0; k < nodes * 0.01; k++) {
         const i = Math.floor(Math.random() * nodes);
-        sockets[i]!.close();
-        sockets[i] = await openChannel(url, f, i);
+        sockets[i]?.close();
+        sockets[i] = await open(i);
         seqs[i] = 0;
       }
       await sleep(1000);
     }
   })();
   const queries = (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
-  const perQuery = (await replica.ask<{ allocation: Allocation }>({ cmd: 'queryAllocation', count: 200 })).allocation;
   churning = false;
   await churn;
   clearInterval(ponger);
-  for (const ws of sockets) ws.terminate();
+  // bytes per query with the nodes quiet (no pongs, pushes or reconnects to count in, the last
+  // liveness round written), well inside the ttl, so every node is still listed
+  await sleep(1.2 * INTERVAL_MS);
+  const perQuery = (await replica.ask<{ allocation: Allocation }>({ cmd: 'queryAllocation', count: 100 })).allocation;
+  for (const ws of sockets) ws?.terminate();
   const memory = {
     heapAndBuffersBytesPerNode: (loaded.heapUsed + loaded.external - base.heapUsed - base.external) / nodes,
     rssBytesPerNode: (loaded.rss - base.rss) / nodes,
   };
-  return { ...phase, memory, queriesUnderChurn: queries, bytesPerQuery: perQuery };
+  return { ...phase, memory, queriesUnderChurn: queries, bytesPerQuery: perQuery, channelOpenFailures: Object.fromEntries(failures) };
 }
 
 async function heartbeatPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined): Promise<Phase & { heartbeatsDelivered: number; reregistered: number }> {
@@ -351,7 +364,7 @@ function queryLine(q: QueryWindow): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, quick: { type: 'boolean' } }, HELP);
+  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' } }, HELP);
   if (!args) return;
   const quick = args.values.quick === true;
   const nodes = intFlag(args.values.nodes, '--nodes') ?? (quick ? 1000 : 8000);
@@ -359,11 +372,12 @@ export async function main(argv: string[]): Promise<void> {
   const seconds = intFlag(args.values.seconds, '--seconds') ?? (quick ? 4 : 10);
   const youngGenMib = intFlag(args.values['young-gen-mib'], '--young-gen-mib') ?? DEFAULT_YOUNG_GEN_MIB;
   const youngFlags = [`--max-semi-space-size=${youngGenMib}`];
+  const youngFirst = args.values['young-first'] === true;
   const redisOk = !args.values['no-redis'] && redisAvailable();
   const backends: Backend[] = ['memory', ...(redisOk ? (['redis'] as const) : []), ...(redisOk && !args.values['no-cluster'] ? (['cluster'] as const) : [])];
   // the load generator, Redis and the cluster: core 1; the replica alone on core 0
   if (!pinProcess(process.pid, 1)) throw new Error('bench scale pins the replica and the load generator to different cores: it needs taskset and 2 cores');
-  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: 'V8 default', second: youngFlags }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1' });
+  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1' });
   printEnvironment(env);
   const operator = { name: 'bench', ...generateKeyPair() };
   const f = fleet(Math.max(nodes, baselineNodes), operator);
@@ -399,9 +413,12 @@ export async function main(argv: string[]): Promise<void> {
       };
       // the cluster's per-node costs are a single Redis's spread over shards: its baseline adds nothing
       const heartbeat = backend === 'cluster' ? undefined : await run([], (replica, url) => heartbeatPhase(replica, url, f, baselineNodes, seconds, infos));
+      // the same churn on a replica with the young generation discovery's launcher sets
+      // (discovery/youngGeneration.ts), after the default one or (--young-first) before it
+      const youngPhase = () => run(youngFlags, (replica, url) => channelPhase(replica, url, f, nodes, seconds, infos, false));
+      const youngBefore = youngFirst ? await youngPhase() : undefined;
       const channel = await run([], (replica, url) => channelPhase(replica, url, f, nodes, seconds, infos, true));
-      // the same run with the young generation discovery's launcher sets (discovery/youngGeneration.ts)
-      const young = await run(youngFlags, (replica, url) => channelPhase(replica, url, f, nodes, seconds, infos, false));
+      const young = youngBefore ?? (await youngPhase());
       const c = channel as unknown as Phase & { memory: { rssBytesPerNode: number }; queriesUnderChurn: QueryWindow; bytesPerQuery: Allocation; allocation: { perNodeSecondOfLiveness: Allocation; bytesPerStatusPush: number }; livenessOnly: Phase; unbatchedPushes: Phase };
       const ratio = heartbeat && {
         discoveryCpu: heartbeat.discoveryMicrosPerNodeSecond / c.discoveryMicrosPerNodeSecond,
@@ -419,6 +436,10 @@ export async function main(argv: string[]): Promise<void> {
       const al = c.allocation;
       console.log(`${backend}: allocated ${al.perNodeSecondOfLiveness.bytes.toFixed(0)} B per node-second of liveness (top: ${al.perNodeSecondOfLiveness.top.slice(0, 4).map((t) => `${t.fn} ${t.bytes.toFixed(0)} B`).join('; ')}), ${al.bytesPerStatusPush.toFixed(0)} B per load push, ${c.bytesPerQuery.bytes.toFixed(0)} B per query (top: ${c.bytesPerQuery.top.slice(0, 4).map((t) => `${t.fn} ${t.bytes.toFixed(0)} B`).join('; ')})`);
       console.log(`${backend}: ${(c.memory.rssBytesPerNode / 1024).toFixed(1)} KiB RSS per connected node`);
+      for (const [what, p] of [['default', channel], ['young generation', young]] as const) {
+        const failed = (p as { channelOpenFailures: Record<string, number> }).channelOpenFailures;
+        if (Object.keys(failed).length > 0) console.log(`${backend}: node channels that failed to open and were opened again (${what} replica): ${JSON.stringify(failed)}`);
+      }
       console.log(`${backend}: queries under churn, V8 default young generation: ${queryLine(c.queriesUnderChurn)}`);
       console.log(`${backend}: queries under churn, ${youngFlags.join(' ')}: ${queryLine(young.queriesUnderChurn)}`);
       console.log(`${backend}: layout for ${TARGET} nodes at 1 s: ${JSON.stringify(layout(c))}`);

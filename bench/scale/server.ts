@@ -152,10 +152,9 @@ async function allocStop(): Promise<Allocation & { profile: unknown }> {
 }
 
 /**
- * Bytes one query allocates: `count` queries back to back, sampled at a fine interval. On the
- * memory backend every await in a query is already resolved, so nothing else runs in between and
- * the count is the queries' own; on Redis the loop turns while a script runs (pongs, statuses
- * handled meanwhile are counted too: an upper bound).
+ * Bytes one query allocates: `count` queries back to back, sampled at a fine interval. The driver
+ * asks with its nodes quiet; on Redis the loop still turns while a script runs, so the replica's
+ * timers (sweeps, an empty liveness round) count in too.
  */
 async function queryAllocation(count: number): Promise<Allocation> {
   const points = clientPoints(count, 98);
