@@ -15,6 +15,7 @@
  * 0` (or env EDGE_OFFLOAD_YOUNG_GEN_MIB=0) keeps V8's default and does not re-launch.
  */
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { ConfigError } from '../protocol/server/ConfigError.js';
 
 /** Semi-space size (MiB) the launcher gives a replica unless told otherwise. */
@@ -74,7 +75,8 @@ export async function relaunchWithYoungGeneration(argv: readonly string[]): Prom
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       for (const s of signals) process.off(s, forward);
-      resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGINT' ? 2 : 15));
+      // killed by a signal: the shell's convention, 128 + its number
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 15));
     });
   });
 }
