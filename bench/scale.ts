@@ -40,14 +40,15 @@ const HELP = `Usage: npm run bench -- scale [options]
 
 Options:
   --nodes N           node-channel connections (default 8000; each costs two file descriptors here)
-  --baseline-nodes M  nodes sending signed HTTP heartbeats (default 1000)
-  --seconds S         length of each measuring window (default 10)
+  --baseline-nodes M  nodes sending signed HTTP heartbeats (default 300)
+  --seconds S         length of each measuring window (default 5; the default run, three
+                      backends with two replicas each, takes ~7 minutes on 2 cores)
   --no-redis          memory backend only (no Redis, no cluster)
   --no-cluster        skip the 3-master Redis Cluster
   --young-gen-mib N   semi-space size of each backend's other replica (default ${DEFAULT_YOUNG_GEN_MIB},
                       what 'edge-offload discovery' sets; the first runs with V8's default)
   --young-first       run that replica before the default one (to tell order from effect)
-  --quick             1000 nodes, 300 baseline, 4 s windows
+  --quick             1000 nodes, 100 baseline, 3 s windows
   -h, --help          show this help
 
 Run it on an otherwise idle machine. Writes bench/results/scale.json, scale.svg (liveness costs)
@@ -368,8 +369,8 @@ export async function main(argv: string[]): Promise<void> {
   if (!args) return;
   const quick = args.values.quick === true;
   const nodes = intFlag(args.values.nodes, '--nodes') ?? (quick ? 1000 : 8000);
-  const baselineNodes = intFlag(args.values['baseline-nodes'], '--baseline-nodes') ?? (quick ? 300 : 1000);
-  const seconds = intFlag(args.values.seconds, '--seconds') ?? (quick ? 4 : 10);
+  const baselineNodes = intFlag(args.values['baseline-nodes'], '--baseline-nodes') ?? (quick ? 100 : 300);
+  const seconds = intFlag(args.values.seconds, '--seconds') ?? (quick ? 3 : 5);
   const youngGenMib = intFlag(args.values['young-gen-mib'], '--young-gen-mib') ?? DEFAULT_YOUNG_GEN_MIB;
   const youngFlags = [`--max-semi-space-size=${youngGenMib}`];
   const youngFirst = args.values['young-first'] === true;
