@@ -1,49 +1,65 @@
 /**
  * `bench scale`: what liveness costs per node, and the layout for 210,000 nodes at 1 s liveness.
  *
- * A discovery replica runs in its own process (bench/scale/server.ts, pinned to core 0 with Redis);
- * this process (core 1) plays the nodes over real loopback connections:
+ * A discovery replica runs in its own process (bench/scale/server.ts), pinned alone to core 0;
+ * this process, Redis and the cluster's masters share core 1. This process plays the nodes over
+ * real loopback connections:
  *  - node channel: N nodes each hold a /v1/node ws, registered once (signed over the challenge),
  *    each sending a bare pong frame every second; 5 % of them push a load change each second,
  *    measured with the replica writing each push on its own and batched (statusFlushMs);
  *  - baseline, same run: M nodes POST a signed heartbeat every second (today's path).
  * Measured per node-second: the replica's CPU, Redis commands and Redis CPU (INFO commandstats,
- * INFO cpu); memory per connected node (heap + buffers, and RSS, after GC); shortlist p50/p99
- * inside the replica while 1 %/s of the nodes reconnect and 5 %/s push load. Correctness first:
- * every node must be registered and listed before anything is timed.
+ * INFO cpu); memory per connected node (heap + buffers, and RSS, after GC); bytes the replica
+ * allocates per node-second of liveness, per load push and per query (V8's sampling heap profiler,
+ * garbage included); shortlist p50/p99 inside the replica (its own service call: the timings hold
+ * no HTTP client and none of this process's load) while 1 %/s of the nodes reconnect and 5 %/s
+ * push load, with the GC pauses in that window, on memory, Redis and a 3-master Redis Cluster,
+ * each with V8's default young generation and with the size discovery's launcher sets, side by
+ * side. Correctness first: every node must be registered and listed before anything is timed.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@redis/client';
 import { WebSocket } from 'ws';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { authorizeNode, generateKeyPair, signHeartbeat, signRegistration } from '../discovery/identity.js';
 import type { NodeDescriptor, OperatorAuthorization } from '../protocol/discovery.js';
+import { DEFAULT_YOUNG_GEN_MIB } from '../discovery/youngGeneration.js';
+import { pinProcess } from './lib/pin.js';
+import { startRedisCluster, type RedisCluster } from './lib/redisCluster.js';
 import { redisAvailable, startRedis } from './lib/redisServer.js';
 import { seeded, syntheticNode } from './discovery/synthetic.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
-import { writeResult } from './lib/results.js';
-import type { QueryWindow, ServerRequest, ServerStats } from './scale/server.js';
+import { resultsDir, writeResult } from './lib/results.js';
+import type { Allocation, QueryWindow, ServerRequest, ServerStats } from './scale/server.js';
 
 const HELP = `Usage: npm run bench -- scale [options]
 
 Options:
   --nodes N           node-channel connections (default 8000; each costs two file descriptors here)
-  --baseline-nodes M  nodes sending signed HTTP heartbeats (default 1000)
-  --seconds S         length of each measuring window (default 10)
-  --no-redis          memory backend only
-  --quick             1000 nodes, 300 baseline, 4 s windows
+  --baseline-nodes M  nodes sending signed HTTP heartbeats (default 300)
+  --seconds S         length of each measuring window (default 5; the default run, three
+                      backends with two replicas each, takes ~7 minutes on 2 cores)
+  --no-redis          memory backend only (no Redis, no cluster)
+  --no-cluster        skip the 3-master Redis Cluster
+  --young-gen-mib N   semi-space size of each backend's other replica (default ${DEFAULT_YOUNG_GEN_MIB},
+                      what 'edge-offload discovery' sets; the first runs with V8's default)
+  --young-first       run that replica before the default one (to tell order from effect)
+  --quick             1000 nodes, 100 baseline, 3 s windows
   -h, --help          show this help
 
-Run it on an otherwise idle machine. Writes bench/results/scale.json and scale.svg.`;
+Run it on an otherwise idle machine. Writes bench/results/scale.json, scale.svg (liveness costs)
+and scale-queries.svg (query latency under churn, both young generations).`;
 
 const INTERVAL_MS = 1000;
 const TARGET = 210_000;
 /** Share of a core (or of a Redis shard) the layout plans to use, leaving room for queries and bursts. */
 const PLANNED_UTILISATION = 0.5;
 
-type Backend = 'memory' | 'redis';
+type Backend = 'memory' | 'redis' | 'cluster';
 interface Phase {
   nodes: number;
   seconds: number;
@@ -60,17 +76,21 @@ class Replica {
   readonly child: ChildProcess;
   readonly url: Promise<string>;
   #waiters: ((m: any) => void)[] = [];
-  constructor(backend: Backend, redisUrl: string | undefined, operator: { name: string; publicKey: string }) {
+  constructor(backend: Backend, store: string | undefined, operator: { name: string; publicKey: string }, v8Flags: string[]) {
     const script = fileURLToPath(new URL('./scale/server.js', import.meta.url));
     // SCALE_CPU_PROF=<dir>: the replica writes a V8 CPU profile there (where query latency goes under churn)
     const prof = process.env.SCALE_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SCALE_CPU_PROF] : [];
     // SCALE_NODE_FLAGS: extra V8/Node flags for the replica (GC experiments)
     const flags = (process.env.SCALE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    this.child = spawn('taskset', ['-c', '0', process.execPath, '--expose-gc', ...flags, ...prof, script, backend, redisUrl ?? '-', operator.name, operator.publicKey, String(INTERVAL_MS)], {
+    this.child = spawn(process.execPath, ['--expose-gc', ...v8Flags, ...flags, ...prof, script, backend, store ?? '-', operator.name, operator.publicKey, String(INTERVAL_MS)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (m) => this.#waiters.shift()?.(m));
-    this.url = new Promise((resolve) => this.#waiters.push((m) => resolve(m.url)));
+    // pinned once listening: by then every thread it starts with (V8's GC helpers included) exists
+    this.url = new Promise((resolve) => this.#waiters.push((m) => resolve(m.url))).then((url) => {
+      if (!pinProcess(this.child.pid!, 0)) throw new Error('could not pin the replica to core 0 (taskset missing, or one core): the timings would not be the replica\'s');
+      return url as string;
+    });
   }
   ask<T>(request: ServerRequest): Promise<T> {
     return new Promise((resolve) => {
@@ -88,22 +108,31 @@ class Replica {
 
 type RedisInfo = { sendCommand(args: string[]): Promise<unknown> };
 
-/** Sum of Redis command calls and µs (commandstats) and its CPU seconds. */
+/** Sum of Redis command calls and µs (commandstats) and its CPU seconds, over every server (a cluster's masters). */
 type Work = { calls: number; usec: number; cpu: number; byCommand: Record<string, number> };
-async function redisWork(client: RedisInfo | undefined): Promise<Work | undefined> {
-  if (!client) return undefined;
-  const info = String(await client.sendCommand(['INFO', 'all']));
+async function redisWork(clients: RedisInfo[] | undefined): Promise<Work | undefined> {
+  if (!clients) return undefined;
   let calls = 0;
   let usec = 0;
+  let cpu = 0;
   const byCommand: Record<string, number> = {};
-  // commands a script runs are counted too (Redis 7): EVALSHA's redis.call()s show as themselves
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
-    byCommand[m[1]!] = Number(m[2]);
-    calls += Number(m[2]);
-    usec += Number(m[3]);
+  for (const client of clients) {
+    const info = String(await client.sendCommand(['INFO', 'all']));
+    // commands a script runs are counted too (Redis 7): EVALSHA's redis.call()s show as themselves
+    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+      byCommand[m[1]!] = (byCommand[m[1]!] ?? 0) + Number(m[2]);
+      calls += Number(m[2]);
+      usec += Number(m[3]);
+    }
+    cpu += Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
   }
-  const cpu = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
   return { calls, usec, cpu, byCommand };
+}
+
+/** Pins a Redis server (found by its INFO process_id) next to the load generator. */
+async function pinRedis(client: RedisInfo): Promise<void> {
+  const pid = Number(/process_id:(\d+)/.exec(String(await client.sendCommand(['INFO', 'server'])))?.[1]);
+  if (!pid || !pinProcess(pid, 1)) throw new Error('could not pin Redis to core 1 (taskset missing, or one core)');
 }
 
 interface Fleet {
@@ -149,11 +178,32 @@ async function inBatches<T>(count: number, batch: number, open: (i: number) => P
   return out;
 }
 
-async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo | undefined) {
+/** Bytes allocated per node-second, and the top allocating functions per node-second. */
+function perNodeSecondBytes(a: Allocation, nodeSeconds: number): Allocation {
+  return { bytes: a.bytes / nodeSeconds, top: a.top.map((t) => ({ fn: t.fn, bytes: t.bytes / nodeSeconds })) };
+}
+
+/** Sampling interval of the cost windows: coarse enough to cost the replica nothing measurable. */
+const ALLOC_SAMPLING_BYTES = 64 * 1024;
+
+/**
+ * `costs` false: only the query window under churn (and the bytes per query), for the second
+ * replica of a backend, which differs from the first only in its V8 flags.
+ */
+async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined, costs: boolean) {
   const base = await replica.stats();
-  const sockets: WebSocket[] = [];
+  const sockets: (WebSocket | undefined)[] = [];
+  // a connection that fails while registering is counted and opened again, as NodeAgent
+  // reconnects (one socket error in 8,000 must not end the run; all must still register below)
+  const failures = new Map<string, number>();
+  const open = (i: number) =>
+    openChannel(url, f, i).catch((err: Error) => {
+      failures.set(err.message, (failures.get(err.message) ?? 0) + 1);
+      return undefined;
+    });
   const seqs = new Array<number>(nodes).fill(0);
   let pushShare = 0;
+  let pushes = 0;
   // each node's liveness: a bare pong frame every interval, as NodeAgent sends it. Real nodes'
   // pongs fall anywhere in the second; sending all of them in one burst would measure the burst
   // (queries waiting behind thousands of reads), so each node has its own 10 ms slot
@@ -165,7 +215,7 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
       const ws = sockets[i];
       if (ws === undefined || ws.readyState !== ws.OPEN) continue;
       ws.pong();
-      if (Math.random() < pushShare) ws.send(JSON.stringify({ t: 'status', seq: ++seqs[i]!, load: Math.round(Math.random() * 100) / 100, freeCapacity: 4 }));
+      if (Math.random() < pushShare && ++pushes) ws.send(JSON.stringify({ t: 'status', seq: ++seqs[i]!, load: Math.round(Math.random() * 100) / 100, freeCapacity: 4 }));
     }
   };
   // by the clock, not by ticks: a busy generator fires fewer ticks, and each must catch up its slots
@@ -174,12 +224,12 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
     for (; slot < due; slot++) pongSlot(slot % SLOTS);
   }, 10);
   // pongs start with the first registration: nodes registered early must not be cut off as silent
-  await inBatches(nodes, 200, async (i) => (sockets[i] = await openChannel(url, f, i)));
+  await inBatches(nodes, 200, async (i) => (sockets[i] = await open(i)));
   // a node the replica dropped while it was swamped by the registrations (4404: its entry expired
   // before the first batched refresh) registers again, as NodeAgent does
   let loaded = await replica.stats();
   for (let attempt = 0; attempt < 5 && loaded.channels < nodes; attempt++) {
-    for (let i = 0; i < nodes; i++) if (sockets[i]!.readyState !== WebSocket.OPEN) sockets[i] = await openChannel(url, f, i);
+    for (let i = 0; i < nodes; i++) if (sockets[i]?.readyState !== WebSocket.OPEN) sockets[i] = await open(i);
     await sleep(INTERVAL_MS);
     loaded = await replica.stats();
   }
@@ -187,54 +237,66 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
   await sleep(2 * INTERVAL_MS); // let the first liveness rounds settle
   // window 1: liveness alone (pongs); window 2: 5 % of the nodes also push a load change each
   // second, in their pong slots (how often load changes past the threshold is the workload's)
-  const window = async () => {
+  const window = async (sampleAllocation = false) => {
     const s0 = await replica.stats();
     const r0 = await redisWork(redis);
+    const p0 = pushes;
+    if (sampleAllocation) await replica.ask({ cmd: 'allocStart', intervalBytes: ALLOC_SAMPLING_BYTES });
     await sleep(seconds * 1000);
-    return perNodeSecond(nodes, seconds, s0, await replica.stats(), r0, await redisWork(redis));
+    const allocation = sampleAllocation ? (await replica.ask<{ allocation: Allocation }>({ cmd: 'allocStop' })).allocation : undefined;
+    return { ...perNodeSecond(nodes, seconds, s0, await replica.stats(), r0, await redisWork(redis)), pushes: pushes - p0, ...(allocation ? { allocation } : {}) };
   };
-  const livenessOnly = await window();
+  let phase: Record<string, unknown> = {};
+  if (costs) {
+    const livenessOnly = await window(true);
+    pushShare = 0.05;
+    // the same pushes written one script per status (as before batching), then batched (the default)
+    await replica.ask({ cmd: 'statusFlushMs', ms: 0 });
+    const unbatchedPushes = await window();
+    await replica.ask({ cmd: 'statusFlushMs', ms: 100 });
+    const batched = await window(true);
+    const live = livenessOnly.allocation!;
+    const allocation = {
+      /** Per node-second of liveness alone (a pong each, the liveness round): bytes and top allocators. */
+      perNodeSecondOfLiveness: perNodeSecondBytes(live, nodes * seconds),
+      /** Per load push (parse, check, batch, ack), beyond liveness. */
+      bytesPerStatusPush: (batched.allocation!.bytes - live.bytes) / Math.max(1, batched.pushes),
+    };
+    delete (livenessOnly as { allocation?: unknown }).allocation;
+    delete (batched as { allocation?: unknown }).allocation;
+    phase = { ...batched, livenessOnly, unbatchedPushes, allocation };
+  }
   pushShare = 0.05;
-  // the same pushes written one script per status (as before batching), then batched (the default)
-  await replica.ask({ cmd: 'statusFlushMs', ms: 0 });
-  const unbatchedPushes = await window();
-  await replica.ask({ cmd: 'statusFlushMs', ms: 100 });
-  const phase = { ...(await window()), livenessOnly, unbatchedPushes };
   // churn: 1 %/s reconnect (a new registration each), 5 %/s push load, while the replica answers queries
   let churning = true;
   const churn = (async () => {
     while (churning) {
       for (let k = 0; k < nodes * 0.01; k++) {
         const i = Math.floor(Math.random() * nodes);
-        sockets[i]!.close();
-        sockets[i] = await openChannel(url, f, i);
+        sockets[i]?.close();
+        sockets[i] = await open(i);
         seqs[i] = 0;
       }
       await sleep(1000);
     }
   })();
-  const queryWindow = async () => (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
-  const queries = await queryWindow();
-  // Redis: the same churn with searches on a connection of their own (queryConnection), not
-  // behind the liveness and status batches on the shared one
-  let queriesOwnConnection: QueryWindow | undefined;
-  if (redis) {
-    await replica.ask({ cmd: 'separateQueries', on: true });
-    queriesOwnConnection = await queryWindow();
-    await replica.ask({ cmd: 'separateQueries', on: false });
-  }
+  const queries = (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
   churning = false;
   await churn;
   clearInterval(ponger);
-  for (const ws of sockets) ws.terminate();
+  // bytes per query with the nodes quiet (no pongs, pushes or reconnects to count in, the last
+  // liveness round written), well inside the ttl, so every node is still listed
+  await sleep(1.2 * INTERVAL_MS);
+  const perQuery = (await replica.ask<{ allocation: Allocation }>({ cmd: 'queryAllocation', count: 100 })).allocation;
+  for (const ws of sockets) ws?.terminate();
   const memory = {
     heapAndBuffersBytesPerNode: (loaded.heapUsed + loaded.external - base.heapUsed - base.external) / nodes,
     rssBytesPerNode: (loaded.rss - base.rss) / nodes,
   };
-  return { ...phase, memory, queriesUnderChurn: queries, ...(queriesOwnConnection ? { queriesUnderChurnOwnConnection: queriesOwnConnection } : {}) };
+  return { ...phase, memory, queriesUnderChurn: queries, bytesPerQuery: perQuery, channelOpenFailures: Object.fromEntries(failures) };
 }
 
-async function heartbeatPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo | undefined): Promise<Phase & { heartbeatsDelivered: number; reregistered: number }> {
+async function heartbeatPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined): Promise<Phase & { heartbeatsDelivered: number; reregistered: number }> {
   const post = async (path: string, body: unknown): Promise<number> => {
     const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (!res.ok && res.status !== 404) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
@@ -297,70 +359,115 @@ function layout(channel: Phase & { memory: { rssBytesPerNode: number } }) {
   };
 }
 
+/** One line for a query window: latency, and the GC pauses that fell in it. */
+function queryLine(q: QueryWindow): string {
+  return `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms (GC in the window: ${q.gc.pauses} pauses, ${JSON.stringify(Object.fromEntries(Object.entries(q.gc.byKind).map(([k, v]) => [k, v.pauses])))}, max ${(q.gc.maxMs ?? 0).toFixed(1)} ms, ${q.gc.totalMsPerSecond.toFixed(1)} ms/s; event-loop delay p99 ${q.eventLoopDelayMs.p99.toFixed(1)} ms; slowest 1 % on CPU ${(100 * q.slowestCpuShare).toFixed(0)} % of their time)`;
+}
+
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, quick: { type: 'boolean' } }, HELP);
+  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' } }, HELP);
   if (!args) return;
   const quick = args.values.quick === true;
   const nodes = intFlag(args.values.nodes, '--nodes') ?? (quick ? 1000 : 8000);
-  const baselineNodes = intFlag(args.values['baseline-nodes'], '--baseline-nodes') ?? (quick ? 300 : 1000);
-  const seconds = intFlag(args.values.seconds, '--seconds') ?? (quick ? 4 : 10);
-  const backends: Backend[] = args.values['no-redis'] || !redisAvailable() ? ['memory'] : ['memory', 'redis'];
-  spawnSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' }); // the load generator: core 1
-  const env = environment({ nodes, baselineNodes, seconds, backends, pinning: 'replica + Redis on core 0, node load generator on core 1' });
+  const baselineNodes = intFlag(args.values['baseline-nodes'], '--baseline-nodes') ?? (quick ? 100 : 300);
+  const seconds = intFlag(args.values.seconds, '--seconds') ?? (quick ? 3 : 5);
+  const youngGenMib = intFlag(args.values['young-gen-mib'], '--young-gen-mib') ?? DEFAULT_YOUNG_GEN_MIB;
+  const youngFlags = [`--max-semi-space-size=${youngGenMib}`];
+  const youngFirst = args.values['young-first'] === true;
+  const redisOk = !args.values['no-redis'] && redisAvailable();
+  const backends: Backend[] = ['memory', ...(redisOk ? (['redis'] as const) : []), ...(redisOk && !args.values['no-cluster'] ? (['cluster'] as const) : [])];
+  // the load generator, Redis and the cluster: core 1; the replica alone on core 0
+  if (!pinProcess(process.pid, 1)) throw new Error('bench scale pins the replica and the load generator to different cores: it needs taskset and 2 cores');
+  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1' });
   printEnvironment(env);
   const operator = { name: 'bench', ...generateKeyPair() };
   const f = fleet(Math.max(nodes, baselineNodes), operator);
   const redisProcess = backends.includes('redis') ? await startRedis() : undefined;
   const redis = redisProcess ? createClient({ url: redisProcess.url }) : undefined;
-  await redis?.connect();
-  if (redis) {
-    const pid = /process_id:(\d+)/.exec(String(await redis.sendCommand(['INFO', 'server'])))?.[1];
-    if (pid) spawnSync('taskset', ['-cp', '0', pid], { stdio: 'ignore' });
-  }
-  const results: Record<string, unknown> = {};
+  let cluster: RedisCluster | undefined;
+  const masters: (RedisInfo & { close(): Promise<unknown> })[] = [];
+  const results: Record<string, any> = {};
   try {
+    if (redis) {
+      await redis.connect();
+      await pinRedis(redis);
+    }
+    if (backends.includes('cluster')) {
+      cluster = await startRedisCluster();
+      for (const port of cluster.ports) {
+        const m = createClient({ url: `redis://127.0.0.1:${port}` });
+        await m.connect();
+        masters.push(m);
+        await pinRedis(m);
+      }
+    }
     for (const backend of backends) {
-      const client = backend === 'redis' ? redis : undefined;
-      const run = async <T>(phase: (replica: Replica, url: string) => Promise<T>): Promise<T> => {
-        const replica = new Replica(backend, redisProcess?.url, operator);
+      const infos = backend === 'redis' ? [redis!] : backend === 'cluster' ? masters : undefined;
+      const store = backend === 'redis' ? redisProcess!.url : backend === 'cluster' ? cluster!.nodes.join(',') : undefined;
+      const run = async <T>(flags: string[], phase: (replica: Replica, url: string) => Promise<T>): Promise<T> => {
+        const replica = new Replica(backend, store, operator, flags);
         try {
           return await phase(replica, await replica.url);
         } finally {
           await replica.close();
         }
       };
-      const heartbeat = await run((replica, url) => heartbeatPhase(replica, url, f, baselineNodes, seconds, client));
-      const channel = await run((replica, url) => channelPhase(replica, url, f, nodes, seconds, client));
-      const ratio = {
-        discoveryCpu: heartbeat.discoveryMicrosPerNodeSecond / channel.discoveryMicrosPerNodeSecond,
-        ...(channel.redisMicrosPerNodeSecond ? { redisCommands: heartbeat.redisCallsPerNodeSecond! / channel.redisCallsPerNodeSecond!, redisCpu: heartbeat.redisCpuMicrosPerNodeSecond! / channel.redisCpuMicrosPerNodeSecond!, redisCommandMicros: heartbeat.redisMicrosPerNodeSecond! / channel.redisMicrosPerNodeSecond } : {}),
+      // the cluster's per-node costs are a single Redis's spread over shards: its baseline adds nothing
+      const heartbeat = backend === 'cluster' ? undefined : await run([], (replica, url) => heartbeatPhase(replica, url, f, baselineNodes, seconds, infos));
+      // the same churn on a replica with the young generation discovery's launcher sets
+      // (discovery/youngGeneration.ts), after the default one or (--young-first) before it
+      const youngPhase = () => run(youngFlags, (replica, url) => channelPhase(replica, url, f, nodes, seconds, infos, false));
+      const youngBefore = youngFirst ? await youngPhase() : undefined;
+      const channel = await run([], (replica, url) => channelPhase(replica, url, f, nodes, seconds, infos, true));
+      const young = youngBefore ?? (await youngPhase());
+      const c = channel as unknown as Phase & { memory: { rssBytesPerNode: number }; queriesUnderChurn: QueryWindow; bytesPerQuery: Allocation; allocation: { perNodeSecondOfLiveness: Allocation; bytesPerStatusPush: number }; livenessOnly: Phase; unbatchedPushes: Phase };
+      const ratio = heartbeat && {
+        discoveryCpu: heartbeat.discoveryMicrosPerNodeSecond / c.discoveryMicrosPerNodeSecond,
+        ...(c.redisMicrosPerNodeSecond ? { redisCommands: heartbeat.redisCallsPerNodeSecond! / c.redisCallsPerNodeSecond!, redisCpu: heartbeat.redisCpuMicrosPerNodeSecond! / c.redisCpuMicrosPerNodeSecond!, redisCommandMicros: heartbeat.redisMicrosPerNodeSecond! / c.redisMicrosPerNodeSecond } : {}),
       };
-      results[backend] = { signedHeartbeat: heartbeat, nodeChannel: channel, heartbeatOverChannel: ratio, layout: layout(channel) };
-      console.log(`${backend}: discovery CPU per node-second ${heartbeat.discoveryMicrosPerNodeSecond.toFixed(1)} µs (signed heartbeat, ${baselineNodes} nodes) vs ${channel.discoveryMicrosPerNodeSecond.toFixed(2)} µs (node channel, ${nodes} nodes): ${ratio.discoveryCpu.toFixed(1)}×`);
-      if (channel.redisCallsPerNodeSecond !== undefined) {
-        console.log(`${backend}: Redis per node-second ${heartbeat.redisCallsPerNodeSecond!.toFixed(2)} → ${channel.redisCallsPerNodeSecond.toFixed(4)} commands, ${heartbeat.redisMicrosPerNodeSecond!.toFixed(1)} → ${channel.redisMicrosPerNodeSecond!.toFixed(2)} µs in commands, CPU ${heartbeat.redisCpuMicrosPerNodeSecond!.toFixed(1)} → ${channel.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs`);
+      results[backend] = { ...(heartbeat ? { signedHeartbeat: heartbeat } : {}), nodeChannel: channel, youngGeneration: { v8Flags: youngFlags, queriesUnderChurn: young.queriesUnderChurn, bytesPerQuery: young.bytesPerQuery }, ...(ratio ? { heartbeatOverChannel: ratio } : {}), layout: layout(c) };
+      if (heartbeat && ratio) console.log(`${backend}: discovery CPU per node-second ${heartbeat.discoveryMicrosPerNodeSecond.toFixed(1)} µs (signed heartbeat, ${baselineNodes} nodes) vs ${c.discoveryMicrosPerNodeSecond.toFixed(2)} µs (node channel, ${nodes} nodes): ${ratio.discoveryCpu.toFixed(1)}×`);
+      if (heartbeat && c.redisCallsPerNodeSecond !== undefined) {
+        console.log(`${backend}: Redis per node-second ${heartbeat.redisCallsPerNodeSecond!.toFixed(2)} → ${c.redisCallsPerNodeSecond.toFixed(4)} commands, ${heartbeat.redisMicrosPerNodeSecond!.toFixed(1)} → ${c.redisMicrosPerNodeSecond!.toFixed(2)} µs in commands, CPU ${heartbeat.redisCpuMicrosPerNodeSecond!.toFixed(1)} → ${c.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs`);
       }
-      const ub = channel.unbatchedPushes;
-      console.log(`${backend}: load pushes one script each (before batching): discovery ${ub.discoveryMicrosPerNodeSecond.toFixed(2)} µs${ub.redisCallsPerNodeSecond === undefined ? '' : `, Redis ${ub.redisCallsPerNodeSecond.toFixed(4)} commands, CPU ${ub.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs (signed heartbeat over it: ${(heartbeat.redisCpuMicrosPerNodeSecond! / ub.redisCpuMicrosPerNodeSecond!).toFixed(1)}×)`} per node-second`);
-      const lo = channel.livenessOnly;
+      const ub = c.unbatchedPushes;
+      console.log(`${backend}: load pushes one script each (before batching): discovery ${ub.discoveryMicrosPerNodeSecond.toFixed(2)} µs${ub.redisCallsPerNodeSecond === undefined ? '' : `, Redis ${ub.redisCallsPerNodeSecond.toFixed(4)} commands, CPU ${ub.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs`} per node-second; batched: discovery ${c.discoveryMicrosPerNodeSecond.toFixed(2)} µs${c.redisCpuMicrosPerNodeSecond === undefined ? '' : `, Redis CPU ${c.redisCpuMicrosPerNodeSecond.toFixed(2)} µs`}`);
+      const lo = c.livenessOnly;
       console.log(`${backend}: liveness alone (no load pushes): discovery ${lo.discoveryMicrosPerNodeSecond.toFixed(2)} µs${lo.redisCallsPerNodeSecond === undefined ? '' : `, Redis ${lo.redisCallsPerNodeSecond.toFixed(4)} commands, CPU ${lo.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs`} per node-second`);
-      console.log(`${backend}: ${(channel.memory.rssBytesPerNode / 1024).toFixed(1)} KiB RSS per connected node; queries under churn p50 ${channel.queriesUnderChurn.p50.toFixed(3)} ms, p99 ${channel.queriesUnderChurn.p99.toFixed(3)} ms (event-loop delay p99 ${channel.queriesUnderChurn.eventLoopDelayMs.p99.toFixed(1)} ms, max ${channel.queriesUnderChurn.eventLoopDelayMs.max.toFixed(1)}; GC ${channel.queriesUnderChurn.gc.totalMsPerSecond.toFixed(1)} ms/s, max pause ${(channel.queriesUnderChurn.gc.maxMs ?? 0).toFixed(1)} ms; slowest 1 % on CPU ${(100 * channel.queriesUnderChurn.slowestCpuShare).toFixed(0)} % of their time)`);
-      const own = (channel as { queriesUnderChurnOwnConnection?: QueryWindow }).queriesUnderChurnOwnConnection;
-      if (own) console.log(`${backend}: same churn, searches on a connection of their own (queryConnection): p50 ${own.p50.toFixed(3)} ms, p99 ${own.p99.toFixed(3)} ms (shared, the default: p99 ${channel.queriesUnderChurn.p99.toFixed(3)} ms)`);
-      console.log(`${backend}: layout for ${TARGET} nodes at 1 s: ${JSON.stringify(layout(channel))}`);
+      const al = c.allocation;
+      console.log(`${backend}: allocated ${al.perNodeSecondOfLiveness.bytes.toFixed(0)} B per node-second of liveness (top: ${al.perNodeSecondOfLiveness.top.slice(0, 4).map((t) => `${t.fn} ${t.bytes.toFixed(0)} B`).join('; ')}), ${al.bytesPerStatusPush.toFixed(0)} B per load push, ${c.bytesPerQuery.bytes.toFixed(0)} B per query (top: ${c.bytesPerQuery.top.slice(0, 4).map((t) => `${t.fn} ${t.bytes.toFixed(0)} B`).join('; ')})`);
+      console.log(`${backend}: ${(c.memory.rssBytesPerNode / 1024).toFixed(1)} KiB RSS per connected node`);
+      for (const [what, p] of [['default', channel], ['young generation', young]] as const) {
+        const failed = (p as { channelOpenFailures: Record<string, number> }).channelOpenFailures;
+        if (Object.keys(failed).length > 0) console.log(`${backend}: node channels that failed to open and were opened again (${what} replica): ${JSON.stringify(failed)}`);
+      }
+      console.log(`${backend}: queries under churn, V8 default young generation: ${queryLine(c.queriesUnderChurn)}`);
+      console.log(`${backend}: queries under churn, ${youngFlags.join(' ')}: ${queryLine(young.queriesUnderChurn)}`);
+      console.log(`${backend}: layout for ${TARGET} nodes at 1 s: ${JSON.stringify(layout(c))}`);
     }
   } finally {
+    for (const m of masters) await m.close();
+    await cluster?.stop();
     await redis?.close();
     await redisProcess?.stop();
   }
-  const cats = backends.flatMap((b) => [`${b}: discovery CPU`, ...(b === 'redis' ? ['redis: Redis CPU'] : [])]);
+  const withBaseline = backends.filter((b) => results[b].signedHeartbeat);
+  const cats = withBaseline.flatMap((b) => [`${b}: discovery CPU`, ...(b === 'redis' ? ['redis: Redis CPU'] : [])]);
   const pick = (phase: 'signedHeartbeat' | 'nodeChannel') =>
-    backends.flatMap((b) => {
-      const p = (results[b] as Record<string, Phase>)[phase]!;
+    withBaseline.flatMap((b) => {
+      const p = results[b][phase] as Phase;
       return [p.discoveryMicrosPerNodeSecond, ...(b === 'redis' ? [p.redisCpuMicrosPerNodeSecond!] : [])];
     });
   const svg = barChart({ title: `Liveness cost per node-second (${nodes} channel nodes, ${baselineNodes} heartbeat nodes)`, yLabel: 'CPU µs per node-second', categories: cats, series: [{ name: 'signed heartbeat', values: pick('signedHeartbeat') }, { name: 'node channel', values: pick('nodeChannel') }] });
+  const window = (b: Backend, young: boolean): QueryWindow => (young ? results[b].youngGeneration : results[b].nodeChannel).queriesUnderChurn;
+  const querySvg = barChart({
+    title: `Shortlist latency under churn, ${nodes} channel nodes (1 %/s reconnect, 5 %/s load pushes)`,
+    yLabel: 'ms',
+    categories: backends.flatMap((b) => [`${b} p50`, `${b} p99`, `${b} max GC pause`]),
+    series: [false, true].map((young) => ({ name: young ? youngFlags.join(' ') : 'V8 default young generation', values: backends.flatMap((b) => [window(b, young).p50, window(b, young).p99, window(b, young).gc.maxMs ?? 0]) })),
+  });
   writeResult('scale', { environment: env, ...results }, svg);
+  writeFileSync(path.join(resultsDir(), 'scale-queries.svg'), querySvg);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await main(process.argv.slice(2));

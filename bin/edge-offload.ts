@@ -15,6 +15,12 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   },
   discovery: {
     run: async (argv) => {
+      // a replica runs with a larger V8 young generation (discovery/youngGeneration.ts): started again with the flag
+      const relaunched = await (await import('../discovery/youngGeneration.js')).relaunchWithYoungGeneration(argv);
+      if (relaunched !== undefined) {
+        process.exitCode = relaunched;
+        return;
+      }
       const { runDiscoveryCommand } = await import('../discovery/cli.js');
       process.exitCode = await runDiscoveryCommand(argv, {
         loadInferReference: async () => (await import('./discoveryInfer.js')).loadInferReference(),

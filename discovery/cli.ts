@@ -29,6 +29,7 @@ export interface DiscoveryCliHooks {
   /** Loads a trusted renderer and decoder (the node's WebGPU renderer and test scene). */
   loadRenderReference?: () => Promise<RenderReference & { close: () => Promise<void> }>;
 }
+import { DEFAULT_YOUNG_GEN_MIB, semiSpaceFlags, YOUNG_GEN_ENV, youngGenerationMiB } from './youngGeneration.js';
 
 export const DISCOVERY_HELP = `Usage: edge-offload discovery [options]
        edge-offload discovery keygen <operator|node|authorize> …   (see keygen --help)
@@ -83,6 +84,11 @@ Options:
                            traps (POST /v1/reference/infer, /v1/reference/frame) with this key
                            (discovery keygen node --out FILE); clients configure its public key
                            (remoteInferReference, remoteFrameReference)
+  --young-gen-mib N        V8 semi-space size for this replica, MiB (default ${DEFAULT_YOUNG_GEN_MIB}, env
+                           ${YOUNG_GEN_ENV}; 0 keeps V8's default). Fewer young-generation GC pauses
+                           in the query tail; costs up to 3 × N MiB. The launcher starts discovery
+                           again with --max-semi-space-size=N unless NODE_OPTIONS or node flags set
+                           a semi-space size already (discovery/youngGeneration.ts)
   -h, --help               this text`;
 
 export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHooks = {}): Promise<number> {
@@ -112,6 +118,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
       'verify-infer': { type: 'boolean' },
       'verify-render': { type: 'boolean' },
       'reference-key': { type: 'string' },
+      'young-gen-mib': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -120,6 +127,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
     console.log(DISCOVERY_HELP);
     return 0;
   }
+  youngGenerationMiB(argv); // a bad value stops here, whether or not the launcher re-launched
   const limits = loadClientLimits(values.limits);
   if (values['print-limits']) {
     console.log(JSON.stringify(effectiveClientLimits(limits), null, 2));
@@ -181,7 +189,8 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   const staking = ledger ? `, stake ledger (min stake ${ledger.params.minStake})` : '';
   if (renderer) console.log(`discovery: judging frames with the WebGPU renderer${referenceKey ? '; signing frame references' : ''}`);
   if (engine) console.log(`discovery: judging infer evidence with models ${engine.models.join(', ')}${referenceKey ? `; signing infer references with key ${referenceKey.publicKey}` : ''}`);
-  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking})`);
+  const youngGen = semiSpaceFlags().join(' ') || "V8's default";
+  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, young generation ${youngGen})`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`discovery: ${signal}, closing`);

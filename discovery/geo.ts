@@ -19,9 +19,14 @@ const RAD = Math.PI / 180;
 
 /** Haversine distance in km (stable for short distances, unlike the spherical law of cosines). */
 export function greatCircleKm(a: LatLon, b: LatLon): number {
-  const dLat = (b.lat - a.lat) * RAD;
-  const dLon = (b.lon - a.lon) * RAD;
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * RAD) * Math.cos(b.lat * RAD) * Math.sin(dLon / 2) ** 2;
+  return greatCircleKmOf(a.lat, a.lon, b.lat, b.lon);
+}
+
+/** greatCircleKm from plain degrees, for loops that would otherwise build a point object per call. */
+export function greatCircleKmOf(latA: number, lonA: number, latB: number, lonB: number): number {
+  const dLat = (latB - latA) * RAD;
+  const dLon = (lonB - lonA) * RAD;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(latA * RAD) * Math.cos(latB * RAD) * Math.sin(dLon / 2) ** 2;
   return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 

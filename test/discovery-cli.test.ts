@@ -216,4 +216,58 @@ test('limits documents are schema-checked: unknown operations, fields and bad nu
   assert.is(codeOf(null), 'CONFIG_BAD_VALUE');
 });
 
+const BIN = fileURLToPath(new URL('../bin/edge-offload.js', import.meta.url));
+
+/** `edge-offload discovery …` through the real launcher (the young generation is its job). */
+function launched(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [BIN, 'discovery', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISCOVERY_OPERATORS: '', ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const banner = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', () => {
+      const m = /listening on .*\n/.exec(stdout);
+      if (m) resolve(m[0]);
+    });
+    exited.then((code) => reject(new Error(`discovery exited early with ${code}: ${stderr}`)));
+  });
+  return { child, exited, banner, output: () => ({ stdout, stderr }) };
+}
+
+test('the launcher runs discovery with a larger young generation; the operator\'s own NODE_OPTIONS or --young-gen-mib 0 win; SIGTERM reaches it', async () => {
+  const noSemiSpace = (process.env.NODE_OPTIONS ?? '').replace(/--(max|min)-semi-space-size=\S+/g, '');
+  const byDefault = launched(['--port', '0'], { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '' });
+  try {
+    assert.match(await byDefault.banner, /young generation --max-semi-space-size=64\)/);
+    // SIGTERM to the launcher reaches the re-launched replica, which closes cleanly: exit 0
+    byDefault.child.kill('SIGTERM');
+    assert.is(await byDefault.exited, 0);
+    assert.match(byDefault.output().stdout, /discovery: SIGTERM, closing/);
+  } finally {
+    if (byDefault.child.exitCode === null) byDefault.child.kill('SIGKILL');
+  }
+  for (const [args, env, expected] of [
+    [['--port', '0'], { NODE_OPTIONS: `${noSemiSpace} --max-semi-space-size=32` }, /young generation --max-semi-space-size=32\)/],
+    [['--port', '0', '--young-gen-mib', '0'], { NODE_OPTIONS: noSemiSpace }, /young generation V8's default\)/],
+    [['--port', '0', '--young-gen-mib', '16'], { NODE_OPTIONS: noSemiSpace }, /young generation --max-semi-space-size=16\)/],
+  ] as const) {
+    const service = launched([...args], env);
+    try {
+      assert.match(await service.banner, expected);
+    } finally {
+      service.child.kill('SIGTERM');
+      await service.exited;
+    }
+  }
+  const bad = launched(['--port', '0', '--young-gen-mib', 'lots'], { NODE_OPTIONS: noSemiSpace });
+  await bad.banner.then(
+    () => assert.unreachable('a bad size must stop discovery'),
+    () => {},
+  );
+  assert.is(await bad.exited, 1);
+  assert.match(bad.output().stderr, /\[CONFIG_BAD_VALUE\]/);
+});
+
 test.run();

@@ -3,17 +3,30 @@
  * driver): a DiscoveryServer on loopback over a memory or Redis registry. The driver asks it over
  * IPC for its CPU and memory, and to run shortlist queries while the driver's nodes churn.
  *
- * argv: <backend memory|redis> <redis url or -> <operator name> <operator public key> <heartbeat ms>
+ * argv: <backend memory|redis|cluster> <redis url, cluster seeds host:port,… or -> <operator name> <operator public key> <heartbeat ms>
  */
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { DiscoveryServer } from '../../discovery/DiscoveryServer.js';
 import { MemoryRegistry } from '../../discovery/registry/MemoryRegistry.js';
+import { RedisClusterRegistry } from '../../discovery/registry/RedisClusterRegistry.js';
 import { RedisRegistry } from '../../discovery/registry/RedisRegistry.js';
 import { TrustedOperators } from '../../discovery/trust.js';
 import { clientPoints } from '../discovery/synthetic.js';
 import { summarize } from '../lib/stats.js';
 
-export type ServerRequest = { cmd: 'stats' } | { cmd: 'queries'; count: number; perSecond: number } | { cmd: 'statusFlushMs'; ms: number } | { cmd: 'separateQueries'; on: boolean } | { cmd: 'close' };
+export type ServerRequest =
+  | { cmd: 'stats' }
+  | { cmd: 'queries'; count: number; perSecond: number }
+  | { cmd: 'queryAllocation'; count: number }
+  | { cmd: 'allocStart'; intervalBytes: number }
+  | { cmd: 'allocStop' }
+  | { cmd: 'statusFlushMs'; ms: number }
+  | { cmd: 'close' };
+/** Bytes allocated (garbage included) in a sampled stretch, and the functions that allocated most of them. */
+export interface Allocation {
+  bytes: number;
+  top: { fn: string; bytes: number }[];
+}
 export interface ServerStats {
   cpuMicros: number;
   heapUsed: number;
@@ -31,13 +44,11 @@ const [backend, redisUrl, operator, operatorKey, heartbeatMs] = process.argv.sli
 const gc = (globalThis as { gc?: () => void }).gc;
 const registry =
   backend === 'redis'
-    ? await RedisRegistry.connect({ url: redisUrl!, heartbeatIntervalMs: Number(heartbeatMs), prefix: 'scale:', queryConnection: true })
-    : new MemoryRegistry({ heartbeatIntervalMs: Number(heartbeatMs) });
-if (registry instanceof RedisRegistry) {
-  await registry.flush();
-  // the product's default (one shared connection); the driver turns the query connection on for a second query window
-  registry.separateQueries = false;
-}
+    ? await RedisRegistry.connect({ url: redisUrl!, heartbeatIntervalMs: Number(heartbeatMs), prefix: 'scale:' })
+    : backend === 'cluster'
+      ? await RedisClusterRegistry.connect({ nodes: redisUrl!.split(','), heartbeatIntervalMs: Number(heartbeatMs), prefix: 'scale:' })
+      : new MemoryRegistry({ heartbeatIntervalMs: Number(heartbeatMs) });
+if (!(registry instanceof MemoryRegistry)) await registry.flush();
 const many = { ratePerSecond: 1e6, burst: 1e6 };
 const server = new DiscoveryServer({
   registry,
@@ -115,26 +126,61 @@ async function queries(count: number, perSecond: number) {
   };
 }
 
+// V8's sampling heap profiler, garbage included: each sample stands for ~intervalBytes allocated,
+// and the profile's self sizes are scaled to estimate every byte allocated, not only the sampled
+const inspector = new (await import('node:inspector')).Session();
+inspector.connect();
+const post = (method: string, params?: object) => new Promise<any>((resolve, reject) => inspector.post(method, params, (err, r) => (err ? reject(err) : resolve(r))));
+async function allocStart(intervalBytes: number): Promise<void> {
+  await post('HeapProfiler.startSampling', { samplingInterval: intervalBytes, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+interface ProfileNode { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: ProfileNode[] }
+async function allocStop(): Promise<Allocation & { profile: unknown }> {
+  const { profile } = await post('HeapProfiler.stopSampling');
+  const byFn = new Map<string, number>();
+  let bytes = 0;
+  const walk = (n: ProfileNode) => {
+    bytes += n.selfSize;
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|dist)\//, '')}:${f.lineNumber + 1}`;
+    if (n.selfSize > 0) byFn.set(key, (byFn.get(key) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c);
+  };
+  walk(profile.head);
+  const top = [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([fn, b]) => ({ fn, bytes: b }));
+  return { bytes, top, profile };
+}
+
+/**
+ * Bytes one query allocates: `count` queries back to back, sampled at a fine interval. The driver
+ * asks with its nodes quiet; on Redis the loop still turns while a script runs, so the replica's
+ * timers (sweeps, an empty liveness round) count in too.
+ */
+async function queryAllocation(count: number): Promise<Allocation> {
+  const points = clientPoints(count, 98);
+  await allocStart(256);
+  for (let i = 0; i < count; i++) await server.service.query({ lat: points[i]!.lat, lon: points[i]!.lon, caps: ['infer'] }, undefined);
+  const { bytes, top } = await allocStop();
+  return { bytes: bytes / count, top: top.map((t) => ({ fn: t.fn, bytes: t.bytes / count })) };
+}
+
 process.on('message', async (request: ServerRequest) => {
   if (request.cmd === 'stats') process.send!({ stats: await stats() });
   else if (request.cmd === 'statusFlushMs') {
     server.nodeChannels.statusFlushMs = request.ms;
     process.send!({ statusFlushMs: request.ms });
-  } else if (request.cmd === 'separateQueries') {
-    if (registry instanceof RedisRegistry) registry.separateQueries = request.on;
-    process.send!({ separateQueries: request.on });
+  } else if (request.cmd === 'allocStart') {
+    await allocStart(request.intervalBytes);
+    process.send!({ allocStart: true });
+  } else if (request.cmd === 'allocStop') {
+    const { profile, ...allocation } = await allocStop();
+    // SCALE_HEAP_PROF=<file>: the last sampled window's whole profile (open it in DevTools)
+    if (process.env.SCALE_HEAP_PROF) (await import('node:fs')).writeFileSync(process.env.SCALE_HEAP_PROF, JSON.stringify(profile));
+    process.send!({ allocation });
+  } else if (request.cmd === 'queryAllocation') {
+    process.send!({ allocation: await queryAllocation(request.count) });
   } else if (request.cmd === 'queries') {
-    // SCALE_HEAP_PROF=<file>: sample every allocation of the query window (garbage included)
-    const heapProf = process.env.SCALE_HEAP_PROF;
-    const session = heapProf ? new (await import('node:inspector')).Session() : undefined;
-    const post = (method: string, params?: object) => new Promise<any>((resolve, reject) => session!.post(method, params, (err, r) => (err ? reject(err) : resolve(r))));
-    if (session) {
-      session.connect();
-      await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
-    }
-    const answer = await queries(request.count, request.perSecond);
-    if (session) (await import('node:fs')).writeFileSync(heapProf!, JSON.stringify((await post('HeapProfiler.stopSampling')).profile));
-    process.send!({ queries: answer });
+    process.send!({ queries: await queries(request.count, request.perSecond) });
   } else {
     await server.close();
     process.send!({ closed: true }, () => process.exit(0));

@@ -182,8 +182,9 @@ export class RedisClusterRegistry implements Registry {
   async nearest(point: LatLon, k: number, tier: NodeTier, options: NearestOptions = {}): Promise<NearbyNode[]> {
     if (k <= 0) return [];
     const maxDistanceKm = options.maxDistanceKm ?? Infinity;
+    const home = this.#grid.regionOf(point);
     const candidates = [...(this.#occupied?.[tier] ?? this.#grid.all)]
-      .map((name) => ({ name, bound: this.#grid.lowerBoundKm(point, name) }))
+      .map((name) => ({ name, bound: this.#grid.lowerBoundKm(point, name, home) }))
       .filter((c) => c.bound <= maxDistanceKm)
       .sort((a, b) => a.bound - b.bound);
     let found: NearbyNode[] = [];

@@ -32,8 +32,6 @@ export interface RedisLink {
   send<T>(slotKey: string, args: string[]): Promise<T>;
   /** Commands pipelined in one round trip; `atomic` runs them as one MULTI/EXEC. Replies in order. */
   batch(slotKey: string, commands: string[][], atomic: boolean): Promise<unknown[]>;
-  /** The query search's own path (a connection of its own, not behind liveness batches). Default: send. */
-  query?<T>(slotKey: string, args: string[]): Promise<T>;
 }
 
 /** The layout's options, the same for a single Redis and a cluster (replicas must agree on them). */
@@ -286,16 +284,28 @@ export class RedisRegion {
         String(deg), this.prefix, tier, String(oldest), String(Math.max(this.#s.initialRadiusKm, 111.25 * deg * 1.4143)),
       ]);
       const read = Number(flat[1]);
-      const rows = flat.slice(2).map(String);
+      const rowCount = flat.length - 2;
       const tuning = this.#s.tuning;
-      if (options.eligibility && read >= need) tuning.passRate += 0.1 * (Math.max(rows.length / read, 0.02) - tuning.passRate);
+      if (options.eligibility && read >= need) tuning.passRate += 0.1 * (Math.max(rowCount / read, 0.02) - tuning.passRate);
       const passing: NearbyNode[] = [];
-      for (const row of rows) {
-        // "id v l f s b n r" then the descriptor line, which holds spaces itself
-        const fields = row.split(' ', 8);
-        const [, , l, f, seen, b, n, r] = fields;
-        const d = row.slice(fields.join(' ').length + 1);
-        const node = decodeDescriptor(d, { load: Number(l), freeCapacity: Number(f), lastSeen: Number(seen) });
+      for (let i = 2; i < flat.length; i++) {
+        // "id v l f s b n r" then the descriptor line, which holds spaces itself: fields read in
+        // place (indexOf), not split into arrays of substrings (garbage per candidate per query)
+        const row = String(flat[i]);
+        let at = row.indexOf(' ', row.indexOf(' ') + 1) + 1; // past id and v
+        const field = (): string => {
+          const end = row.indexOf(' ', at);
+          const value = row.slice(at, end);
+          at = end + 1;
+          return value;
+        };
+        const l = field();
+        const f = field();
+        const seen = field();
+        const b = field();
+        const n = field();
+        const r = field();
+        const node = decodeDescriptor(row, { load: Number(l), freeCapacity: Number(f), lastSeen: Number(seen) }, at);
         if (node.lastSeen <= oldest) continue;
         const stats: NodeStats = n === '' ? FRESH_STATS : { baseLatencyMs: b === '' ? undefined : Number(b), samples: Number(n), reputation: r === '' ? 1 : Number(r) };
         if (filter !== undefined && !filter(node, stats)) continue;
@@ -303,7 +313,7 @@ export class RedisRegion {
         if (distanceKm <= maxDistanceKm) passing.push({ node, stats, distanceKm });
       }
       // fewer rows than asked: the script ran out of ring (or of maxExamined); nothing more to find
-      if (passing.length >= k || rows.length < need || need >= this.#s.maxExamined) {
+      if (passing.length >= k || rowCount < need || need >= this.#s.maxExamined) {
         // Redis measures on its own sphere and geohash grid; re-sort on ours so backends agree
         return passing.sort((a, b) => a.distanceKm - b.distanceKm).slice(0, k);
       }
@@ -318,10 +328,10 @@ export class RedisRegion {
    */
   async #evalNearest(args: string[]): Promise<string[]> {
     try {
-      return await (this.#link.query ?? this.#link.send)<string[]>(this.seenKey, ['EVALSHA', NEAREST_SHA, '1', ...args]);
+      return await this.#link.send<string[]>(this.seenKey, ['EVALSHA', NEAREST_SHA, '1', ...args]);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return await (this.#link.query ?? this.#link.send)<string[]>(this.seenKey, ['EVAL', NEAREST, '1', ...args]);
+      return await this.#link.send<string[]>(this.seenKey, ['EVAL', NEAREST, '1', ...args]);
     }
   }
 

@@ -50,13 +50,6 @@ import { RedisRegion, resolveLayout, type RedisLayoutOptions, type RedisLink } f
 export interface RedisRegistryOptions extends RedisLayoutOptions {
   /** `redis://host:port[/db]`. */
   url: string;
-  /**
-   * Queries' searches go over a second connection of their own, so a query's script does not
-   * wait behind the liveness and status batches pipelined before it on the shared one. Default
-   * false: `bench scale` (8,000 churning nodes, both in one run) measured no gain (p99 16.1 ms
-   * own connection vs 9.5 ms shared; the tail is this process's event loop, not Redis).
-   */
-  queryConnection?: boolean;
 }
 
 type Client = ReturnType<typeof makeClient>;
@@ -65,9 +58,6 @@ export class RedisRegistry implements Registry {
   readonly kind = 'redis' as const;
   readonly ttlMs: number;
   readonly #client: Client;
-  readonly #queryClient: Client | undefined;
-  /** Whether searches use the query connection (when there is one). Public so a bench can compare both on one replica. */
-  separateQueries: boolean;
   readonly #prefix: string;
   readonly #region: RedisRegion;
   readonly #now: () => number;
@@ -77,37 +67,24 @@ export class RedisRegistry implements Registry {
   /** Connects first, so a bad URL fails here with a clear message rather than on the first query. */
   static async connect(options: RedisRegistryOptions): Promise<RedisRegistry> {
     const { createClient } = await importOptional('the Redis registry (edge-offload discovery --redis)', () => import('@redis/client'));
-    const open = async () => {
-      let connected = false;
-      const client = makeClient(createClient, options.url, options.commandTimeoutMs ?? 0, () => connected);
-      // without a listener node-redis rethrows socket errors as uncaught; reconnects are handled above
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        connected = true;
-        return client;
-      } catch (err) {
-        await client.destroy?.();
-        throw new Error(`cannot connect to Redis at ${options.url}: ${(err as Error).message}. Is redis-server running?`);
-      }
-    };
-    const client = await open();
-    let queryClient: Client | undefined;
+    let connected = false;
+    const client = makeClient(createClient, options.url, options.commandTimeoutMs ?? 0, () => connected);
+    // without a listener node-redis rethrows socket errors as uncaught; reconnects are handled above
+    client.on('error', () => {});
     try {
-      queryClient = options.queryConnection === true ? await open() : undefined;
+      await client.connect();
+      connected = true;
     } catch (err) {
-      await client.close().catch(() => client.destroy());
-      throw err;
+      await client.destroy?.();
+      throw new Error(`cannot connect to Redis at ${options.url}: ${(err as Error).message}. Is redis-server running?`);
     }
-    return new RedisRegistry(client, queryClient, options);
+    return new RedisRegistry(client, options);
   }
 
-  private constructor(client: Client, queryClient: Client | undefined, options: RedisRegistryOptions) {
+  private constructor(client: Client, options: RedisRegistryOptions) {
     const layout = resolveLayout(options);
     this.ttlMs = layout.ttlMs;
     this.#client = client;
-    this.#queryClient = queryClient;
-    this.separateQueries = queryClient !== undefined;
     this.#prefix = layout.prefix;
     this.#now = layout.now;
     const link: RedisLink = {
@@ -117,7 +94,6 @@ export class RedisRegistry implements Registry {
         for (const c of commands) multi.addCommand(c);
         return (atomic ? multi.exec() : multi.execAsPipeline()) as Promise<unknown[]>;
       },
-      query: (_key, args) => (this.separateQueries && queryClient ? queryClient : client).sendCommand(args),
     };
     this.#region = new RedisRegion(link, layout.prefix, layout);
     this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), layout.sweepIntervalMs);
@@ -209,6 +185,6 @@ export class RedisRegistry implements Registry {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweeper);
-    await Promise.all([this.#client, this.#queryClient].map((c) => c?.close().catch(() => c.destroy())));
+    await this.#client.close().catch(() => this.#client.destroy());
   }
 }

@@ -36,20 +36,41 @@ export function encodeDescriptor(d: StaticDescriptor): string {
   return [enc(d.id), d.tier, d.lat, d.lon, enc(d.caps.join(',')), d.capacity, d.pricePerMinute, enc(d.operator), enc(d.publicKey), enc(d.url)].join(' ');
 }
 
-export function decodeDescriptor(line: string, status: { load: number; freeCapacity: number; lastSeen: number }): NodeRecord {
-  const [id, tier, lat, lon, caps, capacity, price, operator, publicKey, url] = line.split(' ');
-  const capList = dec(caps);
+/**
+ * Decodes the descriptor that starts at `from` in `line` (a search row carries it after its own
+ * fields). Reads the fields in place with indexOf: a query decodes a row per candidate (~40), and
+ * splitting each row into arrays of substrings, twice, was a third of a Redis query's garbage.
+ */
+export function decodeDescriptor(line: string, status: { load: number; freeCapacity: number; lastSeen: number }, from = 0): NodeRecord {
+  let at = from;
+  const next = (): string => {
+    const end = line.indexOf(' ', at);
+    const field = end < 0 ? line.slice(at) : line.slice(at, end);
+    at = end < 0 ? line.length : end + 1;
+    return field;
+  };
+  const id = dec(next());
+  const t = next();
+  const tier = t === 'edge' ? 'edge' : t === 'cloud' ? 'cloud' : t; // the constant, not a copy per row
+  const lat = Number(next());
+  const lon = Number(next());
+  const capList = dec(next());
+  const capacity = Number(next());
+  const pricePerMinute = Number(next());
+  const operator = dec(next());
+  const publicKey = dec(next());
+  const url = dec(next());
   return {
-    id: dec(id),
-    publicKey: dec(publicKey),
-    url: dec(url),
+    id,
+    publicKey,
+    url,
     tier: tier as NodeTier,
-    lat: Number(lat),
-    lon: Number(lon),
+    lat,
+    lon,
     caps: capList === '' ? [] : (capList.split(',') as Capability[]),
-    capacity: Number(capacity),
-    pricePerMinute: Number(price),
-    operator: dec(operator),
+    capacity,
+    pricePerMinute,
+    operator,
     load: status.load,
     freeCapacity: status.freeCapacity,
     lastSeen: status.lastSeen,

@@ -4,7 +4,7 @@
  * one shard; a query searches the region it falls in first and then only regions whose nearest
  * possible point is closer than what it already found (lowerBoundKm).
  */
-import { greatCircleKm, type LatLon } from '../geo.js';
+import { greatCircleKmOf, type LatLon } from '../geo.js';
 
 interface Cell {
   latMin: number;
@@ -50,27 +50,30 @@ export class RegionGrid {
    * The great-circle distance from `p` to the nearest point of `region` (0 inside it), less a
    * kilometre of margin: no node of the region can be nearer.
    */
-  lowerBoundKm(p: LatLon, region: string): number {
+  lowerBoundKm(p: LatLon, region: string, home = this.regionOf(p)): number {
     const c = this.#cells.get(region);
     if (c === undefined) return Infinity;
-    if (this.regionOf(p) === region) return 0;
+    if (home === region) return 0;
+    // plain numbers, no point objects or arrays: a cluster query bounds every occupied region
+    // (dozens) per tier, and those were most of its garbage
     let best: number;
     if (wrap(p.lon - c.lonMin) >= 0 && wrap(p.lon - c.lonMax) <= 0) {
       // within the cell's meridians: the nearest point is straight north or south, on an edge
-      best = greatCircleKm(p, { lat: Math.min(c.latMax, Math.max(c.latMin, p.lat)), lon: p.lon });
+      best = greatCircleKmOf(p.lat, p.lon, Math.min(c.latMax, Math.max(c.latMin, p.lat)), p.lon);
     } else {
       // outside them: on one of the two meridian edges (any parallel point is farther than the
       // edge point at its latitude). Along a meridian the distance is unimodal, so its minimum
       // over the edge is the unconstrained closest point clamped to the edge, or an end.
-      best = Infinity;
-      for (const lon of [c.lonMin, c.lonMax]) {
-        const dLon = wrap(p.lon - lon) * RAD;
-        const lats = [c.latMin, c.latMax];
-        if (Math.cos(dLon) > 0) lats.push(Math.min(c.latMax, Math.max(c.latMin, Math.atan(Math.tan(p.lat * RAD) / Math.cos(dLon)) / RAD)));
-        for (const lat of lats) best = Math.min(best, greatCircleKm(p, { lat, lon }));
-      }
+      best = Math.min(this.#meridianEdgeKm(p, c, c.lonMin), this.#meridianEdgeKm(p, c, c.lonMax));
     }
     return Math.max(0, best - 1);
+  }
+
+  #meridianEdgeKm(p: LatLon, c: Cell, lon: number): number {
+    const dLon = wrap(p.lon - lon) * RAD;
+    let best = Math.min(greatCircleKmOf(p.lat, p.lon, c.latMin, lon), greatCircleKmOf(p.lat, p.lon, c.latMax, lon));
+    if (Math.cos(dLon) > 0) best = Math.min(best, greatCircleKmOf(p.lat, p.lon, Math.min(c.latMax, Math.max(c.latMin, Math.atan(Math.tan(p.lat * RAD) / Math.cos(dLon)) / RAD)), lon));
+    return best;
   }
 }
 
