@@ -50,7 +50,7 @@ export const EDGE_CONFIG = {
   maxInflightRequests: { kind: 'int', default: 64, doc: 'requests of one session in flight at once (BUSY beyond)' },
   maxMessagesPerSecond: { kind: 'int', default: 2000, doc: 'messages per second one session may send' },
   maxFrameBytes: { kind: 'bytes', default: 1 << 20, doc: 'largest frame a client may send' },
-  framesPerRead: { kind: 'int', default: 8, min: 0, doc: "frames of one session handled per socket read before other sessions' turn (the rest wait, the socket paused); 0: no bound" },
+  framesPerRead: { kind: 'int', default: 2, min: 0, doc: "frames of one session handled per socket read before other sessions' turn (the rest wait, the socket paused); 0: no bound" },
   inputQueueBytes: { kind: 'bytes', default: 4 << 20, doc: 'frames of one session waiting their turn, in bytes, above which it is closed (RATE_LIMITED)' },
   sendSoftBytes: { kind: 'bytes', default: 1 << 20, doc: 'unsent bytes to one session above which droppable answers are dropped' },
   sendHardBytes: { kind: 'bytes', default: 8 << 20, doc: 'unsent bytes to one session above which it is closed (SLOW_CONSUMER)' },

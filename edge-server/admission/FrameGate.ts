@@ -20,8 +20,15 @@
  */
 import type { Duplex } from 'node:stream';
 
-/** [DEFAULT_FRAMES_PER_READ=8] frames of one session handled per socket read / event-loop turn. */
-export const DEFAULT_FRAMES_PER_READ = 8;
+/**
+ * [DEFAULT_FRAMES_PER_READ=2] frames of one session handled per socket read / event-loop turn.
+ * Small: a turn costs about (sessions with input) × this × one frame's CPU, and that is what a
+ * bystander waits. Under attack 2 (10 sessions asking 500 predicts/s each, ~200 µs of CPU per
+ * predict, profiled) the node's core was 100 % busy for its first second: by that estimate a turn
+ * took ~16 ms at 8 frames per session and ~4 ms at 2 (bench attacks measures the outcome).
+ * An honest client's read holds one or two frames (pose+predict, a ping) and is not deferred.
+ */
+export const DEFAULT_FRAMES_PER_READ = 2;
 /** [DEFAULT_MAX_QUEUED_BYTES=4 MiB] unhandled input one session may have waiting. */
 export const DEFAULT_MAX_QUEUED_BYTES = 4 << 20;
 
@@ -32,7 +39,7 @@ export interface PausableSource {
 }
 
 export interface FrameGateOptions {
-  /** Frames handled per socket read, and per turn while a backlog drains; 0: no bound. @default 8 */
+  /** Frames handled per socket read, and per turn while a backlog drains; 0: no bound. @default 2 */
   perRead?: number;
   /** Queued input above which `onOverflow` is called. @default 4 MiB */
   maxQueuedBytes?: number;
