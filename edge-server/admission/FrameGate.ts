@@ -117,6 +117,11 @@ export class FrameGate {
     this.#head = 0;
     this.#queuedBytes = 0;
     this.#socket.off('data', this.#resetCount);
+    // reads go on: the closing handshake needs the peer's close frame (later frames are ignored)
+    if (this.#paused) {
+      this.#paused = false;
+      this.#source.resume();
+    }
   }
 
   /** One batch of the backlog per turn; reads of every other socket run between batches. */
