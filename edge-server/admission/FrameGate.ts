@@ -16,7 +16,8 @@
  * (`onOverflow`; the session closes it RATE_LIMITED).
  *
  * Queued frames count toward the session's budgets when handled, like any other frame (the rate
- * limit, in-flight requests, the send budget).
+ * limit, in-flight requests, the send budget). Frames on a WebRTC data channel do not pass here
+ * (they come through mediasoup's worker channel, not this socket; not bounded per turn yet).
  */
 import type { Duplex } from 'node:stream';
 
