@@ -343,7 +343,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       adopted = true;
       const id = randomUUID();
-      const session = new Session(id, ws, this.#context, ticket);
+      const session = new Session(id, ws, this.#context, ticket, socket);
       this.#sessions.set(id, session);
       session.on('@close', () => {
         this.#sessions.delete(id);

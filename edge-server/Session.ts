@@ -16,6 +16,7 @@
  * Events: `open` after `welcome` went out; `close` (code, reason) once, whoever ended it;
  * `@close` once, for the owning EdgeServer only (mediasoup's parent/child bookkeeping).
  */
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import {
   CloseCode,
@@ -32,7 +33,7 @@ import {
   type Message,
   type MessageType,
 } from '../protocol/index.js';
-import type { AdmissionTicket, SendPriority, SessionGuard } from './admission/index.js';
+import { FrameGate, type AdmissionTicket, type SendPriority, type SessionGuard } from './admission/index.js';
 import { handlers, type Handler, type HandlerContext, type NodeContext } from './handlers/index.js';
 import type { RequestKind } from './metrics.js';
 import { frameSink } from './session/FrameSink.js';
@@ -72,6 +73,8 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   readonly #rtcCtx: HandlerContext;
   readonly #socketGone: Promise<void>;
   readonly #guard: SessionGuard;
+  /** At most `framesPerRead` of this session's frames per socket read; the rest wait their turn. */
+  readonly #gate: FrameGate;
   /** Arrival time of each request still unanswered after its handler returned, for the node's own handling time (`/metrics`). */
   readonly #received = new Map<number, { kind: RequestKind; at: number }>();
   /**
@@ -82,7 +85,8 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
   #state: 'handshake' | 'open' | 'closed' = 'handshake';
   #helloTimer: NodeJS.Timeout | undefined;
 
-  constructor(id: string, ws: WebSocket, node: NodeContext, ticket: AdmissionTicket) {
+  /** `socket` is the upgraded TCP (or TLS) socket under `ws`: its reads pace the FrameGate. */
+  constructor(id: string, ws: WebSocket, node: NodeContext, ticket: AdmissionTicket, socket: Duplex) {
     super();
     this.id = id;
     this.#ws = ws;
@@ -139,7 +143,14 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       node.helloTimeoutMs,
     );
     this.#socketGone = new Promise((resolve) => ws.once('close', () => resolve()));
-    ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary, this.#ctx));
+    this.#gate = new FrameGate(
+      socket,
+      ws,
+      (data, isBinary) => this.#onFrame(data, isBinary, this.#ctx),
+      (bytes) => this.#fail(new ProtocolError(ErrorCode.RATE_LIMITED, `${bytes} bytes of frames waiting to be handled; send no faster than answers come`, CloseCode.RATE_LIMITED)),
+      node.guards.frames,
+    );
+    ws.on('message', (data, isBinary) => this.#gate.receive(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.#closed(code, reason.toString()));
     // socket errors (resets, oversize frames caught by ws) end up in 'close' too; log only
     ws.on('error', (err) => logger.debug(`session ${id} socket error: ${err.message}`));
@@ -175,6 +186,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     this.#state = 'closed';
     clearTimeout(this.#helloTimer);
     this.#guard.close();
+    this.#gate.close();
     this.#received.clear();
     if (wasOpen) this.#node.metrics.sessionClosed();
     this.#requests.close();

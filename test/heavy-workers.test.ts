@@ -4,6 +4,8 @@
  * them, and the fair scheduler running one job per session and kind across the pool. Real worker
  * threads, the real tfjs backend and the real GPU stack (llvmpipe without a GPU).
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, fromWireTensor, toWireTensor, type PoseSample, type RequestError, type Tensor } from '../protocol/index.js';
@@ -87,6 +89,18 @@ test('render in a worker: a JPEG frame of the test scene with the red cube strai
   assert.ok(Math.abs(red.x - SIZE / 2) <= 1, `red cube at x ${red.x}`);
   assert.is(await codeOf(session.render({ pose, eye: 'left', camera: { ...camera, width: 4096 } })), ErrorCode.TOO_LARGE);
   assert.is((await session.render({ pose, eye: 'both', camera })).width, 2 * SIZE);
+});
+
+test("sharp's libvips threads, which no heavy worker starts, run at the workers' lower priority after a job (Linux)", async () => {
+  if (process.platform !== 'linux') return;
+  const session = await client();
+  // a JPEG frame: sharp encodes it on libvips' threads; the worker renices them before answering
+  await session.render({ pose, eye: 'both', camera });
+  const vips = readdirSync('/proc/self/task')
+    .map((tid) => ({ tid, name: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(), nice: getPriority(Number(tid)) }))
+    .filter((t) => t.name === 'libvips worker');
+  assert.ok(vips.length > 0, 'no libvips threads in this process: did the JPEG encode run?');
+  assert.equal(vips.filter((t) => t.nice !== 10), [], 'every libvips thread at the pool niceness (default 10)');
 });
 
 test('an uploaded scene lives in its session only, in the render worker; a malformed upload is BAD_REQUEST', async () => {

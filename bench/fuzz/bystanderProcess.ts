@@ -28,13 +28,14 @@ export class BystanderProcess {
   /** Starts the child, pinned to `cpu` when given (taskset), and resolves once its session is welcomed. */
   static async start(url: string, options: { cpu?: number } = {}): Promise<BystanderProcess> {
     const child = fork(fileURLToPath(import.meta.url), [url], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    // no taskset or no such core: unpinned, and the result says so
-    const pinned = options.cpu !== undefined && child.pid !== undefined && pinProcess(child.pid, options.cpu);
     const reply = await next(child);
     if (reply.op !== 'ready') {
       child.kill('SIGKILL');
       throw new Error(`bystander process: ${reply.op === 'failed' ? reply.error : 'unexpected reply'}`);
     }
+    // pinned once started: right after fork its threads come and go, and taskset failed on every
+    // run (the bystander ran unpinned); no taskset or no such core: unpinned, and the result says so
+    const pinned = options.cpu !== undefined && child.pid !== undefined && pinProcess(child.pid, options.cpu);
     return new BystanderProcess(child, pinned);
   }
 

@@ -3,15 +3,21 @@ import os from 'node:os';
 
 /**
  * Pins `pid` (all its threads) to `cpu` when taskset and a second core exist; says whether it did.
- * The machine's cores, not `availableParallelism()`: that follows this process's own affinity, so
- * a caller that pinned itself first could no longer pin anything else.
+ * `taskset -a` walks the process's threads and gives up at the first that ended meanwhile (a
+ * process starting up makes and ends threads), leaving the rest unpinned: it is tried again.
  */
-export function pinProcess(pid: number, cpu: number): boolean {
+export function pinProcess(pid: number, cpu: number, tries = 5): boolean {
+  // the machine's cores, not this process's: availableParallelism() follows our own affinity, and
+  // once the bench pinned itself to one core every later pin (the node's!) was skipped, so the
+  // node inherited the bench's core and ran beside the attackers and the bystander
   if (os.cpus().length < 2) return false;
-  try {
-    execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
+  for (let i = 0; i < tries; i++) {
+    try {
+      execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
+      return true;
+    } catch {
+      // a thread ended mid-walk (or no taskset / no such core: every try fails alike)
+    }
   }
+  return false;
 }

@@ -17,6 +17,7 @@ import type { EdgeMetricsSink } from '../metrics.js';
 import { parseGlb, DEFAULT_SCENE_LIMITS, GLB_MAGIC, type SceneLimits } from '../render/glb.js';
 import { ConnectionGuard, type ConnectionGuardOptions } from '../../protocol/server/ConnectionGuard.js';
 import { FairScheduler, type FairSchedulerOptions } from './FairScheduler.js';
+import type { FrameGateOptions } from './FrameGate.js';
 import { DEFAULT_IDLE_MS, IdleTimer } from './IdleTimer.js';
 import { MemoryBudget, type MemoryBudgetOptions, type MemoryReservation } from './MemoryBudget.js';
 import { SendBudget, type SendBudgetOptions, type SendOutcome, type SendPriority, type SendSink } from './SendBudget.js';
@@ -32,6 +33,8 @@ export interface NodeGuardsOptions {
   /** Close a session silent this long. @default 600000 (env EDGE_OFFLOAD_IDLE_TIMEOUT_MS) */
   idleTimeoutMs?: number;
   send?: SendBudgetOptions;
+  /** Frames of one session handled per socket read before other sessions' turn (FrameGate). */
+  frames?: FrameGateOptions;
   memory?: MemoryBudgetOptions;
   heavy?: FairSchedulerOptions;
   /** Scene limits (texture edge cap) used by the pre-decode estimate. */
@@ -50,6 +53,8 @@ export class NodeGuards {
   readonly memory: MemoryBudget;
   readonly scheduler: FairScheduler;
   readonly idleTimeoutMs: number;
+  /** Per-session input gate options (each Session builds its FrameGate with them). */
+  readonly frames: FrameGateOptions;
   readonly #send: SendBudgetOptions;
   readonly #sceneLimits: SceneLimits;
   readonly #metrics: EdgeMetricsSink | undefined;
@@ -62,6 +67,7 @@ export class NodeGuards {
     const envIdle = Number(process.env.EDGE_OFFLOAD_IDLE_TIMEOUT_MS);
     this.idleTimeoutMs = options.idleTimeoutMs ?? (Number.isInteger(envIdle) && envIdle > 0 ? envIdle : DEFAULT_IDLE_MS);
     this.#send = options.send ?? {};
+    this.frames = options.frames ?? {};
     this.#sceneLimits = { ...DEFAULT_SCENE_LIMITS, ...options.sceneLimits };
     this.#metrics = options.metrics;
   }

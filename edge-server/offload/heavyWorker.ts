@@ -6,17 +6,21 @@
  *
  * The thread lowers its own priority first (`niceness`; on Linux a thread's nice value is its own
  * and the threads it starts — llvmpipe's, TensorFlow's — inherit it), so on a core shared with the
- * event loop a predict that arrives mid-render gets the CPU at once.
+ * event loop a predict that arrives mid-render gets the CPU at once; libvips' threads (sharp's
+ * JPEG encode), which it does not start, are reniced after each job (helperThreads.ts).
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { importOptional } from '../../protocol/server/optionalPackages.js';
 import type { InferenceEngine, RenderEngine } from '../engines.js';
+import { HelperThreads } from './helperThreads.js';
 import { toWireError, transferableTensor, ownBytes, type HeavyWorkerSpec, type WorkerReply, type WorkerRequest } from './messages.js';
 
 const port = parentPort;
 if (!port) throw new Error('heavyWorker.js runs as a worker thread of HeavyPool, not on its own');
 const spec = workerData as HeavyWorkerSpec;
+// sharp's encode/decode threads are not this thread's children: reniced as they appear
+const helpers = new HelperThreads(spec.niceness);
 
 function post(reply: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(reply, transfer);
@@ -55,19 +59,24 @@ async function serve(request: WorkerRequest, engines: { inference?: InferenceEng
     if (request.t === 'infer') {
       if (!engines.inference) throw new Error('this worker runs no inference engine');
       const output = await engines.inference.infer(request.model, request.input);
+      helpers.apply();
       post({ t: 'done', id: request.id, value: transferableTensor(output, transfer) }, transfer);
     } else if (request.t === 'render') {
       if (!engines.renderer) throw new Error('this worker runs no renderer');
       const frame = await engines.renderer.render(request.session, request.request);
+      // before the answer goes: threads this job started run reniced from the next job on
+      helpers.apply();
       const data = ownBytes(frame.data);
       transfer.push(data.buffer as ArrayBuffer);
       post({ t: 'done', id: request.id, value: { ...frame, data } }, transfer);
     } else {
       if (!engines.renderer) throw new Error('this worker runs no renderer');
       await engines.renderer.loadScene(request.session, request.name, request.glb);
+      helpers.apply();
       post({ t: 'done', id: request.id, value: null });
     }
   } catch (err) {
+    helpers.apply();
     post({ t: 'error', id: request.id, error: toWireError(err) });
   }
 }
