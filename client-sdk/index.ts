@@ -22,5 +22,6 @@ export { StaticLocator, type NodeLocator, type NodeCandidate, type Shortlist, ty
 export { SimulatedHeadset } from './session/SimulatedHeadset.js';
 export { FrameStream, type FrameStreamOptions, type FrameStreamEvents, type FrameTiming, type RenderFn } from './session/FrameStream.js';
 export { VideoFramePoses, type VideoFrameMatch, type VideoFrameMetadataLike, type VideoFrameSource, type VideoFramePosesOptions } from './session/VideoFramePoses.js';
+export { showVideoTrack } from './session/showVideoTrack.js';
 export * as reproject from './reproject.js';
 export * from '../protocol/index.js';
