@@ -143,6 +143,33 @@ relay('what is not the current encoder\'s RTP is dropped and counted; the stream
   assert.is(ctx.relay.stats.forwarded, 2);
 });
 
+relay('stamp: sent uses the clock when a frame\'s first packet arrives, fps steps 1/fps; both continue across a restart', async (ctx) => {
+  for (const [stamp, expected] of [['sent', [500 * 90, 700 * 90]], ['fps', [3000, 3000]]] as const) {
+    const relay = await RtpRelay.start({ target: { host: '127.0.0.1', port: ctx.receiver.address().port }, ssrc: SSRC, payloadType: PT, maxPacketBytes: 200, clock: () => ctx.now, stamp, fps: 30 });
+    try {
+      ctx.got = [];
+      relay.source(1);
+      relay.frame(0); // taken long before: 'sent' and 'fps' ignore it
+      ctx.now = 1000;
+      ctx.sender.send(rtp(1, 0, 1, 'a', true), relay.port, '127.0.0.1');
+      await waitFor(() => ctx.got.length === 1, `${stamp}: the first frame`);
+      ctx.now = 1500;
+      relay.frame(0);
+      ctx.sender.send(rtp(2, 3000, 1, 'b', true), relay.port, '127.0.0.1');
+      await waitFor(() => ctx.got.length === 2, `${stamp}: the second frame`);
+      ctx.now = 2200;
+      relay.source(2);
+      relay.frame(0);
+      ctx.sender.send(rtp(900, 77, 2, 'c', true), relay.port, '127.0.0.1');
+      await waitFor(() => ctx.got.length === 3, `${stamp}: the restarted encoder's frame`);
+      assert.equal([tsStep(ctx.got[0]!.ts, ctx.got[1]!.ts), tsStep(ctx.got[1]!.ts, ctx.got[2]!.ts)], expected, stamp);
+      assert.equal([seqStep(ctx.got[0]!.seq, ctx.got[1]!.seq), seqStep(ctx.got[1]!.seq, ctx.got[2]!.seq)], [1, 1], stamp);
+    } finally {
+      relay.close();
+    }
+  }
+});
+
 relay('the relay listens on loopback only', (ctx) => {
   assert.is(ctx.relay.host, '127.0.0.1');
 });

@@ -75,6 +75,8 @@ unit('rate decisions: down at once on a low estimate or loss, up slowly and by h
   assert.throws(() => resolveVideoOptions({ fps: 0 }), TypeError);
   assert.is(resolveVideoOptions().preset, 'superfast');
   assert.throws(() => resolveVideoOptions({ preset: 'placebo' as never }), TypeError);
+  assert.is(resolveVideoOptions().rtpStamp, 'taken');
+  assert.throws(() => resolveVideoOptions({ rtpStamp: 'wallclock' as never }), TypeError);
 });
 
 unit.run();

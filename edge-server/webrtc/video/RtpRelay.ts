@@ -46,7 +46,21 @@ export interface RtpRelayOptions {
   maxQueuedFrames?: number;
   /** Monotonic clock, ms, default `performance.now` (tests pass their own). */
   clock?: () => number;
+  /**
+   * What a frame's timestamp says, default 'taken':
+   *  - 'taken': when the encoder took the frame (`frame()`), the frame's capture time for the receiver;
+   *  - 'sent': when the frame's first packet reached the relay (after encoding), so the receiver
+   *    sees no encode-time jitter;
+   *  - 'fps': 90 000 / `fps` ticks after the frame before (what ffmpeg writes; the old behaviour,
+   *    kept as the bench's baseline).
+   */
+  stamp?: RtpStamp;
+  /** Frame rate the 'fps' stamps assume, default 30. */
+  fps?: number;
 }
+
+export const RTP_STAMPS = ['taken', 'sent', 'fps'] as const;
+export type RtpStamp = (typeof RTP_STAMPS)[number];
 
 /** Why packets were dropped, counted. */
 export interface RtpRelayDrops {
@@ -123,7 +137,7 @@ export class RtpRelay {
   private constructor(input: Socket, output: Socket, options: RtpRelayOptions) {
     this.#in = input;
     this.#out = output;
-    this.#options = { maxQueuedFrames: 64, clock: () => performance.now(), ...options };
+    this.#options = { maxQueuedFrames: 64, clock: () => performance.now(), stamp: 'taken', fps: 30, ...options };
     input.on('message', (packet, from) => this.#onPacket(packet, from));
     // a socket error (ICMP unreachable while the transport closes) is no reason to stop the process
     input.on('error', (err) => logger.debug(`input: ${err.message}`));
@@ -219,8 +233,13 @@ export class RtpRelay {
     const newest = this.#frames.at(-1);
     if (newest && newest.input === input) return newest.output;
     if (newest && !isNewer(input, newest.input, 32)) return this.#frames.find((f) => f.input === input)?.output;
-    const at = this.#queued.shift() ?? this.#options.clock();
-    let output = (this.#tsBase + Math.round(at * TICKS_PER_MS)) >>> 0;
+    const taken = this.#queued.shift();
+    const { stamp, fps } = this.#options;
+    const at = stamp === 'taken' && taken !== undefined ? taken : this.#options.clock();
+    let output =
+      stamp === 'fps' && this.#lastTimestamp !== undefined
+        ? (this.#lastTimestamp + Math.round((TICKS_PER_MS * 1000) / fps)) >>> 0
+        : (this.#tsBase + Math.round(at * TICKS_PER_MS)) >>> 0;
     // strictly increasing: two frames taken in the same 1/90 ms, or a frame time older than the
     // last frame's (a queued time from before a restart), still go out in order
     if (this.#lastTimestamp !== undefined && !isNewer(output, this.#lastTimestamp, 32)) output = (this.#lastTimestamp + 1) >>> 0;

@@ -101,7 +101,7 @@ export class VideoSender extends EnhancedEventEmitter<VideoSenderEvents> {
         codecs: (caps.codecs ?? []).filter((c) => c.mimeType.toLowerCase() === VIDEO_CODEC.mimeType.toLowerCase() && c.parameters?.['packetization-mode'] === 1),
         headerExtensions: (caps.headerExtensions ?? []).filter((h) => h.kind === 'video' && VIDEO_EXTENSIONS.has(h.uri)),
       }, VIDEO_MID);
-      const relay = await RtpRelay.start({ target: { host: plain.tuple.localIp, port: plain.tuple.localPort }, ssrc, payloadType: PRODUCER_PAYLOAD_TYPE, maxPacketBytes: options.packetSize });
+      const relay = await RtpRelay.start({ target: { host: plain.tuple.localIp, port: plain.tuple.localPort }, ssrc, payloadType: PRODUCER_PAYLOAD_TYPE, maxPacketBytes: options.packetSize, stamp: options.rtpStamp, fps: options.fps });
       return new VideoSender(options, encoderName, plain, producer, consumer, relay, transport);
     } catch (err) {
       plain.close();
