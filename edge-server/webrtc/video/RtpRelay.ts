@@ -42,6 +42,12 @@ export interface RtpRelayOptions {
   payloadType: number;
   /** Largest packet forwarded, bytes (ffmpeg's `pkt_size`); bigger ones are dropped. */
   maxPacketBytes: number;
+  /**
+   * Receive buffer of the socket ffmpeg sends to, bytes, default 2 MiB (the kernel caps it at
+   * net.core.rmem_max): the relay runs on the node's event loop, and a keyframe's burst of packets
+   * must wait there, not be dropped, while a render or a message holds the loop for a few ms.
+   */
+  recvBufferBytes?: number;
   /** Frame times waiting for their first packet, default 64 (a stalled encoder cannot grow it without bound). */
   maxQueuedFrames?: number;
   /** Monotonic clock, ms, default `performance.now` (tests pass their own). */
@@ -131,13 +137,19 @@ export class RtpRelay {
       output.close();
       throw err;
     }
+    try {
+      input.setRecvBufferSize(options.recvBufferBytes ?? 2 * 1024 * 1024);
+    } catch (err) {
+      // the default buffer still works; bursts just have less room
+      logger.debug(`receive buffer: ${(err as Error).message}`);
+    }
     return new RtpRelay(input, output, options);
   }
 
   private constructor(input: Socket, output: Socket, options: RtpRelayOptions) {
     this.#in = input;
     this.#out = output;
-    this.#options = { maxQueuedFrames: 64, clock: () => performance.now(), stamp: 'taken', fps: 30, ...options };
+    this.#options = { recvBufferBytes: 2 * 1024 * 1024, maxQueuedFrames: 64, clock: () => performance.now(), stamp: 'taken', fps: 30, ...options };
     input.on('message', (packet, from) => this.#onPacket(packet, from));
     // a socket error (ICMP unreachable while the transport closes) is no reason to stop the process
     input.on('error', (err) => logger.debug(`input: ${err.message}`));
