@@ -95,8 +95,8 @@ test('the demo viewer with ?video=h264 shows the scene from the node\'s H.264 tr
       const expected = SIZE / 2 + f * Math.tan(Math.atan((straight.x - SIZE / 2) / f) + (20 * Math.PI) / 180);
       assert.ok(Math.abs(turned.x - expected) < 3, `red x at yaw 20°: ${turned.x.toFixed(1)}, expected ${expected.toFixed(1)} (yaw 0°: ${straight.x.toFixed(1)})`);
       // every frame shown since the track opened was a video frame: no JPEG fallback on the way
-      const state = (await tab.evaluate('({ codec: viewer.state.codec, lastCodec: viewer.state.lastFrame.codec })')) as { codec: string; lastCodec: string };
-      assert.equal(state, { codec: 'h264', lastCodec: 'h264' });
+      const state = (await tab.evaluate('({ codec: viewer.state.codec, lastCodec: viewer.state.lastFrame.codec, status: document.getElementById("status").textContent })')) as { codec: string; lastCodec: string; status: string };
+      assert.equal(state, { codec: 'h264', lastCodec: 'h264', status: '' }, `the page says: ${state.status}`);
       assert.equal(consoleErrors, [], 'console errors while streaming');
     } finally {
       await browser.close();
