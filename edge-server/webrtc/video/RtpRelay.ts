@@ -149,7 +149,14 @@ export class RtpRelay {
   private constructor(input: Socket, output: Socket, options: RtpRelayOptions) {
     this.#in = input;
     this.#out = output;
-    this.#options = { recvBufferBytes: 2 * 1024 * 1024, maxQueuedFrames: 64, clock: () => performance.now(), stamp: 'taken', fps: 30, ...options };
+    this.#options = {
+      ...options,
+      recvBufferBytes: options.recvBufferBytes ?? 2 * 1024 * 1024,
+      maxQueuedFrames: options.maxQueuedFrames ?? 64,
+      clock: options.clock ?? (() => performance.now()),
+      stamp: options.stamp ?? 'taken',
+      fps: options.fps ?? 30,
+    };
     input.on('message', (packet, from) => this.#onPacket(packet, from));
     // a socket error (ICMP unreachable while the transport closes) is no reason to stop the process
     input.on('error', (err) => logger.debug(`input: ${err.message}`));
