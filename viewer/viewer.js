@@ -10,7 +10,8 @@
 import { DiscoveryLocator, FrameStream, openSession, reproject, showVideoTrack, VideoFramePoses } from './edge-offload-client.js';
 
 const params = new URLSearchParams(location.search);
-const SIZE = clampInt(params.get('size'), 256, 16, 2048);
+// even: H.264's 4:2:0 frames need even sides (the stereo frame is 2·SIZE × SIZE)
+const SIZE = clampInt(params.get('size'), 256, 16, 2048) & ~1;
 const FOV = clampInt(params.get('fov'), 90, 20, 150);
 const BUDGET_MS = clampInt(params.get('budget'), 20, 1, 10_000);
 const WANT_VIDEO = params.get('video') === 'h264';
