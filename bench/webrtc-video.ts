@@ -35,6 +35,7 @@ import { measureQuality, rateAt } from './lib/videoQuality.js';
 import { DEFAULT_JPEG_QUALITY } from '../edge-server/render/encode.js';
 import { TEST_SCENE_NAME } from '../edge-server/render/testScene.js';
 import type { X264Preset } from '../edge-server/webrtc/video/H264Encoder.js';
+import type { RtpStamp } from '../edge-server/webrtc/video/RtpRelay.js';
 import { WebRtcEngineHost } from './lib/webrtcRenderEdge.js';
 import { videoPage, type PageRecord, type PageRun } from './lib/videoPage.js';
 
@@ -47,6 +48,9 @@ with and without bitrate adaptation (netem, TCP for ws and UDP for WebRTC).
 Options:
   --frames N    timed frames per run          [default: 150]
   --warmup N    untimed frames per run        [default: 30]
+  --latency-only  skip the quality sweep; writes webrtc-video-latency.{json,svg}
+  --runs W,…    only the latency runs whose name contains one of the words
+                (e.g. 'capped'); writes webrtc-video-latency.{json,svg}
   -h, --help    show this help
 
 Needs mediasoup (scripts/install-mediasoup.sh), ffmpeg (scripts/install-ffmpeg.sh) and Chromium
@@ -63,11 +67,16 @@ export interface Run {
   codec: 'jpeg' | 'h264';
   capped: boolean;
   adapt?: boolean;
+  /** What the RTP timestamps say (video.rtpStamp), default the node's ('taken'). */
+  stamp?: RtpStamp;
 }
 
 export const RUNS: Run[] = [
   { name: 'jpeg/ws', codec: 'jpeg', capped: false },
   { name: 'h264/webrtc', codec: 'h264', capped: false, adapt: true },
+  // the same, stamped when the first packet left the encoder, and 1/fps apart (before RtpRelay)
+  { name: 'h264/webrtc, sent stamps', codec: 'h264', capped: false, adapt: true, stamp: 'sent' },
+  { name: 'h264/webrtc, 1/fps stamps', codec: 'h264', capped: false, adapt: true, stamp: 'fps' },
   { name: 'jpeg/ws capped', codec: 'jpeg', capped: true },
   { name: 'h264/webrtc capped, adaptation', codec: 'h264', capped: true, adapt: true },
   { name: 'h264/webrtc capped, no adaptation', codec: 'h264', capped: true, adapt: false },
@@ -131,7 +140,7 @@ async function rawFrames(glb: Uint8Array, scene: string): Promise<Uint8Array[]> 
 
 export async function runInBrowser(browser: Browser, run: Run, glb: Uint8Array, frames: number, warmup: number) {
   const host = await WebRtcEngineHost.start(
-    { fps: FPS, startBitrate: ENCODER_BITRATE, maxBitrate: ENCODER_BITRATE, adaptBitrate: run.adapt ?? false },
+    { fps: FPS, startBitrate: ENCODER_BITRATE, maxBitrate: ENCODER_BITRATE, adaptBitrate: run.adapt ?? false, ...(run.stamp ? { rtpStamp: run.stamp } : {}) },
     { enableTcp: false },
   );
   const link = { delayMs: 2.5, ...(run.capped ? { down: { bandwidthBytesPerS: CAP_BYTES_PER_S } } : {}) };
@@ -169,6 +178,7 @@ export async function runInBrowser(browser: Browser, run: Run, glb: Uint8Array, 
       codec: run.codec,
       capped: run.capped,
       adaptation: run.adapt ?? null,
+      rtpStamp: run.codec === 'h264' ? (run.stamp ?? 'taken') : null,
       framesAsked: result.records.length,
       framesShown: shown.length,
       framesPerSecond: round2(shown.length / seconds),
@@ -187,7 +197,7 @@ export async function runInBrowser(browser: Browser, run: Run, glb: Uint8Array, 
 
 /** `edge-offload bench webrtc-video [options]`; resolves when the results are written. */
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { frames: { type: 'string' }, warmup: { type: 'string' } }, HELP);
+  const args = parseCommandArgs(argv, { frames: { type: 'string' }, warmup: { type: 'string' }, 'latency-only': { type: 'boolean' }, runs: { type: 'string' } }, HELP);
   if (!args) return;
   const frames = intFlag(args.values.frames, 'frames', 10, 100_000) ?? 150;
   const warmup = intFlag(args.values.warmup, 'warmup', 0, 10_000) ?? 30;
@@ -198,8 +208,10 @@ export async function main(argv: string[]): Promise<void> {
 
   // 1. quality: the raw frames of the same head path, from the node's renderer, for the textured
   // scene the latency runs use and for the demo's built-in scene (grid and cubes, mostly flat)
+  const latencyOnly = args.values['latency-only'] === true;
+  const only = typeof args.values.runs === 'string' ? args.values.runs.split(',') : undefined;
   const quality: Record<string, Awaited<ReturnType<typeof measureQuality>> & { atProductJpeg: Record<string, unknown> }> = {};
-  for (const scene of ['bench', TEST_SCENE_NAME]) {
+  for (const scene of latencyOnly ? [] : ['bench', TEST_SCENE_NAME]) {
     const raw = await rawFrames(glb, scene);
     const measured = await measureQuality(raw, CAMERA.width, CAMERA.height, FPS, JPEG_QUALITIES, H264_BITRATES, PRESETS);
     // what the user sees: JPEG at the node's default quality, and H.264 at the same SSIM
@@ -225,7 +237,7 @@ export async function main(argv: string[]): Promise<void> {
   const browser = await launchChromium();
   const runs: Awaited<ReturnType<typeof runInBrowser>>[] = [];
   try {
-    for (const run of RUNS) {
+    for (const run of RUNS.filter((r) => !only || only.some((word) => r.name.includes(word)))) {
       const result = await runInBrowser(browser, run, glb, frames, warmup);
       console.log(`${run.name}: ${result.framesShown}/${result.framesAsked} shown, ${result.framesPerSecond} fps, latency p50 ${result.latencyMs.p50} p95 ${result.latencyMs.p95} ms, wire ${result.wireMbitPerS} Mbit/s; stage p50s ${JSON.stringify(result.stagesP50Ms)}`);
       runs.push(result);
@@ -234,14 +246,17 @@ export async function main(argv: string[]): Promise<void> {
     await browser.close();
   }
 
-  const byName = (name: string) => runs.find((r) => r.run === name)!;
+  const byName = (name: string) => runs.find((r) => r.run === name);
   // the acceptance point: JPEG at the node's default quality on the textured scene vs the node's preset
-  const product = quality.bench!.atProductJpeg[PRESETS[0]!] as { ratio: number | null };
-  const bandwidthRatio = product.ratio ?? undefined;
-  const worst = Math.max(...quality.bench!.equalQuality.filter((p) => p.preset === PRESETS[0] && p.jpegBitsPerSecond).map((p) => p.bitsPerSecond / p.jpegBitsPerSecond!));
-  const adaptedP95 = byName('h264/webrtc capped, adaptation').latencyMs.p95;
-  const uncappedP95 = byName('h264/webrtc').latencyMs.p95;
+  const product = quality.bench?.atProductJpeg[PRESETS[0]!] as { ratio: number | null } | undefined;
+  const bandwidthRatio = product?.ratio ?? undefined;
+  const worst = quality.bench ? Math.max(...quality.bench.equalQuality.filter((p) => p.preset === PRESETS[0] && p.jpegBitsPerSecond).map((p) => p.bitsPerSecond / p.jpegBitsPerSecond!)) : NaN;
+  const adaptedP95 = byName('h264/webrtc capped, adaptation')?.latencyMs.p95 ?? NaN;
+  const uncappedP95 = byName('h264/webrtc')?.latencyMs.p95 ?? NaN;
+  const stampsP50 = (name: string) => ({ poseToShown: byName(name)?.latencyMs.p50 ?? null, decodedToShown: byName(name)?.stagesP50Ms.decodedToShown ?? null });
   const acceptance = {
+    // same run: the node's stamps against 1/fps ones (before RtpRelay) and send-time ones
+    stampsPoseToShownP50: { taken: stampsP50('h264/webrtc'), sent: stampsP50('h264/webrtc, sent stamps'), fps: stampsP50('h264/webrtc, 1/fps stamps'), jpeg: byName('jpeg/ws')?.latencyMs.p50 ?? null },
     h264BandwidthAtEqualSsimVsJpeg: bandwidthRatio === undefined ? null : bandwidthRatio,
     at: `JPEG q${DEFAULT_JPEG_QUALITY}'s SSIM, textured scene, libx264 ${PRESETS[0]}`,
     worstOverSweep: round2(worst),
@@ -249,7 +264,8 @@ export async function main(argv: string[]): Promise<void> {
     cappedAdaptedP95VsUncapped: round2(adaptedP95 / uncappedP95),
     latencyMet: adaptedP95 <= 2 * uncappedP95,
   };
-  console.log(`\nacceptance: H.264 bandwidth at equal SSIM ≤ 1/5 of JPEG (${acceptance.at}: ${acceptance.h264BandwidthAtEqualSsimVsJpeg}; worst point of the sweep ${acceptance.worstOverSweep}): ${acceptance.bandwidthMet ? 'met' : 'NOT met'}`);
+  console.log(`\nRTP stamps, pose → shown p50 (decoded → shown): ${JSON.stringify(acceptance.stampsPoseToShownP50)}`);
+  console.log(`acceptance: H.264 bandwidth at equal SSIM ≤ 1/5 of JPEG (${acceptance.at}: ${acceptance.h264BandwidthAtEqualSsimVsJpeg}; worst point of the sweep ${acceptance.worstOverSweep}): ${acceptance.bandwidthMet ? 'met' : 'NOT met'}`);
   console.log(`acceptance: capped p95 with adaptation ≤ 2× uncapped (${acceptance.cappedAdaptedP95VsUncapped}×): ${acceptance.latencyMet ? 'met' : 'NOT met'}`);
   const svg = barChart({
     title: `Pose → shown frame, ${CAMERA.width}×${CAMERA.height} in Chromium: H.264/WebRTC vs JPEG/ws (5 ms link; 10 Mbit/s cap)`,
@@ -261,6 +277,6 @@ export async function main(argv: string[]): Promise<void> {
       { name: 'frames/s', values: runs.map((r) => r.framesPerSecond) },
     ],
   });
-  const file = writeResult('webrtc-video', { env, quality, runs, acceptance }, svg);
+  const file = writeResult(latencyOnly || only ? 'webrtc-video-latency' : 'webrtc-video', { env, quality, runs, acceptance }, svg);
   console.log(`wrote ${file}`);
 }

@@ -24,5 +24,6 @@ export { SimulatedHeadset } from './session/SimulatedHeadset.js';
 export { localReference, remoteReference, remoteInferReference, remoteFrameReference, type ReferenceSource, type InferReferenceSource, type FrameReferenceSource } from './trust/index.js';
 export { FrameStream, type FrameStreamOptions, type FrameStreamEvents, type FrameTiming, type RenderFn } from './session/FrameStream.js';
 export { VideoFramePoses, type VideoFrameMatch, type VideoFrameMetadataLike, type VideoFrameSource, type VideoFramePosesOptions } from './session/VideoFramePoses.js';
+export { showVideoTrack } from './session/showVideoTrack.js';
 export * as reproject from './reproject.js';
 export * from '../protocol/index.js';

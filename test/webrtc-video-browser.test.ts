@@ -47,19 +47,14 @@ test('a page decodes the H.264 track and matches each frame to its render pose; 
     assert.ok(reference.get(0)!.count > 100, 'the reference shows the red cube');
 
     page = await openSdkPage(`
-import { connect, VideoFramePoses } from '/edge-offload-client.js';
+import { connect, showVideoTrack, VideoFramePoses } from '/edge-offload-client.js';
 const YAWS = ${JSON.stringify(YAWS)};
 const CAMERA = ${JSON.stringify(CAMERA)};
 const yawQuat = ${yawQuat.toString()};
 try {
   const session = await connect(${JSON.stringify(host.url)}, { pingIntervalMs: 0, transport: 'webrtc', requestTimeoutMs: 30000, rtcConnectTimeoutMs: 20000 });
   const caps = RTCRtpReceiver.getCapabilities('video').codecs.map((c) => c.mimeType + ' ' + (c.sdpFmtpLine || ''));
-  const track = await session.openVideo({ timeoutMs: 20000 });
-  const video = document.createElement('video');
-  video.muted = true;
-  video.playsInline = true;
-  video.srcObject = new MediaStream([track]);
-  document.body.append(video);
+  const video = showVideoTrack(await session.openVideo({ timeoutMs: 20000 }));
   const canvas = document.createElement('canvas');
   const frames = [];
   const poses = new VideoFramePoses(session, video);
@@ -71,7 +66,6 @@ try {
     canvas.getContext('2d').drawImage(video, 0, 0);
     frames.push({ yaw, rtpTimestamp: frame.rtpTimestamp, png: canvas.toDataURL('image/png'), width: metadata.width, height: metadata.height });
   });
-  void video.play();
   // each pose is asked a few times in a row: the first frames after the track starts may go
   // before the decoder has its first keyframe, and the one that is shown must match its pose
   for (let round = 0; frames.length < 2 * YAWS.length; round++) {

@@ -31,7 +31,7 @@ interface PageState {
 /** The page: openSession on the edge, video on, then one frame asked every 33 ms (h264 while a track is shown, jpeg otherwise). */
 function pageScript(edgeUrl: string, cloudUrl: string): string {
   return `
-import { openSession, StaticLocator, VideoFramePoses } from '/edge-offload-client.js';
+import { openSession, showVideoTrack, StaticLocator, VideoFramePoses } from '/edge-offload-client.js';
 const state = window.state = { failed: [], tiers: [], shown: [], jpeg: [], videotracks: [], lost: [], standby: false };
 try {
   const locator = new StaticLocator({ edge: [{ id: 'video-edge', url: ${JSON.stringify(edgeUrl)}, tier: 'edge' }], cloud: [{ id: 'video-cloud', url: ${JSON.stringify(cloudUrl)}, tier: 'cloud' }] });
@@ -41,17 +41,12 @@ try {
   const session = window.session = await openSession({ locator, budgetMs: 2000, pingIntervalMs: 2000, requestTimeoutMs: 30000 });
   state.tiers.push(session.tier);
   session.on('tier', (tier, reason) => state.tiers.push(tier + ':' + reason));
-  const video = document.createElement('video');
-  video.muted = true;
-  video.playsInline = true;
-  document.body.append(video);
   let codec = 'h264';
+  const video = showVideoTrack(await session.openVideo({ timeoutMs: 20000 }));
   const show = (track) => {
-    video.srcObject = new MediaStream([track]);
-    void video.play();
+    showVideoTrack(track, video);
     codec = 'h264';
   };
-  show(await session.openVideo({ timeoutMs: 20000 }));
   session.on('videotrack', (track, nodeId) => {
     state.videotracks.push(nodeId);
     show(track);

@@ -1,7 +1,8 @@
 /**
  * The edge's H.264 video track with a real mediasoup worker, a real ffmpeg and a node-datachannel
  * peer connected to the session's transport: the pipeline's signalling, the RTP timestamp each
- * frame went out with (the pose side channel's key), encoder restarts, encoder death reported as
+ * frame went out with (the pose side channel's key), encoder restarts (timestamps still increasing
+ * through RtpRelay; its rewriting is test/webrtc-video-relay.test.ts), encoder death reported as
  * rtcVideoLost, ffmpeg missing answered VIDEO_UNAVAILABLE. Decoding is the Chromium test's job
  * (test/webrtc-video-browser.test.ts): Node has no H.264 decoder.
  */
@@ -58,7 +59,7 @@ unit('the video offer bundles the data section and a send-only H.264 section wit
 });
 
 unit('ffmpeg runs libx264 at the asked preset, zerolatency, Main profile without B-frames, at the asked GOP, rate and RTP sequence', () => {
-  const args = ffmpegArgs({ ffmpeg: 'ffmpeg', encoder: 'libx264', preset: 'superfast', width: 64, height: 32, fps: 30, bitrate: 1_000_000, gop: 15, rtpHost: '127.0.0.1', rtpPort: 40000, localPort: 50000, payloadType: 101, ssrc: 7, firstSeq: 99, packetSize: 1200 }).join(' ');
+  const args = ffmpegArgs({ ffmpeg: 'ffmpeg', encoder: 'libx264', preset: 'superfast', width: 64, height: 32, fps: 30, bitrate: 1_000_000, gop: 15, rtpHost: '127.0.0.1', rtpPort: 40000, payloadType: 101, ssrc: 7, firstSeq: 99, packetSize: 1200 }).join(' ');
   for (const part of ['-c:v libx264', '-preset superfast', '-tune zerolatency', '-profile:v main', '-bf 0', '-g 15', '-b:v 1000000', '-s 64x32', '-ssrc 7', '-seq 99', 'rtp://127.0.0.1:40000']) assert.ok(args.includes(part), part);
 });
 
@@ -74,6 +75,8 @@ unit('rate decisions: down at once on a low estimate or loss, up slowly and by h
   assert.throws(() => resolveVideoOptions({ fps: 0 }), TypeError);
   assert.is(resolveVideoOptions().preset, 'superfast');
   assert.throws(() => resolveVideoOptions({ preset: 'placebo' as never }), TypeError);
+  assert.is(resolveVideoOptions().rtpStamp, 'taken');
+  assert.throws(() => resolveVideoOptions({ rtpStamp: 'wallclock' as never }), TypeError);
 });
 
 unit.run();
@@ -111,9 +114,19 @@ video('rtcConsumeVideo answers the consumer parameters, and each frame resolves 
   assert.ok(answer.headerExtensions.some((h) => h.uri.includes('transport-wide-cc')), 'transport-cc feeds the bandwidth estimate');
   const sender = session.signalling.video!;
   const stamps: number[] = [];
-  for (let i = 0; i < 6; i++) stamps.push(await withTimeout(sender.push(frame(64, 48, i * 40), 64, 48), `frame ${i}'s RTP timestamp`));
-  // 30 fps on the 90 kHz clock: 3000 ticks a frame, so the k-th timestamp is the k-th frame's
-  for (let i = 1; i < stamps.length; i++) assert.is((stamps[i]! - stamps[i - 1]! + 2 ** 32) % 2 ** 32, 3000, `frame ${i}`);
+  const pushedAt: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    pushedAt.push(performance.now());
+    stamps.push(await withTimeout(sender.push(frame(64, 48, i * 40), 64, 48), `frame ${i}'s RTP timestamp`));
+  }
+  const done = performance.now();
+  // stamped on the 90 kHz clock when the encoder took each frame (RtpRelay): each frame after the
+  // one before, by no more than the time between its push and the next frame's resolving
+  for (let i = 1; i < stamps.length; i++) {
+    const ticks = (stamps[i]! - stamps[i - 1]! + 2 ** 32) % 2 ** 32;
+    const bound = 90 * ((i + 1 < pushedAt.length ? pushedAt[i + 1]! : done) - pushedAt[i - 1]!) + 1;
+    assert.ok(ticks > 0 && ticks <= bound, `frame ${i}: ${ticks} ticks after the one before, at most ${bound}`);
+  }
   assert.equal(sender.stats, { frames: 6, dropped: 0, restarts: 1 });
   // a second track on the same transport is refused with a code
   const again = await session.request({ t: 'rtcConsumeVideo' }).catch((err: { code?: string }) => err);
@@ -124,12 +137,16 @@ video('a new frame size restarts the encoder; frames keep resolving with timesta
   const { session } = await open(ctx);
   await session.request({ t: 'rtcConsumeVideo' });
   const sender = session.signalling.video!;
-  await sender.push(frame(64, 48, 10), 64, 48);
+  const before = await sender.push(frame(64, 48, 10), 64, 48);
   const first = sender.encoderPid;
   const stamp = await withTimeout(sender.push(frame(128, 64, 10), 128, 64), 'the resized frame');
-  assert.type(stamp, 'number');
+  const after = await withTimeout(sender.push(frame(128, 64, 20), 128, 64), 'the frame after it');
   assert.is.not(sender.encoderPid, first);
   assert.is(sender.stats.restarts, 2);
+  // the new ffmpeg starts at a timestamp base of its own; the relay keeps the track's increasing
+  const step = (a: number, b: number) => (b - a + 2 ** 32) % 2 ** 32;
+  assert.ok(step(before, stamp) > 0 && step(before, stamp) < 2 ** 31, `${before} → ${stamp} across the restart`);
+  assert.ok(step(stamp, after) > 0 && step(stamp, after) < 2 ** 31, `${stamp} → ${after}`);
   // odd sides cannot be 4:2:0
   await sender.push(frame(63, 48, 0), 63, 48).then(
     () => assert.unreachable('an odd width was taken'),

@@ -4,20 +4,28 @@
 //
 // URL parameters: discovery=URL (required), lat=&lon= (where the user is), size=per-eye pixels
 // (256), fov=degrees (90), budget=ms (20), control=PATH (demo endpoints for the kill/restart
-// buttons). `window.viewer` exposes state and a few controls for tests and the console.
-import { DiscoveryLocator, FrameStream, openSession, reproject } from './edge-offload-client.js';
+// buttons), video=h264 (frames as the node's H.264 WebRTC track instead of JPEG over the session
+// socket: the nodes need --webrtc and ffmpeg; JPEG whenever the node has no track).
+// `window.viewer` exposes state and a few controls for tests and the console.
+import { DiscoveryLocator, FrameStream, openSession, reproject, showVideoTrack, VideoFramePoses } from './edge-offload-client.js';
 
 const params = new URLSearchParams(location.search);
-const SIZE = clampInt(params.get('size'), 256, 16, 2048);
+// even: H.264's 4:2:0 frames need even sides (the stereo frame is 2·SIZE × SIZE)
+const SIZE = clampInt(params.get('size'), 256, 16, 2048) & ~1;
 const FOV = clampInt(params.get('fov'), 90, 20, 150);
 const BUDGET_MS = clampInt(params.get('budget'), 20, 1, 10_000);
+const WANT_VIDEO = params.get('video') === 'h264';
 const EYE_HEIGHT = 1.6;
 const $ = (id) => document.getElementById(id);
 
 const state = {
   tier: 'connecting', reason: '', nodeId: null, frames: 0, errors: 0, draws: 0,
-  /** Last frame: its pose (what it was rendered at) and bytes (JPEG). */
+  /** Last frame shown: its pose (what it was rendered at), codec and bytes (JPEG; null for H.264). */
   lastFrame: null,
+  /** How frames come now: 'jpeg', or 'h264' while the node's video track is open. */
+  codec: 'jpeg',
+  /** H.264 frames shown (matched to their pose by RTP timestamp). */
+  videoFrames: 0,
   /** Orientation the last draw warped to. */
   displayedOrientation: null,
   latencies: [],
@@ -153,6 +161,7 @@ function hud(session) {
   tierEl.dataset.tier = state.tier;
   tierEl.textContent = state.reason ? `${state.tier} (${state.reason})` : state.tier;
   $('node').textContent = state.nodeId ?? '–';
+  $('codec').textContent = state.codec === 'h264' ? 'H.264 video track (WebRTC)' : 'JPEG (session socket)';
   const rtt = session?.rtt();
   $('rtt').textContent = rtt && rtt.count > 0 ? `${rtt.p50.toFixed(1)} / ${rtt.p99.toFixed(1)} ms` : '–';
   $('m2p').textContent = lastPoseToPhoton === null ? '–' : `${lastPoseToPhoton.toFixed(1)} ms rendered, ~1 display frame after warp`;
@@ -194,24 +203,34 @@ async function main() {
     state.reason = reason;
     state.nodeId = session.nodeId ?? null;
   });
-  const stream = new FrameStream((request) => session.render(request), { camera: { fovY: FOV, ipd: 0.064, width: SIZE, height: SIZE }, eye: 'both', codec: 'jpeg' });
-  stream.on('frame', async (frame, timing) => {
+  // each request asks for the codec of the moment: h264 while a video track shows, jpeg otherwise
+  const stream = new FrameStream((request) => session.render({ ...request, codec: state.codec }), { camera: { fovY: FOV, ipd: 0.064, width: SIZE, height: SIZE }, eye: 'both' });
+  /** Puts a shown frame (an ImageBitmap or the <video>) on the warp's texture. */
+  const upload = (frame, image, width, height, latencyMs) => {
     state.frames++;
     fpsWindow.frames++;
     state.nodeId = session.nodeId ?? state.nodeId;
-    state.latencies.push(timing.latencyMs);
+    state.latencies.push(latencyMs);
     if (state.latencies.length > 120) state.latencies.shift();
-    state.lastFrame = { pose: frame.pose, width: frame.width, height: frame.height, data: frame.data };
-    const bitmap = await createImageBitmap(new Blob([frame.data], { type: 'image/jpeg' }));
+    state.lastFrame = { pose: frame.pose, codec: frame.codec, width, height, data: frame.codec === 'jpeg' ? frame.data : null };
     gl.bindTexture(gl.TEXTURE_2D, texture);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, image);
+    shown = { orientation: frame.pose.orientation, eyeWidth: width / 2, height, poseTimeMs: frame.pose.time / 1000 };
+  };
+  stream.on('frame', async (frame, timing) => {
+    // an H.264 answer carries the pose and RTP timestamp; its picture comes on the track (below)
+    if (frame.codec !== 'jpeg') return;
+    const bitmap = await createImageBitmap(new Blob([frame.data], { type: 'image/jpeg' }));
+    upload(frame, bitmap, frame.width, frame.height, timing.latencyMs);
     bitmap.close();
-    shown = { orientation: frame.pose.orientation, eyeWidth: frame.width / 2, height: frame.height, poseTimeMs: frame.pose.time / 1000 };
   });
   stream.on('error', (error) => {
     state.errors++;
+    // the track is gone (failover to a node without video, or the new node's track not open yet): jpeg until a `videotrack`
+    if (error.code === 'VIDEO_UNAVAILABLE') state.codec = 'jpeg';
     status(`frame failed: ${error.code ?? ''} ${error.message}`);
   });
+  if (WANT_VIDEO) await startVideo(session, upload);
   window.viewer.session = session;
   window.viewer.stream = stream;
 
@@ -227,6 +246,35 @@ async function main() {
   };
   requestAnimationFrame(tick);
   window.viewer.ready = true;
+}
+
+/**
+ * ?video=h264: the node's H.264 track in a hidden <video>; each frame the browser presents is
+ * matched to the pose it was rendered at (RTP timestamp) and uploaded to the warp's texture.
+ */
+async function startVideo(session, upload) {
+  const video = document.createElement('video');
+  // hidden but in the document: Chromium presents frames (and calls back) only for such elements
+  video.style.cssText = 'position:absolute;width:1px;height:1px;opacity:0;pointer-events:none';
+  const show = (track) => {
+    showVideoTrack(track, video);
+    state.codec = 'h264';
+    status('');
+  };
+  new VideoFramePoses(session, video).on('frame', ({ frame, metadata, presentedAt }) => {
+    state.videoFrames++;
+    upload(frame, video, metadata.width, metadata.height, presentedAt - frame.pose.time / 1000);
+  });
+  session.on('videotrack', (track) => show(track));
+  session.on('videolost', (error) => {
+    state.codec = 'jpeg';
+    status(`video: ${error.code}: ${error.message}; showing JPEG`);
+  });
+  try {
+    show(await session.openVideo({ timeoutMs: 10_000 }));
+  } catch (error) {
+    status(`video: ${error.code ?? error.name}: ${error.message}; showing JPEG`);
+  }
 }
 
 // ---- WebXR: the headset's viewer pose drives the stream and the warp -------------------------

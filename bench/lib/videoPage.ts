@@ -37,7 +37,7 @@ export function videoPage(): string {
   return `<!doctype html>
 <canvas id="c" width="640" height="360"></canvas>
 <script type="module">
-import { connect, browserPeers, VideoFramePoses } from '/edge-offload-client.js';
+import { connect, browserPeers, showVideoTrack, VideoFramePoses } from '/edge-offload-client.js';
 
 async function rewrite(sdp) {
   const lines = [];
@@ -64,13 +64,7 @@ window.runVideo = async (url, codec, glbBase64, camera, frames, warmup, fps) => 
     const byTime = new Map();
     let poses;
     if (codec === 'h264') {
-      const track = await session.openVideo({ timeoutMs: 20000 });
-      const video = document.createElement('video');
-      video.muted = true;
-      video.playsInline = true;
-      video.srcObject = new MediaStream([track]);
-      document.body.append(video);
-      void video.play();
+      const video = showVideoTrack(await session.openVideo({ timeoutMs: 20000 }));
       poses = new VideoFramePoses(session, video);
       poses.on('frame', ({ frame, metadata, presentedAt }) => {
         const r = byTime.get(frame.pose.time);

@@ -64,7 +64,7 @@ export async function measureQuality(frames: Uint8Array[], width: number, height
     const h264: H264Point[] = [];
     for (const preset of presets) for (const bitrate of h264Bitrates) {
       const out = path.join(dir, `h264-${bitrate}.h264`);
-      const live = ffmpegArgs({ ffmpeg: 'ffmpeg', encoder: 'libx264', preset, width, height, fps, bitrate, gop, rtpHost: '127.0.0.1', rtpPort: 9, localPort: 9, payloadType: 101, ssrc: 1, firstSeq: 0, packetSize: 1200 });
+      const live = ffmpegArgs({ ffmpeg: 'ffmpeg', encoder: 'libx264', preset, width, height, fps, bitrate, gop, rtpHost: '127.0.0.1', rtpPort: 9, payloadType: 101, ssrc: 1, firstSeq: 0, packetSize: 1200 });
       // the live arguments up to the RTP muxer, reading the reference file instead of stdin
       const args = live.slice(0, live.indexOf('-rtpflags')).map((a) => (a === 'pipe:0' ? reference : a));
       // -benchmark prints its times at the info level

@@ -14,6 +14,7 @@ import { startNetemProxy, type NetemProxy } from '../../netem/NetemProxy.js';
 import { intFlag, parseCommandArgs, stringFlag } from './args.js';
 import { CLIENT } from '../demo/DiscoveryPlacement.js';
 import { ViewerServer } from '../demo/ViewerServer.js';
+import { mediasoupInstalled } from '../../edge-server/webrtc/workerBin.js';
 import { loadTlsFiles, parseCorsOrigins, type TlsOptions } from '../../protocol/server/webAccess.js';
 
 const HELP = `Usage: edge-offload demo [options]
@@ -34,6 +35,9 @@ Options:
   --viewer       nodes render (three.js on Dawn; scripts/install-render-deps.sh) and a web
                  page shows their frames: its URL is printed. Kill/restart buttons included
   --viewer-port N  port of the viewer page                [default: any free port]
+  --webrtc W     nodes also speak WebRTC (mediasoup; with ffmpeg, H.264 video: the viewer's
+                 ?video=h264): on, off, or auto = on when mediasoup is installed
+                 (scripts/install-mediasoup.sh)                  [default: auto]
   --tls-cert FILE --tls-key FILE
                  discovery, nodes and page serve https/wss (a self-signed certificate also
                  needs NODE_EXTRA_CA_CERTS=FILE for the demo's own clients)
@@ -47,7 +51,7 @@ export async function runDemoCommand(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
     argv,
     { seconds: { type: 'string' }, chaos: { type: 'string' }, rate: { type: 'string' }, horizon: { type: 'string' }, viewer: { type: 'boolean' },
-      'viewer-port': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'cors-origin': { type: 'string' } },
+      'viewer-port': { type: 'string' }, webrtc: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'cors-origin': { type: 'string' } },
     HELP,
   );
   if (!args) return;
@@ -56,8 +60,10 @@ export async function runDemoCommand(argv: string[]): Promise<void> {
   const rateHz = intFlag(args.values.rate, 'rate', 1, 1000) ?? 90;
   const horizonMs = intFlag(args.values.horizon, 'horizon', 0, 500) ?? 50;
   const viewerPort = intFlag(args.values['viewer-port'], 'viewer-port');
+  const webrtc = webrtcChoice(stringFlag(args.values.webrtc) ?? 'auto');
   const web: WebOptions = {
     viewer: args.values.viewer === true,
+    webrtc,
     tls: loadTlsFiles(stringFlag(args.values['tls-cert']), stringFlag(args.values['tls-key'])),
     tlsFiles: [stringFlag(args.values['tls-cert']), stringFlag(args.values['tls-key'])],
     ...(typeof args.values['cors-origin'] === 'string' ? { corsOrigins: parseCorsOrigins([args.values['cors-origin']]) } : {}),
@@ -66,6 +72,7 @@ export async function runDemoCommand(argv: string[]): Promise<void> {
   if (web.tls && !process.env.NODE_EXTRA_CA_CERTS) {
     console.warn(`demo: the demo's own clients (node agents, headset) must trust the certificate; for a self-signed one run NODE_EXTRA_CA_CERTS=${web.tlsFiles[0]} edge-offload demo …`);
   }
+  console.log(webrtc ? 'nodes speak WebRTC too (mediasoup; H.264 video where ffmpeg is installed)' : 'nodes speak ws only (no mediasoup: scripts/install-mediasoup.sh, then --webrtc on)');
   const cluster = await LocalCluster.start(web);
   console.log(`discovery ${cluster.discoveryUrl}; cloud node ${CLOUD_ONE_WAY_MS * 2} ms away; starting an edge node ${EDGE_ONE_WAY_MS * 2} ms away…`);
   await cluster.startEdge();
@@ -217,6 +224,8 @@ class LocalCluster {
 
 interface WebOptions {
   viewer: boolean;
+  /** Nodes run with --webrtc (one media worker each: the demo's nodes share a few cores). */
+  webrtc: boolean;
   tls: TlsOptions | undefined;
   tlsFiles: [string | undefined, string | undefined];
   corsOrigins?: readonly string[];
@@ -225,7 +234,19 @@ interface WebOptions {
 /** Nodes render for the viewer, and speak wss with the demo's certificate. */
 function nodeArgs(web: WebOptions): string[] {
   const [cert, key] = web.tlsFiles;
-  return [...(web.viewer ? ['--render', '--no-inference'] : []), ...(cert && key ? ['--tls-cert', cert, '--tls-key', key] : [])];
+  return [
+    ...(web.viewer ? ['--render', '--no-inference'] : []),
+    ...(web.webrtc ? ['--webrtc', '--rtc-workers', '1'] : []),
+    ...(cert && key ? ['--tls-cert', cert, '--tls-key', key] : []),
+  ];
+}
+
+/** `--webrtc on|off|auto`: auto is on when mediasoup and its worker are installed, so a plain install still runs the demo. */
+function webrtcChoice(value: string): boolean {
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  if (value === 'auto') return mediasoupInstalled();
+  throw new Error(`--webrtc must be on, off or auto, got '${value}'`);
 }
 
 function nodeCaps(web: WebOptions): ('predict' | 'render')[] {

@@ -120,7 +120,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
 
   /**
    * The node's rendered frames as an H.264 WebRTC video track (browsers): put it in a `<video>`
-   * (`new MediaStream([track])`), then `render({ codec: 'h264', … })` sends each frame on the
+   * (`showVideoTrack(track)`), then `render({ codec: 'h264', … })` sends each frame on the
    * track and resolves with its pose and `rtpTimestamp`, which `VideoFramePoses` matches to the
    * decoded frame. Rejects with a RequestError VIDEO_UNAVAILABLE (render jpeg instead) when the
    * node has no video, the session stayed on ws, or the platform decodes no H.264 (Node).

@@ -5,4 +5,4 @@
 export { WorkerPool, type WorkerPoolEvents, type WorkerInfo } from './WorkerPool.js';
 export { RtcTransport, type RtcTransportEvents, type RtcTransportInfo } from './RtcTransport.js';
 export { resolveWebRtcOptions, ROUTER_MEDIA_CODECS, type WebRtcOptions, type ListenIp } from './options.js';
-export { loadMediasoup, resolveWorkerBin, cachedWorkerPath, MediasoupUnavailableError, MEDIASOUP_VERSION } from './workerBin.js';
+export { loadMediasoup, mediasoupInstalled, resolveWorkerBin, cachedWorkerPath, MediasoupUnavailableError, MEDIASOUP_VERSION } from './workerBin.js';

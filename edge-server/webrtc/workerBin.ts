@@ -63,6 +63,19 @@ export function resolveWorkerBin(env: NodeJS.ProcessEnv = process.env): string |
   return undefined;
 }
 
+/**
+ * Whether `loadMediasoup()` can work here (the package and a worker binary), without loading it:
+ * what `edge-offload demo` asks before starting its nodes with --webrtc.
+ */
+export function mediasoupInstalled(env: NodeJS.ProcessEnv = process.env): boolean {
+  try {
+    createRequire(import.meta.url).resolve('mediasoup');
+  } catch {
+    return false;
+  }
+  return resolveWorkerBin(env) !== undefined;
+}
+
 let loading: Promise<Mediasoup> | undefined;
 
 /**

@@ -11,7 +11,8 @@
  * beyond a diamond, sub-pixel refinement and the deblocking-aware decisions).
  *
  * ffmpeg cannot change its bitrate or size while running: VideoSender ends this process (stdin
- * EOF: every frame written still goes out) and starts another that continues the RTP sequence.
+ * EOF: every frame written still goes out) and starts another; RtpRelay, between them and the
+ * PlainTransport, makes one stream of them (SSRC, sequence, timestamps).
  * A process that exits without being asked to is reported as `died` (EncoderDiedError), with the
  * end of its stderr; never silently.
  */
@@ -42,17 +43,14 @@ export interface EncoderSpec {
   bitrate: number;
   /** Frames between IDR frames. */
   gop: number;
-  /** Where the PlainTransport listens (comedia: it learns our address from the first packet). */
+  /** Where the RTP goes (the track's RtpRelay on loopback). */
   rtpHost: string;
   rtpPort: number;
-  /**
-   * The UDP port ffmpeg sends from. Every encoder of one track uses the same one: the comedia
-   * PlainTransport locks onto the first packet's source address and drops packets from any other.
-   */
-  localPort: number;
+  /** The UDP port ffmpeg sends from; default: one the system picks. */
+  localPort?: number;
   payloadType: number;
   ssrc: number;
-  /** First RTP sequence number (a restarted encoder continues its predecessor's sequence). */
+  /** First RTP sequence number (the relay renumbers; fixed for offline runs and tests). */
   firstSeq: number;
   /** RTP packet size, bytes (under the path MTU with SRTP and TURN overhead). */
   packetSize: number;
@@ -105,7 +103,7 @@ export function ffmpegArgs(spec: EncoderSpec): string[] {
     '-payload_type', String(spec.payloadType),
     '-ssrc', String(spec.ssrc | 0),
     '-seq', String(spec.firstSeq),
-    `rtp://${spec.rtpHost}:${spec.rtpPort}?pkt_size=${spec.packetSize}&localrtpport=${spec.localPort}&localrtcpport=${spec.localPort + 1}`,
+    `rtp://${spec.rtpHost}:${spec.rtpPort}?pkt_size=${spec.packetSize}${spec.localPort === undefined ? '' : `&localrtpport=${spec.localPort}&localrtcpport=${spec.localPort + 1}`}`,
   ];
 }
 

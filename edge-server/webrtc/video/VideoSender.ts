@@ -1,21 +1,26 @@
 /**
  * One session's video track: rendered RGBA frames in, H.264 over the session's WebRtcTransport out.
  *
- *   frames → H264Encoder (ffmpeg, RTP) → PlainTransport (loopback, comedia, rtcp-mux)
+ *   frames → H264Encoder (ffmpeg, RTP) → RtpRelay (loopback: one SSRC, continuous sequence,
+ *          wall-clock timestamps) → PlainTransport (loopback, comedia, rtcp-mux)
  *          → Producer (H.264 42e01f, packetization-mode 1) → Consumer on the session's WebRtcTransport
  *
- * Each `push` resolves with the RTP timestamp the frame went out with. ffmpeg picks a random RTP
- * timestamp base, so it is read, not computed: the producer traces its RTP packets, and since the
- * encoder turns each frame into one access unit at once and in order (no lookahead, no B-frames),
- * the k-th new timestamp is the k-th frame written. The session puts it in the `frame` answer
- * (the pose side channel), for the client to match decoded frames by RTP timestamp.
+ * Each `push` resolves with the RTP timestamp the frame went out with: the relay stamps each frame
+ * from the monotonic clock when the encoder took it (90 kHz), and the producer's RTP trace says
+ * which timestamp reached the router: since the encoder turns each frame into one access unit at
+ * once and in order (no lookahead, no B-frames), the k-th new timestamp is the k-th frame written.
+ * The session puts it in the `frame` answer (the pose side channel), for the client to match
+ * decoded frames by RTP timestamp.
  *
- * The encoder restarts (stdin EOF, the new process continuing the RTP sequence) when the frame
- * size changes, when a receiver asks for a keyframe (PLI/FIR: ffmpeg cannot be told), and when
+ * Why wall-clock timestamps: Chromium's playout timing maps RTP timestamps to arrival times, and
+ * frames that come at the renderer's uneven pace but are stamped 1/fps apart look like jitter it
+ * buffers for (bench webrtc-video: 89.5 ms of 124 ms pose → shown was decoded → shown).
+ *
+ * The encoder restarts (stdin EOF; the relay carries the sequence and timestamps on across
+ * processes) when the frame size changes, when a receiver asks for a keyframe (PLI/FIR: ffmpeg cannot be told), and when
  * bitrate adaptation (BitrateController) picks a new rate. An encoder that dies on its own is
  * reported as `lost` (ENCODER_DIED) and the sender closes: the session tells the client.
  */
-import { createSocket } from 'node:dgram';
 import type { types } from 'mediasoup';
 import { EnhancedEventEmitter } from '../../../protocol/EnhancedEventEmitter.js';
 import { ErrorCode, InvalidStateError, RequestError } from '../../../protocol/errors.js';
@@ -24,6 +29,7 @@ import { VIDEO_CODEC, type RtcVideoParameters } from '../../../protocol/webrtcVi
 import type { RtcTransport } from '../RtcTransport.js';
 import { BitrateController } from './BitrateController.js';
 import { H264Encoder, type EncoderSpec, type H264EncoderName } from './H264Encoder.js';
+import { RtpRelay } from './RtpRelay.js';
 import type { ResolvedVideoOptions } from './videoOptions.js';
 
 const logger = new Logger('webrtc:video');
@@ -55,29 +61,6 @@ async function consumerLoss(consumer: types.Consumer): Promise<{ fractionLost?: 
   return outbound?.fractionLost !== undefined ? { fractionLost: outbound.fractionLost / 256 } : {};
 }
 
-/**
- * A free loopback UDP port (and the one above it, which ffmpeg binds for RTCP even when it sends
- * none): asked of the kernel, then released for ffmpeg to bind.
- */
-async function freeUdpPortPair(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await bindAndRelease(0);
-    if (port < 65535 && (await bindAndRelease(port + 1).then(() => true, () => false))) return port;
-  }
-  throw new Error('no free UDP port pair on 127.0.0.1');
-}
-
-function bindAndRelease(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(port, '127.0.0.1', () => {
-      const bound = socket.address().port;
-      socket.close(() => resolve(bound));
-    });
-  });
-}
-
 interface Pending {
   encoder: H264Encoder;
   resolve: (rtpTimestamp: number) => void;
@@ -89,16 +72,14 @@ export class VideoSender extends EnhancedEventEmitter<VideoSenderEvents> {
   readonly #encoderName: H264EncoderName;
   readonly #plain: types.PlainTransport;
   readonly #consumer: types.Consumer;
-  readonly #ssrc: number;
+  readonly #relay: RtpRelay;
   readonly #pending: Pending[] = [];
   readonly #rate: BitrateController | undefined;
   #encoder: H264Encoder | undefined;
   #restarting: Promise<void> | undefined;
   #bitrate: number;
-  #lastSeq = Math.floor(Math.random() * 30_000);
   #lastTimestamp: number | undefined;
   #lastKeyframeAt = -Infinity;
-  #localPort: number | undefined;
   #closed = false;
   /** Frames sent, frames dropped because the encoder was behind, encoder restarts. */
   readonly stats = { frames: 0, dropped: 0, restarts: 0 };
@@ -107,8 +88,7 @@ export class VideoSender extends EnhancedEventEmitter<VideoSenderEvents> {
   static async create(router: types.Router, transport: RtcTransport, options: ResolvedVideoOptions, encoderName: H264EncoderName): Promise<VideoSender> {
     const plain = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
     try {
-      // ffmpeg's -ssrc is a signed 32-bit option: stay below 2^31
-      const ssrc = 1 + Math.floor(Math.random() * 0x7ffffffe);
+      const ssrc = 1 + Math.floor(Math.random() * 0xfffffffe);
       const producer = await plain.produce({
         kind: 'video',
         rtpParameters: {
@@ -121,25 +101,26 @@ export class VideoSender extends EnhancedEventEmitter<VideoSenderEvents> {
         codecs: (caps.codecs ?? []).filter((c) => c.mimeType.toLowerCase() === VIDEO_CODEC.mimeType.toLowerCase() && c.parameters?.['packetization-mode'] === 1),
         headerExtensions: (caps.headerExtensions ?? []).filter((h) => h.kind === 'video' && VIDEO_EXTENSIONS.has(h.uri)),
       }, VIDEO_MID);
-      return new VideoSender(options, encoderName, plain, producer, consumer, ssrc, transport);
+      const relay = await RtpRelay.start({ target: { host: plain.tuple.localIp, port: plain.tuple.localPort }, ssrc, payloadType: PRODUCER_PAYLOAD_TYPE, maxPacketBytes: options.packetSize, stamp: options.rtpStamp, fps: options.fps });
+      return new VideoSender(options, encoderName, plain, producer, consumer, relay, transport);
     } catch (err) {
       plain.close();
       throw err;
     }
   }
 
-  private constructor(options: ResolvedVideoOptions, encoderName: H264EncoderName, plain: types.PlainTransport, producer: types.Producer, consumer: types.Consumer, ssrc: number, transport: RtcTransport) {
+  private constructor(options: ResolvedVideoOptions, encoderName: H264EncoderName, plain: types.PlainTransport, producer: types.Producer, consumer: types.Consumer, relay: RtpRelay, transport: RtcTransport) {
     super();
     this.#options = options;
     this.#encoderName = encoderName;
     this.#plain = plain;
     this.#consumer = consumer;
-    this.#ssrc = ssrc;
+    this.#relay = relay;
     this.#bitrate = options.startBitrate;
     // rejects only when the worker is already gone, which closes this sender anyway
     producer.enableTraceEvent(['rtp', 'pli', 'fir']).catch(() => {});
     producer.on('trace', (trace) => {
-      if (trace.type === 'rtp') this.#onRtp(trace.info as { timestamp: number; sequenceNumber: number });
+      if (trace.type === 'rtp') this.#onRtp(trace.info as { timestamp: number });
       else this.#keyframeAsked();
     });
     // the consumer closes with the session's transport (worker death, a new rtcOpen): so do we
@@ -203,6 +184,7 @@ export class VideoSender extends EnhancedEventEmitter<VideoSenderEvents> {
         return;
       }
       this.stats.frames++;
+      this.#relay.frame();
       const timer = setTimeout(() => this.#stalled(encoder), this.#options.frameTimeoutMs);
       this.#pending.push({
         encoder,
@@ -226,11 +208,11 @@ export class VideoSender extends EnhancedEventEmitter<VideoSenderEvents> {
     this.#encoder = undefined;
     this.#rejectPending(undefined, new InvalidStateError('the video track closed'));
     this.#plain.close();
+    this.#relay.close();
     this.safeEmit('close');
   }
 
-  #onRtp(info: { timestamp: number; sequenceNumber: number }): void {
-    this.#lastSeq = info.sequenceNumber;
+  #onRtp(info: { timestamp: number }): void {
     if (info.timestamp === this.#lastTimestamp) return;
     this.#lastTimestamp = info.timestamp;
     this.#pending.shift()?.resolve(info.timestamp);
@@ -267,8 +249,11 @@ export class VideoSender extends EnhancedEventEmitter<VideoSenderEvents> {
         await this.#drained(old);
         this.#rejectPending(old, new RequestError(ErrorCode.SUPERSEDED, 'the video encoder restarted before this frame went out'));
       }
-      this.#localPort ??= await freeUdpPortPair();
       if (this.#closed) return;
+      // each encoder sends with its own SSRC (ffmpeg's -ssrc is a signed 32-bit option: below
+      // 2^31), so the relay drops a finished one's stragglers; what leaves the relay has the track's
+      const inputSsrc = 1 + Math.floor(Math.random() * 0x7ffffffe);
+      this.#relay.source(inputSsrc);
       const spec: EncoderSpec = {
         ffmpeg: this.#options.ffmpegPath,
         encoder: this.#encoderName,
@@ -278,12 +263,12 @@ export class VideoSender extends EnhancedEventEmitter<VideoSenderEvents> {
         fps: this.#options.fps,
         bitrate: this.#bitrate,
         gop: this.#options.gop,
-        rtpHost: this.#plain.tuple.localIp,
-        rtpPort: this.#plain.tuple.localPort,
-        localPort: this.#localPort,
+        rtpHost: this.#relay.host,
+        rtpPort: this.#relay.port,
         payloadType: PRODUCER_PAYLOAD_TYPE,
-        ssrc: this.#ssrc,
-        firstSeq: (this.#lastSeq + 1) & 0xffff,
+        ssrc: inputSsrc,
+        // the relay renumbers: any start will do
+        firstSeq: 0,
         packetSize: this.#options.packetSize,
       };
       const encoder = new H264Encoder(spec);

@@ -1,5 +1,6 @@
 /** The edge's video settings (WebRtcOptions.video), each with a documented default. */
 import { X264_PRESETS, type H264EncoderName, type X264Preset } from './H264Encoder.js';
+import { RTP_STAMPS, type RtpStamp } from './RtpRelay.js';
 
 export interface VideoOptions {
   /** ffmpeg binary, default `$FFMPEG_PATH` or `ffmpeg` on the PATH. */
@@ -60,6 +61,13 @@ export interface VideoOptions {
   maxTracks?: number;
   /** Largest frame side the encoder accepts, px, default 4096. */
   maxFrameSide?: number;
+  /**
+   * What each frame's RTP timestamp says (RtpRelay), default 'taken': the time the encoder took
+   * the frame. Chromium times playout from RTP timestamps against arrival, so stamps must follow
+   * the frames' real, uneven pace: 'fps' (1/fps apart, ffmpeg's own) held each decoded frame
+   * ~90 ms in bench webrtc-video. 'sent' stamps when the first packet left the encoder.
+   */
+  rtpStamp?: RtpStamp;
 }
 
 export type ResolvedVideoOptions = Required<Omit<VideoOptions, 'ffmpegPath'>> & { ffmpegPath: string; encoder?: H264EncoderName };
@@ -89,7 +97,9 @@ export function resolveVideoOptions(options: VideoOptions = {}): ResolvedVideoOp
     packetSize: options.packetSize ?? 1200,
     maxFrameSide: options.maxFrameSide ?? 4096,
     maxTracks: options.maxTracks ?? 16,
+    rtpStamp: options.rtpStamp ?? 'taken',
   };
+  if (!RTP_STAMPS.includes(resolved.rtpStamp)) throw new TypeError(`video.rtpStamp must be one of ${RTP_STAMPS.join(', ')}`);
   if (!X264_PRESETS.includes(resolved.preset)) throw new TypeError(`video.preset must be one of ${X264_PRESETS.join(', ')}`);
   check(resolved.maxTracks, 'video.maxTracks', 1, 100_000);
   check(resolved.fps, 'video.fps', 1, 240);
