@@ -84,7 +84,8 @@ test('the demo viewer with ?video=h264 shows the scene from the node\'s H.264 tr
       tab.on('pageerror', (e) => consoleErrors.push(String(e)));
       await tab.goto(page.href);
       await waitFor(tab, 'three H.264 frames shown from the edge', `viewer.state.codec === 'h264' && viewer.state.videoFrames >= 3 && viewer.state.tier === 'edge'`, 90_000);
-      assert.match((await tab.textContent('#codec'))!, /^H\.264/);
+      // the HUD is redrawn on the next animation frame: wait for its text, not the state's
+      await waitFor(tab, 'the HUD says H.264', `/^H\\.264/.test(document.getElementById('codec').textContent)`, 30_000);
 
       const straight = await redOnScreenAt(tab, 0);
       const turned = await redOnScreenAt(tab, 20);
