@@ -6,11 +6,8 @@
  * shows: frames arriving and moving with the head, the GPU warp shifting the image by the
  * homography's amount, and the HUD's tier going to cloud when the edge is killed and back.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'playwright-core';
@@ -18,11 +15,9 @@ import { applyHomography, focalLengthPx, timewarpHomography } from '../client-sd
 import { launchChromium } from '../bench/lib/chromium.js';
 import { buildClientBundle } from '../bench/lib/staticServer.js';
 import { makeSelfSignedCertificate } from './support/tls.js';
+import { SCREENSHOT_DIR, startViewerDemo, waitForPage } from './support/viewerDemo.js';
 import { decodeFrame, findBlob, IS_RED } from '../bench/lib/colorBlobs.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.resolve(here, '../bin/edge-offload.js');
-export const SCREENSHOT_DIR = path.resolve(here, '../../dist/test-output');
 const SIZE = 128;
 const FOV = 90;
 const yawQuat = (deg: number): [number, number, number, number] => [0, Math.sin((deg * Math.PI) / 360), 0, Math.cos((deg * Math.PI) / 360)];
@@ -35,19 +30,10 @@ async function redInLeftEye(image: Uint8Array): Promise<{ x: number; y: number; 
   return findBlob(decoded, IS_RED, 0, decoded.width / 2);
 }
 
-async function waitFor<T>(tab: Page, what: string, fn: string, timeoutMs: number): Promise<T> {
-  try {
-    return (await (await tab.waitForFunction(fn, undefined, { timeout: timeoutMs, polling: 50 })).jsonValue()) as T;
-  } catch (err) {
-    const state = await tab.evaluate('JSON.stringify({ tier: viewer.state.tier, reason: viewer.state.reason, frames: viewer.state.frames, error: viewer.error, status: document.getElementById("status").textContent })').catch(() => '?');
-    throw new Error(`${what}: not within ${timeoutMs} ms (${(err as Error).message.split('\n')[0]}); page ${state}`);
-  }
-}
-
 /** The last frame, once it was rendered at `yawDeg` (within 0.05°): its JPEG bytes. */
 async function frameAtYaw(tab: Page, yawDeg: number): Promise<Uint8Array> {
   const qy = yawQuat(yawDeg)[1];
-  const bytes = await waitFor<number[]>(
+  const bytes = await waitForPage<number[]>(
     tab,
     `a frame rendered at yaw ${yawDeg}°`,
     `(() => { const f = viewer.state.lastFrame; return f && Math.abs(f.pose.orientation[1] - ${qy}) < 4e-4 && Array.from(f.data); })()`,
@@ -60,25 +46,14 @@ test('the demo viewer over https/wss: frames follow the head, the GPU warp shift
   await buildClientBundle();
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const certificate = makeSelfSignedCertificate();
-  const demo = spawn(process.execPath, [BIN, 'demo', '--viewer', '--chaos', '0', '--rate', '20', '--tls-cert', certificate.certFile, '--tls-key', certificate.keyFile], {
-    // the demo's own Node clients (node agents, its headset) trust the test's certificate this way
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: certificate.certFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  // the demo's own Node clients (node agents, its headset) trust the test's certificate this way
+  const demo = await startViewerDemo(['--chaos', '0', '--rate', '20', '--tls-cert', certificate.certFile, '--tls-key', certificate.keyFile], { ...process.env, NODE_EXTRA_CA_CERTS: certificate.certFile }).catch((err) => {
+    certificate.remove();
+    throw err;
   });
-  let output = '';
-  demo.stderr.on('data', (chunk) => (output = (output + chunk).slice(-4000)));
   const browserPromise = launchChromium({ webgl: true, args: [`--ignore-certificate-errors-spki-list=${certificate.spki}`] });
   try {
-    const pageUrl = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`demo printed no viewer URL within 90 s: ${output}`)), 90_000);
-      readline.createInterface({ input: demo.stdout }).on('line', (line) => {
-        output = (output + line + '\n').slice(-4000);
-        const match = /^viewer: (\S+)/.exec(line);
-        if (match) (clearTimeout(timer), resolve(match[1]!));
-      });
-      demo.once('exit', (code) => (clearTimeout(timer), reject(new Error(`demo exited (${code}): ${output}`))));
-    });
-    const page = new URL(pageUrl);
+    const page = demo.pageUrl;
     const discovery = new URL(page.searchParams.get('discovery')!);
     assert.is(page.protocol, 'https:');
     assert.is(discovery.protocol, 'https:');
@@ -96,7 +71,7 @@ test('the demo viewer over https/wss: frames follow the head, the GPU warp shift
       await tab.goto(page.href);
       // the HUD, not only the state: the page may open before the edge registers, start on the
       // cloud and move (the HUD is redrawn on the next animation frame after the tier event)
-      await waitFor(tab, 'three frames, the HUD on the edge', `viewer.state.frames >= 3 && viewer.state.tier === 'edge' && document.getElementById('tier').textContent.startsWith('edge')`, 90_000);
+      await waitForPage(tab, 'three frames, the HUD on the edge', `viewer.state.frames >= 3 && viewer.state.tier === 'edge' && document.getElementById('tier').textContent.startsWith('edge')`, 90_000);
       assert.match((await tab.textContent('#node'))!, /^edge-1$/);
 
       // frames change with the pose: the red cube moves right by ≈ f·tan(yaw) when the head turns left
@@ -114,7 +89,7 @@ test('the demo viewer over https/wss: frames follow the head, the GPU warp shift
       await tab.evaluate('viewer.setHead(0)');
       await frameAtYaw(tab, 0);
       await tab.evaluate('viewer.freeze(true)');
-      const drawnAt = (deg: number) => waitFor(tab, `a draw at yaw ${deg}°`, `(() => { const q = viewer.state.displayedOrientation; const d = viewer.state.draws; return q && Math.abs(q[1] - ${yawQuat(deg)[1]}) < 1e-6 && (window.__mark ??= d) + 2 <= d; })()`, 10_000);
+      const drawnAt = (deg: number) => waitForPage(tab, `a draw at yaw ${deg}°`, `(() => { const q = viewer.state.displayedOrientation; const d = viewer.state.draws; return q && Math.abs(q[1] - ${yawQuat(deg)[1]}) < 1e-6 && (window.__mark ??= d) + 2 <= d; })()`, 10_000);
       await tab.evaluate('window.__mark = undefined');
       await drawnAt(0);
       const before = await tab.locator('#view').screenshot();
@@ -132,26 +107,21 @@ test('the demo viewer over https/wss: frames follow the head, the GPU warp shift
 
       // failover: the kill button, the HUD goes to cloud; the restart button, back to the edge
       await tab.click('#kill-edge');
-      await waitFor(tab, 'HUD tier cloud', `document.getElementById('tier').textContent.startsWith('cloud')`, 60_000);
-      const framesOnCloud = await waitFor<number>(tab, 'frames from the cloud', `viewer.state.tier === 'cloud' && viewer.state.frames`, 30_000);
+      await waitForPage(tab, 'HUD tier cloud', `document.getElementById('tier').textContent.startsWith('cloud')`, 60_000);
+      const framesOnCloud = await waitForPage<number>(tab, 'frames from the cloud', `viewer.state.tier === 'cloud' && viewer.state.frames`, 30_000);
       await tab.screenshot({ path: path.join(SCREENSHOT_DIR, 'viewer-cloud.png') });
       await tab.click('#start-edge');
       // on the restarted node (a loaded machine can push a ping over budget for a moment, so the
       // HUD is waited for, not read once)
-      await waitFor(tab, 'HUD back on the edge, node edge-2', `document.getElementById('tier').textContent.startsWith('edge') && document.getElementById('node').textContent === 'edge-2'`, 90_000);
-      await waitFor(tab, 'frames after the return', `viewer.state.frames > ${framesOnCloud + 2}`, 60_000);
+      await waitForPage(tab, 'HUD back on the edge, node edge-2', `document.getElementById('tier').textContent.startsWith('edge') && document.getElementById('node').textContent === 'edge-2'`, 90_000);
+      await waitForPage(tab, 'frames after the return', `viewer.state.frames > ${framesOnCloud + 2}`, 60_000);
       // the browser itself logs the failed WebSocket to the killed node; nothing else may appear
       assert.equal(consoleErrors.filter((e) => !/WebSocket connection to 'wss:\/\/[^']+' failed/.test(e)), []);
     } finally {
       await browser.close();
     }
   } finally {
-    // SIGINT: the demo stops its nodes; SIGKILL if it has not within 15 s (its nodes die with it)
-    const exited = new Promise((resolve) => (demo.exitCode !== null || demo.signalCode !== null ? resolve(null) : demo.once('exit', resolve)));
-    demo.kill('SIGINT');
-    const force = setTimeout(() => demo.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(force);
+    await demo.stop();
     certificate.remove();
   }
 });
