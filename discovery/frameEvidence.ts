@@ -39,14 +39,30 @@ export interface RenderReference {
  */
 export async function framePsnr(reference: RenderReference, request: FrameRequest, frame: FrameFacts & { data: Uint8Array }): Promise<number> {
   if (request.codec === 'h264' || request.scene !== undefined) throw new TrustError(TrustErrorCode.UNVERIFIABLE, 'h264 frames and uploaded scenes are not judged by value');
+  // a frame of another size than the request's is 0 dB (psnr): known without rendering, so a
+  // stranger cannot make discovery render a large view for a tiny claimed frame
+  const { width, height } = request.camera;
+  if (frame.width !== width * (request.eye === 'both' ? 2 : 1) || frame.height !== height) return 0;
   let expected: Pixels;
   try {
-    expected = await reference.render(request);
+    expected = await renderOneAtATime(() => reference.render(request));
   } catch (err) {
     throw new TrustError(TrustErrorCode.UNVERIFIABLE, `cannot render the reference: ${(err as Error).message}`);
   }
   const got = await reference.decode(frame).catch(() => undefined);
   return got ? psnr(got, expected) : 0;
+}
+
+/**
+ * Reference renders run one at a time per process: each holds a full frame's pixels (up to 64 MiB
+ * raw), and the rate limit is per address, so many addresses asking at once would otherwise stack
+ * renders in memory. Queued renders wait; a caller still gets its answer.
+ */
+let renderTail: Promise<unknown> = Promise.resolve();
+function renderOneAtATime<T>(render: () => Promise<T>): Promise<T> {
+  const result = renderTail.then(render, render);
+  renderTail = result.catch(() => undefined);
+  return result;
 }
 
 export function parseFrameEvidence(value: unknown, limits: WireLimits = DEFAULT_LIMITS): FrameEvidence {

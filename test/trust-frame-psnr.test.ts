@@ -10,6 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import sharp from 'sharp';
 import { decodeFrame, loadRenderReference } from '../bin/discoveryRender.js';
+import { framePsnr } from '../discovery/frameEvidence.js';
 import { WebGpuRenderEngine } from '../edge-server/render/WebGpuRenderEngine.js';
 import { DEFAULT_MIN_FRAME_PSNR_DB, psnr, type Codec, type FrameRequest } from '../protocol/index.js';
 import { swayingWalk } from './support/motionFixtures.js';
@@ -52,6 +53,26 @@ test('honest frames stay above the PSNR threshold, half-size and stale frames be
     for (const k of ['honest', '±1 per channel']) assert.ok(range(k).min >= DEFAULT_MIN_FRAME_PSNR_DB, `${k}: ${JSON.stringify(range(k))}`);
     for (const k of ['half size, upscaled', '11 ms stale']) assert.ok(range(k).max < DEFAULT_MIN_FRAME_PSNR_DB, `${k}: ${JSON.stringify(range(k))}`);
     console.log(`  PSNR dB vs reference (${ranges.get('honest')!.length} views each): ${[...ranges.keys()].map((k) => `${k} ${range(k).min.toFixed(1)}-${range(k).max.toFixed(1)}`).join('; ')}`);
+  } finally {
+    await node.close();
+    await reference.close();
+  }
+});
+
+test("discovery's framePsnr: an honest side-by-side frame matches; a frame of another size than the request is 0 dB without a render", async () => {
+  const node = await WebGpuRenderEngine.create({ maxFrameBytes: 64 << 20 });
+  const reference = await loadRenderReference(node);
+  let renders = 0;
+  const counting = { render: (r: FrameRequest) => (renders++, reference.render(r)), decode: reference.decode };
+  try {
+    const request: FrameRequest = { pose: { ...swayingWalk().at(1), time: 1 }, eye: 'both', camera: { fovY: 90, ipd: 0.064, width: 96, height: 64 }, codec: 'jpeg', quality: 80 };
+    const honest = await node.render('n', { t: 'render', id: 1, ...request });
+    assert.is(honest.width, 192, 'both eyes side by side');
+    assert.ok((await framePsnr(counting, request, honest)) >= DEFAULT_MIN_FRAME_PSNR_DB, 'honest stereo frame');
+    assert.is(renders, 1);
+    // the same bytes claimed for a 4096² view: refused as wrong at once, nothing rendered
+    assert.is(await framePsnr(counting, { ...request, camera: { ...request.camera, width: 4096, height: 4096 } }, honest), 0);
+    assert.is(renders, 1);
   } finally {
     await node.close();
     await reference.close();
