@@ -102,6 +102,8 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   // tfjs backend (tensorflow → wasm → cpu), models and learned/Kalman predictors; the node still
   // serves the baseline predictors when this fails, but not when @tensorflow/tfjs is not installed:
   // that is a setup mistake the operator fixes with one command (or --no-inference)
+  // Keep this before the renderer: in one process, a WebGPU (Dawn) device opened before tfjs-node
+  // loads made a later tfjs + WebGPU use segfault (seen in filtered test runs, 2026-11-30).
   let inference: LoadedInference | undefined;
   const modelDir = stringFlag(args.values.models);
   if (!args.values['no-inference']) {
