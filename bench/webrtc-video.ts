@@ -213,6 +213,8 @@ export async function runInBrowser(browser: Browser, run: Run, glb: Uint8Array, 
       stagesP50Ms: stages(shown),
       wireMbitPerS: round2((bytes * 8) / (result.wallMs / 1000) / 1e6),
       receiver: receiverSummary(result.receiver),
+      // pose → shown of each timed frame in order (ms; null: never shown): where in the run the tail is
+      latencySeriesMs: result.records.map((r) => (r.shownAt === undefined ? null : Math.round(r.shownAt - r.sentAt))),
     };
   } finally {
     await tab.close();

@@ -68,9 +68,12 @@ export type H264EncoderEvents = {
 
 /** ffmpeg's arguments for `spec` (exported for the bench's offline runs and for tests). */
 export function ffmpegArgs(spec: EncoderSpec): string[] {
-  // VBV buffer of 100 ms: a frame (a keyframe too) never takes more than ~100 ms of the link,
-  // which bounds the latency a big frame adds on a capped link
-  const bufsize = Math.max(1000, Math.round(spec.bitrate / 10));
+  // VBV buffer of one frame's budget (bitrate / fps): no frame, a keyframe neither, is bigger than
+  // what the link carries in one frame interval. Chromium's jitter estimate grows with the spread
+  // between its largest and its average frame and forgets the largest only slowly, so one big IDR
+  // on a capped link held every later frame: with 100 ms of VBV, bench webrtc-video's capped run
+  // had a jitter-buffer target of ~290 ms per frame (getStats) after the encoder's restarts
+  const bufsize = Math.max(1000, Math.round(spec.bitrate / spec.fps));
   const codec =
     spec.encoder === 'h264_nvenc'
       ? ['-c:v', 'h264_nvenc', '-preset', 'p1', '-tune', 'ull', '-zerolatency', '1', '-rc', 'cbr', '-delay', '0']
