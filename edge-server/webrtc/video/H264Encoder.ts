@@ -68,12 +68,13 @@ export type H264EncoderEvents = {
 
 /** ffmpeg's arguments for `spec` (exported for the bench's offline runs and for tests). */
 export function ffmpegArgs(spec: EncoderSpec): string[] {
-  // VBV buffer of one frame's budget (bitrate / fps): no frame, a keyframe neither, is bigger than
-  // what the link carries in one frame interval. Chromium's jitter estimate grows with the spread
-  // between its largest and its average frame and forgets the largest only slowly, so one big IDR
-  // on a capped link held every later frame: with 100 ms of VBV, bench webrtc-video's capped run
-  // had a jitter-buffer target of ~290 ms per frame (getStats) after the encoder's restarts
-  const bufsize = Math.max(1000, Math.round(spec.bitrate / spec.fps));
+  // VBV buffer of two frames' budget (2 × bitrate / fps; was 100 ms = 3 frames at 30 fps): no
+  // frame, a keyframe neither, takes more than two frame intervals of the link. Chromium's jitter
+  // estimate grows with the spread between its largest and its average frame and forgets the
+  // largest slowly: bench webrtc-video's capped run held ~290 ms per frame in its jitter buffer
+  // (getStats target) with 100 ms. One frame's budget held less but cost bits at equal SSIM
+  // (0.249× JPEG instead of 0.192×: the IDRs got crushed and the next frames paid for it).
+  const bufsize = Math.max(1000, Math.round((2 * spec.bitrate) / spec.fps));
   const codec =
     spec.encoder === 'h264_nvenc'
       ? ['-c:v', 'h264_nvenc', '-preset', 'p1', '-tune', 'ull', '-zerolatency', '1', '-rc', 'cbr', '-delay', '0']
