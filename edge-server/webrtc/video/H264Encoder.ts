@@ -68,13 +68,13 @@ export type H264EncoderEvents = {
 
 /** ffmpeg's arguments for `spec` (exported for the bench's offline runs and for tests). */
 export function ffmpegArgs(spec: EncoderSpec): string[] {
-  // VBV buffer of two frames' budget (2 × bitrate / fps; was 100 ms = 3 frames at 30 fps): no
-  // frame, a keyframe neither, takes more than two frame intervals of the link. Chromium's jitter
-  // estimate grows with the spread between its largest and its average frame and forgets the
-  // largest slowly: bench webrtc-video's capped run held ~290 ms per frame in its jitter buffer
-  // (getStats target) with 100 ms. One frame's budget held less but cost bits at equal SSIM
-  // (0.249× JPEG instead of 0.192×: the IDRs got crushed and the next frames paid for it).
-  const bufsize = Math.max(1000, Math.round((2 * spec.bitrate) / spec.fps));
+  // VBV buffer of 100 ms: a frame (a keyframe too) never takes more than ~100 ms of the link,
+  // which bounds the latency a big frame adds on a capped link. Smaller buffers were measured
+  // (bench webrtc-video, getStats): one frame's budget cost bits at equal SSIM (0.249× JPEG at
+  // q80's SSIM instead of 0.192×), two frames' 0.204×, and neither kept Chromium's jitter-buffer
+  // target low under the cap (58-210 ms per frame with one keyframe in the timed frames): what it
+  // holds there follows the queueing on the capped link, not the keyframes' size
+  const bufsize = Math.max(1000, Math.round(spec.bitrate / 10));
   const codec =
     spec.encoder === 'h264_nvenc'
       ? ['-c:v', 'h264_nvenc', '-preset', 'p1', '-tune', 'ull', '-zerolatency', '1', '-rc', 'cbr', '-delay', '0']
