@@ -37,7 +37,7 @@ import { TEST_SCENE_NAME } from '../edge-server/render/testScene.js';
 import type { X264Preset } from '../edge-server/webrtc/video/H264Encoder.js';
 import type { RtpStamp } from '../edge-server/webrtc/video/RtpRelay.js';
 import { WebRtcEngineHost } from './lib/webrtcRenderEdge.js';
-import { videoPage, type PageRecord, type PageRun } from './lib/videoPage.js';
+import { videoPage, type PageRecord, type PageRun, type ReceiverStats } from './lib/videoPage.js';
 
 const HELP = `Usage: edge-offload bench webrtc-video [options]
 
@@ -49,8 +49,10 @@ Options:
   --frames N    timed frames per run          [default: 150]
   --warmup N    untimed frames per run        [default: 30]
   --latency-only  skip the quality sweep; writes webrtc-video-latency.{json,svg}
-  --runs W,…    only the latency runs whose name contains one of the words
-                (e.g. 'capped'); writes webrtc-video-latency.{json,svg}
+  --runs W,…    only the latency runs whose name is or contains one of the words
+                (e.g. 'capped'; a comma followed by a space is part of a name, so
+                'h264/webrtc,h264/webrtc capped, adaptation' picks those two runs);
+                writes webrtc-video-latency.{json,svg}
   -h, --help    show this help
 
 Needs mediasoup (scripts/install-mediasoup.sh), ffmpeg (scripts/install-ffmpeg.sh) and Chromium
@@ -108,6 +110,31 @@ function stages(shown: PageRecord[]) {
     answeredToDecoded: p50(shown.map((r) => r.decodedAt !== undefined && r.answeredAt !== undefined ? r.decodedAt - r.answeredAt : undefined)),
     decodedToShown: p50(shown.map((r) => r.decodedAt !== undefined ? r.shownAt! - r.decodedAt : undefined)),
     shownToCallback: p50(shown.map((r) => r.callbackAt !== undefined ? r.callbackAt - r.shownAt! : undefined)),
+  };
+}
+
+/**
+ * Chromium's own account of its jitter buffer over the timed frames (getStats, end minus after
+ * warm-up): mean jitter-buffer delay per emitted frame and its target (ms), frames dropped,
+ * keyframes, NACKs and PLIs sent; the whole run's counts too (warm-up included: the first
+ * keyframe and the congestion burst).
+ */
+function receiverSummary(stats: PageRun['receiver']) {
+  const a = stats?.afterWarmup;
+  const b = stats?.end;
+  if (!b) return null;
+  const d = (k: keyof ReceiverStats) => (b[k] ?? 0) - (a?.[k] ?? 0);
+  const perFrame = (k: keyof ReceiverStats) => (d('jitterBufferEmittedCount') > 0 ? round2((d(k) * 1000) / d('jitterBufferEmittedCount')) : null);
+  return {
+    timed: {
+      jitterBufferDelayMsPerFrame: perFrame('jitterBufferDelay'),
+      jitterBufferTargetDelayMsPerFrame: perFrame('jitterBufferTargetDelay'),
+      framesDropped: d('framesDropped'),
+      keyFramesDecoded: d('keyFramesDecoded'),
+      nackCount: d('nackCount'),
+      pliCount: d('pliCount'),
+    },
+    wholeRun: b,
   };
 }
 
@@ -185,6 +212,9 @@ export async function runInBrowser(browser: Browser, run: Run, glb: Uint8Array, 
       latencyMs: { p50: round2(latency.p50), p95: round2(latency.p95), p99: round2(latency.p99), max: round2(latency.max) },
       stagesP50Ms: stages(shown),
       wireMbitPerS: round2((bytes * 8) / (result.wallMs / 1000) / 1e6),
+      receiver: receiverSummary(result.receiver),
+      // pose → shown of each timed frame in order (ms; null: never shown): where in the run the tail is
+      latencySeriesMs: result.records.map((r) => (r.shownAt === undefined ? null : Math.round(r.shownAt - r.sentAt))),
     };
   } finally {
     await tab.close();
@@ -209,7 +239,10 @@ export async function main(argv: string[]): Promise<void> {
   // 1. quality: the raw frames of the same head path, from the node's renderer, for the textured
   // scene the latency runs use and for the demo's built-in scene (grid and cubes, mostly flat)
   const latencyOnly = args.values['latency-only'] === true;
-  const only = typeof args.values.runs === 'string' ? args.values.runs.split(',') : undefined;
+  // run names hold ', ': only a comma without a space after it separates words
+  const only = typeof args.values.runs === 'string' ? args.values.runs.split(/,(?! )/) : undefined;
+  // a word that is a run's whole name picks that run alone, not every run whose name contains it
+  const picks = (name: string) => !only || only.some((word) => word === name || (!RUNS.some((r) => r.name === word) && name.includes(word)));
   const quality: Record<string, Awaited<ReturnType<typeof measureQuality>> & { atProductJpeg: Record<string, unknown> }> = {};
   for (const scene of latencyOnly ? [] : ['bench', TEST_SCENE_NAME]) {
     const raw = await rawFrames(glb, scene);
@@ -237,9 +270,9 @@ export async function main(argv: string[]): Promise<void> {
   const browser = await launchChromium();
   const runs: Awaited<ReturnType<typeof runInBrowser>>[] = [];
   try {
-    for (const run of RUNS.filter((r) => !only || only.some((word) => r.name.includes(word)))) {
+    for (const run of RUNS.filter((r) => picks(r.name))) {
       const result = await runInBrowser(browser, run, glb, frames, warmup);
-      console.log(`${run.name}: ${result.framesShown}/${result.framesAsked} shown, ${result.framesPerSecond} fps, latency p50 ${result.latencyMs.p50} p95 ${result.latencyMs.p95} ms, wire ${result.wireMbitPerS} Mbit/s; stage p50s ${JSON.stringify(result.stagesP50Ms)}`);
+      console.log(`${run.name}: ${result.framesShown}/${result.framesAsked} shown, ${result.framesPerSecond} fps, latency p50 ${result.latencyMs.p50} p95 ${result.latencyMs.p95} ms, wire ${result.wireMbitPerS} Mbit/s; stage p50s ${JSON.stringify(result.stagesP50Ms)}${result.receiver ? `; receiver ${JSON.stringify(result.receiver.timed)}` : ''}`);
       runs.push(result);
     }
   } finally {

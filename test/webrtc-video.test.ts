@@ -70,6 +70,8 @@ unit('rate decisions: down at once on a low estimate or loss, up slowly and by h
   assert.is(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 4_800_000 }, 10_000), undefined, 'a small change is no restart');
   assert.equal(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 20_000_000 }, 4000)?.bitrate, 6_000_000);
   assert.is(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 20_000_000 }, 3999), undefined);
+  assert.is(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 20_000_000 }, 4000, 8000), undefined, 'a backed-off up interval holds the rate');
+  assert.equal(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 20_000_000 }, 8000, 8000)?.bitrate, 6_000_000);
   assert.equal(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 10_000_000, fractionLost: 0.2 }, 1000)?.bitrate, 3_200_000);
   assert.equal(BitrateController.decide(o, 600_000, { availableOutgoingBitrate: 10_000 }, 1000)?.bitrate, 500_000);
   assert.throws(() => resolveVideoOptions({ fps: 0 }), TypeError);

@@ -11,6 +11,28 @@ export interface PageRun {
   endedAt: number;
   wallMs: number;
   records: PageRecord[];
+  /**
+   * H.264: Chromium's inbound-rtp video stats (getStats) after the warm-up frames and at the end:
+   * jitter buffer delay per emitted frame, its target, frames dropped, keyframes, NACKs, PLIs.
+   */
+  receiver?: { afterWarmup?: ReceiverStats; end?: ReceiverStats };
+}
+
+export interface ReceiverStats {
+  jitterBufferDelay?: number;
+  jitterBufferEmittedCount?: number;
+  jitterBufferTargetDelay?: number;
+  jitterBufferMinimumDelay?: number;
+  framesDecoded?: number;
+  framesDropped?: number;
+  keyFramesDecoded?: number;
+  nackCount?: number;
+  pliCount?: number;
+  firCount?: number;
+  packetsLost?: number;
+  totalInterFrameDelay?: number;
+  totalProcessingDelay?: number;
+  jitter?: number;
 }
 
 /**
@@ -53,7 +75,23 @@ async function rewrite(sdp) {
 window.runVideo = async (url, codec, glbBase64, camera, frames, warmup, fps) => {
   const wallStart = performance.now();
   try {
-    const base = browserPeers(RTCPeerConnection);
+    // every peer connection the SDK makes, for getStats
+    const pcs = [];
+    class TrackedPeerConnection extends RTCPeerConnection {
+      constructor(config) { super(config); pcs.push(this); }
+    }
+    const receiverStats = async () => {
+      for (const pc of pcs) {
+        for (const s of (await pc.getStats()).values()) {
+          if (s.type !== 'inbound-rtp' || s.kind !== 'video') continue;
+          const keys = ['jitterBufferDelay', 'jitterBufferEmittedCount', 'jitterBufferTargetDelay', 'jitterBufferMinimumDelay', 'framesDecoded', 'framesDropped', 'keyFramesDecoded', 'nackCount', 'pliCount', 'firCount', 'packetsLost', 'totalInterFrameDelay', 'totalProcessingDelay', 'jitter'];
+          return Object.fromEntries(keys.filter((k) => s[k] !== undefined).map((k) => [k, s[k]]));
+        }
+      }
+      return undefined;
+    };
+    const receiver = {};
+    const base = browserPeers(TrackedPeerConnection);
     const rtcPeers = () => {
       const peer = base();
       return { ...peer, answer: async (sdp) => peer.answer(await rewrite(sdp)), receiveVideo: async (sdp, ms) => peer.receiveVideo(await rewrite(sdp), ms) };
@@ -88,7 +126,10 @@ window.runVideo = async (url, codec, glbBase64, camera, frames, warmup, fps) => 
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
       next += period;
       if (inFlight) continue;
-      if (i === warmup) startedAt = performance.now();
+      if (i === warmup) {
+        startedAt = performance.now();
+        if (codec === 'h264') receiver.afterWarmup = await receiverStats();
+      }
       const yaw = 20 * Math.sin(i * 0.1);
       const pose = { device: 'head', time: i + 1, position: [0, 1.6, 0], orientation: [0, Math.sin((yaw * Math.PI) / 360), 0, Math.cos((yaw * Math.PI) / 360)] };
       const r = { i, sentAt: performance.now() };
@@ -111,9 +152,10 @@ window.runVideo = async (url, codec, glbBase64, camera, frames, warmup, fps) => 
     const endedAt = performance.now();
     // frames still on their way get a moment to show
     await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (codec === 'h264') receiver.end = await receiverStats();
     poses?.close();
     session.close();
-    return { startedAt, endedAt, wallMs: performance.now() - wallStart, records };
+    return { startedAt, endedAt, wallMs: performance.now() - wallStart, records, receiver };
   } catch (error) {
     return { error: String((error && error.stack) || error) + ' code=' + (error && error.code), startedAt: 0, endedAt: 0, wallMs: 0, records: [] };
   }

@@ -24,6 +24,14 @@ export interface LinkEstimate {
 
 /** Loss above which the rate goes down whatever the estimate says (the estimate lags a full queue). */
 const LOSS_LIMIT = 0.1;
+/**
+ * After a rate change down, the wait before the next change up doubles, up to this many times
+ * `upRateIntervalMs`; each change up halves it again. Why: on a capped link the estimate climbs
+ * back to the cap and crashes when we reach it (bench webrtc-video: 11 changes, 9 keyframes in
+ * 20 s, 16 → 0.47 → 0.8 → 0.36 Mbit/s), and every change is an encoder restart and an IDR that
+ * Chromium's jitter estimate remembers.
+ */
+const UP_BACKOFF_MAX = 8;
 
 export class BitrateController {
   readonly #options: ResolvedVideoOptions;
@@ -32,6 +40,8 @@ export class BitrateController {
   readonly #set: (bitrate: number, reason: string) => void;
   readonly #timer: ReturnType<typeof setInterval>;
   #lastChangeAt = performance.now();
+  /** Wait before a change up: upRateIntervalMs, doubled by each change down (UP_BACKOFF_MAX). */
+  #upIntervalMs: number;
   #reading = false;
   #closed = false;
 
@@ -40,12 +50,13 @@ export class BitrateController {
     this.#current = current;
     this.#read = read;
     this.#set = set;
+    this.#upIntervalMs = options.upRateIntervalMs;
     this.#timer = setInterval(() => void this.#tick(), options.statsIntervalMs);
     this.#timer.unref();
   }
 
   /** The bitrate to use for `estimate` given the `current` one, or undefined to keep it. */
-  static decide(options: ResolvedVideoOptions, current: number, estimate: LinkEstimate, msSinceChange: number): { bitrate: number; reason: string } | undefined {
+  static decide(options: ResolvedVideoOptions, current: number, estimate: LinkEstimate, msSinceChange: number, upIntervalMs = options.upRateIntervalMs): { bitrate: number; reason: string } | undefined {
     const { minBitrate, maxBitrate, bitrateHeadroom } = options;
     let target = estimate.availableOutgoingBitrate !== undefined ? estimate.availableOutgoingBitrate * bitrateHeadroom : current;
     let reason = `estimate ${Math.round((estimate.availableOutgoingBitrate ?? 0) / 1000)} kbit/s`;
@@ -56,7 +67,7 @@ export class BitrateController {
     target = Math.round(Math.min(maxBitrate, Math.max(minBitrate, target)));
     if (target < current * 0.9 && msSinceChange >= options.downRateIntervalMs) return { bitrate: target, reason: `down: ${reason}` };
     // up by at most half at a time: the estimate only grows as far as what we send lets it probe
-    if (target > current * 1.15 && msSinceChange >= options.upRateIntervalMs) return { bitrate: Math.min(target, Math.round(current * 1.5)), reason: `up: ${reason}` };
+    if (target > current * 1.15 && msSinceChange >= upIntervalMs) return { bitrate: Math.min(target, Math.round(current * 1.5)), reason: `up: ${reason}` };
     return undefined;
   }
 
@@ -72,8 +83,11 @@ export class BitrateController {
       const estimate = await this.#read();
       if (this.#closed) return;
       const now = performance.now();
-      const change = BitrateController.decide(this.#options, this.#current(), estimate, now - this.#lastChangeAt);
+      const current = this.#current();
+      const change = BitrateController.decide(this.#options, current, estimate, now - this.#lastChangeAt, this.#upIntervalMs);
       if (change) {
+        const base = this.#options.upRateIntervalMs;
+        this.#upIntervalMs = change.bitrate < current ? Math.min(this.#upIntervalMs * 2, base * UP_BACKOFF_MAX) : Math.max(base, this.#upIntervalMs / 2);
         this.#lastChangeAt = now;
         logger.debug(`${this.#current()} → ${change.bitrate} bit/s (${change.reason})`);
         this.#set(change.bitrate, change.reason);

@@ -41,7 +41,10 @@ export interface VideoOptions {
   bitrateHeadroom?: number;
   /** Fewest ms between two rate changes down, default 1000 (each costs an encoder restart and an IDR). */
   downRateIntervalMs?: number;
-  /** Fewest ms between two rate changes up, default 4000 (probing up slowly keeps queues empty). */
+  /**
+   * Fewest ms between two rate changes up, default 4000 (probing up slowly keeps queues empty);
+   * each change down doubles it (up to 8×), each change up halves it back (BitrateController).
+   */
   upRateIntervalMs?: number;
   /** Fewest ms between two keyframes asked by receivers (PLI/FIR; each restarts the encoder), default 1000. */
   keyframeIntervalMs?: number;
