@@ -72,6 +72,13 @@ unit('rate decisions: down at once on a low estimate or loss, up slowly and by h
   assert.is(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 20_000_000 }, 3999), undefined);
   assert.is(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 20_000_000 }, 4000, 8000), undefined, 'a backed-off up interval holds the rate');
   assert.equal(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 20_000_000 }, 8000, 8000)?.bitrate, 6_000_000);
+  // each change down doubles the wait before a change up, to 8× at most; each change up halves it, to 1× at least
+  let wait = o.upRateIntervalMs;
+  for (let i = 0; i < 5; i++) wait = BitrateController.upIntervalAfter(o, wait, true);
+  assert.is(wait, 32_000);
+  assert.is((wait = BitrateController.upIntervalAfter(o, wait, false)), 16_000);
+  for (let i = 0; i < 5; i++) wait = BitrateController.upIntervalAfter(o, wait, false);
+  assert.is(wait, 4000);
   assert.equal(BitrateController.decide(o, 4_000_000, { availableOutgoingBitrate: 10_000_000, fractionLost: 0.2 }, 1000)?.bitrate, 3_200_000);
   assert.equal(BitrateController.decide(o, 600_000, { availableOutgoingBitrate: 10_000 }, 1000)?.bitrate, 500_000);
   assert.throws(() => resolveVideoOptions({ fps: 0 }), TypeError);

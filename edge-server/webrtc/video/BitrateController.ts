@@ -55,6 +55,12 @@ export class BitrateController {
     this.#timer.unref();
   }
 
+  /** The wait before the next change up, after a change down (`wentDown`) or up (UP_BACKOFF_MAX). */
+  static upIntervalAfter(options: ResolvedVideoOptions, upIntervalMs: number, wentDown: boolean): number {
+    const base = options.upRateIntervalMs;
+    return wentDown ? Math.min(upIntervalMs * 2, base * UP_BACKOFF_MAX) : Math.max(base, upIntervalMs / 2);
+  }
+
   /** The bitrate to use for `estimate` given the `current` one, or undefined to keep it. */
   static decide(options: ResolvedVideoOptions, current: number, estimate: LinkEstimate, msSinceChange: number, upIntervalMs = options.upRateIntervalMs): { bitrate: number; reason: string } | undefined {
     const { minBitrate, maxBitrate, bitrateHeadroom } = options;
@@ -86,8 +92,7 @@ export class BitrateController {
       const current = this.#current();
       const change = BitrateController.decide(this.#options, current, estimate, now - this.#lastChangeAt, this.#upIntervalMs);
       if (change) {
-        const base = this.#options.upRateIntervalMs;
-        this.#upIntervalMs = change.bitrate < current ? Math.min(this.#upIntervalMs * 2, base * UP_BACKOFF_MAX) : Math.max(base, this.#upIntervalMs / 2);
+        this.#upIntervalMs = BitrateController.upIntervalAfter(this.#options, this.#upIntervalMs, change.bitrate < current);
         this.#lastChangeAt = now;
         logger.debug(`${this.#current()} → ${change.bitrate} bit/s (${change.reason})`);
         this.#set(change.bitrate, change.reason);
