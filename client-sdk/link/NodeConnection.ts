@@ -82,6 +82,16 @@ export interface NodeConnectionOptions extends DataPathOptions {
   publicKey?: string;
 }
 
+/**
+ * What a live spot checker sees of this connection (client-sdk/trust/LiveSpotCheck.ts): every
+ * message sent, in wire order, and every answer, seal and error received. Called after the send
+ * and before the answer settles its call; it must only record (O(1), never throws, never awaits).
+ */
+export interface WireTap {
+  sent(message: Message): void;
+  received(message: Message): void;
+}
+
 export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   readonly welcome: WelcomeMessage;
   readonly #transport: Transport;
@@ -99,6 +109,8 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   #dataPath: RtcDataPath | undefined;
   #upgrade: RtcUpgrade | undefined;
   #resendAfterMs: number | undefined;
+  /** Set by the owner right after `open` (before anything else is sent) to follow the wire. */
+  tap: WireTap | undefined;
 
   /** Dials `url`, says `hello`, and resolves once the node's `welcome` arrives. */
   static async open(url: string, options: NodeConnectionOptions = {}): Promise<NodeConnection> {
@@ -225,6 +237,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     if (this.#closed) throw new InvalidStateError('connection closed');
     this.#flushPoses();
     this.#transport.send(encode(message));
+    this.tap?.sent(message);
   }
 
   /**
@@ -250,6 +263,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     const poses = this.#outgoingPoses;
     this.#outgoingPoses = [];
     this.#sendHot(encode({ t: 'pose', poses }));
+    this.tap?.sent({ t: 'pose', poses });
   }
 
   /** The id the next `request` is sent with (a trap's predicts must carry the ids the node signs). */
@@ -269,7 +283,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     } else {
       this.#flushPoses();
     }
-    return new Promise((resolve, reject) => {
+    const answer = new Promise<ReplyOf<T>>((resolve, reject) => {
       const timedOut = () => new RequestError(ErrorCode.TIMEOUT, `${body.t} got no answer from ${this.url} within ${timeoutMs} ms`);
       this.#pending.add(id, body.t as RequestType, resolve as (m: Message) => void, reject, timeoutMs, timedOut);
       const bytes = encode(message);
@@ -290,6 +304,8 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       };
       this.#pending.resendAfter(id, after, resend);
     });
+    this.tap?.sent(message);
+    return answer;
   }
 
   /** One ping round trip, ms. */
@@ -330,6 +346,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       this.#transport.close(CloseCode.PROTOCOL, (err as ProtocolError).code ?? 'BAD_FRAME');
       return;
     }
+    if (message.t === 'prediction' || message.t === 'result' || message.t === 'frame' || message.t === 'seal' || message.t === 'error') this.tap?.received(message);
     switch (message.t) {
       case 'pong':
       case 'prediction':
