@@ -30,15 +30,20 @@ interface Driven {
   asked: number;
   answered: number;
   spots: Spot[];
+  /** Live answers judged on each node. */
+  checkedOn: Map<string, number>;
   traps: string[];
   distrust: string[];
   evidence: { evidence: Evidence; error?: Error }[];
 }
 
 function watch(session: Session): Driven {
-  const d: Driven = { session, asked: 0, answered: 0, spots: [], traps: [], distrust: [], evidence: [] };
+  const d: Driven = { session, asked: 0, answered: 0, spots: [], checkedOn: new Map(), traps: [], distrust: [], evidence: [] };
   const trust = session.failover!.trust!;
-  trust.on('spot', (_node, outcome) => d.spots.push(outcome));
+  trust.on('spot', (node, outcome) => {
+    d.spots.push(outcome);
+    if (outcome.kind === 'pass') d.checkedOn.set(node, (d.checkedOn.get(node) ?? 0) + outcome.checked);
+  });
   trust.on('trap', (_node, outcome) => d.traps.push(outcome.kind));
   trust.on('distrust', (node, why) => d.distrust.push(`${node}:${why}`));
   trust.on('evidence', (_node, evidence, error) => d.evidence.push({ evidence, ...(error ? { error } : {}) }));
@@ -103,9 +108,17 @@ test('a node that cheats only on long sessions passes every trap, is caught by l
     assert.is(caught(local).length, 1, where());
     assert.is(caught(local)[0]!.local, true);
     assert.equal(local.evidence, []);
-    // more frames: nobody goes back
-    for (let k = 0; k < 30; k++) await frame(all, i++, walk);
-    for (const d of all) assert.is(d.session.nodeId, 'honest', where());
+    // more frames: nobody goes back, and the honest node's live answers (its session began with
+    // the resumed poses in its hello) pass their spot checks
+    const start = i;
+    while ((i - start < 30 || !all.every((d) => (d.checkedOn.get('honest') ?? 0) >= 20)) && i < MAX_FRAMES) await frame(all, i++, walk);
+    for (const d of all) await d.session.failover!.trust!.settled();
+    for (const d of all) {
+      assert.is(d.session.nodeId, 'honest', where());
+      assert.ok((d.checkedOn.get('honest') ?? 0) >= 20, where());
+      assert.equal(d.distrust, ['cheater:caught'], where());
+      assert.is(d.answered, d.asked);
+    }
   } finally {
     for (const d of all) d.session.close();
     for (const n of nodes) await n.kill();
