@@ -39,6 +39,7 @@ import type { RtcDataPath } from '../transport/RtcDataPath.js';
 import type { DataPathOptions } from '../transport/RtcPeer.js';
 import { RtcUpgrade } from './RtcUpgrade.js';
 import { PendingRequests } from './PendingRequests.js';
+import type { WireTap } from './WireTap.js';
 
 const logger = new Logger('client:connection');
 /** Extra copies of an unanswered predict on the data channel before the one on ws (see request()). */
@@ -82,16 +83,6 @@ export interface NodeConnectionOptions extends DataPathOptions {
   publicKey?: string;
 }
 
-/**
- * What a live spot checker sees of this connection (client-sdk/trust/LiveSpotCheck.ts): every
- * message sent, in wire order, and every answer, seal and error received. Called after the send
- * and before the answer settles its call; it must only record (O(1), never throws, never awaits).
- */
-export interface WireTap {
-  sent(message: Message): void;
-  received(message: Message): void;
-}
-
 export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   readonly welcome: WelcomeMessage;
   readonly #transport: Transport;
@@ -109,8 +100,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   #dataPath: RtcDataPath | undefined;
   #upgrade: RtcUpgrade | undefined;
   #resendAfterMs: number | undefined;
-  /** Set by the owner right after `open` (before anything else is sent) to follow the wire. */
-  tap: WireTap | undefined;
+  tap: WireTap | undefined; // set by the owner right after `open`, before anything else is sent (NodeLink: spot checks)
 
   /** Dials `url`, says `hello`, and resolves once the node's `welcome` arrives. */
   static async open(url: string, options: NodeConnectionOptions = {}): Promise<NodeConnection> {
@@ -237,7 +227,6 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     if (this.#closed) throw new InvalidStateError('connection closed');
     this.#flushPoses();
     this.#transport.send(encode(message));
-    this.tap?.sent(message);
   }
 
   /**
@@ -260,10 +249,10 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
 
   #flushPoses(): void {
     if (this.#outgoingPoses.length === 0) return;
-    const poses = this.#outgoingPoses;
+    const message = { t: 'pose' as const, poses: this.#outgoingPoses };
     this.#outgoingPoses = [];
-    this.#sendHot(encode({ t: 'pose', poses }));
-    this.tap?.sent({ t: 'pose', poses });
+    this.#sendHot(encode(message));
+    this.tap?.sent(message);
   }
 
   /** The id the next `request` is sent with (a trap's predicts must carry the ids the node signs). */
@@ -283,7 +272,8 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
     } else {
       this.#flushPoses();
     }
-    const answer = new Promise<ReplyOf<T>>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
+      this.tap?.sent(message); // records only: the same turn as the send
       const timedOut = () => new RequestError(ErrorCode.TIMEOUT, `${body.t} got no answer from ${this.url} within ${timeoutMs} ms`);
       this.#pending.add(id, body.t as RequestType, resolve as (m: Message) => void, reject, timeoutMs, timedOut);
       const bytes = encode(message);
@@ -304,8 +294,6 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       };
       this.#pending.resendAfter(id, after, resend);
     });
-    this.tap?.sent(message);
-    return answer;
   }
 
   /** One ping round trip, ms. */

@@ -180,7 +180,9 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
   }
 
   send(message: Message): void {
-    if (!this.closed) this.#conn.send(message);
+    if (this.closed) return;
+    this.#conn.send(message);
+    this.spotCheck?.sent(message); // NodeConnection taps requests and streamed poses; this, the rest
   }
 
   request<T extends RequestType>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>> {
