@@ -16,18 +16,25 @@ export const chainSegmentSchema = object({
   seal: object({ node: string(128), session: string(128), to: uint(), link: b64(), inputs: uint(), inputDigest: b64(), signature: b64() }),
 });
 
-/** A session's pose/predict messages in the order sent (≤ 256: a trap session, not a live one). */
-export const sessionMessagesSchema = array(
-  object({
+const sessionMessageSchema = object({
     t: oneOf(['pose', 'predict'] as const),
     id: optional(requestId),
     horizonMs: optional(number(0, 10_000)),
     device: optional(oneOf(DEVICES)),
     predictor: optional(string(128)),
     poses: optional(array(poseSampleSchema, (l) => l.maxPosesPerMessage)),
-  }),
-  () => 256,
-);
+});
+
+/** A trap session's pose/predict messages in the order sent (≤ 256: a trap's length, not a live session's). */
+export const sessionMessagesSchema = array(sessionMessageSchema, () => 256);
+
+/**
+ * The messages of predict evidence: a trap's, or a live session's since its hello (a spot check,
+ * client-sdk/trust/LiveSpotCheck.ts). The count is bounded here, the bytes by discovery's evidence
+ * body cap (256 KiB: ~1300 one-pose predicts), which the SDK respects before it records.
+ */
+export const MAX_EVIDENCE_MESSAGES = 4096;
+export const evidenceMessagesSchema = array(sessionMessageSchema, () => MAX_EVIDENCE_MESSAGES);
 
 /** A trap task sent to a trusted verifier for its reference answers (discovery/trapReference.ts). */
 export const trapTaskSchema = object({ defaultPredictor: string(128), messages: sessionMessagesSchema });
@@ -41,7 +48,7 @@ export const predictEvidenceSchema = object({
   defaultPredictor: string(128),
   resume: optional(resumeSchema),
   /** The session's pose/predict messages in the order sent, through the accused predict and the seal's last input. */
-  messages: sessionMessagesSchema,
+  messages: evidenceMessagesSchema,
   accused: requestId,
   /** The node's answer as received (computeMs dropped: it is not signed). */
   answer: object({ predictor: string(128), horizonMs: number(0), pose: poseSampleSchema }),

@@ -39,6 +39,7 @@ import type { RtcDataPath } from '../transport/RtcDataPath.js';
 import type { DataPathOptions } from '../transport/RtcPeer.js';
 import { RtcUpgrade } from './RtcUpgrade.js';
 import { PendingRequests } from './PendingRequests.js';
+import type { WireTap } from './WireTap.js';
 
 const logger = new Logger('client:connection');
 /** Extra copies of an unanswered predict on the data channel before the one on ws (see request()). */
@@ -99,6 +100,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
   #dataPath: RtcDataPath | undefined;
   #upgrade: RtcUpgrade | undefined;
   #resendAfterMs: number | undefined;
+  tap: WireTap | undefined; // set by the owner right after `open`, before anything else is sent (NodeLink: spot checks)
 
   /** Dials `url`, says `hello`, and resolves once the node's `welcome` arrives. */
   static async open(url: string, options: NodeConnectionOptions = {}): Promise<NodeConnection> {
@@ -247,9 +249,10 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
 
   #flushPoses(): void {
     if (this.#outgoingPoses.length === 0) return;
-    const poses = this.#outgoingPoses;
+    const message = { t: 'pose' as const, poses: this.#outgoingPoses };
     this.#outgoingPoses = [];
-    this.#sendHot(encode({ t: 'pose', poses }));
+    this.#sendHot(encode(message));
+    this.tap?.sent(message);
   }
 
   /** The id the next `request` is sent with (a trap's predicts must carry the ids the node signs). */
@@ -270,6 +273,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       this.#flushPoses();
     }
     return new Promise((resolve, reject) => {
+      this.tap?.sent(message); // records only: the same turn as the send
       const timedOut = () => new RequestError(ErrorCode.TIMEOUT, `${body.t} got no answer from ${this.url} within ${timeoutMs} ms`);
       this.#pending.add(id, body.t as RequestType, resolve as (m: Message) => void, reject, timeoutMs, timedOut);
       const bytes = encode(message);
@@ -330,6 +334,7 @@ export class NodeConnection extends EnhancedEventEmitter<NodeConnectionEvents> {
       this.#transport.close(CloseCode.PROTOCOL, (err as ProtocolError).code ?? 'BAD_FRAME');
       return;
     }
+    if (message.t === 'prediction' || message.t === 'result' || message.t === 'frame' || message.t === 'seal' || message.t === 'error') this.tap?.received(message);
     switch (message.t) {
       case 'pong':
       case 'prediction':

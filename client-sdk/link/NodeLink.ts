@@ -9,6 +9,7 @@ import type { NodeCandidate } from '../placement/locator.js';
 import { LinkMonitor, type LinkMonitorOptions } from './LinkMonitor.js';
 import { openVideo } from './openVideo.js';
 import { NodeConnection } from './NodeConnection.js';
+import type { LiveSpotCheck } from '../trust/LiveSpotCheck.js';
 import { RequestHealth, type NodeFault, type RequestHealthOptions } from './RequestHealth.js';
 import type { RttSummary } from './RttStats.js';
 import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
@@ -22,7 +23,12 @@ export interface NodeLinkOpenOptions extends DataPathOptions {
   monitor: Pick<LinkMonitorOptions, 'intervalMs' | 'missedPings' | 'budgetMs' | 'overBudgetPings'>;
   /** When unanswered requests or stray answer ids make the node count as failing. */
   requestHealth?: Partial<RequestHealthOptions>;
+  /** Spot checks of this link's live answers from its hello on (SessionTrust.spotCheck); undefined: none. */
+  spotCheck?: SpotCheckFactory;
 }
+
+/** Builds a link's spot checker once its welcome arrived; undefined for a node it cannot check. */
+export type SpotCheckFactory = (link: { candidate: NodeCandidate; welcome: WelcomeMessage; resume: ResumeState; onWebRtc: () => boolean }) => LiveSpotCheck | undefined;
 
 export type NodeLinkEvents = {
   /** A pong came back on the monitor's ping loop, ms. */
@@ -51,6 +57,8 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
   fault: NodeFault | undefined;
   /** The node asked us to leave. */
   draining = false;
+  /** Spot checks of this link's live answers (set once, at open), if the session runs them. */
+  spotCheck: LiveSpotCheck | undefined;
 
   /** Dials the node and says hello with the session's resume state; pings are left to the monitor. */
   static async open(candidate: NodeCandidate, options: NodeLinkOpenOptions): Promise<NodeLink> {
@@ -63,7 +71,11 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
       ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
       ...(candidate.publicKey ? { publicKey: candidate.publicKey } : {}),
     });
-    return new NodeLink(conn, candidate, options);
+    const link = new NodeLink(conn, candidate, options);
+    // before anything else is sent on it: the check follows the wire from the hello on
+    link.spotCheck = options.spotCheck?.({ candidate, welcome: conn.welcome, resume: options.resume, onWebRtc: () => conn.dataPath !== undefined });
+    conn.tap = link.spotCheck;
+    return link;
   }
 
   private constructor(conn: NodeConnection, candidate: NodeCandidate, options: NodeLinkOpenOptions) {
@@ -82,6 +94,7 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
       this.safeEmit('fault', fault);
       this.#lost(`${fault.code}: ${fault.detail}`);
     });
+    conn.on('close', () => this.spotCheck?.stop('the connection closed'));
     conn.on('close', (code, reason) => this.#lost(`socket closed (${code}${reason ? ` ${reason}` : ''})`));
     conn.on('transport', (kind, why) => this.safeEmit('transport', kind, why));
     conn.on('videolost', (error) => this.safeEmit('videolost', error));
@@ -167,7 +180,9 @@ export class NodeLink extends EnhancedEventEmitter<NodeLinkEvents> {
   }
 
   send(message: Message): void {
-    if (!this.closed) this.#conn.send(message);
+    if (this.closed) return;
+    this.#conn.send(message);
+    this.spotCheck?.sent(message); // NodeConnection taps requests and streamed poses; this, the rest
   }
 
   request<T extends RequestType>(body: RequestBody<T>, timeoutMs: number): Promise<ReplyOf<T>> {

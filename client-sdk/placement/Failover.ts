@@ -34,7 +34,7 @@ const logger = new Logger('client:failover');
 
 /** The `drain` reason the app sees when the session leaves a node it no longer trusts. */
 const DISTRUST_REASONS = {
-  caught: 'caught answering a trap wrongly',
+  caught: 'caught answering a trap or a spot-checked live predict wrongly',
   untrusted: 'its seals do not cover what it was sent',
   ejected: 'ejected by discovery for verified wrong answers',
 } as const;
@@ -85,6 +85,7 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
             ...(this.#o.WebSocket ? { WebSocket: this.#o.WebSocket } : {}),
           });
     this.trust?.on('distrust', (nodeId, why) => this.#distrust(nodeId, DISTRUST_REASONS[why]));
+    if (this.trust) this.#placement.spotCheck = (link) => this.trust!.spotCheck(link);
   }
 
   get state(): FailoverState {
@@ -283,7 +284,7 @@ export class Failover extends EnhancedEventEmitter<SessionEvents> implements Ses
     if (changed) this.safeEmit('tier', link.tier, reason);
     this.router.route(link);
     if (previous !== link) this.#followVideo(link);
-    this.trust?.follow({ nodeId: link.nodeId, url: link.url, publicKey: link.candidate.publicKey });
+    this.trust?.follow({ nodeId: link.nodeId, url: link.url, publicKey: link.candidate.publicKey, ...(link.spotCheck ? { spotCheck: link.spotCheck } : {}) });
     if (previous && previous !== link && !previous.closed) {
       const keep = previous.tier === 'cloud' && link.tier === 'edge' && this.#placement.keepAsStandby(previous);
       if (!keep) this.#placement.release(previous, `moved to ${link.url}`);

@@ -6,7 +6,7 @@
  */
 import { Logger, type RequestError } from '../../protocol/index.js';
 import { Backoff, BackoffTable } from '../link/Backoff.js';
-import { NodeLink } from '../link/NodeLink.js';
+import { NodeLink, type SpotCheckFactory } from '../link/NodeLink.js';
 import type { NodeFault } from '../link/RequestHealth.js';
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { SessionMemory } from '../session/SessionMemory.js';
@@ -46,6 +46,9 @@ export class Placement extends EnhancedEventEmitter<PlacementEvents> {
 
   /** Whether a standby is wanted now (on an edge), so a lost one is replaced. */
   readonly #standbyWanted: () => boolean;
+
+  /** Set by the Failover when its trust officer spot-checks live answers (SessionTrust.spotCheck). */
+  spotCheck: SpotCheckFactory | undefined;
 
   constructor(options: ResolvedFailoverOptions, memory: SessionMemory, standbyWanted: () => boolean) {
     super();
@@ -229,6 +232,7 @@ export class Placement extends EnhancedEventEmitter<PlacementEvents> {
         rtcConnectTimeoutMs: this.#o.rtcConnectTimeoutMs,
         monitor: { intervalMs: this.#o.pingIntervalMs, missedPings: this.#o.missedPings, budgetMs: this.#o.budgetMs, overBudgetPings: this.#o.overBudgetPings },
         requestHealth: this.#o.requestHealth,
+        ...(this.spotCheck ? { spotCheck: this.spotCheck } : {}),
       });
     } catch (err) {
       logger.debug(`opening ${candidate.url} failed: ${(err as Error).message}`);

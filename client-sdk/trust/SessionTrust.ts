@@ -7,8 +7,11 @@
  *
  * The live path only calls `observe` and `onPredict`: synchronous, O(1), nothing awaited.
  *
- * Known limit (TRUST.md): a trap runs on a session of its own on the same node; a node that
- * correlates sessions by address and timing could answer short new sessions honestly.
+ * A trap runs on a session of its own on the same node, and a node that correlates sessions by
+ * address and timing could answer short new sessions honestly; so the same share of the live
+ * session's own predicts is spot-checked too (LiveSpotCheck, on ws links): a wrong sealed live
+ * answer is `distrust('caught')` like a trap's, with evidence while the session's input since
+ * its hello fits discovery's evidence cap.
  */
 import { EnhancedEventEmitter } from '../../protocol/EnhancedEventEmitter.js';
 import type { Device, FrameRequest, PoseSample, Evidence, Tensor } from '../../protocol/index.js';
@@ -18,6 +21,10 @@ import type { WebSocketConstructor } from '../transport/WebSocketTransport.js';
 import { localReference } from './localReference.js';
 import { nodeTrapChannel } from './nodeTrapChannel.js';
 import { TrustOfficer } from './TrustOfficer.js';
+import { LiveSpotCheck } from './LiveSpotCheck.js';
+import type { NodeCandidate } from '../placement/locator.js';
+import type { PredictorFactory } from '../../protocol/motion/predictor.js';
+import type { ResumeState, WelcomeMessage } from '../../protocol/index.js';
 import type { FrameReferenceSource, InferReferenceSource, ReferenceSource, TrapOutcome } from './TrapVerifier.js';
 import type { TrapStreamOptions } from './trapStream.js';
 
@@ -54,6 +61,13 @@ export interface SessionTrustOptions {
   /** Trap stream shape (window, jitter, length). */
   stream?: TrapStreamOptions;
   /**
+   * [spotChecks=true] also judge trapShare of the live session's own predicts (ws links, replayable
+   * predictors: kalman, constant-velocity, none), which a node cannot tell from the rest.
+   */
+  spotChecks?: boolean;
+  /** [maxEvidenceBytes=196608] the live input kept for spot-check evidence (LiveSpotCheck). */
+  maxEvidenceBytes?: number;
+  /**
    * How often the session asks discovery whether its node was ejected meanwhile (another client's
    * evidence), ms; 0 never asks. Needs a locator with `ejected` (DiscoveryLocator). @default 30000
    */
@@ -65,6 +79,8 @@ export type SessionTrustEvents = {
   distrust: [nodeId: string, reason: 'caught' | 'untrusted' | 'ejected'];
   /** A trap finished (any outcome), for diagnostics and tests. */
   trap: [nodeId: string, outcome: TrapOutcome];
+  /** A spot check of live answers: a sealed block judged, a catch (`local`: no evidence, input past the cap), or checks stopped on that link. */
+  spot: [nodeId: string, outcome: { kind: 'pass'; checked: number } | { kind: 'caught'; local: boolean; accused: number; positionM: number; angleRad: number } | { kind: 'stopped'; reason: string }];
   /** Evidence against `nodeId` was submitted; `error` set when discovery refused or was unreachable. */
   evidence: [nodeId: string, evidence: Evidence, error?: Error];
 };
@@ -75,7 +91,12 @@ export interface TrustedLink {
   url: string;
   /** Undefined for a node discovery vouched no key for: it cannot be trapped (nothing it signs is checkable). */
   publicKey: string | undefined;
+  /** The link's spot checker (made by `spotCheck` when the link opened). */
+  spotCheck?: LiveSpotCheck;
 }
+
+/** Predictors a client replays to judge answers itself (learned needs a trusted verifier). */
+const LOCAL_PREDICTORS: readonly PredictorFactory[] = [kalmanPredictor(), constantVelocity, noPrediction];
 
 export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
   readonly officer: TrustOfficer;
@@ -85,6 +106,10 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
   readonly #ejected: ((ids: readonly string[]) => Promise<string[]>) | undefined;
   #nodeId: string | undefined;
   #standingTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #share: number;
+  readonly #reporter: string;
+  readonly #submit: ((evidence: Evidence) => Promise<void>) | undefined;
+  #closed = false;
 
   constructor(
     options: SessionTrustOptions,
@@ -95,27 +120,28 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
     this.#o = options;
     this.#connectTimeoutMs = context.connectTimeoutMs;
     this.#WebSocket = context.WebSocket;
+    this.#share = options.trapShare ?? 0.02;
+    this.#reporter = options.reporter ?? randomReporter();
+    this.#submit = context.submit
+      ? async (evidence: Evidence) => {
+          try {
+            await context.submit!(evidence);
+            this.safeEmit('evidence', evidence.node, evidence);
+          } catch (err) {
+            this.safeEmit('evidence', evidence.node, evidence, err as Error);
+          }
+        }
+      : undefined;
     this.officer = new TrustOfficer({
-      share: (options.trapShare ?? 0.02) / meanTrapLength(options.stream),
-      reporter: options.reporter ?? randomReporter(),
-      reference: options.reference ?? localReference([kalmanPredictor(), constantVelocity, noPrediction]),
+      share: this.#share / meanTrapLength(options.stream),
+      reporter: this.#reporter,
+      reference: options.reference ?? localReference(LOCAL_PREDICTORS),
       ...(options.inferReference ? { inferReference: options.inferReference } : {}),
       ...(options.frameReference ? { frameReference: options.frameReference } : {}),
       ...(options.stream ? { stream: options.stream } : {}),
       run: { frameIntervalMs: options.frameIntervalMs ?? 1000 / 90, sealTimeoutMs: options.sealTimeoutMs ?? 2000 },
       ...(options.trapTimeoutMs !== undefined ? { trapTimeoutMs: options.trapTimeoutMs } : {}),
-      ...(context.submit
-        ? {
-            submit: async (evidence: Evidence) => {
-              try {
-                await context.submit!(evidence);
-                this.safeEmit('evidence', evidence.node, evidence);
-              } catch (err) {
-                this.safeEmit('evidence', evidence.node, evidence, err as Error);
-              }
-            },
-          }
-        : {}),
+      ...(this.#submit ? { submit: this.#submit } : {}),
     });
     this.officer.on('trap', (node, outcome) => this.safeEmit('trap', node, outcome));
     this.officer.on('caught', (node) => this.safeEmit('distrust', node, 'caught'));
@@ -135,6 +161,40 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
       ...(this.#WebSocket ? { WebSocket: this.#WebSocket } : {}),
     });
     this.officer.setNode({ id: link.nodeId, publicKey: link.publicKey, channel });
+  }
+
+  /**
+   * A spot checker for a link just opened to a node with a vouched key (Placement calls it before
+   * anything is sent on the link); undefined when spot checks are off. Its verdicts count only
+   * while the link's node is the one the session follows.
+   */
+  spotCheck(link: { candidate: NodeCandidate; welcome: WelcomeMessage; resume: ResumeState; onWebRtc: () => boolean }): LiveSpotCheck | undefined {
+    const publicKey = link.candidate.publicKey;
+    if (this.#closed || this.#o.spotChecks === false || !(this.#share > 0) || !publicKey) return undefined;
+    const node = link.welcome.node.id;
+    const check = new LiveSpotCheck({
+      node,
+      publicKey,
+      session: link.welcome.session,
+      defaultPredictor: link.welcome.predictors[0] ?? 'constant-velocity',
+      resume: link.resume,
+      factories: new Map(LOCAL_PREDICTORS.map((f) => [f.name, f])),
+      share: this.#share,
+      reporter: this.#reporter,
+      onWebRtc: link.onWebRtc,
+      ...(this.#o.maxEvidenceBytes !== undefined ? { maxEvidenceBytes: this.#o.maxEvidenceBytes } : {}),
+    });
+    const followed = () => !this.#closed && this.#nodeId === node;
+    check.on('passed', (checked) => followed() && this.safeEmit('spot', node, { kind: 'pass', checked }));
+    check.on('stopped', (reason) => followed() && reason !== 'caught' && this.safeEmit('spot', node, { kind: 'stopped', reason }));
+    check.on('unsigned', () => followed() && this.safeEmit('distrust', node, 'untrusted'));
+    check.on('caught', (evidence, detail) => {
+      if (!followed()) return;
+      this.safeEmit('spot', node, { kind: 'caught', local: !evidence, ...detail });
+      this.safeEmit('distrust', node, 'caught');
+      if (evidence) void this.#submit?.(evidence);
+    });
+    return check;
   }
 
   observe(pose: PoseSample): void {
@@ -159,6 +219,7 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
   }
 
   close(): void {
+    this.#closed = true;
     this.officer.close();
     clearInterval(this.#standingTimer);
     this.#standingTimer = undefined;

@@ -34,6 +34,75 @@ export class ReplayError extends Error {
 }
 
 /**
+ * The same replay one message at a time, for a verifier that follows a live session as it goes
+ * (client-sdk/trust/LiveSpotCheck.ts): `feed` observes the message's poses; for a predict it
+ * returns the answer an honest node gives (`answer: false` skips the predictor call and only
+ * keeps the state, for predicts nobody will check). Call `close()` when done.
+ */
+export class ReplaySession {
+  readonly #factories: ReadonlyMap<string, PredictorFactory>;
+  readonly #histories = new Map<Device, PoseHistory>();
+  readonly #predictors = new Map<string, Predictor>();
+  #predictorName: string;
+
+  constructor(factories: ReadonlyMap<string, PredictorFactory>, options: { defaultPredictor: string; resume?: ResumeState }) {
+    this.#factories = factories;
+    this.#predictorName = options.defaultPredictor;
+    const resume = options.resume;
+    if (resume?.predictor && factories.has(resume.predictor)) this.#predictorName = resume.predictor;
+    for (const sample of resume?.poses ?? []) this.#observe(sample);
+  }
+
+  /** The predictor a predict without `predictor` uses now. */
+  get predictorName(): string {
+    return this.#predictorName;
+  }
+
+  feed(message: ReplayMessage, answer = true): Promise<ReplayedPrediction> | ReplayedPrediction | undefined {
+    for (const sample of message.poses ?? []) this.#observe(sample);
+    if (message.t !== 'predict') return undefined;
+    const device = message.device ?? 'head';
+    if (message.predictor) this.#predictorName = message.predictor;
+    const history = this.#histories.get(device);
+    if (!history?.latest) throw new ReplayError('NO_POSES', `predict ${message.id} before any pose of '${device}'`);
+    // created even when not answering: a lazily created predictor catches up from the history
+    // exactly as the node's does, and must exist from the same moment on
+    const predictor = this.#predictorFor(device, this.#predictorName);
+    if (!answer) return undefined;
+    const name = this.#predictorName;
+    const done = (pose: PoseSample): ReplayedPrediction => ({ id: message.id, device, predictor: name, horizonMs: message.horizonMs, pose: clone(pose) });
+    const pose = predictor.predict(history.samples, message.horizonMs);
+    return pose instanceof Promise ? pose.then(done) : done(pose);
+  }
+
+  close(): void {
+    for (const p of this.#predictors.values()) p.close?.();
+    this.#predictors.clear();
+  }
+
+  #observe(sample: PoseSample): void {
+    let history = this.#histories.get(sample.device);
+    if (!history) this.#histories.set(sample.device, (history = new PoseHistory()));
+    if (!history.push(sample)) return;
+    const normalized = history.latest!;
+    for (const [key, predictor] of this.#predictors) if (key.startsWith(`${sample.device}/`)) predictor.observe?.(normalized);
+  }
+
+  #predictorFor(device: Device, name: string): Predictor {
+    const key = `${device}/${name}`;
+    let predictor = this.#predictors.get(key);
+    if (!predictor) {
+      const factory = this.#factories.get(name);
+      if (!factory) throw new ReplayError('UNKNOWN_PREDICTOR', `no predictor '${name}' to recompute with`);
+      predictor = factory.create();
+      for (const sample of this.#histories.get(device)?.samples ?? []) predictor.observe?.(sample);
+      this.#predictors.set(key, predictor);
+    }
+    return predictor;
+  }
+}
+
+/**
  * Answers every predict in `messages`, in order. `defaultPredictor` is the node's default when the
  * session never named one (the node's welcome lists its predictors, default first).
  */
@@ -42,45 +111,15 @@ export async function replayPredictions(
   messages: readonly ReplayMessage[],
   options: { defaultPredictor: string; resume?: ResumeState },
 ): Promise<ReplayedPrediction[]> {
-  const histories = new Map<Device, PoseHistory>();
-  const predictors = new Map<string, Predictor>();
-  let predictorName = options.defaultPredictor;
-  const observe = (sample: PoseSample): void => {
-    let history = histories.get(sample.device);
-    if (!history) histories.set(sample.device, (history = new PoseHistory()));
-    if (!history.push(sample)) return;
-    const normalized = history.latest!;
-    for (const [key, predictor] of predictors) if (key.startsWith(`${sample.device}/`)) predictor.observe?.(normalized);
-  };
-  const predictorFor = (device: Device, name: string): Predictor => {
-    const key = `${device}/${name}`;
-    let predictor = predictors.get(key);
-    if (!predictor) {
-      const factory = factories.get(name);
-      if (!factory) throw new ReplayError('UNKNOWN_PREDICTOR', `no predictor '${name}' to recompute with`);
-      predictor = factory.create();
-      for (const sample of histories.get(device)?.samples ?? []) predictor.observe?.(sample);
-      predictors.set(key, predictor);
-    }
-    return predictor;
-  };
-  const resume = options.resume;
-  if (resume?.predictor && factories.has(resume.predictor)) predictorName = resume.predictor;
-  for (const sample of resume?.poses ?? []) observe(sample);
+  const replay = new ReplaySession(factories, options);
   const out: ReplayedPrediction[] = [];
   try {
     for (const message of messages) {
-      for (const sample of message.poses ?? []) observe(sample);
-      if (message.t !== 'predict') continue;
-      const device = message.device ?? 'head';
-      if (message.predictor) predictorName = message.predictor;
-      const history = histories.get(device);
-      if (!history?.latest) throw new ReplayError('NO_POSES', `predict ${message.id} before any pose of '${device}'`);
-      const pose = await predictorFor(device, predictorName).predict(history.samples, message.horizonMs);
-      out.push({ id: message.id, device, predictor: predictorName, horizonMs: message.horizonMs, pose: clone(pose) });
+      const answer = replay.feed(message);
+      if (answer) out.push(await answer);
     }
   } finally {
-    for (const p of predictors.values()) p.close?.();
+    replay.close();
   }
   return out;
 }
