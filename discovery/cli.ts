@@ -187,11 +187,10 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   });
   const { url } = await server.listen();
   const staking = ledger ? `, stake ledger (min stake ${ledger.params.minStake})` : '';
-  if (renderer) console.log(`discovery: judging frames with the WebGPU renderer${referenceKey ? '; signing frame references' : ''}`);
-  if (engine) console.log(`discovery: judging infer evidence with models ${engine.models.join(', ')}${referenceKey ? `; signing infer references with key ${referenceKey.publicKey}` : ''}`);
-  const youngGen = semiSpaceFlags().join(' ') || "V8's default";
-  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, young generation ${youngGen})`);
-  await new Promise<void>((resolve) => {
+  // the signal handlers first, then the lines that say discovery is up: a supervisor (or a test)
+  // that stops discovery as soon as it reads them found it still without handlers on a busy
+  // machine, and it died by the signal instead of closing (1 run in 5 under two CPU hogs)
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`discovery: ${signal}, closing`);
       resolve();
@@ -199,6 +198,11 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  if (renderer) console.log(`discovery: judging frames with the WebGPU renderer${referenceKey ? '; signing frame references' : ''}`);
+  if (engine) console.log(`discovery: judging infer evidence with models ${engine.models.join(', ')}${referenceKey ? `; signing infer references with key ${referenceKey.publicKey}` : ''}`);
+  const youngGen = semiSpaceFlags().join(' ') || "V8's default";
+  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, young generation ${youngGen})`);
+  await stopped;
   await server.close();
   await ledger?.close();
   await engine?.close();

@@ -153,24 +153,10 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     server.addHealthSection('cluster', () => ({ worker: worker.index, workers: worker.workers, sessions: worker.sessionCount }));
   }
   const { port, url } = await server.listen();
-  // in a cluster the primary prints the one listening line, once every worker listens
-  if (clusterWorker) clusterWorker.listening(url, port);
-  else console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier }));
-  if (args.values.viewer) console.log(JSON.stringify({ event: 'viewer', url: `${url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/` }));
-  // one registration per node: in a cluster worker 1 registers, reporting every worker's sessions
-  const discoveryUrl = clusterInfo && clusterInfo.index !== 1 ? undefined : stringFlag(args.values.discovery);
-  const agent = discoveryUrl
-    ? await attachDiscoveryAgent(clusterWorker ? clusterDiscoverable(server, clusterWorker) : server, {
-        discoveryUrl,
-        nodeKeyFile: requiredFlag(args.values['node-key'], 'node-key'),
-        authorizationFile: requiredFlag(args.values['node-auth'], 'node-auth'),
-        location: parseLatLon(stringFlag(args.values.location)),
-        ip: stringFlag(args.values['public-ip']),
-        publicUrl: stringFlag(args.values['public-url']),
-        pricePerMinute: priceFlag(args.values.price),
-      })
-    : undefined;
-  if (agent) console.log(JSON.stringify({ event: 'discovery', url: discoveryUrl, registered: agent.registered }));
+  // the signal handlers before the lines that say the node is up: a supervisor (or a test) that
+  // stops the node as soon as it reads them must find them (on a busy machine it did not, and the
+  // node died by the signal without draining or deregistering)
+  let agent: Awaited<ReturnType<typeof attachDiscoveryAgent>> | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     // once: in a terminal a cluster worker gets Ctrl-C from the terminal and from its primary
@@ -184,6 +170,26 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // in a cluster the primary prints the one listening line, once every worker listens
+  if (clusterWorker) clusterWorker.listening(url, port);
+  else console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier }));
+  if (args.values.viewer) console.log(JSON.stringify({ event: 'viewer', url: `${url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/` }));
+  // one registration per node: in a cluster worker 1 registers, reporting every worker's sessions
+  const discoveryUrl = clusterInfo && clusterInfo.index !== 1 ? undefined : stringFlag(args.values.discovery);
+  agent = discoveryUrl
+    ? await attachDiscoveryAgent(clusterWorker ? clusterDiscoverable(server, clusterWorker) : server, {
+        discoveryUrl,
+        nodeKeyFile: requiredFlag(args.values['node-key'], 'node-key'),
+        authorizationFile: requiredFlag(args.values['node-auth'], 'node-auth'),
+        location: parseLatLon(stringFlag(args.values.location)),
+        ip: stringFlag(args.values['public-ip']),
+        publicUrl: stringFlag(args.values['public-url']),
+        pricePerMinute: priceFlag(args.values.price),
+      })
+    : undefined;
+  // stopped while registering: the registration that just finished goes too
+  if (stopping) agent?.close();
+  else if (agent) console.log(JSON.stringify({ event: 'discovery', url: discoveryUrl, registered: agent.registered }));
 }
 
 /** What the discovery agent of a cluster's worker 1 sees: this server, with every worker's sessions. */
