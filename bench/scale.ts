@@ -26,7 +26,6 @@ import { WebSocket } from 'ws';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { authorizeNode, generateKeyPair, signHeartbeat, signRegistration } from '../discovery/identity.js';
 import type { NodeDescriptor, OperatorAuthorization } from '../protocol/discovery.js';
-import { DEFAULT_YOUNG_GEN_MIB } from '../discovery/youngGeneration.js';
 import { pinProcess } from './lib/pin.js';
 import { startRedisCluster, type RedisCluster } from './lib/redisCluster.js';
 import { redisAvailable, startRedis } from './lib/redisServer.js';
@@ -36,6 +35,8 @@ import { environment, printEnvironment } from './lib/environment.js';
 import { resultsDir, writeResult } from './lib/results.js';
 import type { Allocation, QueryWindow, ServerRequest, ServerStats } from './scale/server.js';
 
+/** The young generation compared with V8's default (discovery's `--young-gen-mib`, off by default). */
+const OTHER_YOUNG_GEN_MIB = 64;
 const HELP = `Usage: npm run bench -- scale [options]
 
 Options:
@@ -45,8 +46,9 @@ Options:
                       backends with two replicas each, takes ~7 minutes on 2 cores)
   --no-redis          memory backend only (no Redis, no cluster)
   --no-cluster        skip the 3-master Redis Cluster
-  --young-gen-mib N   semi-space size of each backend's other replica (default ${DEFAULT_YOUNG_GEN_MIB},
-                      what 'edge-offload discovery' sets; the first runs with V8's default)
+  --young-gen-mib N   semi-space size of each backend's other replica (default ${OTHER_YOUNG_GEN_MIB},
+                      what 'edge-offload discovery --young-gen-mib' would set; the first runs
+                      with V8's default, discovery's own default)
   --young-first       run that replica before the default one (to tell order from effect)
   --quick             1000 nodes, 100 baseline, 3 s windows
   -h, --help          show this help
@@ -371,7 +373,7 @@ export async function main(argv: string[]): Promise<void> {
   const nodes = intFlag(args.values.nodes, '--nodes') ?? (quick ? 1000 : 8000);
   const baselineNodes = intFlag(args.values['baseline-nodes'], '--baseline-nodes') ?? (quick ? 100 : 300);
   const seconds = intFlag(args.values.seconds, '--seconds') ?? (quick ? 3 : 5);
-  const youngGenMib = intFlag(args.values['young-gen-mib'], '--young-gen-mib') ?? DEFAULT_YOUNG_GEN_MIB;
+  const youngGenMib = intFlag(args.values['young-gen-mib'], '--young-gen-mib') ?? OTHER_YOUNG_GEN_MIB;
   const youngFlags = [`--max-semi-space-size=${youngGenMib}`];
   const youngFirst = args.values['young-first'] === true;
   const redisOk = !args.values['no-redis'] && redisAvailable();

@@ -84,9 +84,9 @@ Options:
                            traps (POST /v1/reference/infer, /v1/reference/frame) with this key
                            (discovery keygen node --out FILE); clients configure its public key
                            (remoteInferReference, remoteFrameReference)
-  --young-gen-mib N        V8 semi-space size for this replica, MiB (default ${DEFAULT_YOUNG_GEN_MIB}, env
-                           ${YOUNG_GEN_ENV}; 0 keeps V8's default). Fewer young-generation GC pauses
-                           in the query tail; costs up to 3 × N MiB. The launcher starts discovery
+  --young-gen-mib N        V8 semi-space size for this replica, MiB (default ${DEFAULT_YOUNG_GEN_MIB}: V8's own; env
+                           ${YOUNG_GEN_ENV}; 0 keeps V8's default). Fewer young-generation GC pauses,
+                           each longer: measure first (bench scale); costs up to 3 × N MiB. The launcher starts discovery
                            again with --max-semi-space-size=N unless NODE_OPTIONS or node flags set
                            a semi-space size already (discovery/youngGeneration.ts)
   -h, --help               this text`;

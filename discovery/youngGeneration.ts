@@ -1,5 +1,6 @@
 /**
- * V8's young generation for a discovery replica, set by the `edge-offload discovery` launcher.
+ * V8's young generation for a discovery replica, set by the `edge-offload discovery` launcher when
+ * the operator asks (`--young-gen-mib N`); off by default (below: it measured worse on an idle VM).
  *
  * Why: a replica's garbage is short-lived (a ws frame and socket read per node pong, a status
  * parse per load push, a few hundred objects per query), and with V8's default semi-space
@@ -8,6 +9,11 @@
  * (`bench scale`, discovery/README.md). A larger semi-space means fewer scavenges; each one costs
  * about the same (its work is the survivors, not the garbage). The cost is memory: V8 reserves
  * up to 3 × the semi-space for the young generation (64 MiB → ~192 MiB at most).
+ *
+ * Why off by default: the larger semi-space does cut scavenges (2.6-4.4× in every run), but each
+ * one pauses longer, and on an idle VM at the end of the 2026-11-30 round the query p99 under
+ * churn was worse with 64 MiB than with V8's default (memory 5.3 vs 3.9 ms, Redis 13.0 vs 9.4 ms;
+ * max pause 22.8 vs 13.7 ms). Earlier runs on a loaded machine were mixed. Measure before you set it.
  *
  * V8 reads the size only at start, so the launcher starts discovery again with the flag (one
  * extra process start, then the parent only forwards signals and the exit code). An operator
@@ -18,8 +24,8 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { ConfigError } from '../protocol/server/ConfigError.js';
 
-/** Semi-space size (MiB) the launcher gives a replica unless told otherwise. */
-export const DEFAULT_YOUNG_GEN_MIB = 64;
+/** Semi-space size (MiB) the launcher gives a replica unless told otherwise: 0, V8's default (see above). */
+export const DEFAULT_YOUNG_GEN_MIB = 0;
 export const YOUNG_GEN_ENV = 'EDGE_OFFLOAD_YOUNG_GEN_MIB';
 /** Set in the re-launched process: it exits when its launcher is gone. */
 const RELAUNCHED_ENV = 'EDGE_OFFLOAD_RELAUNCHED';

@@ -236,19 +236,22 @@ function launched(args: string[], env: NodeJS.ProcessEnv) {
   return { child, exited, banner, output: () => ({ stdout, stderr }) };
 }
 
-test('the launcher runs discovery with a larger young generation; the operator\'s own NODE_OPTIONS or --young-gen-mib 0 win; SIGTERM reaches it', async () => {
+test('the launcher runs discovery with the young generation asked for; the operator\'s own NODE_OPTIONS wins; SIGTERM reaches it', async () => {
   const noSemiSpace = (process.env.NODE_OPTIONS ?? '').replace(/--(max|min)-semi-space-size=\S+/g, '');
-  const byDefault = launched(['--port', '0'], { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '' });
+  const relaunched = launched(['--port', '0', '--young-gen-mib', '64'], { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '' });
   try {
-    assert.match(await byDefault.banner, /young generation --max-semi-space-size=64\)/);
+    assert.match(await relaunched.banner, /young generation --max-semi-space-size=64\)/);
     // SIGTERM to the launcher reaches the re-launched replica, which closes cleanly: exit 0
-    byDefault.child.kill('SIGTERM');
-    assert.is(await byDefault.exited, 0);
-    assert.match(byDefault.output().stdout, /discovery: SIGTERM, closing/);
+    relaunched.child.kill('SIGTERM');
+    assert.is(await relaunched.exited, 0);
+    assert.match(relaunched.output().stdout, /discovery: SIGTERM, closing/);
   } finally {
-    if (byDefault.child.exitCode === null) byDefault.child.kill('SIGKILL');
+    if (relaunched.child.exitCode === null) relaunched.child.kill('SIGKILL');
   }
   for (const [args, env, expected] of [
+    // by default: V8's own young generation, no re-launch
+    [['--port', '0'], { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '' }, /young generation V8's default\)/],
+    [['--port', '0'], { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '32' }, /young generation --max-semi-space-size=32\)/],
     [['--port', '0'], { NODE_OPTIONS: `${noSemiSpace} --max-semi-space-size=32` }, /young generation --max-semi-space-size=32\)/],
     [['--port', '0', '--young-gen-mib', '0'], { NODE_OPTIONS: noSemiSpace }, /young generation V8's default\)/],
     [['--port', '0', '--young-gen-mib', '16'], { NODE_OPTIONS: noSemiSpace }, /young generation --max-semi-space-size=16\)/],
