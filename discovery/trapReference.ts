@@ -73,8 +73,7 @@ export class TrapReferenceSigner {
       inputDigest: taskInputDigest(messages.flatMap((m) => m.poses ?? [])),
       answers: answers.map((a) => ({ id: a.id, predictor: a.predictor, horizonMs: a.horizonMs, pose: a.pose })),
     };
-    const text = JSON.stringify(payload);
-    return { payload: text, signature: sign(null, Buffer.from(`${REFERENCE_DOMAIN}\n${text}`), this.#key).toString('base64url') };
+    return signPayload(REFERENCE_DOMAIN, payload, this.#key);
   }
 }
 
@@ -117,8 +116,7 @@ export class InferReferenceSigner {
       input: { dtype: input.dtype, shape: [...input.shape], sha256: createHash('sha256').update(input.data).digest('base64url') },
       output: tensorToJson(output),
     };
-    const text = JSON.stringify(payload);
-    return { payload: text, signature: sign(null, Buffer.from(`${INFER_REFERENCE_DOMAIN}\n${text}`), this.#key).toString('base64url') };
+    return signPayload(INFER_REFERENCE_DOMAIN, payload, this.#key);
   }
 }
 
@@ -155,8 +153,7 @@ export class FrameReferenceSigner {
       frameSha256: createHash('sha256').update(frame.data).digest('base64url'),
       psnrDb: await framePsnr(this.#render, request, frame),
     };
-    const text = JSON.stringify(payload);
-    return { payload: text, signature: sign(null, Buffer.from(`${FRAME_REFERENCE_DOMAIN}\n${text}`), this.#key).toString('base64url') };
+    return signPayload(FRAME_REFERENCE_DOMAIN, payload, this.#key);
   }
 }
 
@@ -167,4 +164,10 @@ function parseTask(value: unknown, limits: WireLimits): TrapTaskBody {
     if (err instanceof ProtocolError) throw new TrustError(TrustErrorCode.MALFORMED, err.message);
     throw err;
   }
+}
+
+/** The payload as JSON and its Ed25519 signature under `domain` (what client-sdk's verifiedPayload checks). */
+function signPayload(domain: string, payload: object, key: KeyObject): { payload: string; signature: string } {
+  const text = JSON.stringify(payload);
+  return { payload: text, signature: sign(null, Buffer.from(`${domain}\n${text}`), key).toString('base64url') };
 }
