@@ -17,6 +17,7 @@ import type { Session } from '../client-sdk/session/Session.js';
 import { localReference } from '../client-sdk/trust/index.js';
 import { DiscoveryPlacement, OPERATOR } from '../bin/demo/DiscoveryPlacement.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
+import { cheaterAndHonest } from './support/cheaterAndHonest.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { auditFile, verifyAuditLog } from '../discovery/ledger/AuditLog.js';
 import { MemoryLedger } from '../discovery/ledger/MemoryLedger.js';
@@ -59,12 +60,7 @@ test('a cheating node process is caught, its stake slashed, ejected; every sessi
   const nodes: NodeProcess[] = [];
   const sessions: Driven[] = [];
   try {
-    const cheater = await spawnNode({ nodeId: 'cheater', tier: 'edge', extraArgs: ['--no-inference'], nodeArgs: ['--import', CHEAT_MODULE] });
-    nodes.push(cheater);
-    const honest = await spawnNode({ nodeId: 'honest', tier: 'cloud', extraArgs: ['--no-inference'] });
-    nodes.push(honest);
-    await discovery.announce({ id: 'cheater', url: cheater.url, tier: 'edge' }, cheater.nodeKey);
-    await discovery.announce({ id: 'honest', url: honest.url, tier: 'cloud' }, honest.nodeKey);
+    await cheaterAndHonest(discovery, nodes, { cheatModule: CHEAT_MODULE, args: ['--no-inference'] });
 
     const evidence: { reporter: string; evidence: Evidence; error?: Error }[] = [];
     const open = async (trust: Parameters<typeof openSession>[0]['trust']) => {

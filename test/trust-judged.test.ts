@@ -22,6 +22,7 @@ import type { Session } from '../client-sdk/session/Session.js';
 import { remoteFrameReference, remoteInferReference, type TrapOutcome } from '../client-sdk/trust/index.js';
 import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
+import { cheaterAndHonest } from './support/cheaterAndHonest.js';
 import { EvidenceVerifier } from '../discovery/evidence.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { loadInference, type LoadedInference } from '../edge-server/inference/index.js';
@@ -42,6 +43,7 @@ import { readNodeKey } from '../discovery/keyFiles.js';
 const test = suite('trust-judged');
 const CHEAT_MODULE = new URL('./support/cheatingInference.js', import.meta.url).href;
 const CHEAT_RENDER_MODULE = new URL('./support/cheatingRenderer.js', import.meta.url).href;
+const ALL_CAPS: ['predict', 'infer', 'render'] = ['predict', 'infer', 'render'];
 const camera = { fovY: 90, ipd: 0.064, width: 128, height: 128 };
 const MODEL = 'head-predictor';
 const BIN = fileURLToPath(new URL('../bin/edge-offload.js', import.meta.url));
@@ -135,12 +137,7 @@ test('a node process whose engine adds noise to infer results is caught by traps
   let session: Session | undefined;
   try {
     // --heavy-workers 0: inference on the process's own thread, where the --import wrapper lives
-    const cheater = await spawnNode({ nodeId: 'infer-cheater', tier: 'edge', extraArgs: ['--heavy-workers', '0', '--render'], nodeArgs: ['--import', CHEAT_MODULE] });
-    nodes.push(cheater);
-    const honest = await spawnNode({ nodeId: 'infer-honest', tier: 'cloud', extraArgs: ['--render'] });
-    nodes.push(honest);
-    await discovery.announce({ id: 'infer-cheater', url: cheater.url, tier: 'edge', caps: ['predict', 'infer', 'render'] }, cheater.nodeKey);
-    await discovery.announce({ id: 'infer-honest', url: honest.url, tier: 'cloud', caps: ['predict', 'infer', 'render'] }, honest.nodeKey);
+    const { cheater } = await cheaterAndHonest(discovery, nodes, { prefix: 'infer-', cheatModule: CHEAT_MODULE, args: ['--render'], cheaterArgs: ['--heavy-workers', '0'], caps: ALL_CAPS });
 
     session = await openSession({
       locator: discovery.locator,
@@ -201,7 +198,7 @@ test('an honest node is never accused by infer and frame traps: tensorflow and w
     for (const backend of ['tensorflow', 'wasm'] as const) {
       const node = await spawnNode({ nodeId: `infer-honest-${backend}`, tier: 'edge', extraArgs: ['--render'], env: { EDGE_TF_BACKEND: backend } });
       nodes.push(node);
-      await discovery.announce({ id: node.nodeId, url: node.url, tier: 'edge', caps: ['predict', 'infer', 'render'] }, node.nodeKey);
+      await discovery.announce({ id: node.nodeId, url: node.url, tier: 'edge', caps: ALL_CAPS }, node.nodeKey);
       const session = await openSession({ locator: discovery.locator, budgetMs: 1000, ...PATIENT, predictor: 'kalman', trust: { trapShare: 1, frameIntervalMs: 1, standingCheckMs: 0, inferReference: reference, frameReference: frames } });
       sessions.push(session);
       const outcomes: TrapOutcome[] = [];
@@ -236,12 +233,7 @@ test('a node process whose renderer serves half-size frames upscaled is caught b
   const nodes: NodeProcess[] = [];
   let session: Session | undefined;
   try {
-    const cheater = await spawnNode({ nodeId: 'frame-cheater', tier: 'edge', extraArgs: ['--heavy-workers', '0', '--render'], nodeArgs: ['--import', CHEAT_RENDER_MODULE] });
-    nodes.push(cheater);
-    const honest = await spawnNode({ nodeId: 'frame-honest', tier: 'cloud', extraArgs: ['--render'] });
-    nodes.push(honest);
-    await discovery.announce({ id: 'frame-cheater', url: cheater.url, tier: 'edge', caps: ['predict', 'infer', 'render'] }, cheater.nodeKey);
-    await discovery.announce({ id: 'frame-honest', url: honest.url, tier: 'cloud', caps: ['predict', 'infer', 'render'] }, honest.nodeKey);
+    const { cheater } = await cheaterAndHonest(discovery, nodes, { prefix: 'frame-', cheatModule: CHEAT_RENDER_MODULE, args: ['--render'], cheaterArgs: ['--heavy-workers', '0'], caps: ALL_CAPS });
     session = await openSession({
       locator: discovery.locator,
       budgetMs: 1000,

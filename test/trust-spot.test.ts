@@ -1,6 +1,6 @@
 /**
  * Spot checks of live predicts, with real processes. The cheater is a node that correlates
- * sessions (test/support/cheatingLateNode.ts, loaded with `node --import`): every session gets
+ * sessions (test/support/cheatingNode.ts with `EDGE_OFFLOAD_TEST_HONEST_PREDICTS`, loaded with `node --import`): every session gets
  * honest answers for its first 120 predicts — longer than any trap session, so traps all pass —
  * and wrong ones after. Only the live session's own answers can catch it: one session (evidence
  * within the cap) reports to discovery, which re-checks the evidence and accepts it; one whose
@@ -15,11 +15,14 @@ import type { Session } from '../client-sdk/session/Session.js';
 import type { SessionTrustEvents } from '../client-sdk/trust/SessionTrust.js';
 import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
+import { cheaterAndHonest } from './support/cheaterAndHonest.js';
 import type { Evidence } from '../protocol/index.js';
 import { swayingWalk } from './support/motionFixtures.js';
 
 const test = suite('trust-spot');
-const CHEAT_MODULE = new URL('./support/cheatingLateNode.js', import.meta.url).href;
+const CHEAT_MODULE = new URL('./support/cheatingNode.js', import.meta.url).href;
+/** Honest answers per predictor before the cheat: more than any trap session asks for (≤ 90). */
+const HONEST_PREDICTS = 120;
 /** A loud upper bound, not a pace: the loops end on what they wait for. */
 const MAX_FRAMES = 200_000;
 
@@ -68,12 +71,7 @@ test('a node that cheats only on long sessions passes every trap, is caught by l
   const nodes: NodeProcess[] = [];
   const all: Driven[] = [];
   try {
-    const cheater = await spawnNode({ nodeId: 'cheater', tier: 'edge', extraArgs: ['--no-inference'], nodeArgs: ['--import', CHEAT_MODULE] });
-    nodes.push(cheater);
-    const honest = await spawnNode({ nodeId: 'honest', tier: 'cloud', extraArgs: ['--no-inference'] });
-    nodes.push(honest);
-    await discovery.announce({ id: 'cheater', url: cheater.url, tier: 'edge' }, cheater.nodeKey);
-    await discovery.announce({ id: 'honest', url: honest.url, tier: 'cloud' }, honest.nodeKey);
+    await cheaterAndHonest(discovery, nodes, { cheatModule: CHEAT_MODULE, args: ['--no-inference'], cheaterEnv: { EDGE_OFFLOAD_TEST_HONEST_PREDICTS: String(HONEST_PREDICTS) } });
     const open = async (trust: Parameters<typeof openSession>[0]['trust']) => {
       const d = watch(await openSession({ locator: discovery.locator, budgetMs: 5000, predictor: 'constant-velocity', trust }));
       all.push(d);
@@ -103,7 +101,7 @@ test('a node that cheats only on long sessions passes every trap, is caught by l
     // discovery re-checked the live session's evidence (its whole input since the hello) and accepted it
     assert.is(reporting.evidence.length, 1);
     assert.is(reporting.evidence[0]!.error, undefined, where());
-    assert.ok(reporting.evidence[0]!.evidence.kind === 'predict' && reporting.evidence[0]!.evidence.messages.length > 120, 'the evidence is the live session, not a trap');
+    assert.ok(reporting.evidence[0]!.evidence.kind === 'predict' && reporting.evidence[0]!.evidence.messages.length > HONEST_PREDICTS, 'the evidence is the live session, not a trap');
     // past its evidence cap the other session still leaves, and says the catch is local
     assert.is(caught(local).length, 1, where());
     assert.is(caught(local)[0]!.local, true);
