@@ -11,7 +11,7 @@
  * Phases per node, each with a 90 Hz bystander: unloaded, two infer hogs, two render hogs. The
  * phases of the two nodes alternate, so background load on a shared machine hits both alike.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
@@ -23,6 +23,7 @@ import { PROTOCOL_VERSION, decode, encode, toWireTensor } from '../protocol/inde
 import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
+import { pinSelf, spawnPinned } from './lib/pin.js';
 import { writeResult } from './lib/results.js';
 import { summarize, type Summary } from './lib/stats.js';
 import { LAX_LIMITS } from './lib/laxLimits.js';
@@ -125,7 +126,7 @@ async function bystander(url: string, seconds: number): Promise<Summary & { fail
 
 async function startNode(mode: Mode, workers: number, cores: string): Promise<{ child: ChildProcess; url: string }> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn('taskset', ['-c', cores, process.execPath, self, '--serve', mode, String(workers)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnPinned(cores, [self, '--serve', mode, String(workers)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`node exited with ${code}; is taskset installed (util-linux), and can this machine render (scripts/install-render-deps.sh)?`)));
     createInterface({ input: child.stdout! }).once('line', resolve);
@@ -162,7 +163,7 @@ export async function main(argv: string[]): Promise<void> {
   const nodeCoreCount = coreCount(nodeCores);
   const workers = intFlag(args.values['heavy-workers'], 'heavy-workers', 1, 256) ?? Math.max(1, nodeCoreCount - 1);
   // this process (the clients) on its own cores: the node's numbers are not the load generator's
-  await new Promise<void>((resolve, reject) => spawn('taskset', ['-pc', clientCores, String(process.pid)], { stdio: 'ignore' }).once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`taskset -pc ${clientCores} failed`)))));
+  pinSelf(clientCores, 'bench fairness');
   const env = environment({ seconds, rows, size, nodeCores, clientCores, heavyWorkers: workers, niceness: 10 });
   printEnvironment(env);
   const width = featureCount(DEFAULT_WINDOW_SPEC);

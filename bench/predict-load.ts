@@ -17,7 +17,6 @@
  * average is recorded before and after: on a shared machine other tenants' processes still run
  * on the pinned cores, and their preemptions land in every number here.
  */
-import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +25,7 @@ import type { WireClient } from './load/WireClient.js';
 import { openClients, print, sleep, startPinned, step, type Proc, type StepResult } from './load/loadStep.js';
 import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
 import { lineChart } from './lib/chart.js';
+import { pinSelf } from './lib/pin.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 
@@ -78,9 +78,7 @@ export async function main(argv: string[]): Promise<void> {
   const rounds = intFlag(args.values.rounds, 'rounds', 1, 9) ?? 1;
   const label = stringFlag(args.values.label) ?? 'predict-load';
   const here = fileURLToPath(new URL('..', import.meta.url)); // dist/
-  await new Promise<void>((resolve, reject) =>
-    spawn('taskset', ['-pc', clientCores, String(process.pid)], { stdio: 'ignore' }).once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`taskset -pc ${clientCores} failed; is util-linux installed?`)))),
-  );
+  pinSelf(clientCores, 'bench predict-load');
   const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, compareRoot: compareRoot ?? null, compareArgs: compareRoot ? compareArgs : null, compareCores: compareRoot ? compareCores : null, rounds, client: 'WireClient (ws, zero mask), one process', loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
   printEnvironment(env);
 

@@ -11,7 +11,6 @@
  * same N for one minute before the soak: the round trip the machine itself allows right now.
  */
 import { readFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +19,7 @@ import { FrameClock } from './load/FrameClock.js';
 import { histogramQuantile, openClients, scrapeHandling, sleep, startPinned, step, treeCpuMs, type Proc } from './load/loadStep.js';
 import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
 import { lineChart } from './lib/chart.js';
+import { pinSelf } from './lib/pin.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
 import { summarize } from './lib/stats.js';
@@ -76,9 +76,7 @@ export async function main(argv: string[]): Promise<void> {
   if (!(rssGrowth > 0 && rssGrowth < 10)) throw new Error('--rss-growth must be a fraction between 0 and 10, e.g. 0.1');
   const label = stringFlag(args.values.label) ?? 'predict-soak';
   const here = fileURLToPath(new URL('..', import.meta.url)); // dist/
-  await new Promise<void>((resolve, reject) =>
-    spawn('taskset', ['-pc', clientCores, String(process.pid)], { stdio: 'ignore' }).once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`taskset -pc ${clientCores} failed; is util-linux installed?`)))),
-  );
+  pinSelf(clientCores, 'bench predict-soak');
   const env = environment({ minutes, sessions, hz, predictor, nodeCores, clientCores, nodeArgs, client: 'WireClient (ws, zero mask), one process', loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
   printEnvironment(env);
   const samples = { rtt: [] as number[], from: Infinity };

@@ -26,7 +26,7 @@ import { WebSocket } from 'ws';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { authorizeNode, generateKeyPair, signHeartbeat, signRegistration } from '../discovery/identity.js';
 import type { NodeDescriptor, OperatorAuthorization } from '../protocol/discovery.js';
-import { pinProcess } from './lib/pin.js';
+import { pinProcess, pinSelf } from './lib/pin.js';
 import { startRedisCluster, type RedisCluster } from './lib/redisCluster.js';
 import { redisAvailable, startRedis } from './lib/redisServer.js';
 import { seeded, syntheticNode } from './discovery/synthetic.js';
@@ -379,7 +379,7 @@ export async function main(argv: string[]): Promise<void> {
   const redisOk = !args.values['no-redis'] && redisAvailable();
   const backends: Backend[] = ['memory', ...(redisOk ? (['redis'] as const) : []), ...(redisOk && !args.values['no-cluster'] ? (['cluster'] as const) : [])];
   // the load generator, Redis and the cluster: core 1; the replica alone on core 0
-  if (!pinProcess(process.pid, 1)) throw new Error('bench scale pins the replica and the load generator to different cores: it needs taskset and 2 cores');
+  pinSelf(1, 'bench scale');
   const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1' });
   printEnvironment(env);
   const operator = { name: 'bench', ...generateKeyPair() };

@@ -13,7 +13,7 @@
  * cost the node), the client's CPU per live frame (trap building, replay, seal checks), and the
  * traps run and their outcomes. Correctness first: every live call answered, every trap passed.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import '../client-sdk/node.js';
 import { openSession } from '../client-sdk/openSession.js';
@@ -23,6 +23,7 @@ import type { PoseSample } from '../protocol/index.js';
 import { fromRotationVector } from '../protocol/motion/quaternion.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
+import { pinSelf, spawnPinned } from './lib/pin.js';
 import { takeOutFlag, writeResult, OUT_HELP } from './lib/results.js';
 
 const FRAMES = 900; // 10 s of live frames per round
@@ -62,7 +63,7 @@ class NodeChild {
   }
   static async start(privateKeyPem: string | undefined): Promise<{ node: NodeChild; url: string }> {
     // the key through the environment: a PEM in argv starts with '-' and node takes it for an option
-    const child = spawn('taskset', ['-c', '0', process.execPath, '--input-type=module', '-e', NODE_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, BENCH_NODE_KEY: privateKeyPem ?? '' } });
+    const child = spawnPinned(0, ['--input-type=module', '-e', NODE_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, BENCH_NODE_KEY: privateKeyPem ?? '' } });
     const node = new NodeChild(child);
     return { node, url: (await node.#next()).url as string };
   }
@@ -134,7 +135,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`Usage: edge-offload bench trust-overhead [--out DIR]\n\nLive predict p50/p99, node and client CPU per frame with EntrapNet on (signed results + traps at 2 %) vs off, interleaved.\nWrites trust-overhead.json + .svg.\n${OUT_HELP}`);
     return;
   }
-  spawnSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' }); // the client: core 1
+  pinSelf(1, 'bench trust-overhead'); // the client: core 1
   const env = environment({ frames: FRAMES, rounds: ROUNDS, hz: 90, predictor: 'kalman', trapShares: TRAP_SHARE, sealEvery: 128, note: 'node process on core 0, client on core 1, variants interleaved on fresh nodes' });
   printEnvironment(env);
   const runs: Record<Variant, Awaited<ReturnType<typeof round>>[]> = { off: [], on: [], 'on-q20': [] };

@@ -4,11 +4,12 @@
  * included), its own handling-time histogram from `/metrics`, and one measured step of N
  * sessions × hz frames (round trip, node handling p50/p99, CPU per frame).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import type { SimulatedHeadset } from '../../client-sdk/node.js';
+import { spawnPinned } from '../lib/pin.js';
 import { parsePrometheusText } from '../lib/prometheusText.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import { FrameClock } from './FrameClock.js';
@@ -21,7 +22,7 @@ export interface Proc {
 
 /** A child process pinned to `cores` that prints a JSON line with `url` when it is ready. */
 export async function startPinned(cores: string, args: string[], env: Record<string, string> = {}): Promise<Proc> {
-  const child = spawn('taskset', ['-c', cores, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const child = spawnPinned(cores, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within 60 s`)), 60_000);
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}; is taskset installed (util-linux)?`)));
