@@ -34,6 +34,8 @@ import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { resultsDir, writeResult } from './lib/results.js';
 import type { Allocation, QueryWindow, ServerRequest, ServerStats } from './scale/server.js';
+import { clusterFanOut, layout, sliceLine, TARGET } from './scale/layout.js';
+import { slicePhase } from './scale/slice.js';
 
 /** The young generation compared with V8's default (discovery's `--young-gen-mib`, off by default). */
 const OTHER_YOUNG_GEN_MIB = 64;
@@ -50,6 +52,8 @@ Options:
                       what 'edge-offload discovery --young-gen-mib' would set; the first runs
                       with V8's default, discovery's own default)
   --young-first       run that replica before the default one (to tell order from effect)
+  --slice-replicas R  replicas of the 210k layout's slice on the cluster (default 2; 0: no slice)
+  --slice-nodes N     nodes of the slice, split between its replicas (default: --nodes)
   --quick             1000 nodes, 100 baseline, 3 s windows
   -h, --help          show this help
 
@@ -57,9 +61,6 @@ Run it on an otherwise idle machine. Writes bench/results/scale.json, scale.svg 
 and scale-queries.svg (query latency under churn, both young generations).`;
 
 const INTERVAL_MS = 1000;
-const TARGET = 210_000;
-/** Share of a core (or of a Redis shard) the layout plans to use, leaving room for queries and bursts. */
-const PLANNED_UTILISATION = 0.5;
 
 type Backend = 'memory' | 'redis' | 'cluster';
 interface Phase {
@@ -131,6 +132,20 @@ async function redisWork(clients: RedisInfo[] | undefined): Promise<Work | undef
   return { calls, usec, cpu, byCommand };
 }
 
+/** FAIL messages the masters exchanged (a master flagged failing) and each one's state now. */
+async function clusterBusHealth(masters: RedisInfo[]): Promise<{ failMessagesSent: number; failMessagesReceived: number; states: string[] }> {
+  let sent = 0;
+  let received = 0;
+  const states: string[] = [];
+  for (const m of masters) {
+    const info = String(await m.sendCommand(['CLUSTER', 'INFO']));
+    sent += Number(/cluster_stats_messages_fail_sent:(\d+)/.exec(info)?.[1] ?? 0);
+    received += Number(/cluster_stats_messages_fail_received:(\d+)/.exec(info)?.[1] ?? 0);
+    states.push(/cluster_state:(\w+)/.exec(info)?.[1] ?? 'unknown');
+  }
+  return { failMessagesSent: sent, failMessagesReceived: received, states };
+}
+
 /** Pins a Redis server (found by its INFO process_id) next to the load generator. */
 async function pinRedis(client: RedisInfo): Promise<void> {
   const pid = Number(/process_id:(\d+)/.exec(String(await client.sendCommand(['INFO', 'server'])))?.[1]);
@@ -192,8 +207,9 @@ const ALLOC_SAMPLING_BYTES = 64 * 1024;
  * `costs` false: only the query window under churn (and the bytes per query), for the second
  * replica of a backend, which differs from the first only in its V8 flags.
  */
-async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined, costs: boolean) {
+async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined, costs: boolean, quiet?: (replica: Replica, pongAll: () => void) => Promise<Record<string, unknown>>) {
   const base = await replica.stats();
+  const closesBefore = new Map(closes);
   const sockets: (WebSocket | undefined)[] = [];
   // a connection that fails while registering is counted and opened again, as NodeAgent
   // reconnects (one socket error in 8,000 must not end the run; all must still register below)
@@ -285,17 +301,37 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
   const queries = (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
   churning = false;
   await churn;
+  // every node must still be registered at the end. Channels the replica closed while it was
+  // measured (4404: the registry lost the node, e.g. it expired between two liveness rounds; 4408:
+  // cut off as silent) are the product's answer to that load, so they are counted in the result,
+  // then opened again as NodeAgent does, and the run fails if the replica cannot hold them all
+  const closedByReplica = Object.fromEntries([...closes].filter(([code]) => code >= 4000).map(([code, n]) => [code, n - (closesBefore.get(code) ?? 0)]).filter(([, n]) => (n ?? 0) > 0));
+  let reopened = 0;
+  let end = await replica.stats();
+  for (let attempt = 0; attempt < 5 && (end.channels !== nodes || end.nodes.edge + end.nodes.cloud !== nodes); attempt++) {
+    for (let i = 0; i < nodes; i++) {
+      if (sockets[i]?.readyState === WebSocket.OPEN) continue;
+      sockets[i] = await open(i);
+      seqs[i] = 0;
+      reopened++;
+    }
+    await sleep(INTERVAL_MS);
+    end = await replica.stats();
+  }
+  if (end.channels !== nodes || end.nodes.edge + end.nodes.cloud !== nodes) throw new Error(`expected ${nodes} registered nodes at the end, the replica holds ${JSON.stringify(end)}; closed by the replica while measured: ${JSON.stringify(closedByReplica)}`);
   clearInterval(ponger);
   // bytes per query with the nodes quiet (no pongs, pushes or reconnects to count in, the last
   // liveness round written), well inside the ttl, so every node is still listed
   await sleep(1.2 * INTERVAL_MS);
   const perQuery = (await replica.ask<{ allocation: Allocation }>({ cmd: 'queryAllocation', count: 100 })).allocation;
+  // backend-specific measurements with the nodes quiet and still listed (the cluster's fan-out)
+  const extra = quiet ? await quiet(replica, () => { for (const ws of sockets) if (ws?.readyState === WebSocket.OPEN) ws.pong(); }) : {};
   for (const ws of sockets) ws?.terminate();
   const memory = {
     heapAndBuffersBytesPerNode: (loaded.heapUsed + loaded.external - base.heapUsed - base.external) / nodes,
     rssBytesPerNode: (loaded.rss - base.rss) / nodes,
   };
-  return { ...phase, memory, queriesUnderChurn: queries, bytesPerQuery: perQuery, channelOpenFailures: Object.fromEntries(failures) };
+  return { ...phase, memory, queriesUnderChurn: queries, bytesPerQuery: perQuery, channelOpenFailures: Object.fromEntries(failures), closedByReplica, reopenedAtEnd: reopened, ...extra };
 }
 
 async function heartbeatPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined): Promise<Phase & { heartbeatsDelivered: number; reregistered: number }> {
@@ -344,30 +380,13 @@ function perNodeSecond(nodes: number, seconds: number, s0: ServerStats, s1: Serv
   };
 }
 
-/** Replicas and Redis shards for `TARGET` nodes at 1 s liveness, from the measured per-node costs. */
-function layout(channel: Phase & { memory: { rssBytesPerNode: number } }) {
-  const replicaNodes = Math.floor((PLANNED_UTILISATION * 1e6) / channel.discoveryMicrosPerNodeSecond);
-  const replicas = Math.max(2, Math.ceil(TARGET / replicaNodes));
-  const redisCpu = channel.redisCpuMicrosPerNodeSecond;
-  return {
-    nodes: TARGET,
-    livenessIntervalMs: INTERVAL_MS,
-    plannedUtilisation: PLANNED_UTILISATION,
-    nodesPerReplicaCore: replicaNodes,
-    replicas,
-    discoveryCoresForLiveness: (TARGET * channel.discoveryMicrosPerNodeSecond) / 1e6,
-    replicaMemoryMiB: Math.round(((TARGET / replicas) * channel.memory.rssBytesPerNode) / 2 ** 20),
-    ...(redisCpu === undefined ? {} : { redisCoresForLiveness: (TARGET * redisCpu) / 1e6, redisShards: Math.max(1, Math.ceil((TARGET * redisCpu) / 1e6 / PLANNED_UTILISATION)) }),
-  };
-}
-
 /** One line for a query window: latency, and the GC pauses that fell in it. */
 function queryLine(q: QueryWindow): string {
   return `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms (GC in the window: ${q.gc.pauses} pauses, ${JSON.stringify(Object.fromEntries(Object.entries(q.gc.byKind).map(([k, v]) => [k, v.pauses])))}, max ${(q.gc.maxMs ?? 0).toFixed(1)} ms, ${q.gc.totalMsPerSecond.toFixed(1)} ms/s; event-loop delay p99 ${q.eventLoopDelayMs.p99.toFixed(1)} ms; slowest 1 % on CPU ${(100 * q.slowestCpuShare).toFixed(0)} % of their time)`;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' } }, HELP);
+  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' } }, HELP);
   if (!args) return;
   const quick = args.values.quick === true;
   const nodes = intFlag(args.values.nodes, '--nodes') ?? (quick ? 1000 : 8000);
@@ -376,6 +395,8 @@ export async function main(argv: string[]): Promise<void> {
   const youngGenMib = intFlag(args.values['young-gen-mib'], '--young-gen-mib') ?? OTHER_YOUNG_GEN_MIB;
   const youngFlags = [`--max-semi-space-size=${youngGenMib}`];
   const youngFirst = args.values['young-first'] === true;
+  const sliceReplicas = intFlag(args.values['slice-replicas'], '--slice-replicas') ?? 2;
+  const sliceNodes = intFlag(args.values['slice-nodes'], '--slice-nodes') ?? nodes;
   const redisOk = !args.values['no-redis'] && redisAvailable();
   const backends: Backend[] = ['memory', ...(redisOk ? (['redis'] as const) : []), ...(redisOk && !args.values['no-cluster'] ? (['cluster'] as const) : [])];
   // the load generator, Redis and the cluster: core 1; the replica alone on core 0
@@ -383,7 +404,7 @@ export async function main(argv: string[]): Promise<void> {
   const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1' });
   printEnvironment(env);
   const operator = { name: 'bench', ...generateKeyPair() };
-  const f = fleet(Math.max(nodes, baselineNodes), operator);
+  const f = fleet(Math.max(nodes, baselineNodes, sliceNodes), operator);
   const redisProcess = backends.includes('redis') ? await startRedis() : undefined;
   const redis = redisProcess ? createClient({ url: redisProcess.url }) : undefined;
   let cluster: RedisCluster | undefined;
@@ -395,7 +416,9 @@ export async function main(argv: string[]): Promise<void> {
       await pinRedis(redis);
     }
     if (backends.includes('cluster')) {
-      cluster = await startRedisCluster();
+      // a 5 s node timeout, not the tests' 1 s: the masters share the load generator's core, and
+      // one starved for a second must not be flagged failing by the others mid-run
+      cluster = await startRedisCluster({ nodeTimeoutMs: 5000 });
       for (const port of cluster.ports) {
         const m = createClient({ url: `redis://127.0.0.1:${port}` });
         await m.connect();
@@ -420,14 +443,15 @@ export async function main(argv: string[]): Promise<void> {
       // (discovery/youngGeneration.ts), after the default one or (--young-first) before it
       const youngPhase = () => run(youngFlags, (replica, url) => channelPhase(replica, url, f, nodes, seconds, infos, false));
       const youngBefore = youngFirst ? await youngPhase() : undefined;
-      const channel = await run([], (replica, url) => channelPhase(replica, url, f, nodes, seconds, infos, true));
+      const quiet = backend === 'cluster' ? (replica: Replica, pongAll: () => void) => clusterFanOut((request) => replica.ask(request as ServerRequest), pongAll, INTERVAL_MS) : undefined;
+      const channel = await run([], (replica, url) => channelPhase(replica, url, f, nodes, seconds, infos, true, quiet));
       const young = youngBefore ?? (await youngPhase());
       const c = channel as unknown as Phase & { memory: { rssBytesPerNode: number }; queriesUnderChurn: QueryWindow; bytesPerQuery: Allocation; allocation: { perNodeSecondOfLiveness: Allocation; bytesPerStatusPush: number }; livenessOnly: Phase; unbatchedPushes: Phase };
       const ratio = heartbeat && {
         discoveryCpu: heartbeat.discoveryMicrosPerNodeSecond / c.discoveryMicrosPerNodeSecond,
         ...(c.redisMicrosPerNodeSecond ? { redisCommands: heartbeat.redisCallsPerNodeSecond! / c.redisCallsPerNodeSecond!, redisCpu: heartbeat.redisCpuMicrosPerNodeSecond! / c.redisCpuMicrosPerNodeSecond!, redisCommandMicros: heartbeat.redisMicrosPerNodeSecond! / c.redisMicrosPerNodeSecond } : {}),
       };
-      results[backend] = { ...(heartbeat ? { signedHeartbeat: heartbeat } : {}), nodeChannel: channel, youngGeneration: { v8Flags: youngFlags, queriesUnderChurn: young.queriesUnderChurn, bytesPerQuery: young.bytesPerQuery }, ...(ratio ? { heartbeatOverChannel: ratio } : {}), layout: layout(c) };
+      results[backend] = { ...(heartbeat ? { signedHeartbeat: heartbeat } : {}), nodeChannel: channel, youngGeneration: { v8Flags: youngFlags, queriesUnderChurn: young.queriesUnderChurn, bytesPerQuery: young.bytesPerQuery }, ...(ratio ? { heartbeatOverChannel: ratio } : {}), layout: layout(backend, c, INTERVAL_MS) };
       if (heartbeat && ratio) console.log(`${backend}: discovery CPU per node-second ${heartbeat.discoveryMicrosPerNodeSecond.toFixed(1)} µs (signed heartbeat, ${baselineNodes} nodes) vs ${c.discoveryMicrosPerNodeSecond.toFixed(2)} µs (node channel, ${nodes} nodes): ${ratio.discoveryCpu.toFixed(1)}×`);
       if (heartbeat && c.redisCallsPerNodeSecond !== undefined) {
         console.log(`${backend}: Redis per node-second ${heartbeat.redisCallsPerNodeSecond!.toFixed(2)} → ${c.redisCallsPerNodeSecond.toFixed(4)} commands, ${heartbeat.redisMicrosPerNodeSecond!.toFixed(1)} → ${c.redisMicrosPerNodeSecond!.toFixed(2)} µs in commands, CPU ${heartbeat.redisCpuMicrosPerNodeSecond!.toFixed(1)} → ${c.redisCpuMicrosPerNodeSecond!.toFixed(2)} µs`);
@@ -440,12 +464,41 @@ export async function main(argv: string[]): Promise<void> {
       console.log(`${backend}: allocated ${al.perNodeSecondOfLiveness.bytes.toFixed(0)} B per node-second of liveness (top: ${al.perNodeSecondOfLiveness.top.slice(0, 4).map((t) => `${t.fn} ${t.bytes.toFixed(0)} B`).join('; ')}), ${al.bytesPerStatusPush.toFixed(0)} B per load push, ${c.bytesPerQuery.bytes.toFixed(0)} B per query (top: ${c.bytesPerQuery.top.slice(0, 4).map((t) => `${t.fn} ${t.bytes.toFixed(0)} B`).join('; ')})`);
       console.log(`${backend}: ${(c.memory.rssBytesPerNode / 1024).toFixed(1)} KiB RSS per connected node`);
       for (const [what, p] of [['default', channel], ['young generation', young]] as const) {
+        const closed = (p as { closedByReplica?: Record<string, number> }).closedByReplica ?? {};
+        if (Object.keys(closed).length > 0) console.log(`${backend}: node channels the replica closed while measured (${what} replica; opened again before the end): ${JSON.stringify(closed)}`);
+      }
+      for (const [what, p] of [['default', channel], ['young generation', young]] as const) {
         const failed = (p as { channelOpenFailures: Record<string, number> }).channelOpenFailures;
         if (Object.keys(failed).length > 0) console.log(`${backend}: node channels that failed to open and were opened again (${what} replica): ${JSON.stringify(failed)}`);
       }
       console.log(`${backend}: queries under churn, V8 default young generation: ${queryLine(c.queriesUnderChurn)}`);
       console.log(`${backend}: queries under churn, ${youngFlags.join(' ')}: ${queryLine(young.queriesUnderChurn)}`);
-      console.log(`${backend}: layout for ${TARGET} nodes at 1 s: ${JSON.stringify(layout(c))}`);
+      console.log(`${backend}: layout for ${TARGET} nodes at 1 s: ${JSON.stringify(results[backend].layout)}`);
+      const fan = (channel as { fanOut?: Record<string, { bytesPerQuery: number; p50: number; p99: number }> }).fanOut;
+      if (fan) console.log(`${backend}: cross-region fan-out, every region at once vs waves: ${(fan.everyRegionAtOnce!.bytesPerQuery / 1024).toFixed(0)} → ${(fan.waves!.bytesPerQuery / 1024).toFixed(0)} KiB allocated per query, p50 ${fan.everyRegionAtOnce!.p50.toFixed(2)} → ${fan.waves!.p50.toFixed(2)} ms, p99 ${fan.everyRegionAtOnce!.p99.toFixed(2)} → ${fan.waves!.p99.toFixed(2)} ms (nodes quiet)`);
+    }
+    if (backends.includes('cluster')) {
+      // whether a master was flagged failing by the others during the run (a starved master would be)
+      results.cluster.clusterBus = await clusterBusHealth(masters);
+      console.log(`cluster: cluster bus over the run: ${JSON.stringify(results.cluster.clusterBus)}`);
+    }
+    if (backends.includes('cluster') && sliceReplicas > 0) {
+      // the largest slice of the cluster layout this machine holds: its replicas on one cluster
+      const slice = await slicePhase(
+        {
+          startReplica: async () => {
+            const replica = new Replica('cluster', cluster!.nodes.join(','), operator, []);
+            const url = await replica.url;
+            return { url, stats: () => replica.stats(), ask: (request) => replica.ask(request as ServerRequest), close: () => replica.close() };
+          },
+          openChannel: (url, i) => openChannel(url, f, i).catch(() => undefined),
+          redisCpuSeconds: async () => (await redisWork(masters))!.cpu,
+          position: (i) => ({ lat: f.descriptors[i]!.lat ?? 0, lon: f.descriptors[i]!.lon ?? 0 }),
+        },
+        { replicas: sliceReplicas, nodes: sliceNodes, seconds, intervalMs: INTERVAL_MS, queriesPerSecond: 100 },
+      );
+      results.cluster.slice = { ...slice, shareOfLayout: slice.nodes / TARGET, layoutReplicas: results.cluster.layout.replicas, layoutShards: results.cluster.layout.redisShards };
+      console.log(`cluster: ${sliceLine(slice, results.cluster.layout)}`);
     }
   } finally {
     for (const m of masters) await m.close();

@@ -113,6 +113,9 @@ export class NodeChannels {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #round = 0;
   #ticking = false;
+  /** A round was due while the last one still ran: run the next as soon as it ends. */
+  #overran = false;
+  #closed = false;
 
   /**
    * @param allowRegister throws RATE_LIMITED when `ip` registers too often (the server's buckets).
@@ -169,7 +172,13 @@ export class NodeChannels {
    * rest are pinged. Runs on a timer; public so tests and benches can drive it.
    */
   async tick(now = this.#now()): Promise<void> {
-    if (this.#ticking) return; // a slow registry write must not pile rounds on top of each other
+    // a slow registry write must not pile rounds on top of each other; but the round that was due
+    // runs as soon as this one ends, not a whole interval later (a node's lastSeen would age by
+    // the overrun plus an interval between two writes, past the ttl on a loaded replica)
+    if (this.#ticking) {
+      this.#overran = true;
+      return;
+    }
     this.#ticking = true;
     try {
       const batches: Map<string, number>[] = [new Map()];
@@ -201,16 +210,30 @@ export class NodeChannels {
         }
         if (ping) channel.ws.ping();
       }
-      // one registry write per batch: building one for 8,000 nodes held the loop several ms
-      for (const seen of batches) {
-        const missing = await this.#registry.refresh(seen);
-        // the registry forgot them (swept during an outage, flushed): they must register again
-        for (const id of missing) this.#byId.get(id)?.ws.close(NodeChannelClose.UNKNOWN, 'register again');
+      // one registry write per batch (building one for 8,000 nodes held the loop several ms), the
+      // loop turned between them, all in flight together: awaiting each reply before sending the
+      // next made a round as long as its batches' round trips through a busy loop (16 batches at
+      // 8,000 nodes, seconds on a loaded replica), and live nodes expired between two rounds
+      const writes: Promise<void>[] = [];
+      for (let b = 0; b < batches.length; b++) {
+        if (b > 0) await new Promise((resolve) => setImmediate(resolve));
+        writes.push(
+          this.#registry.refresh(batches[b]!).then((missing) => {
+            // the registry forgot them (swept during an outage, flushed): they must register again
+            for (const id of missing) this.#byId.get(id)?.ws.close(NodeChannelClose.UNKNOWN, 'register again');
+          }),
+        );
       }
+      const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
     } catch (err) {
       logger.debug('liveness round failed: %s', (err as Error).message);
     } finally {
       this.#ticking = false;
+      if (this.#overran && !this.#closed) {
+        this.#overran = false;
+        void this.tick();
+      }
     }
   }
 
@@ -220,6 +243,7 @@ export class NodeChannels {
   }
 
   close(): void {
+    this.#closed = true;
     clearInterval(this.#ticker);
     clearTimeout(this.#flushTimer);
     for (const channel of this.#channels) channel.ws.close(NodeChannelClose.GOING_AWAY, 'discovery is shutting down');

@@ -121,6 +121,40 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     assert.ok(clock.t - t0 <= TTL_MS + 2 * INTERVAL_MS);
   });
 
+  test("a liveness round's batches are written together, and a round due while it ran runs when it ends", async (ctx) => {
+    const { server, clock } = ctx;
+    const chans = [];
+    for (const [i, id] of ['b0', 'b1', 'b2'].entries()) chans.push(await registerRaw(ctx, makeNode(ctx.acme, id, { lat: 50 + i })));
+    const registry = server.registry;
+    const refresh = registry.refresh.bind(registry);
+    let calls = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    // a slow store: no refresh answers until the gate opens
+    registry.refresh = async (seen) => {
+      calls++;
+      await gate;
+      return refresh(seen);
+    };
+    const hear = async (ch: RawChannel, id: string) => {
+      const before = server.nodeChannels.lastHeard(id)!;
+      ch.ws.pong();
+      await eventually(() => server.nodeChannels.lastHeard(id)! > before, `${id} is heard`);
+    };
+    clock.t += INTERVAL_MS;
+    for (const [i, ch] of chans.entries()) await hear(ch, `b${i}`);
+    const round = server.nodeChannels.tick();
+    // refreshBatch 1: three batches, all sent before the first is answered
+    await eventually(() => calls === 3, 'every batch of the round is in flight at once');
+    void server.nodeChannels.tick(); // due meanwhile: it must not be lost
+    clock.t += INTERVAL_MS;
+    await hear(chans[0]!, 'b0');
+    open();
+    await round;
+    await eventually(() => calls === 4, 'the round that was due ran once the slow one ended, writing what it heard since');
+    await eventually(async () => (await registry.get('b0'))?.lastSeen === clock.t, 'b0 refreshed to its latest pong');
+  });
+
   test('a replica that stalled past the ttl does not cut off its nodes; their next pongs bring them back', async (ctx) => {
     const { server, clock } = ctx;
     const ch = await registerRaw(ctx, makeNode(ctx.acme, 'patient'));

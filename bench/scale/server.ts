@@ -21,6 +21,8 @@ export type ServerRequest =
   | { cmd: 'allocStart'; intervalBytes: number }
   | { cmd: 'allocStop' }
   | { cmd: 'statusFlushMs'; ms: number }
+  | { cmd: 'fanOutWave'; wave: number | null }
+  | { cmd: 'shortlist'; lat: number; lon: number }
   | { cmd: 'close' };
 /** Bytes allocated (garbage included) in a sampled stretch, and the functions that allocated most of them. */
 export interface Allocation {
@@ -169,6 +171,14 @@ process.on('message', async (request: ServerRequest) => {
   else if (request.cmd === 'statusFlushMs') {
     server.nodeChannels.statusFlushMs = request.ms;
     process.send!({ statusFlushMs: request.ms });
+  } else if (request.cmd === 'fanOutWave') {
+    // the cluster's cross-region fan-out (null: every region at once, as before the waves)
+    if (registry instanceof RedisClusterRegistry) registry.fanOutWave = request.wave ?? Infinity;
+    process.send!({ fanOutWave: request.wave });
+  } else if (request.cmd === 'shortlist') {
+    // the ids this replica answers for a point (the slice checks one replica lists the other's nodes)
+    const answer = await server.service.query({ lat: request.lat, lon: request.lon }, undefined);
+    process.send!({ ids: [...answer.edge, ...answer.cloud].map((n) => n.id) });
   } else if (request.cmd === 'allocStart') {
     await allocStart(request.intervalBytes);
     process.send!({ allocStart: true });

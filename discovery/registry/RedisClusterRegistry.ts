@@ -51,6 +51,14 @@ export interface RedisClusterRegistryOptions extends RedisLayoutOptions {
   regionDegrees?: number;
   /** Most id → region entries cached per replica (cleared when full). Default 1,000,000. */
   regionCacheSize?: number;
+  /**
+   * Regions a query's second wave asks at most (each later wave twice as many), nearest bound
+   * first. Every region asked returns up to k nodes, decoded here: asking every region that could
+   * still hold a nearer node at once cost a sparse tier's query (the cloud's few nodes over dozens
+   * of regions) all of them, and most of its garbage. Infinity: every such region at once (one
+   * round trip fewer, the most garbage). Default 2.
+   */
+  fanOutWave?: number;
 }
 
 type Cluster = ReturnType<typeof makeClusterClient>;
@@ -69,9 +77,12 @@ export class RedisClusterRegistry implements Registry {
   #occupied: Record<NodeTier, Set<string>> | undefined;
   readonly #sweeper: ReturnType<typeof setInterval>;
   #closed = false;
+  /** RedisClusterRegistryOptions.fanOutWave; public so a bench can compare waves on one replica. */
+  fanOutWave: number;
 
   static async connect(options: RedisClusterRegistryOptions): Promise<RedisClusterRegistry> {
     if (options.nodes.length === 0) throw new TypeError('nodes: give at least one cluster node host:port');
+    if (!((options.fanOutWave ?? 2) >= 1)) throw new TypeError('fanOutWave must be at least 1');
     const { createCluster } = await importOptional('the Redis Cluster registry (edge-offload discovery --redis-cluster)', () => import('@redis/client'));
     const cluster = makeClusterClient(createCluster, options.nodes, options.commandTimeoutMs ?? 0);
     cluster.on('error', () => {});
@@ -93,6 +104,7 @@ export class RedisClusterRegistry implements Registry {
     this.#cluster = cluster;
     this.#prefix = layout.prefix;
     this.#grid = new RegionGrid(options.regionDegrees ?? 10);
+    this.fanOutWave = options.fanOutWave ?? 2;
     const link: RedisLink = (this.#link = {
       send: (key, args) => cluster.sendCommand(key, false, args),
       batch: (key, commands, atomic) => {
@@ -189,13 +201,17 @@ export class RedisClusterRegistry implements Registry {
       .sort((a, b) => a.bound - b.bound);
     let found: NearbyNode[] = [];
     let next = 0;
+    let width = 1;
     while (next < candidates.length) {
       const limit = found.length >= k ? found[k - 1]!.distanceKm : maxDistanceKm;
       // the first wave is the region the point is in (or the nearest occupied one), alone: most
-      // queries end there; later waves are every region that could still hold a nearer node
+      // queries end there; later waves are the nearest-bound regions that could still hold a
+      // nearer node, fanOutWave of them, then twice as many each wave (the limit tightens between
+      // waves, so the far regions of a sparse tier are seldom asked). Still exact: a region is
+      // left out only once its bound is beyond the k-th node found.
       const wave = [];
-      if (next === 0) wave.push(candidates[next++]!);
-      else while (next < candidates.length && candidates[next]!.bound <= limit) wave.push(candidates[next++]!);
+      while (wave.length < width && next < candidates.length && candidates[next]!.bound <= limit) wave.push(candidates[next++]!);
+      width = next <= 1 ? this.fanOutWave : width * 2;
       if (wave.length === 0) break;
       const parts = await Promise.all(
         wave.map(({ name }) => {
