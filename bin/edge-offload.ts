@@ -11,7 +11,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   },
   edge: {
     run: async (argv) => {
-      // single-threaded GC on a node pinned to one core (edge-server/gcThreads.ts): started again with the flag
+      // --gc single|auto (edge-server/gcThreads.ts): the node is started again with --single-threaded-gc
       const relaunched = await (await import('../edge-server/gcThreads.js')).relaunchForGc(argv);
       if (relaunched !== undefined) {
         process.exitCode = relaunched;

@@ -9,8 +9,9 @@ import { withTimeout } from './support/wait.js';
 const test = suite('edge: --gc (GC threads)');
 const BIN = fileURLToPath(new URL('../bin/edge-offload.js', import.meta.url));
 
-test('--gc and EDGE_OFFLOAD_GC: the flag wins, auto by default, anything else CONFIG_BAD_VALUE', () => {
-  assert.is(gcMode([], {}), 'auto');
+test('--gc and EDGE_OFFLOAD_GC: the flag wins, parallel (V8\'s own) by default, anything else CONFIG_BAD_VALUE', () => {
+  assert.is(gcMode([], {}), 'parallel');
+  assert.is(gcMode([], { EDGE_OFFLOAD_GC: 'auto' }), 'auto');
   assert.is(gcMode([], { EDGE_OFFLOAD_GC: 'parallel' }), 'parallel');
   assert.is(gcMode(['--gc', 'single'], { EDGE_OFFLOAD_GC: 'parallel' }), 'single');
   assert.is(gcMode(['--gc=parallel'], {}), 'parallel');
@@ -38,8 +39,8 @@ function start(args: string[], pinned: boolean) {
   return { child, lines, exited, listening, stderr: () => stderr };
 }
 
-test('a node pinned to one core runs with single-threaded GC (started again with the flag) and stops cleanly on SIGTERM', async () => {
-  const node = start([], true);
+test('--gc auto on a node pinned to one core runs it with single-threaded GC (started again with the flag); it stops cleanly on SIGTERM', async () => {
+  const node = start(['--gc', 'auto'], true);
   try {
     const listening = await withTimeout(node.listening, 'the pinned node to listen', 30_000);
     assert.is(listening.gc, 'single');
@@ -51,8 +52,8 @@ test('a node pinned to one core runs with single-threaded GC (started again with
   }
 });
 
-test('--gc parallel keeps V8 parallel GC on one core; --gc single turns it off on any', async () => {
-  for (const [args, pinned, expected] of [[['--gc', 'parallel'], true, 'parallel'], [['--gc', 'single'], false, 'single']] as const) {
+test('no --gc keeps V8 parallel GC, also on one core; --gc single turns it off on any', async () => {
+  for (const [args, pinned, expected] of [[[], true, 'parallel'], [['--gc', 'single'], false, 'single']] as const) {
     const node = start([...args], pinned);
     try {
       assert.is((await withTimeout(node.listening, `the node with ${args.join(' ')} to listen`, 30_000)).gc, expected);

@@ -55,9 +55,10 @@ Options:
     --location LAT,LON  where this node is (or --public-ip ADDR to be located by geoip)
     --public-url URL  session URL clients should dial          [default: the listen URL]
     --price N         price per minute advertised               [default: 0]
-  --gc MODE         V8 garbage collector threads: auto|single|parallel; auto is single
-                    when the node may use one core only (taskset, cpuset): shorter GC
-                    pauses there (edge-server/gcThreads.ts) [default: env EDGE_OFFLOAD_GC, else auto]
+  --gc MODE         V8 garbage collector threads: parallel (V8's own), single (the node
+                    is started again with --single-threaded-gc), auto (single when the
+                    node may use one core only: taskset, cpuset); see edge-server/gcThreads.ts
+                    [default: env EDGE_OFFLOAD_GC, else parallel]
   --config FILE     JSON file of the limits below (flags and env override it)
   --print-config    print the effective config as a --config file and exit
   -h, --help        show this help
