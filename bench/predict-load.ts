@@ -52,6 +52,8 @@ Options:
                     alternating (this first, then it first…); the round with the median CPU
                     per frame is reported, every round kept in the JSON   [default: 1]
   --label S         name of this run in the results        [default: predict-load]
+  --node-prof DIR   this checkout's node writes a V8 CPU profile (--cpu-prof) into DIR; it is
+                    stopped with SIGTERM at the end instead of killed, so the profile is written
   -h, --help        show this help`;
 
 
@@ -60,7 +62,7 @@ export async function main(argv: string[]): Promise<void> {
     argv,
     {
       steps: { type: 'string' }, seconds: { type: 'string' }, hz: { type: 'string' }, predictor: { type: 'string' },
-      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'compare-args': { type: 'string' }, 'compare-cores': { type: 'string' }, rounds: { type: 'string' }, label: { type: 'string' },
+      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'compare-args': { type: 'string' }, 'compare-cores': { type: 'string' }, rounds: { type: 'string' }, label: { type: 'string' }, 'node-prof': { type: 'string' },
     },
     HELP,
   );
@@ -77,6 +79,7 @@ export async function main(argv: string[]): Promise<void> {
   const compareCores = stringFlag(args.values['compare-cores']) ?? nodeCores;
   const rounds = intFlag(args.values.rounds, 'rounds', 1, 9) ?? 1;
   const label = stringFlag(args.values.label) ?? 'predict-load';
+  const nodeProf = stringFlag(args.values['node-prof']);
   const here = fileURLToPath(new URL('..', import.meta.url)); // dist/
   pinSelf(clientCores, 'bench predict-load');
   const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, compareRoot: compareRoot ?? null, compareArgs: compareRoot ? compareArgs : null, compareCores: compareRoot ? compareCores : null, rounds, client: 'WireClient (ws, zero mask), one process', loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
@@ -101,8 +104,8 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const nodes: { name: string; cores: string; proc: Proc; clients: WireClient[]; results: StepResult[]; rounds: StepResult[][]; metricsUrl: string }[] = [];
-  const startNode = async (name: string, dist: string, extra: string[], cores: string) => {
-    const proc = await startPinned(cores, [path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...extra], {
+  const startNode = async (name: string, dist: string, extra: string[], cores: string, prof?: string) => {
+    const proc = await startPinned(cores, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...extra], {
       TF_CPP_MIN_LOG_LEVEL: '2',
       // every load-generator session comes from one loopback address
       EDGE_OFFLOAD_MAX_SESSIONS_PER_IP: '8192',
@@ -112,7 +115,7 @@ export async function main(argv: string[]): Promise<void> {
     nodes.push({ name, cores, proc, clients: [], results: [], rounds: [], metricsUrl: proc.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics') });
   };
   try {
-    await startNode(`this checkout${nodeArgs.length ? ` ${nodeArgs.join(' ')}` : ''}`, here, nodeArgs, nodeCores);
+    await startNode(`this checkout${nodeArgs.length ? ` ${nodeArgs.join(' ')}` : ''}`, here, nodeArgs, nodeCores, nodeProf);
     if (compareRoot) await startNode(`${path.basename(path.resolve(compareRoot))}${compareArgs.length ? ` ${compareArgs.join(' ')}` : ''}`, path.join(path.resolve(compareRoot), 'dist'), compareArgs, compareCores);
     for (const node of nodes) {
       // correctness before timing: a frame gets a prediction from the named predictor
@@ -160,6 +163,12 @@ export async function main(argv: string[]): Promise<void> {
   } finally {
     for (const node of nodes) {
       for (const c of node.clients) c.close();
+      if (nodeProf && node === nodes[0]) {
+        // a profile is written on a clean exit only: SIGTERM drains and stops the node
+        const exited = new Promise((resolve) => node.proc.child.once('exit', resolve));
+        node.proc.child.kill('SIGTERM');
+        await Promise.race([exited, sleep(30_000)]);
+      }
       node.proc.child.kill('SIGKILL');
     }
   }

@@ -10,7 +10,15 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
     summary: 'discovery + edge + cloud nodes + a simulated headset, printing live latency through failovers',
   },
   edge: {
-    run: async (argv) => (await import('./commands/edge.js')).runEdgeCommand(argv),
+    run: async (argv) => {
+      // --gc single|auto (edge-server/gcThreads.ts): the node is started again with --single-threaded-gc
+      const relaunched = await (await import('../edge-server/gcThreads.js')).relaunchForGc(argv);
+      if (relaunched !== undefined) {
+        process.exitCode = relaunched;
+        return;
+      }
+      await (await import('./commands/edge.js')).runEdgeCommand(argv);
+    },
     summary: 'run an edge (or cloud) node serving sessions over WebSocket',
   },
   discovery: {

@@ -20,15 +20,12 @@
  * who set a semi-space flag already (node flags or NODE_OPTIONS) is left alone; `--young-gen-mib
  * 0` (or env EDGE_OFFLOAD_YOUNG_GEN_MIB=0) keeps V8's default and does not re-launch.
  */
-import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
 import { ConfigError } from '../protocol/server/ConfigError.js';
+import { isRelaunched, relaunchWith } from '../protocol/server/relaunch.js';
 
 /** Semi-space size (MiB) the launcher gives a replica unless told otherwise: 0, V8's default (see above). */
 export const DEFAULT_YOUNG_GEN_MIB = 0;
 export const YOUNG_GEN_ENV = 'EDGE_OFFLOAD_YOUNG_GEN_MIB';
-/** Set in the re-launched process: it exits when its launcher is gone. */
-const RELAUNCHED_ENV = 'EDGE_OFFLOAD_RELAUNCHED';
 
 /** The size asked for by `--young-gen-mib` (argv), else the env, else the default. 0: V8's default. */
 export function youngGenerationMiB(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): number {
@@ -60,29 +57,10 @@ export function semiSpaceChosen(execArgv: readonly string[] = process.execArgv, 
  * caller then runs discovery in this process).
  */
 export async function relaunchWithYoungGeneration(argv: readonly string[]): Promise<number | undefined> {
-  if (process.env[RELAUNCHED_ENV] === '1') {
-    // the launcher forwards signals; if it is killed outright, do not live on without it
-    process.on('disconnect', () => process.exit(1));
-    process.channel?.unref();
-    return undefined;
-  }
+  if (isRelaunched()) return undefined;
   // keys, help and printing the limits are over in a moment: no replica, no garbage to size for
   if (argv[0] === 'keygen' || argv.some((a) => a === '-h' || a === '--help' || a === '--print-limits')) return undefined;
   const mib = youngGenerationMiB(argv);
   if (mib === 0 || semiSpaceChosen() || process.argv[1] === undefined) return undefined;
-  const child = spawn(process.execPath, [...process.execArgv, `--max-semi-space-size=${mib}`, process.argv[1], ...process.argv.slice(2)], {
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, [RELAUNCHED_ENV]: '1' },
-  });
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, forward);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      for (const s of signals) process.off(s, forward);
-      // killed by a signal: the shell's convention, 128 + its number
-      resolve(code ?? 128 + (signal ? constants.signals[signal] : 15));
-    });
-  });
+  return relaunchWith([`--max-semi-space-size=${mib}`]);
 }

@@ -295,9 +295,11 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
     this.#node.metrics.request(received.kind, performance.now() - received.at);
   }
 
-  #answer(id: number, message: Message, send: (message: Message) => void = (m) => this.#send(m)): void {
+  /** `send`: another path (the WebRTC channel); default the socket (no default closure: this runs per answer). */
+  #answer(id: number, message: Message, send?: (message: Message) => void): void {
     try {
-      send(message);
+      if (send) send(message);
+      else this.#send(message);
       this.#handled(id);
     } catch (err) {
       // an answer out of the protocol's bounds, extrapolated from poses the client sent (a position

@@ -15,6 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as PromClient from 'prom-client';
 import { LATENCY_BUCKETS, loadPromClient, newRegistry, serveMetrics } from '../protocol/server/prometheus.js';
+import { KindHistogram } from './KindHistogram.js';
 
 export type RequestKind = 'predict' | 'infer' | 'render' | 'scene' | 'ping' | 'pose';
 export type Stage = 'render' | 'encode' | 'infer' | 'scene';
@@ -68,13 +69,8 @@ export class EdgeMetrics implements EdgeMetricsSink {
     this.#m?.sessions.dec();
   }
   request(kind: RequestKind, handlingMs: number): void {
-    const m = this.#m;
-    if (!m) return;
-    // the per-frame path (every predict): label children are looked up once per kind, not hashed per call
-    let child = m.byKind.get(kind);
-    if (!child) m.byKind.set(kind, (child = { requests: m.requests.labels(kind), handling: m.handling.labels(kind) }));
-    child.requests.inc();
-    child.handling.observe(handlingMs / 1000);
+    // the per-frame path (every predict): typed-array buckets, no prom-client call (KindHistogram.ts)
+    this.#m?.handling.observe(kind, handlingMs / 1000);
   }
   rejected(code: string): void {
     this.#m?.rejected.inc({ code });
@@ -107,18 +103,19 @@ export class EdgeMetrics implements EdgeMetricsSink {
 
 function build(prom: typeof PromClient, registry: PromClient.Registry) {
   const registers = [registry];
-  const requests = new prom.Counter({ name: 'edge_requests_total', help: 'Requests answered, by kind', labelNames: ['kind'], registers });
-  const handling = new prom.Histogram({
+  // edge_requests_total is the count of the handling histogram: one observation per answer
+  const handling = new KindHistogram<RequestKind>({
     name: 'edge_request_handling_seconds',
     help: "The node's own handling time per request, frame read to answer sent",
-    labelNames: ['kind'],
+    counterName: 'edge_requests_total',
+    counterHelp: 'Requests answered, by kind',
+    labelName: 'kind',
     buckets: LATENCY_BUCKETS,
-    registers,
   });
+  registry.registerMetric(handling.counter);
+  registry.registerMetric(handling.histogram);
   return {
-    requests,
     handling,
-    byKind: new Map<RequestKind, { requests: PromClient.Counter.Internal; handling: PromClient.Histogram.Internal<string> }>(),
     sessions: new prom.Gauge({ name: 'edge_sessions', help: 'Sessions open now', registers }),
     sessionsOpened: new prom.Counter({ name: 'edge_sessions_opened_total', help: 'Sessions admitted since start', registers }),
     rejected: new prom.Counter({ name: 'edge_rejected_total', help: 'Errors sent to clients, by code', labelNames: ['code'], registers }),

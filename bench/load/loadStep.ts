@@ -75,13 +75,27 @@ export function get(url: string): Promise<string> {
 
 export type Histogram = Map<number, number>; // upper bound (s) → cumulative count
 export async function scrapeHandling(metricsUrl: string): Promise<Histogram> {
+  return (await scrapeNode(metricsUrl)).handling;
+}
+
+/** Garbage collections so far by prom-client's `kind` (minor = scavenge, major = mark-compact, …): count and seconds. */
+export type GcTotals = Record<string, { count: number; seconds: number }>;
+
+/** The node's predict handling histogram and its GC totals, from one scrape of `/metrics`. */
+export async function scrapeNode(metricsUrl: string): Promise<{ handling: Histogram; gc: GcTotals }> {
   const families = parsePrometheusText(await get(metricsUrl));
-  const family = families.get('edge_request_handling_seconds');
   const buckets: Histogram = new Map();
-  for (const s of family?.samples ?? []) {
+  for (const s of families.get('edge_request_handling_seconds')?.samples ?? []) {
     if (s.name.endsWith('_bucket') && s.labels.kind === 'predict') buckets.set(s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), s.value);
   }
-  return buckets;
+  const gc: GcTotals = {};
+  for (const s of families.get('edge_nodejs_gc_duration_seconds')?.samples ?? []) {
+    const kind = s.labels.kind ?? '?';
+    gc[kind] ??= { count: 0, seconds: 0 };
+    if (s.name.endsWith('_count')) gc[kind].count += s.value;
+    else if (s.name.endsWith('_sum')) gc[kind].seconds += s.value;
+  }
+  return { handling: buckets, gc };
 }
 
 /** Quantile of the observations between two scrapes, interpolated inside its bucket (Prometheus' histogram_quantile). */
@@ -116,6 +130,12 @@ export interface StepResult {
   handlingP99Ms?: number;
   handlingUnder0_5ms?: number;
   handlingUnder1ms?: number;
+  /**
+   * The node's garbage collections during the step, per kind (`minor`: scavenges of the young
+   * generation, `major`, `incremental`): per second and mean pause. Frames that arrive during a
+   * pause wait in the kernel, so pauses are in the round trip but not in the handling time.
+   */
+  gc?: Record<string, { perSecond: number; meanPauseMs: number; pauseMsPerSecond: number }>;
   nodeCpuUsPerFrame: number;
   nodeCpuCores: number;
   clientCpuUsPerFrame: number;
@@ -134,7 +154,7 @@ export async function step(target: Proc, clients: WireClient[], headsets: Simula
   clock.start();
   await sleep(1000); // warm-up: sockets, JIT, predictor state
   for (const c of clients) c.lost(0);
-  const before = opts.metricsUrl ? await scrapeHandling(opts.metricsUrl) : undefined;
+  const before = opts.metricsUrl ? await scrapeNode(opts.metricsUrl) : undefined;
   const nodeBefore = treeCpuMs(target.child.pid);
   const clientBefore = process.cpuUsage();
   const started = performance.now();
@@ -149,7 +169,7 @@ export async function step(target: Proc, clients: WireClient[], headsets: Simula
   const sent = frames;
   const rtt = summarize(samples.rtt);
   samples.from = Infinity;
-  const after = opts.metricsUrl ? await scrapeHandling(opts.metricsUrl) : undefined;
+  const after = opts.metricsUrl ? await scrapeNode(opts.metricsUrl) : undefined;
   clock.stop();
   await sleep(300); // the last answers arrive
   const lost = clients.reduce((s, c) => s + c.lost(1000), 0);
@@ -166,9 +186,17 @@ export async function step(target: Proc, clients: WireClient[], headsets: Simula
     clientCpuUsPerFrame: (client.user + client.system) / Math.max(1, sent),
   };
   if (before && after) {
-    const p50 = histogramQuantile(before, after, 0.5);
-    const p99 = histogramQuantile(before, after, 0.99);
+    const p50 = histogramQuantile(before.handling, after.handling, 0.5);
+    const p99 = histogramQuantile(before.handling, after.handling, 0.99);
     Object.assign(result, { handlingP50Ms: p50.value, handlingP99Ms: p99.value, handlingUnder0_5ms: p99.fractionUnder(0.0005), handlingUnder1ms: p99.fractionUnder(0.001) });
+    // between the two scrapes (a little longer than the measured seconds: the second scrape comes after)
+    const gcSeconds = (performance.now() - started) / 1000;
+    result.gc = {};
+    for (const [kind, a] of Object.entries(after.gc)) {
+      const count = a.count - (before.gc[kind]?.count ?? 0);
+      const ms = (a.seconds - (before.gc[kind]?.seconds ?? 0)) * 1000;
+      if (count > 0) result.gc[kind] = { perSecond: count / gcSeconds, meanPauseMs: ms / count, pauseMsPerSecond: ms / gcSeconds };
+    }
   }
   return result;
 }
@@ -190,8 +218,10 @@ export async function openClients(url: string, count: number, samples: { rtt: nu
 export function print(label: string, r: StepResult): void {
   label = label.length > 30 ? `${label.slice(0, 29)}…` : label;
   const h = r.handlingP99Ms !== undefined ? `node handling p50 ${r.handlingP50Ms!.toFixed(3)} p99 ${r.handlingP99Ms.toFixed(3)} ms (≤0.5 ms: ${(100 * r.handlingUnder0_5ms!).toFixed(1)}%)  ` : '';
+  const minor = r.gc?.minor;
+  const g = minor ? `scavenges ${minor.perSecond.toFixed(1)}/s × ${minor.meanPauseMs.toFixed(2)} ms  ` : '';
   console.log(
-    `${label.padEnd(30)} ${String(r.sessions).padStart(4)} sessions  rtt p50 ${r.rtt.p50.toFixed(3)} p99 ${r.rtt.p99.toFixed(3)} ms  ${h}` +
+    `${label.padEnd(30)} ${String(r.sessions).padStart(4)} sessions  rtt p50 ${r.rtt.p50.toFixed(3)} p99 ${r.rtt.p99.toFixed(3)} ms  ${h}${g}` +
       `${Math.round(r.answeredFps)}/${Math.round(r.sentFps)} fps answered/sent (${r.offeredFps} offered), lost ${r.lost}, skipped ${r.skippedFrames}  node ${r.nodeCpuUsPerFrame.toFixed(1)} µs/frame (${(100 * r.nodeCpuCores).toFixed(0)}% core), client ${r.clientCpuUsPerFrame.toFixed(1)} µs/frame`,
   );
 }

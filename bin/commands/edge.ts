@@ -4,6 +4,7 @@ import { loadInference, type LoadedInference } from '../../edge-server/inference
 import { defaultHeavyWorkers, HeavyPool } from '../../edge-server/offload/index.js';
 import { ClusterWorker, clusterWorkerInfo, runClusterPrimary } from '../../edge-server/cluster/index.js';
 import cluster from 'node:cluster';
+import { currentGcThreads } from '../../edge-server/gcThreads.js';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { resolveBackendChoice } from '../../edge-server/render/backendChoice.js';
@@ -54,6 +55,10 @@ Options:
     --location LAT,LON  where this node is (or --public-ip ADDR to be located by geoip)
     --public-url URL  session URL clients should dial          [default: the listen URL]
     --price N         price per minute advertised               [default: 0]
+  --gc MODE         V8 garbage collector threads: parallel (V8's own), single (the node
+                    is started again with --single-threaded-gc), auto (single when the
+                    node may use one core only: taskset, cpuset); see edge-server/gcThreads.ts
+                    [default: env EDGE_OFFLOAD_GC, else parallel]
   --config FILE     JSON file of the limits below (flags and env override it)
   --print-config    print the effective config as a --config file and exit
   -h, --help        show this help
@@ -72,7 +77,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
       'public-ip': { type: 'string' }, 'public-url': { type: 'string' }, price: { type: 'string' },
       webrtc: { type: 'boolean' }, 'rtc-workers': { type: 'string' }, 'rtc-ports': { type: 'string' }, 'rtc-listen-ip': { type: 'string' },
       'rtc-announced-ip': { type: 'string' },
-      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'cors-origin': { type: 'string' }, viewer: { type: 'boolean' } },
+      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'cors-origin': { type: 'string' }, viewer: { type: 'boolean' }, gc: { type: 'string' } },
     HELP,
   );
   if (!args) return;
@@ -172,7 +177,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   // in a cluster the primary prints the one listening line, once every worker listens
   if (clusterWorker) clusterWorker.listening(url, port);
-  else console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier }));
+  else console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier, gc: currentGcThreads() }));
   if (args.values.viewer) console.log(JSON.stringify({ event: 'viewer', url: `${url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/` }));
   // one registration per node: in a cluster worker 1 registers, reporting every worker's sessions
   const discoveryUrl = clusterInfo && clusterInfo.index !== 1 ? undefined : stringFlag(args.values.discovery);

@@ -7,10 +7,10 @@
  * measurable share of the node's time and GC pauses. Only an asynchronous answer is counted
  * against `maxInflightRequests`.
  */
-import { ErrorCode, RequestError, type PredictionMessage } from '../../protocol/index.js';
+import { ErrorCode, RequestError, type MessageOf, type PredictionMessage } from '../../protocol/index.js';
 import type { Prediction } from '../../protocol/motion/predictor.js';
 import type { Predictor } from '../engines.js';
-import type { Handler } from './context.js';
+import type { Handler, HandlerContext } from './context.js';
 
 export const predict: Handler<'predict'> = (message, ctx) => {
   const { motion } = ctx;
@@ -33,17 +33,19 @@ export const predict: Handler<'predict'> = (message, ctx) => {
   } catch (err) {
     return ctx.answerError(message.id, err);
   }
-  const answer = (p: Prediction) => {
-    const reply: PredictionMessage = { t: 'prediction', id: message.id, pose: p, predictor: name, horizonMs: message.horizonMs, computeMs: performance.now() - started };
-    // the client and the metrics see when a guard answered instead of the model (reset, stall, out of range)
-    if (p.fallback) {
-      reply.fallback = p.fallback;
-      ctx.node.metrics.motionFallback(p.fallback);
-    }
-    ctx.answer(message.id, reply);
-    // recorded after it is sent, in the same turn: the chain's order is the order answers left
-    ctx.seals?.prediction(message.id, { predictor: name, horizonMs: message.horizonMs, pose: p }, inputs);
-  };
-  if (!(pose instanceof Promise)) return answer(pose);
-  ctx.requests.track(pose, answer, (err) => ctx.answerError(message.id, err));
+  // the synchronous answer (every predictor but batched tfjs) without a closure per frame
+  if (!(pose instanceof Promise)) return answer(ctx, message, name, started, inputs, pose);
+  ctx.requests.track(pose, (p) => answer(ctx, message, name, started, inputs, p), (err) => ctx.answerError(message.id, err));
 };
+
+function answer(ctx: HandlerContext, message: MessageOf<'predict'>, name: string, started: number, inputs: number, p: Prediction): void {
+  const reply: PredictionMessage = { t: 'prediction', id: message.id, pose: p, predictor: name, horizonMs: message.horizonMs, computeMs: performance.now() - started };
+  // the client and the metrics see when a guard answered instead of the model (reset, stall, out of range)
+  if (p.fallback) {
+    reply.fallback = p.fallback;
+    ctx.node.metrics.motionFallback(p.fallback);
+  }
+  ctx.answer(message.id, reply);
+  // recorded after it is sent, in the same turn: the chain's order is the order answers left
+  ctx.seals?.prediction(message.id, { predictor: name, horizonMs: message.horizonMs, pose: p }, inputs);
+}

@@ -10,8 +10,12 @@ import { PoseHistory } from '../../protocol/motion/PoseHistory.js';
 export class SessionMotion {
   readonly #factories: ReadonlyMap<string, PredictorFactory>;
   readonly #histories = new Map<Device, PoseHistory>();
-  /** Keyed `${device}/${predictor}`: each device gets its own filter state per predictor. */
-  readonly #predictors = new Map<string, Predictor>();
+  /**
+   * Per device, per predictor name: each device gets its own filter state per predictor. Two
+   * levels rather than one `${device}/${name}` key: that string was built (and hashed) on every
+   * pose and every predict, at 90 Hz × every session.
+   */
+  readonly #predictors = new Map<Device, Map<string, Predictor>>();
   /** Sees every sample first, in wire order, before the history may drop it (signed results' input). */
   readonly #recorder: { observe(sample: PoseSample): void } | undefined;
   #predictorName: string;
@@ -51,9 +55,8 @@ export class SessionMotion {
     if (!history) this.#histories.set(sample.device, (history = new PoseHistory()));
     if (!history.push(sample)) return;
     const normalized = history.latest!;
-    for (const [key, predictor] of this.#predictors) {
-      if (key.startsWith(`${sample.device}/`)) predictor.observe?.(normalized);
-    }
+    const live = this.#predictors.get(sample.device);
+    if (live) for (const predictor of live.values()) predictor.observe?.(normalized);
   }
 
   /** The device's history; undefined until it has sent a pose. */
@@ -63,22 +66,23 @@ export class SessionMotion {
 
   /** The session's instance of predictor `name` for `device`, created on first use. */
   predictor(device: Device, name: string): Predictor {
-    const key = `${device}/${name}`;
-    let predictor = this.#predictors.get(key);
+    let forDevice = this.#predictors.get(device);
+    if (!forDevice) this.#predictors.set(device, (forDevice = new Map()));
+    let predictor = forDevice.get(name);
     if (!predictor) {
       const factory = this.#factories.get(name);
       if (!factory) throw new RequestError(ErrorCode.BAD_REQUEST, `unknown predictor '${name}'`);
       predictor = factory.create();
       // a stateful filter created mid-stream catches up on the history it missed
       for (const sample of this.#histories.get(device)?.samples ?? []) predictor.observe?.(sample);
-      this.#predictors.set(key, predictor);
+      forDevice.set(name, predictor);
     }
     return predictor;
   }
 
   /** Frees every predictor instance (tfjs-backed ones hold tensors). */
   close(): void {
-    for (const predictor of this.#predictors.values()) predictor.close?.();
+    for (const forDevice of this.#predictors.values()) for (const predictor of forDevice.values()) predictor.close?.();
     this.#predictors.clear();
     this.#histories.clear();
   }
