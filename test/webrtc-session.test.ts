@@ -8,7 +8,7 @@ import { connect, type Session } from '../client-sdk/node.js';
 import { EdgeServer, type EdgeServerOptions } from '../edge-server/index.js';
 import { WorkerPool } from '../edge-server/webrtc/index.js';
 import type { WebRtcOptions } from '../edge-server/webrtc/options.js';
-import { ErrorCode, encode, type PoseSample } from '../protocol/index.js';
+import { CloseCode, ErrorCode, encode, type PoseSample } from '../protocol/index.js';
 import { waitFor } from './support/wait.js';
 import { countingPeers } from '../bench/lib/countingPeers.js';
 import { processAlive } from '../bench/lib/processAlive.js';
@@ -102,6 +102,28 @@ test('a data-channel flood is handled a few frames per turn: a ws bystander is a
     await waitFor(() => received() - before >= flood, `every flooded predict answered (${received() - before} of ${flood})`, 20_000);
   } finally {
     bystander.close();
+  }
+});
+
+test('a data-channel flood past the gate\'s queue bound closes its session RATE_LIMITED; the node serves on', async (ctx) => {
+  const pool = await WorkerPool.create({ workers: 1 });
+  ctx.pids = pool.workers.map((w) => w.pid);
+  // a queue bound of a few frames: the flood below cannot fit, whatever the machine's speed
+  ctx.edge = new EdgeServer({ webrtc: pool, guards: { frames: { maxQueuedBytes: 256 } } });
+  const closes: number[] = [];
+  ctx.edge.on('session', (s) => s.once('close', (code) => closes.push(code)));
+  const { url } = await ctx.edge.listen();
+  const { peers, sendRaw } = countingPeers();
+  const session = (ctx.session = await connect(url, { pingIntervalMs: 0, transport: 'webrtc', rtcPeers: peers }));
+  if (session.transport !== 'webrtc') await session.waitFor('transport', 10_000);
+  for (let k = 0; k < 200; k++) sendRaw(encode({ t: 'predict', id: 1_000_000 + k, horizonMs: 20 }));
+  await waitFor(() => closes.length > 0, 'the flooding session closed', 10_000);
+  assert.equal(closes, [CloseCode.RATE_LIMITED]);
+  const other = await connect(url, { pingIntervalMs: 0, transport: 'ws' });
+  try {
+    await predictMany(other, 1, 3);
+  } finally {
+    other.close();
   }
 });
 
