@@ -125,12 +125,19 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
           sealFrame: (rid, request, frame) => this.#seals?.frame(rid, request, frame),
         })
       : undefined;
+    // input queued past the FrameGate's bound, on the socket or a data channel
+    const flooded = (bytes: number) => this.#fail(new ProtocolError(ErrorCode.RATE_LIMITED, `${bytes} bytes of frames waiting to be handled; send no faster than answers come`, CloseCode.RATE_LIMITED));
     this.#rtc = node.rtc
-      ? new RtcSignalling(node.rtc, {
-          sessionId: id,
-          notify: (message) => this.#send(message),
-          receive: (data) => this.#onFrame(data, true, this.#rtcCtx),
-        })
+      ? new RtcSignalling(
+          node.rtc,
+          {
+            sessionId: id,
+            notify: (message) => this.#send(message),
+            receive: (data) => this.#onFrame(data, true, this.#rtcCtx),
+            flooded,
+          },
+          { frames: node.guards.frames },
+        )
       : undefined;
     this.#ctx = this.#handlerContext();
     const viaRtc = (message: Message) => this.#sendRtc(message);
@@ -147,7 +154,7 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       socket,
       ws,
       (data, isBinary) => this.#onFrame(data, isBinary, this.#ctx),
-      (bytes) => this.#fail(new ProtocolError(ErrorCode.RATE_LIMITED, `${bytes} bytes of frames waiting to be handled; send no faster than answers come`, CloseCode.RATE_LIMITED)),
+      flooded,
       node.guards.frames,
     );
     ws.on('message', (data, isBinary) => this.#gate.receive(data as Buffer, isBinary));

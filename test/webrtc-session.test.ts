@@ -5,10 +5,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, type Session } from '../client-sdk/node.js';
-import { EdgeServer } from '../edge-server/index.js';
+import { EdgeServer, type EdgeServerOptions } from '../edge-server/index.js';
 import { WorkerPool } from '../edge-server/webrtc/index.js';
 import type { WebRtcOptions } from '../edge-server/webrtc/options.js';
-import { ErrorCode, encode, type PoseSample } from '../protocol/index.js';
+import { CloseCode, ErrorCode, encode, type PoseSample } from '../protocol/index.js';
 import { waitFor } from './support/wait.js';
 import { countingPeers } from '../bench/lib/countingPeers.js';
 import { processAlive } from '../bench/lib/processAlive.js';
@@ -25,10 +25,10 @@ interface Ctx {
 }
 const test = suite<Ctx>('webrtc: Session over data channels with a real edge and peer', { pids: [] });
 
-async function start(ctx: Ctx, webrtc: WebRtcOptions | undefined, options: Parameters<typeof connect>[1]): Promise<Session> {
+async function start(ctx: Ctx, webrtc: WebRtcOptions | undefined, options: Parameters<typeof connect>[1], edge: EdgeServerOptions = {}): Promise<Session> {
   const pool = webrtc ? await WorkerPool.create({ workers: 1, ...webrtc }) : undefined;
   ctx.pids = pool?.workers.map((w) => w.pid) ?? [];
-  ctx.edge = new EdgeServer(pool ? { webrtc: pool } : {});
+  ctx.edge = new EdgeServer(pool ? { ...edge, webrtc: pool } : edge);
   const { url } = await ctx.edge.listen();
   ctx.session = await connect(url, { pingIntervalMs: 0, ...options });
   return ctx.session;
@@ -76,6 +76,55 @@ test('what belongs on the socket is refused on the data channel with a code, and
   assert.is((error as { code?: string }).code, ErrorCode.BAD_REQUEST);
   await predictMany(session, 1, 3);
   assert.is(session.transport, 'webrtc');
+});
+
+test('a data-channel flood is handled a few frames per turn: a ws bystander is answered in the middle of it, and every flooded predict is answered', async (ctx) => {
+  const { peers, received, sendRaw } = countingPeers();
+  const session = await start(ctx, {}, { transport: 'webrtc', rtcPeers: peers });
+  if (session.transport !== 'webrtc') await session.waitFor('transport', 10_000);
+  await predictMany(session, 1, 1); // the edge knows this session's pose
+  const bystander = await connect(ctx.edge!.url, { pingIntervalMs: 0, transport: 'ws' });
+  try {
+    bystander.sendPose(pose(1));
+    await bystander.predict(20);
+    // within the session's budgets: fewer than rateBurst messages, far less than maxQueuedBytes
+    const flood = 400;
+    const before = received();
+    for (let k = 0; k < flood; k++) assert.ok(sendRaw(encode({ t: 'predict', id: 1_000_000 + k, horizonMs: 20 })), 'the poses channel took the frame');
+    // the node is handling the flood: the bystander asks now
+    await waitFor(() => received() > before, 'the first answer to the flood', 10_000);
+    const answer = await bystander.predict(20);
+    const floodAnsweredFirst = received() - before;
+    assert.is(answer.tier, 'edge');
+    // ungated, the node handled each burst the media worker handed over whole, before reading the
+    // bystander's socket; gated, a couple of frames per turn, the bystander's in between
+    assert.ok(floodAnsweredFirst < flood / 2, `${floodAnsweredFirst} of ${flood} flood answers came before the bystander's`);
+    await waitFor(() => received() - before >= flood, `every flooded predict answered (${received() - before} of ${flood})`, 20_000);
+  } finally {
+    bystander.close();
+  }
+});
+
+test('a data-channel flood past the gate\'s queue bound closes its session RATE_LIMITED; the node serves on', async (ctx) => {
+  const pool = await WorkerPool.create({ workers: 1 });
+  ctx.pids = pool.workers.map((w) => w.pid);
+  // a queue bound of a few frames: the flood below cannot fit, whatever the machine's speed
+  ctx.edge = new EdgeServer({ webrtc: pool, guards: { frames: { maxQueuedBytes: 256 } } });
+  const closes: number[] = [];
+  ctx.edge.on('session', (s) => s.once('close', (code) => closes.push(code)));
+  const { url } = await ctx.edge.listen();
+  const { peers, sendRaw } = countingPeers();
+  const session = (ctx.session = await connect(url, { pingIntervalMs: 0, transport: 'webrtc', rtcPeers: peers }));
+  if (session.transport !== 'webrtc') await session.waitFor('transport', 10_000);
+  for (let k = 0; k < 200; k++) sendRaw(encode({ t: 'predict', id: 1_000_000 + k, horizonMs: 20 }));
+  await waitFor(() => closes.length > 0, 'the flooding session closed', 10_000);
+  assert.equal(closes, [CloseCode.RATE_LIMITED]);
+  const other = await connect(url, { pingIntervalMs: 0, transport: 'ws' });
+  try {
+    await predictMany(other, 1, 3);
+  } finally {
+    other.close();
+  }
 });
 
 test('worker killed mid-session: every call is still answered, and a new transport comes up', async (ctx) => {

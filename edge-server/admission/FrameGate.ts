@@ -16,11 +16,11 @@
  * (`onOverflow`; the session closes it RATE_LIMITED).
  *
  * Queued frames count toward the session's budgets when handled, like any other frame (the rate
- * limit, in-flight requests, the send budget). Frames on a WebRTC data channel do not pass here
- * (they come through mediasoup's worker channel, not this socket; not bounded per turn yet).
+ * limit, in-flight requests, the send budget). Frames on a WebRTC data channel pass through a
+ * gate of their own (edge-server/webrtc/RtcSignalling.ts): its reads are the event-loop turns in
+ * which mediasoup hands messages over, and it cannot push back (pause is a no-op there), so its
+ * queue is bounded by `maxQueuedBytes` alone.
  */
-import type { Duplex } from 'node:stream';
-
 /**
  * [DEFAULT_FRAMES_PER_READ=2] frames of one session handled per socket read / event-loop turn.
  * Small: a turn costs about (sessions with input) × this × one frame's CPU, and that is what a
@@ -39,6 +39,12 @@ export interface PausableSource {
   resume(): void;
 }
 
+/** Where reads begin: the session's socket (`ws`), or anything that emits 'data' once per read. */
+export interface ReadSource {
+  prependListener(event: 'data', listener: () => void): unknown;
+  off(event: 'data', listener: () => void): unknown;
+}
+
 export interface FrameGateOptions {
   /** Frames handled per socket read, and per turn while a backlog drains; 0: no bound. @default 2 */
   perRead?: number;
@@ -52,7 +58,7 @@ export class FrameGate {
   readonly #source: PausableSource;
   readonly #handle: (data: Buffer, isBinary: boolean) => void;
   readonly #onOverflow: (queuedBytes: number) => void;
-  readonly #socket: Duplex;
+  readonly #socket: ReadSource;
   readonly #resetCount = () => {
     this.#count = 0;
   };
@@ -69,7 +75,7 @@ export class FrameGate {
    * `socket` is the session's raw socket (the one handed to the upgrade): each of its reads
    * starts a new count. `handle` is called for every frame, in arrival order.
    */
-  constructor(socket: Duplex, source: PausableSource, handle: (data: Buffer, isBinary: boolean) => void, onOverflow: (queuedBytes: number) => void, options: FrameGateOptions = {}) {
+  constructor(socket: ReadSource, source: PausableSource, handle: (data: Buffer, isBinary: boolean) => void, onOverflow: (queuedBytes: number) => void, options: FrameGateOptions = {}) {
     this.perRead = options.perRead ?? DEFAULT_FRAMES_PER_READ;
     this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     if (!Number.isInteger(this.perRead) || this.perRead < 0) throw new TypeError('framesPerRead must be a whole number (0: no bound)');

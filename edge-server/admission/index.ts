@@ -4,7 +4,7 @@ export { SessionAdmission, AdmissionRefusal, type AdmissionTicket, type SessionA
 export { HmacTokenVerifier, type TokenVerifier } from './TokenVerifier.js';
 export { ConnectionGuard, DEFAULT_CONNECTION_GUARD, type ConnectionGuardOptions } from '../../protocol/server/ConnectionGuard.js';
 export { IdleTimer, DEFAULT_IDLE_MS } from './IdleTimer.js';
-export { FrameGate, DEFAULT_FRAMES_PER_READ, DEFAULT_MAX_QUEUED_BYTES, type FrameGateOptions, type PausableSource } from './FrameGate.js';
+export { FrameGate, DEFAULT_FRAMES_PER_READ, DEFAULT_MAX_QUEUED_BYTES, type FrameGateOptions, type PausableSource, type ReadSource } from './FrameGate.js';
 export { SendBudget, type SendBudgetOptions, type SendOutcome, type SendPriority, type SendSink } from './SendBudget.js';
 export { MemoryBudget, type MemoryBudgetOptions, type MemoryReservation } from './MemoryBudget.js';
 export { estimateTextureBytes, imageSize, type TextureEstimate } from './textureEstimate.js';

@@ -4,13 +4,23 @@
  * notices through the host, and client data-channel messages handed to the host like frames from
  * its socket. This object owns the session's (at most one) RtcTransport; the session owns it and
  * closes it with itself.
+ *
+ * Data-channel messages pass a FrameGate like the socket's frames (issue #15, attack 2 over
+ * WebRTC): mediasoup's worker channel hands this process a burst of messages in one read, and a
+ * flooding peer's burst was handled whole before any other session's input. Here a "read" is an
+ * event-loop turn with messages for this session: at most `frames.perRead` of them are handled in
+ * it, the rest queue in order and drain one batch per turn. A data channel cannot be told to stop
+ * (SCTP flow control ends in the media worker), so the queue is bounded by `frames.maxQueuedBytes`
+ * alone: past it the host is told (`flooded`) and closes the session RATE_LIMITED, as on ws.
  */
+import { EventEmitter } from 'node:events';
 import { ErrorCode, RequestError } from '../../protocol/errors.js';
 import type { AckMessage } from '../../protocol/messages.js';
 import type { RtcEdgeChannel, RtcMessageOf } from '../../protocol/webrtc.js';
 import type { RtcVideoMessageOf } from '../../protocol/webrtcVideo.js';
 import { VideoSender } from './video/VideoSender.js';
 import { TokenBucket } from '../TokenBucket.js';
+import { FrameGate, type FrameGateOptions, type PausableSource } from '../admission/FrameGate.js';
 import type { RtcTransport } from './RtcTransport.js';
 import type { WorkerPool } from './WorkerPool.js';
 
@@ -25,7 +35,25 @@ export interface RtcSignallingHost {
   notify(message: RtcMessageOf<'rtcLost'> | RtcVideoMessageOf<'rtcVideoLost'>): void;
   /** A wire message from a client data channel: handle it as one from the socket. */
   receive(data: Buffer): void;
+  /** More than `frames.maxQueuedBytes` of data-channel messages wait to be handled: close the session. */
+  flooded(queuedBytes: number): void;
 }
+
+/** The data channel's "socket reads" for the FrameGate: one per event-loop turn with messages. */
+class TurnReads extends EventEmitter {
+  #inTurn = false;
+
+  /** Called before each message: the first of a turn starts a new read. */
+  mark(): void {
+    if (this.#inTurn) return;
+    this.#inTurn = true;
+    this.emit('data');
+    setImmediate(() => (this.#inTurn = false));
+  }
+}
+
+/** Nothing to pause: the peer's SCTP stream ends in the media worker, not in this process. */
+const NO_PUSHBACK: PausableSource = { pause() {}, resume() {} };
 
 export interface RtcSignallingOptions {
   /**
@@ -34,12 +62,16 @@ export interface RtcSignallingOptions {
    */
   opensPerMinute?: number;
   opensBurst?: number;
+  /** Data-channel messages handled per turn and queued at most (the session's FrameGate options). @default FrameGate's */
+  frames?: FrameGateOptions;
 }
 
 export class RtcSignalling {
   readonly #pool: WorkerPool;
   readonly #host: RtcSignallingHost;
   readonly #opens: TokenBucket;
+  readonly #reads = new TurnReads();
+  readonly #gate: FrameGate;
   #transport: RtcTransport | undefined;
   #video: VideoSender | undefined;
   #closed = false;
@@ -48,6 +80,7 @@ export class RtcSignalling {
     this.#pool = pool;
     this.#host = host;
     this.#opens = new TokenBucket((options.opensPerMinute ?? 6) / 60, options.opensBurst ?? 3);
+    this.#gate = new FrameGate(this.#reads, NO_PUSHBACK, (data) => host.receive(data), (bytes) => host.flooded(bytes), options.frames);
   }
 
   get transport(): RtcTransport | undefined {
@@ -91,6 +124,7 @@ export class RtcSignalling {
 
   close(): void {
     this.#closed = true;
+    this.#gate.close();
     this.#video?.close();
     this.#video = undefined;
     this.#transport?.close();
@@ -108,7 +142,10 @@ export class RtcSignalling {
       throw new RequestError(ErrorCode.SHUTTING_DOWN, 'the session is closing');
     }
     this.#transport = transport;
-    transport.on('message', (_channel, data) => this.#host.receive(data));
+    transport.on('message', (_channel, data) => {
+      this.#reads.mark();
+      this.#gate.receive(data, true);
+    });
     transport.on('lost', (error) => {
       if (this.#transport === transport) this.#transport = undefined;
       this.#host.notify({ t: 'rtcLost', code: error.code, reason: error.message.slice(0, 256), retryAfterMs: this.#pool.options.respawnDelayMs });

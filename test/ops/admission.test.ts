@@ -209,6 +209,14 @@ test('sockets whose headers time out together are answered 408 and closed, a few
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
+test('Node checks header deadlines every checkIntervalMs (default 100), at most half the header timeout', () => {
+  const interval = (o: ConstructorParameters<typeof ConnectionGuard>[0]) => new ConnectionGuard(o).httpServerOptions().connectionsCheckingInterval;
+  assert.is(interval({}), 100);
+  assert.is(interval({ checkIntervalMs: 250 }), 250);
+  assert.is(interval({ headersTimeoutMs: 60, requestTimeoutMs: 60 }), 30);
+  assert.throws(() => new ConnectionGuard({ checkIntervalMs: 0 }), TypeError);
+});
+
 test('an idle timer closes a silent session and stays quiet for one that keeps talking', async () => {
   let fired = 0;
   const talking = new IdleTimer(40, () => fired++);

@@ -42,6 +42,8 @@ export function testSession(pool: WorkerPool, sessionId: string): TestSession {
       const answer: PredictionMessage = { t: 'prediction', id: msg.id, pose: msg.poses![0]!, predictor: 'echo', horizonMs: msg.horizonMs, computeMs: 0 };
       signalling.send('predictions', encode(answer));
     },
+    // a test peer that floods past the gate's queue loses its transport, as a session would close
+    flooded: () => signalling.close(),
   });
   let nextId = 1;
   return {
