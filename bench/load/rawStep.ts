@@ -4,6 +4,7 @@
  * `/metrics` scrapes, node CPU per frame from /proc) with the cheap client, plus what the load
  * generator itself cost (CPU per frame and share of its core) and whether it kept its schedule.
  */
+import { readFileSync } from 'node:fs';
 import type { SimulatedHeadset } from '../../client-sdk/node.js';
 import { summarize } from '../lib/stats.js';
 import { FrameClock } from './FrameClock.js';
@@ -46,7 +47,18 @@ export class RttSamples implements RawSink {
   }
 }
 
+/** CPU ms the whole machine spent busy (all cores, every process, interrupts, steal), from /proc/stat. */
+export function machineBusyMs(): number {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return ((user! + nice! + system! + irq! + softirq! + (steal ?? 0)) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
 export interface RawStepResult extends StepResult {
+  /**
+   * Cores the rest of the machine used meanwhile (busy time neither the node's nor this
+   * process's): on a shared machine, what the node could not get.
+   */
+  othersCpuCores: number;
   /** Answers that were not the expected type or named no id in flight (must be 0). */
   unexpected: number;
   /** The load generator's share of its core over the step (CPU time / wall time). */
@@ -77,6 +89,7 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
   const sentBefore = clients.reduce((s, c) => s + c.sent, 0);
   const nodeBefore = treeCpuMs(target.child.pid);
   const clientBefore = process.cpuUsage();
+  const machineBefore = machineBusyMs();
   const started = performance.now();
   samples.reset(started);
   const skippedBefore = clock.skipped;
@@ -87,6 +100,7 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
   const elapsed = ended - started;
   const nodeCpu = treeCpuMs(target.child.pid) - nodeBefore;
   const client = process.cpuUsage(clientBefore);
+  const machine = machineBusyMs() - machineBefore;
   const skipped = clock.skipped - skippedBefore;
   const after = opts.metricsUrl ? await scrapeHandling(opts.metricsUrl) : undefined;
   clock.stop();
@@ -111,6 +125,7 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
     nodeCpuCores: nodeCpu / elapsed,
     clientCpuUsPerFrame: (client.user + client.system) / Math.max(1, sent),
     clientCpuCores: (client.user + client.system) / 1000 / elapsed,
+    othersCpuCores: Math.max(0, machine - nodeCpu - (client.user + client.system) / 1000) / elapsed,
   };
   if (before && after) {
     const p50 = histogramQuantile(before, after, 0.5);
