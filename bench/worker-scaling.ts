@@ -110,7 +110,7 @@ export async function main(argv: string[]): Promise<void> {
   console.log(`load generator CPU per frame: RawWireClient ${generators.RawWireClient!.clientCpuUsPerFrame.toFixed(1)} µs vs WireClient ${generators.WireClient!.clientCpuUsPerFrame.toFixed(1)} µs (×${generatorRatio.toFixed(2)})`);
 
   // 2. per worker count: correctness, then sessions swept to the knee
-  const runs: { workers: number; round: number; nodeCores: string; check: Record<string, unknown>; results: RawStepResult[]; knee: { sessions: number; reason: string } | null }[] = [];
+  const runs: { workers: number; round: number; nodeCores: string; check: Record<string, unknown>; results: RawStepResult[]; retried: RawStepResult[]; knee: { sessions: number; reason: string } | null }[] = [];
   for (let round = 0; round < rounds; round++) for (const workers of round % 2 === 0 ? workerCounts : [...workerCounts].reverse()) {
     const nodeCores = nodeCoresOf(workers);
     const node = await startPinned(nodeCores, [path.join(here, 'bin', 'edge-offload.js'), 'edge', '--port', '0', '--workers', String(workers)], {
@@ -119,6 +119,7 @@ export async function main(argv: string[]): Promise<void> {
       EDGE_OFFLOAD_MAX_SESSIONS_PER_IP: '8192',
       EDGE_OFFLOAD_MAX_CONNECTIONS_PER_IP: '8192',
       EDGE_OFFLOAD_MAX_SESSIONS: '8192',
+      EDGE_OFFLOAD_MAX_SESSIONS_PER_SUBNET: '8192',
     });
     const metricsUrl = node.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics');
     const samples = new RttSamples();
@@ -127,10 +128,25 @@ export async function main(argv: string[]): Promise<void> {
       const check = await checkNode(node, metricsUrl, headsets.slice(0, 10), predictor, hz);
       console.log(`round ${round + 1}, --workers ${workers} on cores ${nodeCores}: correct (${JSON.stringify(check)})`);
       const results: RawStepResult[] = [];
+      const retried: RawStepResult[] = [];
       let knee: { sessions: number; reason: string } | null = null;
       for (const n of steps) {
-        if (clients.length < n) clients.push(...(await openRawClients(node.url, headsets.slice(clients.length, n), samples, { echo: false, hz, predictor })));
-        const r = await rawStep(node, clients.slice(0, n), samples, { hz, seconds, metricsUrl });
+        try {
+          if (clients.length < n) clients.push(...(await openRawClients(node.url, headsets.slice(clients.length, n), samples, { echo: false, hz, predictor })));
+        } catch (err) {
+          // an overloaded node refuses or times out new handshakes: its limit, not the run's end
+          knee = { sessions: n, reason: `could not open ${n} sessions: ${(err as Error).message}` };
+          console.log(`  knee: ${knee.reason}`);
+          break;
+        }
+        let r = await rawStep(node, clients.slice(0, n), samples, { hz, seconds, metricsUrl });
+        // past the knee while other tenants of the machine took a quarter core or more: measured
+        // once more (both kept), so a neighbour's burst does not end the sweep on its own
+        if (kneeReason(r, seconds) && r.othersCpuCores > 0.25) {
+          console.log(`  past the knee with the rest of the machine at ${(100 * r.othersCpuCores).toFixed(0)}%: measured again`);
+          retried.push(r);
+          r = await rawStep(node, clients.slice(0, n), samples, { hz, seconds, metricsUrl });
+        }
         results.push(r);
         print(`--workers ${workers}`, r);
         console.log(`  load generator: ${r.clientCpuUsPerFrame.toFixed(1)} µs/frame, ${(100 * r.clientCpuCores).toFixed(0)}% of core ${clientCore}; node ${(100 * r.nodeCpuCores).toFixed(0)}% of a core; the rest of the machine ${(100 * r.othersCpuCores).toFixed(0)}%`);
@@ -142,7 +158,7 @@ export async function main(argv: string[]): Promise<void> {
           break;
         }
       }
-      runs.push({ workers, round: round + 1, nodeCores, check, results, knee });
+      runs.push({ workers, round: round + 1, nodeCores, check, results, retried, knee });
     } finally {
       for (const c of clients) c.close();
       node.child.kill('SIGKILL');
@@ -150,7 +166,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const capacity = (run: (typeof runs)[number]) => {
-    const best = run.knee ? run.results[run.results.length - 2] : run.results[run.results.length - 1];
+    const best = run.results.filter((r) => !kneeReason(r, seconds)).at(-1);
     return best
       ? { sessions: best.sessions, answeredFps: Math.round(best.answeredFps), handlingP99Ms: best.handlingP99Ms, rttP99Ms: best.rtt.p99, nodeCpuUsPerFrame: best.nodeCpuUsPerFrame, nodeCpuCores: best.nodeCpuCores, generatorCpuUsPerFrame: best.clientCpuUsPerFrame, generatorCoreShare: best.clientCpuCores, othersCpuCores: best.othersCpuCores }
       : null;
