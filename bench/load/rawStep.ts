@@ -117,8 +117,9 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
     sentFps: (sent * 1000) / elapsed,
     answeredFps: (answered * 1000) / elapsed,
     rtt,
-    // frames of this step (warm-up included) still unanswered 300 ms after the last was sent
-    lost: clients.reduce((s, c) => s + c.outstanding, 0) - outstandingBefore,
+    // frames of this step (warm-up included) still unanswered 300 ms after the last was sent;
+    // late answers to an earlier step's frames (a re-measured knee) must not count below 0
+    lost: Math.max(0, clients.reduce((s, c) => s + c.outstanding, 0) - outstandingBefore),
     unexpected,
     skippedFrames: skipped,
     nodeCpuUsPerFrame: (nodeCpu * 1000) / Math.max(1, answered),
