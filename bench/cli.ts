@@ -21,6 +21,7 @@ export const BENCHES: Record<string, Bench> = {
   'display-error': { load: () => import('./display-error.js'), summary: 'angle felt at display time: none vs prediction vs prediction + reprojection, edge/cloud, seated/walking (needs the traces)' },
   'inference-latency': { load: () => import('./inference-latency.js'), summary: 'head-predictor latency per tfjs backend (tensorflow, wasm, cpu) and execution path' },
   'predict-load': { load: () => import('./predict-load.js'), summary: 'pinned node vs load generator: 10 → 500 sessions × 90 Hz, node handling time (/metrics), CPU per frame, raw ws echo floor, the knee' },
+  'worker-scaling': { load: () => import('./worker-scaling.js'), summary: 'edge --workers 1 vs 2: sessions × 90 Hz to the knee per worker count, scaling ratio, cheap load generator (RawWireClient) beside WireClient' },
   'predict-soak': { load: () => import('./predict-soak.js'), summary: 'pinned node, 50 sessions × 90 Hz for 10 minutes: RSS and handling p99 per minute (flat?), raw ws echo floor' },
   failover: { load: () => import('./failover.js'), summary: 'kill -9 / restore / latency spikes: 20 sessions at 90 Hz, edge and cloud behind netem, discovery' },
   'result-signing': { load: () => import('./result-signing.js'), summary: 'node CPU per predict frame with signed results (seal every 128/32/1) vs unsigned' },

@@ -67,6 +67,10 @@ test('two workers behind one port: one listening line, sessions served, /metrics
         return sampleValue(f, 'edge_sessions') === 4 ? f : undefined;
       }, 'the aggregated session gauge to reach 4');
       assert.is(sampleValue(families, 'edge_requests_total', { kind: 'predict' }), 20);
+      // the node's own handling-time histogram (what bench predict-load and worker-scaling read)
+      // sums the workers' buckets too: every predict counted once, in every bucket up to +Inf
+      assert.is(sampleValue(families, 'edge_request_handling_seconds_count', { kind: 'predict' }), 20);
+      assert.is(sampleValue(families, 'edge_request_handling_seconds_bucket', { kind: 'predict', le: '+Inf' }), 20);
     }
   } finally {
     for (const session of sessions) session.close();

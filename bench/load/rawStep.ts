@@ -1,0 +1,137 @@
+/**
+ * One measured step of N RawWireClient sessions × hz frames against a pinned process (the node or
+ * the raw echo): loadStep.step's measurement (round trip, node handling p50/p99 from two
+ * `/metrics` scrapes, node CPU per frame from /proc) with the cheap client, plus what the load
+ * generator itself cost (CPU per frame and share of its core) and whether it kept its schedule.
+ */
+import { readFileSync } from 'node:fs';
+import type { SimulatedHeadset } from '../../client-sdk/node.js';
+import { summarize } from '../lib/stats.js';
+import { FrameClock } from './FrameClock.js';
+import { histogramQuantile, scrapeHandling, sleep, treeCpuMs, type Proc, type StepResult } from './loadStep.js';
+import { RawWireClient, type RawSink } from './RawWireClient.js';
+
+/** Round trips of answers to frames sent in [from, until), without an object per answer. */
+export class RttSamples implements RawSink {
+  #values = new Float64Array(1 << 16);
+  count = 0;
+  unexpectedCount = 0;
+  /** performance.now() from which answers count (Infinity: none). */
+  from = Infinity;
+  /** Frames sent from this moment on are not counted (the window's end). */
+  until = Infinity;
+
+  answer(sentAt: number, now: number): void {
+    if (sentAt < this.from || sentAt >= this.until) return;
+    if (this.count === this.#values.length) {
+      const grown = new Float64Array(this.#values.length * 2);
+      grown.set(this.#values);
+      this.#values = grown;
+    }
+    this.#values[this.count++] = now - sentAt;
+  }
+
+  unexpected(): void {
+    this.unexpectedCount++;
+  }
+
+  reset(from: number): void {
+    this.count = 0;
+    this.unexpectedCount = 0;
+    this.from = from;
+    this.until = Infinity;
+  }
+
+  values(): number[] {
+    return Array.from(this.#values.subarray(0, this.count));
+  }
+}
+
+/** CPU ms the whole machine spent busy (all cores, every process, interrupts, steal), from /proc/stat. */
+export function machineBusyMs(): number {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return ((user! + nice! + system! + irq! + softirq! + (steal ?? 0)) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+export interface RawStepResult extends StepResult {
+  /**
+   * Cores the rest of the machine used meanwhile (busy time neither the node's nor this
+   * process's): on a shared machine, what the node could not get.
+   */
+  othersCpuCores: number;
+  /** Answers that were not the expected type or named no id in flight (must be 0). */
+  unexpected: number;
+  /** The load generator's share of its core over the step (CPU time / wall time). */
+  clientCpuCores: number;
+  /** Handling-histogram observations over the step (all workers, if /metrics aggregates them). */
+  handlingCount?: number;
+}
+
+/** Opens `count` sessions in batches (a few hundred handshakes at once would measure the accept queue). */
+export async function openRawClients(url: string, headsets: SimulatedHeadset[], samples: RttSamples, options: { echo: boolean; hz: number; predictor: string }): Promise<RawWireClient[]> {
+  const opened: RawWireClient[] = [];
+  for (let i = 0; i < headsets.length; i += 50) {
+    const batch = headsets.slice(i, i + 50);
+    opened.push(...(await Promise.all(batch.map((h) => RawWireClient.open(url, h, samples, { echo: options.echo, periodMs: 1000 / options.hz, predictor: options.predictor })))));
+  }
+  return opened;
+}
+
+/** Drives `clients` at `hz` for a 1 s warm-up and `seconds`, measuring the second part. */
+export async function rawStep(target: Proc, clients: RawWireClient[], samples: RttSamples, opts: { hz: number; seconds: number; metricsUrl?: string }): Promise<RawStepResult> {
+  const n = clients.length;
+  const clock = new FrameClock(n, opts.hz, (i, due) => clients[i]!.send(due));
+  samples.reset(Infinity);
+  const outstandingBefore = clients.reduce((s, c) => s + c.outstanding, 0);
+  clock.start();
+  await sleep(1000); // warm-up: sockets, JIT, predictor state
+  const before = opts.metricsUrl ? await scrapeHandling(opts.metricsUrl) : undefined;
+  const sentBefore = clients.reduce((s, c) => s + c.sent, 0);
+  const nodeBefore = treeCpuMs(target.child.pid);
+  const clientBefore = process.cpuUsage();
+  const machineBefore = machineBusyMs();
+  const started = performance.now();
+  samples.reset(started);
+  const skippedBefore = clock.skipped;
+  await sleep(opts.seconds * 1000);
+  const ended = performance.now();
+  const sent = clients.reduce((s, c) => s + c.sent, 0) - sentBefore;
+  samples.until = ended;
+  const elapsed = ended - started;
+  const nodeCpu = treeCpuMs(target.child.pid) - nodeBefore;
+  const client = process.cpuUsage(clientBefore);
+  const machine = machineBusyMs() - machineBefore;
+  const skipped = clock.skipped - skippedBefore;
+  const after = opts.metricsUrl ? await scrapeHandling(opts.metricsUrl) : undefined;
+  clock.stop();
+  await sleep(300); // the window's last answers arrive
+  // the window's frames, answered by now: a frame still unanswered after its window and 300 ms
+  // more is late, whatever its round trip would have been
+  const answered = samples.count;
+  const rtt = summarize(samples.values());
+  const unexpected = samples.unexpectedCount;
+  samples.from = Infinity;
+  const result: RawStepResult = {
+    sessions: n,
+    offeredFps: n * opts.hz,
+    sentFps: (sent * 1000) / elapsed,
+    answeredFps: (answered * 1000) / elapsed,
+    rtt,
+    // frames of this step (warm-up included) still unanswered 300 ms after the last was sent;
+    // late answers to an earlier step's frames (a re-measured knee) must not count below 0
+    lost: Math.max(0, clients.reduce((s, c) => s + c.outstanding, 0) - outstandingBefore),
+    unexpected,
+    skippedFrames: skipped,
+    nodeCpuUsPerFrame: (nodeCpu * 1000) / Math.max(1, answered),
+    nodeCpuCores: nodeCpu / elapsed,
+    clientCpuUsPerFrame: (client.user + client.system) / Math.max(1, sent),
+    clientCpuCores: (client.user + client.system) / 1000 / elapsed,
+    othersCpuCores: Math.max(0, machine - nodeCpu - (client.user + client.system) / 1000) / elapsed,
+  };
+  if (before && after) {
+    const p50 = histogramQuantile(before, after, 0.5);
+    const p99 = histogramQuantile(before, after, 0.99);
+    Object.assign(result, { handlingP50Ms: p50.value, handlingP99Ms: p99.value, handlingUnder0_5ms: p99.fractionUnder(0.0005), handlingUnder1ms: p99.fractionUnder(0.001), handlingCount: p99.count });
+  }
+  return result;
+}
