@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimulatedHeadset } from '../client-sdk/node.js';
 import type { WireClient } from './load/WireClient.js';
-import { openClients, print, sleep, startPinned, step, type Proc, type StepResult } from './load/loadStep.js';
+import { LOAD_NODE_ENV, openClients, print, sleep, startPinned, step, type Proc, type StepResult } from './load/loadStep.js';
 import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
 import { lineChart } from './lib/chart.js';
 import { pinSelf } from './lib/pin.js';
@@ -107,10 +107,7 @@ export async function main(argv: string[]): Promise<void> {
   const startNode = async (name: string, dist: string, extra: string[], cores: string, prof?: string) => {
     const proc = await startPinned(cores, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...extra], {
       TF_CPP_MIN_LOG_LEVEL: '2',
-      // every load-generator session comes from one loopback address
-      EDGE_OFFLOAD_MAX_SESSIONS_PER_IP: '8192',
-      EDGE_OFFLOAD_MAX_CONNECTIONS_PER_IP: '8192',
-      EDGE_OFFLOAD_MAX_SESSIONS: '8192',
+      ...LOAD_NODE_ENV,
     });
     nodes.push({ name, cores, proc, clients: [], results: [], rounds: [], metricsUrl: proc.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics') });
   };

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimulatedHeadset } from '../client-sdk/node.js';
 import { FrameClock } from './load/FrameClock.js';
-import { histogramQuantile, openClients, scrapeHandling, sleep, startPinned, step, treeCpuMs, type Proc } from './load/loadStep.js';
+import { LOAD_NODE_ENV, histogramQuantile, openClients, scrapeHandling, sleep, startPinned, step, treeCpuMs, type Proc } from './load/loadStep.js';
 import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
 import { lineChart } from './lib/chart.js';
 import { pinSelf } from './lib/pin.js';
@@ -99,9 +99,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     node = await startPinned(nodeCores, [path.join(here, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...nodeArgs], {
       TF_CPP_MIN_LOG_LEVEL: '2',
-      EDGE_OFFLOAD_MAX_SESSIONS_PER_IP: '8192',
-      EDGE_OFFLOAD_MAX_CONNECTIONS_PER_IP: '8192',
-      EDGE_OFFLOAD_MAX_SESSIONS: '8192',
+      ...LOAD_NODE_ENV,
     });
     const metricsUrl = node.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics');
     const rssBefore = treeRssMb(node.child.pid);

@@ -26,7 +26,7 @@ import { environment, printEnvironment } from './lib/environment.js';
 import { pinSelf } from './lib/pin.js';
 import { writeResult } from './lib/results.js';
 import { FrameClock } from './load/FrameClock.js';
-import { openClients, print, scrapeHandling, sleep, startPinned, step, type Proc, type StepResult } from './load/loadStep.js';
+import { LOAD_NODE_ENV, openClients, print, scrapeHandling, sleep, startPinned, step, type Proc, type StepResult } from './load/loadStep.js';
 import { openRawClients, rawStep, RttSamples, type RawStepResult } from './load/rawStep.js';
 import { RawWireClient } from './load/RawWireClient.js';
 
@@ -115,11 +115,7 @@ export async function main(argv: string[]): Promise<void> {
     const nodeCores = nodeCoresOf(workers);
     const node = await startPinned(nodeCores, [path.join(here, 'bin', 'edge-offload.js'), 'edge', '--port', '0', '--workers', String(workers)], {
       TF_CPP_MIN_LOG_LEVEL: '2',
-      // every load-generator session comes from one loopback address
-      EDGE_OFFLOAD_MAX_SESSIONS_PER_IP: '8192',
-      EDGE_OFFLOAD_MAX_CONNECTIONS_PER_IP: '8192',
-      EDGE_OFFLOAD_MAX_SESSIONS: '8192',
-      EDGE_OFFLOAD_MAX_SESSIONS_PER_SUBNET: '8192',
+      ...LOAD_NODE_ENV,
     });
     const metricsUrl = node.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics');
     const samples = new RttSamples();

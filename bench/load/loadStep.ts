@@ -15,6 +15,18 @@ import { summarize, type Summary } from '../lib/stats.js';
 import { FrameClock } from './FrameClock.js';
 import { WireClient } from './WireClient.js';
 
+/**
+ * A loaded node's admission caps, lifted: every load-generator session comes from one loopback
+ * address (and subnet), so the per-address and per-subnet caps would refuse the sweep's larger
+ * steps with 429s that read as the node saturating.
+ */
+export const LOAD_NODE_ENV: Readonly<Record<string, string>> = {
+  EDGE_OFFLOAD_MAX_SESSIONS_PER_IP: '8192',
+  EDGE_OFFLOAD_MAX_CONNECTIONS_PER_IP: '8192',
+  EDGE_OFFLOAD_MAX_SESSIONS_PER_SUBNET: '8192',
+  EDGE_OFFLOAD_MAX_SESSIONS: '8192',
+};
+
 export interface Proc {
   child: ChildProcess;
   url: string;
