@@ -51,6 +51,13 @@ Options:
                       with V8's default, discovery's own default)
   --young-first       run that replica before the default one (to tell order from effect)
   --quick             1000 nodes, 100 baseline, 3 s windows
+  --queries-only      only the query windows (issue #13's tail): per backend one replica with
+                      V8's defaults, queries with the nodes idle (the floor), then under churn;
+                      no heartbeat baseline, cost windows or young-generation replica. Writes
+                      bench/results/scale-tail.json + .svg instead
+  --before DIR        with --queries-only: also run, side by side on the same Redis and fleet,
+                      a replica built from another checkout (DIR is that checkout's compiled
+                      output, e.g. a worktree of main after 'npx tsc -p .': DIR/bench/scale/server.js)
   -h, --help          show this help
 
 Run it on an otherwise idle machine. Writes bench/results/scale.json, scale.svg (liveness costs)
@@ -78,8 +85,8 @@ class Replica {
   readonly child: ChildProcess;
   readonly url: Promise<string>;
   #waiters: ((m: any) => void)[] = [];
-  constructor(backend: Backend, store: string | undefined, operator: { name: string; publicKey: string }, v8Flags: string[]) {
-    const script = fileURLToPath(new URL('./scale/server.js', import.meta.url));
+  /** @param script the replica's entry point: this build's, or (--before) another build's bench/scale/server.js */
+  constructor(backend: Backend, store: string | undefined, operator: { name: string; publicKey: string }, v8Flags: string[], script = fileURLToPath(new URL('./scale/server.js', import.meta.url))) {
     // SCALE_CPU_PROF=<dir>: the replica writes a V8 CPU profile there (where query latency goes under churn)
     const prof = process.env.SCALE_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SCALE_CPU_PROF] : [];
     // SCALE_NODE_FLAGS: extra V8/Node flags for the replica (GC experiments)
@@ -192,7 +199,7 @@ const ALLOC_SAMPLING_BYTES = 64 * 1024;
  * `costs` false: only the query window under churn (and the bytes per query), for the second
  * replica of a backend, which differs from the first only in its V8 flags.
  */
-async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined, costs: boolean) {
+async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined, costs: boolean, idleFloor = false) {
   const base = await replica.stats();
   const sockets: (WebSocket | undefined)[] = [];
   // a connection that fails while registering is counted and opened again, as NodeAgent
@@ -206,6 +213,7 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
   const seqs = new Array<number>(nodes).fill(0);
   let pushShare = 0;
   let pushes = 0;
+  let paused = false;
   // each node's liveness: a bare pong frame every interval, as NodeAgent sends it. Real nodes'
   // pongs fall anywhere in the second; sending all of them in one burst would measure the burst
   // (queries waiting behind thousands of reads), so each node has its own 10 ms slot
@@ -213,6 +221,7 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
   const started = performance.now();
   let slot = 0;
   const pongSlot = (s: number) => {
+    if (paused) return;
     for (let i = s; i < nodes; i += SLOTS) {
       const ws = sockets[i];
       if (ws === undefined || ws.readyState !== ws.OPEN) continue;
@@ -268,6 +277,16 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
     delete (batched as { allocation?: unknown }).allocation;
     phase = { ...batched, livenessOnly, unbatchedPushes, allocation };
   }
+  // the floor: queries while the nodes are quiet (no pongs, pushes or reconnects). Short: a node
+  // silent for the ttl (3 intervals) would be cut off, and its last pong may be an interval old
+  let floor: QueryWindow | undefined;
+  if (idleFloor) {
+    paused = true;
+    await sleep(0.3 * INTERVAL_MS); // the pongs already sent are read and the round's writes done
+    floor = (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 300, perSecond: 200 })).queries;
+    paused = false;
+    await sleep(2 * INTERVAL_MS); // every node pongs again before the churn
+  }
   pushShare = 0.05;
   // churn: 1 %/s reconnect (a new registration each), 5 %/s push load, while the replica answers queries
   let churning = true;
@@ -295,7 +314,7 @@ async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: numb
     heapAndBuffersBytesPerNode: (loaded.heapUsed + loaded.external - base.heapUsed - base.external) / nodes,
     rssBytesPerNode: (loaded.rss - base.rss) / nodes,
   };
-  return { ...phase, memory, queriesUnderChurn: queries, bytesPerQuery: perQuery, channelOpenFailures: Object.fromEntries(failures) };
+  return { ...phase, memory, ...(floor ? { queriesIdle: floor } : {}), queriesUnderChurn: queries, bytesPerQuery: perQuery, channelOpenFailures: Object.fromEntries(failures) };
 }
 
 async function heartbeatPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined): Promise<Phase & { heartbeatsDelivered: number; reregistered: number }> {
@@ -361,13 +380,45 @@ function layout(channel: Phase & { memory: { rssBytesPerNode: number } }) {
   };
 }
 
+/**
+ * `--queries-only`: per backend, the idle floor and the churn window of one replica with V8's
+ * defaults, and (--before) the same of a replica from another build, side by side.
+ */
+async function queriesOnly(backends: Backend[], stores: { redis?: RedisInfo; redisProcess?: { url: string }; cluster?: RedisCluster; masters: RedisInfo[] }, operator: { name: string; publicKey: string }, f: Fleet, nodes: number, seconds: number, beforeDir: string | undefined, env: object): Promise<void> {
+  const builds: [string, string | undefined][] = [...(beforeDir ? ([['before', path.resolve(beforeDir, 'bench/scale/server.js')]] as [string, string][]) : []), ['after', undefined]];
+  const results: Record<string, Record<string, unknown>> = {};
+  const cats: string[] = [];
+  const series = new Map<string, number[]>(builds.map(([b]) => [b, []]));
+  for (const backend of backends) {
+    const infos = backend === 'redis' ? [stores.redis!] : backend === 'cluster' ? stores.masters : undefined;
+    const store = backend === 'redis' ? stores.redisProcess!.url : backend === 'cluster' ? stores.cluster!.nodes.join(',') : undefined;
+    results[backend] = {};
+    for (const [build, script] of builds) {
+      const replica = new Replica(backend, store, operator, [], script);
+      try {
+        const p = (await channelPhase(replica, await replica.url, f, nodes, seconds, infos, false, true)) as unknown as { queriesIdle: QueryWindow; queriesUnderChurn: QueryWindow; bytesPerQuery: Allocation };
+        results[backend][build] = p;
+        console.log(`${backend} ${build}: queries with the nodes idle: ${queryLine(p.queriesIdle)}`);
+        console.log(`${backend} ${build}: queries under churn: ${queryLine(p.queriesUnderChurn)}`);
+        console.log(`${backend} ${build}: ${p.bytesPerQuery.bytes.toFixed(0)} B allocated per query (top: ${p.bytesPerQuery.top.slice(0, 4).map((t) => `${t.fn} ${t.bytes.toFixed(0)} B`).join('; ')})`);
+        series.get(build)!.push(p.queriesIdle.p99, p.queriesUnderChurn.p50, p.queriesUnderChurn.p99, p.queriesUnderChurn.gc.maxMs ?? 0);
+      } finally {
+        await replica.close();
+      }
+    }
+    cats.push(`${backend} idle p99`, `${backend} churn p50`, `${backend} churn p99`, `${backend} churn max GC`);
+  }
+  const svg = barChart({ title: `Shortlist latency, ${nodes} channel nodes idle and under churn (1 %/s reconnect, 5 %/s load pushes)`, yLabel: 'ms', categories: cats, series: [...series].map(([name, values]) => ({ name, values })) });
+  writeResult('scale-tail', { environment: env, ...results }, svg);
+}
+
 /** One line for a query window: latency, and the GC pauses that fell in it. */
 function queryLine(q: QueryWindow): string {
   return `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms (GC in the window: ${q.gc.pauses} pauses, ${JSON.stringify(Object.fromEntries(Object.entries(q.gc.byKind).map(([k, v]) => [k, v.pauses])))}, max ${(q.gc.maxMs ?? 0).toFixed(1)} ms, ${q.gc.totalMsPerSecond.toFixed(1)} ms/s; event-loop delay p99 ${q.eventLoopDelayMs.p99.toFixed(1)} ms; slowest 1 % on CPU ${(100 * q.slowestCpuShare).toFixed(0)} % of their time)`;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' } }, HELP);
+  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' } }, HELP);
   if (!args) return;
   const quick = args.values.quick === true;
   const nodes = intFlag(args.values.nodes, '--nodes') ?? (quick ? 1000 : 8000);
@@ -402,6 +453,10 @@ export async function main(argv: string[]): Promise<void> {
         masters.push(m);
         await pinRedis(m);
       }
+    }
+    if (args.values['queries-only'] === true) {
+      await queriesOnly(backends, { redis, redisProcess, cluster, masters }, operator, f, nodes, seconds, typeof args.values.before === 'string' ? args.values.before : undefined, env);
+      return;
     }
     for (const backend of backends) {
       const infos = backend === 'redis' ? [redis!] : backend === 'cluster' ? masters : undefined;
