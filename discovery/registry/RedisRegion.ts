@@ -21,7 +21,7 @@ import {
   type NodeStats,
   type Observation,
 } from './Registry.js';
-import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
+import { clampLat, decodeDescriptor, DescriptorCache, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow, type StaticDescriptor, withStatus } from './redisRecord.js';
 import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
 
 /**
@@ -74,6 +74,12 @@ export interface RedisLayoutOptions extends RegistryTiming {
    * call per 100 nodes instead of per node. Default 100.
    */
   touchBatch?: number;
+  /**
+   * Decoded node descriptors a replica keeps (by registration version) so that queries read only
+   * ids and changing fields from Redis. ~1 KB each; past it the oldest go. 0 keeps none (every
+   * query then fetches the descriptors it lists, a second round trip). Default 250,000 (a 210k-node deployment whole).
+   */
+  descriptorCacheSize?: number;
 }
 
 /** The options with their defaults, as every keyspace of one registry shares them. */
@@ -94,6 +100,7 @@ export function resolveLayout(options: RedisLayoutOptions): RegionSettings & { p
     tileDegrees,
     now: options.now ?? Date.now,
     tuning: { passRate: 0.5 },
+    descriptors: new DescriptorCache(options.descriptorCacheSize ?? 250_000),
   };
 }
 
@@ -110,6 +117,8 @@ export interface RegionSettings {
   now: () => number;
   /** EWMA of the eligible share of members read, across queries with an eligibility check (shared, mutable). */
   tuning: { passRate: number };
+  /** Decoded descriptors by id and version, shared by every keyspace of one registry. */
+  descriptors: DescriptorCache;
 }
 
 const MAX_RADIUS_KM = 20_040;
@@ -254,6 +263,7 @@ export class RedisRegion {
   }
 
   async remove(id: string): Promise<boolean> {
+    this.#s.descriptors.delete(id);
     const replies = await this.#link.batch(
       this.seenKey,
       [['DEL', this.nodeKey(id)], ['HDEL', this.searchKey, id], ['ZREM', this.seenKey, id], ['EVAL', UNPLACE, '1', this.tileOfKey, this.prefix, id]],
@@ -282,31 +292,57 @@ export class RedisRegion {
         String(this.#s.maxExamined), options.eligibility ? '1' : '0', String(this.#overfetch(options)),
         // a first radius under a tile's diagonal (on Redis's sphere) would only add a centre search
         String(deg), this.prefix, tier, String(oldest), String(Math.max(this.#s.initialRadiusKm, 111.25 * deg * 1.4143)),
+        '0', // rows without their descriptor lines: this replica holds them by version (#fetchDescriptors)
       ]);
       const read = Number(flat[1]);
       const rowCount = flat.length - 2;
       const tuning = this.#s.tuning;
       if (options.eligibility && read >= need) tuning.passRate += 0.1 * (Math.max(rowCount / read, 0.02) - tuning.passRate);
+      // descriptors this replica does not hold at the row's version (a node registered or
+      // re-registered since it last showed here): their lines in one HMGET, decoded once
+      const cache = this.#s.descriptors;
+      // (held here for the whole answer: fetching the unknown may evict a known one from a small cache)
+      const held: (StaticDescriptor | undefined)[] = [];
+      let unknown: string[] | undefined;
+      for (let i = 2; i < flat.length; i++) {
+        const row = String(flat[i]);
+        const idEnd = row.indexOf(' ');
+        const id = row.slice(0, idEnd);
+        const d = cache.get(id, row.slice(idEnd + 1, row.indexOf(' ', idEnd + 1)));
+        held.push(d);
+        if (d === undefined) (unknown ??= []).push(id);
+      }
+      const fetched = unknown === undefined ? undefined : await this.#fetchDescriptors(unknown);
       const passing: NearbyNode[] = [];
       for (let i = 2; i < flat.length; i++) {
-        // "id v l f s b n r" then the descriptor line, which holds spaces itself: fields read in
-        // place (indexOf), not split into arrays of substrings (garbage per candidate per query)
+        // "id v l f s b n r " (the descriptor left out): fields read in place (indexOf), not split
+        // into arrays of substrings (garbage per candidate per query)
         const row = String(flat[i]);
-        let at = row.indexOf(' ', row.indexOf(' ') + 1) + 1; // past id and v
+        const idEnd = row.indexOf(' ');
+        let at = row.indexOf(' ', idEnd + 1) + 1; // past id and v
         const field = (): string => {
           const end = row.indexOf(' ', at);
           const value = row.slice(at, end);
           at = end + 1;
           return value;
         };
+        // re-registered between the search and the fetch: the row's status is the old
+        // registration's; the node is left out of this one answer (the next query has it)
+        let descriptor = held[i - 2];
+        if (descriptor === undefined) {
+          const got = fetched?.get(row.slice(0, idEnd));
+          if (got !== undefined && got.v === row.slice(idEnd + 1, at - 1)) descriptor = got.d;
+        }
+        if (descriptor === undefined) continue;
         const l = field();
         const f = field();
         const seen = field();
         const b = field();
         const n = field();
         const r = field();
-        const node = decodeDescriptor(row, { load: Number(l), freeCapacity: Number(f), lastSeen: Number(seen) }, at);
-        if (node.lastSeen <= oldest) continue;
+        const lastSeen = Number(seen);
+        if (lastSeen <= oldest) continue;
+        const node = withStatus(descriptor, Number(l), Number(f), lastSeen);
         const stats: NodeStats = n === '' ? FRESH_STATS : { baseLatencyMs: b === '' ? undefined : Number(b), samples: Number(n), reputation: r === '' ? 1 : Number(r) };
         if (filter !== undefined && !filter(node, stats)) continue;
         const distanceKm = greatCircleKm(point, node);
@@ -320,6 +356,28 @@ export class RedisRegion {
       // the caller's own filter rejected some of what the script passed: ask for more
       need = Math.min(this.#s.maxExamined, need * 4);
     }
+  }
+
+  /**
+   * Fetches and caches the descriptors of `ids` at their current versions, from their search rows
+   * ("v l f s c p d…", searchRow). A row gone meanwhile (node removed) caches nothing. Returns
+   * them too: with a small cache they may be gone from it before the query reads them.
+   */
+  async #fetchDescriptors(ids: string[]): Promise<Map<string, { v: string; d: StaticDescriptor }>> {
+    const fetched = new Map<string, { v: string; d: StaticDescriptor }>();
+    const rows = await this.#link.send<(string | null)[]>(this.seenKey, ['HMGET', this.searchKey, ...ids]);
+    for (let i = 0; i < ids.length; i++) {
+      const row = rows[i];
+      if (row === null || row === undefined) continue;
+      const line = String(row);
+      let at = 0;
+      for (let skip = 0; skip < 6; skip++) at = line.indexOf(' ', at) + 1; // past v l f s c p
+      const { load, freeCapacity, lastSeen, ...descriptor } = decodeDescriptor(line, { load: 0, freeCapacity: 0, lastSeen: 0 }, at);
+      const v = line.slice(0, line.indexOf(' '));
+      this.#s.descriptors.set(ids[i]!, v, descriptor);
+      fetched.set(ids[i]!, { v, d: descriptor });
+    }
+    return fetched;
   }
 
   /**
