@@ -21,7 +21,8 @@ import {
   type NodeStats,
   type Observation,
 } from './Registry.js';
-import { clampLat, decodeDescriptor, DescriptorCache, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow, type StaticDescriptor, withStatus } from './redisRecord.js';
+import { DescriptorCache, rowDescriptors, withStatus } from './descriptorCache.js';
+import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
 import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
 
 /**
@@ -298,21 +299,8 @@ export class RedisRegion {
       const rowCount = flat.length - 2;
       const tuning = this.#s.tuning;
       if (options.eligibility && read >= need) tuning.passRate += 0.1 * (Math.max(rowCount / read, 0.02) - tuning.passRate);
-      // descriptors this replica does not hold at the row's version (a node registered or
-      // re-registered since it last showed here): their lines in one HMGET, decoded once
-      const cache = this.#s.descriptors;
-      // (held here for the whole answer: fetching the unknown may evict a known one from a small cache)
-      const held: (StaticDescriptor | undefined)[] = [];
-      let unknown: string[] | undefined;
-      for (let i = 2; i < flat.length; i++) {
-        const row = String(flat[i]);
-        const idEnd = row.indexOf(' ');
-        const id = row.slice(0, idEnd);
-        const d = cache.get(id, row.slice(idEnd + 1, row.indexOf(' ', idEnd + 1)));
-        held.push(d);
-        if (d === undefined) (unknown ??= []).push(id);
-      }
-      const fetched = unknown === undefined ? undefined : await this.#fetchDescriptors(unknown);
+      // each row's descriptor at its version: held here, or fetched in one HMGET and decoded once
+      const descriptors = await rowDescriptors(flat, 2, this.#s.descriptors, (ids) => this.#link.send(this.seenKey, ['HMGET', this.searchKey, ...ids]));
       const passing: NearbyNode[] = [];
       for (let i = 2; i < flat.length; i++) {
         // "id v l f s b n r " (the descriptor left out): fields read in place (indexOf), not split
@@ -326,13 +314,9 @@ export class RedisRegion {
           at = end + 1;
           return value;
         };
-        // re-registered between the search and the fetch: the row's status is the old
+        // gone, or re-registered between the search and the fetch: the row's status is the old
         // registration's; the node is left out of this one answer (the next query has it)
-        let descriptor = held[i - 2];
-        if (descriptor === undefined) {
-          const got = fetched?.get(row.slice(0, idEnd));
-          if (got !== undefined && got.v === row.slice(idEnd + 1, at - 1)) descriptor = got.d;
-        }
+        const descriptor = descriptors[i - 2];
         if (descriptor === undefined) continue;
         const l = field();
         const f = field();
@@ -356,28 +340,6 @@ export class RedisRegion {
       // the caller's own filter rejected some of what the script passed: ask for more
       need = Math.min(this.#s.maxExamined, need * 4);
     }
-  }
-
-  /**
-   * Fetches and caches the descriptors of `ids` at their current versions, from their search rows
-   * ("v l f s c p d…", searchRow). A row gone meanwhile (node removed) caches nothing. Returns
-   * them too: with a small cache they may be gone from it before the query reads them.
-   */
-  async #fetchDescriptors(ids: string[]): Promise<Map<string, { v: string; d: StaticDescriptor }>> {
-    const fetched = new Map<string, { v: string; d: StaticDescriptor }>();
-    const rows = await this.#link.send<(string | null)[]>(this.seenKey, ['HMGET', this.searchKey, ...ids]);
-    for (let i = 0; i < ids.length; i++) {
-      const row = rows[i];
-      if (row === null || row === undefined) continue;
-      const line = String(row);
-      let at = 0;
-      for (let skip = 0; skip < 6; skip++) at = line.indexOf(' ', at) + 1; // past v l f s c p
-      const { load, freeCapacity, lastSeen, ...descriptor } = decodeDescriptor(line, { load: 0, freeCapacity: 0, lastSeen: 0 }, at);
-      const v = line.slice(0, line.indexOf(' '));
-      this.#s.descriptors.set(ids[i]!, v, descriptor);
-      fetched.set(ids[i]!, { v, d: descriptor });
-    }
-    return fetched;
   }
 
   /**

@@ -77,43 +77,6 @@ export function decodeDescriptor(line: string, status: { load: number; freeCapac
   };
 }
 
-/**
- * The replica's copies of decoded descriptors, keyed by node id and registration version. A
- * descriptor never changes within one registration (a re-registration writes a new version), so
- * the search script sends only a row's id, version and changing fields, and the descriptor line
- * is fetched and decoded once per registration, not once per query: decoding ~40 descriptors and
- * reading their lines out of the reply was 50 KB of a Redis query's 117 KB of garbage. Bounded:
- * past `max` entries the oldest inserted goes (a node that left is never asked for again).
- */
-export class DescriptorCache {
-  readonly #entries = new Map<string, { v: string; d: StaticDescriptor }>();
-  readonly #max: number;
-  constructor(max: number) {
-    this.#max = max;
-  }
-  /** The descriptor of `id` as registered in version `v`; undefined when not held (or another version is). */
-  get(id: string, v: string): StaticDescriptor | undefined {
-    const e = this.#entries.get(id);
-    return e !== undefined && e.v === v ? e.d : undefined;
-  }
-  set(id: string, v: string, d: StaticDescriptor): void {
-    if (this.#max <= 0) return;
-    if (!this.#entries.has(id) && this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(id, { v, d });
-  }
-  delete(id: string): void {
-    this.#entries.delete(id);
-  }
-  get size(): number {
-    return this.#entries.size;
-  }
-}
-
-/** A record from a cached descriptor and a row's changing fields (named fields: no spread, no copies of the strings). */
-export function withStatus(d: StaticDescriptor, load: number, freeCapacity: number, lastSeen: number): NodeRecord {
-  return { id: d.id, publicKey: d.publicKey, url: d.url, tier: d.tier, lat: d.lat, lon: d.lon, caps: d.caps, capacity: d.capacity, pricePerMinute: d.pricePerMinute, operator: d.operator, load, freeCapacity, lastSeen };
-}
-
 /** Copies of descriptor fields the search script checks without decoding the descriptor. */
 export function searchFields(node: NodeRecord): string[] {
   return ['c', String(capabilityMask(node.caps)), 'p', String(node.pricePerMinute)];
