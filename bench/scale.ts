@@ -54,10 +54,11 @@ Options:
   --queries-only      only the query windows (issue #13's tail): per backend one replica with
                       V8's defaults, queries with the nodes idle (the floor), then under churn;
                       no heartbeat baseline, cost windows or young-generation replica. Writes
-                      bench/results/scale-tail.json + .svg instead
+                      bench/results/scale-tail.json + .svg instead (-after-first with that flag)
   --before DIR        with --queries-only: also run, side by side on the same Redis and fleet,
                       a replica built from another checkout (DIR is that checkout's compiled
                       output, e.g. a worktree of main after 'npx tsc -p .': DIR/bench/scale/server.js)
+  --after-first       with --before: run this build's replica first (to tell order from effect)
   -h, --help          show this help
 
 Run it on an otherwise idle machine. Writes bench/results/scale.json, scale.svg (liveness costs)
@@ -384,8 +385,9 @@ function layout(channel: Phase & { memory: { rssBytesPerNode: number } }) {
  * `--queries-only`: per backend, the idle floor and the churn window of one replica with V8's
  * defaults, and (--before) the same of a replica from another build, side by side.
  */
-async function queriesOnly(backends: Backend[], stores: { redis?: RedisInfo; redisProcess?: { url: string }; cluster?: RedisCluster; masters: RedisInfo[] }, operator: { name: string; publicKey: string }, f: Fleet, nodes: number, seconds: number, beforeDir: string | undefined, env: object): Promise<void> {
+async function queriesOnly(backends: Backend[], stores: { redis?: RedisInfo; redisProcess?: { url: string }; cluster?: RedisCluster; masters: RedisInfo[] }, operator: { name: string; publicKey: string }, f: Fleet, nodes: number, seconds: number, beforeDir: string | undefined, afterFirst: boolean, env: object): Promise<void> {
   const builds: [string, string | undefined][] = [...(beforeDir ? ([['before', path.resolve(beforeDir, 'bench/scale/server.js')]] as [string, string][]) : []), ['after', undefined]];
+  if (afterFirst) builds.reverse();
   const results: Record<string, Record<string, unknown>> = {};
   const cats: string[] = [];
   const series = new Map<string, number[]>(builds.map(([b]) => [b, []]));
@@ -409,7 +411,7 @@ async function queriesOnly(backends: Backend[], stores: { redis?: RedisInfo; red
     cats.push(`${backend} idle p99`, `${backend} churn p50`, `${backend} churn p99`, `${backend} churn max GC`);
   }
   const svg = barChart({ title: `Shortlist latency, ${nodes} channel nodes idle and under churn (1 %/s reconnect, 5 %/s load pushes)`, yLabel: 'ms', categories: cats, series: [...series].map(([name, values]) => ({ name, values })) });
-  writeResult('scale-tail', { environment: env, ...results }, svg);
+  writeResult(afterFirst ? 'scale-tail-after-first' : 'scale-tail', { environment: env, ...results }, svg);
 }
 
 /** One line for a query window: latency, and the GC pauses that fell in it. */
@@ -418,7 +420,7 @@ function queryLine(q: QueryWindow): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' } }, HELP);
+  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' }, 'after-first': { type: 'boolean' } }, HELP);
   if (!args) return;
   const quick = args.values.quick === true;
   const nodes = intFlag(args.values.nodes, '--nodes') ?? (quick ? 1000 : 8000);
@@ -431,7 +433,7 @@ export async function main(argv: string[]): Promise<void> {
   const backends: Backend[] = ['memory', ...(redisOk ? (['redis'] as const) : []), ...(redisOk && !args.values['no-cluster'] ? (['cluster'] as const) : [])];
   // the load generator, Redis and the cluster: core 1; the replica alone on core 0
   if (!pinProcess(process.pid, 1)) throw new Error('bench scale pins the replica and the load generator to different cores: it needs taskset and 2 cores');
-  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1' });
+  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1', ...(args.values['queries-only'] ? { queriesOnly: { before: args.values.before ?? null, order: args.values['after-first'] ? 'after first' : 'before first', queriesPerSecond: 200, idleWindow: '300 queries, nodes silent', churn: '1 %/s reconnect, 5 %/s load pushes, pongs from every node each second in 100 slots of 10 ms' } } : {}) });
   printEnvironment(env);
   const operator = { name: 'bench', ...generateKeyPair() };
   const f = fleet(Math.max(nodes, baselineNodes), operator);
@@ -455,7 +457,7 @@ export async function main(argv: string[]): Promise<void> {
       }
     }
     if (args.values['queries-only'] === true) {
-      await queriesOnly(backends, { redis, redisProcess, cluster, masters }, operator, f, nodes, seconds, typeof args.values.before === 'string' ? args.values.before : undefined, env);
+      await queriesOnly(backends, { redis, redisProcess, cluster, masters }, operator, f, nodes, seconds, typeof args.values.before === 'string' ? args.values.before : undefined, args.values['after-first'] === true, env);
       return;
     }
     for (const backend of backends) {
