@@ -8,7 +8,6 @@
 import type { NodeTier } from '../../protocol/index.js';
 import { greatCircleKm, type LatLon } from '../geo.js';
 import {
-  FRESH_STATS,
   resolveTtlMs,
   type RegistryTiming,
   type StatusUpdate,
@@ -21,7 +20,7 @@ import {
   type NodeStats,
   type Observation,
 } from './Registry.js';
-import { DescriptorCache, rowDescriptors, withStatus } from './descriptorCache.js';
+import { DescriptorCache, rowDescriptors, rowRecord } from './descriptorCache.js';
 import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
 import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
 
@@ -303,34 +302,13 @@ export class RedisRegion {
       const descriptors = await rowDescriptors(flat, 2, this.#s.descriptors, (ids) => this.#link.send(this.seenKey, ['HMGET', this.searchKey, ...ids]));
       const passing: NearbyNode[] = [];
       for (let i = 2; i < flat.length; i++) {
-        // "id v l f s b n r " (the descriptor left out): fields read in place (indexOf), not split
-        // into arrays of substrings (garbage per candidate per query)
-        const row = String(flat[i]);
-        const idEnd = row.indexOf(' ');
-        let at = row.indexOf(' ', idEnd + 1) + 1; // past id and v
-        const field = (): string => {
-          const end = row.indexOf(' ', at);
-          const value = row.slice(at, end);
-          at = end + 1;
-          return value;
-        };
         // gone, or re-registered between the search and the fetch: the row's status is the old
         // registration's; the node is left out of this one answer (the next query has it)
         const descriptor = descriptors[i - 2];
-        if (descriptor === undefined) continue;
-        const l = field();
-        const f = field();
-        const seen = field();
-        const b = field();
-        const n = field();
-        const r = field();
-        const lastSeen = Number(seen);
-        if (lastSeen <= oldest) continue;
-        const node = withStatus(descriptor, Number(l), Number(f), lastSeen);
-        const stats: NodeStats = n === '' ? FRESH_STATS : { baseLatencyMs: b === '' ? undefined : Number(b), samples: Number(n), reputation: r === '' ? 1 : Number(r) };
-        if (filter !== undefined && !filter(node, stats)) continue;
-        const distanceKm = greatCircleKm(point, node);
-        if (distanceKm <= maxDistanceKm) passing.push({ node, stats, distanceKm });
+        const found = descriptor && rowRecord(String(flat[i]), descriptor, oldest);
+        if (!found || (filter !== undefined && !filter(found.node, found.stats))) continue;
+        found.distanceKm = greatCircleKm(point, found.node);
+        if (found.distanceKm <= maxDistanceKm) passing.push(found);
       }
       // fewer rows than asked: the script ran out of ring (or of maxExamined); nothing more to find
       if (passing.length >= k || rowCount < need || need >= this.#s.maxExamined) {

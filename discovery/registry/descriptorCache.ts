@@ -6,7 +6,7 @@
  * lines out of the reply was 50 KB of a Redis query's 117 KB of garbage (`bench scale
  * --queries-only`).
  */
-import type { NodeRecord } from './Registry.js';
+import { FRESH_STATS, type NearbyNode, type NodeRecord, type NodeStats } from './Registry.js';
 import { decodeDescriptor, type StaticDescriptor } from './redisRecord.js';
 
 /** Decoded descriptors by node id and registration version. Bounded: past `max` entries the oldest inserted goes (a node that left is never asked for again). */
@@ -77,4 +77,28 @@ export async function rowDescriptors(rows: unknown[], from: number, cache: Descr
 /** A record from a held descriptor and a row's changing fields (named fields: no spread, no copies of the strings). */
 export function withStatus(d: StaticDescriptor, load: number, freeCapacity: number, lastSeen: number): NodeRecord {
   return { id: d.id, publicKey: d.publicKey, url: d.url, tier: d.tier, lat: d.lat, lon: d.lon, caps: d.caps, capacity: d.capacity, pricePerMinute: d.pricePerMinute, operator: d.operator, load, freeCapacity, lastSeen };
+}
+
+/**
+ * A search row ("id v l f s b n r ", the descriptor left out) as a candidate on its held
+ * descriptor (distanceKm left to the caller); undefined when last seen at or before `oldest`.
+ * Fields are read in place (indexOf), not split into arrays of substrings (garbage per row).
+ */
+export function rowRecord(row: string, d: StaticDescriptor, oldest: number): NearbyNode | undefined {
+  let at = row.indexOf(' ', row.indexOf(' ') + 1) + 1; // past id and v
+  const field = (): string => {
+    const end = row.indexOf(' ', at);
+    const value = row.slice(at, end);
+    at = end + 1;
+    return value;
+  };
+  const l = field();
+  const f = field();
+  const lastSeen = Number(field());
+  if (lastSeen <= oldest) return undefined;
+  const b = field();
+  const n = field();
+  const r = field();
+  const stats: NodeStats = n === '' ? FRESH_STATS : { baseLatencyMs: b === '' ? undefined : Number(b), samples: Number(n), reputation: r === '' ? 1 : Number(r) };
+  return { node: withStatus(d, Number(l), Number(f), lastSeen), stats, distanceKm: 0 };
 }
