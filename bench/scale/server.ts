@@ -118,6 +118,8 @@ async function queries(count: number, perSecond: number) {
   loop.disable();
   gcs.disconnect();
   if (survivors) {
+    // a scavenge first: what is still young now was not yet asked to survive one
+    (gc as ((o: object) => void) | undefined)?.({ type: 'minor', execution: 'sync' });
     const { bytes, top } = await allocStop();
     console.error(`survived a scavenge in the query window: ${(bytes / 1e6).toFixed(2)} MB; by site:\n${top.map((t) => `  ${(t.bytes / 1e3).toFixed(0)} KB ${t.fn}`).join('\n')}`);
   }
