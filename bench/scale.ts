@@ -17,25 +17,24 @@
  * each with V8's default young generation and with the size discovery's launcher sets, side by
  * side. Correctness first: every node must be registered and listed before anything is timed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@redis/client';
-import { WebSocket } from 'ws';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
-import { authorizeNode, generateKeyPair, signHeartbeat, signRegistration } from '../discovery/identity.js';
-import type { NodeDescriptor, OperatorAuthorization } from '../protocol/discovery.js';
-import { pinProcess, pinSelf } from './lib/pin.js';
+import { generateKeyPair } from '../discovery/identity.js';
+import { pinSelf } from './lib/pin.js';
 import { startRedisCluster, type RedisCluster } from './lib/redisCluster.js';
 import { redisAvailable, startRedis } from './lib/redisServer.js';
-import { seeded, syntheticNode } from './discovery/synthetic.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { resultsDir, writeResult } from './lib/results.js';
-import type { Allocation, QueryWindow, ServerRequest, ServerStats } from './scale/server.js';
+import type { Allocation, QueryWindow, ServerRequest } from './scale/server.js';
 import { clusterFanOut, layout, sliceLine, TARGET } from './scale/layout.js';
 import { slicePhase } from './scale/slice.js';
+import { INTERVAL_MS, Replica, redisWork, clusterBusHealth, pinRedis, type Backend, type Phase, type RedisInfo } from './scale/replica.js';
+import { fleet, openChannel } from './scale/fleet.js';
+import { channelPhase, heartbeatPhase, queriesOnly, queryLine } from './scale/phases.js';
 
 /** The young generation compared with V8's default (discovery's `--young-gen-mib`, off by default). */
 const OTHER_YOUNG_GEN_MIB = 64;
@@ -55,338 +54,22 @@ Options:
   --slice-replicas R  replicas of the 210k layout's slice on the cluster (default 2; 0: no slice)
   --slice-nodes N     nodes of the slice, split between its replicas (default: --nodes)
   --quick             1000 nodes, 100 baseline, 3 s windows
+  --queries-only      only the query windows (issue #13's tail): per backend one replica with
+                      V8's defaults, queries with the nodes idle (the floor), then under churn;
+                      no heartbeat baseline, cost windows or young-generation replica. Writes
+                      bench/results/scale-tail.json + .svg instead (-after-first with that flag)
+  --before DIR        with --queries-only: also run, side by side on the same Redis and fleet,
+                      a replica built from another checkout (DIR is that checkout's compiled
+                      output, e.g. a worktree of main after 'npx tsc -p .': DIR/bench/scale/server.js)
+  --after-first       with --before: run this build's replica first (to tell order from effect)
   -h, --help          show this help
 
 Run it on an otherwise idle machine. Writes bench/results/scale.json, scale.svg (liveness costs)
 and scale-queries.svg (query latency under churn, both young generations).`;
 
-const INTERVAL_MS = 1000;
-
-type Backend = 'memory' | 'redis' | 'cluster';
-interface Phase {
-  nodes: number;
-  seconds: number;
-  discoveryMicrosPerNodeSecond: number;
-  redisCallsPerNodeSecond?: number;
-  redisMicrosPerNodeSecond?: number;
-  redisCpuMicrosPerNodeSecond?: number;
-  redisCommandsPerNodeSecond?: Record<string, number>;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-class Replica {
-  readonly child: ChildProcess;
-  readonly url: Promise<string>;
-  #waiters: ((m: any) => void)[] = [];
-  constructor(backend: Backend, store: string | undefined, operator: { name: string; publicKey: string }, v8Flags: string[]) {
-    const script = fileURLToPath(new URL('./scale/server.js', import.meta.url));
-    // SCALE_CPU_PROF=<dir>: the replica writes a V8 CPU profile there (where query latency goes under churn)
-    const prof = process.env.SCALE_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SCALE_CPU_PROF] : [];
-    // SCALE_NODE_FLAGS: extra V8/Node flags for the replica (GC experiments)
-    const flags = (process.env.SCALE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    this.child = spawn(process.execPath, ['--expose-gc', ...v8Flags, ...flags, ...prof, script, backend, store ?? '-', operator.name, operator.publicKey, String(INTERVAL_MS)], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.child.on('message', (m) => this.#waiters.shift()?.(m));
-    // pinned once listening: by then every thread it starts with (V8's GC helpers included) exists
-    this.url = new Promise((resolve) => this.#waiters.push((m) => resolve(m.url))).then((url) => {
-      if (!pinProcess(this.child.pid!, 0)) throw new Error('could not pin the replica to core 0 (taskset missing, or one core): the timings would not be the replica\'s');
-      return url as string;
-    });
-  }
-  ask<T>(request: ServerRequest): Promise<T> {
-    return new Promise((resolve) => {
-      this.#waiters.push(resolve);
-      this.child.send(request);
-    });
-  }
-  async stats(): Promise<ServerStats> {
-    return (await this.ask<{ stats: ServerStats }>({ cmd: 'stats' })).stats;
-  }
-  async close(): Promise<void> {
-    await this.ask({ cmd: 'close' });
-  }
-}
-
-type RedisInfo = { sendCommand(args: string[]): Promise<unknown> };
-
-/** Sum of Redis command calls and µs (commandstats) and its CPU seconds, over every server (a cluster's masters). */
-type Work = { calls: number; usec: number; cpu: number; byCommand: Record<string, number> };
-async function redisWork(clients: RedisInfo[] | undefined): Promise<Work | undefined> {
-  if (!clients) return undefined;
-  let calls = 0;
-  let usec = 0;
-  let cpu = 0;
-  const byCommand: Record<string, number> = {};
-  for (const client of clients) {
-    const info = String(await client.sendCommand(['INFO', 'all']));
-    // commands a script runs are counted too (Redis 7): EVALSHA's redis.call()s show as themselves
-    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
-      byCommand[m[1]!] = (byCommand[m[1]!] ?? 0) + Number(m[2]);
-      calls += Number(m[2]);
-      usec += Number(m[3]);
-    }
-    cpu += Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
-  }
-  return { calls, usec, cpu, byCommand };
-}
-
-/** FAIL messages the masters exchanged (a master flagged failing) and each one's state now. */
-async function clusterBusHealth(masters: RedisInfo[]): Promise<{ failMessagesSent: number; failMessagesReceived: number; states: string[] }> {
-  let sent = 0;
-  let received = 0;
-  const states: string[] = [];
-  for (const m of masters) {
-    const info = String(await m.sendCommand(['CLUSTER', 'INFO']));
-    sent += Number(/cluster_stats_messages_fail_sent:(\d+)/.exec(info)?.[1] ?? 0);
-    received += Number(/cluster_stats_messages_fail_received:(\d+)/.exec(info)?.[1] ?? 0);
-    states.push(/cluster_state:(\w+)/.exec(info)?.[1] ?? 'unknown');
-  }
-  return { failMessagesSent: sent, failMessagesReceived: received, states };
-}
-
-/** Pins a Redis server (found by its INFO process_id) next to the load generator. */
-async function pinRedis(client: RedisInfo): Promise<void> {
-  const pid = Number(/process_id:(\d+)/.exec(String(await client.sendCommand(['INFO', 'server'])))?.[1]);
-  if (!pid || !pinProcess(pid, 1)) throw new Error('could not pin Redis to core 1 (taskset missing, or one core)');
-}
-
-interface Fleet {
-  descriptors: NodeDescriptor[];
-  auths: OperatorAuthorization[];
-  key: { publicKey: string; privateKeyPem: string };
-}
-
-function fleet(count: number, operator: { name: string; privateKeyPem: string }): Fleet {
-  const key = generateKeyPair();
-  const rand = seeded(7);
-  const descriptors: NodeDescriptor[] = [];
-  const auths: OperatorAuthorization[] = [];
-  for (let i = 0; i < count; i++) {
-    const n = syntheticNode(i, rand, 0);
-    descriptors.push({ id: n.id, publicKey: key.publicKey, url: n.url.replace('.invalid', '.example'), tier: n.tier, lat: n.lat, lon: n.lon, caps: n.caps, capacity: n.capacity, pricePerMinute: n.pricePerMinute, operator: operator.name });
-    auths.push(authorizeNode(operator, n.id, key.publicKey));
-  }
-  return { descriptors, auths, key };
-}
-
-/** Close codes the node channels got from the replica (a correct run has none before the end). */
-const closes = new Map<number, number>();
-
-/** Opens one node channel and resolves once it is registered. */
-function openChannel(url: string, f: Fleet, i: number): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url.replace('http', 'ws') + '/v1/node', { perMessageDeflate: false });
-    ws.on('error', reject);
-    ws.on('close', (code) => closes.set(code, (closes.get(code) ?? 0) + 1));
-    ws.on('message', (data) => {
-      const m = JSON.parse(data.toString());
-      if (m.t === 'challenge') ws.send(JSON.stringify({ t: 'register', registration: signRegistration(f.descriptors[i]!, f.key.privateKeyPem, f.auths[i]!, Date.now(), m.nonce) }));
-      else if (m.t === 'registered') resolve(ws);
-      else if (m.t === 'error' && m.seq === undefined) reject(new Error(`node ${i} refused: ${m.code}`));
-    });
-  });
-}
-
-async function inBatches<T>(count: number, batch: number, open: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < count; i += batch) out.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - i) }, (_, j) => open(i + j)))));
-  return out;
-}
-
-/** Bytes allocated per node-second, and the top allocating functions per node-second. */
-function perNodeSecondBytes(a: Allocation, nodeSeconds: number): Allocation {
-  return { bytes: a.bytes / nodeSeconds, top: a.top.map((t) => ({ fn: t.fn, bytes: t.bytes / nodeSeconds })) };
-}
-
-/** Sampling interval of the cost windows: coarse enough to cost the replica nothing measurable. */
-const ALLOC_SAMPLING_BYTES = 64 * 1024;
-
-/**
- * `costs` false: only the query window under churn (and the bytes per query), for the second
- * replica of a backend, which differs from the first only in its V8 flags.
- */
-async function channelPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined, costs: boolean, quiet?: (replica: Replica, pongAll: () => void) => Promise<Record<string, unknown>>) {
-  const base = await replica.stats();
-  const closesBefore = new Map(closes);
-  const sockets: (WebSocket | undefined)[] = [];
-  // a connection that fails while registering is counted and opened again, as NodeAgent
-  // reconnects (one socket error in 8,000 must not end the run; all must still register below)
-  const failures = new Map<string, number>();
-  const open = (i: number) =>
-    openChannel(url, f, i).catch((err: Error) => {
-      failures.set(err.message, (failures.get(err.message) ?? 0) + 1);
-      return undefined;
-    });
-  const seqs = new Array<number>(nodes).fill(0);
-  let pushShare = 0;
-  let pushes = 0;
-  // each node's liveness: a bare pong frame every interval, as NodeAgent sends it. Real nodes'
-  // pongs fall anywhere in the second; sending all of them in one burst would measure the burst
-  // (queries waiting behind thousands of reads), so each node has its own 10 ms slot
-  const SLOTS = INTERVAL_MS / 10;
-  const started = performance.now();
-  let slot = 0;
-  const pongSlot = (s: number) => {
-    for (let i = s; i < nodes; i += SLOTS) {
-      const ws = sockets[i];
-      if (ws === undefined || ws.readyState !== ws.OPEN) continue;
-      ws.pong();
-      if (Math.random() < pushShare && ++pushes) ws.send(JSON.stringify({ t: 'status', seq: ++seqs[i]!, load: Math.round(Math.random() * 100) / 100, freeCapacity: 4 }));
-    }
-  };
-  // by the clock, not by ticks: a busy generator fires fewer ticks, and each must catch up its slots
-  const ponger = setInterval(() => {
-    const due = Math.floor((performance.now() - started) / 10);
-    for (; slot < due; slot++) pongSlot(slot % SLOTS);
-  }, 10);
-  // pongs start with the first registration: nodes registered early must not be cut off as silent
-  await inBatches(nodes, 200, async (i) => (sockets[i] = await open(i)));
-  // a node the replica dropped while it was swamped by the registrations (4404: its entry expired
-  // before the first batched refresh) registers again, as NodeAgent does
-  let loaded = await replica.stats();
-  for (let attempt = 0; attempt < 5 && loaded.channels < nodes; attempt++) {
-    for (let i = 0; i < nodes; i++) if (sockets[i]?.readyState !== WebSocket.OPEN) sockets[i] = await open(i);
-    await sleep(INTERVAL_MS);
-    loaded = await replica.stats();
-  }
-  if (loaded.channels !== nodes || loaded.nodes.edge + loaded.nodes.cloud !== nodes) throw new Error(`expected ${nodes} registered nodes, the replica holds ${JSON.stringify(loaded)}; channels closed: ${JSON.stringify([...closes])}`);
-  await sleep(2 * INTERVAL_MS); // let the first liveness rounds settle
-  // window 1: liveness alone (pongs); window 2: 5 % of the nodes also push a load change each
-  // second, in their pong slots (how often load changes past the threshold is the workload's)
-  const window = async (sampleAllocation = false) => {
-    const s0 = await replica.stats();
-    const r0 = await redisWork(redis);
-    const p0 = pushes;
-    if (sampleAllocation) await replica.ask({ cmd: 'allocStart', intervalBytes: ALLOC_SAMPLING_BYTES });
-    await sleep(seconds * 1000);
-    const allocation = sampleAllocation ? (await replica.ask<{ allocation: Allocation }>({ cmd: 'allocStop' })).allocation : undefined;
-    return { ...perNodeSecond(nodes, seconds, s0, await replica.stats(), r0, await redisWork(redis)), pushes: pushes - p0, ...(allocation ? { allocation } : {}) };
-  };
-  let phase: Record<string, unknown> = {};
-  if (costs) {
-    const livenessOnly = await window(true);
-    pushShare = 0.05;
-    // the same pushes written one script per status (as before batching), then batched (the default)
-    await replica.ask({ cmd: 'statusFlushMs', ms: 0 });
-    const unbatchedPushes = await window();
-    await replica.ask({ cmd: 'statusFlushMs', ms: 100 });
-    const batched = await window(true);
-    const live = livenessOnly.allocation!;
-    const allocation = {
-      /** Per node-second of liveness alone (a pong each, the liveness round): bytes and top allocators. */
-      perNodeSecondOfLiveness: perNodeSecondBytes(live, nodes * seconds),
-      /** Per load push (parse, check, batch, ack), beyond liveness. */
-      bytesPerStatusPush: (batched.allocation!.bytes - live.bytes) / Math.max(1, batched.pushes),
-    };
-    delete (livenessOnly as { allocation?: unknown }).allocation;
-    delete (batched as { allocation?: unknown }).allocation;
-    phase = { ...batched, livenessOnly, unbatchedPushes, allocation };
-  }
-  pushShare = 0.05;
-  // churn: 1 %/s reconnect (a new registration each), 5 %/s push load, while the replica answers queries
-  let churning = true;
-  const churn = (async () => {
-    while (churning) {
-      for (let k = 0; k < nodes * 0.01; k++) {
-        const i = Math.floor(Math.random() * nodes);
-        sockets[i]?.close();
-        sockets[i] = await open(i);
-        seqs[i] = 0;
-      }
-      await sleep(1000);
-    }
-  })();
-  const queries = (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries;
-  churning = false;
-  await churn;
-  // every node must still be registered at the end. Channels the replica closed while it was
-  // measured (4404: the registry lost the node, e.g. it expired between two liveness rounds; 4408:
-  // cut off as silent) are the product's answer to that load, so they are counted in the result,
-  // then opened again as NodeAgent does, and the run fails if the replica cannot hold them all
-  const closedByReplica = Object.fromEntries([...closes].filter(([code]) => code >= 4000).map(([code, n]) => [code, n - (closesBefore.get(code) ?? 0)]).filter(([, n]) => (n ?? 0) > 0));
-  let reopened = 0;
-  let end = await replica.stats();
-  for (let attempt = 0; attempt < 5 && (end.channels !== nodes || end.nodes.edge + end.nodes.cloud !== nodes); attempt++) {
-    for (let i = 0; i < nodes; i++) {
-      if (sockets[i]?.readyState === WebSocket.OPEN) continue;
-      sockets[i] = await open(i);
-      seqs[i] = 0;
-      reopened++;
-    }
-    await sleep(INTERVAL_MS);
-    end = await replica.stats();
-  }
-  if (end.channels !== nodes || end.nodes.edge + end.nodes.cloud !== nodes) throw new Error(`expected ${nodes} registered nodes at the end, the replica holds ${JSON.stringify(end)}; closed by the replica while measured: ${JSON.stringify(closedByReplica)}`);
-  clearInterval(ponger);
-  // bytes per query with the nodes quiet (no pongs, pushes or reconnects to count in, the last
-  // liveness round written), well inside the ttl, so every node is still listed
-  await sleep(1.2 * INTERVAL_MS);
-  const perQuery = (await replica.ask<{ allocation: Allocation }>({ cmd: 'queryAllocation', count: 100 })).allocation;
-  // backend-specific measurements with the nodes quiet and still listed (the cluster's fan-out)
-  const extra = quiet ? await quiet(replica, () => { for (const ws of sockets) if (ws?.readyState === WebSocket.OPEN) ws.pong(); }) : {};
-  for (const ws of sockets) ws?.terminate();
-  const memory = {
-    heapAndBuffersBytesPerNode: (loaded.heapUsed + loaded.external - base.heapUsed - base.external) / nodes,
-    rssBytesPerNode: (loaded.rss - base.rss) / nodes,
-  };
-  return { ...phase, memory, queriesUnderChurn: queries, bytesPerQuery: perQuery, channelOpenFailures: Object.fromEntries(failures), closedByReplica, reopenedAtEnd: reopened, ...extra };
-}
-
-async function heartbeatPhase(replica: Replica, url: string, f: Fleet, nodes: number, seconds: number, redis: RedisInfo[] | undefined): Promise<Phase & { heartbeatsDelivered: number; reregistered: number }> {
-  const post = async (path: string, body: unknown): Promise<number> => {
-    const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    if (!res.ok && res.status !== 404) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
-    await res.arrayBuffer();
-    return res.status;
-  };
-  const register = (i: number) => post('/v1/register', signRegistration(f.descriptors[i]!, f.key.privateKeyPem, f.auths[i]!));
-  let reregistered = 0;
-  // as NodeAgent does: a node that expired (a slow machine took longer than the ttl to get round to it) registers again
-  const beat = async (i: number) => {
-    if ((await post('/v1/heartbeat', signHeartbeat(f.descriptors[i]!.id, { load: 0.5, freeCapacity: 4 }, f.key.privateKeyPem))) === 404) {
-      reregistered++;
-      await register(i);
-    }
-  };
-  await inBatches(nodes, 100, register);
-  await inBatches(nodes, 100, beat);
-  const s0 = await replica.stats();
-  const r0 = await redisWork(redis);
-  let delivered = 0;
-  for (let s = 0; s < seconds; s++) {
-    const started = performance.now();
-    await inBatches(nodes, 100, beat);
-    delivered += nodes;
-    await sleep(Math.max(0, 1000 - (performance.now() - started)));
-  }
-  const s1 = await replica.stats();
-  const r1 = await redisWork(redis);
-  return { ...perNodeSecond(nodes, seconds, s0, s1, r0, r1), heartbeatsDelivered: delivered, reregistered };
-}
-
-function perNodeSecond(nodes: number, seconds: number, s0: ServerStats, s1: ServerStats, r0?: Work, r1?: Work): Phase {
-  const ns = nodes * seconds;
-  return {
-    nodes,
-    seconds,
-    discoveryMicrosPerNodeSecond: (s1.cpuMicros - s0.cpuMicros) / ns,
-    ...(r0 && r1
-      ? {
-          redisCommandsPerNodeSecond: Object.fromEntries(Object.keys(r1.byCommand).map((c) => [c, (r1.byCommand[c]! - (r0.byCommand[c] ?? 0)) / ns]).filter(([, v]) => (v as number) > 0)),
-          redisCallsPerNodeSecond: (r1.calls - r0.calls) / ns, redisMicrosPerNodeSecond: (r1.usec - r0.usec) / ns, redisCpuMicrosPerNodeSecond: ((r1.cpu - r0.cpu) * 1e6) / ns }
-      : {}),
-  };
-}
-
-/** One line for a query window: latency, and the GC pauses that fell in it. */
-function queryLine(q: QueryWindow): string {
-  return `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms (GC in the window: ${q.gc.pauses} pauses, ${JSON.stringify(Object.fromEntries(Object.entries(q.gc.byKind).map(([k, v]) => [k, v.pauses])))}, max ${(q.gc.maxMs ?? 0).toFixed(1)} ms, ${q.gc.totalMsPerSecond.toFixed(1)} ms/s; event-loop delay p99 ${q.eventLoopDelayMs.p99.toFixed(1)} ms; slowest 1 % on CPU ${(100 * q.slowestCpuShare).toFixed(0)} % of their time)`;
-}
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' } }, HELP);
+  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' }, 'after-first': { type: 'boolean' } }, HELP);
   if (!args) return;
   const quick = args.values.quick === true;
   const nodes = intFlag(args.values.nodes, '--nodes') ?? (quick ? 1000 : 8000);
@@ -401,7 +84,7 @@ export async function main(argv: string[]): Promise<void> {
   const backends: Backend[] = ['memory', ...(redisOk ? (['redis'] as const) : []), ...(redisOk && !args.values['no-cluster'] ? (['cluster'] as const) : [])];
   // the load generator, Redis and the cluster: core 1; the replica alone on core 0
   pinSelf(1, 'bench scale');
-  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1' });
+  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1', ...(args.values['queries-only'] ? { queriesOnly: { before: args.values.before ?? null, order: args.values['after-first'] ? 'after first' : 'before first', queriesPerSecond: 200, idleWindow: '300 queries, nodes silent', churn: '1 %/s reconnect, 5 %/s load pushes, pongs from every node each second in 100 slots of 10 ms' } } : {}) });
   printEnvironment(env);
   const operator = { name: 'bench', ...generateKeyPair() };
   const f = fleet(Math.max(nodes, baselineNodes, sliceNodes), operator);
@@ -426,6 +109,10 @@ export async function main(argv: string[]): Promise<void> {
         await pinRedis(m);
       }
     }
+    if (args.values['queries-only'] === true) {
+      await queriesOnly(backends, { redis, redisProcess, cluster, masters }, operator, f, nodes, seconds, typeof args.values.before === 'string' ? args.values.before : undefined, args.values['after-first'] === true, env);
+      return;
+    }
     for (const backend of backends) {
       const infos = backend === 'redis' ? [redis!] : backend === 'cluster' ? masters : undefined;
       const store = backend === 'redis' ? redisProcess!.url : backend === 'cluster' ? cluster!.nodes.join(',') : undefined;
@@ -444,7 +131,7 @@ export async function main(argv: string[]): Promise<void> {
       const youngPhase = () => run(youngFlags, (replica, url) => channelPhase(replica, url, f, nodes, seconds, infos, false));
       const youngBefore = youngFirst ? await youngPhase() : undefined;
       const quiet = backend === 'cluster' ? (replica: Replica, pongAll: () => void) => clusterFanOut((request) => replica.ask(request as ServerRequest), pongAll, INTERVAL_MS) : undefined;
-      const channel = await run([], (replica, url) => channelPhase(replica, url, f, nodes, seconds, infos, true, quiet));
+      const channel = await run([], (replica, url) => channelPhase(replica, url, f, nodes, seconds, infos, true, { quiet }));
       const young = youngBefore ?? (await youngPhase());
       const c = channel as unknown as Phase & { memory: { rssBytesPerNode: number }; queriesUnderChurn: QueryWindow; bytesPerQuery: Allocation; allocation: { perNodeSecondOfLiveness: Allocation; bytesPerStatusPush: number }; livenessOnly: Phase; unbatchedPushes: Phase };
       const ratio = heartbeat && {

@@ -153,6 +153,20 @@ function registrySuite(name: string, make: (clock: Clock) => Promise<Sweepable>,
     assert.equal(await registry.count(), { edge: 1, cloud: 0 });
   });
 
+  test('a re-registered node is served with its new descriptor, not the one a query saw before', async ({ registry }) => {
+    await registry.put(record('r', 40, -3, { url: 'wss://old.example/v1', pricePerMinute: 0.01, operator: 'acme' }));
+    assert.is((await registry.nearest({ lat: 40, lon: -3 }, 1, 'edge'))[0]?.node.url, 'wss://old.example/v1');
+    await registry.put(record('r', 40.01, -3, { url: 'wss://new.example/v1', pricePerMinute: 0.5, operator: 'other', caps: ['render'] }));
+    const [got] = await registry.nearest({ lat: 40, lon: -3 }, 1, 'edge');
+    assert.equal([got?.node.url, got?.node.pricePerMinute, got?.node.operator, got?.node.caps, got?.node.lat], ['wss://new.example/v1', 0.5, 'other', ['render'], 40.01]);
+    // its status still moves with touch() while the descriptor is held by a replica
+    await registry.touch('r', { load: 0.4, freeCapacity: 2 });
+    const [touched] = await registry.nearest({ lat: 40, lon: -3 }, 1, 'edge');
+    assert.equal([touched?.node.url, touched?.node.load, touched?.node.freeCapacity], ['wss://new.example/v1', 0.4, 2]);
+    assert.ok(await registry.remove('r'));
+    assert.equal(await registry.nearest({ lat: 40, lon: -3 }, 1, 'edge'), []);
+  });
+
   test('touch() records load and free capacity; unknown ids answer undefined', async ({ registry }) => {
     await registry.put(record('a', 10, 10));
     const touched = await registry.touch('a', { load: 0.7, freeCapacity: 3 });
@@ -325,6 +339,29 @@ replicas('agree on nodes, heartbeats, stats, nonces and expiry', async () => {
   } finally {
     await a.close();
     await b.close();
+  }
+});
+
+replicas('a replica serves the descriptor another replica re-registered, with any descriptor cache size', async () => {
+  redis ??= await startRedis();
+  const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: 'cache:' };
+  const a = await RedisRegistry.connect(opts);
+  const b = await RedisRegistry.connect(opts);
+  const none = await RedisRegistry.connect({ ...opts, descriptorCacheSize: 0 });
+  const one = await RedisRegistry.connect({ ...opts, descriptorCacheSize: 1 });
+  try {
+    await a.flush();
+    await a.put(record('p', 35.68, 139.69, { url: 'wss://p1.example/v1' }));
+    await a.put(record('q', 35.0, 135.77, { url: 'wss://q1.example/v1' }));
+    const urls = async (r: RedisRegistry) => (await r.nearest({ lat: 35.68, lon: 139.7 }, 2, 'edge')).map((n) => n.node.url);
+    for (const r of [b, none, one]) assert.equal(await urls(r), ['wss://p1.example/v1', 'wss://q1.example/v1']);
+    // b, none and one held (or not) p's first registration; a re-registers it elsewhere
+    await a.put(record('p', 35.69, 139.69, { url: 'wss://p2.example/v1' }));
+    for (const r of [b, none, one]) assert.equal(await urls(r), ['wss://p2.example/v1', 'wss://q1.example/v1'], 'the new registration, on every replica ' + [b, none, one].indexOf(r));
+    assert.ok(await a.remove('q'));
+    for (const r of [b, none, one]) assert.equal(await urls(r), ['wss://p2.example/v1']);
+  } finally {
+    for (const r of [a, b, none, one]) await r.close();
   }
 });
 

@@ -100,6 +100,9 @@ async function queries(count: number, perSecond: number) {
     }
   });
   gcs.observe({ entryTypes: ['gc'] });
+  // SCALE_SURVIVORS=1: print, per window, where the bytes that survived a scavenge were allocated
+  const survivors = process.env.SCALE_SURVIVORS !== undefined;
+  if (survivors) await allocStart(16 * 1024, true);
   loop.enable();
   const start = performance.now();
   for (let i = 0; i < count; i++) {
@@ -116,6 +119,12 @@ async function queries(count: number, perSecond: number) {
   }
   loop.disable();
   gcs.disconnect();
+  if (survivors) {
+    // a scavenge first: what is still young now was not yet asked to survive one
+    (gc as ((o: object) => void) | undefined)?.({ type: 'minor', execution: 'sync' });
+    const { bytes, top } = await allocStop();
+    console.error(`survived a scavenge in the query window: ${(bytes / 1e6).toFixed(2)} MB; by site:\n${top.map((t) => `  ${(t.bytes / 1e3).toFixed(0)} KB ${t.fn}`).join('\n')}`);
+  }
   const seconds = (performance.now() - start) / 1000;
   const summary = summarize(samples);
   const slow = cpuShares.filter((_, i) => samples[i]! >= summary.p99);
@@ -133,8 +142,9 @@ async function queries(count: number, perSecond: number) {
 const inspector = new (await import('node:inspector')).Session();
 inspector.connect();
 const post = (method: string, params?: object) => new Promise<any>((resolve, reject) => inspector.post(method, params, (err, r) => (err ? reject(err) : resolve(r))));
-async function allocStart(intervalBytes: number): Promise<void> {
-  await post('HeapProfiler.startSampling', { samplingInterval: intervalBytes, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+/** `survivorsOnly`: drop what a scavenge collected, so the profile shows what SURVIVED one (what scavenges pay for). */
+async function allocStart(intervalBytes: number, survivorsOnly = false): Promise<void> {
+  await post('HeapProfiler.startSampling', { samplingInterval: intervalBytes, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivorsOnly });
 }
 interface ProfileNode { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: ProfileNode[] }
 async function allocStop(): Promise<Allocation & { profile: unknown }> {
@@ -149,7 +159,7 @@ async function allocStop(): Promise<Allocation & { profile: unknown }> {
     for (const c of n.children) walk(c);
   };
   walk(profile.head);
-  const top = [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([fn, b]) => ({ fn, bytes: b }));
+  const top = [...byFn].sort((a, b) => b[1] - a[1]).slice(0, process.env.SCALE_SURVIVORS ? 25 : 8).map(([fn, b]) => ({ fn, bytes: b }));
   return { bytes, top, profile };
 }
 

@@ -8,7 +8,6 @@
 import type { NodeTier } from '../../protocol/index.js';
 import { greatCircleKm, type LatLon } from '../geo.js';
 import {
-  FRESH_STATS,
   resolveTtlMs,
   type RegistryTiming,
   type StatusUpdate,
@@ -21,6 +20,7 @@ import {
   type NodeStats,
   type Observation,
 } from './Registry.js';
+import { DescriptorCache, rowDescriptors, rowRecord } from './descriptorCache.js';
 import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
 import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
 
@@ -74,6 +74,12 @@ export interface RedisLayoutOptions extends RegistryTiming {
    * call per 100 nodes instead of per node. Default 100.
    */
   touchBatch?: number;
+  /**
+   * Decoded node descriptors a replica keeps (by registration version) so that queries read only
+   * ids and changing fields from Redis. ~1 KB each; past it the oldest go. 0 keeps none (every
+   * query then fetches the descriptors it lists, a second round trip). Default 250,000 (a 210k-node deployment whole).
+   */
+  descriptorCacheSize?: number;
 }
 
 /** The options with their defaults, as every keyspace of one registry shares them. */
@@ -94,6 +100,7 @@ export function resolveLayout(options: RedisLayoutOptions): RegionSettings & { p
     tileDegrees,
     now: options.now ?? Date.now,
     tuning: { passRate: 0.5 },
+    descriptors: new DescriptorCache(options.descriptorCacheSize ?? 250_000),
   };
 }
 
@@ -110,6 +117,8 @@ export interface RegionSettings {
   now: () => number;
   /** EWMA of the eligible share of members read, across queries with an eligibility check (shared, mutable). */
   tuning: { passRate: number };
+  /** Decoded descriptors by id and version, shared by every keyspace of one registry. */
+  descriptors: DescriptorCache;
 }
 
 const MAX_RADIUS_KM = 20_040;
@@ -254,6 +263,7 @@ export class RedisRegion {
   }
 
   async remove(id: string): Promise<boolean> {
+    this.#s.descriptors.delete(id);
     const replies = await this.#link.batch(
       this.seenKey,
       [['DEL', this.nodeKey(id)], ['HDEL', this.searchKey, id], ['ZREM', this.seenKey, id], ['EVAL', UNPLACE, '1', this.tileOfKey, this.prefix, id]],
@@ -282,35 +292,23 @@ export class RedisRegion {
         String(this.#s.maxExamined), options.eligibility ? '1' : '0', String(this.#overfetch(options)),
         // a first radius under a tile's diagonal (on Redis's sphere) would only add a centre search
         String(deg), this.prefix, tier, String(oldest), String(Math.max(this.#s.initialRadiusKm, 111.25 * deg * 1.4143)),
+        '0', // rows without their descriptor lines: this replica holds them by version (#fetchDescriptors)
       ]);
       const read = Number(flat[1]);
       const rowCount = flat.length - 2;
       const tuning = this.#s.tuning;
       if (options.eligibility && read >= need) tuning.passRate += 0.1 * (Math.max(rowCount / read, 0.02) - tuning.passRate);
+      // each row's descriptor at its version: held here, or fetched in one HMGET and decoded once
+      const descriptors = await rowDescriptors(flat, 2, this.#s.descriptors, (ids) => this.#link.send(this.seenKey, ['HMGET', this.searchKey, ...ids]));
       const passing: NearbyNode[] = [];
       for (let i = 2; i < flat.length; i++) {
-        // "id v l f s b n r" then the descriptor line, which holds spaces itself: fields read in
-        // place (indexOf), not split into arrays of substrings (garbage per candidate per query)
-        const row = String(flat[i]);
-        let at = row.indexOf(' ', row.indexOf(' ') + 1) + 1; // past id and v
-        const field = (): string => {
-          const end = row.indexOf(' ', at);
-          const value = row.slice(at, end);
-          at = end + 1;
-          return value;
-        };
-        const l = field();
-        const f = field();
-        const seen = field();
-        const b = field();
-        const n = field();
-        const r = field();
-        const node = decodeDescriptor(row, { load: Number(l), freeCapacity: Number(f), lastSeen: Number(seen) }, at);
-        if (node.lastSeen <= oldest) continue;
-        const stats: NodeStats = n === '' ? FRESH_STATS : { baseLatencyMs: b === '' ? undefined : Number(b), samples: Number(n), reputation: r === '' ? 1 : Number(r) };
-        if (filter !== undefined && !filter(node, stats)) continue;
-        const distanceKm = greatCircleKm(point, node);
-        if (distanceKm <= maxDistanceKm) passing.push({ node, stats, distanceKm });
+        // gone, or re-registered between the search and the fetch: the row's status is the old
+        // registration's; the node is left out of this one answer (the next query has it)
+        const descriptor = descriptors[i - 2];
+        const found = descriptor && rowRecord(String(flat[i]), descriptor, oldest);
+        if (!found || (filter !== undefined && !filter(found.node, found.stats))) continue;
+        found.distanceKm = greatCircleKm(point, found.node);
+        if (found.distanceKm <= maxDistanceKm) passing.push(found);
       }
       // fewer rows than asked: the script ran out of ring (or of maxExamined); nothing more to find
       if (passing.length >= k || rowCount < need || need >= this.#s.maxExamined) {

@@ -140,6 +140,7 @@ local count = math.ceil(need * tonumber(ARGV[12]))
 local tileDeg, prefix, tier = tonumber(ARGV[13]), ARGV[14], ARGV[15]
 local oldest = tonumber(ARGV[16])
 local r0 = tonumber(ARGV[17])
+local withDescriptor = ARGV[18] ~= '0'
 local seenKey = prefix .. 'seen'
 -- no member lies farther than this from its tile's centre (Redis's sphere is 111.25 km a degree;
 -- a tile is at most tileDeg square in degrees), with a margin
@@ -262,7 +263,8 @@ while true do
       and bit.band(tonumber(n[5]), capsMask) == capsMask)) then
       local st = redis.call('HMGET', statsPrefix .. id, 'b', 'n', 'r')
       if not checkEligibility or (tonumber(st[3]) or 1) >= minRep then
-        rows[#rows + 1] = table.concat({ id, n[1], n[2], n[3], n[4], st[1] or '', st[2] or '', st[3] or '', n[7] }, ' ')
+        -- without the descriptor (ARGV[18] '0'), the replica holds it by version: "… r " ends the row
+        rows[#rows + 1] = table.concat({ id, n[1], n[2], n[3], n[4], st[1] or '', st[2] or '', st[3] or '', withDescriptor and n[7] or '' }, ' ')
       end
     end
   end
