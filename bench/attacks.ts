@@ -273,7 +273,8 @@ async function runAttack(attack: Attack, baselineS: number, attackS: number, pin
     niced.value = niceSelf(ATTACKER_NICE) && niced.value;
     const running = await attack.start(node);
     // the attack's set-up (a connection storm) is reported apart from its steady state
-    const setup = await bystander.take();
+    // settled: the predicts the set-up held up are the set-up's, not the attack's first second
+    const setup = await bystander.take({ settled: true });
     await lagP99Ms();
     cpuShareSinceMark();
     // second by second: a burst (a connection storm's tail, a timeout sweep) and a steady cost

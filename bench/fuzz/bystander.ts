@@ -19,6 +19,8 @@ export class Bystander {
   readonly #pending = new Map<number, { sent: number; timeout: NodeJS.Timeout }>();
   #window: BystanderWindow = { rttMs: [], failures: 0 };
   #closedUnexpectedly = false;
+  /** take({ settled }) callers waiting for every predict sent before their call to end. */
+  #settlers: { mark: number; resolve: () => void }[] = [];
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
@@ -47,11 +49,39 @@ export class Bystander {
     return b;
   }
 
+  /**
+   * What happened since the last call, once every predict sent before this call has its answer
+   * or timed out: a stall that began in this window (an attack's connection storm) is charged to
+   * it, not to the next — answers are timed when they arrive, so without settling, predicts stuck
+   * behind a set-up storm were answered in the attack's first second and counted there.
+   */
+  async settled(): Promise<BystanderWindow & { closed: boolean }> {
+    const mark = this.#next;
+    if (!this.#pendingBefore(mark)) await new Promise<void>((resolve) => this.#settlers.push({ mark, resolve }));
+    return this.take();
+  }
+
   /** What happened since the last call. */
   take(): BystanderWindow & { closed: boolean } {
     const w = this.#window;
     this.#window = { rttMs: [], failures: 0 };
     return { ...w, closed: this.#closedUnexpectedly };
+  }
+
+  /** Whether no predict sent before `mark` is still waiting. */
+  #pendingBefore(mark: number): boolean {
+    for (const id of this.#pending.keys()) if (id < mark) return false;
+    return true;
+  }
+
+  #ended(): void {
+    if (this.#settlers.length === 0) return;
+    const waiting: { mark: number; resolve: () => void }[] = [];
+    for (const s of this.#settlers) {
+      if (this.#pendingBefore(s.mark)) s.resolve();
+      else waiting.push(s);
+    }
+    this.#settlers = waiting;
   }
 
   stop(): void {
@@ -73,6 +103,7 @@ export class Bystander {
     const timeout = setTimeout(() => {
       this.#pending.delete(id);
       this.#window.failures++;
+      this.#ended();
     }, timeoutMs);
     this.#pending.set(id, { sent: t, timeout });
     this.#ws.send(encode({ t: 'predict', id, horizonMs: 20, poses: [pose] }));
@@ -87,6 +118,7 @@ export class Bystander {
     this.#pending.delete(id!);
     if (m.t === 'error') this.#window.failures++;
     else this.#window.rttMs.push(performance.now() - pending.sent);
+    this.#ended();
   }
 }
 

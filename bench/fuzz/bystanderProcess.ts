@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Bystander, type BystanderWindow } from './bystander.js';
 import { pinProcess } from '../lib/pin.js';
 
-type Request = { op: 'take' } | { op: 'stop' };
+type Request = { op: 'take'; settled?: boolean } | { op: 'stop' };
 type Reply = { op: 'ready' } | { op: 'failed'; error: string } | { op: 'window'; window: BystanderWindow & { closed: boolean } };
 
 export class BystanderProcess {
@@ -39,10 +39,10 @@ export class BystanderProcess {
     return new BystanderProcess(child, pinned);
   }
 
-  /** What the bystander saw since the last call. */
-  async take(): Promise<BystanderWindow & { closed: boolean }> {
+  /** What the bystander saw since the last call (`settled`: once the predicts sent before it ended, Bystander.settled). */
+  async take(options: { settled?: boolean } = {}): Promise<BystanderWindow & { closed: boolean }> {
     const reply = next(this.#child);
-    this.#child.send({ op: 'take' } satisfies Request);
+    this.#child.send({ op: 'take', ...(options.settled ? { settled: true } : {}) } satisfies Request);
     const r = await reply;
     if (r.op !== 'window') throw new Error('bystander process: expected a window');
     return r.window;
@@ -73,7 +73,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.send) {
   Bystander.start(process.argv[2]!).then(
     (bystander) => {
       process.on('message', (m: Request) => {
-        if (m.op === 'take') reply({ op: 'window', window: bystander.take() });
+        if (m.op === 'take') void (m.settled ? bystander.settled() : Promise.resolve(bystander.take())).then((window) => reply({ op: 'window', window }));
         else {
           bystander.stop();
           process.disconnect();
