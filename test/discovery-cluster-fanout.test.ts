@@ -10,6 +10,7 @@ import { RedisClusterRegistry } from '../discovery/registry/RedisClusterRegistry
 import { greatCircleKm } from '../discovery/geo.js';
 import { startRedisCluster, type RedisCluster } from '../bench/lib/redisCluster.js';
 import { record } from './support/discoveryFixtures.js';
+import { seeded } from '../bench/discovery/synthetic.js';
 
 const test = suite<{ cluster: RedisCluster }>('redis cluster: cross-region fan-out in waves', {} as { cluster: RedisCluster });
 test.before(async (ctx) => {
@@ -19,23 +20,11 @@ test.after(async (ctx) => {
   await ctx.cluster?.stop();
 });
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
 test('the k-nearest of a sparse tier is exact with every wave width', async ({ cluster }) => {
   // an hour's interval: nothing expires while a slow machine inserts
   const registry = await RedisClusterRegistry.connect({ nodes: cluster.nodes, heartbeatIntervalMs: 3_600_000, prefix: 'fan:' });
   try {
-    const rand = rng(11);
+    const rand = seeded(11);
     const nodes = [];
     // 60 cloud nodes anywhere (about one per region they land in) and a dense edge metro
     for (let i = 0; i < 60; i++) nodes.push(record(`c${i}`, Math.asin(2 * rand() - 1) * (180 / Math.PI) * 0.95, rand() * 360 - 180, { tier: 'cloud' }));
