@@ -18,6 +18,7 @@ import { localReference } from '../client-sdk/trust/index.js';
 import { DiscoveryPlacement, OPERATOR } from '../bin/demo/DiscoveryPlacement.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { cheaterAndHonest } from './support/cheaterAndHonest.js';
+import { frame, type Driven } from './support/drivenSessions.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { auditFile, verifyAuditLog } from '../discovery/ledger/AuditLog.js';
 import { MemoryLedger } from '../discovery/ledger/MemoryLedger.js';
@@ -30,27 +31,6 @@ const CHEAT_MODULE = new URL('./support/cheatingNode.js', import.meta.url).href;
 const STAKE = 1_000_000;
 /** A loud upper bound, not a pace: the loops end on what they wait for (frames are faster than traps). */
 const MAX_FRAMES = 1_000_000;
-
-interface Driven {
-  session: Session;
-  asked: number;
-  answered: number;
-}
-
-/** One frame for every session: a pose, then a predict whose answer is awaited (a failed call throws). */
-async function frame(all: Driven[], i: number, walk = swayingWalk()): Promise<void> {
-  await Promise.all(
-    all.map(async (d) => {
-      d.session.sendPose({ ...walk.at(i / 90), time: Math.round(performance.now() * 1000) });
-      d.asked++;
-      await d.session.predict(20);
-      d.answered++;
-    }),
-  );
-  // yield as a real frame loop does: a local answer resolves in a microtask, and a loop that never
-  // yields starves the sockets a session needs to find a node again (test/trust-session.test.ts)
-  await new Promise<void>((resolve) => setImmediate(resolve));
-}
 
 test('a cheating node process is caught, its stake slashed, ejected; every session ends on the honest node with every call answered', async () => {
   const auditKey = generateKeyPair();

@@ -23,6 +23,7 @@ import { remoteFrameReference, remoteInferReference, type TrapOutcome } from '..
 import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { cheaterAndHonest } from './support/cheaterAndHonest.js';
+import type { Driven } from './support/drivenSessions.js';
 import { EvidenceVerifier } from '../discovery/evidence.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { loadInference, type LoadedInference } from '../edge-server/inference/index.js';
@@ -100,12 +101,6 @@ async function discoveryWithEngine(key = generateKeyPair(), ejectAfterOffences =
     reference: remoteInferReference((task) => discovery.locator.inferReference(task), key.publicKey),
     frames: remoteFrameReference((task) => discovery.locator.frameReference(task), key.publicKey),
   };
-}
-
-interface Driven {
-  session: Session;
-  asked: number;
-  answered: number;
 }
 
 /** One frame: a pose and a predict, every 8th frame an infer, every 8th (offset 4) a JPEG render; every answer awaited (a failed call throws). */

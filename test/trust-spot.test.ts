@@ -16,6 +16,7 @@ import type { SessionTrustEvents } from '../client-sdk/trust/SessionTrust.js';
 import { DiscoveryPlacement } from '../bin/demo/DiscoveryPlacement.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { cheaterAndHonest } from './support/cheaterAndHonest.js';
+import { frame, type Driven } from './support/drivenSessions.js';
 import type { Evidence } from '../protocol/index.js';
 import { swayingWalk } from './support/motionFixtures.js';
 
@@ -28,10 +29,7 @@ const MAX_FRAMES = 200_000;
 
 type Spot = SessionTrustEvents['spot'][1];
 
-interface Driven {
-  session: Session;
-  asked: number;
-  answered: number;
+interface Spotted extends Driven {
   spots: Spot[];
   /** Live answers judged on each node. */
   checkedOn: Map<string, number>;
@@ -40,8 +38,8 @@ interface Driven {
   evidence: { evidence: Evidence; error?: Error }[];
 }
 
-function watch(session: Session): Driven {
-  const d: Driven = { session, asked: 0, answered: 0, spots: [], checkedOn: new Map(), traps: [], distrust: [], evidence: [] };
+function watch(session: Session): Spotted {
+  const d: Spotted = { session, asked: 0, answered: 0, spots: [], checkedOn: new Map(), traps: [], distrust: [], evidence: [] };
   const trust = session.failover!.trust!;
   trust.on('spot', (node, outcome) => {
     d.spots.push(outcome);
@@ -53,23 +51,10 @@ function watch(session: Session): Driven {
   return d;
 }
 
-/** One frame for every session: a pose, then a predict whose answer is awaited (a failed call throws). */
-async function frame(all: Driven[], i: number, walk = swayingWalk()): Promise<void> {
-  await Promise.all(
-    all.map(async (d) => {
-      d.session.sendPose({ ...walk.at(i / 90), time: Math.round(performance.now() * 1000) });
-      d.asked++;
-      await d.session.predict(20);
-      d.answered++;
-    }),
-  );
-  await new Promise<void>((resolve) => setImmediate(resolve)); // as a real frame loop yields
-}
-
 test('a node that cheats only on long sessions passes every trap, is caught by live spot checks, and the sessions move with every call answered', async () => {
   const discovery = await DiscoveryPlacement.start(1000);
   const nodes: NodeProcess[] = [];
-  const all: Driven[] = [];
+  const all: Spotted[] = [];
   try {
     await cheaterAndHonest(discovery, nodes, { cheatModule: CHEAT_MODULE, args: ['--no-inference'], cheaterEnv: { EDGE_OFFLOAD_TEST_HONEST_PREDICTS: String(HONEST_PREDICTS) } });
     const open = async (trust: Parameters<typeof openSession>[0]['trust']) => {
@@ -94,7 +79,7 @@ test('a node that cheats only on long sessions passes every trap, is caught by l
       // the traps never saw a wrong answer: only the live session's own answers did
       assert.equal(d.traps.filter((k) => k !== 'pass' && k !== 'unsealed'), [], where());
     }
-    const caught = (d: Driven) => d.spots.filter((s): s is Extract<Spot, { kind: 'caught' }> => s.kind === 'caught');
+    const caught = (d: Spotted) => d.spots.filter((s): s is Extract<Spot, { kind: 'caught' }> => s.kind === 'caught');
     assert.is(caught(reporting).length, 1, where());
     assert.is(caught(reporting)[0]!.local, false);
     assert.ok(caught(reporting)[0]!.positionM > 0.04, 'the accused answer is the 5 cm cheat');
@@ -127,7 +112,7 @@ test('a node that cheats only on long sessions passes every trap, is caught by l
 test('an honest node is never accused by spot checks of its live answers (kalman and constant velocity)', async () => {
   const discovery = await DiscoveryPlacement.start(1000);
   const nodes: NodeProcess[] = [];
-  const all: Driven[] = [];
+  const all: Spotted[] = [];
   try {
     const node = await spawnNode({ nodeId: 'honest', tier: 'edge', extraArgs: ['--no-inference'] });
     nodes.push(node);
@@ -135,7 +120,7 @@ test('an honest node is never accused by spot checks of its live answers (kalman
     for (const predictor of ['kalman', 'constant-velocity']) {
       all.push(watch(await openSession({ locator: discovery.locator, budgetMs: 1000, predictor, trust: { trapShare: 0.5, frameIntervalMs: 1, standingCheckMs: 0 } })));
     }
-    const checked = (d: Driven) => d.spots.reduce((n, s) => n + (s.kind === 'pass' ? s.checked : 0), 0);
+    const checked = (d: Spotted) => d.spots.reduce((n, s) => n + (s.kind === 'pass' ? s.checked : 0), 0);
     const walk = swayingWalk();
     let i = 0;
     while (!all.every((d) => checked(d) >= 300) && i < MAX_FRAMES) await frame(all, i++, walk);
