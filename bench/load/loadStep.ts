@@ -130,6 +130,13 @@ export function histogramQuantile(before: Histogram, after: Histogram, q: number
   return { value: NaN, count: total, fractionUnder };
 }
 
+/** The node's handling time over a step, from two scrapes of its histogram: p50/p99 and the shares under 0.5 and 1 ms. */
+export function handlingBetween(before: Histogram, after: Histogram): Pick<StepResult, 'handlingP50Ms' | 'handlingP99Ms' | 'handlingUnder0_5ms' | 'handlingUnder1ms' | 'handlingCount'> {
+  const p50 = histogramQuantile(before, after, 0.5);
+  const p99 = histogramQuantile(before, after, 0.99);
+  return { handlingP50Ms: p50.value, handlingP99Ms: p99.value, handlingUnder0_5ms: p99.fractionUnder(0.0005), handlingUnder1ms: p99.fractionUnder(0.001), handlingCount: p99.count };
+}
+
 export interface StepResult {
   sessions: number;
   offeredFps: number;
@@ -142,6 +149,8 @@ export interface StepResult {
   handlingP99Ms?: number;
   handlingUnder0_5ms?: number;
   handlingUnder1ms?: number;
+  /** Handling-histogram observations over the step (all workers, if /metrics aggregates them). */
+  handlingCount?: number;
   /**
    * The node's garbage collections during the step, per kind (`minor`: scavenges of the young
    * generation, `major`, `incremental`): per second and mean pause. Frames that arrive during a
@@ -198,9 +207,7 @@ export async function step(target: Proc, clients: WireClient[], headsets: Simula
     clientCpuUsPerFrame: (client.user + client.system) / Math.max(1, sent),
   };
   if (before && after) {
-    const p50 = histogramQuantile(before.handling, after.handling, 0.5);
-    const p99 = histogramQuantile(before.handling, after.handling, 0.99);
-    Object.assign(result, { handlingP50Ms: p50.value, handlingP99Ms: p99.value, handlingUnder0_5ms: p99.fractionUnder(0.0005), handlingUnder1ms: p99.fractionUnder(0.001) });
+    Object.assign(result, handlingBetween(before.handling, after.handling));
     // between the two scrapes (a little longer than the measured seconds: the second scrape comes after)
     const gcSeconds = (performance.now() - started) / 1000;
     result.gc = {};

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { SimulatedHeadset } from '../../client-sdk/node.js';
 import { summarize } from '../lib/stats.js';
 import { FrameClock } from './FrameClock.js';
-import { histogramQuantile, scrapeHandling, sleep, treeCpuMs, type Proc, type StepResult } from './loadStep.js';
+import { handlingBetween, scrapeHandling, sleep, treeCpuMs, type Proc, type StepResult } from './loadStep.js';
 import { RawWireClient, type RawSink } from './RawWireClient.js';
 
 /** Round trips of answers to frames sent in [from, until), without an object per answer. */
@@ -63,8 +63,6 @@ export interface RawStepResult extends StepResult {
   unexpected: number;
   /** The load generator's share of its core over the step (CPU time / wall time). */
   clientCpuCores: number;
-  /** Handling-histogram observations over the step (all workers, if /metrics aggregates them). */
-  handlingCount?: number;
 }
 
 /** Opens `count` sessions in batches (a few hundred handshakes at once would measure the accept queue). */
@@ -128,10 +126,6 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
     clientCpuCores: (client.user + client.system) / 1000 / elapsed,
     othersCpuCores: Math.max(0, machine - nodeCpu - (client.user + client.system) / 1000) / elapsed,
   };
-  if (before && after) {
-    const p50 = histogramQuantile(before, after, 0.5);
-    const p99 = histogramQuantile(before, after, 0.99);
-    Object.assign(result, { handlingP50Ms: p50.value, handlingP99Ms: p99.value, handlingUnder0_5ms: p99.fractionUnder(0.0005), handlingUnder1ms: p99.fractionUnder(0.001), handlingCount: p99.count });
-  }
+  if (before && after) Object.assign(result, handlingBetween(before, after));
   return result;
 }
