@@ -21,7 +21,7 @@
  * 0` (or env EDGE_OFFLOAD_YOUNG_GEN_MIB=0) keeps V8's default and does not re-launch.
  */
 import { ConfigError } from '../protocol/server/ConfigError.js';
-import { isRelaunched, relaunchWith } from '../protocol/server/relaunch.js';
+import { isRelaunched, launchFlag, relaunchWith } from '../protocol/server/relaunch.js';
 
 /** Semi-space size (MiB) the launcher gives a replica unless told otherwise: 0, V8's default (see above). */
 export const DEFAULT_YOUNG_GEN_MIB = 0;
@@ -29,12 +29,7 @@ export const YOUNG_GEN_ENV = 'EDGE_OFFLOAD_YOUNG_GEN_MIB';
 
 /** The size asked for by `--young-gen-mib` (argv), else the env, else the default. 0: V8's default. */
 export function youngGenerationMiB(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): number {
-  let raw: string | undefined = env[YOUNG_GEN_ENV] || undefined; // set but empty: unset
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--young-gen-mib') raw = argv[i + 1];
-    else if (a.startsWith('--young-gen-mib=')) raw = a.slice('--young-gen-mib='.length);
-  }
+  const raw = launchFlag(argv, 'young-gen-mib', YOUNG_GEN_ENV, env);
   if (raw === undefined) return DEFAULT_YOUNG_GEN_MIB;
   const mib = Number(raw);
   if (!Number.isInteger(mib) || mib < 0 || mib > 1024) throw new ConfigError('CONFIG_BAD_VALUE', `--young-gen-mib (or ${YOUNG_GEN_ENV}) must be an integer 0-1024 (MiB; 0 keeps V8's default), got '${raw}'`);

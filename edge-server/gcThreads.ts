@@ -24,7 +24,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../protocol/server/ConfigError.js';
-import { isRelaunched, relaunchWith } from '../protocol/server/relaunch.js';
+import { isRelaunched, launchFlag, relaunchWith } from '../protocol/server/relaunch.js';
 
 export const GC_MODES = ['auto', 'single', 'parallel'] as const;
 export type GcMode = (typeof GC_MODES)[number];
@@ -36,12 +36,7 @@ export const DEFAULT_GC_MODE: GcMode = 'parallel';
 
 /** `--gc` from argv, else env EDGE_OFFLOAD_GC, else DEFAULT_GC_MODE; ConfigError CONFIG_BAD_VALUE for anything else. */
 export function gcMode(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): GcMode {
-  let raw: string | undefined = env[GC_ENV] || undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--gc') raw = argv[i + 1];
-    else if (a.startsWith('--gc=')) raw = a.slice('--gc='.length);
-  }
+  const raw = launchFlag(argv, 'gc', GC_ENV, env);
   if (raw === undefined) return DEFAULT_GC_MODE;
   if (!(GC_MODES as readonly string[]).includes(raw)) throw new ConfigError('CONFIG_BAD_VALUE', `--gc (or ${GC_ENV}) must be one of ${GC_MODES.join(', ')}, got '${raw}'`);
   return raw as GcMode;

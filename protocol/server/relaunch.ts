@@ -11,6 +11,22 @@ import { constants } from 'node:os';
 /** Set in the re-launched process: it exits when its launcher is gone, and never re-launches. */
 const RELAUNCHED_ENV = 'EDGE_OFFLOAD_RELAUNCHED';
 
+/**
+ * A launch flag's raw value, read before the command parses its arguments (the launcher decides
+ * whether to re-launch first): `--name V` or `--name=V` in `argv` (the last wins), else the env
+ * variable (set but empty counts as unset); undefined when neither is given.
+ */
+export function launchFlag(argv: readonly string[], name: string, envName: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  let raw: string | undefined = env[envName] || undefined;
+  const flag = `--${name}`;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === flag) raw = argv[i + 1];
+    else if (a.startsWith(`${flag}=`)) raw = a.slice(flag.length + 1);
+  }
+  return raw;
+}
+
 /** True in a process this module started (call once, early): it then exits if its launcher dies. */
 export function isRelaunched(): boolean {
   if (process.env[RELAUNCHED_ENV] !== '1') return false;
