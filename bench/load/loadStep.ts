@@ -130,6 +130,11 @@ export function histogramQuantile(before: Histogram, after: Histogram, q: number
   return { value: NaN, count: total, fractionUnder };
 }
 
+/** A step's rates: `n` sessions at `hz` offered, `sent` and `answered` frames over `elapsedMs`. */
+export function stepRates(n: number, hz: number, sent: number, answered: number, elapsedMs: number): Pick<StepResult, 'sessions' | 'offeredFps' | 'sentFps' | 'answeredFps'> {
+  return { sessions: n, offeredFps: n * hz, sentFps: (sent * 1000) / elapsedMs, answeredFps: (answered * 1000) / elapsedMs };
+}
+
 /** The node's handling time over a step, from two scrapes of its histogram: p50/p99 and the shares under 0.5 and 1 ms. */
 export function handlingBetween(before: Histogram, after: Histogram): Pick<StepResult, 'handlingP50Ms' | 'handlingP99Ms' | 'handlingUnder0_5ms' | 'handlingUnder1ms' | 'handlingCount'> {
   const p50 = histogramQuantile(before, after, 0.5);
@@ -195,10 +200,7 @@ export async function step(target: Proc, clients: WireClient[], headsets: Simula
   await sleep(300); // the last answers arrive
   const lost = clients.reduce((s, c) => s + c.lost(1000), 0);
   const result: StepResult = {
-    sessions: n,
-    offeredFps: n * opts.hz,
-    sentFps: (sent * 1000) / elapsed,
-    answeredFps: (answered * 1000) / elapsed,
+    ...stepRates(n, opts.hz, sent, answered, elapsed),
     rtt,
     lost,
     skippedFrames: clock.skipped - skippedBefore,

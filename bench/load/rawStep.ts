@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { SimulatedHeadset } from '../../client-sdk/node.js';
 import { summarize } from '../lib/stats.js';
 import { FrameClock } from './FrameClock.js';
-import { handlingBetween, scrapeHandling, sleep, treeCpuMs, type Proc, type StepResult } from './loadStep.js';
+import { handlingBetween, stepRates, scrapeHandling, sleep, treeCpuMs, type Proc, type StepResult } from './loadStep.js';
 import { RawWireClient, type RawSink } from './RawWireClient.js';
 
 /** Round trips of answers to frames sent in [from, until), without an object per answer. */
@@ -110,10 +110,7 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
   const unexpected = samples.unexpectedCount;
   samples.from = Infinity;
   const result: RawStepResult = {
-    sessions: n,
-    offeredFps: n * opts.hz,
-    sentFps: (sent * 1000) / elapsed,
-    answeredFps: (answered * 1000) / elapsed,
+    ...stepRates(n, opts.hz, sent, answered, elapsed),
     rtt,
     // frames of this step (warm-up included) still unanswered 300 ms after the last was sent;
     // late answers to an earlier step's frames (a re-measured knee) must not count below 0
