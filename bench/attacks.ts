@@ -134,11 +134,14 @@ const ATTACKS: Attack[] = [
         (ws as unknown as { _socket: Socket })._socket.pause();
       }
       let closed = 0;
-      socks.forEach((ws) => ws.once('close', () => closed++));
+      const closeCodes: Record<string, number> = {};
+      const closedAfterMs: number[] = [];
+      const t0 = performance.now();
+      socks.forEach((ws) => ws.once('close', (code) => (closed++, (closeCodes[code] = (closeCodes[code] ?? 0) + 1), closedAfterMs.push(Math.round(performance.now() - t0)))));
       // 500 predicts/s each (a quarter of the node's per-session cap: the generator shares a core
       // with the bystander, and the point is the node's send queue, not the generator's CPU)
       const flood = setInterval(() => socks.forEach((ws) => { for (let k = 0; k < 5 && ws.readyState === ws.OPEN; k++) ws.send(encode({ t: 'predict', id: ++id, horizonMs: 20 })); }), 10);
-      return { stop: () => (clearInterval(flood), socks.forEach((ws) => ws.terminate())), detail: () => ({ sent: id, closedByNode: closed }) };
+      return { stop: () => (clearInterval(flood), socks.forEach((ws) => ws.terminate())), detail: () => ({ sent: id, closedByNode: closed, closeCodes, closedAfterMs }) };
     },
   },
   {
@@ -247,8 +250,10 @@ function niceSelf(value: number): boolean {
   }
 }
 
-async function runAttack(attack: Attack, baselineS: number, attackS: number, pinned: { value: boolean }, niced: { value: boolean }): Promise<Outcome> {
-  const node = await spawnNode({ tier: 'edge', ...(attack.nodeArgs ? { extraArgs: attack.nodeArgs, startTimeoutMs: 60_000 } : {}) });
+async function runAttack(attack: Attack, baselineS: number, attackS: number, pinned: { value: boolean }, niced: { value: boolean }, cpuProfDir?: string): Promise<Outcome> {
+  // --cpu-prof: the node writes its profile when it exits, so it is stopped with SIGTERM (drain) instead of SIGKILL
+  const profile = cpuProfDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `attack-${attack.name.split(' ')[0]}.cpuprofile`] } : {};
+  const node = await spawnNode({ tier: 'edge', ...profile, ...(attack.nodeArgs ? { extraArgs: attack.nodeArgs, startTimeoutMs: 60_000 } : {}) });
   pinned.value = pinProcess(node.pid, 0) && pinned.value;
   try {
     // its own process on the attackers' core: it shares their CPU, not their event loop
@@ -311,7 +316,7 @@ async function runAttack(attack: Attack, baselineS: number, attackS: number, pin
     return { attack: attack.name, admitted, rssMiB: { before, peak, after }, bystander: { unloadedP99: u, attackP99: a, ratio: a / u, failures: during.failures }, node: nodeView, detail: { ...running.detail(), ...final, setupP99: summarize(setup.rttMs).p99, setupFailures: setup.failures, perSecondP99, perSecondLagP99 } };
   } finally {
     niceSelf(0);
-    await node.kill('SIGKILL');
+    await node.kill(cpuProfDir ? 'SIGTERM' : 'SIGKILL');
   }
 }
 
@@ -401,10 +406,11 @@ Options:
   --attack-s N     attack window                           [default: 6]
   --only LIST      attack numbers to run, comma-separated (e.g. 3,4,4b)  [default: all]
   --name NAME      results file name                       [default: attacks]
+  --cpu-prof DIR   write each attacked node's CPU profile (node --cpu-prof) to DIR
   -h, --help       this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { 'baseline-s': { type: 'string' }, 'attack-s': { type: 'string' }, only: { type: 'string' }, name: { type: 'string' } }, HELP);
+  const args = parseCommandArgs(argv, { 'baseline-s': { type: 'string' }, 'attack-s': { type: 'string' }, only: { type: 'string' }, name: { type: 'string' }, 'cpu-prof': { type: 'string' } }, HELP);
   if (!args) return;
   const baselineS = intFlag(args.values['baseline-s'], 'baseline-s', 1, 600) ?? 3;
   const attackS = intFlag(args.values['attack-s'], 'attack-s', 1, 600) ?? 6;
@@ -417,7 +423,7 @@ export async function main(argv: string[]): Promise<void> {
   const chosen = (name: string) => !only || only.includes(name.split(' ')[0]!);
   const outcomes: Outcome[] = [];
   for (const attack of ATTACKS.filter((a) => chosen(a.name))) {
-    const o = await runAttack(attack, baselineS, attackS, pinned, niced);
+    const o = await runAttack(attack, baselineS, attackS, pinned, niced, stringFlag(args.values['cpu-prof']));
     const n = o.node!;
     console.log(`${o.attack}: admitted ${o.admitted}; bystander p99 ${o.bystander!.unloadedP99.toFixed(2)} → ${o.bystander!.attackP99.toFixed(2)} ms (×${o.bystander!.ratio.toFixed(2)}, ${o.bystander!.failures} failures); node CPU ${(100 * n.cpuShare.unloaded).toFixed(0)} → ${(100 * n.cpuShare.attack).toFixed(0)} %, event-loop lag p99 ${n.eventLoopLagP99Ms.unloaded.toFixed(1)} → ${n.eventLoopLagP99Ms.attack.toFixed(1)} ms; RSS ${o.rssMiB!.before.toFixed(0)} / ${o.rssMiB!.peak.toFixed(0)} / ${o.rssMiB!.after.toFixed(0)} MiB; ${JSON.stringify(o.detail)}`);
     outcomes.push(o);

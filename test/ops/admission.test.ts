@@ -182,7 +182,9 @@ test('slowloris and silent sockets are reaped; a second address still gets answe
 });
 
 test('sockets whose headers time out together are answered 408 and closed, a few per event-loop turn; a bad request still gets 400', async () => {
-  const guard = new ConnectionGuard({ idleMs: 60_000, headersTimeoutMs: 200, requestTimeoutMs: 200, maxConnectionsPerIp: 200, reapPerTurn: 8 });
+  // Node's own header check is pushed out to the request timeout (60 s): the 408s are the guard's own deadline queue's
+  const guard = new ConnectionGuard({ idleMs: 60_000, headersTimeoutMs: 200, requestTimeoutMs: 60_000, maxConnectionsPerIp: 200, reapPerTurn: 8 });
+  assert.is(guard.httpServerOptions().headersTimeout, 60_000);
   const { server, port } = await guardedServer(guard);
   // turns in which the guard closed sockets: more than one, since 50 expire in one sweep and 8 go per turn
   const turnsWithReaps = new Set<number>();
@@ -201,6 +203,7 @@ test('sockets whose headers time out together are answered 408 and closed, a few
   for (const text of texts) assert.match(text, /^HTTP\/1.1 408/);
   assert.ok(guard.stats().reaped >= 50, JSON.stringify(guard.stats()));
   assert.ok(turnsWithReaps.size > 1, `all 50 closed in ${turnsWithReaps.size} turn(s)`);
+  assert.is(guard.stats().awaitingHeaders, 0);
   // other client errors keep Node's answer
   const bad = await rawSocket(port);
   bad.write('NOT HTTP\r\n\r\n');
@@ -209,7 +212,28 @@ test('sockets whose headers time out together are answered 408 and closed, a few
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-test('Node checks header deadlines every checkIntervalMs (default 100), at most half the header timeout', () => {
+test('a socket whose request arrived leaves the header deadline queue: a kept-alive client outlives a later slowloris', async () => {
+  const guard = new ConnectionGuard({ idleMs: 60_000, headersTimeoutMs: 100, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 });
+  const { server, port } = await guardedServer(guard);
+  const live = await rawSocket(port);
+  let liveText = '';
+  live.on('data', (d) => (liveText += d));
+  let liveClosed = false;
+  live.once('close', () => (liveClosed = true));
+  live.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(() => liveText.includes('up'), 'the answer on the kept-alive socket');
+  // opened later, so its deadline is later: once it is reaped, the live socket's deadline has passed too
+  const silent = await rawSocket(port);
+  let silentText = '';
+  silent.on('data', (d) => (silentText += d));
+  await withTimeout(new Promise((resolve) => silent.once('close', resolve)), 'the silent socket to be reaped');
+  assert.match(silentText, /^HTTP\/1.1 408/);
+  assert.is(liveClosed, false);
+  live.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+test('deadlines are checked every checkIntervalMs (default 100), at most half the header timeout', () => {
   const interval = (o: ConstructorParameters<typeof ConnectionGuard>[0]) => new ConnectionGuard(o).httpServerOptions().connectionsCheckingInterval;
   assert.is(interval({}), 100);
   assert.is(interval({ checkIntervalMs: 250 }), 250);
