@@ -46,6 +46,8 @@ export const EDGE_CONFIG = {
   keepAliveTimeoutMs: { kind: 'ms', default: 5000, doc: 'idle keep-alive HTTP connections are closed after this' },
   maxConnectionsPerIp: { kind: 'int', default: 128, doc: 'open TCP connections from one address (IPv6: one /64)' },
   maxConnections: { kind: 'int', default: 4096, doc: 'open TCP connections in all; keep under the fd limit' },
+  upgradesPerTurn: { kind: 'int', default: 8, min: 0, doc: "WebSocket handshakes (and the sessions they start) per event-loop turn, so a connection storm cannot hold live sessions' frames; 0: no bound" },
+  maxPendingUpgrades: { kind: 'int', default: 512, doc: 'handshakes waiting their turn, beyond which an upgrade is refused 503 (UPGRADES_QUEUED)' },
   // budgets
   maxInflightRequests: { kind: 'int', default: 64, doc: 'requests of one session in flight at once (BUSY beyond)' },
   maxMessagesPerSecond: { kind: 'int', default: 2000, doc: 'messages per second one session may send' },
@@ -218,6 +220,7 @@ export function edgeServerOptions(config: EdgeConfig): Pick<EdgeServerOptions, '
         maxConnectionsPerIp: config.maxConnectionsPerIp,
         maxConnections: config.maxConnections,
       },
+      upgrades: { perTurn: config.upgradesPerTurn, maxPending: config.maxPendingUpgrades },
       idleTimeoutMs: config.idleTimeoutMs,
       frames: { perRead: config.framesPerRead, maxQueuedBytes: config.inputQueueBytes },
       send: { softBytes: config.sendSoftBytes, hardBytes: config.sendHardBytes, stallMs: config.sendStallMs },

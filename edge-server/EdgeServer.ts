@@ -226,7 +226,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
       tier: this.tier,
       sessions: this.#sessions.size,
       maxSessions: this.#guards.admission.maxSessions,
-      admission: { refused: this.#guards.admission.refusals(), connections: this.#guards.connections.stats() },
+      admission: { refused: this.#guards.admission.refusals(), connections: this.#guards.connections.stats(), upgrades: this.#guards.upgrades.stats() },
       memory: { usedBytes: this.#guards.memory.usedBytes, perSessionBytes: this.#guards.memory.perSessionBytes, perNodeBytes: this.#guards.memory.perNodeBytes },
       heavy: { running: this.#guards.scheduler.stats().running, waiting: this.#guards.scheduler.stats().waiting },
       uptimeS: Math.round((performance.now() - this.#startedAt) / 1000),
@@ -340,17 +340,22 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     // a bad upgrade (ws answers 400 and drops the socket) never becomes a session: free its slot
     let adopted = false;
     socket.once('close', () => adopted || ticket.release());
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      adopted = true;
-      const id = randomUUID();
-      const session = new Session(id, ws, this.#context, ticket, socket);
-      this.#sessions.set(id, session);
-      session.on('@close', () => {
-        this.#sessions.delete(id);
-        if (this.#sessions.size === 0) this.#allGone?.();
+    // the handshake and the session it starts run in their turn, a few per turn (attack 1)
+    const paced = this.#guards.paceUpgrade(socket, () => {
+      if (this.#closed) return void socket.destroy();
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        adopted = true;
+        const id = randomUUID();
+        const session = new Session(id, ws, this.#context, ticket, socket);
+        this.#sessions.set(id, session);
+        session.on('@close', () => {
+          this.#sessions.delete(id);
+          if (this.#sessions.size === 0) this.#allGone?.();
+        });
+        this.safeEmit('session', session);
       });
-      this.safeEmit('session', session);
     });
+    if (!paced) ticket.release();
   }
 }
 

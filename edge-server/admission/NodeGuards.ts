@@ -4,7 +4,8 @@
  * instead of wiring six mechanisms:
  *
  *   server:  createServer(guards.httpServerOptions(), …); guards.attach(http);
- *            upgrade → guards.admitUpgrade(req, socket) (refuses with a status line itself)
+ *            upgrade → guards.admitUpgrade(req, socket) (refuses with a status line itself),
+ *                      then guards.paceUpgrade(socket, handshake) (a few handshakes per turn)
  *   session: guard = guards.forSession(id, ws, ticket, { onIdle, onSlowConsumer })
  *            every frame → guard.touch(); hello → guard.authorize(hello.token)
  *            every answer → guard.send(bytes, 'droppable' | 'required')
@@ -22,6 +23,7 @@ import { DEFAULT_IDLE_MS, IdleTimer } from './IdleTimer.js';
 import { MemoryBudget, type MemoryBudgetOptions, type MemoryReservation } from './MemoryBudget.js';
 import { SendBudget, type SendBudgetOptions, type SendOutcome, type SendPriority, type SendSink } from './SendBudget.js';
 import { AdmissionRefusal, SessionAdmission, type AdmissionTicket, type SessionAdmissionOptions } from './SessionAdmission.js';
+import { UpgradePacer, type UpgradePacerOptions } from './UpgradePacer.js';
 import { estimateTextureBytes } from './textureEstimate.js';
 
 /** The kinds of heavy work; a session has at most one of each running. */
@@ -30,6 +32,8 @@ export type HeavyKind = 'render' | 'infer' | 'scene';
 export interface NodeGuardsOptions {
   admission?: SessionAdmissionOptions;
   connections?: ConnectionGuardOptions;
+  /** WebSocket handshakes per event-loop turn and how many may wait (UpgradePacer). */
+  upgrades?: UpgradePacerOptions;
   /** Close a session silent this long. @default 600000 (env EDGE_OFFLOAD_IDLE_TIMEOUT_MS) */
   idleTimeoutMs?: number;
   send?: SendBudgetOptions;
@@ -50,6 +54,7 @@ export interface SessionGuardHandlers {
 export class NodeGuards {
   readonly admission: SessionAdmission;
   readonly connections: ConnectionGuard;
+  readonly upgrades: UpgradePacer;
   readonly memory: MemoryBudget;
   readonly scheduler: FairScheduler;
   readonly idleTimeoutMs: number;
@@ -62,6 +67,7 @@ export class NodeGuards {
   constructor(options: NodeGuardsOptions = {}) {
     this.admission = new SessionAdmission(options.admission);
     this.connections = new ConnectionGuard(options.connections);
+    this.upgrades = new UpgradePacer(options.upgrades);
     this.memory = new MemoryBudget(options.memory);
     this.scheduler = new FairScheduler(options.heavy);
     const envIdle = Number(process.env.EDGE_OFFLOAD_IDLE_TIMEOUT_MS);
@@ -82,15 +88,27 @@ export class NodeGuards {
 
   /** The upgrade gate: a ticket, or undefined after answering the refusal on `socket`. */
   admitUpgrade(req: IncomingMessage, socket: Duplex): AdmissionTicket | undefined {
-    try {
-      return this.admission.admit(req.socket.remoteAddress);
-    } catch (err) {
-      if (!(err instanceof AdmissionRefusal)) throw err;
-      this.#metrics?.admissionRefused(err.code);
-      const text = err.status === 429 ? 'Too Many Requests' : 'Service Unavailable';
-      socket.end(`HTTP/1.1 ${err.status} ${text}\r\nConnection: close\r\nretry-after: 5\r\nx-edge-offload-refused: ${err.code}\r\ncontent-length: 0\r\n\r\n`);
-      return undefined;
-    }
+    const admitted = this.admission.tryAdmit(req.socket.remoteAddress);
+    if (typeof admitted !== 'string') return admitted;
+    this.#refuseUpgrade(socket, AdmissionRefusal.statusOf(admitted), admitted);
+    return undefined;
+  }
+
+  /**
+   * Runs an admitted upgrade's `handshake` in its turn, a few per event-loop turn (UpgradePacer);
+   * false after refusing it 503 `UPGRADES_QUEUED` (too many waiting: the caller releases its ticket).
+   */
+  paceUpgrade(socket: Duplex, handshake: () => void): boolean {
+    if (this.upgrades.submit({ alive: () => !socket.destroyed, run: handshake, cancel: () => socket.destroy() })) return true;
+    this.#refuseUpgrade(socket, 503, 'UPGRADES_QUEUED');
+    return false;
+  }
+
+  /** A status line and the reason, on the raw socket: no HTTP response object, no Error (a storm is refused by the hundred). */
+  #refuseUpgrade(socket: Duplex, status: 429 | 503, code: string): void {
+    this.#metrics?.admissionRefused(code);
+    const text = status === 429 ? 'Too Many Requests' : 'Service Unavailable';
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nretry-after: 5\r\nx-edge-offload-refused: ${code}\r\ncontent-length: 0\r\n\r\n`);
   }
 
   forSession(id: string, sink: SendSink, ticket: AdmissionTicket, handlers: SessionGuardHandlers): SessionGuard {
@@ -104,6 +122,7 @@ export class NodeGuards {
 
   close(): void {
     this.scheduler.close();
+    this.upgrades.close();
   }
 }
 

@@ -40,15 +40,22 @@ export const DEFAULT_MAX_SESSIONS_PER_TOKEN = 8;
 // four NATs' worth; a quarter of the node: one network cannot fill it however many addresses it holds
 export const DEFAULT_MAX_SESSIONS_PER_SUBNET = 256;
 
+export type RefusalCode = 'NODE_FULL' | 'ADDRESS_FULL' | 'SUBNET_FULL' | 'DRAINING';
+
 export class AdmissionRefusal extends Error {
   override readonly name = 'AdmissionRefusal';
-  readonly code: 'NODE_FULL' | 'ADDRESS_FULL' | 'SUBNET_FULL' | 'DRAINING';
+  readonly code: RefusalCode;
   /** HTTP status for the refused upgrade. */
   readonly status: number;
   constructor(code: AdmissionRefusal['code'], message: string) {
     super(message);
     this.code = code;
-    this.status = code === 'ADDRESS_FULL' || code === 'SUBNET_FULL' ? 429 : 503;
+    this.status = AdmissionRefusal.statusOf(code);
+  }
+
+  /** 429 for a client over its own share (address, subnet), 503 for the node's (full, draining). */
+  static statusOf(code: RefusalCode): 429 | 503 {
+    return code === 'ADDRESS_FULL' || code === 'SUBNET_FULL' ? 429 : 503;
   }
 }
 
@@ -104,18 +111,25 @@ export class SessionAdmission {
 
   /** The upgrade gate. Throws `AdmissionRefusal`; the caller answers its `status`. */
   admit(remoteAddress: string | undefined): AdmissionTicket {
-    if (this.#draining) this.#refuse('DRAINING', new AdmissionRefusal('DRAINING', 'node is draining; try another node'));
-    if (this.#total >= this.maxSessions) this.#refuse('NODE_FULL', new AdmissionRefusal('NODE_FULL', `node holds its most sessions (${this.maxSessions})`));
+    const admitted = this.tryAdmit(remoteAddress);
+    if (typeof admitted !== 'string') return admitted;
+    const limit = { NODE_FULL: `node holds its most sessions (${this.maxSessions})`, ADDRESS_FULL: `${addressKey(remoteAddress)} holds its most sessions (${this.maxSessionsPerIp})`, SUBNET_FULL: `${subnetKey(remoteAddress)} holds its most sessions (${this.maxSessionsPerSubnet})`, DRAINING: 'node is draining; try another node' }[admitted];
+    throw new AdmissionRefusal(admitted, limit);
+  }
+
+  /**
+   * The upgrade gate without an Error: a ticket, or the refusal's code (`AdmissionRefusal.statusOf`
+   * gives its HTTP status). A storm refused by the hundred pays for no stack traces (attack 1).
+   */
+  tryAdmit(remoteAddress: string | undefined): AdmissionTicket | RefusalCode {
+    if (this.#draining) return this.#refused1('DRAINING');
+    if (this.#total >= this.maxSessions) return this.#refused1('NODE_FULL');
     const address = addressKey(remoteAddress);
     const fromAddress = this.#byAddress.get(address) ?? 0;
-    if (fromAddress >= this.maxSessionsPerIp) {
-      this.#refuse('ADDRESS_FULL', new AdmissionRefusal('ADDRESS_FULL', `${address} holds its most sessions (${this.maxSessionsPerIp})`));
-    }
+    if (fromAddress >= this.maxSessionsPerIp) return this.#refused1('ADDRESS_FULL');
     const subnet = subnetKey(remoteAddress);
     const fromSubnet = this.#bySubnet.get(subnet) ?? 0;
-    if (fromSubnet >= this.maxSessionsPerSubnet) {
-      this.#refuse('SUBNET_FULL', new AdmissionRefusal('SUBNET_FULL', `${subnet} holds its most sessions (${this.maxSessionsPerSubnet})`));
-    }
+    if (fromSubnet >= this.maxSessionsPerSubnet) return this.#refused1('SUBNET_FULL');
     this.#byAddress.set(address, fromAddress + 1);
     this.#bySubnet.set(subnet, fromSubnet + 1);
     this.#total++;
@@ -154,6 +168,11 @@ export class SessionAdmission {
     this.#byIdentity.set(identity, held + 1);
     ticket.identity = identity;
     return identity;
+  }
+
+  #refused1(code: RefusalCode): RefusalCode {
+    this.#refused.set(code, (this.#refused.get(code) ?? 0) + 1);
+    return code;
   }
 
   #refuse(reason: string, err: Error): never {

@@ -1,6 +1,7 @@
 /** Admission control and budgets for an edge node: who gets a session, and how much each may use. */
 export { addressKey } from '../../protocol/server/addressKey.js';
-export { SessionAdmission, AdmissionRefusal, type AdmissionTicket, type SessionAdmissionOptions } from './SessionAdmission.js';
+export { SessionAdmission, AdmissionRefusal, type AdmissionTicket, type RefusalCode, type SessionAdmissionOptions } from './SessionAdmission.js';
+export { UpgradePacer, DEFAULT_UPGRADES_PER_TURN, DEFAULT_MAX_PENDING_UPGRADES, type UpgradePacerOptions } from './UpgradePacer.js';
 export { HmacTokenVerifier, type TokenVerifier } from './TokenVerifier.js';
 export { ConnectionGuard, DEFAULT_CONNECTION_GUARD, type ConnectionGuardOptions } from '../../protocol/server/ConnectionGuard.js';
 export { IdleTimer, DEFAULT_IDLE_MS } from './IdleTimer.js';
