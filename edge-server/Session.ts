@@ -261,6 +261,8 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       if (ctx === this.#rtcCtx && !DATA_CHANNEL_TYPES.has(message.t)) {
         throw new RequestError(ErrorCode.BAD_REQUEST, `'${message.t}' goes on the session socket, not the data channel`);
       }
+      // a client not reading its answers: none computed while its backlog waits (SendBudget.wantsAnswer, attack 2)
+      if (message.t === 'predict' && ctx === this.#ctx && !this.#guard.wantsAnswer()) return;
       const request = message.t === 'predict' || message.t === 'infer' || message.t === 'render' || message.t === 'scene';
       const current = this.#dispatching;
       if (request) {

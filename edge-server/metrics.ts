@@ -30,6 +30,8 @@ export interface EdgeMetricsSink {
   stage(stage: Stage, ms: number): void;
   admissionRefused(reason: string): void;
   sendDropped(bytes: number): void;
+  /** A prediction not computed: the client had not read its backlog (SendBudget.wantsAnswer). */
+  answerSkipped(): void;
   slowConsumer(): void;
   /** A prediction a motion guard answered instead of the model (`reset`, `stall`, …). */
   motionFallback(reason: string): void;
@@ -88,6 +90,9 @@ export class EdgeMetrics implements EdgeMetricsSink {
     this.#m?.dropped.inc();
     this.#m?.droppedBytes.inc(bytes);
   }
+  answerSkipped(): void {
+    this.#m?.skipped.inc();
+  }
   slowConsumer(): void {
     this.#m?.slowConsumer.inc();
   }
@@ -124,6 +129,7 @@ function build(prom: typeof PromClient, registry: PromClient.Registry) {
     refused: new prom.Counter({ name: 'edge_admission_refused_total', help: 'Connections or sessions refused, by reason', labelNames: ['reason'], registers }),
     dropped: new prom.Counter({ name: 'edge_send_dropped_total', help: 'Answers dropped because the client reads too slowly', registers }),
     droppedBytes: new prom.Counter({ name: 'edge_send_dropped_bytes_total', help: 'Bytes of answers dropped for slow clients', registers }),
+    skipped: new prom.Counter({ name: 'edge_answers_skipped_total', help: 'Predictions not computed because the client had not read its backlog', registers }),
     slowConsumer: new prom.Counter({ name: 'edge_slow_consumer_total', help: 'Sessions closed with SLOW_CONSUMER', registers }),
     // a rising rate means trackers re-localising or stalling (or clients sending such poses): the
     // answers are still served, from the guard's safe extrapolation, so only this shows it

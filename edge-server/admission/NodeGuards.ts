@@ -169,6 +169,13 @@ export class SessionGuard {
     return outcome;
   }
 
+  /** Whether a prediction is worth computing now (SendBudget.wantsAnswer): false while the client's backlog is unread. */
+  wantsAnswer(): boolean {
+    if (this.#budget.wantsAnswer()) return true;
+    this.#metrics?.answerSkipped();
+    return false;
+  }
+
   /** Whether a droppable answer of about `bytes` would be sent now (skip rendering it otherwise). */
   canTake(bytes: number): boolean {
     return this.#budget.canTake(bytes);

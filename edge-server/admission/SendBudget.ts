@@ -14,6 +14,12 @@
  * - A session that keeps the socket over `softBytes` for `stallMs` (it reads nothing, so every
  *   answer is dropped) is closed too, so it stops costing the node CPU for answers nobody reads.
  * - `canTake(bytes)` lets expensive producers (render) skip work whose result would be dropped.
+ * - `wantsAnswer()` lets cheap but frequent producers (predict) skip computing an answer while
+ *   more than `skipAboveBytes` wait unsent (a small threshold: an honest client's backlog is a
+ *   few answers), counting each; `maxSkipped` skipped in a row (nothing was read meanwhile)
+ *   closes the session `SLOW_CONSUMER` within a few frames instead of after `stallMs`. A
+ *   non-reader is only seen here once the kernel's socket buffers are full (on loopback several
+ *   MB: tcp_wmem plus the peer's receive window); until then its answers cost what a reader's do.
  */
 export interface SendBudgetOptions {
   /** Unsent bytes above which droppable messages are dropped. @default 1 MiB (env EDGE_OFFLOAD_SEND_SOFT_BYTES) */
@@ -22,6 +28,10 @@ export interface SendBudgetOptions {
   hardBytes?: number;
   /** Longest time the socket may stay above `softBytes` before the session is closed. @default 10000 */
   stallMs?: number;
+  /** Unsent bytes above which `wantsAnswer()` says skip (predictions are not computed). @default 64 KiB, at most `softBytes` */
+  skipAboveBytes?: number;
+  /** Answers skipped in a row after which the session is closed (SLOW_CONSUMER). @default 256 */
+  maxSkipped?: number;
   /** Clock in ms. @default performance.now */
   now?: () => number;
 }
@@ -38,24 +48,33 @@ export type SendOutcome = 'sent' | 'dropped' | 'closed';
 export const DEFAULT_SEND_SOFT_BYTES = 1 << 20;
 export const DEFAULT_SEND_HARD_BYTES = 8 << 20;
 export const DEFAULT_SEND_STALL_MS = 10_000;
+export const DEFAULT_SEND_SKIP_ABOVE_BYTES = 64 << 10;
+// ~3 s of a 90 Hz client's predictions, ~0.5 s of a flood at 500/s: a reader that is only
+// momentarily behind reads some of its backlog long before this many are skipped
+export const DEFAULT_SEND_MAX_SKIPPED = 256;
 
 export interface SendBudgetStats {
   sent: number;
   sentBytes: number;
   dropped: number;
   droppedBytes: number;
+  /** Answers not computed (`wantsAnswer()` false). */
+  skipped: number;
 }
 
 export class SendBudget {
   readonly softBytes: number;
   readonly hardBytes: number;
   readonly stallMs: number;
+  readonly skipAboveBytes: number;
+  readonly maxSkipped: number;
+  #skippedInARow = 0;
   readonly #sink: SendSink;
   readonly #onExceeded: (why: string) => void;
   readonly #now: () => number;
   #overSince: number | undefined;
   #exceeded = false;
-  readonly #stats: SendBudgetStats = { sent: 0, sentBytes: 0, dropped: 0, droppedBytes: 0 };
+  readonly #stats: SendBudgetStats = { sent: 0, sentBytes: 0, dropped: 0, droppedBytes: 0, skipped: 0 };
 
   /** `onExceeded` is called once, when the session must be closed with `SLOW_CONSUMER`. */
   constructor(sink: SendSink, onExceeded: (why: string) => void, options: SendBudgetOptions = {}) {
@@ -64,8 +83,28 @@ export class SendBudget {
     this.softBytes = options.softBytes ?? envBytes('EDGE_OFFLOAD_SEND_SOFT_BYTES', DEFAULT_SEND_SOFT_BYTES);
     this.hardBytes = options.hardBytes ?? envBytes('EDGE_OFFLOAD_SEND_HARD_BYTES', DEFAULT_SEND_HARD_BYTES);
     this.stallMs = options.stallMs ?? DEFAULT_SEND_STALL_MS;
+    this.skipAboveBytes = options.skipAboveBytes ?? Math.min(DEFAULT_SEND_SKIP_ABOVE_BYTES, this.softBytes);
+    this.maxSkipped = options.maxSkipped ?? DEFAULT_SEND_MAX_SKIPPED;
     this.#now = options.now ?? (() => performance.now());
     if (!(this.softBytes > 0 && this.hardBytes >= this.softBytes)) throw new TypeError('send budget: need 0 < softBytes <= hardBytes');
+    if (!(this.skipAboveBytes > 0 && this.skipAboveBytes <= this.hardBytes)) throw new TypeError('send budget: need 0 < skipAboveBytes <= hardBytes');
+    if (!Number.isInteger(this.maxSkipped) || this.maxSkipped < 1) throw new TypeError('send budget: maxSkipped must be a positive integer');
+  }
+
+  /**
+   * Whether a droppable answer is worth computing now: false (and counted) while more than
+   * `skipAboveBytes` wait unsent; the `maxSkipped`-th in a row closes the session.
+   */
+  wantsAnswer(): boolean {
+    if (this.#exceeded) return false;
+    const buffered = this.#sink.bufferedAmount;
+    if (buffered <= this.skipAboveBytes) {
+      this.#skippedInARow = 0;
+      return true;
+    }
+    this.#stats.skipped++;
+    if (++this.#skippedInARow >= this.maxSkipped) this.#exceed(`${this.#skippedInARow} answers skipped in a row, ${buffered} bytes unsent`);
+    return false;
   }
 
   get exceeded(): boolean {
