@@ -141,7 +141,12 @@ const ATTACKS: Attack[] = [
       // 500 predicts/s each (a quarter of the node's per-session cap: the generator shares a core
       // with the bystander, and the point is the node's send queue, not the generator's CPU)
       const flood = setInterval(() => socks.forEach((ws) => { for (let k = 0; k < 5 && ws.readyState === ws.OPEN; k++) ws.send(encode({ t: 'predict', id: ++id, horizonMs: 20 })); }), 10);
-      return { stop: () => (clearInterval(flood), socks.forEach((ws) => ws.terminate())), detail: () => ({ sent: id, closedByNode: closed, closeCodes, closedAfterMs }) };
+      // closes before stop() are the node's (stop terminates the rest: 1006 at the window's end)
+      let closedByNode = -1;
+      return {
+        stop: () => ((closedByNode = closed), clearInterval(flood), socks.forEach((ws) => ws.terminate())),
+        detail: () => ({ sent: id, closedByNode: closedByNode < 0 ? closed : closedByNode, closeCodes, closedAfterMs }),
+      };
     },
   },
   {
