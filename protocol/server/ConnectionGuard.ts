@@ -24,6 +24,7 @@
  */
 import type { IncomingMessage, Server, ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import { addressKey } from './addressKey.js';
 
 export interface ConnectionGuardOptions {
@@ -78,6 +79,8 @@ export class ConnectionGuard {
   #awaitingHead = 0;
   readonly #deadlineOf = new WeakMap<Socket, HeaderDeadline>();
   #checkTimer: NodeJS.Timeout | undefined;
+  /** Under TLS the guard holds the TCP socket under the TLSSocket: no plaintext 408 goes on it. */
+  #tls = false;
   /** Expired sockets waiting for their turn to be closed, with what to write first. */
   #reapQueue: { socket: Socket; response: string | undefined }[] = [];
   #reapScheduled = false;
@@ -116,6 +119,7 @@ export class ConnectionGuard {
 
   /** Starts guarding `server`'s sockets. Call before `listen`. */
   attach(server: Server): void {
+    this.#tls = server instanceof TlsServer;
     server.on('connection', (socket: Socket) => this.#onConnection(socket));
     // headers complete: off the deadline queue (a request's body and later requests are Node's to time)
     // (under TLS the request's socket is the TLSSocket; 'connection' saw the TCP socket under it, its `_parent`)
@@ -188,7 +192,7 @@ export class ConnectionGuard {
       queue[head++] = undefined as never;
       if (!socket || socket.destroyed) continue;
       this.#deadlineOf.delete(socket);
-      this.#reap(socket, socket.writable && socket.bytesWritten === 0 ? TIMEOUT_RESPONSE : undefined);
+      this.#reap(socket, !this.#tls && socket.writable && socket.bytesWritten === 0 ? TIMEOUT_RESPONSE : undefined);
     }
     // compact once the consumed head dominates (amortised O(1) per socket)
     if (head > 1024 && head * 2 > queue.length) {

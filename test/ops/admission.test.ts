@@ -2,6 +2,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { createWebServer } from '../../protocol/server/webAccess.js';
+import { makeSelfSignedCertificate } from '../support/tls.js';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import sharp from 'sharp';
@@ -231,6 +234,32 @@ test('a socket whose request arrived leaves the header deadline queue: a kept-al
   assert.is(liveClosed, false);
   live.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+test('under TLS too: the request arrives on the TLSSocket, its TCP socket leaves the deadline queue', async () => {
+  const certificate = makeSelfSignedCertificate();
+  const guard = new ConnectionGuard({ idleMs: 60_000, headersTimeoutMs: 100, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 });
+  const server = createWebServer({ cert: certificate.cert, key: certificate.key }, (_req, res) => res.end('up'), guard.httpServerOptions());
+  guard.attach(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const live = tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+    let liveText = '';
+    live.on('data', (d) => (liveText += d));
+    let liveClosed = false;
+    live.once('close', () => (liveClosed = true));
+    await withTimeout(new Promise((resolve) => live.once('secureConnect', resolve)), 'the TLS handshake');
+    live.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => liveText.includes('up'), 'the answer over TLS');
+    const silent = await rawSocket(port);
+    await withTimeout(new Promise((resolve) => silent.once('close', resolve)), 'the silent socket to be reaped');
+    assert.is(liveClosed, false);
+    live.destroy();
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    certificate.remove();
+  }
 });
 
 test('deadlines are checked every checkIntervalMs (default 100), at most half the header timeout', () => {
