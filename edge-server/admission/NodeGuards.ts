@@ -99,7 +99,15 @@ export class NodeGuards {
    * false after refusing it 503 `UPGRADES_QUEUED` (too many waiting: the caller releases its ticket).
    */
   paceUpgrade(socket: Duplex, handshake: () => void): boolean {
-    if (this.upgrades.submit({ alive: () => !socket.destroyed, run: handshake, cancel: () => socket.destroy() })) return true;
+    // Node took its own 'error' listener off the upgraded socket and ws adds one only at the
+    // handshake: a client resetting while it waits must not be an uncaught error (the node's end)
+    const ignore = () => {};
+    socket.on('error', ignore);
+    const run = () => {
+      socket.off('error', ignore);
+      handshake();
+    };
+    if (this.upgrades.submit({ alive: () => !socket.destroyed, run, cancel: () => socket.destroy() })) return true;
     this.#refuseUpgrade(socket, 503, 'UPGRADES_QUEUED');
     return false;
   }
@@ -107,6 +115,7 @@ export class NodeGuards {
   /** A status line and the reason, on the raw socket: no HTTP response object, no Error (a storm is refused by the hundred). */
   #refuseUpgrade(socket: Duplex, status: 429 | 503, code: string): void {
     this.#metrics?.admissionRefused(code);
+    socket.on('error', () => {}); // a peer gone before the status line (EPIPE, reset) is not the node's error
     const text = status === 429 ? 'Too Many Requests' : 'Service Unavailable';
     socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nretry-after: 5\r\nx-edge-offload-refused: ${code}\r\ncontent-length: 0\r\n\r\n`);
   }
