@@ -216,7 +216,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   if (renderer) console.log(`discovery: judging frames with the WebGPU renderer${referenceKey ? '; signing frame references' : ''}`);
   if (engine) console.log(`discovery: judging infer evidence with models ${engine.models.join(', ')}${referenceKey ? `; signing infer references with key ${referenceKey.publicKey}` : ''}`);
   const youngGen = semiSpaceFlags().join(' ') || "V8's default";
-  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, young generation ${youngGen}, node channels ${server.nodeChannels instanceof NodeChannels ? 'inline' : 'in a channel process'})`);
+  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, node channels ${server.nodeChannels instanceof NodeChannels ? 'inline' : 'in a channel process'}, young generation ${youngGen})`);
   await stopped;
   await server.close();
   await ledger?.close();
