@@ -115,7 +115,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
   start(): Promise<void> {
     const child = fork(SCRIPT, [], { serialization: 'advanced', execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#child = child;
-    const calls = (this.#calls = new IpcCalls((m) => child.connected && child.send(m), this.#options.callTimeoutMs));
+    const calls = (this.#calls = new IpcCalls((m) => child.connected && (child.send(m), true), this.#options.callTimeoutMs));
     try {
       if (child.pid !== undefined) os.setPriority(child.pid, this.#options.nice);
     } catch (err) {

@@ -30,7 +30,8 @@ export interface ChannelInit {
   sizeReportMs: number;
 }
 
-const send = (m: object): boolean => (process.connected ? process.send!(m) : false);
+/** False only when the replica is gone (process.send's own false is backpressure: the message is queued). */
+const send = (m: object): boolean => process.connected && (process.send!(m), true);
 const checks = new IpcChecks();
 let calls: IpcCalls | undefined;
 let channels: NodeChannels | undefined;

@@ -115,6 +115,7 @@ export class IpcCalls {
   readonly #pending = new Map<number, Pending>();
   #next = 1;
 
+  /** @param send sends the call; false (or a throw) only when the other process is gone. */
   constructor(send: (m: Call) => boolean, timeoutMs: number) {
     this.#send = send;
     this.#timeoutMs = timeoutMs;
@@ -128,11 +129,13 @@ export class IpcCalls {
         reject(new ChannelProcessError('CHANNEL_TIMEOUT', `no reply to ${op} within ${this.#timeoutMs} ms`));
       }, this.#timeoutMs);
       this.#pending.set(id, { resolve, reject, check, timer });
+      // send()'s false is backpressure (the message is queued, e.g. behind a socket being handed
+      // over), not a failure: only a closed channel fails the call here
       let sent = false;
       try {
         sent = this.#send({ t: 'call', id, op, args });
       } catch {
-        // the channel closed under us: failed below
+        // the channel closed under us
       }
       if (!sent) this.#fail(id, new ChannelProcessError('CHANNEL_GONE', `the other process is gone; ${op} not sent`));
     });
