@@ -5,6 +5,8 @@
  * registry's clock is the test's (it lives in the replica), so nothing expires while a slow
  * machine sets up; the child runs on the real clock, and every wait is for an event.
  */
+import type { Duplex } from 'node:stream';
+import { serialize } from 'node:v8';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
@@ -144,13 +146,22 @@ test('malformed and oversized messages of the channel process are refused with a
   const child = ctx.host.child!;
   const refused: string[] = [];
   ctx.host.on('rejected', (e: ChannelProcessError) => refused.push(e.code));
-  // what a confused child could send: the replica's real handler gets each (no stand-in process)
-  child.emit('message', 'not an object');
-  child.emit('message', { t: 'reply', id: -1, ok: true });
-  child.emit('message', { t: 'call', id: 7, op: 'refresh', args: { seen: 'nope' } });
-  child.emit('message', { t: 'call', id: 8, op: 'refresh', args: { seen: new Map([['a', 1], ['b', 2], ['c', 3], ['d', 4], ['e', 5]]) } }); // over maxEntries 4
-  child.emit('message', { t: 'call', id: 9, op: 'touchMany', args: { updates: new Map([['a', { load: 'high' }]]) } });
-  child.emit('message', { t: 'size', size: 'many' });
+  // what a confused child could send, framed on its call pipe: the replica's real reader and
+  // handler get each (no stand-in process); the last one arrives split across two reads
+  const pipe = child.stdio[4] as Duplex;
+  const frame = (m: unknown) => {
+    const body = serialize(m);
+    const header = Buffer.alloc(4);
+    header.writeUInt32LE(body.length, 0);
+    return Buffer.concat([header, body]);
+  };
+  pipe.emit('data', frame('not an object'));
+  pipe.emit('data', Buffer.concat([frame({ t: 'reply', id: -1, ok: true }), frame({ t: 'call', id: 7, op: 'refresh', args: { seen: 'nope' } })]));
+  pipe.emit('data', frame({ t: 'call', id: 8, op: 'refresh', args: { seen: new Map([['a', 1], ['b', 2], ['c', 3], ['d', 4], ['e', 5]]) } })); // over maxEntries 4
+  pipe.emit('data', frame({ t: 'call', id: 9, op: 'touchMany', args: { updates: new Map([['a', { load: 'high' }]]) } }));
+  const last = frame({ t: 'size', size: 'many' });
+  pipe.emit('data', last.subarray(0, 3));
+  pipe.emit('data', last.subarray(3));
   await eventually(() => refused.length === 6, `every bad message refused (got ${JSON.stringify(refused)})`);
   assert.equal(new Set(refused), new Set(['CHANNEL_BAD_MESSAGE']));
   assert.is(ctx.host.rejected, 6);

@@ -27,6 +27,7 @@ import type { NodeChannelOptions } from '../NodeChannel.js';
 import type { Registry, StatusUpdate } from '../registry/Registry.js';
 import { TrustError } from '../trustErrors.js';
 import type { ChannelInit } from './channelMain.js';
+import { DEFAULT_MAX_FRAME_BYTES, FramedPipe } from './FramedPipe.js';
 import { ChannelProcessError, IpcCalls, IpcChecks, type Call, type IpcLimits, type Reply } from './ipc.js';
 import type { NodeChannelHost } from './NodeChannelHost.js';
 
@@ -58,8 +59,10 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
   readonly #maxPayload: number;
   readonly #options: Required<Omit<ChannelProcessOptions, keyof IpcLimits>>;
   readonly #checks: IpcChecks;
+  readonly #maxFrameBytes: number;
   #child: ChildProcess | undefined;
   #calls: IpcCalls | undefined;
+  #pipe: FramedPipe | undefined;
   #ready = false;
   #closed = false;
   #size = 0;
@@ -87,6 +90,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
       closeTimeoutMs: options.closeTimeoutMs ?? 5000,
     };
     this.#checks = new IpcChecks(options);
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   }
 
   /** The running child (tests kill it; benches read its pid), undefined between two. */
@@ -113,15 +117,26 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
 
   /** Forks the child and resolves once it is ready (rejects CHANNEL_GONE/CHANNEL_TIMEOUT). */
   start(): Promise<void> {
-    const child = fork(SCRIPT, [], { serialization: 'advanced', execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // fd 3: Node's IPC channel, sockets only; fd 4: calls and replies (FramedPipe.ts says why)
+    const child = fork(SCRIPT, [], { serialization: 'advanced', execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'] });
     this.#child = child;
-    const calls = (this.#calls = new IpcCalls((m) => child.connected && (child.send(m), true), this.#options.callTimeoutMs));
+    const pipe = new FramedPipe(
+      child.stdio[4] as Duplex,
+      (m) => this.#onMessage(child, pipe, calls, m),
+      (why) => {
+        if (child !== this.#child) return;
+        this.#refused(new ChannelProcessError('CHANNEL_BAD_MESSAGE', `the call pipe broke (${why}); restarting the channel process`));
+        child.kill('SIGKILL');
+      },
+      this.#maxFrameBytes,
+    );
+    this.#pipe = pipe;
+    const calls = (this.#calls = new IpcCalls((m) => pipe.send(m), this.#options.callTimeoutMs));
     try {
       if (child.pid !== undefined) os.setPriority(child.pid, this.#options.nice);
     } catch (err) {
       logger.debug('could not renice the channel process: %s', (err as Error).message);
     }
-    child.on('message', (m) => this.#onMessage(child, calls, m));
     child.on('error', (err) => logger.warn('channel process: %s', err.message));
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new ChannelProcessError('CHANNEL_TIMEOUT', `the channel process did not start within ${this.#options.readyTimeoutMs} ms`)), this.#options.readyTimeoutMs);
@@ -130,7 +145,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
     });
     child.once('exit', (code, signal) => this.#onExit(child, code, signal));
     const init: ChannelInit = { t: 'init', intervalMs: this.#intervalMs, ttlMs: this.#registry.ttlMs, options: { ...this.#channelOptions, statusFlushMs: this.#statusFlushMs }, maxPayload: this.#maxPayload, callTimeoutMs: this.#options.callTimeoutMs, sizeReportMs: this.#options.sizeReportMs };
-    child.send(init);
+    pipe.send(init);
     return ready;
   }
 
@@ -188,7 +203,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
   }
 
   /** Every message of the child is checked before use; a bad one is counted, logged and refused with a code. */
-  #onMessage(child: ChildProcess, calls: IpcCalls, raw: unknown): void {
+  #onMessage(child: ChildProcess, pipe: FramedPipe, calls: IpcCalls, raw: unknown): void {
     if (child !== this.#child) return;
     let m;
     try {
@@ -198,14 +213,14 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
         this.emit('ready');
       } else if (m.t === 'size') this.#size = this.#checks.finite(m.size, 'size');
       else if (m.t === 'reply') calls.settle(m as Reply, (code, message) => new ChannelProcessError('CHANNEL_BAD_MESSAGE', `${code}: ${message}`));
-      else if (m.t === 'call') void this.#answer(child, m as Call);
+      else if (m.t === 'call') void this.#answer(pipe, m as Call);
       else throw new ChannelProcessError('CHANNEL_BAD_MESSAGE', `no message ${m.t}`);
     } catch (err) {
       const error = err instanceof ChannelProcessError ? err : new ChannelProcessError('CHANNEL_BAD_MESSAGE', (err as Error).message);
       this.#refused(error);
       // a call we could still answer gets the refusal as its reply
       const id = (raw as { id?: unknown } | null)?.id;
-      if ((raw as { t?: unknown } | null)?.t === 'call' && Number.isSafeInteger(id)) child.send({ t: 'reply', id, ok: false, code: error.code, message: error.message });
+      if ((raw as { t?: unknown } | null)?.t === 'call' && Number.isSafeInteger(id)) pipe.send({ t: 'reply', id, ok: false, code: error.code, message: error.message });
     }
   }
 
@@ -215,7 +230,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
     this.emit('rejected', error);
   }
 
-  async #answer(child: ChildProcess, call: Call): Promise<void> {
+  async #answer(pipe: FramedPipe, call: Call): Promise<void> {
     let reply: Reply;
     try {
       reply = { t: 'reply', id: call.id, ok: true, result: await this.#run(call) };
@@ -225,7 +240,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
       if (code === 'UNAVAILABLE') logger.debug('channel process call %s failed: %s', call.op, (err as Error).message);
       reply = { t: 'reply', id: call.id, ok: false, code, message: (err as Error).message };
     }
-    if (child.connected) child.send(reply);
+    pipe.send(reply);
   }
 
   async #run({ op, args }: Call): Promise<unknown> {
@@ -259,6 +274,8 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
     this.#size = 0;
     this.#calls?.failAll(new ChannelProcessError('CHANNEL_GONE', 'the channel process exited'));
     this.#child = undefined;
+    this.#pipe?.destroy();
+    this.#pipe = undefined;
     this.emit('exit', code, signal);
     if (this.#closed) return;
     logger.warn('the channel process exited (%s); its nodes reconnect and register again once a new one runs (in %d ms)', signal ?? `code ${code}`, this.#options.restartDelayMs);

@@ -7,13 +7,14 @@
  * per node) and each registration to the replica, which alone holds the registry.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { Logger } from '../../protocol/Logger.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from '../errors.js';
 import { NodeChannels, type NodeChannelOptions } from '../NodeChannel.js';
 import type { StatusUpdate } from '../registry/Registry.js';
 import type { ChannelAdmission, ChannelRegistry } from './NodeChannelHost.js';
+import { FramedPipe } from './FramedPipe.js';
 import { ChannelProcessError, IpcCalls, IpcChecks, knownCode, type Call, type Reply } from './ipc.js';
 
 const logger = new Logger('discovery:channel-process');
@@ -30,8 +31,13 @@ export interface ChannelInit {
   sizeReportMs: number;
 }
 
-/** False only when the replica is gone (process.send's own false is backpressure: the message is queued). */
-const send = (m: object): boolean => process.connected && (process.send!(m), true);
+// calls, replies and events on fd 4 (FramedPipe.ts says why); Node's IPC channel brings only sockets
+const pipe = new FramedPipe(new Socket({ fd: 4, readable: true, writable: true }), onMessage, (why) => {
+  logger.error('the call pipe to the replica broke (%s); exiting', why);
+  process.exit(1);
+});
+/** False only when the replica is gone (a full pipe queues). */
+const send = (m: object): boolean => pipe.send(m);
 const checks = new IpcChecks();
 let calls: IpcCalls | undefined;
 let channels: NodeChannels | undefined;
@@ -113,6 +119,12 @@ async function answer(call: Call): Promise<unknown> {
 }
 
 process.on('message', (raw: unknown, socket?: Socket) => {
+  const m = raw as { t?: unknown } | null;
+  if (m?.t === 'upgrade') upgrade(m as Record<string, unknown>, socket);
+  else socket?.destroy();
+});
+
+function onMessage(raw: unknown): void {
   let m;
   try {
     m = checks.envelope(raw);
@@ -120,19 +132,18 @@ process.on('message', (raw: unknown, socket?: Socket) => {
     return logger.warn('dropped a message from the replica: %s', (err as Error).message);
   }
   if (m.t === 'init' && calls === undefined) return start(m as unknown as ChannelInit);
-  if (m.t === 'upgrade') return upgrade(m, socket);
   if (m.t === 'reply') return calls?.settle(m as Reply, toError);
   if (m.t !== 'call' || channels === undefined) return;
   const call = m as Call;
   answer(call).then(
     (result) => {
       const reply = { t: 'reply', id: call.id, ok: true, result };
+      send(reply);
       // closed: exit once the reply is out (the replica waits for both)
-      if (call.op === 'close') process.send!(reply, () => process.exit(0));
-      else send(reply);
+      if (call.op === 'close') pipe.end(() => process.exit(0));
     },
     (err: Error & { code?: string }) => send({ t: 'reply', id: call.id, ok: false, code: err.code ?? 'INTERNAL', message: err.message }),
   );
-});
+}
 // never outlive the replica
 process.on('disconnect', () => process.exit(0));

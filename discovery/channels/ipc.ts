@@ -40,6 +40,8 @@ export interface IpcLimits {
   maxEntries?: number;
   /** Characters of an id, op or error message. Default 1,024. */
   maxString?: number;
+  /** Bytes of one call or reply frame on the call pipe (FramedPipe.ts); a bigger one restarts the child. Default 64 MiB. */
+  maxFrameBytes?: number;
 }
 
 const bad = (message: string) => new ChannelProcessError('CHANNEL_BAD_MESSAGE', message);
