@@ -62,6 +62,10 @@ Options:
                       a replica built from another checkout (DIR is that checkout's compiled
                       output, e.g. a worktree of main after 'npx tsc -p .': DIR/bench/scale/server.js)
   --after-first       with --before: run this build's replica first (to tell order from effect)
+  --node-channels L   with --queries-only: where each replica's node channels run, a comma list
+                      of inline and process (default inline); 'inline,process' runs both side by
+                      side on the same Redis and fleet (discovery's --node-channels)
+  --name NAME         with --queries-only: write NAME.json + .svg (e.g. scale-split) instead
   -h, --help          show this help
 
 Run it on an otherwise idle machine. Writes bench/results/scale.json, scale.svg (liveness costs)
@@ -69,8 +73,11 @@ and scale-queries.svg (query latency under churn, both young generations).`;
 
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' }, 'after-first': { type: 'boolean' } }, HELP);
+  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' }, 'after-first': { type: 'boolean' }, 'node-channels': { type: 'string' }, name: { type: 'string' } }, HELP);
   if (!args) return;
+  const modes = (typeof args.values['node-channels'] === 'string' ? args.values['node-channels'] : 'inline').split(',').map((m) => m.trim());
+  if (modes.length === 0 || modes.some((m) => m !== 'inline' && m !== 'process')) throw new Error(`--node-channels takes a comma list of inline and process, not '${args.values['node-channels']}'`);
+  if (typeof args.values.name === 'string' && !/^[\w.-]+$/.test(args.values.name)) throw new Error('--name takes a file name (letters, digits, - . _), written where results go (--out)');
   const quick = args.values.quick === true;
   const nodes = intFlag(args.values.nodes, '--nodes') ?? (quick ? 1000 : 8000);
   const baselineNodes = intFlag(args.values['baseline-nodes'], '--baseline-nodes') ?? (quick ? 100 : 300);
@@ -84,7 +91,7 @@ export async function main(argv: string[]): Promise<void> {
   const backends: Backend[] = ['memory', ...(redisOk ? (['redis'] as const) : []), ...(redisOk && !args.values['no-cluster'] ? (['cluster'] as const) : [])];
   // the load generator, Redis and the cluster: core 1; the replica alone on core 0
   pinSelf(1, 'bench scale');
-  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1', ...(args.values['queries-only'] ? { queriesOnly: { before: args.values.before ?? null, order: args.values['after-first'] ? 'after first' : 'before first', queriesPerSecond: 200, idleWindow: '300 queries, nodes silent', churn: '1 %/s reconnect, 5 %/s load pushes, pongs from every node each second in 100 slots of 10 ms' } } : {}) });
+  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1', ...(args.values['queries-only'] ? { queriesOnly: { before: args.values.before ?? null, order: args.values['after-first'] ? 'after first' : 'before first', nodeChannels: args.values['node-channels'] ?? 'inline', queriesPerSecond: 200, idleWindow: '300 queries, nodes silent', churn: '1 %/s reconnect, 5 %/s load pushes, pongs from every node each second in 100 slots of 10 ms' } } : {}) });
   printEnvironment(env);
   const operator = { name: 'bench', ...generateKeyPair() };
   const f = fleet(Math.max(nodes, baselineNodes, sliceNodes), operator);
@@ -110,7 +117,7 @@ export async function main(argv: string[]): Promise<void> {
       }
     }
     if (args.values['queries-only'] === true) {
-      await queriesOnly(backends, { redis, redisProcess, cluster, masters }, operator, f, nodes, seconds, typeof args.values.before === 'string' ? args.values.before : undefined, args.values['after-first'] === true, env);
+      await queriesOnly(backends, { redis, redisProcess, cluster, masters }, operator, f, nodes, seconds, typeof args.values.before === 'string' ? args.values.before : undefined, args.values['after-first'] === true, env, modes as ('inline' | 'process')[], typeof args.values.name === 'string' ? args.values.name : undefined);
       return;
     }
     for (const backend of backends) {

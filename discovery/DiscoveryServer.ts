@@ -37,6 +37,8 @@ import { normaliseIp } from './locate.js';
 import type { RateLimit } from './rateLimit.js';
 import { ClientLimits, type IdentityOperation, type Operation } from './clientLimits.js';
 import { NodeChannels, type NodeChannelOptions } from './NodeChannel.js';
+import { ChannelProcess, type ChannelProcessOptions } from './channels/ChannelProcess.js';
+import type { NodeChannelHost } from './channels/NodeChannelHost.js';
 import { MemoryRegistry } from './registry/MemoryRegistry.js';
 import type { Registry } from './registry/Registry.js';
 import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/server/webAccess.js';
@@ -57,6 +59,16 @@ export interface DiscoveryServerOptions extends DiscoveryServiceOptions {
   maxEvidenceBytes?: number;
   /** The node channel (`/v1/node`): cheap liveness after one signed registration. */
   nodeChannel?: NodeChannelOptions;
+  /**
+   * Where the node channels run: `'process'`, a channel process of their own (the replica hands it
+   * each `/v1/node` socket; their garbage stays out of the query heap, discovery/README.md), or
+   * `'inline'`, in this process (embedding, tests that drive the channels' clock). With `tls` they
+   * always run inline (a TLS session cannot move to another process). Default `'inline'`
+   * (env DISCOVERY_NODE_CHANNELS is read by the CLI, not here).
+   */
+  nodeChannelProcess?: 'process' | 'inline';
+  /** The channel process's timeouts, restart delay, niceness and IPC caps (channels/ChannelProcess.ts). */
+  channelProcess?: ChannelProcessOptions;
   /**
    * Per-address limits (IPv6: per /64). Defaults (clientLimits.ts): query 100/s burst 500 (a NAT
    * of headsets), register 2/s burst 20, heartbeat 200/s burst 400, report 100/s burst 500, evidence 2/s burst 10, standing 100/s burst 500.
@@ -114,7 +126,7 @@ export class DiscoveryServer {
   readonly #wss: WebSocketServer;
   readonly #cors: CorsPolicy;
   readonly #nodeWss: WebSocketServer;
-  readonly nodeChannels: NodeChannels;
+  readonly nodeChannels: NodeChannelHost;
   readonly connections: ConnectionGuard;
   readonly metrics: DiscoveryMetrics;
   #closed = false;
@@ -134,17 +146,26 @@ export class DiscoveryServer {
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes });
     // no per-message deflate: a node channel's frames are tiny, and zlib state per socket is memory per node
     this.#nodeWss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes, perMessageDeflate: false });
-    this.nodeChannels = new NodeChannels(this.registry, this.service.admission, this.service.heartbeatIntervalMs, (ip) => this.#take('register', ip), options.nodeChannel);
+    const allowRegister = (ip: string) => this.#take('register', ip);
+    const inProcess = options.nodeChannelProcess === 'process' && options.tls === undefined;
+    const host = inProcess
+      ? new ChannelProcess(this.registry, this.service.admission, this.service.heartbeatIntervalMs, allowRegister, options.nodeChannel ?? {}, this.#maxBodyBytes, options.channelProcess)
+      : new NodeChannels(this.registry, this.service.admission, this.service.heartbeatIntervalMs, allowRegister, options.nodeChannel);
+    this.nodeChannels = host;
     this.#http.on('upgrade', (req, socket, head) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (path === DiscoveryRoute.ws) this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onSocket(ws, req));
       else if (path === DiscoveryRoute.node) {
-        this.#nodeWss.handleUpgrade(req, socket, head, (ws) => this.nodeChannels.accept(ws, normaliseIp(req.socket.remoteAddress ?? '')));
+        const ip = normaliseIp(req.socket.remoteAddress ?? '');
+        if (host instanceof ChannelProcess) host.route(req, socket, head, ip);
+        else this.#nodeWss.handleUpgrade(req, socket, head, (ws) => host.accept(ws, ip));
       } else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
     });
   }
 
   async listen(): Promise<{ port: number; url: string }> {
+    // the channel process is ready before the port opens: no node is turned away by a cold start
+    if (this.nodeChannels instanceof ChannelProcess && this.nodeChannels.child === undefined) await this.nodeChannels.start();
     await new Promise<void>((resolve, reject) => {
       this.#http.once('error', reject);
       this.#http.listen(this.#options.port ?? 0, this.#options.host ?? '127.0.0.1', () => {
@@ -164,7 +185,7 @@ export class DiscoveryServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.nodeChannels.close();
+    await this.nodeChannels.close();
     for (const ws of this.#wss.clients) ws.terminate();
     for (const ws of this.#nodeWss.clients) ws.terminate();
     this.#wss.close();

@@ -19,9 +19,9 @@ import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { Logger } from '../protocol/Logger.js';
 import { NodeChannelClose, nodeChannelInSchema, type NodeStatusMessage } from '../protocol/discovery.js';
-import type { Admission } from './admission.js';
 import { DiscoveryError, DiscoveryErrorCode as E, parseBody } from './errors.js';
-import type { Registry, StatusUpdate } from './registry/Registry.js';
+import type { StatusUpdate } from './registry/Registry.js';
+import type { ChannelAdmission, ChannelRegistry, NodeChannelHost } from './channels/NodeChannelHost.js';
 
 const logger = new Logger('discovery:node-channel');
 
@@ -89,9 +89,9 @@ interface Channel {
   tokensAt: number;
 }
 
-export class NodeChannels {
-  readonly #registry: Registry;
-  readonly #admission: Admission;
+export class NodeChannels implements NodeChannelHost {
+  readonly #registry: ChannelRegistry;
+  readonly #admission: ChannelAdmission;
   readonly #intervalMs: number;
   readonly #ttlMs: number;
   readonly #registerTimeoutMs: number;
@@ -122,7 +122,7 @@ export class NodeChannels {
   /**
    * @param allowRegister throws RATE_LIMITED when `ip` registers too often (the server's buckets).
    */
-  constructor(registry: Registry, admission: Admission, intervalMs: number, allowRegister: (ip: string) => void, options: NodeChannelOptions = {}) {
+  constructor(registry: ChannelRegistry, admission: ChannelAdmission, intervalMs: number, allowRegister: (ip: string) => void, options: NodeChannelOptions = {}) {
     this.#registry = registry;
     this.#admission = admission;
     this.#intervalMs = intervalMs;
@@ -148,6 +148,10 @@ export class NodeChannels {
 
   /** Registered channels on this replica. */
   get size(): number {
+    return this.#byId.size;
+  }
+
+  async count(): Promise<number> {
     return this.#byId.size;
   }
 
@@ -317,7 +321,7 @@ export class NodeChannels {
     channel.registering = true;
     let record;
     try {
-      record = await this.#admission.register(registration, this.#now(), channel.challenge);
+      record = await this.#admission.register(registration, this.#now(), channel.challenge, channel.ip);
     } finally {
       channel.registering = false;
     }

@@ -81,8 +81,14 @@ const BACKENDS: Record<string, (now: () => number) => Promise<Registry>> = {
   },
 };
 
+// The suite runs with the channels inline and in a channel process (nodeChannelProcess). The tests
+// that drive the channels' own clock (pong times, the ttl cut-off, a stalled replica) run inline
+// only: a clock function cannot cross into the channel process, which runs on the real clock
+// (test/discovery-channel-process.test.ts covers liveness and expiry through the process).
+for (const mode of ['inline', 'process'] as const)
 for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
-  const test = suite<Ctx>(`discovery node channel: ${backend}`, {} as Ctx);
+  const test = suite<Ctx>(`discovery node channel: ${backend}, ${mode}`, {} as Ctx);
+  const clockTest = mode === 'inline' ? test : test.skip;
   test.before.each(async (ctx) => {
     ctx.acme = makeOperator('acme');
     ctx.clock = { t: Date.now() };
@@ -92,6 +98,7 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
       registry: await makeRegistry(now),
       operators: trustOf(ctx.acme),
       nodeChannel: { now, tickIntervalMs: 3600_000, minStatusIntervalMs: 0, refreshBatch: 1 },
+      nodeChannelProcess: mode,
     });
     ctx.url = (await ctx.server.listen()).url;
   });
@@ -100,7 +107,7 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     await ctx.server.close();
   });
 
-  test("one signed registration, then the node's pongs keep it alive through batched refreshes; silent for the ttl, it is cut off and gone", async (ctx) => {
+  clockTest("one signed registration, then the node's pongs keep it alive through batched refreshes; silent for the ttl, it is cut off and gone", async (ctx) => {
     const { server, clock } = ctx;
     const t0 = clock.t;
     const talker = await registerRaw(ctx, makeNode(ctx.acme, 'talker'));
@@ -121,7 +128,7 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     assert.ok(clock.t - t0 <= TTL_MS + 2 * INTERVAL_MS);
   });
 
-  test("a liveness round's batches are written together, and a round due while it ran runs when it ends", async (ctx) => {
+  clockTest("a liveness round's batches are written together, and a round due while it ran runs when it ends", async (ctx) => {
     const { server, clock } = ctx;
     const chans = [];
     for (const [i, id] of ['b0', 'b1', 'b2'].entries()) chans.push(await registerRaw(ctx, makeNode(ctx.acme, id, { lat: 50 + i })));
@@ -156,7 +163,7 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     await eventually(async () => (await registry.get('b0'))?.lastSeen === clock.t, 'b0 refreshed to its latest pong');
   });
 
-  test('a replica that stalled past the ttl does not cut off its nodes; their next pongs bring them back', async (ctx) => {
+  clockTest('a replica that stalled past the ttl does not cut off its nodes; their next pongs bring them back', async (ctx) => {
     const { server, clock } = ctx;
     const ch = await registerRaw(ctx, makeNode(ctx.acme, 'patient'));
     clock.t += 10 * TTL_MS; // the replica's loop was stuck: no round ran, no pong was read
@@ -173,7 +180,7 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     assert.is((await server.registry.get('patient'))?.lastSeen, clock.t, 'refreshed back to life (it was not swept)');
   });
 
-  test('a node that disconnects leaves a ttl after its last pong', async (ctx) => {
+  clockTest('a node that disconnects leaves a ttl after its last pong', async (ctx) => {
     const { server, clock } = ctx;
     const t0 = clock.t;
     const ch = await registerRaw(ctx, makeNode(ctx.acme, 'leaver'));
@@ -231,7 +238,7 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     assert.is((await ctx.server.registry.get('node-a'))?.load, 0.5, 'nothing refused reached the registry');
     chA.send({ t: 'status', seq: 3, load: 0.2, freeCapacity: 4 });
     assert.equal(await chA.next((m) => m.t === 'ack' || m.t === 'error'), { t: 'ack', seq: 3 }, 'the refused messages did not break the channel');
-    assert.is(ctx.server.nodeChannels.size, 2);
+    assert.is(await ctx.server.nodeChannels.count(), 2);
   });
 
   test('statuses of several nodes are written in one registry batch, each acked once written', async (ctx) => {
@@ -244,6 +251,7 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
       registry,
       operators: trustOf(ctx.acme),
       nodeChannel: { now: () => ctx.clock.t, tickIntervalMs: 3600_000, minStatusIntervalMs: 0, statusFlushMs: 3600_000, statusBatch: 3 },
+      nodeChannelProcess: mode,
     });
     const own = { ...ctx, server, url: (await server.listen()).url };
     try {
@@ -299,8 +307,8 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
       await ctx.server.registry.remove('agent-1'); // as if discovery lost its store
       const again = new Promise((r) => agent.once('registered', r));
       ctx.clock.t += INTERVAL_MS;
-      const heard = ctx.server.nodeChannels.lastHeard('agent-1')!;
-      await eventually(() => ctx.server.nodeChannels.lastHeard('agent-1')! > heard, 'the agent pongs on its own');
+      const heard = (await ctx.server.nodeChannels.lastHeard('agent-1'))!;
+      await eventually(async () => (await ctx.server.nodeChannels.lastHeard('agent-1'))! > heard, 'the agent pongs on its own');
       await ctx.server.nodeChannels.tick(); // the batched refresh finds it missing and closes the channel
       await again;
       await eventually(async () => (await ctx.server.registry.get('agent-1'))?.load === 0.5, 'registered again and pushed its load');
@@ -338,6 +346,6 @@ for (const [backend, makeRegistry] of Object.entries(BACKENDS)) {
     }
   });
 
-  if (backend === 'redis') test.after(async () => await redis?.stop());
+  if (backend === 'redis' && mode === 'process') test.after(async () => await redis?.stop());
   test.run();
 }

@@ -23,7 +23,9 @@ import { DiscoveryError } from '../discovery/errors.js';
 const CLI = fileURLToPath(new URL('../discovery/cli.js', import.meta.url));
 const test = suite('discovery cli');
 
+// memory with its node channels in a channel process (--node-channels process), the cluster inline
 for (const backend of ['memory', 'redis-cluster'] as const) test(`keygen → operators file → discovery process (${backend}) → agent registers → SIGTERM exits 0`, async () => {
+  const channels = backend === 'memory' ? 'process' : 'inline';
   const dir = mkdtempSync(join(tmpdir(), 'eo-disc-'));
   let agent: NodeAgent | undefined;
   let child: ReturnType<typeof spawn> | undefined;
@@ -41,19 +43,22 @@ for (const backend of ['memory', 'redis-cluster'] as const) test(`keygen → ope
       () => assert.unreachable('an existing key file must not be overwritten'),
       (err: NodeJS.ErrnoException) => assert.is(err.code, 'EEXIST'),
     );
-    child = spawn(process.execPath, ['--input-type=module', '-e', `import(${JSON.stringify(CLI)}).then(m => m.runDiscoveryCommand(process.argv.slice(1))).then(c => process.exit(c), e => { console.error(e.message); process.exit(2); })`, '--', '--port', '0', '--operators', join(dir, 'operators.json'), '--heartbeat-ms', '200', ...store], {
+    child = spawn(process.execPath, ['--input-type=module', '-e', `import(${JSON.stringify(CLI)}).then(m => m.runDiscoveryCommand(process.argv.slice(1))).then(c => process.exit(c), e => { console.error(e.message); process.exit(2); })`, '--', '--port', '0', '--operators', join(dir, 'operators.json'), '--heartbeat-ms', '200', '--node-channels', channels, ...store], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    let banner = '';
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
       child!.stdout!.on('data', (d) => {
         out += d;
-        const m = /listening on (http:\/\/\S+)/.exec(out);
+        const m = /listening on (http:\/\/\S+).*node channels (inline|in a channel process)/.exec(out);
+        if (m) banner = m[2]!;
         if (m) resolve(m[1]!);
       });
       child!.once('exit', (code) => reject(new Error(`discovery exited early with ${code}`)));
       setTimeout(() => reject(new Error('no banner within 60 s')), 60_000).unref();
     });
+    assert.is(banner, channels === 'process' ? 'in a channel process' : 'inline');
     const key = readNodeKey(join(dir, 'node.key.json'));
     agent = new NodeAgent({
       discoveryUrl: url,

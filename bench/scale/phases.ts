@@ -9,7 +9,7 @@ import type { RedisCluster } from '../lib/redisCluster.js';
 import { barChart } from '../lib/chart.js';
 import { writeResult } from '../lib/results.js';
 import type { Allocation, QueryWindow } from './server.js';
-import { INTERVAL_MS, sleep, Replica, redisWork, perNodeSecond, type Backend, type Phase, type RedisInfo } from './replica.js';
+import { INTERVAL_MS, sleep, Replica, redisWork, perNodeSecond, type Backend, type NodeChannelMode, type Phase, type RedisInfo } from './replica.js';
 import { closes, openChannel, inBatches, type Fleet } from './fleet.js';
 
 /** Bytes allocated per node-second, and the top allocating functions per node-second. */
@@ -210,9 +210,11 @@ export async function heartbeatPhase(replica: Replica, url: string, f: Fleet, no
  * `--queries-only`: per backend, the idle floor and the churn window of one replica with V8's
  * defaults, and (--before) the same of a replica from another build, side by side.
  */
-export async function queriesOnly(backends: Backend[], stores: { redis?: RedisInfo; redisProcess?: { url: string }; cluster?: RedisCluster; masters: RedisInfo[] }, operator: { name: string; publicKey: string }, f: Fleet, nodes: number, seconds: number, beforeDir: string | undefined, afterFirst: boolean, env: object): Promise<void> {
-  const builds: [string, string | undefined][] = [...(beforeDir ? ([['before', path.resolve(beforeDir, 'bench/scale/server.js')]] as [string, string][]) : []), ['after', undefined]];
-  if (afterFirst) builds.reverse();
+export async function queriesOnly(backends: Backend[], stores: { redis?: RedisInfo; redisProcess?: { url: string }; cluster?: RedisCluster; masters: RedisInfo[] }, operator: { name: string; publicKey: string }, f: Fleet, nodes: number, seconds: number, beforeDir: string | undefined, afterFirst: boolean, env: object, modes: NodeChannelMode[] = ['inline'], out?: string): Promise<void> {
+  const builds0: [string, string | undefined][] = [...(beforeDir ? ([['before', path.resolve(beforeDir, 'bench/scale/server.js')]] as [string, string][]) : []), ['after', undefined]];
+  if (afterFirst) builds0.reverse();
+  // each build with each node-channel mode (--node-channels inline,process), named by what differs
+  const builds: [string, string | undefined, NodeChannelMode][] = builds0.flatMap(([b, script]) => modes.map((m): [string, string | undefined, NodeChannelMode] => [modes.length === 1 ? b : builds0.length === 1 ? m : `${b} ${m}`, script, m]));
   const results: Record<string, Record<string, unknown>> = {};
   const cats: string[] = [];
   const series = new Map<string, number[]>(builds.map(([b]) => [b, []]));
@@ -220,8 +222,8 @@ export async function queriesOnly(backends: Backend[], stores: { redis?: RedisIn
     const infos = backend === 'redis' ? [stores.redis!] : backend === 'cluster' ? stores.masters : undefined;
     const store = backend === 'redis' ? stores.redisProcess!.url : backend === 'cluster' ? stores.cluster!.nodes.join(',') : undefined;
     results[backend] = {};
-    for (const [build, script] of builds) {
-      const replica = new Replica(backend, store, operator, [], script);
+    for (const [build, script, mode] of builds) {
+      const replica = new Replica(backend, store, operator, [], script, mode);
       try {
         const p = (await channelPhase(replica, await replica.url, f, nodes, seconds, infos, false, { idleFloor: true })) as unknown as { queriesIdle: QueryWindow; queriesUnderChurn: QueryWindow; bytesPerQuery: Allocation };
         results[backend][build] = p;
@@ -236,10 +238,10 @@ export async function queriesOnly(backends: Backend[], stores: { redis?: RedisIn
     cats.push(`${backend} idle p99`, `${backend} churn p50`, `${backend} churn p99`, `${backend} churn max GC`);
   }
   const svg = barChart({ title: `Shortlist latency, ${nodes} channel nodes idle and under churn (1 %/s reconnect, 5 %/s load pushes)`, yLabel: 'ms', categories: cats, series: [...series].map(([name, values]) => ({ name, values })) });
-  writeResult(afterFirst ? 'scale-tail-after-first' : 'scale-tail', { environment: env, ...results }, svg);
+  writeResult(out ?? (afterFirst ? 'scale-tail-after-first' : 'scale-tail'), { environment: env, ...results }, svg);
 }
 
 /** One line for a query window: latency, and the GC pauses that fell in it. */
 export function queryLine(q: QueryWindow): string {
-  return `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms (GC in the window: ${q.gc.pauses} pauses, ${JSON.stringify(Object.fromEntries(Object.entries(q.gc.byKind).map(([k, v]) => [k, v.pauses])))}, max ${(q.gc.maxMs ?? 0).toFixed(1)} ms, ${q.gc.totalMsPerSecond.toFixed(1)} ms/s; event-loop delay p99 ${q.eventLoopDelayMs.p99.toFixed(1)} ms; slowest 1 % on CPU ${(100 * q.slowestCpuShare).toFixed(0)} % of their time)`;
+  return `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms (GC in the window: ${q.gc.pauses} pauses, ${JSON.stringify(Object.fromEntries(Object.entries(q.gc.byKind).map(([k, v]) => [k, v.pauses])))}, max ${(q.gc.maxMs ?? 0).toFixed(1)} ms, ${q.gc.totalMsPerSecond.toFixed(1)} ms/s; event-loop delay p99 ${q.eventLoopDelayMs.p99.toFixed(1)} ms; slowest 1 % on CPU ${(100 * q.slowestCpuShare).toFixed(0)} % of their time${q.cpuShare ? `; CPU: query process ${(100 * q.cpuShare.queryProcess).toFixed(0)} %, channel process ${(100 * q.cpuShare.channelProcess).toFixed(0)} % of a core` : ''})`;
 }

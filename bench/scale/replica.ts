@@ -10,6 +10,8 @@ import type { ServerRequest, ServerStats } from './server.js';
 export const INTERVAL_MS = 1000;
 
 export type Backend = 'memory' | 'redis' | 'cluster';
+/** Where the replica's node channels run (DiscoveryServerOptions.nodeChannelProcess). */
+export type NodeChannelMode = 'inline' | 'process';
 export interface Phase {
   nodes: number;
   seconds: number;
@@ -27,19 +29,22 @@ export class Replica {
   readonly url: Promise<string>;
   #waiters: ((m: any) => void)[] = [];
   /** @param script the replica's entry point: this build's, or (--before) another build's bench/scale/server.js */
-  constructor(backend: Backend, store: string | undefined, operator: { name: string; publicKey: string }, v8Flags: string[], script = fileURLToPath(new URL('./server.js', import.meta.url))) {
+  constructor(backend: Backend, store: string | undefined, operator: { name: string; publicKey: string }, v8Flags: string[], script = fileURLToPath(new URL('./server.js', import.meta.url)), nodeChannels: NodeChannelMode = 'inline') {
     // SCALE_CPU_PROF=<dir>: the replica writes a V8 CPU profile there (where query latency goes under churn)
     const prof = process.env.SCALE_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SCALE_CPU_PROF] : [];
     // SCALE_NODE_FLAGS: extra V8/Node flags for the replica (GC experiments)
     const flags = (process.env.SCALE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    this.child = spawn(process.execPath, ['--expose-gc', ...v8Flags, ...flags, ...prof, script, backend, store ?? '-', operator.name, operator.publicKey, String(INTERVAL_MS)], {
+    this.child = spawn(process.execPath, ['--expose-gc', ...v8Flags, ...flags, ...prof, script, backend, store ?? '-', operator.name, operator.publicKey, String(INTERVAL_MS), nodeChannels], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (m) => this.#waiters.shift()?.(m));
     // pinned once listening: by then every thread it starts with (V8's GC helpers included) exists
-    this.url = new Promise((resolve) => this.#waiters.push((m) => resolve(m.url))).then((url) => {
+    this.url = new Promise<{ url: string; channelPid?: number }>((resolve) => this.#waiters.push(resolve)).then(({ url, channelPid }) => {
       if (!pinProcess(this.child.pid!, 0)) throw new Error('could not pin the replica to core 0 (taskset missing, or one core): the timings would not be the replica\'s');
-      return url as string;
+      // its channel process shares the replica's core (reniced below the queries), as it would
+      // inherit a pinned replica's affinity: the comparison with inline is on one core each
+      if (channelPid !== undefined && !pinProcess(channelPid, 0)) throw new Error('could not pin the channel process to core 0');
+      return url;
     });
   }
   ask<T>(request: ServerRequest): Promise<T> {

@@ -3,10 +3,11 @@
  * driver): a DiscoveryServer on loopback over a memory or Redis registry. The driver asks it over
  * IPC for its CPU and memory, and to run shortlist queries while the driver's nodes churn.
  *
- * argv: <backend memory|redis|cluster> <redis url, cluster seeds host:port,… or -> <operator name> <operator public key> <heartbeat ms>
+ * argv: <backend memory|redis|cluster> <redis url, cluster seeds host:port,… or -> <operator name> <operator public key> <heartbeat ms> [node channels inline|process]
  */
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { DiscoveryServer } from '../../discovery/DiscoveryServer.js';
+import { ChannelProcess } from '../../discovery/channels/ChannelProcess.js';
 import { MemoryRegistry } from '../../discovery/registry/MemoryRegistry.js';
 import { RedisClusterRegistry } from '../../discovery/registry/RedisClusterRegistry.js';
 import { RedisRegistry } from '../../discovery/registry/RedisRegistry.js';
@@ -30,7 +31,10 @@ export interface Allocation {
   top: { fn: string; bytes: number }[];
 }
 export interface ServerStats {
+  /** The replica's CPU, its channel process's included. */
   cpuMicros: number;
+  /** Of which the channel process's (0 inline). */
+  channelCpuMicros: number;
   heapUsed: number;
   rss: number;
   external: number;
@@ -42,7 +46,7 @@ const GC_KINDS: Record<number, string> = { [constants.NODE_PERFORMANCE_GC_MINOR]
 
 export type QueryWindow = Awaited<ReturnType<typeof queries>>;
 
-const [backend, redisUrl, operator, operatorKey, heartbeatMs] = process.argv.slice(2);
+const [backend, redisUrl, operator, operatorKey, heartbeatMs, nodeChannels] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;
 const registry =
   backend === 'redis'
@@ -61,16 +65,22 @@ const server = new DiscoveryServer({
   // every simulated node connects from 127.0.0.1: the per-address cap (1024 by default) would
   // refuse all but the first thousand ("socket hang up" in the driver)
   connections: { maxConnectionsPerIp: 1_000_000, maxConnections: 1_000_000 },
+  nodeChannelProcess: nodeChannels === 'process' ? 'process' : 'inline',
 });
+const channelProcess = server.nodeChannels instanceof ChannelProcess ? server.nodeChannels : undefined;
+/** The channel process's CPU so far, µs (0 inline). */
+const channelCpu = async () => (channelProcess ? (await channelProcess.usage()).cpuMicros : 0);
 const { url } = await server.listen();
 
 async function stats(): Promise<ServerStats> {
   // CPU before the collections below: they are the bench's, not the replica's
   const cpu = process.cpuUsage();
+  const child = channelProcess ? await channelProcess.usage() : undefined;
   gc?.();
   gc?.();
   const mem = process.memoryUsage();
-  return { cpuMicros: cpu.user + cpu.system, heapUsed: mem.heapUsed, rss: mem.rss, external: mem.external + mem.arrayBuffers, channels: server.nodeChannels.size, nodes: await registry.count() };
+  // memory per node counts the channel process's too: the sockets and their buffers live there
+  return { cpuMicros: cpu.user + cpu.system + (child?.cpuMicros ?? 0), channelCpuMicros: child?.cpuMicros ?? 0, heapUsed: mem.heapUsed + (child?.heapUsed ?? 0), rss: mem.rss + (child?.rss ?? 0), external: mem.external + mem.arrayBuffers + (child?.external ?? 0), channels: await server.nodeChannels.count(), nodes: await registry.count() };
 }
 
 /**
@@ -104,6 +114,8 @@ async function queries(count: number, perSecond: number) {
   const survivors = process.env.SCALE_SURVIVORS !== undefined;
   if (survivors) await allocStart(16 * 1024, true);
   loop.enable();
+  const childCpu0 = await channelCpu();
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   for (let i = 0; i < count; i++) {
     const due = start + (i * 1000) / perSecond;
@@ -126,12 +138,16 @@ async function queries(count: number, perSecond: number) {
     console.error(`survived a scavenge in the query window: ${(bytes / 1e6).toFixed(2)} MB; by site:\n${top.map((t) => `  ${(t.bytes / 1e3).toFixed(0)} KB ${t.fn}`).join('\n')}`);
   }
   const seconds = (performance.now() - start) / 1000;
+  const ownCpu = process.cpuUsage(cpu0);
+  const childCpuMicros = (await channelCpu()) - childCpu0;
   const summary = summarize(samples);
   const slow = cpuShares.filter((_, i) => samples[i]! >= summary.p99);
   return {
     ...summary,
     /** Median share of its wall time the replica spent on CPU during the slowest 1 % of queries. */
     slowestCpuShare: slow.sort((a, b) => a - b)[Math.floor(slow.length / 2)] ?? 0,
+    /** Share of one core each process used over the window: the query process, and the channel process (0 inline). */
+    cpuShare: { queryProcess: (ownCpu.user + ownCpu.system) / 1e6 / seconds, channelProcess: childCpuMicros / 1e6 / seconds },
     eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     gc: { byKind, pauses: gcPauses.length, perSecond: gcPauses.length / seconds, totalMsPerSecond: gcPauses.reduce((a, b) => a + b, 0) / seconds, ...(gcPauses.length ? { p99Ms: summarize(gcPauses).p99, maxMs: Math.max(...gcPauses) } : {}) },
   };
@@ -208,4 +224,4 @@ process.on('message', async (request: ServerRequest) => {
 });
 // never outlive the driver
 process.on('disconnect', () => process.exit(1));
-process.send!({ url });
+process.send!({ url, channelPid: channelProcess?.child?.pid });

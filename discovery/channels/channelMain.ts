@@ -1,0 +1,149 @@
+/**
+ * The channel process (`nodeChannelProcess: 'process'`, forked by ChannelProcess.ts): the node
+ * channels' sockets, ws frames, liveness rounds and status batches live here, in a heap of their
+ * own, so the replica's scavenges carry only its queries. The replica hands each `/v1/node`
+ * upgrade over with its socket; NodeChannels runs here as it runs inline, with a registry and an
+ * admission that forward each batch (a liveness round's refresh is one message per batch, not one
+ * per node) and each registration to the replica, which alone holds the registry.
+ */
+import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { Logger } from '../../protocol/Logger.js';
+import { DiscoveryError, DiscoveryErrorCode as E } from '../errors.js';
+import { NodeChannels, type NodeChannelOptions } from '../NodeChannel.js';
+import type { StatusUpdate } from '../registry/Registry.js';
+import type { ChannelAdmission, ChannelRegistry } from './NodeChannelHost.js';
+import { FramedPipe } from './FramedPipe.js';
+import { ChannelProcessError, IpcCalls, IpcChecks, knownCode, type Call, type Reply } from './ipc.js';
+
+const logger = new Logger('discovery:channel-process');
+
+export interface ChannelInit {
+  t: 'init';
+  intervalMs: number;
+  ttlMs: number;
+  /** NodeChannelOptions less `now` (a function does not cross processes: the channel process runs on Date.now). */
+  options: Omit<NodeChannelOptions, 'now'>;
+  maxPayload: number;
+  callTimeoutMs: number;
+  /** How often the child reports its channel count when it changed. */
+  sizeReportMs: number;
+}
+
+// calls, replies and events on fd 4 (FramedPipe.ts says why); Node's IPC channel brings only sockets
+const pipe = new FramedPipe(new Socket({ fd: 4, readable: true, writable: true }), onMessage, (why) => {
+  logger.error('the call pipe to the replica broke (%s); exiting', why);
+  process.exit(1);
+});
+/** False only when the replica is gone (a full pipe queues). */
+const send = (m: object): boolean => pipe.send(m);
+const checks = new IpcChecks();
+let calls: IpcCalls | undefined;
+let channels: NodeChannels | undefined;
+let wss: WebSocketServer | undefined;
+
+const toError = (code: string, message: string) => {
+  const known = knownCode(code);
+  // a refusal the replica coded (BAD_SIGNATURE, RATE_LIMITED…) reaches the node as itself; anything else is UNAVAILABLE there
+  return known ? new DiscoveryError(known, message) : new ChannelProcessError('CHANNEL_BAD_MESSAGE', `${code}: ${message}`);
+};
+
+function start(init: ChannelInit): void {
+  const c = (calls = new IpcCalls((m) => send(m), init.callTimeoutMs));
+  const ids = (v: unknown) => checks.ids(v, 'missing');
+  const registry: ChannelRegistry = {
+    ttlMs: init.ttlMs,
+    refresh: (seen) => c.call('refresh', { seen }, ids),
+    touch: (id, status, now) => c.call('touch', { id, status, now }, (v) => (v === true ? {} : undefined)),
+    touchMany: (updates: ReadonlyMap<string, StatusUpdate>) => c.call('touchMany', { updates }, ids),
+  };
+  const admission: ChannelAdmission = {
+    register: (registration, now, challenge, ip) =>
+      c.call('register', { registration, now, challenge, ip }, (v) => {
+        const r = v as { id?: unknown; capacity?: unknown; lastSeen?: unknown } | null;
+        return { id: checks.string(r?.id, 'id'), capacity: checks.finite(r?.capacity, 'capacity'), lastSeen: checks.finite(r?.lastSeen, 'lastSeen') };
+      }),
+  };
+  // the replica ran its register limiter before admission: nothing to take here
+  channels = new NodeChannels(registry, admission, init.intervalMs, () => {}, init.options);
+  wss = new WebSocketServer({ noServer: true, maxPayload: init.maxPayload, perMessageDeflate: false });
+  let reported = -1;
+  setInterval(() => {
+    if (channels!.size !== reported) send({ t: 'size', size: (reported = channels!.size) });
+  }, init.sizeReportMs).unref();
+  send({ t: 'ready' });
+}
+
+function upgrade(m: Record<string, unknown>, socket: Socket | undefined): void {
+  if (socket === undefined) return; // the connection closed while it was handed over
+  if (wss === undefined || channels === undefined) return void socket.destroy();
+  try {
+    const headers = m.headers as IncomingMessage['headers'];
+    const head = Buffer.from(m.head as Uint8Array);
+    const ip = checks.string(m.ip, 'ip');
+    // ws reads the method, the headers and the socket of the request
+    const req = { method: checks.string(m.method, 'method'), url: checks.string(m.url, 'url'), headers, socket } as unknown as IncomingMessage;
+    wss.handleUpgrade(req, socket, head, (ws) => channels!.accept(ws, ip));
+  } catch (err) {
+    logger.warn('upgrade handed over malformed: %s', (err as Error).message);
+    socket.destroy();
+  }
+}
+
+async function answer(call: Call): Promise<unknown> {
+  const ch = channels!;
+  switch (call.op) {
+    case 'tick':
+      return ch.tick();
+    case 'lastHeard':
+      return ch.lastHeard(checks.string(call.args.id, 'id')) ?? null;
+    case 'count':
+      return ch.size;
+    case 'statusFlushMs':
+      ch.statusFlushMs = checks.finite(call.args.ms, 'ms');
+      return ch.statusFlushMs;
+    case 'usage': {
+      const cpu = process.cpuUsage();
+      const mem = process.memoryUsage();
+      return { cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external + mem.arrayBuffers };
+    }
+    case 'close':
+      // the same close codes as inline (NodeChannels.close), then the sockets go as the server's do
+      ch.close();
+      for (const ws of wss!.clients) ws.terminate();
+      return null;
+    default:
+      throw new DiscoveryError(E.MALFORMED, `no call ${call.op}`);
+  }
+}
+
+process.on('message', (raw: unknown, socket?: Socket) => {
+  const m = raw as { t?: unknown } | null;
+  if (m?.t === 'upgrade') upgrade(m as Record<string, unknown>, socket);
+  else socket?.destroy();
+});
+
+function onMessage(raw: unknown): void {
+  let m;
+  try {
+    m = checks.envelope(raw);
+  } catch (err) {
+    return logger.warn('dropped a message from the replica: %s', (err as Error).message);
+  }
+  if (m.t === 'init' && calls === undefined) return start(m as unknown as ChannelInit);
+  if (m.t === 'reply') return calls?.settle(m as Reply, toError);
+  if (m.t !== 'call' || channels === undefined) return;
+  const call = m as Call;
+  answer(call).then(
+    (result) => {
+      const reply = { t: 'reply', id: call.id, ok: true, result };
+      send(reply);
+      // closed: exit once the reply is out (the replica waits for both)
+      if (call.op === 'close') pipe.end(() => process.exit(0));
+    },
+    (err: Error & { code?: string }) => send({ t: 'reply', id: call.id, ok: false, code: err.code ?? 'INTERNAL', message: err.message }),
+  );
+}
+// never outlive the replica
+process.on('disconnect', () => process.exit(0));
