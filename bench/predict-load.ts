@@ -58,6 +58,9 @@ Options:
   --compare-args A  extra arguments of the compared node (with --compare-root . : the same
                     build with other flags, e.g. --node-args "--workers 2" --compare-args "--workers 1")
   --compare-cores L taskset core list of the compared node  [default: --node-cores]
+  --node-flags A    node/V8 flags of this checkout's node process, space-separated (e.g.
+                    "--single-threaded-gc": the same pid, no relaunch as with --node-args "--gc single")
+  --compare-flags A node/V8 flags of the compared node   [default: none]
   --rounds N        with a compared node: each step measured N times per node, the order
                     alternating (this first, then it first…); the round with the median CPU
                     per frame is reported, every round kept in the JSON   [default: 1]
@@ -72,7 +75,7 @@ export async function main(argv: string[]): Promise<void> {
     argv,
     {
       steps: { type: 'string' }, seconds: { type: 'string' }, hz: { type: 'string' }, predictor: { type: 'string' },
-      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'compare-args': { type: 'string' }, 'compare-cores': { type: 'string' }, rounds: { type: 'string' }, label: { type: 'string' }, 'node-prof': { type: 'string' },
+      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'compare-args': { type: 'string' }, 'compare-cores': { type: 'string' }, 'node-flags': { type: 'string' }, 'compare-flags': { type: 'string' }, rounds: { type: 'string' }, label: { type: 'string' }, 'node-prof': { type: 'string' },
     },
     HELP,
   );
@@ -87,12 +90,14 @@ export async function main(argv: string[]): Promise<void> {
   const compareRoot = stringFlag(args.values['compare-root']);
   const compareArgs = stringFlag(args.values['compare-args'])?.split(' ').filter(Boolean) ?? nodeArgs;
   const compareCores = stringFlag(args.values['compare-cores']) ?? nodeCores;
+  const nodeFlags = (stringFlag(args.values['node-flags']) ?? '').split(' ').filter(Boolean);
+  const compareFlags = (stringFlag(args.values['compare-flags']) ?? '').split(' ').filter(Boolean);
   const rounds = intFlag(args.values.rounds, 'rounds', 1, 9) ?? 1;
   const label = stringFlag(args.values.label) ?? 'predict-load';
   const nodeProf = stringFlag(args.values['node-prof']);
   const here = fileURLToPath(new URL('..', import.meta.url)); // dist/
   pinSelf(clientCores, 'bench predict-load');
-  const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, compareRoot: compareRoot ?? null, compareArgs: compareRoot ? compareArgs : null, compareCores: compareRoot ? compareCores : null, rounds, client: 'RawWireClient (hand-made ws, prebuilt frames) for the echo and the node, one process', gcProbe: true, loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
+  const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, compareRoot: compareRoot ?? null, compareArgs: compareRoot ? compareArgs : null, compareCores: compareRoot ? compareCores : null, nodeFlags, compareFlags: compareRoot ? compareFlags : null, rounds, client: 'RawWireClient (hand-made ws, prebuilt frames) for the echo and the node, one process', gcProbe: true, loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
   printEnvironment(env);
 
   const samples = new RttSamples();
@@ -117,16 +122,16 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const nodes: { name: string; cores: string; proc: Proc; clients: RawWireClient[]; results: RawStepResult[]; rounds: RawStepResult[][]; metricsUrl: string }[] = [];
-  const startNode = async (name: string, dist: string, extra: string[], cores: string, prof?: string) => {
-    const proc = await startPinned(cores, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...extra], {
+  const startNode = async (name: string, dist: string, extra: string[], cores: string, flags: string[], prof?: string) => {
+    const proc = await startPinned(cores, [...flags, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...extra], {
       TF_CPP_MIN_LOG_LEVEL: '2',
       ...LOAD_NODE_ENV,
     }, { gcProbe: true });
     nodes.push({ name, cores, proc, clients: [], results: [], rounds: [], metricsUrl: proc.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics') });
   };
   try {
-    await startNode(`this checkout${nodeArgs.length ? ` ${nodeArgs.join(' ')}` : ''}`, here, nodeArgs, nodeCores, nodeProf);
-    if (compareRoot) await startNode(`${path.basename(path.resolve(compareRoot))}${compareArgs.length ? ` ${compareArgs.join(' ')}` : ''}`, path.join(path.resolve(compareRoot), 'dist'), compareArgs, compareCores);
+    await startNode(`this checkout${[...nodeFlags, ...nodeArgs].map((a) => ` ${a}`).join('')}`, here, nodeArgs, nodeCores, nodeFlags, nodeProf);
+    if (compareRoot) await startNode(`${path.basename(path.resolve(compareRoot))}${[...compareFlags, ...compareArgs].map((a) => ` ${a}`).join('')}`, path.join(path.resolve(compareRoot), 'dist'), compareArgs, compareCores, compareFlags);
     for (const node of nodes) {
       // correctness before timing: every answer a prediction from the named predictor, every frame counted in /metrics
       console.log(`${node.name}: correct (${JSON.stringify(await checkNode(node.proc, node.metricsUrl, headsets.slice(0, 10), predictor, hz))})`);
@@ -234,7 +239,7 @@ function printRaw(label: string, r: RawStepResult): void {
   const t = r.tail;
   if (!t) return;
   console.log(
-    `${''.padEnd(30)} slowest 1 % (≥ ${t.thresholdMs.toFixed(2)} ms, ${t.tailFrames} frames): node GC pause ${(100 * t.nodePause).toFixed(0)}%, generator GC pause ${(100 * t.generatorPause).toFixed(0)}%, ` +
+    `${''.padEnd(30)} slowest 1 % (≥ ${t.thresholdMs.toFixed(2)} ms, ${t.tailFrames} frames): node waited for its core ${(100 * t.nodeRunWait).toFixed(0)}%, generator waited ${(100 * t.generatorRunWait).toFixed(0)}%, node GC pause ${(100 * t.nodePause).toFixed(0)}%, generator GC pause ${(100 * t.generatorPause).toFixed(0)}%, ` +
       `backlog after a node pause ${(100 * t.nodeBacklog).toFixed(0)}%, other ${(100 * t.other).toFixed(0)}%; all frames in a node pause ${(100 * t.allNodePause).toFixed(2)}%; ` +
       `p99 of untouched frames ${t.p99WithoutPausesMs.toFixed(3)} ms; node pauses ${t.nodePauses.msPerSecond.toFixed(1)} ms/s (max ${t.nodePauses.maxMs.toFixed(2)}), generator ${t.generatorPauses.msPerSecond.toFixed(1)} ms/s (max ${t.generatorPauses.maxMs.toFixed(2)}); generator ${(100 * r.clientCpuCores).toFixed(0)}% of its core; waited for a core: node ${r.runDelayMsPerSecond?.node.toFixed(1)} ms/s, generator ${r.runDelayMsPerSecond?.generator.toFixed(1)} ms/s, other tenants ${(100 * r.othersCpuCores).toFixed(0)}% of a core`,
   );

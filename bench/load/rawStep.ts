@@ -9,6 +9,7 @@ import type { SimulatedHeadset } from '../../client-sdk/node.js';
 import { summarize } from '../lib/stats.js';
 import { FrameClock } from './FrameClock.js';
 import { PauseLog } from './gcProbe.js';
+import { RunWaitSampler } from './RunWaitSampler.js';
 import { gcBetween, handlingBetween, runDelayMs, stepRates, scrapeNode, sleep, treeCpuMs, type Proc, type StepResult } from './loadStep.js';
 import { RawWireClient, type RawSink } from './RawWireClient.js';
 
@@ -60,15 +61,20 @@ export class RttSamples implements RawSink {
 
 /**
  * Where the slowest 1 % of a step's round trips were: each frame at or over the step's p99 is
- * put in the first class its [sent, answered) interval fits: it overlapped one of the node's GC
+ * put in the first class its [sent, answered) interval fits: the node, or else the generator,
+ * waited for its core (run queue, RunWaitSampler) for a quarter of it or more; it overlapped one of the node's GC
  * pauses; one of the load generator's; it was sent within one longest-pause of a node pause's end
  * (the backlog the pause left was still being served); none of these. `allNodePause` is the same
  * share over every frame (the base rate the tail is compared with), `p99WithoutPauses` the p99 of
- * the frames that none of the pauses (or backlogs) touched.
+ * the frames that none of these touched (no pause, backlog or run-queue wait).
  */
 export interface TailBreakdown {
   tailFrames: number;
   thresholdMs: number;
+  /** The node was runnable and not running (another task on its core) for ≥ a quarter of the round trip. */
+  nodeRunWait: number;
+  /** The same for the load generator. */
+  generatorRunWait: number;
   nodePause: number;
   generatorPause: number;
   nodeBacklog: number;
@@ -79,7 +85,7 @@ export interface TailBreakdown {
   generatorPauses: { count: number; msPerSecond: number; maxMs: number };
 }
 
-export function tailBreakdown(samples: RttSamples, node: PauseLog, generator: PauseLog, windowMs: { from: number; to: number }): TailBreakdown | undefined {
+export function tailBreakdown(samples: RttSamples, node: PauseLog, generator: PauseLog, windowMs: { from: number; to: number }, waits: { node?: RunWaitSampler; generator?: RunWaitSampler } = {}): TailBreakdown | undefined {
   const rtt = samples.values();
   if (rtt.length < 100) return undefined;
   const sent = samples.sentTimes();
@@ -90,7 +96,7 @@ export function tailBreakdown(samples: RttSamples, node: PauseLog, generator: Pa
   const np = node.within(from, to);
   const gp = generator.within(from, to);
   const threshold = [...rtt].sort((a, b) => a - b)[Math.floor(0.99 * (rtt.length - 1))]!;
-  const counts = { nodePause: 0, generatorPause: 0, nodeBacklog: 0, other: 0 };
+  const counts = { nodeRunWait: 0, generatorRunWait: 0, nodePause: 0, generatorPause: 0, nodeBacklog: 0, other: 0 };
   let tail = 0;
   let allNode = 0;
   const clean: number[] = [];
@@ -100,11 +106,15 @@ export function tailBreakdown(samples: RttSamples, node: PauseLog, generator: Pa
     const inNode = node.hits(a, b);
     const inGen = generator.hits(a, b);
     const inBacklog = !inNode && node.hits(a, b, np.maxMs);
+    const nodeWaited = (waits.node?.waitedMs(sent[i]!, sent[i]! + rtt[i]!) ?? 0) >= rtt[i]! / 4;
+    const generatorWaited = (waits.generator?.waitedMs(sent[i]!, sent[i]! + rtt[i]!) ?? 0) >= rtt[i]! / 4;
     if (inNode) allNode++;
-    if (!inNode && !inGen && !inBacklog) clean.push(rtt[i]!);
+    if (!inNode && !inGen && !inBacklog && !nodeWaited && !generatorWaited) clean.push(rtt[i]!);
     if (rtt[i]! < threshold) continue;
     tail++;
-    if (inNode) counts.nodePause++;
+    if (nodeWaited) counts.nodeRunWait++;
+    else if (generatorWaited) counts.generatorRunWait++;
+    else if (inNode) counts.nodePause++;
     else if (inGen) counts.generatorPause++;
     else if (inBacklog) counts.nodeBacklog++;
     else counts.other++;
@@ -113,6 +123,8 @@ export function tailBreakdown(samples: RttSamples, node: PauseLog, generator: Pa
   return {
     tailFrames: tail,
     thresholdMs: threshold,
+    nodeRunWait: share(counts.nodeRunWait),
+    generatorRunWait: share(counts.generatorRunWait),
     nodePause: share(counts.nodePause),
     generatorPause: share(counts.generatorPause),
     nodeBacklog: share(counts.nodeBacklog),
@@ -173,6 +185,10 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
   const clientBefore = process.cpuUsage();
   const machineBefore = machineBusyMs();
   const delayBefore = [runDelayMs(target.child.pid), runDelayMs(process.pid)];
+  const nodeWait = target.pauses.starts.length ? RunWaitSampler.open(target.child.pid!) : undefined;
+  const generatorWait = nodeWait ? RunWaitSampler.open(process.pid) : undefined;
+  nodeWait?.start();
+  generatorWait?.start();
   const started = performance.now();
   samples.reset(started);
   const skippedBefore = clock.skipped;
@@ -193,7 +209,9 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
   // more is late, whatever its round trip would have been
   const answered = samples.count;
   const rtt = summarize(samples.values());
-  const tail = target.pauses.starts.length ? tailBreakdown(samples, target.pauses, opts.generatorPauses ?? new PauseLog(), { from: started, to: ended }) : undefined;
+  const tail = target.pauses.starts.length ? tailBreakdown(samples, target.pauses, opts.generatorPauses ?? new PauseLog(), { from: started, to: ended }, { node: nodeWait, generator: generatorWait }) : undefined;
+  nodeWait?.close();
+  generatorWait?.close();
   const unexpected = samples.unexpectedCount;
   samples.from = Infinity;
   const result: RawStepResult = {
