@@ -30,8 +30,8 @@ export class RunWaitSampler {
     this.#fd = fd;
   }
 
+  /** Samples now and every `everyMs` until stop(); samples of earlier starts are kept. */
   start(everyMs = 1): void {
-    this.#count = 0;
     this.#sample();
     this.#timer = setInterval(() => this.#sample(), everyMs);
   }
