@@ -5,7 +5,7 @@
  * sessions × hz frames (round trip, node handling p50/p99, CPU per frame).
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +81,33 @@ export function runDelayMs(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * CPU ms of each of a process' threads, summed by thread name (/proc/<pid>/task/<tid>/stat:
+ * `node` is the main thread, `V8 DefaultWorke` V8's platform workers: GC helpers, concurrent
+ * compilation; `libuv-worker` the thread pool…). Threads pinned to the node's core take it from the
+ * main thread while they run.
+ */
+export function threadCpuMs(pid: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** CPU ms of a process and its children (cluster workers), from /proc/<pid>/task/<tid>/children. */

@@ -10,7 +10,7 @@ import { summarize } from '../lib/stats.js';
 import { FrameClock } from './FrameClock.js';
 import { PauseLog } from './gcProbe.js';
 import { RunWaitSampler } from './RunWaitSampler.js';
-import { gcBetween, handlingBetween, runDelayMs, stepRates, scrapeNode, sleep, treeCpuMs, type Proc, type StepResult } from './loadStep.js';
+import { gcBetween, handlingBetween, runDelayMs, stepRates, threadCpuMs, scrapeNode, sleep, treeCpuMs, type Proc, type StepResult } from './loadStep.js';
 import { RawWireClient, type RawSink } from './RawWireClient.js';
 
 /** Round trips of answers to frames sent in [from, until), without an object per answer. */
@@ -157,6 +157,8 @@ export interface RawStepResult extends StepResult {
    * for their core: what other tenants of a shared machine took from them while work was ready.
    */
   runDelayMsPerSecond?: { node: number; generator: number };
+  /** The node's CPU per thread name over the step, ms per second (the main thread is `node`). */
+  nodeThreadsMsPerSecond?: Record<string, number>;
   /** The slowest 1 % of round trips against GC pauses (when the target runs with the GC probe). */
   tail?: TailBreakdown;
 }
@@ -185,6 +187,7 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
   const clientBefore = process.cpuUsage();
   const machineBefore = machineBusyMs();
   const delayBefore = [runDelayMs(target.child.pid), runDelayMs(process.pid)];
+  const threadsBefore = threadCpuMs(target.child.pid);
   const nodeWait = target.pauses.starts.length ? RunWaitSampler.open(target.child.pid!) : undefined;
   const generatorWait = nodeWait ? RunWaitSampler.open(process.pid) : undefined;
   nodeWait?.start();
@@ -201,6 +204,7 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
   const client = process.cpuUsage(clientBefore);
   const machine = machineBusyMs() - machineBefore;
   const delay = [runDelayMs(target.child.pid) - delayBefore[0]!, runDelayMs(process.pid) - delayBefore[1]!];
+  const threadsAfter = threadCpuMs(target.child.pid);
   const skipped = clock.skipped - skippedBefore;
   const after = opts.metricsUrl ? await scrapeNode(opts.metricsUrl) : undefined;
   clock.stop();
@@ -229,6 +233,7 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
     othersCpuCores: Math.max(0, machine - nodeCpu - (client.user + client.system) / 1000) / elapsed,
   };
   if (tail) result.tail = tail;
+  result.nodeThreadsMsPerSecond = Object.fromEntries(Object.entries(threadsAfter).map(([name, ms]) => [name, +(((ms - (threadsBefore[name] ?? 0)) * 1000) / elapsed).toFixed(1)]).filter(([, v]) => (v as number) > 0));
   if (!Number.isNaN(delay[0])) result.runDelayMsPerSecond = { node: (delay[0]! * 1000) / elapsed, generator: (delay[1]! * 1000) / elapsed };
   if (before && after) Object.assign(result, handlingBetween(before.handling, after.handling), { gc: gcBetween(before.gc, after.gc, (performance.now() - started) / 1000) });
   return result;
