@@ -85,8 +85,8 @@ export function runDelayMs(pid: number | undefined): number {
 
 /**
  * CPU ms of each of a process' threads, summed by thread name (/proc/<pid>/task/<tid>/stat:
- * `node` is the main thread, `V8 DefaultWorke` V8's platform workers: GC helpers, concurrent
- * compilation; `libuv-worker` the thread pool…). Threads pinned to the node's core take it from the
+ * `main` is the main thread; Node's other threads (V8's platform workers: GC helpers, concurrent
+ * compilation; the libuv pool…) mostly carry the name `node`). Threads pinned to the node's core take it from the
  * main thread while they run.
  */
 export function threadCpuMs(pid: number | undefined): Record<string, number> {
@@ -100,7 +100,8 @@ export function threadCpuMs(pid: number | undefined): Record<string, number> {
   for (const tid of tids) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      // the main thread by itself: Node names most of its threads `node` too
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       out[name] = (out[name] ?? 0) + ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
     } catch {
