@@ -2,8 +2,15 @@
  * `bench predict-load`: what one node core serves. The node (the real `edge-offload edge` CLI)
  * runs pinned to `--node-cores` (default core 0) and this load generator to `--client-cores`
  * (default core 1), so the load generator's own CPU is not the node's. N sessions each send one
- * pose+predict frame at 90 Hz (load/WireClient.ts, on absolute per-session schedules:
- * load/FrameClock.ts); N sweeps 10 → 500.
+ * pose+predict frame at 90 Hz (load/RawWireClient.ts, on absolute per-session schedules:
+ * load/FrameClock.ts); N sweeps 10 → 500. The echo floor and the node are driven by the same
+ * client: RawWireClient (prebuilt frames, answers scanned for their id), several times cheaper per
+ * frame than WireClient, whose own decode and GC pauses were in the round trips it measured; the
+ * answers' content is checked in full once per node before timing (load/checkNode.ts).
+ *
+ * The node and the echo run with load/gcProbe.js preloaded: each GC pause with its wall-clock
+ * time, lined up with the slowest 1 % of round trips (`tail` in each step: node pause, generator
+ * pause, the backlog after a node pause, or none of these).
  *
  * Per step: the client round trip (p50/p99), the node's own handling time receive → send from its
  * `/metrics` histogram (`edge_request_handling_seconds{kind="predict"}`, the delta of two scrapes),
@@ -21,8 +28,11 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimulatedHeadset } from '../client-sdk/node.js';
-import type { WireClient } from './load/WireClient.js';
-import { LOAD_NODE_ENV, openClients, print, sleep, startPinned, step, type Proc, type StepResult } from './load/loadStep.js';
+import { checkNode } from './load/checkNode.js';
+import { observePauses, PauseLog } from './load/gcProbe.js';
+import { LOAD_NODE_ENV, print, sleep, startPinned, type Proc } from './load/loadStep.js';
+import { openRawClients, rawStep, RttSamples, type RawStepResult } from './load/rawStep.js';
+import type { RawWireClient } from './load/RawWireClient.js';
 import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
 import { lineChart } from './lib/chart.js';
 import { pinSelf } from './lib/pin.js';
@@ -48,6 +58,9 @@ Options:
   --compare-args A  extra arguments of the compared node (with --compare-root . : the same
                     build with other flags, e.g. --node-args "--workers 2" --compare-args "--workers 1")
   --compare-cores L taskset core list of the compared node  [default: --node-cores]
+  --node-flags A    node/V8 flags of this checkout's node process, space-separated (e.g.
+                    "--single-threaded-gc": the same pid, no relaunch as with --node-args "--gc single")
+  --compare-flags A node/V8 flags of the compared node   [default: none]
   --rounds N        with a compared node: each step measured N times per node, the order
                     alternating (this first, then it first…); the round with the median CPU
                     per frame is reported, every round kept in the JSON   [default: 1]
@@ -62,7 +75,7 @@ export async function main(argv: string[]): Promise<void> {
     argv,
     {
       steps: { type: 'string' }, seconds: { type: 'string' }, hz: { type: 'string' }, predictor: { type: 'string' },
-      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'compare-args': { type: 'string' }, 'compare-cores': { type: 'string' }, rounds: { type: 'string' }, label: { type: 'string' }, 'node-prof': { type: 'string' },
+      'node-cores': { type: 'string' }, 'client-cores': { type: 'string' }, 'node-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'compare-args': { type: 'string' }, 'compare-cores': { type: 'string' }, 'node-flags': { type: 'string' }, 'compare-flags': { type: 'string' }, rounds: { type: 'string' }, label: { type: 'string' }, 'node-prof': { type: 'string' },
     },
     HELP,
   );
@@ -77,71 +90,70 @@ export async function main(argv: string[]): Promise<void> {
   const compareRoot = stringFlag(args.values['compare-root']);
   const compareArgs = stringFlag(args.values['compare-args'])?.split(' ').filter(Boolean) ?? nodeArgs;
   const compareCores = stringFlag(args.values['compare-cores']) ?? nodeCores;
+  const nodeFlags = (stringFlag(args.values['node-flags']) ?? '').split(' ').filter(Boolean);
+  const compareFlags = (stringFlag(args.values['compare-flags']) ?? '').split(' ').filter(Boolean);
   const rounds = intFlag(args.values.rounds, 'rounds', 1, 9) ?? 1;
   const label = stringFlag(args.values.label) ?? 'predict-load';
   const nodeProf = stringFlag(args.values['node-prof']);
   const here = fileURLToPath(new URL('..', import.meta.url)); // dist/
   pinSelf(clientCores, 'bench predict-load');
-  const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, compareRoot: compareRoot ?? null, compareArgs: compareRoot ? compareArgs : null, compareCores: compareRoot ? compareCores : null, rounds, client: 'WireClient (ws, zero mask), one process', loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
+  const env = environment({ steps, seconds, hz, predictor, nodeCores, clientCores, nodeArgs, compareRoot: compareRoot ?? null, compareArgs: compareRoot ? compareArgs : null, compareCores: compareRoot ? compareCores : null, nodeFlags, compareFlags: compareRoot ? compareFlags : null, rounds, client: 'RawWireClient (hand-made ws, prebuilt frames) for the echo and the node, one process', gcProbe: true, loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
   printEnvironment(env);
 
-  const samples = { rtt: [] as number[], from: Infinity };
+  const samples = new RttSamples();
+  const generatorPauses = new PauseLog();
+  const stopObserving = observePauses(generatorPauses);
   const maxSessions = Math.max(...steps, 100);
   const headsets = Array.from({ length: maxSessions }, (_, i) => new SimulatedHeadset(i + 1));
 
   // the floor: a raw ws echo server pinned like the node, unloaded and at 100 sessions
-  const echo = await startPinned(nodeCores, [path.join(here, 'bench', 'load', 'echoServer.js')]);
-  const floor: Record<string, StepResult> = {};
+  const echo = await startPinned(nodeCores, [path.join(here, 'bench', 'load', 'echoServer.js')], {}, { gcProbe: true });
+  const floor: Record<string, RawStepResult> = {};
   try {
-    const echoClients = await openClients(echo.url, 100, samples, true);
+    const echoClients = await openRawClients(echo.url, headsets.slice(0, 100), samples, { echo: true, hz, predictor });
     for (const n of [1, 100]) {
-      floor[`${n}`] = await step(echo, echoClients.slice(0, n), headsets, samples, { hz, seconds, predictor });
-      print('raw ws echo (floor)', floor[`${n}`]!);
+      floor[`${n}`] = await rawStep(echo, echoClients.slice(0, n), samples, { hz, seconds, generatorPauses });
+      if (floor[`${n}`]!.unexpected > 0) throw new Error(`the raw echo answered ${floor[`${n}`]!.unexpected} frames with something else`);
+      printRaw('raw ws echo (floor)', floor[`${n}`]!);
     }
     for (const c of echoClients) c.close();
   } finally {
     echo.child.kill('SIGKILL');
   }
 
-  const nodes: { name: string; cores: string; proc: Proc; clients: WireClient[]; results: StepResult[]; rounds: StepResult[][]; metricsUrl: string }[] = [];
-  const startNode = async (name: string, dist: string, extra: string[], cores: string, prof?: string) => {
-    const proc = await startPinned(cores, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...extra], {
+  const nodes: { name: string; cores: string; proc: Proc; clients: RawWireClient[]; results: RawStepResult[]; rounds: RawStepResult[][]; metricsUrl: string }[] = [];
+  const startNode = async (name: string, dist: string, extra: string[], cores: string, flags: string[], prof?: string) => {
+    const proc = await startPinned(cores, [...flags, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...extra], {
       TF_CPP_MIN_LOG_LEVEL: '2',
       ...LOAD_NODE_ENV,
-    });
+    }, { gcProbe: true });
     nodes.push({ name, cores, proc, clients: [], results: [], rounds: [], metricsUrl: proc.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics') });
   };
   try {
-    await startNode(`this checkout${nodeArgs.length ? ` ${nodeArgs.join(' ')}` : ''}`, here, nodeArgs, nodeCores, nodeProf);
-    if (compareRoot) await startNode(`${path.basename(path.resolve(compareRoot))}${compareArgs.length ? ` ${compareArgs.join(' ')}` : ''}`, path.join(path.resolve(compareRoot), 'dist'), compareArgs, compareCores);
+    await startNode(`this checkout${[...nodeFlags, ...nodeArgs].map((a) => ` ${a}`).join('')}`, here, nodeArgs, nodeCores, nodeFlags, nodeProf);
+    if (compareRoot) await startNode(`${path.basename(path.resolve(compareRoot))}${[...compareFlags, ...compareArgs].map((a) => ` ${a}`).join('')}`, path.join(path.resolve(compareRoot), 'dist'), compareArgs, compareCores, compareFlags);
     for (const node of nodes) {
-      // correctness before timing: a frame gets a prediction from the named predictor
-      const check = await openClients(node.proc.url, 1, samples, false);
-      samples.rtt = [];
-      samples.from = 0;
-      check[0]!.predict(headsets[0]!.poseAt(0), 50, predictor);
-      for (let t = 0; t < 100 && samples.rtt.length === 0; t++) await sleep(20);
-      if (samples.rtt.length === 0) throw new Error(`no prediction from the node (${node.name}) for predictor '${predictor}'`);
-      check[0]!.close();
+      // correctness before timing: every answer a prediction from the named predictor, every frame counted in /metrics
+      console.log(`${node.name}: correct (${JSON.stringify(await checkNode(node.proc, node.metricsUrl, headsets.slice(0, 10), predictor, hz))})`);
     }
     const saturated = new Set<string>();
     for (const n of steps) {
-      const measured = new Map<string, StepResult[]>();
+      const measured = new Map<string, RawStepResult[]>();
       for (let round = 0; round < (nodes.length > 1 ? rounds : 1); round++) {
         // alternating order: whoever runs first in a step does not always get the quieter moment
         for (const node of round % 2 === 0 ? nodes : [...nodes].reverse()) {
           if (saturated.has(node.name)) continue;
           try {
-            if (node.clients.length < n) node.clients.push(...(await openClients(node.proc.url, n - node.clients.length, samples, false)));
+            if (node.clients.length < n) node.clients.push(...(await openRawClients(node.proc.url, headsets.slice(node.clients.length, n), samples, { echo: false, hz, predictor })));
           } catch (err) {
             // an overloaded node resets or times out new handshakes: that is its limit, not the run's end
             console.log(`${node.name}: could not open ${n} sessions (${(err as Error).message}): no larger steps for it`);
             saturated.add(node.name);
             continue;
           }
-          const r = await step(node.proc, node.clients.slice(0, n), headsets, samples, { hz, seconds, predictor, metricsUrl: node.metricsUrl });
+          const r = await rawStep(node.proc, node.clients.slice(0, n), samples, { hz, seconds, metricsUrl: node.metricsUrl, generatorPauses });
           measured.set(node.name, [...(measured.get(node.name) ?? []), r]);
-          print(node.name, r);
+          printRaw(node.name, r);
           // the node, not the load generator, is behind: it answers under half of what was sent
           if (r.answeredFps < 0.5 * r.sentFps) {
             console.log(`${node.name}: saturated (answered < 50% of the frames sent): no larger steps for it`);
@@ -168,11 +180,12 @@ export async function main(argv: string[]): Promise<void> {
       }
       node.proc.child.kill('SIGKILL');
     }
+    stopObserving();
   }
   const results = nodes[0]!.results;
   const compared = nodes[1]?.results;
   // what a node serves: the largest step it answered (≥ 99 % of the frames offered) with its own handling p99 ≤ 1 ms
-  const capacity = (rs: StepResult[]) => {
+  const capacity = (rs: RawStepResult[]) => {
     const ok = rs.filter((r) => r.answeredFps >= 0.99 * r.offeredFps && (r.handlingP99Ms ?? Infinity) <= 1);
     const best = ok[ok.length - 1];
     return best ? { sessions: best.sessions, answeredFps: Math.round(best.answeredFps), handlingP99Ms: best.handlingP99Ms, nodeCpuCores: best.nodeCpuCores } : null;
@@ -192,6 +205,9 @@ export async function main(argv: string[]): Promise<void> {
           rttP99Ms: at100.rtt.p99,
           floorP99Ms: floorP99,
           rttWithin1msOfFloor: at100.rtt.p99 <= floorP99 + 1,
+          echoAt100P99Ms: floor['100']!.rtt.p99,
+          rttWithin1msOfEchoAt100: at100.rtt.p99 <= floor['100']!.rtt.p99 + 1,
+          tail: at100.tail,
           nodeCpuUsPerFrame: at100.nodeCpuUsPerFrame,
         }
       : null,
@@ -214,5 +230,17 @@ export async function main(argv: string[]): Promise<void> {
         { name: 'raw ws echo p99, unloaded (floor)', points: results.map((r) => [r.sessions, floorP99]) },
       ],
     }),
+  );
+}
+
+/** loadStep's line, then where the step's slowest 1 % went (when the GC probe saw pauses). */
+function printRaw(label: string, r: RawStepResult): void {
+  print(label, r);
+  const t = r.tail;
+  if (!t) return;
+  console.log(
+    `${''.padEnd(30)} slowest 1 % (≥ ${t.thresholdMs.toFixed(2)} ms, ${t.tailFrames} frames): node waited for its core ${(100 * t.nodeRunWait).toFixed(0)}%, generator waited ${(100 * t.generatorRunWait).toFixed(0)}%, node GC pause ${(100 * t.nodePause).toFixed(0)}%, generator GC pause ${(100 * t.generatorPause).toFixed(0)}%, ` +
+      `backlog after a node pause ${(100 * t.nodeBacklog).toFixed(0)}%, other ${(100 * t.other).toFixed(0)}%; all frames in a node pause ${(100 * t.allNodePause).toFixed(2)}%; ` +
+      `p99 of untouched frames ${t.p99WithoutPausesMs.toFixed(3)} ms; node pauses ${t.nodePauses.msPerSecond.toFixed(1)} ms/s (max ${t.nodePauses.maxMs.toFixed(2)}), generator ${t.generatorPauses.msPerSecond.toFixed(1)} ms/s (max ${t.generatorPauses.maxMs.toFixed(2)}); generator ${(100 * r.clientCpuCores).toFixed(0)}% of its core; waited for a core: node ${r.runDelayMsPerSecond?.node.toFixed(1)} ms/s, generator ${r.runDelayMsPerSecond?.generator.toFixed(1)} ms/s, other tenants ${(100 * r.othersCpuCores).toFixed(0)}% of a core; node threads ms/s ${JSON.stringify(r.nodeThreadsMsPerSecond)}`,
   );
 }

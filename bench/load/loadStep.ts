@@ -5,14 +5,16 @@
  * sessions × hz frames (round trip, node handling p50/p99, CPU per frame).
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { SimulatedHeadset } from '../../client-sdk/node.js';
 import { spawnPinned } from '../lib/pin.js';
 import { parsePrometheusText } from '../lib/prometheusText.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import { FrameClock } from './FrameClock.js';
+import { PauseLog } from './gcProbe.js';
 import { WireClient } from './WireClient.js';
 
 /**
@@ -30,34 +32,83 @@ export const LOAD_NODE_ENV: Readonly<Record<string, string>> = {
 export interface Proc {
   child: ChildProcess;
   url: string;
+  /** Its GC pauses, when started with `gcProbe` (else empty). */
+  pauses: PauseLog;
 }
 
-/** A child process pinned to `cores` that prints a JSON line with `url` when it is ready. */
-export async function startPinned(cores: string, args: string[], env: Record<string, string> = {}): Promise<Proc> {
-  const child = spawnPinned(cores, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+/**
+ * A child process pinned to `cores` that prints a JSON line with `url` when it is ready. With
+ * `gcProbe`, node runs it with load/gcProbe.js preloaded and its GC pauses land in `pauses`.
+ */
+export async function startPinned(cores: string, args: string[], env: Record<string, string> = {}, options: { gcProbe?: boolean } = {}): Promise<Proc> {
+  const probe = options.gcProbe ? ['--import', fileURLToPath(new URL('./gcProbe.js', import.meta.url))] : [];
+  const child = spawnPinned(cores, [...probe, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env, ...(options.gcProbe ? { EDGE_OFFLOAD_GC_PROBE: 'stdout' } : {}) } });
+  const pauses = new PauseLog();
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within 60 s`)), 60_000);
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}; is taskset installed (util-linux)?`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      let event: { url?: string; event?: string };
+      let event: { url?: string; event?: string; probe?: string; at?: number; ms?: number; kind?: string };
       try {
         event = JSON.parse(line) as typeof event;
       } catch {
         return;
       }
+      if (event.probe === 'gc') return pauses.add(event.at!, event.ms!, event.kind!);
       if (event.url && (event.event === undefined || event.event === 'listening')) {
         clearTimeout(timer);
         resolve(event.url);
       }
     });
   });
-  return { child, url };
+  return { child, url, pauses };
 }
 
 /** CPU time (user + system, ms) of a process and all its threads, from /proc. */
 export function cpuMs(pid: number | undefined): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/**
+ * How long a process's main thread has waited, runnable, for a core (ms, from /proc/<pid>/schedstat):
+ * on a shared machine the time other tenants held the pinned core while a frame was ready. NaN
+ * where the kernel keeps no schedstats.
+ */
+export function runDelayMs(pid: number | undefined): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU ms of each of a process' threads, summed by thread name (/proc/<pid>/task/<tid>/stat:
+ * `main` is the main thread; Node's other threads (V8's platform workers: GC helpers, concurrent
+ * compilation; the libuv pool…) mostly carry the name `node`). Threads pinned to the node's core take it from the
+ * main thread while they run.
+ */
+export function threadCpuMs(pid: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // the main thread by itself: Node names most of its threads `node` too
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** CPU ms of a process and its children (cluster workers), from /proc/<pid>/task/<tid>/children. */
@@ -128,6 +179,17 @@ export function histogramQuantile(before: Histogram, after: Histogram, q: number
     }
   }
   return { value: NaN, count: total, fractionUnder };
+}
+
+/** The node's collections between two scrapes `seconds` apart, per kind: per second and mean pause. */
+export function gcBetween(before: GcTotals, after: GcTotals, seconds: number): NonNullable<StepResult['gc']> {
+  const gc: NonNullable<StepResult['gc']> = {};
+  for (const [kind, a] of Object.entries(after)) {
+    const count = a.count - (before[kind]?.count ?? 0);
+    const ms = (a.seconds - (before[kind]?.seconds ?? 0)) * 1000;
+    if (count > 0) gc[kind] = { perSecond: count / seconds, meanPauseMs: ms / count, pauseMsPerSecond: ms / seconds };
+  }
+  return gc;
 }
 
 /** A step's rates: `n` sessions at `hz` offered, `sent` and `answered` frames over `elapsedMs`. */
@@ -211,13 +273,7 @@ export async function step(target: Proc, clients: WireClient[], headsets: Simula
   if (before && after) {
     Object.assign(result, handlingBetween(before.handling, after.handling));
     // between the two scrapes (a little longer than the measured seconds: the second scrape comes after)
-    const gcSeconds = (performance.now() - started) / 1000;
-    result.gc = {};
-    for (const [kind, a] of Object.entries(after.gc)) {
-      const count = a.count - (before.gc[kind]?.count ?? 0);
-      const ms = (a.seconds - (before.gc[kind]?.seconds ?? 0)) * 1000;
-      if (count > 0) result.gc[kind] = { perSecond: count / gcSeconds, meanPauseMs: ms / count, pauseMsPerSecond: ms / gcSeconds };
-    }
+    result.gc = gcBetween(before.gc, after.gc, (performance.now() - started) / 1000);
   }
   return result;
 }
