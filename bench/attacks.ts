@@ -96,8 +96,15 @@ async function textureBomb(): Promise<Uint8Array> {
  * sent as each answer comes). What they were answered is counted by type / error code: a hog
  * served nothing would measure nothing.
  */
-async function hogs(node: NodeProcess, request: (id: number) => Uint8Array, depth: number): Promise<{ stop(): void; detail(): Record<string, unknown> }> {
+async function hogs(node: NodeProcess, request: (id: number) => Uint8Array, depth: number, answer: string): Promise<{ stop(): void; detail(): Record<string, unknown> }> {
   const socks = await Promise.all([0, 1].map((i) => session(node.url, addr(i), 30_000)));
+  // correctness before load: a hog answered with an error (a node without the model) loads nothing
+  const first = await new Promise<{ t: string; code?: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`a hog's first request was not answered within 60 s: the node cannot serve it`)), 60_000);
+    socks[0]!.once('message', (d: Buffer) => (clearTimeout(timer), resolve(decode(d, LAX_LIMITS) as { t: string; code?: string })));
+    socks[0]!.send(request(0));
+  });
+  if (first.t !== answer) throw new Error(`a hog's request was answered '${first.t}'${first.code ? ` (${first.code})` : ''}, not '${answer}': the attack would measure nothing`);
   const answers: Record<string, number> = {};
   let id = 0;
   for (const ws of socks) {
@@ -163,14 +170,14 @@ const ATTACKS: Attack[] = [
   {
     name: '4 render hogs × 2 (2048² stereo JPEG, 2 in flight each)',
     nodeArgs: ['--render'],
-    start: (node) => hogs(node, (id) => encode({ t: 'render', id, pose: HEAD, eye: 'both', camera: { fovY: 90, ipd: 0.064, width: 2048, height: 2048 }, codec: 'jpeg' } as never), 2),
+    start: (node) => hogs(node, (id) => encode({ t: 'render', id, pose: HEAD, eye: 'both', camera: { fovY: 90, ipd: 0.064, width: 2048, height: 2048 }, codec: 'jpeg' } as never), 2, 'frame'),
   },
   {
     name: '4b infer hogs × 2 (512-row batches, 4 in flight each)',
     start(node) {
       const width = featureCount(DEFAULT_WINDOW_SPEC);
       const input = toWireTensor(new Float32Array(512 * width).fill(0.1), [512, width]);
-      return hogs(node, (id) => encode({ t: 'infer', id, model: 'head-predictor', input }), 4);
+      return hogs(node, (id) => encode({ t: 'infer', id, model: 'head-predictor', input }), 4, 'result');
     },
   },
   {
