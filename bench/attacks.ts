@@ -51,6 +51,8 @@ interface Outcome {
    */
   node: { cpuShare: { unloaded: number; attack: number }; eventLoopLagP99Ms: { unloaded: number; attack: number } } | null;
   detail: Record<string, unknown>;
+  /** With --compare-args: 'defaults' or the compared flags. */
+  variant?: string;
 }
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -94,8 +96,15 @@ async function textureBomb(): Promise<Uint8Array> {
  * sent as each answer comes). What they were answered is counted by type / error code: a hog
  * served nothing would measure nothing.
  */
-async function hogs(node: NodeProcess, request: (id: number) => Uint8Array, depth: number): Promise<{ stop(): void; detail(): Record<string, unknown> }> {
+async function hogs(node: NodeProcess, request: (id: number) => Uint8Array, depth: number, answer: string): Promise<{ stop(): void; detail(): Record<string, unknown> }> {
   const socks = await Promise.all([0, 1].map((i) => session(node.url, addr(i), 30_000)));
+  // correctness before load: a hog answered with an error (a node without the model) loads nothing
+  const first = await new Promise<{ t: string; code?: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`a hog's first request was not answered within 60 s: the node cannot serve it`)), 60_000);
+    socks[0]!.once('message', (d: Buffer) => (clearTimeout(timer), resolve(decode(d, LAX_LIMITS) as { t: string; code?: string })));
+    socks[0]!.send(request(0));
+  });
+  if (first.t !== answer) throw new Error(`a hog's request was answered '${first.t}'${first.code ? ` (${first.code})` : ''}, not '${answer}': the attack would measure nothing`);
   const answers: Record<string, number> = {};
   let id = 0;
   for (const ws of socks) {
@@ -169,14 +178,14 @@ const ATTACKS: Attack[] = [
   {
     name: '4 render hogs × 2 (2048² stereo JPEG, 2 in flight each)',
     nodeArgs: ['--render'],
-    start: (node) => hogs(node, (id) => encode({ t: 'render', id, pose: HEAD, eye: 'both', camera: { fovY: 90, ipd: 0.064, width: 2048, height: 2048 }, codec: 'jpeg' } as never), 2),
+    start: (node) => hogs(node, (id) => encode({ t: 'render', id, pose: HEAD, eye: 'both', camera: { fovY: 90, ipd: 0.064, width: 2048, height: 2048 }, codec: 'jpeg' } as never), 2, 'frame'),
   },
   {
     name: '4b infer hogs × 2 (512-row batches, 4 in flight each)',
     start(node) {
       const width = featureCount(DEFAULT_WINDOW_SPEC);
       const input = toWireTensor(new Float32Array(512 * width).fill(0.1), [512, width]);
-      return hogs(node, (id) => encode({ t: 'infer', id, model: 'head-predictor', input }), 4);
+      return hogs(node, (id) => encode({ t: 'infer', id, model: 'head-predictor', input }), 4, 'result');
     },
   },
   {
@@ -255,10 +264,11 @@ function niceSelf(value: number): boolean {
   }
 }
 
-async function runAttack(attack: Attack, baselineS: number, attackS: number, pinned: { value: boolean }, niced: { value: boolean }, cpuProfDir?: string): Promise<Outcome> {
+async function runAttack(attack: Attack, baselineS: number, attackS: number, pinned: { value: boolean }, niced: { value: boolean }, variantArgs: readonly string[] = [], cpuProfDir?: string): Promise<Outcome> {
   // --cpu-prof: the node writes its profile when it exits, so it is stopped with SIGTERM (drain) instead of SIGKILL
   const profile = cpuProfDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `attack-${attack.name.split(' ')[0]}.cpuprofile`] } : {};
-  const node = await spawnNode({ tier: 'edge', ...profile, ...(attack.nodeArgs ? { extraArgs: attack.nodeArgs, startTimeoutMs: 60_000 } : {}) });
+  const extraArgs = [...(attack.nodeArgs ?? []), ...variantArgs];
+  const node = await spawnNode({ tier: 'edge', ...profile, ...(extraArgs.length ? { extraArgs, startTimeoutMs: 60_000 } : {}) });
   pinned.value = pinProcess(node.pid, 0) && pinned.value;
   try {
     // its own process on the attackers' core: it shares their CPU, not their event loop
@@ -410,27 +420,34 @@ Options:
   --baseline-s N   unloaded bystander window per attack   [default: 3]
   --attack-s N     attack window                           [default: 6]
   --only LIST      attack numbers to run, comma-separated (e.g. 3,4,4b)  [default: all]
+  --compare-args A  also run each chosen attack against a node with these extra flags
+                   (e.g. "--heavy-main-ms-per-second 0": the budget off), alternating
+                   which goes first; outcomes say which (variant)     [default: none]
   --name NAME      results file name                       [default: attacks]
   --cpu-prof DIR   write each attacked node's CPU profile (node --cpu-prof) to DIR
   -h, --help       this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { 'baseline-s': { type: 'string' }, 'attack-s': { type: 'string' }, only: { type: 'string' }, name: { type: 'string' }, 'cpu-prof': { type: 'string' } }, HELP);
+  const args = parseCommandArgs(argv, { 'baseline-s': { type: 'string' }, 'attack-s': { type: 'string' }, only: { type: 'string' }, name: { type: 'string' }, 'compare-args': { type: 'string' }, 'cpu-prof': { type: 'string' } }, HELP);
   if (!args) return;
   const baselineS = intFlag(args.values['baseline-s'], 'baseline-s', 1, 600) ?? 3;
   const attackS = intFlag(args.values['attack-s'], 'attack-s', 1, 600) ?? 6;
   const pinned = { value: pinProcess(process.pid, 1) };
   const niced = { value: true };
   // other tenants of a shared machine run on the pinned cores too: their load is part of every number
-  const env = environment({ baselineS, attackS, attackerNice: ATTACKER_NICE, loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
+  const compareArgs = stringFlag(args.values['compare-args'])?.split(' ').filter(Boolean);
+  const env = environment({ baselineS, attackS, attackerNice: ATTACKER_NICE, compareArgs: compareArgs ?? null, loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
   printEnvironment(env);
   const only = stringFlag(args.values.only)?.split(',');
   const chosen = (name: string) => !only || only.includes(name.split(' ')[0]!);
   const outcomes: Outcome[] = [];
-  for (const attack of ATTACKS.filter((a) => chosen(a.name))) {
-    const o = await runAttack(attack, baselineS, attackS, pinned, niced, stringFlag(args.values['cpu-prof']));
+  // A/B in one run: the same attack against this node's defaults and against `compareArgs`
+  const variants: { label: string; args: string[] }[] = [{ label: 'defaults', args: [] }, ...(compareArgs ? [{ label: compareArgs.join(' '), args: compareArgs }] : [])];
+  const chosenAttacks = ATTACKS.filter((a) => chosen(a.name));
+  for (const [i, attack] of chosenAttacks.entries()) for (const variant of i % 2 === 0 ? variants : [...variants].reverse()) {
+    const o = { ...(await runAttack(attack, baselineS, attackS, pinned, niced, variant.args, stringFlag(args.values['cpu-prof']))), ...(compareArgs ? { variant: variant.label } : {}) };
     const n = o.node!;
-    console.log(`${o.attack}: admitted ${o.admitted}; bystander p99 ${o.bystander!.unloadedP99.toFixed(2)} → ${o.bystander!.attackP99.toFixed(2)} ms (×${o.bystander!.ratio.toFixed(2)}, ${o.bystander!.failures} failures); node CPU ${(100 * n.cpuShare.unloaded).toFixed(0)} → ${(100 * n.cpuShare.attack).toFixed(0)} %, event-loop lag p99 ${n.eventLoopLagP99Ms.unloaded.toFixed(1)} → ${n.eventLoopLagP99Ms.attack.toFixed(1)} ms; RSS ${o.rssMiB!.before.toFixed(0)} / ${o.rssMiB!.peak.toFixed(0)} / ${o.rssMiB!.after.toFixed(0)} MiB; ${JSON.stringify(o.detail)}`);
+    console.log(`${o.attack}${compareArgs ? ` [${variant.label}]` : ''}: admitted ${o.admitted}; bystander p99 ${o.bystander!.unloadedP99.toFixed(2)} → ${o.bystander!.attackP99.toFixed(2)} ms (×${o.bystander!.ratio.toFixed(2)}, ${o.bystander!.failures} failures); node CPU ${(100 * n.cpuShare.unloaded).toFixed(0)} → ${(100 * n.cpuShare.attack).toFixed(0)} %, event-loop lag p99 ${n.eventLoopLagP99Ms.unloaded.toFixed(1)} → ${n.eventLoopLagP99Ms.attack.toFixed(1)} ms; RSS ${o.rssMiB!.before.toFixed(0)} / ${o.rssMiB!.peak.toFixed(0)} / ${o.rssMiB!.after.toFixed(0)} MiB; ${JSON.stringify(o.detail)}`);
     outcomes.push(o);
   }
   for (const [n, run] of [['8', discoveryAttack], ['10', lyingNodeAttack]] as const) {
@@ -443,7 +460,7 @@ export async function main(argv: string[]): Promise<void> {
   const svg = barChart({
     title: 'Bystander predict p99: unloaded vs under each attack (same run)',
     yLabel: 'ms',
-    categories: measured.map((o) => o.attack.split(' ')[0]!),
+    categories: measured.map((o) => `${o.attack.split(' ')[0]!}${o.variant && o.variant !== 'defaults' ? ' (compared)' : ''}`),
     series: [
       { name: 'unloaded', values: measured.map((o) => o.bystander!.unloadedP99) },
       { name: 'under attack', values: measured.map((o) => o.bystander!.attackP99) },

@@ -65,6 +65,8 @@ export const EDGE_CONFIG = {
   heavyWorkers: { kind: 'int', default: undefined, min: 0, doc: 'worker threads that render and infer off the event loop (predict stays on it); 0 runs them on the event loop; unset: cores - 1, at least 1' },
   heavyConcurrency: { kind: 'int', default: undefined, doc: 'CPU-heavy jobs (render, infer, scene decode) running at once, shared fairly between sessions; unset: one per heavy worker (1 with heavyWorkers 0)' },
   heavyQueuePerSession: { kind: 'int', default: 4, doc: 'heavy jobs one session may have waiting (BUSY beyond)' },
+  heavyMainMsPerSecond: { kind: 'int', default: 100, min: 0, doc: "event-loop ms per second one session's heavy requests may use (hand-off, answer, plus heavyByteCostNs a payload byte); over it its next one waits, so others' predicts keep their latency; 0: no budget" },
+  heavyByteCostNs: { kind: 'int', default: 10, min: 0, doc: 'event-loop ns charged per payload byte of a heavy request (socket receive, GC of its buffers: not timed per request)' },
   drainMs: { kind: 'ms', default: 2000, doc: 'on SIGTERM or an admin drain, how long clients get to move away' },
   // operations
   logFormat: { kind: 'enum', default: 'text', values: ['text', 'json'], doc: 'text, or json lines for log shippers' },
@@ -227,7 +229,7 @@ export function edgeServerOptions(config: EdgeConfig): Pick<EdgeServerOptions, '
       frames: { perRead: config.framesPerRead, maxQueuedBytes: config.inputQueueBytes },
       send: { softBytes: config.sendSoftBytes, hardBytes: config.sendHardBytes, stallMs: config.sendStallMs, skipAboveBytes: Math.min(config.sendSkipAboveBytes, config.sendSoftBytes), maxSkipped: config.sendMaxSkipped },
       memory: { perSessionBytes: config.sessionMemoryBytes, perNodeBytes: config.nodeMemoryBytes },
-      heavy: { ...(config.heavyConcurrency !== undefined ? { concurrency: config.heavyConcurrency } : {}), maxQueuedPerSession: config.heavyQueuePerSession },
+      heavy: { ...(config.heavyConcurrency !== undefined ? { concurrency: config.heavyConcurrency } : {}), maxQueuedPerSession: config.heavyQueuePerSession, mainMsPerSecond: config.heavyMainMsPerSecond === 0 ? Infinity : config.heavyMainMsPerSecond, byteCostNs: config.heavyByteCostNs },
     },
     metrics: config.metrics,
     ...(config.adminOperatorsFile ? { admin: { operators: TrustedOperators.fromFile(config.adminOperatorsFile), maxSkewMs: config.adminMaxSkewMs } } : {}),

@@ -228,7 +228,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
       maxSessions: this.#guards.admission.maxSessions,
       admission: { refused: this.#guards.admission.refusals(), connections: this.#guards.connections.stats(), upgrades: this.#guards.upgrades.stats() },
       memory: { usedBytes: this.#guards.memory.usedBytes, perSessionBytes: this.#guards.memory.perSessionBytes, perNodeBytes: this.#guards.memory.perNodeBytes },
-      heavy: { running: this.#guards.scheduler.stats().running, waiting: this.#guards.scheduler.stats().waiting },
+      heavy: (({ running, waiting, deferred }) => ({ running, waiting, deferred }))(this.#guards.scheduler.stats()),
       uptimeS: Math.round((performance.now() - this.#startedAt) / 1000),
       predictors: [...predictors.keys()],
       defaultPredictor,

@@ -17,7 +17,7 @@ import type { Duplex } from 'node:stream';
 import type { EdgeMetricsSink } from '../metrics.js';
 import { parseGlb, DEFAULT_SCENE_LIMITS, GLB_MAGIC, type SceneLimits } from '../render/glb.js';
 import { ConnectionGuard, type ConnectionGuardOptions } from '../../protocol/server/ConnectionGuard.js';
-import { FairScheduler, type FairSchedulerOptions } from './FairScheduler.js';
+import { FairScheduler, type FairSchedulerOptions, type HeavyMeter, type ScheduleOptions } from './FairScheduler.js';
 import type { FrameGateOptions } from './FrameGate.js';
 import { DEFAULT_IDLE_MS, IdleTimer } from './IdleTimer.js';
 import { MemoryBudget, type MemoryBudgetOptions, type MemoryReservation } from './MemoryBudget.js';
@@ -28,6 +28,14 @@ import { estimateTextureBytes } from './textureEstimate.js';
 
 /** The kinds of heavy work; a session has at most one of each running. */
 export type HeavyKind = 'render' | 'infer' | 'scene';
+
+/**
+ * Event-loop ms per second one session's heavy requests may use on a node (FairScheduler's
+ * `mainMsPerSecond`): a tenth of the loop, so two sessions sending infer batches back to back
+ * leave the loop mostly to everyone's predicts (issue #15, attack 4b). A 512-row batch is charged
+ * ~1 ms (its measured hand-off and answer plus 90 kB at 10 ns a byte): ~100 such batches a second per session.
+ */
+export const DEFAULT_HEAVY_MAIN_MS_PER_SECOND = 100;
 
 export interface NodeGuardsOptions {
   admission?: SessionAdmissionOptions;
@@ -69,7 +77,7 @@ export class NodeGuards {
     this.connections = new ConnectionGuard(options.connections);
     this.upgrades = new UpgradePacer(options.upgrades);
     this.memory = new MemoryBudget(options.memory);
-    this.scheduler = new FairScheduler(options.heavy);
+    this.scheduler = new FairScheduler({ mainMsPerSecond: DEFAULT_HEAVY_MAIN_MS_PER_SECOND, ...options.heavy });
     const envIdle = Number(process.env.EDGE_OFFLOAD_IDLE_TIMEOUT_MS);
     this.idleTimeoutMs = options.idleTimeoutMs ?? (Number.isInteger(envIdle) && envIdle > 0 ? envIdle : DEFAULT_IDLE_MS);
     this.#send = options.send ?? {};
@@ -190,9 +198,13 @@ export class SessionGuard {
     return this.#budget.canTake(bytes);
   }
 
-  /** Runs CPU-heavy work (render, infer, scene decode) in this session's fair turn, one of each `kind` at a time. */
-  heavy<T>(kind: HeavyKind, job: () => T | Promise<T>): Promise<T> {
-    return this.#node.scheduler.schedule(this.#id, job, { kind });
+  /**
+   * Runs CPU-heavy work (render, infer, scene decode) in this session's fair turn, one of each
+   * `kind` at a time, within its event-loop budget; `cost` is what the request used before
+   * (decode) and its payload bytes, the meter takes what it uses after (answer).
+   */
+  heavy<T>(kind: HeavyKind, job: (meter: HeavyMeter) => T | Promise<T>, cost: Pick<ScheduleOptions, 'spentMs' | 'bytes'> = {}): Promise<T> {
+    return this.#node.scheduler.schedule(this.#id, job, { kind, ...cost });
   }
 
   /**

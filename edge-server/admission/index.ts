@@ -9,5 +9,5 @@ export { FrameGate, DEFAULT_FRAMES_PER_READ, DEFAULT_MAX_QUEUED_BYTES, type Fram
 export { SendBudget, type SendBudgetOptions, type SendOutcome, type SendPriority, type SendSink } from './SendBudget.js';
 export { MemoryBudget, type MemoryBudgetOptions, type MemoryReservation } from './MemoryBudget.js';
 export { estimateTextureBytes, imageSize, type TextureEstimate } from './textureEstimate.js';
-export { FairScheduler, type FairSchedulerOptions } from './FairScheduler.js';
-export { NodeGuards, SessionGuard, type HeavyKind, type NodeGuardsOptions, type SessionGuardHandlers } from './NodeGuards.js';
+export { FairScheduler, type FairSchedulerOptions, type HeavyMeter, type ScheduleOptions } from './FairScheduler.js';
+export { NodeGuards, SessionGuard, DEFAULT_HEAVY_MAIN_MS_PER_SECOND, type HeavyKind, type NodeGuardsOptions, type SessionGuardHandlers } from './NodeGuards.js';
