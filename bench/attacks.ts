@@ -12,19 +12,12 @@ import { loadavg, setPriority } from 'node:os';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import '../client-sdk/node.js';
-import { openSession } from '../client-sdk/openSession.js';
-import { StaticLocator } from '../client-sdk/placement/locator.js';
 import { spawnNode, type NodeProcess } from '../bin/demo/NodeProcess.js';
 import { parseCommandArgs, intFlag, stringFlag } from '../bin/commands/args.js';
-import { DiscoveryServer } from '../discovery/DiscoveryServer.js';
-import { TrustedOperators } from '../discovery/trust.js';
-import { authorizeNode, generateKeyPair, signRegistration } from '../discovery/identity.js';
 import { PROTOCOL_VERSION, decode, encode } from '../protocol/index.js';
 import { LAX_LIMITS } from './lib/laxLimits.js';
 import { BystanderProcess } from './fuzz/bystanderProcess.js';
 import { packFrame } from './fuzz/mutate.js';
-import { startHeadsetLoad } from './failover/HeadsetLoad.js';
-import { startLyingNode } from './lib/lyingNode.js';
 import { barChart } from './lib/chart.js';
 import { pinProcess } from './lib/pin.js';
 import { cpuMs } from './load/loadStep.js';
@@ -36,26 +29,10 @@ import { buildGlb } from '../edge-server/render/glb.js';
 import { featureCount, DEFAULT_WINDOW_SPEC } from '../edge-server/inference/motionWindow.js';
 import { toWireTensor } from '../protocol/index.js';
 import sharp from 'sharp';
+import { addr, wait, type Outcome } from './attacks/outcome.js';
+import { discoveryAttack } from './attacks/discoveryAttack.js';
+import { lyingNodeAttack } from './attacks/lyingNodeAttack.js';
 
-interface Outcome {
-  attack: string;
-  /** A new session from another subnet got its welcome while the attack ran. */
-  admitted: boolean | null;
-  rssMiB: { before: number; peak: number; after: number } | null;
-  bystander: { unloadedP99: number; attackP99: number; ratio: number; failures: number } | null;
-  /**
-   * The node's own view, unloaded vs under attack: its CPU share (utime + stime over the window)
-   * and event-loop lag p99 (prom-client's, reset at each scrape; under attack the worst of the
-   * per-second values, detail.perSecondLagP99). On a shared machine the
-   * bystander's round trip also carries the OS scheduler's delays; these do not.
-   */
-  node: { cpuShare: { unloaded: number; attack: number }; eventLoopLagP99Ms: { unloaded: number; attack: number } } | null;
-  detail: Record<string, unknown>;
-  /** With --compare-args: 'defaults' or the compared flags. */
-  variant?: string;
-}
-
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
 /** A session from `localAddress` that says hello; resolves with it once welcomed, or rejects. */
@@ -70,7 +47,6 @@ function session(url: string, localAddress: string, timeoutMs = 5000): Promise<W
   });
 }
 
-const addr = (i: number) => `127.0.0.${2 + (i % 20)}`;
 
 interface Attack {
   name: string;
@@ -332,76 +308,6 @@ async function runAttack(attack: Attack, baselineS: number, attackS: number, pin
   } finally {
     niceSelf(0);
     await node.kill(cpuProfDir ? 'SIGTERM' : 'SIGKILL');
-  }
-}
-
-/** Attack 8 against discovery's defaults: 20 addresses × 20 fresh registrations; a NAT's queries. */
-async function discoveryAttack(): Promise<Outcome> {
-  const operator = { name: 'op', ...generateKeyPair() };
-  const server = new DiscoveryServer({ operators: new TrustedOperators([{ name: 'op', publicKey: operator.publicKey }]) });
-  const { url } = await server.listen();
-  try {
-    const post = (path: string, body: unknown, localAddress: string) => fetchFrom(url + path, body, localAddress);
-    const codes: Record<string, number> = {};
-    await Promise.all(Array.from({ length: 400 }, async (_, i) => {
-      const key = generateKeyPair();
-      const d = { id: `n${i}`, publicKey: key.publicKey, url: 'ws://127.0.0.1:1/x', tier: 'edge' as const, lat: 1, lon: 1, caps: ['predict' as const], capacity: 1, pricePerMinute: 0, operator: 'op' };
-      const code = await post('/v1/register', signRegistration(d, key.privateKeyPem, authorizeNode(operator, d.id, key.publicKey)), addr(i));
-      codes[code] = (codes[code] ?? 0) + 1;
-    }));
-    const nat: Record<string, number> = {};
-    await Promise.all(Array.from({ length: 400 }, async () => {
-      const code = await post('/v1/query', { lat: 1, lon: 1 }, '127.0.3.2');
-      nat[code] = (nat[code] ?? 0) + 1;
-    }));
-    return { attack: '8 discovery: 400 registrations from 20 addresses; 400 NAT queries', admitted: (nat['200'] ?? 0) === 400, rssMiB: null, bystander: null, node: null, detail: { registrations: codes, natQueries: nat } };
-  } finally {
-    await server.close();
-  }
-}
-
-async function fetchFrom(url: string, body: unknown, localAddress: string): Promise<string> {
-  const { request, Agent } = await import('node:http');
-  const data = Buffer.from(JSON.stringify(body));
-  return new Promise((resolve) => {
-    const req = request(url, { method: 'POST', agent: new Agent({ localAddress } as never), headers: { 'content-type': 'application/json', 'content-length': data.byteLength } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(res.statusCode === 200 ? '200' : ((JSON.parse(Buffer.concat(chunks).toString()) as { error?: { code?: string } }).error?.code ?? String(res.statusCode))));
-    });
-    req.once('error', (e) => resolve(`error ${e.message}`));
-    req.end(data);
-  });
-}
-
-/** Attack 10: an SDK session placed on a node that answers pings but mangles request ids. */
-async function lyingNodeAttack(): Promise<Outcome> {
-  const [behind, honest] = await Promise.all([spawnNode({ tier: 'edge', nodeId: 'liar' }), spawnNode({ tier: 'cloud', nodeId: 'honest' })]);
-  const liar = await startLyingNode(behind.url, 'wrong-ids');
-  try {
-    const locator = new StaticLocator({ edge: [{ id: 'liar', url: liar.url, tier: 'edge' }], cloud: [{ id: 'honest', url: honest.url, tier: 'cloud' }] });
-    const s = await openSession({ locator, budgetMs: 1000 });
-    const faults: string[] = [];
-    s.on('nodeFault', (f) => faults.push(f.code));
-    const load = startHeadsetLoad(s);
-    const started = performance.now();
-    await s.waitFor('tier', 10_000).catch(() => undefined);
-    const leftAfterMs = performance.now() - started;
-    await wait(3000);
-    await load.stop();
-    s.close();
-    const after = load.calls.filter((c) => c.sentAt > started + leftAfterMs);
-    return {
-      attack: '10 node answering pings, wrong request ids',
-      admitted: null,
-      rssMiB: null,
-      bystander: null,
-      node: null,
-      detail: { onLiarAtStart: true, faults, leftAfterMs, calls: load.calls.length, rejected: load.failed.length, answeredLocally: load.calls.filter((c) => c.tier === 'local').length, afterLeavingFromHonest: after.filter((c) => c.nodeId === 'honest').length, afterLeaving: after.length, rttAfterLeavingP99: summarize(after.map((c) => c.doneAt - c.sentAt)).p99 },
-    };
-  } finally {
-    await liar.close();
-    await Promise.all([behind.kill('SIGKILL'), honest.kill('SIGKILL')]);
   }
 }
 
