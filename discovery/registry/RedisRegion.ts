@@ -140,19 +140,10 @@ export class RedisRegion {
     this.#s = settings;
   }
 
-  get seenKey(): string {
-    return this.prefix + 'seen';
-  }
-  get searchKey(): string {
-    return this.prefix + 'search';
-  }
-  /** id → "b n r", a placed node's learned stats mirrored for the search script (redisScripts.ts). */
-  get learnedKey(): string {
-    return this.prefix + 'learned';
-  }
-  get tileOfKey(): string {
-    return this.prefix + 'tileOf';
-  }
+  get seenKey(): string { return this.prefix + 'seen'; }
+  get searchKey(): string { return this.prefix + 'search'; }
+  get learnedKey(): string { return this.prefix + 'learned'; } // id → "b n r" (RedisRegistry.ts "Layout")
+  get tileOfKey(): string { return this.prefix + 'tileOf'; }
   nodeKey(id: string): string {
     return `${this.prefix}node:${id}`;
   }
