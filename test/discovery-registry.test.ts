@@ -6,6 +6,7 @@
  * Expiry runs on each test's own clock (the registries' `now` option): nothing expires while a
  * slow machine is still inserting, and the expiry tests move the clock instead of waiting.
  */
+import { createClient } from '@redis/client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { greatCircleKm } from '../discovery/geo.js';
@@ -272,6 +273,25 @@ function registrySuite(name: string, make: (clock: Clock) => Promise<Sweepable>,
     assert.is(near?.stats.samples, 3, 'nearest() carries the stats');
   });
 
+  test('stats learned after registration reach the search, and outlive a re-registration and a removal', async ({ registry }) => {
+    const at = { lat: 48.85, lon: 2.35 };
+    await registry.put(record('flaky', 48.85, 2.3501));
+    await registry.put(record('steady', 48.85, 2.3502));
+    const eligibility = { maxLoad: 0.95, minReputation: 0.5 };
+    assert.equal((await registry.nearest(at, 2, 'edge', { eligibility })).map((n) => n.node.id), ['flaky', 'steady']);
+    for (let i = 0; i < 5; i++) await registry.learn('flaky', { answered: false }, RATES);
+    await registry.learn('steady', { baseLatencyMs: 7, answered: true }, RATES);
+    const ids = async () => (await registry.nearest(at, 2, 'edge', { eligibility })).map((n) => n.node.id);
+    assert.equal(await ids(), ['steady'], 'the reputation learned after registration filters');
+    const steady = (await registry.nearest(at, 2, 'edge')).find((n) => n.node.id === 'steady');
+    assert.equal([steady?.stats.baseLatencyMs, steady?.stats.samples], [7, 1]);
+    await registry.put(record('flaky', 48.85, 2.3501));
+    assert.equal(await ids(), ['steady'], 'a re-registration does not shed the record');
+    await registry.remove('flaky');
+    await registry.put(record('flaky', 48.85, 2.3501));
+    assert.equal(await ids(), ['steady'], 'nor does leaving and registering again');
+  });
+
   test('claimNonce() accepts a nonce once', async ({ registry }) => {
     assert.ok(await registry.claimNonce('n1', 1000));
     assert.not.ok(await registry.claimNonce('n1', 1000));
@@ -362,6 +382,28 @@ replicas('a replica serves the descriptor another replica re-registered, with an
     for (const r of [b, none, one]) assert.equal(await urls(r), ['wss://p2.example/v1']);
   } finally {
     for (const r of [a, b, none, one]) await r.close();
+  }
+});
+
+replicas('a node placed without the learned-stats mirror (by an older replica) is searched with its stats hash', async () => {
+  redis ??= await startRedis();
+  const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: 'mirror:' };
+  const a = await RedisRegistry.connect(opts);
+  const raw = createClient({ url: redis.url });
+  await raw.connect();
+  try {
+    await a.flush();
+    await a.put(record('p', 35.68, 139.69));
+    await a.put(record('q', 35.68, 139.691));
+    for (let i = 0; i < 5; i++) await a.learn('p', { answered: false }, RATES);
+    await a.learn('q', { baseLatencyMs: 9, answered: true }, RATES);
+    // what an older replica's registration leaves: no mirror row for either node
+    assert.is(await raw.sendCommand(['HDEL', 'mirror:learned', 'p', 'q']), 2);
+    const found = await a.nearest({ lat: 35.68, lon: 139.69 }, 2, 'edge', { eligibility: { minReputation: 0.5 } });
+    assert.equal(found.map((n) => [n.node.id, n.stats.baseLatencyMs]), [['q', 9]]);
+  } finally {
+    await raw.quit();
+    await a.close();
   }
 });
 

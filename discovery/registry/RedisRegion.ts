@@ -32,6 +32,11 @@ export interface RedisLink {
   send<T>(slotKey: string, args: string[]): Promise<T>;
   /** Commands pipelined in one round trip; `atomic` runs them as one MULTI/EXEC. Replies in order. */
   batch(slotKey: string, commands: string[][], atomic: boolean): Promise<unknown[]>;
+  /**
+   * A query's reads (the search script, descriptor fetches), on a connection of their own where
+   * the link has one (RedisRegistry `queryConnection`); else as `send`.
+   */
+  query?<T>(slotKey: string, args: string[]): Promise<T>;
 }
 
 /** The layout's options, the same for a single Redis and a cluster (replicas must agree on them). */
@@ -64,14 +69,15 @@ export interface RedisLayoutOptions extends RegistryTiming {
   /** How often expired nodes are swept. Default: the heartbeat interval. */
   sweepIntervalMs?: number;
   /**
-   * Members per ZADD in refresh(): bounds how long one command holds Redis, and so what a query
-   * queued behind it waits (a 500-member ZADD XX GT is ~0.15 ms). Default 500.
+   * Members per ZADD (and ZMSCORE) in refresh(): bounds how long one command holds Redis, and so
+   * what a query queued behind it waits. Measured at 8,000 nodes on the shared 2-core VM (SLOWLOG
+   * p50): ZADD XX GT 500 members 0.50 ms + ZMSCORE 0.20 ms; 200: 0.19 + 0.05 ms. Default 200.
    */
   refreshBatch?: number;
   /**
    * Status updates per TOUCH_MANY script in touchMany(): a script holds Redis while it runs (five
-   * calls a node, ~10 µs), and a query queued behind it waits; 100 is ~1 ms, and still one script
-   * call per 100 nodes instead of per node. Default 100.
+   * calls a node, ~12 µs), and a query queued behind it waits: 100 held it 1.27 ms (SLOWLOG p50,
+   * same machine), 25 0.28 ms, and still one script call per 25 nodes instead of per node. Default 25.
    */
   touchBatch?: number;
   /**
@@ -95,8 +101,8 @@ export function resolveLayout(options: RedisLayoutOptions): RegionSettings & { p
     statsTtlMs: options.statsTtlMs ?? 7 * 24 * 3600_000,
     initialRadiusKm: options.initialRadiusKm ?? 0,
     maxExamined: options.maxExaminedPerQuery ?? 20_000,
-    refreshBatch: options.refreshBatch ?? 500,
-    touchBatch: options.touchBatch ?? 100,
+    refreshBatch: options.refreshBatch ?? 200,
+    touchBatch: options.touchBatch ?? 25,
     tileDegrees,
     now: options.now ?? Date.now,
     tuning: { passRate: 0.5 },
@@ -134,15 +140,10 @@ export class RedisRegion {
     this.#s = settings;
   }
 
-  get seenKey(): string {
-    return this.prefix + 'seen';
-  }
-  get searchKey(): string {
-    return this.prefix + 'search';
-  }
-  get tileOfKey(): string {
-    return this.prefix + 'tileOf';
-  }
+  get seenKey(): string { return this.prefix + 'seen'; }
+  get searchKey(): string { return this.prefix + 'search'; }
+  get learnedKey(): string { return this.prefix + 'learned'; } // id → "b n r" (RedisRegistry.ts "Layout")
+  get tileOfKey(): string { return this.prefix + 'tileOf'; }
   nodeKey(id: string): string {
     return `${this.prefix}node:${id}`;
   }
@@ -299,7 +300,7 @@ export class RedisRegion {
       const tuning = this.#s.tuning;
       if (options.eligibility && read >= need) tuning.passRate += 0.1 * (Math.max(rowCount / read, 0.02) - tuning.passRate);
       // each row's descriptor at its version: held here, or fetched in one HMGET and decoded once
-      const descriptors = await rowDescriptors(flat, 2, this.#s.descriptors, (ids) => this.#link.send(this.seenKey, ['HMGET', this.searchKey, ...ids]));
+      const descriptors = await rowDescriptors(flat, 2, this.#s.descriptors, (ids) => this.#query(['HMGET', this.searchKey, ...ids]));
       const passing: NearbyNode[] = [];
       for (let i = 2; i < flat.length; i++) {
         // gone, or re-registered between the search and the fetch: the row's status is the old
@@ -326,11 +327,15 @@ export class RedisRegion {
    */
   async #evalNearest(args: string[]): Promise<string[]> {
     try {
-      return await this.#link.send<string[]>(this.seenKey, ['EVALSHA', NEAREST_SHA, '1', ...args]);
+      return await this.#query<string[]>(['EVALSHA', NEAREST_SHA, '1', ...args]);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return await this.#link.send<string[]>(this.seenKey, ['EVAL', NEAREST, '1', ...args]);
+      return await this.#query<string[]>(['EVAL', NEAREST, '1', ...args]);
     }
+  }
+
+  #query<T>(args: string[]): Promise<T> {
+    return this.#link.query ? this.#link.query<T>(this.seenKey, args) : this.#link.send<T>(this.seenKey, args);
   }
 
   /**
@@ -348,9 +353,9 @@ export class RedisRegion {
 
   async learn(id: string, obs: Observation, rates: LearningRates): Promise<void> {
     await this.#link.send(this.seenKey, [
-      'EVAL', LEARN, '1', this.statsKey(id),
+      'EVAL', LEARN, '3', this.statsKey(id), this.tileOfKey, this.learnedKey,
       obs.baseLatencyMs === undefined ? '0' : '1', String(obs.baseLatencyMs ?? 0), obs.answered ? '1' : '0',
-      String(rates.latencyAlpha), String(rates.reputationAlpha), String(this.#s.statsTtlMs),
+      String(rates.latencyAlpha), String(rates.reputationAlpha), String(this.#s.statsTtlMs), id,
     ]);
   }
 

@@ -26,6 +26,10 @@
  *                 replicas sweep nodes whose score fell behind (SWEEP removes every key of theirs).
  * - `stats:<id>`  hash `b` base latency, `n` samples, `r` reputation; its own long ttl, so a node
  *                 cannot shed a bad record by re-registering.
+ * - `learned`     hash id → "b n r", a placed node's `stats:<id>` fields mirrored (empty when none):
+ *                 PLACE copies them at registration, LEARN refreshes them, UNPLACE and SWEEP drop
+ *                 them, so the search reads every candidate's stats in one HMGET instead of a call
+ *                 per candidate. A row missing (placed by an older replica) is read from `stats:<id>`.
  * - `nonce:<key>` SET NX PX: replay protection agreed by every replica (registrations and the
  *                 signed HTTP heartbeats; the node channel needs none after its registration).
  *
@@ -50,6 +54,14 @@ import { RedisRegion, resolveLayout, type RedisLayoutOptions, type RedisLink } f
 export interface RedisRegistryOptions extends RedisLayoutOptions {
   /** `redis://host:port[/db]`. */
   url: string;
+  /**
+   * Queries (the search script, descriptor fetches) on a connection of their own. Redis runs a
+   * connection's pipelined commands in order, all that arrived, before it turns to the next
+   * connection, so on a shared one a query waited behind every liveness and status batch the
+   * replica had sent before it (a liveness round of 8,000 nodes is 80 commands, several ms of
+   * Redis); on its own it waits behind at most one read of the other's (16 KB). Default true.
+   */
+  queryConnection?: boolean;
 }
 
 type Client = ReturnType<typeof makeClient>;
@@ -58,6 +70,7 @@ export class RedisRegistry implements Registry {
   readonly kind = 'redis' as const;
   readonly ttlMs: number;
   readonly #client: Client;
+  readonly #queryClient: Client | undefined;
   readonly #prefix: string;
   readonly #region: RedisRegion;
   readonly #now: () => number;
@@ -68,23 +81,25 @@ export class RedisRegistry implements Registry {
   static async connect(options: RedisRegistryOptions): Promise<RedisRegistry> {
     const { createClient } = await importOptional('the Redis registry (edge-offload discovery --redis)', () => import('@redis/client'));
     let connected = false;
-    const client = makeClient(createClient, options.url, options.commandTimeoutMs ?? 0, () => connected);
+    const clients = [makeClient(createClient, options.url, options.commandTimeoutMs ?? 0, () => connected)];
+    if (options.queryConnection ?? true) clients.push(makeClient(createClient, options.url, options.commandTimeoutMs ?? 0, () => connected));
     // without a listener node-redis rethrows socket errors as uncaught; reconnects are handled above
-    client.on('error', () => {});
+    for (const client of clients) client.on('error', () => {});
     try {
-      await client.connect();
+      for (const client of clients) await client.connect();
       connected = true;
     } catch (err) {
-      await client.destroy?.();
+      for (const client of clients) await client.destroy?.();
       throw new Error(`cannot connect to Redis at ${options.url}: ${(err as Error).message}. Is redis-server running?`);
     }
-    return new RedisRegistry(client, options);
+    return new RedisRegistry(clients[0]!, clients[1], options);
   }
 
-  private constructor(client: Client, options: RedisRegistryOptions) {
+  private constructor(client: Client, queryClient: Client | undefined, options: RedisRegistryOptions) {
     const layout = resolveLayout(options);
     this.ttlMs = layout.ttlMs;
     this.#client = client;
+    this.#queryClient = queryClient;
     this.#prefix = layout.prefix;
     this.#now = layout.now;
     const link: RedisLink = {
@@ -94,6 +109,7 @@ export class RedisRegistry implements Registry {
         for (const c of commands) multi.addCommand(c);
         return (atomic ? multi.exec() : multi.execAsPipeline()) as Promise<unknown[]>;
       },
+      ...(queryClient ? { query: (_key: string, args: string[]) => queryClient.sendCommand(args) } : {}),
     };
     this.#region = new RedisRegion(link, layout.prefix, layout);
     this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), layout.sweepIntervalMs);
@@ -186,5 +202,6 @@ export class RedisRegistry implements Registry {
     this.#closed = true;
     clearInterval(this.#sweeper);
     await this.#client.close().catch(() => this.#client.destroy());
+    await this.#queryClient?.close().catch(() => this.#queryClient?.destroy());
   }
 }
