@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ErrorCode, fromWireTensor, toWireTensor, type PoseSample, type RequestError, type Tensor } from '../protocol/index.js';
+import { ErrorCode, fromWireTensor, toWireTensor, type PoseSample, type Tensor } from '../protocol/index.js';
 import { connect, type Session } from '../client-sdk/node.js';
 import { EdgeServer } from '../edge-server/index.js';
 import { FairScheduler } from '../edge-server/admission/index.js';
@@ -18,6 +18,7 @@ import { HeavyPool } from '../edge-server/offload/index.js';
 import { buildGlb, parseGlb } from '../edge-server/render/glb.js';
 import { buildTestSceneGlb, TEST_EYE_HEIGHT } from '../edge-server/render/testScene.js';
 import { decodeFrame, findBlob, IS_RED } from '../bench/lib/colorBlobs.js';
+import { codeOf } from './support/codeOf.js';
 
 const SIZE = 128;
 const WIDTH = featureCount(DEFAULT_WINDOW_SPEC);
@@ -32,14 +33,6 @@ async function client(): Promise<Session> {
   return session;
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (err) {
-    return (err as RequestError).code;
-  }
-}
 
 function sample(rows: number): Tensor {
   const data = new Float32Array(rows * WIDTH);

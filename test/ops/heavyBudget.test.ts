@@ -13,19 +13,12 @@ import { EdgeServer } from '../../edge-server/index.js';
 import { FairScheduler } from '../../edge-server/admission/index.js';
 import { loadInference, type LoadedInference } from '../../edge-server/inference/index.js';
 import { DEFAULT_WINDOW_SPEC, featureCount } from '../../edge-server/inference/motionWindow.js';
-import { ErrorCode, fromWireTensor, toWireTensor, type RequestError } from '../../protocol/index.js';
+import { ErrorCode, fromWireTensor, toWireTensor } from '../../protocol/index.js';
 import { pose } from '../support/messages.js';
+import { codeOf } from '../support/codeOf.js';
 
 const test = suite('heavy budget');
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (err) {
-    return (err as RequestError).code;
-  }
-}
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
