@@ -34,7 +34,12 @@ export function openChannel(url: string, f: Fleet, i: number): Promise<WebSocket
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url.replace('http', 'ws') + '/v1/node', { perMessageDeflate: false });
     ws.on('error', reject);
-    ws.on('close', (code) => closes.set(code, (closes.get(code) ?? 0) + 1));
+    ws.on('close', (code) => {
+      closes.set(code, (closes.get(code) ?? 0) + 1);
+      // closed before its registration was answered (e.g. 4408, the register timeout): counted
+      // and opened again by the caller, as NodeAgent reconnects (a settled promise ignores this)
+      reject(new Error(`node ${i} closed ${code} before it was registered`));
+    });
     ws.on('message', (data) => {
       const m = JSON.parse(data.toString());
       if (m.t === 'challenge') ws.send(JSON.stringify({ t: 'register', registration: signRegistration(f.descriptors[i]!, f.key.privateKeyPem, f.auths[i]!, Date.now(), m.nonce) }));
