@@ -122,14 +122,14 @@ export class SessionAdmission {
    * gives its HTTP status). A storm refused by the hundred pays for no stack traces (attack 1).
    */
   tryAdmit(remoteAddress: string | undefined): AdmissionTicket | RefusalCode {
-    if (this.#draining) return this.#refused1('DRAINING');
-    if (this.#total >= this.maxSessions) return this.#refused1('NODE_FULL');
+    if (this.#draining) return this.#countRefusal('DRAINING');
+    if (this.#total >= this.maxSessions) return this.#countRefusal('NODE_FULL');
     const address = addressKey(remoteAddress);
     const fromAddress = this.#byAddress.get(address) ?? 0;
-    if (fromAddress >= this.maxSessionsPerIp) return this.#refused1('ADDRESS_FULL');
+    if (fromAddress >= this.maxSessionsPerIp) return this.#countRefusal('ADDRESS_FULL');
     const subnet = subnetKey(remoteAddress);
     const fromSubnet = this.#bySubnet.get(subnet) ?? 0;
-    if (fromSubnet >= this.maxSessionsPerSubnet) return this.#refused1('SUBNET_FULL');
+    if (fromSubnet >= this.maxSessionsPerSubnet) return this.#countRefusal('SUBNET_FULL');
     this.#byAddress.set(address, fromAddress + 1);
     this.#bySubnet.set(subnet, fromSubnet + 1);
     this.#total++;
@@ -170,7 +170,7 @@ export class SessionAdmission {
     return identity;
   }
 
-  #refused1(code: RefusalCode): RefusalCode {
+  #countRefusal(code: RefusalCode): RefusalCode {
     this.#refused.set(code, (this.#refused.get(code) ?? 0) + 1);
     return code;
   }
