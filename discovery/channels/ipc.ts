@@ -3,9 +3,10 @@
  * replies, each checked on arrival, so a confused or compromised peer process gets a coded
  * refusal, never a crash. Both directions use the same `IpcCalls`.
  *
- * Primary → child: `init`, `upgrade` (with the socket as the handle), calls `tick`, `lastHeard`,
- * `count`, `statusFlushMs`, `usage`, `close`. Child → primary: `ready`, `size`, calls `refresh`,
- * `touch`, `touchMany`, `register`. Maps travel as Maps (`serialization: 'advanced'`).
+ * Primary → child: `upgrade` (with the socket as the handle, on Node's IPC channel), and on the
+ * call pipe (FramedPipe.ts) `init` and calls `tick`, `lastHeard`, `count`, `statusFlushMs`,
+ * `usage`, `close`. Child → primary, on the call pipe: `ready`, `size`, calls `refresh`, `touch`,
+ * `touchMany`, `register`. Maps travel as Maps (V8 serialisation on both).
  */
 import { isDiscoveryErrorCode, type DiscoveryErrorCode } from '../errors.js';
 
@@ -131,8 +132,7 @@ export class IpcCalls {
         reject(new ChannelProcessError('CHANNEL_TIMEOUT', `no reply to ${op} within ${this.#timeoutMs} ms`));
       }, this.#timeoutMs);
       this.#pending.set(id, { resolve, reject, check, timer });
-      // send()'s false is backpressure (the message is queued, e.g. behind a socket being handed
-      // over), not a failure: only a closed channel fails the call here
+      // a full pipe queues the frame; send() says false (or throws) only once the other process is gone
       let sent = false;
       try {
         sent = this.#send({ t: 'call', id, op, args });
