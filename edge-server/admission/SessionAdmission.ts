@@ -170,13 +170,14 @@ export class SessionAdmission {
     return identity;
   }
 
-  #countRefusal(code: RefusalCode): RefusalCode {
-    this.#refused.set(code, (this.#refused.get(code) ?? 0) + 1);
-    return code;
+  /** Counts a refusal by its reason (refusals()) and returns the reason. */
+  #countRefusal<R extends string>(reason: R): R {
+    this.#refused.set(reason, (this.#refused.get(reason) ?? 0) + 1);
+    return reason;
   }
 
   #refuse(reason: string, err: Error): never {
-    this.#refused.set(reason, (this.#refused.get(reason) ?? 0) + 1);
+    this.#countRefusal(reason);
     throw err;
   }
 }
