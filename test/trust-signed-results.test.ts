@@ -57,16 +57,30 @@ test.after.each(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function node(id: string, tier: NodeTier = 'edge', options: { predictors?: PredictorFactory[]; sealAfterMs?: number } = {}) {
+/**
+ * `frames`: every frame this node renders is added to it, so a patched seal can tell this node's
+ * frames from another node's in the same process.
+ */
+async function node(id: string, tier: NodeTier = 'edge', options: { predictors?: PredictorFactory[]; sealAfterMs?: number; frames?: WeakSet<object> } = {}) {
   const keys = generateKeyPair();
   const inference: LoadedInference = await loadInference({ log: () => {} });
   modelWidth = inference.registry.get(MODEL)!.input.shape.at(-1)!;
+  const renderer = await WebGpuRenderEngine.create();
+  const frames = options.frames;
+  if (frames) {
+    const render = renderer.render.bind(renderer);
+    renderer.render = async (...args) => {
+      const frame = await render(...args);
+      frames.add(frame);
+      return frame;
+    };
+  }
   const server = new EdgeServer({
     nodeId: id,
     tier,
     predictors: options.predictors ?? factories,
     inference: inference.engine,
-    renderer: await WebGpuRenderEngine.create(),
+    renderer,
     nodeKey: keys.privateKeyPem,
     resultSigning: { sealEvery: 4096, sealAfterMs: options.sealAfterMs ?? 50 },
   });
@@ -243,11 +257,15 @@ test("a wrong prediction sealed in a block with the trap's infer result and fram
 });
 
 test('a node whose seals do not cover the frames it sent is left as untrusted, every app call answered', async () => {
-  const liar = await node('liar', 'edge');
+  const liarFrames = new WeakSet<object>();
+  const liar = await node('liar', 'edge', { frames: liarFrames });
   const honest = await node('honest-cloud', 'cloud');
-  // the liar signs other bytes than it sends (as a node that swaps frames after signing would)
+  // the liar signs other bytes than it sends (as a node that swaps frames after signing would);
+  // only its own frames: the patch is process-wide, and the honest node (where the session goes
+  // when a loaded machine makes the liar slow before it is caught) must keep signing what it sends
   const original = SessionSeals.prototype.frame;
   SessionSeals.prototype.frame = function (this: SessionSeals, id, request: RenderMessage, frame) {
+    if (!liarFrames.has(frame)) return original.call(this, id, request, frame);
     const other = frame.data.slice();
     if (other.length > 0) other[0]! ^= 0xff;
     return original.call(this, id, request, { ...frame, data: other });
