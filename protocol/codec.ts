@@ -9,6 +9,7 @@ import { schemas, type Message, type MessageType } from './messages.js';
 import { ValueError, isPlainObject } from './schema.js';
 import { scanMessagePack } from './scan.js';
 import { decodeHot } from './hotDecode.js';
+import { encodePredictionHot } from './hotEncode.js';
 
 // Plain MessagePack only: no records, no msgpackr type extensions, maps become plain objects.
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false });
@@ -20,6 +21,17 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, structured
  * own bugs before a peer has to.
  */
 export function encode(message: Message, limits: WireLimits = SEND_LIMITS): Uint8Array {
+  // the per-frame answer written directly when it passes as it is (hotEncode.ts); the general
+  // path below normalises or refuses the rest
+  if (message.t === 'prediction') {
+    const hot = encodePredictionHot(message);
+    if (hot !== undefined) return hot;
+  }
+  return encodeGeneral(message, limits);
+}
+
+/** Every message the general way: its schema, then msgpackr (what `encode` falls back to). */
+export function encodeGeneral(message: Message, limits: WireLimits = SEND_LIMITS): Uint8Array {
   const schema = schemas[message.t];
   return packr.pack(schema.parse(message, message.t, limits));
 }

@@ -1,11 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FLOAT32_OPTIONS, Packr } from 'msgpackr';
-import { DEFAULT_LIMITS, decode, encode, resolveLimits, type Message, type PoseSample, type WireLimits } from '../protocol/index.js';
-import { decodeGeneral } from '../protocol/codec.js';
+import { DEFAULT_LIMITS, decode, encode, resolveLimits, type Message, type PoseSample, type PredictionMessage, type WireLimits } from '../protocol/index.js';
+import { decodeGeneral, encodeGeneral } from '../protocol/codec.js';
 import { decodeHot } from '../protocol/hotDecode.js';
+import { encodePredictionHot } from '../protocol/hotEncode.js';
 
-const test = suite('protocol: the hot decode path (predict, pose) against the general one');
+const test = suite('protocol: the hot paths (predict and pose in, prediction out) against the general ones');
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const packr32 = new Packr({ useRecords: false, moreTypes: false, useFloat32: FLOAT32_OPTIONS.ALWAYS });
 
@@ -137,6 +138,68 @@ test('tight wire limits are the general path\'s: the same errors with the hot pa
   for (const overrides of tight) {
     const limits = resolveLimits(overrides);
     for (const bytes of frames) same(bytes, limits, JSON.stringify(overrides));
+  }
+});
+
+/** Predictions as the node builds them: integer and fractional values, velocities, fallbacks, extra pose keys. */
+function predictions(): PredictionMessage[] {
+  const r = rng(5);
+  return Array.from({ length: 60 }, (_, i) => {
+    const pose = { ...sampleOf(r, i), time: i % 3 === 0 ? i * 11_111 : r() * 1e10 };
+    // a non-unit quaternion is the general path's to normalise; here they stay unit
+    const n = Math.hypot(...pose.orientation);
+    pose.orientation = pose.orientation.map((v) => v / n) as PoseSample['orientation'];
+    if (i % 6 === 2) pose.position = [-(i * 1000), -5, -100_000] as PoseSample['position'];
+    // a Prediction carries its own fallback mark, which the pose schema drops
+    const prediction = i % 5 === 0 ? { ...pose, fallback: 'stall' } : pose;
+    const message: PredictionMessage = { t: 'prediction', id: i === 7 ? 2 ** 32 : i * 70_001, pose: prediction, predictor: i % 2 ? 'learned' : 'kalman', horizonMs: i % 4 ? 50 : r() * 100, computeMs: i % 9 === 0 ? 0 : r() * 0.05 };
+    if (i % 5 === 0) message.fallback = (['reset', 'stall', 'out-of-range'] as const)[i % 3];
+    if (i % 7 === 3) (message as { fallback?: undefined }).fallback = undefined;
+    return message;
+  });
+}
+
+function encoded(run: () => Uint8Array): unknown {
+  try {
+    return { ok: decodeGeneral(run(), DEFAULT_LIMITS) };
+  } catch (err) {
+    const e = err as { code?: string; message: string; name: string };
+    return { name: e.name, code: e.code, message: e.message };
+  }
+}
+
+test('every prediction the node builds is written directly and reads back as the general encoding does', () => {
+  for (const message of predictions()) {
+    const hot = encodePredictionHot(message);
+    assert.ok(hot, `hot path declined ${JSON.stringify(message)}`);
+    assert.equal(decodeGeneral(hot, DEFAULT_LIMITS), decodeGeneral(encodeGeneral(message), DEFAULT_LIMITS));
+    assert.equal(encoded(() => encode(message)), encoded(() => encodeGeneral(message)));
+  }
+});
+
+test('a prediction the schema would change or refuse goes the general way, with its error', () => {
+  const base = predictions()[1]!;
+  const cases: PredictionMessage[] = [
+    { ...base, pose: { ...base.pose, orientation: [0, 0, 0, 2] } },
+    { ...base, pose: { ...base.pose, orientation: [0, 0, 0, 0] } },
+    { ...base, pose: { ...base.pose, position: [2e6, 0, 0] } },
+    { ...base, pose: { ...base.pose, position: [NaN, 0, 0] } },
+    { ...base, pose: { ...base.pose, linearVelocity: [0, 0, 2e4] } },
+    { ...base, pose: { ...base.pose, time: -1 } },
+    { ...base, pose: { ...base.pose, device: 'foot' as never } },
+    { ...base, pose: { ...base.pose, position: Float64Array.from([0, 1, 2]) as never } },
+    { ...base, id: -1 },
+    { ...base, id: 1.5 },
+    { ...base, predictor: 'kälman' },
+    { ...base, predictor: 'x'.repeat(129) },
+    { ...base, horizonMs: Infinity },
+    { ...base, computeMs: -0.001 },
+    { ...base, fallback: 'guess' as never },
+    Object.setPrototypeOf({ ...base }, { inherited: true }) as PredictionMessage,
+  ];
+  for (const message of cases) {
+    assert.is(encodePredictionHot(message), undefined, JSON.stringify(message));
+    assert.equal(encoded(() => encode(message)), encoded(() => encodeGeneral(message)), JSON.stringify(message));
   }
 });
 
