@@ -3,9 +3,11 @@
  * - `run`: the layer weights as a handful of raw tfjs ops (matMul + bias + activation per layer)
  *   in one `tidy`, skipping the layers API's per-call bookkeeping; a batch of 64 costs barely more
  *   than one row, which is what cross-session batching exploits (generic `infer`).
- * - `runJs`: the same weights in a plain float32 loop on the calling thread. For a model as small
- *   as the head predictor (~7k multiply-adds per row) this beats any call into a native or wasm
- *   runtime, whose fixed cost per call is 0.1–0.5 ms here; it is the learned predictor's hot path.
+ * - `runJs`: the same weights in a float64 loop on the calling thread, as WebAssembly SIMD where it
+ *   compiles (denseWasm.ts, ~1.6 µs a row for the head predictor) and plain JavaScript otherwise
+ *   (`denseRowJs`, ~6 µs). For a model as small as the head predictor (~7k multiply-adds per row)
+ *   this beats any call into a native runtime or tfjs' wasm backend, whose fixed cost per call is
+ *   0.1–0.5 ms here; it is the learned predictor's hot path.
  * bench/inference-latency.ts measures model.predict, `run` and `runJs` per backend side by side.
  */
 import type * as TF from '@tensorflow/tfjs';
