@@ -97,7 +97,13 @@ export class EdgeMetrics implements EdgeMetricsSink {
     this.#m?.slowConsumer.inc();
   }
   motionFallback(reason: string): void {
-    this.#m?.motionFallbacks.inc({ reason });
+    const m = this.#m;
+    if (!m) return;
+    // per predict that falls back: the labelled child is looked up once per reason (few: the
+    // PREDICTION_FALLBACKS), not hashed from a fresh label object every time
+    let child = m.fallbackByReason.get(reason);
+    if (!child) m.fallbackByReason.set(reason, (child = m.motionFallbacks.labels({ reason })));
+    child.inc();
   }
 
   /** `GET /metrics`. */
@@ -134,5 +140,6 @@ function build(prom: typeof PromClient, registry: PromClient.Registry) {
     // a rising rate means trackers re-localising or stalling (or clients sending such poses): the
     // answers are still served, from the guard's safe extrapolation, so only this shows it
     motionFallbacks: new prom.Counter({ name: 'edge_motion_fallbacks_total', help: 'Predictions a motion guard answered instead of the model, by reason', labelNames: ['reason'], registers }),
+    fallbackByReason: new Map<string, PromClient.Counter.Internal>(),
   };
 }

@@ -8,6 +8,8 @@ import { DEFAULT_LIMITS, SEND_LIMITS, type WireLimits } from './limits.js';
 import { schemas, type Message, type MessageType } from './messages.js';
 import { ValueError, isPlainObject } from './schema.js';
 import { scanMessagePack } from './scan.js';
+import { decodeHot } from './hotDecode.js';
+import { encodePredictionHot } from './hotEncode.js';
 
 // Plain MessagePack only: no records, no msgpackr type extensions, maps become plain objects.
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false });
@@ -19,6 +21,17 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, structured
  * own bugs before a peer has to.
  */
 export function encode(message: Message, limits: WireLimits = SEND_LIMITS): Uint8Array {
+  // the per-frame answer written directly when it passes as it is (hotEncode.ts); the general
+  // path below normalises or refuses the rest
+  if (message.t === 'prediction') {
+    const hot = encodePredictionHot(message);
+    if (hot !== undefined) return hot;
+  }
+  return encodeGeneral(message, limits);
+}
+
+/** Every message the general way: its schema, then msgpackr (what `encode` falls back to). */
+export function encodeGeneral(message: Message, limits: WireLimits = SEND_LIMITS): Uint8Array {
   const schema = schemas[message.t];
   return packr.pack(schema.parse(message, message.t, limits));
 }
@@ -29,6 +42,14 @@ export function decode(frame: Uint8Array, limits: WireLimits = DEFAULT_LIMITS): 
   }
   // ws may hand us a Buffer/Uint8Array subclass; the scan needs only the byte view
   const bytes = frame instanceof Uint8Array ? frame : new Uint8Array(frame);
+  // the per-frame `predict`/`pose` in the shapes clients send them, read straight from the bytes
+  // (hotDecode.ts: it takes only what the path below would accept unchanged)
+  const hot = decodeHot(bytes, limits);
+  return hot !== undefined ? hot : decodeGeneral(bytes, limits);
+}
+
+/** Every message the general way: structural scan, unpack, schema (what `decode` falls back to). */
+export function decodeGeneral(bytes: Uint8Array, limits: WireLimits = DEFAULT_LIMITS): Message {
   scanMessagePack(bytes, limits);
   let value: unknown;
   try {

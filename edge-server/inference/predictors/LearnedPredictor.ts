@@ -10,7 +10,7 @@
  * model saw in training (metadata `featureBounds`), is answered by the filter as `out-of-range`.
  *
  * Hot path (`execution: 'js'`, the default): the model's Dense weights evaluated in JavaScript on
- * the calling thread (denseStack.ts `runJs`, ~5–10 µs a row here), no queue, no native call.
+ * the calling thread (denseStack.ts `runJs`: WebAssembly SIMD, ~1.6 µs a row here, ~6 µs as plain JS), no queue, no native call.
  * `execution: 'tfjs'` instead stacks the requests of all sessions that arrive in the same
  * event-loop turn and runs them as one batch of tfjs ops on the backend (~0.2–0.6 ms a batch).
  * bench/inference-latency.ts and bench/predict-load.ts hold the measurements behind the default;
