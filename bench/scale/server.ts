@@ -199,7 +199,7 @@ async function queries(count: number, perSecond: number) {
       const to = from + ms;
       let gcMs = 0;
       for (const [a, b] of gcSpans) gcMs += Math.max(0, Math.min(b, to) - Math.max(a, from));
-      return { ms, gcMs, cpuShare: cpuShares[i]!, mainCpuMs: mainRun[i]!, mainWaitMs: mainWait[i]! };
+      return { ms, gcMs, cpuShare: cpuShares[i]!, ...(sched ? { mainCpuMs: mainRun[i]!, mainWaitMs: mainWait[i]! } : {}) };
     });
   return {
     ...summary,
