@@ -160,8 +160,14 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
     // Not a cluster worker's socket: with `server` set, Node tracks it as one and server.close()
     // polls the child for it, which never completes once that child has exited. The send takes
     // the handle away; destroy() then only settles the server's connection count.
-    const sock = socket as Socket & { server: unknown };
+    const sock = socket as Socket & { server: unknown; _handle?: { readStop?: () => number } | null };
     sock.server = null;
+    // Stop reading here before the socket goes: Node drops what the sending process reads until
+    // the child acknowledges the handle (its docs: pauseOnConnect, which an upgrade cannot use), and
+    // a node answers the child's challenge within a millisecond. When a batch of connections came
+    // in at once, the first one's register frame was read and dropped here while this loop was busy
+    // with the rest, and that node was closed 4409 ten seconds later (one per 200 in `bench scale`).
+    sock._handle?.readStop?.();
     child.send({ t: 'upgrade', method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, ip, head }, sock, () => sock.destroy());
   }
 
