@@ -173,6 +173,42 @@ test('malformed and oversized messages of the channel process are refused with a
   assert.is(ctx.host.child, child, 'the channel process was not restarted');
 });
 
+test('liveness batches cross by slot handle, and bad slot arrays from the channel process are refused with a code', async (ctx) => {
+  const node = makeNode(ctx.acme, 'proc-slot');
+  const ch = await open(ctx);
+  ch.send({ t: 'register', registration: signRegistration(node.descriptor, node.key.privateKeyPem, node.authorization, Date.now(), ch.challenge) });
+  assert.is((await ch.next('registered')).id, 'proc-slot');
+  assert.ok((ctx.server.registry as MemoryRegistry).slotOf('proc-slot'), 'the memory registry gave the node a slot');
+  const registered = (await ctx.server.registry.get('proc-slot'))!.lastSeen;
+  await eventually(async () => {
+    ch.ws.pong();
+    return ((await ctx.host.lastHeard('proc-slot')) ?? 0) > registered;
+  }, 'the pong is heard in the channel process');
+  const heard = (await ctx.host.lastHeard('proc-slot'))!;
+  await ctx.host.tick();
+  assert.ok((await ctx.server.registry.get('proc-slot'))!.lastSeen >= heard, 'the batch by handle refreshed it');
+  const refused: string[] = [];
+  ctx.host.on('rejected', (e: ChannelProcessError) => refused.push(e.code));
+  const pipe = ctx.host.child!.stdio[4] as Duplex;
+  const frame = (id: number, args: Record<string, unknown>) => {
+    const body = serialize({ t: 'call', id, op: 'refreshSlots', args });
+    const header = Buffer.alloc(4);
+    header.writeUInt32LE(body.length, 0);
+    return Buffer.concat([header, body]);
+  };
+  const ok = { slots: Uint32Array.of(0), gens: Uint32Array.of(0), seen: Float64Array.of(Date.now()) };
+  pipe.emit('data', frame(101, { ...ok, slots: [0] })); // not a typed array
+  pipe.emit('data', frame(102, { ...ok, gens: Uint32Array.of(0, 1) })); // lengths differ
+  pipe.emit('data', frame(103, { ...ok, seen: Float64Array.of(NaN) }));
+  pipe.emit('data', frame(104, { slots: new Uint32Array(5), gens: new Uint32Array(5), seen: new Float64Array(5) })); // over maxEntries 4
+  pipe.emit('data', frame(105, { ...ok, seen: Uint32Array.of(1) })); // the wrong kind of array
+  await eventually(() => refused.length === 5, `every bad batch refused (got ${JSON.stringify(refused)})`);
+  assert.equal(new Set(refused), new Set(['CHANNEL_BAD_MESSAGE']));
+  // and the node is still listed, its channel open
+  assert.equal(await listed(ctx), ['proc-slot']);
+  assert.is(ch.ws.readyState, WebSocket.OPEN);
+});
+
 test('a reply that never comes fails its call CHANNEL_TIMEOUT; a stopped process fails calls CHANNEL_GONE', async (ctx) => {
   // SIGSTOP: the child is alive but answers nothing
   const server = new DiscoveryServer({ operators: trustOf(ctx.acme), nodeChannelProcess: 'process', channelProcess: { callTimeoutMs: 200, closeTimeoutMs: 200 } });

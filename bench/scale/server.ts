@@ -5,6 +5,7 @@
  *
  * argv: <backend memory|redis|cluster> <redis url, cluster seeds host:port,… or -> <operator name> <operator public key> <heartbeat ms> [node channels inline|process]
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { DiscoveryServer } from '../../discovery/DiscoveryServer.js';
 import { ChannelProcess } from '../../discovery/channels/ChannelProcess.js';
@@ -45,6 +46,35 @@ export interface ServerStats {
 const GC_KINDS: Record<number, string> = { [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' };
 
 export type QueryWindow = Awaited<ReturnType<typeof queries>>;
+
+/**
+ * A thread's time on a CPU and waiting in the run queue, ns (Linux /proc schedstat; zeros
+ * elsewhere): whether a slow query's main thread worked, or waited while another thread (V8's
+ * compiler and GC helpers share the replica's core) or process had the core.
+ */
+function schedstat(path: string): [number, number] {
+  try {
+    const [run, wait] = readFileSync(path, 'latin1').split(' ');
+    return [Number(run), Number(wait)];
+  } catch {
+    return [0, 0];
+  }
+}
+/** This process's threads' CPU time, ns: the main thread's, and every other thread's together. */
+function threadsRunNs(): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const [run] = schedstat(`/proc/self/task/${tid}/schedstat`);
+      if (Number(tid) === process.pid) main += run;
+      else others += run;
+    }
+  } catch {
+    // not Linux
+  }
+  return { main, others };
+}
 
 const [backend, redisUrl, operator, operatorKey, heartbeatMs, nodeChannels] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -91,17 +121,27 @@ async function stats(): Promise<ServerStats> {
 async function queries(count: number, perSecond: number) {
   const points = clientPoints(count, 99);
   const samples: number[] = [];
+  const starts: number[] = [];
+  /** Per query, the main thread's ms on CPU and ms waiting for it (schedstat, read outside the timed part). */
+  const mainRun: number[] = [];
+  const mainWait: number[] = [];
+  // SCALE_SCHEDSTAT=1 only: a /proc read around each query is work the compared build (--before) does not do
+  const sched = process.env.SCALE_SCHEDSTAT !== undefined;
+  const threads0 = threadsRunNs();
   // this process's CPU during each query: a slow query that used little CPU waited (for the OS
   // scheduler, for Redis), one that used as much as it took worked (or collected garbage)
   const cpuShares: number[] = [];
   const loop = monitorEventLoopDelay({ resolution: 1 });
   const gcPauses: number[] = [];
+  /** Each pause as [start, end] (performance.now() ms), to tell which slow queries a pause fell in. */
+  const gcSpans: [number, number][] = [];
   // which collector paused: scavenges (minor) are the young generation's, mark-compact (major)
   // walks the whole heap (every connection's objects)
   const byKind: Record<string, { pauses: number; totalMs: number; maxMs: number }> = {};
   const gcs = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       gcPauses.push(entry.duration);
+      gcSpans.push([entry.startTime, entry.startTime + entry.duration]);
       const kind = GC_KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
       const k = (byKind[kind] ??= { pauses: 0, totalMs: 0, maxMs: 0 });
       k.pauses++;
@@ -121,12 +161,17 @@ async function queries(count: number, perSecond: number) {
     const due = start + (i * 1000) / perSecond;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const [run0, wait0] = sched ? schedstat('/proc/thread-self/schedstat') : [0, 0];
     const t = performance.now();
     const cpu = process.cpuUsage();
     await server.service.query({ lat: points[i]!.lat, lon: points[i]!.lon, caps: ['infer'] }, undefined);
     const took = performance.now() - t;
     const used = process.cpuUsage(cpu);
+    const [run1, wait1] = sched ? schedstat('/proc/thread-self/schedstat') : [0, 0];
     samples.push(took);
+    starts.push(t);
+    mainRun.push((run1 - run0) / 1e6);
+    mainWait.push((wait1 - wait0) / 1e6);
     cpuShares.push((used.user + used.system) / 1000 / took);
   }
   loop.disable();
@@ -138,15 +183,33 @@ async function queries(count: number, perSecond: number) {
     console.error(`survived a scavenge in the query window: ${(bytes / 1e6).toFixed(2)} MB; by site:\n${top.map((t) => `  ${(t.bytes / 1e3).toFixed(0)} KB ${t.fn}`).join('\n')}`);
   }
   const seconds = (performance.now() - start) / 1000;
+  const threads1 = threadsRunNs();
   const ownCpu = process.cpuUsage(cpu0);
   const childCpuMicros = (await channelCpu()) - childCpu0;
   const summary = summarize(samples);
   const slow = cpuShares.filter((_, i) => samples[i]! >= summary.p99);
+  // the slowest 1 %: how long each took and how much of that a GC pause covered (the rest is the
+  // query's own work, or the OS giving the core to another thread or process)
+  const slowest = samples
+    .map((ms, i) => ({ ms, i }))
+    .filter(({ ms }) => ms >= summary.p99)
+    .sort((a, b) => b.ms - a.ms)
+    .map(({ ms, i }) => {
+      const from = starts[i]!;
+      const to = from + ms;
+      let gcMs = 0;
+      for (const [a, b] of gcSpans) gcMs += Math.max(0, Math.min(b, to) - Math.max(a, from));
+      return { ms, gcMs, cpuShare: cpuShares[i]!, ...(sched ? { mainCpuMs: mainRun[i]!, mainWaitMs: mainWait[i]! } : {}) };
+    });
   return {
     ...summary,
     /** Median share of its wall time the replica spent on CPU during the slowest 1 % of queries. */
     slowestCpuShare: slow.sort((a, b) => a - b)[Math.floor(slow.length / 2)] ?? 0,
+    /** The slowest 1 %, slowest first: latency, the part of it a GC pause covered (ms), CPU share. */
+    slowest,
     /** Share of one core each process used over the window: the query process, and the channel process (0 inline). */
+    /** Share of a core the query process's main thread and its other threads (V8's compiler and GC helpers, libuv) used. */
+    threadShare: { main: (threads1.main - threads0.main) / 1e9 / seconds, others: (threads1.others - threads0.others) / 1e9 / seconds },
     cpuShare: { queryProcess: (ownCpu.user + ownCpu.system) / 1e6 / seconds, channelProcess: childCpuMicros / 1e6 / seconds },
     eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     gc: { byKind, pauses: gcPauses.length, perSecond: gcPauses.length / seconds, totalMsPerSecond: gcPauses.reduce((a, b) => a + b, 0) / seconds, ...(gcPauses.length ? { p99Ms: summarize(gcPauses).p99, maxMs: Math.max(...gcPauses) } : {}) },

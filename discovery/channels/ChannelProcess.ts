@@ -24,6 +24,7 @@ import { Logger } from '../../protocol/Logger.js';
 import type { Admission } from '../admission.js';
 import { DiscoveryError } from '../errors.js';
 import type { NodeChannelOptions } from '../NodeChannel.js';
+import { MemoryRegistry } from '../registry/MemoryRegistry.js';
 import type { Registry, StatusUpdate } from '../registry/Registry.js';
 import { TrustError } from '../trustErrors.js';
 import type { ChannelInit } from './channelMain.js';
@@ -159,8 +160,14 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
     // Not a cluster worker's socket: with `server` set, Node tracks it as one and server.close()
     // polls the child for it, which never completes once that child has exited. The send takes
     // the handle away; destroy() then only settles the server's connection count.
-    const sock = socket as Socket & { server: unknown };
+    const sock = socket as Socket & { server: unknown; _handle?: { readStop?: () => number } | null };
     sock.server = null;
+    // Stop reading here before the socket goes: Node drops what the sending process reads until
+    // the child acknowledges the handle (its docs: pauseOnConnect, which an upgrade cannot use), and
+    // a node answers the child's challenge within a millisecond. When a batch of connections came
+    // in at once, the first one's register frame was read and dropped here while this loop was busy
+    // with the rest, and that node was closed 4409 ten seconds later (one per 200 in `bench scale`).
+    sock._handle?.readStop?.();
     child.send({ t: 'upgrade', method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, ip, head }, sock, () => sock.destroy());
   }
 
@@ -252,6 +259,15 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
     switch (op) {
       case 'refresh':
         return this.#registry.refresh(c.map(args.seen, 'seen', (v) => c.finite(v, 'seen value')));
+      case 'refreshSlots': {
+        const registry = this.#registry;
+        if (!(registry instanceof MemoryRegistry)) throw new ChannelProcessError('CHANNEL_BAD_MESSAGE', 'this registry keeps no slots; refresh by id');
+        const slots = c.typed(args.slots, Uint32Array, 'slots');
+        const gens = c.typed(args.gens, Uint32Array, 'gens', slots.length);
+        const seen = c.typed(args.seen, Float64Array, 'seen', slots.length);
+        for (const t of seen) c.finite(t, 'seen value');
+        return registry.refreshSlots(slots, gens, seen);
+      }
       case 'touchMany':
         return this.#registry.touchMany(c.map(args.updates, 'updates', status) as Map<string, StatusUpdate>);
       case 'touch':
@@ -261,7 +277,9 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
         this.#allowRegister(ip);
         // the registration's shape and signature are Admission's checks (parseBody, verify): coded there
         const record = await this.#admission.register(args.registration, undefined, c.string(args.challenge, 'challenge'));
-        return { id: record.id, capacity: record.capacity, lastSeen: record.lastSeen };
+        // the handle its liveness batches use (memory registry: refreshSlots)
+        const handle = this.#registry instanceof MemoryRegistry ? this.#registry.slotOf(record.id) : undefined;
+        return { id: record.id, capacity: record.capacity, lastSeen: record.lastSeen, ...handle };
       }
       default:
         throw new ChannelProcessError('CHANNEL_BAD_MESSAGE', `no call ${op}`);

@@ -12,6 +12,7 @@ import { WebSocketServer } from 'ws';
 import { Logger } from '../../protocol/Logger.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from '../errors.js';
 import { NodeChannels, type NodeChannelOptions } from '../NodeChannel.js';
+import type { SlotHandle } from '../registry/MemoryRegistry.js';
 import type { StatusUpdate } from '../registry/Registry.js';
 import type { ChannelAdmission, ChannelRegistry } from './NodeChannelHost.js';
 import { FramedPipe } from './FramedPipe.js';
@@ -54,15 +55,17 @@ function start(init: ChannelInit): void {
   const ids = (v: unknown) => checks.ids(v, 'missing');
   const registry: ChannelRegistry = {
     ttlMs: init.ttlMs,
-    refresh: (seen) => c.call('refresh', { seen }, ids),
+    refresh: (seen) => refresh(c, seen),
     touch: (id, status, now) => c.call('touch', { id, status, now }, (v) => (v === true ? {} : undefined)),
     touchMany: (updates: ReadonlyMap<string, StatusUpdate>) => c.call('touchMany', { updates }, ids),
   };
   const admission: ChannelAdmission = {
     register: (registration, now, challenge, ip) =>
       c.call('register', { registration, now, challenge, ip }, (v) => {
-        const r = v as { id?: unknown; capacity?: unknown; lastSeen?: unknown } | null;
-        return { id: checks.string(r?.id, 'id'), capacity: checks.finite(r?.capacity, 'capacity'), lastSeen: checks.finite(r?.lastSeen, 'lastSeen') };
+        const r = v as { id?: unknown; capacity?: unknown; lastSeen?: unknown; slot?: unknown; gen?: unknown } | null;
+        const record = { id: checks.string(r?.id, 'id'), capacity: checks.finite(r?.capacity, 'capacity'), lastSeen: checks.finite(r?.lastSeen, 'lastSeen') };
+        if (isUint32(r?.slot) && isUint32(r?.gen)) keepHandle(record.id, { slot: r.slot, gen: r.gen });
+        return record;
       }),
   };
   // the replica ran its register limiter before admission: nothing to take here
@@ -73,6 +76,43 @@ function start(init: ChannelInit): void {
     if (channels!.size !== reported) send({ t: 'size', size: (reported = channels!.size) });
   }, init.sizeReportMs).unref();
   send({ t: 'ready' });
+}
+
+/**
+ * Each registered node's slot handle in the replica's memory registry (from its registration's
+ * reply): a liveness batch whose nodes all have one goes as typed arrays (`refreshSlots`), so
+ * the replica, which answers the queries, deserialises numbers instead of 500 id strings and a
+ * Map per batch. Handles of nodes no longer connected here are dropped once the table outgrows
+ * the channels (a registration replaces a node's handle; a stale one is only refused, never
+ * refreshes another node: the replica checks the slot's generation).
+ */
+const handles = new Map<string, SlotHandle>();
+const isUint32 = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff_ffff;
+
+function keepHandle(id: string, handle: SlotHandle): void {
+  if (channels !== undefined && handles.size >= 2 * channels.size + 1024) {
+    for (const known of handles.keys()) if (channels.lastHeard(known) === undefined) handles.delete(known);
+  }
+  handles.set(id, handle);
+}
+
+async function refresh(c: IpcCalls, seen: ReadonlyMap<string, number>): Promise<string[]> {
+  const n = seen.size;
+  const slots = new Uint32Array(n);
+  const gens = new Uint32Array(n);
+  const times = new Float64Array(n);
+  const ids: string[] = [];
+  for (const [id, at] of seen) {
+    const handle = handles.get(id);
+    // a node without a handle (a Redis registry gives none): the whole batch by id
+    if (handle === undefined) return c.call('refresh', { seen }, (v) => checks.ids(v, 'missing'));
+    slots[ids.length] = handle.slot;
+    gens[ids.length] = handle.gen;
+    times[ids.length] = at;
+    ids.push(id);
+  }
+  const missing = await c.call('refreshSlots', { slots, gens, seen: times }, (v) => checks.positions(v, n, 'missing'));
+  return missing.map((i) => ids[i]!);
 }
 
 function upgrade(m: Record<string, unknown>, socket: Socket | undefined): void {

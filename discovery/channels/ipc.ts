@@ -5,8 +5,11 @@
  *
  * Primary → child: `upgrade` (with the socket as the handle, on Node's IPC channel), and on the
  * call pipe (FramedPipe.ts) `init` and calls `tick`, `lastHeard`, `count`, `statusFlushMs`,
- * `usage`, `close`. Child → primary, on the call pipe: `ready`, `size`, calls `refresh`, `touch`,
- * `touchMany`, `register`. Maps travel as Maps (V8 serialisation on both).
+ * `usage`, `close`. Child → primary, on the call pipe: `ready`, `size`, calls `refresh`,
+ * `refreshSlots`, `touch`, `touchMany`, `register`. Maps and typed arrays travel as themselves (V8
+ * serialisation on both). With a memory registry a registration's reply carries the node's slot
+ * handle, and the child sends its liveness batches by handle (`refreshSlots`: three typed arrays,
+ * no id strings to deserialise in the replica's heap); without one, by id (`refresh`).
  */
 import { isDiscoveryErrorCode, type DiscoveryErrorCode } from '../errors.js';
 
@@ -70,6 +73,21 @@ export class IpcChecks {
     if (!Array.isArray(v) || v.length > this.maxEntries) throw bad(`${what} must be an array of at most ${this.maxEntries} ids`);
     for (const id of v) this.string(id, `${what}[]`);
     return v as string[];
+  }
+
+  /** A typed array of `type` with at most maxEntries entries, or exactly `length` when given. */
+  typed<A extends Uint32Array | Float64Array>(v: unknown, type: { new (n: number): A; name: string }, what: string, length?: number): A {
+    if (!(v instanceof type) || v.length > this.maxEntries || (length !== undefined && v.length !== length)) {
+      throw bad(`${what} must be a ${type.name} of ${length === undefined ? `at most ${this.maxEntries}` : length} entries`);
+    }
+    return v;
+  }
+
+  /** Positions in a batch of `n` entries: an array of distinct-or-not integers in [0, n). */
+  positions(v: unknown, n: number, what: string): number[] {
+    if (!Array.isArray(v) || v.length > n) throw bad(`${what} must be an array of at most ${n} positions`);
+    for (const i of v) if (!Number.isInteger(i) || i < 0 || i >= n) throw bad(`${what}[] must be an integer in [0, ${n})`);
+    return v as number[];
   }
 
   /** A Map of id → `value`'s check, at most maxEntries. */

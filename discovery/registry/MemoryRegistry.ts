@@ -7,13 +7,15 @@ import type { NodeTier } from '../../protocol/index.js';
 import type { LatLon } from '../geo.js';
 import { SphereIndex, type IndexEntry } from './SphereIndex.js';
 import {
+  CAPABILITY_BITS,
   FRESH_STATS,
   foldObservation,
   resolveTtlMs,
+  combinedFilter,
   type LearningRates,
   type NearbyNode,
-  combinedFilter,
   type NearestOptions,
+  type NodeFilter,
   type NodeRecord,
   type NodeStats,
   type Observation,
@@ -37,14 +39,24 @@ export interface MemoryRegistryOptions extends RegistryTiming {
 
 interface Slot {
   record: NodeRecord;
-  entry: IndexEntry<NodeRecord>;
+  entry: IndexEntry<Slot>;
+  /** The record's capabilities as CAPABILITY_BITS: the eligibility check is one AND, not an array search. */
+  caps: number;
+  /** Its place in the slot table (refreshSlots), kept while the node is held. */
+  slot: number;
+}
+
+/** A held node's liveness handle: its slot and that slot's generation (see refreshSlots). */
+export interface SlotHandle {
+  slot: number;
+  gen: number;
 }
 
 export class MemoryRegistry implements Registry {
   readonly kind = 'memory' as const;
   readonly ttlMs: number;
   readonly #slots = new Map<string, Slot>();
-  readonly #indexes: Record<NodeTier, SphereIndex<NodeRecord>> = { edge: new SphereIndex(), cloud: new SphereIndex() };
+  readonly #indexes: Record<NodeTier, SphereIndex<Slot>> = { edge: new SphereIndex(), cloud: new SphereIndex() };
   readonly #stats = new Map<string, NodeStats>();
   /** nonce → expiry; insertion order is expiry order because every nonce gets the same ttl. */
   readonly #nonces = new Map<string, number>();
@@ -56,6 +68,37 @@ export class MemoryRegistry implements Registry {
   readonly #sweepBatch: number;
   readonly #sweepGraceMs: number;
   #sweepCursor: Iterator<[string, Slot]> | undefined;
+  /**
+   * Every held node by slot, for refreshSlots(): the channel process sends a liveness batch as
+   * numbers (slot, generation, time), so a batch of 500 nodes lands in this heap as three typed
+   * arrays instead of a Map of 500 id strings (~50 KB of young garbage per batch, 16 a second at
+   * 8,000 nodes, deserialised in the process that answers queries). A slot is freed when its node
+   * leaves and taken by the next new node; its generation then moves on, so a batch still
+   * carrying the departed node's handle cannot refresh the newcomer.
+   */
+  readonly #bySlot: (Slot | undefined)[] = [];
+  readonly #gens: number[] = [];
+  readonly #freeSlots: number[] = [];
+  /**
+   * The running query's conditions (nearestSync is synchronous, so one query at a time): kept in
+   * fields so the filter and the visitor below are made once, not per query. A query allocated
+   * ~30 KB, most of the young-generation garbage of a replica serving queries.
+   */
+  readonly #q = { oldest: 0, eligible: false, caps: 0, maxPrice: Infinity, maxLoad: Infinity, minReputation: -Infinity, stats: false, filter: undefined as NodeFilter | undefined, out: undefined as NearbyNode[] | undefined };
+  /** eligibilityFilter's conditions (Registry.ts), then the caller's filter, on the fields above. */
+  readonly #accept = (slot: Slot): boolean => {
+    const q = this.#q;
+    const record = slot.record;
+    if (record.lastSeen <= q.oldest) return false;
+    if (q.eligible && !(record.freeCapacity > 0 && record.load < q.maxLoad && record.pricePerMinute <= q.maxPrice && (slot.caps & q.caps) === q.caps)) return false;
+    if (!q.stats) return true;
+    const stats = this.#stats.get(record.id) ?? FRESH_STATS;
+    return (!q.eligible || stats.reputation >= q.minReputation) && (q.filter === undefined || q.filter(record, stats));
+  };
+  readonly #collect = (slot: Slot, distanceKm: number): void => {
+    this.#q.out!.push({ node: slot.record, stats: this.#stats.get(slot.record.id) ?? FRESH_STATS, distanceKm });
+  };
+  readonly #search = { maxExamined: 0, maxDistanceKm: undefined as number | undefined, filter: this.#accept };
 
   constructor(options: MemoryRegistryOptions = {}) {
     const { heartbeatIntervalMs, ttlMs, sweepGraceMs } = resolveTtlMs(options);
@@ -79,8 +122,15 @@ export class MemoryRegistry implements Registry {
     const old = this.#slots.get(node.id);
     if (old !== undefined) this.#indexes[old.record.tier].remove(old.entry);
     const record = { ...node };
-    const entry = this.#indexes[record.tier].insert(record, record);
-    this.#slots.set(record.id, { record, entry });
+    let caps = 0;
+    for (const cap of record.caps) caps |= CAPABILITY_BITS[cap] ?? 0;
+    // a node registering again keeps its slot: a batch with its handle still refreshes it
+    const number = old?.slot ?? this.#freeSlots.pop() ?? this.#bySlot.length;
+    const slot: Slot = { record, entry: undefined as unknown as IndexEntry<Slot>, caps, slot: number };
+    slot.entry = this.#indexes[record.tier].insert(record, slot);
+    this.#slots.set(record.id, slot);
+    this.#bySlot[number] = slot;
+    this.#gens[number] ??= 0;
   }
 
   async touch(id: string, status: { load: number; freeCapacity: number }, now = this.#now()): Promise<NodeRecord | undefined> {
@@ -124,6 +174,29 @@ export class MemoryRegistry implements Registry {
     return missing;
   }
 
+  /** The liveness handle of a held node (for refreshSlots), undefined when it is not held. */
+  slotOf(id: string): SlotHandle | undefined {
+    const slot = this.#slots.get(id);
+    return slot === undefined ? undefined : { slot: slot.slot, gen: this.#gens[slot.slot]! };
+  }
+
+  /**
+   * refresh() by handle: entry i says node (slots[i], gens[i]) was heard at seen[i]. Same rules
+   * as refresh() (never backwards, never brings back a removed or swept node: its slot's
+   * generation moved on). Returns the positions in the batch of the handles it does not hold.
+   */
+  refreshSlots(slots: Uint32Array, gens: Uint32Array, seen: Float64Array): number[] {
+    const missing: number[] = [];
+    const bySlot = this.#bySlot;
+    for (let i = 0; i < slots.length; i++) {
+      const at = slots[i]!;
+      const slot = at < bySlot.length ? bySlot[at] : undefined;
+      if (slot === undefined || this.#gens[at] !== gens[i]) missing.push(i);
+      else if (seen[i]! > slot.record.lastSeen) slot.record.lastSeen = seen[i]!;
+    }
+    return missing;
+  }
+
   async get(id: string): Promise<NodeRecord | undefined> {
     const slot = this.#live(id, this.#now());
     return slot === undefined ? undefined : { ...slot.record };
@@ -134,6 +207,7 @@ export class MemoryRegistry implements Registry {
     if (slot === undefined) return false;
     this.#indexes[slot.record.tier].remove(slot.entry);
     this.#slots.delete(id);
+    this.#freeSlot(slot);
     return true;
   }
 
@@ -142,17 +216,38 @@ export class MemoryRegistry implements Registry {
   }
 
   nearestSync(point: LatLon, k: number, tier: NodeTier, options: NearestOptions = {}): NearbyNode[] {
-    const filter = combinedFilter(options);
-    const maxDistanceKm = options.maxDistanceKm;
-    const oldest = this.#now() - this.ttlMs;
-    const stats = this.#stats;
-    const found = this.#indexes[tier].nearest(point, k, {
-      maxExamined: this.#maxExamined,
-      ...(maxDistanceKm === undefined ? {} : { maxDistanceKm }),
-      filter: (record) => record.lastSeen > oldest && (filter === undefined || filter(record, stats.get(record.id) ?? FRESH_STATS)),
-    });
-    // the live record, not a copy: callers treat results as read-only (see Registry.nearest)
-    return found.map(({ value, distanceKm }) => ({ node: value, stats: stats.get(value.id) ?? FRESH_STATS, distanceKm }));
+    const e = options.eligibility;
+    const q = this.#q;
+    q.oldest = this.#now() - this.ttlMs;
+    q.eligible = e !== undefined;
+    q.caps = 0;
+    q.filter = options.filter;
+    for (const cap of e?.caps ?? []) {
+      const bit = CAPABILITY_BITS[cap];
+      if (bit !== undefined) q.caps |= bit;
+      else {
+        // not a capability this registry knows (the query schema allows none): the reference filter, exactly
+        q.eligible = false;
+        q.filter = combinedFilter(options);
+        break;
+      }
+    }
+    q.maxPrice = e?.maxPrice ?? Infinity;
+    q.maxLoad = e?.maxLoad ?? Infinity;
+    q.minReputation = e?.minReputation ?? -Infinity;
+    q.stats = (q.eligible && e?.minReputation !== undefined) || q.filter !== undefined;
+    const out: NearbyNode[] = (q.out = []);
+    const search = this.#search;
+    search.maxExamined = this.#maxExamined;
+    search.maxDistanceKm = options.maxDistanceKm;
+    try {
+      // the live record, not a copy: callers treat results as read-only (see Registry.nearest)
+      this.#indexes[tier].visitNearest(point, k, search, this.#collect);
+    } finally {
+      q.filter = undefined; // a caller's filter is not kept past its query
+      q.out = undefined;
+    }
+    return out;
   }
 
   async stats(id: string): Promise<NodeStats> {
@@ -200,6 +295,7 @@ export class MemoryRegistry implements Registry {
       if (slot.record.lastSeen <= oldest) {
         this.#indexes[slot.record.tier].remove(slot.entry);
         this.#slots.delete(id); // deleting the current entry is safe for a live Map iterator
+        this.#freeSlot(slot);
         removed++;
       }
     }
@@ -212,6 +308,13 @@ export class MemoryRegistry implements Registry {
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
+  }
+
+  /** A departed node's slot goes back to the pool under a new generation (uint32, wrapping). */
+  #freeSlot(slot: Slot): void {
+    this.#bySlot[slot.slot] = undefined;
+    this.#gens[slot.slot] = (this.#gens[slot.slot]! + 1) >>> 0;
+    this.#freeSlots.push(slot.slot);
   }
 
   #live(id: string, now: number): Slot | undefined {

@@ -61,40 +61,43 @@ function childIndex<T>(cell: Cell<T>, x: number, y: number, z: number): number {
   return (x >= cell.cx ? 1 : 0) | (y >= cell.cy ? 2 : 0) | (z >= cell.cz ? 4 : 0);
 }
 
-/** A binary min-heap keyed by distance²; payload is a cell or an entry. */
+/**
+ * A binary min-heap keyed by distance²; payload is a cell or an entry. It keeps its arrays'
+ * capacity from query to query (`size` marks the end): emptied with `length = 0`, every query grew
+ * them again from nothing, a few KB of garbage per query for the young generation.
+ */
 class MinHeap<P> {
-  keys: number[] = [];
-  vals: P[] = [];
-  get size(): number {
-    return this.keys.length;
-  }
+  readonly keys: number[] = [];
+  readonly vals: (P | undefined)[] = [];
+  size = 0;
+  /** Empties the heap; the payloads are dropped (no finished query pins a removed entry), the capacity kept. */
   clear(): void {
-    this.keys.length = 0;
-    this.vals.length = 0;
+    const vals = this.vals;
+    for (let i = 0; i < this.size; i++) vals[i] = undefined;
+    this.size = 0;
   }
   push(key: number, val: P): void {
     const keys = this.keys;
     const vals = this.vals;
-    let i = keys.length;
-    keys.push(key);
-    vals.push(val);
+    let i = this.size++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (keys[parent]! <= key) break;
       keys[i] = keys[parent]!;
-      vals[i] = vals[parent]!;
+      vals[i] = vals[parent];
       i = parent;
     }
     keys[i] = key;
     vals[i] = val;
   }
-  /** Removes the minimum; call `peekKey`/`peekVal` first. */
+  /** Removes the minimum; read `keys[0]`/`vals[0]` first. */
   pop(): void {
     const keys = this.keys;
     const vals = this.vals;
-    const lastKey = keys.pop()!;
-    const lastVal = vals.pop()!;
-    const n = keys.length;
+    const n = --this.size;
+    const lastKey = keys[n]!;
+    const lastVal = vals[n];
+    vals[n] = undefined;
     if (n === 0) return;
     let i = 0;
     for (;;) {
@@ -104,7 +107,7 @@ class MinHeap<P> {
       const c = r < n && keys[r]! < keys[l]! ? r : l;
       if (keys[c]! >= lastKey) break;
       keys[i] = keys[c]!;
-      vals[i] = vals[c]!;
+      vals[i] = vals[c];
       i = c;
     }
     keys[i] = lastKey;
@@ -169,13 +172,24 @@ export class SphereIndex<T> {
   /** The k nearest entries passing `filter`, nearest first, with great-circle distance in km. */
   nearest(point: LatLon, k: number, options: NearestOptions<T> = {}): Neighbour<T>[] {
     const out: Neighbour<T>[] = [];
-    if (k <= 0 || this.#root.count === 0) return out;
+    this.visitNearest(point, k, options, (value, distanceKm) => void out.push({ value, distanceKm }));
+    return out;
+  }
+
+  /**
+   * `nearest` without its result array: `visit` gets each of the k nearest entries passing
+   * `filter`, nearest first (the registry builds its answer directly, one object per node less
+   * per query). Returns how many were visited.
+   */
+  visitNearest(point: LatLon, k: number, options: NearestOptions<T>, visit: (value: T, distanceKm: number) => void): number {
+    if (k <= 0 || this.#root.count === 0) return 0;
     const [x, y, z] = toUnitVector(point);
     const filter = options.filter;
     const maxExamined = options.maxExamined ?? Infinity;
     const maxChord = options.maxDistanceKm === undefined ? Infinity : kmToChord(options.maxDistanceKm);
     const maxD2 = maxChord * maxChord;
     let examined = 0;
+    let found = 0;
     const heap = this.#heap;
     heap.clear();
     heap.push(0, this.#root);
@@ -184,8 +198,8 @@ export class SphereIndex<T> {
       const item = heap.vals[0]!;
       heap.pop();
       if ('value' in item) {
-        out.push({ value: item.value, distanceKm: chordToKm(Math.sqrt(key)) });
-        if (out.length >= k) break;
+        visit(item.value, chordToKm(Math.sqrt(key)));
+        if (++found >= k) break;
         continue;
       }
       if (item.children !== null) {
@@ -199,7 +213,7 @@ export class SphereIndex<T> {
       for (const entry of item.items!) {
         if (++examined > maxExamined) {
           heap.clear();
-          return out;
+          return found;
         }
         if (filter !== undefined && !filter(entry.value)) continue;
         const dx = entry.x - x;
@@ -210,7 +224,7 @@ export class SphereIndex<T> {
       }
     }
     heap.clear(); // drop references so finished queries do not pin entries
-    return out;
+    return found;
   }
 
   #split(cell: Cell<T>): void {
