@@ -15,8 +15,10 @@
  * Per step: the client round trip (p50/p99), the node's own handling time receive → send from its
  * `/metrics` histogram (`edge_request_handling_seconds{kind="predict"}`, the delta of two scrapes),
  * and the node's CPU per frame (from /proc). The floor, in the same run: a raw ws echo server
- * (load/echoServer.ts, same framing, no protocol), pinned like the node, unloaded (1 session) and at
- * 100 sessions. The knee is the first step whose node handling p99 exceeds 1 ms.
+ * (load/echoServer.ts, same framing, no protocol), pinned like the node, unloaded (1 session) once,
+ * then at every step in the same rounds as the node (`--rounds`, order alternating), so each node
+ * round trip p99 has an echo p99 measured next to it (`vsFloor`: both, their difference per round,
+ * the echo's spread). The knee is the first step whose node handling p99 exceeds 1 ms.
  *
  * `--compare-root DIR` runs a second node from another checkout's build (main, say), pinned the
  * same way, and measures it at every step right after this checkout's node: a before/after of the
@@ -61,9 +63,11 @@ Options:
   --node-flags A    node/V8 flags of this checkout's node process, space-separated (e.g.
                     "--single-threaded-gc": the same pid, no relaunch as with --node-args "--gc single")
   --compare-flags A node/V8 flags of the compared node   [default: none]
-  --rounds N        with a compared node: each step measured N times per node, the order
-                    alternating (this first, then it first…); the round with the median CPU
-                    per frame is reported, every round kept in the JSON   [default: 1]
+  --rounds N        each step measured N times per target (the echo floor, this node, the
+                    compared node), the order alternating (forwards, then backwards…); the
+                    round with the median CPU per frame (the echo: median p99) is reported,
+                    every round kept in the JSON, and each node's p99 is compared with the
+                    echo's round by round (vsFloor)   [default: 1]
   --label S         name of this run in the results        [default: predict-load]
   --node-prof DIR   this checkout's node writes a V8 CPU profile (--cpu-prof) into DIR; it is
                     stopped with SIGTERM at the end instead of killed, so the profile is written
@@ -106,22 +110,14 @@ export async function main(argv: string[]): Promise<void> {
   const maxSessions = Math.max(...steps, 100);
   const headsets = Array.from({ length: maxSessions }, (_, i) => new SimulatedHeadset(i + 1));
 
-  // the floor: a raw ws echo server pinned like the node, unloaded and at 100 sessions
+  // the floor: a raw ws echo server pinned like the node, measured unloaded (1 session) first, then
+  // at every step in the same rounds as the node(s), order alternating: a floor measured minutes
+  // apart from the node on a shared machine was noisier than the node itself (5.0-5.4 ms vs 3.8)
   const echo = await startPinned(nodeCores, [path.join(here, 'bench', 'load', 'echoServer.js')], {}, { gcProbe: true });
+  type Target = { name: string; cores: string; proc: Proc; clients: RawWireClient[]; results: RawStepResult[]; rounds: RawStepResult[][]; metricsUrl?: string; echo?: true };
+  const floorTarget: Target = { name: 'raw ws echo (floor)', cores: nodeCores, proc: echo, clients: [], results: [], rounds: [], echo: true };
   const floor: Record<string, RawStepResult> = {};
-  try {
-    const echoClients = await openRawClients(echo.url, headsets.slice(0, 100), samples, { echo: true, hz, predictor });
-    for (const n of [1, 100]) {
-      floor[`${n}`] = await rawStep(echo, echoClients.slice(0, n), samples, { hz, seconds, generatorPauses });
-      if (floor[`${n}`]!.unexpected > 0) throw new Error(`the raw echo answered ${floor[`${n}`]!.unexpected} frames with something else`);
-      printRaw('raw ws echo (floor)', floor[`${n}`]!);
-    }
-    for (const c of echoClients) c.close();
-  } finally {
-    echo.child.kill('SIGKILL');
-  }
-
-  const nodes: { name: string; cores: string; proc: Proc; clients: RawWireClient[]; results: RawStepResult[]; rounds: RawStepResult[][]; metricsUrl: string }[] = [];
+  const nodes: (Target & { metricsUrl: string })[] = [];
   const startNode = async (name: string, dist: string, extra: string[], cores: string, flags: string[], prof?: string) => {
     const proc = await startPinned(cores, [...flags, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(dist, 'bin', 'edge-offload.js'), 'edge', '--port', '0', ...extra], {
       TF_CPP_MIN_LOG_LEVEL: '2',
@@ -130,46 +126,57 @@ export async function main(argv: string[]): Promise<void> {
     nodes.push({ name, cores, proc, clients: [], results: [], rounds: [], metricsUrl: proc.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics') });
   };
   try {
+    floorTarget.clients.push(...(await openRawClients(echo.url, headsets.slice(0, 1), samples, { echo: true, hz, predictor })));
+    floor['1'] = await rawStep(echo, floorTarget.clients, samples, { hz, seconds, generatorPauses });
+    printRaw(`${floorTarget.name}, unloaded`, floor['1']);
     await startNode(`this checkout${[...nodeFlags, ...nodeArgs].map((a) => ` ${a}`).join('')}`, here, nodeArgs, nodeCores, nodeFlags, nodeProf);
     if (compareRoot) await startNode(`${path.basename(path.resolve(compareRoot))}${[...compareFlags, ...compareArgs].map((a) => ` ${a}`).join('')}`, path.join(path.resolve(compareRoot), 'dist'), compareArgs, compareCores, compareFlags);
     for (const node of nodes) {
       // correctness before timing: every answer a prediction from the named predictor, every frame counted in /metrics
       console.log(`${node.name}: correct (${JSON.stringify(await checkNode(node.proc, node.metricsUrl, headsets.slice(0, 10), predictor, hz))})`);
     }
+    const targets: Target[] = [floorTarget, ...nodes];
     const saturated = new Set<string>();
     for (const n of steps) {
       const measured = new Map<string, RawStepResult[]>();
-      for (let round = 0; round < (nodes.length > 1 ? rounds : 1); round++) {
+      for (let round = 0; round < rounds; round++) {
         // alternating order: whoever runs first in a step does not always get the quieter moment
-        for (const node of round % 2 === 0 ? nodes : [...nodes].reverse()) {
-          if (saturated.has(node.name)) continue;
+        for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+          if (saturated.has(target.name)) continue;
           try {
-            if (node.clients.length < n) node.clients.push(...(await openRawClients(node.proc.url, headsets.slice(node.clients.length, n), samples, { echo: false, hz, predictor })));
+            if (target.clients.length < n) target.clients.push(...(await openRawClients(target.proc.url, headsets.slice(target.clients.length, n), samples, { echo: target.echo === true, hz, predictor })));
           } catch (err) {
             // an overloaded node resets or times out new handshakes: that is its limit, not the run's end
-            console.log(`${node.name}: could not open ${n} sessions (${(err as Error).message}): no larger steps for it`);
-            saturated.add(node.name);
+            console.log(`${target.name}: could not open ${n} sessions (${(err as Error).message}): no larger steps for it`);
+            saturated.add(target.name);
             continue;
           }
-          const r = await rawStep(node.proc, node.clients.slice(0, n), samples, { hz, seconds, metricsUrl: node.metricsUrl, generatorPauses });
-          measured.set(node.name, [...(measured.get(node.name) ?? []), r]);
-          printRaw(node.name, r);
+          const r = await rawStep(target.proc, target.clients.slice(0, n), samples, { hz, seconds, ...(target.metricsUrl ? { metricsUrl: target.metricsUrl } : {}), generatorPauses });
+          if (target.echo && r.unexpected > 0) throw new Error(`the raw echo answered ${r.unexpected} frames with something else`);
+          measured.set(target.name, [...(measured.get(target.name) ?? []), r]);
+          printRaw(target.name, r);
           // the node, not the load generator, is behind: it answers under half of what was sent
           if (r.answeredFps < 0.5 * r.sentFps) {
-            console.log(`${node.name}: saturated (answered < 50% of the frames sent): no larger steps for it`);
-            saturated.add(node.name);
+            console.log(`${target.name}: saturated (answered < 50% of the frames sent): no larger steps for it`);
+            saturated.add(target.name);
           }
         }
       }
-      for (const node of nodes) {
-        const all = measured.get(node.name);
+      for (const target of targets) {
+        const all = measured.get(target.name);
         if (!all) continue;
-        node.rounds.push(all);
-        node.results.push([...all].sort((a, b) => a.nodeCpuUsPerFrame - b.nodeCpuUsPerFrame)[Math.floor((all.length - 1) / 2)]!);
+        target.rounds.push(all);
+        // the floor's representative round is its median round trip p99, a node's its median CPU per frame
+        const key = (r: RawStepResult) => (target.echo ? r.rtt.p99 : r.nodeCpuUsPerFrame);
+        target.results.push([...all].sort((a, b) => key(a) - key(b))[Math.floor((all.length - 1) / 2)]!);
       }
+      const f = floorTarget.results[floorTarget.results.length - 1];
+      if (f?.sessions === n) floor[`${n}`] = f;
       // this step's sessions are closed before the next opens more: idle sockets cost nothing, but keep memory flat
     }
   } finally {
+    for (const c of floorTarget.clients) c.close();
+    echo.child.kill('SIGKILL');
     for (const node of nodes) {
       for (const c of node.clients) c.close();
       if (nodeProf && node === nodes[0]) {
@@ -193,6 +200,18 @@ export async function main(argv: string[]): Promise<void> {
   const knee = results.find((r) => (r.handlingP99Ms ?? 0) > 1);
   const at100 = results.find((r) => r.sessions === 100);
   const floorP99 = floor['1']!.rtt.p99;
+  // each node's round trip p99 against the echo's at the same step, round by round (measured back to back)
+  const p99sAt = (t: Target, n: number) => t.rounds.find((rs) => rs[0]?.sessions === n)?.map((r) => r.rtt.p99) ?? [];
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
+  const vsFloor = (node: Target) =>
+    steps.flatMap((n) => {
+      const [mine, echoed] = [p99sAt(node, n), p99sAt(floorTarget, n)];
+      if (!mine.length || !echoed.length) return [];
+      const pairedDiffMs = mine.flatMap((v, i) => (echoed[i] === undefined ? [] : [+(v - echoed[i]!).toFixed(3)]));
+      return [{ sessions: n, nodeP99Ms: mine, floorP99Ms: echoed, nodeMedianP99Ms: median(mine), floorMedianP99Ms: median(echoed), floorSpreadMs: { min: Math.min(...echoed), max: Math.max(...echoed) }, pairedDiffMs, medianDiffMs: median(pairedDiffMs), within1ms: median(pairedDiffMs) <= 1 }];
+    });
+  const nodesVsFloor = nodes.map((node) => ({ node: node.name, steps: vsFloor(node) }));
+  for (const { node, steps: rows } of nodesVsFloor) for (const r of rows) console.log(`${node} vs the echo, ${r.sessions} sessions: round trip p99 ${r.nodeP99Ms.map((v) => v.toFixed(2)).join('/')} ms vs echo ${r.floorP99Ms.map((v) => v.toFixed(2)).join('/')} ms (echo spread ${r.floorSpreadMs.min.toFixed(2)}-${r.floorSpreadMs.max.toFixed(2)}); node − echo per round ${r.pairedDiffMs.join(', ')} ms, median ${r.medianDiffMs.toFixed(2)}: ${r.within1ms ? 'within' : 'NOT within'} 1 ms`);
   const verdict = {
     knee: knee ? `node handling p99 first over 1 ms at ${knee.sessions} sessions × ${hz} Hz` : `node handling p99 ≤ 1 ms up to ${results[results.length - 1]?.sessions} sessions`,
     kneeSessions: knee?.sessions ?? null,
@@ -205,8 +224,10 @@ export async function main(argv: string[]): Promise<void> {
           rttP99Ms: at100.rtt.p99,
           floorP99Ms: floorP99,
           rttWithin1msOfFloor: at100.rtt.p99 <= floorP99 + 1,
-          echoAt100P99Ms: floor['100']!.rtt.p99,
-          rttWithin1msOfEchoAt100: at100.rtt.p99 <= floor['100']!.rtt.p99 + 1,
+          echoAt100P99Ms: floor['100']?.rtt.p99 ?? null,
+          // the verdict of issue #15 (b): the node's p99 minus the echo's, round by round in the same minutes
+          vsEchoAt100: nodesVsFloor.map(({ node, steps: rows }) => ({ node, ...rows.find((r) => r.sessions === 100) })),
+          rttWithin1msOfEchoAt100: nodesVsFloor[0]?.steps.find((r) => r.sessions === 100)?.within1ms ?? null,
           tail: at100.tail,
           nodeCpuUsPerFrame: at100.nodeCpuUsPerFrame,
         }
@@ -215,7 +236,7 @@ export async function main(argv: string[]): Promise<void> {
   console.log(JSON.stringify(verdict, null, 2));
   writeResult(
     label,
-    { bench: 'predict-load', label, environment: { ...env, loadAverageAtEnd: loadavg().map((l) => +l.toFixed(2)) }, floor, results, ...(compared ? { compareRoot, compared, rounds: { this: nodes[0]!.rounds, compared: nodes[1]!.rounds }, cpuPerFrameRatio: results.map((r) => {
+    { bench: 'predict-load', label, environment: { ...env, loadAverageAtEnd: loadavg().map((l) => +l.toFixed(2)) }, floor, floorRounds: floorTarget.rounds, vsFloor: nodesVsFloor, results, ...(compared ? { compareRoot, compared, rounds: { this: nodes[0]!.rounds, compared: nodes[1]!.rounds }, cpuPerFrameRatio: results.map((r) => {
       const c = compared.find((x) => x.sessions === r.sessions);
       return { sessions: r.sessions, thisUs: r.nodeCpuUsPerFrame, comparedUs: c?.nodeCpuUsPerFrame, ratio: c ? r.nodeCpuUsPerFrame / c.nodeCpuUsPerFrame : null, thisHandlingP99Ms: r.handlingP99Ms, comparedHandlingP99Ms: c?.handlingP99Ms };
     }) } : {}), verdict },
@@ -228,6 +249,7 @@ export async function main(argv: string[]): Promise<void> {
         { name: 'node handling p99 (/metrics)', points: results.map((r) => [r.sessions, r.handlingP99Ms ?? NaN]) },
         ...(compared ? [{ name: `round trip p99, ${nodes[1]!.name}`, points: compared.map((r): [number, number] => [r.sessions, r.rtt.p99]) }] : []),
         { name: 'raw ws echo p99, unloaded (floor)', points: results.map((r) => [r.sessions, floorP99]) },
+        { name: 'raw ws echo p99, same step and rounds', points: floorTarget.results.map((r): [number, number] => [r.sessions, r.rtt.p99]) },
       ],
     }),
   );

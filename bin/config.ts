@@ -67,6 +67,7 @@ export const EDGE_CONFIG = {
   heavyQueuePerSession: { kind: 'int', default: 4, doc: 'heavy jobs one session may have waiting (BUSY beyond)' },
   heavyMainMsPerSecond: { kind: 'int', default: 100, min: 0, doc: "event-loop ms per second one session's heavy requests may use (hand-off, answer, plus heavyByteCostNs a payload byte); over it its next one waits, so others' predicts keep their latency; 0: no budget" },
   heavyByteCostNs: { kind: 'int', default: 10, min: 0, doc: 'event-loop ns charged per payload byte of a heavy request (socket receive, GC of its buffers: not timed per request)' },
+  warmUpFrames: { kind: 'int', default: 2000, min: 0, doc: "synthetic pose+predict frames run through the codec and each predictor before the node listens, so its first clients do not wait for V8 to optimise that code (edge-server/warmUp.ts); 0: none" },
   drainMs: { kind: 'ms', default: 2000, doc: 'on SIGTERM or an admin drain, how long clients get to move away' },
   // operations
   logFormat: { kind: 'enum', default: 'text', values: ['text', 'json'], doc: 'text, or json lines for log shippers' },
@@ -198,7 +199,7 @@ function bytesText(n: number): string {
  * The EdgeServer options a config stands for (limits, guards, metrics, admin), reading the
  * token secret and operators files it names. The caller adds what is not a limit (port, engines).
  */
-export function edgeServerOptions(config: EdgeConfig): Pick<EdgeServerOptions, 'maxSessions' | 'helloTimeoutMs' | 'maxInflightRequests' | 'limits' | 'guards' | 'metrics' | 'admin'> {
+export function edgeServerOptions(config: EdgeConfig): Pick<EdgeServerOptions, 'maxSessions' | 'helloTimeoutMs' | 'maxInflightRequests' | 'limits' | 'guards' | 'metrics' | 'admin' | 'warmUp'> {
   let verifier: HmacTokenVerifier | undefined;
   if (config.tokenSecretFile) {
     let secret: Buffer;
@@ -232,6 +233,7 @@ export function edgeServerOptions(config: EdgeConfig): Pick<EdgeServerOptions, '
       heavy: { ...(config.heavyConcurrency !== undefined ? { concurrency: config.heavyConcurrency } : {}), maxQueuedPerSession: config.heavyQueuePerSession, mainMsPerSecond: config.heavyMainMsPerSecond === 0 ? Infinity : config.heavyMainMsPerSecond, byteCostNs: config.heavyByteCostNs },
     },
     metrics: config.metrics,
+    warmUp: config.warmUpFrames > 0 ? { frames: config.warmUpFrames } : false,
     ...(config.adminOperatorsFile ? { admin: { operators: TrustedOperators.fromFile(config.adminOperatorsFile), maxSkewMs: config.adminMaxSkewMs } } : {}),
   };
 }

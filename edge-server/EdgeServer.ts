@@ -24,6 +24,7 @@ import type { WorkerPool } from './webrtc/WorkerPool.js';
 import type { ResultSignerOptions } from './trust/ResultSigner.js';
 import { CorsPolicy, createWebServer, type TlsOptions } from '../protocol/server/webAccess.js';
 import { serveViewerFile, VIEWER_PATH } from './viewerAssets.js';
+import { warmUpPredictPath, type WarmUpOptions, type WarmUpReport } from './warmUp.js';
 
 const logger = new Logger('edge:server');
 
@@ -94,6 +95,13 @@ export interface EdgeServerOptions {
    * @default {} (sealEvery 128, sealAfterMs 250: about +1 µs of node CPU per predict frame)
    */
   resultSigning?: ResultSignerOptions | false;
+  /**
+   * Run the predict path (codec and every predictor) on synthetic poses in `listen()`, before the
+   * port opens, so the first sessions do not pay for V8 optimising it (edge-server/warmUp.ts).
+   * @default false here (a library caller's own predictors may count or refuse calls); the
+   * `edge-offload edge` CLI turns it on (`warmUpFrames`, default 2000)
+   */
+  warmUp?: WarmUpOptions | false;
 }
 
 export interface ListenResult {
@@ -129,6 +137,7 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
   #closed = false;
   #url = '';
   readonly #cors: CorsPolicy;
+  #warmedUp: WarmUpReport | undefined;
 
   constructor(options: EdgeServerOptions = {}) {
     super();
@@ -186,7 +195,13 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
   }
 
   async listen(): Promise<ListenResult> {
-    const { port = 0, host = '127.0.0.1' } = this.#options;
+    const { port = 0, host = '127.0.0.1', warmUp } = this.#options;
+    if (warmUp && warmUp.frames !== 0 && !this.#warmedUp) {
+      const { errors, ...report } = await warmUpPredictPath(this.#context.predictors, this.#context.limits, warmUp);
+      this.#warmedUp = report;
+      if (errors > 0) logger.warn(`warm-up: ${errors} of ${report.frames} synthetic frames failed (the node serves them anyway)`);
+      logger.debug(`warm-up: ${report.frames} frames in ${report.ms.toFixed(0)} ms`);
+    }
     await new Promise<void>((resolve, reject) => {
       this.#http.once('error', reject);
       this.#http.listen(port, host, () => {
@@ -199,6 +214,11 @@ export class EdgeServer extends EnhancedEventEmitter<EdgeServerEvents> {
     this.#url = `${this.#options.tls ? 'wss' : 'ws'}://${printableHost}:${address.port}${SESSION_PATH}`;
     logger.debug(`node ${this.nodeId} (${this.tier}) listening on ${this.#url}`);
     return { port: address.port, url: this.#url };
+  }
+
+  /** What `listen()` warmed (undefined without `warmUp`): frames and milliseconds of start-up. */
+  get warmedUp(): WarmUpReport | undefined {
+    return this.#warmedUp;
   }
 
   get url(): string {

@@ -177,7 +177,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   // in a cluster the primary prints the one listening line, once every worker listens
   if (clusterWorker) clusterWorker.listening(url, port);
-  else console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier, gc: currentGcThreads() }));
+  else console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier, gc: currentGcThreads(), ...(server.warmedUp ? { warmUp: { frames: server.warmedUp.frames, ms: Math.round(server.warmedUp.ms) } } : {}) }));
   if (args.values.viewer) console.log(JSON.stringify({ event: 'viewer', url: `${url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/` }));
   // one registration per node: in a cluster worker 1 registers, reporting every worker's sessions
   const discoveryUrl = clusterInfo && clusterInfo.index !== 1 ? undefined : stringFlag(args.values.discovery);
