@@ -347,13 +347,15 @@ Options:
   --compare-root DIR  also run each chosen attack against a node from that checkout's build
                    (DIR/dist: main, say), alternating which goes first; with
                    --compare-args, that node gets those flags    [default: none]
-  --node-flags F   flags for node itself on every attacked node (e.g. "--trace-gc")
+  --node-flags=F   flags for node itself on every attacked node (e.g. --node-flags="--trace-gc")
+  --rounds N       run each chosen attack N times, which variant goes first alternating
+                   round by round (a p99 on a shared machine needs repeats) [default: 1]
   --name NAME      results file name                       [default: attacks]
   --cpu-prof DIR   write each attacked node's CPU profile (node --cpu-prof) to DIR
   -h, --help       this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { 'baseline-s': { type: 'string' }, 'attack-s': { type: 'string' }, only: { type: 'string' }, name: { type: 'string' }, 'compare-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'node-flags': { type: 'string' }, 'cpu-prof': { type: 'string' } }, HELP);
+  const args = parseCommandArgs(argv, { 'baseline-s': { type: 'string' }, 'attack-s': { type: 'string' }, only: { type: 'string' }, name: { type: 'string' }, 'compare-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'node-flags': { type: 'string' }, rounds: { type: 'string' }, 'cpu-prof': { type: 'string' } }, HELP);
   if (!args) return;
   const baselineS = intFlag(args.values['baseline-s'], 'baseline-s', 1, 600) ?? 3;
   const attackS = intFlag(args.values['attack-s'], 'attack-s', 1, 600) ?? 6;
@@ -363,7 +365,7 @@ export async function main(argv: string[]): Promise<void> {
   const compareArgs = stringFlag(args.values['compare-args'])?.split(' ').filter(Boolean);
   const compareRoot = stringFlag(args.values['compare-root']);
   const nodeFlags = stringFlag(args.values['node-flags'])?.split(' ').filter(Boolean) ?? [];
-  const env = environment({ baselineS, attackS, attackerNice: ATTACKER_NICE, compareArgs: compareArgs ?? null, compareRoot: compareRoot ? path.resolve(compareRoot) : null, nodeFlags, loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
+  const env = environment({ baselineS, attackS, rounds: intFlag(args.values.rounds, 'rounds', 1, 20) ?? 1, attackerNice: ATTACKER_NICE, compareArgs: compareArgs ?? null, compareRoot: compareRoot ? path.resolve(compareRoot) : null, nodeFlags, loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
   printEnvironment(env);
   const only = stringFlag(args.values.only)?.split(',');
   const chosen = (name: string) => !only || only.includes(name.split(' ')[0]!);
@@ -375,8 +377,9 @@ export async function main(argv: string[]): Promise<void> {
     : compareArgs ? { label: compareArgs.join(' '), args: compareArgs } : undefined;
   const variants: Variant[] = [{ label: 'defaults', args: [] }, ...(compared ? [compared] : [])];
   const chosenAttacks = ATTACKS.filter((a) => chosen(a.name));
-  for (const [i, attack] of chosenAttacks.entries()) for (const variant of i % 2 === 0 ? variants : [...variants].reverse()) {
-    const o = { ...(await runAttack(attack, baselineS, attackS, pinned, niced, variant, nodeFlags, stringFlag(args.values['cpu-prof']))), ...(compared ? { variant: variant.label } : {}) };
+  const rounds = intFlag(args.values.rounds, 'rounds', 1, 20) ?? 1;
+  for (let round = 0; round < rounds; round++) for (const [i, attack] of chosenAttacks.entries()) for (const variant of (i + round) % 2 === 0 ? variants : [...variants].reverse()) {
+    const o = { ...(await runAttack(attack, baselineS, attackS, pinned, niced, variant, nodeFlags, stringFlag(args.values['cpu-prof']))), ...(compared ? { variant: variant.label } : {}), ...(rounds > 1 ? { round } : {}) };
     const n = o.node!;
     console.log(`${o.attack}${compared ? ` [${variant.label}]` : ''}: admitted ${o.admitted}; bystander p99 ${o.bystander!.unloadedP99.toFixed(2)} → ${o.bystander!.attackP99.toFixed(2)} ms (×${o.bystander!.ratio.toFixed(2)}, ${o.bystander!.failures} failures); node CPU ${(100 * n.cpuShare.unloaded).toFixed(0)} → ${(100 * n.cpuShare.attack).toFixed(0)} %, event-loop lag p99 ${n.eventLoopLagP99Ms.unloaded.toFixed(1)} → ${n.eventLoopLagP99Ms.attack.toFixed(1)} ms; RSS ${o.rssMiB!.before.toFixed(0)} / ${o.rssMiB!.peak.toFixed(0)} / ${o.rssMiB!.after.toFixed(0)} MiB; ${JSON.stringify(o.detail)}`);
     outcomes.push(o);

@@ -85,6 +85,17 @@ test.after(async () => {
   await context.local?.engine.close();
 });
 
+test('the pooled engine moves a handed-over frame to its worker: detached on this thread, the answer unchanged', async () => {
+  const frame = ownFrame(encode({ t: 'infer', id: 1, model: MODEL, input: sample(512, 3) }));
+  const request = decode(frame) as Extract<Message, { t: 'infer' }>;
+  const expected = await context.local!.engine.infer(MODEL, request.input);
+  handOverFrame(frame);
+  const answer = context.pool!.inference!.infer(MODEL, request.input);
+  assert.is(frame.buffer.byteLength, 0, 'the frame left with the request (transferred, not copied)');
+  const output = await answer;
+  assert.ok(Buffer.from(output.data).equals(Buffer.from(expected.data)));
+});
+
 test('infer frames larger than a socket read (handed over whole) and small ones: answers equal the in-process engine bit for bit, the seals bind the inputs sent', async () => {
   const client = await RawClient.open(context.url!);
   try {

@@ -12,8 +12,9 @@
  * Why that matters more than the copy (issue #15, attack 4b): V8 counts every ArrayBuffer on the
  * event loop as external memory and starts a major GC once what was allocated since the last one
  * eats the old generation's headroom; a buffer transferred away is uncounted at once. Copied, the
- * frame's 78 kB stayed counted until a GC found it dead (the copy, transferred, never counted): a
- * major GC every few hundred ms under two infer hogs, each holding the loop up to ~20 ms.
+ * frame's 78 kB stayed counted until a GC found it dead (the copy was uncounted when it left): a
+ * major GC every few hundred ms under two infer hogs, each holding the loop up to ~20 ms
+ * (edge-server/README.md).
  */
 import { CloseCode, ErrorCode, InvalidStateError, ProtocolError, RequestError, type RenderMessage, type Tensor } from '../../protocol/index.js';
 import type { RenderedFrame } from '../engines.js';
