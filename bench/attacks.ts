@@ -8,6 +8,7 @@
  * rejected). Attacks 3, 4 (render hogs) and 7 run a node with the real renderer (`--render`).
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { loadavg, setPriority } from 'node:os';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
@@ -30,6 +31,7 @@ import { featureCount, DEFAULT_WINDOW_SPEC } from '../edge-server/inference/moti
 import { toWireTensor } from '../protocol/index.js';
 import sharp from 'sharp';
 import { addr, wait, type Outcome } from './attacks/outcome.js';
+import { gcRates, gcTotals } from './attacks/nodeGc.js';
 import { discoveryAttack } from './attacks/discoveryAttack.js';
 import { lyingNodeAttack } from './attacks/lyingNodeAttack.js';
 
@@ -240,11 +242,18 @@ function niceSelf(value: number): boolean {
   }
 }
 
-async function runAttack(attack: Attack, baselineS: number, attackS: number, pinned: { value: boolean }, niced: { value: boolean }, variantArgs: readonly string[] = [], cpuProfDir?: string): Promise<Outcome> {
+/** What one run of an attack varies: the node's flags, its build (--compare-root), V8 flags (--node-flags). */
+interface Variant {
+  label: string;
+  args: readonly string[];
+  bin?: string;
+}
+
+async function runAttack(attack: Attack, baselineS: number, attackS: number, pinned: { value: boolean }, niced: { value: boolean }, variant: Variant, nodeFlags: readonly string[], cpuProfDir?: string): Promise<Outcome> {
   // --cpu-prof: the node writes its profile when it exits, so it is stopped with SIGTERM (drain) instead of SIGKILL
-  const profile = cpuProfDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `attack-${attack.name.split(' ')[0]}.cpuprofile`] } : {};
-  const extraArgs = [...(attack.nodeArgs ?? []), ...variantArgs];
-  const node = await spawnNode({ tier: 'edge', ...profile, ...(extraArgs.length ? { extraArgs, startTimeoutMs: 60_000 } : {}) });
+  const profile = [...nodeFlags, ...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `attack-${attack.name.split(' ')[0]}${variant.bin ? '-compared' : ''}.cpuprofile`] : [])];
+  const extraArgs = [...(attack.nodeArgs ?? []), ...variant.args];
+  const node = await spawnNode({ tier: 'edge', ...(profile.length ? { nodeArgs: profile } : {}), ...(variant.bin ? { bin: variant.bin } : {}), ...(extraArgs.length ? { extraArgs, startTimeoutMs: 60_000 } : {}) });
   pinned.value = pinProcess(node.pid, 0) && pinned.value;
   try {
     // its own process on the attackers' core: it shares their CPU, not their event loop
@@ -260,9 +269,11 @@ async function runAttack(attack: Attack, baselineS: number, attackS: number, pin
       [cpuMark, timeMark] = [cpu, now];
       return share;
     };
+    let gcMark = await gcTotals(node);
     await wait(baselineS * 1000);
     const unloaded = await bystander.take();
     const nodeUnloaded = { cpu: cpuShareSinceMark(), lag: await lagP99Ms() };
+    const gcUnloaded = gcRates(gcMark, await gcTotals(node), baselineS);
     const before = rssMiB(node.pid);
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(node.pid))), 200);
@@ -273,6 +284,8 @@ async function runAttack(attack: Attack, baselineS: number, attackS: number, pin
     const setup = await bystander.take({ settled: true });
     await lagP99Ms();
     cpuShareSinceMark();
+    gcMark = await gcTotals(node);
+    const attackStart = performance.now();
     // second by second: a burst (a connection storm's tail, a timeout sweep) and a steady cost
     // look alike in one p99 and need different fixes
     const during = { rttMs: [] as number[], failures: 0 };
@@ -289,6 +302,8 @@ async function runAttack(attack: Attack, baselineS: number, attackS: number, pin
       during.failures += w.failures;
     }
     const nodeAttack = { cpu: cpuShareSinceMark(), lag: Math.max(...perSecondLagP99) };
+    // the node's GCs in the attack window: ArrayBuffer churn shows as major GCs (attack 4b)
+    const gcAttack = gcRates(gcMark, await gcTotals(node), (performance.now() - attackStart) / 1000);
     const admitted = await session(node.url, '127.0.2.2').then((ws) => (ws.terminate(), true), () => false);
     const late = await bystander.take();
     during.rttMs.push(...late.rttMs);
@@ -304,7 +319,7 @@ async function runAttack(attack: Attack, baselineS: number, attackS: number, pin
     const u = summarize(unloaded.rttMs).p99;
     const a = summarize(during.rttMs).p99;
     const nodeView = { cpuShare: { unloaded: nodeUnloaded.cpu, attack: nodeAttack.cpu }, eventLoopLagP99Ms: { unloaded: nodeUnloaded.lag, attack: nodeAttack.lag } };
-    return { attack: attack.name, admitted, rssMiB: { before, peak, after }, bystander: { unloadedP99: u, attackP99: a, ratio: a / u, failures: during.failures }, node: nodeView, detail: { ...running.detail(), ...final, setupP99: summarize(setup.rttMs).p99, setupFailures: setup.failures, perSecondP99, perSecondLagP99 } };
+    return { attack: attack.name, admitted, rssMiB: { before, peak, after }, bystander: { unloadedP99: u, attackP99: a, ratio: a / u, failures: during.failures }, node: nodeView, detail: { ...running.detail(), ...final, gcPerSecond: { unloaded: gcUnloaded, attack: gcAttack }, setupP99: summarize(setup.rttMs).p99, setupFailures: setup.failures, perSecondP99, perSecondLagP99 } };
   } finally {
     niceSelf(0);
     await node.kill(cpuProfDir ? 'SIGTERM' : 'SIGKILL');
@@ -329,12 +344,18 @@ Options:
   --compare-args A  also run each chosen attack against a node with these extra flags
                    (e.g. "--heavy-main-ms-per-second 0": the budget off), alternating
                    which goes first; outcomes say which (variant)     [default: none]
+  --compare-root DIR  also run each chosen attack against a node from that checkout's build
+                   (DIR/dist: main, say), alternating which goes first; with
+                   --compare-args, that node gets those flags    [default: none]
+  --node-flags=F   flags for node itself on every attacked node (e.g. --node-flags="--trace-gc")
+  --rounds N       run each chosen attack N times, which variant goes first alternating
+                   round by round (a p99 on a shared machine needs repeats) [default: 1]
   --name NAME      results file name                       [default: attacks]
   --cpu-prof DIR   write each attacked node's CPU profile (node --cpu-prof) to DIR
   -h, --help       this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { 'baseline-s': { type: 'string' }, 'attack-s': { type: 'string' }, only: { type: 'string' }, name: { type: 'string' }, 'compare-args': { type: 'string' }, 'cpu-prof': { type: 'string' } }, HELP);
+  const args = parseCommandArgs(argv, { 'baseline-s': { type: 'string' }, 'attack-s': { type: 'string' }, only: { type: 'string' }, name: { type: 'string' }, 'compare-args': { type: 'string' }, 'compare-root': { type: 'string' }, 'node-flags': { type: 'string' }, rounds: { type: 'string' }, 'cpu-prof': { type: 'string' } }, HELP);
   if (!args) return;
   const baselineS = intFlag(args.values['baseline-s'], 'baseline-s', 1, 600) ?? 3;
   const attackS = intFlag(args.values['attack-s'], 'attack-s', 1, 600) ?? 6;
@@ -342,18 +363,25 @@ export async function main(argv: string[]): Promise<void> {
   const niced = { value: true };
   // other tenants of a shared machine run on the pinned cores too: their load is part of every number
   const compareArgs = stringFlag(args.values['compare-args'])?.split(' ').filter(Boolean);
-  const env = environment({ baselineS, attackS, attackerNice: ATTACKER_NICE, compareArgs: compareArgs ?? null, loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
+  const compareRoot = stringFlag(args.values['compare-root']);
+  const nodeFlags = stringFlag(args.values['node-flags'])?.split(' ').filter(Boolean) ?? [];
+  const env = environment({ baselineS, attackS, rounds: intFlag(args.values.rounds, 'rounds', 1, 20) ?? 1, attackerNice: ATTACKER_NICE, compareArgs: compareArgs ?? null, compareRoot: compareRoot ? path.resolve(compareRoot) : null, nodeFlags, loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)) });
   printEnvironment(env);
   const only = stringFlag(args.values.only)?.split(',');
   const chosen = (name: string) => !only || only.includes(name.split(' ')[0]!);
   const outcomes: Outcome[] = [];
   // A/B in one run: the same attack against this node's defaults and against `compareArgs`
-  const variants: { label: string; args: string[] }[] = [{ label: 'defaults', args: [] }, ...(compareArgs ? [{ label: compareArgs.join(' '), args: compareArgs }] : [])];
+  // (or against another checkout's build: --compare-root, with --compare-args as its flags)
+  const compared: Variant | undefined = compareRoot
+    ? { label: `${path.basename(path.resolve(compareRoot))}${compareArgs?.length ? ` ${compareArgs.join(' ')}` : ''}`, args: compareArgs ?? [], bin: path.join(path.resolve(compareRoot), 'dist', 'bin', 'edge-offload.js') }
+    : compareArgs ? { label: compareArgs.join(' '), args: compareArgs } : undefined;
+  const variants: Variant[] = [{ label: 'defaults', args: [] }, ...(compared ? [compared] : [])];
   const chosenAttacks = ATTACKS.filter((a) => chosen(a.name));
-  for (const [i, attack] of chosenAttacks.entries()) for (const variant of i % 2 === 0 ? variants : [...variants].reverse()) {
-    const o = { ...(await runAttack(attack, baselineS, attackS, pinned, niced, variant.args, stringFlag(args.values['cpu-prof']))), ...(compareArgs ? { variant: variant.label } : {}) };
+  const rounds = intFlag(args.values.rounds, 'rounds', 1, 20) ?? 1;
+  for (let round = 0; round < rounds; round++) for (const [i, attack] of chosenAttacks.entries()) for (const variant of (i + round) % 2 === 0 ? variants : [...variants].reverse()) {
+    const o = { ...(await runAttack(attack, baselineS, attackS, pinned, niced, variant, nodeFlags, stringFlag(args.values['cpu-prof']))), ...(compared ? { variant: variant.label } : {}), ...(rounds > 1 ? { round } : {}) };
     const n = o.node!;
-    console.log(`${o.attack}${compareArgs ? ` [${variant.label}]` : ''}: admitted ${o.admitted}; bystander p99 ${o.bystander!.unloadedP99.toFixed(2)} → ${o.bystander!.attackP99.toFixed(2)} ms (×${o.bystander!.ratio.toFixed(2)}, ${o.bystander!.failures} failures); node CPU ${(100 * n.cpuShare.unloaded).toFixed(0)} → ${(100 * n.cpuShare.attack).toFixed(0)} %, event-loop lag p99 ${n.eventLoopLagP99Ms.unloaded.toFixed(1)} → ${n.eventLoopLagP99Ms.attack.toFixed(1)} ms; RSS ${o.rssMiB!.before.toFixed(0)} / ${o.rssMiB!.peak.toFixed(0)} / ${o.rssMiB!.after.toFixed(0)} MiB; ${JSON.stringify(o.detail)}`);
+    console.log(`${o.attack}${compared ? ` [${variant.label}]` : ''}: admitted ${o.admitted}; bystander p99 ${o.bystander!.unloadedP99.toFixed(2)} → ${o.bystander!.attackP99.toFixed(2)} ms (×${o.bystander!.ratio.toFixed(2)}, ${o.bystander!.failures} failures); node CPU ${(100 * n.cpuShare.unloaded).toFixed(0)} → ${(100 * n.cpuShare.attack).toFixed(0)} %, event-loop lag p99 ${n.eventLoopLagP99Ms.unloaded.toFixed(1)} → ${n.eventLoopLagP99Ms.attack.toFixed(1)} ms; RSS ${o.rssMiB!.before.toFixed(0)} / ${o.rssMiB!.peak.toFixed(0)} / ${o.rssMiB!.after.toFixed(0)} MiB; ${JSON.stringify(o.detail)}`);
     outcomes.push(o);
   }
   for (const [n, run] of [['8', discoveryAttack], ['10', lyingNodeAttack]] as const) {

@@ -37,6 +37,7 @@ import { FrameGate, type AdmissionTicket, type SendPriority, type SessionGuard }
 import { handlers, type Handler, type HandlerContext, type NodeContext } from './handlers/index.js';
 import type { RequestKind } from './metrics.js';
 import { frameSink } from './session/FrameSink.js';
+import { handOverFrame } from './offload/messages.js';
 import { InflightRequests } from './session/InflightRequests.js';
 import { SessionMotion } from './session/SessionMotion.js';
 import { SessionRender } from './session/SessionRender.js';
@@ -255,6 +256,8 @@ export class Session extends EnhancedEventEmitter<SessionEvents> {
       }
       if (!isBinary) throw new ProtocolError(ErrorCode.BAD_FRAME, 'text frames are not part of the protocol; send binary MessagePack');
       const message = decode(data, this.#node.limits);
+      // ws is done with this frame: its tensor may go to a heavy worker without a copy (offload/messages.ts)
+      if (message.t === 'infer' && ctx === this.#ctx) handOverFrame(data);
       if (this.#state === 'handshake' && message.t !== 'hello') throw new ProtocolError(ErrorCode.NOT_READY, `'${message.t}' before 'hello'`);
       const handler = handlers[message.t] as Handler<MessageType> | undefined;
       if (!handler) throw new ProtocolError(ErrorCode.BAD_MESSAGE, `'${message.t}' is sent by nodes, not clients`);

@@ -14,8 +14,10 @@ export interface Outcome {
    */
   node: { cpuShare: { unloaded: number; attack: number }; eventLoopLagP99Ms: { unloaded: number; attack: number } } | null;
   detail: Record<string, unknown>;
-  /** With --compare-args: 'defaults' or the compared flags. */
+  /** With --compare-args or --compare-root: 'defaults' or the compared flags / checkout. */
   variant?: string;
+  /** With --rounds: which round (0-based). */
+  round?: number;
 }
 
 export const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

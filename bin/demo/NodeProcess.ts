@@ -29,6 +29,8 @@ export interface SpawnNodeOptions {
   nodeKey?: KeyPair;
   /** Flags for node itself, before the script (`--import MODULE`, `--cpu-prof`…). */
   nodeArgs?: readonly string[];
+  /** The `edge-offload.js` to run (another checkout's build, for a bench's A/B). @default this build's */
+  bin?: string;
   /** Extra environment for the process (EDGE_TF_BACKEND…), over this process's. */
   env?: Readonly<Record<string, string>>;
 }
@@ -61,7 +63,7 @@ process.once('exit', () => {
 });
 
 export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodeProcess> {
-  const args = [BIN, 'edge', '--port', String(options.port ?? 0), '--tier', options.tier ?? 'edge'];
+  const args = [options.bin ?? BIN, 'edge', '--port', String(options.port ?? 0), '--tier', options.tier ?? 'edge'];
   if (options.nodeId) args.push('--node-id', options.nodeId);
   if (options.drainMs !== undefined) args.push('--drain-ms', String(options.drainMs));
   args.push(...(options.extraArgs ?? []));

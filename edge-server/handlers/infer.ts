@@ -17,6 +17,8 @@ export const infer: Handler<'infer'> = (message, ctx, receivedAt) => {
       'infer',
       (m) => {
         meter = m;
+        // its bytes may go to a heavy worker with the request (no copy): the signature's digest first
+        ctx.seals?.inputLeaving(message);
         return engine.infer(message.model, message.input);
       },
       { spentMs: started - receivedAt, bytes: message.input.data.byteLength },

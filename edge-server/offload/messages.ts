@@ -6,7 +6,15 @@
  * Byte payloads (tensors, uploaded scenes, encoded frames) travel in the transfer list, never
  * copied by structured clone. A view into a larger buffer (a ws frame holding several messages, a
  * pooled Buffer) is first copied once into its own buffer: transferring the shared one would detach
- * bytes someone else still reads, and cloning it would copy the whole buffer.
+ * bytes someone else still reads, and cloning it would copy the whole buffer. A received `infer`
+ * frame in a buffer of its own (`handOverFrame`) goes whole instead, without a copy.
+ *
+ * Why that matters more than the copy (issue #15, attack 4b): V8 counts every ArrayBuffer on the
+ * event loop as external memory and starts a major GC once what was allocated since the last one
+ * eats the old generation's headroom; a buffer transferred away is uncounted at once. Copied, the
+ * frame's 78 kB stayed counted until a GC found it dead (the copy was uncounted when it left): a
+ * major GC every few hundred ms under two infer hogs, each holding the loop up to ~20 ms
+ * (edge-server/README.md).
  */
 import { CloseCode, ErrorCode, InvalidStateError, ProtocolError, RequestError, type RenderMessage, type Tensor } from '../../protocol/index.js';
 import type { RenderedFrame } from '../engines.js';
@@ -64,14 +72,39 @@ export function fromWireError(wire: WireError): Error {
   return err;
 }
 
+/**
+ * Received frames whose buffer nothing reads once their message is handled (the session marks an
+ * `infer` frame that `ws` handed over whole); weak: a frame whose request never reaches a worker
+ * (refused, answered in-process) leaves nothing behind.
+ */
+const handedOver = new WeakSet<ArrayBuffer>();
+
+/**
+ * The session is done with `frame` once its message is handled, and `ws` let go of it: when it
+ * spans a buffer of its own, a tensor decoded from it (a view into it) may move to a worker with
+ * that whole buffer instead of a copy. A frame sharing its buffer (with the next frame in a socket
+ * read, or in Node's Buffer pool) is not marked and is copied as before.
+ */
+export function handOverFrame(frame: Uint8Array): void {
+  if (frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength && frame.buffer instanceof ArrayBuffer) handedOver.add(frame.buffer);
+}
+
 /** `bytes` in a buffer of their own (copied once when they are a view into a larger one), for the transfer list. */
 export function ownBytes(bytes: Uint8Array): Uint8Array {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes;
   return Uint8Array.prototype.slice.call(bytes);
 }
 
-/** The tensor with its bytes in their own buffer; `transfer` gets that buffer. */
+/**
+ * The tensor with its bytes in a buffer that may be transferred; `transfer` gets that buffer: the
+ * handed-over frame the bytes are a view into (once: the transfer detaches it), else their own copy.
+ */
 export function transferableTensor(tensor: Tensor, transfer: ArrayBuffer[]): Tensor {
+  const frame = tensor.data.buffer as ArrayBuffer;
+  if (handedOver.delete(frame)) {
+    transfer.push(frame);
+    return { dtype: tensor.dtype, shape: tensor.shape, data: tensor.data };
+  }
   const data = ownBytes(tensor.data);
   transfer.push(data.buffer as ArrayBuffer);
   return { dtype: tensor.dtype, shape: tensor.shape, data };

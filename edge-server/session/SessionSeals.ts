@@ -6,7 +6,7 @@
  * history may drop it (SessionMotion does that), and an answer is recorded right after it is
  * sent, in the same turn, so the chain's order is the order the client received the answers.
  */
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import type { FrameFacts, FrameRequest, PoseSample, ResultSeal, SealMessage, Tensor } from '../../protocol/index.js';
 import { ResultSigner, type ResultSignerOptions } from '../trust/ResultSigner.js';
 
@@ -18,6 +18,8 @@ export class SessionSeals {
   #closed = false;
   /** Samples received when each pending infer/render arrived; weak: a dropped request leaves nothing. */
   readonly #arrived = new WeakMap<object, number>();
+  /** SHA-256 of each pending infer's input, taken before its bytes left for a worker (`inputLeaving`). */
+  readonly #inputDigests = new WeakMap<object, Buffer>();
 
   constructor(node: string, session: string, key: KeyObject, options: ResultSignerOptions, send: (seal: SealMessage) => void) {
     this.#signer = new ResultSigner(node, session, key, options);
@@ -48,10 +50,19 @@ export class SessionSeals {
     this.#arrived.set(request, this.#signer.inputs);
   }
 
+  /**
+   * An infer's input is about to run: its bytes may move to a heavy worker without a copy (and be
+   * gone from this thread by the time it is answered), so its digest is taken now.
+   */
+  inputLeaving(request: { input: Tensor }): void {
+    if (this.#closed) return;
+    this.#inputDigests.set(request, createHash('sha256').update(request.input.data).digest());
+  }
+
   /** Records an infer result already sent. */
   result(requestId: number, request: { model: string; input: Tensor }, output: Tensor): void {
     if (this.#closed) return;
-    this.#emit(this.#signer.result(requestId, request.model, request.input, output, this.#arrived.get(request)));
+    this.#emit(this.#signer.result(requestId, request.model, request.input, output, this.#arrived.get(request), this.#inputDigests.get(request)));
   }
 
   /** Records a frame already sent (its encoded bytes are hashed into the entry). */

@@ -93,9 +93,9 @@ export class ResultSigner {
   /**
    * Records an infer result: the model, its input and its output (tensors by SHA-256). `inputs`:
    * samples received when the request arrived (what the client can count on an ordered socket).
+   * `inputDigest`: SHA-256 of the input's bytes taken earlier, when they left for a heavy worker.
    */
-  result(requestId: number, model: string, input: Tensor, output: Tensor, inputs = this.#inputs): ResultSeal | undefined {
-    const inputDigest = createHash('sha256').update(input.data).digest();
+  result(requestId: number, model: string, input: Tensor, output: Tensor, inputs = this.#inputs, inputDigest: Uint8Array = createHash('sha256').update(input.data).digest()): ResultSeal | undefined {
     const outputDigest = createHash('sha256').update(output.data).digest();
     return this.#append(requestId, inputs, writeInferOutput(this.#output.reset(), model, input, inputDigest, output, outputDigest).view());
   }
