@@ -14,6 +14,7 @@ import { RedisRegistry } from '../../discovery/registry/RedisRegistry.js';
 import { TrustedOperators } from '../../discovery/trust.js';
 import { clientPoints } from '../discovery/synthetic.js';
 import { summarize } from '../lib/stats.js';
+import { SchedReader, type SchedTimes } from '../lib/schedstat.js';
 
 export type ServerRequest =
   | { cmd: 'stats' }
@@ -116,19 +117,26 @@ async function queries(count: number, perSecond: number) {
   loop.enable();
   const childCpu0 = await channelCpu();
   const cpu0 = process.cpuUsage();
+  const split = tailSplitReaders();
+  const times: SchedTimes[] = [];
   const start = performance.now();
   for (let i = 0; i < count; i++) {
     const due = start + (i * 1000) / perSecond;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // read outside the timed stretch (a few µs each), so the split costs the latency nothing
+    const own0 = split?.own.read();
+    const redis0 = split?.redis?.read();
     const t = performance.now();
     const cpu = process.cpuUsage();
     await server.service.query({ lat: points[i]!.lat, lon: points[i]!.lon, caps: ['infer'] }, undefined);
     const took = performance.now() - t;
     const used = process.cpuUsage(cpu);
+    if (split) times.push(delta(own0, split.own.read()), delta(redis0, split.redis?.read()));
     samples.push(took);
     cpuShares.push((used.user + used.system) / 1000 / took);
   }
+  split?.close();
   loop.disable();
   gcs.disconnect();
   if (survivors) {
@@ -146,11 +154,48 @@ async function queries(count: number, perSecond: number) {
     ...summary,
     /** Median share of its wall time the replica spent on CPU during the slowest 1 % of queries. */
     slowestCpuShare: slow.sort((a, b) => a - b)[Math.floor(slow.length / 2)] ?? 0,
+    ...(times.length ? { tailSplit: tailSplit(samples, times, summary.p99) } : {}),
     /** Share of one core each process used over the window: the query process, and the channel process (0 inline). */
     cpuShare: { queryProcess: (ownCpu.user + ownCpu.system) / 1e6 / seconds, channelProcess: childCpuMicros / 1e6 / seconds },
     eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     gc: { byKind, pauses: gcPauses.length, perSecond: gcPauses.length / seconds, totalMsPerSecond: gcPauses.reduce((a, b) => a + b, 0) / seconds, ...(gcPauses.length ? { p99Ms: summarize(gcPauses).p99, maxMs: Math.max(...gcPauses) } : {}) },
   };
+}
+
+/**
+ * Schedstat readers for the tail split (bench/lib/schedstat.ts): this process's query thread and,
+ * when the driver names it (SCALE_REDIS_PID), Redis's main thread. Undefined off Linux.
+ */
+function tailSplitReaders(): { own: SchedReader; redis: SchedReader | undefined; close(): void } | undefined {
+  const own = SchedReader.open('self');
+  if (!own) return undefined;
+  const redisPid = Number(process.env.SCALE_REDIS_PID);
+  const redis = redisPid > 0 ? SchedReader.open(redisPid) : undefined;
+  return { own, redis, close: () => (own.close(), redis?.close()) };
+}
+const delta = (a: SchedTimes | undefined, b: SchedTimes | undefined): SchedTimes => (a && b ? { cpuNs: b.cpuNs - a.cpuNs, waitNs: b.waitNs - a.waitNs } : { cpuNs: NaN, waitNs: NaN });
+/**
+ * Where a query's wall time went, median over the slowest 1 % and over all queries: the query
+ * thread on a CPU (its work and GC), the query thread waiting for a core, Redis's main thread on a
+ * CPU meanwhile (the search and whatever else it ran: liveness batches) and Redis waiting for a
+ * core; `otherMs` is the rest (the query thread idle, Redis idle: the wire and the other process).
+ */
+function tailSplit(samples: number[], times: SchedTimes[], p99: number) {
+  const median = (v: number[]) => v.sort((a, b) => a - b)[v.length >> 1] ?? NaN;
+  const of = (pick: (i: number) => boolean) => {
+    const idx = samples.map((_, i) => i).filter(pick);
+    const ms = (f: (i: number) => number) => +median(idx.map(f)).toFixed(3);
+    return {
+      queries: idx.length,
+      tookMs: ms((i) => samples[i]!),
+      queryCpuMs: ms((i) => times[2 * i]!.cpuNs / 1e6),
+      queryWaitingForCoreMs: ms((i) => times[2 * i]!.waitNs / 1e6),
+      redisCpuMs: ms((i) => times[2 * i + 1]!.cpuNs / 1e6),
+      redisWaitingForCoreMs: ms((i) => times[2 * i + 1]!.waitNs / 1e6),
+      otherMs: ms((i) => samples[i]! - (times[2 * i]!.cpuNs + times[2 * i]!.waitNs + (times[2 * i + 1]!.cpuNs || 0) + (times[2 * i + 1]!.waitNs || 0)) / 1e6),
+    };
+  };
+  return { slowest: of((i) => samples[i]! >= p99), all: of(() => true) };
 }
 
 // V8's sampling heap profiler, garbage included: each sample stands for ~intervalBytes allocated,

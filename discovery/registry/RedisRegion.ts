@@ -46,8 +46,8 @@ export interface RedisLayoutOptions extends RegistryTiming {
   /** How long learned stats outlive their node's last report. Default 7 days. */
   statsTtlMs?: number;
   /**
-   * First radius of the occupied-tile search, widened x2 while a tile beyond it could still hold
-   * a nearer node. Default (and at least) one tile diagonal.
+   * First radius of the occupied-tile search, widened (x2-x8, by the density found) while a tile
+   * beyond it could still hold a nearer node. Default (and at least) one tile diagonal.
    */
   initialRadiusKm?: number;
   /**
