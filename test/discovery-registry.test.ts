@@ -394,6 +394,22 @@ replicas('agree on nodes, heartbeats, stats, nonces and expiry', async () => {
   }
 });
 
+replicas('a sweep removes every expired node up to its batch, in scripts of sweepBatch', async () => {
+  redis ??= await startRedis();
+  const clock = { t: Date.now() };
+  const registry = await RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: 'sweepbatch:', sweepBatch: 7, now: () => clock.t });
+  try {
+    for (let i = 0; i < 30; i++) await registry.put(record(`s${i}`, i / 10, 0, { lastSeen: clock.t }));
+    clock.t += 3 * TTL_MS; // past ttl + grace
+    assert.is(await registry.sweep(clock.t, 20), 20, 'three scripts of 7, the last cut to 6');
+    assert.is(await registry.sweep(), 10);
+    assert.equal(await registry.count(), { edge: 0, cloud: 0 });
+    assert.equal(await registry.nearest({ lat: 1, lon: 0 }, 5, 'edge'), []);
+  } finally {
+    await registry.close();
+  }
+});
+
 replicas('a replica serves the descriptor another replica re-registered, with any descriptor cache size', async () => {
   redis ??= await startRedis();
   const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: 'cache:' };
