@@ -340,6 +340,11 @@ const shared = registrySuite('redis', async (clock) => {
   redis ??= await startRedis();
   return RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `t${prefixCounter++}:`, initialRadiusKm: 50, now: () => clock.t });
 });
+// the same suite with centre searches cut at 2 centres a call: the cut search must stay exact
+const cutCentres = registrySuite('redis, centre searches of 2', async (clock) => {
+  redis ??= await startRedis();
+  return RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `t${prefixCounter++}:`, initialRadiusKm: 50, centreSearchCount: 2, now: () => clock.t });
+});
 let cluster: RedisCluster | undefined;
 const clustered = registrySuite('redis-cluster', async (clock) => {
   cluster ??= await startRedisCluster();
@@ -465,5 +470,6 @@ clustered.after(async () => {
 memory.run();
 sweeping.run();
 shared.run();
+cutCentres.run();
 replicas.run();
 clustered.run();

@@ -157,6 +157,7 @@ local tileDeg, prefix, tier = tonumber(ARGV[13]), ARGV[14], ARGV[15]
 local oldest = tonumber(ARGV[16])
 local r0 = tonumber(ARGV[17])
 local withDescriptor = ARGV[18] ~= '0'
+local centreCount = tonumber(ARGV[19]) or 256
 local seenKey = prefix .. 'seen'
 local learnedKey = prefix .. 'learned'
 -- a search row's fields; its descriptor (~150 bytes, a new Lua string per row) only when sent
@@ -225,8 +226,14 @@ local function bestFirst(c)
       if #centres >= polarCount then covered = tonumber(centres[#centres][2]) end
       polarCount = polarCount * 4
     else
-      centres = redis.call('GEOSEARCH', centresKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'WITHDIST')
+      -- at most centreCount centres a call (each is a reply item and a Lua table): a wide radius
+      -- near a dense region (210k nodes) would return hundreds; cut, it covers up to the last one
+      centres = redis.call('GEOSEARCH', centresKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'COUNT', centreCount, 'WITHDIST')
       covered = r
+      if #centres >= centreCount then
+        covered = tonumber(centres[#centres][2])
+        centreCount = centreCount * 4
+      end
     end
     for _, t in ipairs(centres) do
       local name, centreKm = t[1], tonumber(t[2])
