@@ -2,7 +2,8 @@
  * `bench scale`: what liveness costs per node, and the layout for 210,000 nodes at 1 s liveness.
  *
  * A discovery replica runs in its own process (bench/scale/server.ts), pinned alone to core 0;
- * this process, Redis and the cluster's masters share core 1. This process plays the nodes over
+ * this process, Redis and the cluster's masters share core 1, Redis at nice -20 (REDIS_NICE: it
+ * runs whenever it has work, as on a core of its own). This process plays the nodes over
  * real loopback connections:
  *  - node channel: N nodes each hold a /v1/node ws, registered once (signed over the challenge),
  *    each sending a bare pong frame every second; 5 % of them push a load change each second,
