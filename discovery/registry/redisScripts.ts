@@ -254,14 +254,16 @@ local function bestFirst(c)
     local cap = math.min(maxRadius + halfDiag, WORLD)
     if covered - halfDiag >= bound or covered >= cap then return found, bound end
     -- the next centre search, one call wide enough where the found members say how wide: with c
-    -- found, exactly the bound + half a diagonal (then the loop ends); with n < c found in a circle
+    -- found, the bound + half a diagonal (then the loop ends); with n < c found in a circle
     -- of covered km, the circle that would hold c at the same density, x1.25, at least twice and at
     -- most 8 times as wide (none found: 8 times). Doubling alone took ~5 centre searches for a
     -- remote client or the cloud tier, each returning every inner centre again; the radius decides
     -- only how many calls the exact search takes, never what it finds
     local n = #found
     if n >= c then
-      r = math.min(bound + halfDiag, cap)
+      -- a metre past it: (bound + halfDiag) - halfDiag can round below bound, and the same search
+      -- then ran again for ever (a query held Redis 149 s in the bench before this margin)
+      r = math.min(bound + halfDiag + 0.001, cap)
     else
       local grow = n == 0 and 8 or math.min(8, math.max(2, 1.25 * math.sqrt(c / n)))
       r = math.min(math.max(r, covered) * grow, cap)
