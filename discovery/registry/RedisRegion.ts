@@ -205,7 +205,6 @@ export class RedisRegion {
         // a first radius under a tile's diagonal (on Redis's sphere) would only add a centre search
         String(deg), this.prefix, tier, String(oldest), String(Math.max(this.#s.initialRadiusKm, 111.25 * deg * 1.4143)),
         '0', // rows without their descriptor lines: this replica holds them by version (#fetchDescriptors)
-        String(this.#s.centreSearchCount),
       ]);
       const read = Number(flat[1]);
       const rowCount = flat.length - 2;

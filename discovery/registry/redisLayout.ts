@@ -25,12 +25,6 @@ export interface RedisLayoutOptions extends RegistryTiming {
    * next registration (replicas must agree on it).
    */
   tileDegrees?: Partial<Record<NodeTier, number>>;
-  /**
-   * Tile centres one centre search returns at most (x4 on each call that hit it): the search widens
-   * by the density it found, up to 8 times a call, and near a dense region a wide circle holds
-   * hundreds of occupied tiles, each a reply item and a Lua table. Default 256.
-   */
-  centreSearchCount?: number;
   /** Bound on candidates fetched per query when the filter rejects most nodes. Default 20,000. */
   maxExaminedPerQuery?: number;
   /**
@@ -81,7 +75,6 @@ export function resolveLayout(options: RedisLayoutOptions): RegionSettings & { p
     statsTtlMs: options.statsTtlMs ?? 7 * 24 * 3600_000,
     initialRadiusKm: options.initialRadiusKm ?? 0,
     maxExamined: options.maxExaminedPerQuery ?? 20_000,
-    centreSearchCount: Math.max(1, options.centreSearchCount ?? 256),
     refreshBatch: options.refreshBatch ?? 200,
     touchBatch: options.touchBatch ?? 25,
     sweepBatch: Math.max(1, options.sweepBatch ?? 10),
@@ -99,7 +92,6 @@ export interface RegionSettings {
   statsTtlMs: number;
   initialRadiusKm: number;
   maxExamined: number;
-  centreSearchCount: number;
   refreshBatch: number;
   touchBatch: number;
   sweepBatch: number;

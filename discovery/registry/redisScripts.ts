@@ -135,9 +135,8 @@ return 1`;
 //   most members read pass (infer + price: ~75 % instead of ~40 %): fewer tiles, hits and rows.
 // - Occupied tiles come nearest-first from a GEO set of tile centres: a tile is searched while
 //   its lower bound (centre distance - half a tile diagonal) is within the c-th nearest found,
-//   and the centre search widens (x2-x8 by the density found, see bestFirst) only while an
-//   unsearched tile could still hold a nearer member. No empty ring is ever walked; a mid-ocean
-//   query costs a few centre searches.
+//   and the centre search widens (x2) only while an unsearched tile could still hold a nearer
+//   member. No empty ring is ever walked; a mid-ocean query costs a few centre searches.
 // - A tile search's radius is min(c-th distance, centre distance + half diagonal), which covers
 //   the whole tile but keeps Redis's geohash cells small (a 2000 km radius on a 72-member tile
 //   cost 25 us, a 5 km one 6.5 us).
@@ -157,7 +156,6 @@ local tileDeg, prefix, tier = tonumber(ARGV[13]), ARGV[14], ARGV[15]
 local oldest = tonumber(ARGV[16])
 local r0 = tonumber(ARGV[17])
 local withDescriptor = ARGV[18] ~= '0'
-local centreCount = tonumber(ARGV[19]) or 256
 local seenKey = prefix .. 'seen'
 local learnedKey = prefix .. 'learned'
 -- a search row's fields; its descriptor (~150 bytes, a new Lua string per row) only when sent
@@ -226,14 +224,8 @@ local function bestFirst(c)
       if #centres >= polarCount then covered = tonumber(centres[#centres][2]) end
       polarCount = polarCount * 4
     else
-      -- at most centreCount centres a call (each is a reply item and a Lua table): a wide radius
-      -- near a dense region (210k nodes) would return hundreds; cut, it covers up to the last one
-      centres = redis.call('GEOSEARCH', centresKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'COUNT', centreCount, 'WITHDIST')
+      centres = redis.call('GEOSEARCH', centresKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'WITHDIST')
       covered = r
-      if #centres >= centreCount then
-        covered = tonumber(centres[#centres][2])
-        centreCount = centreCount * 4
-      end
     end
     for _, t in ipairs(centres) do
       local name, centreKm = t[1], tonumber(t[2])
@@ -251,23 +243,8 @@ local function bestFirst(c)
       end
     end
     -- every tile centred within covered is searched; any other member lies beyond covered - halfDiag
-    local cap = math.min(maxRadius + halfDiag, WORLD)
-    if covered - halfDiag >= bound or covered >= cap then return found, bound end
-    -- the next centre search, one call wide enough where the found members say how wide: with c
-    -- found, the bound + half a diagonal (then the loop ends); with n < c found in a circle
-    -- of covered km, the circle that would hold c at the same density, x1.25, at least twice and at
-    -- most 8 times as wide (none found: 8 times). Doubling alone took ~5 centre searches for a
-    -- remote client or the cloud tier, each returning every inner centre again; the radius decides
-    -- only how many calls the exact search takes, never what it finds
-    local n = #found
-    if n >= c then
-      -- a metre past it: (bound + halfDiag) - halfDiag can round below bound, and the same search
-      -- then ran again for ever (a query held Redis 149 s in the bench before this margin)
-      r = math.min(bound + halfDiag + 0.001, cap)
-    else
-      local grow = n == 0 and 8 or math.min(8, math.max(2, 1.25 * math.sqrt(c / n)))
-      r = math.min(math.max(r, covered) * grow, cap)
-    end
+    if covered - halfDiag >= bound or covered >= math.min(maxRadius + halfDiag, WORLD) then return found, bound end
+    r = math.min(math.max(r, covered) * 2, maxRadius + halfDiag, WORLD)
   end
 end
 
