@@ -11,6 +11,7 @@ import { writeResult } from '../lib/results.js';
 import type { Allocation, QueryWindow } from './server.js';
 import { INTERVAL_MS, sleep, Replica, redisWork, perNodeSecond, type Backend, type NodeChannelMode, type Phase, type RedisInfo } from './replica.js';
 import { closes, openChannel, inBatches, type Fleet } from './fleet.js';
+import { redisWindow, redisWindowLine, type RedisWindow } from './redisWindow.js';
 
 /** Bytes allocated per node-second, and the top allocating functions per node-second. */
 export function perNodeSecondBytes(a: Allocation, nodeSeconds: number): Allocation {
@@ -28,58 +29,8 @@ export interface PhaseExtras {
   quiet?: (replica: Replica, pongAll: () => void) => Promise<Record<string, unknown>>;
   /** A single Redis: what it did in each query window (redisWindow), beside the window's latency. */
   redis?: RedisInfo;
-}
-
-/** Per command: calls in the window and Redis's µs per call (INFO commandstats; a script's time includes the commands it ran). */
-type CommandStats = Record<string, { calls: number; usecPerCall: number }>;
-/** Per command kind, the commands that held Redis longer than SLOW_US: how many, and for how long (µs). */
-type SlowCommands = Record<string, { calls: number; p50Us: number; p99Us: number; maxUs: number }>;
-/** SLOWLOG's threshold in a query window: what holds Redis this long delays every command queued behind it. */
-const SLOW_US = 50;
-
-async function commandStats(redis: RedisInfo): Promise<Map<string, [number, number]>> {
-  const info = String(await redis.sendCommand(['INFO', 'commandstats']));
-  return new Map([...info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)].map((m) => [m[1]!, [Number(m[2]), Number(m[3])]]));
-}
-
-/**
- * Redis's own side of a query window (single Redis): INFO commandstats over the window (with the
- * nodes idle, EVALSHA is the search script alone: its µs per call is the query's Redis time), and
- * every command that held Redis over SLOW_US (SLOWLOG): what a query queued behind waits for.
- * Scripts are told apart by their key count: EVALSHA 1 key is the search, 2 keys the batched
- * status writes (TOUCH_MANY); EVAL 3 keys the sweep or LEARN, 1 key PLACE/UNPLACE.
- */
-async function redisWindow<T>(redis: RedisInfo | undefined, run: () => Promise<T>): Promise<{ result: T; redis?: { commands: CommandStats; slowerThan50Us: SlowCommands } }> {
-  if (!redis) return { result: await run() };
-  await redis.sendCommand(['CONFIG', 'SET', 'slowlog-log-slower-than', String(SLOW_US)]);
-  await redis.sendCommand(['CONFIG', 'SET', 'slowlog-max-len', '100000']);
-  await redis.sendCommand(['SLOWLOG', 'RESET']);
-  const c0 = await commandStats(redis);
-  const result = await run();
-  const c1 = await commandStats(redis);
-  const log = (await redis.sendCommand(['SLOWLOG', 'GET', '-1'])) as [unknown, unknown, number, string[]][];
-  // back to Redis's defaults (the bench's own Redis: nothing else set them)
-  await redis.sendCommand(['CONFIG', 'SET', 'slowlog-log-slower-than', '10000']);
-  await redis.sendCommand(['CONFIG', 'SET', 'slowlog-max-len', '128']);
-  const commands: CommandStats = {};
-  for (const [name, [calls, usec]] of c1) {
-    const [calls0, usec0] = c0.get(name) ?? [0, 0];
-    if (calls > calls0 && !/^(info|config|slowlog)/.test(name)) commands[name] = { calls: calls - calls0, usecPerCall: (usec - usec0) / (calls - calls0) };
-  }
-  const by = new Map<string, number[]>();
-  for (const [, , us, args] of log) {
-    const cmd = String(args[0]).toLowerCase();
-    if (cmd === 'slowlog' || cmd === 'config' || cmd === 'info') continue;
-    const name = cmd === 'evalsha' || cmd === 'eval' ? `${cmd} ${args[2]} key${args[2] === '1' ? '' : 's'}` : cmd;
-    if (!by.has(name)) by.set(name, []);
-    by.get(name)!.push(Number(us));
-  }
-  const slowerThan50Us: SlowCommands = {};
-  for (const [name, v] of [...by].sort((a, b) => b[1].length - a[1].length)) {
-    v.sort((a, b) => a - b);
-    slowerThan50Us[name] = { calls: v.length, p50Us: v[v.length >> 1]!, p99Us: v[Math.floor(v.length * 0.99)]!, maxUs: v[v.length - 1]! };
-  }
-  return { result, redis: { commands, slowerThan50Us } };
+  /** That Redis's process id (its main thread's schedstat in each window). */
+  redisPid?: number;
 }
 
 /**
@@ -168,14 +119,15 @@ export async function channelPhase(replica: Replica, url: string, f: Fleet, node
   // the floor: queries while the nodes are quiet (no pongs, pushes or reconnects). Short: a node
   // silent for the ttl (3 intervals) would be cut off, and its last pong may be an interval old
   let floor: QueryWindow | undefined;
-  let floorRedis: Awaited<ReturnType<typeof redisWindow>>['redis'];
+  let floorRedis: RedisWindow | undefined;
+  const pids = { ...(extras.redisPid ? { redis: extras.redisPid } : {}), ...(replica.child.pid ? { replica: replica.child.pid } : {}) };
   if (extras.idleFloor) {
     // warm-up, the same client points as the windows: the JIT, and a replica's caches (Redis
     // descriptors) as a replica that has served for a while has them
     await replica.ask({ cmd: 'queries', count: 1000, perSecond: 1000 });
     paused = true;
     await sleep(0.3 * INTERVAL_MS); // the pongs already sent are read and the round's writes done
-    ({ result: floor, redis: floorRedis } = await redisWindow(extras.redis, async () => (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 300, perSecond: 200 })).queries));
+    ({ result: floor, redis: floorRedis } = await redisWindow(extras.redis, 300, pids, async () => (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 300, perSecond: 200 })).queries));
     paused = false;
     await sleep(2 * INTERVAL_MS); // every node pongs again before the churn
   }
@@ -193,7 +145,7 @@ export async function channelPhase(replica: Replica, url: string, f: Fleet, node
       await sleep(1000);
     }
   })();
-  const { result: queries, redis: churnRedis } = await redisWindow(extras.redis, async () => (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries);
+  const { result: queries, redis: churnRedis } = await redisWindow(extras.redis, 200 * seconds, pids, async () => (await replica.ask<{ queries: QueryWindow }>({ cmd: 'queries', count: 200 * seconds, perSecond: 200 })).queries);
   churning = false;
   await churn;
   // every node must still be registered at the end. Channels the replica closed while it was
@@ -265,7 +217,7 @@ export async function heartbeatPhase(replica: Replica, url: string, f: Fleet, no
  * `--queries-only`: per backend, the idle floor and the churn window of one replica with V8's
  * defaults, and (--before) the same of a replica from another build, side by side.
  */
-export async function queriesOnly(backends: Backend[], stores: { redis?: RedisInfo; redisProcess?: { url: string }; cluster?: RedisCluster; masters: RedisInfo[] }, operator: { name: string; publicKey: string }, f: Fleet, nodes: number, seconds: number, beforeDir: string | undefined, afterFirst: boolean, env: object, modes: NodeChannelMode[] = ['inline'], out?: string): Promise<void> {
+export async function queriesOnly(backends: Backend[], stores: { redis?: RedisInfo; redisPid?: number; redisProcess?: { url: string }; cluster?: RedisCluster; masters: RedisInfo[] }, operator: { name: string; publicKey: string }, f: Fleet, nodes: number, seconds: number, beforeDir: string | undefined, afterFirst: boolean, env: object, modes: NodeChannelMode[] = ['inline'], out?: string): Promise<void> {
   const builds0: [string, string | undefined][] = [...(beforeDir ? ([['before', path.resolve(beforeDir, 'bench/scale/server.js')]] as [string, string][]) : []), ['after', undefined]];
   if (afterFirst) builds0.reverse();
   // each build with each node-channel mode (--node-channels inline,process), named by what differs
@@ -280,14 +232,13 @@ export async function queriesOnly(backends: Backend[], stores: { redis?: RedisIn
     for (const [build, script, mode] of builds) {
       const replica = new Replica(backend, store, operator, [], script, mode);
       try {
-        const p = (await channelPhase(replica, await replica.url, f, nodes, seconds, infos, false, { idleFloor: true, ...(backend === 'redis' ? { redis: stores.redis } : {}) })) as unknown as { queriesIdle: QueryWindow; queriesUnderChurn: QueryWindow; bytesPerQuery: Allocation; redisIdle?: { commands: CommandStats; slowerThan50Us: SlowCommands }; redisUnderChurn?: { commands: CommandStats; slowerThan50Us: SlowCommands } };
+        const p = (await channelPhase(replica, await replica.url, f, nodes, seconds, infos, false, { idleFloor: true, ...(backend === 'redis' ? { redis: stores.redis, ...(stores.redisPid ? { redisPid: stores.redisPid } : {}) } : {}) })) as unknown as { queriesIdle: QueryWindow; queriesUnderChurn: QueryWindow; bytesPerQuery: Allocation; redisIdle?: RedisWindow; redisUnderChurn?: RedisWindow };
         results[backend][build] = p;
         console.log(`${backend} ${build}: queries with the nodes idle: ${queryLine(p.queriesIdle)}`);
         console.log(`${backend} ${build}: queries under churn: ${queryLine(p.queriesUnderChurn)}`);
         for (const [what, w] of [['nodes idle', p.redisIdle], ['churn', p.redisUnderChurn]] as const) {
           if (!w) continue;
-          const calls = (c: string) => ((w.commands[c]?.calls ?? 0) / (what === 'nodes idle' ? 300 : 200 * seconds)).toFixed(2);
-          console.log(`${backend} ${build}: Redis in the ${what} window: EVALSHA ${w.commands.evalsha?.usecPerCall.toFixed(0) ?? '-'} µs per call, per query ${calls('evalsha')} EVALSHA, ${calls('geosearch')} GEOSEARCH, ${calls('hmget')} HMGET; held Redis over ${SLOW_US} µs (calls, p50/p99/max µs): ${Object.entries(w.slowerThan50Us).slice(0, 8).map(([c, v]) => `${c} ${v.calls}, ${v.p50Us}/${v.p99Us}/${v.maxUs}`).join('; ')}`);
+          console.log(`${backend} ${build}: Redis in the ${what} window: ${redisWindowLine(w, what === 'nodes idle' ? 300 : 200 * seconds)}`);
         }
         console.log(`${backend} ${build}: ${p.bytesPerQuery.bytes.toFixed(0)} B allocated per query (top: ${p.bytesPerQuery.top.slice(0, 4).map((t) => `${t.fn} ${t.bytes.toFixed(0)} B`).join('; ')})`);
         series.get(build)!.push(p.queriesIdle.p99, p.queriesUnderChurn.p50, p.queriesUnderChurn.p99, p.queriesUnderChurn.gc.maxMs ?? 0);
@@ -303,5 +254,9 @@ export async function queriesOnly(backends: Backend[], stores: { redis?: RedisIn
 
 /** One line for a query window: latency, and the GC pauses that fell in it. */
 export function queryLine(q: QueryWindow): string {
-  return `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms (GC in the window: ${q.gc.pauses} pauses, ${JSON.stringify(Object.fromEntries(Object.entries(q.gc.byKind).map(([k, v]) => [k, v.pauses])))}, max ${(q.gc.maxMs ?? 0).toFixed(1)} ms, ${q.gc.totalMsPerSecond.toFixed(1)} ms/s; event-loop delay p99 ${q.eventLoopDelayMs.p99.toFixed(1)} ms; slowest 1 % on CPU ${(100 * q.slowestCpuShare).toFixed(0)} % of their time${q.slowest ? `, in a GC pause ${q.slowest.filter((s) => s.gcMs > 0).length} of ${q.slowest.length} (ms/GC ms${q.slowest[0]?.mainCpuMs === undefined ? '' : '/main thread on CPU ms/main thread waiting ms'}: ${q.slowest.map((s) => [s.ms, s.gcMs, ...(s.mainCpuMs === undefined ? [] : [s.mainCpuMs, s.mainWaitMs!])].map((x) => x.toFixed(1)).join('/')).join(' ')})` : ''}${q.threadShare ? `; threads: main ${(100 * q.threadShare.main).toFixed(0)} %, others ${(100 * q.threadShare.others).toFixed(0)} % of a core` : ''}${q.cpuShare ? `; CPU: query process ${(100 * q.cpuShare.queryProcess).toFixed(0)} %, channel process ${(100 * q.cpuShare.channelProcess).toFixed(0)} % of a core` : ''})`;
+  return `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms (GC in the window: ${q.gc.pauses} pauses, ${JSON.stringify(Object.fromEntries(Object.entries(q.gc.byKind).map(([k, v]) => [k, v.pauses])))}, max ${(q.gc.maxMs ?? 0).toFixed(1)} ms, ${q.gc.totalMsPerSecond.toFixed(1)} ms/s; event-loop delay p99 ${q.eventLoopDelayMs.p99.toFixed(1)} ms; slowest 1 % on CPU ${(100 * q.slowestCpuShare).toFixed(0)} % of their time${q.slowest ? `, in a GC pause ${q.slowest.filter((s) => s.gcMs > 0).length} of ${q.slowest.length} (ms/GC ms${q.slowest[0]?.mainCpuMs === undefined ? '' : '/main thread on CPU ms/main thread waiting ms'}: ${q.slowest.map((s) => [s.ms, s.gcMs, ...(s.mainCpuMs === undefined ? [] : [s.mainCpuMs, s.mainWaitMs!])].map((x) => x.toFixed(1)).join('/')).join(' ')})` : ''}${q.threadShare ? `; threads: main ${(100 * q.threadShare.main).toFixed(0)} %, others ${(100 * q.threadShare.others).toFixed(0)} % of a core` : ''}${q.cpuShare ? `; CPU: query process ${(100 * q.cpuShare.queryProcess).toFixed(0)} %, channel process ${(100 * q.cpuShare.channelProcess).toFixed(0)} % of a core` : ''})${q.tailSplit ? `; slowest 1 % (median of ${q.tailSplit.slowest.queries}): ${splitLine(q.tailSplit.slowest)}; all: ${splitLine(q.tailSplit.all)}` : ''}`;
+}
+
+function splitLine(s: NonNullable<QueryWindow['tailSplit']>['slowest']): string {
+  return `${s.tookMs} ms = query thread on CPU ${s.queryCpuMs} + waiting for a core ${s.queryWaitingForCoreMs}, Redis on CPU ${s.redisCpuMs} + waiting for a core ${s.redisWaitingForCoreMs}, other ${s.otherMs}`;
 }

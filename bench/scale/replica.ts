@@ -98,10 +98,11 @@ export async function clusterBusHealth(masters: RedisInfo[]): Promise<{ failMess
   return { failMessagesSent: sent, failMessagesReceived: received, states };
 }
 
-/** Pins a Redis server (found by its INFO process_id) next to the load generator. */
-export async function pinRedis(client: RedisInfo): Promise<void> {
+/** Pins a Redis server (found by its INFO process_id) next to the load generator; its process id. */
+export async function pinRedis(client: RedisInfo): Promise<number> {
   const pid = Number(/process_id:(\d+)/.exec(String(await client.sendCommand(['INFO', 'server'])))?.[1]);
   if (!pid || !pinProcess(pid, 1)) throw new Error('could not pin Redis to core 1 (taskset missing, or one core)');
+  return pid;
 }
 
 

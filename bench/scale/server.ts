@@ -5,7 +5,7 @@
  *
  * argv: <backend memory|redis|cluster> <redis url, cluster seeds host:port,… or -> <operator name> <operator public key> <heartbeat ms> [node channels inline|process]
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { DiscoveryServer } from '../../discovery/DiscoveryServer.js';
 import { ChannelProcess } from '../../discovery/channels/ChannelProcess.js';
@@ -15,6 +15,7 @@ import { RedisRegistry } from '../../discovery/registry/RedisRegistry.js';
 import { TrustedOperators } from '../../discovery/trust.js';
 import { clientPoints } from '../discovery/synthetic.js';
 import { summarize } from '../lib/stats.js';
+import { SchedReader, schedTimes, type SchedTimes } from '../lib/schedstat.js';
 
 export type ServerRequest =
   | { cmd: 'stats' }
@@ -47,26 +48,13 @@ const GC_KINDS: Record<number, string> = { [constants.NODE_PERFORMANCE_GC_MINOR]
 
 export type QueryWindow = Awaited<ReturnType<typeof queries>>;
 
-/**
- * A thread's time on a CPU and waiting in the run queue, ns (Linux /proc schedstat; zeros
- * elsewhere): whether a slow query's main thread worked, or waited while another thread (V8's
- * compiler and GC helpers share the replica's core) or process had the core.
- */
-function schedstat(path: string): [number, number] {
-  try {
-    const [run, wait] = readFileSync(path, 'latin1').split(' ');
-    return [Number(run), Number(wait)];
-  } catch {
-    return [0, 0];
-  }
-}
 /** This process's threads' CPU time, ns: the main thread's, and every other thread's together. */
 function threadsRunNs(): { main: number; others: number } {
   let main = 0;
   let others = 0;
   try {
     for (const tid of readdirSync('/proc/self/task')) {
-      const [run] = schedstat(`/proc/self/task/${tid}/schedstat`);
+      const run = schedTimes(process.pid, Number(tid))?.cpuNs ?? 0;
       if (Number(tid) === process.pid) main += run;
       else others += run;
     }
@@ -122,11 +110,6 @@ async function queries(count: number, perSecond: number) {
   const points = clientPoints(count, 99);
   const samples: number[] = [];
   const starts: number[] = [];
-  /** Per query, the main thread's ms on CPU and ms waiting for it (schedstat, read outside the timed part). */
-  const mainRun: number[] = [];
-  const mainWait: number[] = [];
-  // SCALE_SCHEDSTAT=1 only: a /proc read around each query is work the compared build (--before) does not do
-  const sched = process.env.SCALE_SCHEDSTAT !== undefined;
   const threads0 = threadsRunNs();
   // this process's CPU during each query: a slow query that used little CPU waited (for the OS
   // scheduler, for Redis), one that used as much as it took worked (or collected garbage)
@@ -156,24 +139,27 @@ async function queries(count: number, perSecond: number) {
   loop.enable();
   const childCpu0 = await channelCpu();
   const cpu0 = process.cpuUsage();
+  const split = tailSplitReaders();
+  const times: SchedTimes[] = [];
   const start = performance.now();
   for (let i = 0; i < count; i++) {
     const due = start + (i * 1000) / perSecond;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const [run0, wait0] = sched ? schedstat('/proc/thread-self/schedstat') : [0, 0];
+    // read outside the timed stretch (a few µs each), so the split costs the latency nothing
+    const own0 = split?.own.read();
+    const redis0 = split?.redis?.read();
     const t = performance.now();
     const cpu = process.cpuUsage();
     await server.service.query({ lat: points[i]!.lat, lon: points[i]!.lon, caps: ['infer'] }, undefined);
     const took = performance.now() - t;
     const used = process.cpuUsage(cpu);
-    const [run1, wait1] = sched ? schedstat('/proc/thread-self/schedstat') : [0, 0];
+    if (split) times.push(delta(own0, split.own.read()), delta(redis0, split.redis?.read()));
     samples.push(took);
     starts.push(t);
-    mainRun.push((run1 - run0) / 1e6);
-    mainWait.push((wait1 - wait0) / 1e6);
     cpuShares.push((used.user + used.system) / 1000 / took);
   }
+  split?.close();
   loop.disable();
   gcs.disconnect();
   if (survivors) {
@@ -199,7 +185,7 @@ async function queries(count: number, perSecond: number) {
       const to = from + ms;
       let gcMs = 0;
       for (const [a, b] of gcSpans) gcMs += Math.max(0, Math.min(b, to) - Math.max(a, from));
-      return { ms, gcMs, cpuShare: cpuShares[i]!, ...(sched ? { mainCpuMs: mainRun[i]!, mainWaitMs: mainWait[i]! } : {}) };
+      return { ms, gcMs, cpuShare: cpuShares[i]!, ...(times.length ? { mainCpuMs: times[2 * i]!.cpuNs / 1e6, mainWaitMs: times[2 * i]!.waitNs / 1e6 } : {}) };
     });
   return {
     ...summary,
@@ -207,6 +193,7 @@ async function queries(count: number, perSecond: number) {
     slowestCpuShare: slow.sort((a, b) => a - b)[Math.floor(slow.length / 2)] ?? 0,
     /** The slowest 1 %, slowest first: latency, the part of it a GC pause covered (ms), CPU share. */
     slowest,
+    ...(times.length ? { tailSplit: tailSplit(samples, times, summary.p99) } : {}),
     /** Share of one core each process used over the window: the query process, and the channel process (0 inline). */
     /** Share of a core the query process's main thread and its other threads (V8's compiler and GC helpers, libuv) used. */
     threadShare: { main: (threads1.main - threads0.main) / 1e9 / seconds, others: (threads1.others - threads0.others) / 1e9 / seconds },
@@ -214,6 +201,42 @@ async function queries(count: number, perSecond: number) {
     eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     gc: { byKind, pauses: gcPauses.length, perSecond: gcPauses.length / seconds, totalMsPerSecond: gcPauses.reduce((a, b) => a + b, 0) / seconds, ...(gcPauses.length ? { p99Ms: summarize(gcPauses).p99, maxMs: Math.max(...gcPauses) } : {}) },
   };
+}
+
+/**
+ * Schedstat readers for the tail split (bench/lib/schedstat.ts): this process's query thread and,
+ * when the driver names it (SCALE_REDIS_PID), Redis's main thread. Undefined off Linux.
+ */
+function tailSplitReaders(): { own: SchedReader; redis: SchedReader | undefined; close(): void } | undefined {
+  const own = SchedReader.open('self');
+  if (!own) return undefined;
+  const redisPid = Number(process.env.SCALE_REDIS_PID);
+  const redis = redisPid > 0 ? SchedReader.open(redisPid) : undefined;
+  return { own, redis, close: () => (own.close(), redis?.close()) };
+}
+const delta = (a: SchedTimes | undefined, b: SchedTimes | undefined): SchedTimes => (a && b ? { cpuNs: b.cpuNs - a.cpuNs, waitNs: b.waitNs - a.waitNs } : { cpuNs: NaN, waitNs: NaN });
+/**
+ * Where a query's wall time went, median over the slowest 1 % and over all queries: the query
+ * thread on a CPU (its work and GC), the query thread waiting for a core, Redis's main thread on a
+ * CPU meanwhile (the search and whatever else it ran: liveness batches) and Redis waiting for a
+ * core; `otherMs` is the rest (the query thread idle, Redis idle: the wire and the other process).
+ */
+function tailSplit(samples: number[], times: SchedTimes[], p99: number) {
+  const median = (v: number[]) => v.sort((a, b) => a - b)[v.length >> 1] ?? NaN;
+  const of = (pick: (i: number) => boolean) => {
+    const idx = samples.map((_, i) => i).filter(pick);
+    const ms = (f: (i: number) => number) => +median(idx.map(f)).toFixed(3);
+    return {
+      queries: idx.length,
+      tookMs: ms((i) => samples[i]!),
+      queryCpuMs: ms((i) => times[2 * i]!.cpuNs / 1e6),
+      queryWaitingForCoreMs: ms((i) => times[2 * i]!.waitNs / 1e6),
+      redisCpuMs: ms((i) => times[2 * i + 1]!.cpuNs / 1e6),
+      redisWaitingForCoreMs: ms((i) => times[2 * i + 1]!.waitNs / 1e6),
+      otherMs: ms((i) => samples[i]! - (times[2 * i]!.cpuNs + times[2 * i]!.waitNs + (times[2 * i + 1]!.cpuNs || 0) + (times[2 * i + 1]!.waitNs || 0)) / 1e6),
+    };
+  };
+  return { slowest: of((i) => samples[i]! >= p99), all: of(() => true) };
 }
 
 // V8's sampling heap profiler, garbage included: each sample stands for ~intervalBytes allocated,

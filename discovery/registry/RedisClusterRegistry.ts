@@ -36,7 +36,8 @@ import { DiscoveryError, DiscoveryErrorCode as E } from '../errors.js';
 import type { LatLon } from '../geo.js';
 import type { LearningRates, NearbyNode, NearestOptions, NodeRecord, NodeStats, Observation, Registry, StatusUpdate } from './Registry.js';
 import { makeClusterClient } from './redisClient.js';
-import { RedisRegion, resolveLayout, type RedisLayoutOptions, type RedisLink, type RegionSettings } from './RedisRegion.js';
+import { RedisRegion, type RedisLink } from './RedisRegion.js';
+import { resolveLayout, type RedisLayoutOptions, type RegionSettings } from './redisLayout.js';
 import { RegionDirectory } from './regionDirectory.js';
 import { RegionGrid } from './regionGrid.js';
 

@@ -8,8 +8,6 @@
 import type { NodeTier } from '../../protocol/index.js';
 import { greatCircleKm, type LatLon } from '../geo.js';
 import {
-  resolveTtlMs,
-  type RegistryTiming,
   type StatusUpdate,
   capabilityMask,
   combinedFilter,
@@ -20,7 +18,8 @@ import {
   type NodeStats,
   type Observation,
 } from './Registry.js';
-import { DescriptorCache, rowDescriptors, rowRecord } from './descriptorCache.js';
+import { rowDescriptors, rowRecord } from './descriptorCache.js';
+import type { RegionSettings } from './redisLayout.js';
 import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
 import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
 
@@ -37,94 +36,6 @@ export interface RedisLink {
    * the link has one (RedisRegistry `queryConnection`); else as `send`.
    */
   query?<T>(slotKey: string, args: string[]): Promise<T>;
-}
-
-/** The layout's options, the same for a single Redis and a cluster (replicas must agree on them). */
-export interface RedisLayoutOptions extends RegistryTiming {
-  /** Key prefix, so several deployments (or tests) share one Redis. Default `eo:disc:`. */
-  prefix?: string;
-  /** How long learned stats outlive their node's last report. Default 7 days. */
-  statsTtlMs?: number;
-  /**
-   * First radius of the occupied-tile search, widened x2 while a tile beyond it could still hold
-   * a nearer node. Default (and at least) one tile diagonal.
-   */
-  initialRadiusKm?: number;
-  /**
-   * Searches run on per-tile GEO sets of this many degrees square, per tier (each must divide
-   * 360). Default edge 0.25: a dense city's core tile then holds a few hundred nodes, the most one
-   * tile search reads. Default cloud 2: a tier with ~1 % of the nodes would otherwise need a tile
-   * search (a GEOSEARCH call) per node or two. Changing it moves nodes to new tile keys on their
-   * next registration (replicas must agree on it).
-   */
-  tileDegrees?: Partial<Record<NodeTier, number>>;
-  /** Bound on candidates fetched per query when the filter rejects most nodes. Default 20,000. */
-  maxExaminedPerQuery?: number;
-  /**
-   * Fail a command Redis has not answered within this many ms. Default 0, none: a dead peer is
-   * noticed by the socket closing (TCP keep-alive) and commands fail at once while reconnecting.
-   * A timeout costs a timer per command that lives this long (see makeClient).
-   */
-  commandTimeoutMs?: number;
-  /** How often expired nodes are swept. Default: the heartbeat interval. */
-  sweepIntervalMs?: number;
-  /**
-   * Members per ZADD (and ZMSCORE) in refresh(): bounds how long one command holds Redis, and so
-   * what a query queued behind it waits. Measured at 8,000 nodes on the shared 2-core VM (SLOWLOG
-   * p50): ZADD XX GT 500 members 0.50 ms + ZMSCORE 0.20 ms; 200: 0.19 + 0.05 ms. Default 200.
-   */
-  refreshBatch?: number;
-  /**
-   * Status updates per TOUCH_MANY script in touchMany(): a script holds Redis while it runs (five
-   * calls a node, ~12 µs), and a query queued behind it waits: 100 held it 1.27 ms (SLOWLOG p50,
-   * same machine), 25 0.28 ms, and still one script call per 25 nodes instead of per node. Default 25.
-   */
-  touchBatch?: number;
-  /**
-   * Decoded node descriptors a replica keeps (by registration version) so that queries read only
-   * ids and changing fields from Redis. ~1 KB each; past it the oldest go. 0 keeps none (every
-   * query then fetches the descriptors it lists, a second round trip). Default 250,000 (a 210k-node deployment whole).
-   */
-  descriptorCacheSize?: number;
-}
-
-/** The options with their defaults, as every keyspace of one registry shares them. */
-export function resolveLayout(options: RedisLayoutOptions): RegionSettings & { prefix: string; sweepIntervalMs: number } {
-  const { heartbeatIntervalMs, ttlMs, sweepGraceMs } = resolveTtlMs(options);
-  const tileDegrees = { edge: 0.25, cloud: 2, ...options.tileDegrees };
-  for (const deg of Object.values(tileDegrees)) if (!(deg > 0) || 360 % deg !== 0) throw new TypeError('tileDegrees must divide 360');
-  return {
-    prefix: options.prefix ?? 'eo:disc:',
-    ttlMs,
-    sweepGraceMs,
-    sweepIntervalMs: options.sweepIntervalMs ?? heartbeatIntervalMs,
-    statsTtlMs: options.statsTtlMs ?? 7 * 24 * 3600_000,
-    initialRadiusKm: options.initialRadiusKm ?? 0,
-    maxExamined: options.maxExaminedPerQuery ?? 20_000,
-    refreshBatch: options.refreshBatch ?? 200,
-    touchBatch: options.touchBatch ?? 25,
-    tileDegrees,
-    now: options.now ?? Date.now,
-    tuning: { passRate: 0.5 },
-    descriptors: new DescriptorCache(options.descriptorCacheSize ?? 250_000),
-  };
-}
-
-/** The knobs every keyspace of one registry shares (RedisLayoutOptions documents them). */
-export interface RegionSettings {
-  ttlMs: number;
-  sweepGraceMs: number;
-  statsTtlMs: number;
-  initialRadiusKm: number;
-  maxExamined: number;
-  refreshBatch: number;
-  touchBatch: number;
-  tileDegrees: Record<NodeTier, number>;
-  now: () => number;
-  /** EWMA of the eligible share of members read, across queries with an eligibility check (shared, mutable). */
-  tuning: { passRate: number };
-  /** Decoded descriptors by id and version, shared by every keyspace of one registry. */
-  descriptors: DescriptorCache;
 }
 
 const MAX_RADIUS_KM = 20_040;
@@ -381,10 +292,16 @@ export class RedisRegion {
 
   /** Removes nodes past ttl + grace from every set of this keyspace; idempotent, any replica may run it. */
   async sweep(now: number, batch: number): Promise<number> {
-    const removed = await this.#link.send<number>(this.seenKey, [
-      'EVAL', SWEEP, '3', this.seenKey, this.tileOfKey, this.searchKey, String(now - this.#s.ttlMs - this.#s.sweepGraceMs), String(batch), this.prefix,
-    ]);
-    return Number(removed);
+    const oldest = String(now - this.#s.ttlMs - this.#s.sweepGraceMs);
+    // up to `batch` nodes in scripts of sweepBatch, so none holds Redis long (queries interleave)
+    let removed = 0;
+    for (;;) {
+      const chunk = Math.min(this.#s.sweepBatch, batch - removed);
+      if (chunk <= 0) return removed;
+      const n = Number(await this.#link.send<number>(this.seenKey, ['EVAL', SWEEP, '3', this.seenKey, this.tileOfKey, this.searchKey, oldest, String(chunk), this.prefix]));
+      removed += n;
+      if (n < chunk) return removed;
+    }
   }
 
   /** PLACE's arguments: prefix, id, tier, caps mask, position, tile "x:y" and its centre. */

@@ -49,7 +49,8 @@ import type { NodeTier } from '../../protocol/index.js';
 import type { LatLon } from '../geo.js';
 import type { LearningRates, NearbyNode, NearestOptions, NodeRecord, NodeStats, Observation, Registry, StatusUpdate } from './Registry.js';
 import { makeClient } from './redisClient.js';
-import { RedisRegion, resolveLayout, type RedisLayoutOptions, type RedisLink } from './RedisRegion.js';
+import { RedisRegion, type RedisLink } from './RedisRegion.js';
+import { resolveLayout, type RedisLayoutOptions } from './redisLayout.js';
 
 export interface RedisRegistryOptions extends RedisLayoutOptions {
   /** `redis://host:port[/db]`. */
