@@ -20,30 +20,17 @@
  * who set a semi-space flag already (node flags or NODE_OPTIONS) is left alone; `--young-gen-mib
  * 0` (or env EDGE_OFFLOAD_YOUNG_GEN_MIB=0) keeps V8's default and does not re-launch.
  */
-import { ConfigError } from '../protocol/server/ConfigError.js';
-import { isRelaunched, launchFlag, relaunchWith } from '../protocol/server/relaunch.js';
+import { isRelaunched, relaunchWith } from '../protocol/server/relaunch.js';
+import { semiSpaceLaunchFlags, youngGenerationMiB as youngGenerationOr } from '../protocol/server/youngGeneration.js';
+
+export { semiSpaceFlags, YOUNG_GEN_ENV } from '../protocol/server/youngGeneration.js';
 
 /** Semi-space size (MiB) the launcher gives a replica unless told otherwise: 0, V8's default (see above). */
 export const DEFAULT_YOUNG_GEN_MIB = 0;
-export const YOUNG_GEN_ENV = 'EDGE_OFFLOAD_YOUNG_GEN_MIB';
 
 /** The size asked for by `--young-gen-mib` (argv), else the env, else the default. 0: V8's default. */
 export function youngGenerationMiB(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): number {
-  const raw = launchFlag(argv, 'young-gen-mib', YOUNG_GEN_ENV, env);
-  if (raw === undefined) return DEFAULT_YOUNG_GEN_MIB;
-  const mib = Number(raw);
-  if (!Number.isInteger(mib) || mib < 0 || mib > 1024) throw new ConfigError('CONFIG_BAD_VALUE', `--young-gen-mib (or ${YOUNG_GEN_ENV}) must be an integer 0-1024 (MiB; 0 keeps V8's default), got '${raw}'`);
-  return mib;
-}
-
-/** The semi-space flags this process runs with (node flags, then NODE_OPTIONS); empty: V8's default. */
-export function semiSpaceFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
-  return [...execArgv, ...nodeOptions.split(/\s+/)].filter((f) => /^--(max|min)[-_]semi[-_]space[-_]size\b/.test(f));
-}
-
-/** Whether this process already runs with a semi-space size chosen by someone (node flags or NODE_OPTIONS). */
-export function semiSpaceChosen(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
-  return semiSpaceFlags(execArgv, nodeOptions).length > 0;
+  return youngGenerationOr(argv, DEFAULT_YOUNG_GEN_MIB, env);
 }
 
 /**
@@ -55,7 +42,7 @@ export async function relaunchWithYoungGeneration(argv: readonly string[]): Prom
   if (isRelaunched()) return undefined;
   // keys, help and printing the limits are over in a moment: no replica, no garbage to size for
   if (argv[0] === 'keygen' || argv.some((a) => a === '-h' || a === '--help' || a === '--print-limits')) return undefined;
-  const mib = youngGenerationMiB(argv);
-  if (mib === 0 || semiSpaceChosen() || process.argv[1] === undefined) return undefined;
-  return relaunchWith([`--max-semi-space-size=${mib}`]);
+  const flags = semiSpaceLaunchFlags(argv, DEFAULT_YOUNG_GEN_MIB);
+  if (flags.length === 0 || process.argv[1] === undefined) return undefined;
+  return relaunchWith(flags);
 }

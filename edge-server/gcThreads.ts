@@ -25,6 +25,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../protocol/server/ConfigError.js';
 import { isRelaunched, launchFlag, relaunchWith } from '../protocol/server/relaunch.js';
+import { semiSpaceLaunchFlags } from '../protocol/server/youngGeneration.js';
 
 export const GC_MODES = ['auto', 'single', 'parallel'] as const;
 export type GcMode = (typeof GC_MODES)[number];
@@ -53,13 +54,35 @@ export function currentGcThreads(execArgv: readonly string[] = process.execArgv)
 }
 
 /**
- * Starts `edge` again with single-threaded GC when `--gc` asks for it and this process does not
- * run with it; resolves that process' exit code, or undefined when this process should run the node.
+ * [DEFAULT_EDGE_YOUNG_GEN_MIB=0] V8's own young generation unless `--young-gen-mib N` (env
+ * EDGE_OFFLOAD_YOUNG_GEN_MIB) asks for a size; the node is then started again with
+ * `--max-semi-space-size=N` (protocol/server/youngGeneration.ts).
+ *
+ * Why a node may want a small one (2 MiB): every socket read, reassembled frame and infer answer
+ * is an ArrayBuffer, which V8 counts as external memory until a scavenge frees it. With V8's
+ * young generation grown to 16 MiB, scavenges come seconds apart, the dead buffers pile up and
+ * push V8 into major GCs (1.8-2.1 a second under two infer hogs, each holding the loop for ms of
+ * marking: issue #15's attack 4b). With 2 MiB the buffers die in the next scavenge: `bench attacks
+ * --only 4b --node-flags=--max-semi-space-size=2` put the bystander's p99 within 2x its unloaded
+ * value in 4 of 4 runs (x0.52-1.84) where the defaults gave x2.27-2.30, and `bench predict-load`
+ * at 100 sessions measured the same CPU per frame (x1.05, within the run's spread) with ~27
+ * scavenges a second of ~0.6 ms instead of 3-18 of 1-2 ms (edge-server/README.md).
+ *
+ * Why not on by default: like `--gc single`, it costs a re-launch, and whatever watches the pid it
+ * started (benches reading RSS and CPU, an operator's tooling) then sees the launcher.
+ */
+export const DEFAULT_EDGE_YOUNG_GEN_MIB = 0;
+
+/**
+ * Starts `edge` again with the V8 flags `--gc` and `--young-gen-mib` ask for (one re-launch for
+ * both) when this process does not run with them; resolves that process' exit code, or undefined
+ * when this process should run the node.
  */
 export async function relaunchForGc(argv: readonly string[]): Promise<number | undefined> {
   // a cluster worker inherits its primary's flags (cluster.fork passes execArgv)
   if (cluster.isWorker || isRelaunched()) return undefined;
   if (argv.some((a) => a === '-h' || a === '--help' || a === '--print-config')) return undefined;
-  if (!singleThreadedGc(gcMode(argv)) || currentGcThreads() === 'single' || process.argv[1] === undefined) return undefined;
-  return relaunchWith([SINGLE]);
+  const flags = [...(singleThreadedGc(gcMode(argv)) && currentGcThreads() !== 'single' ? [SINGLE] : []), ...semiSpaceLaunchFlags(argv, DEFAULT_EDGE_YOUNG_GEN_MIB)];
+  if (flags.length === 0 || process.argv[1] === undefined) return undefined;
+  return relaunchWith(flags);
 }

@@ -28,10 +28,10 @@ function start(args: string[], pinned: boolean) {
   const child = pinned ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const listening = new Promise<{ gc?: string; url: string }>((resolve) =>
+  const listening = new Promise<{ gc?: string; youngGen?: string; url: string }>((resolve) =>
     createInterface({ input: child.stdout! }).on('line', (line) => {
       lines.push(line);
-      if (line.includes('"listening"')) resolve(JSON.parse(line) as { gc?: string; url: string });
+      if (line.includes('"listening"')) resolve(JSON.parse(line) as { gc?: string; youngGen?: string; url: string });
     }),
   );
   let stderr = '';
@@ -63,6 +63,29 @@ test('no --gc keeps V8 parallel GC, also on one core; --gc single turns it off o
       if (node.child.exitCode === null) node.child.kill('SIGKILL');
     }
   }
+});
+
+test('--young-gen-mib 2 runs the node with a 2 MiB semi-space; with --gc single one re-launch carries both flags; none keeps V8\'s own', async () => {
+  for (const [args, gc, youngGen] of [
+    [['--young-gen-mib', '2', '--gc', 'single'], 'single', '--max-semi-space-size=2'],
+    [['--young-gen-mib=0'], 'parallel', 'default'],
+  ] as const) {
+    const node = start([...args], false);
+    try {
+      const listening = await withTimeout(node.listening, `the node with ${args.join(' ')} to listen`, 30_000);
+      assert.equal([listening.gc, listening.youngGen], [gc, youngGen]);
+      node.child.kill('SIGTERM');
+      assert.is(await withTimeout(node.exited, 'exit', 30_000), 0);
+    } finally {
+      if (node.child.exitCode === null) node.child.kill('SIGKILL');
+    }
+  }
+});
+
+test('a bad --young-gen-mib is refused before the node starts, with its code', async () => {
+  const node = start(['--young-gen-mib', 'lots'], false);
+  assert.is(await withTimeout(node.exited, 'exit', 30_000), 1);
+  assert.match(node.stderr(), /\[CONFIG_BAD_VALUE\]/);
 });
 
 test('a bad --gc is refused before the node starts, with its code', async () => {

@@ -5,6 +5,7 @@ import { defaultHeavyWorkers, HeavyPool } from '../../edge-server/offload/index.
 import { ClusterWorker, clusterWorkerInfo, runClusterPrimary } from '../../edge-server/cluster/index.js';
 import cluster from 'node:cluster';
 import { currentGcThreads } from '../../edge-server/gcThreads.js';
+import { semiSpaceFlags } from '../../protocol/server/youngGeneration.js';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { resolveBackendChoice } from '../../edge-server/render/backendChoice.js';
@@ -59,6 +60,10 @@ Options:
                     is started again with --single-threaded-gc), auto (single when the
                     node may use one core only: taskset, cpuset); see edge-server/gcThreads.ts
                     [default: env EDGE_OFFLOAD_GC, else parallel]
+  --young-gen-mib N V8 semi-space size, MiB (the node is started again with
+                    --max-semi-space-size=N; 2 keeps infer-heavy sessions' buffers from
+                    forcing major GCs, see edge-server/gcThreads.ts)
+                    [default: env EDGE_OFFLOAD_YOUNG_GEN_MIB, else 0: V8's own]
   --config FILE     JSON file of the limits below (flags and env override it)
   --print-config    print the effective config as a --config file and exit
   -h, --help        show this help
@@ -77,7 +82,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
       'public-ip': { type: 'string' }, 'public-url': { type: 'string' }, price: { type: 'string' },
       webrtc: { type: 'boolean' }, 'rtc-workers': { type: 'string' }, 'rtc-ports': { type: 'string' }, 'rtc-listen-ip': { type: 'string' },
       'rtc-announced-ip': { type: 'string' },
-      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'cors-origin': { type: 'string' }, viewer: { type: 'boolean' }, gc: { type: 'string' } },
+      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'cors-origin': { type: 'string' }, viewer: { type: 'boolean' }, gc: { type: 'string' }, 'young-gen-mib': { type: 'string' } },
     HELP,
   );
   if (!args) return;
@@ -177,7 +182,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   // in a cluster the primary prints the one listening line, once every worker listens
   if (clusterWorker) clusterWorker.listening(url, port);
-  else console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier, gc: currentGcThreads(), ...(server.warmedUp ? { warmUp: { frames: server.warmedUp.frames, ms: Math.round(server.warmedUp.ms) } } : {}) }));
+  else console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier, gc: currentGcThreads(), youngGen: semiSpaceFlags().join(' ') || 'default', ...(server.warmedUp ? { warmUp: { frames: server.warmedUp.frames, ms: Math.round(server.warmedUp.ms) } } : {}) }));
   if (args.values.viewer) console.log(JSON.stringify({ event: 'viewer', url: `${url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/` }));
   // one registration per node: in a cluster worker 1 registers, reporting every worker's sessions
   const discoveryUrl = clusterInfo && clusterInfo.index !== 1 ? undefined : stringFlag(args.values.discovery);
