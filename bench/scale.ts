@@ -34,7 +34,7 @@ import { resultsDir, writeResult } from './lib/results.js';
 import type { Allocation, QueryWindow, ServerRequest } from './scale/server.js';
 import { clusterFanOut, layout, sliceLine, TARGET } from './scale/layout.js';
 import { slicePhase } from './scale/slice.js';
-import { INTERVAL_MS, Replica, redisWork, clusterBusHealth, pinRedis, type Backend, type Phase, type RedisInfo } from './scale/replica.js';
+import { INTERVAL_MS, Replica, redisWork, clusterBusHealth, pinRedis, type Backend, type NodeChannelMode, type Phase, type RedisInfo } from './scale/replica.js';
 import { fleet, openChannel } from './scale/fleet.js';
 import { channelPhase, heartbeatPhase, queriesOnly, queryLine } from './scale/phases.js';
 
@@ -78,7 +78,8 @@ Options:
   --after-first       with --before: run this build's replica first (to tell order from effect)
   --node-channels L   with --queries-only: where each replica's node channels run, a comma list
                       of inline and process (default inline); 'inline,process' runs both side by
-                      side on the same Redis and fleet (discovery's --node-channels)
+                      side on the same Redis and fleet (discovery's --node-channels). A channel
+                      process shares the replica's core 0; process@1 puts it on core 1 instead
   --name NAME         with --queries-only: write NAME.json + .svg (e.g. scale-split) instead
   --backends L        a comma list of memory, redis, cluster (default all three; --no-redis and
                       --no-cluster drop from it): e.g. 'redis' for Redis's query tail alone
@@ -94,7 +95,7 @@ export async function main(argv: string[]): Promise<void> {
   const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' }, 'after-first': { type: 'boolean' }, 'node-channels': { type: 'string' }, name: { type: 'string' }, backends: { type: 'string' }, 'redis-nice': { type: 'string' } }, HELP);
   if (!args) return;
   const modes = (typeof args.values['node-channels'] === 'string' ? args.values['node-channels'] : 'inline').split(',').map((m) => m.trim());
-  if (modes.length === 0 || modes.some((m) => m !== 'inline' && m !== 'process')) throw new Error(`--node-channels takes a comma list of inline and process, not '${args.values['node-channels']}'`);
+  if (modes.length === 0 || modes.some((m) => m !== 'inline' && m !== 'process' && m !== 'process@1')) throw new Error(`--node-channels takes a comma list of inline, process and process@1, not '${args.values['node-channels']}'`);
   if (typeof args.values.name === 'string' && !/^[\w.-]+$/.test(args.values.name)) throw new Error('--name takes a file name (letters, digits, - . _), written where results go (--out)');
   const quick = args.values.quick === true;
   const nodes = intFlag(args.values.nodes, '--nodes') ?? (quick ? 1000 : 8000);
@@ -151,7 +152,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (args.values['queries-only'] === true) {
       if (!niced.applied) console.log(`Redis could not be reniced to ${redisNice} (needs privilege): it shares core 1 with the load generator as an equal`);
-      await queriesOnly(backends, { redis, redisProcess, cluster, masters, ...(redisPid ? { redisPid } : {}) }, operator, f, nodes, seconds, typeof args.values.before === 'string' ? args.values.before : undefined, args.values['after-first'] === true, env, modes as ('inline' | 'process')[], typeof args.values.name === 'string' ? args.values.name : undefined);
+      await queriesOnly(backends, { redis, redisProcess, cluster, masters, ...(redisPid ? { redisPid } : {}) }, operator, f, nodes, seconds, typeof args.values.before === 'string' ? args.values.before : undefined, args.values['after-first'] === true, env, modes as NodeChannelMode[], typeof args.values.name === 'string' ? args.values.name : undefined);
       return;
     }
     for (const backend of backends) {

@@ -11,7 +11,13 @@ export const INTERVAL_MS = 1000;
 
 export type Backend = 'memory' | 'redis' | 'cluster';
 /** Where the replica's node channels run (DiscoveryServerOptions.nodeChannelProcess). */
-export type NodeChannelMode = 'inline' | 'process';
+/**
+ * Where a replica's node channels run (discovery's --node-channels): inline, or a channel process
+ * on the replica's core (core 0, reniced below the queries, as it would inherit a pinned replica's
+ * affinity), or `process@1`: a channel process on core 1 (a replica with a core of its own, and
+ * its channels beside the fleet, as a multi-core machine would schedule them).
+ */
+export type NodeChannelMode = 'inline' | 'process' | 'process@1';
 export interface Phase {
   nodes: number;
   seconds: number;
@@ -34,16 +40,16 @@ export class Replica {
     const prof = process.env.SCALE_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SCALE_CPU_PROF] : [];
     // SCALE_NODE_FLAGS: extra V8/Node flags for the replica (GC experiments)
     const flags = (process.env.SCALE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    this.child = spawn(process.execPath, ['--expose-gc', ...v8Flags, ...flags, ...prof, script, backend, store ?? '-', operator.name, operator.publicKey, String(INTERVAL_MS), nodeChannels], {
+    this.child = spawn(process.execPath, ['--expose-gc', ...v8Flags, ...flags, ...prof, script, backend, store ?? '-', operator.name, operator.publicKey, String(INTERVAL_MS), nodeChannels === 'inline' ? 'inline' : 'process'], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (m) => this.#waiters.shift()?.(m));
     // pinned once listening: by then every thread it starts with (V8's GC helpers included) exists
     this.url = new Promise<{ url: string; channelPid?: number }>((resolve) => this.#waiters.push(resolve)).then(({ url, channelPid }) => {
       if (!pinProcess(this.child.pid!, 0)) throw new Error('could not pin the replica to core 0 (taskset missing, or one core): the timings would not be the replica\'s');
-      // its channel process shares the replica's core (reniced below the queries), as it would
-      // inherit a pinned replica's affinity: the comparison with inline is on one core each
-      if (channelPid !== undefined && !pinProcess(channelPid, 0)) throw new Error('could not pin the channel process to core 0');
+      // its channel process on the replica's core, or on the other (NodeChannelMode)
+      const channelCore = nodeChannels === 'process@1' ? 1 : 0;
+      if (channelPid !== undefined && !pinProcess(channelPid, channelCore)) throw new Error(`could not pin the channel process to core ${channelCore}`);
       return url;
     });
   }
