@@ -26,7 +26,7 @@ import { SessionMotion } from './session/SessionMotion.js';
 export interface WarmUpOptions {
   /**
    * Pose+predict frames run per offered predictor before the node listens; 0 skips the warm-up.
-   * @default DEFAULT_WARM_UP_FRAMES (2000: ~0.1-0.3 s of start-up on one core, measured in edge-server/README.md)
+   * @default DEFAULT_WARM_UP_FRAMES (2000: ~0.5-0.7 s of start-up for the CLI's four predictors on one loaded core, edge-server/README.md)
    */
   frames?: number;
 }
