@@ -24,8 +24,7 @@ import { Logger } from '../../protocol/Logger.js';
 import type { Admission } from '../admission.js';
 import { DiscoveryError } from '../errors.js';
 import type { NodeChannelOptions } from '../NodeChannel.js';
-import { MemoryRegistry } from '../registry/MemoryRegistry.js';
-import type { Registry, StatusUpdate } from '../registry/Registry.js';
+import { slotLiveness, type Registry, type StatusUpdate } from '../registry/Registry.js';
 import { TrustError } from '../trustErrors.js';
 import type { ChannelInit } from './channelMain.js';
 import { DEFAULT_MAX_FRAME_BYTES, FramedPipe } from './FramedPipe.js';
@@ -260,8 +259,8 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
       case 'refresh':
         return this.#registry.refresh(c.map(args.seen, 'seen', (v) => c.finite(v, 'seen value')));
       case 'refreshSlots': {
-        const registry = this.#registry;
-        if (!(registry instanceof MemoryRegistry)) throw new ChannelProcessError('CHANNEL_BAD_MESSAGE', 'this registry keeps no slots; refresh by id');
+        const registry = slotLiveness(this.#registry);
+        if (!registry) throw new ChannelProcessError('CHANNEL_BAD_MESSAGE', 'this registry keeps no slots; refresh by id');
         const slots = c.typed(args.slots, Uint32Array, 'slots');
         const gens = c.typed(args.gens, Uint32Array, 'gens', slots.length);
         const seen = c.typed(args.seen, Float64Array, 'seen', slots.length);
@@ -278,7 +277,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
         // the registration's shape and signature are Admission's checks (parseBody, verify): coded there
         const record = await this.#admission.register(args.registration, undefined, c.string(args.challenge, 'challenge'));
         // the handle its liveness batches use (memory registry: refreshSlots)
-        const handle = this.#registry instanceof MemoryRegistry ? this.#registry.slotOf(record.id) : undefined;
+        const handle = slotLiveness(this.#registry)?.slotOf(record.id);
         return { id: record.id, capacity: record.capacity, lastSeen: record.lastSeen, ...handle };
       }
       default:

@@ -12,7 +12,7 @@ import { WebSocketServer } from 'ws';
 import { Logger } from '../../protocol/Logger.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from '../errors.js';
 import { NodeChannels, type NodeChannelOptions } from '../NodeChannel.js';
-import type { SlotHandle } from '../registry/MemoryRegistry.js';
+import type { SlotHandle } from '../registry/Registry.js';
 import type { StatusUpdate } from '../registry/Registry.js';
 import type { ChannelAdmission, ChannelRegistry } from './NodeChannelHost.js';
 import { FramedPipe } from './FramedPipe.js';

@@ -20,6 +20,8 @@ import {
   type NodeStats,
   type Observation,
   type Registry,
+  type SlotHandle,
+  type SlotLiveness,
   type RegistryTiming,
   type StatusUpdate,
 } from './Registry.js';
@@ -46,13 +48,7 @@ interface Slot {
   slot: number;
 }
 
-/** A held node's liveness handle: its slot and that slot's generation (see refreshSlots). */
-export interface SlotHandle {
-  slot: number;
-  gen: number;
-}
-
-export class MemoryRegistry implements Registry {
+export class MemoryRegistry implements Registry, SlotLiveness {
   readonly kind = 'memory' as const;
   readonly ttlMs: number;
   readonly #slots = new Map<string, Slot>();

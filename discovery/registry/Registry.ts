@@ -150,6 +150,34 @@ export interface Registry {
   close(): Promise<void>;
 }
 
+/** A held node's liveness handle: its slot and that slot's generation (see SlotLiveness). */
+export interface SlotHandle {
+  slot: number;
+  gen: number;
+}
+
+/**
+ * What a backend that keeps nodes in a slot table offers besides Registry (the memory backend):
+ * liveness by handle, so the channel process sends a batch as three typed arrays instead of a Map
+ * of id strings (discovery/channels/channelMain.ts). The Redis backends offer none and are
+ * refreshed by id.
+ */
+export interface SlotLiveness {
+  /** The liveness handle of a held node, undefined when it is not held. */
+  slotOf(id: string): SlotHandle | undefined;
+  /**
+   * refresh() by handle: entry i says node (slots[i], gens[i]) was heard at seen[i], same rules.
+   * Returns the positions in the batch of the handles not held (gone, or their slot reused).
+   */
+  refreshSlots(slots: Uint32Array, gens: Uint32Array, seen: Float64Array): number[];
+}
+
+/** The registry's liveness by handle, when it has one. */
+export function slotLiveness(registry: Registry): (Registry & SlotLiveness) | undefined {
+  const r = registry as Partial<SlotLiveness> & Registry;
+  return typeof r.slotOf === 'function' && typeof r.refreshSlots === 'function' ? (r as Registry & SlotLiveness) : undefined;
+}
+
 /** The EWMA update both backends apply (Redis runs the same arithmetic in Lua, see RedisRegistry). */
 export function foldObservation(prev: NodeStats, obs: Observation, rates: LearningRates): NodeStats {
   let { baseLatencyMs, samples, reputation } = prev;
