@@ -64,10 +64,11 @@ export function currentGcThreads(execArgv: readonly string[] = process.execArgv)
  * scavenges come seconds apart, the dead buffers pile up and push V8 into major GCs (1.8-2.1 a
  * second under two infer hogs, each holding the loop for ms of marking: issue #15's attack 4b, the
  * bystander's p99 x2.27-3.53 its unloaded value). With 2 MiB the buffers die in the next scavenge:
- * `bench attacks --only 4b --node-flags=--max-semi-space-size=2` put the bystander's p99 within 2x
- * in 4 of 4 runs (x0.52-1.84), and `bench predict-load` at 100 sessions measured the same CPU per
- * frame (x1.05, within the run's spread) with ~27 scavenges a second of ~0.6 ms instead of 3-18 of
- * 1-2 ms, and a round-trip p99 within 1 ms of the raw echo's (edge-server/README.md).
+ * `bench attacks --only 4b` put the bystander's p99 within 2x in 4 of 4 runs with the flag
+ * (x0.52-1.84) and 3 of 3 with this default (x0.98-1.98, no major GC; main x0.74-2.95), and `bench
+ * predict-load` at 100 sessions measured the same CPU per frame (x0.96-1.05) with ~27 scavenges a
+ * second of ~0.6 ms instead of 3-18 of 1-3 ms; its round-trip p99 over the raw echo's was within
+ * run-to-run noise of V8's default on the shared VM (edge-server/README.md).
  *
  * The cost is the re-launch (one more Node start, ~0.2 s on the 2-core VM, and an idle launcher of
  * ~44 MiB RSS that only forwards signals and the exit code; Node 20 has no exec() that would keep
