@@ -65,8 +65,8 @@ Options:
                     started again with --max-semi-space-size=N (one re-launch with --gc;
                     none when node already runs with a semi-space flag, NODE_OPTIONS
                     included); the listening line's "pid" is the serving process. 2 keeps
-                    sessions' buffers from piling up into major GCs (issue #15: infer hogs,
-                    predict tail); see edge-server/gcThreads.ts
+                    sessions' buffers from piling up into major GCs (issue #15's attack
+                    4b, infer hogs); see edge-server/gcThreads.ts
                     [default: env EDGE_OFFLOAD_YOUNG_GEN_MIB, else 2]
   --config FILE     JSON file of the limits below (flags and env override it)
   --print-config    print the effective config as a --config file and exit
