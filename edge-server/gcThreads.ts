@@ -65,7 +65,7 @@ export function currentGcThreads(execArgv: readonly string[] = process.execArgv)
  * second under two infer hogs, each holding the loop for ms of marking: issue #15's attack 4b, the
  * bystander's p99 x2.27-3.53 its unloaded value). With 2 MiB the buffers die in the next scavenge:
  * `bench attacks --only 4b` put the bystander's p99 within 2x in 4 of 4 runs with the flag
- * (x0.52-1.84) and 3 of 3 with this default (x0.98-1.98, no major GC; main x0.74-2.95), and `bench
+ * (x0.52-1.84) and 6 of 6 with this default (x0.98-1.98, no major GC; main x0.74-2.95), and `bench
  * predict-load` at 100 sessions measured the same CPU per frame (x0.96-1.05) with ~27 scavenges a
  * second of ~0.6 ms instead of 3-18 of 1-3 ms; its round-trip p99 over the raw echo's was within
  * run-to-run noise of V8's default on the shared VM (edge-server/README.md).
