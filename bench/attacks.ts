@@ -34,6 +34,7 @@ import { addr, wait, type Outcome } from './attacks/outcome.js';
 import { gcRates, gcTotals } from './attacks/nodeGc.js';
 import { discoveryAttack } from './attacks/discoveryAttack.js';
 import { lyingNodeAttack } from './attacks/lyingNodeAttack.js';
+import { NodeProfile } from './attacks/nodeProfile.js';
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
@@ -251,10 +252,14 @@ interface Variant {
 
 async function runAttack(attack: Attack, baselineS: number, attackS: number, pinned: { value: boolean }, niced: { value: boolean }, variant: Variant, nodeFlags: readonly string[], cpuProfDir?: string): Promise<Outcome> {
   // --cpu-prof: the node writes its profile when it exits, so it is stopped with SIGTERM (drain) instead of SIGKILL
-  const profile = [...nodeFlags, ...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `attack-${attack.name.split(' ')[0]}${variant.bin ? '-compared' : ''}.cpuprofile`] : [])];
+  const prof = cpuProfDir ? new NodeProfile() : undefined;
+  const profile = [...nodeFlags, ...(prof?.flags ?? [])];
   const extraArgs = [...(attack.nodeArgs ?? []), ...variant.args];
   const node = await spawnNode({ tier: 'edge', ...(profile.length ? { nodeArgs: profile } : {}), ...(variant.bin ? { bin: variant.bin } : {}), ...(extraArgs.length ? { extraArgs, startTimeoutMs: 60_000 } : {}) });
+  // node.pid is the serving process (its listening line's pid; an older build's: its re-launched
+  // child, else the one started): pinned, and its RSS and CPU read; a launcher only waits
   pinned.value = pinProcess(node.pid, 0) && pinned.value;
+  const launcherRss = node.startedPid !== node.pid ? rssMiB(node.startedPid) : undefined;
   try {
     // its own process on the attackers' core: it shares their CPU, not their event loop
     const bystander = await BystanderProcess.start(node.url, { cpu: 1 });
@@ -319,10 +324,11 @@ async function runAttack(attack: Attack, baselineS: number, attackS: number, pin
     const u = summarize(unloaded.rttMs).p99;
     const a = summarize(during.rttMs).p99;
     const nodeView = { cpuShare: { unloaded: nodeUnloaded.cpu, attack: nodeAttack.cpu }, eventLoopLagP99Ms: { unloaded: nodeUnloaded.lag, attack: nodeAttack.lag } };
-    return { attack: attack.name, admitted, rssMiB: { before, peak, after }, bystander: { unloadedP99: u, attackP99: a, ratio: a / u, failures: during.failures }, node: nodeView, detail: { ...running.detail(), ...final, gcPerSecond: { unloaded: gcUnloaded, attack: gcAttack }, setupP99: summarize(setup.rttMs).p99, setupFailures: setup.failures, perSecondP99, perSecondLagP99 } };
+    return { attack: attack.name, admitted, rssMiB: { before, peak, after, ...(launcherRss !== undefined ? { launcher: launcherRss } : {}) }, ...(node.startedPid !== node.pid ? { pids: { serving: node.pid, launcher: node.startedPid } } : {}), bystander: { unloadedP99: u, attackP99: a, ratio: a / u, failures: during.failures }, node: nodeView, detail: { ...running.detail(), ...final, gcPerSecond: { unloaded: gcUnloaded, attack: gcAttack }, setupP99: summarize(setup.rttMs).p99, setupFailures: setup.failures, perSecondP99, perSecondLagP99 } };
   } finally {
     niceSelf(0);
     await node.kill(cpuProfDir ? 'SIGTERM' : 'SIGKILL');
+    prof?.keep(node.pid, path.join(cpuProfDir!, `attack-${attack.name.split(' ')[0]}${variant.bin ? '-compared' : ''}.cpuprofile`));
   }
 }
 

@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { SimulatedHeadset } from '../client-sdk/node.js';
 import { checkNode } from './load/checkNode.js';
 import { observePauses, PauseLog } from './load/gcProbe.js';
-import { LOAD_NODE_ENV, print, sleep, startPinned, type Proc } from './load/loadStep.js';
+import { LOAD_NODE_ENV, killProc, print, sleep, startPinned, type Proc } from './load/loadStep.js';
 import { openRawClients, rawStep, RttSamples, type RawStepResult } from './load/rawStep.js';
 import type { RawWireClient } from './load/RawWireClient.js';
 import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
@@ -61,7 +61,10 @@ Options:
                     build with other flags, e.g. --node-args "--workers 2" --compare-args "--workers 1")
   --compare-cores L taskset core list of the compared node  [default: --node-cores]
   --node-flags A    node/V8 flags of this checkout's node process, space-separated (e.g.
-                    "--single-threaded-gc": the same pid, no relaunch as with --node-args "--gc single")
+                    "--single-threaded-gc": the same pid, no relaunch as with --node-args "--gc single";
+                    a --max-semi-space-size flag here also spares the default --young-gen-mib's
+                    relaunch). Either way the measurements follow the serving pid (the node's
+                    listening line; an older build's: its re-launched child, else the pid started)
   --compare-flags A node/V8 flags of the compared node   [default: none]
   --rounds N        each step measured N times per target (the echo floor, this node, the
                     compared node), the order alternating (forwards, then backwards…); the
@@ -71,6 +74,7 @@ Options:
   --label S         name of this run in the results        [default: predict-load]
   --node-prof DIR   this checkout's node writes a V8 CPU profile (--cpu-prof) into DIR; it is
                     stopped with SIGTERM at the end instead of killed, so the profile is written
+                    (a node re-launched for V8 flags: the file named with its pid, printed)
   -h, --help        show this help`;
 
 
@@ -184,8 +188,10 @@ export async function main(argv: string[]): Promise<void> {
         const exited = new Promise((resolve) => node.proc.child.once('exit', resolve));
         node.proc.child.kill('SIGTERM');
         await Promise.race([exited, sleep(30_000)]);
+        // a re-launched node's launcher writes a profile of its own waiting: the node's has its pid in the name
+        console.log(`${node.name}: CPU profile in ${nodeProf}, the file named with pid ${node.proc.pid}${node.proc.pid !== node.proc.child.pid ? ` (${node.proc.child.pid}'s is its launcher's)` : ''}`);
       }
-      node.proc.child.kill('SIGKILL');
+      killProc(node.proc, 'SIGKILL');
     }
     stopObserving();
   }

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimulatedHeadset } from '../client-sdk/node.js';
 import { FrameClock } from './load/FrameClock.js';
-import { LOAD_NODE_ENV, histogramQuantile, openClients, scrapeHandling, sleep, startPinned, step, treeCpuMs, type Proc } from './load/loadStep.js';
+import { LOAD_NODE_ENV, histogramQuantile, killProc, openClients, scrapeHandling, sleep, startPinned, step, treeCpuMs, type Proc } from './load/loadStep.js';
 import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
 import { lineChart } from './lib/chart.js';
 import { pinSelf } from './lib/pin.js';
@@ -102,7 +102,7 @@ export async function main(argv: string[]): Promise<void> {
       ...LOAD_NODE_ENV,
     });
     const metricsUrl = node.url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '/metrics');
-    const rssBefore = treeRssMb(node.child.pid);
+    const rssBefore = treeRssMb(node.pid);
     const clients = await openClients(node.url, sessions, samples, false);
     // correctness before timing: every session gets predictions from the named predictor
     samples.rtt = [];
@@ -121,7 +121,7 @@ export async function main(argv: string[]): Promise<void> {
     try {
       for (let minute = 1; minute <= minutes; minute++) {
         const before = await scrapeHandling(metricsUrl);
-        const cpuBefore = treeCpuMs(node.child.pid);
+        const cpuBefore = treeCpuMs(node.pid);
         const sentBefore = sent;
         const skippedBefore = clock.skipped;
         const started = performance.now();
@@ -131,11 +131,11 @@ export async function main(argv: string[]): Promise<void> {
         const elapsed = performance.now() - started;
         const rtt = summarize(samples.rtt);
         const answered = samples.rtt.length;
-        const cpu = treeCpuMs(node.child.pid) - cpuBefore;
+        const cpu = treeCpuMs(node.pid) - cpuBefore;
         const after = await scrapeHandling(metricsUrl);
         const row = {
           minute,
-          rssMb: +treeRssMb(node.child.pid).toFixed(1),
+          rssMb: +treeRssMb(node.pid).toFixed(1),
           handlingP50Ms: histogramQuantile(before, after, 0.5).value,
           handlingP99Ms: histogramQuantile(before, after, 0.99).value,
           rttP50Ms: rtt.p50,
@@ -186,6 +186,6 @@ export async function main(argv: string[]): Promise<void> {
       }),
     );
   } finally {
-    node?.child.kill('SIGKILL');
+    if (node) killProc(node, 'SIGKILL');
   }
 }

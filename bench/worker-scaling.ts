@@ -25,7 +25,7 @@ import { environment, printEnvironment } from './lib/environment.js';
 import { pinSelf } from './lib/pin.js';
 import { writeResult } from './lib/results.js';
 import { checkNode } from './load/checkNode.js';
-import { LOAD_NODE_ENV, openClients, print, startPinned, step, type StepResult } from './load/loadStep.js';
+import { LOAD_NODE_ENV, killProc, openClients, print, startPinned, step, type StepResult } from './load/loadStep.js';
 import { openRawClients, rawStep, RttSamples, type RawStepResult } from './load/rawStep.js';
 import { RawWireClient } from './load/RawWireClient.js';
 
@@ -154,7 +154,7 @@ export async function main(argv: string[]): Promise<void> {
       runs.push({ workers, round: round + 1, nodeCores, check, results, retried, knee });
     } finally {
       for (const c of clients) c.close();
-      node.child.kill('SIGKILL');
+      killProc(node, 'SIGKILL');
     }
   }
 

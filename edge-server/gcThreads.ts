@@ -16,10 +16,8 @@
  * thread started its isolate), so the CLI starts the node again with `--single-threaded-gc`
  * (protocol/server/relaunch.ts). A node started with the flag already is left as it is.
  *
- * Why not on by default: the re-launched node is a child of the process that was started, so
- * whatever watches that pid (benches reading its RSS and CPU, `bench attacks` pinning it, an
- * operator's tooling) sees the launcher; and the one A/B that would settle the gain did not run
- * on a quiet machine yet. Measure with it before you set it, as for discovery's --young-gen-mib.
+ * Why not on by default: the one A/B that would settle the gain did not run on a quiet machine
+ * yet. It shares the young generation's re-launch (below), so asking for it costs no extra start.
  */
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
@@ -54,24 +52,34 @@ export function currentGcThreads(execArgv: readonly string[] = process.execArgv)
 }
 
 /**
- * [DEFAULT_EDGE_YOUNG_GEN_MIB=0] V8's own young generation unless `--young-gen-mib N` (env
- * EDGE_OFFLOAD_YOUNG_GEN_MIB) asks for a size; the node is then started again with
- * `--max-semi-space-size=N` (protocol/server/youngGeneration.ts).
+ * [DEFAULT_EDGE_YOUNG_GEN_MIB=2] A 2 MiB semi-space unless `--young-gen-mib N` (env
+ * EDGE_OFFLOAD_YOUNG_GEN_MIB) asks for another size; 0 keeps V8's own (which grows to 16 MiB). V8
+ * reads the size only at start, so `edge-offload edge` starts the node again with
+ * `--max-semi-space-size=N` (protocol/server/youngGeneration.ts), unless the process runs with a
+ * semi-space flag already (node flags or NODE_OPTIONS: the operator's choice, left alone; it also
+ * spares the re-launch).
  *
- * Why a node may want a small one (2 MiB): every socket read, reassembled frame and infer answer
- * is an ArrayBuffer, which V8 counts as external memory until a scavenge frees it. With V8's
- * young generation grown to 16 MiB, scavenges come seconds apart, the dead buffers pile up and
- * push V8 into major GCs (1.8-2.1 a second under two infer hogs, each holding the loop for ms of
- * marking: issue #15's attack 4b). With 2 MiB the buffers die in the next scavenge: `bench attacks
- * --only 4b --node-flags=--max-semi-space-size=2` put the bystander's p99 within 2x its unloaded
- * value in 4 of 4 runs (x0.52-1.84) where the defaults gave x2.27-2.30, and `bench predict-load`
- * at 100 sessions measured the same CPU per frame (x1.05, within the run's spread) with ~27
- * scavenges a second of ~0.6 ms instead of 3-18 of 1-2 ms (edge-server/README.md).
+ * Why 2 MiB: every socket read, reassembled frame and infer answer is an ArrayBuffer, which V8
+ * counts as external memory until a scavenge frees it. With V8's young generation grown to 16 MiB,
+ * scavenges come seconds apart, the dead buffers pile up and push V8 into major GCs (1.8-2.1 a
+ * second under two infer hogs, each holding the loop for ms of marking: issue #15's attack 4b, the
+ * bystander's p99 x2.27-3.53 its unloaded value). With 2 MiB the buffers die in the next scavenge:
+ * `bench attacks --only 4b` put the bystander's p99 within 2x in 4 of 4 runs with the flag
+ * (x0.52-1.84) and 6 of 6 with this default (x0.98-1.98, no major GC; main x0.74-2.95), and `bench
+ * predict-load` at 100 sessions measured the same CPU per frame (x0.96-1.05) with ~27 scavenges a
+ * second of ~0.6 ms instead of 3-18 of 1-3 ms; its round-trip p99 over the raw echo's was within
+ * run-to-run noise of V8's default on the shared VM (edge-server/README.md).
  *
- * Why not on by default: like `--gc single`, it costs a re-launch, and whatever watches the pid it
- * started (benches reading RSS and CPU, an operator's tooling) then sees the launcher.
+ * The cost is the re-launch (one more Node start, ~0.2 s on the 2-core VM, and an idle launcher of
+ * ~44 MiB RSS that only forwards signals and the exit code; Node 20 has no exec() that would keep
+ * the pid, and NODE_OPTIONS reaches only a process not yet started). It is made transparent rather
+ * than avoided: the listening
+ * line and the admin health carry the serving process' `pid` (and `launcherPid`), SIGINT/SIGTERM/
+ * SIGHUP reach the node, the launcher ends as the node did, and the node exits when its launcher
+ * dies (relaunch.ts). Tooling that watches a pid (RSS, CPU, schedstat, pinning) reads `pid` from the
+ * listening line, as the benches and bin/demo/NodeProcess.ts do.
  */
-export const DEFAULT_EDGE_YOUNG_GEN_MIB = 0;
+export const DEFAULT_EDGE_YOUNG_GEN_MIB = 2;
 
 /**
  * Starts `edge` again with the V8 flags `--gc` and `--young-gen-mib` ask for (one re-launch for

@@ -6,7 +6,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PauseLog } from '../bench/load/gcProbe.js';
-import { startPinned } from '../bench/load/loadStep.js';
+import { killProc, startPinned, threadCpuMs } from '../bench/load/loadStep.js';
+import { relaunchedChild } from '../protocol/server/relaunch.js';
 import { RttSamples, tailBreakdown } from '../bench/load/rawStep.js';
 import { RunWaitSampler } from '../bench/load/RunWaitSampler.js';
 
@@ -26,6 +27,19 @@ Tail('the preloaded GC probe reports a child process\' collections, with wall-cl
     assert.ok(['major', 'minor', 'incremental', 'weakcb', 'other'].includes(proc.pauses.kinds[0]!));
   } finally {
     proc.child.kill('SIGKILL');
+  }
+});
+
+Tail('a node re-launched for its young generation is followed: the pid measured is the one that serves, its pauses the ones reported', async () => {
+  const bin = new URL('../bin/edge-offload.js', import.meta.url).pathname;
+  const proc = await startPinned('0', [bin, 'edge', '--port', '0', '--no-inference'], { EDGE_OFFLOAD_YOUNG_GEN_MIB: '2', NODE_OPTIONS: '' }, { gcProbe: true });
+  try {
+    assert.is.not(proc.pid, proc.child.pid, 'the launcher is not the node');
+    assert.is(relaunchedChild(proc.child.pid!), proc.pid);
+    // the node's main thread did the start-up work, the launcher only waited
+    assert.ok(threadCpuMs(proc.pid).main! > threadCpuMs(proc.child.pid).main!);
+  } finally {
+    killProc(proc, 'SIGKILL');
   }
 });
 

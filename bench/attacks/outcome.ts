@@ -4,7 +4,10 @@ export interface Outcome {
   attack: string;
   /** A new session from another subnet got its welcome while the attack ran. */
   admitted: boolean | null;
-  rssMiB: { before: number; peak: number; after: number } | null;
+  /** The serving process' RSS; `launcher`: the launcher's, when the node was re-launched for V8 flags (it only waits). */
+  rssMiB: { before: number; peak: number; after: number; launcher?: number } | null;
+  /** When the node was re-launched for V8 flags: the process measured and the one started. */
+  pids?: { serving: number; launcher: number };
   bystander: { unloadedP99: number; attackP99: number; ratio: number; failures: number } | null;
   /**
    * The node's own view, unloaded vs under attack: its CPU share (utime + stime over the window)

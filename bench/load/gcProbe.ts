@@ -5,8 +5,9 @@
  * Two uses, one mechanism:
  * - `node --import <dist>/bench/load/gcProbe.js <the node's CLI>`: loaded before the node (bench
  *   only: the product never imports it), it prints one JSON line per pause on stdout,
- *   `{"probe":"gc","at":<epoch ms>,"ms":<pause>,"kind":<minor|major|…>}`, which startPinned
- *   collects (loadStep.ts);
+ *   `{"probe":"gc","at":<epoch ms>,"ms":<pause>,"kind":<minor|major|…>,"pid":<its pid>}`, which
+ *   startPinned collects (loadStep.ts) for the process that serves: a node re-launched for V8
+ *   flags has its launcher's flags, the probe included, and the launcher's pauses are not the node's;
  * - `observePauses(log)` in the load generator itself, for its own pauses.
  *
  * Times are epoch ms (performance.timeOrigin + startTime): both processes' clocks are the same
@@ -91,7 +92,7 @@ function kindOf(e: PerformanceEntry): string {
 if (process.env.EDGE_OFFLOAD_GC_PROBE === 'stdout') {
   const observer = new PerformanceObserver((list) => {
     let lines = '';
-    for (const e of list.getEntries()) lines += `{"probe":"gc","at":${(performance.timeOrigin + e.startTime).toFixed(3)},"ms":${e.duration.toFixed(3)},"kind":"${kindOf(e)}"}\n`;
+    for (const e of list.getEntries()) lines += `{"probe":"gc","at":${(performance.timeOrigin + e.startTime).toFixed(3)},"ms":${e.duration.toFixed(3)},"kind":"${kindOf(e)}","pid":${process.pid}}\n`;
     process.stdout.write(lines);
   });
   observer.observe({ entryTypes: ['gc'] });

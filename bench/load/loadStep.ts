@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { SimulatedHeadset } from '../../client-sdk/node.js';
+import { servingPid } from '../../bin/demo/NodeProcess.js';
 import { spawnPinned } from '../lib/pin.js';
 import { parsePrometheusText } from '../lib/prometheusText.js';
 import { summarize, type Summary } from '../lib/stats.js';
@@ -30,7 +31,14 @@ export const LOAD_NODE_ENV: Readonly<Record<string, string>> = {
 };
 
 export interface Proc {
+  /** The process started (under taskset: the node, or the launcher that re-launched it with V8 flags). */
   child: ChildProcess;
+  /**
+   * The process that serves, which the measurements follow (CPU, threads, run-queue waits, GC
+   * pauses): the ready line's `pid`, else (an older build) the child a launcher re-launched, else
+   * `child`'s. It inherits the launcher's affinity (taskset -c), so it is pinned alike.
+   */
+  pid: number;
   url: string;
   /** Its GC pauses, when started with `gcProbe` (else empty). */
   pauses: PauseLog;
@@ -38,30 +46,56 @@ export interface Proc {
 
 /**
  * A child process pinned to `cores` that prints a JSON line with `url` when it is ready. With
- * `gcProbe`, node runs it with load/gcProbe.js preloaded and its GC pauses land in `pauses`.
+ * `gcProbe`, node runs it with load/gcProbe.js preloaded and the serving process' GC pauses land
+ * in `pauses` (a launcher's own, from the probe it passed on with its flags, are left out).
  */
 export async function startPinned(cores: string, args: string[], env: Record<string, string> = {}, options: { gcProbe?: boolean } = {}): Promise<Proc> {
   const probe = options.gcProbe ? ['--import', fileURLToPath(new URL('./gcProbe.js', import.meta.url))] : [];
   const child = spawnPinned(cores, [...probe, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env, ...(options.gcProbe ? { EDGE_OFFLOAD_GC_PROBE: 'stdout' } : {}) } });
   const pauses = new PauseLog();
+  // pauses seen before the ready line says which pid serves
+  const early: { at: number; ms: number; kind: string; pid?: number }[] = [];
+  let serving: number | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within 60 s`)), 60_000);
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}; is taskset installed (util-linux)?`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      let event: { url?: string; event?: string; probe?: string; at?: number; ms?: number; kind?: string };
+      let event: { url?: string; event?: string; probe?: string; at?: number; ms?: number; kind?: string; pid?: number };
       try {
         event = JSON.parse(line) as typeof event;
       } catch {
         return;
       }
-      if (event.probe === 'gc') return pauses.add(event.at!, event.ms!, event.kind!);
-      if (event.url && (event.event === undefined || event.event === 'listening')) {
+      if (event.probe === 'gc') {
+        if (serving === undefined) early.push(event as (typeof early)[number]);
+        else if (event.pid === undefined || event.pid === serving) pauses.add(event.at!, event.ms!, event.kind!);
+        return;
+      }
+      if (event.url && serving === undefined && (event.event === undefined || event.event === 'listening')) {
+        serving = servingPid(event, child.pid!);
+        for (const p of early) if (p.pid === undefined || p.pid === serving) pauses.add(p.at, p.ms, p.kind);
         clearTimeout(timer);
         resolve(event.url);
       }
     });
   });
-  return { child, url, pauses };
+  return { child, pid: serving!, url, pauses };
+}
+
+/**
+ * Signals the serving process and then the one started (a launcher would forward SIGTERM, but a
+ * SIGKILL would end only the launcher, and its node a moment later: the next step's node would
+ * start beside it).
+ */
+export function killProc(proc: Proc, signal: NodeJS.Signals): void {
+  if (proc.pid !== proc.child.pid) {
+    try {
+      process.kill(proc.pid, signal);
+    } catch {
+      // gone already
+    }
+  }
+  proc.child.kill(signal);
 }
 
 /** CPU time (user + system, ms) of a process and all its threads, from /proc. */
@@ -243,14 +277,14 @@ export async function step(target: Proc, clients: WireClient[], headsets: Simula
   await sleep(1000); // warm-up: sockets, JIT, predictor state
   for (const c of clients) c.lost(0);
   const before = opts.metricsUrl ? await scrapeNode(opts.metricsUrl) : undefined;
-  const nodeBefore = treeCpuMs(target.child.pid);
+  const nodeBefore = treeCpuMs(target.pid);
   const clientBefore = process.cpuUsage();
   const started = performance.now();
   samples.from = started;
   const skippedBefore = clock.skipped;
   await sleep(opts.seconds * 1000);
   const elapsed = performance.now() - started;
-  const nodeCpu = treeCpuMs(target.child.pid) - nodeBefore;
+  const nodeCpu = treeCpuMs(target.pid) - nodeBefore;
   const client = process.cpuUsage(clientBefore);
   // counted now: a scrape of a saturated node takes long, and the clock runs on meanwhile
   const answered = samples.rtt.length;

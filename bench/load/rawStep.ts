@@ -10,7 +10,7 @@ import { summarize } from '../lib/stats.js';
 import { FrameClock } from './FrameClock.js';
 import { PauseLog } from './gcProbe.js';
 import { RunWaitSampler } from './RunWaitSampler.js';
-import { gcBetween, handlingBetween, runDelayMs, stepRates, threadCpuMs, scrapeNode, sleep, treeCpuMs, type Proc, type StepResult } from './loadStep.js';
+import { cpuMs, gcBetween, handlingBetween, runDelayMs, stepRates, threadCpuMs, scrapeNode, sleep, treeCpuMs, type Proc, type StepResult } from './loadStep.js';
 import { RawWireClient, type RawSink } from './RawWireClient.js';
 
 /** Round trips of answers to frames sent in [from, until), without an object per answer. */
@@ -159,6 +159,8 @@ export interface RawStepResult extends StepResult {
   runDelayMsPerSecond?: { node: number; generator: number };
   /** The node's CPU per thread name over the step, ms per second (the main thread is `node`). */
   nodeThreadsMsPerSecond?: Record<string, number>;
+  /** CPU ms the launcher took over the step, when the node was re-launched for V8 flags (it only waits: ~0). */
+  launcherCpuMs?: number;
   /** The slowest 1 % of round trips against GC pauses (when the target runs with the GC probe). */
   tail?: TailBreakdown;
 }
@@ -183,12 +185,14 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
   await sleep(1000); // warm-up: sockets, JIT, predictor state
   const before = opts.metricsUrl ? await scrapeNode(opts.metricsUrl) : undefined;
   const sentBefore = clients.reduce((s, c) => s + c.sent, 0);
-  const nodeBefore = treeCpuMs(target.child.pid);
+  // the serving process (and its children: cluster workers); a launcher's own CPU beside it
+  const nodeBefore = treeCpuMs(target.pid);
+  const launcherBefore = target.pid !== target.child.pid ? cpuMs(target.child.pid) : undefined;
   const clientBefore = process.cpuUsage();
   const machineBefore = machineBusyMs();
-  const delayBefore = [runDelayMs(target.child.pid), runDelayMs(process.pid)];
-  const threadsBefore = threadCpuMs(target.child.pid);
-  const nodeWait = target.pauses.starts.length ? RunWaitSampler.open(target.child.pid!) : undefined;
+  const delayBefore = [runDelayMs(target.pid), runDelayMs(process.pid)];
+  const threadsBefore = threadCpuMs(target.pid);
+  const nodeWait = target.pauses.starts.length ? RunWaitSampler.open(target.pid) : undefined;
   const generatorWait = nodeWait ? RunWaitSampler.open(process.pid) : undefined;
   nodeWait?.start();
   generatorWait?.start();
@@ -200,11 +204,12 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
   const sent = clients.reduce((s, c) => s + c.sent, 0) - sentBefore;
   samples.until = ended;
   const elapsed = ended - started;
-  const nodeCpu = treeCpuMs(target.child.pid) - nodeBefore;
+  const nodeCpu = treeCpuMs(target.pid) - nodeBefore;
+  const launcherCpu = launcherBefore !== undefined ? cpuMs(target.child.pid) - launcherBefore : undefined;
   const client = process.cpuUsage(clientBefore);
   const machine = machineBusyMs() - machineBefore;
-  const delay = [runDelayMs(target.child.pid) - delayBefore[0]!, runDelayMs(process.pid) - delayBefore[1]!];
-  const threadsAfter = threadCpuMs(target.child.pid);
+  const delay = [runDelayMs(target.pid) - delayBefore[0]!, runDelayMs(process.pid) - delayBefore[1]!];
+  const threadsAfter = threadCpuMs(target.pid);
   const skipped = clock.skipped - skippedBefore;
   const after = opts.metricsUrl ? await scrapeNode(opts.metricsUrl) : undefined;
   clock.stop();
@@ -230,8 +235,9 @@ export async function rawStep(target: Proc, clients: RawWireClient[], samples: R
     nodeCpuCores: nodeCpu / elapsed,
     clientCpuUsPerFrame: (client.user + client.system) / Math.max(1, sent),
     clientCpuCores: (client.user + client.system) / 1000 / elapsed,
-    othersCpuCores: Math.max(0, machine - nodeCpu - (client.user + client.system) / 1000) / elapsed,
+    othersCpuCores: Math.max(0, machine - nodeCpu - (launcherCpu ?? 0) - (client.user + client.system) / 1000) / elapsed,
   };
+  if (launcherCpu !== undefined) result.launcherCpuMs = launcherCpu;
   if (tail) result.tail = tail;
   result.nodeThreadsMsPerSecond = Object.fromEntries(Object.entries(threadsAfter).map(([name, ms]) => [name, +(((ms - (threadsBefore[name] ?? 0)) * 1000) / elapsed).toFixed(1)]).filter(([, v]) => (v as number) > 0));
   if (!Number.isNaN(delay[0])) result.runDelayMsPerSecond = { node: (delay[0]! * 1000) / elapsed, generator: (delay[1]! * 1000) / elapsed };

@@ -5,6 +5,7 @@ import { defaultHeavyWorkers, HeavyPool } from '../../edge-server/offload/index.
 import { ClusterWorker, clusterWorkerInfo, runClusterPrimary } from '../../edge-server/cluster/index.js';
 import cluster from 'node:cluster';
 import { currentGcThreads } from '../../edge-server/gcThreads.js';
+import { launcherPid } from '../../protocol/server/relaunch.js';
 import { semiSpaceFlags } from '../../protocol/server/youngGeneration.js';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -60,17 +61,21 @@ Options:
                     is started again with --single-threaded-gc), auto (single when the
                     node may use one core only: taskset, cpuset); see edge-server/gcThreads.ts
                     [default: env EDGE_OFFLOAD_GC, else parallel]
-  --young-gen-mib N V8 semi-space size, MiB (the node is started again with
-                    --max-semi-space-size=N; 2 keeps infer-heavy sessions' buffers from
-                    forcing major GCs, see edge-server/gcThreads.ts)
-                    [default: env EDGE_OFFLOAD_YOUNG_GEN_MIB, else 0: V8's own]
+  --young-gen-mib N V8 semi-space size, MiB; 0: V8's own (grows to 16). The node is
+                    started again with --max-semi-space-size=N (one re-launch with --gc;
+                    none when node already runs with a semi-space flag, NODE_OPTIONS
+                    included); the listening line's "pid" is the serving process. 2 keeps
+                    sessions' buffers from piling up into major GCs (issue #15's attack
+                    4b, infer hogs); see edge-server/gcThreads.ts
+                    [default: env EDGE_OFFLOAD_YOUNG_GEN_MIB, else 2]
   --config FILE     JSON file of the limits below (flags and env override it)
   --print-config    print the effective config as a --config file and exit
   -h, --help        show this help
 
 ${configHelp()}
 
-Prints JSON lines; the one with {"event":"listening","url":…,"port":…,"nodeId":…}.`;
+Prints JSON lines; the one with {"event":"listening","url":…,"port":…,"nodeId":…,"pid":…} says
+it serves, and which process does (pid; launcherPid when it was started again for V8 flags).`;
 
 export async function runEdgeCommand(argv: string[]): Promise<void> {
   const args = parseCommandArgs(
@@ -101,7 +106,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     runClusterPrimary({
       workers: config.workers,
       nodeId,
-      onListening: (url, port) => console.log(JSON.stringify({ event: 'listening', url, port, nodeId, tier, workers: config.workers })),
+      onListening: (url, port) => console.log(JSON.stringify({ event: 'listening', url, port, nodeId, tier, workers: config.workers, ...servingProcess() })),
       onStopped: () => console.log(JSON.stringify({ event: 'stopped' })),
       log: (event) => console.log(JSON.stringify(event)),
     });
@@ -162,6 +167,8 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
     const worker = clusterWorker;
     server.addHealthSection('cluster', () => ({ worker: worker.index, workers: worker.workers, sessions: worker.sessionCount }));
   }
+  // the operator's view of which process serves (the re-launch), beside the listening line's
+  if (!clusterInfo) server.addHealthSection('process', () => ({ ...servingProcess(), gc: currentGcThreads(), youngGen: semiSpaceFlags().join(' ') || 'default' }));
   const { port, url } = await server.listen();
   // the signal handlers before the lines that say the node is up: a supervisor (or a test) that
   // stops the node as soon as it reads them must find them (on a busy machine it did not, and the
@@ -182,7 +189,7 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   // in a cluster the primary prints the one listening line, once every worker listens
   if (clusterWorker) clusterWorker.listening(url, port);
-  else console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier, gc: currentGcThreads(), youngGen: semiSpaceFlags().join(' ') || 'default', ...(server.warmedUp ? { warmUp: { frames: server.warmedUp.frames, ms: Math.round(server.warmedUp.ms) } } : {}) }));
+  else console.log(JSON.stringify({ event: 'listening', url, port, nodeId: server.nodeId, tier, ...servingProcess(), gc: currentGcThreads(), youngGen: semiSpaceFlags().join(' ') || 'default', ...(server.warmedUp ? { warmUp: { frames: server.warmedUp.frames, ms: Math.round(server.warmedUp.ms) } } : {}) }));
   if (args.values.viewer) console.log(JSON.stringify({ event: 'viewer', url: `${url.replace(/^ws/, 'http').replace(/\/v1\/session$/, '')}/viewer/` }));
   // one registration per node: in a cluster worker 1 registers, reporting every worker's sessions
   const discoveryUrl = clusterInfo && clusterInfo.index !== 1 ? undefined : stringFlag(args.values.discovery);
@@ -200,6 +207,15 @@ export async function runEdgeCommand(argv: string[]): Promise<void> {
   // stopped while registering: the registration that just finished goes too
   if (stopping) agent?.close();
   else if (agent) console.log(JSON.stringify({ event: 'discovery', url: discoveryUrl, registered: agent.registered }));
+}
+
+/**
+ * The process that serves, for whoever watches a pid (RSS, CPU, pinning): this one, and the
+ * launcher that started it again with V8 flags, if one did (edge-server/gcThreads.ts).
+ */
+function servingProcess(): { pid: number; launcherPid?: number } {
+  const launcher = launcherPid();
+  return { pid: process.pid, ...(launcher !== undefined ? { launcherPid: launcher } : {}) };
 }
 
 /** What the discovery agent of a cluster's worker 1 sees: this server, with every worker's sessions. */

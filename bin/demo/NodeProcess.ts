@@ -1,6 +1,10 @@
 /**
  * A node in its own process (`edge-offload edge`), so tests and benches can kill it for real
  * (SIGKILL: no goodbye, sockets reset by the kernel) or stop it gracefully (SIGTERM: drain).
+ *
+ * The process started may be a launcher that started the node again with V8 flags (its young
+ * generation: edge-server/gcThreads.ts); `pid` is the one that serves, from its listening line,
+ * and signals go to it, so a SIGKILL kills the node itself, as a crash would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +13,7 @@ import readline from 'node:readline';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { NodeTier } from '../../protocol/index.js';
+import { relaunchedChild } from '../../protocol/server/relaunch.js';
 import { generateKeyPair, type KeyPair } from '../../discovery/identity.js';
 import { writeJsonFile } from '../../discovery/keyFiles.js';
 
@@ -40,7 +45,13 @@ export interface NodeProcess {
   readonly port: number;
   readonly nodeId: string;
   readonly tier: NodeTier;
+  /**
+   * The process that serves (RSS, CPU, pinning): the listening line's `pid`; for an older build
+   * whose line has none, the process the launcher re-launched (relaunchedChild), else the one started.
+   */
   readonly pid: number;
+  /** The process this module started: `pid`, or the launcher that started `pid` with V8 flags. */
+  readonly startedPid: number;
   /** The key its welcomes are signed with: what discovery must vouch for (DiscoveryPlacement.announce). */
   readonly nodeKey: KeyPair;
   /** JSON events the node printed after "listening" (draining, stopped…). */
@@ -56,10 +67,20 @@ export interface NodeProcess {
   waitForEvent(name: string, timeoutMs: number): Promise<Record<string, unknown>>;
 }
 
-const live = new Set<ChildProcess>();
+/** Each started process and, once known, the node it re-launched (a launcher's node would outlive it for a moment). */
+const live = new Map<ChildProcess, number | undefined>();
 // never leave a node behind, whatever happens to the test or bench
 process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
+  for (const [child, serving] of live) {
+    if (serving !== undefined && serving !== child.pid) {
+      try {
+        process.kill(serving, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    child.kill('SIGKILL');
+  }
 });
 
 export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodeProcess> {
@@ -72,7 +93,7 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
   writeJsonFile(path.join(keyDir, 'node.json'), nodeKey, true);
   args.push('--node-key', path.join(keyDir, 'node.json'));
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
-  live.add(child);
+  live.set(child, undefined);
   let exitedAt = Number.NaN;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
@@ -130,13 +151,16 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
     child.kill('SIGKILL');
     throw err;
   }
+  const pid = servingPid(listening, child.pid!);
+  if (live.has(child)) live.set(child, pid);
   return {
     nodeKey,
     url: String(listening.url),
     port: Number(listening.port),
     nodeId: String(listening.nodeId),
     tier: (listening.tier as NodeTier) ?? options.tier ?? 'edge',
-    pid: child.pid!,
+    pid,
+    startedPid: child.pid!,
     events,
     stderrBytes: () => stderrBytes,
     get exitedAt() {
@@ -145,8 +169,22 @@ export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodePro
     exited,
     waitForEvent,
     async kill(signal = 'SIGKILL') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) {
+        // to the node itself (a launcher forwards SIGTERM/SIGINT, but a SIGKILL would only end the
+        // launcher, and the node a moment later); the launcher then ends as the node did
+        try {
+          process.kill(pid, signal);
+        } catch {
+          child.kill(signal); // gone already: the launcher follows, or never had a child
+        }
+      }
       await exited;
     },
   };
+}
+
+/** The listening line's `pid`, else (an older build) the child a launcher re-launched, else the process started. */
+export function servingPid(listening: Record<string, unknown>, startedPid: number): number {
+  if (typeof listening.pid === 'number' && Number.isInteger(listening.pid)) return listening.pid;
+  return relaunchedChild(startedPid) ?? startedPid;
 }
