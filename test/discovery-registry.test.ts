@@ -340,6 +340,12 @@ const shared = registrySuite('redis', async (clock) => {
   redis ??= await startRedis();
   return RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `t${prefixCounter++}:`, initialRadiusKm: 50, now: () => clock.t });
 });
+// the same suite on the per-tile search alone: the default searches sparse sets (all of these
+// tests' sets) through their all-members GEO set, and the tile path must stay exact for dense ones
+const tilesOnly = registrySuite('redis, tile path only', async (clock) => {
+  redis ??= await startRedis();
+  return RedisRegistry.connect({ url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: `t${prefixCounter++}:`, initialRadiusKm: 50, sparseTileMembers: 0, now: () => clock.t });
+});
 let cluster: RedisCluster | undefined;
 const clustered = registrySuite('redis-cluster', async (clock) => {
   cluster ??= await startRedisCluster();
@@ -455,6 +461,32 @@ replicas('a node placed without the learned-stats mirror (by an older replica) i
   }
 });
 
+replicas('a set whose all-members GEO set disagrees with its census (an older replica placed nodes) is searched by tiles', async () => {
+  redis ??= await startRedis();
+  const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: 'allset:' };
+  const a = await RedisRegistry.connect(opts);
+  const raw = createClient({ url: redis.url });
+  await raw.connect();
+  try {
+    await a.flush();
+    await a.put(record('p', 35.68, 139.69));
+    await a.put(record('q', 35.0, 135.77));
+    await a.put(record('r', 34.69, 135.5));
+    const ids = async () => (await a.nearest({ lat: 35.68, lon: 139.7 }, 3, 'edge')).map((n) => n.node.id);
+    assert.equal(await ids(), ['p', 'q', 'r']);
+    // what an older replica's registration leaves: the node in its tiles, not in the all sets
+    assert.is(await raw.sendCommand(['ZREM', 'allset:all:edge:a', 'q']), 1);
+    assert.equal(await ids(), ['p', 'q', 'r'], 'found through its tile');
+    // and its removal: the all set keeps a member the census no longer counts
+    await raw.sendCommand(['GEOADD', 'allset:all:edge:a', '139.7', '35.68', 'ghost']);
+    assert.ok(await a.remove('q'));
+    assert.equal(await ids(), ['p', 'r']);
+  } finally {
+    await raw.quit();
+    await a.close();
+  }
+});
+
 replicas.after(async () => {
   await redis?.stop();
 });
@@ -465,5 +497,6 @@ clustered.after(async () => {
 memory.run();
 sweeping.run();
 shared.run();
+tilesOnly.run();
 replicas.run();
 clustered.run();

@@ -205,6 +205,7 @@ export class RedisRegion {
         // a first radius under a tile's diagonal (on Redis's sphere) would only add a centre search
         String(deg), this.prefix, tier, String(oldest), String(Math.max(this.#s.initialRadiusKm, 111.25 * deg * 1.4143)),
         '0', // rows without their descriptor lines: this replica holds them by version (#fetchDescriptors)
+        String(this.#s.sparseTileMembers),
       ]);
       const read = Number(flat[1]);
       const rowCount = flat.length - 2;

@@ -12,6 +12,8 @@
  *                 nodes only. A node is in 1 + (its capabilities) tile sets.
  * - `tiles:<tier>:<set>`  GEO set of the occupied tiles' centres ("x:y"), searched nearest-first;
  *                 a tile leaves it when its set empties.
+ * - `all:<tier>:<set>`  GEO set of every member of the tier's `<set>` (the union of its tiles),
+ *                 searched instead of the tiles where they are sparse (`sparseTileMembers`).
  * - `census:<tier>` hash set → members (`a`: the tier's node count), so a query searches its
  *                 rarest capability's sets.
  * - `tileOf`      hash id → "tier mask x:y", the sets a node was placed in, so a moved, removed or

@@ -25,6 +25,14 @@ export interface RedisLayoutOptions extends RegistryTiming {
    * next registration (replicas must agree on it).
    */
   tileDegrees?: Partial<Record<NodeTier, number>>;
+  /**
+   * A query searches a tier's capability set through one GEO set of all its members (a few
+   * GEOSEARCH calls, the radius doubling) instead of tile by tile while the set's occupied tiles
+   * hold fewer than this many members on average (census / occupied tiles): sparse tiles cost a
+   * GEOSEARCH call each for a node or two (~39 calls a query at 8,000 nodes). Dense tiles keep the
+   * tile path, which bounds every scan to one tile's members. 0: always tiles. Default 8.
+   */
+  sparseTileMembers?: number;
   /** Bound on candidates fetched per query when the filter rejects most nodes. Default 20,000. */
   maxExaminedPerQuery?: number;
   /**
@@ -75,6 +83,7 @@ export function resolveLayout(options: RedisLayoutOptions): RegionSettings & { p
     statsTtlMs: options.statsTtlMs ?? 7 * 24 * 3600_000,
     initialRadiusKm: options.initialRadiusKm ?? 0,
     maxExamined: options.maxExaminedPerQuery ?? 20_000,
+    sparseTileMembers: Math.max(0, options.sparseTileMembers ?? 8),
     refreshBatch: options.refreshBatch ?? 200,
     touchBatch: options.touchBatch ?? 25,
     sweepBatch: Math.max(1, options.sweepBatch ?? 10),
@@ -92,6 +101,7 @@ export interface RegionSettings {
   statsTtlMs: number;
   initialRadiusKm: number;
   maxExamined: number;
+  sparseTileMembers: number;
   refreshBatch: number;
   touchBatch: number;
   sweepBatch: number;

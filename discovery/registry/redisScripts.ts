@@ -5,8 +5,9 @@
 import { createHash } from 'node:crypto';
 
 // Tile placement (see RedisRegistry.ts "Layout"): a node sits in its tile's `a` set and in one
-// set per capability bit it has; `tileOf` remembers "tier mask x:y" so a move, a removal or the
-// sweep takes it out of exactly those sets. The census counts members per set (the search picks
+// set per capability bit it has, and in the same sets' all-members GEO sets (`all:<tier>:<set>`,
+// what NEAREST searches where tiles are sparse); `tileOf` remembers "tier mask x:y" so a move, a
+// removal or the sweep takes it out of exactly those sets. The census counts members per set (the search picks
 // the rarest requested capability), and a tile whose set empties leaves that set's centres.
 const PLACEMENT_FNS = `
 local function placementSets(mask)
@@ -28,6 +29,7 @@ local function unplace(prefix, id, placement)
   if not tile then return end
   for _, set in ipairs(placementSets(tonumber(mask))) do
     local tileKey = prefix .. 'tile:' .. tier .. ':' .. set .. ':' .. tile
+    redis.call('ZREM', prefix .. 'all:' .. tier .. ':' .. set, id)
     if redis.call('ZREM', tileKey, id) == 1 then
       redis.call('HINCRBY', prefix .. 'census:' .. tier, set, -1)
       if redis.call('EXISTS', tileKey) == 0 then redis.call('ZREM', prefix .. 'tiles:' .. tier .. ':' .. set, tile) end
@@ -43,6 +45,7 @@ local old = redis.call('HGET', KEYS[1], id)
 if old then unplace(prefix, id, old) end
 for _, set in ipairs(placementSets(mask)) do
   redis.call('GEOADD', prefix .. 'tile:' .. tier .. ':' .. set .. ':' .. tile, ARGV[5], ARGV[6], id)
+  redis.call('GEOADD', prefix .. 'all:' .. tier .. ':' .. set, ARGV[5], ARGV[6], id)
   redis.call('GEOADD', prefix .. 'tiles:' .. tier .. ':' .. set, ARGV[8], ARGV[9], tile)
   redis.call('HINCRBY', prefix .. 'census:' .. tier, set, 1)
 end
@@ -140,9 +143,10 @@ return 1`;
 // - A tile search's radius is min(c-th distance, centre distance + half diagonal), which covers
 //   the whole tile but keeps Redis's geohash cells small (a 2000 km radius on a 72-member tile
 //   cost 25 us, a 5 km one 6.5 us).
-// Reply: radius, members read in the last pass, then one space-joined "id v l f s b n r d" string
-// per eligible hit, nearest first (one reply item per hit keeps client parsing cheap; ids cannot
-// contain spaces; d, the descriptor line, comes last because it has spaces).
+// Reply: radius (no member read lies farther), members read in the last pass, then one
+// space-joined "id v l f s b n r d" string per eligible hit, nearest first, at most `need` of them
+// (one reply item per hit keeps client parsing cheap; ids cannot contain spaces; d, the descriptor
+// line, comes last because it has spaces).
 export const NEAREST = `
 local lon, lat = ARGV[1], ARGV[2]
 local need = tonumber(ARGV[3])
@@ -156,6 +160,7 @@ local tileDeg, prefix, tier = tonumber(ARGV[13]), ARGV[14], ARGV[15]
 local oldest = tonumber(ARGV[16])
 local r0 = tonumber(ARGV[17])
 local withDescriptor = ARGV[18] ~= '0'
+local sparseTile = tonumber(ARGV[19]) or 0
 local seenKey = prefix .. 'seen'
 local learnedKey = prefix .. 'learned'
 -- a search row's fields; its descriptor (~150 bytes, a new Lua string per row) only when sent
@@ -176,7 +181,7 @@ end
 
 -- which tile sets to search: those of the requested capability with the fewest nodes in the tier
 -- (every member of it is a candidate, and the share that passes is highest), else all nodes
-local set = 'a'
+local set, members = 'a', nil
 if checkEligibility and capsMask > 0 then
   local bits, b = {}, 1
   while b <= capsMask do
@@ -184,14 +189,28 @@ if checkEligibility and capsMask > 0 then
     b = b * 2
   end
   local counts = redis.call('HMGET', prefix .. 'census:' .. tier, unpack(bits))
-  local fewest
   for i, name in ipairs(bits) do
     local n = tonumber(counts[i]) or 0
-    if fewest == nil or n < fewest then fewest, set = n, name end
+    if members == nil or n < members then members, set = n, name end
   end
+elseif sparseTile > 0 then
+  members = tonumber(redis.call('HGET', prefix .. 'census:' .. tier, 'a')) or 0
 end
 local centresKey = prefix .. 'tiles:' .. tier .. ':' .. set
 local tilePrefix = prefix .. 'tile:' .. tier .. ':' .. set .. ':'
+local allKey = prefix .. 'all:' .. tier .. ':' .. set
+
+-- Where the set's occupied tiles hold fewer than sparseTile members on average, one GEOSEARCH of
+-- the set's all-members GEO set per radius step replaces a GEOSEARCH per tile: at 8,000 nodes an
+-- infer tile holds ~2, and a query searched ~39 of them. Where tiles are dense (a city core of a
+-- large deployment) the tile path bounds each scan to a tile's members, and a widening circle on
+-- the whole set could sweep a dense region's members at once. The all set is used only while it
+-- holds what the census counts (not after a replica from before it placed or removed nodes).
+local useAll = false
+if sparseTile > 0 and members ~= nil and members > 0 then
+  local tiles = redis.call('ZCARD', centresKey)
+  useAll = members < sparseTile * tiles and redis.call('ZCARD', allKey) == members
+end
 
 -- a tile's hits (nearest first) into \`found\`, the nearest-first list of at most c: in place,
 -- from the back. A metro query at 8,000 nodes searches ~28 tiles of ~2 hits each, and a merge
@@ -248,68 +267,101 @@ local function bestFirst(c)
   end
 end
 
+-- the same as bestFirst, on the all set: the c nearest within r (Redis scans the geohash cells
+-- around the circle, ~3x its area, and sorts what is inside), r growing x2 (x4 while empty) until c
+-- are inside or r reaches maxRadius. c found within r are the c nearest: exact. Ids only, no
+-- distances (a reply of c pairs per call, converted to Lua tables, cost more than the scan); the
+-- radius returned bounds them.
+local function allFirst(c)
+  local r = math.min(r0, maxRadius)
+  while true do
+    if crossesPole(r) then
+      -- the whole world (see crossesPole), less what lies beyond maxRadius: the caller would read
+      -- those rows and, finding none within reach, ask for more
+      local hits, ids = redis.call('GEOSEARCH', allKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', WORLD, 'km', 'ASC', 'COUNT', c, 'WITHDIST'), {}
+      for i, h in ipairs(hits) do
+        if tonumber(h[2]) > maxRadius then break end
+        ids[i] = h[1]
+      end
+      return ids, maxRadius
+    end
+    local ids = redis.call('GEOSEARCH', allKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'COUNT', c)
+    if #ids >= c or r >= maxRadius then return ids, r end
+    r = math.min(r * (#ids == 0 and 4 or 2), maxRadius)
+  end
+end
+
+-- The rows of \`hits\` (ids, nearest first) that pass, in order, until \`need\` do: read in chunks of
+-- about (need - passed so far) / pass rate (ARGV[12] / 1.25 is 1 / the replica's pass rate), so a
+-- query reads ~need / passRate rows, not all \`count\` hits (count keeps 25 % spare hits so that a
+-- second search is rare; their rows were read, parsed and sent for nothing). Each chunk: its search
+-- rows and \`seen\` scores in one HMGET + ZMSCORE (a redis.call per member was ~3 us of Lua-to-Redis
+-- overhead apiece), then the passing rows' learned stats in one HMGET of the \`learned\` mirror
+-- (PLACE and LEARN write it; a row without one, placed by a replica from before the mirror, is read
+-- from its stats hash). Returns how many hits it went through.
+local perPass = tonumber(ARGV[12]) / 1.25
+local function readRows(hits, rows)
+  local at, used = 0, 0
+  while #rows < need and at < #hits do
+    local first = at + 1
+    at = math.min(#hits, at + math.min(4000, math.ceil((need - #rows) * perPass) + 1))
+    local vals = redis.call('HMGET', KEYS[1], unpack(hits, first, at))
+    local seen = redis.call('ZMSCORE', seenKey, unpack(hits, first, at))
+    used = at
+    local pass, passIds = {}, {}
+    for j = 1, at - first + 1 do
+      local row, s = vals[j], seen[j]
+      -- liveness is the score in seen (batched pongs move it, not the row): an expired node stays
+      -- placed until the sweep, and is skipped here, as the client does
+      if row and s and tonumber(s) > oldest then
+        local v, l, f, _, c, p, d = string.match(row, rowPattern)
+        if v and (not checkEligibility or (tonumber(f) > 0 and tonumber(l) < maxLoad and tonumber(p) <= maxPrice
+          and bit.band(tonumber(c), capsMask) == capsMask)) then
+          local i = first + j - 1
+          pass[#pass + 1] = { hits[i], v, l, f, s, d or '', i }
+          passIds[#passIds + 1] = hits[i]
+        end
+      end
+    end
+    local learned = #passIds > 0 and redis.call('HMGET', learnedKey, unpack(passIds)) or {}
+    for i, n in ipairs(pass) do
+      local st = learned[i]
+      local r
+      if st then
+        r = string.match(st, '^%S* %S* (%S*)$')
+      else
+        local h = redis.call('HMGET', statsPrefix .. n[1], 'b', 'n', 'r')
+        st = (h[1] or '') .. ' ' .. (h[2] or '') .. ' ' .. (h[3] or '')
+        r = h[3]
+      end
+      if not checkEligibility or (tonumber(r) or 1) >= minRep then
+        -- without the descriptor (ARGV[18] '0'), the replica holds it by version: "… r " ends the row
+        rows[#rows + 1] = table.concat({ n[1], n[2], n[3], n[4], n[5], st, n[6] }, ' ')
+        if #rows >= need then return n[7] end
+      end
+    end
+  end
+  return used
+end
+
 local rows
 local radius = 0
 local lastRead = 0
 while true do
-  local found, bound = bestFirst(count)
-  radius = bound
-  local hits = {}
-  for i = 1, #found do hits[i] = found[i][1] end
+  local hits
+  if useAll then
+    hits, radius = allFirst(count)
+  else
+    local found
+    found, radius = bestFirst(count)
+    hits = {}
+    for i = 1, #found do hits[i] = found[i][1] end
+  end
   rows = {}
-  lastRead = #hits
-  -- the search rows of all hits in a few HMGETs: a redis.call per member (two hashes each) was
-  -- ~3 us of Lua-to-Redis overhead apiece, most of the script's time once the search was cheap
-  local vals, seen = {}, {}
-  for i = 1, #hits, 4000 do
-    local last = math.min(i + 3999, #hits)
-    local part = redis.call('HMGET', KEYS[1], unpack(hits, i, last))
-    local scores = redis.call('ZMSCORE', seenKey, unpack(hits, i, last))
-    for j = 1, #part do
-      vals[i + j - 1] = part[j]
-      seen[i + j - 1] = scores[j]
-    end
-  end
-  local pass, passIds = {}, {}
-  for i, id in ipairs(hits) do
-    local n
-    if vals[i] and seen[i] then n = { string.match(vals[i], rowPattern) } end
-    -- liveness is the score in seen (batched pongs move it, not the row): an expired node stays
-    -- placed until the sweep, and is skipped here, as the client does
-    if n and n[1] then n[4] = seen[i] end
-    if n and n[1] and tonumber(n[4]) > oldest and (not checkEligibility or (tonumber(n[3]) > 0 and tonumber(n[2]) < maxLoad and tonumber(n[6]) <= maxPrice
-      and bit.band(tonumber(n[5]), capsMask) == capsMask)) then
-      n[8] = id
-      pass[#pass + 1] = n
-      passIds[#passIds + 1] = id
-    end
-  end
-  -- learned stats of every passing row in one HMGET of the \`learned\` mirror (PLACE and LEARN
-  -- write it): a call per row was ~40 redis.calls, a third of an edge query's script time. A row
-  -- without one (placed by a replica from before the mirror) is read from its stats hash.
-  local learned = {}
-  for i = 1, #passIds, 4000 do
-    local part = redis.call('HMGET', learnedKey, unpack(passIds, i, math.min(i + 3999, #passIds)))
-    for j = 1, #part do learned[i + j - 1] = part[j] end
-  end
-  for i, n in ipairs(pass) do
-    local st = learned[i]
-    local r
-    if st then
-      r = string.match(st, '^%S* %S* (%S*)$')
-    else
-      local h = redis.call('HMGET', statsPrefix .. n[8], 'b', 'n', 'r')
-      st = (h[1] or '') .. ' ' .. (h[2] or '') .. ' ' .. (h[3] or '')
-      r = h[3]
-    end
-    if not checkEligibility or (tonumber(r) or 1) >= minRep then
-      -- without the descriptor (ARGV[18] '0'), the replica holds it by version: "… r " ends the row
-      rows[#rows + 1] = table.concat({ n[8], n[1], n[2], n[3], n[4], st, n[7] or '' }, ' ')
-    end
-  end
+  lastRead = readRows(hits, rows)
   if #rows >= need or #hits < count or count >= maxExamined then break end
   -- enough members but too few eligible: look at as many more as this pass's rate says are needed
-  local passRate = math.max(#rows / #hits, 0.02)
+  local passRate = math.max(#rows / math.max(lastRead, 1), 0.02)
   count = math.min(maxExamined, math.max(count * 2, math.ceil(need / passRate * 1.25)))
 end
 table.insert(rows, 1, tostring(radius))
