@@ -29,8 +29,8 @@ function searchHash(nodes: { node: NodeRecord; v: string }[]): Map<string, strin
 }
 
 /** A reply row as NEAREST writes it, stats "b n r" ('' when none learned). */
-function row(id: string, v: string, load: number, free: number, seen: number, stats = '  '): string {
-  return `${id} ${v} ${load} ${free} ${seen} ${stats} `;
+function row(id: string, v: string, load: number, free: number, seen: number, stats = '  '): Buffer {
+  return Buffer.from(`${id} ${v} ${load} ${free} ${seen} ${stats} `);
 }
 
 function fetcher(hash: Map<string, string>, asked: string[][] = []) {
@@ -48,7 +48,7 @@ test('numberIn reads what Number reads, without a substring for plain decimals',
   })();
   for (let i = 0; i < 2000; i++) texts.push(String(rand()), String(Math.round(rand() * 100) / 100), String(rand() * 1e6), (rand() * 1000).toFixed(Math.floor(rand() * 12)));
   for (const text of texts) {
-    const line = `x ${text} y`;
+    const line = Buffer.from(`x ${text} y`, 'latin1');
     assert.ok(Object.is(numberIn(line, 2, 2 + text.length), Number(text)), `'${text}'`);
   }
 });
@@ -117,10 +117,27 @@ test('a row of an older registration, or of a node gone since the search, is lef
   }
 });
 
+test('ids that are not ASCII are found from their bytes; a full cache drops its oldest entry', async () => {
+  const nodes = [record('nœud-1', 48.86, 2.35), record('n2', 48.87, 2.35), record('n3', 48.88, 2.35)];
+  const cache = new DescriptorCache(2);
+  const asked: string[][] = [];
+  const fetch = fetcher(searchHash(nodes.map((node) => ({ node, v: 'v' }))), asked);
+  const rows = ['1', '3', ...nodes.map((n) => row(n.id, 'v', 0, 1, NOW))];
+  const first = await nearestRows(rows, 2, cache, fetch, POINT, OLDEST, undefined, Infinity, 5);
+  assert.equal(first.nearest.map((c) => c.node.id), ['nœud-1', 'n2', 'n3']);
+  assert.is(cache.size, 2);
+  await nearestRows(rows.slice(0, 3), 2, cache, fetch, POINT, OLDEST, undefined, Infinity, 5);
+  assert.equal(asked.at(-1), ['nœud-1'], 'the oldest entry went');
+  await nearestRows(rows.slice(0, 3), 2, cache, fetch, POINT, OLDEST, undefined, Infinity, 5);
+  assert.is(asked.length, 2, 'held again, by its bytes');
+  cache.delete('nœud-1');
+  assert.is(cache.size, 1);
+});
+
 test('a malformed reply is an UNAVAILABLE error, not a crash or a wrong answer', async () => {
   const cache = new DescriptorCache(10);
   const fetch = fetcher(new Map());
-  for (const rows of [['1', '1', 42], ['1', '1', 'n1 v1 0 1'], ['1', '1', null]]) {
+  for (const rows of [['1', '1', 42], ['1', '1', Buffer.from('n1 v1 0 1')], ['1', '1', 'n1 v1 0 1 2 3 4 5 '], ['1', '1', null]]) {
     try {
       await nearestRows(rows, 2, cache, fetch, POINT, OLDEST, undefined, Infinity, 5);
       assert.unreachable(`${JSON.stringify(rows)} accepted`);

@@ -37,6 +37,12 @@ export interface RedisLink {
    * the link has one (RedisRegistry `queryConnection`); else as `send`.
    */
   query?<T>(slotKey: string, args: string[]): Promise<T>;
+  /**
+   * A query's search script, as `query`, with its bulk strings as Buffers (node-redis
+   * `typeMapping`, redisClient.ts BYTES_REPLY): the replica reads the rows' fields in place
+   * instead of decoding a string per row.
+   */
+  bytes<T>(slotKey: string, args: string[]): Promise<T>;
 }
 
 const MAX_RADIUS_KM = 20_040;
@@ -198,7 +204,7 @@ export class RedisRegion {
     let need = k;
     for (;;) {
       const flat = await this.#evalNearest([
-        this.searchKey,
+        'EVALSHA', NEAREST_SHA, '1', this.searchKey,
         // Redis's sphere is 0.03 % larger than ours: the script's radius leaves room, ours decides
         String(point.lon), String(clampLat(point.lat)), String(need), this.prefix + 'stats:', String(Math.min(MAX_RADIUS_KM, maxDistanceKm * 1.001)),
         String(capabilityMask(e.caps ?? [])), String(e.maxPrice ?? 1e300), String(e.maxLoad ?? 1e300), String(e.minReputation ?? -1e300),
@@ -208,7 +214,7 @@ export class RedisRegion {
         '0', // rows without their descriptor lines: this replica holds them by version (#fetchDescriptors)
       ]);
       if (!Array.isArray(flat) || flat.length < 2) throw new DiscoveryError(E.UNAVAILABLE, 'Redis answered a malformed NEAREST reply (not a list of radius, count, rows)');
-      const read = Number(flat[1]);
+      const read = Number(String(flat[1]));
       const rowCount = flat.length - 2;
       const tuning = this.#s.tuning;
       if (options.eligibility && read >= need) tuning.passRate += 0.1 * (Math.max(rowCount / read, 0.02) - tuning.passRate);
@@ -227,12 +233,14 @@ export class RedisRegion {
    * EVALSHA: the 4 KB script is sent and hashed once per connection, not on every query. A Redis
    * that lost its script cache (restart, SCRIPT FLUSH) answers NOSCRIPT, and EVAL reloads it.
    */
-  async #evalNearest(args: string[]): Promise<string[]> {
+  async #evalNearest(args: string[]): Promise<unknown[]> {
     try {
-      return await this.#query<string[]>(['EVALSHA', NEAREST_SHA, '1', ...args]);
+      return await this.#link.bytes<unknown[]>(this.seenKey, args);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return await this.#query<string[]>(['EVAL', NEAREST, '1', ...args]);
+      args[0] = 'EVAL';
+      args[1] = NEAREST;
+      return await this.#link.bytes<unknown[]>(this.seenKey, args);
     }
   }
 

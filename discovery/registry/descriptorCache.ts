@@ -22,32 +22,91 @@ interface Held {
   readonly v: string;
   readonly node: NodeRecord;
   stats: Readonly<NodeStats>;
+  /** The id's UTF-8 bytes when it is not ASCII (an ASCII id is compared char by byte). */
+  readonly idBytes: Buffer | undefined;
+  /** The next entry whose id has the same hash. */
+  next: Held | undefined;
 }
 
-/** Records by node id and registration version. Bounded: past `max` entries the oldest inserted goes (a node that left is never asked for again). */
+/** FNV-1a over bytes: a reply row's id is looked up from its bytes, without a string per row. */
+function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h | 0;
+}
+
+function isAscii(id: string): boolean {
+  for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function hashId(id: string): number {
+  if (!isAscii(id)) {
+    const bytes = Buffer.from(id);
+    return hashBytes(bytes, 0, bytes.length);
+  }
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
+/** Whether `held`'s id is the bytes [0, end) of `row`. */
+function idIs(held: Held, row: Uint8Array, end: number): boolean {
+  const bytes = held.idBytes;
+  if (bytes !== undefined) return bytes.length === end && Buffer.compare(bytes, row.subarray(0, end)) === 0;
+  const id = held.node.id;
+  if (id.length !== end) return false;
+  for (let i = 0; i < end; i++) if (id.charCodeAt(i) !== row[i]) return false;
+  return true;
+}
+
+/**
+ * Records by node id (hashed from its bytes) and registration version. Bounded: past `max`
+ * entries the oldest inserted goes (a node that left is never asked for again).
+ */
 export class DescriptorCache {
-  readonly #entries = new Map<string, Held>();
+  readonly #buckets = new Map<number, Held>();
   readonly #max: number;
+  #size = 0;
   constructor(max: number) {
     this.#max = max;
   }
-  /** The entry of `id`, whatever its version; undefined when not held. */
-  entry(id: string): Held | undefined {
-    return this.#entries.get(id);
+  /** The entry of the id in bytes [0, idEnd) of `row`, whatever its version; undefined when not held. */
+  entryAt(row: Uint8Array, idEnd: number): Held | undefined {
+    for (let e = this.#buckets.get(hashBytes(row, 0, idEnd)); e !== undefined; e = e.next) if (idIs(e, row, idEnd)) return e;
+    return undefined;
   }
   /** Holds `node` as registered in version `v`; the entry (kept only when the cache has room for any). */
-  hold(id: string, v: string, node: NodeRecord): Held {
-    const held: Held = { v, node, stats: FRESH_STATS };
+  hold(v: string, node: NodeRecord): Held {
+    const held: Held = { v, node, stats: FRESH_STATS, idBytes: isAscii(node.id) ? undefined : Buffer.from(node.id), next: undefined };
     if (this.#max <= 0) return held;
-    if (!this.#entries.has(id) && this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(id, held);
+    this.delete(node.id);
+    // the oldest inserted bucket goes (one entry, or a few that share its hash)
+    while (this.#size >= this.#max) {
+      const [hash, first] = this.#buckets.entries().next().value!;
+      this.#buckets.delete(hash);
+      for (let e: Held | undefined = first; e !== undefined; e = e.next) this.#size--;
+    }
+    const hash = hashId(node.id);
+    held.next = this.#buckets.get(hash);
+    this.#buckets.set(hash, held);
+    this.#size++;
     return held;
   }
   delete(id: string): void {
-    this.#entries.delete(id);
+    const hash = hashId(id);
+    let prev: Held | undefined;
+    for (let e = this.#buckets.get(hash); e !== undefined; prev = e, e = e.next) {
+      if (e.node.id !== id) continue;
+      if (prev !== undefined) prev.next = e.next;
+      else if (e.next !== undefined) this.#buckets.set(hash, e.next);
+      else this.#buckets.delete(hash);
+      this.#size--;
+      return;
+    }
   }
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 }
 
@@ -77,11 +136,11 @@ const scratch = {
 };
 
 /** The field bounds of `row` into scratch.bounds; false when it has fewer than ROW_FIELDS fields and a separator after them. */
-function scanRow(row: string): boolean {
+function scanRow(row: Buffer): boolean {
   const bounds = scratch.bounds;
   let at = 0;
   for (let j = 0; j < 8; j++) {
-    const end = row.indexOf(' ', at);
+    const end = row.indexOf(SPACE, at);
     if (end < 0 && j < ROW_FIELDS) return false;
     bounds[2 * j] = at;
     bounds[2 * j + 1] = end < 0 ? row.length : end;
@@ -93,28 +152,28 @@ function scanRow(row: string): boolean {
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
 /**
- * Number(row.slice(start, end)) without the substring for what Lua and JS write here
+ * Number(text of row[start, end)) without a string for what Lua and JS write here
  * ([-]digits[.digits], at most 15 significant digits: the integer mantissa is exact and one
  * division by an exact power of ten rounds correctly, as Number's own parse does); anything else
  * goes through Number.
  */
-export function numberIn(row: string, start: number, end: number): number {
+export function numberIn(row: Buffer, start: number, end: number): number {
   let i = start;
-  const negative = i < end && row.charCodeAt(i) === 45;
+  const negative = i < end && row[i] === 45;
   if (negative) i++;
   let mantissa = 0;
   let digits = 0;
   let fraction = -1;
   for (; i < end; i++) {
-    const c = row.charCodeAt(i);
+    const c = row[i]!;
     if (c >= 48 && c <= 57) {
       mantissa = mantissa * 10 + (c - 48);
       digits++;
       if (fraction >= 0) fraction++;
     } else if (c === 46 && fraction < 0) fraction = 0;
-    else return Number(row.slice(start, end));
+    else return Number(row.toString('latin1', start, end));
   }
-  if (digits === 0 || digits > 15) return Number(row.slice(start, end));
+  if (digits === 0 || digits > 15) return Number(row.toString('latin1', start, end));
   const value = fraction > 0 ? mantissa / POW10[fraction]! : mantissa;
   return negative ? -value : value;
 }
@@ -123,7 +182,7 @@ export function numberIn(row: string, start: number, end: number): number {
  * The row's stats ("b n r"; none learned: "n" empty), the held ones when the row's numbers are the
  * same (they change only when a client reports on the node).
  */
-function rowStats(row: string, held: Held): Readonly<NodeStats> {
+function rowStats(row: Buffer, held: Held): Readonly<NodeStats> {
   const b = scratch.bounds;
   if (b[12] === b[13]) return FRESH_STATS;
   const baseLatencyMs = b[10] === b[11] ? undefined : numberIn(row, b[10]!, b[11]!);
@@ -134,17 +193,23 @@ function rowStats(row: string, held: Held): Readonly<NodeStats> {
   return (held.stats = { baseLatencyMs, samples, reputation });
 }
 
+/** Whether bytes [start, end) of `row` are `text` (ASCII: a version, a number). */
+function bytesAre(row: Uint8Array, start: number, end: number, text: string): boolean {
+  if (end - start !== text.length) return false;
+  for (let i = 0; i < text.length; i++) if (row[start + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
 /** The held entry of `rows[i]` at the row's version into scratch.held; the row's id when not held. */
 function holdRow(rows: unknown[], i: number, cache: DescriptorCache): string | undefined {
   const row = rows[i];
-  if (typeof row !== 'string') throw malformed(`row ${i} is not a string`);
+  if (!Buffer.isBuffer(row)) throw malformed(`row ${i} is not a bulk string`);
   if (!scanRow(row)) throw malformed(`row ${i} has fewer than ${ROW_FIELDS} fields`);
   const b = scratch.bounds;
-  const id = row.slice(0, b[1]);
-  const e = cache.entry(id);
-  const hit = e !== undefined && e.v.length === b[3]! - b[2]! && row.startsWith(e.v, b[2]);
+  const e = cache.entryAt(row, b[1]!);
+  const hit = e !== undefined && bytesAre(row, b[2]!, b[3]!, e.v);
   scratch.held[i] = hit ? e : undefined;
-  return hit ? undefined : id;
+  return hit ? undefined : row.toString('utf8', 0, b[1]);
 }
 
 /**
@@ -187,19 +252,20 @@ async function fetchMissing(
     let at = 0;
     for (let skip = 0; skip < 6; skip++) at = text.indexOf(' ', at) + 1; // past v l f s c p
     const v = text.slice(0, text.indexOf(' '));
-    const entry = cache.hold(missing.ids[j]!, v, decodeDescriptor(text, { load: 0, freeCapacity: 0, lastSeen: 0 }, at));
+    const node = decodeDescriptor(text, { load: 0, freeCapacity: 0, lastSeen: 0 }, at);
     const i = missing.at[j]!;
-    const row = rows[i] as string;
-    // the row's version: its second field
-    const vStart = row.indexOf(' ') + 1;
-    if (row.startsWith(v, vStart) && row.charCodeAt(vStart + v.length) === SPACE) held[i] = entry;
+    const row = rows[i] as Buffer;
+    // the row's version (its second field) names the registration its status belongs to
+    const vStart = row.indexOf(SPACE) + 1;
+    const entry = cache.hold(v, node);
+    if (node.id === missing.ids[j] && bytesAre(row, vStart, row.indexOf(SPACE, vStart), v)) held[i] = entry;
   }
   return held;
 }
 
 /**
- * The candidates of a NEAREST reply (`rows` from index `from`: "id v l f s b n r ", the descriptor
- * left out): live (last seen after `oldest`), passing `filter`, within `maxDistanceKm` of `point`
+ * The candidates of a NEAREST reply (`rows` from index `from`, bulk strings as Buffers: "id v l f
+ * s b n r ", the descriptor left out): live (last seen after `oldest`), passing `filter`, within `maxDistanceKm` of `point`
  * on our sphere; the k nearest, nearest first (ties in reply order), and how many passed.
  * Candidate objects are built for the k returned only.
  */
@@ -232,7 +298,7 @@ export async function nearestRows(
     heldRows[i] = undefined; // the scratch keeps no record alive
     // gone, or re-registered between the search and the fetch: the node is left out of this answer
     if (held === undefined) continue;
-    const row = rows[i] as string;
+    const row = rows[i] as Buffer;
     scanRow(row);
     const lastSeen = numberIn(row, b[8]!, b[9]!);
     if (lastSeen <= oldest) continue;
