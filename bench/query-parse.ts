@@ -145,7 +145,7 @@ export async function main(argv: string[]): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   const env = environment({ nodes, rowsPerReply, k, rounds, iterations, before: beforeDir });
   printEnvironment(env);
-  const results: Record<string, Record<string, { cpuUsPerQuery: ReturnType<typeof summarize>; bytesPerQuery: number }>> = {};
+  const results: Record<string, Record<string, { cpuUsPerQuery: ReturnType<typeof summarize>; bytesPerQuery: number; top: { fn: string; bytes: number }[] }>> = {};
   for (const path of ['parse', 'rank'] as const) {
     results[path] = {};
     const samples: Record<string, number[]> = { before: [], after: [] };
@@ -167,15 +167,21 @@ export async function main(argv: string[]): Promise<void> {
       for (let i = 0; i < iterations; i++) await b[path](i);
       const { profile } = (await session.post('HeapProfiler.stopSampling')) as Any;
       let bytes = 0;
+      const byFn = new Map<string, number>();
       const walk = (n: Any) => {
         bytes += n.selfSize;
+        const f = n.callFrame;
+        const key = `${f.functionName || '(anonymous)'} ${String(f.url).replace(/^.*\/(node_modules|dist)\//, '')}:${f.lineNumber + 1}`;
+        if (n.selfSize > 0) byFn.set(key, (byFn.get(key) ?? 0) + n.selfSize);
         for (const c of n.children) walk(c);
       };
       walk(profile.head);
-      results[path]![b.build] = { cpuUsPerQuery: summarize(samples[b.build]!), bytesPerQuery: bytes / iterations };
+      const top = [...byFn].sort((x, y) => y[1] - x[1]).slice(0, 8).map(([fn, v]) => ({ fn, bytes: Math.round(v / iterations) }));
+      results[path]![b.build] = { cpuUsPerQuery: summarize(samples[b.build]!), bytesPerQuery: bytes / iterations, top };
     }
     session.disconnect();
     const [before, after] = [results[path]!.before!, results[path]!.after!];
+    for (const b of builds) console.log(`${path} ${b.build}: top allocations per query: ${results[path]![b.build]!.top.map((t) => `${t.fn} ${t.bytes} B`).join('; ')}`);
     console.log(
       `${path}: CPU per query ${before.cpuUsPerQuery.p50.toFixed(1)} -> ${after.cpuUsPerQuery.p50.toFixed(1)} µs (median of ${rounds} rounds, after/before ${(after.cpuUsPerQuery.p50 / before.cpuUsPerQuery.p50).toFixed(2)}); ` +
         `allocated ${before.bytesPerQuery.toFixed(0)} -> ${after.bytesPerQuery.toFixed(0)} B per query (${(after.bytesPerQuery / before.bytesPerQuery).toFixed(2)})`,

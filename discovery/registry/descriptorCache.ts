@@ -133,6 +133,8 @@ const scratch = {
   order: new Uint32Array(64),
   /** Field bounds of the row being read: start, end of id v l f s b n r. */
   bounds: new Int32Array(16),
+  /** The row's numbers as read: s l f b n r. */
+  numbers: new Float64Array(6),
 };
 
 /** The field bounds of `row` into scratch.bounds; false when it has fewer than ROW_FIELDS fields and a separator after them. */
@@ -158,6 +160,16 @@ const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
  * goes through Number.
  */
 export function numberIn(row: Buffer, start: number, end: number): number {
+  readNumber(row, start, end, 0);
+  return scratch.numbers[0]!;
+}
+
+/**
+ * numberIn into scratch.numbers[slot]: a double returned from a call that is not inlined is a new
+ * heap number; one written into a typed array is not (five a row were 1.3 KB of a query's garbage).
+ */
+function readNumber(row: Buffer, start: number, end: number, slot: number): void {
+  const out = scratch.numbers;
   let i = start;
   const negative = i < end && row[i] === 45;
   if (negative) i++;
@@ -171,11 +183,17 @@ export function numberIn(row: Buffer, start: number, end: number): number {
       digits++;
       if (fraction >= 0) fraction++;
     } else if (c === 46 && fraction < 0) fraction = 0;
-    else return Number(row.toString('latin1', start, end));
+    else {
+      out[slot] = Number(row.toString('latin1', start, end));
+      return;
+    }
   }
-  if (digits === 0 || digits > 15) return Number(row.toString('latin1', start, end));
+  if (digits === 0 || digits > 15) {
+    out[slot] = Number(row.toString('latin1', start, end));
+    return;
+  }
   const value = fraction > 0 ? mantissa / POW10[fraction]! : mantissa;
-  return negative ? -value : value;
+  out[slot] = negative ? -value : value;
 }
 
 /**
@@ -185,12 +203,15 @@ export function numberIn(row: Buffer, start: number, end: number): number {
 function rowStats(row: Buffer, held: Held): Readonly<NodeStats> {
   const b = scratch.bounds;
   if (b[12] === b[13]) return FRESH_STATS;
-  const baseLatencyMs = b[10] === b[11] ? undefined : numberIn(row, b[10]!, b[11]!);
-  const samples = numberIn(row, b[12]!, b[13]!);
-  const reputation = b[14] === b[15] ? 1 : numberIn(row, b[14]!, b[15]!);
+  const n = scratch.numbers;
+  const learned = b[10] !== b[11];
+  if (learned) readNumber(row, b[10]!, b[11]!, 3);
+  readNumber(row, b[12]!, b[13]!, 4);
+  if (b[14] !== b[15]) readNumber(row, b[14]!, b[15]!, 5);
+  else n[5] = 1;
   const s = held.stats;
-  if (Object.is(s.baseLatencyMs, baseLatencyMs) && Object.is(s.samples, samples) && Object.is(s.reputation, reputation)) return s;
-  return (held.stats = { baseLatencyMs, samples, reputation });
+  if ((learned ? s.baseLatencyMs !== undefined && Object.is(s.baseLatencyMs, n[3]) : s.baseLatencyMs === undefined) && Object.is(s.samples, n[4]) && Object.is(s.reputation, n[5])) return s;
+  return (held.stats = { baseLatencyMs: learned ? n[3] : undefined, samples: n[4]!, reputation: n[5]! });
 }
 
 /** Whether bytes [start, end) of `row` are `text` (ASCII: a version, a number). */
@@ -300,13 +321,17 @@ export async function nearestRows(
     if (held === undefined) continue;
     const row = rows[i] as Buffer;
     scanRow(row);
-    const lastSeen = numberIn(row, b[8]!, b[9]!);
+    const n = scratch.numbers;
+    readNumber(row, b[8]!, b[9]!, 0);
+    const lastSeen = n[0]!;
     if (lastSeen <= oldest) continue;
     const node = held.node;
     // an older reply (one that waited for a descriptor fetch) does not undo a newer one's status
     if (!(lastSeen < node.lastSeen)) {
-      node.load = numberIn(row, b[4]!, b[5]!);
-      node.freeCapacity = numberIn(row, b[6]!, b[7]!);
+      readNumber(row, b[4]!, b[5]!, 1);
+      readNumber(row, b[6]!, b[7]!, 2);
+      node.load = n[1]!;
+      node.freeCapacity = n[2]!;
       node.lastSeen = lastSeen;
     }
     const stats = rowStats(row, held);
