@@ -92,6 +92,8 @@ export async function main(argv: string[]): Promise<void> {
   async function parser(dir: string, after: boolean): Promise<(i: number) => Promise<number>> {
     const dc = await load(dir, 'discovery/registry/descriptorCache.js');
     const geo = await load(dir, 'discovery/geo.js');
+    // the final check a replica runs on every row: the query's eligibility (rankTier's, caps as the scale bench asks)
+    const filter = (await load(dir, 'discovery/registry/Registry.js')).eligibilityFilter({ caps: ['infer'], maxLoad: 0.95, minReputation: 0.5 });
     const cache = new dc.DescriptorCache(250_000);
     let reply: unknown[] = [];
     const typeMapping = after ? { 36: Buffer } : {};
@@ -100,7 +102,7 @@ export async function main(argv: string[]): Promise<void> {
     if (after) {
       return async (i) => {
         decoder.write(replies[i % 64]!);
-        const found = await dc.nearestRows(reply, 2, cache, fetchRows, points[i % 64]!, oldest, undefined, Infinity, k);
+        const found = await dc.nearestRows(reply, 2, cache, fetchRows, points[i % 64]!, oldest, filter, Infinity, k);
         return found.nearest.length;
       };
     }
@@ -114,7 +116,7 @@ export async function main(argv: string[]): Promise<void> {
       for (let r = 2; r < flat.length; r++) {
         const descriptor = descriptors[r - 2];
         const found = descriptor && dc.rowRecord(String(flat[r]), descriptor, oldest);
-        if (!found) continue;
+        if (!found || !filter(found.node, found.stats)) continue;
         found.distanceKm = geo.greatCircleKm(point, found.node);
         if (found.distanceKm <= Infinity) passing.push(found);
       }
