@@ -204,7 +204,7 @@ export class RedisRegion {
     let need = k;
     for (;;) {
       const flat = await this.#evalNearest([
-        'EVALSHA', NEAREST_SHA, '1', this.searchKey,
+        this.searchKey,
         // Redis's sphere is 0.03 % larger than ours: the script's radius leaves room, ours decides
         String(point.lon), String(clampLat(point.lat)), String(need), this.prefix + 'stats:', String(Math.min(MAX_RADIUS_KM, maxDistanceKm * 1.001)),
         String(capabilityMask(e.caps ?? [])), String(e.maxPrice ?? 1e300), String(e.maxLoad ?? 1e300), String(e.minReputation ?? -1e300),
@@ -235,12 +235,10 @@ export class RedisRegion {
    */
   async #evalNearest(args: string[]): Promise<unknown[]> {
     try {
-      return await this.#link.bytes<unknown[]>(this.seenKey, args);
+      return await this.#link.bytes<unknown[]>(this.seenKey, ['EVALSHA', NEAREST_SHA, '1', ...args]);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      args[0] = 'EVAL';
-      args[1] = NEAREST;
-      return await this.#link.bytes<unknown[]>(this.seenKey, args);
+      return await this.#link.bytes<unknown[]>(this.seenKey, ['EVAL', NEAREST, '1', ...args]);
     }
   }
 
