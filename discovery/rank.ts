@@ -86,12 +86,11 @@ export function estimateRttMs(distanceKm: number, stats: NodeStats, options: Req
 }
 
 export function eligibility(query: ShortlistQuery, options: Required<RankOptions>): Eligibility {
-  return {
-    ...(query.caps ? { caps: query.caps } : {}),
-    ...(query.maxPrice !== undefined ? { maxPrice: query.maxPrice } : {}),
-    maxLoad: options.maxLoad,
-    minReputation: options.minReputation,
-  };
+  // fields set one by one: spreading conditional objects made three objects per tier and query
+  const e: Eligibility = { maxLoad: options.maxLoad, minReputation: options.minReputation };
+  if (query.caps) e.caps = query.caps;
+  if (query.maxPrice !== undefined) e.maxPrice = query.maxPrice;
+  return e;
 }
 
 /**

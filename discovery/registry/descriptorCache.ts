@@ -13,7 +13,7 @@
  * of it for rows that did not make the k returned.
  */
 import { DiscoveryError, DiscoveryErrorCode as E } from '../errors.js';
-import { greatCircleKm, type LatLon } from '../geo.js';
+import { EARTH_RADIUS_KM, type LatLon } from '../geo.js';
 import { FRESH_STATS, type NearbyNode, type NodeFilter, type NodeRecord, type NodeStats } from './Registry.js';
 import { decodeDescriptor } from './redisRecord.js';
 
@@ -111,6 +111,7 @@ export class DescriptorCache {
 }
 
 const SPACE = 32;
+const RAD = Math.PI / 180;
 /** Fields of a search row before its stats ("id v l f s "): fewer is a malformed reply. */
 const ROW_FIELDS = 5;
 
@@ -336,7 +337,12 @@ export async function nearestRows(
     }
     const stats = rowStats(row, held);
     if (filter !== undefined && !filter(node, stats)) continue;
-    const d = greatCircleKm(point, node);
+    // geo.ts greatCircleKmOf(point.lat, point.lon, node.lat, node.lon), the same expression, written
+    // out: passing four doubles to that call (not inlined here) boxed each, 3 KB a query of garbage
+    const dLat = (node.lat - point.lat) * RAD;
+    const dLon = (node.lon - point.lon) * RAD;
+    const h = Math.sin(dLat / 2) ** 2 + Math.cos(point.lat * RAD) * Math.cos(node.lat * RAD) * Math.sin(dLon / 2) ** 2;
+    const d = 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(h)));
     if (!(d <= maxDistanceKm)) continue;
     passing++;
     // the k nearest so far, in order: a row goes after every one at its distance (a stable sort's order)
