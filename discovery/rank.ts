@@ -86,15 +86,92 @@ export function estimateRttMs(distanceKm: number, stats: NodeStats, options: Req
 }
 
 export function eligibility(query: ShortlistQuery, options: Required<RankOptions>): Eligibility {
-  return {
-    ...(query.caps ? { caps: query.caps } : {}),
-    ...(query.maxPrice !== undefined ? { maxPrice: query.maxPrice } : {}),
-    maxLoad: options.maxLoad,
-    minReputation: options.minReputation,
-  };
+  // fields set one by one: spreading conditional objects made three objects per tier and query
+  const e: Eligibility = { maxLoad: options.maxLoad, minReputation: options.minReputation };
+  if (query.caps) e.caps = query.caps;
+  if (query.maxPrice !== undefined) e.maxPrice = query.maxPrice;
+  return e;
 }
 
-/** The k best-scored nodes of `tier` (score = estimated RTT + priceWeight × price), and `pool`, the wider scored set they came from. */
+/**
+ * One ranking's per-candidate numbers, reused by every query: scores in typed arrays and an
+ * order of indices instead of a RankedNode per candidate, the arrays filtered, mapped, sorted
+ * and sliced (a query's largest allocation on the memory backend, 8-12 KB of 24-31). Only the k
+ * returned nodes (and the placement pick) become objects. Safe to share: a ranking fills and
+ * reads it with no await in between.
+ */
+class RankScratch {
+  score = new Float64Array(64);
+  rtt = new Float64Array(64);
+  /** Candidate indices in score order (ties: the registry's order, nearest first). */
+  order = new Uint32Array(64);
+  /** Positions in `order` within the placement budget. */
+  inBudget = new Uint32Array(64);
+  fit(n: number): void {
+    if (n <= this.score.length) return;
+    const size = Math.max(n, this.score.length * 2);
+    this.score = new Float64Array(size);
+    this.rtt = new Float64Array(size);
+    this.order = new Uint32Array(size);
+    this.inBudget = new Uint32Array(size);
+  }
+}
+const scratch = new RankScratch();
+
+/** Scores the selectable candidates into `scratch` and orders them by score (stable); their count. */
+function scoreCandidates(candidates: readonly NearbyNode[], query: ShortlistQuery, options: Required<RankOptions>): number {
+  scratch.fit(candidates.length);
+  const { score, rtt, order } = scratch;
+  const priceWeight = query.priceWeight ?? 0;
+  const selectable = query.selectable;
+  let n = 0;
+  for (let i = 0; i < candidates.length; i++) {
+    const c = candidates[i]!;
+    if (selectable !== undefined && !selectable(c.node.id)) continue;
+    const estimatedRttMs = estimateRttMs(c.distanceKm, c.stats, options);
+    rtt[i] = estimatedRttMs;
+    const s = (score[i] = estimatedRttMs + priceWeight * c.node.pricePerMinute);
+    // insertion after every equal score: the order Array.prototype.sort (stable) gave
+    let at = n;
+    while (at > 0 && score[order[at - 1]!]! > s) at--;
+    if (at < n) order.copyWithin(at + 1, at, n);
+    order[at] = i;
+    n++;
+  }
+  return n;
+}
+
+function ranked(c: NearbyNode, i: number): RankedNode {
+  // fields named, not spread: one object shape, no property-by-property copy per candidate
+  return { node: c.node, stats: c.stats, distanceKm: c.distanceKm, estimatedRttMs: scratch.rtt[i]!, score: scratch.score[i]! };
+}
+
+/**
+ * choosePlacement over the scored candidates in `scratch` (its exact rule and draws of `random`):
+ * the position in score order of the pick, -1 when none is within budget.
+ */
+function placementAt(candidates: readonly NearbyNode[], n: number, budgetMs: number, options: Pick<Required<RankOptions>, 'spread' | 'random'>): number {
+  const { order, rtt, score, inBudget } = scratch;
+  let m = 0;
+  for (let p = 0; p < n; p++) if (rtt[order[p]!]! <= budgetMs) inBudget[m++] = p;
+  if (m === 0) return -1;
+  if (m < 2 || !options.spread) return inBudget[0]!;
+  const random = options.random;
+  const a = Math.floor(random() * m);
+  let b = Math.floor(random() * (m - 1));
+  if (b >= a) b++;
+  const x = order[inBudget[a]!]!;
+  const y = order[inBudget[b]!]!;
+  const lx = candidates[x]!.node.load;
+  const ly = candidates[y]!.node.load;
+  return lx < ly || (lx === ly && score[x]! <= score[y]!) ? inBudget[a]! : inBudget[b]!;
+}
+
+/**
+ * The k best-scored nodes of `tier` (score = estimated RTT + priceWeight × price) and, given a
+ * budget, the placement pick among the `pool` nearest candidates (choosePlacement's rule), placed
+ * last in the list when it scored below the k best.
+ */
 export async function rankTier(
   registry: Registry,
   point: LatLon,
@@ -103,20 +180,24 @@ export async function rankTier(
   query: ShortlistQuery,
   options: Required<RankOptions>,
   pool = 0,
-): Promise<RankedNode[] & { pool?: RankedNode[] }> {
-  if (k <= 0) return [];
+  budgetMs?: number,
+): Promise<{ ranked: RankedNode[]; pick: RankedNode | undefined }> {
+  if (k <= 0) return { ranked: [], pick: undefined };
   const maxDistanceKm = tier === 'edge' ? options.maxEdgeDistanceKm : Infinity;
   const candidates = await registry.nearest(point, Math.max(k * options.candidateFactor, pool), tier, { eligibility: eligibility(query, options), maxDistanceKm });
-  const priceWeight = query.priceWeight ?? 0;
-  const selectable = query.selectable;
-  const scored = (selectable ? candidates.filter((c) => selectable(c.node.id)) : candidates)
-    .map((c): RankedNode => {
-      const estimatedRttMs = estimateRttMs(c.distanceKm, c.stats, options);
-      // fields named, not spread: one object shape, no property-by-property copy per candidate
-      return { node: c.node, stats: c.stats, distanceKm: c.distanceKm, estimatedRttMs, score: estimatedRttMs + priceWeight * c.node.pricePerMinute };
-    })
-    .sort((a, b) => a.score - b.score);
-  return Object.assign(scored.slice(0, k), { pool: scored });
+  const n = scoreCandidates(candidates, query, options);
+  const order = scratch.order;
+  const top = Math.min(k, n);
+  const list: RankedNode[] = new Array(top);
+  for (let p = 0; p < top; p++) list[p] = ranked(candidates[order[p]!]!, order[p]!);
+  if (budgetMs === undefined) return { ranked: list, pick: undefined };
+  const at = placementAt(candidates, n, budgetMs, options);
+  if (at < 0) return { ranked: list, pick: undefined };
+  if (at < top) return { ranked: list, pick: list[at] };
+  // the pick is always in the shortlist: in the last place when it scored below the k best
+  const pick = ranked(candidates[order[at]!]!, order[at]!);
+  list[top - 1] = pick;
+  return { ranked: list, pick };
 }
 
 /**
@@ -142,13 +223,9 @@ export async function shortlist(
   query: ShortlistQuery,
   options: Required<RankOptions> = DEFAULT_RANK_OPTIONS,
 ): Promise<{ edge: RankedNode[]; cloud: RankedNode[]; pick: RankedNode | undefined }> {
-  const [ranked, cloud] = await Promise.all([
-    rankTier(registry, point, 'edge', query.k ?? options.k, query, options, options.spread ? options.pickPool : 0),
+  const [edge, cloud] = await Promise.all([
+    rankTier(registry, point, 'edge', query.k ?? options.k, query, options, options.spread ? options.pickPool : 0, query.budgetMs ?? options.defaultBudgetMs),
     rankTier(registry, point, 'cloud', query.kCloud ?? options.kCloud, query, options),
   ]);
-  const edge = [...ranked];
-  const pick = choosePlacement(ranked.pool ?? edge, query.budgetMs ?? options.defaultBudgetMs, options);
-  // the pick is always in the shortlist: in the last place when it scored below the k best
-  if (pick !== undefined && !edge.includes(pick)) edge[edge.length - 1] = pick;
-  return { edge, cloud: [...cloud], pick };
+  return { edge: edge.ranked, cloud: cloud.ranked, pick: edge.pick };
 }

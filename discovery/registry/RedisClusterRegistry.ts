@@ -35,7 +35,7 @@ import type { NodeTier } from '../../protocol/index.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from '../errors.js';
 import type { LatLon } from '../geo.js';
 import type { LearningRates, NearbyNode, NearestOptions, NodeRecord, NodeStats, Observation, Registry, StatusUpdate } from './Registry.js';
-import { makeClusterClient } from './redisClient.js';
+import { BYTES_REPLY, makeClusterClient } from './redisClient.js';
 import { RedisRegion, type RedisLink } from './RedisRegion.js';
 import { resolveLayout, type RedisLayoutOptions, type RegionSettings } from './redisLayout.js';
 import { RegionDirectory } from './regionDirectory.js';
@@ -108,6 +108,7 @@ export class RedisClusterRegistry implements Registry {
     this.fanOutWave = options.fanOutWave ?? 2;
     const link: RedisLink = (this.#link = {
       send: (key, args) => cluster.sendCommand(key, false, args),
+      bytes: (key, args) => cluster.sendCommand(key, false, args, BYTES_REPLY),
       batch: (key, commands, atomic) => {
         const multi = cluster.multi(key);
         for (const c of commands) multi.addCommand(key, false, c);

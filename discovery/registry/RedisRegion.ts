@@ -6,7 +6,8 @@
  * Both registries talk through this class: the scripts and the command shapes exist once.
  */
 import type { NodeTier } from '../../protocol/index.js';
-import { greatCircleKm, type LatLon } from '../geo.js';
+import { DiscoveryError, DiscoveryErrorCode as E } from '../errors.js';
+import type { LatLon } from '../geo.js';
 import {
   type StatusUpdate,
   capabilityMask,
@@ -18,7 +19,7 @@ import {
   type NodeStats,
   type Observation,
 } from './Registry.js';
-import { rowDescriptors, rowRecord } from './descriptorCache.js';
+import { nearestRows } from './descriptorCache.js';
 import type { RegionSettings } from './redisLayout.js';
 import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
 import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
@@ -36,6 +37,12 @@ export interface RedisLink {
    * the link has one (RedisRegistry `queryConnection`); else as `send`.
    */
   query?<T>(slotKey: string, args: string[]): Promise<T>;
+  /**
+   * A query's search script, as `query`, with its bulk strings as Buffers (node-redis
+   * `typeMapping`, redisClient.ts BYTES_REPLY): the replica reads the rows' fields in place
+   * instead of decoding a string per row.
+   */
+  bytes<T>(slotKey: string, args: string[]): Promise<T>;
 }
 
 const MAX_RADIUS_KM = 20_040;
@@ -207,27 +214,17 @@ export class RedisRegion {
         '0', // rows without their descriptor lines: this replica holds them by version (#fetchDescriptors)
         String(this.#s.sparseTileMembers),
       ]);
-      const read = Number(flat[1]);
+      if (!Array.isArray(flat) || flat.length < 2) throw new DiscoveryError(E.UNAVAILABLE, 'Redis answered a malformed NEAREST reply (not a list of radius, count, rows)');
+      const read = Number(String(flat[1]));
       const rowCount = flat.length - 2;
       const tuning = this.#s.tuning;
       if (options.eligibility && read >= need) tuning.passRate += 0.1 * (Math.max(rowCount / read, 0.02) - tuning.passRate);
-      // each row's descriptor at its version: held here, or fetched in one HMGET and decoded once
-      const descriptors = await rowDescriptors(flat, 2, this.#s.descriptors, (ids) => this.#query(['HMGET', this.searchKey, ...ids]));
-      const passing: NearbyNode[] = [];
-      for (let i = 2; i < flat.length; i++) {
-        // gone, or re-registered between the search and the fetch: the row's status is the old
-        // registration's; the node is left out of this one answer (the next query has it)
-        const descriptor = descriptors[i - 2];
-        const found = descriptor && rowRecord(String(flat[i]), descriptor, oldest);
-        if (!found || (filter !== undefined && !filter(found.node, found.stats))) continue;
-        found.distanceKm = greatCircleKm(point, found.node);
-        if (found.distanceKm <= maxDistanceKm) passing.push(found);
-      }
+      // each row's record at its version (held here, or fetched in one HMGET and decoded once),
+      // its status read in place; Redis measures on its own sphere and geohash grid, the rows are
+      // re-ranked on ours so backends agree
+      const found = await nearestRows(flat, 2, this.#s.descriptors, (ids) => this.#query(['HMGET', this.searchKey, ...ids]), point, oldest, filter, maxDistanceKm, k);
       // fewer rows than asked: the script ran out of ring (or of maxExamined); nothing more to find
-      if (passing.length >= k || rowCount < need || need >= this.#s.maxExamined) {
-        // Redis measures on its own sphere and geohash grid; re-sort on ours so backends agree
-        return passing.sort((a, b) => a.distanceKm - b.distanceKm).slice(0, k);
-      }
+      if (found.passing >= k || rowCount < need || need >= this.#s.maxExamined) return found.nearest;
       // the caller's own filter rejected some of what the script passed: ask for more
       need = Math.min(this.#s.maxExamined, need * 4);
     }
@@ -237,12 +234,12 @@ export class RedisRegion {
    * EVALSHA: the 4 KB script is sent and hashed once per connection, not on every query. A Redis
    * that lost its script cache (restart, SCRIPT FLUSH) answers NOSCRIPT, and EVAL reloads it.
    */
-  async #evalNearest(args: string[]): Promise<string[]> {
+  async #evalNearest(args: string[]): Promise<unknown[]> {
     try {
-      return await this.#query<string[]>(['EVALSHA', NEAREST_SHA, '1', ...args]);
+      return await this.#link.bytes<unknown[]>(this.seenKey, ['EVALSHA', NEAREST_SHA, '1', ...args]);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return await this.#query<string[]>(['EVAL', NEAREST, '1', ...args]);
+      return await this.#link.bytes<unknown[]>(this.seenKey, ['EVAL', NEAREST, '1', ...args]);
     }
   }
 

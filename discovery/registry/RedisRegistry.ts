@@ -50,7 +50,7 @@ import { importOptional } from '../../protocol/server/optionalPackages.js';
 import type { NodeTier } from '../../protocol/index.js';
 import type { LatLon } from '../geo.js';
 import type { LearningRates, NearbyNode, NearestOptions, NodeRecord, NodeStats, Observation, Registry, StatusUpdate } from './Registry.js';
-import { makeClient } from './redisClient.js';
+import { BYTES_REPLY, makeClient } from './redisClient.js';
 import { RedisRegion, type RedisLink } from './RedisRegion.js';
 import { resolveLayout, type RedisLayoutOptions } from './redisLayout.js';
 
@@ -113,6 +113,7 @@ export class RedisRegistry implements Registry {
         return (atomic ? multi.exec() : multi.execAsPipeline()) as Promise<unknown[]>;
       },
       ...(queryClient ? { query: (_key: string, args: string[]) => queryClient.sendCommand(args) } : {}),
+      bytes: (_key, args) => (queryClient ?? client).sendCommand(args, BYTES_REPLY),
     };
     this.#region = new RedisRegion(link, layout.prefix, layout);
     this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), layout.sweepIntervalMs);

@@ -77,8 +77,12 @@ export function eligibilityFilter(e: Eligibility): NodeFilter {
   const maxPrice = e.maxPrice ?? Infinity;
   const maxLoad = e.maxLoad ?? Infinity;
   const minReputation = e.minReputation ?? -Infinity;
-  return (node, stats) =>
-    node.freeCapacity > 0 && node.load < maxLoad && node.pricePerMinute <= maxPrice && stats.reputation >= minReputation && caps.every((cap) => node.caps.includes(cap));
+  return (node, stats) => {
+    if (!(node.freeCapacity > 0 && node.load < maxLoad && node.pricePerMinute <= maxPrice && stats.reputation >= minReputation)) return false;
+    // a loop, not caps.every(cap => …): that closure was made per call, per candidate row on Redis
+    for (let i = 0; i < caps.length; i++) if (!node.caps.includes(caps[i]!)) return false;
+    return true;
+  };
 }
 
 export interface NearestOptions {

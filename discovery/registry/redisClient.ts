@@ -5,6 +5,13 @@
 // types only: the package is optional and loads in RedisRegistry.connect() (protocol/server/optionalPackages.ts)
 import type { createClient as CreateClient, createCluster as CreateCluster } from '@redis/client';
 
+/**
+ * Command options that answer bulk strings as Buffers (node-redis typeMapping, RESP_TYPES.BLOB_STRING
+ * is 36; the package itself loads lazily): a search reply's ~40 rows were each a Buffer view and a
+ * string decoded from it; the replica now reads their fields from the view.
+ */
+export const BYTES_REPLY = Object.freeze({ typeMapping: Object.freeze({ 36: Buffer }) });
+
 /** Reconnects with backoff once up; the first connect fails fast so a wrong URL is reported at start. */
 export function makeClient(createClient: typeof CreateClient, url: string, commandTimeoutMs: number, everConnected: () => boolean) {
   return createClient({
