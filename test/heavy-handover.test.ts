@@ -96,6 +96,27 @@ test('the pooled engine moves a handed-over frame to its worker: detached on thi
   assert.ok(Buffer.from(output.data).equals(Buffer.from(expected.data)));
 });
 
+test("a caller's own tensor is copied, not taken: the same input twice, the same answer, still readable after", async () => {
+  const input = sample(8, 5); // its bytes fill their buffer: the case a transfer would detach
+  const expected = await context.local!.engine.infer(MODEL, input);
+  const bytes = Buffer.from(input.data);
+  for (let i = 0; i < 2; i++) {
+    const output = await context.pool!.inference!.infer(MODEL, input);
+    assert.ok(Buffer.from(output.data).equals(Buffer.from(expected.data)), `answer ${i + 1}`);
+    assert.ok(Buffer.from(input.data).equals(bytes), `the input after call ${i + 1}`);
+  }
+});
+
+test('a request holding a detached buffer fails with an error instead of being dropped unanswered', async () => {
+  const input = sample(8, 6);
+  structuredClone(input.data.buffer, { transfer: [input.data.buffer as ArrayBuffer] }); // detach it
+  const err = await context.pool!.call({ t: 'infer', model: MODEL, input }, [input.data.buffer as ArrayBuffer]).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  assert.ok(err instanceof Error && /detached/i.test(err.message), `rejected: ${err?.message}`);
+});
+
 test('infer frames larger than a socket read (handed over whole) and small ones: answers equal the in-process engine bit for bit, the seals bind the inputs sent', async () => {
   const client = await RawClient.open(context.url!);
   try {

@@ -156,7 +156,15 @@ export class HeavyPool {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ ...request, id }, transfer);
+      // postMessage drops a message whose transfer list holds a detached buffer without a word
+      // (Node 20): the call would never settle. A detached buffer has 0 bytes; kept out of the
+      // list, the message's clone throws DataCloneError for it instead, and the call fails.
+      try {
+        slot.worker.postMessage({ ...request, id }, transfer.filter((b) => b.byteLength > 0));
+      } catch (err) {
+        slot.pending.delete(id);
+        reject(err);
+      }
     });
   }
 

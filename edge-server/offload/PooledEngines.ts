@@ -6,7 +6,7 @@
 import { InvalidStateError, type RenderMessage, type Tensor } from '../../protocol/index.js';
 import type { InferenceEngine, RenderedFrame, RenderEngine } from '../engines.js';
 import type { HeavyPool } from './HeavyPool.js';
-import { ownBytes, transferableTensor } from './messages.js';
+import { copiedBytes, transferableTensor } from './messages.js';
 
 export class PooledInferenceEngine implements InferenceEngine {
   readonly models: readonly string[];
@@ -50,7 +50,8 @@ export class PooledRenderEngine implements RenderEngine {
 
   loadScene(sessionId: string, name: string, glb: Uint8Array): Promise<void> {
     if (this.#pool.closed) return Promise.reject(new InvalidStateError('render engine is closed'));
-    const data = ownBytes(glb);
+    // the caller's bytes copied (a scene is loaded once): the transfer would detach theirs
+    const data = copiedBytes(glb);
     return this.#pool.callRender(sessionId, { t: 'scene', session: sessionId, name, glb: data }, [data.buffer as ArrayBuffer]) as Promise<void>;
   }
 

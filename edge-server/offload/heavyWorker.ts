@@ -14,7 +14,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { importOptional } from '../../protocol/server/optionalPackages.js';
 import type { InferenceEngine, RenderEngine } from '../engines.js';
 import { HelperThreads } from './helperThreads.js';
-import { toWireError, transferableTensor, ownBytes, type HeavyWorkerSpec, type WorkerReply, type WorkerRequest } from './messages.js';
+import { toWireError, ownBytes, type HeavyWorkerSpec, type WorkerReply, type WorkerRequest } from './messages.js';
 
 const port = parentPort;
 if (!port) throw new Error('heavyWorker.js runs as a worker thread of HeavyPool, not on its own');
@@ -60,7 +60,10 @@ async function serve(request: WorkerRequest, engines: { inference?: InferenceEng
       if (!engines.inference) throw new Error('this worker runs no inference engine');
       const output = await engines.inference.infer(request.model, request.input);
       helpers.apply();
-      post({ t: 'done', id: request.id, value: transferableTensor(output, transfer) }, transfer);
+      // the engine's own answer, not touched again here: moved, not copied
+      const data = ownBytes(output.data);
+      transfer.push(data.buffer as ArrayBuffer);
+      post({ t: 'done', id: request.id, value: { dtype: output.dtype, shape: output.shape, data } }, transfer);
     } else if (request.t === 'render') {
       if (!engines.renderer) throw new Error('this worker runs no renderer');
       const frame = await engines.renderer.render(request.session, request.request);

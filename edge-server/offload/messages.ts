@@ -89,7 +89,10 @@ export function handOverFrame(frame: Uint8Array): void {
   if (frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength && frame.buffer instanceof ArrayBuffer) handedOver.add(frame.buffer);
 }
 
-/** `bytes` in a buffer of their own (copied once when they are a view into a larger one), for the transfer list. */
+/**
+ * `bytes` in a buffer of their own (copied once when they are a view into a larger one), for the
+ * transfer list: for bytes this thread made and will not touch again (a worker's answer), never a caller's.
+ */
 export function ownBytes(bytes: Uint8Array): Uint8Array {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes;
   return Uint8Array.prototype.slice.call(bytes);
@@ -97,7 +100,9 @@ export function ownBytes(bytes: Uint8Array): Uint8Array {
 
 /**
  * The tensor with its bytes in a buffer that may be transferred; `transfer` gets that buffer: the
- * handed-over frame the bytes are a view into (once: the transfer detaches it), else their own copy.
+ * handed-over frame the bytes are a view into (once: the transfer detaches it), else a copy. Never
+ * the caller's own buffer, even one the bytes fill: the transfer would detach it under the caller,
+ * and a caller that sent the same tensor again sent a detached buffer (see HeavyPool's send).
  */
 export function transferableTensor(tensor: Tensor, transfer: ArrayBuffer[]): Tensor {
   const frame = tensor.data.buffer as ArrayBuffer;
@@ -105,7 +110,12 @@ export function transferableTensor(tensor: Tensor, transfer: ArrayBuffer[]): Ten
     transfer.push(frame);
     return { dtype: tensor.dtype, shape: tensor.shape, data: tensor.data };
   }
-  const data = ownBytes(tensor.data);
+  const data = copiedBytes(tensor.data);
   transfer.push(data.buffer as ArrayBuffer);
   return { dtype: tensor.dtype, shape: tensor.shape, data };
+}
+
+/** A copy of `bytes` in a buffer of its own: what a caller passed may be moved to a worker without taking it from them. */
+export function copiedBytes(bytes: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes) as Uint8Array;
 }
