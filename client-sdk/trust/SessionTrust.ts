@@ -122,12 +122,19 @@ export class SessionTrust extends EnhancedEventEmitter<SessionTrustEvents> {
     this.#WebSocket = context.WebSocket;
     this.#share = options.trapShare ?? 0.02;
     this.#reporter = options.reporter ?? randomReporter();
+    // One report per node per session: a trap and a spot check (or a trap answered after the
+    // session left) can each catch the same node before the failover lands, and a second report
+    // would only be refused as a repeat accusation. A report that failed frees the next catch to try.
+    const reporting = new Set<string>();
     this.#submit = context.submit
       ? async (evidence: Evidence) => {
+          if (reporting.has(evidence.node)) return;
+          reporting.add(evidence.node);
           try {
             await context.submit!(evidence);
             this.safeEmit('evidence', evidence.node, evidence);
           } catch (err) {
+            reporting.delete(evidence.node);
             this.safeEmit('evidence', evidence.node, evidence, err as Error);
           }
         }
