@@ -25,6 +25,7 @@ import { createClient } from '@redis/client';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { pinSelf } from './lib/pin.js';
+import { gcLaunchFlags, gcModeOr } from '../protocol/server/gcThreads.js';
 import { niceProcess } from './lib/schedstat.js';
 import { startRedisCluster, type RedisCluster } from './lib/redisCluster.js';
 import { redisAvailable, startRedis } from './lib/redisServer.js';
@@ -82,6 +83,11 @@ Options:
                       of inline and process (default inline); 'inline,process' runs both side by
                       side on the same Redis and fleet (discovery's --node-channels). A channel
                       process shares the replica's core 0; process@1 puts it on core 1 instead
+  --replica-gc M      with --queries-only: also run this build's replica with the V8 flags that
+                      'edge-offload discovery --gc M' gives a replica limited to one core (auto
+                      or single: --single-threaded-gc, which its channel process inherits, and
+                      its helper threads reniced once it listens), side by side with the others
+                      (discovery/gcThreads.ts)
   --name NAME         with --queries-only: write NAME.json + .svg (e.g. scale-split) instead
   --backends L        a comma list of memory, redis, cluster (default all three; --no-redis and
                       --no-cluster drop from it): e.g. 'redis' for Redis's query tail alone
@@ -94,11 +100,14 @@ and scale-queries.svg (query latency under churn, both young generations).`;
 
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' }, 'after-first': { type: 'boolean' }, 'node-channels': { type: 'string' }, name: { type: 'string' }, backends: { type: 'string' }, 'redis-nice': { type: 'string' } }, HELP);
+  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' }, 'after-first': { type: 'boolean' }, 'node-channels': { type: 'string' }, name: { type: 'string' }, backends: { type: 'string' }, 'redis-nice': { type: 'string' }, 'replica-gc': { type: 'string' } }, HELP);
   if (!args) return;
   const modes = (typeof args.values['node-channels'] === 'string' ? args.values['node-channels'] : 'inline').split(',').map((m) => m.trim());
   if (modes.length === 0 || modes.some((m) => m !== 'inline' && m !== 'process' && m !== 'process@1')) throw new Error(`--node-channels takes a comma list of inline, process and process@1, not '${args.values['node-channels']}'`);
   if (typeof args.values.name === 'string' && !/^[\w.-]+$/.test(args.values.name)) throw new Error('--name takes a file name (letters, digits, - . _), written where results go (--out)');
+  const replicaGc = typeof args.values['replica-gc'] === 'string' ? gcModeOr(['--gc', args.values['replica-gc']], 'parallel', {}) : undefined;
+  // the replica runs alone on core 0: the flags its launcher would pick on a one-core replica
+  const variant = replicaGc ? { label: `--gc ${replicaGc}`, flags: gcLaunchFlags(replicaGc, 1, []) } : undefined;
   const quick = args.values.quick === true;
   const nodes = intFlag(args.values.nodes, '--nodes') ?? (quick ? 1000 : 8000);
   const baselineNodes = intFlag(args.values['baseline-nodes'], '--baseline-nodes') ?? (quick ? 100 : 300);
@@ -122,7 +131,7 @@ export async function main(argv: string[]): Promise<void> {
   };
   // the load generator, Redis and the cluster: core 1; the replica alone on core 0
   pinSelf(1, 'bench scale');
-  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1', redisNiceness: niced, ...(args.values['queries-only'] ? { queriesOnly: { before: args.values.before ?? null, order: args.values['after-first'] ? 'after first' : 'before first', nodeChannels: args.values['node-channels'] ?? 'inline', queriesPerSecond: 200, idleWindow: '300 queries, nodes silent', churn: '1 %/s reconnect, 5 %/s load pushes, pongs from every node each second in 100 slots of 10 ms' } } : {}) });
+  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1', redisNiceness: niced, ...(args.values['queries-only'] ? { queriesOnly: { before: args.values.before ?? null, order: args.values['after-first'] ? 'after first' : 'before first', nodeChannels: args.values['node-channels'] ?? 'inline', ...(variant ? { replicaGc: variant } : {}), queriesPerSecond: 200, idleWindow: '300 queries, nodes silent', churn: '1 %/s reconnect, 5 %/s load pushes, pongs from every node each second in 100 slots of 10 ms' } } : {}) });
   printEnvironment(env);
   const operator = { name: 'bench', ...generateKeyPair() };
   const f = fleet(Math.max(nodes, baselineNodes, sliceNodes), operator);
@@ -154,7 +163,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (args.values['queries-only'] === true) {
       if (!niced.applied) console.log(`Redis could not be reniced to ${redisNice} (needs privilege): it shares core 1 with the load generator as an equal`);
-      await queriesOnly(backends, { redis, redisProcess, cluster, masters, ...(redisPid ? { redisPid } : {}) }, operator, f, nodes, seconds, typeof args.values.before === 'string' ? args.values.before : undefined, args.values['after-first'] === true, env, modes as NodeChannelMode[], typeof args.values.name === 'string' ? args.values.name : undefined);
+      await queriesOnly(backends, { redis, redisProcess, cluster, masters, ...(redisPid ? { redisPid } : {}) }, operator, f, nodes, seconds, typeof args.values.before === 'string' ? args.values.before : undefined, args.values['after-first'] === true, env, modes as NodeChannelMode[], typeof args.values.name === 'string' ? args.values.name : undefined, variant);
       return;
     }
     for (const backend of backends) {

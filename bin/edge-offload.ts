@@ -23,7 +23,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   },
   discovery: {
     run: async (argv) => {
-      // a replica runs with a larger V8 young generation (discovery/youngGeneration.ts): started again with the flag
+      // the replica's V8 flags (--young-gen-mib, --gc: discovery/youngGeneration.ts, gcThreads.ts): started again with them
       const relaunched = await (await import('../discovery/youngGeneration.js')).relaunchWithYoungGeneration(argv);
       if (relaunched !== undefined) {
         process.exitCode = relaunched;

@@ -31,6 +31,8 @@ export interface DiscoveryCliHooks {
   loadRenderReference?: () => Promise<RenderReference & { close: () => Promise<void> }>;
 }
 import { DEFAULT_YOUNG_GEN_MIB, semiSpaceFlags, YOUNG_GEN_ENV, youngGenerationMiB } from './youngGeneration.js';
+import { DEFAULT_DISCOVERY_GC_MODE, discoveryGcMode, HELPER_THREADS_NICE, settleReplicaThreads } from './gcThreads.js';
+import { currentGcThreads, GC_ENV } from '../protocol/server/gcThreads.js';
 
 /**
  * Where the CLI runs the node channels unless told (DiscoveryServer's own default, for embedding,
@@ -99,6 +101,13 @@ Options:
                            each longer: measure first (bench scale); costs up to 3 × N MiB. The launcher starts discovery
                            again with --max-semi-space-size=N unless NODE_OPTIONS or node flags set
                            a semi-space size already (discovery/youngGeneration.ts)
+  --gc MODE                V8's GC threads: auto (default ${DEFAULT_DISCOVERY_GC_MODE}: single-threaded when this
+                           replica may use one core only, taskset or a cpuset; V8's own otherwise),
+                           single, or parallel (V8's own); env ${GC_ENV}. V8 sizes its GC helpers by
+                           the machine's cores: on a one-core replica they take the query thread's
+                           core. The launcher starts discovery again with --single-threaded-gc;
+                           run so, the replica's helper threads (V8's background compilation,
+                           libuv's pool) run at nice ${HELPER_THREADS_NICE} (discovery/gcThreads.ts)
   --node-channels MODE     where the node channels (WS /v1/node) run: 'process', a channel process of
                            this replica's own that gets each node's socket (their garbage stays out
                            of the query heap: a lower query p99 under node churn), or 'inline', in
@@ -135,6 +144,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
       'verify-render': { type: 'boolean' },
       'reference-key': { type: 'string' },
       'young-gen-mib': { type: 'string' },
+      gc: { type: 'string' },
       'node-channels': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -145,6 +155,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
     return 0;
   }
   youngGenerationMiB(argv); // a bad value stops here, whether or not the launcher re-launched
+  discoveryGcMode(argv);
   const limits = loadClientLimits(values.limits);
   if (values['print-limits']) {
     console.log(JSON.stringify(effectiveClientLimits(limits), null, 2));
@@ -206,6 +217,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
     nodeChannelProcess: nodeChannels,
   });
   const { url } = await server.listen();
+  const reniced = settleReplicaThreads();
   const staking = ledger ? `, stake ledger (min stake ${ledger.params.minStake})` : '';
   // the signal handlers first, then the lines that say discovery is up: a supervisor (or a test)
   // that stops discovery as soon as it reads them found it still without handlers on a busy
@@ -221,7 +233,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   if (renderer) console.log(`discovery: judging frames with the WebGPU renderer${referenceKey ? '; signing frame references' : ''}`);
   if (engine) console.log(`discovery: judging infer evidence with models ${engine.models.join(', ')}${referenceKey ? `; signing infer references with key ${referenceKey.publicKey}` : ''}`);
   const youngGen = semiSpaceFlags().join(' ') || "V8's default";
-  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, node channels ${server.nodeChannels instanceof NodeChannels ? 'inline' : 'in a channel process'}, young generation ${youngGen})`);
+  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, node channels ${server.nodeChannels instanceof NodeChannels ? 'inline' : 'in a channel process'}, young generation ${youngGen}, GC threads ${currentGcThreads()}${reniced ? `, ${reniced} helper threads at nice ${HELPER_THREADS_NICE}` : ''})`);
   await stopped;
   await server.close();
   await ledger?.close();

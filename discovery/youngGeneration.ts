@@ -20,7 +20,9 @@
  * who set a semi-space flag already (node flags or NODE_OPTIONS) is left alone; `--young-gen-mib
  * 0` (or env EDGE_OFFLOAD_YOUNG_GEN_MIB=0) keeps V8's default and does not re-launch.
  */
+import { gcLaunchFlags } from '../protocol/server/gcThreads.js';
 import { isRelaunched, relaunchWith } from '../protocol/server/relaunch.js';
+import { discoveryGcMode } from './gcThreads.js';
 import { semiSpaceLaunchFlags, youngGenerationMiB as youngGenerationOr } from '../protocol/server/youngGeneration.js';
 
 export { semiSpaceFlags, YOUNG_GEN_ENV } from '../protocol/server/youngGeneration.js';
@@ -34,15 +36,15 @@ export function youngGenerationMiB(argv: readonly string[], env: NodeJS.ProcessE
 }
 
 /**
- * Re-launches this command with the young generation sized (see above), forwarding signals and
- * the exit code. Resolves the child's exit code, or undefined when no re-launch is needed (the
+ * Re-launches this command with the young generation sized (see above) and the GC threads `--gc`
+ * asks for (discovery/gcThreads.ts), in one re-launch, forwarding signals and the exit code. Resolves the child's exit code, or undefined when no re-launch is needed (the
  * caller then runs discovery in this process).
  */
 export async function relaunchWithYoungGeneration(argv: readonly string[]): Promise<number | undefined> {
   if (isRelaunched()) return undefined;
   // keys, help and printing the limits are over in a moment: no replica, no garbage to size for
   if (argv[0] === 'keygen' || argv.some((a) => a === '-h' || a === '--help' || a === '--print-limits')) return undefined;
-  const flags = semiSpaceLaunchFlags(argv, DEFAULT_YOUNG_GEN_MIB);
+  const flags = [...gcLaunchFlags(discoveryGcMode(argv)), ...semiSpaceLaunchFlags(argv, DEFAULT_YOUNG_GEN_MIB)];
   if (flags.length === 0 || process.argv[1] === undefined) return undefined;
   return relaunchWith(flags);
 }

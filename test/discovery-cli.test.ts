@@ -19,6 +19,7 @@ import { parseClientLimits } from '../discovery/limitsFile.js';
 import type { ConfigError } from '../protocol/server/ConfigError.js';
 import { verifyAuditLog } from '../discovery/ledger/AuditLog.js';
 import { DiscoveryError } from '../discovery/errors.js';
+import { discoveryGcMode, HELPER_THREADS_NICE } from '../discovery/gcThreads.js';
 
 const CLI = fileURLToPath(new URL('../discovery/cli.js', import.meta.url));
 const test = suite('discovery cli');
@@ -224,8 +225,11 @@ test('limits documents are schema-checked: unknown operations, fields and bad nu
 const BIN = fileURLToPath(new URL('../bin/edge-offload.js', import.meta.url));
 
 /** `edge-offload discovery …` through the real launcher (the young generation is its job). */
-function launched(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [BIN, 'discovery', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISCOVERY_OPERATORS: '', ...env } });
+function launched(args: string[], env: NodeJS.ProcessEnv, pinned = false) {
+  const argv = [BIN, 'discovery', ...args];
+  const options = { stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[], env: { ...process.env, DISCOVERY_OPERATORS: '', ...env } };
+  // pinned: a replica given one core (taskset -c 0), what --gc auto looks for
+  const child = pinned ? spawn('taskset', ['-c', '0', process.execPath, ...argv], options) : spawn(process.execPath, argv, options);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -245,7 +249,7 @@ test('the launcher runs discovery with the young generation asked for; the opera
   const noSemiSpace = (process.env.NODE_OPTIONS ?? '').replace(/--(max|min)-semi-space-size=\S+/g, '');
   const relaunched = launched(['--port', '0', '--young-gen-mib', '64'], { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '' });
   try {
-    assert.match(await relaunched.banner, /young generation --max-semi-space-size=64\)/);
+    assert.match(await relaunched.banner, /young generation --max-semi-space-size=64[,)]/);
     // SIGTERM to the launcher reaches the re-launched replica, which closes cleanly: exit 0
     relaunched.child.kill('SIGTERM');
     assert.is(await relaunched.exited, 0);
@@ -255,11 +259,11 @@ test('the launcher runs discovery with the young generation asked for; the opera
   }
   for (const [args, env, expected] of [
     // by default: V8's own young generation, no re-launch
-    [['--port', '0'], { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '' }, /young generation V8's default\)/],
-    [['--port', '0'], { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '32' }, /young generation --max-semi-space-size=32\)/],
-    [['--port', '0'], { NODE_OPTIONS: `${noSemiSpace} --max-semi-space-size=32` }, /young generation --max-semi-space-size=32\)/],
-    [['--port', '0', '--young-gen-mib', '0'], { NODE_OPTIONS: noSemiSpace }, /young generation V8's default\)/],
-    [['--port', '0', '--young-gen-mib', '16'], { NODE_OPTIONS: noSemiSpace }, /young generation --max-semi-space-size=16\)/],
+    [['--port', '0'], { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '' }, /young generation V8's default[,)]/],
+    [['--port', '0'], { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '32' }, /young generation --max-semi-space-size=32[,)]/],
+    [['--port', '0'], { NODE_OPTIONS: `${noSemiSpace} --max-semi-space-size=32` }, /young generation --max-semi-space-size=32[,)]/],
+    [['--port', '0', '--young-gen-mib', '0'], { NODE_OPTIONS: noSemiSpace }, /young generation V8's default[,)]/],
+    [['--port', '0', '--young-gen-mib', '16'], { NODE_OPTIONS: noSemiSpace }, /young generation --max-semi-space-size=16[,)]/],
   ] as const) {
     const service = launched([...args], env);
     try {
@@ -272,6 +276,37 @@ test('the launcher runs discovery with the young generation asked for; the opera
   const bad = launched(['--port', '0', '--young-gen-mib', 'lots'], { NODE_OPTIONS: noSemiSpace });
   await bad.banner.then(
     () => assert.unreachable('a bad size must stop discovery'),
+    () => {},
+  );
+  assert.is(await bad.exited, 1);
+  assert.match(bad.output().stderr, /\[CONFIG_BAD_VALUE\]/);
+});
+
+test('--gc: auto by default, single-threaded GC and helper threads at nice 10 on a replica given one core; V8\'s own otherwise; a bad mode is CONFIG_BAD_VALUE', async () => {
+  assert.is(discoveryGcMode([], {}), 'auto');
+  assert.is(discoveryGcMode([], { EDGE_OFFLOAD_GC: 'parallel' }), 'parallel');
+  assert.is(discoveryGcMode(['--gc', 'single'], { EDGE_OFFLOAD_GC: 'parallel' }), 'single');
+  const noSemiSpace = (process.env.NODE_OPTIONS ?? '').replace(/--(max|min)-semi-space-size=\S+/g, '');
+  const env = { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '', EDGE_OFFLOAD_GC: '' };
+  for (const [args, pinned, expected] of [
+    [[], true, new RegExp(`GC threads single, \\d+ helper threads at nice ${HELPER_THREADS_NICE}\\)`)],
+    [[], false, /GC threads parallel\)/],
+    [['--gc', 'parallel'], true, /GC threads parallel\)/],
+    [['--gc', 'single'], false, /GC threads single, \d+ helper threads/],
+  ] as const) {
+    const service = launched(['--port', '0', ...args], env, pinned);
+    try {
+      assert.match(await service.banner, expected);
+      // the launcher (re-launched or not) ends as the replica did
+      service.child.kill('SIGTERM');
+      assert.is(await service.exited, 0);
+    } finally {
+      if (service.child.exitCode === null) service.child.kill('SIGKILL');
+    }
+  }
+  const bad = launched(['--port', '0', '--gc', 'fast'], env);
+  await bad.banner.then(
+    () => assert.unreachable('a bad mode must stop discovery'),
     () => {},
   );
   assert.is(await bad.exited, 1);

@@ -217,11 +217,12 @@ export async function heartbeatPhase(replica: Replica, url: string, f: Fleet, no
  * `--queries-only`: per backend, the idle floor and the churn window of one replica with V8's
  * defaults, and (--before) the same of a replica from another build, side by side.
  */
-export async function queriesOnly(backends: Backend[], stores: { redis?: RedisInfo; redisPid?: number; redisProcess?: { url: string }; cluster?: RedisCluster; masters: RedisInfo[] }, operator: { name: string; publicKey: string }, f: Fleet, nodes: number, seconds: number, beforeDir: string | undefined, afterFirst: boolean, env: object, modes: NodeChannelMode[] = ['inline'], out?: string): Promise<void> {
-  const builds0: [string, string | undefined][] = [...(beforeDir ? ([['before', path.resolve(beforeDir, 'bench/scale/server.js')]] as [string, string][]) : []), ['after', undefined]];
+export async function queriesOnly(backends: Backend[], stores: { redis?: RedisInfo; redisPid?: number; redisProcess?: { url: string }; cluster?: RedisCluster; masters: RedisInfo[] }, operator: { name: string; publicKey: string }, f: Fleet, nodes: number, seconds: number, beforeDir: string | undefined, afterFirst: boolean, env: object, modes: NodeChannelMode[] = ['inline'], out?: string, variant?: { label: string; flags: string[] }): Promise<void> {
+  // this build once more with V8 flags (--replica-gc: what discovery's launcher would start it with)
+  const builds0: [string, string | undefined, string[]][] = [...(beforeDir ? ([['before', path.resolve(beforeDir, 'bench/scale/server.js'), []]] as [string, string, string[]][]) : []), ['after', undefined, []], ...(variant ? ([[`after ${variant.label}`, undefined, variant.flags]] as [string, undefined, string[]][]) : [])];
   if (afterFirst) builds0.reverse();
   // each build with each node-channel mode (--node-channels inline,process), named by what differs
-  const builds: [string, string | undefined, NodeChannelMode][] = builds0.flatMap(([b, script]) => modes.map((m): [string, string | undefined, NodeChannelMode] => [modes.length === 1 ? b : builds0.length === 1 ? m : `${b} ${m}`, script, m]));
+  const builds: [string, string | undefined, NodeChannelMode, string[]][] = builds0.flatMap(([b, script, flags]) => modes.map((m): [string, string | undefined, NodeChannelMode, string[]] => [modes.length === 1 ? b : builds0.length === 1 ? m : `${b} ${m}`, script, m, flags]));
   const results: Record<string, Record<string, unknown>> = {};
   const cats: string[] = [];
   const series = new Map<string, number[]>(builds.map(([b]) => [b, []]));
@@ -229,8 +230,8 @@ export async function queriesOnly(backends: Backend[], stores: { redis?: RedisIn
     const infos = backend === 'redis' ? [stores.redis!] : backend === 'cluster' ? stores.masters : undefined;
     const store = backend === 'redis' ? stores.redisProcess!.url : backend === 'cluster' ? stores.cluster!.nodes.join(',') : undefined;
     results[backend] = {};
-    for (const [build, script, mode] of builds) {
-      const replica = new Replica(backend, store, operator, [], script, mode);
+    for (const [build, script, mode, flags] of builds) {
+      const replica = new Replica(backend, store, operator, flags, script, mode);
       try {
         const p = (await channelPhase(replica, await replica.url, f, nodes, seconds, infos, false, { idleFloor: true, ...(backend === 'redis' ? { redis: stores.redis, ...(stores.redisPid ? { redisPid: stores.redisPid } : {}) } : {}) })) as unknown as { queriesIdle: QueryWindow; queriesUnderChurn: QueryWindow; bytesPerQuery: Allocation; redisIdle?: RedisWindow; redisUnderChurn?: RedisWindow };
         results[backend][build] = p;
@@ -254,7 +255,12 @@ export async function queriesOnly(backends: Backend[], stores: { redis?: RedisIn
 
 /** One line for a query window: latency, and the GC pauses that fell in it. */
 export function queryLine(q: QueryWindow): string {
-  return `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms (GC in the window: ${q.gc.pauses} pauses, ${JSON.stringify(Object.fromEntries(Object.entries(q.gc.byKind).map(([k, v]) => [k, v.pauses])))}, max ${(q.gc.maxMs ?? 0).toFixed(1)} ms, ${q.gc.totalMsPerSecond.toFixed(1)} ms/s; event-loop delay p99 ${q.eventLoopDelayMs.p99.toFixed(1)} ms; slowest 1 % on CPU ${(100 * q.slowestCpuShare).toFixed(0)} % of their time${q.slowest ? `, in a GC pause ${q.slowest.filter((s) => s.gcMs > 0).length} of ${q.slowest.length} (ms/GC ms${q.slowest[0]?.mainCpuMs === undefined ? '' : '/main thread on CPU ms/main thread waiting ms'}: ${q.slowest.map((s) => [s.ms, s.gcMs, ...(s.mainCpuMs === undefined ? [] : [s.mainCpuMs, s.mainWaitMs!])].map((x) => x.toFixed(1)).join('/')).join(' ')})` : ''}${q.threadShare ? `; threads: main ${(100 * q.threadShare.main).toFixed(0)} %, others ${(100 * q.threadShare.others).toFixed(0)} % of a core` : ''}${q.cpuShare ? `; CPU: query process ${(100 * q.cpuShare.queryProcess).toFixed(0)} %, channel process ${(100 * q.cpuShare.channelProcess).toFixed(0)} % of a core` : ''})${q.tailSplit ? `; slowest 1 % (median of ${q.tailSplit.slowest.queries}): ${splitLine(q.tailSplit.slowest)}; all: ${splitLine(q.tailSplit.all)}` : ''}`;
+  return `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms (GC in the window: ${q.gc.pauses} pauses, ${JSON.stringify(Object.fromEntries(Object.entries(q.gc.byKind).map(([k, v]) => [k, v.pauses])))}, max ${(q.gc.maxMs ?? 0).toFixed(1)} ms, ${q.gc.totalMsPerSecond.toFixed(1)} ms/s; event-loop delay p99 ${q.eventLoopDelayMs.p99.toFixed(1)} ms; slowest 1 % on CPU ${(100 * q.slowestCpuShare).toFixed(0)} % of their time${q.slowest ? `, in a GC pause ${q.slowest.filter((s) => s.gcMs > 0).length} of ${q.slowest.length} (ms/GC ms${q.slowest[0]?.mainCpuMs === undefined ? '' : '/main thread on CPU ms/main thread waiting ms'}: ${q.slowest.map((s) => [s.ms, s.gcMs, ...(s.mainCpuMs === undefined ? [] : [s.mainCpuMs, s.mainWaitMs!])].map((x) => x.toFixed(1)).join('/')).join(' ')})` : ''}${q.threadShare ? `; threads: main ${(100 * q.threadShare.main).toFixed(0)} %, others ${(100 * q.threadShare.others).toFixed(0)} % of a core` : ''}${q.cpuShare ? `; CPU: query process ${(100 * q.cpuShare.queryProcess).toFixed(0)} %, channel process ${(100 * q.cpuShare.channelProcess).toFixed(0)} % of a core` : ''})${q.tailSplit ? `; slowest 1 % (median of ${q.tailSplit.slowest.queries}): ${splitLine(q.tailSplit.slowest)}; all: ${splitLine(q.tailSplit.all)}` : ''}${q.coreZero ? `; core 0 while the query waited, slowest 1 % / all (mean ms): ${coreLine(q.coreZero.slowest)} / ${coreLine(q.coreZero.all)}` : ''}`;
+}
+
+function coreLine(c: NonNullable<QueryWindow['coreZero']>['slowest']): string {
+  const cpu = c.cpu0 as Record<string, number> | undefined;
+  return `waited ${c.queryWaitingForCoreMs}: replica's other threads ${c.replicaOtherThreadsCpuMs}, channel main ${c.channelMainThreadCpuMs} + others ${c.channelOtherThreadsCpuMs}, elsewhere ${c.elsewhereMs}${cpu ? ` (core: user ${cpu.userMs} nice ${cpu.niceMs} sys ${cpu.systemMs} irq ${cpu.irqMs} softirq ${cpu.softirqMs} steal ${cpu.stealMs} idle ${cpu.idleMs})` : ''}`;
 }
 
 function splitLine(s: NonNullable<QueryWindow['tailSplit']>['slowest']): string {

@@ -16,6 +16,8 @@ import { TrustedOperators } from '../../discovery/trust.js';
 import { clientPoints } from '../discovery/synthetic.js';
 import { summarize } from '../lib/stats.js';
 import { SchedReader, schedTimes, type SchedTimes } from '../lib/schedstat.js';
+import { CoreSampler } from './coreZero.js';
+import { settleReplicaThreads } from '../../discovery/gcThreads.js';
 
 export type ServerRequest =
   | { cmd: 'stats' }
@@ -89,6 +91,8 @@ const channelProcess = server.nodeChannels instanceof ChannelProcess ? server.no
 /** The channel process's CPU so far, µs (0 inline). */
 const channelCpu = async () => (channelProcess ? (await channelProcess.usage()).cpuMicros : 0);
 const { url } = await server.listen();
+// as `edge-offload discovery` does once it listens: a single-threaded replica's helpers reniced
+settleReplicaThreads();
 
 async function stats(): Promise<ServerStats> {
   // CPU before the collections below: they are the bench's, not the replica's
@@ -140,6 +144,8 @@ async function queries(count: number, perSecond: number) {
   const childCpu0 = await channelCpu();
   const cpu0 = process.cpuUsage();
   const split = tailSplitReaders();
+  // who else ran on the replica's core (the driver pins it to core 0) around each query
+  const core = split ? CoreSampler.open(0, channelProcess?.child?.pid) : undefined;
   const times: SchedTimes[] = [];
   const start = performance.now();
   for (let i = 0; i < count; i++) {
@@ -147,6 +153,7 @@ async function queries(count: number, perSecond: number) {
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     // read outside the timed stretch (a few µs each), so the split costs the latency nothing
+    core?.before();
     const own0 = split?.own.read();
     const redis0 = split?.redis?.read();
     const t = performance.now();
@@ -155,11 +162,13 @@ async function queries(count: number, perSecond: number) {
     const took = performance.now() - t;
     const used = process.cpuUsage(cpu);
     if (split) times.push(delta(own0, split.own.read()), delta(redis0, split.redis?.read()));
+    core?.after();
     samples.push(took);
     starts.push(t);
     cpuShares.push((used.user + used.system) / 1000 / took);
   }
   split?.close();
+  const coreWindow = core?.window();
   loop.disable();
   gcs.disconnect();
   if (survivors) {
@@ -174,6 +183,8 @@ async function queries(count: number, perSecond: number) {
   const childCpuMicros = (await channelCpu()) - childCpu0;
   const summary = summarize(samples);
   const slow = cpuShares.filter((_, i) => samples[i]! >= summary.p99);
+  const slowIdx = samples.map((_, i) => i).filter((i) => samples[i]! >= summary.p99);
+  core?.close();
   // the slowest 1 %: how long each took and how much of that a GC pause covered (the rest is the
   // query's own work, or the OS giving the core to another thread or process)
   const slowest = samples
@@ -194,6 +205,11 @@ async function queries(count: number, perSecond: number) {
     /** The slowest 1 %, slowest first: latency, the part of it a GC pause covered (ms), CPU share. */
     slowest,
     ...(times.length ? { tailSplit: tailSplit(samples, times, summary.p99) } : {}),
+    /**
+     * Who held core 0 while the query thread waited for it: the slowest 1 % and all queries
+     * (means per query), and each thread's share of a core over the window (bench/scale/coreZero.ts).
+     */
+    ...(core && times.length ? { coreZero: { slowest: core.split(slowIdx, (i) => times[2 * i]!.waitNs), all: core.split(samples.map((_, i) => i), (i) => times[2 * i]!.waitNs), ...coreWindow } } : {}),
     /** Share of one core each process used over the window: the query process, and the channel process (0 inline). */
     /** Share of a core the query process's main thread and its other threads (V8's compiler and GC helpers, libuv) used. */
     threadShare: { main: (threads1.main - threads0.main) / 1e9 / seconds, others: (threads1.others - threads0.others) / 1e9 / seconds },

@@ -21,6 +21,7 @@ import type { Duplex } from 'node:stream';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '../../protocol/Logger.js';
+import { currentGcThreads, SINGLE_THREADED_GC_FLAG } from '../../protocol/server/gcThreads.js';
 import type { Admission } from '../admission.js';
 import { DiscoveryError } from '../errors.js';
 import type { NodeChannelOptions } from '../NodeChannel.js';
@@ -118,7 +119,10 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
   /** Forks the child and resolves once it is ready (rejects CHANNEL_GONE/CHANNEL_TIMEOUT). */
   start(): Promise<void> {
     // fd 3: Node's IPC channel, sockets only; fd 4: calls and replies (FramedPipe.ts says why)
-    const child = fork(SCRIPT, [], { serialization: 'advanced', execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'] });
+    // the replica's GC threading (discovery/gcThreads.ts): the child inherits its affinity, so on
+    // a one-core replica its V8 helpers would take the query thread's core as the replica's did
+    const execArgv = currentGcThreads() === 'single' ? [SINGLE_THREADED_GC_FLAG] : [];
+    const child = fork(SCRIPT, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'] });
     this.#child = child;
     const pipe = new FramedPipe(
       child.stdio[4] as Duplex,

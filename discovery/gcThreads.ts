@@ -1,0 +1,40 @@
+/**
+ * V8's GC threads for a discovery replica: `edge-offload discovery --gc auto|single|parallel` (env
+ * EDGE_OFFLOAD_GC), the edge node's mechanism (protocol/server/gcThreads.ts). The launcher
+ * (discovery/youngGeneration.ts) starts the replica again with `--single-threaded-gc` when the
+ * mode asks for it, in the same re-launch as the young generation's; the replica's channel
+ * process (discovery/channels/ChannelProcess.ts) runs with the replica's choice.
+ *
+ * [DEFAULT_DISCOVERY_GC_MODE='auto'] Why auto: a replica given one core (taskset, a cpuset) is the
+ * layout issue #13 measures (`bench scale --queries-only`, replica alone on core 0): there V8's
+ * helper threads, sized by the machine's cores, run on the query thread's core, and a query that
+ * arrives while one runs waits for the core. A replica that may use more cores keeps V8's own
+ * threads (auto changes nothing there). `os.availableParallelism()` follows the affinity mask, not
+ * a CPU quota: a container limited by `--cpus=1` alone still counts the host's cores (give it a
+ * cpuset, or `--gc single`). Measured: discovery/README.md (issue #13).
+ *
+ * A replica run single-threaded (auto on one core, or single) also runs its other threads at
+ * HELPER_THREADS_NICE once it listens (settleReplicaThreads): single-threaded GC leaves V8's
+ * platform workers their background compilation (still ~1 ms of the core during a slow query in
+ * `bench scale`), and libuv's pool is there too; reniced, they take the core only when the event
+ * loop does not want it. The channel process runs at its own niceness already (ChannelProcess).
+ */
+import { currentGcThreads, gcModeOr, niceHelperThreads, type GcMode } from '../protocol/server/gcThreads.js';
+
+export const DEFAULT_DISCOVERY_GC_MODE: GcMode = 'auto';
+
+/** `--gc` from argv, else env EDGE_OFFLOAD_GC, else DEFAULT_DISCOVERY_GC_MODE; ConfigError CONFIG_BAD_VALUE for anything else. */
+export function discoveryGcMode(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): GcMode {
+  return gcModeOr(argv, DEFAULT_DISCOVERY_GC_MODE, env);
+}
+
+/** [HELPER_THREADS_NICE=10] The niceness of a single-threaded replica's helper threads (above); the channel process's too. */
+export const HELPER_THREADS_NICE = 10;
+
+/**
+ * Once the replica listens (its threads started): when it runs single-threaded GC, its helper
+ * threads at HELPER_THREADS_NICE. Returns how many threads were reniced (0: not single-threaded).
+ */
+export function settleReplicaThreads(execArgv: readonly string[] = process.execArgv): number {
+  return currentGcThreads(execArgv) === 'single' ? niceHelperThreads(HELPER_THREADS_NICE) : 0;
+}
