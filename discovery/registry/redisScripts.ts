@@ -63,25 +63,28 @@ redis.call('HDEL', KEYS[1], ARGV[2])
 redis.call('HDEL', ARGV[1] .. 'learned', ARGV[2])
 return 1`;
 
-// A status update (load, free capacity) that also counts as liveness, for one node: returns its
-// descriptor line, or false when it is unknown or expired. Also refreshes the node's row in the
-// search hash (see searchRow in redisRecord.ts). Liveness is the node's score in \`seen\`, nothing else.
+// A status update (load, free capacity) that also counts as liveness, for one node: true, or false
+// when it is unknown or expired. Also refreshes the node's lean row in the search hash (see
+// searchRow in redisRecord.ts: no descriptor line, so the update does not read one either).
+// Liveness is the node's score in \`seen\`, nothing else.
 const TOUCH_FN = `
 local function touchOne(nodeKey, seenKey, searchKey, id, load, free, now, oldest)
   local s = tonumber(redis.call('ZSCORE', seenKey, id))
   if not s or s <= oldest then return false end
-  local n = redis.call('HMGET', nodeKey, 'd', 'v', 'c', 'p')
+  local n = redis.call('HMGET', nodeKey, 'v', 'c', 'p')
   if not n[1] then return false end
   redis.call('HSET', nodeKey, 'l', load, 'f', free, 's', now)
   redis.call('ZADD', seenKey, 'GT', now, id)
-  redis.call('HSET', searchKey, id, table.concat({ n[2], load, free, now, n[3], n[4], n[1] }, ' '))
-  return n[1]
+  redis.call('HSET', searchKey, id, table.concat({ n[1], load, free, now, n[2], n[3] }, ' '))
+  return true
 end
 `;
 
-// KEYS node, seen, search; ARGV load, free, now, oldest live lastSeen, id.
+// KEYS node, seen, search; ARGV load, free, now, oldest live lastSeen, id. Returns the node's
+// descriptor line, or false when it is unknown or expired.
 export const TOUCH = `${TOUCH_FN}
-return touchOne(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))`;
+if not touchOne(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])) then return false end
+return redis.call('HGET', KEYS[1], 'd')`;
 
 // Many status updates in one script (the node channel's batched load pushes): a script call, its
 // round trip and its reply per batch instead of per node. KEYS seen, search; ARGV prefix, oldest
@@ -144,9 +147,10 @@ return 1`;
 //   the whole tile but keeps Redis's geohash cells small (a 2000 km radius on a 72-member tile
 //   cost 25 us, a 5 km one 6.5 us).
 // Reply: radius (no member read lies farther), members read in the last pass, then one
-// space-joined "id v l f s b n r d" string per eligible hit, nearest first, at most `need` of them
-// (one reply item per hit keeps client parsing cheap; ids cannot contain spaces; d, the descriptor
-// line, comes last because it has spaces).
+// space-joined "id v l f s b n r " string per eligible hit, nearest first, at most `need` of them
+// (one reply item per hit keeps client parsing cheap; ids cannot contain spaces; the trailing
+// space is where the descriptor line was: the replica holds descriptors by version and fetches
+// one from `desc` only for a version it lacks).
 export const NEAREST = `
 local lon, lat = ARGV[1], ARGV[2]
 local need = tonumber(ARGV[3])
@@ -159,12 +163,13 @@ local count = math.ceil(need * tonumber(ARGV[12]))
 local tileDeg, prefix, tier = tonumber(ARGV[13]), ARGV[14], ARGV[15]
 local oldest = tonumber(ARGV[16])
 local r0 = tonumber(ARGV[17])
-local withDescriptor = ARGV[18] ~= '0'
+-- ARGV[18]: unused (was: with descriptor lines; the lean search row has none)
 local sparseTile = tonumber(ARGV[19]) or 0
 local seenKey = prefix .. 'seen'
 local learnedKey = prefix .. 'learned'
--- a search row's fields; its descriptor (~150 bytes, a new Lua string per row) only when sent
-local rowPattern = withDescriptor and '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (.*)$' or '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) '
+-- a search row's "v l f s c p" (s unread: liveness is the score in seen); a row that still ends
+-- with a descriptor line (written by a replica from before the lean rows) matches too
+local rowPattern = '^(%S+) (%S+) (%S+) %S+ (%S+) (%S+)'
 -- no member lies farther than this from its tile's centre (Redis's sphere is 111.25 km a degree;
 -- a tile is at most tileDeg square in degrees), with a margin
 local halfDiag = 111.25 * tileDeg * 0.7072 * 1.01
@@ -314,11 +319,11 @@ local function readRows(hits, rows)
       -- liveness is the score in seen (batched pongs move it, not the row): an expired node stays
       -- placed until the sweep, and is skipped here, as the client does
       if row and s and tonumber(s) > oldest then
-        local v, l, f, _, c, p, d = string.match(row, rowPattern)
+        local v, l, f, c, p = string.match(row, rowPattern)
         if v and (not checkEligibility or (tonumber(f) > 0 and tonumber(l) < maxLoad and tonumber(p) <= maxPrice
           and bit.band(tonumber(c), capsMask) == capsMask)) then
           local i = first + j - 1
-          pass[#pass + 1] = { hits[i], v, l, f, s, d or '', i }
+          pass[#pass + 1] = { hits[i], v, l, f, s, i }
           passIds[#passIds + 1] = hits[i]
         end
       end
@@ -335,9 +340,9 @@ local function readRows(hits, rows)
         r = h[3]
       end
       if not checkEligibility or (tonumber(r) or 1) >= minRep then
-        -- without the descriptor (ARGV[18] '0'), the replica holds it by version: "… r " ends the row
-        rows[#rows + 1] = table.concat({ n[1], n[2], n[3], n[4], n[5], st, n[6] }, ' ')
-        if #rows >= need then return n[7] end
+        -- "… r " ends the row (where its descriptor line was, see Reply above)
+        rows[#rows + 1] = table.concat({ n[1], n[2], n[3], n[4], n[5], st, '' }, ' ')
+        if #rows >= need then return n[6] end
       end
     end
   end
@@ -369,6 +374,20 @@ table.insert(rows, 2, tostring(lastRead))
 return rows`;
 
 export const NEAREST_SHA = createHash('sha1').update(NEAREST).digest('hex');
+
+// The descriptor rows "v d" (redisRecord.ts descriptorRow) of nodes a replica does not hold at the
+// version a NEAREST row names, from their node hashes; false for a node that is gone. The search
+// rows carry no descriptor line: a replica fetches one once per registration it sees (a call per
+// id here costs ~3 us, on a cache miss only, where a line in every search row was read on every
+// query). Node hashes have held \`v d\` in every layout, so rows of nodes an older replica wrote
+// are described as well. KEYS[1] seen (the keyspace's slot); ARGV prefix, then the ids.
+export const DESCRIBE = `
+local out = {}
+for i = 2, #ARGV do
+  local n = redis.call('HMGET', ARGV[1] .. 'node:' .. ARGV[i], 'v', 'd')
+  out[i - 1] = (n[1] and n[2]) and (n[1] .. ' ' .. n[2]) or false
+end
+return out`;
 
 // KEYS seen, tileOf, search; ARGV oldest lastSeen kept, batch, prefix. The deadline sorted set
 // is the only expiry: no key carries a TTL, so liveness costs one sorted-set update per node (in
