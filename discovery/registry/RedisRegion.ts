@@ -22,7 +22,8 @@ import {
 import { nearestRows } from './descriptorCache.js';
 import type { RegionSettings } from './redisLayout.js';
 import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
-import { DESCRIBE, LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
+import { DESCRIBE, NEAREST, NEAREST_SHA } from './redisNearest.js';
+import { LEARN, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
 
 /**
  * How a keyspace reaches Redis: a plain client, or a cluster client routing by `slotKey` (every

@@ -42,7 +42,7 @@
  * newer replica reads the older rows (the line after the price is ignored) and their descriptors. This layout (capability tile sets, tile centres, census) replaced
  * `geo:<tier>` + `tiles:<tier>` sets of "x:y" + tileOf → tile key.
  *
- * Queries search tiles best-first (redisScripts.ts NEAREST) until k nodes pass the filter, and
+ * Queries search tiles best-first (redisNearest.ts NEAREST) until k nodes pass the filter, and
  * get the descriptors in the same reply: one round trip, and no descriptor cache in this process
  * (its churn, parsed objects promoted to the old generation, caused 8-17 ms GC pauses). Lua
  * keeps heartbeat and EWMA updates atomic across replicas.
@@ -159,7 +159,7 @@ export class RedisRegistry implements Registry {
   }
 
   /**
-   * Searches tiles best-first (redisScripts.ts NEAREST) until k nodes pass the filter; exact on
+   * Searches tiles best-first (redisNearest.ts NEAREST) until k nodes pass the filter; exact on
    * our sphere (Redis's is re-sorted away).
    */
   nearest(point: LatLon, k: number, tier: NodeTier, options: NearestOptions = {}): Promise<NearbyNode[]> {
