@@ -59,19 +59,23 @@ export async function main(argv: string[]): Promise<void> {
   const load = (dir: string, file: string): Promise<Any> => import(pathToFileURL(path.join(path.resolve(dir), file)).href);
   const { Decoder } = (await import('@redis/client/dist/lib/RESP/decoder.js' as string)) as Any;
 
-  // the fleet: descriptors as `search` holds them, a version each
-  const rec = await load(here, 'discovery/registry/redisRecord.js');
+  // the fleet: a version each (each build fetches its descriptors in its own format, fetcher)
   const rand = rng(42);
   const fleet = Array.from({ length: nodes }, (_, i) => {
     const node = { id: `node-${String(i).padStart(6, '0')}`, publicKey: 'A'.repeat(43), url: `wss://n${i}.edge.example:443/`, tier: 'edge', lat: 48.5 + rand(), lon: 2 + rand(), caps: ['predict', 'infer', 'render'], capacity: 10, pricePerMinute: 0.01, operator: 'acme', load: 0.5, freeCapacity: 4, lastSeen: NOW };
-    return { node, v: `v${i.toString(36).padStart(7, '0')}`, line: '' as string };
+    return { node, v: `v${i.toString(36).padStart(7, '0')}` };
   });
-  for (const f of fleet) {
-    const { load: _l, freeCapacity: _f, lastSeen: _s, ...fixed } = f.node;
-    f.line = rec.searchRow(f.v, f.node, rec.encodeDescriptor(fixed));
+  /** A build's descriptor fetch: "v d" as DESCRIBE answers (lean search rows), else the search row with its line, as builds before them read. */
+  async function fetcher(dir: string): Promise<(ids: string[]) => Promise<(string | null)[]>> {
+    const r = await load(dir, 'discovery/registry/redisRecord.js');
+    const lines = new Map<string, string>();
+    for (const f of fleet) {
+      const { load: _l, freeCapacity: _f, lastSeen: _s, ...fixed } = f.node;
+      const d = r.encodeDescriptor(fixed);
+      lines.set(f.node.id, r.descriptorRow ? r.descriptorRow(f.v, d) : r.searchRow(f.v, f.node, d));
+    }
+    return async (ids) => ids.map((id) => lines.get(id) ?? null);
   }
-  const search = new Map(fleet.map((f) => [f.node.id, f.line]));
-  const fetchRows = async (ids: string[]) => ids.map((id) => search.get(id) ?? null);
   // 64 replies, each a window of nearby rows; every reply a second later than the last (under
   // churn every node's last seen moves each second), loads and stats as a fleet's
   const replies: Buffer[] = [];
@@ -95,6 +99,7 @@ export async function main(argv: string[]): Promise<void> {
     // the final check a replica runs on every row: the query's eligibility (rankTier's, caps as the scale bench asks)
     const filter = (await load(dir, 'discovery/registry/Registry.js')).eligibilityFilter({ caps: ['infer'], maxLoad: 0.95, minReputation: 0.5 });
     const cache = new dc.DescriptorCache(250_000);
+    const fetchRows = await fetcher(dir);
     let reply: unknown[] = [];
     const typeMapping = after ? { 36: Buffer } : {};
     const decoder = new Decoder({ onReply: (r: unknown[]) => (reply = r), onErrorReply: () => {}, onPush: () => {}, getTypeMapping: () => typeMapping });

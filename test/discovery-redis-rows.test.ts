@@ -1,7 +1,7 @@
 /**
  * The replica's parse of a NEAREST reply (descriptorCache.ts nearestRows) on raw reply rows as the
- * search script writes them ("id v l f s b n r "), the descriptor lines as `search` holds them
- * (redisRecord.ts searchRow): order, filters, stale and re-registered rows, live records, and
+ * search script writes them ("id v l f s b n r "), the descriptor rows as DESCRIBE returns them
+ * (redisRecord.ts descriptorRow): order, filters, stale and re-registered rows, live records, and
  * malformed replies. The end-to-end answers over a real Redis are discovery-registry's.
  */
 import { suite } from 'uvu';
@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { greatCircleKm } from '../discovery/geo.js';
 import { DescriptorCache, nearestRows, numberIn } from '../discovery/registry/descriptorCache.js';
 import type { NodeRecord } from '../discovery/registry/Registry.js';
-import { encodeDescriptor, searchRow } from '../discovery/registry/redisRecord.js';
+import { descriptorRow, encodeDescriptor } from '../discovery/registry/redisRecord.js';
 import { record } from './support/discoveryFixtures.js';
 
 const test = suite('discovery redis rows');
@@ -18,12 +18,12 @@ const NOW = 1_764_567_890_123;
 const OLDEST = NOW - 3000;
 const POINT = { lat: 48.85, lon: 2.35 };
 
-/** The `search` hash of a few nodes (id → "v l f s c p d"), as put() writes it. */
-function searchHash(nodes: { node: NodeRecord; v: string }[]): Map<string, string> {
+/** The descriptor rows of a few nodes (id → "v d"), as DESCRIBE reads them from the node hashes put() writes. */
+function descriptorRows(nodes: { node: NodeRecord; v: string }[]): Map<string, string> {
   const hash = new Map<string, string>();
   for (const { node, v } of nodes) {
     const { load, freeCapacity, lastSeen, ...fixed } = node;
-    hash.set(node.id, searchRow(v, node, encodeDescriptor(fixed)));
+    hash.set(node.id, descriptorRow(v, encodeDescriptor(fixed)));
   }
   return hash;
 }
@@ -65,7 +65,7 @@ test('rows become candidates nearest first (ties in reply order), k of them, sta
   const rows = ['3.5', '7', row('far', 'vfar', 0.1, 3, NOW), row('tieA', 'vtieA', 0.2, 3, NOW), row('stale', 'vstale', 0, 3, OLDEST), row('tieB', 'vtieB', 0, 3, NOW), row('busy', 'vbusy', 0.99, 3, NOW), row('near', 'vnear', 0.25, 2, NOW)];
   const asked: string[][] = [];
   const notBusy = (n: NodeRecord) => n.load < 0.9;
-  const all = await nearestRows(rows, 2, cache, fetcher(searchHash(nodes), asked), POINT, OLDEST, notBusy, Infinity, 10);
+  const all = await nearestRows(rows, 2, cache, fetcher(descriptorRows(nodes), asked), POINT, OLDEST, notBusy, Infinity, 10);
   assert.equal(all.nearest.map((c) => c.node.id), ['near', 'tieA', 'tieB', 'far']);
   assert.is(all.passing, 4);
   assert.equal(asked.length, 1, 'the descriptors fetched in one round trip');
@@ -87,7 +87,7 @@ test('rows become candidates nearest first (ties in reply order), k of them, sta
 test('a held record is live: a later row writes its status; stats are kept while the row says the same', async () => {
   const node = record('n1', 48.86, 2.35);
   const cache = new DescriptorCache(100);
-  const fetch = fetcher(searchHash([{ node, v: 'v1' }]));
+  const fetch = fetcher(descriptorRows([{ node, v: 'v1' }]));
   const a = (await nearestRows(['1', '1', row('n1', 'v1', 0.5, 4, NOW, '2.5 3 0.8')], 2, cache, fetch, POINT, OLDEST, undefined, Infinity, 5)).nearest[0]!;
   assert.equal(a.stats, { baseLatencyMs: 2.5, samples: 3, reputation: 0.8 });
   const b = (await nearestRows(['1', '1', row('n1', 'v1', 0.75, 1, NOW + 1000, '2.5 3 0.8')], 2, cache, fetch, POINT, OLDEST, undefined, Infinity, 5)).nearest[0]!;
@@ -107,11 +107,11 @@ test('a row of an older registration, or of a node gone since the search, is lef
   const other = record('n2', 48.87, 2.35);
   for (const size of [100, 0]) {
     const cache = new DescriptorCache(size);
-    const hash = searchHash([{ node, v: 'new' }]);
+    const hash = descriptorRows([{ node, v: 'new' }]);
     const rows = ['1', '2', row('n1', 'old', 0, 1, NOW), row('n2', 'v2', 0, 1, NOW)];
     const found = await nearestRows(rows, 2, cache, fetcher(hash), POINT, OLDEST, undefined, Infinity, 5);
     assert.equal(found.nearest, []);
-    hash.set('n2', searchHash([{ node: other, v: 'v2' }]).get('n2')!);
+    hash.set('n2', descriptorRows([{ node: other, v: 'v2' }]).get('n2')!);
     const again = await nearestRows([...rows, row('n1', 'new', 0, 1, NOW)], 2, cache, fetcher(hash), POINT, OLDEST, undefined, Infinity, 5);
     assert.equal(again.nearest.map((c) => c.node.id), ['n1', 'n2'], `cache of ${size}`);
   }
@@ -121,7 +121,7 @@ test('ids that are not ASCII are found from their bytes; a full cache drops its 
   const nodes = [record('nœud-1', 48.86, 2.35), record('n2', 48.87, 2.35), record('n3', 48.88, 2.35)];
   const cache = new DescriptorCache(2);
   const asked: string[][] = [];
-  const fetch = fetcher(searchHash(nodes.map((node) => ({ node, v: 'v' }))), asked);
+  const fetch = fetcher(descriptorRows(nodes.map((node) => ({ node, v: 'v' }))), asked);
   const rows = ['1', '3', ...nodes.map((n) => row(n.id, 'v', 0, 1, NOW))];
   const first = await nearestRows(rows, 2, cache, fetch, POINT, OLDEST, undefined, Infinity, 5);
   assert.equal(first.nearest.map((c) => c.node.id), ['nœud-1', 'n2', 'n3']);
@@ -144,6 +144,12 @@ test('a malformed reply is an UNAVAILABLE error, not a crash or a wrong answer',
     } catch (err) {
       assert.is((err as { code?: string }).code, 'UNAVAILABLE', String(err));
     }
+  }
+  try {
+    await nearestRows(['1', '1', row('a', 'v', 0, 1, NOW)], 2, cache, async () => ['v'], POINT, OLDEST, undefined, Infinity, 5);
+    assert.unreachable('a descriptor row without its line accepted');
+  } catch (err) {
+    assert.is((err as { code?: string }).code, 'UNAVAILABLE');
   }
   const short = async () => ['only one'];
   try {

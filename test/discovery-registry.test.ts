@@ -487,6 +487,36 @@ replicas('a set whose all-members GEO set disagrees with its census (an older re
   }
 });
 
+replicas('search rows are lean (no descriptor line); a row an older replica wrote with its line is still searched and described', async () => {
+  redis ??= await startRedis();
+  const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: 'lean:' };
+  const a = await RedisRegistry.connect(opts);
+  const b = await RedisRegistry.connect(opts);
+  const raw = createClient({ url: redis.url });
+  await raw.connect();
+  try {
+    await a.flush();
+    await a.put(record('p', 35.68, 139.69, { url: 'wss://p.example/v1' }));
+    await a.put(record('q', 35.0, 135.77, { url: 'wss://q.example/v1' }));
+    const row = String(await raw.sendCommand(['HGET', 'lean:search', 'q']));
+    assert.is(row.split(' ').length, 6, 'v l f s c p');
+    // what an older replica's put or TOUCH leaves: the row with the node hash's descriptor line after it
+    const d = String(await raw.sendCommand(['HGET', 'lean:node:q', 'd']));
+    await raw.sendCommand(['HSET', 'lean:search', 'q', `${row} ${d}`]);
+    // b holds neither node: it describes both from their node hashes
+    const found = await b.nearest({ lat: 35.68, lon: 139.7 }, 2, 'edge', { eligibility: { caps: ['infer'] } });
+    assert.equal(found.map((n) => n.node.url), ['wss://p.example/v1', 'wss://q.example/v1']);
+    // a status update writes the lean row back
+    assert.ok(await a.touch('q', { load: 0.5, freeCapacity: 1 }));
+    assert.is(String(await raw.sendCommand(['HGET', 'lean:search', 'q'])).split(' ').length, 6);
+    assert.equal((await b.nearest({ lat: 35.0, lon: 135.77 }, 1, 'edge')).map((n) => [n.node.id, n.node.load]), [['q', 0.5]]);
+  } finally {
+    await raw.quit();
+    await a.close();
+    await b.close();
+  }
+});
+
 replicas.after(async () => {
   await redis?.stop();
 });

@@ -22,7 +22,8 @@ import {
 import { nearestRows } from './descriptorCache.js';
 import type { RegionSettings } from './redisLayout.js';
 import { clampLat, decodeDescriptor, encodeDescriptor, newVersion, parseRecord, parseStats, searchFields, searchRow } from './redisRecord.js';
-import { LEARN, NEAREST, NEAREST_SHA, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
+import { DESCRIBE, NEAREST, NEAREST_SHA } from './redisNearest.js';
+import { LEARN, PLACE, PLACE_SHA, SWEEP, TOUCH, TOUCH_MANY, TOUCH_MANY_SHA, UNPLACE } from './redisScripts.js';
 
 /**
  * How a keyspace reaches Redis: a plain client, or a cluster client routing by `slotKey` (every
@@ -88,7 +89,7 @@ export class RedisRegion {
     const d = encodeDescriptor(fixed);
     return [
       ['HSET', key, 'd', d, 'v', v, ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)],
-      ['HSET', this.searchKey, node.id, searchRow(v, node, d)],
+      ['HSET', this.searchKey, node.id, searchRow(v, node)],
       [evalCommand, place, '1', this.tileOfKey, ...this.#placeArgs(node)],
       ['ZADD', this.seenKey, String(lastSeen), node.id],
     ];
@@ -211,7 +212,7 @@ export class RedisRegion {
         String(this.#s.maxExamined), options.eligibility ? '1' : '0', String(this.#overfetch(options)),
         // a first radius under a tile's diagonal (on Redis's sphere) would only add a centre search
         String(deg), this.prefix, tier, String(oldest), String(Math.max(this.#s.initialRadiusKm, 111.25 * deg * 1.4143)),
-        '0', // rows without their descriptor lines: this replica holds them by version (#fetchDescriptors)
+        '0', // unused (was: rows with their descriptor lines; search rows hold none now)
         String(this.#s.sparseTileMembers),
       ]);
       if (!Array.isArray(flat) || flat.length < 2) throw new DiscoveryError(E.UNAVAILABLE, 'Redis answered a malformed NEAREST reply (not a list of radius, count, rows)');
@@ -219,10 +220,10 @@ export class RedisRegion {
       const rowCount = flat.length - 2;
       const tuning = this.#s.tuning;
       if (options.eligibility && read >= need) tuning.passRate += 0.1 * (Math.max(rowCount / read, 0.02) - tuning.passRate);
-      // each row's record at its version (held here, or fetched in one HMGET and decoded once),
+      // each row's record at its version (held here, or fetched from the node hashes in one script call and decoded once),
       // its status read in place; Redis measures on its own sphere and geohash grid, the rows are
       // re-ranked on ours so backends agree
-      const found = await nearestRows(flat, 2, this.#s.descriptors, (ids) => this.#query(['HMGET', this.searchKey, ...ids]), point, oldest, filter, maxDistanceKm, k);
+      const found = await nearestRows(flat, 2, this.#s.descriptors, (ids) => this.#query(['EVAL', DESCRIBE, '1', this.seenKey, this.prefix, ...ids]), point, oldest, filter, maxDistanceKm, k);
       // fewer rows than asked: the script ran out of ring (or of maxExamined); nothing more to find
       if (found.passing >= k || rowCount < need || need >= this.#s.maxExamined) return found.nearest;
       // the caller's own filter rejected some of what the script passed: ask for more

@@ -18,10 +18,11 @@
  *                 rarest capability's sets.
  * - `tileOf`      hash id → "tier mask x:y", the sets a node was placed in, so a moved, removed or
  *                 expired node leaves exactly those (PLACE / UNPLACE / SWEEP in redisScripts.ts).
- * - `search`      hash id → "v l f s c p d" (the node hash's search fields and, last, its
- *                 descriptor line): the search script reads every candidate in one HMGET instead of
- *                 a call per node. Written with the node hash (put, TOUCH, remove), dropped by the
- *                 sweep; until then a row of an expired node is skipped by its lastSeen.
+ * - `search`      hash id → "v l f s c p" (the node hash's search fields, a lean row: no
+ *                 descriptor line, which a replica holds by version and fetches from the node hash
+ *                 once per registration, DESCRIBE): the search script reads every candidate in one
+ *                 HMGET instead of a call per node. Written with the node hash (put, TOUCH, remove),
+ *                 dropped by the sweep; until then a row of an expired node is skipped by its lastSeen.
  * - `seen`        sorted set id → last seen (epoch ms), the deadline set: a node is live while its
  *                 score is within ttl of now. Liveness from the node channel lands here as one
  *                 `ZADD XX GT` per batch of nodes (refresh()), not a script and a PEXPIRE per node;
@@ -36,10 +37,12 @@
  *                 signed HTTP heartbeats; the node channel needs none after its registration).
  *
  * Replicas must run the same layout: upgrade them together (and flush the prefix) when it changes;
- * there is no migration. This layout (capability tile sets, tile centres, census) replaced
+ * there is no migration. Lean search rows: a replica from before them skips every row a newer one
+ * wrote (its search wants the descriptor line after the price), so upgrade replicas together; a
+ * newer replica reads the older rows (the line after the price is ignored) and their descriptors. This layout (capability tile sets, tile centres, census) replaced
  * `geo:<tier>` + `tiles:<tier>` sets of "x:y" + tileOf → tile key.
  *
- * Queries search tiles best-first (redisScripts.ts NEAREST) until k nodes pass the filter, and
+ * Queries search tiles best-first (redisNearest.ts NEAREST) until k nodes pass the filter, and
  * get the descriptors in the same reply: one round trip, and no descriptor cache in this process
  * (its churn, parsed objects promoted to the old generation, caused 8-17 ms GC pauses). Lua
  * keeps heartbeat and EWMA updates atomic across replicas.
@@ -156,7 +159,7 @@ export class RedisRegistry implements Registry {
   }
 
   /**
-   * Searches tiles best-first (redisScripts.ts NEAREST) until k nodes pass the filter; exact on
+   * Searches tiles best-first (redisNearest.ts NEAREST) until k nodes pass the filter; exact on
    * our sphere (Redis's is re-sorted away).
    */
   nearest(point: LatLon, k: number, tier: NodeTier, options: NearestOptions = {}): Promise<NearbyNode[]> {

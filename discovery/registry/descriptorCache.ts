@@ -237,8 +237,8 @@ function holdRow(rows: unknown[], i: number, cache: DescriptorCache): string | u
 /**
  * Each row's entry at its version into scratch.held, at once when every row is held (undefined
  * returned: no await, so no other query can touch the scratch before the caller reads it). Else
- * a promise of them all, the missing ones from `fetchRows` (the search hash's rows of the ids not
- * held, "v l f s c p d…", in one round trip), decoded and held. A row whose node is gone or
+ * a promise of them all, the missing ones from `fetchRows` (the descriptor rows "v d…" of the ids
+ * not held, redisRecord.ts descriptorRow, in one round trip), decoded and held. A row whose node is gone or
  * registered again since the search is left undefined (its status belongs to the old
  * registration: the caller leaves it out of this answer).
  */
@@ -271,10 +271,10 @@ async function fetchMissing(
     const line = lines[j];
     if (line === null || line === undefined) continue;
     const text = String(line);
-    let at = 0;
-    for (let skip = 0; skip < 6; skip++) at = text.indexOf(' ', at) + 1; // past v l f s c p
-    const v = text.slice(0, text.indexOf(' '));
-    const node = decodeDescriptor(text, { load: 0, freeCapacity: 0, lastSeen: 0 }, at);
+    const vEnd = text.indexOf(' ');
+    if (vEnd <= 0) throw malformed('descriptor row');
+    const v = text.slice(0, vEnd);
+    const node = decodeDescriptor(text, { load: 0, freeCapacity: 0, lastSeen: 0 }, vEnd + 1);
     const i = missing.at[j]!;
     const row = rows[i] as Buffer;
     // the row's version (its second field) names the registration its status belongs to

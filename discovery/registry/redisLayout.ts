@@ -14,7 +14,9 @@ export interface RedisLayoutOptions extends RegistryTiming {
   statsTtlMs?: number;
   /**
    * First radius of the occupied-tile search, widened (x2-x8, by the density found) while a tile
-   * beyond it could still hold a nearer node. Default (and at least) one tile diagonal.
+   * beyond it could still hold a nearer node. Default (and at least) one tile diagonal. The
+   * all-members search (sparseTileMembers) starts at the larger of this and a radius from the
+   * set's own density (redisNearest.ts NEAREST allFirst).
    */
   initialRadiusKm?: number;
   /**

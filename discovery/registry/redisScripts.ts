@@ -1,6 +1,6 @@
 /**
- * The Lua scripts of RedisRegistry (key layout in RedisRegistry.ts). Scripts keep heartbeat and
- * EWMA updates atomic across replicas and run the search next to the data in one round trip.
+ * The Lua scripts of RedisRegistry's writes (key layout in RedisRegistry.ts): they keep placement,
+ * heartbeat and EWMA updates atomic across replicas. The query's scripts are redisNearest.ts.
  */
 import { createHash } from 'node:crypto';
 
@@ -63,25 +63,28 @@ redis.call('HDEL', KEYS[1], ARGV[2])
 redis.call('HDEL', ARGV[1] .. 'learned', ARGV[2])
 return 1`;
 
-// A status update (load, free capacity) that also counts as liveness, for one node: returns its
-// descriptor line, or false when it is unknown or expired. Also refreshes the node's row in the
-// search hash (see searchRow in redisRecord.ts). Liveness is the node's score in \`seen\`, nothing else.
+// A status update (load, free capacity) that also counts as liveness, for one node: true, or false
+// when it is unknown or expired. Also refreshes the node's lean row in the search hash (see
+// searchRow in redisRecord.ts: no descriptor line, so the update does not read one either).
+// Liveness is the node's score in \`seen\`, nothing else.
 const TOUCH_FN = `
 local function touchOne(nodeKey, seenKey, searchKey, id, load, free, now, oldest)
   local s = tonumber(redis.call('ZSCORE', seenKey, id))
   if not s or s <= oldest then return false end
-  local n = redis.call('HMGET', nodeKey, 'd', 'v', 'c', 'p')
+  local n = redis.call('HMGET', nodeKey, 'v', 'c', 'p')
   if not n[1] then return false end
   redis.call('HSET', nodeKey, 'l', load, 'f', free, 's', now)
   redis.call('ZADD', seenKey, 'GT', now, id)
-  redis.call('HSET', searchKey, id, table.concat({ n[2], load, free, now, n[3], n[4], n[1] }, ' '))
-  return n[1]
+  redis.call('HSET', searchKey, id, table.concat({ n[1], load, free, now, n[2], n[3] }, ' '))
+  return true
 end
 `;
 
-// KEYS node, seen, search; ARGV load, free, now, oldest live lastSeen, id.
+// KEYS node, seen, search; ARGV load, free, now, oldest live lastSeen, id. Returns the node's
+// descriptor line, or false when it is unknown or expired.
 export const TOUCH = `${TOUCH_FN}
-return touchOne(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))`;
+if not touchOne(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])) then return false end
+return redis.call('HGET', KEYS[1], 'd')`;
 
 // Many status updates in one script (the node channel's batched load pushes): a script call, its
 // round trip and its reply per batch instead of per node. KEYS seen, search; ARGV prefix, oldest
@@ -124,251 +127,6 @@ if KEYS[3] and redis.call('HEXISTS', KEYS[2], ARGV[7]) == 1 then
   redis.call('HSET', KEYS[3], ARGV[7], bs .. ' ' .. n .. ' ' .. rs)
 end
 return 1`;
-
-// One round trip per query: finds the `count` nearest members, reads their search rows and applies
-// the eligibility check (caps mask, price, load, free capacity, reputation: the same rules as
-// eligibilityFilter) next to the data; when too few pass, it asks again for more members.
-//
-// Where the time went before (210k nodes, bench query mix, Redis 7.0): tile rings walked around
-// the point (tileBound in Lua + one SMISMEMBER per ring, ~170 + 47 us a query, and regional or
-// remote clients walked many empty rings), then ~57 members read to find 16 eligible (about 40 %
-// pass caps + price + free capacity): each read member costs its GEOSEARCH hit conversion, its
-// HMGET share and its row parse. Now:
-// - Searches run on the tile sets of the rarest requested capability (the census says which), so
-//   most members read pass (infer + price: ~75 % instead of ~40 %): fewer tiles, hits and rows.
-// - Occupied tiles come nearest-first from a GEO set of tile centres: a tile is searched while
-//   its lower bound (centre distance - half a tile diagonal) is within the c-th nearest found,
-//   and the centre search widens (x2) only while an unsearched tile could still hold a nearer
-//   member. No empty ring is ever walked; a mid-ocean query costs a few centre searches.
-// - A tile search's radius is min(c-th distance, centre distance + half diagonal), which covers
-//   the whole tile but keeps Redis's geohash cells small (a 2000 km radius on a 72-member tile
-//   cost 25 us, a 5 km one 6.5 us).
-// Reply: radius (no member read lies farther), members read in the last pass, then one
-// space-joined "id v l f s b n r d" string per eligible hit, nearest first, at most `need` of them
-// (one reply item per hit keeps client parsing cheap; ids cannot contain spaces; d, the descriptor
-// line, comes last because it has spaces).
-export const NEAREST = `
-local lon, lat = ARGV[1], ARGV[2]
-local need = tonumber(ARGV[3])
-local statsPrefix = ARGV[4]
-local maxRadius = tonumber(ARGV[5])
-local capsMask, maxPrice, maxLoad, minRep = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local maxExamined = tonumber(ARGV[10])
-local checkEligibility = ARGV[11] == '1'
-local count = math.ceil(need * tonumber(ARGV[12]))
-local tileDeg, prefix, tier = tonumber(ARGV[13]), ARGV[14], ARGV[15]
-local oldest = tonumber(ARGV[16])
-local r0 = tonumber(ARGV[17])
-local withDescriptor = ARGV[18] ~= '0'
-local sparseTile = tonumber(ARGV[19]) or 0
-local seenKey = prefix .. 'seen'
-local learnedKey = prefix .. 'learned'
--- a search row's fields; its descriptor (~150 bytes, a new Lua string per row) only when sent
-local rowPattern = withDescriptor and '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (.*)$' or '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) '
--- no member lies farther than this from its tile's centre (Redis's sphere is 111.25 km a degree;
--- a tile is at most tileDeg square in degrees), with a margin
-local halfDiag = 111.25 * tileDeg * 0.7072 * 1.01
-local lat0 = tonumber(lat)
-local WORLD = 20040
-
--- Redis 7.0 computes a wrong bounding box for a circle that crosses a pole (a negative cosine
--- flips its longitude range) and then misses members inside the circle. Such a search runs over
--- the whole world instead, which is exact (ASC + COUNT still give the nearest first).
-local function crossesPole(r)
-  local deg = r / 111.2 + 0.1
-  return lat0 + deg >= 90 or lat0 - deg <= -90
-end
-
--- which tile sets to search: those of the requested capability with the fewest nodes in the tier
--- (every member of it is a candidate, and the share that passes is highest), else all nodes
-local set, members = 'a', nil
-if checkEligibility and capsMask > 0 then
-  local bits, b = {}, 1
-  while b <= capsMask do
-    if bit.band(capsMask, b) ~= 0 then bits[#bits + 1] = tostring(b) end
-    b = b * 2
-  end
-  local counts = redis.call('HMGET', prefix .. 'census:' .. tier, unpack(bits))
-  for i, name in ipairs(bits) do
-    local n = tonumber(counts[i]) or 0
-    if members == nil or n < members then members, set = n, name end
-  end
-elseif sparseTile > 0 then
-  members = tonumber(redis.call('HGET', prefix .. 'census:' .. tier, 'a')) or 0
-end
-local centresKey = prefix .. 'tiles:' .. tier .. ':' .. set
-local tilePrefix = prefix .. 'tile:' .. tier .. ':' .. set .. ':'
-local allKey = prefix .. 'all:' .. tier .. ':' .. set
-
--- Where the set's occupied tiles hold fewer than sparseTile members on average, one GEOSEARCH of
--- the set's all-members GEO set per radius step replaces a GEOSEARCH per tile: at 8,000 nodes an
--- infer tile holds ~2, and a query searched ~39 of them. Where tiles are dense (a city core of a
--- large deployment) the tile path bounds each scan to a tile's members, and a widening circle on
--- the whole set could sweep a dense region's members at once. The all set is used only while it
--- holds what the census counts (not after a replica from before it placed or removed nodes).
-local useAll = false
-if sparseTile > 0 and members ~= nil and members > 0 then
-  local tiles = redis.call('ZCARD', centresKey)
-  useAll = members < sparseTile * tiles and redis.call('ZCARD', allKey) == members
-end
-
--- a tile's hits (nearest first) into \`found\`, the nearest-first list of at most c: in place,
--- from the back. A metro query at 8,000 nodes searches ~28 tiles of ~2 hits each, and a merge
--- into a new list per tile copied up to c entries each time; a tile's hit table is reused as is
-local function insertHits(found, hits, c)
-  for _, h in ipairs(hits) do
-    local d = tonumber(h[2])
-    local n = #found
-    -- hits come nearest first: once one cannot enter the list, none after it can
-    if n >= c and d >= found[n][2] then return end
-    h[2] = d
-    local at = n + 1
-    while at > 1 and found[at - 1][2] > d do at = at - 1 end
-    table.insert(found, at, h)
-    if n >= c then found[n + 1] = nil end
-  end
-end
-
--- the (up to) c nearest members within maxRadius, nearest first, and the c-th distance
-local function bestFirst(c)
-  local found, bound = {}, maxRadius
-  local searched = {}
-  local r, polarCount = r0, 64
-  while true do
-    -- every tile centred within covered km of the point is in centres
-    local centres, covered
-    if crossesPole(r) then
-      centres = redis.call('GEOSEARCH', centresKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', WORLD, 'km', 'ASC', 'COUNT', polarCount, 'WITHDIST')
-      covered = WORLD
-      if #centres >= polarCount then covered = tonumber(centres[#centres][2]) end
-      polarCount = polarCount * 4
-    else
-      centres = redis.call('GEOSEARCH', centresKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'WITHDIST')
-      covered = r
-    end
-    for _, t in ipairs(centres) do
-      local name, centreKm = t[1], tonumber(t[2])
-      -- tiles come nearest centre first: once one cannot hold a nearer member, none after it can
-      if centreKm - halfDiag > bound then return found, bound end
-      if not searched[name] then
-        searched[name] = true
-        local radius = math.min(bound, centreKm + halfDiag)
-        if crossesPole(radius) then radius = WORLD end
-        local hits = redis.call('GEOSEARCH', tilePrefix .. name, 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'km', 'ASC', 'COUNT', c, 'WITHDIST')
-        if #hits > 0 then
-          insertHits(found, hits, c)
-          if #found >= c then bound = found[c][2] end
-        end
-      end
-    end
-    -- every tile centred within covered is searched; any other member lies beyond covered - halfDiag
-    if covered - halfDiag >= bound or covered >= math.min(maxRadius + halfDiag, WORLD) then return found, bound end
-    r = math.min(math.max(r, covered) * 2, maxRadius + halfDiag, WORLD)
-  end
-end
-
--- the same as bestFirst, on the all set: the c nearest within r (Redis scans the geohash cells
--- around the circle, ~3x its area, and sorts what is inside), r growing x2 (x4 while empty) until c
--- are inside or r reaches maxRadius. c found within r are the c nearest: exact. Ids only, no
--- distances (a reply of c pairs per call, converted to Lua tables, cost more than the scan); the
--- radius returned bounds them.
-local function allFirst(c)
-  local r = math.min(r0, maxRadius)
-  while true do
-    if crossesPole(r) then
-      -- the whole world (see crossesPole), less what lies beyond maxRadius: the caller would read
-      -- those rows and, finding none within reach, ask for more
-      local hits, ids = redis.call('GEOSEARCH', allKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', WORLD, 'km', 'ASC', 'COUNT', c, 'WITHDIST'), {}
-      for i, h in ipairs(hits) do
-        if tonumber(h[2]) > maxRadius then break end
-        ids[i] = h[1]
-      end
-      return ids, maxRadius
-    end
-    local ids = redis.call('GEOSEARCH', allKey, 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'km', 'ASC', 'COUNT', c)
-    if #ids >= c or r >= maxRadius then return ids, r end
-    r = math.min(r * (#ids == 0 and 4 or 2), maxRadius)
-  end
-end
-
--- The rows of \`hits\` (ids, nearest first) that pass, in order, until \`need\` do: read in chunks of
--- about (need - passed so far) / pass rate (ARGV[12] / 1.25 is 1 / the replica's pass rate), so a
--- query reads ~need / passRate rows, not all \`count\` hits (count keeps 25 % spare hits so that a
--- second search is rare; their rows were read, parsed and sent for nothing). Each chunk: its search
--- rows and \`seen\` scores in one HMGET + ZMSCORE (a redis.call per member was ~3 us of Lua-to-Redis
--- overhead apiece), then the passing rows' learned stats in one HMGET of the \`learned\` mirror
--- (PLACE and LEARN write it; a row without one, placed by a replica from before the mirror, is read
--- from its stats hash). Returns how many hits it went through.
-local perPass = tonumber(ARGV[12]) / 1.25
-local function readRows(hits, rows)
-  local at, used = 0, 0
-  while #rows < need and at < #hits do
-    local first = at + 1
-    at = math.min(#hits, at + math.min(4000, math.ceil((need - #rows) * perPass) + 1))
-    local vals = redis.call('HMGET', KEYS[1], unpack(hits, first, at))
-    local seen = redis.call('ZMSCORE', seenKey, unpack(hits, first, at))
-    used = at
-    local pass, passIds = {}, {}
-    for j = 1, at - first + 1 do
-      local row, s = vals[j], seen[j]
-      -- liveness is the score in seen (batched pongs move it, not the row): an expired node stays
-      -- placed until the sweep, and is skipped here, as the client does
-      if row and s and tonumber(s) > oldest then
-        local v, l, f, _, c, p, d = string.match(row, rowPattern)
-        if v and (not checkEligibility or (tonumber(f) > 0 and tonumber(l) < maxLoad and tonumber(p) <= maxPrice
-          and bit.band(tonumber(c), capsMask) == capsMask)) then
-          local i = first + j - 1
-          pass[#pass + 1] = { hits[i], v, l, f, s, d or '', i }
-          passIds[#passIds + 1] = hits[i]
-        end
-      end
-    end
-    local learned = #passIds > 0 and redis.call('HMGET', learnedKey, unpack(passIds)) or {}
-    for i, n in ipairs(pass) do
-      local st = learned[i]
-      local r
-      if st then
-        r = string.match(st, '^%S* %S* (%S*)$')
-      else
-        local h = redis.call('HMGET', statsPrefix .. n[1], 'b', 'n', 'r')
-        st = (h[1] or '') .. ' ' .. (h[2] or '') .. ' ' .. (h[3] or '')
-        r = h[3]
-      end
-      if not checkEligibility or (tonumber(r) or 1) >= minRep then
-        -- without the descriptor (ARGV[18] '0'), the replica holds it by version: "… r " ends the row
-        rows[#rows + 1] = table.concat({ n[1], n[2], n[3], n[4], n[5], st, n[6] }, ' ')
-        if #rows >= need then return n[7] end
-      end
-    end
-  end
-  return used
-end
-
-local rows
-local radius = 0
-local lastRead = 0
-while true do
-  local hits
-  if useAll then
-    hits, radius = allFirst(count)
-  else
-    local found
-    found, radius = bestFirst(count)
-    hits = {}
-    for i = 1, #found do hits[i] = found[i][1] end
-  end
-  rows = {}
-  lastRead = readRows(hits, rows)
-  if #rows >= need or #hits < count or count >= maxExamined then break end
-  -- enough members but too few eligible: look at as many more as this pass's rate says are needed
-  local passRate = math.max(#rows / math.max(lastRead, 1), 0.02)
-  count = math.min(maxExamined, math.max(count * 2, math.ceil(need / passRate * 1.25)))
-end
-table.insert(rows, 1, tostring(radius))
-table.insert(rows, 2, tostring(lastRead))
-return rows`;
-
-export const NEAREST_SHA = createHash('sha1').update(NEAREST).digest('hex');
 
 // KEYS seen, tileOf, search; ARGV oldest lastSeen kept, batch, prefix. The deadline sorted set
 // is the only expiry: no key carries a TTL, so liveness costs one sorted-set update per node (in
