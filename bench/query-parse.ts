@@ -92,19 +92,24 @@ export async function main(argv: string[]): Promise<void> {
     points.push({ lat: 48.5 + rand(), lon: 2 + rand() });
   }
 
-  /** A build's parse of one reply: decode (strings or Buffers, as its RedisRegion asks), rows → the k nearest. */
-  async function parser(dir: string, after: boolean): Promise<(i: number) => Promise<number>> {
+  /**
+   * A build's parse of one reply: decode (strings or Buffers, as its RedisRegion asks), rows → the k
+   * nearest. By what the build has, not by its side: `nearestRows` (rows read from their bytes) in
+   * this round's builds and later, else the string path of the builds before them.
+   */
+  async function parser(dir: string): Promise<(i: number) => Promise<number>> {
     const dc = await load(dir, 'discovery/registry/descriptorCache.js');
+    const fromBytes = typeof dc.nearestRows === 'function';
     const geo = await load(dir, 'discovery/geo.js');
     // the final check a replica runs on every row: the query's eligibility (rankTier's, caps as the scale bench asks)
     const filter = (await load(dir, 'discovery/registry/Registry.js')).eligibilityFilter({ caps: ['infer'], maxLoad: 0.95, minReputation: 0.5 });
     const cache = new dc.DescriptorCache(250_000);
     const fetchRows = await fetcher(dir);
     let reply: unknown[] = [];
-    const typeMapping = after ? { 36: Buffer } : {};
+    const typeMapping = fromBytes ? { 36: Buffer } : {};
     const decoder = new Decoder({ onReply: (r: unknown[]) => (reply = r), onErrorReply: () => {}, onPush: () => {}, getTypeMapping: () => typeMapping });
     const oldest = NOW - 3000;
-    if (after) {
+    if (fromBytes) {
       return async (i) => {
         decoder.write(replies[i % 64]!);
         const found = await dc.nearestRows(reply, 2, cache, fetchRows, points[i % 64]!, oldest, filter, Infinity, k);
@@ -140,8 +145,8 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const builds = [
-    { build: 'before', dir: beforeDir, parse: await parser(beforeDir, false), rank: await ranker(beforeDir) },
-    { build: 'after', dir: here, parse: await parser(here, true), rank: await ranker(here) },
+    { build: 'before', dir: beforeDir, parse: await parser(beforeDir), rank: await ranker(beforeDir) },
+    { build: 'after', dir: here, parse: await parser(here), rank: await ranker(here) },
   ];
   // correctness first: both builds keep the same candidates
   for (let i = 0; i < 64; i++) {
