@@ -439,14 +439,29 @@ replicas('a replica serves the descriptor another replica re-registered, with an
   }
 });
 
-replicas('a node placed without the learned-stats mirror (by an older replica) is searched with its stats hash', async () => {
+/**
+ * Two replicas on their own key prefix over the suite's Redis, and a raw client to leave keys as an
+ * older replica would have (the upgrade tests below); everything closed after `body`.
+ */
+async function withOlderLayout(prefix: string, body: (a: RedisRegistry, b: RedisRegistry, raw: { sendCommand(args: string[]): Promise<unknown> }) => Promise<void>): Promise<void> {
   redis ??= await startRedis();
-  const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: 'mirror:' };
+  const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix };
   const a = await RedisRegistry.connect(opts);
+  const b = await RedisRegistry.connect(opts);
   const raw = createClient({ url: redis.url });
   await raw.connect();
   try {
     await a.flush();
+    await body(a, b, raw);
+  } finally {
+    await raw.quit();
+    await a.close();
+    await b.close();
+  }
+}
+
+replicas('a node placed without the learned-stats mirror (by an older replica) is searched with its stats hash', () =>
+  withOlderLayout('mirror:', async (a, _b, raw) => {
     await a.put(record('p', 35.68, 139.69));
     await a.put(record('q', 35.68, 139.691));
     for (let i = 0; i < 5; i++) await a.learn('p', { answered: false }, RATES);
@@ -455,20 +470,10 @@ replicas('a node placed without the learned-stats mirror (by an older replica) i
     assert.is(await raw.sendCommand(['HDEL', 'mirror:learned', 'p', 'q']), 2);
     const found = await a.nearest({ lat: 35.68, lon: 139.69 }, 2, 'edge', { eligibility: { minReputation: 0.5 } });
     assert.equal(found.map((n) => [n.node.id, n.stats.baseLatencyMs]), [['q', 9]]);
-  } finally {
-    await raw.quit();
-    await a.close();
-  }
-});
+  }));
 
-replicas('a set whose all-members GEO set disagrees with its census (an older replica placed nodes) is searched by tiles', async () => {
-  redis ??= await startRedis();
-  const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: 'allset:' };
-  const a = await RedisRegistry.connect(opts);
-  const raw = createClient({ url: redis.url });
-  await raw.connect();
-  try {
-    await a.flush();
+replicas('a set whose all-members GEO set disagrees with its census (an older replica placed nodes) is searched by tiles', () =>
+  withOlderLayout('allset:', async (a, _b, raw) => {
     await a.put(record('p', 35.68, 139.69));
     await a.put(record('q', 35.0, 135.77));
     await a.put(record('r', 34.69, 135.5));
@@ -481,21 +486,10 @@ replicas('a set whose all-members GEO set disagrees with its census (an older re
     await raw.sendCommand(['GEOADD', 'allset:all:edge:a', '139.7', '35.68', 'ghost']);
     assert.ok(await a.remove('q'));
     assert.equal(await ids(), ['p', 'r']);
-  } finally {
-    await raw.quit();
-    await a.close();
-  }
-});
+  }));
 
-replicas('search rows are lean (no descriptor line); a row an older replica wrote with its line is still searched and described', async () => {
-  redis ??= await startRedis();
-  const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix: 'lean:' };
-  const a = await RedisRegistry.connect(opts);
-  const b = await RedisRegistry.connect(opts);
-  const raw = createClient({ url: redis.url });
-  await raw.connect();
-  try {
-    await a.flush();
+replicas('search rows are lean (no descriptor line); a row an older replica wrote with its line is still searched and described', () =>
+  withOlderLayout('lean:', async (a, b, raw) => {
     await a.put(record('p', 35.68, 139.69, { url: 'wss://p.example/v1' }));
     await a.put(record('q', 35.0, 135.77, { url: 'wss://q.example/v1' }));
     const row = String(await raw.sendCommand(['HGET', 'lean:search', 'q']));
@@ -510,12 +504,7 @@ replicas('search rows are lean (no descriptor line); a row an older replica wrot
     assert.ok(await a.touch('q', { load: 0.5, freeCapacity: 1 }));
     assert.is(String(await raw.sendCommand(['HGET', 'lean:search', 'q'])).split(' ').length, 6);
     assert.equal((await b.nearest({ lat: 35.0, lon: 135.77 }, 1, 'edge')).map((n) => [n.node.id, n.node.load]), [['q', 0.5]]);
-  } finally {
-    await raw.quit();
-    await a.close();
-    await b.close();
-  }
-});
+  }));
 
 replicas.after(async () => {
   await redis?.stop();
