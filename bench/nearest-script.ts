@@ -21,7 +21,7 @@ import { summarize } from './lib/stats.js';
 
 const HELP = `Usage: npm run bench -- nearest-script [options]
 
-  --before DIR          compiled output of a build to compare (e.g. /work/wt/base/dist)
+  --before DIR          compiled output of a build to compare (e.g. a checkout of main's dist/)
   --compare NAME=DIR    another compiled build to compare (repeatable)
   --variant NAME=JSON   this build again with these layout options, e.g.
                         'r160={"initialRadiusKm":160}' (repeatable)

@@ -144,8 +144,9 @@ async function queries(count: number, perSecond: number) {
   const childCpu0 = await channelCpu();
   const cpu0 = process.cpuUsage();
   const split = tailSplitReaders();
-  // who else ran on the replica's core (the driver pins it to core 0) around each query
-  const core = split ? CoreSampler.open(0, channelProcess?.child?.pid) : undefined;
+  // who else ran on the replica's core (the driver pins it to core 0) around each query; only when
+  // asked (bench scale --core-split): its ~50 /proc reads a query take the replica's core too
+  const core = split && process.env.SCALE_CORE_SPLIT === '1' ? CoreSampler.open(0, channelProcess?.child?.pid) : undefined;
   const times: SchedTimes[] = [];
   const start = performance.now();
   for (let i = 0; i < count; i++) {
