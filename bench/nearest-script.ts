@@ -12,6 +12,7 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
 import { clientPoints, seeded, syntheticNode } from './discovery/synthetic.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
@@ -33,23 +34,20 @@ const HELP = `Usage: npm run bench -- nearest-script [options]
 
 type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function flag(argv: string[], name: string, fallback: string): string {
-  const i = argv.indexOf(name);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
-}
-
 /** What rank.ts asks for the scale bench's query ({ caps: ['infer'] }, default options). */
 const ELIGIBILITY = { caps: ['infer'], maxLoad: 0.95, minReputation: 0.5 };
 const EDGE = { k: 32, maxDistanceKm: 2000 };
 const CLOUD = { k: 6, maxDistanceKm: Infinity };
 
 export async function main(argv: string[]): Promise<void> {
-  if (argv.includes('--help') || argv.includes('-h')) return console.log(HELP);
-  const nodes = Number(flag(argv, '--nodes', '8000'));
-  const pointCount = Number(flag(argv, '--points', '300'));
-  const rounds = Number(flag(argv, '--rounds', '5'));
-  const name = flag(argv, '--name', 'nearest-script');
-  const beforeDir = flag(argv, '--before', '');
+  // --compare and --variant repeat: parseArgs checks them (keeping the last), the scans below take every one
+  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, points: { type: 'string' }, rounds: { type: 'string' }, name: { type: 'string' }, before: { type: 'string' }, compare: { type: 'string' }, variant: { type: 'string' } }, HELP);
+  if (!args) return;
+  const nodes = intFlag(args.values.nodes, 'nodes', 1, 1_000_000) ?? 8000;
+  const pointCount = intFlag(args.values.points, 'points', 1, 100_000) ?? 300;
+  const rounds = intFlag(args.values.rounds, 'rounds', 1, 1000) ?? 5;
+  const name = stringFlag(args.values.name) ?? 'nearest-script';
+  const beforeDir = stringFlag(args.values.before) ?? '';
   const here = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
   const variants: { build: string; dir: string; options: object }[] = [];
   if (beforeDir) variants.push({ build: 'before', dir: path.resolve(beforeDir), options: {} });

@@ -9,6 +9,8 @@
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { intFlag, parseCommandArgs, stringFlag } from '../bin/commands/args.js';
+import { seeded } from './discovery/synthetic.js';
 import { barChart } from './lib/chart.js';
 import { environment, printEnvironment } from './lib/environment.js';
 import { writeResult } from './lib/results.js';
@@ -27,18 +29,7 @@ const HELP = `Usage: npm run bench -- query-parse --before DIR [options]
 
 type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function flag(argv: string[], name: string, fallback: string): string {
-  const i = argv.indexOf(name);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
-}
-
 const NOW = 1_764_567_890_123;
-
-/** A deterministic generator, so both builds parse the same replies. */
-function rng(seed: number): () => number {
-  let s = seed;
-  return () => (s = (s * 16807) % 2147483647) / 2147483647;
-}
 
 /** RESP2 bytes of an array of bulk strings. */
 function resp(items: string[]): Buffer {
@@ -46,21 +37,23 @@ function resp(items: string[]): Buffer {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  if (argv.includes('--help') || argv.includes('-h')) return console.log(HELP);
-  const beforeDir = flag(argv, '--before', '');
+  const args = parseCommandArgs(argv, { before: { type: 'string' }, nodes: { type: 'string' }, rows: { type: 'string' }, k: { type: 'string' }, rounds: { type: 'string' }, iterations: { type: 'string' }, name: { type: 'string' } }, HELP);
+  if (!args) return;
+  const beforeDir = stringFlag(args.values.before);
   if (!beforeDir) throw new Error('--before DIR is required (the compiled build to compare with)');
-  const nodes = Number(flag(argv, '--nodes', '8000'));
-  const rowsPerReply = Number(flag(argv, '--rows', '40'));
-  const k = Number(flag(argv, '--k', '32'));
-  const rounds = Number(flag(argv, '--rounds', '15'));
-  const iterations = Number(flag(argv, '--iterations', '3000'));
-  const name = flag(argv, '--name', 'query-parse');
+  const nodes = intFlag(args.values.nodes, 'nodes', 1, 1_000_000) ?? 8000;
+  const rowsPerReply = intFlag(args.values.rows, 'rows', 1, 10_000) ?? 40;
+  const k = intFlag(args.values.k, 'k', 1, 10_000) ?? 32;
+  const rounds = intFlag(args.values.rounds, 'rounds', 1, 1000) ?? 15;
+  const iterations = intFlag(args.values.iterations, 'iterations', 1, 1_000_000) ?? 3000;
+  const name = stringFlag(args.values.name) ?? 'query-parse';
   const here = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
   const load = (dir: string, file: string): Promise<Any> => import(pathToFileURL(path.join(path.resolve(dir), file)).href);
   const { Decoder } = (await import('@redis/client/dist/lib/RESP/decoder.js' as string)) as Any;
 
   // the fleet: a version each (each build fetches its descriptors in its own format, fetcher)
-  const rand = rng(42);
+  // deterministic, so both builds parse the same replies
+  const rand = seeded(42);
   const fleet = Array.from({ length: nodes }, (_, i) => {
     const node = { id: `node-${String(i).padStart(6, '0')}`, publicKey: 'A'.repeat(43), url: `wss://n${i}.edge.example:443/`, tier: 'edge', lat: 48.5 + rand(), lon: 2 + rand(), caps: ['predict', 'infer', 'render'], capacity: 10, pricePerMinute: 0.01, operator: 'acme', load: 0.5, freeCapacity: 4, lastSeen: NOW };
     return { node, v: `v${i.toString(36).padStart(7, '0')}` };
