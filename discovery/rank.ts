@@ -147,24 +147,20 @@ function ranked(c: NearbyNode, i: number): RankedNode {
 }
 
 /**
- * choosePlacement over the scored candidates in `scratch` (its exact rule and draws of `random`):
- * the position in score order of the pick, -1 when none is within budget.
+ * choosePlacement over the scored candidates in `scratch` (the same rule, choiceOfTwo): the
+ * position in score order of the pick, -1 when none is within budget.
  */
 function placementAt(candidates: readonly NearbyNode[], n: number, budgetMs: number, options: Pick<Required<RankOptions>, 'spread' | 'random'>): number {
   const { order, rtt, score, inBudget } = scratch;
   let m = 0;
   for (let p = 0; p < n; p++) if (rtt[order[p]!]! <= budgetMs) inBudget[m++] = p;
-  if (m === 0) return -1;
-  if (m < 2 || !options.spread) return inBudget[0]!;
-  const random = options.random;
-  const a = Math.floor(random() * m);
-  let b = Math.floor(random() * (m - 1));
-  if (b >= a) b++;
-  const x = order[inBudget[a]!]!;
-  const y = order[inBudget[b]!]!;
-  const lx = candidates[x]!.node.load;
-  const ly = candidates[y]!.node.load;
-  return lx < ly || (lx === ly && score[x]! <= score[y]!) ? inBudget[a]! : inBudget[b]!;
+  const j = choiceOfTwo(
+    m,
+    (j) => candidates[order[inBudget[j]!]!]!.node.load,
+    (j) => score[order[inBudget[j]!]!]!,
+    options,
+  );
+  return j < 0 ? -1 : inBudget[j]!;
 }
 
 /**
@@ -207,14 +203,22 @@ export async function rankTier(
  */
 export function choosePlacement(ranked: readonly RankedNode[], budgetMs: number, options: Pick<Required<RankOptions>, 'spread' | 'random'>): RankedNode | undefined {
   const inBudget = ranked.filter((r) => r.estimatedRttMs <= budgetMs);
-  if (inBudget.length < 2 || !options.spread) return inBudget[0];
+  const j = choiceOfTwo(inBudget.length, (j) => inBudget[j]!.node.load, (j) => inBudget[j]!.score, options);
+  return j < 0 ? undefined : inBudget[j];
+}
+
+/**
+ * The placement rule over `m` candidates within budget, in score order (choosePlacement, and
+ * rankTier on its typed arrays): which of them, -1 when m is 0. Draws `random` twice, a then b.
+ */
+function choiceOfTwo(m: number, load: (j: number) => number, score: (j: number) => number, options: Pick<Required<RankOptions>, 'spread' | 'random'>): number {
+  if (m === 0) return -1;
+  if (m < 2 || !options.spread) return 0;
   const random = options.random;
-  const a = Math.floor(random() * inBudget.length);
-  let b = Math.floor(random() * (inBudget.length - 1));
+  const a = Math.floor(random() * m);
+  let b = Math.floor(random() * (m - 1));
   if (b >= a) b++;
-  const x = inBudget[a]!;
-  const y = inBudget[b]!;
-  return x.node.load < y.node.load || (x.node.load === y.node.load && x.score <= y.score) ? x : y;
+  return load(a) < load(b) || (load(a) === load(b) && score(a) <= score(b)) ? a : b;
 }
 
 export async function shortlist(
