@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { SimulatedHeadset } from '../../client-sdk/node.js';
-import { servingPid } from '../../bin/demo/NodeProcess.js';
+import { servingPid, signalNodeAndLauncher } from '../../bin/demo/NodeProcess.js';
 import { spawnPinned } from '../lib/pin.js';
 import { parsePrometheusText } from '../lib/prometheusText.js';
 import { summarize, type Summary } from '../lib/stats.js';
@@ -82,20 +82,9 @@ export async function startPinned(cores: string, args: string[], env: Record<str
   return { child, pid: serving!, url, pauses };
 }
 
-/**
- * Signals the serving process and then the one started (a launcher would forward SIGTERM, but a
- * SIGKILL would end only the launcher, and its node a moment later: the next step's node would
- * start beside it).
- */
+/** Signals a step's node and its launcher (signalNodeAndLauncher: the next step's node must not start beside it). */
 export function killProc(proc: Proc, signal: NodeJS.Signals): void {
-  if (proc.pid !== proc.child.pid) {
-    try {
-      process.kill(proc.pid, signal);
-    } catch {
-      // gone already
-    }
-  }
-  proc.child.kill(signal);
+  signalNodeAndLauncher(proc.child, proc.pid, signal);
 }
 
 /** CPU time (user + system, ms) of a process and all its threads, from /proc. */

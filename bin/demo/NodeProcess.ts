@@ -71,17 +71,23 @@ export interface NodeProcess {
 const live = new Map<ChildProcess, number | undefined>();
 // never leave a node behind, whatever happens to the test or bench
 process.once('exit', () => {
-  for (const [child, serving] of live) {
-    if (serving !== undefined && serving !== child.pid) {
-      try {
-        process.kill(serving, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-    child.kill('SIGKILL');
-  }
+  for (const [child, serving] of live) signalNodeAndLauncher(child, serving, 'SIGKILL');
 });
+
+/**
+ * Signals the serving node (when a launcher re-launched it), then the process started: a SIGKILL
+ * to a launcher alone would leave its node alive a moment longer, beside whatever starts next.
+ */
+export function signalNodeAndLauncher(child: ChildProcess, serving: number | undefined, signal: NodeJS.Signals): void {
+  if (serving !== undefined && serving !== child.pid) {
+    try {
+      process.kill(serving, signal);
+    } catch {
+      // gone already
+    }
+  }
+  child.kill(signal);
+}
 
 export async function spawnNode(options: SpawnNodeOptions = {}): Promise<NodeProcess> {
   const args = [options.bin ?? BIN, 'edge', '--port', String(options.port ?? 0), '--tier', options.tier ?? 'edge'];
