@@ -2,8 +2,8 @@
  * `bench scale`: what liveness costs per node, and the layout for 210,000 nodes at 1 s liveness.
  *
  * A discovery replica runs in its own process (bench/scale/server.ts), pinned alone to core 0;
- * this process, Redis and the cluster's masters share core 1, Redis at nice -20 (REDIS_NICE: it
- * runs whenever it has work, as on a core of its own). This process plays the nodes over
+ * this process, Redis and the cluster's masters share core 1, Redis in SCHED_FIFO (REDIS_FIFO_PRIORITY:
+ * it runs whenever it has work, as on a core of its own). This process plays the nodes over
  * real loopback connections:
  *  - node channel: N nodes each hold a /v1/node ws, registered once (signed over the challenge),
  *    each sending a bare pong frame every second; 5 % of them push a load change each second,
@@ -24,9 +24,9 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from '@redis/client';
 import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { generateKeyPair } from '../discovery/identity.js';
-import { pinSelf } from './lib/pin.js';
+import { moveKernelThreads, pinSelf } from './lib/pin.js';
 import { gcLaunchFlags, gcModeOr } from '../protocol/server/gcThreads.js';
-import { niceProcess } from './lib/schedstat.js';
+import { fifoProcess, niceProcess } from './lib/schedstat.js';
 import { startRedisCluster, type RedisCluster } from './lib/redisCluster.js';
 import { redisAvailable, startRedis } from './lib/redisServer.js';
 import { barChart } from './lib/chart.js';
@@ -40,16 +40,20 @@ import { fleet, openChannel } from './scale/fleet.js';
 import { channelPhase, heartbeatPhase, queriesOnly, queryLine } from './scale/phases.js';
 
 /**
- * Redis's niceness on the load generator's core. A deployment runs Redis on a core (a machine) of
- * its own: the simulated fleet (8,000 remote nodes) never takes Redis's CPU there. On this 2-core
- * box Redis shares core 1 with the fleet's process; at the same niceness the scheduler shared the
- * core between them, and a command (a 200-member ZADD, a search) was preempted mid-way for a
- * timeslice of the fleet (SLOWLOG showed ZADDs of 14 ms). At -20 (scheduler weight 88,761 against
- * the fleet's 1,024) Redis runs whenever it has work, as on its own core, and the fleet gets what
- * is left. It raises Redis over this bench's own processes only: the kernel's autogroups share the
- * CPU between sessions by their own weights (other users' work still competes, and shows in the
- * schedstat split of each window). Negative niceness needs privilege; without it the run says so.
+ * How Redis gets the load generator's core when it has work. A deployment runs Redis on a core (a
+ * machine) of its own: the simulated fleet (8,000 remote nodes) never takes Redis's CPU there. On
+ * this 2-core box Redis shares core 1 with the fleet's process; at the same niceness the scheduler
+ * shared the core between them, and a command (a 200-member ZADD, a search) was preempted mid-way
+ * for a timeslice of the fleet (SLOWLOG showed ZADDs of 14 ms). Nice -20 (REDIS_NICE, scheduler
+ * weight 88,761 against the fleet's 1,024) gave Redis the core's time but not its wake-up: since
+ * Linux 6.6 (EEVDF) a task woken while another runs waits for the rest of that one's slice
+ * whatever their niceness (kernel 6.18 here: Redis waited 3.7 ms for core 1 in the slowest 1 % of
+ * queries at -20; `bench scale` round 24). So Redis runs in SCHED_FIFO (REDIS_FIFO_PRIORITY,
+ * `--redis-sched fifo`, the default): it runs the moment a command arrives, as on its own core
+ * (the wait fell to 0), and the fleet gets what is left. Both need privilege; without it the run
+ * falls back to what it can set and says so in its environment.
  */
+const REDIS_FIFO_PRIORITY = 1;
 const REDIS_NICE = -20;
 /** The young generation compared with V8's default (discovery's `--young-gen-mib`, off by default). */
 const OTHER_YOUNG_GEN_MIB = 64;
@@ -88,16 +92,18 @@ Options:
                       /proc/stat's core line: the JSON's coreZero). Off by default: ~50 /proc
                       reads a query cost the replica ~5-10 % of its core under churn, in the
                       builds that have it only, which biased a before/after comparison
-  --replica-gc M      with --queries-only: also run this build's replica with the V8 flags that
+  --replica-gc M      with --queries-only: also run each build's replica with the V8 flags that
                       'edge-offload discovery --gc M' gives a replica limited to one core (auto
                       or single: --single-threaded-gc, which its channel process inherits, and
-                      its helper threads reniced once it listens), side by side with the others
+                      its helpers and channel process in SCHED_IDLE), side by side with the others
                       (discovery/gcThreads.ts)
   --name NAME         with --queries-only: write NAME.json + .svg (e.g. scale-split) instead
   --backends L        a comma list of memory, redis, cluster (default all three; --no-redis and
                       --no-cluster drop from it): e.g. 'redis' for Redis's query tail alone
-  --redis-nice N      niceness of every Redis and cluster master (default ${REDIS_NICE}; 0: as the
-                      load generator). See REDIS_NICE: the stand-in for Redis's own core
+  --redis-sched S     fifo (default) or nice: how every Redis and cluster master gets core 1
+                      (see REDIS_FIFO_PRIORITY: the stand-in for Redis's own core)
+  --redis-nice N      with --redis-sched nice (or where fifo is refused): their niceness
+                      (default ${REDIS_NICE}; 0: as the load generator)
   -h, --help          show this help
 
 Run it on an otherwise idle machine. Writes bench/results/scale.json, scale.svg (liveness costs)
@@ -105,7 +111,7 @@ and scale-queries.svg (query latency under churn, both young generations).`;
 
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' }, 'after-first': { type: 'boolean' }, 'node-channels': { type: 'string' }, name: { type: 'string' }, backends: { type: 'string' }, 'redis-nice': { type: 'string' }, 'replica-gc': { type: 'string' }, 'core-split': { type: 'boolean' } }, HELP);
+  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' }, 'after-first': { type: 'boolean' }, 'node-channels': { type: 'string' }, name: { type: 'string' }, backends: { type: 'string' }, 'redis-nice': { type: 'string' }, 'redis-sched': { type: 'string' }, 'replica-gc': { type: 'string' }, 'core-split': { type: 'boolean' } }, HELP);
   if (!args) return;
   const modes = (typeof args.values['node-channels'] === 'string' ? args.values['node-channels'] : 'inline').split(',').map((m) => m.trim());
   if (modes.length === 0 || modes.some((m) => m !== 'inline' && m !== 'process' && m !== 'process@1')) throw new Error(`--node-channels takes a comma list of inline, process and process@1, not '${args.values['node-channels']}'`);
@@ -132,13 +138,21 @@ export async function main(argv: string[]): Promise<void> {
   const redisNiceFlag = args.values['redis-nice'];
   const redisNice = typeof redisNiceFlag === 'string' ? Number(redisNiceFlag) : REDIS_NICE;
   if (!Number.isInteger(redisNice) || redisNice < -20 || redisNice > 19) throw new Error('--redis-nice takes an integer from -20 to 19');
-  const niced = { redis: redisNice, applied: true };
-  const niceRedis = (pid: number) => {
-    niced.applied = niceProcess(pid, redisNice) && niced.applied;
+  const redisSched = args.values['redis-sched'] ?? 'fifo';
+  if (redisSched !== 'fifo' && redisSched !== 'nice') throw new Error(`--redis-sched takes fifo or nice, not '${redisSched}'`);
+  /** What every Redis got: SCHED_FIFO, else its niceness, else nothing (no privilege). */
+  const redisScheduling = { asked: redisSched === 'fifo' ? `SCHED_FIFO ${REDIS_FIFO_PRIORITY}` : `nice ${redisNice}`, applied: [] as string[] };
+  const prioritiseRedis = (pid: number) => {
+    const got = redisSched === 'fifo' && fifoProcess(pid, REDIS_FIFO_PRIORITY) ? `SCHED_FIFO ${REDIS_FIFO_PRIORITY}` : niceProcess(pid, redisNice) ? `nice ${redisNice}` : 'as the load generator';
+    if (!redisScheduling.applied.includes(got)) redisScheduling.applied.push(got);
   };
-  // the load generator, Redis and the cluster: core 1; the replica alone on core 0
+  // the load generator, Redis and the cluster: core 1; the replica alone on core 0, the kernel's
+  // movable background threads too (moveKernelThreads: the VM's memory monitor took core 0 for
+  // milliseconds at a time, and the slowest queries waited for it)
   pinSelf(1, 'bench scale');
-  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1', redisNiceness: niced, ...(args.values['queries-only'] ? { queriesOnly: { before: args.values.before ?? null, order: args.values['after-first'] ? 'after first' : 'before first', nodeChannels: args.values['node-channels'] ?? 'inline', ...(variant ? { replicaGc: variant } : {}), queriesPerSecond: 200, idleWindow: '300 queries, nodes silent', churn: '1 %/s reconnect, 5 %/s load pushes, pongs from every node each second in 100 slots of 10 ms' } } : {}) });
+  const kernelThreads = moveKernelThreads(1);
+  process.once('exit', kernelThreads.restore);
+  const env = environment({ nodes, baselineNodes, seconds, backends, youngGeneration: { default: "V8's", other: youngFlags, order: youngFirst ? 'other first' : 'default first' }, pinning: 'replica alone on core 0; node load generator, Redis and the cluster masters on core 1', kernelThreadsMovedToCore1: kernelThreads.moved, redisScheduling, ...(args.values['queries-only'] ? { queriesOnly: { before: args.values.before ?? null, order: args.values['after-first'] ? 'after first' : 'before first', nodeChannels: args.values['node-channels'] ?? 'inline', ...(variant ? { replicaGc: variant } : {}), queriesPerSecond: 200, idleWindow: '300 queries, nodes silent', churn: '1 %/s reconnect, 5 %/s load pushes, pongs from every node each second in 100 slots of 10 ms' } } : {}) });
   printEnvironment(env);
   const operator = { name: 'bench', ...generateKeyPair() };
   const f = fleet(Math.max(nodes, baselineNodes, sliceNodes), operator);
@@ -152,7 +166,7 @@ export async function main(argv: string[]): Promise<void> {
     if (redis) {
       await redis.connect();
       const pid = await pinRedis(redis);
-      niceRedis(pid);
+      prioritiseRedis(pid);
       redisPid = pid;
       // the replica (this build's) samples Redis's main thread around each query (tail split)
       process.env.SCALE_REDIS_PID = String(pid);
@@ -165,11 +179,11 @@ export async function main(argv: string[]): Promise<void> {
         const m = createClient({ url: `redis://127.0.0.1:${port}` });
         await m.connect();
         masters.push(m);
-        niceRedis(await pinRedis(m));
+        prioritiseRedis(await pinRedis(m));
       }
     }
     if (args.values['queries-only'] === true) {
-      if (!niced.applied) console.log(`Redis could not be reniced to ${redisNice} (needs privilege): it shares core 1 with the load generator as an equal`);
+      if (redisScheduling.applied.some((a) => a !== redisScheduling.asked)) console.log(`Redis asked ${redisScheduling.asked}, got ${redisScheduling.applied.join(', ')} (needs privilege and util-linux chrt): it waits for core 1 behind the load generator more than on a core of its own`);
       await queriesOnly(backends, { redis, redisProcess, cluster, masters, ...(redisPid ? { redisPid } : {}) }, operator, f, nodes, seconds, typeof args.values.before === 'string' ? args.values.before : undefined, args.values['after-first'] === true, env, modes as NodeChannelMode[], typeof args.values.name === 'string' ? args.values.name : undefined, variant);
       return;
     }
@@ -252,6 +266,7 @@ export async function main(argv: string[]): Promise<void> {
     await cluster?.stop();
     await redis?.close();
     await redisProcess?.stop();
+    kernelThreads.restore();
   }
   const withBaseline = backends.filter((b) => results[b].signedHeartbeat);
   const cats = withBaseline.flatMap((b) => [`${b}: discovery CPU`, ...(b === 'redis' ? ['redis: Redis CPU'] : [])]);

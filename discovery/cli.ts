@@ -3,7 +3,8 @@
  */
 import { parseArgs } from 'node:util';
 import { DiscoveryServer } from './DiscoveryServer.js';
-import { NodeChannels } from './NodeChannel.js';
+import { ChannelProcess } from './channels/ChannelProcess.js';
+import type { NodeChannelHost } from './channels/NodeChannelHost.js';
 import { runKeygenCommand } from './keygen.js';
 import { IpLocator, parseLatLon, preloadGeoip } from './locate.js';
 import { MemoryRegistry } from './registry/MemoryRegistry.js';
@@ -31,7 +32,7 @@ export interface DiscoveryCliHooks {
   loadRenderReference?: () => Promise<RenderReference & { close: () => Promise<void> }>;
 }
 import { DEFAULT_YOUNG_GEN_MIB, semiSpaceFlags, YOUNG_GEN_ENV, youngGenerationMiB } from './youngGeneration.js';
-import { DEFAULT_DISCOVERY_GC_MODE, discoveryGcMode, HELPER_THREADS_NICE, settleReplicaThreads } from './gcThreads.js';
+import { backgroundWords, DEFAULT_DISCOVERY_GC_MODE, discoveryGcMode, HELPER_THREADS_NICE, settleReplicaThreads } from './gcThreads.js';
 import { currentGcThreads, GC_ENV } from '../protocol/server/gcThreads.js';
 
 /**
@@ -107,7 +108,8 @@ Options:
                            the machine's cores: on a one-core replica they take the query thread's
                            core. The launcher starts discovery again with --single-threaded-gc;
                            run so, the replica's helper threads (V8's background compilation,
-                           libuv's pool) run at nice ${HELPER_THREADS_NICE} (discovery/gcThreads.ts)
+                           libuv's pool) run in SCHED_IDLE, only when queries leave the core (at
+                           nice ${HELPER_THREADS_NICE} where chrt cannot set it; discovery/gcThreads.ts)
   --node-channels MODE     where the node channels (WS /v1/node) run: 'process', a channel process of
                            this replica's own that gets each node's socket (their garbage stays out
                            of the query heap: a lower query p99 under node churn), or 'inline', in
@@ -217,7 +219,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
     nodeChannelProcess: nodeChannels,
   });
   const { url } = await server.listen();
-  const reniced = settleReplicaThreads();
+  const helpers = backgroundWords(settleReplicaThreads());
   const staking = ledger ? `, stake ledger (min stake ${ledger.params.minStake})` : '';
   // the signal handlers first, then the lines that say discovery is up: a supervisor (or a test)
   // that stops discovery as soon as it reads them found it still without handlers on a busy
@@ -233,11 +235,18 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   if (renderer) console.log(`discovery: judging frames with the WebGPU renderer${referenceKey ? '; signing frame references' : ''}`);
   if (engine) console.log(`discovery: judging infer evidence with models ${engine.models.join(', ')}${referenceKey ? `; signing infer references with key ${referenceKey.publicKey}` : ''}`);
   const youngGen = semiSpaceFlags().join(' ') || "V8's default";
-  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, node channels ${server.nodeChannels instanceof NodeChannels ? 'inline' : 'in a channel process'}, young generation ${youngGen}, GC threads ${currentGcThreads()}${reniced ? `, ${reniced} helper threads at nice ${HELPER_THREADS_NICE}` : ''})`);
+  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, node channels ${channelWords(server.nodeChannels)}, young generation ${youngGen}, GC threads ${currentGcThreads()}${helpers ? `, ${helpers}` : ''})`);
   await stopped;
   await server.close();
   await ledger?.close();
   await engine?.close();
   await renderer?.close();
   return 0;
+}
+
+/** The banner's words for where the node channels run, how they are scheduled, and who writes their liveness. */
+function channelWords(host: NodeChannelHost): string {
+  if (!(host instanceof ChannelProcess)) return 'inline';
+  const how = [host.background === 'idle' ? 'in SCHED_IDLE' : host.background === 'nice' ? 'niced' : '', host.livenessWrites === 'own connection' ? 'writing liveness to Redis itself' : ''].filter(Boolean);
+  return `in a channel process${how.length > 0 ? ` (${how.join(', ')})` : ''}`;
 }

@@ -4,6 +4,7 @@
  * instruction on the wrong core.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /** A taskset core list: a core number or a list such as "0" or "0,1" or "2-3". */
@@ -41,4 +42,42 @@ export function pinSelf(cores: Cores, bench: string): void {
 /** Starts `node args…` pinned to `cores` from its first instruction (`taskset -c`). */
 export function spawnPinned(cores: Cores, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
   return spawn('taskset', ['-c', String(cores), process.execPath, ...args], options);
+}
+
+/**
+ * Moves the kernel's movable background threads (children of kthreadd allowed on more than one
+ * core: on this project's VM chiefly kdamond, the hypervisor's memory monitor, 1-4 % of a core
+ * under a large bench) to `core`, and returns how to put them back. The kernel runs them in
+ * kernel mode without preemption points for milliseconds (PREEMPT_NONE), at nice 0, on whichever
+ * core: a request on a core that one of them took waits for it, and no process of the bench's
+ * explains the wait. Per-core kernel threads (ksoftirqd, per-core kworkers) and those the kernel
+ * will not move stay where they are. Needs privilege; without it nothing moves and `moved` is empty.
+ */
+export function moveKernelThreads(core: number): { moved: string[]; restore: () => void } {
+  const moved: { pid: number; comm: string; cores: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const cores = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1];
+      if (parent !== 2 || cores === undefined || /^\d+$/.test(cores)) continue;
+      execFileSync('taskset', ['-pc', String(core), name], { stdio: 'ignore' });
+      moved.push({ pid: Number(name), comm: readFileSync(`/proc/${name}/comm`, 'utf8').trim(), cores });
+    } catch {
+      // gone meanwhile, not movable (PF_NO_SETAFFINITY), or no privilege
+    }
+  }
+  return {
+    moved: moved.map((m) => m.comm),
+    restore: () => {
+      for (const m of moved) {
+        try {
+          execFileSync('taskset', ['-pc', m.cores, String(m.pid)], { stdio: 'ignore' });
+        } catch {
+          // ended meanwhile
+        }
+      }
+    },
+  };
 }

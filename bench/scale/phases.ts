@@ -218,8 +218,9 @@ export async function heartbeatPhase(replica: Replica, url: string, f: Fleet, no
  * defaults, and (--before) the same of a replica from another build, side by side.
  */
 export async function queriesOnly(backends: Backend[], stores: { redis?: RedisInfo; redisPid?: number; redisProcess?: { url: string }; cluster?: RedisCluster; masters: RedisInfo[] }, operator: { name: string; publicKey: string }, f: Fleet, nodes: number, seconds: number, beforeDir: string | undefined, afterFirst: boolean, env: object, modes: NodeChannelMode[] = ['inline'], out?: string, variant?: { label: string; flags: string[] }): Promise<void> {
-  // this build once more with V8 flags (--replica-gc: what discovery's launcher would start it with)
-  const builds0: [string, string | undefined, string[]][] = [...(beforeDir ? ([['before', path.resolve(beforeDir, 'bench/scale/server.js'), []]] as [string, string, string[]][]) : []), ['after', undefined, []], ...(variant ? ([[`after ${variant.label}`, undefined, variant.flags]] as [string, undefined, string[]][]) : [])];
+  // each build once more with V8 flags (--replica-gc: what discovery's launcher would start it with)
+  const plain: [string, string | undefined][] = [...(beforeDir ? ([['before', path.resolve(beforeDir, 'bench/scale/server.js')]] as [string, string][]) : []), ['after', undefined]];
+  const builds0: [string, string | undefined, string[]][] = plain.flatMap(([b, script]): [string, string | undefined, string[]][] => [[b, script, []], ...(variant ? ([[`${b} ${variant.label}`, script, variant.flags]] as [string, string | undefined, string[]][]) : [])]);
   if (afterFirst) builds0.reverse();
   // each build with each node-channel mode (--node-channels inline,process), named by what differs
   const builds: [string, string | undefined, NodeChannelMode, string[]][] = builds0.flatMap(([b, script, flags]) => modes.map((m): [string, string | undefined, NodeChannelMode, string[]] => [modes.length === 1 ? b : builds0.length === 1 ? m : `${b} ${m}`, script, m, flags]));

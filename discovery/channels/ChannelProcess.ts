@@ -7,7 +7,11 @@
  * Why: with the channels inline, every young-generation scavenge of the replica carried the
  * channels' survivors (new connections, socket reads, ws frames, status batches, the liveness
  * round), and the query p99 under churn was a scavenge pause. Here those live in another heap.
- * The child is reniced (`nice`) so queries keep the core; it inherits the replica's affinity.
+ * The child runs in the background and inherits the replica's affinity: at `nice`, and on a
+ * one-core replica in SCHED_IDLE (protocol/server/background.ts: since EEVDF, niceness no longer
+ * keeps a woken query from waiting for the rest of the child's slice). The idle class has no
+ * floor: a child starved for a liveness interval (the core saturated) says so, and is moved back
+ * to the normal class where the replica may (CAP_SYS_NICE); elsewhere the replica warns (#starved).
  *
  * If the child dies the replica logs it, keeps answering queries, and starts a new one after
  * `restartDelayMs`; its nodes reconnect and register again, as after a replica restart. Upgrades
@@ -18,14 +22,14 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '../../protocol/Logger.js';
+import { backgroundProcess, foregroundProcess, niceProcess, type Background } from '../../protocol/server/background.js';
 import { currentGcThreads, SINGLE_THREADED_GC_FLAG } from '../../protocol/server/gcThreads.js';
 import type { Admission } from '../admission.js';
 import { DiscoveryError } from '../errors.js';
 import type { NodeChannelOptions } from '../NodeChannel.js';
-import { slotLiveness, type Registry, type StatusUpdate } from '../registry/Registry.js';
+import { livenessStoreOf, slotLiveness, type Registry, type StatusUpdate } from '../registry/Registry.js';
 import { TrustError } from '../trustErrors.js';
 import type { ChannelInit } from './channelMain.js';
 import { DEFAULT_MAX_FRAME_BYTES, FramedPipe } from './FramedPipe.js';
@@ -41,7 +45,15 @@ export interface ChannelProcessOptions extends IpcLimits {
   readyTimeoutMs?: number;
   /** Wait before starting a new child after one died (a child that dies at once must not spin). Default 1 s. */
   restartDelayMs?: number;
-  /** The child's niceness (os.setPriority): queries keep the core when both want it. Default 10. */
+  /**
+   * Run the child in SCHED_IDLE: a query woken on the shared core runs at once instead of after
+   * the child's slice. Default: when the replica runs single-threaded GC (discovery --gc auto on a
+   * one-core replica, or --gc single), the layout where the child shares the query thread's core
+   * and nothing else should (the idle class yields to every other task on the core, not only to
+   * the replica's). Otherwise, or where it cannot be set: at `nice`.
+   */
+  idle?: boolean;
+  /** The child's niceness when not idle (os.setPriority), and once moved back after starving. Default 10. */
   nice?: number;
   /** The child reports its channel count this often when it changed. Default 250 ms. */
   sizeReportMs?: number;
@@ -69,6 +81,11 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
   #size = 0;
   #statusFlushMs: number;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #background: Background = 'none';
+  #starvedWarned = false;
+  #livenessWrites: 'own connection' | 'replica' = 'replica';
+  /** The longest the child said it could not run (ms), and how often (starved reports). */
+  readonly starved = { reports: 0, maxMs: 0 };
   /** Messages from the child refused by their checks (a test and the logs read it). */
   rejected = 0;
 
@@ -86,6 +103,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
       callTimeoutMs: options.callTimeoutMs ?? 10_000,
       readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
       restartDelayMs: options.restartDelayMs ?? 1000,
+      idle: options.idle ?? currentGcThreads() === 'single',
       nice: options.nice ?? 10,
       sizeReportMs: options.sizeReportMs ?? 250,
       closeTimeoutMs: options.closeTimeoutMs ?? 5000,
@@ -105,6 +123,19 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
 
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * Who writes the nodes' liveness and load: the child on a Redis connection of its own (a Redis
+   * registry: Registry.ts LivenessStore), or the replica, from the child's batches.
+   */
+  get livenessWrites(): 'own connection' | 'replica' {
+    return this.#livenessWrites;
+  }
+
+  /** How the running child is scheduled: 'idle' (SCHED_IDLE), 'nice', or 'none' (not Linux). */
+  get background(): Background {
+    return this.#background;
   }
 
   get statusFlushMs(): number {
@@ -136,11 +167,8 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
     );
     this.#pipe = pipe;
     const calls = (this.#calls = new IpcCalls((m) => pipe.send(m), this.#options.callTimeoutMs));
-    try {
-      if (child.pid !== undefined) os.setPriority(child.pid, this.#options.nice);
-    } catch (err) {
-      logger.debug('could not renice the channel process: %s', (err as Error).message);
-    }
+    this.#starvedWarned = false;
+    this.#background = child.pid === undefined ? 'none' : this.#options.idle ? backgroundProcess(child.pid, this.#options.nice) : niceProcess(child.pid, this.#options.nice);
     child.on('error', (err) => logger.warn('channel process: %s', err.message));
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new ChannelProcessError('CHANNEL_TIMEOUT', `the channel process did not start within ${this.#options.readyTimeoutMs} ms`)), this.#options.readyTimeoutMs);
@@ -148,7 +176,8 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
       child.once('exit', () => (clearTimeout(timer), reject(new ChannelProcessError('CHANNEL_GONE', 'the channel process exited while starting; see its output above'))));
     });
     child.once('exit', (code, signal) => this.#onExit(child, code, signal));
-    const init: ChannelInit = { t: 'init', intervalMs: this.#intervalMs, ttlMs: this.#registry.ttlMs, options: { ...this.#channelOptions, statusFlushMs: this.#statusFlushMs }, maxPayload: this.#maxPayload, callTimeoutMs: this.#options.callTimeoutMs, sizeReportMs: this.#options.sizeReportMs };
+    const liveness = livenessStoreOf(this.#registry);
+    const init: ChannelInit = { t: 'init', intervalMs: this.#intervalMs, ttlMs: this.#registry.ttlMs, options: { ...this.#channelOptions, statusFlushMs: this.#statusFlushMs }, maxPayload: this.#maxPayload, callTimeoutMs: this.#options.callTimeoutMs, sizeReportMs: this.#options.sizeReportMs, ...(liveness ? { liveness } : {}) };
     pipe.send(init);
     return ready;
   }
@@ -219,9 +248,11 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
     try {
       m = this.#checks.envelope(raw);
       if (m.t === 'ready') {
+        this.#livenessWrites = m.liveness === 'own connection' ? 'own connection' : 'replica';
         this.#ready = true;
         this.emit('ready');
       } else if (m.t === 'size') this.#size = this.#checks.finite(m.size, 'size');
+      else if (m.t === 'starved') this.#starved(child, this.#checks.finite(m.ms, 'ms'));
       else if (m.t === 'reply') calls.settle(m as Reply, (code, message) => new ChannelProcessError('CHANNEL_BAD_MESSAGE', `${code}: ${message}`));
       else if (m.t === 'call') void this.#answer(pipe, m as Call);
       else throw new ChannelProcessError('CHANNEL_BAD_MESSAGE', `no message ${m.t}`);
@@ -231,6 +262,27 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
       // a call we could still answer gets the refusal as its reply
       const id = (raw as { id?: unknown } | null)?.id;
       if ((raw as { t?: unknown } | null)?.t === 'call' && Number.isSafeInteger(id)) pipe.send({ t: 'reply', id, ok: false, code: error.code, message: error.message });
+    }
+  }
+
+  /**
+   * The child could not run for `ms` (>= a liveness interval): in SCHED_IDLE it runs only when the
+   * replica's threads leave the core, and they did not (queries saturating it). Its nodes stay
+   * registered (the sweep's grace) but drop out of answers until it catches up. Where the replica
+   * may (CAP_SYS_NICE), the child goes back to the normal class at `nice` for good; elsewhere the
+   * operator is told what to do, once per child.
+   */
+  #starved(child: ChildProcess, ms: number): void {
+    this.starved.reports++;
+    this.starved.maxMs = Math.max(this.starved.maxMs, ms);
+    this.emit('starved', ms);
+    if (this.#background !== 'idle' || child.pid === undefined) return;
+    if (foregroundProcess(child.pid, this.#options.nice)) {
+      this.#background = 'nice';
+      logger.warn('the channel process could not run for %d ms (this replica\'s core is saturated); moved it to nice %d, where it keeps a share of the core', Math.round(ms), this.#options.nice);
+    } else if (!this.#starvedWarned) {
+      this.#starvedWarned = true;
+      logger.warn('the channel process could not run for %d ms: this replica\'s core is saturated, and in SCHED_IDLE the channel process runs only when queries leave it. Its nodes drop out of answers until it catches up. Add replicas or cores, give the replica CAP_SYS_NICE (then it is moved to nice %d), or start it with the channel process idle: false', Math.round(ms), this.#options.nice);
     }
   }
 

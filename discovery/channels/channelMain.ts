@@ -2,9 +2,11 @@
  * The channel process (`nodeChannelProcess: 'process'`, forked by ChannelProcess.ts): the node
  * channels' sockets, ws frames, liveness rounds and status batches live here, in a heap of their
  * own, so the replica's scavenges carry only its queries. The replica hands each `/v1/node`
- * upgrade over with its socket; NodeChannels runs here as it runs inline, with a registry and an
- * admission that forward each batch (a liveness round's refresh is one message per batch, not one
- * per node) and each registration to the replica, which alone holds the registry.
+ * upgrade over with its socket; NodeChannels runs here as it runs inline, with an admission that
+ * forwards each registration to the replica, and a registry that either forwards each batch (a
+ * liveness round's refresh is one message per batch, not one per node) to the replica, which
+ * holds the memory registry, or, over a Redis registry, writes the batches to Redis on a
+ * connection of its own (ownLiveness).
  */
 import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
@@ -12,8 +14,8 @@ import { WebSocketServer } from 'ws';
 import { Logger } from '../../protocol/Logger.js';
 import { DiscoveryError, DiscoveryErrorCode as E } from '../errors.js';
 import { NodeChannels, type NodeChannelOptions } from '../NodeChannel.js';
-import type { SlotHandle } from '../registry/Registry.js';
-import type { StatusUpdate } from '../registry/Registry.js';
+import type { LivenessStore, SlotHandle, StatusUpdate } from '../registry/Registry.js';
+import { RedisRegistry } from '../registry/RedisRegistry.js';
 import type { ChannelAdmission, ChannelRegistry } from './NodeChannelHost.js';
 import { FramedPipe } from './FramedPipe.js';
 import { ChannelProcessError, IpcCalls, IpcChecks, knownCode, type Call, type Reply } from './ipc.js';
@@ -30,6 +32,8 @@ export interface ChannelInit {
   callTimeoutMs: number;
   /** How often the child reports its channel count when it changed. */
   sizeReportMs: number;
+  /** Where the child writes liveness itself (a Redis registry), instead of through the replica. */
+  liveness?: LivenessStore;
 }
 
 // calls, replies and events on fd 4 (FramedPipe.ts says why); Node's IPC channel brings only sockets
@@ -43,6 +47,8 @@ const checks = new IpcChecks();
 let calls: IpcCalls | undefined;
 let channels: NodeChannels | undefined;
 let wss: WebSocketServer | undefined;
+/** This process's own Redis connection for liveness (ownLiveness), when the replica's registry offers one. */
+let liveness: RedisRegistry | undefined;
 
 const toError = (code: string, message: string) => {
   const known = knownCode(code);
@@ -50,15 +56,24 @@ const toError = (code: string, message: string) => {
   return known ? new DiscoveryError(known, message) : new ChannelProcessError('CHANNEL_BAD_MESSAGE', `${code}: ${message}`);
 };
 
-function start(init: ChannelInit): void {
+async function start(init: ChannelInit): Promise<void> {
   const c = (calls = new IpcCalls((m) => send(m), init.callTimeoutMs));
   const ids = (v: unknown) => checks.ids(v, 'missing');
-  const registry: ChannelRegistry = {
-    ttlMs: init.ttlMs,
-    refresh: (seen) => refresh(c, seen),
-    touch: (id, status, now) => c.call('touch', { id, status, now }, (v) => (v === true ? {} : undefined)),
-    touchMany: (updates: ReadonlyMap<string, StatusUpdate>) => c.call('touchMany', { updates }, ids),
-  };
+  const store = init.liveness ? await ownLiveness(init.liveness) : undefined;
+  const registry: ChannelRegistry = store
+    ? {
+        ttlMs: init.ttlMs,
+        refresh: (seen) => store.refresh(seen),
+        touch: async (id, status, now) => ((await store.touch(id, status, now)) ? {} : undefined),
+        touchMany: (updates) => store.touchMany(updates),
+      }
+    : {
+        ttlMs: init.ttlMs,
+        refresh: (seen) => refresh(c, seen),
+        touch: (id, status, now) => c.call('touch', { id, status, now }, (v) => (v === true ? {} : undefined)),
+        touchMany: (updates: ReadonlyMap<string, StatusUpdate>) => c.call('touchMany', { updates }, ids),
+      };
+  liveness = store;
   const admission: ChannelAdmission = {
     register: (registration, now, challenge, ip) =>
       c.call('register', { registration, now, challenge, ip }, (v) => {
@@ -72,10 +87,32 @@ function start(init: ChannelInit): void {
   channels = new NodeChannels(registry, admission, init.intervalMs, () => {}, init.options);
   wss = new WebSocketServer({ noServer: true, maxPayload: init.maxPayload, perMessageDeflate: false });
   let reported = -1;
+  // this timer's lateness is how long this process could not run: a whole liveness interval or
+  // more (the replica's core saturated while this process runs in SCHED_IDLE) is reported, and
+  // the replica lifts it where it may (ChannelProcess #starved)
+  let due = performance.now() + init.sizeReportMs;
   setInterval(() => {
+    const late = performance.now() - due;
+    due = performance.now() + init.sizeReportMs;
+    if (late >= init.intervalMs) send({ t: 'starved', ms: late });
     if (channels!.size !== reported) send({ t: 'size', size: (reported = channels!.size) });
   }, init.sizeReportMs).unref();
-  send({ t: 'ready' });
+  send({ t: 'ready', liveness: store ? 'own connection' : 'replica' });
+}
+
+/**
+ * A connection of this process's own to the replica's Redis keyspace (Registry.ts LivenessStore):
+ * the liveness rounds and status batches are written from here, and the replica's query thread
+ * sees none of them. It only writes (no sweeper, no query connection). Unreachable: the batches
+ * go through the replica as before, and it is said once.
+ */
+async function ownLiveness(store: LivenessStore): Promise<RedisRegistry | undefined> {
+  try {
+    return await RedisRegistry.connect({ url: store.url, ...store.options, queryConnection: false, sweeps: false });
+  } catch (err) {
+    logger.warn('the channel process could not reach Redis itself (%s); its liveness writes go through the replica', (err as Error).message);
+    return undefined;
+  }
 }
 
 /**
@@ -152,6 +189,7 @@ async function answer(call: Call): Promise<unknown> {
       // the same close codes as inline (NodeChannels.close), then the sockets go as the server's do
       ch.close();
       for (const ws of wss!.clients) ws.terminate();
+      await liveness?.close();
       return null;
     default:
       throw new DiscoveryError(E.MALFORMED, `no call ${call.op}`);
@@ -171,7 +209,7 @@ function onMessage(raw: unknown): void {
   } catch (err) {
     return logger.warn('dropped a message from the replica: %s', (err as Error).message);
   }
-  if (m.t === 'init' && calls === undefined) return start(m as unknown as ChannelInit);
+  if (m.t === 'init' && calls === undefined) return void start(m as unknown as ChannelInit);
   if (m.t === 'reply') return calls?.settle(m as Reply, toError);
   if (m.t !== 'call' || channels === undefined) return;
   const call = m as Call;

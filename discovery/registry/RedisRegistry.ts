@@ -52,7 +52,7 @@
 import { importOptional } from '../../protocol/server/optionalPackages.js';
 import type { NodeTier } from '../../protocol/index.js';
 import type { LatLon } from '../geo.js';
-import type { LearningRates, NearbyNode, NearestOptions, NodeRecord, NodeStats, Observation, Registry, StatusUpdate } from './Registry.js';
+import type { LearningRates, LivenessStore, NearbyNode, NearestOptions, NodeRecord, NodeStats, Observation, Registry, SharedLiveness, StatusUpdate } from './Registry.js';
 import { BYTES_REPLY, makeClient } from './redisClient.js';
 import { RedisRegion, type RedisLink } from './RedisRegion.js';
 import { resolveLayout, type RedisLayoutOptions } from './redisLayout.js';
@@ -68,11 +68,16 @@ export interface RedisRegistryOptions extends RedisLayoutOptions {
    * Redis); on its own it waits behind at most one read of the other's (16 KB). Default true.
    */
   queryConnection?: boolean;
+  /**
+   * Sweep expired nodes (every `sweepIntervalMs`). Default true; false for an instance that only
+   * writes liveness (the channel process's, RedisRegistry.livenessStore).
+   */
+  sweeps?: boolean;
 }
 
 type Client = ReturnType<typeof makeClient>;
 
-export class RedisRegistry implements Registry {
+export class RedisRegistry implements Registry, SharedLiveness {
   readonly kind = 'redis' as const;
   readonly ttlMs: number;
   readonly #client: Client;
@@ -80,6 +85,7 @@ export class RedisRegistry implements Registry {
   readonly #prefix: string;
   readonly #region: RedisRegion;
   readonly #now: () => number;
+  readonly #liveness: LivenessStore | undefined;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -119,8 +125,31 @@ export class RedisRegistry implements Registry {
       bytes: (_key, args) => (queryClient ?? client).sendCommand(args, BYTES_REPLY),
     };
     this.#region = new RedisRegion(link, layout.prefix, layout);
-    this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), layout.sweepIntervalMs);
-    this.#sweeper.unref();
+    // on a clock of its own (tests) the liveness writes stay here: another process runs on Date.now
+    this.#liveness = options.now
+      ? undefined
+      : {
+          kind: 'redis',
+          url: options.url,
+          options: {
+            prefix: layout.prefix,
+            heartbeatIntervalMs: layout.heartbeatIntervalMs,
+            missedHeartbeats: layout.ttlMs / layout.heartbeatIntervalMs,
+            sweepGraceMs: layout.sweepGraceMs,
+            refreshBatch: layout.refreshBatch,
+            touchBatch: layout.touchBatch,
+            commandTimeoutMs: options.commandTimeoutMs ?? 0,
+          },
+        };
+    if (options.sweeps ?? true) {
+      this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), layout.sweepIntervalMs);
+      this.#sweeper.unref();
+    }
+  }
+
+  /** This keyspace's liveness for another process's connection (Registry.ts LivenessStore). */
+  livenessStore(): LivenessStore | undefined {
+    return this.#liveness;
   }
 
   put(node: NodeRecord): Promise<void> {

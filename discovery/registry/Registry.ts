@@ -182,6 +182,31 @@ export function slotLiveness(registry: Registry): (Registry & SlotLiveness) | un
   return typeof r.slotOf === 'function' && typeof r.refreshSlots === 'function' ? (r as Registry & SlotLiveness) : undefined;
 }
 
+/**
+ * Where another process can make a registry's liveness writes itself (refresh, touchMany, touch),
+ * on a connection of its own to the same store: the channel process then writes its nodes'
+ * liveness and load straight to Redis, and the replica's query thread neither encodes those
+ * batches nor parses their replies. Plain data, sent to the channel process at its start. The
+ * memory backend has none (its nodes live in the replica); nor has the cluster backend (a node's
+ * keyspace follows its region, which the replica keeps), nor a registry on a test clock.
+ */
+export interface LivenessStore {
+  kind: 'redis';
+  url: string;
+  /** The RedisRegistryOptions that shape liveness writes (keys, ttl, batch sizes, timeouts). */
+  options: { prefix: string; heartbeatIntervalMs: number; missedHeartbeats: number; sweepGraceMs: number; refreshBatch: number; touchBatch: number; commandTimeoutMs: number };
+}
+
+export interface SharedLiveness {
+  livenessStore(): LivenessStore | undefined;
+}
+
+/** Where another process can write this registry's liveness, when it can. */
+export function livenessStoreOf(registry: Registry): LivenessStore | undefined {
+  const r = registry as Partial<SharedLiveness> & Registry;
+  return typeof r.livenessStore === 'function' ? r.livenessStore() : undefined;
+}
+
 /** The EWMA update both backends apply (Redis runs the same arithmetic in Lua, see RedisRegistry). */
 export function foldObservation(prev: NodeStats, obs: Observation, rates: LearningRates): NodeStats {
   let { baseLatencyMs, samples, reputation } = prev;

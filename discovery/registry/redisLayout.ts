@@ -73,12 +73,13 @@ export interface RedisLayoutOptions extends RegistryTiming {
 }
 
 /** The options with their defaults, as every keyspace of one registry shares them. */
-export function resolveLayout(options: RedisLayoutOptions): RegionSettings & { prefix: string; sweepIntervalMs: number } {
+export function resolveLayout(options: RedisLayoutOptions): RegionSettings & { prefix: string; sweepIntervalMs: number; heartbeatIntervalMs: number } {
   const { heartbeatIntervalMs, ttlMs, sweepGraceMs } = resolveTtlMs(options);
   const tileDegrees = { edge: 0.25, cloud: 2, ...options.tileDegrees };
   for (const deg of Object.values(tileDegrees)) if (!(deg > 0) || 360 % deg !== 0) throw new TypeError('tileDegrees must divide 360');
   return {
     prefix: options.prefix ?? 'eo:disc:',
+    heartbeatIntervalMs,
     ttlMs,
     sweepGraceMs,
     sweepIntervalMs: options.sweepIntervalMs ?? heartbeatIntervalMs,

@@ -16,8 +16,7 @@
  * (protocol/server/relaunch.ts), sharing the re-launch the young generation may need. A process
  * started with the flag already is left as it is.
  */
-import { readdirSync } from 'node:fs';
-import { availableParallelism, setPriority } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './ConfigError.js';
 import { launchFlag } from './relaunch.js';
 
@@ -50,31 +49,4 @@ export function currentGcThreads(execArgv: readonly string[] = process.execArgv)
  */
 export function gcLaunchFlags(mode: GcMode, cores: number = availableParallelism(), execArgv: readonly string[] = process.execArgv): string[] {
   return singleThreadedGc(mode, cores) && currentGcThreads(execArgv) !== 'single' ? [SINGLE_THREADED_GC_FLAG] : [];
-}
-
-/**
- * Lowers every thread of this process but the main one to niceness `nice` (Linux: niceness is
- * per thread), and says how many took it. For a process on one core: V8's platform workers
- * (background compilation, and GC helpers unless single-threaded), libuv's pool and Node's own
- * helpers then yield the core to the event loop whenever it has work, instead of taking
- * timeslices while a request waits. Threads started later inherit the main thread's niceness,
- * not this one. Raising niceness needs no privilege; elsewhere (no /proc) it does nothing.
- */
-export function niceHelperThreads(nice: number): number {
-  let tids: number[];
-  try {
-    tids = readdirSync('/proc/self/task').map(Number).filter((tid) => tid !== process.pid);
-  } catch {
-    return 0;
-  }
-  let done = 0;
-  for (const tid of tids) {
-    try {
-      setPriority(tid, nice);
-      done++;
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return done;
 }

@@ -1,0 +1,55 @@
+/**
+ * A channel process in SCHED_IDLE (ChannelProcess `idle`, the default on a one-core replica) has
+ * no floor: anything else on its core runs first. Here a real busy loop shares one core with it;
+ * the child says it could not run for a liveness interval, and the replica moves it back to the
+ * normal class where it may (root: CAP_SYS_NICE), else warns. Waits are for events only.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { DiscoveryServer } from '../discovery/DiscoveryServer.js';
+import { ChannelProcess } from '../discovery/channels/ChannelProcess.js';
+import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
+import { makeOperator, trustOf } from './support/discoveryFixtures.js';
+import { chrtAvailable, SCHED_IDLE, SCHED_OTHER, threadScheds } from './support/schedPolicy.js';
+
+const INTERVAL_MS = 100;
+const pin = (pid: number, core: number) => spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', String(core), String(pid)], { stdio: 'ignore' }).status === 0;
+
+test('a channel process in SCHED_IDLE starved for a liveness interval says so, and is moved back to nice 10 (root) or warned about', async () => {
+  const server = new DiscoveryServer({
+    registry: new MemoryRegistry({ heartbeatIntervalMs: INTERVAL_MS, sweepIntervalMs: 3600_000 }),
+    operators: trustOf(makeOperator('acme')),
+    nodeChannelProcess: 'process',
+    nodeChannel: { tickIntervalMs: 3600_000 },
+    channelProcess: { idle: true, sizeReportMs: 20 },
+  });
+  await server.listen();
+  const host = server.nodeChannels as ChannelProcess;
+  const hog = spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' });
+  try {
+    const pid = host.child!.pid!;
+    if (!chrtAvailable()) {
+      assert.is(host.background, 'nice', 'without chrt: niceness');
+      return;
+    }
+    assert.is(host.background, 'idle');
+    assert.equal(threadScheds(pid).filter((t) => t.policy !== SCHED_IDLE), [], 'every thread of the child in SCHED_IDLE');
+    // the child and a busy loop on one core: in the idle class the child runs only when the loop does not
+    const starved = once(host, 'starved');
+    assert.ok(pin(hog.pid!, 0) && pin(pid, 0), 'taskset pins both to core 0');
+    const [ms] = (await starved) as [number];
+    assert.ok(ms >= INTERVAL_MS, `it could not run for a liveness interval (${ms} ms)`);
+    assert.ok(host.starved.reports >= 1 && host.starved.maxMs >= ms);
+    if (process.getuid?.() === 0) {
+      assert.is(host.background, 'nice', 'moved back to the normal class');
+      assert.equal(threadScheds(pid).filter((t) => t.policy !== SCHED_OTHER || t.nice !== 10), [], 'every thread of the child in SCHED_OTHER at nice 10');
+    } else assert.is(host.background, 'idle', 'without CAP_SYS_NICE it stays idle (and the replica warned)');
+  } finally {
+    hog.kill('SIGKILL');
+    await server.close();
+  }
+});
+
+test.run();
