@@ -6,7 +6,6 @@
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { setPriority } from 'node:os';
 
 export interface SchedTimes {
   /** ns on a CPU. */
@@ -69,28 +68,6 @@ export class SchedReader {
  */
 export function fifoProcess(pid: number, priority: number): boolean {
   return spawnSync('chrt', ['--fifo', '--all-tasks', '--pid', String(priority), String(pid)], { stdio: 'ignore' }).status === 0;
-}
-
-/**
- * Sets the niceness of every thread of `pid` (Linux niceness is per thread; a new thread inherits
- * its creator's). Says whether every thread took it: a negative value needs privilege.
- */
-export function niceProcess(pid: number, nice: number): boolean {
-  let tids: number[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`).map(Number);
-  } catch {
-    tids = [pid];
-  }
-  let all = true;
-  for (const tid of tids) {
-    try {
-      setPriority(tid, nice);
-    } catch {
-      all = false;
-    }
-  }
-  return all;
 }
 
 /**
