@@ -32,7 +32,7 @@ export interface DiscoveryCliHooks {
   loadRenderReference?: () => Promise<RenderReference & { close: () => Promise<void> }>;
 }
 import { DEFAULT_YOUNG_GEN_MIB, semiSpaceFlags, YOUNG_GEN_ENV, youngGenerationMiB } from './youngGeneration.js';
-import { backgroundWords, DEFAULT_DISCOVERY_GC_MODE, discoveryGcMode, HELPER_THREADS_NICE, settleReplicaThreads } from './gcThreads.js';
+import { DEFAULT_DISCOVERY_GC_MODE, discoveryGcMode, HELPER_THREADS_NICE, settleReplicaThreads } from './gcThreads.js';
 import { currentGcThreads, GC_ENV } from '../protocol/server/gcThreads.js';
 
 /**
@@ -108,8 +108,7 @@ Options:
                            the machine's cores: on a one-core replica they take the query thread's
                            core. The launcher starts discovery again with --single-threaded-gc;
                            run so, the replica's helper threads (V8's background compilation,
-                           libuv's pool) run in SCHED_IDLE, only when queries leave the core (at
-                           nice ${HELPER_THREADS_NICE} where chrt cannot set it; discovery/gcThreads.ts)
+                           libuv's pool) run at nice ${HELPER_THREADS_NICE} (discovery/gcThreads.ts)
   --node-channels MODE     where the node channels (WS /v1/node) run: 'process', a channel process of
                            this replica's own that gets each node's socket (their garbage stays out
                            of the query heap: a lower query p99 under node churn), or 'inline', in
@@ -219,7 +218,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
     nodeChannelProcess: nodeChannels,
   });
   const { url } = await server.listen();
-  const helpers = backgroundWords(settleReplicaThreads());
+  const reniced = settleReplicaThreads();
   const staking = ledger ? `, stake ledger (min stake ${ledger.params.minStake})` : '';
   // the signal handlers first, then the lines that say discovery is up: a supervisor (or a test)
   // that stops discovery as soon as it reads them found it still without handlers on a busy
@@ -235,7 +234,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   if (renderer) console.log(`discovery: judging frames with the WebGPU renderer${referenceKey ? '; signing frame references' : ''}`);
   if (engine) console.log(`discovery: judging infer evidence with models ${engine.models.join(', ')}${referenceKey ? `; signing infer references with key ${referenceKey.publicKey}` : ''}`);
   const youngGen = semiSpaceFlags().join(' ') || "V8's default";
-  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, node channels ${channelWords(server.nodeChannels)}, young generation ${youngGen}, GC threads ${currentGcThreads()}${helpers ? `, ${helpers}` : ''})`);
+  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, node channels ${channelWords(server.nodeChannels)}, young generation ${youngGen}, GC threads ${currentGcThreads()}${reniced ? `, ${reniced} helper threads at nice ${HELPER_THREADS_NICE}` : ''})`);
   await stopped;
   await server.close();
   await ledger?.close();

@@ -13,16 +13,15 @@
  * a CPU quota: a container limited by `--cpus=1` alone still counts the host's cores (give it a
  * cpuset, or `--gc single`). Measured: discovery/README.md (issue #13).
  *
- * A replica run single-threaded (auto on one core, or single) also puts its other threads in the
- * background once it listens (settleReplicaThreads): single-threaded GC leaves V8's platform
- * workers their background compilation (still ~1 ms of the core during a slow query in `bench
- * scale`), and libuv's pool is there too. In SCHED_IDLE (protocol/server/background.ts says why
- * niceness no longer did it) they run only when the event loop does not want the core; where the
- * idle class cannot be set, at HELPER_THREADS_NICE. The channel process goes to the background
- * the same way (ChannelProcess).
+ * A replica run single-threaded (auto on one core, or single) also runs its other threads at
+ * HELPER_THREADS_NICE once it listens (settleReplicaThreads): single-threaded GC leaves V8's
+ * platform workers their background compilation (still ~1 ms of the core during a slow query in
+ * `bench scale`), and libuv's pool is there too. Not SCHED_IDLE: the pool does the replica's own
+ * file and DNS work (protocol/server/background.ts niceHelperThreads). The channel process goes
+ * further, to SCHED_IDLE where the replica may lift it back (ChannelProcess).
  */
 import { currentGcThreads, gcModeOr, type GcMode } from '../protocol/server/gcThreads.js';
-import { backgroundHelperThreads, type Background } from '../protocol/server/background.js';
+import { niceHelperThreads } from '../protocol/server/background.js';
 
 export const DEFAULT_DISCOVERY_GC_MODE: GcMode = 'auto';
 
@@ -31,19 +30,13 @@ export function discoveryGcMode(argv: readonly string[], env: NodeJS.ProcessEnv 
   return gcModeOr(argv, DEFAULT_DISCOVERY_GC_MODE, env);
 }
 
-/** [HELPER_THREADS_NICE=10] The niceness of a single-threaded replica's helper threads where SCHED_IDLE cannot be set; the channel process's too. */
+/** [HELPER_THREADS_NICE=10] The niceness of a single-threaded replica's helper threads (above); the channel process's too. */
 export const HELPER_THREADS_NICE = 10;
 
 /**
  * Once the replica listens (its threads started): when it runs single-threaded GC, its helper
- * threads in the background. Returns how many threads, and what they got (0, 'none': not
- * single-threaded).
+ * threads at HELPER_THREADS_NICE. Returns how many threads were reniced (0: not single-threaded).
  */
-export function settleReplicaThreads(execArgv: readonly string[] = process.execArgv): { threads: number; got: Background } {
-  return currentGcThreads(execArgv) === 'single' ? backgroundHelperThreads(HELPER_THREADS_NICE) : { threads: 0, got: 'none' };
-}
-
-/** The banner's words for what settleReplicaThreads did. */
-export function backgroundWords(b: { threads: number; got: Background }): string {
-  return b.got === 'idle' ? `${b.threads} helper threads in SCHED_IDLE` : b.got === 'nice' ? `${b.threads} helper threads at nice ${HELPER_THREADS_NICE}` : '';
+export function settleReplicaThreads(execArgv: readonly string[] = process.execArgv): number {
+  return currentGcThreads(execArgv) === 'single' ? niceHelperThreads(HELPER_THREADS_NICE) : 0;
 }

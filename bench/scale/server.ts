@@ -91,7 +91,7 @@ const channelProcess = server.nodeChannels instanceof ChannelProcess ? server.no
 /** The channel process's CPU so far, µs (0 inline). */
 const channelCpu = async () => (channelProcess ? (await channelProcess.usage()).cpuMicros : 0);
 const { url } = await server.listen();
-// as `edge-offload discovery` does once it listens: a single-threaded replica's helpers in the background
+// as `edge-offload discovery` does once it listens: a single-threaded replica's helpers reniced
 settleReplicaThreads();
 
 async function stats(): Promise<ServerStats> {

@@ -8,10 +8,10 @@
  * channels' survivors (new connections, socket reads, ws frames, status batches, the liveness
  * round), and the query p99 under churn was a scavenge pause. Here those live in another heap.
  * The child runs in the background and inherits the replica's affinity: at `nice`, and on a
- * one-core replica in SCHED_IDLE (protocol/server/background.ts: since EEVDF, niceness no longer
- * keeps a woken query from waiting for the rest of the child's slice). The idle class has no
- * floor: a child starved for a liveness interval (the core saturated) says so, and is moved back
- * to the normal class where the replica may (CAP_SYS_NICE); elsewhere the replica warns (#starved).
+ * one-core replica that may lift it back (CAP_SYS_NICE) in SCHED_IDLE once it is ready
+ * (protocol/server/background.ts: since EEVDF, niceness no longer keeps a woken query from
+ * waiting for the rest of the child's slice). The idle class has no floor: a child starved for a
+ * liveness interval says so, and is moved back to the normal class (#starved).
  *
  * If the child dies the replica logs it, keeps answering queries, and starts a new one after
  * `restartDelayMs`; its nodes reconnect and register again, as after a replica restart. Upgrades
@@ -24,7 +24,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '../../protocol/Logger.js';
-import { backgroundProcess, foregroundProcess, niceProcess, type Background } from '../../protocol/server/background.js';
+import { backgroundProcess, foregroundProcess, mayLeaveIdle, niceProcess, type Background } from '../../protocol/server/background.js';
 import { currentGcThreads, SINGLE_THREADED_GC_FLAG } from '../../protocol/server/gcThreads.js';
 import type { Admission } from '../admission.js';
 import { DiscoveryError } from '../errors.js';
@@ -46,11 +46,11 @@ export interface ChannelProcessOptions extends IpcLimits {
   /** Wait before starting a new child after one died (a child that dies at once must not spin). Default 1 s. */
   restartDelayMs?: number;
   /**
-   * Run the child in SCHED_IDLE: a query woken on the shared core runs at once instead of after
-   * the child's slice. Default: when the replica runs single-threaded GC (discovery --gc auto on a
-   * one-core replica, or --gc single), the layout where the child shares the query thread's core
-   * and nothing else should (the idle class yields to every other task on the core, not only to
-   * the replica's). Otherwise, or where it cannot be set: at `nice`.
+   * Run the child in SCHED_IDLE once it is ready: a query woken on the shared core runs at once
+   * instead of after the child's slice. Default: when the replica runs single-threaded GC
+   * (discovery --gc auto on a one-core replica, or --gc single), the layout where the child shares
+   * the query thread's core. Only where the replica may lift it back (CAP_SYS_NICE); otherwise,
+   * or where it cannot be set: at `nice`.
    */
   idle?: boolean;
   /** The child's niceness when not idle (os.setPriority), and once moved back after starving. Default 10. */
@@ -168,7 +168,8 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
     this.#pipe = pipe;
     const calls = (this.#calls = new IpcCalls((m) => pipe.send(m), this.#options.callTimeoutMs));
     this.#starvedWarned = false;
-    this.#background = child.pid === undefined ? 'none' : this.#options.idle ? backgroundProcess(child.pid, this.#options.nice) : niceProcess(child.pid, this.#options.nice);
+    // it starts at `nice`: in SCHED_IDLE on a busy core it might never get to 'ready' (#idleOnceReady)
+    this.#background = child.pid === undefined ? 'none' : niceProcess(child.pid, this.#options.nice);
     child.on('error', (err) => logger.warn('channel process: %s', err.message));
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new ChannelProcessError('CHANNEL_TIMEOUT', `the channel process did not start within ${this.#options.readyTimeoutMs} ms`)), this.#options.readyTimeoutMs);
@@ -249,6 +250,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
       m = this.#checks.envelope(raw);
       if (m.t === 'ready') {
         this.#livenessWrites = m.liveness === 'own connection' ? 'own connection' : 'replica';
+        this.#idleOnceReady(child);
         this.#ready = true;
         this.emit('ready');
       } else if (m.t === 'size') this.#size = this.#checks.finite(m.size, 'size');
@@ -266,11 +268,21 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
   }
 
   /**
-   * The child could not run for `ms` (>= a liveness interval): in SCHED_IDLE it runs only when the
-   * replica's threads leave the core, and they did not (queries saturating it). Its nodes stay
-   * registered (the sweep's grace) but drop out of answers until it catches up. Where the replica
-   * may (CAP_SYS_NICE), the child goes back to the normal class at `nice` for good; elsewhere the
-   * operator is told what to do, once per child.
+   * The running child into SCHED_IDLE, when asked (`idle`) and when this replica may lift it back
+   * out should it starve (CAP_SYS_NICE: mayLeaveIdle). Without that privilege it stays at `nice`:
+   * the idle class has no floor, and a child nobody can lift would lose its nodes to any busy
+   * neighbour on the core.
+   */
+  #idleOnceReady(child: ChildProcess): void {
+    if (!this.#options.idle || child.pid === undefined || !mayLeaveIdle()) return;
+    this.#background = backgroundProcess(child.pid, this.#options.nice);
+  }
+
+  /**
+   * The child could not run for `ms` (>= a liveness interval): in SCHED_IDLE it runs only when
+   * nothing else wants the core, and something did (queries saturating it, a busy neighbour). Its
+   * nodes stay registered (the sweep's grace) but drop out of answers until it catches up. It goes
+   * back to the normal class at `nice`, for good.
    */
   #starved(child: ChildProcess, ms: number): void {
     this.starved.reports++;
@@ -281,8 +293,9 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
       this.#background = 'nice';
       logger.warn('the channel process could not run for %d ms (this replica\'s core is saturated); moved it to nice %d, where it keeps a share of the core', Math.round(ms), this.#options.nice);
     } else if (!this.#starvedWarned) {
+      // mayLeaveIdle said yes when it went idle: the privilege was dropped since
       this.#starvedWarned = true;
-      logger.warn('the channel process could not run for %d ms: this replica\'s core is saturated, and in SCHED_IDLE the channel process runs only when queries leave it. Its nodes drop out of answers until it catches up. Add replicas or cores, give the replica CAP_SYS_NICE (then it is moved to nice %d), or start it with the channel process idle: false', Math.round(ms), this.#options.nice);
+      logger.warn('the channel process could not run for %d ms and could not be moved out of SCHED_IDLE (CAP_SYS_NICE lost?): its nodes drop out of answers until it catches up. Add replicas or cores, or run the replica with the channel process idle: false', Math.round(ms));
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * Puts threads that must not delay a request in the background (Linux): a discovery replica's
- * channel process and its helper threads, beside the query thread on the replica's core.
+ * channel process (SCHED_IDLE where it may be lifted again) and helper threads (niceness), beside
+ * the query thread on the replica's core.
  *
  * Niceness alone no longer does this. Since Linux 6.6 the scheduler (EEVDF) lets the task that is
  * running finish its slice (0.7 ms × (1 + log2 cores): 1.4 ms on 2 cores) before a task that just
@@ -14,12 +15,15 @@
  *
  * A SCHED_IDLE thread runs only when nothing else wants the core, and gives it up the moment
  * something wakes. The price is its floor: on a core kept 100 % busy it gets ~0.3 % (nice 10:
- * ~10 %). Entering SCHED_IDLE needs no privilege. Leaving it needs CAP_SYS_NICE (`foreground`).
+ * ~10 %). A channel process put there at start-up on a core two busy loops held never started
+ * (CI under two CPU hogs: 30 s, CHANNEL_TIMEOUT). So it is used only for a process that is
+ * already running, by a caller that may lift it back out (`mayLeaveIdle`): entering SCHED_IDLE
+ * needs no privilege, leaving it needs CAP_SYS_NICE (`foregroundProcess`).
  * It is set with util-linux `chrt`, because Node has no call for it. Where `chrt` is missing or
  * refuses, the threads get `fallbackNice` instead (the pre-EEVDF way), and the caller is told.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
 /** What the threads got: the idle class, a niceness, or nothing (no /proc: not Linux). */
@@ -66,17 +70,30 @@ export function niceProcess(pid: number, nice: number): Background {
 }
 
 /**
- * This process's threads but the main one in SCHED_IDLE, else at `fallbackNice`. Threads started
- * later inherit the main thread's class, not this one. Returns how many threads, and what they got.
+ * This process's threads but the main one at niceness `nice` (V8's platform workers, libuv's pool,
+ * Node's helpers), and how many took it. Not SCHED_IDLE: libuv's pool does the process's own file
+ * and DNS work, and in the idle class any other task on the core (a neighbour's batch job, a CI
+ * run's busy loop) would stall it without a floor. Threads started later inherit the main
+ * thread's niceness, not this one.
  */
-export function backgroundHelperThreads(fallbackNice: number): { threads: number; got: Background } {
-  const helpers = threadsOf(process.pid).filter((tid) => tid !== process.pid);
-  if (helpers.length === 0) return { threads: 0, got: 'none' };
-  const idle = helpers.filter((tid) => chrt(['--idle', '--pid', '0', String(tid)])).length;
-  if (idle > 0) return { threads: idle, got: 'idle' };
-  const niced = niceAll(helpers, fallbackNice);
-  return { threads: niced, got: niced > 0 ? 'nice' : 'none' };
+export function niceHelperThreads(nice: number): number {
+  return niceAll(threadsOf(process.pid).filter((tid) => tid !== process.pid), nice);
 }
+
+/**
+ * Whether this process may take a thread back out of SCHED_IDLE (CAP_SYS_NICE in its effective
+ * capabilities, /proc/self/status): only then is the idle class safe to use, because a thread
+ * starved there can be lifted again (ChannelProcess #starved).
+ */
+export function mayLeaveIdle(): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex !== undefined && (BigInt('0x' + hex) & (1n << CAP_SYS_NICE)) !== 0n;
+  } catch {
+    return false;
+  }
+}
+const CAP_SYS_NICE = 23n;
 
 /**
  * Every thread of process `pid` back in the normal class at niceness `nice`. Only a process with
