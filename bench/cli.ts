@@ -17,6 +17,7 @@ export const BENCHES: Record<string, Bench> = {
   discovery: { load: () => import('./discovery.js'), summary: 'registry query latency at 210k/1M nodes (memory, Redis), heartbeats, selection quality' },
   'query-parse': { load: () => import('./query-parse.js'), summary: "the replica's own CPU and allocation per Redis query (RESP decode, rows into candidates, ranking), this build vs --before DIR" },
   'nearest-script': { load: () => import('./nearest-script.js'), summary: "Redis's time per NEAREST search script on the same data (SLOWLOG), this build vs --before DIR and option variants, builds rotated per point" },
+  'wake-latency': { load: () => import('./wake-latency.js'), summary: 'a woken nice-0 task on core 0 beside a neighbour (busy loop or loopback writes) at nice 0, nice 10, SCHED_IDLE: p99/p99.9 wait' },
   scale: { load: () => import('./scale.js'), summary: 'liveness cost per node (node channel vs signed heartbeats), Redis work, memory, queries under churn, 210k layout' },
   'discovery-placement': { load: () => import('./discovery-placement.js'), summary: '10,000 clients in a metro of 50 nodes: load spread and RTT cost of the placement pick vs always-the-best' },
   'motion-accuracy': { load: () => import('./motion-accuracy.js'), summary: 'angular/position error per predictor on held-out head-motion traces (needs the traces)' },
