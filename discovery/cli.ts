@@ -32,7 +32,7 @@ export interface DiscoveryCliHooks {
   loadRenderReference?: () => Promise<RenderReference & { close: () => Promise<void> }>;
 }
 import { DEFAULT_YOUNG_GEN_MIB, semiSpaceFlags, YOUNG_GEN_ENV, youngGenerationMiB } from './youngGeneration.js';
-import { DEFAULT_DISCOVERY_GC_MODE, discoveryGcMode, HELPER_THREADS_NICE, settleReplicaThreads } from './gcThreads.js';
+import { BUSY_POLL_AUTO_MS, DEFAULT_DISCOVERY_GC_MODE, discoveryGcMode, HELPER_THREADS_NICE, replicaBusyPollMs, settleReplicaThreads } from './gcThreads.js';
 import { currentGcThreads, GC_ENV } from '../protocol/server/gcThreads.js';
 
 /**
@@ -109,6 +109,10 @@ Options:
                            core. The launcher starts discovery again with --single-threaded-gc;
                            run so, the replica's helper threads (V8's background compilation,
                            libuv's pool) run at nice ${HELPER_THREADS_NICE} (discovery/gcThreads.ts)
+  --busy-poll-ms MS|auto   over Redis: the query thread polls for a search reply up to MS instead of
+                           sleeping until it is woken (a woken thread waits for its core, on a VM
+                           most of all); costs the core the wait. auto (default): ${BUSY_POLL_AUTO_MS} ms where the
+                           replica runs single-threaded GC (one core), else 0 (protocol/server/busyPoll.ts)
   --node-channels MODE     where the node channels (WS /v1/node) run: 'process', a channel process of
                            this replica's own that gets each node's socket (their garbage stays out
                            of the query heap: a lower query p99 under node churn), or 'inline', in
@@ -145,6 +149,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
       'verify-render': { type: 'boolean' },
       'reference-key': { type: 'string' },
       'young-gen-mib': { type: 'string' },
+      'busy-poll-ms': { type: 'string' },
       gc: { type: 'string' },
       'node-channels': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -175,7 +180,8 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   if (values.redis && !ticketSecret) console.warn(`discovery: replicas (--redis) need one shared ticket secret (--ticket-secret-file or ${TICKET_SECRET_ENV}); this one makes its own`);
   const timing = heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs };
   if (values.redis && values['redis-cluster']) throw new TypeError('give either --redis or --redis-cluster, not both');
-  const layout = { ...timing, ...(values['redis-prefix'] ? { prefix: values['redis-prefix'] } : {}) };
+  const busyPollMs = replicaBusyPollMs(values['busy-poll-ms']);
+  const layout = { ...timing, ...(values['redis-prefix'] ? { prefix: values['redis-prefix'] } : {}), busyPollMs };
   const clusterNodes = (values['redis-cluster'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (values['redis-cluster'] !== undefined && clusterNodes.length === 0) throw new TypeError('--redis-cluster needs host:port[,host:port…] of the cluster masters');
   const registry: Registry = values.redis
@@ -234,7 +240,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   if (renderer) console.log(`discovery: judging frames with the WebGPU renderer${referenceKey ? '; signing frame references' : ''}`);
   if (engine) console.log(`discovery: judging infer evidence with models ${engine.models.join(', ')}${referenceKey ? `; signing infer references with key ${referenceKey.publicKey}` : ''}`);
   const youngGen = semiSpaceFlags().join(' ') || "V8's default";
-  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, node channels ${channelWords(server.nodeChannels)}, young generation ${youngGen}, GC threads ${currentGcThreads()}${reniced ? `, ${reniced} helper threads at nice ${HELPER_THREADS_NICE}` : ''})`);
+  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, node channels ${channelWords(server.nodeChannels)}, young generation ${youngGen}, GC threads ${currentGcThreads()}${reniced ? `, ${reniced} helper threads at nice ${HELPER_THREADS_NICE}` : ''}${busyPollMs > 0 && registry.kind !== 'memory' ? `, polling for Redis replies up to ${busyPollMs} ms` : ''})`);
   await stopped;
   await server.close();
   await ledger?.close();

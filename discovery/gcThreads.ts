@@ -40,3 +40,20 @@ export const HELPER_THREADS_NICE = 10;
 export function settleReplicaThreads(execArgv: readonly string[] = process.execArgv): number {
   return currentGcThreads(execArgv) === 'single' ? niceHelperThreads(HELPER_THREADS_NICE) : 0;
 }
+
+/**
+ * [BUSY_POLL_AUTO_MS=3] What `--busy-poll-ms auto` (the default) gives a replica that runs
+ * single-threaded GC (auto on one core, or single): its query thread polls for Redis's replies up
+ * to this long instead of sleeping (RedisLayoutOptions.busyPollMs, protocol/server/busyPoll.ts). A
+ * search reply takes ~0.3-1 ms under churn; 3 ms covers its slow ones. A replica with more cores
+ * sleeps (0): its core is not the one its channel process and V8's helpers share.
+ */
+export const BUSY_POLL_AUTO_MS = 3;
+
+/** `--busy-poll-ms` (auto or 0-1000 ms) for this replica; TypeError for anything else. */
+export function replicaBusyPollMs(value: string | undefined, execArgv: readonly string[] = process.execArgv): number {
+  if (value === undefined || value === 'auto') return currentGcThreads(execArgv) === 'single' ? BUSY_POLL_AUTO_MS : 0;
+  const ms = Number(value);
+  if (value.trim() === '' || !(ms >= 0 && ms <= 1000)) throw new TypeError(`--busy-poll-ms must be auto or 0-1000 (ms), got '${value}'`);
+  return ms;
+}

@@ -2,7 +2,8 @@
  * A channel process in SCHED_IDLE (ChannelProcess `idle`, the default on a one-core replica that
  * may lift it back: CAP_SYS_NICE) has no floor: anything else on its core runs first. Here a real
  * busy loop shares one core with it; the child says it could not run for a liveness interval, and
- * the replica moves it back to the normal class. Waits are for events only.
+ * the replica moves it back to the normal class; once the loop is gone it goes idle again
+ * (idleRetryMs). Waits are for events only.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,13 +19,13 @@ import { chrtAvailable, SCHED_IDLE, SCHED_OTHER, threadScheds } from './support/
 const INTERVAL_MS = 100;
 const pin = (pid: number, core: number) => spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', String(core), String(pid)], { stdio: 'ignore' }).status === 0;
 
-test('a channel process goes to SCHED_IDLE once ready (where the replica may lift it); starved for a liveness interval it says so, and is moved back to nice 10', async () => {
+test('a channel process goes to SCHED_IDLE once ready (where the replica may lift it); starved for a liveness interval it says so, is moved back to nice 10, and goes idle again later', async () => {
   const server = new DiscoveryServer({
     registry: new MemoryRegistry({ heartbeatIntervalMs: INTERVAL_MS, sweepIntervalMs: 3600_000 }),
     operators: trustOf(makeOperator('acme')),
     nodeChannelProcess: 'process',
     nodeChannel: { tickIntervalMs: 3600_000 },
-    channelProcess: { idle: true, sizeReportMs: 20 },
+    channelProcess: { idle: true, sizeReportMs: 20, idleRetryMs: 300 },
   });
   await server.listen();
   const host = server.nodeChannels as ChannelProcess;
@@ -45,6 +46,13 @@ test('a channel process goes to SCHED_IDLE once ready (where the replica may lif
     assert.ok(host.starved.reports >= 1 && host.starved.maxMs >= ms);
     assert.is(host.background, 'nice', 'moved back to the normal class');
     assert.equal(threadScheds(pid).filter((t) => t.policy !== SCHED_OTHER || t.nice !== 10), [], 'every thread of the child in SCHED_OTHER at nice 10');
+    // the core calms down: the retry puts it back (had the loop still run, it would starve and be
+    // lifted again, its next retry twice as late: the event still comes once the loop is gone)
+    const idleAgain = once(host, 'idle');
+    hog.kill('SIGKILL');
+    await idleAgain;
+    assert.is(host.background, 'idle');
+    assert.equal(threadScheds(pid).filter((t) => t.policy !== SCHED_IDLE), [], 'every thread of the child in SCHED_IDLE again');
   } finally {
     hog.kill('SIGKILL');
     await server.close();

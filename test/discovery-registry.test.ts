@@ -6,7 +6,6 @@
  * Expiry runs on each test's own clock (the registries' `now` option): nothing expires while a
  * slow machine is still inserting, and the expiry tests move the clock instead of waiting.
  */
-import { createClient } from '@redis/client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { greatCircleKm } from '../discovery/geo.js';
@@ -15,6 +14,7 @@ import { RedisClusterRegistry } from '../discovery/registry/RedisClusterRegistry
 import { RedisRegistry } from '../discovery/registry/RedisRegistry.js';
 import { foldObservation, FRESH_STATS, type Registry } from '../discovery/registry/Registry.js';
 import { record } from './support/discoveryFixtures.js';
+import { withReplicas, type RawRedis } from './support/redisReplicas.js';
 import { startRedis, type RedisProcess } from '../bench/lib/redisServer.js';
 import { startRedisCluster, type RedisCluster } from '../bench/lib/redisCluster.js';
 
@@ -443,21 +443,9 @@ replicas('a replica serves the descriptor another replica re-registered, with an
  * Two replicas on their own key prefix over the suite's Redis, and a raw client to leave keys as an
  * older replica would have (the upgrade tests below); everything closed after `body`.
  */
-async function withOlderLayout(prefix: string, body: (a: RedisRegistry, b: RedisRegistry, raw: { sendCommand(args: string[]): Promise<unknown> }) => Promise<void>): Promise<void> {
+async function withOlderLayout(prefix: string, body: (a: RedisRegistry, b: RedisRegistry, raw: RawRedis) => Promise<void>): Promise<void> {
   redis ??= await startRedis();
-  const opts = { url: redis.url, heartbeatIntervalMs: HEARTBEAT_MS, prefix };
-  const a = await RedisRegistry.connect(opts);
-  const b = await RedisRegistry.connect(opts);
-  const raw = createClient({ url: redis.url });
-  await raw.connect();
-  try {
-    await a.flush();
-    await body(a, b, raw);
-  } finally {
-    await raw.quit();
-    await a.close();
-    await b.close();
-  }
+  await withReplicas(redis.url, prefix, HEARTBEAT_MS, body);
 }
 
 replicas('a node placed without the learned-stats mirror (by an older replica) is searched with its stats hash', () =>

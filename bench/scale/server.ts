@@ -17,7 +17,7 @@ import { clientPoints } from '../discovery/synthetic.js';
 import { summarize } from '../lib/stats.js';
 import { SchedReader, schedTimes, type SchedTimes } from '../lib/schedstat.js';
 import { CoreSampler } from './coreZero.js';
-import { settleReplicaThreads } from '../../discovery/gcThreads.js';
+import { replicaBusyPollMs, settleReplicaThreads } from '../../discovery/gcThreads.js';
 
 export type ServerRequest =
   | { cmd: 'stats' }
@@ -68,11 +68,14 @@ function threadsRunNs(): { main: number; others: number } {
 
 const [backend, redisUrl, operator, operatorKey, heartbeatMs, nodeChannels] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;
+// as `edge-offload discovery` sets it by default (--busy-poll-ms auto): on for a replica started
+// single-threaded (the --replica-gc variants), off otherwise
+const busyPollMs = replicaBusyPollMs(undefined);
 const registry =
   backend === 'redis'
-    ? await RedisRegistry.connect({ url: redisUrl!, heartbeatIntervalMs: Number(heartbeatMs), prefix: 'scale:' })
+    ? await RedisRegistry.connect({ url: redisUrl!, heartbeatIntervalMs: Number(heartbeatMs), prefix: 'scale:', busyPollMs })
     : backend === 'cluster'
-      ? await RedisClusterRegistry.connect({ nodes: redisUrl!.split(','), heartbeatIntervalMs: Number(heartbeatMs), prefix: 'scale:' })
+      ? await RedisClusterRegistry.connect({ nodes: redisUrl!.split(','), heartbeatIntervalMs: Number(heartbeatMs), prefix: 'scale:', busyPollMs })
       : new MemoryRegistry({ heartbeatIntervalMs: Number(heartbeatMs) });
 if (!(registry instanceof MemoryRegistry)) await registry.flush();
 const many = { ratePerSecond: 1e6, burst: 1e6 };
@@ -215,6 +218,12 @@ async function queries(count: number, perSecond: number) {
     /** Share of a core the query process's main thread and its other threads (V8's compiler and GC helpers, libuv) used. */
     threadShare: { main: (threads1.main - threads0.main) / 1e9 / seconds, others: (threads1.others - threads0.others) / 1e9 / seconds },
     cpuShare: { queryProcess: (ownCpu.user + ownCpu.system) / 1e6 / seconds, channelProcess: childCpuMicros / 1e6 / seconds },
+    /**
+     * The channel process's scheduling class at the window's end and its starvation reports so far
+     * (ChannelProcess #starved): a child lifted out of SCHED_IDLE (during the fleet's connect burst,
+     * say) competes with the queries for the rest of the run.
+     */
+    ...(channelProcess ? { channelSched: { background: channelProcess.background, starvedReports: channelProcess.starved.reports, starvedMaxMs: Math.round(channelProcess.starved.maxMs) } } : {}),
     eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     gc: { byKind, pauses: gcPauses.length, perSecond: gcPauses.length / seconds, totalMsPerSecond: gcPauses.reduce((a, b) => a + b, 0) / seconds, ...(gcPauses.length ? { p99Ms: summarize(gcPauses).p99, maxMs: Math.max(...gcPauses) } : {}) },
   };

@@ -11,7 +11,8 @@
  * one-core replica that may lift it back (CAP_SYS_NICE) in SCHED_IDLE once it is ready
  * (protocol/server/background.ts: since EEVDF, niceness no longer keeps a woken query from
  * waiting for the rest of the child's slice). The idle class has no floor: a child starved for a
- * liveness interval says so, and is moved back to the normal class (#starved).
+ * liveness interval says so, and is moved back to the normal class until the core has had time
+ * to calm down (#starved).
  *
  * If the child dies the replica logs it, keeps answering queries, and starts a new one after
  * `restartDelayMs`; its nodes reconnect and register again, as after a replica restart. Upgrades
@@ -55,6 +56,12 @@ export interface ChannelProcessOptions extends IpcLimits {
   idle?: boolean;
   /** The child's niceness when not idle (os.setPriority), and once moved back after starving. Default 10. */
   nice?: number;
+  /**
+   * A child moved back to `nice` after starving goes idle again this long later; each time it
+   * starves again the wait doubles (up to 32×). A burst that saturates the core (a query flood, a
+   * mass reconnect) then costs its duration, not the rest of the process's life. Default 30 s.
+   */
+  idleRetryMs?: number;
   /** The child reports its channel count this often when it changed. Default 250 ms. */
   sizeReportMs?: number;
   /** How long close() waits for the child to close its channels and exit before killing it. Default 5 s. */
@@ -81,6 +88,9 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
   #size = 0;
   #statusFlushMs: number;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleRetryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** How often a child was moved back out of SCHED_IDLE (the next retry waits 2^(lifts-1) × idleRetryMs). */
+  #lifts = 0;
   #background: Background = 'none';
   #starvedWarned = false;
   #livenessWrites: 'own connection' | 'replica' = 'replica';
@@ -105,6 +115,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
       restartDelayMs: options.restartDelayMs ?? 1000,
       idle: options.idle ?? currentGcThreads() === 'single',
       nice: options.nice ?? 10,
+      idleRetryMs: options.idleRetryMs ?? 30_000,
       sizeReportMs: options.sizeReportMs ?? 250,
       closeTimeoutMs: options.closeTimeoutMs ?? 5000,
     };
@@ -228,6 +239,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#restartTimer);
+    clearTimeout(this.#idleRetryTimer);
     const child = this.#child;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -282,7 +294,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
    * The child could not run for `ms` (>= a liveness interval): in SCHED_IDLE it runs only when
    * nothing else wants the core, and something did (queries saturating it, a busy neighbour). Its
    * nodes stay registered (the sweep's grace) but drop out of answers until it catches up. It goes
-   * back to the normal class at `nice`, for good.
+   * back to the normal class at `nice`, and to SCHED_IDLE again idleRetryMs later (#retryIdle).
    */
   #starved(child: ChildProcess, ms: number): void {
     this.starved.reports++;
@@ -291,12 +303,21 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
     if (this.#background !== 'idle' || child.pid === undefined) return;
     if (foregroundProcess(child.pid, this.#options.nice)) {
       this.#background = 'nice';
-      logger.warn('the channel process could not run for %d ms (this replica\'s core is saturated); moved it to nice %d, where it keeps a share of the core', Math.round(ms), this.#options.nice);
+      const retryMs = this.#options.idleRetryMs * 2 ** Math.min(this.#lifts++, 5);
+      this.#idleRetryTimer = setTimeout(() => this.#retryIdle(child), retryMs).unref();
+      logger.warn('the channel process could not run for %d ms (this replica\'s core is saturated); moved it to nice %d, where it keeps a share of the core, and back to SCHED_IDLE in %d s', Math.round(ms), this.#options.nice, Math.round(retryMs / 1000));
     } else if (!this.#starvedWarned) {
       // mayLeaveIdle said yes when it went idle: the privilege was dropped since
       this.#starvedWarned = true;
       logger.warn('the channel process could not run for %d ms and could not be moved out of SCHED_IDLE (CAP_SYS_NICE lost?): its nodes drop out of answers until it catches up. Add replicas or cores, or run the replica with the channel process idle: false', Math.round(ms));
     }
+  }
+
+  /** The lifted child back in SCHED_IDLE (if it is still the one running, and still may be lifted). */
+  #retryIdle(child: ChildProcess): void {
+    if (child !== this.#child || this.#closed || this.#background !== 'nice') return;
+    this.#idleOnceReady(child);
+    if ((this.#background as Background) === 'idle') this.emit('idle');
   }
 
   #refused(error: ChannelProcessError): void {
@@ -356,6 +377,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
 
   #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.#child) return;
+    clearTimeout(this.#idleRetryTimer);
     this.#ready = false;
     this.#size = 0;
     this.#calls?.failAll(new ChannelProcessError('CHANNEL_GONE', 'the channel process exited'));

@@ -71,22 +71,28 @@ export class RedisRegion {
   }
 
   async put(node: NodeRecord): Promise<void> {
-    await this.#link.batch(this.seenKey, [['DEL', this.nodeKey(node.id)], ...this.writeNode(node, 'EVAL', PLACE)], true);
+    const v = newVersion();
+    const d = encodeDescriptor(node);
+    await this.#link.batch(this.seenKey, [['DEL', this.nodeKey(node.id)], ...this.writeNode(node, v, d, 'EVAL', PLACE)], true);
+    // The replica that registers a node holds its descriptor at once: its own queries that list
+    // the node need no DESCRIBE round trip for it. Under bench scale's churn (1 %/s of the nodes
+    // registering again) ~1 query in 10 made one, a second round trip. Another replica's
+    // registrations are still fetched once, on first sight. Decoded, not copied: a held record is
+    // written in place by queries and must not be the caller's object.
+    this.#s.descriptors.hold(v, decodeDescriptor(d, node));
   }
 
   /** Bulk load for benches: one pipeline, no transaction; the script loaded first so every EVALSHA finds it. */
   async putMany(nodes: NodeRecord[]): Promise<void> {
     const commands = [['SCRIPT', 'LOAD', PLACE]];
-    for (const node of nodes) commands.push(...this.writeNode(node, 'EVALSHA', PLACE_SHA));
+    for (const node of nodes) commands.push(...this.writeNode(node, newVersion(), encodeDescriptor(node), 'EVALSHA', PLACE_SHA));
     await this.#link.batch(this.seenKey, commands, false);
   }
 
-  /** What registering `node` writes: its hash, its search row, its tile sets, last seen. */
-  writeNode(node: NodeRecord, evalCommand: 'EVAL' | 'EVALSHA', place: string): string[][] {
+  /** What registering `node` as version `v` with descriptor line `d` writes: its hash, its search row, its tile sets, last seen. */
+  writeNode(node: NodeRecord, v: string, d: string, evalCommand: 'EVAL' | 'EVALSHA', place: string): string[][] {
     const key = this.nodeKey(node.id);
-    const { load, freeCapacity, lastSeen, ...fixed } = node;
-    const v = newVersion();
-    const d = encodeDescriptor(fixed);
+    const { load, freeCapacity, lastSeen } = node;
     return [
       ['HSET', key, 'd', d, 'v', v, ...searchFields(node), 'l', String(load), 'f', String(freeCapacity), 's', String(lastSeen)],
       ['HSET', this.searchKey, node.id, searchRow(v, node)],
@@ -223,7 +229,7 @@ export class RedisRegion {
       // each row's record at its version (held here, or fetched from the node hashes in one script call and decoded once),
       // its status read in place; Redis measures on its own sphere and geohash grid, the rows are
       // re-ranked on ours so backends agree
-      const found = await nearestRows(flat, 2, this.#s.descriptors, (ids) => this.#query(['EVAL', DESCRIBE, '1', this.seenKey, this.prefix, ...ids]), point, oldest, filter, maxDistanceKm, k);
+      const found = await nearestRows(flat, 2, this.#s.descriptors, (ids) => this.#s.busyPoll.wait(this.#query(['EVAL', DESCRIBE, '1', this.seenKey, this.prefix, ...ids])), point, oldest, filter, maxDistanceKm, k);
       // fewer rows than asked: the script ran out of ring (or of maxExamined); nothing more to find
       if (found.passing >= k || rowCount < need || need >= this.#s.maxExamined) return found.nearest;
       // the caller's own filter rejected some of what the script passed: ask for more
@@ -236,11 +242,12 @@ export class RedisRegion {
    * that lost its script cache (restart, SCRIPT FLUSH) answers NOSCRIPT, and EVAL reloads it.
    */
   async #evalNearest(args: string[]): Promise<unknown[]> {
+    const poll = this.#s.busyPoll;
     try {
-      return await this.#link.bytes<unknown[]>(this.seenKey, ['EVALSHA', NEAREST_SHA, '1', ...args]);
+      return await poll.wait(this.#link.bytes<unknown[]>(this.seenKey, ['EVALSHA', NEAREST_SHA, '1', ...args]));
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return await this.#link.bytes<unknown[]>(this.seenKey, ['EVAL', NEAREST, '1', ...args]);
+      return await poll.wait(this.#link.bytes<unknown[]>(this.seenKey, ['EVAL', NEAREST, '1', ...args]));
     }
   }
 

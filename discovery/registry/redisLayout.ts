@@ -3,6 +3,7 @@
  * Redis and a cluster: every replica of one deployment must agree on them.
  */
 import type { NodeTier } from '../../protocol/index.js';
+import { BusyPoll } from '../../protocol/server/busyPoll.js';
 import { DescriptorCache } from './descriptorCache.js';
 import { resolveTtlMs, type RegistryTiming } from './Registry.js';
 
@@ -70,6 +71,13 @@ export interface RedisLayoutOptions extends RegistryTiming {
    * query then fetches the descriptors it lists, a second round trip). Default 250,000 (a 210k-node deployment whole).
    */
   descriptorCacheSize?: number;
+  /**
+   * This replica's own (replicas need not agree): a query's thread polls, never sleeps, while its
+   * search and descriptor replies are due, for at most this many ms a wait
+   * (protocol/server/busyPoll.ts says why: a sleeping thread waits to be woken, on a VM most of
+   * all). Costs the core the wait. Default 0: it sleeps.
+   */
+  busyPollMs?: number;
 }
 
 /** The options with their defaults, as every keyspace of one registry shares them. */
@@ -94,6 +102,7 @@ export function resolveLayout(options: RedisLayoutOptions): RegionSettings & { p
     now: options.now ?? Date.now,
     tuning: { passRate: 0.5 },
     descriptors: new DescriptorCache(options.descriptorCacheSize ?? 250_000),
+    busyPoll: new BusyPoll(options.busyPollMs ?? 0),
   };
 }
 
@@ -114,4 +123,6 @@ export interface RegionSettings {
   tuning: { passRate: number };
   /** Decoded descriptors by id and version, shared by every keyspace of one registry. */
   descriptors: DescriptorCache;
+  /** How a query awaits Redis (RedisLayoutOptions.busyPollMs), shared by every keyspace of one registry. */
+  busyPoll: BusyPoll;
 }
