@@ -220,8 +220,9 @@ async function queries(count: number, perSecond: number) {
     cpuShare: { queryProcess: (ownCpu.user + ownCpu.system) / 1e6 / seconds, channelProcess: childCpuMicros / 1e6 / seconds },
     /**
      * The channel process's scheduling class at the window's end and its starvation reports so far
-     * (ChannelProcess #starved): a child lifted out of SCHED_IDLE (during the fleet's connect burst,
-     * say) competes with the queries for the rest of the run.
+     * (ChannelProcess #starved): a child lifted out of SCHED_IDLE (by a burst that saturated the
+     * core, such as the warm-up's back-to-back queries) competes with the queries at nice 10 until
+     * its idle retry.
      */
     ...(channelProcess ? { channelSched: { background: channelProcess.background, starvedReports: channelProcess.starved.reports, starvedMaxMs: Math.round(channelProcess.starved.maxMs) } } : {}),
     eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },

@@ -89,7 +89,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
   #statusFlushMs: number;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #idleRetryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** How often a child was moved back out of SCHED_IDLE (the next retry waits 2^(lifts-1) × idleRetryMs). */
+  /** How often a child was moved back out of SCHED_IDLE (a lift's retry waits 2^min(lifts before it, 5) × idleRetryMs). */
   #lifts = 0;
   #background: Background = 'none';
   #starvedWarned = false;
@@ -317,7 +317,9 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
   #retryIdle(child: ChildProcess): void {
     if (child !== this.#child || this.#closed || this.#background !== 'nice') return;
     this.#idleOnceReady(child);
-    if ((this.#background as Background) === 'idle') this.emit('idle');
+    if ((this.#background as Background) !== 'idle') return;
+    logger.info('the channel process is back in SCHED_IDLE');
+    this.emit('idle');
   }
 
   #refused(error: ChannelProcessError): void {
