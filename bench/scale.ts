@@ -26,8 +26,7 @@ import { intFlag, parseCommandArgs } from '../bin/commands/args.js';
 import { generateKeyPair } from '../discovery/identity.js';
 import { moveKernelThreads, pinSelf } from './lib/pin.js';
 import { gcLaunchFlags, gcModeOr } from '../protocol/server/gcThreads.js';
-import { fifoProcess } from './lib/schedstat.js';
-import { niceProcess } from '../protocol/server/background.js';
+import { niceProcess, setSchedClass } from '../protocol/server/background.js';
 import { startRedisCluster, type RedisCluster } from './lib/redisCluster.js';
 import { redisAvailable, startRedis } from './lib/redisServer.js';
 import { barChart } from './lib/chart.js';
@@ -144,7 +143,7 @@ export async function main(argv: string[]): Promise<void> {
   /** What every Redis got: SCHED_FIFO, else its niceness, else nothing (no privilege). */
   const redisScheduling = { asked: redisSched === 'fifo' ? `SCHED_FIFO ${REDIS_FIFO_PRIORITY}` : `nice ${redisNice}`, applied: [] as string[] };
   const prioritiseRedis = (pid: number) => {
-    const got = redisSched === 'fifo' && fifoProcess(pid, REDIS_FIFO_PRIORITY) ? `SCHED_FIFO ${REDIS_FIFO_PRIORITY}` : niceProcess(pid, redisNice) === 'nice' ? `nice ${redisNice}` : 'as the load generator';
+    const got = redisSched === 'fifo' && setSchedClass(pid, 'fifo', REDIS_FIFO_PRIORITY) ? `SCHED_FIFO ${REDIS_FIFO_PRIORITY}` : niceProcess(pid, redisNice) === 'nice' ? `nice ${redisNice}` : 'as the load generator';
     if (!redisScheduling.applied.includes(got)) redisScheduling.applied.push(got);
   };
   // the load generator, Redis and the cluster: core 1; the replica alone on core 0, the kernel's

@@ -5,7 +5,6 @@
  * readers return undefined and the benches leave the split out.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 
 export interface SchedTimes {
   /** ns on a CPU. */
@@ -58,16 +57,6 @@ export class SchedReader {
   close(): void {
     closeSync(this.#fd);
   }
-}
-
-/**
- * Puts every thread of `pid` in the real-time class SCHED_FIFO at `priority` (util-linux `chrt`):
- * it then runs the moment it has work, ahead of every ordinary task on its core (the kernel still
- * keeps 5 % of each second for the others, `sched_rt_runtime_us`). Says whether it took: needs
- * privilege (CAP_SYS_NICE) and `chrt`.
- */
-export function fifoProcess(pid: number, priority: number): boolean {
-  return spawnSync('chrt', ['--fifo', '--all-tasks', '--pid', String(priority), String(pid)], { stdio: 'ignore' }).status === 0;
 }
 
 /**

@@ -283,11 +283,12 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
    * The running child into SCHED_IDLE, when asked (`idle`) and when this replica may lift it back
    * out should it starve (CAP_SYS_NICE: mayLeaveIdle). Without that privilege it stays at `nice`:
    * the idle class has no floor, and a child nobody can lift would lose its nodes to any busy
-   * neighbour on the core.
+   * neighbour on the core. Says whether it is idle now.
    */
-  #idleOnceReady(child: ChildProcess): void {
-    if (!this.#options.idle || child.pid === undefined || !mayLeaveIdle()) return;
+  #idleOnceReady(child: ChildProcess): boolean {
+    if (!this.#options.idle || child.pid === undefined || !mayLeaveIdle()) return false;
     this.#background = backgroundProcess(child.pid, this.#options.nice);
+    return this.#background === 'idle';
   }
 
   /**
@@ -316,8 +317,7 @@ export class ChannelProcess extends EventEmitter implements NodeChannelHost {
   /** The lifted child back in SCHED_IDLE (if it is still the one running, and still may be lifted). */
   #retryIdle(child: ChildProcess): void {
     if (child !== this.#child || this.#closed || this.#background !== 'nice') return;
-    this.#idleOnceReady(child);
-    if ((this.#background as Background) !== 'idle') return;
+    if (!this.#idleOnceReady(child)) return;
     logger.info('the channel process is back in SCHED_IDLE');
     this.emit('idle');
   }

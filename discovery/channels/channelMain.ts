@@ -59,7 +59,7 @@ const toError = (code: string, message: string) => {
 async function start(init: ChannelInit): Promise<void> {
   const c = (calls = new IpcCalls((m) => send(m), init.callTimeoutMs));
   const ids = (v: unknown) => checks.ids(v, 'missing');
-  const store = init.liveness ? await ownLiveness(init.liveness) : undefined;
+  const store = (liveness = init.liveness ? await ownLiveness(init.liveness) : undefined);
   const registry: ChannelRegistry = store
     ? {
         ttlMs: init.ttlMs,
@@ -73,7 +73,6 @@ async function start(init: ChannelInit): Promise<void> {
         touch: (id, status, now) => c.call('touch', { id, status, now }, (v) => (v === true ? {} : undefined)),
         touchMany: (updates: ReadonlyMap<string, StatusUpdate>) => c.call('touchMany', { updates }, ids),
       };
-  liveness = store;
   const admission: ChannelAdmission = {
     register: (registration, now, challenge, ip) =>
       c.call('register', { registration, now, challenge, ip }, (v) => {

@@ -29,9 +29,17 @@ import { setPriority } from 'node:os';
 /** What the threads got: the idle class, a niceness, or nothing (no /proc: not Linux). */
 export type Background = 'idle' | 'nice' | 'none';
 
-function chrt(args: string[]): boolean {
+/** The scheduling classes this project sets (chrt's names): SCHED_IDLE, SCHED_OTHER, SCHED_FIFO. */
+export type SchedClass = 'idle' | 'other' | 'fifo';
+
+/**
+ * Every thread of process `pid` in `cls` at `priority` (0 but for fifo: 1-99), with util-linux
+ * `chrt` (threads it starts later inherit it from their creator). Says whether it took: leaving
+ * SCHED_IDLE and entering SCHED_FIFO need CAP_SYS_NICE.
+ */
+export function setSchedClass(pid: number, cls: SchedClass, priority = 0): boolean {
   if (process.platform !== 'linux') return false;
-  return spawnSync('chrt', args, { stdio: 'ignore', timeout: 5000 }).status === 0;
+  return spawnSync('chrt', [`--${cls}`, '--all-tasks', '--pid', String(priority), String(pid)], { stdio: 'ignore', timeout: 5000 }).status === 0;
 }
 
 function threadsOf(pid: number): number[] {
@@ -60,7 +68,7 @@ function niceAll(tids: readonly number[], nice: number): number {
  * creator), else at `fallbackNice`.
  */
 export function backgroundProcess(pid: number, fallbackNice: number): Background {
-  return chrt(['--idle', '--all-tasks', '--pid', '0', String(pid)]) ? 'idle' : niceProcess(pid, fallbackNice);
+  return setSchedClass(pid, 'idle') ? 'idle' : niceProcess(pid, fallbackNice);
 }
 
 /** Every thread of process `pid` at niceness `nice` (Linux niceness is per thread). */
@@ -100,5 +108,5 @@ const CAP_SYS_NICE = 23n;
  * CAP_SYS_NICE may do this to a thread in SCHED_IDLE. Says whether it took.
  */
 export function foregroundProcess(pid: number, nice: number): boolean {
-  return chrt(['--other', '--all-tasks', '--pid', '0', String(pid)]) && niceAll(threadsOf(pid), nice) > 0;
+  return setSchedClass(pid, 'other') && niceAll(threadsOf(pid), nice) > 0;
 }
