@@ -87,16 +87,16 @@ Options:
                       of inline and process (default inline); 'inline,process' runs both side by
                       side on the same Redis and fleet (discovery's --node-channels). A channel
                       process shares the replica's core 0; process@1 puts it on core 1 instead
-  --core-split        with --queries-only: also read, around every query, who else ran on the
-                      replica's core (each thread of the replica and its channel process,
-                      /proc/stat's core line: the JSON's coreZero). Off by default: ~50 /proc
-                      reads a query cost the replica ~5-10 % of its core under churn, in the
-                      builds that have it only, which biased a before/after comparison
+  --sched-trace       with --queries-only: also trace the kernel's scheduler on the replica's
+                      core over each window and say who held it while a query waited (the
+                      JSON's coreHolders; bench/scale/schedTrace.ts). Needs root (tracefs); a
+                      build that has it traces whatever build runs beside it too
   --replica-gc M      with --queries-only: also run each build's replica with the V8 flags that
                       'edge-offload discovery --gc M' gives a replica limited to one core (auto
-                      or single: --single-threaded-gc, which its channel process inherits, and
-                      its helpers and channel process in SCHED_IDLE), side by side with the others
-                      (discovery/gcThreads.ts)
+                      or single: --single-threaded-gc, which its channel process inherits, its
+                      helpers at nice 10, its channel process in SCHED_IDLE and, where the
+                      privilege allows, its query thread in SCHED_FIFO), side by side with the
+                      others (discovery/gcThreads.ts, discovery/queryThread.ts)
   --name NAME         with --queries-only: write NAME.json + .svg (e.g. scale-split) instead
   --backends L        a comma list of memory, redis, cluster (default all three; --no-redis and
                       --no-cluster drop from it): e.g. 'redis' for Redis's query tail alone
@@ -111,13 +111,13 @@ and scale-queries.svg (query latency under churn, both young generations).`;
 
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' }, 'after-first': { type: 'boolean' }, 'node-channels': { type: 'string' }, name: { type: 'string' }, backends: { type: 'string' }, 'redis-nice': { type: 'string' }, 'redis-sched': { type: 'string' }, 'replica-gc': { type: 'string' }, 'core-split': { type: 'boolean' } }, HELP);
+  const args = parseCommandArgs(argv, { nodes: { type: 'string' }, 'baseline-nodes': { type: 'string' }, seconds: { type: 'string' }, 'no-redis': { type: 'boolean' }, 'no-cluster': { type: 'boolean' }, 'young-gen-mib': { type: 'string' }, 'young-first': { type: 'boolean' }, quick: { type: 'boolean' }, 'slice-replicas': { type: 'string' }, 'slice-nodes': { type: 'string' }, 'queries-only': { type: 'boolean' }, before: { type: 'string' }, 'after-first': { type: 'boolean' }, 'node-channels': { type: 'string' }, name: { type: 'string' }, backends: { type: 'string' }, 'redis-nice': { type: 'string' }, 'redis-sched': { type: 'string' }, 'replica-gc': { type: 'string' }, 'sched-trace': { type: 'boolean' } }, HELP);
   if (!args) return;
   const modes = (typeof args.values['node-channels'] === 'string' ? args.values['node-channels'] : 'inline').split(',').map((m) => m.trim());
   if (modes.length === 0 || modes.some((m) => m !== 'inline' && m !== 'process' && m !== 'process@1')) throw new Error(`--node-channels takes a comma list of inline, process and process@1, not '${args.values['node-channels']}'`);
   if (typeof args.values.name === 'string' && !/^[\w.-]+$/.test(args.values.name)) throw new Error('--name takes a file name (letters, digits, - . _), written where results go (--out)');
   // read by this build's bench/scale/server.ts in the replicas it spawns (an older build ignores it)
-  if (args.values['core-split']) process.env.SCALE_CORE_SPLIT = '1';
+  if (args.values['sched-trace']) process.env.SCALE_SCHED_TRACE = '1';
   const replicaGc = typeof args.values['replica-gc'] === 'string' ? gcModeOr(['--gc', args.values['replica-gc']], 'parallel', {}) : undefined;
   // the replica runs alone on core 0: the flags its launcher would pick on a one-core replica
   const variant = replicaGc ? { label: `--gc ${replicaGc}`, flags: gcLaunchFlags(replicaGc, 1, []) } : undefined;

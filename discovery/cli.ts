@@ -33,6 +33,7 @@ export interface DiscoveryCliHooks {
 }
 import { DEFAULT_YOUNG_GEN_MIB, semiSpaceFlags, YOUNG_GEN_ENV, youngGenerationMiB } from './youngGeneration.js';
 import { BUSY_POLL_AUTO_MS, DEFAULT_DISCOVERY_GC_MODE, discoveryGcMode, HELPER_THREADS_NICE, replicaBusyPollMs, settleReplicaThreads } from './gcThreads.js';
+import { QUERY_THREAD_ENV, queryThreadMode, settleQueryThread } from './queryThread.js';
 import { currentGcThreads, GC_ENV } from '../protocol/server/gcThreads.js';
 
 /**
@@ -113,6 +114,13 @@ Options:
                            sleeping until it is woken (a woken thread waits for its core, on a VM
                            most of all); costs the core the wait. auto (default): ${BUSY_POLL_AUTO_MS} ms where the
                            replica runs single-threaded GC (one core), else 0 (protocol/server/busyPoll.ts)
+  --query-thread MODE      auto, fifo or other: the query thread's scheduling class (env ${QUERY_THREAD_ENV}).
+                           auto (default): SCHED_FIFO on a one-core replica (single-threaded GC) whose
+                           node channels run in a channel process, where the privilege allows
+                           (CAP_SYS_NICE): nothing else on the core (the channel process, V8's
+                           compilers) then takes it mid-query; back to SCHED_OTHER while the
+                           channel process starves. fifo: always try; other: never
+                           (discovery/queryThread.ts)
   --node-channels MODE     where the node channels (WS /v1/node) run: 'process', a channel process of
                            this replica's own that gets each node's socket (their garbage stays out
                            of the query heap: a lower query p99 under node churn), or 'inline', in
@@ -150,6 +158,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
       'reference-key': { type: 'string' },
       'young-gen-mib': { type: 'string' },
       'busy-poll-ms': { type: 'string' },
+      'query-thread': { type: 'string' },
       gc: { type: 'string' },
       'node-channels': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -181,6 +190,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   const timing = heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs };
   if (values.redis && values['redis-cluster']) throw new TypeError('give either --redis or --redis-cluster, not both');
   const busyPollMs = replicaBusyPollMs(values['busy-poll-ms']);
+  const queryThreadAsked = queryThreadMode(values['query-thread']);
   const layout = { ...timing, ...(values['redis-prefix'] ? { prefix: values['redis-prefix'] } : {}), busyPollMs };
   const clusterNodes = (values['redis-cluster'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (values['redis-cluster'] !== undefined && clusterNodes.length === 0) throw new TypeError('--redis-cluster needs host:port[,host:port…] of the cluster masters');
@@ -225,6 +235,8 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   });
   const { url } = await server.listen();
   const reniced = settleReplicaThreads();
+  const queryThread = settleQueryThread(queryThreadAsked, server.nodeChannels);
+  if (queryThread.wanted && queryThread.schedClass !== 'fifo') console.warn('discovery: the query thread stays SCHED_OTHER: SCHED_FIFO needs CAP_SYS_NICE (root, setcap cap_sys_nice+ep on node, or systemd AmbientCapabilities=CAP_SYS_NICE) and util-linux chrt');
   const staking = ledger ? `, stake ledger (min stake ${ledger.params.minStake})` : '';
   // the signal handlers first, then the lines that say discovery is up: a supervisor (or a test)
   // that stops discovery as soon as it reads them found it still without handlers on a busy
@@ -240,7 +252,7 @@ export async function runDiscoveryCommand(argv: string[], hooks: DiscoveryCliHoo
   if (renderer) console.log(`discovery: judging frames with the WebGPU renderer${referenceKey ? '; signing frame references' : ''}`);
   if (engine) console.log(`discovery: judging infer evidence with models ${engine.models.join(', ')}${referenceKey ? `; signing infer references with key ${referenceKey.publicKey}` : ''}`);
   const youngGen = semiSpaceFlags().join(' ') || "V8's default";
-  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, node channels ${channelWords(server.nodeChannels)}, young generation ${youngGen}, GC threads ${currentGcThreads()}${reniced ? `, ${reniced} helper threads at nice ${HELPER_THREADS_NICE}` : ''}${busyPollMs > 0 && registry.kind !== 'memory' ? `, polling for Redis replies up to ${busyPollMs} ms` : ''})`);
+  console.log(`discovery: listening on ${url} (backend ${registry.kind}, ${operators.size} trusted operator(s), node ttl ${registry.ttlMs} ms${staking}, node channels ${channelWords(server.nodeChannels)}, young generation ${youngGen}, GC threads ${currentGcThreads()}${reniced ? `, ${reniced} helper threads at nice ${HELPER_THREADS_NICE}` : ''}${busyPollMs > 0 && registry.kind !== 'memory' ? `, polling for Redis replies up to ${busyPollMs} ms` : ''}, query thread ${queryThread.schedClass === 'fifo' ? 'SCHED_FIFO' : 'SCHED_OTHER'})`);
   await stopped;
   await server.close();
   await ledger?.close();

@@ -3,7 +3,8 @@
  * may lift it back: CAP_SYS_NICE) has no floor: anything else on its core runs first. Here a real
  * busy loop shares one core with it; the child says it could not run for a liveness interval, and
  * the replica moves it back to the normal class; once the loop is gone it goes idle again
- * (idleRetryMs). Waits are for events only.
+ * (idleRetryMs). A real-time query thread (discovery/queryThread.ts) follows it: SCHED_OTHER while
+ * the child starves, SCHED_FIFO again once it is idle. Waits are for events only.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,10 +12,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DiscoveryServer } from '../discovery/DiscoveryServer.js';
 import { ChannelProcess } from '../discovery/channels/ChannelProcess.js';
+import { QueryThread } from '../discovery/queryThread.js';
 import { mayLeaveIdle } from '../protocol/server/background.js';
 import { MemoryRegistry } from '../discovery/registry/MemoryRegistry.js';
 import { makeOperator, trustOf } from './support/discoveryFixtures.js';
-import { chrtAvailable, SCHED_IDLE, SCHED_OTHER, threadScheds } from './support/schedPolicy.js';
+import { chrtAvailable, SCHED_FIFO, SCHED_IDLE, SCHED_OTHER, threadScheds } from './support/schedPolicy.js';
 
 const INTERVAL_MS = 100;
 const pin = (pid: number, core: number) => spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', String(core), String(pid)], { stdio: 'ignore' }).status === 0;
@@ -30,6 +32,7 @@ test('a channel process goes to SCHED_IDLE once ready (where the replica may lif
   await server.listen();
   const host = server.nodeChannels as ChannelProcess;
   const hog = spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' });
+  let stopFollowing: (() => void) | undefined;
   try {
     const pid = host.child!.pid!;
     if (!chrtAvailable() || !mayLeaveIdle()) {
@@ -38,6 +41,15 @@ test('a channel process goes to SCHED_IDLE once ready (where the replica may lif
     }
     assert.is(host.background, 'idle');
     assert.equal(threadScheds(pid).filter((t) => t.policy !== SCHED_IDLE), [], 'every thread of the child in SCHED_IDLE');
+    // the valve of a real-time query thread (discovery/queryThread.ts), this test's own main thread:
+    // it leaves SCHED_FIFO while the child starves, and takes it again once the child is idle
+    const queryThread = new QueryThread(true);
+    const following = queryThread.follow(host);
+    stopFollowing = () => {
+      following();
+      queryThread.lower();
+    };
+    assert.ok(queryThread.raise(), 'the query thread in SCHED_FIFO');
     // the child and a busy loop on one core: in the idle class the child runs only when the loop does not
     const starved = once(host, 'starved');
     assert.ok(pin(hog.pid!, 0) && pin(pid, 0), 'taskset pins both to core 0');
@@ -45,6 +57,9 @@ test('a channel process goes to SCHED_IDLE once ready (where the replica may lif
     assert.ok(ms >= INTERVAL_MS, `it could not run for a liveness interval (${ms} ms)`);
     assert.ok(host.starved.reports >= 1 && host.starved.maxMs >= ms);
     assert.is(host.background, 'nice', 'moved back to the normal class');
+    assert.is(queryThread.schedClass, 'other', 'the query thread left SCHED_FIFO for it');
+    assert.is(queryThread.yielded, 1);
+    assert.equal(threadScheds(process.pid).filter((t) => t.tid === process.pid).map((t) => t.policy), [SCHED_OTHER]);
     assert.equal(threadScheds(pid).filter((t) => t.policy !== SCHED_OTHER || t.nice !== 10), [], 'every thread of the child in SCHED_OTHER at nice 10');
     // the core calms down: the retry puts it back (had the loop still run, it would starve and be
     // lifted again, its next retry twice as late: the event still comes once the loop is gone)
@@ -53,7 +68,10 @@ test('a channel process goes to SCHED_IDLE once ready (where the replica may lif
     await idleAgain;
     assert.is(host.background, 'idle');
     assert.equal(threadScheds(pid).filter((t) => t.policy !== SCHED_IDLE), [], 'every thread of the child in SCHED_IDLE again');
+    assert.is(queryThread.schedClass, 'fifo', 'and the query thread in SCHED_FIFO again');
+    assert.equal(threadScheds(process.pid).filter((t) => t.tid === process.pid).map((t) => t.policy), [SCHED_FIFO]);
   } finally {
+    stopFollowing?.();
     hog.kill('SIGKILL');
     await server.close();
   }

@@ -20,6 +20,8 @@ import type { ConfigError } from '../protocol/server/ConfigError.js';
 import { verifyAuditLog } from '../discovery/ledger/AuditLog.js';
 import { DiscoveryError } from '../discovery/errors.js';
 import { discoveryGcMode, HELPER_THREADS_NICE } from '../discovery/gcThreads.js';
+import { mayLeaveIdle } from '../protocol/server/background.js';
+import { chrtAvailable } from './support/schedPolicy.js';
 
 const CLI = fileURLToPath(new URL('../discovery/cli.js', import.meta.url));
 const test = suite('discovery cli');
@@ -282,16 +284,19 @@ test('the launcher runs discovery with the young generation asked for; the opera
   assert.match(bad.output().stderr, /\[CONFIG_BAD_VALUE\]/);
 });
 
-test('--gc: auto by default, single-threaded GC and helper threads at nice 10 on a replica given one core; V8\'s own otherwise; a bad mode is CONFIG_BAD_VALUE', async () => {
+test('--gc: auto by default, single-threaded GC and helper threads at nice 10 on a replica given one core (its query thread real-time where allowed); V8\'s own otherwise; a bad mode is CONFIG_BAD_VALUE', async () => {
+  const realtime = chrtAvailable() && mayLeaveIdle();
   assert.is(discoveryGcMode([], {}), 'auto');
   assert.is(discoveryGcMode([], { EDGE_OFFLOAD_GC: 'parallel' }), 'parallel');
   assert.is(discoveryGcMode(['--gc', 'single'], { EDGE_OFFLOAD_GC: 'parallel' }), 'single');
   const noSemiSpace = (process.env.NODE_OPTIONS ?? '').replace(/--(max|min)-semi-space-size=\S+/g, '');
   const env = { NODE_OPTIONS: noSemiSpace, EDGE_OFFLOAD_YOUNG_GEN_MIB: '', EDGE_OFFLOAD_GC: '' };
   for (const [args, pinned, expected] of [
-    [[], true, new RegExp(`GC threads single, \\d+ helper threads at nice ${HELPER_THREADS_NICE}\\)`)],
-    [[], false, /GC threads parallel\)/],
-    [['--gc', 'parallel'], true, /GC threads parallel\)/],
+    // a one-core replica's query thread in SCHED_FIFO where the privilege allows (discovery/queryThread.ts)
+    [[], true, new RegExp(`GC threads single, \\d+ helper threads at nice ${HELPER_THREADS_NICE}, query thread ${realtime ? 'SCHED_FIFO' : 'SCHED_OTHER'}\\)`)],
+    [['--query-thread', 'other'], true, /GC threads single, \d+ helper threads at nice \d+, query thread SCHED_OTHER\)/],
+    [[], false, /GC threads parallel, query thread SCHED_OTHER\)/],
+    [['--gc', 'parallel'], true, /GC threads parallel, query thread SCHED_OTHER\)/],
     [['--gc', 'single'], false, /GC threads single, \d+ helper threads/],
   ] as const) {
     const service = launched(['--port', '0', ...args], env, pinned);

@@ -16,8 +16,9 @@ import { TrustedOperators } from '../../discovery/trust.js';
 import { clientPoints } from '../discovery/synthetic.js';
 import { summarize } from '../lib/stats.js';
 import { SchedReader, schedTimes, type SchedTimes } from '../lib/schedstat.js';
-import { CoreSampler } from './coreZero.js';
+import { SchedTrace } from './schedTrace.js';
 import { replicaBusyPollMs, settleReplicaThreads } from '../../discovery/gcThreads.js';
+import { queryThreadMode, settleQueryThread } from '../../discovery/queryThread.js';
 
 export type ServerRequest =
   | { cmd: 'stats' }
@@ -94,8 +95,10 @@ const channelProcess = server.nodeChannels instanceof ChannelProcess ? server.no
 /** The channel process's CPU so far, µs (0 inline). */
 const channelCpu = async () => (channelProcess ? (await channelProcess.usage()).cpuMicros : 0);
 const { url } = await server.listen();
-// as `edge-offload discovery` does once it listens: a single-threaded replica's helpers reniced
+// as `edge-offload discovery` does once it listens: a single-threaded replica's helpers reniced,
+// and its query thread in SCHED_FIFO (--query-thread auto), following its channel process
 settleReplicaThreads();
+const queryThread = settleQueryThread(queryThreadMode(undefined), server.nodeChannels);
 
 async function stats(): Promise<ServerStats> {
   // CPU before the collections below: they are the bench's, not the replica's
@@ -147,9 +150,9 @@ async function queries(count: number, perSecond: number) {
   const childCpu0 = await channelCpu();
   const cpu0 = process.cpuUsage();
   const split = tailSplitReaders();
-  // who else ran on the replica's core (the driver pins it to core 0) around each query; only when
-  // asked (bench scale --core-split): its ~50 /proc reads a query take the replica's core too
-  const core = split && process.env.SCALE_CORE_SPLIT === '1' ? CoreSampler.open(0, channelProcess?.child?.pid) : undefined;
+  // the kernel's scheduler trace of the replica's core (the driver pins it to core 0) over the
+  // window; only when asked (bench scale --sched-trace)
+  const trace = process.env.SCALE_SCHED_TRACE === '1' ? SchedTrace.start(0) : undefined;
   const times: SchedTimes[] = [];
   const start = performance.now();
   for (let i = 0; i < count; i++) {
@@ -157,7 +160,6 @@ async function queries(count: number, perSecond: number) {
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     // read outside the timed stretch (a few µs each), so the split costs the latency nothing
-    core?.before();
     const own0 = split?.own.read();
     const redis0 = split?.redis?.read();
     const t = performance.now();
@@ -166,13 +168,12 @@ async function queries(count: number, perSecond: number) {
     const took = performance.now() - t;
     const used = process.cpuUsage(cpu);
     if (split) times.push(delta(own0, split.own.read()), delta(redis0, split.redis?.read()));
-    core?.after();
     samples.push(took);
     starts.push(t);
     cpuShares.push((used.user + used.system) / 1000 / took);
   }
   split?.close();
-  const coreWindow = core?.window();
+  trace?.stop();
   loop.disable();
   gcs.disconnect();
   if (survivors) {
@@ -188,7 +189,6 @@ async function queries(count: number, perSecond: number) {
   const summary = summarize(samples);
   const slow = cpuShares.filter((_, i) => samples[i]! >= summary.p99);
   const slowIdx = samples.map((_, i) => i).filter((i) => samples[i]! >= summary.p99);
-  core?.close();
   // the slowest 1 %: how long each took and how much of that a GC pause covered (the rest is the
   // query's own work, or the OS giving the core to another thread or process)
   const slowest = samples
@@ -210,10 +210,10 @@ async function queries(count: number, perSecond: number) {
     slowest,
     ...(times.length ? { tailSplit: tailSplit(samples, times, summary.p99) } : {}),
     /**
-     * Who held core 0 while the query thread waited for it: the slowest 1 % and all queries
-     * (means per query), and each thread's share of a core over the window (bench/scale/coreZero.ts).
+     * Who held core 0 while the query thread waited for it, from the kernel's trace: the slowest
+     * 1 % and all queries (means per query; bench/scale/schedTrace.ts).
      */
-    ...(core && times.length ? { coreZero: { slowest: core.split(slowIdx, (i) => times[2 * i]!.waitNs), all: core.split(samples.map((_, i) => i), (i) => times[2 * i]!.waitNs), ...coreWindow } } : {}),
+    ...(trace ? { coreHolders: { slowest: trace.holders(process.pid, channelProcess?.child?.pid, slowIdx.map((i) => [starts[i]!, starts[i]! + samples[i]!])), all: trace.holders(process.pid, channelProcess?.child?.pid, samples.map((ms, i) => [starts[i]!, starts[i]! + ms])) } } : {}),
     /** Share of one core each process used over the window: the query process, and the channel process (0 inline). */
     /** Share of a core the query process's main thread and its other threads (V8's compiler and GC helpers, libuv) used. */
     threadShare: { main: (threads1.main - threads0.main) / 1e9 / seconds, others: (threads1.others - threads0.others) / 1e9 / seconds },
@@ -225,6 +225,8 @@ async function queries(count: number, perSecond: number) {
      * its idle retry.
      */
     ...(channelProcess ? { channelSched: { background: channelProcess.background, starvedReports: channelProcess.starved.reports, starvedMaxMs: Math.round(channelProcess.starved.maxMs) } } : {}),
+    /** The query thread's class at the window's end (discovery/queryThread.ts) and how often it left SCHED_FIFO for a starved channel process. */
+    queryThread: { sched: queryThread.schedClass, wanted: queryThread.wanted, yielded: queryThread.yielded },
     eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     gc: { byKind, pauses: gcPauses.length, perSecond: gcPauses.length / seconds, totalMsPerSecond: gcPauses.reduce((a, b) => a + b, 0) / seconds, ...(gcPauses.length ? { p99Ms: summarize(gcPauses).p99, maxMs: Math.max(...gcPauses) } : {}) },
   };

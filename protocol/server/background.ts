@@ -13,8 +13,11 @@
  * - SCHED_BATCH at nice 10: 0.09 / 2.4 ms;
  * - SCHED_IDLE: 0.08 / **0.15 ms**.
  *
- * A SCHED_IDLE thread runs only when nothing else wants the core, and gives it up the moment
- * something wakes. The price is its floor: on a core kept 100 % busy it gets ~0.3 % (nice 10:
+ * A SCHED_IDLE thread gives the core up the moment something wakes. It is still picked when the
+ * thread that runs has used its slice and is owed no more time than the idle one (EEVDF's
+ * eligibility, whatever the weights), and it then keeps the core until a tick: up to ~5.5 ms at
+ * 250 Hz (round 26's scheduler trace, discovery/queryThread.ts, which puts the query thread in
+ * SCHED_FIFO for that). The price of the idle class is its floor: on a core kept 100 % busy it gets ~0.3 % (nice 10:
  * ~10 %). A channel process put there at start-up on a core two busy loops held never started
  * (CI under two CPU hogs: 30 s, CHANNEL_TIMEOUT). So it is used only for a process that is
  * already running, by a caller that may lift it back out (`mayLeaveIdle`): entering SCHED_IDLE
@@ -34,12 +37,15 @@ export type SchedClass = 'idle' | 'other' | 'fifo';
 
 /**
  * Every thread of process `pid` in `cls` at `priority` (0 but for fifo: 1-99), with util-linux
- * `chrt` (threads it starts later inherit it from their creator). Says whether it took: leaving
+ * `chrt` (threads it starts later inherit it from their creator). `thread`: only the thread whose
+ * id is `pid` (a process's main thread has its pid). `resetOnFork`: threads and processes it
+ * starts later begin in SCHED_OTHER instead (SCHED_RESET_ON_FORK). Says whether it took: leaving
  * SCHED_IDLE and entering SCHED_FIFO need CAP_SYS_NICE.
  */
-export function setSchedClass(pid: number, cls: SchedClass, priority = 0): boolean {
+export function setSchedClass(pid: number, cls: SchedClass, priority = 0, how: { thread?: boolean; resetOnFork?: boolean } = {}): boolean {
   if (process.platform !== 'linux') return false;
-  return spawnSync('chrt', [`--${cls}`, '--all-tasks', '--pid', String(priority), String(pid)], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  const args = [`--${cls}`, ...(how.resetOnFork ? ['--reset-on-fork'] : []), ...(how.thread ? [] : ['--all-tasks']), '--pid', String(priority), String(pid)];
+  return spawnSync('chrt', args, { stdio: 'ignore', timeout: 5000 }).status === 0;
 }
 
 function threadsOf(pid: number): number[] {

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 export const SCHED_OTHER = 0;
+export const SCHED_FIFO = 1;
 export const SCHED_IDLE = 5;
 
 export interface ThreadSched {
