@@ -92,8 +92,9 @@ export class QueryThread {
    */
   follow(channels: EventEmitter): () => void {
     const starved = (ms: number) => {
-      if (this.#fifo === false) return;
+      if (!this.#fifo) return;
       this.lower();
+      if (this.#fifo) return; // chrt refused: said by the channel process's own warning
       this.yielded++;
       logger.warn('the channel process could not run for %d ms: the query thread left SCHED_FIFO until the channel process goes back to SCHED_IDLE', Math.round(ms));
     };

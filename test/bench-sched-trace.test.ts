@@ -13,12 +13,15 @@ import { SchedTrace } from '../bench/scale/schedTrace.js';
 
 const test = suite('bench scale --sched-trace');
 const TRACEFS = '/sys/kernel/tracing';
-const pin = (pid: number) => spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', '0', String(pid)], { stdio: 'ignore' }).status === 0;
+const pin = (pid: number, cores = '0') => spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cores, String(pid)], { stdio: 'ignore' }).status === 0;
+/** This process's cores as taskset lists them ("0,1"): the suite runs every test file in one process, so the pin is undone after. */
+const cores = () => /list:\s*(\S+)/.exec(spawnSync('taskset', ['--cpu-list', '--pid', String(process.pid)], { encoding: 'utf8' }).stdout)?.[1];
 const setting = (f: string) => readFileSync(`${TRACEFS}/${f}`, 'utf8');
 
 test('a busy loop on the spinning thread\'s core is what held it while a span waited; the tracer is left as found', async () => {
   // comm "eo-trace-hog": process.title sets the thread's name, which the trace records
   const hog = spawn(process.execPath, ['-e', 'process.title = "eo-trace-hog"; for (;;);'], { stdio: 'ignore' });
+  const mine = cores();
   try {
     const before = SchedTrace.start(0);
     if (!before) {
@@ -47,6 +50,7 @@ test('a busy loop on the spinning thread\'s core is what held it while a span wa
     assert.is(setting('tracing_on').trim(), '0');
   } finally {
     hog.kill('SIGKILL');
+    if (mine) assert.ok(pin(process.pid, mine), `this process back on cores ${mine}`);
   }
 });
 
