@@ -28,7 +28,6 @@
  * `AmbientCapabilities=CAP_SYS_NICE`, or `docker run --cap-add SYS_NICE`. Without it the thread
  * stays SCHED_OTHER and the banner says so.
  */
-import type { EventEmitter } from 'node:events';
 import { Logger } from '../protocol/Logger.js';
 import { mayLeaveIdle, setSchedClass } from '../protocol/server/background.js';
 import { currentGcThreads } from '../protocol/server/gcThreads.js';
@@ -88,24 +87,30 @@ export class QueryThread {
 
   /**
    * The valve: back to SCHED_OTHER when `channels` says it starved, SCHED_FIFO again when it goes
-   * back to SCHED_IDLE. Returns the call that stops following.
+   * back to SCHED_IDLE (its idle retry, or a restarted channel process idle once ready). Returns
+   * the call that stops following.
    */
-  follow(channels: EventEmitter): () => void {
+  follow(channels: ChannelProcess): () => void {
     const starved = (ms: number) => {
       if (!this.#fifo) return;
       this.lower();
-      if (this.#fifo) return; // chrt refused: said by the channel process's own warning
+      if (this.#fifo) return; // chrt refused (leaving a real-time class needs no privilege)
       this.yielded++;
       logger.warn('the channel process could not run for %d ms: the query thread left SCHED_FIFO until the channel process goes back to SCHED_IDLE', Math.round(ms));
     };
     const idle = () => {
-      if (this.raise()) logger.info('the query thread is back in SCHED_FIFO');
+      if (!this.#fifo && this.raise()) logger.info('the query thread is back in SCHED_FIFO');
+    };
+    const ready = () => {
+      if (channels.background === 'idle') idle();
     };
     channels.on('starved', starved);
     channels.on('idle', idle);
+    channels.on('ready', ready);
     return () => {
       channels.off('starved', starved);
       channels.off('idle', idle);
+      channels.off('ready', ready);
     };
   }
 }

@@ -4,7 +4,8 @@
  * busy loop shares one core with it; the child says it could not run for a liveness interval, and
  * the replica moves it back to the normal class; once the loop is gone it goes idle again
  * (idleRetryMs). A real-time query thread (discovery/queryThread.ts) follows it: SCHED_OTHER while
- * the child starves, SCHED_FIFO again once it is idle. Waits are for events only.
+ * the child starves, SCHED_FIFO again once it is idle (after its idle retry, or started again after
+ * a crash). Waits are for events only.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -70,6 +71,14 @@ test('a channel process goes to SCHED_IDLE once ready (where the replica may lif
     assert.equal(threadScheds(pid).filter((t) => t.policy !== SCHED_IDLE), [], 'every thread of the child in SCHED_IDLE again');
     assert.is(queryThread.schedClass, 'fifo', 'and the query thread in SCHED_FIFO again');
     assert.equal(threadScheds(process.pid).filter((t) => t.tid === process.pid).map((t) => t.policy), [SCHED_FIFO]);
+    // a channel process that dies is started again; idle once ready, it brings SCHED_FIFO back too
+    queryThread.lower();
+    const ready = once(host, 'ready');
+    process.kill(pid, 'SIGKILL');
+    await ready;
+    assert.is.not(host.child!.pid, pid, 'a new channel process');
+    assert.is(host.background, 'idle');
+    assert.is(queryThread.schedClass, 'fifo', 'the query thread in SCHED_FIFO again once the new one is idle');
   } finally {
     stopFollowing?.();
     hog.kill('SIGKILL');
