@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { pinProcess } from '../bench/lib/pin.js';
 import { SchedTrace } from '../bench/scale/schedTrace.js';
 
 const test = suite('bench scale --sched-trace');
 const TRACEFS = '/sys/kernel/tracing';
-const pin = (pid: number, cores = '0') => spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cores, String(pid)], { stdio: 'ignore' }).status === 0;
 /** This process's cores as taskset lists them ("0,1"): the suite runs every test file in one process, so the pin is undone after. */
 const cores = () => /list:\s*(\S+)/.exec(spawnSync('taskset', ['--cpu-list', '--pid', String(process.pid)], { encoding: 'utf8' }).stdout)?.[1];
 const setting = (f: string) => readFileSync(`${TRACEFS}/${f}`, 'utf8');
@@ -28,9 +28,9 @@ test('a busy loop on the spinning thread\'s core is what held it while a span wa
       console.log('  (skipped: needs root and tracefs)');
       return;
     }
-    before.stop(); // only to read the settings it restores
+    before.stop(process.pid, undefined); // only to read the settings it restores
     const settings = ['buffer_size_kb', 'tracing_cpumask', 'trace_clock', 'set_event'].map(setting);
-    assert.ok(pin(hog.pid!) && pin(process.pid), 'taskset pins both to core 0');
+    assert.ok(pinProcess(hog.pid!, 0) && pinProcess(process.pid, 0), 'taskset pins both to core 0');
     const trace = SchedTrace.start(0)!;
     const spans: [number, number][] = [];
     for (let i = 0; i < 20; i++) {
@@ -39,8 +39,8 @@ test('a busy loop on the spinning thread\'s core is what held it while a span wa
       spans.push([from, performance.now()]);
       await sleep(2);
     }
-    trace.stop();
-    const held = trace.holders(process.pid, undefined, spans);
+    trace.stop(process.pid, undefined);
+    const held = trace.holders(spans);
     assert.is(held.queries, 20);
     assert.ok(held.waitedMs > 0, 'spinning beside a busy loop of the same class, the thread waited for its core');
     assert.ok((held.holders['eo-trace-hog'] ?? 0) > 0, `the loop held it: ${JSON.stringify(held.holders)}`);
@@ -50,7 +50,7 @@ test('a busy loop on the spinning thread\'s core is what held it while a span wa
     assert.is(setting('tracing_on').trim(), '0');
   } finally {
     hog.kill('SIGKILL');
-    if (mine) assert.ok(pin(process.pid, mine), `this process back on cores ${mine}`);
+    if (mine) assert.ok(pinProcess(process.pid, mine), `this process back on cores ${mine}`);
   }
 });
 

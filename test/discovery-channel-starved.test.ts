@@ -7,10 +7,11 @@
  * the child starves, SCHED_FIFO again once it is idle (after its idle retry, or started again after
  * a crash). Waits are for events only.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { pinProcess } from '../bench/lib/pin.js';
 import { DiscoveryServer } from '../discovery/DiscoveryServer.js';
 import { ChannelProcess } from '../discovery/channels/ChannelProcess.js';
 import { QueryThread } from '../discovery/queryThread.js';
@@ -20,7 +21,6 @@ import { makeOperator, trustOf } from './support/discoveryFixtures.js';
 import { chrtAvailable, SCHED_FIFO, SCHED_IDLE, SCHED_OTHER, threadScheds } from './support/schedPolicy.js';
 
 const INTERVAL_MS = 100;
-const pin = (pid: number, core: number) => spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', String(core), String(pid)], { stdio: 'ignore' }).status === 0;
 
 test('a channel process goes to SCHED_IDLE once ready (where the replica may lift it); starved for a liveness interval it says so, is moved back to nice 10, and goes idle again later', async () => {
   const server = new DiscoveryServer({
@@ -53,7 +53,7 @@ test('a channel process goes to SCHED_IDLE once ready (where the replica may lif
     assert.ok(queryThread.raise(), 'the query thread in SCHED_FIFO');
     // the child and a busy loop on one core: in the idle class the child runs only when the loop does not
     const starved = once(host, 'starved');
-    assert.ok(pin(hog.pid!, 0) && pin(pid, 0), 'taskset pins both to core 0');
+    assert.ok(pinProcess(hog.pid!, 0) && pinProcess(pid, 0), 'taskset pins both to core 0');
     const [ms] = (await starved) as [number];
     assert.ok(ms >= INTERVAL_MS, `it could not run for a liveness interval (${ms} ms)`);
     assert.ok(host.starved.reports >= 1 && host.starved.maxMs >= ms);

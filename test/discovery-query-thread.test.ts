@@ -6,12 +6,13 @@
  * The valve (back to SCHED_OTHER while the channel process starves) is in
  * discovery-channel-starved.test.ts. Needs CAP_SYS_NICE and util-linux chrt; skipped without.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { pinProcess } from '../bench/lib/pin.js';
 import { ChannelProcess } from '../discovery/channels/ChannelProcess.js';
 import { DiscoveryServer } from '../discovery/DiscoveryServer.js';
 import { queryThreadMode, wantsFifo } from '../discovery/queryThread.js';
@@ -77,7 +78,6 @@ for await (const line of (await import('node:readline')).createInterface({ input
 `;
 
 const SPIN_MS = 300;
-const pin = (pid: number, core: number) => spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', String(core), String(pid)], { stdio: 'ignore' }).status === 0;
 
 test('SCHED_FIFO on the main thread only; what it starts later is SCHED_OTHER; a busy loop on its core takes a share of it only once it is back in SCHED_OTHER', async () => {
   if (!privileged) {
@@ -102,7 +102,7 @@ test('SCHED_FIFO on the main thread only; what it starts later is SCHED_OTHER; a
     children.push(child);
     assert.equal(threadScheds(child).map((t) => t.policy), [SCHED_OTHER], 'a process it starts begins in SCHED_OTHER (reset on fork)');
     // the subject and a busy loop on one core: the loop never runs while the real-time thread does
-    assert.ok(pin(pid, 0) && pin(hog.pid!, 0), 'taskset pins both to core 0');
+    assert.ok(pinProcess(pid, 0) && pinProcess(hog.pid!, 0), 'taskset pins both to core 0');
     // shares of the spin, not times: a busy machine stretches both alike. The kernel's fair server
     // may still give the loop a few ms a second (it did once in three runs here: one preemption).
     const waitedShare = async () => Number((await ask(`spin ${SPIN_MS}`)).split(' ')[1]) / SPIN_MS;

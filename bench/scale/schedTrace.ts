@@ -41,7 +41,10 @@ type Run = [start: number, end: number, pid: number, label: string];
 export class SchedTrace {
   readonly #saved: Map<string, string>;
   readonly #offsetMs = Number(process.hrtime.bigint()) / 1e6 - performance.now();
-  #text = '';
+  /** Who ran on the core, in order (from stop()). */
+  #runs: Run[] = [];
+  /** When the query thread was runnable but not running, and whether that began with a preemption (from stop()). */
+  #waits: [start: number, end: number, preempted: boolean][] = [];
 
   private constructor(saved: Map<string, string>) {
     this.#saved = saved;
@@ -69,39 +72,31 @@ export class SchedTrace {
     }
   }
 
-  /** Stops tracing, keeps the trace's text, and puts the tracer's settings back. */
-  stop(): void {
+  /**
+   * Stops tracing, puts the tracer's settings back, and reads the trace once: who ran on the core,
+   * and when the thread `queryTid` waited for it. `channelPid`: the replica's channel process,
+   * named as such.
+   */
+  stop(queryTid: number, channelPid: number | undefined): void {
     const write = (f: string, v: string) => writeFileSync(`${TRACEFS}/${f}`, v);
     write('tracing_on', '0');
+    let text: string;
     try {
-      this.#text = readFileSync(`${TRACEFS}/trace`, 'utf8');
+      text = readFileSync(`${TRACEFS}/trace`, 'utf8');
     } finally {
       write('trace', '');
       for (const [f, v] of this.#saved) write(f, f === 'set_event' ? v.split('\n').join(' ') : v);
     }
-  }
-
-  /** The CLOCK_MONOTONIC ms of a performance.now() time of this process. */
-  monoMs(performanceMs: number): number {
-    return performanceMs + this.#offsetMs;
-  }
-
-  /**
-   * For each span [start, end) (performance.now() ms) during which `queryTid` worked on a query:
-   * how long it waited for the core, and who held it meanwhile, as means over the spans.
-   * `channelPid`: the replica's channel process, named as such.
-   */
-  holders(queryTid: number, channelPid: number | undefined, spans: [number, number][]): CoreHolders {
     const own = new Set(tidsOf(process.pid));
     const channel = new Set(channelPid ? tidsOf(channelPid) : []);
     const label = (pid: number, comm: string) =>
       pid === 0 ? 'idle' : own.has(pid) ? "replica's other threads" : channel.has(pid) ? 'channel process' : comm.split('/')[0]!; // kworker/0:1 → kworker
-    const runs: Run[] = [];
-    const waits: [number, number, boolean][] = [];
+    const runs: Run[] = (this.#runs = []);
+    const waits: [number, number, boolean][] = (this.#waits = []);
     let current: { pid: number; label: string; since: number } | undefined;
     let waitingSince: number | undefined;
     let preempted = false;
-    for (const line of this.#text.split('\n')) {
+    for (const line of text.split('\n')) {
       const s = SWITCH.exec(line);
       if (s) {
         const t = Number(s[1]) * 1000;
@@ -119,12 +114,21 @@ export class SchedTrace {
       const w = WAKEUP.exec(line);
       if (w && Number(w[2]) === queryTid && current?.pid !== queryTid && waitingSince === undefined) [waitingSince, preempted] = [Number(w[1]) * 1000, false];
     }
+  }
+
+  /**
+   * For each span [start, end) (performance.now() ms) during which the query thread worked on a
+   * query: how long it waited for the core, and who held it meanwhile, as means over the spans.
+   */
+  holders(spans: [number, number][]): CoreHolders {
+    const runs = this.#runs;
+    const waits = this.#waits;
     const total: Record<string, number> = {};
     let waited = 0;
     let preemptedWaits = 0;
     let r = 0;
     let wi = 0;
-    for (const [from, to] of spans.map(([a, b]) => [this.monoMs(a), this.monoMs(b)] as const).sort((x, y) => x[0] - y[0])) {
+    for (const [from, to] of spans.map(([a, b]) => [a + this.#offsetMs, b + this.#offsetMs] as const).sort((x, y) => x[0] - y[0])) {
       while (wi < waits.length && waits[wi]![1] <= from) wi++;
       for (let j = wi; j < waits.length && waits[j]![0] < to; j++) {
         const [a, b, byPreemption] = waits[j]!;

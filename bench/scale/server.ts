@@ -173,7 +173,7 @@ async function queries(count: number, perSecond: number) {
     cpuShares.push((used.user + used.system) / 1000 / took);
   }
   split?.close();
-  trace?.stop();
+  trace?.stop(process.pid, channelProcess?.child?.pid);
   loop.disable();
   gcs.disconnect();
   if (survivors) {
@@ -213,7 +213,7 @@ async function queries(count: number, perSecond: number) {
      * Who held core 0 while the query thread waited for it, from the kernel's trace: the slowest
      * 1 % and all queries (means per query; bench/scale/schedTrace.ts).
      */
-    ...(trace ? { coreHolders: { slowest: trace.holders(process.pid, channelProcess?.child?.pid, slowIdx.map((i) => [starts[i]!, starts[i]! + samples[i]!])), all: trace.holders(process.pid, channelProcess?.child?.pid, samples.map((ms, i) => [starts[i]!, starts[i]! + ms])) } } : {}),
+    ...(trace ? { coreHolders: { slowest: trace.holders(slowIdx.map((i) => [starts[i]!, starts[i]! + samples[i]!])), all: trace.holders(samples.map((ms, i) => [starts[i]!, starts[i]! + ms])) } } : {}),
     /** Share of one core each process used over the window: the query process, and the channel process (0 inline). */
     /** Share of a core the query process's main thread and its other threads (V8's compiler and GC helpers, libuv) used. */
     threadShare: { main: (threads1.main - threads0.main) / 1e9 / seconds, others: (threads1.others - threads0.others) / 1e9 / seconds },

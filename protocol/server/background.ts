@@ -18,8 +18,8 @@
  * eligibility, whatever the weights), and it then keeps the core until a tick: up to ~5.5 ms at
  * 250 Hz (round 26's scheduler trace, discovery/queryThread.ts, which puts the query thread in
  * SCHED_FIFO for that). The price of the idle class is its floor: on a core kept 100 % busy it
- * gets ~0.3 % (nice 10: ~10 %). A channel process put there at start-up on a core two busy loops held never started
- * (CI under two CPU hogs: 30 s, CHANNEL_TIMEOUT). So it is used only for a process that is
+ * gets ~0.3 % (nice 10: ~10 %). A channel process put there at start-up on a core two busy loops
+ * held never started (CI under two CPU hogs: 30 s, CHANNEL_TIMEOUT). So it is used only for a process that is
  * already running, by a caller that may lift it back out (`mayLeaveIdle`): entering SCHED_IDLE
  * needs no privilege, leaving it needs CAP_SYS_NICE (`foregroundProcess`).
  * It is set with util-linux `chrt`, because Node has no call for it. Where `chrt` is missing or

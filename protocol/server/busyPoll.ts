@@ -47,8 +47,8 @@ export class BusyPoll {
     return this.#polling;
   }
 
-  // Each turn spins about a slice (SLICE_MS, 25 µs) in JS before it lets the loop poll again (a reply waits at most
-  // that much longer to be read). One setImmediate per turn (every ~3 µs) doubled a replica's
+  // Each turn spins about a slice (SLICE_MS, 25 µs) in JS before it lets the loop poll again (a
+  // reply waits at most that much longer to be read). One setImmediate per turn (every ~3 µs) doubled a replica's
   // scavenges under bench scale's churn (15 → 30 in 15 s), and a spin that read the clock to end
   // its slice (performance.now() allocates) doubled them again: the slice is counted in loop
   // iterations and the clock is read once a turn. The count adapts: a turn shorter than half a
